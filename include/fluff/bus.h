@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Names shared by fluffd and its clients. Versioned, so a later Fluff2 API can
+ * live beside this one. */
+
+#include <systemd/sd-bus.h>
+
+#define FLUFF_BUS_NAME "io.github.fluffml.Fluff1"
+#define FLUFF_BUS_PATH "/io/github/fluffml/Fluff1"
+#define FLUFF_BUS_MANAGER_IFACE FLUFF_BUS_NAME ".Manager"
+#define FLUFF_BUS_JOB_IFACE FLUFF_BUS_NAME ".Job"
+#define FLUFF_BUS_JOB_PREFIX FLUFF_BUS_PATH "/job"
+
+#define FLUFF_ERROR_PREFIX FLUFF_BUS_NAME ".Error."
+#define FLUFF_ERROR_AUTH_FAILED FLUFF_ERROR_PREFIX "AuthFailed"
+#define FLUFF_ERROR_NOT_LOGGED_IN FLUFF_ERROR_PREFIX "NotLoggedIn"
+#define FLUFF_ERROR_NETWORK FLUFF_ERROR_PREFIX "Network"
+#define FLUFF_ERROR_RATE_LIMITED FLUFF_ERROR_PREFIX "RateLimited"
+#define FLUFF_ERROR_SITE FLUFF_ERROR_PREFIX "Site"
+#define FLUFF_ERROR_NO_MODEL FLUFF_ERROR_PREFIX "NoModel"
+#define FLUFF_ERROR_NO_VULKAN FLUFF_ERROR_PREFIX "NoVulkan"
+#define FLUFF_ERROR_BUSY FLUFF_ERROR_PREFIX "Busy"
+#define FLUFF_ERROR_INVALID_ARGUMENT FLUFF_ERROR_PREFIX "InvalidArgument"
+#define FLUFF_ERROR_NOT_FOUND FLUFF_ERROR_PREFIX "NotFound"
+#define FLUFF_ERROR_CANCELLED FLUFF_ERROR_PREFIX "Cancelled"
+#define FLUFF_ERROR_NO_SPACE FLUFF_ERROR_PREFIX "NoSpace"
+#define FLUFF_ERROR_NOT_ENOUGH_DATA FLUFF_ERROR_PREFIX "NotEnoughData"
+#define FLUFF_ERROR_ACCESS_DENIED FLUFF_ERROR_PREFIX "AccessDenied"
+
+/* The one table of named errors and their errno, used by fluffd to answer and by
+ * the clients to understand. Each errno maps to exactly one name. */
+extern const sd_bus_error_map fluff_bus_error_map[];
+
+/* The error name for a negative errno, or NULL when it has no Fluff name. */
+const char *fluff_bus_error_name(int error);
+
+/* Like sd_bus_error_setf(), but the name comes from the errno through the table
+ * above (sd-bus's own names for errnos it does not know). Returns -abs(error). */
+int fluff_bus_error_set_errnof(sd_bus_error *e, int error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* Registers the table with sd-bus so sd_bus_error_get_errno() knows our names. */
+int fluff_bus_error_register(void);

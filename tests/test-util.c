@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fluff/util.h"
+#include "tests.h"
+
+TEST(parse_duration)
+{
+        uint64_t v;
+
+        ASSERT_OK(parse_duration_s("90", &v));
+        ASSERT_EQ(v, 90);
+        ASSERT_OK(parse_duration_s("90s", &v));
+        ASSERT_EQ(v, 90);
+        ASSERT_OK(parse_duration_s("10m", &v));
+        ASSERT_EQ(v, 600);
+        ASSERT_OK(parse_duration_s("2h", &v));
+        ASSERT_EQ(v, 7200);
+        ASSERT_OK(parse_duration_s("1h30m", &v));
+        ASSERT_EQ(v, 5400);
+        ASSERT_ERROR(parse_duration_s("", &v), EINVAL);
+        ASSERT_ERROR(parse_duration_s("m", &v), EINVAL);
+        ASSERT_ERROR(parse_duration_s("10x", &v), EINVAL);
+        ASSERT_ERROR(parse_duration_s("-5", &v), EINVAL);
+        ASSERT_ERROR(parse_duration_s("99999999999999999999", &v), ERANGE);
+}
+
+TEST(safe_ato)
+{
+        unsigned u;
+        int i;
+        double d;
+
+        ASSERT_OK(safe_atou("42", &u));
+        ASSERT_EQ(u, 42);
+        ASSERT_ERROR(safe_atou("-1", &u), EINVAL);
+        ASSERT_ERROR(safe_atou("4x", &u), EINVAL);
+        ASSERT_ERROR(safe_atou("99999999999", &u), ERANGE);
+        ASSERT_OK(safe_atoi("-7", &i));
+        ASSERT_EQ(i, -7);
+        ASSERT_ERROR(safe_atoi(" 7", &i), EINVAL);
+        ASSERT_OK(safe_atod("0.25", &d));
+        ASSERT_NEAR(d, 0.25, 0);
+        ASSERT_ERROR(safe_atod("nan", &d), EINVAL);
+}
+
+TEST(hex_digest)
+{
+        ASSERT_TRUE(is_hex_digest("0123456789abcdef0123456789abcdef", 32));
+        ASSERT_FALSE(is_hex_digest("0123456789ABCDEF0123456789abcdef", 32));
+        ASSERT_FALSE(is_hex_digest("../../../../etc/passwd0123456789", 32));
+        ASSERT_FALSE(is_hex_digest("0123456789abcdef0123456789abcde", 32));
+        ASSERT_FALSE(is_hex_digest(NULL, 32));
+}
+
+TEST(strv)
+{
+        _cleanup_strv_free_ char **l = NULL;
+
+        ASSERT_OK(strv_push(&l, strdup("a")));
+        ASSERT_OK(strv_push(&l, strdup("b")));
+        ASSERT_EQ(strv_length(l), 2);
+        ASSERT_TRUE(strv_contains(l, "b"));
+        ASSERT_FALSE(strv_contains(l, "c"));
+}
+
+TEST(write_file_atomic)
+{
+        _cleanup_free_ char *dir = test_tmpdir(), *path = NULL, *data = NULL;
+        struct stat st;
+        size_t size;
+
+        ASSERT_TRUE(asprintf(&path, "%s/sub/dir/file", dir) > 0);
+        ASSERT_OK(mkdir_parents(path, 0700));
+        ASSERT_OK(rmdir(path) < 0 ? -errno : 0);
+        ASSERT_OK(write_file_atomic(path, "secret\n", 7, 0600));
+        ASSERT_OK(stat(path, &st) < 0 ? -errno : 0);
+        ASSERT_EQ(st.st_mode & 0777, 0600);
+        ASSERT_OK(read_file_full(path, 1024, &data, &size));
+        ASSERT_EQ(size, 7);
+        ASSERT_STREQ(data, "secret\n");
+        ASSERT_ERROR(read_file_full(path, 3, &data, &size), EFBIG);
+        /* replacing keeps no temporary files behind */
+        ASSERT_OK(write_file_atomic(path, "x", 1, 0644));
+        _cleanup_free_ char *cmd = NULL;
+        ASSERT_TRUE(asprintf(&cmd, "test $(ls -A '%s/sub/dir' | wc -l) -eq 1 && rm -rf '%s'", dir, dir) > 0);
+        ASSERT_EQ(system(cmd), 0);
+}
+
+TEST(xdg_dirs)
+{
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        ASSERT_OK(setenv("XDG_DATA_HOME", "/x/data", 1));
+        ASSERT_OK(xdg_fluff_dir("DATA", &a));
+        ASSERT_STREQ(a, "/x/data/fluff");
+        /* relative values are invalid per the XDG spec and fall back to $HOME */
+        ASSERT_OK(setenv("XDG_CACHE_HOME", "relative", 1));
+        ASSERT_OK(setenv("HOME", "/home/u", 1));
+        ASSERT_OK(xdg_fluff_dir("CACHE", &b));
+        ASSERT_STREQ(b, "/home/u/.cache/fluff");
+}
+
+TEST_MAIN()
