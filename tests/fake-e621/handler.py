@@ -121,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         return None, form
 
-    def _send(self, status, body, ctype, headers=None, fault=None):
+    def _send(self, status, body, ctype, headers=None, fault=None, count=True):
         body = body or b""
         if fault is not None:
             if fault.mode == "malformed_json" and ctype.startswith("application/json"):
@@ -139,11 +139,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if status != 204:
             self.wfile.write(body)
-        self.server.site.stats.status(status)
+        if count:
+            self.server.site.stats.status(status)
 
-    def _json(self, status, obj, headers=None, fault=None):
+    def _json(self, status, obj, headers=None, fault=None, count=True):
         body = b"" if obj is None else json.dumps(obj).encode()
-        self._send(status, body, JSON_TYPE, headers, fault)
+        self._send(status, body, JSON_TYPE, headers, fault, count)
 
     def _html(self, status, body, headers=None):
         self._send(status, body, HTML_TYPE, headers)
@@ -179,9 +180,9 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_test/"):
             res = testctl.handle(site, method, path, raw_body)
             if res is None:
-                self._html(404, HTML_404)
+                self._send(404, HTML_404, HTML_TYPE, count=False)
             else:
-                self._json(*res)
+                self._json(*res, count=False)
             return
 
         is_image = path.startswith("/data/")
