@@ -136,11 +136,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)) if status != 204 else "0")
         if self.close_connection:
             self.send_header("Connection", "close")
+        # Counted before the body goes out: a client reading stats right
+        # after its answer must see it.
+        if count:
+            self.server.site.stats.status(status)
         self.end_headers()
         if status != 204:
             self.wfile.write(body)
-        if count:
-            self.server.site.stats.status(status)
 
     def _json(self, status, obj, headers=None, fault=None, count=True):
         body = b"" if obj is None else json.dumps(obj).encode()

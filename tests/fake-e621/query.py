@@ -106,6 +106,9 @@ class Search:
         if name in FAV:
             self.show_deleted = True
             u = w.find_user(arg)
+            if u is not None and u.private_favorites and u is not self.viewer:
+                raise QueryError(403, {"success": False,
+                                       "reason": "Access Denied: This users favorites are hidden"})
             ids = frozenset(u.favorites) if u else frozenset()
             return lambda p: p.id in ids
         if name in VOTED_UP | VOTED_DOWN | VOTED:

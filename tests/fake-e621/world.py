@@ -61,6 +61,7 @@ class User:
         self.blacklist = blacklist
         self.favorites = set()
         self.votes = {}          # post id -> 1 | -1
+        self.private_favorites = False
         self.created_at = "2019-04-01T10:00:00.000-04:00"
 
 
@@ -246,7 +247,7 @@ class World:
         if p.ext in ("webm", "swf"):
             p.size = self.rng.randint(150_000, 600_000)
         else:
-            per_px = {"jpg": 0.45, "png": 1.6, "gif": 0.6}[p.ext]
+            per_px = {"jpg": 0.5, "png": 0.5, "gif": 0.6}[p.ext]
             p.size = int(p.width * p.height * per_px)
         self.posts[p.id] = p
         self.by_md5[p.md5] = p
@@ -291,6 +292,10 @@ class World:
         ids = sorted(self.posts)
         other.favorites = set(rng.sample(ids, min(25, len(ids))))
         self.other_users[other.name] = other
+        private = User(1338, "private_pat")
+        private.favorites = set(rng.sample(ids, min(10, len(ids))))
+        private.private_favorites = True
+        self.other_users[private.name] = private
 
     # ---- queries used by the handlers --------------------------------
     def find_user(self, name_or_id):
