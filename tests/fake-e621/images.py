@@ -95,7 +95,7 @@ class ImageStore:
                 padded = pad_to(data, ext, post.size)
                 if len(padded) != post.size:
                     self.log(f"original of post {post.id} is {len(data)} bytes, "
-                             f"not the declared {post.size}")
+                             f"not the declared {post.size}", always=True)
                 data = padded
         tmp = os.path.join(self.dir, "tmp", f"{kind}-{post.md5}-{threading.get_ident()}")
         with open(tmp, "wb") as f:
@@ -126,7 +126,7 @@ class ImageStore:
         try:
             self.get(kind, post)
         except Exception as e:   # a warm-up failure is retried on request
-            self.log(f"warm-up of {post.id} failed: {e}")
+            self.log(f"warm-up of {post.id} failed: {e}", always=True)
         with self.lock:
             self.warm_done += 1
 
