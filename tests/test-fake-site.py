@@ -270,11 +270,16 @@ class Search(SiteTest):
     def test_vote_metatags_are_the_viewers_own(self):
         st = self.site.user_state()
         self.assertTrue(st["favorites"] and st["upvotes"] and st["downvotes"])
-        self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}")), st["favorites"])
+        deleted = set(self.all_ids("status:deleted"))
+        self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}+status:any")), st["favorites"])
+        self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}")),
+                         sorted(set(st["favorites"]) - deleted))
         for tag in ("votedup", "upvote"):
-            self.assertEqual(sorted(self.all_ids(f"{tag}:anyone_at_all")), st["upvotes"])
+            self.assertEqual(sorted(self.all_ids(f"{tag}:anyone_at_all+status:any")), st["upvotes"])
         for tag in ("voteddown", "downvote"):
-            self.assertEqual(sorted(self.all_ids(f"{tag}:{self.site.user}")), st["downvotes"])
+            self.assertEqual(sorted(self.all_ids(f"{tag}:{self.site.user}+status:any")), st["downvotes"])
+            self.assertEqual(sorted(self.all_ids(f"{tag}:{self.site.user}")),
+                             sorted(set(st["downvotes"]) - deleted))
         both = set(st["favorites"]) & set(st["downvotes"])
         self.assertTrue(both, "some posts are favourited and downvoted")
 
@@ -282,7 +287,7 @@ class Search(SiteTest):
         for tag in ("votedup", "voteddown", "upvote", "downvote"):
             self.assertEqual(self.ids(f"tags={tag}:{self.site.user}", auth=False), [])
         favs = self.site.user_state()["favorites"]
-        self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}", auth=False)), favs)
+        self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}+status:any", auth=False)), favs)
         self.assertEqual(self.ids("tags=fav:no_such_user_x"), [])
         r = self.get("/posts.json?tags=fav:private_pat")
         self.assertEqual(r.status, 403)
@@ -351,10 +356,12 @@ class Search(SiteTest):
             self.assertIsNone(p["file"]["url"])
             self.assertIsNone(p["sample"]["url"])
             self.assertIsNone(p["preview"]["url"])
-        liked = self.posts(f"tags=fav:{self.site.user}&limit=320") + \
-            self.posts(f"tags=voteddown:{self.site.user}&limit=320")
-        self.assertTrue(any(p["flags"]["deleted"] for p in liked),
-                        "deleted posts appear in the user's lists, with null URLs")
+        lists = f"limit=320&tags=~fav:{self.site.user}+~voteddown:{self.site.user}"
+        self.assertFalse(any(p["flags"]["deleted"] for p in self.posts(lists)),
+                         "deleted posts are left out of searches, the user's lists included")
+        self.assertTrue(any(p["flags"]["deleted"] for p in self.posts(lists + "+status:any")),
+                        "with status:any, the user's deleted posts come with null URLs")
+        self.assertIsNone(self.get(f"/posts/{deleted[0]['id']}.json").json()["post"]["file"]["url"])
         logged = {p["id"]: p for p in self.posts("limit=320")}
         anon = {p["id"]: p for p in self.posts("limit=320", auth=False)}
         login_only = [i for i in anon if anon[i]["file"]["url"] is None]
