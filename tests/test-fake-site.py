@@ -104,6 +104,20 @@ class Auth(FakeSiteTestCase):
             conn.endheaders()
             self.assertEqual(conn.getresponse().status, status, length)
             conn.close()
+        pid = self.any_post(lambda p: not p["flags"]["deleted"])["id"]
+        conn = http.client.HTTPConnection("127.0.0.1", self.site.port, timeout=5)
+        cred = base64.b64encode(f"{self.site.user}:{self.site.api_key}".encode()).decode()
+        conn.request("POST", "/favorites.json", body=iter([b"post_", f"id={pid}".encode()]),
+                     encode_chunked=True,
+                     headers={"Authorization": "Basic " + cred, "User-Agent": "fluff-tests/0.1",
+                              "Content-Type": "application/x-www-form-urlencoded",
+                              "Transfer-Encoding": "chunked"})
+        r = conn.getresponse()
+        self.assertEqual((r.status, json.loads(r.read())["post_id"]), (200, pid))
+        conn.request("DELETE", f"/favorites/{pid}.json",
+                     headers={"Authorization": "Basic " + cred, "User-Agent": "fluff-tests/0.1"})
+        self.assertEqual(conn.getresponse().status, 204, "keep-alive survives a chunked body")
+        conn.close()
         r = self.site.request("POST", "/favorites.json", data=b"{not json",
                               headers={"Content-Type": "application/json"})
         self.assertEqual(r.status, 404, "no post_id in a broken body")
