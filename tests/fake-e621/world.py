@@ -182,7 +182,8 @@ class World:
                    "pixel_part": pixel_part,
                    "tag_part": round(tag_part, 4),
                    "list": "other"}
-        p.base_up = rng.randint(0, 400)
+        # A tenth are unpopular, so score:<0 blacklist rules have work to do.
+        p.base_up = rng.randint(0, 12) if rng.random() < 0.1 else rng.randint(0, 400)
         p.base_down = rng.randint(0, 30)
         p.base_favs = rng.randint(0, 600)
         p.deleted = rng.random() < 0.03
