@@ -192,6 +192,9 @@ class Search(FakeSiteTestCase):
         st = self.site.user_state()
         self.assertTrue(st["favorites"] and st["upvotes"] and st["downvotes"])
         deleted = set(self.all_ids("status:deleted"))
+        listed = set(st["favorites"]) | set(st["upvotes"]) | set(st["downvotes"])
+        self.assertEqual(set(st["deleted"]), deleted & listed)
+        self.assertTrue(st["deleted"])
         self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}+status:any")), st["favorites"])
         self.assertEqual(sorted(self.all_ids(f"fav:{self.site.user}")),
                          sorted(set(st["favorites"]) - deleted))

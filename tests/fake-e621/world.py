@@ -331,7 +331,10 @@ class World:
     def user_state(self):
         with self.lock:
             u = self.user
+            listed = set(u.favorites) | set(u.votes)
             return {"name": u.name,
                     "favorites": sorted(u.favorites),
                     "upvotes": sorted(i for i, v in u.votes.items() if v == 1),
-                    "downvotes": sorted(i for i, v in u.votes.items() if v == -1)}
+                    "downvotes": sorted(i for i, v in u.votes.items() if v == -1),
+                    # Searches leave these out unless the query has status:
+                    "deleted": sorted(i for i in listed if self.posts[i].deleted)}
