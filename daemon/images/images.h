@@ -51,8 +51,13 @@ const char *image_type_to_string(ImageType t); /* "jpeg", "png", "gif", "webp" *
 ImageType image_sniff(const void *data, size_t size);
 
 /* Starts libvips once per process; later calls return the first result.
- * Returns -EIO (with a log line at error level) when libvips cannot start. */
+ * Returns -EIO (with a log line at error level) when libvips cannot start.
+ * image_crop_square() calls it itself. */
 int images_init(void);
+
+/* A worker thread that used libvips calls this before it exits, so libvips
+ * frees what it keeps per thread. Harmless when libvips was never used. */
+void images_thread_exit(void);
 
 /* Decodes data (a JPEG, PNG, GIF or WebP in memory), crops it to a square
  * (mode), resizes it to out_size × out_size, flattens any alpha onto white and
