@@ -417,6 +417,24 @@ TEST(threads)
         assert_no_temporaries();
 }
 
+TEST(check_crop)
+{
+        size_t n;
+        void *buf = jpeg_of(500, 700, &n);
+        setup();
+        _cleanup_free_ char *p = out_path("check"), *missing = out_path("missing");
+        ASSERT_OK(image_crop_square(buf, n, 128, CROP_CENTRE, NULL, p, NULL));
+        ASSERT_OK(image_check_crop(p, 128));
+        ASSERT_ERROR(image_check_crop(p, 448), EBADMSG); /* another size: not usable */
+        ASSERT_ERROR(image_check_crop(missing, 128), ENOENT);
+        ASSERT_OK(write_file_atomic(p, "not a jpeg", 10, 0644));
+        ASSERT_ERROR(image_check_crop(p, 128), EBADMSG);
+        ASSERT_OK(write_file_atomic(p, buf, 100, 0644)); /* a cut-off JPEG header */
+        ASSERT_ERROR(image_check_crop(p, 128), EBADMSG);
+        (void)unlink(p);
+        g_free(buf);
+}
+
 TEST(md5_paths)
 {
         _cleanup_free_ char *p = NULL;

@@ -353,9 +353,20 @@ TEST(images_needed_and_recorded)
                 ASSERT_TRUE(need[i].post_id != 1 && need[i].post_id != 2);
         image_needed_array_free(need, n);
 
-        /* unless the file vanished and the daemon says so */
-        ASSERT_OK(store_image_forget(s, p1->md5));
+        /* unless the file vanished: verify finds it gone and forgets it */
+        _cleanup_free_ char *images = NULL, *f4 = NULL;
+        _cleanup_post_free_ Post *p4 = test_post(4);
+        ASSERT_TRUE(asprintf(&images, "%s/images", dir) > 0);
+        ASSERT_TRUE(asprintf(&f4, "%s/%s.jpg", images, p4->md5) > 0);
+        ASSERT_OK(mkdir_parents(images, 0700));
+        ASSERT_OK(write_file_atomic(f4, "x", 1, 0644));
+        ASSERT_OK(store_image_ok(s, p4->md5, 4, 1));
+        ASSERT_EQ(store_images_verify(s, images), 1); /* p1's file was never there */
         ASSERT_FALSE(store_image_is_ok(s, p1->md5));
+        ASSERT_TRUE(store_image_is_ok(s, p4->md5));
+        ASSERT_EQ(store_images_verify(s, images), 0);
+        ASSERT_OK(store_image_forget(s, p4->md5));
+        ASSERT_FALSE(store_image_is_ok(s, p4->md5));
         StoreLabelled *d;
         ASSERT_OK(store_dataset_list(s, &d, &n));
         free(d);

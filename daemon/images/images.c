@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 /* before glib, whose MIN/MAX/CLAMP replace ours with the same meaning */
@@ -266,6 +267,31 @@ int image_crop_square_file(const char *in_path, unsigned out_size, CropMode mode
         if (r < 0)
                 return set_reason(ret_reason, r, "Cannot read \"%s\": %s", in_path, strerror(-r));
         return image_crop_square(data, size, out_size, mode, &lim, out_path, ret_reason);
+}
+
+int image_check_crop(const char *path, unsigned size)
+{
+        unsigned char magic[3];
+        int r;
+
+        if (isempty(path))
+                return -EINVAL;
+        r = images_init();
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : -EBADMSG;
+        if (read(fd, magic, sizeof magic) != (ssize_t)sizeof magic || image_sniff(magic, sizeof magic) != IMAGE_TYPE_JPEG)
+                return -EBADMSG;
+        _cleanup_vips_ VipsImage *img = vips_image_new_from_file(path, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        if (!img) {
+                vips_error_clear();
+                return -EBADMSG;
+        }
+        if (vips_image_get_width(img) != (int)size || vips_image_get_height(img) != (int)size)
+                return -EBADMSG;
+        return 0;
 }
 
 bool image_error_is_transient(int r)

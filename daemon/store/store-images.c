@@ -108,6 +108,39 @@ bool store_image_is_ok(Store *s, const char *md5)
                store_query_i64(s, &one, "SELECT 1 FROM images WHERE md5 = ? AND state = 'ok'", "t", md5) >= 0;
 }
 
+int store_images_verify(Store *s, const char *images_dir)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_strv_free_ char **gone = NULL;
+        int r, n = 0;
+
+        if (isempty(images_dir))
+                return -EINVAL;
+        r = store_prepare(s, "SELECT md5 FROM images WHERE state = 'ok'", &st);
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                const char *md5 = (const char *)sqlite3_column_text(st, 0);
+                _cleanup_free_ char *path = NULL;
+                if (!md5 || asprintf(&path, "%s/%s.jpg", images_dir, md5) < 0)
+                        return -ENOMEM;
+                if (access(path, F_OK) < 0 && errno == ENOENT) {
+                        char *m = strdup(md5);
+                        if (!m || strv_push(&gone, m) < 0)
+                                return -ENOMEM;
+                }
+        }
+        if (r < 0)
+                return r;
+        r = store_savepoint(s);
+        if (r < 0)
+                return r;
+        for (char **m = gone; r >= 0 && m && *m; m++, n++)
+                r = store_image_forget(s, *m);
+        r = store_savepoint_end(s, r < 0 ? r : 0);
+        return r < 0 ? r : n;
+}
+
 /* ---- blacklist ---- */
 
 int store_blacklist_set(Store *s, char *const *rules)

@@ -198,6 +198,10 @@ int store_image_failed(Store *s, const char *md5, uint64_t post_id, const char *
 int store_image_forget(Store *s, const char *md5);
 /* True when images/<md5>.jpg is recorded as ok. */
 bool store_image_is_ok(Store *s, const char *md5);
+/* Forgets every ok record whose images_dir/<md5>.jpg is gone (the user
+ * deleted the folder), so the next sync fetches them again. Returns the
+ * number forgotten (≥ 0). */
+int store_images_verify(Store *s, const char *images_dir);
 
 /* ---- blacklist (the user's rules, one per line, as the site gives them) ---- */
 
