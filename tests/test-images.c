@@ -36,7 +36,8 @@ static VipsImage *card(int w, int h, int bands)
         VipsImage *j, *u;
         ASSERT_TRUE(vips_bandjoin(in, &j, bands, NULL) == 0);
         ASSERT_TRUE(vips_cast_uchar(j, &u, NULL) == 0);
-        ASSERT_TRUE(vips_copy(u, &out, "interpretation", bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W, NULL) == 0);
+        ASSERT_TRUE(vips_copy(u, &out, "interpretation",
+                              bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W, NULL) == 0);
         g_object_unref(xyz);
         g_object_unref(x);
         g_object_unref(y);
@@ -237,7 +238,8 @@ TEST(gif_and_webp)
         VipsImage *img = card(320, 200, 3);
         void *buf;
         size_t n;
-        if (vips_type_find("VipsOperation", "gifsave_buffer") && vips_gifsave_buffer(img, &buf, &n, NULL) == 0) {
+        if (vips_type_find("VipsOperation", "gifsave_buffer") &&
+            vips_gifsave_buffer(img, &buf, &n, NULL) == 0) {
                 ASSERT_EQ(image_sniff(buf, n), IMAGE_TYPE_GIF);
                 _cleanup_free_ char *p = out_path("gif");
                 ASSERT_OK(image_crop_square(buf, n, 100, CROP_CENTRE, NULL, p, NULL));
@@ -388,8 +390,8 @@ static void *worker(void *arg)
         _cleanup_free_ char *p = out_path(name);
         j->r = 0;
         for (int k = 0; k < 5 && j->r >= 0; k++)
-                j->r = image_crop_square(j->buf, j->n, 224, j->idx % 2 ? CROP_ATTENTION : CROP_CENTRE, NULL, p,
-                                         NULL);
+                j->r = image_crop_square(j->buf, j->n, 224, j->idx % 2 ? CROP_ATTENTION : CROP_CENTRE, NULL,
+                                         p, NULL);
         images_thread_exit();
         return NULL;
 }

@@ -233,7 +233,8 @@ TEST(skipped_and_counts)
         ASSERT_OK(store_sync_begin(s, &gen));
         for (uint64_t id = 1; id <= 10; id++) {
                 test_upsert(s, id);
-                ASSERT_OK(store_label_seen(s, id, id <= 6 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE, gen));
+                ASSERT_OK(store_label_seen(s, id, id <= 6 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE,
+                                           gen));
         }
         ASSERT_OK(store_post_set_skip(s, 1, SKIP_DELETED));
         ASSERT_OK(store_post_set_skip(s, 2, SKIP_ANIMATED));
@@ -408,8 +409,8 @@ TEST(many_posts_in_pages)
                 for (uint64_t i = 1; i <= 320; i++) {
                         uint64_t id = page * 320 + i;
                         test_upsert(s, id);
-                        ASSERT_OK(store_label_seen(s, id, id % 4 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE,
-                                                   gen));
+                        ASSERT_OK(store_label_seen(
+                                s, id, id % 4 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE, gen));
                 }
                 ASSERT_OK(store_commit(s));
         }

@@ -85,8 +85,8 @@ static void images_init_once(void)
          * on their addresses could hand back another image, and a daemon never
          * repeats an operation anyway. */
         vips_cache_set_max(0);
-        (void)g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, vips_log_handler,
-                                NULL);
+        (void)g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                                vips_log_handler, NULL);
 }
 
 int images_init(void)
@@ -161,7 +161,8 @@ static int to_srgb_opaque(VipsImage *in, VipsImage **ret)
         _cleanup_vips_ VipsImage *rgb = NULL, *flat = NULL, *u8 = NULL;
         VipsImage *cur = in;
 
-        if (vips_image_guess_interpretation(cur) != VIPS_INTERPRETATION_sRGB || cur->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_image_guess_interpretation(cur) != VIPS_INTERPRETATION_sRGB ||
+            cur->BandFmt != VIPS_FORMAT_UCHAR) {
                 if (vips_colourspace(cur, &rgb, VIPS_INTERPRETATION_sRGB, NULL) < 0)
                         return -EBADMSG;
                 cur = rgb;
@@ -189,8 +190,8 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
         ImageLimits lim = limits ? *limits : IMAGE_LIMITS_DEFAULT;
         int r;
 
-        if (isempty(out_path) || (!data && size > 0) || out_size < IMAGE_SIZE_MIN || out_size > IMAGE_SIZE_MAX ||
-            mode < 0 || mode >= _CROP_MODE_MAX)
+        if (isempty(out_path) || (!data && size > 0) || out_size < IMAGE_SIZE_MIN ||
+            out_size > IMAGE_SIZE_MAX || mode < 0 || mode >= _CROP_MODE_MAX)
                 return set_reason(ret_reason, -EINVAL, "Invalid crop request (size %u).", out_size);
         r = images_init();
         if (r < 0)
@@ -199,11 +200,13 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
         if (size == 0)
                 return set_reason(ret_reason, -EMEDIUMTYPE, "The file is empty.");
         if ((uint64_t)size > lim.max_bytes)
-                return set_reason(ret_reason, -EFBIG, "The file is %zu bytes, over the limit of %" PRIu64 " bytes.",
-                                  size, lim.max_bytes);
+                return set_reason(ret_reason, -EFBIG,
+                                  "The file is %zu bytes, over the limit of %" PRIu64 " bytes.", size,
+                                  lim.max_bytes);
         ImageType type = image_sniff(data, size);
         if (type < 0)
-                return set_reason(ret_reason, -EMEDIUMTYPE, "The file is not a JPEG, PNG, GIF or WebP image.");
+                return set_reason(ret_reason, -EMEDIUMTYPE,
+                                  "The file is not a JPEG, PNG, GIF or WebP image.");
 
         /* Only the header is parsed here: decoding waits until the declared size
          * is known to be sane, so a tiny file claiming 60000×60000 costs nothing. */
@@ -230,7 +233,8 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
          * file"), so anything short of a clean decode fails. libvips 8.14 ignores
          * thumbnail's own fail_on for buffers: the loader gets it directly. */
         if (vips_thumbnail_buffer((void *)data, size, &thumb, (int)out_size, "height", (int)out_size, "crop",
-                                  mode == CROP_ATTENTION ? VIPS_INTERESTING_ATTENTION : VIPS_INTERESTING_CENTRE,
+                                  mode == CROP_ATTENTION ? VIPS_INTERESTING_ATTENTION
+                                                         : VIPS_INTERESTING_CENTRE,
                                   "option_string", "fail_on=warning", NULL) < 0)
                 return take_vips_reason(ret_reason, -EBADMSG, "Cannot decode the image");
         r = to_srgb_opaque(thumb, &out);
@@ -282,7 +286,8 @@ int image_check_crop(const char *path, unsigned size)
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT : -EBADMSG;
-        if (read(fd, magic, sizeof magic) != (ssize_t)sizeof magic || image_sniff(magic, sizeof magic) != IMAGE_TYPE_JPEG)
+        if (read(fd, magic, sizeof magic) != (ssize_t)sizeof magic ||
+            image_sniff(magic, sizeof magic) != IMAGE_TYPE_JPEG)
                 return -EBADMSG;
         _cleanup_vips_ VipsImage *img = vips_image_new_from_file(path, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
         if (!img) {

@@ -101,7 +101,8 @@ typedef enum SkipReason {
         _SKIP_REASON_MAX,
         _SKIP_REASON_INVALID = -EINVAL,
 } SkipReason;
-const char *skip_reason_to_string(SkipReason r); /* "deleted", "no-url", "animated", "unsupported", "too-large" */
+const char *
+skip_reason_to_string(SkipReason r); /* "deleted", "no-url", "animated", "unsupported", "too-large" */
 SkipReason skip_reason_from_string(const char *s);
 
 /* Skipped posts stay in the store (their labels too) but are not in the
@@ -242,7 +243,8 @@ int store_outbox_next_due(Store *s, uint64_t *ret_usec);
 int store_outbox_mark_sent(Store *s, uint64_t id);
 /* Another attempt failed. permanent: give up (state failed); else stays
  * pending until next_try_usec. attempts is counted. */
-int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent, uint64_t next_try_usec);
+int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent,
+                             uint64_t next_try_usec);
 
 /* ---- prediction runs ---- */
 
@@ -292,8 +294,8 @@ int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_u
 int store_embedding_put(Store *s, const char *backbone, const char *feature_set, const char *md5,
                         const float *data, size_t n);
 /* -ENOENT when not cached. *ret is malloc'ed. */
-int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5, float **ret,
-                        size_t *ret_n);
+int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5,
+                        float **ret, size_t *ret_n);
 /* Drops every embedding of other backbones (after a backbone change). Returns
  * the number deleted. */
 int store_embedding_prune(Store *s, const char *keep_backbone);

@@ -28,12 +28,14 @@ static int gen(const char *dir, int n)
                 /* smooth waves plus mild noise: decodes like a drawing or a photo,
                  * not like pure noise (which would make every codec look slow) */
                 if (vips_xyz(&xyz, w, h, NULL) || vips_extract_band(xyz, &x, 0, NULL) ||
-                    vips_extract_band(xyz, &y, 1, NULL) || vips_gaussnoise(&noise, w, h, "sigma", 8.0, "mean", 0.0, NULL))
+                    vips_extract_band(xyz, &y, 1, NULL) ||
+                    vips_gaussnoise(&noise, w, h, "sigma", 8.0, "mean", 0.0, NULL))
                         return 1;
                 double f = 0.01 + 0.002 * (i % 11);
                 VipsImage *sx, *sy, *ax, *ay;
-                if (vips_linear1(x, &ax, f * 57.3, i * 3.0, NULL) || vips_linear1(y, &ay, f * 40.0, 0, NULL) ||
-                    vips_sin(ax, &sx, NULL) || vips_cos(ay, &sy, NULL))
+                if (vips_linear1(x, &ax, f * 57.3, i * 3.0, NULL) ||
+                    vips_linear1(y, &ay, f * 40.0, 0, NULL) || vips_sin(ax, &sx, NULL) ||
+                    vips_cos(ay, &sy, NULL))
                         return 1;
                 if (vips_linear1(sx, &a, 100, 128, NULL) || vips_linear1(sy, &b, 90, 120, NULL) ||
                     vips_add(a, noise, &c, NULL))
@@ -94,7 +96,9 @@ int main(int argc, char *argv[])
                 return 2;
         }
         int threads = CLAMP(atoi(argv[3]), 1, 64);
-        Bench b = { .files = argv + 5, .n_files = argc - 5, .outdir = argv[2], .size = (unsigned)atoi(argv[4]) };
+        Bench b = {
+                .files = argv + 5, .n_files = argc - 5, .outdir = argv[2], .size = (unsigned)atoi(argv[4])
+        };
         pthread_t t[64];
         if (mkdir_parents(b.outdir, 0755) < 0)
                 return 1;
@@ -106,7 +110,8 @@ int main(int argc, char *argv[])
         for (int i = 0; i < threads; i++)
                 (void)pthread_join(t[i], NULL);
         double s = (double)(now_usec(CLOCK_MONOTONIC) - t0) / 1e6;
-        printf("{\"images\": %d, \"failed\": %d, \"threads\": %d, \"seconds\": %.3f, \"images_per_s\": %.2f}\n",
+        printf("{\"images\": %d, \"failed\": %d, \"threads\": %d, \"seconds\": %.3f, \"images_per_s\": "
+               "%.2f}\n",
                b.n_files, atomic_load(&b.failed), threads, s, b.n_files / s);
         return atomic_load(&b.failed) ? 1 : 0;
 }
