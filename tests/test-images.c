@@ -182,6 +182,33 @@ TEST(centre_crop_takes_the_middle)
         g_object_unref(img);
 }
 
+TEST(metadata_is_stripped)
+{
+        setup();
+        VipsImage *img = card(640, 480, 3), *tagged;
+        ASSERT_TRUE(vips_copy(img, &tagged, NULL) == 0);
+        vips_image_set_string(tagged, "exif-ifd0-Artist", "Someone Private");
+        vips_image_set_string(tagged, "exif-ifd0-ImageDescription", "GPS and camera data would live here");
+        void *buf;
+        size_t n;
+        ASSERT_TRUE(vips_jpegsave_buffer(tagged, &buf, &n, NULL) == 0);
+        /* the input really carries EXIF, or this test proves nothing */
+        VipsImage *in = vips_image_new_from_buffer(buf, n, "", NULL);
+        ASSERT_TRUE(in && vips_image_get_typeof(in, VIPS_META_EXIF_NAME) != 0);
+        g_object_unref(in);
+
+        _cleanup_free_ char *p = out_path("stripped");
+        ASSERT_OK(image_crop_square(buf, n, 200, CROP_CENTRE, NULL, p, NULL));
+        VipsImage *out = vips_image_new_from_file(p, NULL);
+        ASSERT_TRUE(out);
+        ASSERT_EQ(vips_image_get_typeof(out, VIPS_META_EXIF_NAME), 0);
+        ASSERT_EQ(vips_image_get_typeof(out, VIPS_META_ICC_NAME), 0);
+        g_object_unref(out);
+        g_free(buf);
+        g_object_unref(img);
+        g_object_unref(tagged);
+}
+
 TEST(png_with_alpha_is_flattened_on_white)
 {
         setup();
