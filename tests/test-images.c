@@ -4,6 +4,8 @@
  * error and a reason, and leaves no file (not even a temporary one) behind. */
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fluff/util.h"
@@ -323,6 +325,26 @@ TEST(huge_declared_dimensions)
         assert_fails(buf, n, NULL, EFBIG, "bomb");
         g_free(buf);
 
+        /* the same trick on a PNG: IHDR rewritten, its CRC fixed so the header is valid */
+        VipsImage *img = card(32, 24, 3);
+        unsigned char *png;
+        ASSERT_TRUE(vips_pngsave_buffer(img, (void **)&png, &n, NULL) == 0);
+        g_object_unref(img);
+        ASSERT_TRUE(n > 33 && memcmp(png + 12, "IHDR", 4) == 0);
+        static const unsigned char big[8] = { 0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60 };
+        memcpy(png + 16, big, 8);
+        uint32_t crc = 0xffffffffu;
+        for (size_t k = 12; k < 12 + 4 + 13; k++) {
+                crc ^= png[k];
+                for (int bit = 0; bit < 8; bit++)
+                        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+        }
+        crc ^= 0xffffffffu;
+        png[29] = (unsigned char)(crc >> 24), png[30] = (unsigned char)(crc >> 16);
+        png[31] = (unsigned char)(crc >> 8), png[32] = (unsigned char)crc;
+        assert_fails(png, n, NULL, EFBIG, "png-bomb");
+        g_free(png);
+
         /* an honest image over a small pixel limit, and over a byte limit */
         buf = jpeg_of(1000, 1000, &n);
         ImageLimits px = { .max_bytes = 1 << 30, .max_pixels = 999999 };
@@ -363,6 +385,23 @@ TEST(write_failures_leave_nothing)
         ASSERT_ERROR(image_crop_square(buf, n, 64, CROP_CENTRE, NULL, p, &reason), ENOENT);
         ASSERT_TRUE(image_error_is_transient(-ENOENT));
         ASSERT_TRUE(image_error_is_transient(-ENOSPC));
+
+        /* the disk refuses part way through the write (a file size limit stands
+         * in for a full disk): a transient error, and no partial file anywhere */
+        _cleanup_free_ char *q = out_path("disk-full"), *why = NULL;
+        struct rlimit old, small = { .rlim_cur = 2000, .rlim_max = RLIM_INFINITY };
+        ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+        small.rlim_max = old.rlim_max;
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+        int r = image_crop_square(buf, n, 448, CROP_CENTRE, NULL, q, &why);
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+        (void)signal(SIGXFSZ, prev);
+        fprintf(stderr, "  disk-full → %d: %s\n", r, why);
+        ASSERT_EQ(r, -EIO);
+        ASSERT_TRUE(image_error_is_transient(r));
+        ASSERT_TRUE(access(q, F_OK) < 0 && errno == ENOENT);
+        assert_no_temporaries();
         ASSERT_FALSE(image_error_is_transient(-EBADMSG));
         ASSERT_FALSE(image_error_is_transient(-EFBIG));
         ASSERT_FALSE(image_error_is_transient(-EMEDIUMTYPE));

@@ -251,6 +251,10 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
                                   vips_image_get_width(out), vips_image_get_height(out), out_size, out_size);
 
         r = write_file_atomic(out_path, jpeg, jpeg_size, 0644);
+        /* to callers -EFBIG means "the image is too big"; a file size limit on
+         * our own output is a problem of the disk, worth another try */
+        if (r == -EFBIG)
+                r = -EIO;
         if (r < 0)
                 return set_reason(ret_reason, r, "Cannot write \"%s\": %s", out_path, strerror(-r));
         return 0;
