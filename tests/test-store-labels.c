@@ -348,6 +348,25 @@ TEST(images_needed_and_recorded)
                 ASSERT_OK(store_image_failed(s, p3->md5, 3, "timeout", true, g));
         }
 
+        /* a sync that failed and is resumed retries what failed transiently in
+         * the stopped run, under the same generation */
+        ASSERT_OK(store_sync_end(s, gen, false));
+        _cleanup_post_free_ Post *p5 = test_post(5);
+        ASSERT_OK(store_image_failed(s, p5->md5, 5, "connection reset", true, gen));
+        ASSERT_OK(store_images_needed(s, gen, 0, &need, &n));
+        for (size_t i = 0; i < n; i++)
+                ASSERT_TRUE(need[i].post_id != 5);
+        image_needed_array_free(need, n);
+        uint64_t resumed;
+        ASSERT_OK(store_sync_begin(s, &resumed));
+        ASSERT_EQ(resumed, gen);
+        ASSERT_OK(store_images_needed(s, gen, 0, &need, &n));
+        bool has5 = false;
+        for (size_t i = 0; i < n; i++)
+                has5 = has5 || need[i].post_id == 5;
+        image_needed_array_free(need, n);
+        ASSERT_TRUE(has5);
+
         /* a crop on disk is never fetched again, even in a later generation */
         ASSERT_OK(store_images_needed(s, g + 10, 0, &need, &n));
         for (size_t i = 0; i < n; i++)

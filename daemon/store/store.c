@@ -288,6 +288,15 @@ int store_sync_begin(Store *s, uint64_t *ret_generation)
 
         r = store_state_get_u64(s, STATE_OPEN, &gen);
         if (r >= 0) {
+                /* A resumed sync is a new attempt: transient image failures of
+                 * the run that stopped are due again, not only at the next
+                 * generation. */
+                r = store_run(s,
+                              "UPDATE images SET generation = ? WHERE state = 'failed' AND transient"
+                              " AND generation >= ?",
+                              "uu", gen - 1, gen);
+                if (r < 0)
+                        return r;
                 *ret_generation = gen;
                 return 0;
         }

@@ -122,8 +122,10 @@ typedef enum LabelSource {
 const char *label_source_to_string(LabelSource s); /* "favourite", "upvote", "downvote", "app" */
 LabelSource label_source_from_string(const char *s);
 
-/* Starts (or resumes, after a killed sync) a sync; *ret_generation is the
- * generation to pass to the calls below. */
+/* Starts (or resumes, after a killed or failed sync) a sync; *ret_generation
+ * is the generation to pass to the calls below. Resuming keeps the labels
+ * seen so far and makes the transient image failures of the stopped run due
+ * again. */
 int store_sync_begin(Store *s, uint64_t *ret_generation);
 /* Ends it. complete: every list was walked to its end (then app labels already
  * sent to the site are dropped, see above). Not complete (failed, cancelled):
