@@ -503,6 +503,37 @@ TEST(check_crop)
         g_free(buf);
 }
 
+TEST(remove_temporaries)
+{
+        _cleanup_free_ char *d = NULL;
+        setup();
+        ASSERT_TRUE(asprintf(&d, "%s/images", dir) > 0);
+        ASSERT_EQ(images_remove_temporaries(d), 0); /* no folder yet */
+        ASSERT_OK(mkdir_parents(d, 0700));
+        static const char *const leftovers[] = { "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c3",
+                                                 "ffffffffffffffffffffffffffffffff.jpg.tmp.ZZZZZZ" };
+        static const char *const keep[] = { "0123456789abcdef0123456789abcdef.jpg", "notes.txt.tmp.a1B2c3",
+                                            "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c",
+                                            "0123456789ABCDEF0123456789abcdef.jpg.tmp.a1B2c3" };
+        for (size_t i = 0; i < ELEMENTSOF(leftovers); i++) {
+                _cleanup_free_ char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s/%s", d, leftovers[i]) > 0);
+                ASSERT_OK(write_file_atomic(p, "half", 4, 0644));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                _cleanup_free_ char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s/%s", d, keep[i]) > 0);
+                ASSERT_OK(write_file_atomic(p, "keep", 4, 0644));
+        }
+        ASSERT_EQ(images_remove_temporaries(d), 2);
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                _cleanup_free_ char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s/%s", d, keep[i]) > 0);
+                ASSERT_EQ(access(p, F_OK), 0);
+        }
+        ASSERT_EQ(images_remove_temporaries(d), 0);
+}
+
 TEST(md5_paths)
 {
         _cleanup_free_ char *p = NULL;

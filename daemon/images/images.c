@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <inttypes.h>
@@ -340,6 +342,46 @@ int image_check_crop(const char *path, unsigned size)
         if (vips_image_get_width(img) != (int)size || vips_image_get_height(img) != (int)size)
                 return -EBADMSG;
         return 0;
+}
+
+static bool is_crop_temporary(const char *name)
+{
+        /* "<md5>.jpg.tmp.XXXXXX", as mkostemp() fills the X's */
+        if (strlen(name) != 32 + strlen(".jpg.tmp.") + 6 || !strneq(name + 32, ".jpg.tmp.", 9))
+                return false;
+        char md5[33];
+        memcpy(md5, name, 32);
+        md5[32] = 0;
+        if (!is_hex_digest(md5, 32))
+                return false;
+        for (const char *c = name + 41; *c; c++)
+                if (!isalnum((unsigned char)*c))
+                        return false;
+        return true;
+}
+
+int images_remove_temporaries(const char *dir)
+{
+        int n = 0;
+
+        if (isempty(dir))
+                return -EINVAL;
+        DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!is_crop_temporary(de->d_name))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        n++;
+                else if (errno != ENOENT) {
+                        int r = -errno;
+                        (void)closedir(d);
+                        return r;
+                }
+        }
+        (void)closedir(d);
+        return n;
 }
 
 bool image_error_is_transient(int r)

@@ -93,6 +93,12 @@ int image_crop_square_file(const char *in_path, unsigned out_size, CropMode mode
  * writing a crop and recording it adopt the file instead of downloading again. */
 int image_check_crop(const char *path, unsigned size);
 
+/* Deletes the temporary files a killed process left in dir (named
+ * "<32 hex>.jpg.tmp.XXXXXX" by image_crop_square), so no partial file stays
+ * under images/. Call it before a sync starts writing crops there. Nothing
+ * else is touched. Returns the number removed; a missing dir counts as 0. */
+int images_remove_temporaries(const char *dir);
+
 /* True for failures worth retrying on a later sync (disk full, I/O error, out
  * of memory); false for failures of the data itself (corrupt, too big, not an
  * image), which would fail the same way again. */
