@@ -11,7 +11,9 @@
  * errno. SQLite codes never leave this module: SQLITE_BUSY/LOCKED → -EBUSY,
  * SQLITE_FULL → -ENOSPC, SQLITE_CORRUPT/NOTADB → -EBADMSG, SQLITE_NOMEM →
  * -ENOMEM, SQLITE_CONSTRAINT → -EEXIST (unique) or -EINVAL, SQLITE_READONLY/
- * PERM → -EROFS/-EACCES, SQLITE_CANTOPEN → -ENOENT/-EACCES, others → -EIO.
+ * PERM → -EROFS/-EACCES, SQLITE_CANTOPEN → -ENOENT, others → -EIO. A call
+ * about a post that is not in the store (a label, a skip, a vote, a
+ * prediction row) gives -ENOENT.
  * store_error() then says what went wrong in words. Nothing here logs above
  * debug level: the caller decides.
  *
@@ -73,7 +75,8 @@ int store_rollback(Store *s); /* 0 also when no batch is open */
  * holds the first problem. */
 int store_check_integrity(Store *s);
 
-/* ---- key/value state (sync cursors, generations, model info, ...) ---- */
+/* ---- key/value state (sync cursors, generations, model info, ...) ----
+ * Keys starting with "sync." are the store's own (generations). */
 
 /* -ENOENT when the key is unset. */
 int store_state_get(Store *s, const char *key, char **ret_value);
@@ -129,7 +132,8 @@ LabelSource label_source_from_string(const char *s);
 int store_sync_begin(Store *s, uint64_t *ret_generation);
 /* Ends it. complete: every list was walked to its end (then app labels already
  * sent to the site are dropped, see above). Not complete (failed, cancelled):
- * the generation stays open and the next store_sync_begin() resumes it. */
+ * the generation stays open and the next store_sync_begin() resumes it.
+ * -ESTALE when generation is not the open one. */
 int store_sync_end(Store *s, uint64_t generation, bool complete);
 
 /* The post (already upserted) appeared in the site list of source
