@@ -180,6 +180,8 @@ typedef struct VkKernelInfo {
         uint32_t texel_mask;    /* bit i set: binding i is a read-only R32F uniform texel buffer
                                  * (`uniform samplerBuffer`): on lavapipe its loads are vector
                                  * gathers, far cheaper than per-lane storage-buffer loads */
+        uint32_t texel4_mask;   /* subset of texel_mask viewed as RGBA32F (a vec4 per fetch); the
+                                 * view covers the tensor's bytes rounded down to 16 */
         uint32_t push_size;     /* bytes of the push-constant block (≤ 128, multiple of 4) */
         unsigned n_spec;        /* specialization constants, constant_id 0…n_spec-1 */
         uint32_t spec[VK_KERNEL_MAX_SPEC];

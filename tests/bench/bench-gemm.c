@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* GEMM GFLOPS of the Vulkan shader against OpenBLAS cblas_sgemm with the same
  * thread count, square N, measured in the same run. Env FLUFF_GEMM_TILES=
- * "lanes,rows,cols" tries other tiles. */
+ * "lanes,rows,cols" tries other tiles. cpu_ratio compares process CPU time
+ * (all threads), steadier than wall time on a shared machine. */
 #include <cblas.h>
 #include <math.h>
 
@@ -81,8 +82,9 @@ BENCH_CASE(gemm)
 
                 GemmRun g = { ctx, op, a, b, c, ha, hb, hc, n };
                 double secs = ctx->quick ? 0.2 : 1.0;
-                double t_vk = bench_time(run_vk, &g, secs);
-                double t_blas = bench_time(run_blas, &g, secs);
+                double c_vk = 0, c_blas = 0;
+                double t_vk = bench_time(run_vk, &g, secs, &c_vk);
+                double t_blas = bench_time(run_blas, &g, secs, &c_blas);
                 if (t_vk < 0 || vk_tensor_download(c, got, nn * 4) < 0) {
                         log_error("GEMM N=%u failed on the device.", n);
                         goto next;
@@ -94,8 +96,10 @@ BENCH_CASE(gemm)
                 }
                 double flop = 2.0 * n * n * n;
                 bench_printf("{\"case\":\"gemm\",\"n\":%u,\"gflops\":%.2f,\"ref\":\"openblas\",\"ref_gflops\":%.2f,"
-                             "\"ratio\":%.3f,\"threads\":%u,\"tiles\":\"%ux%ux%u\",\"nmse\":%.2g,\"device\":\"%s\"}",
-                             n, flop / t_vk * 1e-9, flop / t_blas * 1e-9, t_blas / t_vk, ctx->threads, tiles.lanes,
+                             "\"ratio\":%.3f,\"cpu_ratio\":%.3f,\"threads\":%u,\"tiles\":\"%ux%ux%u\",\"nmse\":%.2g,"
+                             "\"device\":\"%s\"}",
+                             n, flop / t_vk * 1e-9, flop / t_blas * 1e-9, t_blas / t_vk, c_blas / c_vk, ctx->threads,
+                             tiles.lanes,
                              tiles.rows, tiles.cols, err / MAX(ref, 1e-30), vk_engine_device_name(ctx->engine));
         next:
                 vk_tensor_free(a);
