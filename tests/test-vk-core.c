@@ -195,4 +195,42 @@ TEST(stale_descriptor_sets)
         }
 }
 
+TEST(staging_path)
+{
+        /* The path a discrete GPU takes (device memory not mapped: every synchronous
+         * copy goes through the staging buffer), forced on this device. */
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        _cleanup_(op_eltwise_freep) OpEltwise *op = NULL;
+        _cleanup_(vk_recorder_freep) VkRecorder *rec = NULL;
+        VkTensor *a = NULL, *c = NULL;
+        const size_t n = 3 << 19; /* larger than the first synchronous staging buffer (1 MiB) */
+        float *h = malloc(n * 4), *out = malloc(n * 4);
+
+        ASSERT_TRUE(h && out);
+        setenv("FLUFF_VK_FORCE_STAGING", "1", 1);
+        ASSERT_OK(vk_engine_new(&e));
+        unsetenv("FLUFF_VK_FORCE_STAGING");
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ n }, &a));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ n }, &c));
+        ASSERT_TRUE(a->mapped == NULL);
+        vkt_fill(h, n, -1, 1);
+        ASSERT_OK(vk_tensor_upload(a, h, n * 4));
+        ASSERT_OK(op_eltwise_new(e, &op));
+        ASSERT_OK(vk_recorder_new(e, 4096, &rec));
+        ASSERT_OK(vk_recorder_begin(rec));
+        ASSERT_OK(op_eltwise_record_scale(op, rec, -2.0f, a, c, n));
+        ASSERT_OK(vk_recorder_submit_and_wait(rec));
+        ASSERT_OK(vk_tensor_download(c, out, n * 4));
+        for (size_t i = 0; i < n; i++)
+                if (out[i] != -2.0f * h[i])
+                        TEST_FAIL("element %zu: %g != %g", i, out[i], -2.0f * h[i]);
+        ASSERT_OK(vk_tensor_fill(c, 0x3f800000u)); /* 1.0f */
+        ASSERT_OK(vk_tensor_download(c, out, 64));
+        ASSERT_NEAR(out[15], 1.0, 0);
+        vk_tensor_free(a);
+        vk_tensor_free(c);
+        free(h);
+        free(out);
+}
+
 TEST_MAIN()

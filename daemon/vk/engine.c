@@ -225,6 +225,9 @@ static int pick_memory_types(VkEngine *e)
         e->device_memory_type = (uint32_t)dev;
         e->host_memory_type = (uint32_t)host;
         e->device_memory_mapped = (m->memoryTypes[dev].propertyFlags & hv) == hv;
+        /* Tests take the discrete-GPU path (staging copies) on a unified-memory device too. */
+        if (getenv("FLUFF_VK_FORCE_STAGING"))
+                e->device_memory_mapped = false;
         e->device_heap_size = m->memoryHeaps[m->memoryTypes[dev].heapIndex].size;
         return 0;
 }
@@ -255,9 +258,21 @@ static int create_device(VkEngine *e)
         bool size_control_ext = e->props.apiVersion < VK_API_VERSION_1_3 &&
                                 has_extension(e->phys, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
         if (e->props.apiVersion >= VK_API_VERSION_1_3 || size_control_ext) {
+                VkPhysicalDeviceSubgroupSizeControlProperties scp = {
+                        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
+                };
+                VkPhysicalDeviceProperties2 p2b = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                                    .pNext = &scp };
+                vkGetPhysicalDeviceProperties2(e->phys, &p2b);
                 f2.pNext = &sc;
                 vkGetPhysicalDeviceFeatures2(e->phys, &f2);
                 e->size_control = sc.computeFullSubgroups;
+                /* Where the compiler picks the width (Intel: 8, 16 or 32), pin it to the
+                 * reported size, so a one-subgroup workgroup really is one subgroup. */
+                e->require_size = sc.subgroupSizeControl &&
+                                  (scp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                                  scp.minSubgroupSize <= e->subgroup_size && e->subgroup_size <= scp.maxSubgroupSize &&
+                                  scp.minSubgroupSize != scp.maxSubgroupSize;
                 if (size_control_ext && e->size_control)
                         exts[n_exts++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
         }
@@ -278,6 +293,7 @@ static int create_device(VkEngine *e)
         };
         VkPhysicalDeviceSubgroupSizeControlFeatures sc_on = {
                 .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
+                .subgroupSizeControl = e->require_size,
                 .computeFullSubgroups = VK_TRUE,
         };
         VkDeviceCreateInfo di = {

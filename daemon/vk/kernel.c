@@ -126,10 +126,15 @@ static int kernel_build(VkKernel *k)
                 .dataSize = info->n_spec * 4,
                 .pData = info->spec,
         };
+        VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rs = {
+                .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+                .requiredSubgroupSize = e->subgroup_size,
+        };
         VkComputePipelineCreateInfo ci = {
                 .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
                 .stage = {
                         .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                        .pNext = info->full_subgroups && e->require_size ? &rs : NULL,
                         .flags = info->full_subgroups && e->size_control
                                          ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT
                                          : 0,

@@ -185,7 +185,8 @@ typedef struct VkKernelInfo {
         uint32_t push_size;     /* bytes of the push-constant block (≤ 128, multiple of 4) */
         unsigned n_spec;        /* specialization constants, constant_id 0…n_spec-1 */
         uint32_t spec[VK_KERNEL_MAX_SPEC];
-        bool full_subgroups;    /* require full subgroups of vk_engine_subgroup_size() lanes */
+        bool full_subgroups;    /* require full subgroups of exactly vk_engine_subgroup_size() lanes
+                                 * (pinned where the device lets the compiler choose) */
 } VkKernelInfo;
 
 /* Returns the kernel for info, building its pipeline on first use; the engine
