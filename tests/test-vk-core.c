@@ -19,6 +19,17 @@ TEST(device)
         ASSERT_TRUE(vk_device_kind_to_string(_VK_DEVICE_KIND_MAX) == NULL);
 }
 
+TEST(probe)
+{
+        VkEngine *e = vkt_engine();
+        _cleanup_free_ char *name = NULL;
+        VkDeviceKind kind;
+
+        ASSERT_OK(vk_probe_device(&name, &kind));
+        ASSERT_STREQ(name, vk_engine_device_name(e));
+        ASSERT_EQ(kind, vk_engine_device_kind(e));
+}
+
 TEST(device_override)
 {
         VkEngine *e = NULL;

@@ -321,15 +321,11 @@ static int create_device(VkEngine *e)
         return 0;
 }
 
-int vk_engine_new(VkEngine **ret)
+/* Leaves *ret VK_NULL_HANDLE on failure, so a half-built engine frees cleanly. */
+static int create_instance(VkInstance *ret)
 {
-        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
         VkResult vr;
         int r;
-
-        e = calloc(1, sizeof(*e));
-        if (!e)
-                return -ENOMEM;
 
         VkApplicationInfo app = {
                 .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
@@ -339,16 +335,54 @@ int vk_engine_new(VkEngine **ret)
                 .apiVersion = VK_API_VERSION_1_2,
         };
         VkInstanceCreateInfo ii = { .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app };
-        vr = vkCreateInstance(&ii, NULL, &e->instance);
+        vr = vkCreateInstance(&ii, NULL, ret);
         if (vr < 0) {
-                e->instance = VK_NULL_HANDLE;
+                *ret = VK_NULL_HANDLE;
                 /* The loader says "incompatible driver" when it found no driver at all. */
                 r = vr == VK_ERROR_INCOMPATIBLE_DRIVER || vr == VK_ERROR_INITIALIZATION_FAILED
                             ? -ENODEV
                             : vk_result_to_errno(vr);
                 return log_debug_errno(r, "vkCreateInstance: %s", vk_result_to_string(vr));
         }
+        return 0;
+}
 
+int vk_probe_device(char **ret_name, VkDeviceKind *ret_kind)
+{
+        VkInstance instance;
+        VkPhysicalDevice pd;
+        VkPhysicalDeviceProperties p;
+        int r;
+
+        r = create_instance(&instance);
+        if (r < 0)
+                return r;
+        r = pick_device(instance, &pd);
+        if (r >= 0) {
+                vkGetPhysicalDeviceProperties(pd, &p);
+                char *name = strdup(p.deviceName);
+                if (!name)
+                        r = -ENOMEM;
+                else {
+                        *ret_name = name;
+                        *ret_kind = kind_from_type(p.deviceType);
+                }
+        }
+        vkDestroyInstance(instance, NULL);
+        return r;
+}
+
+int vk_engine_new(VkEngine **ret)
+{
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        int r;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        r = create_instance(&e->instance);
+        if (r < 0)
+                return r;
         r = pick_device(e->instance, &e->phys);
         if (r < 0)
                 return r;

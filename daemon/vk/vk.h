@@ -86,6 +86,11 @@ int vk_engine_new(VkEngine **ret);
 VkEngine *vk_engine_free(VkEngine *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VkEngine *, vk_engine_free);
 
+/* What vk_engine_new() would pick, without creating a device (cheap enough for
+ * `fluffctl status` before the engine is first used). ret_name gets a copy
+ * (free it). Same errors as vk_engine_new(). */
+int vk_probe_device(char **ret_name, VkDeviceKind *ret_kind);
+
 const char *vk_engine_device_name(const VkEngine *e);
 VkDeviceKind vk_engine_device_kind(const VkEngine *e);
 const char *vk_device_kind_to_string(VkDeviceKind k); /* "discrete GPU", …, "CPU" */
