@@ -160,10 +160,10 @@ static void track(VkRecorder *r, const Range *reads, unsigned n_reads, const Ran
                 need = overlaps(r->writes, r->n_writes, &writes[i]) || overlaps(r->reads, r->n_reads, &writes[i]);
         if (need)
                 barrier(r);
-        memcpy(r->reads + r->n_reads, reads, n_reads * sizeof(Range));
-        r->n_reads += n_reads;
-        memcpy(r->writes + r->n_writes, writes, n_writes * sizeof(Range));
-        r->n_writes += n_writes;
+        for (unsigned i = 0; i < n_reads; i++)
+                r->reads[r->n_reads++] = reads[i];
+        for (unsigned i = 0; i < n_writes; i++)
+                r->writes[r->n_writes++] = writes[i];
 }
 
 static Range tensor_range(const VkTensor *t, size_t bytes)
