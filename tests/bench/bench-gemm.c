@@ -83,8 +83,8 @@ BENCH_CASE(gemm)
                 GemmRun g = { ctx, op, a, b, c, ha, hb, hc, n };
                 double secs = ctx->quick ? 0.2 : 1.0;
                 double c_vk = 0, c_blas = 0;
-                double t_vk = bench_time(run_vk, &g, secs, &c_vk);
-                double t_blas = bench_time(run_blas, &g, secs, &c_blas);
+                double t_vk = bench_time_cpu(run_vk, &g, secs, &c_vk);
+                double t_blas = bench_time_cpu(run_blas, &g, secs, &c_blas);
                 if (t_vk < 0 || vk_tensor_download(c, got, nn * 4) < 0) {
                         log_error("GEMM N=%u failed on the device.", n);
                         goto next;
