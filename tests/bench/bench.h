@@ -4,8 +4,8 @@
 /* fluff-bench: prints one JSON line per case with its figures and a `ratio`
  * against a reference measured in the same run. Not a ctest test.
  *
- * A case lives in any tests/bench/bench-<area>.c (picked up by
- * tests/bench/CMakeLists.txt without editing it):
+ * A case lives in any tests/bench/bench-<area>.c (add the file to the
+ * fluff-bench sources in tests/bench/CMakeLists.txt: one line):
  *
  *     BENCH_CASE(gemm) {
  *             double t = bench_time(run_once, data, 0.5);     // best seconds per call
