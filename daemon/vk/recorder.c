@@ -230,6 +230,24 @@ int vk_recorder_download(VkRecorder *r, const VkTensor *t, void *dst, size_t byt
         return 0;
 }
 
+int vk_recorder_copy(VkRecorder *r, const VkTensor *src, size_t src_offset, VkTensor *dst, size_t dst_offset,
+                     size_t bytes)
+{
+        if (!r->recording || !src || !dst || src_offset > src->bytes || bytes > src->bytes - src_offset ||
+            dst_offset > dst->bytes || bytes > dst->bytes - dst_offset)
+                return -EINVAL;
+        if (bytes == 0)
+                return 0;
+        Range rd = { src->buffer, src->offset + src_offset, src->offset + src_offset + bytes };
+        Range w = { dst->buffer, dst->offset + dst_offset, dst->offset + dst_offset + bytes };
+        if (overlaps(&rd, 1, &w))
+                return -EINVAL;
+        track(r, &rd, 1, &w, 1);
+        VkBufferCopy c = { .srcOffset = rd.begin, .dstOffset = w.begin, .size = bytes };
+        vkCmdCopyBuffer(r->cmd, src->buffer, dst->buffer, 1, &c);
+        return 0;
+}
+
 int vk_recorder_fill(VkRecorder *r, VkTensor *t, uint32_t pattern)
 {
         if (!r->recording)
