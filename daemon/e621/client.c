@@ -8,6 +8,7 @@
 /* Timers fire this close to their time: the token bucket's spacing is the
  * point, and sd-event's default slack (250 ms) would blur it. */
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
+#define SPACING_MARGIN_USEC (15 * USEC_PER_MSEC)
 
 static const E621RetryPolicy retry_defaults = {
         .max_attempts = 5,
@@ -353,8 +354,11 @@ static int on_kick(sd_event_source *s, uint64_t usec, void *userdata)
                 request_start_or_fail(r);
         }
 
-        /* a bucket of one token: requests are spaced 1/rate apart, never bursting */
-        c->tokens = MIN(1.0, c->tokens + (double)(now - c->tokens_at) * c->rate / (double)USEC_PER_SEC);
+        /* a bucket of one token: requests are spaced 1/rate apart, never
+         * bursting, plus a little so that arrival jitter cannot put three
+         * requests into one second at the limit of 2/s */
+        double interval = (double)USEC_PER_SEC / c->rate + (double)SPACING_MARGIN_USEC;
+        c->tokens = MIN(1.0, c->tokens + (double)(now - c->tokens_at) / interval);
         c->tokens_at = now;
         while (c->queue_api.head && c->tokens >= 1.0 && now >= c->api_blocked_until) {
                 E621Request *r = c->queue_api.head;
@@ -363,7 +367,7 @@ static int on_kick(sd_event_source *s, uint64_t usec, void *userdata)
                 request_start_or_fail(r);
         }
         if (c->queue_api.head) {
-                uint64_t wait = (uint64_t)ceil((1.0 - c->tokens) * (double)USEC_PER_SEC / c->rate);
+                uint64_t wait = (uint64_t)ceil((1.0 - c->tokens) * interval);
                 uint64_t next = MAX(now + wait, c->api_blocked_until);
                 (void)sd_event_source_set_time(c->kick, next);
                 (void)sd_event_source_set_enabled(c->kick, SD_EVENT_ONESHOT);

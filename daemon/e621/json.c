@@ -24,9 +24,16 @@ int json_parse_body(const char *body, size_t size, json_object **ret, char **ret
         tok = json_tokener_new_ex(JSON_DEPTH_MAX);
         if (!tok)
                 return -ENOMEM;
+        /* the site sends strict JSON; lenient parsing would accept bodies it never sends */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         o = json_tokener_parse_ex(tok, body, (int)size);
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t consumed = json_tokener_get_parse_end(tok);
+        if (!o && jerr == json_tokener_continue && consumed == size) {
+                /* a bare number may go on: a NUL ends it, as the end of input does */
+                o = json_tokener_parse_ex(tok, "", 1);
+                jerr = json_tokener_get_error(tok);
+        }
         json_tokener_free(tok);
         if (!o || jerr != json_tokener_success) {
                 json_object_put(o);

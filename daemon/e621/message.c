@@ -164,8 +164,12 @@ static void html_to_text(const char *body, size_t size, char *out, size_t cap)
                                 in_tag = false;
                         continue;
                 }
+                /* a whole text run at once, so entities are seen whole */
+                const char *lt = memchr(p, '<', (size_t)(end - p));
+                const char *run_end = lt ? lt : end;
                 if (!skip)
-                        append_text(out, &len, cap, p, 1);
+                        append_text(out, &len, cap, p, (size_t)(run_end - p));
+                p = run_end - 1;
         }
         finish_text(out, len);
 }
