@@ -309,6 +309,11 @@ TEST(error_shapes)
         ASSERT_STREQ(e, "line one tab");
         _cleanup_free_ char *f = error_message("application/json", "{broken");
         ASSERT_TRUE(f == NULL);
+        /* JSON mislabelled as HTML is never shown raw */
+        _cleanup_free_ char *g = error_message("text/html", "{\"posts\":[{\"id\":1}]}");
+        ASSERT_TRUE(g == NULL);
+        _cleanup_free_ char *h = error_message("text/html", " {\"reason\":\"Access Denied\"}");
+        ASSERT_STREQ(h, "Access Denied");
 }
 
 TEST(html_errors)

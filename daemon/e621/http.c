@@ -284,6 +284,8 @@ static int setup_easy(E621Request *r, CURL *e)
         SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
         SETOPT(e, CURLOPT_HEADERDATA, r);
         SETOPT(e, CURLOPT_ERRORBUFFER, r->errbuf);
+        if (r->fresh_connect)
+                SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
         if (r->json) {
                 SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
                 r->headers = curl_slist_append(NULL, "Accept: application/json");
@@ -491,6 +493,7 @@ static void outcome(E621Request *r, CURLcode code)
         case CURLE_HTTP2_STREAM:
                 error = -ENETUNREACH;
                 retry = true;
+                r->fresh_connect = true;
                 if (asprintf(&prefix, "could not reach %s", c->site) < 0)
                         prefix = NULL;
                 break;
