@@ -13,7 +13,7 @@ const E621RetryPolicy quick_policy = {
         .base_delay_usec = 50 * USEC_PER_MSEC,
         .max_delay_usec = 2 * USEC_PER_SEC,
         .connect_timeout_usec = 2 * USEC_PER_SEC,
-        .stall_timeout_usec = 1 * USEC_PER_SEC,
+        .stall_timeout_usec = 2 * USEC_PER_SEC,
         .total_timeout_usec = 1500 * USEC_PER_MSEC,
 };
 

@@ -421,6 +421,21 @@ TEST(times)
         ASSERT_ERROR(e621_parse_time("2023-06-01T12:34:56Zjunk", &t), EINVAL);
 }
 
+TEST(retry_after)
+{
+        time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+
+        ASSERT_EQ(e621_parse_retry_after("5", now), 5);
+        ASSERT_EQ(e621_parse_retry_after("0", now), 0);
+        ASSERT_EQ(e621_parse_retry_after("999999999", now), 86400); /* bounded */
+        ASSERT_EQ(e621_parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now), 30);
+        ASSERT_EQ(e621_parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), 0); /* past */
+        ASSERT_EQ(e621_parse_retry_after("soon", now), 0);
+        ASSERT_EQ(e621_parse_retry_after("-3", now), 0);
+        ASSERT_EQ(e621_parse_retry_after("", now), 0);
+        ASSERT_EQ(e621_parse_retry_after(NULL, now), 0);
+}
+
 TEST(site_check)
 {
         ASSERT_OK(e621_site_check("https://e621.net"));

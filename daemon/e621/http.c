@@ -337,18 +337,18 @@ void http_abort(E621Request *r)
         r->headers = NULL;
 }
 
-static unsigned parse_retry_after(const char *v)
+unsigned e621_parse_retry_after(const char *v, time_t now)
 {
         unsigned s;
 
-        if (!v)
+        if (isempty(v))
                 return 0;
         if (safe_atou(v, &s) >= 0)
                 return MIN(s, 86400u);
         time_t t = curl_getdate(v, NULL);
         if (t == (time_t)-1)
                 return 0;
-        int64_t d = (int64_t)t - (int64_t)time(NULL);
+        int64_t d = (int64_t)t - (int64_t)now;
         return d <= 0 ? 0 : (unsigned)MIN(d, (int64_t)86400);
 }
 
@@ -439,7 +439,7 @@ static void outcome_http(E621Request *r)
                 }
         }
         request_finish_attempt(r, error, retry, compose(c, prefix ? prefix : "the request failed", detail),
-                               parse_retry_after(r->retry_after), throttled);
+                               e621_parse_retry_after(r->retry_after, time(NULL)), throttled);
 }
 
 static void outcome(E621Request *r, CURLcode code)
