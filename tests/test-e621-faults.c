@@ -155,6 +155,71 @@ TEST(wrong_content_type)
         result_reset(&r);
 }
 
+static void search_with_status(Result *r, int status, int count, const char *message)
+{
+        char spec[256];
+
+        fixture(NULL);
+        fake_site_clear_faults(&site);
+        fake_site_reset_stats(&site);
+        (void)snprintf(spec, sizeof(spec),
+                       "{\"mode\":\"status\",\"status\":%d,\"count\":%d,\"path\":\"^/posts\\\\.json\","
+                       "\"message\":\"%s\",\"retry_after\":1}",
+                       status, count, message);
+        json_object_put(fake_site_control(&site, "POST", "/_test/faults", spec));
+        result_reset(r);
+        ASSERT_OK(e621_search_posts(client, NULL, 5, NULL, on_posts, r, NULL));
+        wait_result(r, 30);
+        fake_site_clear_faults(&site);
+}
+
+TEST(locked_423)
+{
+        Result r = {};
+
+        /* favourites being moved: retried */
+        search_with_status(&r, 423, 1, "Favorites are being moved");
+        ASSERT_OK(r.error);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 2);
+        search_with_status(&r, 423, 100, "Favorites are being moved");
+        ASSERT_ERROR(r.error, EAGAIN);
+        assert_message_clean(&r);
+        ASSERT_TRUE(strstr(r.message, "Favorites are being moved") != NULL);
+        result_reset(&r);
+}
+
+TEST(refused_422_400)
+{
+        Result r = {};
+
+        /* the site's words, and no retry */
+        search_with_status(&r, 422, 100, "You cannot search for more than 40 tags at a time");
+        ASSERT_ERROR(r.error, EINVAL);
+        assert_message_clean(&r);
+        ASSERT_TRUE(strstr(r.message, "more than 40 tags") != NULL);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 1);
+        search_with_status(&r, 400, 100, "bad parameter");
+        ASSERT_ERROR(r.error, EINVAL);
+        ASSERT_TRUE(strstr(r.message, "bad parameter") != NULL);
+        result_reset(&r);
+}
+
+TEST(banned)
+{
+        Result r = {};
+
+        fixture(NULL);
+        json_object_put(fake_site_control(&site, "POST", "/_test/config", "{\"banned\":true}"));
+        result_reset(&r);
+        ASSERT_OK(e621_get_user(client, site.user, on_user, &r, NULL));
+        wait_result(&r, 10);
+        json_object_put(fake_site_control(&site, "POST", "/_test/config", "{\"banned\":false}"));
+        ASSERT_ERROR(r.error, EKEYREJECTED);
+        assert_message_clean(&r);
+        ASSERT_TRUE(strstr(r.message, "banned") != NULL);
+        result_reset(&r);
+}
+
 TEST(slow_but_alive)
 {
         /* slower than nothing, faster than the timeouts: no retry needed */

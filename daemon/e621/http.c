@@ -398,6 +398,11 @@ static void outcome_http(E621Request *r)
         switch (st) {
         case 401:
                 error = -EKEYREJECTED;
+                /* a ban comes with its reason, which says more than any advice */
+                if (detail && !strstr(detail, "AuthenticationFailure")) {
+                        prefix = strdup("the site refused the login");
+                        break;
+                }
                 if (asprintf(&prefix,
                              "the site rejected the username or API key: check the key at %s/users/home → "
                              "Manage API access",
