@@ -436,6 +436,19 @@ TEST(retry_after)
         ASSERT_EQ(e621_parse_retry_after(NULL, now), 0);
 }
 
+TEST(transient_errors)
+{
+        ASSERT_TRUE(e621_error_is_transient(-ENETUNREACH));
+        ASSERT_TRUE(e621_error_is_transient(-EAGAIN));
+        ASSERT_TRUE(e621_error_is_transient(-EPROTO));
+        ASSERT_FALSE(e621_error_is_transient(-ENOENT));
+        ASSERT_FALSE(e621_error_is_transient(-EFBIG));
+        ASSERT_FALSE(e621_error_is_transient(-EINVAL));
+        ASSERT_FALSE(e621_error_is_transient(-EKEYREJECTED));
+        ASSERT_FALSE(e621_error_is_transient(-EPERM));
+        ASSERT_FALSE(e621_error_is_transient(0));
+}
+
 TEST(site_check)
 {
         ASSERT_OK(e621_site_check("https://e621.net"));

@@ -326,6 +326,19 @@ int e621_download(E621Client *c, const char *url, E621DownloadCallback cb, void 
 
 /* ---- helpers ---- */
 
+bool e621_error_is_transient(int error)
+{
+        switch (error < 0 ? -error : error) {
+        case ENETUNREACH:
+        case EAGAIN:
+        case EPROTO: /* 5xx after every retry, or a body cut short */
+        case ENOMEM:
+                return true;
+        default:
+                return false;
+        }
+}
+
 int e621_query_join(char *const *terms, char **ret)
 {
         size_t n = strv_length(terms), len = 0;

@@ -348,8 +348,12 @@ void client_kick(E621Client *c)
 static void request_start_or_fail(E621Request *r)
 {
         int r2 = http_start(r);
-        if (r2 < 0)
+        if (r2 < 0) {
+                /* the slot was taken for a transfer that never began */
+                if (r->cls == REQUEST_DOWNLOAD && r->client->n_downloads_running > 0)
+                        r->client->n_downloads_running--;
                 request_finish_attempt(r, r2, false, strdup("Fluff could not start the request"), 0, false);
+        }
 }
 
 static int on_kick(sd_event_source *s, uint64_t usec, void *userdata)

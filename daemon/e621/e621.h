@@ -205,6 +205,11 @@ int e621_download(E621Client *c, const char *url, E621DownloadCallback cb, void 
 
 /* ---- helpers ---- */
 
+/* Whether an error from a callback may pass when asked again later (network,
+ * throttling, the site's own failures), as opposed to an answer that will not
+ * change (not found, too large, refused, bad key). */
+bool e621_error_is_transient(int error);
+
 /* Joins search terms into one query ("fav:name -animated"). Each term must be
  * non-empty without whitespace or control characters; at most 40 terms.
  * -EINVAL otherwise. */
