@@ -277,6 +277,30 @@ TEST(oversize_image)
         result_reset(&r);
 }
 
+TEST(oversize_json)
+{
+        _cleanup_(e621_client_freep) E621Client *small = NULL;
+        E621Config cfg;
+        Result r = {};
+
+        fixture(NULL);
+        e621_config_init(&cfg);
+        cfg.site = site.url;
+        cfg.max_json_bytes = 4000; /* a page of 20 posts is far larger */
+        cfg.retry = quick_policy;
+        ASSERT_OK(e621_client_new(event, &cfg, &small));
+        ASSERT_OK(e621_client_set_credentials(small, site.user, site.api_key));
+        usleep(1100 * 1000); /* a second client has a token of its own */
+        fake_site_reset_stats(&site);
+        result_reset(&r);
+        ASSERT_OK(e621_search_posts(small, NULL, 20, NULL, on_posts, &r, NULL));
+        wait_result(&r, 10);
+        ASSERT_ERROR(r.error, EFBIG);
+        assert_message_clean(&r);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 1); /* not retried */
+        result_reset(&r);
+}
+
 TEST(image_faults)
 {
         _cleanup_free_ char *url = first_image_url();
@@ -333,6 +357,7 @@ TEST(free_client_in_callback)
         cfg.retry = quick_policy;
         ASSERT_OK(e621_client_new(event, &cfg, &victim));
         ASSERT_OK(e621_client_set_credentials(victim, site.user, site.api_key));
+        usleep(1100 * 1000); /* a second client has a token of its own */
         for (size_t i = 0; i < 3; i++) {
                 r[i].counter = &done;
                 result_reset(&r[i]);

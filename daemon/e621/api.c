@@ -37,7 +37,7 @@ static int api_request(E621Client *c, const char *method, char *path_owned, E621
         r->method = method;
         r->json = true;
         r->auth = true;
-        r->max_size = E621_JSON_MAX_BYTES;
+        r->max_size = c->max_json_bytes;
         *ret = TAKE_PTR(r);
         return 0;
 }

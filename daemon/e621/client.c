@@ -136,6 +136,8 @@ int e621_client_new(sd_event *event, const E621Config *config, E621Client **ret)
                                                                    : E621_DOWNLOAD_CONCURRENCY_DEFAULT;
         c->download_concurrency = MIN(c->download_concurrency, E621_DOWNLOAD_CONCURRENCY_MAX);
         c->max_image_bytes = config->max_image_bytes > 0 ? config->max_image_bytes : E621_IMAGE_MAX_BYTES_DEFAULT;
+        c->max_json_bytes = config->max_json_bytes > 0 ? MIN(config->max_json_bytes, (uint64_t)E621_JSON_MAX_BYTES)
+                                                       : E621_JSON_MAX_BYTES;
         c->retry = retry_defaults;
         merge_policy(&c->retry, &config->retry);
         c->tokens = 1.0;

@@ -104,7 +104,7 @@ struct E621Client {
 
         double rate;
         unsigned download_concurrency;
-        uint64_t max_image_bytes;
+        uint64_t max_image_bytes, max_json_bytes;
         E621RetryPolicy retry;
 
         double tokens;

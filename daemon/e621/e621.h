@@ -79,6 +79,7 @@ typedef struct E621Config {
         double rate_limit;             /* API requests per second; <= 0 → 1; clamped to 2 */
         unsigned download_concurrency; /* 0 → 4; clamped to 16 */
         uint64_t max_image_bytes;      /* 0 → 32 MiB */
+        uint64_t max_json_bytes;       /* 0 → 16 MiB, also the most allowed */
         E621RetryPolicy retry;         /* zero fields take the defaults */
 } E621Config;
 
