@@ -20,9 +20,10 @@ static void search_with_fault(Result *r, const char *mode, int count, int retry_
         ASSERT_OK(e621_search_posts(client, NULL, 5, NULL, on_posts, r, NULL));
         wait_result(r, 30);
         fake_site_clear_faults(&site);
-        fprintf(stderr, "    %s ×%d: %s after %.2f s, %" PRId64 " requests%s%s\n", mode ? mode : "none", count,
-                r->error < 0 ? strerror(-r->error) : "ok", (double)(r->finished - r->started) / 1e6,
-                fake_site_stat(&site, "api_requests", NULL), r->message ? ": " : "", r->message ? r->message : "");
+        fprintf(stderr, "    %s ×%d: %s after %.2f s, %" PRId64 " requests%s%s\n", mode ? mode : "none",
+                count, r->error < 0 ? strerror(-r->error) : "ok", (double)(r->finished - r->started) / 1e6,
+                fake_site_stat(&site, "api_requests", NULL), r->message ? ": " : "",
+                r->message ? r->message : "");
 }
 
 static void transient(const char *mode, int count)
@@ -45,9 +46,11 @@ static void persistent(const char *mode, int error)
         /* curl itself tries once more on a fresh connection when a reused one
          * turns out dead, which a reset looks like */
         int64_t n = fake_site_stat(&site, "api_requests", NULL);
-        ASSERT_TRUE(n == quick_policy.max_attempts || (error == ENETUNREACH && n == quick_policy.max_attempts + 1));
+        ASSERT_TRUE(n == quick_policy.max_attempts ||
+                    (error == ENETUNREACH && n == quick_policy.max_attempts + 1));
         /* four attempts, three short backoffs, each attempt bounded */
-        ASSERT_TRUE(r.finished - r.started < 4 * quick_policy.total_timeout_usec + 3 * quick_policy.max_delay_usec);
+        ASSERT_TRUE(r.finished - r.started <
+                    4 * quick_policy.total_timeout_usec + 3 * quick_policy.max_delay_usec);
         result_reset(&r);
 }
 
@@ -226,8 +229,9 @@ TEST(slow_but_alive)
         Result r = {};
         fixture(NULL);
         fake_site_clear_faults(&site);
-        json_object_put(fake_site_control(&site, "POST", "/_test/faults",
-                                          "{\"mode\":\"slow\",\"count\":1,\"path\":\"^/posts\\\\.json\",\"delay_ms\":300}"));
+        json_object_put(fake_site_control(
+                &site, "POST", "/_test/faults",
+                "{\"mode\":\"slow\",\"count\":1,\"path\":\"^/posts\\\\.json\",\"delay_ms\":300}"));
         fake_site_reset_stats(&site);
         result_reset(&r);
         ASSERT_OK(e621_search_posts(client, NULL, 5, NULL, on_posts, &r, NULL));
