@@ -334,6 +334,36 @@ TEST(bad_terms_skip_the_rule)
         ASSERT_TRUE(strstr(w[2], "line 3: empty term: \"fox -\"") != NULL);
 }
 
+TEST(utf8)
+{
+        _cleanup_post_free_ Post *p = mkpost(1, 's', "jpg", "caf\xc3\xa9 fox");
+        _cleanup_blacklist_free_ Blacklist *bl = NULL;
+        char long_rule[200];
+        char *const *w;
+        size_t n = 0;
+
+        ASSERT_TRUE(hides("CAF\xc3\xa9", p)); /* only ASCII is lower-cased; the rest kept */
+        ASSERT_TRUE(hides("caf*", p));
+        ASSERT_TRUE(hides("*\xc3\xa9", p));
+        /* a lone byte: the rule is skipped, its quote made readable */
+        ASSERT_OK(blacklist_parse("fox \xff\n", &bl));
+        ASSERT_EQ(blacklist_n_rules(bl), 0);
+        ASSERT_EQ(blacklist_n_skipped(bl), 1);
+        w = blacklist_warnings(bl);
+        ASSERT_STREQ(w[0], "line 1: not UTF-8: \"fox ?\"");
+        bl = blacklist_free(bl);
+        /* a long bad rule is quoted cut on a character boundary (byte 80 is inside an é) */
+        n = (size_t)sprintf(long_rule, "a");
+        while (n + 2 < 100)
+                n += (size_t)sprintf(long_rule + n, "\xc3\xa9");
+        n += (size_t)sprintf(long_rule + n, " user:x");
+        ASSERT_OK(blacklist_parse(long_rule, &bl));
+        w = blacklist_warnings(bl);
+        ASSERT_TRUE(w && w[0]);
+        ASSERT_TRUE(utf8_is_valid(w[0], strlen(w[0])));
+        ASSERT_TRUE(strstr(w[0], "\xc3\xa9\xe2\x80\xa6\"") != NULL); /* ends in a whole é, then … */
+}
+
 TEST(which_rule)
 {
         _cleanup_post_free_ Post *p = mkpost(1, 's', "jpg", "fox solo");
@@ -428,6 +458,8 @@ TEST(garbage)
                 buf[len] = '\0';
                 ASSERT_OK(blacklist_parse(buf, &bl));
                 (void)blacklist_match(bl, p, NULL);
+                for (char *const *w = blacklist_warnings(bl); w && *w; w++)
+                        ASSERT_TRUE(utf8_is_valid(*w, strlen(*w)));
                 for (size_t i = 0; i < blacklist_n_rules(bl); i++)
                         ASSERT_TRUE(blacklist_rule_text(bl, i) != NULL);
         }

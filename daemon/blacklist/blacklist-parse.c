@@ -261,14 +261,26 @@ static void rule_done(Rule *rule)
         free(rule->terms);
 }
 
+/* Warnings may travel over D-Bus, which takes only valid UTF-8: the quote is
+ * cut on a character boundary and, if the rule itself is not UTF-8, its
+ * non-ASCII bytes are shown as '?'. */
 static int warn(Blacklist *bl, size_t line_no, const char *reason, const char *line)
 {
-        char *w;
+        char quote[84], *w;
+        size_t len = strlen(line), cut = MIN(len, (size_t)80);
 
         bl->n_skipped++;
         if (bl->n_warnings >= BLACKLIST_WARNINGS_MAX)
                 return 0;
-        if (asprintf(&w, "line %zu: %s: \"%.80s%s\"", line_no, reason, line, strlen(line) > 80 ? "…" : "") < 0)
+        while (cut > 0 && cut < len && ((unsigned char)line[cut] & 0xc0) == 0x80)
+                cut--;
+        memcpy(quote, line, cut);
+        quote[cut] = '\0';
+        if (!utf8_is_valid(quote, cut))
+                for (size_t i = 0; i < cut; i++)
+                        if ((unsigned char)quote[i] >= 0x80)
+                                quote[i] = '?';
+        if (asprintf(&w, "line %zu: %s: \"%s%s\"", line_no, reason, quote, cut < len ? "…" : "") < 0)
                 return -ENOMEM;
         if (strv_push(&bl->warnings, w) < 0)
                 return -ENOMEM;
@@ -329,6 +341,9 @@ static int parse_line(Blacklist *bl, char *line, size_t line_no)
                 return warn(bl, line_no, "too many rules", text);
         if (n_tokens > BLACKLIST_TERMS_MAX)
                 return warn(bl, line_no, "too many terms", text);
+        /* the site's tags are UTF-8: such a rule was mangled on the way */
+        if (!utf8_is_valid(text, strlen(text)))
+                return warn(bl, line_no, "not UTF-8", text);
 
         terms = calloc(n_tokens, sizeof(Term));
         if (!terms)

@@ -35,6 +35,8 @@
  *     `userid:`, `username:`, `pool:`) make the rule skipped and reported.
  *   - Any other `word:value` is an ordinary tag (tags such as `16:9` exist), so
  *     an unknown metatag simply matches nothing, as on the site.
+ *   - A rule that is not valid UTF-8 cannot name a site tag: skipped and
+ *     reported. Warnings are always valid UTF-8 (they may go over D-Bus).
  *   - More than 65536 rules or 1000 terms in one rule: the extra rules, or that
  *     rule, are skipped and reported.
  *   - Post tags are compared as the site spells them (lower case). */

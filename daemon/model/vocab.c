@@ -29,42 +29,12 @@ uint64_t vocab_hash(const char *category, const char *name)
 
 bool vocab_name_is_valid(const char *s, size_t len)
 {
-        const unsigned char *u = (const unsigned char *)s;
-
         if (len == 0 || len > VOCAB_NAME_MAX)
                 return false;
-        for (size_t i = 0; i < len;) {
-                unsigned c = u[i], n;
-                uint32_t cp;
-
-                if (c < 0x20 || c == 0x7f)
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
                         return false;
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        n = 1, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        n = 2, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        n = 3, cp = c & 0x07;
-                else
-                        return false;
-                if (i + n >= len)
-                        return false;
-                for (unsigned k = 1; k <= n; k++) {
-                        if ((u[i + k] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (u[i + k] & 0x3f);
-                }
-                /* overlong forms, surrogates and beyond U+10FFFF */
-                if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
-                    cp > 0x10ffff)
-                        return false;
-                i += n + 1;
-        }
-        return true;
+        return utf8_is_valid(s, len);
 }
 
 char *vocab_key_new(const char *category, const char *name)
