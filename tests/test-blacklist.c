@@ -55,8 +55,8 @@ TEST(plain_tags_all_must_match)
         ASSERT_TRUE(hides("fox solo", p));
         ASSERT_FALSE(hides("fox wolf", p));
         ASSERT_FALSE(hides("wolf", p));
-        ASSERT_FALSE(hides("fo", p));       /* whole names only */
-        ASSERT_FALSE(hides("fox_tail", p)); /* no prefix match */
+        ASSERT_FALSE(hides("fo", p));        /* whole names only */
+        ASSERT_FALSE(hides("fox_tail", p));  /* no prefix match */
         ASSERT_TRUE(hides("wolf\nsolo", p)); /* any rule */
         ASSERT_FALSE(hides("wolf\ncat", p));
         ASSERT_FALSE(hides("", p));
@@ -234,10 +234,14 @@ TEST(ranges)
 
         /* bad ranges and numbers skip the rule */
         static const char *const bad[] = {
-                "score:..",         "score:1..2..3",     "score:a..b",   "score:1..x",  "score:<1..5",
-                "score:>",          "score:",            "score:<x",     "score:1.5",   "id:99999999999999999999",
-                "width:1...5",      "score:--5",         "height:5kb",   "favcount:=",  "filesize:5gb",
-                "score:9223372036854775807..9223372036854775808",
+                "score:..",     "score:1..2..3",
+                "score:a..b",   "score:1..x",
+                "score:<1..5",  "score:>",
+                "score:",       "score:<x",
+                "score:1.5",    "id:99999999999999999999",
+                "width:1...5",  "score:--5",
+                "height:5kb",   "favcount:=",
+                "filesize:5gb", "score:9223372036854775807..9223372036854775808",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_blacklist_free_ Blacklist *bl = NULL;
@@ -427,13 +431,15 @@ TEST(huge_inputs)
         /* a 10,000-character line of long wildcard terms under the limits still matches */
         n = 0;
         while (n + 80 < 10000)
-                n += (size_t)sprintf(line + n, "*o*x*x*%s ", "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*");
+                n += (size_t)sprintf(line + n, "*o*x*x*%s ",
+                                     "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*");
         line[n] = '\0';
         ASSERT_EQ(n_rules(line, NULL), 1);
         ASSERT_FALSE(hides(line, p));
         n = 0;
         while (n + 80 < 10000)
-                n += (size_t)sprintf(line + n, "~*o*x* ~%s ", "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*");
+                n += (size_t)sprintf(line + n, "~*o*x* ~%s ",
+                                     "*a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*");
         line[n] = '\0';
         ASSERT_EQ(n_rules(line, NULL), 1);
         ASSERT_TRUE(hides(line, p));
@@ -442,7 +448,8 @@ TEST(huge_inputs)
 TEST(garbage)
 {
         /* NUL-free random bytes, weighted towards the syntax's own characters */
-        static const char alphabet[] = "ab*~-:#<>=.. \n\t\r0123456789ratingscore:id:type:status:\xc3\xa9\xff";
+        static const char alphabet[] =
+                "ab*~-:#<>=.. \n\t\r0123456789ratingscore:id:type:status:\xc3\xa9\xff";
         _cleanup_post_free_ Post *p = mkpost(42, 'q', "png", "a b ab ba aa");
         char buf[4096];
         unsigned seed = 12345;
@@ -475,8 +482,8 @@ TEST(speed)
         struct timespec a, b;
 
         for (unsigned i = 0; i < 100; i++) {
-                snprintf(rule, sizeof(rule), "%s tag_%u -tag_%u rating:e\n", i % 3 ? "~x ~y" : "t*_1*", i * 3,
-                         i);
+                snprintf(rule, sizeof(rule), "%s tag_%u -tag_%u rating:e\n", i % 3 ? "~x ~y" : "t*_1*",
+                         i * 3, i);
                 strcat(text, rule);
         }
         ASSERT_OK(blacklist_parse(text, &bl));

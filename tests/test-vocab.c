@@ -96,7 +96,8 @@ TEST(lookup)
 TEST(min_count)
 {
         _cleanup_vocab_free_ Vocab *all = build_sample(0, false), *one = build_sample(1, false),
-                                   *many = build_sample(100, false), *dflt = build_sample(VOCAB_MIN_COUNT_DEFAULT, false);
+                                   *many = build_sample(100, false),
+                                   *dflt = build_sample(VOCAB_MIN_COUNT_DEFAULT, false);
 
         ASSERT_EQ(vocab_min_count(all), 1);
         ASSERT_EQ(vocab_size(all), 10);
@@ -253,10 +254,12 @@ TEST(json_roundtrip)
 
         w = roundtrip(v);
         ASSERT_OK(vocab_to_json(v, &j));
-        ASSERT_STREQ(j, "{\"version\":1,\"min_count\":2,\"size\":7,\"categories\":["
-                        "{\"name\":\"artist\",\"tags\":[\"alice\"],\"counts\":[3]},"
-                        "{\"name\":\"general\",\"tags\":[\"fox\",\"solo\",\"duo\",\"wolf\"],\"counts\":[5,3,2,2]},"
-                        "{\"name\":\"species\",\"tags\":[\"fox\",\"wolf\"],\"counts\":[3,2]}]}");
+        ASSERT_STREQ(
+                j,
+                "{\"version\":1,\"min_count\":2,\"size\":7,\"categories\":["
+                "{\"name\":\"artist\",\"tags\":[\"alice\"],\"counts\":[3]},"
+                "{\"name\":\"general\",\"tags\":[\"fox\",\"solo\",\"duo\",\"wolf\"],\"counts\":[5,3,2,2]},"
+                "{\"name\":\"species\",\"tags\":[\"fox\",\"wolf\"],\"counts\":[3,2]}]}");
 
         ASSERT_OK(vocab_build(NULL, 0, 3, &e));
         ASSERT_EQ(vocab_size(e), 0);
@@ -313,7 +316,8 @@ TEST(json_refused)
                 HEAD "\"size\":0,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[2]}]}",
                 HEAD "\"size\":2,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[2]}]}",
                 HEAD "\"size\":1,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[1]}]}",
-                HEAD "\"size\":1,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[4294967296]}]}",
+                HEAD
+                "\"size\":1,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[4294967296]}]}",
                 HEAD "\"size\":1,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[\"2\"]}]}",
                 HEAD "\"size\":1,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[2,3]}]}",
                 HEAD "\"size\":1,\"categories\":[{\"name\":\"g\",\"tags\":[1],\"counts\":[2]}]}",
@@ -331,7 +335,8 @@ TEST(json_refused)
                 HEAD "\"size\":2,\"categories\":[{\"name\":\"s\",\"tags\":[\"a\"],\"counts\":[2]},"
                      "{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[2]}]}",
                 /* duplicates: in one category with other counts, or the category twice */
-                HEAD "\"size\":3,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\",\"b\",\"a\"],\"counts\":[5,3,2]}]}",
+                HEAD "\"size\":3,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\",\"b\",\"a\"],\"counts\":[5,"
+                     "3,2]}]}",
                 HEAD "\"size\":2,\"categories\":[{\"name\":\"g\",\"tags\":[\"a\"],\"counts\":[2]},"
                      "{\"name\":\"g\",\"tags\":[\"b\"],\"counts\":[2]}]}",
                 HEAD "\"size\":0,\"categories\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}",
@@ -345,8 +350,9 @@ TEST(json_refused)
 
         /* the same good document is accepted, so the list above tests what it says */
         Vocab *v = NULL;
-        const char *good = HEAD "\"size\":3,\"categories\":[{\"name\":\"g\",\"tags\":[\"b\",\"a\"],\"counts\":[3,2]},"
-                                "{\"name\":\"s\",\"tags\":[\"a\"],\"counts\":[2]}]}  \n";
+        const char *good =
+                HEAD "\"size\":3,\"categories\":[{\"name\":\"g\",\"tags\":[\"b\",\"a\"],\"counts\":[3,2]},"
+                     "{\"name\":\"s\",\"tags\":[\"a\"],\"counts\":[2]}]}  \n";
         ASSERT_OK(vocab_from_json(good, strlen(good), &v));
         ASSERT_EQ(vocab_lookup(v, "g", "a"), 1);
         v = vocab_free(v);

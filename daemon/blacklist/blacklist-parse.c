@@ -7,10 +7,17 @@ static const struct {
         const char *name;
         TermKind kind;
 } metatags[] = {
-        { "rating", TERM_RATING },     { "type", TERM_TYPE },         { "status", TERM_STATUS },
-        { "fav", TERM_FAV },           { "score", TERM_SCORE },       { "favcount", TERM_FAVCOUNT },
-        { "id", TERM_ID },             { "width", TERM_WIDTH },       { "height", TERM_HEIGHT },
-        { "tagcount", TERM_TAGCOUNT }, { "filesize", TERM_FILESIZE },
+        { "rating", TERM_RATING },
+        { "type", TERM_TYPE },
+        { "status", TERM_STATUS },
+        { "fav", TERM_FAV },
+        { "score", TERM_SCORE },
+        { "favcount", TERM_FAVCOUNT },
+        { "id", TERM_ID },
+        { "width", TERM_WIDTH },
+        { "height", TERM_HEIGHT },
+        { "tagcount", TERM_TAGCOUNT },
+        { "filesize", TERM_FILESIZE },
 };
 
 /* Known to the site, but a Post carries no uploader or pools to test them on. */
@@ -231,7 +238,8 @@ static int parse_term(char *tok, Term *t, bool *ret_optional, const char **ret_r
                 size_t n = (size_t)(colon - tok);
 
                 for (size_t i = 0; i < ELEMENTSOF(unsupported_metatags); i++)
-                        if (strlen(unsupported_metatags[i]) == n && strneq(tok, unsupported_metatags[i], n)) {
+                        if (strlen(unsupported_metatags[i]) == n &&
+                            strneq(tok, unsupported_metatags[i], n)) {
                                 *ret_reason = "metatag needs data Fluff does not have";
                                 return -EOPNOTSUPP;
                         }

@@ -157,7 +157,8 @@ static int parse_vocab(json_object *root, Vocab **ret)
 
         if (!json_object_is_type(root, json_type_object) ||
             !get_int(root, "version", VOCAB_JSON_VERSION, VOCAB_JSON_VERSION, &version) ||
-            !get_int(root, "min_count", 1, UINT_MAX, &min_count) || !get_int(root, "size", 0, INT64_MAX, &size))
+            !get_int(root, "min_count", 1, UINT_MAX, &min_count) ||
+            !get_int(root, "size", 0, INT64_MAX, &size))
                 return -EBADMSG;
         if (size > VOCAB_SIZE_MAX)
                 return -E2BIG;

@@ -93,7 +93,8 @@ static int index_entries(const VocabEntry *entries, size_t n, size_t min_slots, 
         if (!slots)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                uint32_t *s = find_slot(slots, n_slots, entries, entries[i].hash, entries[i].key, entries[i].name);
+                uint32_t *s =
+                        find_slot(slots, n_slots, entries, entries[i].hash, entries[i].key, entries[i].name);
                 if (*s != 0)
                         return -EEXIST;
                 *s = (uint32_t)(i + 1);
@@ -120,7 +121,9 @@ int vocab_new_from_entries(VocabEntry *entries, size_t n, unsigned min_count, Vo
                 free(slots);
                 return -ENOMEM;
         }
-        *v = (Vocab){ .entries = entries, .n = n, .slots = slots, .n_slots = n_slots, .min_count = min_count };
+        *v = (Vocab){
+                .entries = entries, .n = n, .slots = slots, .n_slots = n_slots, .min_count = min_count
+        };
         *ret = v;
         return 0;
 }
@@ -215,8 +218,8 @@ int vocab_builder_add(VocabBuilder *b, const char *category, const char *name)
         char *key = vocab_key_new(category, name);
         if (!key)
                 return -ENOMEM;
-        b->entries[b->n] = (VocabEntry){
-                .key = key, .name = key + strlen(category) + 1, .hash = hash, .count = 1 };
+        b->entries[b->n] =
+                (VocabEntry){ .key = key, .name = key + strlen(category) + 1, .hash = hash, .count = 1 };
         b->last_post[b->n] = b->post;
         /* the table may have been rebuilt: look the free slot up again */
         slot = find_slot(b->slots, b->n_slots, b->entries, hash, category, name);

@@ -17,8 +17,8 @@
 #include "post.h"
 
 #define VOCAB_MIN_COUNT_DEFAULT 3u
-#define VOCAB_SIZE_MAX (1u << 20)          /* entries */
-#define VOCAB_NAME_MAX 256                 /* bytes of a name or category */
+#define VOCAB_SIZE_MAX (1u << 20)         /* entries */
+#define VOCAB_NAME_MAX 256                /* bytes of a name or category */
 #define VOCAB_JSON_MAX ((size_t)64 << 20) /* bytes of the serialised form */
 
 typedef struct Vocab Vocab;
