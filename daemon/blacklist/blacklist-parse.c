@@ -296,6 +296,20 @@ static int warn(Blacklist *bl, size_t line_no, const char *reason, const char *l
         return 0;
 }
 
+/* Copies src (already trimmed) to dst, each run of whitespace as one space. */
+static void squeeze_spaces(char *dst, const char *src)
+{
+        while (*src) {
+                if (is_space(*src)) {
+                        while (is_space(*src))
+                                src++;
+                        *dst++ = ' ';
+                } else
+                        *dst++ = *src++;
+        }
+        *dst = '\0';
+}
+
 /* line is an owned, NUL-terminated copy that this function may modify. */
 static int parse_line(Blacklist *bl, char *line, size_t line_no)
 {
@@ -324,19 +338,7 @@ static int parse_line(Blacklist *bl, char *line, size_t line_no)
         text = malloc(len + 1);
         if (!text)
                 return -ENOMEM;
-        {
-                char *o = text;
-                for (char *c = s; *c;) {
-                        if (is_space(*c)) {
-                                while (is_space(*c))
-                                        c++;
-                                *o++ = ' ';
-                                continue;
-                        }
-                        *o++ = *c++;
-                }
-                *o = '\0';
-        }
+        squeeze_spaces(text, s);
         buf = strdup(text);
         if (!buf)
                 return -ENOMEM;

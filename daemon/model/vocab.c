@@ -212,6 +212,8 @@ int vocab_builder_add(VocabBuilder *b, const char *category, const char *name)
                 return 0;
         }
 
+        if (b->n >= VOCAB_BUILDER_MAX)
+                return -E2BIG;
         r = builder_grow(b);
         if (r < 0)
                 return r;

@@ -18,6 +18,7 @@
 
 #define VOCAB_MIN_COUNT_DEFAULT 3u
 #define VOCAB_SIZE_MAX (1u << 20)         /* entries */
+#define VOCAB_BUILDER_MAX (16u << 20)     /* distinct pairs counted before min_count */
 #define VOCAB_NAME_MAX 256                /* bytes of a name or category */
 #define VOCAB_JSON_MAX ((size_t)64 << 20) /* bytes of the serialised form */
 
@@ -33,7 +34,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(VocabBuilder *, vocab_builder_free);
 #define _cleanup_vocab_builder_free_ _cleanup_(vocab_builder_freep)
 void vocab_builder_begin_post(VocabBuilder *b);
 /* -EINVAL for an empty or over-long name or category, or one with control
- * characters (the pair is not counted); -ENOMEM. */
+ * characters or invalid UTF-8 (the pair is not counted); -E2BIG past
+ * VOCAB_BUILDER_MAX distinct pairs; -ENOMEM. */
 int vocab_builder_add(VocabBuilder *b, const char *category, const char *name);
 /* Adds every tag of p as one post; bad tags are skipped. */
 int vocab_builder_add_post(VocabBuilder *b, const Post *p);
