@@ -368,6 +368,49 @@ TEST(utf8)
         ASSERT_TRUE(strstr(w[0], "\xc3\xa9\xe2\x80\xa6\"") != NULL); /* ends in a whole é, then … */
 }
 
+TEST(fake_site_blacklist)
+{
+        /* the text the fake site serves as the test user's blacklisted_tags */
+        static const char text[] = "# things I never want to see\n"
+                                   "tagme\n"
+                                   "\n"
+                                   "watermark -signature\n"
+                                   "~shark ~fish   # nothing from the sea\n"
+                                   "rating:e score:<0\n"
+                                   "pixel_(artwork) rating:q\n";
+        static const struct {
+                char rating;
+                int score;
+                const char *tags;
+                bool hidden;
+        } cases[] = {
+                { 's', 10, "fox solo", false },
+                { 's', 10, "fox tagme", true },
+                { 's', 10, "fox watermark", true },
+                { 's', 10, "fox watermark signature", false },
+                { 's', 10, "shark", true },
+                { 'q', 10, "fish fox", true },
+                { 'e', -1, "fox", true },
+                { 'e', 0, "fox", false },
+                { 'q', -1, "fox", false },
+                { 'q', 10, "pixel_(artwork)", true },
+                { 'e', 10, "pixel_(artwork)", false },
+        };
+        _cleanup_blacklist_free_ Blacklist *bl = NULL;
+
+        ASSERT_OK(blacklist_parse(text, &bl));
+        ASSERT_EQ(blacklist_n_rules(bl), 5);
+        ASSERT_EQ(blacklist_n_skipped(bl), 0);
+        ASSERT_STREQ(blacklist_rule_text(bl, 2), "~shark ~fish");
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_post_free_ Post *p = mkpost(i + 1, cases[i].rating, "jpg", cases[i].tags);
+                p->score_total = cases[i].score;
+                if (blacklist_match(bl, p, NULL) != cases[i].hidden)
+                        TEST_FAIL("rating:%c score:%d \"%s\" should be %s", cases[i].rating, cases[i].score,
+                                  cases[i].tags, cases[i].hidden ? "hidden" : "shown");
+        }
+}
+
 TEST(which_rule)
 {
         _cleanup_post_free_ Post *p = mkpost(1, 's', "jpg", "fox solo");
