@@ -12,3 +12,6 @@ fluff_add_c_test(test-backbone-import SOURCES test-backbone-import.c LIBS fluff-
 target_compile_definitions(test-backbone-import PRIVATE
     FLUFF_FETCH_BACKBONE="${PROJECT_SOURCE_DIR}/tools/fetch-backbone.sh"
     FLUFF_BACKBONE_CACHE="${FLUFF_BACKBONE_CACHE}")
+
+# nsfwjs itself in Node (about 1 s per image on its pure-JS CPU backend).
+fluff_add_py_test(test-backbone-nsfwjs SCRIPT test-backbone-nsfwjs.py LABELS integration TIMEOUT 600)

@@ -71,6 +71,10 @@ int backbone_embed_ref(const Backbone *bb, const float *pixels, size_t n, float 
  * to 224×224, and writes BACKBONE_INPUT_FLOATS floats scaled to [0, 1]. For
  * Fluff's stored square crops this is just the resize nsfwjs would do. */
 int backbone_image_load(const char *path, float *ret_pixels);
+/* The 224×224×3 uint8 RGB pixels before that scaling. */
+int backbone_image_load_rgb8(const char *path, uint8_t *ret_rgb);
+/* The same normalisation for 224×224×3 uint8 RGB already in memory. */
+void backbone_pixels_from_rgb8(const uint8_t *rgb, float *ret_pixels);
 
 /* The graph, for the Vulkan engine and the fine-tuning code (see graph.h). */
 struct BbGraph;

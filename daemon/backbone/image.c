@@ -10,7 +10,7 @@ static void g_object_unrefp(VipsImage **im)
                 g_object_unref(*im);
 }
 
-int backbone_image_load(const char *path, float *ret_pixels)
+int backbone_image_load_rgb8(const char *path, uint8_t *ret_rgb)
 {
         _cleanup_(g_object_unrefp) VipsImage *thumb = NULL, *srgb = NULL, *rgb = NULL, *u8 = NULL;
         size_t size;
@@ -33,7 +33,27 @@ int backbone_image_load(const char *path, float *ret_pixels)
                 vips_error_clear();
                 return log_debug_errno(EIO, "Cannot read the pixels of \"%s\"", path);
         }
-        for (size_t i = 0; i < BACKBONE_INPUT_FLOATS; i++)
-                ret_pixels[i] = (float)mem[i] / 255.0f;
+        memcpy(ret_rgb, mem, BACKBONE_INPUT_FLOATS);
         return 0;
+}
+
+int backbone_image_load(const char *path, float *ret_pixels)
+{
+        _cleanup_free_ uint8_t *rgb = malloc(BACKBONE_INPUT_FLOATS);
+        int r;
+
+        if (!rgb)
+                return -ENOMEM;
+        r = backbone_image_load_rgb8(path, rgb);
+        if (r < 0)
+                return r;
+        backbone_pixels_from_rgb8(rgb, ret_pixels);
+        return 0;
+}
+
+void backbone_pixels_from_rgb8(const uint8_t *rgb, float *ret_pixels)
+{
+        /* a float32 division, exactly as tf.div(255) does it */
+        for (size_t i = 0; i < BACKBONE_INPUT_FLOATS; i++)
+                ret_pixels[i] = (float)rgb[i] / 255.0f;
 }

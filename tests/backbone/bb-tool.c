@@ -4,8 +4,8 @@
  *
  *   bb-tool import SRC DEST                  prints the backbone id
  *   bb-tool classify WEIGHTS IMAGE...        class probabilities per image
- *   bb-tool pixels OUT.f32 IMAGE...          preprocessed float32 NHWC pixels
- *   bb-tool dump WEIGHTS PIXELS.f32 OUT.json probabilities and embeddings as JSON
+ *   bb-tool pixels OUT.rgb IMAGE...          decoded 224×224×3 uint8 RGB, back to back
+ *   bb-tool dump WEIGHTS PIXELS.rgb OUT.json probabilities and embeddings as JSON
  *   bb-tool embed WEIGHTS OUT.f32 IMAGE...   embeddings, BACKBONE_EMBED_DIM floats per image */
 #include <errno.h>
 
@@ -59,17 +59,17 @@ static int cmd_classify(int argc, char **argv)
 static int cmd_pixels(int argc, char **argv)
 {
         _cleanup_fclose_ FILE *f = fopen(argv[0], "we");
-        _cleanup_free_ float *px = malloc(BACKBONE_INPUT_FLOATS * sizeof(float));
+        _cleanup_free_ uint8_t *rgb = malloc(BACKBONE_INPUT_FLOATS);
 
-        if (!f || !px)
+        if (!f || !rgb)
                 return 1;
         for (int i = 1; i < argc; i++) {
-                int r = backbone_image_load(argv[i], px);
+                int r = backbone_image_load_rgb8(argv[i], rgb);
                 if (r < 0) {
                         fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
                         return 1;
                 }
-                if (fwrite(px, sizeof(float), BACKBONE_INPUT_FLOATS, f) != BACKBONE_INPUT_FLOATS)
+                if (fwrite(rgb, 1, BACKBONE_INPUT_FLOATS, f) != BACKBONE_INPUT_FLOATS)
                         return 1;
         }
         return fflush(f) == 0 ? 0 : 1;
@@ -87,21 +87,27 @@ static int cmd_dump(char **argv)
 {
         _cleanup_(backbone_freep) Backbone *bb = NULL;
         _cleanup_free_ char *data = NULL;
-        _cleanup_free_ float *probs = NULL, *emb = NULL;
+        _cleanup_free_ float *probs = NULL, *emb = NULL, *px = NULL;
         size_t size;
         int r;
 
         if (load(argv[0], &bb) < 0)
                 return 1;
         r = read_file_full(argv[1], 1u << 30, &data, &size);
-        if (r < 0 || size % (BACKBONE_INPUT_FLOATS * sizeof(float)) != 0) {
+        if (r < 0 || size == 0 || size % BACKBONE_INPUT_FLOATS != 0) {
                 fprintf(stderr, "bad pixel file %s\n", argv[1]);
                 return 1;
         }
-        size_t n = size / (BACKBONE_INPUT_FLOATS * sizeof(float));
+        size_t n = size / BACKBONE_INPUT_FLOATS;
         probs = malloc(n * BACKBONE_N_CLASSES * sizeof(float));
         emb = malloc(n * BACKBONE_EMBED_DIM * sizeof(float));
-        if (!probs || !emb || backbone_forward_ref(bb, (const float *)(void *)data, n, probs, emb) < 0)
+        px = malloc(n * BACKBONE_INPUT_FLOATS * sizeof(float));
+        if (!probs || !emb || !px)
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                backbone_pixels_from_rgb8((const uint8_t *)data + i * BACKBONE_INPUT_FLOATS,
+                                          px + i * BACKBONE_INPUT_FLOATS);
+        if (backbone_forward_ref(bb, px, n, probs, emb) < 0)
                 return 1;
         _cleanup_fclose_ FILE *f = fopen(argv[2], "we");
         if (!f)
