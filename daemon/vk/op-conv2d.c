@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+#include "conv-push.h"
+#include "op-conv2d.h"
+
+/* Tiles per device kind. lavapipe runs a workgroup on one core, 8 lanes at a
+ * time, and pays far more per load than per FMA: 8 lanes along the output
+ * channels and 4×4 outputs per invocation. GPUs want many small invocations. */
+typedef struct ConvTiles {
+        uint32_t lx, ly;   /* workgroup */
+        uint32_t tp, tk;   /* forward: pixels × output channels per invocation */
+        uint32_t dtp, dtc; /* backward-data: pixels × input channels */
+        uint32_t wtk;      /* backward-weight: output channels */
+} ConvTiles;
+
+static const ConvTiles tiles_cpu = { .lx = 8, .ly = 8, .tp = 4, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4 };
+static const ConvTiles tiles_gpu = { .lx = 16, .ly = 8, .tp = 2, .tk = 2, .dtp = 2, .dtc = 2, .wtk = 1 };
+
+struct OpConv2d {
+        VkEngine *engine; /* borrowed */
+        ConvTiles t;
+        VkKernel *fwd, *bwd_data, *bwd_weight; /* owned by the engine */
+};
+
+int op_conv2d_new(VkEngine *e, OpConv2d **ret)
+{
+        _cleanup_(op_conv2d_freep) OpConv2d *op = NULL;
+        int r;
+
+        op = calloc(1, sizeof(*op));
+        if (!op)
+                return -ENOMEM;
+        op->engine = e;
+        op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
+
+        r = vk_kernel_get(e,
+                          &(VkKernelInfo){ .shader = "conv2d",
+                                           .n_bindings = 4,
+                                           .write_mask = 1u << 3,
+                                           .push_size = sizeof(ConvPush),
+                                           .n_spec = 4,
+                                           .spec = { op->t.lx, op->t.ly, op->t.tp, op->t.tk } },
+                          &op->fwd);
+        if (r < 0)
+                return r;
+        r = vk_kernel_get(e,
+                          &(VkKernelInfo){ .shader = "conv2d_bwd_data",
+                                           .n_bindings = 3,
+                                           .write_mask = 1u << 2,
+                                           .push_size = sizeof(ConvPush),
+                                           .n_spec = 4,
+                                           .spec = { op->t.lx, op->t.ly, op->t.dtp, op->t.dtc } },
+                          &op->bwd_data);
+        if (r < 0)
+                return r;
+        r = vk_kernel_get(e,
+                          &(VkKernelInfo){ .shader = "conv2d_bwd_weight",
+                                           .n_bindings = 4,
+                                           .write_mask = (1u << 2) | (1u << 3),
+                                           .push_size = sizeof(ConvPush),
+                                           .n_spec = 3,
+                                           .spec = { op->t.lx, op->t.ly, op->t.wtk } },
+                          &op->bwd_weight);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(op);
+        return 0;
+}
+
+OpConv2d *op_conv2d_free(OpConv2d *op)
+{
+        free(op);
+        return NULL;
+}
+
+static bool is_f32(const VkTensor *t, size_t count)
+{
+        return t && t->dtype == VK_DTYPE_F32 && t->count >= count;
+}
+
+/* Checks the shape and the tensors that carry it; returns the output size. */
+static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
+                 uint32_t *ret_oh, uint32_t *ret_ow)
+{
+        uint32_t oh, ow;
+        int r;
+
+        r = conv_shape_out(s, &oh, &ow);
+        if (r < 0)
+                return r;
+        if (!is_f32(x, (size_t)s->n * s->h * s->w * s->c) || !is_f32(w, (size_t)s->kh * s->kw * s->c * s->k) ||
+            (b && !is_f32(b, s->k)) || !is_f32(y, (size_t)s->n * oh * ow * s->k))
+                return -EINVAL;
+        *ret_oh = oh;
+        *ret_ow = ow;
+        return 0;
+}
+
+int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivation act, VkTensor *x,
+                     VkTensor *w, VkTensor *b, VkTensor *y)
+{
+        uint32_t oh, ow;
+        int q;
+
+        if (!op || !r || act < 0 || act >= _VK_ACTIVATION_MAX)
+                return -EINVAL;
+        q = check(s, x, w, b, y, &oh, &ow);
+        if (q < 0)
+                return q;
+        ConvPush p = conv_push(s, oh, ow, act, b);
+        return vk_recorder_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
+                                    conv_div_up(conv_div_up(s->k, op->t.tk), op->t.lx),
+                                    conv_div_up(conv_div_up((uint64_t)s->n * oh * ow, op->t.tp), op->t.ly), 1);
+}
+
+int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkTensor *dy, VkTensor *w,
+                              VkTensor *dx)
+{
+        uint32_t oh, ow;
+        int q;
+
+        if (!op || !r)
+                return -EINVAL;
+        q = check(s, dx, w, NULL, dy, &oh, &ow);
+        if (q < 0)
+                return q;
+        ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
+        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
+                                    conv_div_up(conv_div_up(s->c, op->t.dtc), op->t.lx),
+                                    conv_div_up(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtp), op->t.ly), 1);
+}
+
+int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
+                                VkTensor *dw, VkTensor *db)
+{
+        uint32_t oh, ow;
+        int q;
+
+        if (!op || !r)
+                return -EINVAL;
+        q = check(s, x, dw, db, dy, &oh, &ow);
+        if (q < 0)
+                return q;
+        ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, db);
+        /* One row per (kh, kw, c) plus one for the bias. */
+        return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
+                                    conv_div_up(conv_div_up(s->k, op->t.wtk), op->t.lx),
+                                    conv_div_up((uint64_t)s->kh * s->kw * s->c + 1, op->t.ly), 1);
+}

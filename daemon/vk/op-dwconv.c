@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+#include "conv-push.h"
+#include "op-dwconv.h"
+
+/* lavapipe: 8 lanes along channels (one 256-bit vector of contiguous loads),
+ * strips of 8 outputs so each loaded column serves three taps. */
+typedef struct DwTiles {
+        uint32_t lx, ly;
+        uint32_t tw;  /* forward: outputs per strip */
+        uint32_t dtw; /* backward-data: inputs per invocation */
+        uint32_t wlx; /* backward-weight: workgroup width (channels) */
+} DwTiles;
+
+static const DwTiles tiles_cpu = { .lx = 8, .ly = 8, .tw = 8, .dtw = 4, .wlx = 8 };
+static const DwTiles tiles_gpu = { .lx = 32, .ly = 4, .tw = 4, .dtw = 1, .wlx = 64 };
+
+struct OpDwconv {
+        VkEngine *engine; /* borrowed */
+        DwTiles t;
+        VkKernel *fwd, *bwd_data, *bwd_weight; /* owned by the engine */
+};
+
+int op_dwconv_new(VkEngine *e, OpDwconv **ret)
+{
+        _cleanup_(op_dwconv_freep) OpDwconv *op = NULL;
+        int r;
+
+        op = calloc(1, sizeof(*op));
+        if (!op)
+                return -ENOMEM;
+        op->engine = e;
+        op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
+
+        r = vk_kernel_get(e,
+                          &(VkKernelInfo){ .shader = "dwconv",
+                                           .n_bindings = 4,
+                                           .write_mask = 1u << 3,
+                                           .push_size = sizeof(ConvPush),
+                                           .n_spec = 3,
+                                           .spec = { op->t.lx, op->t.ly, op->t.tw } },
+                          &op->fwd);
+        if (r < 0)
+                return r;
+        r = vk_kernel_get(e,
+                          &(VkKernelInfo){ .shader = "dwconv_bwd_data",
+                                           .n_bindings = 3,
+                                           .write_mask = 1u << 2,
+                                           .push_size = sizeof(ConvPush),
+                                           .n_spec = 3,
+                                           .spec = { op->t.lx, op->t.ly, op->t.dtw } },
+                          &op->bwd_data);
+        if (r < 0)
+                return r;
+        r = vk_kernel_get(e,
+                          &(VkKernelInfo){ .shader = "dwconv_bwd_weight",
+                                           .n_bindings = 4,
+                                           .write_mask = (1u << 2) | (1u << 3),
+                                           .push_size = sizeof(ConvPush),
+                                           .n_spec = 2,
+                                           .spec = { op->t.wlx, 1 } },
+                          &op->bwd_weight);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(op);
+        return 0;
+}
+
+OpDwconv *op_dwconv_free(OpDwconv *op)
+{
+        free(op);
+        return NULL;
+}
+
+static bool is_f32(const VkTensor *t, size_t count)
+{
+        return t && t->dtype == VK_DTYPE_F32 && t->count >= count;
+}
+
+static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
+                 uint32_t *ret_oh, uint32_t *ret_ow)
+{
+        uint32_t oh, ow;
+        int r;
+
+        r = conv_shape_out(s, &oh, &ow);
+        if (r < 0)
+                return r;
+        if (s->k != s->c)
+                return -EINVAL;
+        if (s->kh != 3 || s->kw != 3 || s->stride_h != s->stride_w || s->stride_w > 2)
+                return -EOPNOTSUPP;
+        if (!is_f32(x, (size_t)s->n * s->h * s->w * s->c) || !is_f32(w, (size_t)9 * s->c) ||
+            (b && !is_f32(b, s->c)) || !is_f32(y, (size_t)s->n * oh * ow * s->c))
+                return -EINVAL;
+        *ret_oh = oh;
+        *ret_ow = ow;
+        return 0;
+}
+
+int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivation act, VkTensor *x,
+                     VkTensor *w, VkTensor *b, VkTensor *y)
+{
+        uint32_t oh, ow;
+        int q;
+
+        if (!op || !r || act < 0 || act >= _VK_ACTIVATION_MAX)
+                return -EINVAL;
+        q = check(s, x, w, b, y, &oh, &ow);
+        if (q < 0)
+                return q;
+        ConvPush p = conv_push(s, oh, ow, act, b);
+        return vk_recorder_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
+                                    conv_div_up(s->c, op->t.lx),
+                                    conv_div_up((uint64_t)s->n * oh * conv_div_up(ow, op->t.tw), op->t.ly), 1);
+}
+
+int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *dy, VkTensor *w,
+                              VkTensor *dx)
+{
+        uint32_t oh, ow;
+        int q;
+
+        if (!op || !r)
+                return -EINVAL;
+        q = check(s, dx, w, NULL, dy, &oh, &ow);
+        if (q < 0)
+                return q;
+        ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
+        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
+                                    conv_div_up(s->c, op->t.lx),
+                                    conv_div_up(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw), op->t.ly), 1);
+}
+
+int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
+                                VkTensor *dw, VkTensor *db)
+{
+        uint32_t oh, ow;
+        int q;
+
+        if (!op || !r)
+                return -EINVAL;
+        q = check(s, x, dw, db, dy, &oh, &ow);
+        if (q < 0)
+                return q;
+        ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, db);
+        return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
+                                    conv_div_up(s->c, op->t.wlx), 1, 1);
+}
