@@ -15,3 +15,10 @@ target_compile_definitions(test-backbone-import PRIVATE
 
 # nsfwjs itself in Node (about 1 s per image on its pure-JS CPU backend).
 fluff_add_py_test(test-backbone-nsfwjs SCRIPT test-backbone-nsfwjs.py LABELS integration TIMEOUT 600)
+
+# The Vulkan forward pass against the C reference (lavapipe in CI).
+fluff_add_c_test(test-backbone-vk SOURCES test-backbone-vk.c vk-test.c LIBS fluff-backbone-vk LABELS vulkan
+                 TIMEOUT 300)
+target_compile_definitions(test-backbone-vk PRIVATE
+    FLUFF_FETCH_BACKBONE="${PROJECT_SOURCE_DIR}/tools/fetch-backbone.sh"
+    FLUFF_BACKBONE_CACHE="${FLUFF_BACKBONE_CACHE}")

@@ -3,11 +3,10 @@
  * must survive bad input: a missing, truncated or altered package gives a
  * clear error naming the problem, and the previous weight file is untouched. */
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "backbone-internal.h"
+#include "backbone/bb-test.h"
 #include "jsobj.h"
-#include "tests.h"
 
 static char *pkg_tgz, *tmp, *good, *good_bytes;
 static size_t good_size;
@@ -22,22 +21,6 @@ static void run(const char *fmt, ...)
         va_end(ap);
         if (system(cmd) != 0)
                 TEST_FAIL("Command failed: %s", cmd);
-}
-
-static void fetch_package(void)
-{
-        char line[4096] = "";
-        FILE *p = popen(FLUFF_FETCH_BACKBONE " " FLUFF_BACKBONE_CACHE, "r");
-        ASSERT_TRUE(p);
-        if (!fgets(line, sizeof(line), p))
-                line[0] = '\0';
-        int st = pclose(p);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
-                TEST_SKIP("npm is not installed, so the nsfwjs package cannot be fetched");
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-                TEST_SKIP("the nsfwjs package could not be fetched with npm (see the message above)");
-        line[strcspn(line, "\n")] = '\0';
-        pkg_tgz = strdup(line);
 }
 
 /* Imports src over the good weight file and expects failure with msg_part. */
@@ -99,7 +82,7 @@ TEST(import_real_package)
         _cleanup_free_ char *id = NULL, *id2 = NULL, *err = NULL, *unpacked = NULL, *second = NULL;
         _cleanup_(backbone_freep) Backbone *bb = NULL;
 
-        fetch_package();
+        pkg_tgz = bbt_fetch_package();
         tmp = test_tmpdir();
         ASSERT_TRUE(asprintf(&good, "%s/models/backbone.safetensors", tmp) > 0);
 

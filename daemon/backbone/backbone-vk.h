@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The backbone on the Vulkan engine: the graph of graph.h recorded with the
+ * engine's kernels (conv2d, depthwise, element-wise add, global pooling,
+ * preprocessing), a whole batch in one command buffer and one submit.
+ *
+ * Input is what backbone_image_load_rgb8() gives: 224×224×3 uint8 RGB per
+ * image; the device scales it (x/255, as nsfwjs). Output as the reference
+ * pass (backbone.h): 5 class probabilities and/or the BACKBONE_EMBED_DIM
+ * pooled embedding per image. The dense head runs as 1×1 convolutions; the
+ * final softmax over five numbers runs on the host.
+ *
+ * Activation buffers are shared between layers whose lifetimes do not
+ * overlap, except for the layers in blocks ≥ keep_from_block: their outputs
+ * stay valid after backbone_vk_forward() (backbone_vk_activation()), so a
+ * fine-tuning pass can run the backward kernels over them or cache the
+ * activations entering those blocks. Nothing is fused across layers beyond
+ * bias + activation, and every activation is a node output, so the backward
+ * pass stays possible. */
+
+#include "backbone.h"
+#include "vk.h"
+
+typedef struct BackboneVk BackboneVk;
+
+/* Uploads the weights and builds the kernels for batches of up to max_batch
+ * images. keep_from_block: BB_BLOCK_* or a block number (0…16); a value above
+ * BB_BLOCK_HEAD keeps nothing. bb must outlive the result. */
+int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int keep_from_block, BackboneVk **ret);
+BackboneVk *backbone_vk_free(BackboneVk *v);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneVk *, backbone_vk_free);
+
+/* n images of BACKBONE_INPUT_FLOATS bytes each (any n: split into batches).
+ * ret_probs (n×5) and ret_embed (n×BACKBONE_EMBED_DIM) may each be NULL. */
+int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_probs, float *ret_embed);
+
+/* The output of graph node i ([batch][h][w][c] of the last batch, as a flat
+ * tensor at least that large) if it is kept, else NULL. */
+VkTensor *backbone_vk_activation(BackboneVk *v, unsigned node);
