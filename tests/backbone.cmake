@@ -6,7 +6,7 @@
 set(FLUFF_BACKBONE_CACHE ${PROJECT_BINARY_DIR}/backbone-cache)
 
 add_executable(bb-tool backbone/bb-tool.c)
-target_link_libraries(bb-tool PRIVATE fluff-backbone fluff-common)
+target_link_libraries(bb-tool PRIVATE fluff-backbone-vk fluff-backbone fluff-common)
 
 fluff_add_c_test(test-backbone-import SOURCES test-backbone-import.c LIBS fluff-backbone LABELS unit TIMEOUT 300)
 target_compile_definitions(test-backbone-import PRIVATE

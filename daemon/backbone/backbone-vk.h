@@ -24,12 +24,19 @@
 
 typedef struct BackboneVk BackboneVk;
 
+/* keep_from_block for pure inference: nothing kept. */
+#define BACKBONE_VK_KEEP_NONE 1000
+
 /* Uploads the weights and builds the kernels for batches of up to max_batch
  * images. keep_from_block: BB_BLOCK_* or a block number (0…16); a value above
  * BB_BLOCK_HEAD keeps nothing. bb must outlive the result. */
 int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int keep_from_block, BackboneVk **ret);
 BackboneVk *backbone_vk_free(BackboneVk *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneVk *, backbone_vk_free);
+
+/* The batch actually recorded per submit: max_batch, or less where the
+ * device cannot address a batch's largest activation in one binding. */
+uint32_t backbone_vk_max_batch(const BackboneVk *v);
 
 /* n images of BACKBONE_INPUT_FLOATS bytes each (any n: split into batches).
  * ret_probs (n×5) and ret_embed (n×BACKBONE_EMBED_DIM) may each be NULL. */

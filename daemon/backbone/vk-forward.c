@@ -138,7 +138,16 @@ int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int kee
         v->engine = e;
         v->bb = bb;
         v->g = &bb->graph;
-        v->max_batch = max_batch;
+        /* A device addresses a limited range per binding (128 MiB on lavapipe):
+         * a batch whose largest activation would not fit is split. */
+        size_t biggest = 0;
+        for (unsigned i = 0; i < v->g->n_nodes; i++)
+                biggest = MAX(biggest, node_floats(&v->g->nodes[i]) * sizeof(float));
+        uint64_t fit = vk_engine_max_tensor_bytes(e) / biggest;
+        if (fit == 0)
+                return -E2BIG;
+        v->max_batch = (uint32_t)MIN((uint64_t)max_batch, fit);
+        max_batch = v->max_batch;
 
         if ((r = op_conv2d_new(e, &v->conv)) < 0 || (r = op_dwconv_new(e, &v->dw)) < 0 ||
             (r = op_eltwise_new(e, &v->elt)) < 0 || (r = op_gpool_new(e, &v->pool)) < 0 ||
@@ -183,6 +192,11 @@ int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int kee
                 return r;
         *ret = TAKE_PTR(v);
         return 0;
+}
+
+uint32_t backbone_vk_max_batch(const BackboneVk *v)
+{
+        return v->max_batch;
 }
 
 VkTensor *backbone_vk_activation(BackboneVk *v, unsigned node)

@@ -6,9 +6,13 @@
  *   bb-tool classify WEIGHTS IMAGE...        class probabilities per image
  *   bb-tool pixels OUT.rgb IMAGE...          decoded 224×224×3 uint8 RGB, back to back
  *   bb-tool dump WEIGHTS PIXELS.rgb OUT.json probabilities and embeddings as JSON
- *   bb-tool embed WEIGHTS OUT.f32 IMAGE...   embeddings, BACKBONE_EMBED_DIM floats per image */
+ *   bb-tool embed WEIGHTS OUT.f32 IMAGE...   embeddings, BACKBONE_EMBED_DIM floats per image
+ *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS
+ *                                            embedding throughput as one JSON line */
 #include <errno.h>
+#include <time.h>
 
+#include "backbone-vk.h"
 #include "backbone.h"
 
 static int cmd_import(char **argv)
@@ -159,6 +163,67 @@ static int cmd_embed(int argc, char **argv)
         return fflush(f) == 0 ? 0 : 1;
 }
 
+static double now_s(void)
+{
+        return (double)now_usec(CLOCK_MONOTONIC) / 1e6;
+}
+
+static int cmd_bench(char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        _cleanup_(backbone_vk_freep) BackboneVk *v = NULL;
+        unsigned batch;
+        double seconds;
+        bool vk = streq(argv[1], "vulkan");
+        int r;
+
+        if (safe_atou(argv[2], &batch) < 0 || batch == 0 || safe_atod(argv[3], &seconds) < 0 || load(argv[0], &bb) < 0)
+                return 2;
+        _cleanup_free_ uint8_t *rgb = malloc(batch * BACKBONE_INPUT_FLOATS);
+        _cleanup_free_ float *px = malloc(batch * BACKBONE_INPUT_FLOATS * sizeof(float));
+        _cleanup_free_ float *emb = malloc(batch * BACKBONE_EMBED_DIM * sizeof(float));
+        if (!rgb || !px || !emb)
+                return 1;
+        for (size_t i = 0; i < batch * BACKBONE_INPUT_FLOATS; i++)
+                rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+        for (unsigned i = 0; i < batch; i++)
+                backbone_pixels_from_rgb8(rgb + i * BACKBONE_INPUT_FLOATS, px + i * BACKBONE_INPUT_FLOATS);
+        if (vk) {
+                r = vk_engine_new(&e);
+                if (r < 0) {
+                        fprintf(stderr, "no Vulkan device: %s\n", strerror(-r));
+                        return 77;
+                }
+                r = backbone_vk_new(e, bb, batch, BACKBONE_VK_KEEP_NONE, &v);
+                if (r < 0)
+                        return 1;
+        }
+        double setup = now_s(), t0 = 0;
+        unsigned iters = 0;
+        for (unsigned it = 0;; it++) {
+                r = vk ? backbone_vk_forward(v, rgb, batch, NULL, emb) : backbone_embed_ref(bb, px, batch, emb);
+                if (r < 0) {
+                        fprintf(stderr, "forward failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                if (it == 0) { /* the first batch builds pipelines and warms caches */
+                        t0 = now_s();
+                        setup = t0 - setup;
+                        continue;
+                }
+                iters++;
+                if (now_s() - t0 >= seconds)
+                        break;
+        }
+        double dt = now_s() - t0;
+        printf("{\"engine\":\"%s\",\"device\":\"%s\",\"batch\":%u,\"batches\":%u,\"seconds\":%.3f,"
+               "\"first_batch_s\":%.3f,\"images_per_s\":%.3f,\"submit_batch\":%u}\n",
+               vk ? "vulkan" : "c-reference", vk ? vk_engine_device_name(e) : "CPU, 1 thread", batch, iters, dt,
+               setup, iters * batch / dt, v ? backbone_vk_max_batch(v) : batch);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         log_parse_environment();
@@ -172,6 +237,8 @@ int main(int argc, char **argv)
                 return cmd_dump(argv + 2);
         if (argc >= 5 && streq(argv[1], "embed"))
                 return cmd_embed(argc - 2, argv + 2);
-        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed ...\n");
+        if (argc == 6 && streq(argv[1], "bench"))
+                return cmd_bench(argv + 2);
+        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|bench ...\n");
         return 2;
 }
