@@ -22,3 +22,5 @@ fluff_add_c_test(test-backbone-vk SOURCES test-backbone-vk.c vk-test.c LIBS fluf
 target_compile_definitions(test-backbone-vk PRIVATE
     FLUFF_FETCH_BACKBONE="${PROJECT_SOURCE_DIR}/tools/fetch-backbone.sh"
     FLUFF_BACKBONE_CACHE="${FLUFF_BACKBONE_CACHE}")
+
+fluff_add_c_test(test-backbone-image SOURCES test-backbone-image.c LIBS fluff-backbone LABELS unit)

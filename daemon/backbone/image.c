@@ -19,7 +19,8 @@ int backbone_image_load_rgb8(const char *path, uint8_t *ret_rgb)
         if (VIPS_INIT("fluff") != 0)
                 return log_debug_errno(EIO, "Cannot start libvips: %s", vips_error_buffer());
         if (vips_thumbnail(path, &thumb, BACKBONE_INPUT_SIZE, "height", BACKBONE_INPUT_SIZE, "crop",
-                           VIPS_INTERESTING_CENTRE, "size", VIPS_SIZE_BOTH, NULL) != 0 ||
+                           VIPS_INTERESTING_CENTRE, "size", VIPS_SIZE_BOTH, "fail_on", VIPS_FAIL_ON_ERROR,
+                           NULL) != 0 ||
             vips_colourspace(thumb, &srgb, VIPS_INTERPRETATION_sRGB, NULL) != 0 ||
             vips_extract_band(srgb, &rgb, 0, "n", 3, NULL) != 0 || vips_cast_uchar(rgb, &u8, NULL) != 0) {
                 int r = log_debug_errno(EBADMSG, "Cannot decode \"%s\": %s", path, vips_error_buffer());
