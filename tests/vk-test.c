@@ -104,7 +104,6 @@ float *vkt_download(const VkTensor *t, size_t n)
 void vkt_check_guard_at(const VkTensor *t, size_t n, const char *file, int line)
 {
         uint32_t h[VKT_GUARD];
-        VkTensor view = *t;
 
         if (t->count < n + VKT_GUARD) {
                 fprintf(stderr, "%s:%d: tensor has no guard words\n", file, line);
@@ -113,7 +112,7 @@ void vkt_check_guard_at(const VkTensor *t, size_t n, const char *file, int line)
         /* Download everything up to the guard's end, then look at the tail. */
         uint32_t *all = malloc((n + VKT_GUARD) * 4);
         ASSERT_TRUE(all);
-        ASSERT_OK(vk_tensor_download(&view, all, (n + VKT_GUARD) * 4));
+        ASSERT_OK(vk_tensor_download(t, all, (n + VKT_GUARD) * 4));
         memcpy(h, all + n, sizeof(h));
         free(all);
         for (unsigned i = 0; i < VKT_GUARD; i++)
@@ -154,6 +153,34 @@ void vkt_compare_at(const char *what, const float *got, const float *want, size_
         fprintf(stderr, "  %s: n=%zu nmse=%.3g (bound %.1g)\n", what, n, e, bound);
         if (!(e <= bound)) {
                 fprintf(stderr, "%s:%d: %s: normalised MSE %.3g exceeds %.3g\n", file, line, what, e, bound);
+                exit(1);
+        }
+}
+
+void vkt_check_gradient_at(const char *what, VktLossFn f, void *userdata, float *x, size_t n, const float *grad,
+                           unsigned samples, float h, double tol, const char *file, int line)
+{
+        double err = 0, ref = 0;
+
+        samples = (unsigned)MIN((size_t)samples, n);
+        for (unsigned s = 0; s < samples; s++) {
+                size_t i = samples == n ? s : (size_t)s * (n - 1) / MAX(samples - 1, 1u);
+                float keep = x[i];
+                x[i] = keep + h;
+                double up = f(userdata, x);
+                x[i] = keep - h;
+                double down = f(userdata, x);
+                x[i] = keep;
+                double fd = (up - down) / (2.0 * (double)h);
+                err += (fd - grad[i]) * (fd - grad[i]);
+                ref += fd * fd;
+        }
+        double rel = sqrt(err) / MAX(sqrt(ref), 1e-6);
+        fprintf(stderr, "  %s: finite differences over %u coordinates, relative error %.3g (bound %.1g)\n", what,
+                samples, rel, tol);
+        if (!(rel <= tol)) {
+                fprintf(stderr, "%s:%d: %s: gradient disagrees with finite differences (%.3g > %.3g)\n", file,
+                        line, what, rel, tol);
                 exit(1);
         }
 }

@@ -44,3 +44,13 @@ void vkt_compare_at(const char *what, const float *got, const float *want, size_
                     const char *file, int line);
 #define vkt_compare(what, got, want, n, bound) vkt_compare_at((what), (got), (want), (n), (bound), __FILE__, __LINE__)
 double vkt_nmse(const float *got, const float *want, size_t n);
+
+/* Finite differences: for `samples` coordinates i of x (spread over 0…n-1),
+ * (f(x + h·e_i) - f(x - h·e_i)) / 2h, computed with f evaluated on the device,
+ * must match grad[i]: ‖fd - grad‖ / max(‖fd‖, 1e-6) ≤ tol over the sample. x is
+ * restored afterwards. */
+typedef double (*VktLossFn)(void *userdata, const float *x);
+void vkt_check_gradient_at(const char *what, VktLossFn f, void *userdata, float *x, size_t n, const float *grad,
+                           unsigned samples, float h, double tol, const char *file, int line);
+#define vkt_check_gradient(what, f, ud, x, n, grad, samples, h, tol)                                       \
+        vkt_check_gradient_at((what), (f), (ud), (x), (n), (grad), (samples), (h), (tol), __FILE__, __LINE__)

@@ -387,6 +387,11 @@ uint64_t vk_engine_max_tensor_bytes(const VkEngine *e)
         return MIN((uint64_t)e->props.limits.maxStorageBufferRange, (uint64_t)e->device_heap_size);
 }
 
+uint64_t vk_engine_max_texel_elements(const VkEngine *e)
+{
+        return e->props.limits.maxTexelBufferElements;
+}
+
 void vk_engine_groups_1d(const VkEngine *e, uint64_t n, uint32_t per_group, uint32_t *ret_x, uint32_t *ret_y)
 {
         uint64_t groups = (n + per_group - 1) / per_group;

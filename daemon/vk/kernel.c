@@ -13,12 +13,22 @@ typedef struct VkSetKey {
 struct VkSetEntry {
         VkSetKey key;
         VkDescriptorSet set; /* VK_NULL_HANDLE: empty slot */
+        VkBufferView views[VK_KERNEL_MAX_BINDINGS]; /* owned, for texel bindings */
 };
+
+static void entry_drop_views(VkKernel *k, struct VkSetEntry *x)
+{
+        for (unsigned i = 0; i < VK_KERNEL_MAX_BINDINGS; i++)
+                if (x->views[i]) {
+                        vkDestroyBufferView(k->engine->device, x->views[i], NULL);
+                        x->views[i] = VK_NULL_HANDLE;
+                }
+}
 
 static bool info_equal(const VkKernelInfo *a, const VkKernelInfo *b, const char *shader)
 {
         return streq(shader, b->shader) && a->n_bindings == b->n_bindings && a->write_mask == b->write_mask &&
-               a->push_size == b->push_size && a->n_spec == b->n_spec &&
+               a->texel_mask == b->texel_mask && a->push_size == b->push_size && a->n_spec == b->n_spec &&
                a->full_subgroups == b->full_subgroups && memcmp(a->spec, b->spec, a->n_spec * sizeof(uint32_t)) == 0;
 }
 
@@ -27,6 +37,8 @@ static VkKernel *kernel_free(VkKernel *k)
         if (!k)
                 return NULL;
         VkDevice d = k->engine->device;
+        for (size_t i = 0; i < k->sets_cap; i++)
+                entry_drop_views(k, &k->sets[i]);
         for (size_t i = 0; i < k->n_pools; i++)
                 vkDestroyDescriptorPool(d, k->pools[i], NULL);
         free(k->pools);
@@ -79,7 +91,8 @@ static int kernel_build(VkKernel *k)
         for (unsigned i = 0; i < info->n_bindings; i++)
                 b[i] = (VkDescriptorSetLayoutBinding){
                         .binding = i,
-                        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                        .descriptorType = info->texel_mask & (1u << i) ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                                        : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                         .descriptorCount = 1,
                         .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
                 };
@@ -143,7 +156,8 @@ int vk_kernel_get(VkEngine *e, const VkKernelInfo *info, VkKernel **ret)
 
         if (!info || !info->shader || info->n_bindings > VK_KERNEL_MAX_BINDINGS ||
             info->n_spec > VK_KERNEL_MAX_SPEC || info->push_size > VK_KERNEL_MAX_PUSH || info->push_size % 4 != 0 ||
-            (info->write_mask >> info->n_bindings) != 0)
+            (info->write_mask >> info->n_bindings) != 0 || (info->texel_mask >> info->n_bindings) != 0 ||
+            (info->texel_mask & info->write_mask) != 0)
                 return -EINVAL;
 
         for (VkKernel *i = e->kernels; i; i = i->next)
@@ -214,15 +228,15 @@ static int set_allocate(VkKernel *k, VkDescriptorSet *ret)
         }
 
         if (k->pool_left == 0) {
-                VkDescriptorPoolSize ps = {
-                        .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                        .descriptorCount = SETS_PER_POOL * MAX(k->info.n_bindings, 1u),
+                VkDescriptorPoolSize ps[2] = {
+                        { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * MAX(k->info.n_bindings, 1u) },
+                        { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * MAX(k->info.n_bindings, 1u) },
                 };
                 VkDescriptorPoolCreateInfo pi = {
                         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                         .maxSets = SETS_PER_POOL,
-                        .poolSizeCount = 1,
-                        .pPoolSizes = &ps,
+                        .poolSizeCount = 2,
+                        .pPoolSizes = ps,
                 };
                 VkDescriptorPool *pools = realloc(k->pools, (k->n_pools + 1) * sizeof(*pools));
                 if (!pools)
@@ -272,24 +286,53 @@ int vk_kernel_descriptor_set(VkKernel *k, VkTensor *const *tensors, VkDescriptor
                         return 0;
                 }
 
-        r = set_allocate(k, &set);
-        if (r < 0)
-                return r;
+        struct VkSetEntry x = { .key = key };
         VkDescriptorBufferInfo bi[VK_KERNEL_MAX_BINDINGS];
         VkWriteDescriptorSet w[VK_KERNEL_MAX_BINDINGS];
         for (unsigned i = 0; i < n; i++) {
-                bi[i] = (VkDescriptorBufferInfo){ key.buffer[i], key.offset[i], key.range[i] };
+                bool texel = k->info.texel_mask & (1u << i);
                 w[i] = (VkWriteDescriptorSet){
                         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                        .dstSet = set,
                         .dstBinding = i,
                         .descriptorCount = 1,
-                        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                        .pBufferInfo = &bi[i],
+                        .descriptorType = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                 };
+                if (!texel) {
+                        bi[i] = (VkDescriptorBufferInfo){ key.buffer[i], key.offset[i], key.range[i] };
+                        w[i].pBufferInfo = &bi[i];
+                        continue;
+                }
+                if (key.range[i] / 4 > k->engine->props.limits.maxTexelBufferElements) {
+                        entry_drop_views(k, &x);
+                        return log_debug_errno(E2BIG, "Tensor of %llu bytes exceeds the texel buffer limit.",
+                                               (unsigned long long)key.range[i]);
+                }
+                VkBufferViewCreateInfo vi = {
+                        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+                        .buffer = key.buffer[i],
+                        .format = VK_FORMAT_R32_SFLOAT,
+                        .offset = key.offset[i],
+                        .range = key.range[i],
+                };
+                VkResult vr = vkCreateBufferView(k->engine->device, &vi, NULL, &x.views[i]);
+                if (vr < 0) {
+                        x.views[i] = VK_NULL_HANDLE;
+                        entry_drop_views(k, &x);
+                        return vk_result_to_errno(vr);
+                }
+                w[i].pTexelBufferView = &x.views[i];
         }
+        r = set_allocate(k, &set);
+        if (r < 0) {
+                entry_drop_views(k, &x);
+                return r;
+        }
+        for (unsigned i = 0; i < n; i++)
+                w[i].dstSet = set;
         vkUpdateDescriptorSets(k->engine->device, n, w, 0, NULL);
-        k->sets[j] = (struct VkSetEntry){ .key = key, .set = set };
+        x.set = set;
+        k->sets[j] = x;
         k->n_sets++;
         *ret = set;
         return 0;
@@ -335,6 +378,7 @@ static int kernel_forget_buffer(VkKernel *k, VkBuffer buffer)
                 for (unsigned b = 0; b < k->info.n_bindings; b++)
                         drop = drop || old[i].key.buffer[b] == buffer;
                 if (drop) {
+                        entry_drop_views(k, &old[i]);
                         k->free_sets[k->n_free++] = old[i].set;
                         continue;
                 }

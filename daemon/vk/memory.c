@@ -72,8 +72,8 @@ int vk_alloc_buffer(VkEngine *e, VkDeviceSize size, uint32_t type_index, bool ma
         VkBufferCreateInfo bi = {
                 .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                 .size = size,
-                .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                         VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                 .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
         };
         vr = vkCreateBuffer(e->device, &bi, NULL, &buf);
@@ -257,7 +257,9 @@ int vk_arena_new(VkEngine *e, size_t bytes, VkArena **ret)
                 return -ENOMEM;
         a->engine = e;
         a->size = (bytes + 3) & ~(size_t)3;
-        a->align = MAX(e->props.limits.minStorageBufferOffsetAlignment, (VkDeviceSize)16);
+        a->align = MAX(MAX(e->props.limits.minStorageBufferOffsetAlignment,
+                           e->props.limits.minTexelBufferOffsetAlignment),
+                       (VkDeviceSize)16);
         r = vk_alloc_buffer(e, a->size, e->device_memory_type, e->device_memory_mapped, &a->buffer, &a->memory,
                             &a->mapped);
         if (r < 0)

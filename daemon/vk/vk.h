@@ -96,6 +96,8 @@ uint32_t vk_engine_subgroup_size(const VkEngine *e);
 bool vk_engine_has_subgroup_ops(const VkEngine *e);
 /* Largest single tensor (bytes) a kernel binding may address. */
 uint64_t vk_engine_max_tensor_bytes(const VkEngine *e);
+/* Most elements a texel-buffer binding (VkKernelInfo.texel_mask) may address. */
+uint64_t vk_engine_max_texel_elements(const VkEngine *e);
 
 /* VkResult → negative errno; the name for debug logs. */
 int vk_result_to_errno(VkResult r);
@@ -175,6 +177,9 @@ typedef struct VkKernelInfo {
         const char *shader;     /* name of shaders/<name>.comp */
         unsigned n_bindings;    /* storage buffers at set 0, bindings 0…n-1 */
         uint32_t write_mask;    /* bit i set: binding i is written (else only read) */
+        uint32_t texel_mask;    /* bit i set: binding i is a read-only R32F uniform texel buffer
+                                 * (`uniform samplerBuffer`): on lavapipe its loads are vector
+                                 * gathers, far cheaper than per-lane storage-buffer loads */
         uint32_t push_size;     /* bytes of the push-constant block (≤ 128, multiple of 4) */
         unsigned n_spec;        /* specialization constants, constant_id 0…n_spec-1 */
         uint32_t spec[VK_KERNEL_MAX_SPEC];
