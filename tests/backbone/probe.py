@@ -3,7 +3,7 @@
 """Linear probe of the backbone's feature sets (a measurement, not a test).
 
 Two synthetic data sets, embedded with bb-tool (the C reference pass):
-  shapes10  10 classes of drawn shapes (disc, ring, square, frame, triangle,
+  shapes10(-hard)  10 classes of drawn shapes (disc, ring, square, frame, triangle,
             cross, horizontal/vertical stripes, checkerboard, diamond) in random
             colours, sizes and places over random textured backgrounds;
   fakesite  the fake e621 site's pictures (tests/fake-e621/render.py): textured
@@ -39,9 +39,9 @@ def texture(rng):
     return img
 
 
-def shape_mask(cls, rng):
+def shape_mask(cls, rng, rmin=35, rmax=80):
     y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-    r = rng.uniform(35, 80)
+    r = rng.uniform(rmin, rmax)
     cx, cy = rng.uniform(r + 5, SIZE - r - 5, 2)
     dx, dy = x - cx, y - cy
     inside_box = (abs(dx) < r) & (abs(dy) < r)
@@ -73,14 +73,22 @@ def write_ppm(path, img):
         f.write(b"P6\n%d %d\n255\n" % (img.shape[1], img.shape[0]) + img.tobytes())
 
 
-def make_shapes(d, n):
-    rng = np.random.default_rng(7)
+def make_shapes(d, n, hard):
+    """hard: small shapes (radius 14-32 px of 256), three distractor blobs and
+    colours drawn near the background's, so the class is a small local pattern."""
+    rng = np.random.default_rng(7 + hard)
     paths, labels = [], []
     for i in range(n):
         cls = i % 10
         img = texture(rng)
-        img[shape_mask(cls, rng)] = rng.uniform(0, 255, 3)
-        p = os.path.join(d, f"shape-{i:04d}.ppm")
+        if hard:
+            for _ in range(3):
+                img[shape_mask(rng.choice([0, 2]), rng, 8, 22)] = rng.uniform(0, 255, 3)
+            col = img.mean(axis=(0, 1)) + rng.choice([-1, 1], 3) * rng.uniform(40, 90, 3)
+            img[shape_mask(cls, rng, 14, 32)] = col
+        else:
+            img[shape_mask(cls, rng)] = rng.uniform(0, 255, 3)
+        p = os.path.join(d, f"shape{int(hard)}-{i:04d}.ppm")
         write_ppm(p, img)
         paths.append(p)
         labels.append(cls)
@@ -204,16 +212,18 @@ def main():
     ap.add_argument("weights")
     ap.add_argument("--render", default=os.path.join(os.path.dirname(__file__), "..", "fake-e621", "render.py"))
     ap.add_argument("--n", type=int, default=400)
+    ap.add_argument("--sets", nargs="*", default=["shapes10-hard", "shapes10", "fakesite"])
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="fluff-probe-") as d:
-        paths, y = make_shapes(d, args.n)
-        emb, probs = embed(args.weights, paths, d)
-        report("shapes10", emb, probs, raw_pixels(paths), y)
-        if os.path.exists(args.render):
+        for hard in [s for s in args.sets if s.startswith("shapes10")]:
+            paths, y = make_shapes(d, args.n, hard == "shapes10-hard")
+            emb, probs = embed(args.weights, paths, d)
+            report(hard, emb, probs, raw_pixels(paths), y)
+        if "fakesite" in args.sets and os.path.exists(args.render):
             paths, y = make_fakesite(d, args.n, args.render)
             emb, probs = embed(args.weights, paths, d)
             report("fakesite (bullseye or not)", emb, probs, raw_pixels(paths), y)
-        else:
+        elif "fakesite" in args.sets:
             print(f"\nfakesite: skipped, no {args.render} (merge the fake-site branch or pass --render)")
     return 0
 
