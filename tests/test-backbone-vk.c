@@ -4,6 +4,7 @@
  * NMSE bound. Batches larger than the maximum are split; a bad call is
  * refused, not run. */
 #include "backbone-internal.h"
+#include "backbone-embed.h"
 #include "backbone-vk.h"
 #include "backbone/bb-test.h"
 #include "vk-test.h"
@@ -90,6 +91,64 @@ TEST(vulkan_matches_reference)
         ASSERT_TRUE(asprintf(&w, "%s/backbone.safetensors", dir) > 0);
         (void)unlink(w);
         (void)rmdir(dir);
+}
+
+static int count_progress(size_t done, size_t total, void *userdata)
+{
+        size_t *calls = userdata;
+        ASSERT_TRUE(done <= total);
+        (*calls)++;
+        return *calls >= 100 ? -1 : 0;
+}
+
+/* The daemon's entry point: files in, a broken one among them. */
+TEST(embed_files)
+{
+        VkEngine *e = vkt_engine();
+        _cleanup_free_ char *dir = test_tmpdir(), *cmd = NULL;
+        _cleanup_(backbone_freep) Backbone *bb = bbt_load(dir);
+        _cleanup_(backbone_vk_freep) BackboneVk *v = NULL;
+        char *paths[4];
+        float emb_vk[4 * BACKBONE_EMBED_DIM], emb_ref[4 * BACKBONE_EMBED_DIM], p_vk[20], p_ref[20];
+        int st_vk[4], st_ref[4];
+        size_t calls = 0;
+
+        ASSERT_TRUE(asprintf(&cmd,
+                             "cd '%s' && vips zone z.v 300 200 && vips linear z.v z2.v 100 128 && vips bandjoin "
+                             "'z2.v z2.v z2.v' z3.v && vips cast z3.v a.jpg uchar && vips gaussnoise n.v 240 320 && "
+                             "vips cast n.v b.png uchar && head -c 500 a.jpg > broken.jpg && vips sines s.v 250 250 && "
+                             "vips linear s.v s2.v 100 128 && vips bandjoin 's2.v s2.v s2.v' sx.v && vips cast sx.v c.jpg "
+                             "uchar",
+                             dir) > 0);
+        if (system(cmd) != 0)
+                TEST_FAIL("Cannot make test images with vips");
+        static const char *const names[4] = { "a.jpg", "broken.jpg", "b.png", "c.jpg" };
+        for (unsigned i = 0; i < 4; i++)
+                ASSERT_TRUE(asprintf(&paths[i], "%s/%s", dir, names[i]) > 0);
+
+        ASSERT_OK(backbone_vk_new(e, bb, 2, BACKBONE_VK_KEEP_NONE, &v));
+        ASSERT_OK(backbone_embed_files(bb, v, (const char *const *)paths, 4, emb_vk, p_vk, st_vk, count_progress,
+                                       &calls));
+        ASSERT_EQ(calls, 2);
+        ASSERT_OK(backbone_embed_files(bb, NULL, (const char *const *)paths, 4, emb_ref, p_ref, st_ref, NULL, NULL));
+        for (unsigned i = 0; i < 4; i++) {
+                ASSERT_EQ(st_vk[i] < 0, i == 1);
+                ASSERT_EQ(st_ref[i] < 0, i == 1);
+                for (unsigned c = 0; c < 5; c++)
+                        ASSERT_NEAR(p_vk[i * 5 + c], p_ref[i * 5 + c], PROB_TOL);
+        }
+        ASSERT_TRUE(vkt_nmse(emb_vk, emb_ref, 4 * BACKBONE_EMBED_DIM) <= FEAT_NMSE);
+        ASSERT_EQ(p_vk[5] + p_vk[9], 0); /* the broken one stays zero */
+
+        calls = 99; /* the callback cancels */
+        ASSERT_ERROR(backbone_embed_files(bb, v, (const char *const *)paths, 4, NULL, p_vk, st_vk, count_progress,
+                                          &calls),
+                     ECANCELED);
+        for (unsigned i = 0; i < 4; i++)
+                free(paths[i]);
+        free(cmd);
+        ASSERT_TRUE(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+        (void)!system(cmd);
 }
 
 TEST_MAIN()
