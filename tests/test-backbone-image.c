@@ -30,12 +30,15 @@ TEST(centre_square)
         dir = test_tmpdir();
         jpg = path_of("wide.jpg");
         /* 900×300: a red left third, green middle third, blue right third */
-        ASSERT_TRUE(asprintf(&cmd,
-                             "cd '%s' && vips black r.v 300 300 --bands 3 && vips linear r.v red.v '1 1 1' '230 20 20' "
-                             "&& vips linear r.v green.v '1 1 1' '20 230 20' && vips linear r.v blue.v '1 1 1' "
-                             "'20 20 230' && vips arrayjoin 'red.v green.v blue.v' row.v && vips cast row.v wide.jpg "
-                             "uchar",
-                             dir) > 0);
+        ASSERT_TRUE(
+                asprintf(&cmd,
+                         "cd '%s' && vips black r.v 300 300 --bands 3 && vips linear r.v red.v '1 1 1' '230 "
+                         "20 20' "
+                         "&& vips linear r.v green.v '1 1 1' '20 230 20' && vips linear r.v blue.v '1 1 1' "
+                         "'20 20 230' && vips arrayjoin 'red.v green.v blue.v' row.v && vips cast row.v "
+                         "wide.jpg "
+                         "uchar",
+                         dir) > 0);
         sh(cmd);
         ASSERT_OK(backbone_image_load(jpg, px));
         ASSERT_OK(backbone_image_load_rgb8(jpg, rgb));
@@ -54,7 +57,8 @@ TEST(bad_files)
         _cleanup_free_ float *px = malloc(BACKBONE_INPUT_FLOATS * sizeof(float));
 
         ASSERT_TRUE(asprintf(&cmd,
-                             "cd '%s' && vips gaussnoise n.v 800 800 && vips cast n.v noise.jpg uchar && head -c 3000 "
+                             "cd '%s' && vips gaussnoise n.v 800 800 && vips cast n.v noise.jpg uchar && "
+                             "head -c 3000 "
                              "noise.jpg > cut.jpg && : > empty.jpg && echo 'not a picture' > text.jpg",
                              dir) > 0);
         sh(cmd);

@@ -44,13 +44,15 @@ static void expect_fail(const char *src, const char *msg_part)
 
 TEST(js_literal)
 {
-        static const char js[] = "x={a:!0,b:!1,c:.5,d:-.03,e:1e-5,\"f\":'x\"y\\x41',g:[1,2,],h:void 0,i:5.,j:-0}";
+        static const char js[] =
+                "x={a:!0,b:!1,c:.5,d:-.03,e:1e-5,\"f\":'x\"y\\x41',g:[1,2,],h:void 0,i:5.,j:-0}";
         _cleanup_free_ char *json = NULL;
         ImportError e = {};
 
         ASSERT_OK(jsobj_extract_json(js, strlen(js), "a", &json, &e));
-        ASSERT_STREQ(json, "{\"a\":true,\"b\":false,\"c\":0.5,\"d\":-0.03,\"e\":1e-5,\"f\":\"x\\\"y\\u0041\","
-                           "\"g\":[1,2],\"h\":null,\"i\":5.0,\"j\":-0}");
+        ASSERT_STREQ(json,
+                     "{\"a\":true,\"b\":false,\"c\":0.5,\"d\":-0.03,\"e\":1e-5,\"f\":\"x\\\"y\\u0041\","
+                     "\"g\":[1,2],\"h\":null,\"i\":5.0,\"j\":-0}");
         /* code, not data, is refused rather than guessed at */
         static const char bad[] = "{a:foo()}";
         free(TAKE_PTR(json));
@@ -147,7 +149,7 @@ TEST(forward_sane)
                 TEST_SKIP("no imported weights");
         ASSERT_OK(backbone_load(good, &bb, NULL));
         for (size_t i = 0; i < BACKBONE_INPUT_FLOATS; i++) {
-                px[i] = 0.5f;                                          /* flat grey */
+                px[i] = 0.5f;                                                       /* flat grey */
                 px[BACKBONE_INPUT_FLOATS + i] = (float)((i * 7919) % 256) / 255.0f; /* noise */
         }
         ASSERT_OK(backbone_forward_ref(bb, px, 2, p, emb));
@@ -189,8 +191,8 @@ TEST(broken_packages)
         expect_fail(path, "truncated");
 
         /* flip bytes inside the deflate stream */
-        run("cp '%s' '%s' && printf 'XXXXXXXX' | dd of='%s' bs=1 seek=3000000 conv=notrunc status=none", pkg_tgz,
-            path, path);
+        run("cp '%s' '%s' && printf 'XXXXXXXX' | dd of='%s' bs=1 seek=3000000 conv=notrunc status=none",
+            pkg_tgz, path, path);
         expect_fail(path, "gzip");
 
         run("head -c 2000 /dev/urandom > '%s'", path);

@@ -24,7 +24,8 @@ static void make_image(unsigned seed, uint8_t *px)
         for (unsigned y = 0; y < 224; y++)
                 for (unsigned x = 0; x < 224; x++)
                         for (unsigned c = 0; c < 3; c++) {
-                                float v = 128 + 90 * sinf(fx * x * (c + 1) + fy * y + ph) + vkt_uniform(-20, 20);
+                                float v = 128 + 90 * sinf(fx * x * (c + 1) + fy * y + ph) +
+                                          vkt_uniform(-20, 20);
                                 unsigned dx = x - cx, dy = y - cy;
                                 if (dx * dx + dy * dy < rad * rad)
                                         v = c == seed % 3 ? 230 : 30;
@@ -113,24 +114,29 @@ TEST(embed_files)
         int st_vk[4], st_ref[4];
         size_t calls = 0;
 
-        ASSERT_TRUE(asprintf(&cmd,
-                             "cd '%s' && vips zone z.v 300 200 && vips linear z.v z2.v 100 128 && vips bandjoin "
-                             "'z2.v z2.v z2.v' z3.v && vips cast z3.v a.jpg uchar && vips gaussnoise n.v 240 320 && "
-                             "vips cast n.v b.png uchar && head -c 500 a.jpg > broken.jpg && vips sines s.v 250 250 && "
-                             "vips linear s.v s2.v 100 128 && vips bandjoin 's2.v s2.v s2.v' sx.v && vips cast sx.v c.jpg "
-                             "uchar",
-                             dir) > 0);
+        ASSERT_TRUE(
+                asprintf(&cmd,
+                         "cd '%s' && vips zone z.v 300 200 && vips linear z.v z2.v 100 128 && vips bandjoin "
+                         "'z2.v z2.v z2.v' z3.v && vips cast z3.v a.jpg uchar && vips gaussnoise n.v 240 "
+                         "320 && "
+                         "vips cast n.v b.png uchar && head -c 500 a.jpg > broken.jpg && vips sines s.v 250 "
+                         "250 && "
+                         "vips linear s.v s2.v 100 128 && vips bandjoin 's2.v s2.v s2.v' sx.v && vips cast "
+                         "sx.v c.jpg "
+                         "uchar",
+                         dir) > 0);
         if (system(cmd) != 0)
                 TEST_FAIL("Cannot make test images with vips");
-        static const char *const names[4] = { "a.jpg", "broken.jpg", "b.png", "c.jpg" };
+        static const char *const names[4] = {"a.jpg", "broken.jpg", "b.png", "c.jpg"};
         for (unsigned i = 0; i < 4; i++)
                 ASSERT_TRUE(asprintf(&paths[i], "%s/%s", dir, names[i]) > 0);
 
         ASSERT_OK(backbone_vk_new(e, bb, 2, BACKBONE_VK_KEEP_NONE, &v));
-        ASSERT_OK(backbone_embed_files(bb, v, (const char *const *)paths, 4, emb_vk, p_vk, st_vk, count_progress,
-                                       &calls));
+        ASSERT_OK(backbone_embed_files(bb, v, (const char *const *)paths, 4, emb_vk, p_vk, st_vk,
+                                       count_progress, &calls));
         ASSERT_EQ(calls, 2);
-        ASSERT_OK(backbone_embed_files(bb, NULL, (const char *const *)paths, 4, emb_ref, p_ref, st_ref, NULL, NULL));
+        ASSERT_OK(backbone_embed_files(bb, NULL, (const char *const *)paths, 4, emb_ref, p_ref, st_ref, NULL,
+                                       NULL));
         for (unsigned i = 0; i < 4; i++) {
                 ASSERT_EQ(st_vk[i] < 0, i == 1);
                 ASSERT_EQ(st_ref[i] < 0, i == 1);
@@ -141,8 +147,8 @@ TEST(embed_files)
         ASSERT_EQ(p_vk[5] + p_vk[9], 0); /* the broken one stays zero */
 
         calls = 99; /* the callback cancels */
-        ASSERT_ERROR(backbone_embed_files(bb, v, (const char *const *)paths, 4, NULL, p_vk, st_vk, count_progress,
-                                          &calls),
+        ASSERT_ERROR(backbone_embed_files(bb, v, (const char *const *)paths, 4, NULL, p_vk, st_vk,
+                                          count_progress, &calls),
                      ECANCELED);
         for (unsigned i = 0; i < 4; i++)
                 free(paths[i]);

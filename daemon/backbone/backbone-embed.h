@@ -15,5 +15,6 @@ typedef int (*BackboneProgress)(size_t done, size_t total, void *userdata);
  * ret_status (n, required) gets 0 or the image's negative errno, and that
  * image's outputs are zero. Returns 0, -ECANCELED, or the error that stopped
  * the whole run (device, memory). v may be NULL. Single-threaded. */
-int backbone_embed_files(const Backbone *bb, BackboneVk *v, const char *const *paths, size_t n, float *ret_embed,
-                         float *ret_probs, int *ret_status, BackboneProgress progress, void *userdata);
+int backbone_embed_files(const Backbone *bb, BackboneVk *v, const char *const *paths, size_t n,
+                         float *ret_embed, float *ret_probs, int *ret_status, BackboneProgress progress,
+                         void *userdata);

@@ -30,7 +30,8 @@ typedef struct BackboneVk BackboneVk;
 /* Uploads the weights and builds the kernels for batches of up to max_batch
  * images. keep_from_block: BB_BLOCK_* or a block number (0…16); a value above
  * BB_BLOCK_HEAD keeps nothing. bb must outlive the result. */
-int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int keep_from_block, BackboneVk **ret);
+int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int keep_from_block,
+                    BackboneVk **ret);
 BackboneVk *backbone_vk_free(BackboneVk *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneVk *, backbone_vk_free);
 

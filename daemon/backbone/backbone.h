@@ -63,7 +63,8 @@ const char *backbone_source_version(const Backbone *bb);
 /* The plain C reference forward pass (slow, exact): n images in, n×5 class
  * probabilities (softmax) and/or n×BACKBONE_EMBED_DIM embedding floats out;
  * either output may be NULL. */
-int backbone_forward_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs, float *ret_embed);
+int backbone_forward_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs,
+                         float *ret_embed);
 int backbone_classify_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs);
 int backbone_embed_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_embed);
 

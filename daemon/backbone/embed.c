@@ -4,8 +4,9 @@
 /* The C pass gains nothing from larger batches; 8 keeps progress lively. */
 #define REF_BATCH 8u
 
-int backbone_embed_files(const Backbone *bb, BackboneVk *v, const char *const *paths, size_t n, float *ret_embed,
-                         float *ret_probs, int *ret_status, BackboneProgress progress, void *userdata)
+int backbone_embed_files(const Backbone *bb, BackboneVk *v, const char *const *paths, size_t n,
+                         float *ret_embed, float *ret_probs, int *ret_status, BackboneProgress progress,
+                         void *userdata)
 {
         size_t batch = v ? backbone_vk_max_batch(v) : REF_BATCH;
         _cleanup_free_ uint8_t *rgb = malloc(batch * BACKBONE_INPUT_FLOATS);
@@ -27,9 +28,11 @@ int backbone_embed_files(const Backbone *bb, BackboneVk *v, const char *const *p
                         r = backbone_image_load_rgb8(paths[i], rgb + m * BACKBONE_INPUT_FLOATS);
                         ret_status[i] = r < 0 ? r : 0;
                         if (ret_embed)
-                                memset(ret_embed + i * BACKBONE_EMBED_DIM, 0, BACKBONE_EMBED_DIM * sizeof(float));
+                                memset(ret_embed + i * BACKBONE_EMBED_DIM, 0,
+                                       BACKBONE_EMBED_DIM * sizeof(float));
                         if (ret_probs)
-                                memset(ret_probs + i * BACKBONE_N_CLASSES, 0, BACKBONE_N_CLASSES * sizeof(float));
+                                memset(ret_probs + i * BACKBONE_N_CLASSES, 0,
+                                       BACKBONE_N_CLASSES * sizeof(float));
                         if (r >= 0)
                                 idx[m++] = i;
                 }
@@ -46,10 +49,12 @@ int backbone_embed_files(const Backbone *bb, BackboneVk *v, const char *const *p
                                 return r;
                         for (size_t j = 0; j < m; j++) {
                                 if (ret_embed)
-                                        memcpy(ret_embed + idx[j] * BACKBONE_EMBED_DIM, emb + j * BACKBONE_EMBED_DIM,
+                                        memcpy(ret_embed + idx[j] * BACKBONE_EMBED_DIM,
+                                               emb + j * BACKBONE_EMBED_DIM,
                                                BACKBONE_EMBED_DIM * sizeof(float));
                                 if (ret_probs)
-                                        memcpy(ret_probs + idx[j] * BACKBONE_N_CLASSES, probs + j * BACKBONE_N_CLASSES,
+                                        memcpy(ret_probs + idx[j] * BACKBONE_N_CLASSES,
+                                               probs + j * BACKBONE_N_CLASSES,
                                                BACKBONE_N_CLASSES * sizeof(float));
                         }
                 }

@@ -2,8 +2,8 @@
 #include "graph.h"
 
 static const char *const op_names[_BB_OP_MAX] = {
-        [BB_OP_INPUT] = "input", [BB_OP_CONV] = "conv",   [BB_OP_DWCONV] = "dwconv",
-        [BB_OP_ADD] = "add",     [BB_OP_GAP] = "gap",     [BB_OP_DENSE] = "dense",
+        [BB_OP_INPUT] = "input", [BB_OP_CONV] = "conv", [BB_OP_DWCONV] = "dwconv",
+        [BB_OP_ADD] = "add",     [BB_OP_GAP] = "gap",   [BB_OP_DENSE] = "dense",
 };
 static const char *const act_names[_BB_ACT_MAX] = {
         [BB_ACT_LINEAR] = "linear",
@@ -98,7 +98,8 @@ int bb_graph_validate(const BbGraph *g, ImportError *e)
                 case BB_OP_ADD: {
                         const BbNode *b = &g->nodes[n->in[1]];
                         if (a->h != b->h || a->w != b->w || a->c != b->c)
-                                return import_error(e, -EBADMSG, "Add \"%s\" sees different shapes", n->name);
+                                return import_error(e, -EBADMSG, "Add \"%s\" sees different shapes",
+                                                    n->name);
                         h = a->h, w = a->w, c = a->c;
                         break;
                 }
@@ -107,8 +108,9 @@ int bb_graph_validate(const BbGraph *g, ImportError *e)
                         break;
                 case BB_OP_DENSE:
                         if (n->cin != a->h * a->w * a->c)
-                                return import_error(e, -EBADMSG, "Dense \"%s\" has %u inputs, its input has %u",
-                                                    n->name, n->cin, a->h * a->w * a->c);
+                                return import_error(e, -EBADMSG,
+                                                    "Dense \"%s\" has %u inputs, its input has %u", n->name,
+                                                    n->cin, a->h * a->w * a->c);
                         h = w = 1, c = n->c;
                         break;
                 default:
@@ -118,7 +120,8 @@ int bb_graph_validate(const BbGraph *g, ImportError *e)
                         return import_error(e, -EBADMSG, "Node \"%s\" has shape %ux%ux%u, expected %ux%ux%u",
                                             n->name, n->h, n->w, n->c, h, w, c);
                 if (n->act == BB_ACT_SOFTMAX && n->op != BB_OP_DENSE)
-                        return import_error(e, -EBADMSG, "Node \"%s\": softmax only after a dense layer", n->name);
+                        return import_error(e, -EBADMSG, "Node \"%s\": softmax only after a dense layer",
+                                            n->name);
         }
         return 0;
 }
@@ -152,7 +155,8 @@ int bb_graph_to_json(const BbGraph *g, char **ret)
                 json_object_object_add(o, "act", json_object_new_string(bb_act_to_string(n->act)));
                 json_object_object_add(o, "in", in);
                 json_object_object_add(o, "pad", pad);
-                json_object_object_add(o, "tf_padding", json_object_new_string(n->tf_same ? "same" : "valid"));
+                json_object_object_add(o, "tf_padding",
+                                       json_object_new_string(n->tf_same ? "same" : "valid"));
                 (void)add_uint(o, "k", n->k);
                 (void)add_uint(o, "stride", n->stride);
                 (void)add_uint(o, "h", n->h);
@@ -201,8 +205,9 @@ static int node_from_json(json_object *o, unsigned idx, BbNode *n)
         json_object *in, *pad, *blk;
         int r = 0;
 
-        *n = (BbNode){ .in = { -1, -1 } };
-        if (get_str(o, "name", n->name, sizeof(n->name)) < 0 || get_str(o, "out", n->out_name, sizeof(n->out_name)) < 0 ||
+        *n = (BbNode){.in = {-1, -1}};
+        if (get_str(o, "name", n->name, sizeof(n->name)) < 0 ||
+            get_str(o, "out", n->out_name, sizeof(n->out_name)) < 0 ||
             get_str(o, "op", op, sizeof(op)) < 0 || get_str(o, "act", act, sizeof(act)) < 0 ||
             get_str(o, "tf_padding", tfpad, sizeof(tfpad)) < 0)
                 return -EBADMSG;
@@ -250,7 +255,8 @@ int bb_graph_from_json(const char *s, BbGraph *g, ImportError *e)
         json_object *arr = json_tokener_parse(s);
         int r = 0;
 
-        if (!arr || !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) > BB_MAX_NODES) {
+        if (!arr || !json_object_is_type(arr, json_type_array) ||
+            json_object_array_length(arr) > BB_MAX_NODES) {
                 json_object_put(arr);
                 return import_error(e, -EBADMSG, "The weight file's graph is not a JSON array of nodes");
         }

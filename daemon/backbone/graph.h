@@ -48,14 +48,15 @@ typedef enum BbAct {
 #define BB_MAX_NODES 256
 
 typedef struct BbNode {
-        char name[BB_NAME_MAX]; /* the Keras layer that produces the output before the activation */
-        char out_name[BB_NAME_MAX]; /* the Keras layer whose output this node is (e.g. "block_1_expand_relu") */
+        char name[BB_NAME_MAX];     /* the Keras layer that produces the output before the activation */
+        char out_name[BB_NAME_MAX]; /* the Keras layer whose output this node is (e.g. "block_1_expand_relu")
+                                     */
         BbOp op;
         BbAct act;
         int in[2]; /* producing nodes; -1 unused */
         unsigned k, stride;
-        unsigned pad[4]; /* top, bottom, left, right */
-        bool tf_same; /* the source asked for TF "same" padding (pad[] holds its amounts for h×w in) */
+        unsigned pad[4];  /* top, bottom, left, right */
+        bool tf_same;     /* the source asked for TF "same" padding (pad[] holds its amounts for h×w in) */
         unsigned h, w, c; /* output shape */
         unsigned cin;
         int block;

@@ -99,12 +99,13 @@ static int layer_inputs(Walk *w, json_object *layer, const char *name, Alias **r
                                           : NULL;
                 ret[i] = src ? alias_find(w, src) : NULL;
                 if (!ret[i])
-                        return import_error(w->e, -EBADMSG, "Layer \"%s\" reads an unknown layer \"%s\"", name,
-                                            src ? src : "?");
+                        return import_error(w->e, -EBADMSG, "Layer \"%s\" reads an unknown layer \"%s\"",
+                                            name, src ? src : "?");
                 if (ret[i]->node < 0)
-                        return import_error(w->e, -EOPNOTSUPP,
-                                            "Layer \"%s\" reads \"%s\", which was folded into the layer after it",
-                                            name, src);
+                        return import_error(
+                                w->e, -EOPNOTSUPP,
+                                "Layer \"%s\" reads \"%s\", which was folded into the layer after it", name,
+                                src);
                 ret[i]->uses++;
         }
         return 0;
@@ -115,7 +116,7 @@ static int new_node(Walk *w, const char *name, BbOp op, BbNode **ret)
         if (w->g->n_nodes >= BB_MAX_NODES)
                 return import_error(w->e, -E2BIG, "The model has more than %u nodes", BB_MAX_NODES);
         BbNode *n = &w->g->nodes[w->g->n_nodes++];
-        *n = (BbNode){ .op = op, .in = { -1, -1 }, .k = 1, .stride = 1, .block = block_of(name) };
+        *n = (BbNode){.op = op, .in = {-1, -1}, .k = 1, .stride = 1, .block = block_of(name)};
         (void)snprintf(n->name, sizeof(n->name), "%s", name);
         (void)snprintf(n->out_name, sizeof(n->out_name), "%s", name);
         *ret = n;
@@ -134,8 +135,9 @@ static int weight_copy(Walk *w, const char *layer, const char *what, const unsig
         for (unsigned d = 0; ok && d < n_dims; d++)
                 ok = t->dims[d] == dims[d];
         if (!ok)
-                return import_error(w->e, -EBADMSG, "Weight \"%s\" has a shape that does not match layer \"%s\"",
-                                    key, layer);
+                return import_error(w->e, -EBADMSG,
+                                    "Weight \"%s\" has a shape that does not match layer \"%s\"", key,
+                                    layer);
         float *p = malloc(t->count * sizeof(float));
         if (!p)
                 return import_error(w->e, -ENOMEM, "Out of memory");
@@ -147,7 +149,7 @@ static int weight_copy(Walk *w, const char *layer, const char *what, const unsig
 static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwise, Alias **ret_alias)
 {
         json_object *cfg = cfg_get(layer, "config");
-        unsigned ks[2], st[2], dil[2] = { 1, 1 };
+        unsigned ks[2], st[2], dil[2] = {1, 1};
         Alias *src;
         BbNode *n;
         int r;
@@ -157,15 +159,19 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
                 return r;
         const char *padding = cfg_str(cfg, "padding"), *act = cfg_str(cfg, "activation");
         if (cfg_pair(cfg, "kernel_size", ks) < 0 || cfg_pair(cfg, "strides", st) < 0 || ks[0] != ks[1] ||
-            st[0] != st[1] || !padding || (cfg_get(cfg, "dilation_rate") && cfg_pair(cfg, "dilation_rate", dil) < 0))
-                return import_error(w->e, -EBADMSG, "Layer \"%s\" has a bad kernel, stride or padding", name);
+            st[0] != st[1] || !padding ||
+            (cfg_get(cfg, "dilation_rate") && cfg_pair(cfg, "dilation_rate", dil) < 0))
+                return import_error(w->e, -EBADMSG, "Layer \"%s\" has a bad kernel, stride or padding",
+                                    name);
         if (dil[0] != 1 || dil[1] != 1)
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" uses dilation, which is not supported", name);
+                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" uses dilation, which is not supported",
+                                    name);
         if (!act || !streq(act, "linear"))
                 return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has an unsupported activation", name);
         if (depthwise && cfg_get(cfg, "depth_multiplier") &&
             json_object_get_int(cfg_get(cfg, "depth_multiplier")) != 1)
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has a depth multiplier other than 1", name);
+                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has a depth multiplier other than 1",
+                                    name);
 
         r = new_node(w, name, depthwise ? BB_OP_DWCONV : BB_OP_CONV, &n);
         if (r < 0)
@@ -181,7 +187,7 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
                 memcpy(n->pad, src->pad, sizeof(n->pad));
         } else if (streq(padding, "same")) {
                 /* TF "same": output ceil(in/stride), the odd pixel of padding at the bottom/right */
-                unsigned in[2] = { a->h, a->w };
+                unsigned in[2] = {a->h, a->w};
                 n->tf_same = true;
                 for (unsigned d = 0; d < 2; d++) {
                         unsigned out = (in[d] + n->stride - 1) / n->stride;
@@ -191,14 +197,15 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
                         n->pad[2 * d + 1] = (unsigned)total - (unsigned)total / 2;
                 }
         } else if (!streq(padding, "valid"))
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has unknown padding \"%s\"", name, padding);
+                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has unknown padding \"%s\"", name,
+                                    padding);
         n->h = (a->h + n->pad[0] + n->pad[1] - n->k) / n->stride + 1;
         n->w = (a->w + n->pad[2] + n->pad[3] - n->k) / n->stride + 1;
         if (a->h + n->pad[0] + n->pad[1] < n->k || a->w + n->pad[2] + n->pad[3] < n->k)
                 return import_error(w->e, -EBADMSG, "Layer \"%s\" has a kernel larger than its input", name);
 
         if (depthwise) {
-                unsigned dims[4] = { n->k, n->k, n->cin, 1 };
+                unsigned dims[4] = {n->k, n->k, n->cin, 1};
                 n->c = n->cin;
                 r = weight_copy(w, name, "depthwise_kernel", dims, 4, &n->weight);
         } else {
@@ -207,14 +214,14 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
                 if (filters <= 0 || filters > 65536)
                         return import_error(w->e, -EBADMSG, "Layer \"%s\" has a bad filter count", name);
                 n->c = (unsigned)filters;
-                unsigned dims[4] = { n->k, n->k, n->cin, n->c };
+                unsigned dims[4] = {n->k, n->k, n->cin, n->c};
                 r = weight_copy(w, name, "kernel", dims, 4, &n->weight);
         }
         if (r < 0)
                 return r;
         json_object *ub = cfg_get(cfg, "use_bias");
         if (ub && json_object_get_boolean(ub)) {
-                unsigned dims[1] = { n->c };
+                unsigned dims[1] = {n->c};
                 r = weight_copy(w, name, "bias", dims, 1, &n->bias);
         } else {
                 n->bias = calloc(n->c, sizeof(float));
@@ -233,16 +240,18 @@ static int fold_bn(Walk *w, json_object *layer, const char *name, Alias *src)
         json_object *cfg = cfg_get(layer, "config"), *v;
         BbNode *n = &w->g->nodes[src->node];
         _cleanup_free_ float *gamma = NULL, *beta = NULL, *mean = NULL, *var = NULL;
-        unsigned dims[1] = { n->c };
+        unsigned dims[1] = {n->c};
         int r;
 
         if ((n->op != BB_OP_CONV && n->op != BB_OP_DWCONV) || n->act != BB_ACT_LINEAR || src->uses != 1 ||
             !streq(src->name, n->out_name) || !streq(n->out_name, n->name))
                 return import_error(w->e, -EOPNOTSUPP,
-                                    "BatchNormalization \"%s\" does not directly follow a convolution", name);
+                                    "BatchNormalization \"%s\" does not directly follow a convolution",
+                                    name);
         v = cfg_get(cfg, "axis");
         if (v && json_object_get_int(v) != -1 && json_object_get_int(v) != 3)
-                return import_error(w->e, -EOPNOTSUPP, "BatchNormalization \"%s\" is not over channels", name);
+                return import_error(w->e, -EOPNOTSUPP, "BatchNormalization \"%s\" is not over channels",
+                                    name);
         v = cfg_get(cfg, "epsilon");
         double eps = v ? json_object_get_double(v) : 1e-3;
         if (!(eps >= 0 && eps < 1))
@@ -263,8 +272,8 @@ static int fold_bn(Walk *w, json_object *layer, const char *name, Alias *src)
         size_t per_out = bb_node_weight_count(n) / n->c;
         for (unsigned c = 0; c < n->c; c++) {
                 if (!(var[c] + eps > 0))
-                        return import_error(w->e, -EBADMSG, "BatchNormalization \"%s\" has a negative variance",
-                                            name);
+                        return import_error(w->e, -EBADMSG,
+                                            "BatchNormalization \"%s\" has a negative variance", name);
                 double s = (gamma ? gamma[c] : 1.0) / sqrt((double)var[c] + eps);
                 /* channel is the innermost index in both conv and dwconv layouts */
                 for (size_t i = 0; i < per_out; i++)
@@ -278,7 +287,8 @@ static int fold_bn(Walk *w, json_object *layer, const char *name, Alias *src)
 static int set_act(Walk *w, json_object *layer, const char *name, Alias *src, BbAct act)
 {
         BbNode *n = &w->g->nodes[src->node];
-        if (n->op == BB_OP_INPUT || n->act != BB_ACT_LINEAR || src->uses != 1 || !streq(src->name, n->out_name))
+        if (n->op == BB_OP_INPUT || n->act != BB_ACT_LINEAR || src->uses != 1 ||
+            !streq(src->name, n->out_name))
                 return import_error(w->e, -EOPNOTSUPP, "Activation \"%s\" cannot be fused into \"%s\"", name,
                                     n->name);
         n->act = act;
@@ -296,12 +306,14 @@ static int add_relu(Walk *w, json_object *layer, const char *name, Alias *src)
                 return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" is leaky, which is not supported", name);
         v = cfg_get(cfg, "threshold");
         if (v && json_object_get_double(v) != 0)
-                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" has a threshold, which is not supported", name);
+                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" has a threshold, which is not supported",
+                                    name);
         v = cfg_get(cfg, "max_value");
         if (v && !json_object_is_type(v, json_type_null))
                 maxv = json_object_get_double(v);
         if (maxv >= 0 && maxv != 6)
-                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" caps at %g; only 6 is supported", name, maxv);
+                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" caps at %g; only 6 is supported", name,
+                                    maxv);
         return set_act(w, layer, name, src, maxv == 6 ? BB_ACT_RELU6 : BB_ACT_RELU);
 }
 
@@ -320,11 +332,14 @@ static int add_zero_padding(Walk *w, json_object *layer, const char *name, Alias
                         json_object *x = json_object_array_get_idx(p, d);
                         if (json_object_is_type(x, json_type_int))
                                 pad[2 * d] = pad[2 * d + 1] = (unsigned)json_object_get_int(x);
-                        else if (json_object_is_type(x, json_type_array) && json_object_array_length(x) == 2) {
+                        else if (json_object_is_type(x, json_type_array) &&
+                                 json_object_array_length(x) == 2) {
                                 pad[2 * d] = (unsigned)json_object_get_int(json_object_array_get_idx(x, 0));
-                                pad[2 * d + 1] = (unsigned)json_object_get_int(json_object_array_get_idx(x, 1));
+                                pad[2 * d + 1] =
+                                        (unsigned)json_object_get_int(json_object_array_get_idx(x, 1));
                         } else
-                                return import_error(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding", name);
+                                return import_error(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding",
+                                                    name);
                 }
         } else
                 return import_error(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding", name);
@@ -349,7 +364,8 @@ static int add_simple(Walk *w, const char *name, BbOp op, Alias **src)
         if (op == BB_OP_ADD) {
                 const BbNode *b = &w->g->nodes[src[1]->node];
                 if (a->h != b->h || a->w != b->w || a->c != b->c)
-                        return import_error(w->e, -EBADMSG, "Add \"%s\" adds tensors of different shapes", name);
+                        return import_error(w->e, -EBADMSG, "Add \"%s\" adds tensors of different shapes",
+                                            name);
                 n->in[1] = src[1]->node;
                 n->h = a->h, n->w = a->w;
         } else
@@ -377,9 +393,9 @@ static int add_dense(Walk *w, json_object *layer, const char *name, Alias *src)
         n->h = n->w = 1;
         n->act = bb_act_from_string(act);
         if (!act || ((int)n->act < 0 || n->act == BB_ACT_RELU6))
-                return import_error(w->e, -EOPNOTSUPP, "Dense \"%s\" has an unsupported activation \"%s\"", name,
-                                    act ? act : "?");
-        unsigned kd[2] = { n->cin, n->c }, bd[1] = { n->c };
+                return import_error(w->e, -EOPNOTSUPP, "Dense \"%s\" has an unsupported activation \"%s\"",
+                                    name, act ? act : "?");
+        unsigned kd[2] = {n->cin, n->c}, bd[1] = {n->c};
         r = weight_copy(w, name, "kernel", kd, 2, &n->weight);
         if (r < 0)
                 return r;
@@ -417,8 +433,20 @@ static int add_input(Walk *w, json_object *layer, const char *name)
 }
 
 static const char *const known_layers[] = {
-        "InputLayer", "Add", "Conv2D", "DepthwiseConv2D", "ZeroPadding2D", "BatchNormalization", "ReLU",
-        "Activation", "GlobalAveragePooling2D", "AveragePooling2D", "Flatten", "Dropout", "Dense", NULL,
+        "InputLayer",
+        "Add",
+        "Conv2D",
+        "DepthwiseConv2D",
+        "ZeroPadding2D",
+        "BatchNormalization",
+        "ReLU",
+        "Activation",
+        "GlobalAveragePooling2D",
+        "AveragePooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+        NULL,
 };
 
 static int walk_layer(Walk *w, json_object *layer, Alias *out)
@@ -433,7 +461,8 @@ static int walk_layer(Walk *w, json_object *layer, Alias *out)
                 return import_error(w->e, -EBADMSG, "Two layers are called \"%s\"", name);
         (void)snprintf(out->name, sizeof(out->name), "%s", name);
         if (!strv_contains((char **)known_layers, cls))
-                return import_error(w->e, -EOPNOTSUPP, "Unknown layer type \"%s\" (layer \"%s\")", cls, name);
+                return import_error(w->e, -EOPNOTSUPP, "Unknown layer type \"%s\" (layer \"%s\")", cls,
+                                    name);
 
         if (streq(cls, "InputLayer"))
                 return add_input(w, layer, name);
@@ -479,20 +508,21 @@ static int walk_layer(Walk *w, json_object *layer, Alias *out)
                 /* over the whole map it is a global pool; anything else we do not run */
                 json_object *cfg = cfg_get(layer, "config");
                 const BbNode *a = &w->g->nodes[src[0]->node];
-                unsigned ps[2], st[2] = { 0, 0 };
+                unsigned ps[2], st[2] = {0, 0};
                 const char *pad = cfg_str(cfg, "padding");
-                if (cfg_pair(cfg, "pool_size", ps) < 0 || (cfg_get(cfg, "strides") && cfg_pair(cfg, "strides", st) < 0) ||
-                    ps[0] != a->h || ps[1] != a->w || !pad || !streq(pad, "valid"))
+                if (cfg_pair(cfg, "pool_size", ps) < 0 ||
+                    (cfg_get(cfg, "strides") && cfg_pair(cfg, "strides", st) < 0) || ps[0] != a->h ||
+                    ps[1] != a->w || !pad || !streq(pad, "valid"))
                         return import_error(w->e, -EOPNOTSUPP,
-                                            "AveragePooling2D \"%s\" is not over the whole %ux%u map", name, a->h,
-                                            a->w);
+                                            "AveragePooling2D \"%s\" is not over the whole %ux%u map", name,
+                                            a->h, a->w);
                 return add_simple(w, name, BB_OP_GAP, src);
         }
         if (streq(cls, "Flatten")) {
                 const BbNode *a = &w->g->nodes[src[0]->node];
                 if (a->h != 1 || a->w != 1)
-                        return import_error(w->e, -EOPNOTSUPP, "Flatten \"%s\" of a spatial map is not supported",
-                                            name);
+                        return import_error(w->e, -EOPNOTSUPP,
+                                            "Flatten \"%s\" of a spatial map is not supported", name);
                 return src[0]->node;
         }
         if (streq(cls, "Dropout"))
@@ -510,14 +540,14 @@ int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, I
         int r = 0;
 
         *g = (BbGraph){};
-        if (!layers || !json_object_is_type(layers, json_type_array) || json_object_array_length(layers) == 0 ||
-            json_object_array_length(layers) > 4 * BB_MAX_NODES)
+        if (!layers || !json_object_is_type(layers, json_type_array) ||
+            json_object_array_length(layers) == 0 || json_object_array_length(layers) > 4 * BB_MAX_NODES)
                 return import_error(e, -EBADMSG, "The model topology has no layer list");
         size_t n = json_object_array_length(layers);
         alias = calloc(n, sizeof(Alias));
         if (!alias)
                 return import_error(e, -ENOMEM, "Out of memory");
-        Walk w = { .g = g, .w = weights, .alias = alias, .e = e };
+        Walk w = {.g = g, .w = weights, .alias = alias, .e = e};
         for (size_t i = 0; i < n && r >= 0; i++) {
                 Alias *a = &alias[w.n_alias];
                 r = walk_layer(&w, json_object_array_get_idx(layers, i), a);
@@ -529,7 +559,8 @@ int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, I
         if (r >= 0 && (!outs || json_object_array_length(outs) != 1))
                 r = import_error(e, -EOPNOTSUPP, "The model must have exactly one output");
         if (r >= 0) {
-                const char *oname = json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(outs, 0), 0));
+                const char *oname = json_object_get_string(
+                        json_object_array_get_idx(json_object_array_get_idx(outs, 0), 0));
                 Alias *o = oname ? alias_find(&w, oname) : NULL;
                 if (!o || o->node != (int)g->n_nodes - 1)
                         r = import_error(e, -EOPNOTSUPP, "The model's output \"%s\" is not its last layer",

@@ -31,7 +31,8 @@ static int get_number(json_object *o, const char *key, double *ret)
         return isfinite(*ret) ? 0 : -EBADMSG;
 }
 
-static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t *off, IwTensor *t, ImportError *e)
+static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t *off, IwTensor *t,
+                      ImportError *e)
 {
         json_object *v, *shape, *q = NULL;
         const char *dtype;
@@ -68,17 +69,19 @@ static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t 
         else if (!q && streq(dtype, "float32"))
                 elem = 4;
         else
-                return import_error(e, -EOPNOTSUPP, "Weight \"%s\" has an unsupported dtype \"%s\"", t->name, dtype);
+                return import_error(e, -EOPNOTSUPP, "Weight \"%s\" has an unsupported dtype \"%s\"", t->name,
+                                    dtype);
 
         double min = 0, scale = 1;
         if (q && (get_number(q, "min", &min) < 0 || get_number(q, "scale", &scale) < 0))
                 return import_error(e, -EBADMSG, "Weight \"%s\" has no quantisation min/scale", t->name);
 
         if (*off > size || t->count * elem > size - *off)
-                return import_error(e, -EBADMSG,
-                                    "The weight data is too short: weight \"%s\" needs bytes %zu..%zu, the shard "
-                                    "has %zu",
-                                    t->name, *off, *off + t->count * elem, size);
+                return import_error(
+                        e, -EBADMSG,
+                        "The weight data is too short: weight \"%s\" needs bytes %zu..%zu, the shard "
+                        "has %zu",
+                        t->name, *off, *off + t->count * elem, size);
         t->data = malloc(t->count * sizeof(float));
         if (!t->data)
                 return import_error(e, -ENOMEM, "Out of memory");
@@ -92,7 +95,8 @@ static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t 
                         float f;
                         memcpy(&f, p + 4 * i, 4);
                         if (!isfinite(f))
-                                return import_error(e, -EBADMSG, "Weight \"%s\" holds NaN or infinity", t->name);
+                                return import_error(e, -EBADMSG, "Weight \"%s\" holds NaN or infinity",
+                                                    t->name);
                         t->data[i] = f;
                 }
         }
@@ -109,7 +113,8 @@ int iw_decode(json_object *manifest, const uint8_t *bytes, size_t size, IwSet *r
         if (!json_object_is_type(manifest, json_type_array) || json_object_array_length(manifest) != 1)
                 return import_error(e, -EBADMSG, "The weight manifest must have exactly one group");
         json_object *group = json_object_array_get_idx(manifest, 0), *weights;
-        if (!json_object_object_get_ex(group, "weights", &weights) || !json_object_is_type(weights, json_type_array))
+        if (!json_object_object_get_ex(group, "weights", &weights) ||
+            !json_object_is_type(weights, json_type_array))
                 return import_error(e, -EBADMSG, "The weight manifest has no weights");
         total = json_object_array_length(weights);
         if (total == 0 || total > 4096)
@@ -120,7 +125,8 @@ int iw_decode(json_object *manifest, const uint8_t *bytes, size_t size, IwSet *r
         for (s.n = 0; s.n < total && r >= 0; s.n++)
                 r = decode_one(json_object_array_get_idx(weights, s.n), bytes, size, &off, &s.t[s.n], e);
         if (r >= 0 && off != size)
-                r = import_error(e, -EBADMSG, "The weight data has %zu bytes, the manifest describes %zu", size, off);
+                r = import_error(e, -EBADMSG, "The weight data has %zu bytes, the manifest describes %zu",
+                                 size, off);
         if (r < 0) {
                 iw_set_done(&s);
                 return r;

@@ -30,8 +30,9 @@ static int hash_source(const uint8_t *weights, size_t wsize, const char *topo, s
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned mdlen = 0;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, weights, wsize) &&
-                 EVP_DigestUpdate(ctx, topo, tsize) && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+        int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+                 EVP_DigestUpdate(ctx, weights, wsize) && EVP_DigestUpdate(ctx, topo, tsize) &&
+                 EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
         EVP_MD_CTX_free(ctx);
         if (!ok)
                 return -EIO;
@@ -45,10 +46,12 @@ static int check_package_json(const PkgBlob *b, char *ret_version, size_t size, 
         _cleanup_(json_object_putp) json_object *o = json_tokener_parse(b->data);
         json_object *name, *version;
 
-        if (!o || !json_object_object_get_ex(o, "name", &name) || !json_object_object_get_ex(o, "version", &version))
+        if (!o || !json_object_object_get_ex(o, "name", &name) ||
+            !json_object_object_get_ex(o, "version", &version))
                 return import_error(e, -EBADMSG, "The package's package.json is not valid");
         if (!streq(json_object_get_string(name), "nsfwjs"))
-                return import_error(e, -EBADMSG, "The package is \"%s\", not nsfwjs", json_object_get_string(name));
+                return import_error(e, -EBADMSG, "The package is \"%s\", not nsfwjs",
+                                    json_object_get_string(name));
         (void)snprintf(ret_version, size, "%s", json_object_get_string(version));
         return 0;
 }
@@ -85,7 +88,8 @@ static int check_manifest_paths(json_object *manifest, ImportError *e)
             !json_object_object_get_ex(json_object_array_get_idx(manifest, 0), "paths", &paths) ||
             json_object_array_length(paths) != 1 ||
             !streq(json_object_get_string(json_object_array_get_idx(paths, 0)) ?: "", "group1-shard1of1"))
-                return import_error(e, -EOPNOTSUPP, "The weight manifest does not name the one shard expected");
+                return import_error(e, -EOPNOTSUPP,
+                                    "The weight manifest does not name the one shard expected");
         return 0;
 }
 
@@ -97,7 +101,8 @@ static int features_json(const BbGraph *g, char **ret, ImportError *e)
         for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
                 const BackboneFeatureInfo *fi = backbone_feature_info((BackboneFeatureSet)f);
                 int idx = bb_graph_find(g, fi->layer);
-                if (idx < 0 || g->nodes[idx].h != fi->h || g->nodes[idx].w != fi->w || g->nodes[idx].c != fi->c)
+                if (idx < 0 || g->nodes[idx].h != fi->h || g->nodes[idx].w != fi->w ||
+                    g->nodes[idx].c != fi->c)
                         return import_error(e, -EBADMSG, "The model has no layer \"%s\" of shape %ux%ux%u",
                                             fi->layer, fi->h, fi->w, fi->c);
                 json_object *o = json_object_new_object();
@@ -114,7 +119,8 @@ static int features_json(const BbGraph *g, char **ret, ImportError *e)
         return *ret ? 0 : -ENOMEM;
 }
 
-static int write_weights(const BbGraph *g, const char *id, const char *version, const char *dest, ImportError *e)
+static int write_weights(const BbGraph *g, const char *id, const char *version, const char *dest,
+                         ImportError *e)
 {
         StTensor t[2 * BB_MAX_NODES];
         char names[2 * BB_MAX_NODES][BB_NAME_MAX + 8];
@@ -130,10 +136,11 @@ static int write_weights(const BbGraph *g, const char *id, const char *version, 
                 StTensor *w = &t[n], *b = &t[n + 1];
                 (void)snprintf(names[n], sizeof(names[n]), "%s.weight", nd->name);
                 (void)snprintf(names[n + 1], sizeof(names[n + 1]), "%s.bias", nd->name);
-                *w = (StTensor){ .name = names[n], .data = nd->weight };
-                *b = (StTensor){ .name = names[n + 1], .data = nd->bias, .n_dims = 1, .dims = { nd->c } };
+                *w = (StTensor){.name = names[n], .data = nd->weight};
+                *b = (StTensor){.name = names[n + 1], .data = nd->bias, .n_dims = 1, .dims = {nd->c}};
                 if (nd->op == BB_OP_CONV)
-                        w->n_dims = 4, w->dims[0] = w->dims[1] = nd->k, w->dims[2] = nd->cin, w->dims[3] = nd->c;
+                        w->n_dims = 4, w->dims[0] = w->dims[1] = nd->k, w->dims[2] = nd->cin,
+                        w->dims[3] = nd->c;
                 else if (nd->op == BB_OP_DWCONV)
                         w->n_dims = 3, w->dims[0] = w->dims[1] = nd->k, w->dims[2] = nd->c;
                 else
@@ -150,6 +157,7 @@ static int write_weights(const BbGraph *g, const char *id, const char *version, 
                      backbone_class_names[2], backbone_class_names[3], backbone_class_names[4]) < 0)
                 return import_error(e, -ENOMEM, "Out of memory");
 
+        /* clang-format off */
         const char *meta[] = {
                 "format", "fluff-backbone-1",
                 "backbone_id", id,
@@ -164,6 +172,7 @@ static int write_weights(const BbGraph *g, const char *id, const char *version, 
                 "bn_folded", "true",
                 NULL,
         };
+        /* clang-format on */
         r = st_build(t, n, meta, &buf, &size);
         if (r < 0)
                 return import_error(e, r, "Out of memory");
@@ -224,8 +233,9 @@ int backbone_import(const char *src_path, const char *dest_path, char **ret_id, 
         r = keras_build_graph(topo, &weights, g, &e);
         if (r < 0)
                 goto finish;
-        if (g->nodes[0].h != BACKBONE_INPUT_SIZE || g->nodes[0].w != BACKBONE_INPUT_SIZE || g->nodes[0].c != 3 ||
-            g->nodes[g->n_nodes - 1].c != BACKBONE_N_CLASSES || g->nodes[g->n_nodes - 1].act != BB_ACT_SOFTMAX) {
+        if (g->nodes[0].h != BACKBONE_INPUT_SIZE || g->nodes[0].w != BACKBONE_INPUT_SIZE ||
+            g->nodes[0].c != 3 || g->nodes[g->n_nodes - 1].c != BACKBONE_N_CLASSES ||
+            g->nodes[g->n_nodes - 1].act != BB_ACT_SOFTMAX) {
                 r = import_error(&e, -EBADMSG, "The model is not a 224×224 RGB → 5-class softmax network");
                 goto finish;
         }

@@ -42,8 +42,8 @@ typedef struct Lexer {
 
 static int lex_fail(Lexer *l, const char *what)
 {
-        return import_error(l->e, -EBADMSG, "Model topology is not a valid object literal: %s at offset %zu", what,
-                            l->pos);
+        return import_error(l->e, -EBADMSG, "Model topology is not a valid object literal: %s at offset %zu",
+                            what, l->pos);
 }
 
 static void skip_ws(Lexer *l)
@@ -97,7 +97,7 @@ static int lex_string(Lexer *l)
                 } else if (c == '\'')
                         r = buf_put(&l->out, "'", 1);
                 else if (strchr("\"\\/bfnrtu", c)) {
-                        char esc[2] = { '\\', c };
+                        char esc[2] = {'\\', c};
                         r = buf_put(&l->out, esc, 2);
                 } else
                         return lex_fail(l, "unsupported escape in string");
@@ -229,8 +229,8 @@ static int lex_value(Lexer *l, unsigned depth)
         static const struct {
                 const char *js, *json;
         } words[] = {
-                { "!0", "true" }, { "!1", "false" }, { "true", "true" },    { "false", "false" },
-                { "null", "null" }, { "void 0", "null" }, { "undefined", "null" },
+                {"!0", "true"},   {"!1", "false"},    {"true", "true"},      {"false", "false"},
+                {"null", "null"}, {"void 0", "null"}, {"undefined", "null"},
         };
 
         if (depth > JSOBJ_MAX_DEPTH)
@@ -257,7 +257,7 @@ static int lex_value(Lexer *l, unsigned depth)
 
 int jsobj_to_json(const char *js, size_t len, char **ret_json, size_t *ret_end, ImportError *e)
 {
-        Lexer l = { .s = js, .len = len, .e = e };
+        Lexer l = {.s = js, .len = len, .e = e};
         int r;
 
         r = lex_value(&l, 0);

@@ -99,8 +99,8 @@ static int load_internal(const char *path, Backbone *bb, ImportError *e)
                 int idx = bb_graph_find(&bb->graph, fi->layer);
                 if (idx < 0 || bb->graph.nodes[idx].h != fi->h || bb->graph.nodes[idx].w != fi->w ||
                     bb->graph.nodes[idx].c != fi->c)
-                        return import_error(e, -EBADMSG, "\"%s\" has no layer \"%s\" for feature set \"%s\"", path,
-                                            fi->layer, fi->name);
+                        return import_error(e, -EBADMSG, "\"%s\" has no layer \"%s\" for feature set \"%s\"",
+                                            path, fi->layer, fi->name);
                 bb->feat_node[f] = idx;
         }
         return bind_weights(bb, e);

@@ -30,9 +30,12 @@ static int gz_fail(gzFile gz, const char *src, ImportError *e)
         const char *m = gzerror(gz, &zr), *colon = m ? strstr(m, ": ") : NULL;
 
         if (zr == Z_OK || zr == Z_BUF_ERROR)
-                return import_error(e, -EBADMSG, "Package \"%s\" is truncated (the archive ends early)", src);
+                return import_error(e, -EBADMSG, "Package \"%s\" is truncated (the archive ends early)",
+                                    src);
         return import_error(e, -EBADMSG, "Package \"%s\" is not a valid gzip archive: %s", src,
-                            colon ? colon + 2 : m && *m ? m : "read error");
+                            colon     ? colon + 2
+                            : m && *m ? m
+                                      : "read error");
 }
 
 /* Reads exactly n bytes; a short read is a truncated archive, a zlib error a
@@ -108,7 +111,8 @@ static int wanted_index(const char *name, const char *const *wanted, size_t n)
         return -1;
 }
 
-static int read_tar(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, ImportError *e)
+static int read_tar(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
+                    ImportError *e)
 {
         _cleanup_(gzclosep) gzFile gz = NULL;
         unsigned char h[TAR_BLOCK];
@@ -135,12 +139,14 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
                 if (block_is_zero(h))
                         break;
                 if (!tar_checksum_ok(h))
-                        return import_error(e, -EBADMSG,
-                                            "Package \"%s\" is not a tar archive (or it is corrupt): bad header "
-                                            "checksum",
-                                            src);
+                        return import_error(
+                                e, -EBADMSG,
+                                "Package \"%s\" is not a tar archive (or it is corrupt): bad header "
+                                "checksum",
+                                src);
                 if (parse_octal((const char *)h + 124, 12, &size) < 0)
-                        return import_error(e, -EBADMSG, "Package \"%s\" has a tar header with a bad size", src);
+                        return import_error(e, -EBADMSG, "Package \"%s\" has a tar header with a bad size",
+                                            src);
                 total += size;
                 if (total > PKG_MAX_TOTAL)
                         return import_error(e, -EFBIG, "Package \"%s\" unpacks to more than %llu bytes", src,
@@ -168,8 +174,8 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
                 }
                 if (idx >= 0) {
                         if (size > PKG_MAX_FILE)
-                                return import_error(e, -EFBIG, "File \"%s\" in package \"%s\" is too large", name,
-                                                    src);
+                                return import_error(e, -EFBIG, "File \"%s\" in package \"%s\" is too large",
+                                                    name, src);
                         free(ret[idx].data);
                         ret[idx].data = malloc((size_t)padded + 1);
                         if (!ret[idx].data)
@@ -208,10 +214,11 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
         return 0;
 }
 
-static int read_dir(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, ImportError *e)
+static int read_dir(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
+                    ImportError *e)
 {
         /* the folder `tar xzf` leaves ("package/") or that folder's parent */
-        static const char *const prefixes[] = { "", "package/" };
+        static const char *const prefixes[] = {"", "package/"};
 
         for (size_t i = 0; i < n_wanted; i++) {
                 int r = -ENOENT;
@@ -241,7 +248,8 @@ int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, 
         if (r >= 0)
                 for (size_t i = 0; i < n_wanted; i++)
                         if (!ret[i].data) {
-                                r = import_error(e, -ENOENT, "Package \"%s\" has no file \"%s\"", src, wanted[i]);
+                                r = import_error(e, -ENOENT, "Package \"%s\" has no file \"%s\"", src,
+                                                 wanted[i]);
                                 break;
                         }
         if (r < 0)

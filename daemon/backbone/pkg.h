@@ -20,5 +20,6 @@ typedef struct PkgBlob {
  * success every ret[i] is filled; a missing file is -ENOENT naming it. A
  * tarball is read to its end, so a truncated or corrupt one is refused even
  * when the wanted files come early. */
-int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, ImportError *e);
+int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
+                   ImportError *e);
 void pkg_blobs_free(PkgBlob *b, size_t n);

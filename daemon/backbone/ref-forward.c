@@ -170,7 +170,9 @@ static int forward_one(const Backbone *bb, const float *pixels, float *ret_probs
                 activate(n->act, act[i], count);
                 for (int f = 0; ret_embed && f < _BACKBONE_FEAT_MAX; f++)
                         if (bb->feat_node[f] == (int)i)
-                                pool_mean_max(n, act[i], ret_embed + backbone_feature_info((BackboneFeatureSet)f)->offset);
+                                pool_mean_max(n, act[i],
+                                              ret_embed +
+                                                      backbone_feature_info((BackboneFeatureSet)f)->offset);
                 for (unsigned j = 0; j < 2; j++) {
                         int src = n->in[j];
                         if (src > 0 && last_use[src] == i) {
@@ -186,7 +188,8 @@ static int forward_one(const Backbone *bb, const float *pixels, float *ret_probs
         return r;
 }
 
-int backbone_forward_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs, float *ret_embed)
+int backbone_forward_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs,
+                         float *ret_embed)
 {
         for (size_t i = 0; i < n; i++) {
                 int r = forward_one(bb, pixels + i * BACKBONE_INPUT_FLOATS,

@@ -74,7 +74,7 @@ void st_file_done(StFile *f)
 
 int st_parse(char *buf, size_t size, StFile *ret, ImportError *e)
 {
-        StFile f = { .buf = buf, .size = size };
+        StFile f = {.buf = buf, .size = size};
         uint64_t hlen;
 
         if (size < 8) {
@@ -112,8 +112,8 @@ int st_parse(char *buf, size_t size, StFile *ret, ImportError *e)
 const char *st_meta(const StFile *f, const char *key)
 {
         json_object *m, *v;
-        if (!json_object_object_get_ex(f->header, "__metadata__", &m) || !json_object_object_get_ex(m, key, &v) ||
-            !json_object_is_type(v, json_type_string))
+        if (!json_object_object_get_ex(f->header, "__metadata__", &m) ||
+            !json_object_object_get_ex(m, key, &v) || !json_object_is_type(v, json_type_string))
                 return NULL;
         return json_object_get_string(v);
 }

@@ -27,7 +27,7 @@ typedef struct StFile {
         char *buf; /* owned: the whole file */
         size_t size;
         json_object *header; /* owned */
-        const char *data; /* into buf, 8-byte aligned offset */
+        const char *data;    /* into buf, 8-byte aligned offset */
         size_t data_size;
 } StFile;
 

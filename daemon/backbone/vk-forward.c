@@ -12,7 +12,7 @@
 #include "op-preprocess.h"
 
 struct BackboneVk {
-        VkEngine *engine;  /* borrowed */
+        VkEngine *engine;   /* borrowed */
         const Backbone *bb; /* borrowed */
         const BbGraph *g;   /* borrowed, bb's */
         uint32_t max_batch, batch;
@@ -31,9 +31,9 @@ struct BackboneVk {
         int node_slot[BB_MAX_NODES];
         bool kept[BB_MAX_NODES];
 
-        VkTensor *src;                                    /* owned: uint8 input batch */
+        VkTensor *src;                                                /* owned: uint8 input batch */
         VkTensor *mean[_BACKBONE_FEAT_MAX], *max[_BACKBONE_FEAT_MAX]; /* owned: pooled features */
-        VkTensor *argmax;                                 /* owned: scratch for max pooling */
+        VkTensor *argmax;                                             /* owned: scratch for max pooling */
 
         float *host_feat; /* owned: [feature][mean|max][batch][c] downloads */
         float *host_logits;
@@ -76,7 +76,7 @@ static int new_f32(VkEngine *e, size_t count, VkTensor **ret)
 {
         if (count == 0 || count > UINT32_MAX)
                 return -EINVAL;
-        return vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ (uint32_t)count }, ret);
+        return vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){(uint32_t)count}, ret);
 }
 
 /* Shares buffers between nodes whose lifetimes do not overlap (a node's
@@ -128,7 +128,8 @@ static int upload(VkEngine *e, const float *data, size_t count, VkTensor **ret)
         return r < 0 ? r : vk_tensor_upload(*ret, data, count * sizeof(float));
 }
 
-int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int keep_from_block, BackboneVk **ret)
+int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int keep_from_block,
+                    BackboneVk **ret)
 {
         _cleanup_(backbone_vk_freep) BackboneVk *v = NULL;
         int r;
@@ -182,18 +183,20 @@ int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int kee
                 cmax = MAX(cmax, fi->c);
                 feat_floats += 2 * (size_t)max_batch * fi->c;
         }
-        r = vk_tensor_new(e, VK_DTYPE_U32, 1, (uint32_t[]){ max_batch * cmax }, &v->argmax);
+        r = vk_tensor_new(e, VK_DTYPE_U32, 1, (uint32_t[]){max_batch * cmax}, &v->argmax);
         if (r < 0)
                 return r;
-        r = vk_tensor_new(e, VK_DTYPE_U8, 1, (uint32_t[]){ (uint32_t)(max_batch * BACKBONE_INPUT_FLOATS) }, &v->src);
+        r = vk_tensor_new(e, VK_DTYPE_U8, 1, (uint32_t[]){(uint32_t)(max_batch * BACKBONE_INPUT_FLOATS)},
+                          &v->src);
         if (r < 0)
                 return r;
         v->host_feat = malloc(feat_floats * sizeof(float));
         v->host_logits = malloc((size_t)max_batch * BACKBONE_N_CLASSES * sizeof(float));
         if (!v->host_feat || !v->host_logits)
                 return -ENOMEM;
-        r = vk_recorder_new(e, max_batch * BACKBONE_INPUT_FLOATS + (feat_floats + 64 * max_batch) * sizeof(float),
-                            &v->rec);
+        r = vk_recorder_new(
+                e, max_batch * BACKBONE_INPUT_FLOATS + (feat_floats + 64 * max_batch) * sizeof(float),
+                &v->rec);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(v);
@@ -212,7 +215,9 @@ VkTensor *backbone_vk_activation(BackboneVk *v, unsigned node)
 
 static VkActivation vk_act(BbAct a)
 {
-        return a == BB_ACT_RELU ? VK_ACTIVATION_RELU : a == BB_ACT_RELU6 ? VK_ACTIVATION_RELU6 : VK_ACTIVATION_NONE;
+        return a == BB_ACT_RELU    ? VK_ACTIVATION_RELU
+               : a == BB_ACT_RELU6 ? VK_ACTIVATION_RELU6
+                                   : VK_ACTIVATION_NONE;
 }
 
 static int record_node(BackboneVk *v, unsigned i, uint32_t n)
@@ -228,16 +233,26 @@ static int record_node(BackboneVk *v, unsigned i, uint32_t n)
                 /* a dense layer is a 1×1 convolution over a 1×1 map: same HWIO weights */
                 bool dense = nd->op == BB_OP_DENSE;
                 ConvShape s = {
-                        .n = n, .h = dense ? 1 : a->h, .w = dense ? 1 : a->w, .c = nd->cin, .k = nd->c,
-                        .kh = nd->k, .kw = nd->k, .stride_h = nd->stride, .stride_w = nd->stride,
-                        .pad_top = nd->pad[0], .pad_bottom = nd->pad[1], .pad_left = nd->pad[2], .pad_right = nd->pad[3],
+                        .n = n,
+                        .h = dense ? 1 : a->h,
+                        .w = dense ? 1 : a->w,
+                        .c = nd->cin,
+                        .k = nd->c,
+                        .kh = nd->k,
+                        .kw = nd->k,
+                        .stride_h = nd->stride,
+                        .stride_w = nd->stride,
+                        .pad_top = nd->pad[0],
+                        .pad_bottom = nd->pad[1],
+                        .pad_left = nd->pad[2],
+                        .pad_right = nd->pad[3],
                 };
                 if (nd->op == BB_OP_DWCONV)
                         return op_dwconv_record(v->dw, v->rec, &s, vk_act(nd->act), x, v->w[i], v->b[i], y);
                 /* pointwise layers (most of the FLOPs) and the dense head are plain
                  * GEMMs in NHWC: [n·h·w, c] × [c, k] */
                 if (v->gemm && conv_shape_is_pointwise(&s)) {
-                        OpGemmParams gp = { .m = n * s.h * s.w, .n = s.k, .k = s.c, .act = vk_act(nd->act) };
+                        OpGemmParams gp = {.m = n * s.h * s.w, .n = s.k, .k = s.c, .act = vk_act(nd->act)};
                         return op_gemm_record(v->gemm, v->rec, x, v->w[i], v->b[i], y, &gp);
                 }
                 return op_conv2d_record(v->conv, v->rec, &s, vk_act(nd->act), x, v->w[i], v->b[i], y);
@@ -266,10 +281,14 @@ static int forward_batch(BackboneVk *v, const uint8_t *rgb, uint32_t n, float *r
         if (r < 0)
                 return r;
         PreprocShape p = {
-                .n = n, .src_h = BACKBONE_INPUT_SIZE, .src_w = BACKBONE_INPUT_SIZE,
-                .crop_h = BACKBONE_INPUT_SIZE, .crop_w = BACKBONE_INPUT_SIZE,
-                .out_h = BACKBONE_INPUT_SIZE, .out_w = BACKBONE_INPUT_SIZE,
-                .scale = { 1.0f / 255, 1.0f / 255, 1.0f / 255 },
+                .n = n,
+                .src_h = BACKBONE_INPUT_SIZE,
+                .src_w = BACKBONE_INPUT_SIZE,
+                .crop_h = BACKBONE_INPUT_SIZE,
+                .crop_w = BACKBONE_INPUT_SIZE,
+                .out_h = BACKBONE_INPUT_SIZE,
+                .out_w = BACKBONE_INPUT_SIZE,
+                .scale = {1.0f / 255, 1.0f / 255, 1.0f / 255},
         };
         r = op_preprocess_record(v->pre, v->rec, &p, v->src, v->slot[v->node_slot[0]]);
         if (r < 0)
@@ -286,10 +305,10 @@ static int forward_batch(BackboneVk *v, const uint8_t *rgb, uint32_t n, float *r
                         const BbNode *nd = &g->nodes[i];
                         VkTensor *x = v->slot[v->node_slot[i]];
                         size_t bytes = (size_t)n * nd->c * sizeof(float);
-                        if ((r = op_gpool_record(v->pool, v->rec, POOL_AVG, n, nd->h * nd->w, nd->c, x, v->mean[f],
-                                                 NULL)) < 0 ||
-                            (r = op_gpool_record(v->pool, v->rec, POOL_MAX, n, nd->h * nd->w, nd->c, x, v->max[f],
-                                                 v->argmax)) < 0)
+                        if ((r = op_gpool_record(v->pool, v->rec, POOL_AVG, n, nd->h * nd->w, nd->c, x,
+                                                 v->mean[f], NULL)) < 0 ||
+                            (r = op_gpool_record(v->pool, v->rec, POOL_MAX, n, nd->h * nd->w, nd->c, x,
+                                                 v->max[f], v->argmax)) < 0)
                                 return r;
                         hf[f][0] = next;
                         hf[f][1] = next + (size_t)n * nd->c;

@@ -178,7 +178,8 @@ static int cmd_bench(char **argv)
         bool vk = streq(argv[1], "vulkan");
         int r;
 
-        if (safe_atou(argv[2], &batch) < 0 || batch == 0 || safe_atod(argv[3], &seconds) < 0 || load(argv[0], &bb) < 0)
+        if (safe_atou(argv[2], &batch) < 0 || batch == 0 || safe_atod(argv[3], &seconds) < 0 ||
+            load(argv[0], &bb) < 0)
                 return 2;
         _cleanup_free_ uint8_t *rgb = malloc(batch * BACKBONE_INPUT_FLOATS);
         _cleanup_free_ float *px = malloc(batch * BACKBONE_INPUT_FLOATS * sizeof(float));
@@ -202,7 +203,8 @@ static int cmd_bench(char **argv)
         double setup = now_s(), t0 = 0;
         unsigned iters = 0;
         for (unsigned it = 0;; it++) {
-                r = vk ? backbone_vk_forward(v, rgb, batch, NULL, emb) : backbone_embed_ref(bb, px, batch, emb);
+                r = vk ? backbone_vk_forward(v, rgb, batch, NULL, emb)
+                       : backbone_embed_ref(bb, px, batch, emb);
                 if (r < 0) {
                         fprintf(stderr, "forward failed: %s\n", strerror(-r));
                         return 1;
@@ -219,8 +221,8 @@ static int cmd_bench(char **argv)
         double dt = now_s() - t0;
         printf("{\"engine\":\"%s\",\"device\":\"%s\",\"batch\":%u,\"batches\":%u,\"seconds\":%.3f,"
                "\"first_batch_s\":%.3f,\"images_per_s\":%.3f,\"submit_batch\":%u}\n",
-               vk ? "vulkan" : "c-reference", vk ? vk_engine_device_name(e) : "CPU, 1 thread", batch, iters, dt,
-               setup, iters * batch / dt, v ? backbone_vk_max_batch(v) : batch);
+               vk ? "vulkan" : "c-reference", vk ? vk_engine_device_name(e) : "CPU, 1 thread", batch, iters,
+               dt, setup, iters * batch / dt, v ? backbone_vk_max_batch(v) : batch);
         return 0;
 }
 
