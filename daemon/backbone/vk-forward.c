@@ -355,8 +355,10 @@ int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_
                 return -EINVAL;
         if (v->g->nodes[v->g->n_nodes - 1].c != BACKBONE_N_CLASSES)
                 return -EBADMSG;
+        /* equal parts: 32 images at most 27 a batch run as 16 + 16, not 27 + 5 */
+        size_t parts = (n + v->max_batch - 1) / v->max_batch, per = parts ? (n + parts - 1) / parts : 0;
         for (size_t done = 0; done < n;) {
-                uint32_t b = (uint32_t)MIN((size_t)v->max_batch, n - done);
+                uint32_t b = (uint32_t)MIN(per, n - done);
                 int r = forward_batch(v, rgb + done * BACKBONE_INPUT_FLOATS, b,
                                       ret_probs ? ret_probs + done * BACKBONE_N_CLASSES : NULL,
                                       ret_embed ? ret_embed + done * BACKBONE_EMBED_DIM : NULL);
