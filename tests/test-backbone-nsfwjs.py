@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """The reference check: Fluff's own import + C forward pass against nsfwjs
 itself running in Node, on exactly the same pixels (decoded once by the C
-side, fed to both), for several real JPEGs and a PNG.
+side, fed to both), for the fake site's sample JPEGs (fetched over HTTP) and
+a few made with vips (a PNG with alpha among them).
 
 Tolerances (float32 both sides, different summation order):
   class probabilities: |Δ| ≤ 1e-3 (what the issue asks; reached ~1e-6)
@@ -28,7 +29,7 @@ def main():
     tgz = bbtest.fetch_package()
     mods = bbtest.node_modules()
     with tempfile.TemporaryDirectory(prefix="fluff-bb-") as d:
-        images = bbtest.make_images(d)
+        images = bbtest.make_images(d) + bbtest.fake_site_images(d)
         weights = os.path.join(d, "backbone.safetensors")
         bbtest.run(bbtest.BB_TOOL, "import", tgz, weights)
         px = os.path.join(d, "pixels.rgb")
@@ -51,7 +52,7 @@ def main():
         d = max(abs(a - b) for a, b in zip(got, want))
         worst_p = max(worst_p, d)
         top = CLASSES[max(range(5), key=lambda k: got[k])]
-        print(f"{os.path.basename(img):10s} top={top:8s} " +
+        print(f"{os.path.basename(img):16s} top={top:8s} " +
               " ".join(f"{c}={g:.5f}/{w:.5f}" for c, g, w in zip(CLASSES, got, want)) + f"  max|Δ|={d:.2e}")
         if d > PROB_TOL:
             failures.append(f"{img}: probabilities differ by {d:.3g} > {PROB_TOL}")

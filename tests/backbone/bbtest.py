@@ -96,3 +96,29 @@ def make_images(d):
     vips("cast", t("black.v"), t("black.jpg"), "uchar")
     out.append(t("black.jpg"))
     return out
+
+
+def fake_site_images(d, count=4):
+    """Sample JPEGs served by the fake e621 site over HTTP on 127.0.0.1, as the
+    daemon would download them; [] (with a note) where the site is absent."""
+    try:
+        from fakesite import FakeSite
+    except ImportError:
+        print("note: tests/fakesite.py is not in this tree; no fake-site pictures", flush=True)
+        return []
+    out = []
+    with FakeSite(liked=count, disliked=count, others=count, rate_limit=0) as site:
+        posts = site.request("GET", f"/posts.json?limit={4 * count}").json()["posts"]
+        for p in posts:
+            if not p["sample"].get("has") or not p["sample"].get("url"):
+                continue
+            r = site.request("GET", p["sample"]["url"], auth=False)
+            if r.status != 200 or r.content_type != "image/jpeg":
+                raise SystemExit(f"FAILED: fake site sample {p['sample']['url']}: {r.status} {r.content_type}")
+            path = os.path.join(d, f"fake-{p['id']}.jpg")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            out.append(path)
+            if len(out) == count:
+                break
+    return out
