@@ -131,7 +131,7 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
 
         for (;;) {
                 uint64_t size;
-                char name[256 + 2];
+                char name[sizeof(longname)];
 
                 r = gz_read_exact(gz, h, sizeof(h), src, e);
                 if (r < 0)
@@ -154,7 +154,7 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
 
                 char type = (char)h[156];
                 if (longname[0]) {
-                        (void)snprintf(name, sizeof(name), "%s", longname);
+                        memcpy(name, longname, sizeof(name));
                         longname[0] = '\0';
                 } else if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
                         (void)snprintf(name, sizeof(name), "%.155s/%.100s", (const char *)h + 345,
