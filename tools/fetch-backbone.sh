@@ -15,6 +15,12 @@ sha256=585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382
 dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/fluff/backbone}
 tgz=$dir/nsfwjs-$version.tgz
 
+have() { [ -s "$tgz" ] && echo "$sha256  $tgz" | sha256sum --check --status; }
+
+if have; then
+    echo "$tgz"
+    exit 0
+fi
 if ! command -v npm >/dev/null; then
     echo "fetch-backbone: npm is not installed (Debian package 'npm'); without it there is no pretrained backbone" >&2
     exit 2
@@ -23,7 +29,7 @@ mkdir -p "$dir"
 # Tests and setup may run this at the same time: one fetch, the others wait.
 exec 9>"$dir/.lock"
 flock 9
-if [ ! -s "$tgz" ] || ! echo "$sha256  $tgz" | sha256sum --check --status; then
+if ! have; then
     tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
     if ! (cd "$tmp" && npm pack --silent "nsfwjs@$version" >/dev/null 2>"$tmp/npm.err"); then
