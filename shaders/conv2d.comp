@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: MIT
 // Dense 2-D convolution forward, NHWC × HWIO → NHWC, fused bias and activation.
-// Each invocation owns TP consecutive output pixels × TK consecutive output
-// channels, so every weight it loads feeds TP FMAs and every input TK: on
-// lavapipe a per-lane load costs far more than an FMA (perf-notes.md).
+//
+// A workgroup is one row of LX lanes along output channels; each lane owns TK
+// channels (k = k0 + lane + j·LX) of TP consecutive output pixels, and the
+// pixels come from the workgroup id alone. So every input value is the same
+// for all lanes: lavapipe loads it once and broadcasts it (a uniform load),
+// while a per-lane load costs a gather (perf-notes.md). For that the loads
+// must not sit under divergent control flow: out-of-range indices are clamped
+// and only the stores are guarded.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "conv.glsl"
 
-layout(local_size_x_id = 0, local_size_y_id = 1) in;
-layout(constant_id = 2) const uint TP = 4;
-layout(constant_id = 3) const uint TK = 4;
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TP = 8;
+layout(constant_id = 2) const uint TK = 4;
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Wt { float w[]; };
@@ -19,12 +24,10 @@ layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 
 void main()
 {
-        const uint k0 = gl_GlobalInvocationID.x * TK;
-        const uint p0 = gl_GlobalInvocationID.y * TP;
+        const uint LX = gl_WorkGroupSize.x;
+        const uint k0 = gl_WorkGroupID.x * LX * TK + gl_LocalInvocationID.x;
+        const uint p0 = CONV_GROUP_ROW() * TP;
         const uint npix = p.n * p.oh * p.ow;
-
-        if (k0 >= p.k || p0 >= npix)
-                return;
 
         int ih0[TP], iw0[TP];
         uint row0[TP];
@@ -36,6 +39,9 @@ void main()
                 ih0[i] = int((t % p.oh) * p.sh) - int(p.pt);
                 row0[i] = (t / p.oh) * p.h;
         }
+        uint kk[TK];
+        for (uint j = 0; j < TK; j++)
+                kk[j] = min(k0 + j * LX, p.k - 1u);
 
         float acc[TP * TK];
         for (uint j = 0; j < TP * TK; j++)
@@ -48,15 +54,17 @@ void main()
                         for (uint i = 0; i < TP; i++) {
                                 const int ih = ih0[i] + int(u), iw = iw0[i] + int(v);
                                 inside[i] = ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
-                                xb[i] = inside[i] ? ((row0[i] + uint(ih)) * p.w + uint(iw)) * p.c : 0u;
+                                xb[i] = ((row0[i] + uint(clamp(ih, 0, int(p.h) - 1))) * p.w +
+                                         uint(clamp(iw, 0, int(p.w) - 1))) * p.c;
                         }
                         const uint wb = (u * p.kw + v) * p.c * p.k;
                         for (uint c = 0; c < p.c; c++) {
                                 float wv[TK];
                                 for (uint j = 0; j < TK; j++)
-                                        wv[j] = w[wb + c * p.k + min(k0 + j, p.k - 1u)];
+                                        wv[j] = w[wb + c * p.k + kk[j]];
                                 for (uint i = 0; i < TP; i++) {
-                                        const float xv = inside[i] ? x[xb[i] + c] : 0.0;
+                                        float xv = x[xb[i] + c];
+                                        xv = inside[i] ? xv : 0.0;
                                         for (uint j = 0; j < TK; j++)
                                                 acc[i * TK + j] = fma(xv, wv[j], acc[i * TK + j]);
                                 }
@@ -64,17 +72,14 @@ void main()
                 }
         }
 
+        float bv[TK];
+        for (uint j = 0; j < TK; j++)
+                bv[j] = (p.flags & 1u) != 0u ? bias[kk[j]] : 0.0;
         for (uint i = 0; i < TP; i++) {
-                if (p0 + i >= npix)
-                        break;
                 for (uint j = 0; j < TK; j++) {
-                        const uint k = k0 + j;
-                        if (k >= p.k)
-                                break;
-                        float r = acc[i * TK + j];
-                        if ((p.flags & 1u) != 0u)
-                                r += bias[k];
-                        y[(p0 + i) * p.k + k] = conv_act(r);
+                        const uint k = k0 + j * LX;
+                        if (p0 + i < npix && k < p.k)
+                                y[(p0 + i) * p.k + k] = conv_act(acc[i * TK + j] + bv[j]);
                 }
         }
 }

@@ -19,8 +19,9 @@ layout(std430, set = 0, binding = 3) writeonly buffer DB { float db[]; };
 void main()
 {
         const uint k0 = gl_GlobalInvocationID.x * TK;
-        const uint r = gl_GlobalInvocationID.y;
         const uint rows = p.kh * p.kw * p.c;
+        // aux == 1: only the bias row (a GEMM computed the weights).
+        const uint r = p.aux == 1u ? rows + gl_GlobalInvocationID.y : gl_GlobalInvocationID.y;
         const bool is_bias = r == rows;
 
         if (k0 >= p.k || r > rows || (is_bias && (p.flags & 1u) == 0u))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "conv-push.h"
 #include "op-conv2d.h"
+#include "op-gemm.h"
 
 /* Tiles per device kind. lavapipe runs a workgroup on one core, 8 lanes at a
  * time, and pays far more per load than per FMA: 8 lanes along the output
@@ -12,16 +13,22 @@ typedef struct ConvTiles {
         uint32_t wtk;      /* backward-weight: output channels */
 } ConvTiles;
 
-static const ConvTiles tiles_cpu = { .lx = 8, .ly = 8, .tp = 4, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4 };
+static const ConvTiles tiles_cpu = { .lx = 8, .ly = 8, .tp = 8, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4 };
 static const ConvTiles tiles_gpu = { .lx = 16, .ly = 8, .tp = 2, .tk = 2, .dtp = 2, .dtc = 2, .wtk = 1 };
 
 struct OpConv2d {
         VkEngine *engine; /* borrowed */
         ConvTiles t;
         VkKernel *fwd, *bwd_data, *bwd_weight; /* owned by the engine */
+        OpGemm *gemm; /* owned; NULL where the GEMM kernel cannot run (no subgroup operations) */
 };
 
 int op_conv2d_new(VkEngine *e, OpConv2d **ret)
+{
+        return op_conv2d_new_tiled(e, NULL, ret);
+}
+
+int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
 {
         _cleanup_(op_conv2d_freep) OpConv2d *op = NULL;
         int r;
@@ -31,14 +38,21 @@ int op_conv2d_new(VkEngine *e, OpConv2d **ret)
                 return -ENOMEM;
         op->engine = e;
         op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
+        if (tiles) {
+                op->t.lx = tiles->lanes ?: op->t.lx;
+                op->t.tp = tiles->pixels ?: op->t.tp;
+                op->t.tk = tiles->channels ?: op->t.tk;
+                if (op->t.lx > 256 || op->t.tp * op->t.tk > 128)
+                        return -EINVAL;
+        }
 
         r = vk_kernel_get(e,
                           &(VkKernelInfo){ .shader = "conv2d",
                                            .n_bindings = 4,
                                            .write_mask = 1u << 3,
                                            .push_size = sizeof(ConvPush),
-                                           .n_spec = 4,
-                                           .spec = { op->t.lx, op->t.ly, op->t.tp, op->t.tk } },
+                                           .n_spec = 3,
+                                           .spec = { op->t.lx, op->t.tp, op->t.tk } },
                           &op->fwd);
         if (r < 0)
                 return r;
@@ -62,14 +76,25 @@ int op_conv2d_new(VkEngine *e, OpConv2d **ret)
                           &op->bwd_weight);
         if (r < 0)
                 return r;
+        r = op_gemm_new(e, &op->gemm);
+        if (r < 0 && r != -EOPNOTSUPP)
+                return r;
         *ret = TAKE_PTR(op);
         return 0;
 }
 
 OpConv2d *op_conv2d_free(OpConv2d *op)
 {
+        if (!op)
+                return NULL;
+        op_gemm_free(op->gemm);
         free(op);
         return NULL;
+}
+
+bool op_conv2d_is_gemm(const OpConv2d *op, const ConvShape *s)
+{
+        return op && s && op->gemm && conv_shape_is_pointwise(s);
 }
 
 static bool is_f32(const VkTensor *t, size_t count)
@@ -106,10 +131,19 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
         q = check(s, x, w, b, y, &oh, &ow);
         if (q < 0)
                 return q;
+        if (op_conv2d_is_gemm(op, s)) {
+                /* NHWC makes a pointwise layer Y[n·h·w, k] = X[n·h·w, c] · W[c, k]. A tensor
+                 * too large for the GEMM's texel buffers (-E2BIG) takes the direct path. */
+                q = op_gemm_record(op->gemm, r, x, w, b, y,
+                                   &(OpGemmParams){ .m = s->n * s->h * s->w, .n = s->k, .k = s->c, .act = act });
+                if (q != -E2BIG)
+                        return q;
+        }
         ConvPush p = conv_push(s, oh, ow, act, b);
+        uint32_t gy, gz;
+        conv_groups_yz(conv_div_up((uint64_t)s->n * oh * ow, op->t.tp), &gy, &gz);
         return vk_recorder_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
-                                    conv_div_up(conv_div_up(s->k, op->t.tk), op->t.lx),
-                                    conv_div_up(conv_div_up((uint64_t)s->n * oh * ow, op->t.tp), op->t.ly), 1);
+                                    conv_div_up(s->k, op->t.lx * op->t.tk), gy, gz);
 }
 
 int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkTensor *dy, VkTensor *w,
@@ -123,6 +157,13 @@ int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, V
         q = check(s, dx, w, NULL, dy, &oh, &ow);
         if (q < 0)
                 return q;
+        if (op_conv2d_is_gemm(op, s)) {
+                /* dX[n·h·w, c] = dY[n·h·w, k] · Wᵀ */
+                q = op_gemm_record(op->gemm, r, dy, w, NULL, dx,
+                                   &(OpGemmParams){ .m = s->n * s->h * s->w, .n = s->c, .k = s->k, .trans_b = true });
+                if (q != -E2BIG)
+                        return q;
+        }
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
         return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
                                     conv_div_up(conv_div_up(s->c, op->t.dtc), op->t.lx),
@@ -141,8 +182,21 @@ int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s,
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, db);
-        /* One row per (kh, kw, c) plus one for the bias. */
+        uint32_t rows = s->kh * s->kw * s->c + 1; /* one per (kh, kw, c), one for the bias */
+        if (op_conv2d_is_gemm(op, s)) {
+                /* dW[c, k] = Xᵀ · dY; the direct kernel then only sums the bias. */
+                q = op_gemm_record(op->gemm, r, x, dy, NULL, dw,
+                                   &(OpGemmParams){ .m = s->c, .n = s->k, .k = s->n * s->h * s->w, .trans_a = true });
+                if (q < 0 && q != -E2BIG)
+                        return q;
+                if (q >= 0) {
+                        if (!db)
+                                return 0;
+                        p.aux = CONV_PUSH_BIAS_ONLY;
+                        rows = 1;
+                }
+        }
         return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
-                                    conv_div_up(conv_div_up(s->k, op->t.wtk), op->t.lx),
-                                    conv_div_up((uint64_t)s->kh * s->kw * s->c + 1, op->t.ly), 1);
+                                    conv_div_up(conv_div_up(s->k, op->t.wtk), op->t.lx), conv_div_up(rows, op->t.ly),
+                                    1);
 }

@@ -9,18 +9,24 @@ typedef struct DwTiles {
         uint32_t tw;  /* forward: outputs per strip */
         uint32_t dtw; /* backward-data: inputs per invocation */
         uint32_t wlx; /* backward-weight: workgroup width (channels) */
+        uint32_t th;      /* forward: output rows per tile */
 } DwTiles;
 
-static const DwTiles tiles_cpu = { .lx = 8, .ly = 8, .tw = 8, .dtw = 4, .wlx = 8 };
-static const DwTiles tiles_gpu = { .lx = 32, .ly = 4, .tw = 4, .dtw = 1, .wlx = 64 };
+static const DwTiles tiles_cpu = { .lx = 8, .ly = 8, .tw = 8, .dtw = 4, .wlx = 8, .th = 4 };
+static const DwTiles tiles_gpu = { .lx = 32, .ly = 4, .tw = 4, .dtw = 1, .wlx = 64, .th = 2 };
 
 struct OpDwconv {
         VkEngine *engine; /* borrowed */
         DwTiles t;
-        VkKernel *fwd, *bwd_data, *bwd_weight; /* owned by the engine */
+        VkKernel *fwd[2], *bwd_data, *bwd_weight; /* owned by the engine; fwd per stride */
 };
 
 int op_dwconv_new(VkEngine *e, OpDwconv **ret)
+{
+        return op_dwconv_new_tiled(e, NULL, ret);
+}
+
+int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
 {
         _cleanup_(op_dwconv_freep) OpDwconv *op = NULL;
         int r;
@@ -30,17 +36,27 @@ int op_dwconv_new(VkEngine *e, OpDwconv **ret)
                 return -ENOMEM;
         op->engine = e;
         op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
+        if (tiles) {
+                op->t.lx = tiles->lanes ?: op->t.lx;
+                op->t.th = tiles->rows ?: op->t.th;
+                op->t.tw = tiles->cols ?: op->t.tw;
+                if (op->t.lx > 256 || op->t.th * op->t.tw > 128)
+                        return -EINVAL;
+        }
 
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "dwconv",
-                                           .n_bindings = 4,
-                                           .write_mask = 1u << 3,
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 3,
-                                           .spec = { op->t.lx, op->t.ly, op->t.tw } },
-                          &op->fwd);
-        if (r < 0)
-                return r;
+        for (uint32_t s = 1; s <= 2; s++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){ .shader = "dwconv",
+                                                   .n_bindings = 4,
+                                                   .write_mask = 1u << 3,
+                                                   .push_size = sizeof(ConvPush),
+                                                   .texel_mask = 3,
+                                                   .n_spec = 4,
+                                                   .spec = { op->t.lx, op->t.tw, s, op->t.th } },
+                                  &op->fwd[s - 1]);
+                if (r < 0)
+                        return r;
+        }
         r = vk_kernel_get(e,
                           &(VkKernelInfo){ .shader = "dwconv_bwd_data",
                                            .n_bindings = 3,
@@ -109,9 +125,10 @@ int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, act, b);
-        return vk_recorder_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
-                                    conv_div_up(s->c, op->t.lx),
-                                    conv_div_up((uint64_t)s->n * oh * conv_div_up(ow, op->t.tw), op->t.ly), 1);
+        uint32_t gy, gz;
+        conv_groups_yz((uint64_t)s->n * conv_div_up(oh, op->t.th) * conv_div_up(ow, op->t.tw), &gy, &gz);
+        return vk_recorder_dispatch(r, op->fwd[s->stride_w - 1], (VkTensor *[]){ x, w, b ?: w, y }, &p,
+                                    conv_div_up(s->c, op->t.lx), gy, gz);
 }
 
 int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *dy, VkTensor *w,
