@@ -17,16 +17,17 @@ import subprocess
 import sys
 import time
 
-# name, in-channels, out-channels, input size, kernel, stride, depthwise, act
+# fluff-bench case, name, in-channels, out-channels, input size, kernel,
+# stride, depthwise, act (tests/bench/bench-conv.c has the same table).
 # Padding is TensorFlow "same": stride 2 pads 0 before and 1 after at even
 # sizes, which is what the nsfwjs MobileNetV2 does.
 CASES = [
-    ("conv3x3s2-3-32-224", 3, 32, 224, 3, 2, False, "relu6"),
-    ("pw-24-144-56", 24, 144, 56, 1, 1, False, "relu6"),
-    ("dw3x3s1-144-56", 144, 144, 56, 3, 1, True, "relu6"),
-    ("dw3x3s2-144-56", 144, 144, 56, 3, 2, True, "relu6"),
-    ("pw-576-96-14", 576, 96, 14, 1, 1, False, "none"),
-    ("dw3x3s1-960-7", 960, 960, 7, 3, 1, True, "relu6"),
+    ("conv_stem", "conv3x3s2-3-32-224", 3, 32, 224, 3, 2, False, "relu6"),
+    ("conv_pw_expand", "pw-24-144-56", 24, 144, 56, 1, 1, False, "relu6"),
+    ("conv_dw_s1", "dw3x3s1-144-56", 144, 144, 56, 3, 1, True, "relu6"),
+    ("conv_dw_s2", "dw3x3s2-144-56", 144, 144, 56, 3, 2, True, "relu6"),
+    ("conv_pw_project", "pw-576-96-14", 576, 96, 14, 1, 1, False, "none"),
+    ("conv_dw_960", "dw3x3s1-960-7", 960, 960, 7, 3, 1, True, "relu6"),
 ]
 
 
@@ -47,7 +48,7 @@ def time_torch(case, batch, threads, min_time=1.0):
     import torch.nn.functional as F
 
     torch.set_num_threads(threads)
-    name, cin, cout, size, k, s, dw, act = case
+    _, name, cin, cout, size, k, s, dw, act = case
     before, after, _ = same_pad(size, k, s)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(batch, cin, size, size, generator=g)
@@ -82,9 +83,9 @@ def time_torch(case, batch, threads, min_time=1.0):
     return best
 
 
-def run_fluff(exe, batch, only):
-    args = [exe, "--filter", "conv/" + (only or ""), "--batch", str(batch)]
-    r = subprocess.run(args, capture_output=True, text=True)
+def run_fluff(exe, batch, cases):
+    env = dict(os.environ, FLUFF_CONV_BATCH=str(batch))
+    r = subprocess.run([exe] + [c[0] for c in cases], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         sys.stderr.write(r.stderr)
         raise SystemExit(f"{exe} failed with {r.returncode}")
@@ -107,15 +108,17 @@ def main():
     a = ap.parse_args()
     os.environ.setdefault("LP_NUM_THREADS", str(a.threads))
 
-    cases = [c for c in CASES if not a.only or a.only in c[0]]
-    ours = {} if a.torch_only else run_fluff(a.fluff_bench, a.batch, a.only)
+    cases = [c for c in CASES if not a.only or a.only in c[0] or a.only in c[1]]
     for c in cases:
-        fl = flops(a.batch, c[1], c[2], c[3], c[4], c[5], c[6])
+        # Interleaved, one case at a time: on a shared machine both sides then
+        # see the same background load.
+        ours = {} if a.torch_only else run_fluff(a.fluff_bench, a.batch, [c])
+        fl = flops(a.batch, *c[2:8])
         tms, tfmt = time_torch(c, a.batch, a.threads)
-        line = {"case": "conv/" + c[0], "batch": a.batch, "threads": a.threads,
+        line = {"case": "conv/" + c[1], "batch": a.batch, "threads": a.threads,
                 "lp_num_threads": os.environ["LP_NUM_THREADS"],
                 "torch_ms": round(tms, 3), "torch_gflops": round(fl / tms / 1e6, 2), "torch_layout": tfmt}
-        o = ours.get("conv/" + c[0])
+        o = ours.get("conv/" + c[1])
         if o:
             line["ms"] = o["ms"]
             line["gflops"] = round(fl / o["ms"] / 1e6, 2)
