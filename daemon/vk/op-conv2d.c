@@ -7,14 +7,14 @@
  * time, and pays far more per load than per FMA: 8 lanes along the output
  * channels and 4×4 outputs per invocation. GPUs want many small invocations. */
 typedef struct ConvTiles {
-        uint32_t lx, ly;   /* workgroup */
+        uint32_t lx;       /* workgroup: lanes along channels */
         uint32_t tp, tk;   /* forward: pixels × output channels per invocation */
         uint32_t dtp, dtc; /* backward-data: pixels × input channels */
         uint32_t wtk;      /* backward-weight: output channels */
 } ConvTiles;
 
-static const ConvTiles tiles_cpu = { .lx = 8, .ly = 8, .tp = 8, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4 };
-static const ConvTiles tiles_gpu = { .lx = 16, .ly = 8, .tp = 2, .tk = 2, .dtp = 2, .dtc = 2, .wtk = 1 };
+static const ConvTiles tiles_cpu = { .lx = 8, .tp = 8, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4 };
+static const ConvTiles tiles_gpu = { .lx = 32, .tp = 2, .tk = 2, .dtp = 2, .dtc = 2, .wtk = 1 };
 
 struct OpConv2d {
         VkEngine *engine; /* borrowed */
@@ -61,8 +61,8 @@ int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
                                            .n_bindings = 3,
                                            .write_mask = 1u << 2,
                                            .push_size = sizeof(ConvPush),
-                                           .n_spec = 4,
-                                           .spec = { op->t.lx, op->t.ly, op->t.dtp, op->t.dtc } },
+                                           .n_spec = 3,
+                                           .spec = { op->t.lx, op->t.dtp, op->t.dtc } },
                           &op->bwd_data);
         if (r < 0)
                 return r;
@@ -71,8 +71,8 @@ int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
                                            .n_bindings = 4,
                                            .write_mask = (1u << 2) | (1u << 3),
                                            .push_size = sizeof(ConvPush),
-                                           .n_spec = 3,
-                                           .spec = { op->t.lx, op->t.ly, op->t.wtk } },
+                                           .n_spec = 2,
+                                           .spec = { op->t.lx, op->t.wtk } },
                           &op->bwd_weight);
         if (r < 0)
                 return r;
@@ -165,9 +165,10 @@ int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, V
                         return q;
         }
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
+        uint32_t gy, gz;
+        conv_groups_yz(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtp), &gy, &gz);
         return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
-                                    conv_div_up(conv_div_up(s->c, op->t.dtc), op->t.lx),
-                                    conv_div_up(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtp), op->t.ly), 1);
+                                    conv_div_up(s->c, op->t.lx * op->t.dtc), gy, gz);
 }
 
 int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
@@ -196,7 +197,8 @@ int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s,
                         rows = 1;
                 }
         }
+        uint32_t gy, gz;
+        conv_groups_yz(rows, &gy, &gz);
         return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
-                                    conv_div_up(conv_div_up(s->k, op->t.wtk), op->t.lx), conv_div_up(rows, op->t.ly),
-                                    1);
+                                    conv_div_up(s->k, op->t.lx * op->t.wtk), gy, gz);
 }

@@ -5,18 +5,19 @@
 /* lavapipe: 8 lanes along channels (one 256-bit vector of contiguous loads),
  * strips of 8 outputs so each loaded column serves three taps. */
 typedef struct DwTiles {
-        uint32_t lx, ly;
-        uint32_t tw;  /* forward: outputs per strip */
+        uint32_t lx;  /* workgroup: lanes along channels */
+        uint32_t tw;  /* forward: output columns per tile */
         uint32_t dtw; /* backward-data: inputs per invocation */
         uint32_t wlx; /* backward-weight: workgroup width (channels) */
-        uint32_t th;      /* forward: output rows per tile */
+        uint32_t th;  /* forward: output rows per tile */
 } DwTiles;
 
-static const DwTiles tiles_cpu = { .lx = 8, .ly = 8, .tw = 8, .dtw = 4, .wlx = 8, .th = 4 };
-static const DwTiles tiles_gpu = { .lx = 32, .ly = 4, .tw = 4, .dtw = 1, .wlx = 64, .th = 2 };
+static const DwTiles tiles_cpu = { .lx = 8, .tw = 8, .dtw = 4, .wlx = 8, .th = 4 };
+static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .th = 2 };
 
 struct OpDwconv {
         VkEngine *engine; /* borrowed */
+        uint64_t max_texels;
         DwTiles t;
         VkKernel *fwd[2], *bwd_data, *bwd_weight; /* owned by the engine; fwd per stride */
 };
@@ -35,6 +36,7 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
+        op->max_texels = vk_engine_max_texel_elements(e);
         op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
         if (tiles) {
                 op->t.lx = tiles->lanes ?: op->t.lx;
@@ -61,9 +63,10 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
                           &(VkKernelInfo){ .shader = "dwconv_bwd_data",
                                            .n_bindings = 3,
                                            .write_mask = 1u << 2,
+                                           .texel_mask = 3,
                                            .push_size = sizeof(ConvPush),
-                                           .n_spec = 3,
-                                           .spec = { op->t.lx, op->t.ly, op->t.dtw } },
+                                           .n_spec = 2,
+                                           .spec = { op->t.lx, op->t.dtw } },
                           &op->bwd_data);
         if (r < 0)
                 return r;
@@ -71,9 +74,10 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
                           &(VkKernelInfo){ .shader = "dwconv_bwd_weight",
                                            .n_bindings = 4,
                                            .write_mask = (1u << 2) | (1u << 3),
+                                           .texel_mask = 3,
                                            .push_size = sizeof(ConvPush),
-                                           .n_spec = 2,
-                                           .spec = { op->t.wlx, 1 } },
+                                           .n_spec = 1,
+                                           .spec = { op->t.wlx } },
                           &op->bwd_weight);
         if (r < 0)
                 return r;
@@ -92,7 +96,7 @@ static bool is_f32(const VkTensor *t, size_t count)
         return t && t->dtype == VK_DTYPE_F32 && t->count >= count;
 }
 
-static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
+static int check(const OpDwconv *op, const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
                  uint32_t *ret_oh, uint32_t *ret_ow)
 {
         uint32_t oh, ow;
@@ -108,6 +112,9 @@ static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const
         if (!is_f32(x, (size_t)s->n * s->h * s->w * s->c) || !is_f32(w, (size_t)9 * s->c) ||
             (b && !is_f32(b, s->c)) || !is_f32(y, (size_t)s->n * oh * ow * s->c))
                 return -EINVAL;
+        /* Every kernel reads x (or dy), y-sized or x-sized, through texel buffers. */
+        if (MAX(x->count, y->count) > op->max_texels)
+                return -E2BIG;
         *ret_oh = oh;
         *ret_ow = ow;
         return 0;
@@ -121,7 +128,7 @@ int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivati
 
         if (!op || !r || act < 0 || act >= _VK_ACTIVATION_MAX)
                 return -EINVAL;
-        q = check(s, x, w, b, y, &oh, &ow);
+        q = check(op, s, x, w, b, y, &oh, &ow);
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, act, b);
@@ -139,13 +146,14 @@ int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, V
 
         if (!op || !r)
                 return -EINVAL;
-        q = check(s, dx, w, NULL, dy, &oh, &ow);
+        q = check(op, s, dx, w, NULL, dy, &oh, &ow);
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
-        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
-                                    conv_div_up(s->c, op->t.lx),
-                                    conv_div_up(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw), op->t.ly), 1);
+        uint32_t gy, gz;
+        conv_groups_yz(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw), &gy, &gz);
+        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p, conv_div_up(s->c, op->t.lx),
+                                    gy, gz);
 }
 
 int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
@@ -156,7 +164,7 @@ int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s,
 
         if (!op || !r)
                 return -EINVAL;
-        q = check(s, x, dw, db, dy, &oh, &ow);
+        q = check(op, s, x, dw, db, dy, &oh, &ow);
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, db);
