@@ -3,11 +3,14 @@
 //
 // A workgroup is one row of LX lanes along output channels; each lane owns TK
 // channels (k = k0 + lane + j·LX) of TP consecutive output pixels, and the
-// pixels come from the workgroup id alone. So every input value is the same
-// for all lanes: lavapipe loads it once and broadcasts it (a uniform load),
-// while a per-lane load costs a gather (perf-notes.md). For that the loads
-// must not sit under divergent control flow: out-of-range indices are clamped
-// and only the stores are guarded.
+// pixels come from the workgroup id alone, so every input value is the same
+// for all lanes and each weight feeds TP FMAs. Inputs and weights are read
+// through texel buffers (vector gathers on lavapipe, where a storage-buffer
+// load that differs per lane is a loop over lanes); out-of-range indices are
+// clamped and only the stores are guarded, since loads under divergent
+// control flow are slower still. Measured on lavapipe (CPU time, stem layer):
+// storage buffers 3.4, texel weights 3.9, texel weights and inputs 4.3
+// GFLOPS per core.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -17,8 +20,8 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TP = 8;
 layout(constant_id = 2) const uint TK = 4;
 
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Wt { float w[]; };
+layout(set = 0, binding = 0) uniform samplerBuffer x_tex;
+layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 
@@ -61,9 +64,9 @@ void main()
                         for (uint c = 0; c < p.c; c++) {
                                 float wv[TK];
                                 for (uint j = 0; j < TK; j++)
-                                        wv[j] = w[wb + c * p.k + kk[j]];
+                                        wv[j] = texelFetch(w_tex, int(wb + c * p.k + kk[j])).x;
                                 for (uint i = 0; i < TP; i++) {
-                                        float xv = x[xb[i] + c];
+                                        float xv = texelFetch(x_tex, int(xb[i] + c)).x;
                                         xv = inside[i] ? xv : 0.0;
                                         for (uint j = 0; j < TK; j++)
                                                 acc[i * TK + j] = fma(xv, wv[j], acc[i * TK + j]);

@@ -18,6 +18,7 @@ static const ConvTiles tiles_gpu = { .lx = 32, .tp = 2, .tk = 2, .dtp = 2, .dtc 
 
 struct OpConv2d {
         VkEngine *engine; /* borrowed */
+        uint64_t max_texels;
         ConvTiles t;
         VkKernel *fwd, *bwd_data, *bwd_weight; /* owned by the engine */
         OpGemm *gemm; /* owned; NULL where the GEMM kernel cannot run (no subgroup operations) */
@@ -37,6 +38,7 @@ int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
+        op->max_texels = vk_engine_max_texel_elements(e);
         op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
         if (tiles) {
                 op->t.lx = tiles->lanes ?: op->t.lx;
@@ -50,6 +52,7 @@ int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
                           &(VkKernelInfo){ .shader = "conv2d",
                                            .n_bindings = 4,
                                            .write_mask = 1u << 3,
+                                           .texel_mask = 3,
                                            .push_size = sizeof(ConvPush),
                                            .n_spec = 3,
                                            .spec = { op->t.lx, op->t.tp, op->t.tk } },
@@ -139,6 +142,9 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
                 if (q != -E2BIG)
                         return q;
         }
+        /* The direct kernel reads x and w through texel buffers. */
+        if (MAX(x->count, w->count) > op->max_texels)
+                return -E2BIG;
         ConvPush p = conv_push(s, oh, ow, act, b);
         uint32_t gy, gz;
         conv_groups_yz(conv_div_up((uint64_t)s->n * oh * ow, op->t.tp), &gy, &gz);

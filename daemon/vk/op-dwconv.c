@@ -12,7 +12,7 @@ typedef struct DwTiles {
         uint32_t th;  /* forward: output rows per tile */
 } DwTiles;
 
-static const DwTiles tiles_cpu = { .lx = 8, .tw = 8, .dtw = 4, .wlx = 8, .th = 4 };
+static const DwTiles tiles_cpu = { .lx = 32, .tw = 4, .dtw = 4, .wlx = 8, .th = 4 };
 static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .th = 2 };
 
 struct OpDwconv {
