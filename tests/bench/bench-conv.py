@@ -117,6 +117,7 @@ def main():
         tms, tfmt = time_torch(c, a.batch, a.threads)
         line = {"case": "conv/" + c[1], "batch": a.batch, "threads": a.threads,
                 "lp_num_threads": os.environ["LP_NUM_THREADS"],
+                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "torch_ms": round(tms, 3), "torch_gflops": round(fl / tms / 1e6, 2), "torch_layout": tfmt}
         o = ours.get("conv/" + c[1])
         if o:
