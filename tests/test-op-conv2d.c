@@ -32,6 +32,8 @@ static double loss(void *userdata, const float *param)
         return ref_dot(c->y, c->g, c->ny);
 }
 
+static const OpConv2dTiles *tiles; /* NULL: the device's defaults */
+
 static void run_case(const char *name, const ConvShape *s, VkActivation act, bool bias, bool specials, uint64_t seed)
 {
         VkEngine *e = vkt_engine();
@@ -59,7 +61,7 @@ static void run_case(const char *name, const ConvShape *s, VkActivation act, boo
                 x[nx / 2] = INFINITY;
                 x[nx - 1] = -INFINITY;
         }
-        ASSERT_OK(op_conv2d_new(e, &op));
+        ASSERT_OK(op_conv2d_new_tiled(e, tiles, &op));
         _cleanup_(vk_tensor_freep) VkTensor *tx = vkt_tensor(e, nx, x);
         _cleanup_(vk_tensor_freep) VkTensor *tw = vkt_tensor(e, nw, w);
         _cleanup_(vk_tensor_freep) VkTensor *tb = vkt_tensor(e, s->k, b);
@@ -136,6 +138,22 @@ TEST(pointwise)
                  false, 7);
         run_case("1x1 127->13", &(ConvShape){ 3, 4, 3, 127, 13, 1, 1, 1, 1, 0, 0, 0, 0 }, VK_ACTIVATION_NONE,
                  false, false, 8);
+}
+
+TEST(other_tiles)
+{
+        /* The tiles a GPU gets, and lavapipe's without the subgroup broadcast. */
+        static const OpConv2dTiles other[] = { { 32, 2, 2 }, { 8, 4, 4 }, { 16, 16, 1 } };
+
+        for (size_t i = 0; i < ELEMENTSOF(other); i++) {
+                tiles = &other[i];
+                fprintf(stderr, " tiles %u,%u,%u\n", other[i].lanes, other[i].pixels, other[i].channels);
+                run_case("3x3 s2 tf-same", &(ConvShape){ 2, 14, 14, 8, 13, 3, 3, 2, 2, 0, 0, 1, 1 },
+                         VK_ACTIVATION_RELU6, true, false, 30 + i);
+                run_case("1x1 s2 specials", &(ConvShape){ 1, 6, 5, 4, 9, 1, 1, 2, 2, 0, 0, 0, 0 },
+                         VK_ACTIVATION_RELU6, true, true, 40 + i);
+        }
+        tiles = NULL;
 }
 
 TEST(pointwise_is_gemm)

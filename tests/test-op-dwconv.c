@@ -30,6 +30,8 @@ static double loss(void *userdata, const float *param)
         return ref_dot(c->y, c->g, c->ny);
 }
 
+static const OpDwconvTiles *tiles; /* NULL: the device's defaults */
+
 static void run_case(const char *name, const ConvShape *s, VkActivation act, bool bias, bool specials, uint64_t seed)
 {
         VkEngine *e = vkt_engine();
@@ -56,7 +58,7 @@ static void run_case(const char *name, const ConvShape *s, VkActivation act, boo
                 x[nx / 2] = INFINITY;
                 x[nx - 1] = -INFINITY;
         }
-        ASSERT_OK(op_dwconv_new(e, &op));
+        ASSERT_OK(op_dwconv_new_tiled(e, tiles, &op));
         _cleanup_(vk_tensor_freep) VkTensor *tx = vkt_tensor(e, nx, x);
         _cleanup_(vk_tensor_freep) VkTensor *tw = vkt_tensor(e, nw, w);
         _cleanup_(vk_tensor_freep) VkTensor *tb = vkt_tensor(e, s->c, b);
@@ -132,6 +134,22 @@ TEST(stride2)
                  true, false, 16);
         run_case("s2 27ch 17x17 pad 0,1", &(ConvShape){ 1, 17, 17, 27, 27, 3, 3, 2, 2, 0, 1, 2, 1 },
                  VK_ACTIVATION_NONE, false, false, 17);
+}
+
+TEST(other_tiles)
+{
+        /* The tiles a GPU gets, and a few lavapipe did not choose. */
+        static const OpDwconvTiles other[] = { { 32, 2, 4 }, { 8, 1, 8 }, { 64, 3, 5 } };
+
+        for (size_t i = 0; i < ELEMENTSOF(other); i++) {
+                tiles = &other[i];
+                fprintf(stderr, " tiles %u,%u,%u\n", other[i].lanes, other[i].rows, other[i].cols);
+                run_case("s1 13ch 13x9", &(ConvShape){ 1, 13, 9, 13, 13, 3, 3, 1, 1, 1, 1, 1, 1 },
+                         VK_ACTIVATION_RELU6, true, false, 50 + i);
+                run_case("s2 tf-same 16ch 14x14", &(ConvShape){ 2, 14, 14, 16, 16, 3, 3, 2, 2, 0, 0, 1, 1 },
+                         VK_ACTIVATION_NONE, false, false, 60 + i);
+        }
+        tiles = NULL;
 }
 
 TEST(nan_and_inf)
