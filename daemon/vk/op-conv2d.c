@@ -84,14 +84,9 @@ int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
                           &op->bwd_weight);
         if (r < 0)
                 return r;
-        /* lavapipe: 16 rows × 32 columns per subgroup; 32 divides most of
-         * MobileNetV2's widths (32 … 1280), where the GEMM's default 64 wastes
-         * half a tile at 96 or 160. Pointwise layers, CPU time per core:
-         * 24→144 at 56² 13.9 GFLOPS (default tiles 11.6), 576→96 at 14² 5.0 (4.7). */
-        OpGemmTiles gt = {};
-        if (vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU)
-                gt = (OpGemmTiles){ .rows = 16, .cols = 4 };
-        r = op_gemm_new_tiled(e, &gt, &op->gemm);
+        /* The GEMM's own tiles: with its 4-column B fetches they measured as
+         * well as any tried here on the pointwise layers (lavapipe). */
+        r = op_gemm_new(e, &op->gemm);
         if (r < 0 && r != -EOPNOTSUPP)
                 return r;
         *ret = TAKE_PTR(op);
