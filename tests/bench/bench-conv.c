@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Convolution and depthwise convolution at MobileNetV2 layer shapes (batch 32,
- * 224 input, TF "same" padding), forward, as the backbone runs them. The
+ * 224 input, TF "same" padding), forward as the backbone runs them, and two
+ * backward cases at the shapes fine-tuning the last blocks sees. The
  * reference is PyTorch CPU, which only Python can run: tests/bench/bench-conv.py
  * runs torch and these cases in one go and prints the ratio. Alone, a case
  * prints its own figures with "ratio": null. FLUFF_CONV_BATCH overrides 32;
@@ -15,6 +16,7 @@ typedef struct ConvCase {
         uint32_t c, k, size, kernel, stride;
         bool depthwise;
         VkActivation act;
+        bool backward; /* time both gradients (data and weights + bias) instead of the forward */
 } ConvCase;
 
 typedef struct ConvRun {
@@ -23,7 +25,7 @@ typedef struct ConvRun {
         ConvShape s;
         OpConv2d *conv;
         OpDwconv *dw;
-        VkTensor *x, *w, *b, *y;
+        VkTensor *x, *w, *b, *y, *dx, *gw, *db;
         unsigned reps;
 } ConvRun;
 
@@ -38,8 +40,19 @@ static int run_vk(void *data)
         /* Several dispatches per submit, as in a real forward pass, so the
          * submit's fixed cost does not dominate the small layers. */
         for (unsigned i = 0; i < c->reps; i++) {
-                r = c->cc->depthwise ? op_dwconv_record(c->dw, c->ctx->recorder, &c->s, c->cc->act, c->x, c->w, c->b, c->y)
-                                     : op_conv2d_record(c->conv, c->ctx->recorder, &c->s, c->cc->act, c->x, c->w, c->b, c->y);
+                VkRecorder *rec = c->ctx->recorder;
+                if (c->cc->backward && c->cc->depthwise) {
+                        r = op_dwconv_record_bwd_data(c->dw, rec, &c->s, c->y, c->w, c->dx);
+                        if (r >= 0)
+                                r = op_dwconv_record_bwd_weight(c->dw, rec, &c->s, c->x, c->y, c->gw, c->db);
+                } else if (c->cc->backward) {
+                        r = op_conv2d_record_bwd_data(c->conv, rec, &c->s, c->y, c->w, c->dx);
+                        if (r >= 0)
+                                r = op_conv2d_record_bwd_weight(c->conv, rec, &c->s, c->x, c->y, c->gw, c->db);
+                } else if (c->cc->depthwise)
+                        r = op_dwconv_record(c->dw, rec, &c->s, c->cc->act, c->x, c->w, c->b, c->y);
+                else
+                        r = op_conv2d_record(c->conv, rec, &c->s, c->cc->act, c->x, c->w, c->b, c->y);
                 if (r < 0)
                         return r;
         }
@@ -83,6 +96,8 @@ static void run_case(BenchContext *ctx, const ConvCase *cc)
         if (r < 0)
                 goto fail;
         flops = 2.0 * batch * oh * ow * cc->k * cc->kernel * cc->kernel * (cc->depthwise ? 1 : cc->c);
+        if (cc->backward)
+                flops *= 2; /* the data and the weight gradient each cost a forward */
         if (cc->depthwise) {
                 OpDwconvTiles tiles = {};
                 env = getenv("FLUFF_DW_TILES");
@@ -98,14 +113,22 @@ static void run_case(BenchContext *ctx, const ConvCase *cc)
         }
         if (r < 0)
                 goto fail;
-        r = new_random(ctx->engine, (size_t)batch * cc->size * cc->size * cc->c, &c.x);
+        size_t nx = (size_t)batch * cc->size * cc->size * cc->c;
+        size_t nw = (size_t)cc->kernel * cc->kernel * (cc->depthwise ? 1 : cc->c) * cc->k;
+        r = new_random(ctx->engine, nx, &c.x);
         if (r >= 0)
-                r = new_random(ctx->engine, (size_t)cc->kernel * cc->kernel * (cc->depthwise ? 1 : cc->c) * cc->k,
-                               &c.w);
+                r = new_random(ctx->engine, nw, &c.w);
         if (r >= 0)
                 r = new_random(ctx->engine, cc->k, &c.b);
+        /* y doubles as the incoming gradient of the backward cases. */
         if (r >= 0)
-                r = vk_tensor_new(ctx->engine, VK_DTYPE_F32, 1, (uint32_t[]){ batch * oh * ow * cc->k }, &c.y);
+                r = new_random(ctx->engine, (size_t)batch * oh * ow * cc->k, &c.y);
+        if (r >= 0 && cc->backward)
+                r = vk_tensor_new(ctx->engine, VK_DTYPE_F32, 1, (uint32_t[]){ (uint32_t)nx }, &c.dx);
+        if (r >= 0 && cc->backward)
+                r = vk_tensor_new(ctx->engine, VK_DTYPE_F32, 1, (uint32_t[]){ (uint32_t)nw }, &c.gw);
+        if (r >= 0 && cc->backward)
+                r = vk_tensor_new(ctx->engine, VK_DTYPE_F32, 1, (uint32_t[]){ cc->k }, &c.db);
         if (r < 0)
                 goto fail;
         /* ~50 ms of work per submit. */
@@ -132,6 +155,9 @@ done:
         vk_tensor_free(c.w);
         vk_tensor_free(c.b);
         vk_tensor_free(c.y);
+        vk_tensor_free(c.dx);
+        vk_tensor_free(c.gw);
+        vk_tensor_free(c.db);
         op_conv2d_free(c.conv);
         op_dwconv_free(c.dw);
 }
@@ -150,3 +176,6 @@ CONV_CASE(conv_dw_s1, "dw3x3s1-144-56", 144, 144, 56, 3, 1, true, VK_ACTIVATION_
 CONV_CASE(conv_dw_s2, "dw3x3s2-144-56", 144, 144, 56, 3, 2, true, VK_ACTIVATION_RELU6)
 CONV_CASE(conv_pw_project, "pw-576-96-14", 576, 96, 14, 1, 1, false, VK_ACTIVATION_NONE)
 CONV_CASE(conv_dw_960, "dw3x3s1-960-7", 960, 960, 7, 3, 1, true, VK_ACTIVATION_RELU6)
+/* Backward at the shapes fine-tuning the last blocks sees. */
+CONV_CASE(conv_dw_960_bwd, "bwd-dw3x3s1-960-7", 960, 960, 7, 3, 1, true, VK_ACTIVATION_NONE, true)
+CONV_CASE(conv_pw_project_bwd, "bwd-pw-576-96-14", 576, 96, 14, 1, 1, false, VK_ACTIVATION_NONE, true)

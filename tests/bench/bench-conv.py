@@ -28,6 +28,9 @@ CASES = [
     ("conv_dw_s2", "dw3x3s2-144-56", 144, 144, 56, 3, 2, True, "relu6"),
     ("conv_pw_project", "pw-576-96-14", 576, 96, 14, 1, 1, False, "none"),
     ("conv_dw_960", "dw3x3s1-960-7", 960, 960, 7, 3, 1, True, "relu6"),
+    # backward (data + weight + bias gradients) at fine-tuning shapes
+    ("conv_dw_960_bwd", "bwd-dw3x3s1-960-7", 960, 960, 7, 3, 1, True, "none"),
+    ("conv_pw_project_bwd", "bwd-pw-576-96-14", 576, 96, 14, 1, 1, False, "none"),
 ]
 
 
@@ -37,10 +40,11 @@ def same_pad(size, k, s):
     return total // 2, total - total // 2, out
 
 
-def flops(batch, cin, cout, size, k, s, dw):
+def flops(batch, cin, cout, size, k, s, dw, backward=False):
     _, _, out = same_pad(size, k, s)
     per_out = k * k * (1 if dw else cin)
-    return 2.0 * batch * out * out * cout * per_out
+    # the data and the weight gradient each cost a forward
+    return 2.0 * batch * out * out * cout * per_out * (2 if backward else 1)
 
 
 def time_torch(case, batch, threads, min_time=1.0):
@@ -48,7 +52,8 @@ def time_torch(case, batch, threads, min_time=1.0):
     import torch.nn.functional as F
 
     torch.set_num_threads(threads)
-    _, name, cin, cout, size, k, s, dw, act = case
+    case_id, name, cin, cout, size, k, s, dw, act = case
+    backward = case_id.endswith("_bwd")
     before, after, _ = same_pad(size, k, s)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(batch, cin, size, size, generator=g)
@@ -68,7 +73,17 @@ def time_torch(case, batch, threads, min_time=1.0):
                 y = F.hardtanh_(y, 0.0, 6.0)
             return y
 
-        with torch.no_grad():
+        if backward:
+            xg = xf.detach().requires_grad_()
+            wg = wf.detach().requires_grad_()
+            bg = b.detach().requires_grad_()
+            yb = F.conv2d(xg, wg, bg, stride=s, groups=cin if dw else 1)
+            gy = torch.randn(yb.shape, generator=g).contiguous(memory_format=fmt)
+
+            def run():
+                return torch.autograd.grad(yb, (xg, wg, bg), gy, retain_graph=True)
+
+        with torch.set_grad_enabled(backward):
             run()
             n, t0 = 0, time.perf_counter()
             while True:
@@ -125,7 +140,7 @@ def main():
             t, fmt = time_torch(c, a.batch, a.threads)
             if tms is None or t < tms:
                 tms, tfmt = t, fmt
-        fl = flops(a.batch, *c[2:8])
+        fl = flops(a.batch, *c[2:8], backward=c[0].endswith("_bwd"))
         line = {"case": "conv/" + c[1], "batch": a.batch, "threads": a.threads,
                 "lp_num_threads": os.environ["LP_NUM_THREADS"],
                 "repeat": max(a.repeat, 1), "load_avg_1m": [round(x, 2) for x in loads],
