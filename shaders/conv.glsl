@@ -14,6 +14,9 @@ layout(push_constant) uniform Push {
         uint pl, act, flags, aux;
 } p;
 
+// The workgroup row of a dispatch spilled from y into z (conv_groups_yz()).
+#define CONV_GROUP_ROW() (gl_WorkGroupID.z * gl_NumWorkGroups.y + gl_WorkGroupID.y)
+
 // Comparisons rather than clamp(), whose NaN result is undefined: NaN passes
 // through, as in the C reference.
 float conv_act(float v)

@@ -1,36 +1,35 @@
 // SPDX-License-Identifier: MIT
-// Depthwise 3×3 convolution, gradient of the input, NHWC: each invocation owns
-// one channel of TW consecutive input pixels and gathers from the outputs that
-// saw them (oh*s = ih + pad - u exactly), so every element is written once.
+// Depthwise 3×3 convolution, gradient of the input, NHWC: a workgroup is LX
+// lanes along channels; each lane owns one channel of TW consecutive input
+// pixels (from the workgroup id) and gathers from the outputs that saw them
+// (oh·s = ih + pad − u exactly), so every element is written once. Reads go
+// through texel buffers and out-of-range taps are zeroed by select, not
+// branched around (lavapipe, perf-notes.md).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "conv.glsl"
 
-layout(local_size_x_id = 0, local_size_y_id = 1) in;
-layout(constant_id = 2) const uint TW = 4;
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TW = 4;
 
-layout(std430, set = 0, binding = 0) readonly buffer DY { float dy[]; };
-layout(std430, set = 0, binding = 1) readonly buffer Wt { float w[]; };
+layout(set = 0, binding = 0) uniform samplerBuffer dy_tex;
+layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
 layout(std430, set = 0, binding = 2) writeonly buffer DX { float dx[]; };
 
 void main()
 {
-        const uint c = gl_GlobalInvocationID.x;
-        const uint p0 = gl_GlobalInvocationID.y * TW;
+        const uint c_raw = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+        const uint c = min(c_raw, p.c - 1u);
+        const uint p0 = CONV_GROUP_ROW() * TW;
         const uint npix = p.n * p.h * p.w;
-
-        if (c >= p.c || p0 >= npix)
-                return;
 
         float wr[9];
         for (uint t = 0; t < 9u; t++)
-                wr[t] = w[t * p.c + c];
+                wr[t] = texelFetch(w_tex, int(t * p.c + c)).x;
 
         for (uint i = 0; i < TW; i++) {
-                const uint q = p0 + i;
-                if (q >= npix)
-                        break;
+                const uint q = min(p0 + i, npix - 1u);
                 const uint t = q / p.w;
                 const int tw = int(q - t * p.w) + int(p.pl);
                 const int th = int(t % p.h) + int(p.pt);
@@ -38,16 +37,18 @@ void main()
                 float acc = 0.0;
                 for (uint u = 0; u < 3u; u++) {
                         const int a = th - int(u);
-                        if (a < 0 || uint(a) % p.sh != 0u || uint(a) / p.sh >= p.oh)
-                                continue;
-                        const uint gb = (row0 + uint(a) / p.sh) * p.ow;
+                        const uint oh = uint(max(a, 0)) / p.sh;
+                        const bool row_seen = a >= 0 && oh * p.sh == uint(a) && oh < p.oh;
+                        const uint gb = (row0 + min(oh, p.oh - 1u)) * p.ow;
                         for (uint v = 0; v < 3u; v++) {
                                 const int b = tw - int(v);
-                                if (b < 0 || uint(b) % p.sw != 0u || uint(b) / p.sw >= p.ow)
-                                        continue;
-                                acc = fma(dy[(gb + uint(b) / p.sw) * p.c + c], wr[u * 3u + v], acc);
+                                const uint ow = uint(max(b, 0)) / p.sw;
+                                const bool seen = row_seen && b >= 0 && ow * p.sw == uint(b) && ow < p.ow;
+                                float g = texelFetch(dy_tex, int((gb + min(ow, p.ow - 1u)) * p.c + c)).x;
+                                acc = fma(seen ? g : 0.0, wr[u * 3u + v], acc);
                         }
                 }
-                dx[q * p.c + c] = acc;
+                if (p0 + i < npix && c_raw < p.c)
+                        dx[q * p.c + c] = acc;
         }
 }

@@ -2,15 +2,17 @@
 // C[M×N] = act(op(A)·op(B) + bias (+ C when accumulate)), op = optional transpose.
 //
 // Shaped for SIMD-on-CPU drivers first (lavapipe: a subgroup is one 8-wide
-// vector; every load whose address differs per lane is a bounds-checked
-// gather costing far more than an FMA). One workgroup is one subgroup of SG
-// lanes computing RM rows × SG·TNL columns of C: lane l owns columns
-// col0 + l + SG·j, so each B gather is SG consecutive floats (one cache line)
-// and feeds RM FMAs; A is gathered once per SG k-steps (lane l loads k0 + l)
-// and handed to every lane with subgroupBroadcast. No shared memory and no
-// barrier(); indices are clamped and only the stores are guarded, so control
-// flow stays uniform. A GPU gets other tile sizes through the same
-// specialization constants.
+// vector; a storage-buffer load whose address differs per lane is a branchy
+// per-lane loop, a texel-buffer fetch is a vector gather, and an FMA is cheap).
+// So A and B are read through texel buffers, and one workgroup is one subgroup
+// of SG lanes computing RM rows × SG·TNL columns of C: each lane owns TNL
+// columns, each B fetch feeds RM FMAs, and A is fetched once per SG k-steps
+// (lane l loads k0 + l) and handed to every lane with subgroupBroadcast. With
+// VEC4_B one RGBA32F fetch brings a lane 4 adjacent columns. No shared memory
+// and no barrier(); indices are clamped and only the stores are guarded, so
+// control flow stays uniform; [[unroll]] keeps the accumulators in registers
+// (without it they went to memory: ~1.7× slower). A GPU gets other tile sizes
+// through the same specialization constants.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -24,6 +26,9 @@ layout(constant_id = 1) const uint RM = 16;     // rows per workgroup
 layout(constant_id = 2) const uint TNL = 4;     // columns per lane
 layout(constant_id = 3) const bool TRANS_A = false;
 layout(constant_id = 4) const bool TRANS_B = false;
+// B bound as an RGBA32F view: one fetch brings a lane 4 adjacent columns (a
+// quarter of the gathers). Needs !TRANS_B, n % 4 == 0 and TNL % 4 == 0.
+layout(constant_id = 5) const bool VEC4_B = false;
 
 layout(set = 0, binding = 0) uniform samplerBuffer a_tex;
 layout(set = 0, binding = 1) uniform samplerBuffer b_tex;
@@ -49,11 +54,36 @@ float load_b(uint kk, uint col)
         return texelFetch(b_tex, int(TRANS_B ? col * p.k + kk : kk * p.n + col)).x;
 }
 
+// Lane l's j-th column: interleaved by lane (each gather is SG adjacent
+// floats), or in groups of 4 per lane with VEC4_B.
+uint column(uint j)
+{
+        uint base = gl_WorkGroupID.x * SG * TNL;
+        if (VEC4_B)
+                return base + (j / 4u) * SG * 4u + gl_SubgroupInvocationID * 4u + j % 4u;
+        return base + j * SG + gl_SubgroupInvocationID;
+}
+
+void load_b_row(uint kk, uint cols[TNL], out float bv[TNL])
+{
+        if (VEC4_B) {
+                [[unroll]] for (uint q = 0; q < TNL / 4u; q++) {
+                        vec4 v = texelFetch(b_tex, int((kk * p.n + cols[4u * q]) / 4u));
+                        bv[4u * q] = v.x;
+                        bv[4u * q + 1u] = v.y;
+                        bv[4u * q + 2u] = v.z;
+                        bv[4u * q + 3u] = v.w;
+                }
+                return;
+        }
+        [[unroll]] for (uint j = 0; j < TNL; j++)
+                bv[j] = load_b(kk, cols[j]);
+}
+
 void main()
 {
         uint lane = gl_SubgroupInvocationID;
         uint row0 = gl_WorkGroupID.y * RM;
-        uint col0 = gl_WorkGroupID.x * SG * TNL + lane;
 
         float acc[RM][TNL];
         [[unroll]] for (uint i = 0; i < RM; i++)
@@ -63,9 +93,10 @@ void main()
         uint rows[RM];
         [[unroll]] for (uint i = 0; i < RM; i++)
                 rows[i] = min(row0 + i, p.m - 1);
+        // Clamped for loads; with VEC4_B whole groups of 4 clamp together (n % 4 == 0).
         uint cols[TNL];
         [[unroll]] for (uint j = 0; j < TNL; j++)
-                cols[j] = min(col0 + j * SG, p.n - 1);
+                cols[j] = VEC4_B ? min(column(j), p.n - 4u + j % 4u) : min(column(j), p.n - 1u);
 
         uint k_full = p.k - p.k % SG;
         for (uint k0 = 0; k0 < k_full; k0 += SG) {
@@ -74,8 +105,7 @@ void main()
                         av[i] = load_a(rows[i], k0 + lane);
                 [[unroll]] for (uint kk = 0; kk < SG; kk++) {
                         float bv[TNL];
-                        [[unroll]] for (uint j = 0; j < TNL; j++)
-                                bv[j] = load_b(k0 + kk, cols[j]);
+                        load_b_row(k0 + kk, cols, bv);
                         [[unroll]] for (uint i = 0; i < RM; i++) {
                                 float ab = subgroupBroadcast(av[i], kk);
                                 [[unroll]] for (uint j = 0; j < TNL; j++)
@@ -90,8 +120,7 @@ void main()
                         av[i] = load_a(rows[i], min(k_full + lane, p.k - 1));
                 for (uint kk = 0; kk < p.k - k_full; kk++) {
                         float bv[TNL];
-                        [[unroll]] for (uint j = 0; j < TNL; j++)
-                                bv[j] = load_b(k_full + kk, cols[j]);
+                        load_b_row(k_full + kk, cols, bv);
                         [[unroll]] for (uint i = 0; i < RM; i++) {
                                 float ab = subgroupShuffle(av[i], kk);
                                 [[unroll]] for (uint j = 0; j < TNL; j++)
@@ -101,7 +130,7 @@ void main()
         }
 
         [[unroll]] for (uint j = 0; j < TNL; j++) {
-                uint col = col0 + j * SG;
+                uint col = column(j);
                 if (col >= p.n)
                         continue;
                 float bj = p.has_bias != 0u ? bias[col] : 0.0;

@@ -14,6 +14,8 @@ typedef struct Shape {
 static const Shape shapes[] = {
         { 1, 1, 1 },   { 13, 13, 13 }, { 127, 1, 13 }, { 1, 127, 127 }, { 64, 64, 64 },
         { 127, 129, 33 }, { 13, 4099, 7 }, { 4097, 13, 5 }, { 9, 11, 4100 },
+        /* n % 4 == 0 takes the vec4-B kernels (partial column groups, odd m and k) */
+        { 1, 4, 1 },   { 13, 132, 127 }, { 5, 4100, 9 },
 };
 
 static void reference(const float *a, const float *b, const float *bias, const float *c0, float *c,
@@ -124,13 +126,14 @@ TEST(other_tiles)
         /* The tile sizes are specialization constants: other shapes must be as correct. */
         VkEngine *e = vkt_engine();
         uint32_t sg = vk_engine_subgroup_size(e);
-        const OpGemmTiles tiles[] = { { sg, 1, 1 }, { sg, 3, 5 }, { sg, 16, 2 } };
+        const OpGemmTiles tiles[] = { { sg, 1, 1 }, { sg, 3, 5 }, { sg, 16, 2 }, { sg, 5, 4 } };
 
         vkt_seed(13);
         for (size_t i = 0; i < ELEMENTSOF(tiles); i++) {
                 _cleanup_(op_gemm_freep) OpGemm *op = NULL;
                 ASSERT_OK(op_gemm_new_tiled(e, &tiles[i], &op));
                 run(op, &(OpGemmParams){ 45, 77, 31, .trans_b = true, .act = VK_ACTIVATION_RELU6 }, true, false);
+                run(op, &(OpGemmParams){ 45, 76, 31, .act = VK_ACTIVATION_RELU }, true, false);
         }
         OpGemm *bad = NULL;
         ASSERT_ERROR(op_gemm_new_tiled(e, &(OpGemmTiles){ sg, 0 + 33, 1 }, &bad), EINVAL);

@@ -19,6 +19,17 @@ TEST(device)
         ASSERT_TRUE(vk_device_kind_to_string(_VK_DEVICE_KIND_MAX) == NULL);
 }
 
+TEST(probe)
+{
+        VkEngine *e = vkt_engine();
+        _cleanup_free_ char *name = NULL;
+        VkDeviceKind kind;
+
+        ASSERT_OK(vk_probe_device(&name, &kind));
+        ASSERT_STREQ(name, vk_engine_device_name(e));
+        ASSERT_EQ(kind, vk_engine_device_kind(e));
+}
+
 TEST(device_override)
 {
         VkEngine *e = NULL;
@@ -193,6 +204,69 @@ TEST(stale_descriptor_sets)
                 vk_tensor_free(a);
                 vk_tensor_free(c);
         }
+}
+
+TEST(device_copy)
+{
+        VkEngine *e = vkt_engine();
+        VkRecorder *rec = vkt_recorder();
+        _cleanup_(op_eltwise_freep) OpEltwise *op = NULL;
+        float h[100], out[100];
+
+        vkt_fill(h, 100, -1, 1);
+        VkTensor *a = vkt_tensor(e, 100, h), *b = vkt_tensor(e, 100, NULL);
+        ASSERT_OK(op_eltwise_new(e, &op));
+        ASSERT_OK(vk_recorder_begin(rec));
+        ASSERT_OK(op_eltwise_record_scale(op, rec, 2.0f, a, a, 100));  /* a = 2a */
+        ASSERT_OK(vk_recorder_copy(rec, a, 40, b, 0, 60 * 4));          /* b[0…59] = a[10…69]: after a barrier */
+        ASSERT_EQ(vk_recorder_n_barriers(rec), 1);
+        ASSERT_OK(vk_recorder_download(rec, b, out, sizeof(out)));
+        ASSERT_ERROR(vk_recorder_copy(rec, a, 4, a, 8, 16), EINVAL);     /* overlapping */
+        ASSERT_ERROR(vk_recorder_copy(rec, a, 0, b, 4, b->bytes), EINVAL); /* past dst's end */
+        ASSERT_OK(vk_recorder_submit_and_wait(rec));
+        for (int i = 0; i < 60; i++)
+                ASSERT_NEAR(out[i], 2.0f * h[10 + i], 0);
+        vkt_check_guard(b, 100);
+        vk_tensor_free(a);
+        vk_tensor_free(b);
+}
+
+TEST(staging_path)
+{
+        /* The path a discrete GPU takes (device memory not mapped: every synchronous
+         * copy goes through the staging buffer), forced on this device. */
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        _cleanup_(op_eltwise_freep) OpEltwise *op = NULL;
+        _cleanup_(vk_recorder_freep) VkRecorder *rec = NULL;
+        VkTensor *a = NULL, *c = NULL;
+        const size_t n = 3 << 19; /* larger than the first synchronous staging buffer (1 MiB) */
+        float *h = malloc(n * 4), *out = malloc(n * 4);
+
+        ASSERT_TRUE(h && out);
+        setenv("FLUFF_VK_FORCE_STAGING", "1", 1);
+        ASSERT_OK(vk_engine_new(&e));
+        unsetenv("FLUFF_VK_FORCE_STAGING");
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ n }, &a));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ n }, &c));
+        ASSERT_TRUE(a->mapped == NULL);
+        vkt_fill(h, n, -1, 1);
+        ASSERT_OK(vk_tensor_upload(a, h, n * 4));
+        ASSERT_OK(op_eltwise_new(e, &op));
+        ASSERT_OK(vk_recorder_new(e, 4096, &rec));
+        ASSERT_OK(vk_recorder_begin(rec));
+        ASSERT_OK(op_eltwise_record_scale(op, rec, -2.0f, a, c, n));
+        ASSERT_OK(vk_recorder_submit_and_wait(rec));
+        ASSERT_OK(vk_tensor_download(c, out, n * 4));
+        for (size_t i = 0; i < n; i++)
+                if (out[i] != -2.0f * h[i])
+                        TEST_FAIL("element %zu: %g != %g", i, out[i], -2.0f * h[i]);
+        ASSERT_OK(vk_tensor_fill(c, 0x3f800000u)); /* 1.0f */
+        ASSERT_OK(vk_tensor_download(c, out, 64));
+        ASSERT_NEAR(out[15], 1.0, 0);
+        vk_tensor_free(a);
+        vk_tensor_free(c);
+        free(h);
+        free(out);
 }
 
 TEST_MAIN()

@@ -225,6 +225,9 @@ static int pick_memory_types(VkEngine *e)
         e->device_memory_type = (uint32_t)dev;
         e->host_memory_type = (uint32_t)host;
         e->device_memory_mapped = (m->memoryTypes[dev].propertyFlags & hv) == hv;
+        /* Tests take the discrete-GPU path (staging copies) on a unified-memory device too. */
+        if (getenv("FLUFF_VK_FORCE_STAGING"))
+                e->device_memory_mapped = false;
         e->device_heap_size = m->memoryHeaps[m->memoryTypes[dev].heapIndex].size;
         return 0;
 }
@@ -255,9 +258,21 @@ static int create_device(VkEngine *e)
         bool size_control_ext = e->props.apiVersion < VK_API_VERSION_1_3 &&
                                 has_extension(e->phys, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
         if (e->props.apiVersion >= VK_API_VERSION_1_3 || size_control_ext) {
+                VkPhysicalDeviceSubgroupSizeControlProperties scp = {
+                        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES,
+                };
+                VkPhysicalDeviceProperties2 p2b = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                                    .pNext = &scp };
+                vkGetPhysicalDeviceProperties2(e->phys, &p2b);
                 f2.pNext = &sc;
                 vkGetPhysicalDeviceFeatures2(e->phys, &f2);
                 e->size_control = sc.computeFullSubgroups;
+                /* Where the compiler picks the width (Intel: 8, 16 or 32), pin it to the
+                 * reported size, so a one-subgroup workgroup really is one subgroup. */
+                e->require_size = sc.subgroupSizeControl &&
+                                  (scp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                                  scp.minSubgroupSize <= e->subgroup_size && e->subgroup_size <= scp.maxSubgroupSize &&
+                                  scp.minSubgroupSize != scp.maxSubgroupSize;
                 if (size_control_ext && e->size_control)
                         exts[n_exts++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
         }
@@ -278,6 +293,7 @@ static int create_device(VkEngine *e)
         };
         VkPhysicalDeviceSubgroupSizeControlFeatures sc_on = {
                 .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
+                .subgroupSizeControl = e->require_size,
                 .computeFullSubgroups = VK_TRUE,
         };
         VkDeviceCreateInfo di = {
@@ -305,15 +321,11 @@ static int create_device(VkEngine *e)
         return 0;
 }
 
-int vk_engine_new(VkEngine **ret)
+/* Leaves *ret VK_NULL_HANDLE on failure, so a half-built engine frees cleanly. */
+static int create_instance(VkInstance *ret)
 {
-        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
         VkResult vr;
         int r;
-
-        e = calloc(1, sizeof(*e));
-        if (!e)
-                return -ENOMEM;
 
         VkApplicationInfo app = {
                 .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
@@ -323,16 +335,54 @@ int vk_engine_new(VkEngine **ret)
                 .apiVersion = VK_API_VERSION_1_2,
         };
         VkInstanceCreateInfo ii = { .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, .pApplicationInfo = &app };
-        vr = vkCreateInstance(&ii, NULL, &e->instance);
+        vr = vkCreateInstance(&ii, NULL, ret);
         if (vr < 0) {
-                e->instance = VK_NULL_HANDLE;
+                *ret = VK_NULL_HANDLE;
                 /* The loader says "incompatible driver" when it found no driver at all. */
                 r = vr == VK_ERROR_INCOMPATIBLE_DRIVER || vr == VK_ERROR_INITIALIZATION_FAILED
                             ? -ENODEV
                             : vk_result_to_errno(vr);
                 return log_debug_errno(r, "vkCreateInstance: %s", vk_result_to_string(vr));
         }
+        return 0;
+}
 
+int vk_probe_device(char **ret_name, VkDeviceKind *ret_kind)
+{
+        VkInstance instance;
+        VkPhysicalDevice pd;
+        VkPhysicalDeviceProperties p;
+        int r;
+
+        r = create_instance(&instance);
+        if (r < 0)
+                return r;
+        r = pick_device(instance, &pd);
+        if (r >= 0) {
+                vkGetPhysicalDeviceProperties(pd, &p);
+                char *name = strdup(p.deviceName);
+                if (!name)
+                        r = -ENOMEM;
+                else {
+                        *ret_name = name;
+                        *ret_kind = kind_from_type(p.deviceType);
+                }
+        }
+        vkDestroyInstance(instance, NULL);
+        return r;
+}
+
+int vk_engine_new(VkEngine **ret)
+{
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        int r;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        r = create_instance(&e->instance);
+        if (r < 0)
+                return r;
         r = pick_device(e->instance, &e->phys);
         if (r < 0)
                 return r;

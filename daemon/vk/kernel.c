@@ -28,7 +28,7 @@ static void entry_drop_views(VkKernel *k, struct VkSetEntry *x)
 static bool info_equal(const VkKernelInfo *a, const VkKernelInfo *b, const char *shader)
 {
         return streq(shader, b->shader) && a->n_bindings == b->n_bindings && a->write_mask == b->write_mask &&
-               a->texel_mask == b->texel_mask && a->push_size == b->push_size && a->n_spec == b->n_spec &&
+               a->texel_mask == b->texel_mask && a->texel4_mask == b->texel4_mask && a->push_size == b->push_size && a->n_spec == b->n_spec &&
                a->full_subgroups == b->full_subgroups && memcmp(a->spec, b->spec, a->n_spec * sizeof(uint32_t)) == 0;
 }
 
@@ -126,10 +126,15 @@ static int kernel_build(VkKernel *k)
                 .dataSize = info->n_spec * 4,
                 .pData = info->spec,
         };
+        VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rs = {
+                .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+                .requiredSubgroupSize = e->subgroup_size,
+        };
         VkComputePipelineCreateInfo ci = {
                 .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
                 .stage = {
                         .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                        .pNext = info->full_subgroups && e->require_size ? &rs : NULL,
                         .flags = info->full_subgroups && e->size_control
                                          ? VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT
                                          : 0,
@@ -157,7 +162,7 @@ int vk_kernel_get(VkEngine *e, const VkKernelInfo *info, VkKernel **ret)
         if (!info || !info->shader || info->n_bindings > VK_KERNEL_MAX_BINDINGS ||
             info->n_spec > VK_KERNEL_MAX_SPEC || info->push_size > VK_KERNEL_MAX_PUSH || info->push_size % 4 != 0 ||
             (info->write_mask >> info->n_bindings) != 0 || (info->texel_mask >> info->n_bindings) != 0 ||
-            (info->texel_mask & info->write_mask) != 0)
+            (info->texel_mask & info->write_mask) != 0 || (info->texel4_mask & ~info->texel_mask) != 0)
                 return -EINVAL;
 
         for (VkKernel *i = e->kernels; i; i = i->next)
@@ -303,7 +308,9 @@ int vk_kernel_descriptor_set(VkKernel *k, VkTensor *const *tensors, VkDescriptor
                         w[i].pBufferInfo = &bi[i];
                         continue;
                 }
-                if (key.range[i] / 4 > k->engine->props.limits.maxTexelBufferElements) {
+                bool vec4 = k->info.texel4_mask & (1u << i);
+                VkDeviceSize range = vec4 ? key.range[i] & ~(VkDeviceSize)15 : key.range[i];
+                if (range / (vec4 ? 16 : 4) > k->engine->props.limits.maxTexelBufferElements || range == 0) {
                         entry_drop_views(k, &x);
                         return log_debug_errno(E2BIG, "Tensor of %llu bytes exceeds the texel buffer limit.",
                                                (unsigned long long)key.range[i]);
@@ -311,9 +318,9 @@ int vk_kernel_descriptor_set(VkKernel *k, VkTensor *const *tensors, VkDescriptor
                 VkBufferViewCreateInfo vi = {
                         .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
                         .buffer = key.buffer[i],
-                        .format = VK_FORMAT_R32_SFLOAT,
+                        .format = vec4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
                         .offset = key.offset[i],
-                        .range = key.range[i],
+                        .range = range,
                 };
                 VkResult vr = vkCreateBufferView(k->engine->device, &vi, NULL, &x.views[i]);
                 if (vr < 0) {

@@ -18,9 +18,22 @@
 
 typedef struct OpConv2d OpConv2d;
 
+/* Tiles of the direct forward kernel: a workgroup of `lanes` invocations along
+ * output channels, each owning `pixels` output pixels × `channels` output
+ * channels. Zero fields take the device's defaults. */
+typedef struct OpConv2dTiles {
+        uint32_t lanes, pixels, channels;
+} OpConv2dTiles;
+
 int op_conv2d_new(VkEngine *e, OpConv2d **ret);
+/* With explicit tiles (benchmarks and tuning); -EINVAL for tiles out of range
+ * (lanes 1…256, pixels·channels 1…128). */
+int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret);
 OpConv2d *op_conv2d_free(OpConv2d *op);
 DEFINE_TRIVIAL_CLEANUP_FUNC(OpConv2d *, op_conv2d_free);
+
+/* Whether shape s runs as a GEMM (pointwise and the device has the GEMM kernel). */
+bool op_conv2d_is_gemm(const OpConv2d *op, const ConvShape *s);
 
 /* y = act(conv(x, w) + b); b may be NULL. */
 int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivation act, VkTensor *x,

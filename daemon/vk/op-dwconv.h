@@ -13,7 +13,17 @@
 
 typedef struct OpDwconv OpDwconv;
 
+/* Tiles of the forward kernel: a workgroup of `lanes` invocations along
+ * channels, each owning a tile of `rows` × `cols` outputs of one channel.
+ * Zero fields take the device's defaults. */
+typedef struct OpDwconvTiles {
+        uint32_t lanes, rows, cols;
+} OpDwconvTiles;
+
 int op_dwconv_new(VkEngine *e, OpDwconv **ret);
+/* With explicit tiles (benchmarks and tuning); -EINVAL for tiles out of range
+ * (lanes 1…256, rows·cols 1…128). */
+int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret);
 OpDwconv *op_dwconv_free(OpDwconv *op);
 DEFINE_TRIVIAL_CLEANUP_FUNC(OpDwconv *, op_dwconv_free);
 

@@ -12,6 +12,7 @@ _Static_assert(sizeof(GemmPush) == 24, "must match shaders/gemm.comp");
 struct OpGemm {
         VkEngine *engine;     /* borrowed */
         VkKernel *kernel[4];  /* [trans_a·2 + trans_b], owned by the engine */
+        VkKernel *vec4[2];    /* [trans_a], B read as vec4s: n % 4 == 0, !trans_b */
         OpGemmTiles tiles;
         uint64_t max_texels;
 };
@@ -57,19 +58,23 @@ int op_gemm_new_tiled(VkEngine *e, const OpGemmTiles *tiles, OpGemm **ret)
         if (t->lanes != vk_engine_subgroup_size(e) || t->rows < 1 || t->rows > 32 || t->cols < 1 || t->cols > 16)
                 return -EINVAL;
 
-        for (unsigned v = 0; v < 4; v++) {
+        for (unsigned v = 0; v < 6; v++) {
+                bool vec4 = v >= 4, trans_a = vec4 ? v & 1 : v >> 1, trans_b = vec4 ? 0 : v & 1;
+                if (vec4 && t->cols % 4 != 0)
+                        break;
                 r = vk_kernel_get(e,
                                   &(VkKernelInfo){
                                           .shader = "gemm",
                                           .n_bindings = 4,
                                           .write_mask = 1u << 3,
                                           .texel_mask = 3,
+                                          .texel4_mask = vec4 ? 2 : 0,
                                           .push_size = sizeof(GemmPush),
-                                          .n_spec = 5,
-                                          .spec = { t->lanes, t->rows, t->cols, v >> 1, v & 1 },
+                                          .n_spec = 6,
+                                          .spec = { t->lanes, t->rows, t->cols, trans_a, trans_b, vec4 },
                                           .full_subgroups = true,
                                   },
-                                  &op->kernel[v]);
+                                  vec4 ? &op->vec4[v - 4] : &op->kernel[v]);
                 if (r < 0)
                         return r;
         }
@@ -125,6 +130,8 @@ int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor
                 .accumulate = p->accumulate,
         };
         VkKernel *k = op->kernel[p->trans_a * 2 + p->trans_b];
+        if (!p->trans_b && p->n % 4 == 0 && op->vec4[p->trans_a] && b->offset % 16 == 0)
+                k = op->vec4[p->trans_a];
         return vk_recorder_dispatch(r, k, (VkTensor *[]){ a, b, bias ?: c, c }, &push, (uint32_t)gx, (uint32_t)gy,
                                     1);
 }

@@ -9,7 +9,8 @@ _Static_assert(sizeof(GpoolPush) == 16, "must match shaders/gpool.comp and gpool
 struct OpGpool {
         VkEngine *engine; /* borrowed */
         uint32_t lx, ly;
-        VkKernel *fwd, *bwd; /* owned by the engine */
+        uint64_t max_texels;
+        VkKernel *fwd[_POOL_MODE_MAX], *bwd; /* owned by the engine; fwd per mode */
 };
 
 int op_gpool_new(VkEngine *e, OpGpool **ret)
@@ -24,16 +25,20 @@ int op_gpool_new(VkEngine *e, OpGpool **ret)
         /* Channels along lanes; lavapipe wants one 8-lane vector wide. */
         op->lx = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? 8 : 64;
         op->ly = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? 8 : 1;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "gpool",
-                                           .n_bindings = 3,
-                                           .write_mask = (1u << 1) | (1u << 2),
-                                           .push_size = sizeof(GpoolPush),
-                                           .n_spec = 2,
-                                           .spec = { op->lx, op->ly } },
-                          &op->fwd);
-        if (r < 0)
-                return r;
+        op->max_texels = vk_engine_max_texel_elements(e);
+        for (PoolMode m = 0; m < _POOL_MODE_MAX; m++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){ .shader = "gpool",
+                                                   .n_bindings = 3,
+                                                   .write_mask = (1u << 1) | (1u << 2),
+                                                   .texel_mask = 1,
+                                                   .push_size = sizeof(GpoolPush),
+                                                   .n_spec = 3,
+                                                   .spec = { op->lx, op->ly, m } },
+                                  &op->fwd[m]);
+                if (r < 0)
+                        return r;
+        }
         r = vk_kernel_get(e,
                           &(VkKernelInfo){ .shader = "gpool_bwd",
                                            .n_bindings = 3,
@@ -83,8 +88,10 @@ int op_gpool_record(OpGpool *op, VkRecorder *r, PoolMode mode, uint32_t n, uint3
         q = check(mode, n, hw, c, x, y, argmax);
         if (q < 0)
                 return q;
+        if (x->count > op->max_texels)
+                return -E2BIG;
         GpoolPush p = { .n = n, .hw = hw, .c = c, .mode = mode };
-        return vk_recorder_dispatch(r, op->fwd, (VkTensor *[]){ x, y, mode == POOL_MAX ? argmax : y }, &p,
+        return vk_recorder_dispatch(r, op->fwd[mode], (VkTensor *[]){ x, y, mode == POOL_MAX ? argmax : y }, &p,
                                     (c + op->lx - 1) / op->lx, (n + op->ly - 1) / op->ly, 1);
 }
 

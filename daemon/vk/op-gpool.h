@@ -14,7 +14,8 @@ int op_gpool_new(VkEngine *e, OpGpool **ret);
 OpGpool *op_gpool_free(OpGpool *op);
 DEFINE_TRIVIAL_CLEANUP_FUNC(OpGpool *, op_gpool_free);
 
-/* argmax is required for POOL_MAX and ignored (may be NULL) for POOL_AVG. */
+/* argmax is required for POOL_MAX and ignored (may be NULL) for POOL_AVG.
+ * -E2BIG when x exceeds the device's texel-buffer limit. */
 int op_gpool_record(OpGpool *op, VkRecorder *r, PoolMode mode, uint32_t n, uint32_t hw, uint32_t c, VkTensor *x,
                     VkTensor *y, VkTensor *argmax);
 /* dx [n][hw][c] from dy [n][c], overwriting dx. */

@@ -19,6 +19,7 @@ struct VkEngine {
         uint32_t subgroup_size;
         bool subgroup_ops;
         bool size_control; /* VK_EXT_subgroup_size_control / Vulkan 1.3 full subgroups */
+        bool require_size; /* the subgroup size varies and can be pinned per pipeline */
 
         uint32_t device_memory_type; /* for tensors */
         uint32_t host_memory_type;   /* for staging: host-visible, coherent, cached if possible */

@@ -86,6 +86,11 @@ int vk_engine_new(VkEngine **ret);
 VkEngine *vk_engine_free(VkEngine *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VkEngine *, vk_engine_free);
 
+/* What vk_engine_new() would pick, without creating a device (cheap enough for
+ * `fluffctl status` before the engine is first used). ret_name gets a copy
+ * (free it). Same errors as vk_engine_new(). */
+int vk_probe_device(char **ret_name, VkDeviceKind *ret_kind);
+
 const char *vk_engine_device_name(const VkEngine *e);
 VkDeviceKind vk_engine_device_kind(const VkEngine *e);
 const char *vk_device_kind_to_string(VkDeviceKind k); /* "discrete GPU", …, "CPU" */
@@ -180,10 +185,13 @@ typedef struct VkKernelInfo {
         uint32_t texel_mask;    /* bit i set: binding i is a read-only R32F uniform texel buffer
                                  * (`uniform samplerBuffer`): on lavapipe its loads are vector
                                  * gathers, far cheaper than per-lane storage-buffer loads */
+        uint32_t texel4_mask;   /* subset of texel_mask viewed as RGBA32F (a vec4 per fetch); the
+                                 * view covers the tensor's bytes rounded down to 16 */
         uint32_t push_size;     /* bytes of the push-constant block (≤ 128, multiple of 4) */
         unsigned n_spec;        /* specialization constants, constant_id 0…n_spec-1 */
         uint32_t spec[VK_KERNEL_MAX_SPEC];
-        bool full_subgroups;    /* require full subgroups of vk_engine_subgroup_size() lanes */
+        bool full_subgroups;    /* require full subgroups of exactly vk_engine_subgroup_size() lanes
+                                 * (pinned where the device lets the compiler choose) */
 } VkKernelInfo;
 
 /* Returns the kernel for info, building its pipeline on first use; the engine
@@ -206,6 +214,11 @@ int vk_recorder_upload(VkRecorder *r, VkTensor *t, const void *data, size_t byte
 /* Records a copy of t's first bytes to staging; they are written to dst by
  * vk_recorder_submit_and_wait(). dst must stay valid until then. */
 int vk_recorder_download(VkRecorder *r, const VkTensor *t, void *dst, size_t bytes);
+/* Records a device-side copy of bytes from src (at src_offset) to dst (at
+ * dst_offset), e.g. keeping the best weights for early stopping. -EINVAL when a
+ * range leaves its tensor or the two ranges overlap in one buffer. */
+int vk_recorder_copy(VkRecorder *r, const VkTensor *src, size_t src_offset, VkTensor *dst, size_t dst_offset,
+                     size_t bytes);
 /* Records a fill of t with a 32-bit pattern. */
 int vk_recorder_fill(VkRecorder *r, VkTensor *t, uint32_t pattern);
 /* Records one dispatch: tensors[i] is bound to binding i (k's n_bindings of
