@@ -7,7 +7,6 @@
 #include "op-conv2d.h"
 #include "op-dwconv.h"
 #include "op-eltwise.h"
-#include "op-gemm.h"
 #include "op-gpool.h"
 #include "op-preprocess.h"
 
@@ -18,7 +17,6 @@ struct BackboneVk {
         uint32_t max_batch, batch;
 
         OpConv2d *conv;
-        OpGemm *gemm; /* NULL where the device lacks what it needs: conv2d does it all */
         OpDwconv *dw;
         OpEltwise *elt;
         OpGpool *pool;
@@ -56,7 +54,6 @@ BackboneVk *backbone_vk_free(BackboneVk *v)
         vk_tensor_free(v->argmax);
         vk_recorder_free(v->rec);
         op_conv2d_free(v->conv);
-        op_gemm_free(v->gemm);
         op_dwconv_free(v->dw);
         op_eltwise_free(v->elt);
         op_gpool_free(v->pool);
@@ -157,9 +154,6 @@ int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int kee
             (r = op_eltwise_new(e, &v->elt)) < 0 || (r = op_gpool_new(e, &v->pool)) < 0 ||
             (r = op_preprocess_new(e, &v->pre)) < 0)
                 return log_debug_errno(r, "Cannot build the backbone's kernels: %m");
-        r = op_gemm_new(e, &v->gemm);
-        if (r < 0 && r != -EOPNOTSUPP)
-                return log_debug_errno(r, "Cannot build the GEMM kernel: %m");
 
         for (unsigned i = 0; i < v->g->n_nodes; i++) {
                 const BbNode *n = &v->g->nodes[i];
@@ -230,7 +224,8 @@ static int record_node(BackboneVk *v, unsigned i, uint32_t n)
         case BB_OP_CONV:
         case BB_OP_DWCONV:
         case BB_OP_DENSE: {
-                /* a dense layer is a 1×1 convolution over a 1×1 map: same HWIO weights */
+                /* a dense layer is a 1×1 convolution over a 1×1 map: same HWIO weights;
+                 * op_conv2d runs pointwise shapes (most of the FLOPs) on the GEMM */
                 bool dense = nd->op == BB_OP_DENSE;
                 ConvShape s = {
                         .n = n,
@@ -249,12 +244,6 @@ static int record_node(BackboneVk *v, unsigned i, uint32_t n)
                 };
                 if (nd->op == BB_OP_DWCONV)
                         return op_dwconv_record(v->dw, v->rec, &s, vk_act(nd->act), x, v->w[i], v->b[i], y);
-                /* pointwise layers (most of the FLOPs) and the dense head are plain
-                 * GEMMs in NHWC: [n·h·w, c] × [c, k] */
-                if (v->gemm && conv_shape_is_pointwise(&s)) {
-                        OpGemmParams gp = {.m = n * s.h * s.w, .n = s.k, .k = s.c, .act = vk_act(nd->act)};
-                        return op_gemm_record(v->gemm, v->rec, x, v->w[i], v->b[i], y, &gp);
-                }
                 return op_conv2d_record(v->conv, v->rec, &s, vk_act(nd->act), x, v->w[i], v->b[i], y);
         }
         case BB_OP_ADD:
