@@ -94,6 +94,56 @@ TEST(vulkan_matches_reference)
         (void)rmdir(dir);
 }
 
+/* Fine-tuning runs the last blocks on cached activations: the pass from a
+ * kept activation must give what the whole pass gave. */
+TEST(forward_from_cached_activation)
+{
+        VkEngine *e = vkt_engine();
+        _cleanup_free_ char *dir = test_tmpdir(), *w = NULL;
+        _cleanup_(backbone_freep) Backbone *bb = bbt_load(dir);
+        _cleanup_(backbone_vk_freep) BackboneVk *v = NULL;
+        _cleanup_free_ uint8_t *rgb = malloc(3 * BACKBONE_INPUT_FLOATS);
+        _cleanup_free_ float *act = NULL;
+        float emb[3 * BACKBONE_EMBED_DIM], emb2[3 * BACKBONE_EMBED_DIM], p[15], p2[15];
+
+        ASSERT_TRUE(rgb);
+        for (unsigned i = 0; i < 3; i++)
+                make_image(10 + i, rgb + i * BACKBONE_INPUT_FLOATS);
+        ASSERT_OK(backbone_vk_new(e, bb, 3, 12, &v));
+        ASSERT_OK(backbone_vk_forward(v, rgb, 3, p, emb));
+
+        const BbGraph *g = backbone_graph(bb);
+        int start = bb_graph_find(g, "block_12_add");
+        ASSERT_TRUE(start > 0);
+        VkTensor *t = backbone_vk_activation(v, (unsigned)start);
+        ASSERT_TRUE(t);
+        size_t count = 3 * 14 * 14 * 96;
+        act = vkt_download(t, count);
+
+        memset(emb2, 0, sizeof(emb2));
+        ASSERT_OK(backbone_vk_forward_from(v, (unsigned)start, act, 3, p2, emb2));
+        ASSERT_TRUE(memcmp(p, p2, sizeof(p)) == 0);
+        for (unsigned i = 0; i < 3; i++)
+                ASSERT_TRUE(memcmp(emb + i * BACKBONE_EMBED_DIM, emb2 + i * BACKBONE_EMBED_DIM,
+                                   BACKBONE_EMBED_DIM * sizeof(float)) == 0);
+
+        /* inside a residual block is no cut: block_14_add still reads block 13's output */
+        ASSERT_ERROR(backbone_vk_forward_from(v, (unsigned)bb_graph_find(g, "block_14_expand_relu"), act, 3,
+                                              p2, NULL),
+                     EINVAL);
+        ASSERT_ERROR(backbone_vk_forward_from(v, 0, act, 3, p2, NULL), EINVAL);
+
+        VkTensor *wt = NULL, *bt = NULL;
+        ASSERT_OK(backbone_vk_weights(v, (unsigned)bb_graph_find(g, "block_16_project"), &wt, &bt));
+        ASSERT_EQ(wt->count, 960 * 320);
+        ASSERT_EQ(bt->count, 320);
+        ASSERT_ERROR(backbone_vk_weights(v, (unsigned)start, &wt, &bt), ENOENT);
+
+        ASSERT_TRUE(asprintf(&w, "%s/backbone.safetensors", dir) > 0);
+        (void)unlink(w);
+        (void)rmdir(dir);
+}
+
 static int count_progress(size_t done, size_t total, void *userdata)
 {
         size_t *calls = userdata;

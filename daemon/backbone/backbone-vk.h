@@ -43,6 +43,19 @@ uint32_t backbone_vk_max_batch(const BackboneVk *v);
  * ret_probs (n×5) and ret_embed (n×BACKBONE_EMBED_DIM) may each be NULL. */
 int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_probs, float *ret_embed);
 
+/* Runs the network from node start's output on, for fine-tuning the blocks
+ * after it on cached activations: act holds n × (start's h·w·c) floats, NHWC,
+ * e.g. downloaded from backbone_vk_activation() after an earlier pass. start
+ * must cut the graph (no later node reads an earlier one; block outputs and
+ * stride-2 expansions do): -EINVAL otherwise. Feature sets at or after start
+ * are written to ret_embed; earlier ones are left as they were. */
+int backbone_vk_forward_from(BackboneVk *v, unsigned start, const float *act, size_t n, float *ret_probs,
+                             float *ret_embed);
+
+/* The device copies of node i's weight and bias (borrowed; fine-tuning may
+ * update them in place). -ENOENT for a node without weights. */
+int backbone_vk_weights(BackboneVk *v, unsigned node, VkTensor **ret_w, VkTensor **ret_b);
+
 /* The output of graph node i ([batch][h][w][c] of the last batch, as a flat
  * tensor at least that large) if it is kept, else NULL. */
 VkTensor *backbone_vk_activation(BackboneVk *v, unsigned node);

@@ -256,19 +256,8 @@ static int record_node(BackboneVk *v, unsigned i, uint32_t n)
         }
 }
 
-static int forward_batch(BackboneVk *v, const uint8_t *rgb, uint32_t n, float *ret_probs, float *ret_embed)
+static int record_preprocess(BackboneVk *v, uint32_t n)
 {
-        const BbGraph *g = v->g;
-        const BbNode *out = &g->nodes[g->n_nodes - 1];
-        float *hf[_BACKBONE_FEAT_MAX][2];
-        int r;
-
-        r = vk_recorder_begin(v->rec);
-        if (r < 0)
-                return r;
-        r = vk_recorder_upload(v->rec, v->src, rgb, (size_t)n * BACKBONE_INPUT_FLOATS);
-        if (r < 0)
-                return r;
         PreprocShape p = {
                 .n = n,
                 .src_h = BACKBONE_INPUT_SIZE,
@@ -279,32 +268,74 @@ static int forward_batch(BackboneVk *v, const uint8_t *rgb, uint32_t n, float *r
                 .out_w = BACKBONE_INPUT_SIZE,
                 .scale = {1.0f / 255, 1.0f / 255, 1.0f / 255},
         };
-        r = op_preprocess_record(v->pre, v->rec, &p, v->src, v->slot[v->node_slot[0]]);
+        return op_preprocess_record(v->pre, v->rec, &p, v->src, v->slot[v->node_slot[0]]);
+}
+
+/* Mean and max of node i's output into feature set f, downloaded to *next. */
+static int record_pool(BackboneVk *v, int f, unsigned i, uint32_t n, float **next, float *ret_host[2])
+{
+        const BbNode *nd = &v->g->nodes[i];
+        VkTensor *x = v->slot[v->node_slot[i]];
+        size_t bytes = (size_t)n * nd->c * sizeof(float);
+        int r;
+
+        if ((r = op_gpool_record(v->pool, v->rec, POOL_AVG, n, nd->h * nd->w, nd->c, x, v->mean[f], NULL)) <
+                    0 ||
+            (r = op_gpool_record(v->pool, v->rec, POOL_MAX, n, nd->h * nd->w, nd->c, x, v->max[f],
+                                 v->argmax)) < 0)
+                return r;
+        ret_host[0] = *next;
+        ret_host[1] = *next + (size_t)n * nd->c;
+        *next += 2 * (size_t)n * nd->c;
+        if ((r = vk_recorder_download(v->rec, v->mean[f], ret_host[0], bytes)) < 0 ||
+            (r = vk_recorder_download(v->rec, v->max[f], ret_host[1], bytes)) < 0)
+                return r;
+        return 0;
+}
+
+/* start == 0: in is uint8 RGB; else n × (start's h·w·c) floats of start's output. */
+static int forward_batch(BackboneVk *v, unsigned start, const void *in, uint32_t n, float *ret_probs,
+                         float *ret_embed)
+{
+        const BbGraph *g = v->g;
+        const BbNode *out = &g->nodes[g->n_nodes - 1];
+        float *hf[_BACKBONE_FEAT_MAX][2];
+        bool done_feat[_BACKBONE_FEAT_MAX] = {};
+        int r;
+
+        if (start > 0) {
+                /* outside the step: a cached activation can be far larger than the staging room */
+                r = vk_tensor_upload(v->slot[v->node_slot[start]], in,
+                                     (size_t)n * node_floats(&g->nodes[start]) * sizeof(float));
+                if (r < 0)
+                        return r;
+        }
+        r = vk_recorder_begin(v->rec);
         if (r < 0)
                 return r;
+        if (start == 0) {
+                r = vk_recorder_upload(v->rec, v->src, in, (size_t)n * BACKBONE_INPUT_FLOATS);
+                if (r < 0)
+                        return r;
+                r = record_preprocess(v, n);
+                if (r < 0)
+                        return r;
+        }
 
         float *next = v->host_feat;
-        for (unsigned i = 1; i < g->n_nodes; i++) {
-                r = record_node(v, i, n);
-                if (r < 0)
-                        return log_debug_errno(r, "Cannot record \"%s\": %m", g->nodes[i].name);
+        for (unsigned i = MAX(start, 1u); i < g->n_nodes; i++) {
+                if (i > start) {
+                        r = record_node(v, i, n);
+                        if (r < 0)
+                                return log_debug_errno(r, "Cannot record \"%s\": %m", g->nodes[i].name);
+                }
                 for (int f = 0; ret_embed && f < _BACKBONE_FEAT_MAX; f++) {
                         if (v->bb->feat_node[f] != (int)i)
                                 continue;
-                        const BbNode *nd = &g->nodes[i];
-                        VkTensor *x = v->slot[v->node_slot[i]];
-                        size_t bytes = (size_t)n * nd->c * sizeof(float);
-                        if ((r = op_gpool_record(v->pool, v->rec, POOL_AVG, n, nd->h * nd->w, nd->c, x,
-                                                 v->mean[f], NULL)) < 0 ||
-                            (r = op_gpool_record(v->pool, v->rec, POOL_MAX, n, nd->h * nd->w, nd->c, x,
-                                                 v->max[f], v->argmax)) < 0)
+                        r = record_pool(v, f, i, n, &next, hf[f]);
+                        if (r < 0)
                                 return r;
-                        hf[f][0] = next;
-                        hf[f][1] = next + (size_t)n * nd->c;
-                        next += 2 * (size_t)n * nd->c;
-                        if ((r = vk_recorder_download(v->rec, v->mean[f], hf[f][0], bytes)) < 0 ||
-                            (r = vk_recorder_download(v->rec, v->max[f], hf[f][1], bytes)) < 0)
-                                return r;
+                        done_feat[f] = true;
                 }
         }
         r = vk_recorder_download(v->rec, v->slot[v->node_slot[g->n_nodes - 1]], v->host_logits,
@@ -329,6 +360,8 @@ static int forward_batch(BackboneVk *v, const uint8_t *rgb, uint32_t n, float *r
         }
         for (int f = 0; ret_embed && f < _BACKBONE_FEAT_MAX; f++) {
                 const BackboneFeatureInfo *fi = backbone_feature_info((BackboneFeatureSet)f);
+                if (!done_feat[f])
+                        continue;
                 for (uint32_t img = 0; img < n; img++) {
                         float *e = ret_embed + (size_t)img * BACKBONE_EMBED_DIM + fi->offset;
                         memcpy(e, hf[f][0] + (size_t)img * fi->c, fi->c * sizeof(float));
@@ -338,9 +371,10 @@ static int forward_batch(BackboneVk *v, const uint8_t *rgb, uint32_t n, float *r
         return 0;
 }
 
-int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_probs, float *ret_embed)
+static int forward(BackboneVk *v, unsigned start, const void *in, size_t in_per_image, size_t n,
+                   float *ret_probs, float *ret_embed)
 {
-        if (!v || (!rgb && n > 0))
+        if (!v || (!in && n > 0))
                 return -EINVAL;
         if (v->g->nodes[v->g->n_nodes - 1].c != BACKBONE_N_CLASSES)
                 return -EBADMSG;
@@ -348,12 +382,42 @@ int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_
         size_t parts = (n + v->max_batch - 1) / v->max_batch, per = parts ? (n + parts - 1) / parts : 0;
         for (size_t done = 0; done < n;) {
                 uint32_t b = (uint32_t)MIN(per, n - done);
-                int r = forward_batch(v, rgb + done * BACKBONE_INPUT_FLOATS, b,
+                int r = forward_batch(v, start, (const uint8_t *)in + done * in_per_image, b,
                                       ret_probs ? ret_probs + done * BACKBONE_N_CLASSES : NULL,
                                       ret_embed ? ret_embed + done * BACKBONE_EMBED_DIM : NULL);
                 if (r < 0)
                         return r;
                 done += b;
         }
+        return 0;
+}
+
+int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_probs, float *ret_embed)
+{
+        return forward(v, 0, rgb, BACKBONE_INPUT_FLOATS, n, ret_probs, ret_embed);
+}
+
+int backbone_vk_forward_from(BackboneVk *v, unsigned start, const float *act, size_t n, float *ret_probs,
+                             float *ret_embed)
+{
+        if (!v || start == 0 || start + 1 >= v->g->n_nodes)
+                return -EINVAL;
+        /* a cut: nothing after start may read anything before it */
+        for (unsigned i = start + 1; i < v->g->n_nodes; i++)
+                for (unsigned j = 0; j < 2; j++)
+                        if (v->g->nodes[i].in[j] >= 0 && v->g->nodes[i].in[j] < (int)start)
+                                return -EINVAL;
+        return forward(v, start, act, node_floats(&v->g->nodes[start]) * sizeof(float), n, ret_probs,
+                       ret_embed);
+}
+
+int backbone_vk_weights(BackboneVk *v, unsigned node, VkTensor **ret_w, VkTensor **ret_b)
+{
+        if (!v || node >= v->g->n_nodes || !v->w[node])
+                return -ENOENT;
+        if (ret_w)
+                *ret_w = v->w[node];
+        if (ret_b)
+                *ret_b = v->b[node];
         return 0;
 }
