@@ -12,6 +12,7 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TW = 4;
+layout(constant_id = 2) const uint S = 1;
 
 layout(set = 0, binding = 0) uniform samplerBuffer dy_tex;
 layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
@@ -37,13 +38,13 @@ void main()
                 float acc = 0.0;
                 for (uint u = 0; u < 3u; u++) {
                         const int a = th - int(u);
-                        const uint oh = uint(max(a, 0)) / p.sh;
-                        const bool row_seen = a >= 0 && oh * p.sh == uint(a) && oh < p.oh;
+                        const uint oh = uint(max(a, 0)) / S;
+                        const bool row_seen = a >= 0 && oh * S == uint(a) && oh < p.oh;
                         const uint gb = (row0 + min(oh, p.oh - 1u)) * p.ow;
                         for (uint v = 0; v < 3u; v++) {
                                 const int b = tw - int(v);
-                                const uint ow = uint(max(b, 0)) / p.sw;
-                                const bool seen = row_seen && b >= 0 && ow * p.sw == uint(b) && ow < p.ow;
+                                const uint ow = uint(max(b, 0)) / S;
+                                const bool seen = row_seen && b >= 0 && ow * S == uint(b) && ow < p.ow;
                                 float g = texelFetch(dy_tex, int((gb + min(ow, p.ow - 1u)) * p.c + c)).x;
                                 acc = fma(seen ? g : 0.0, wr[u * 3u + v], acc);
                         }

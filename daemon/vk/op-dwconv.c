@@ -12,17 +12,18 @@ typedef struct DwTiles {
         uint32_t tw;  /* forward: output columns per tile */
         uint32_t dtw; /* backward-data: inputs per invocation */
         uint32_t wlx; /* backward-weight: workgroup width (channels) */
+        uint32_t wtw; /* backward-weight: outputs per strip */
         uint32_t th;  /* forward: output rows per tile */
 } DwTiles;
 
-static const DwTiles tiles_cpu = { .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .th = 4 };
-static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .th = 2 };
+static const DwTiles tiles_cpu = { .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .wtw = 7, .th = 4 };
+static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .wtw = 4, .th = 2 };
 
 struct OpDwconv {
         VkEngine *engine; /* borrowed */
         uint64_t max_texels;
         DwTiles t;
-        VkKernel *fwd[2], *bwd_data, *bwd_weight; /* owned by the engine; fwd per stride */
+        VkKernel *fwd[2], *bwd_data[2], *bwd_weight[2]; /* owned by the engine; per stride */
 };
 
 int op_dwconv_new(VkEngine *e, OpDwconv **ret)
@@ -62,28 +63,32 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
                 if (r < 0)
                         return r;
         }
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "dwconv_bwd_data",
-                                           .n_bindings = 3,
-                                           .write_mask = 1u << 2,
-                                           .texel_mask = 3,
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 2,
-                                           .spec = { op->t.lx, op->t.dtw } },
-                          &op->bwd_data);
-        if (r < 0)
-                return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "dwconv_bwd_weight",
-                                           .n_bindings = 4,
-                                           .write_mask = (1u << 2) | (1u << 3),
-                                           .texel_mask = 3,
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 1,
-                                           .spec = { op->t.wlx } },
-                          &op->bwd_weight);
-        if (r < 0)
-                return r;
+        for (uint32_t s = 1; s <= 2; s++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){ .shader = "dwconv_bwd_data",
+                                                   .n_bindings = 3,
+                                                   .write_mask = 1u << 2,
+                                                   .texel_mask = 3,
+                                                   .push_size = sizeof(ConvPush),
+                                                   .n_spec = 3,
+                                                   .spec = { op->t.lx, op->t.dtw, s } },
+                                  &op->bwd_data[s - 1]);
+                if (r < 0)
+                        return r;
+        }
+        for (uint32_t s = 1; s <= 2; s++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){ .shader = "dwconv_bwd_weight",
+                                                   .n_bindings = 4,
+                                                   .write_mask = (1u << 2) | (1u << 3),
+                                                   .texel_mask = 3,
+                                                   .push_size = sizeof(ConvPush),
+                                                   .n_spec = 3,
+                                                   .spec = { op->t.wlx, op->t.wtw, s } },
+                                  &op->bwd_weight[s - 1]);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(op);
         return 0;
 }
@@ -155,7 +160,7 @@ int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, V
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
         uint32_t gy, gz;
         conv_groups_yz(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw), &gy, &gz);
-        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p, conv_div_up(s->c, op->t.lx),
+        return vk_recorder_dispatch(r, op->bwd_data[s->stride_w - 1], (VkTensor *[]){ dy, w, dx }, &p, conv_div_up(s->c, op->t.lx),
                                     gy, gz);
 }
 
@@ -171,6 +176,6 @@ int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s,
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, db);
-        return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
+        return vk_recorder_dispatch(r, op->bwd_weight[s->stride_w - 1], (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
                                     conv_div_up(s->c, op->t.wlx), 1, 1);
 }
