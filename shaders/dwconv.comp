@@ -43,10 +43,10 @@ void main()
         const uint s_raw = CONV_GROUP_ROW();
         const uint s = min(s_raw, p.n * bands * strips - 1u);
 
-        const uint band = s / strips; // n * bands + band
+        const uint band = fdiv(s, p.div_a); // n * bands + band; div_a: strips
         const uint ow0 = (s - band * strips) * TW;
-        const uint oh0 = (band % bands) * TH;
-        const uint nimg = band / bands;
+        const uint nimg = fdiv(band, p.div_b); // div_b: bands
+        const uint oh0 = (band - nimg * bands) * TH;
         const uint row0 = nimg * p.h;
         const int ih0 = int(oh0 * S) - int(p.pt);
         const int iw0 = int(ow0 * S) - int(p.pl);

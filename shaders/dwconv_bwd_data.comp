@@ -31,10 +31,10 @@ void main()
 
         for (uint i = 0; i < TW; i++) {
                 const uint q = min(p0 + i, npix - 1u);
-                const uint t = q / p.w;
+                const uint t = fdiv(q, p.div_w), nimg = fdiv(t, p.div_h);
                 const int tw = int(q - t * p.w) + int(p.pl);
-                const int th = int(t % p.h) + int(p.pt);
-                const uint row0 = (t / p.h) * p.oh;
+                const int th = int(t - nimg * p.h) + int(p.pt);
+                const uint row0 = nimg * p.oh;
                 float acc = 0.0;
                 for (uint u = 0; u < 3u; u++) {
                         const int a = th - int(u);

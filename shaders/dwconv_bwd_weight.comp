@@ -35,7 +35,7 @@ void main()
                 acc[t] = 0.0;
 
         for (uint row = 0; row < p.n * p.oh; row++) {
-                const uint n = row / p.oh, oh = row - n * p.oh;
+                const uint n = fdiv(row, p.div_oh), oh = row - n * p.oh;
                 const int ih0 = int(oh * S) - int(p.pt);
                 for (uint ow0 = 0; ow0 < p.ow; ow0 += TW) {
                         float g[TW];

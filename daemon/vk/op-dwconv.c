@@ -140,6 +140,8 @@ int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, act, b);
+        p.div_a = conv_div(conv_div_up(ow, op->t.tw));
+        p.div_b = conv_div(conv_div_up(oh, op->t.th));
         uint32_t gy, gz;
         conv_groups_yz((uint64_t)s->n * conv_div_up(oh, op->t.th) * conv_div_up(ow, op->t.tw), &gy, &gz);
         return vk_recorder_dispatch(r, op->fwd[s->stride_w - 1], (VkTensor *[]){ x, w, b ?: w, y }, &p,
