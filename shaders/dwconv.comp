@@ -18,6 +18,9 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TW = 8;
 layout(constant_id = 2) const uint S = 1;
 layout(constant_id = 3) const uint TH = 1;
+// FLIP: use the kernel rotated by 180°, which makes this kernel the
+// backward-data pass of a stride-1 depthwise convolution (op-dwconv.c).
+layout(constant_id = 4) const bool FLIP = false;
 
 #include "conv.glsl"
 
@@ -53,7 +56,7 @@ void main()
 
         float wr[9];
         for (uint t = 0; t < 9u; t++)
-                wr[t] = texelFetch(w_tex, int(t * p.c + c)).x;
+                wr[t] = texelFetch(w_tex, int((FLIP ? 8u - t : t) * p.c + c)).x;
         float acc[TH * TW];
         for (uint t = 0; t < TH * TW; t++)
                 acc[t] = 0.0;
