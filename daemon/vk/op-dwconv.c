@@ -12,12 +12,13 @@ typedef struct DwTiles {
         uint32_t tw;  /* forward: output columns per tile */
         uint32_t dtw; /* backward-data: inputs per invocation */
         uint32_t wlx; /* backward-weight: workgroup width (channels) */
-        uint32_t wtw; /* backward-weight: outputs per strip */
+        uint32_t wtw; /* backward-weight: output columns per tile */
+        uint32_t wth; /* backward-weight: output rows per tile */
         uint32_t th;  /* forward: output rows per tile */
 } DwTiles;
 
-static const DwTiles tiles_cpu = { .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .wtw = 7, .th = 4 };
-static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .wtw = 4, .th = 2 };
+static const DwTiles tiles_cpu = { .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .wtw = 7, .wth = 4, .th = 4 };
+static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .wtw = 4, .wth = 1, .th = 2 };
 
 struct OpDwconv {
         VkEngine *engine; /* borrowed */
@@ -94,8 +95,8 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
                                                    .write_mask = (1u << 2) | (1u << 3),
                                                    .texel_mask = 3,
                                                    .push_size = sizeof(ConvPush),
-                                                   .n_spec = 3,
-                                                   .spec = { op->t.wlx, op->t.wtw, s } },
+                                                   .n_spec = 4,
+                                                   .spec = { op->t.wlx, op->t.wtw, s, op->t.wth } },
                                   &op->bwd_weight[s - 1]);
                 if (r < 0)
                         return r;
