@@ -12,7 +12,18 @@ layout(push_constant) uniform Push {
         uint oh, ow, k, kh;
         uint kw, sh, sw, pt;
         uint pl, act, flags, aux;
+        uvec2 div_w, div_h, div_ow, div_oh, div_a, div_b; // conv_div(): magic, shifts
 } p;
+
+// q / d through d's magic numbers (conv_div() in daemon/vk/conv-push.h): x86
+// has no SIMD integer division, so a plain '/' costs eight scalar divisions
+// on lavapipe.
+uint fdiv(uint q, uvec2 d)
+{
+        uint hi, lo;
+        umulExtended(q, d.x, hi, lo);
+        return (hi + ((q - hi) >> (d.y & 0xffu))) >> (d.y >> 8);
+}
 
 // The workgroup row of a dispatch spilled from y into z (conv_groups_yz()).
 #define CONV_GROUP_ROW() (gl_WorkGroupID.z * gl_NumWorkGroups.y + gl_WorkGroupID.y)

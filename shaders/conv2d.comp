@@ -44,17 +44,17 @@ void main()
         for (uint i = 0; i < TP; i++) {
                 // Pixels past the end recompute the last one and are not stored.
                 const uint q = min(p0 + i, npix - 1u);
-                const uint t = q / p.ow;
+                const uint t = fdiv(q, p.div_ow), nimg = fdiv(t, p.div_oh);
                 iw0[i] = int((q - t * p.ow) * p.sw) - int(p.pl);
-                ih0[i] = int((t % p.oh) * p.sh) - int(p.pt);
-                row0[i] = (t / p.oh) * p.h;
+                ih0[i] = int((t - nimg * p.oh) * p.sh) - int(p.pt);
+                row0[i] = nimg * p.h;
         }
         // This lane's own pixel, for BCAST.
         const uint ql = min(p0 + gl_LocalInvocationID.x, npix - 1u);
-        const uint tl = ql / p.ow;
+        const uint tl = fdiv(ql, p.div_ow), nl = fdiv(tl, p.div_oh);
         const int iwl0 = int((ql - tl * p.ow) * p.sw) - int(p.pl);
-        const int ihl0 = int((tl % p.oh) * p.sh) - int(p.pt);
-        const uint rowl0 = (tl / p.oh) * p.h;
+        const int ihl0 = int((tl - nl * p.oh) * p.sh) - int(p.pt);
+        const uint rowl0 = nl * p.h;
 
         uint kk[TK];
         for (uint j = 0; j < TK; j++)

@@ -30,10 +30,10 @@ void main()
         uint row0[TP];
         for (uint i = 0; i < TP; i++) {
                 const uint q = min(p0 + i, npix - 1u);
-                const uint t = q / p.w;
+                const uint t = fdiv(q, p.div_w), nimg = fdiv(t, p.div_h);
                 tw0[i] = int(q - t * p.w) + int(p.pl);
-                th0[i] = int(t % p.h) + int(p.pt);
-                row0[i] = (t / p.h) * p.oh;
+                th0[i] = int(t - nimg * p.h) + int(p.pt);
+                row0[i] = nimg * p.oh;
         }
         uint cc[TC];
         for (uint j = 0; j < TC; j++)

@@ -18,6 +18,9 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TW = 8;
 layout(constant_id = 2) const uint S = 1;
 layout(constant_id = 3) const uint TH = 1;
+// FLIP: use the kernel rotated by 180°, which makes this kernel the
+// backward-data pass of a stride-1 depthwise convolution (op-dwconv.c).
+layout(constant_id = 4) const bool FLIP = false;
 
 #include "conv.glsl"
 
@@ -43,17 +46,17 @@ void main()
         const uint s_raw = CONV_GROUP_ROW();
         const uint s = min(s_raw, p.n * bands * strips - 1u);
 
-        const uint band = s / strips; // n * bands + band
+        const uint band = fdiv(s, p.div_a); // n * bands + band; div_a: strips
         const uint ow0 = (s - band * strips) * TW;
-        const uint oh0 = (band % bands) * TH;
-        const uint nimg = band / bands;
+        const uint nimg = fdiv(band, p.div_b); // div_b: bands
+        const uint oh0 = (band - nimg * bands) * TH;
         const uint row0 = nimg * p.h;
         const int ih0 = int(oh0 * S) - int(p.pt);
         const int iw0 = int(ow0 * S) - int(p.pl);
 
         float wr[9];
         for (uint t = 0; t < 9u; t++)
-                wr[t] = texelFetch(w_tex, int(t * p.c + c)).x;
+                wr[t] = texelFetch(w_tex, int((FLIP ? 8u - t : t) * p.c + c)).x;
         float acc[TH * TW];
         for (uint t = 0; t < TH * TW; t++)
                 acc[t] = 0.0;

@@ -12,6 +12,7 @@
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint TW = 4;
+layout(constant_id = 2) const uint S = 1;
 
 layout(set = 0, binding = 0) uniform samplerBuffer dy_tex;
 layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
@@ -30,20 +31,20 @@ void main()
 
         for (uint i = 0; i < TW; i++) {
                 const uint q = min(p0 + i, npix - 1u);
-                const uint t = q / p.w;
+                const uint t = fdiv(q, p.div_w), nimg = fdiv(t, p.div_h);
                 const int tw = int(q - t * p.w) + int(p.pl);
-                const int th = int(t % p.h) + int(p.pt);
-                const uint row0 = (t / p.h) * p.oh;
+                const int th = int(t - nimg * p.h) + int(p.pt);
+                const uint row0 = nimg * p.oh;
                 float acc = 0.0;
                 for (uint u = 0; u < 3u; u++) {
                         const int a = th - int(u);
-                        const uint oh = uint(max(a, 0)) / p.sh;
-                        const bool row_seen = a >= 0 && oh * p.sh == uint(a) && oh < p.oh;
+                        const uint oh = uint(max(a, 0)) / S;
+                        const bool row_seen = a >= 0 && oh * S == uint(a) && oh < p.oh;
                         const uint gb = (row0 + min(oh, p.oh - 1u)) * p.ow;
                         for (uint v = 0; v < 3u; v++) {
                                 const int b = tw - int(v);
-                                const uint ow = uint(max(b, 0)) / p.sw;
-                                const bool seen = row_seen && b >= 0 && ow * p.sw == uint(b) && ow < p.ow;
+                                const uint ow = uint(max(b, 0)) / S;
+                                const bool seen = row_seen && b >= 0 && ow * S == uint(b) && ow < p.ow;
                                 float g = texelFetch(dy_tex, int((gb + min(ow, p.ow - 1u)) * p.c + c)).x;
                                 acc = fma(seen ? g : 0.0, wr[u * 3u + v], acc);
                         }

@@ -5,6 +5,7 @@
  * central finite differences of the reference forward. Must survive: NaN and
  * inf inputs (propagated exactly as the reference does), shapes that do not
  * match their tensors, zero sizes, pads as large as the kernel (-EINVAL). */
+#include "conv-push.h"
 #include "conv-test.h"
 #include "op-conv2d.h"
 #include "ref-conv.h"
@@ -221,6 +222,28 @@ TEST(invalid)
         bad = (ConvShape){ 65536, 65536, 65536, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1 };
         ASSERT_ERROR(op_conv2d_record(op, rec, &bad, VK_ACTIVATION_NONE, x, w, NULL, y), EINVAL);
         ASSERT_OK(vk_recorder_submit_and_wait(rec));
+}
+
+TEST(fast_division)
+{
+        /* The shaders divide by multiply-high and shifts (conv_div()); it must be
+         * exact for every dividend, here the edges and a spread of others. */
+        static const uint32_t big[] = { 65535, 65536, 65537, 100352, 401408, 1u << 30, (1u << 31) - 1, 1u << 31 };
+
+        for (uint32_t i = 0; i < 3000 + ELEMENTSOF(big); i++) {
+                uint32_t d = i < 3000 ? i + 1 : big[i - 3000];
+                ConvDiv m = conv_div(d);
+                uint32_t qs[] = { 0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, UINT32_MAX, UINT32_MAX - 1,
+                                  UINT32_MAX / d * d, UINT32_MAX / d * d - 1, 12345678u, 3u * d + d / 2 };
+                for (size_t j = 0; j < ELEMENTSOF(qs); j++)
+                        if (conv_div_apply(qs[j], m) != qs[j] / d)
+                                TEST_FAIL("%u / %u gave %u", qs[j], d, conv_div_apply(qs[j], m));
+                for (uint32_t k = 0; k < 200; k++) {
+                        uint32_t q = vkt_u32() ^ (vkt_u32() << 16);
+                        if (conv_div_apply(q, m) != q / d)
+                                TEST_FAIL("%u / %u gave %u", q, d, conv_div_apply(q, m));
+                }
+        }
 }
 
 TEST(same_padding)

@@ -8,13 +8,46 @@
 
 #include "conv-shape.h"
 
+/* Division by an invariant divisor as a multiply-high and shifts (Granlund &
+ * Montgomery; Hacker's Delight 10-8): x86 has no SIMD integer division, so
+ * lavapipe splits every vector division into eight scalar ones — measured as
+ * the largest cost in the backward kernels. Exact for every 32-bit dividend. */
+typedef struct ConvDiv {
+        uint32_t magic;
+        uint32_t shifts; /* first shift (0 or 1) | second shift << 8 */
+} ConvDiv;
+
+static inline ConvDiv conv_div(uint32_t d)
+{
+        uint32_t l = 0;
+
+        if (d == 0)
+                d = 1; /* never divided by; keeps the arithmetic defined */
+        while (l < 32 && (UINT64_C(1) << l) < d)
+                l++;
+        return (ConvDiv){
+                .magic = (uint32_t)((((UINT64_C(1) << 32) * ((UINT64_C(1) << l) - d)) / d) + 1),
+                .shifts = (l ? 1u : 0u) | (l ? l - 1 : 0u) << 8,
+        };
+}
+
+/* What the shader computes, for the host's own checks. */
+static inline uint32_t conv_div_apply(uint32_t q, ConvDiv d)
+{
+        uint32_t hi = (uint32_t)(((uint64_t)q * d.magic) >> 32);
+
+        return (hi + ((q - hi) >> (d.shifts & 0xff))) >> (d.shifts >> 8);
+}
+
 typedef struct ConvPush {
         uint32_t n, h, w, c;
         uint32_t oh, ow, k, kh;
         uint32_t kw, sh, sw, pt;
         uint32_t pl, act, flags, aux;
+        ConvDiv div_w, div_h, div_ow, div_oh;
+        ConvDiv div_a, div_b; /* per shader (depthwise forward: strips and bands of a tile grid) */
 } ConvPush;
-_Static_assert(sizeof(ConvPush) == 64, "must match shaders/conv.glsl");
+_Static_assert(sizeof(ConvPush) == 112, "must match shaders/conv.glsl");
 
 #define CONV_PUSH_HAS_BIAS 1u
 /* aux of conv2d_bwd_weight: compute only the bias row (the weights came from a GEMM). */
@@ -27,6 +60,8 @@ static inline ConvPush conv_push(const ConvShape *s, uint32_t oh, uint32_t ow, u
                 .oh = oh, .ow = ow, .k = s->k, .kh = s->kh,
                 .kw = s->kw, .sh = s->stride_h, .sw = s->stride_w, .pt = s->pad_top,
                 .pl = s->pad_left, .act = act, .flags = bias ? CONV_PUSH_HAS_BIAS : 0,
+                .div_w = conv_div(s->w), .div_h = conv_div(s->h), .div_ow = conv_div(ow), .div_oh = conv_div(oh),
+                .div_a = conv_div(1), .div_b = conv_div(1),
         };
 }
 

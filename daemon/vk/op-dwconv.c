@@ -12,17 +12,19 @@ typedef struct DwTiles {
         uint32_t tw;  /* forward: output columns per tile */
         uint32_t dtw; /* backward-data: inputs per invocation */
         uint32_t wlx; /* backward-weight: workgroup width (channels) */
+        uint32_t wtw; /* backward-weight: output columns per tile */
+        uint32_t wth; /* backward-weight: output rows per tile */
         uint32_t th;  /* forward: output rows per tile */
 } DwTiles;
 
-static const DwTiles tiles_cpu = { .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .th = 4 };
-static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .th = 2 };
+static const DwTiles tiles_cpu = { .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .wtw = 7, .wth = 4, .th = 4 };
+static const DwTiles tiles_gpu = { .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .wtw = 4, .wth = 1, .th = 2 };
 
 struct OpDwconv {
         VkEngine *engine; /* borrowed */
         uint64_t max_texels;
         DwTiles t;
-        VkKernel *fwd[2], *bwd_data, *bwd_weight; /* owned by the engine; fwd per stride */
+        VkKernel *fwd[2], *fwd_flip, *bwd_data[2], *bwd_weight[2]; /* owned by the engine; per stride */
 };
 
 int op_dwconv_new(VkEngine *e, OpDwconv **ret)
@@ -63,27 +65,42 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
                         return r;
         }
         r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "dwconv_bwd_data",
-                                           .n_bindings = 3,
-                                           .write_mask = 1u << 2,
-                                           .texel_mask = 3,
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 2,
-                                           .spec = { op->t.lx, op->t.dtw } },
-                          &op->bwd_data);
-        if (r < 0)
-                return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "dwconv_bwd_weight",
+                          &(VkKernelInfo){ .shader = "dwconv",
                                            .n_bindings = 4,
-                                           .write_mask = (1u << 2) | (1u << 3),
+                                           .write_mask = 1u << 3,
                                            .texel_mask = 3,
                                            .push_size = sizeof(ConvPush),
-                                           .n_spec = 1,
-                                           .spec = { op->t.wlx } },
-                          &op->bwd_weight);
+                                           .n_spec = 5,
+                                           .spec = { op->t.lx, op->t.tw, 1, op->t.th, true } },
+                          &op->fwd_flip);
         if (r < 0)
                 return r;
+        for (uint32_t s = 1; s <= 2; s++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){ .shader = "dwconv_bwd_data",
+                                                   .n_bindings = 3,
+                                                   .write_mask = 1u << 2,
+                                                   .texel_mask = 3,
+                                                   .push_size = sizeof(ConvPush),
+                                                   .n_spec = 3,
+                                                   .spec = { op->t.lx, op->t.dtw, s } },
+                                  &op->bwd_data[s - 1]);
+                if (r < 0)
+                        return r;
+        }
+        for (uint32_t s = 1; s <= 2; s++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){ .shader = "dwconv_bwd_weight",
+                                                   .n_bindings = 4,
+                                                   .write_mask = (1u << 2) | (1u << 3),
+                                                   .texel_mask = 3,
+                                                   .push_size = sizeof(ConvPush),
+                                                   .n_spec = 4,
+                                                   .spec = { op->t.wlx, op->t.wtw, s, op->t.wth } },
+                                  &op->bwd_weight[s - 1]);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(op);
         return 0;
 }
@@ -135,6 +152,8 @@ int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, act, b);
+        p.div_a = conv_div(conv_div_up(ow, op->t.tw));
+        p.div_b = conv_div(conv_div_up(oh, op->t.th));
         uint32_t gy, gz;
         conv_groups_yz((uint64_t)s->n * conv_div_up(oh, op->t.th) * conv_div_up(ow, op->t.tw), &gy, &gz);
         return vk_recorder_dispatch(r, op->fwd[s->stride_w - 1], (VkTensor *[]){ x, w, b ?: w, y }, &p,
@@ -152,11 +171,25 @@ int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, V
         q = check(op, s, dx, w, NULL, dy, &oh, &ow);
         if (q < 0)
                 return q;
+        if (s->stride_w == 1) {
+                /* At stride 1 the input gradient is a forward depthwise convolution
+                 * of dy with the kernel rotated by 180° and the padding mirrored
+                 * (2 − pad): the tiled forward kernel then serves it. */
+                ConvShape t = { s->n, oh, ow, s->c, s->c, 3, 3, 1, 1, 2 - s->pad_top, 2 - s->pad_left,
+                                2 - s->pad_bottom, 2 - s->pad_right };
+                ConvPush p = conv_push(&t, s->h, s->w, VK_ACTIVATION_NONE, false);
+                p.div_a = conv_div(conv_div_up(s->w, op->t.tw));
+                p.div_b = conv_div(conv_div_up(s->h, op->t.th));
+                uint32_t gy, gz;
+                conv_groups_yz((uint64_t)s->n * conv_div_up(s->h, op->t.th) * conv_div_up(s->w, op->t.tw), &gy, &gz);
+                return vk_recorder_dispatch(r, op->fwd_flip, (VkTensor *[]){ dy, w, w, dx }, &p,
+                                            conv_div_up(s->c, op->t.lx), gy, gz);
+        }
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
         uint32_t gy, gz;
         conv_groups_yz(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw), &gy, &gz);
-        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p, conv_div_up(s->c, op->t.lx),
-                                    gy, gz);
+        return vk_recorder_dispatch(r, op->bwd_data[s->stride_w - 1], (VkTensor *[]){ dy, w, dx }, &p,
+                                    conv_div_up(s->c, op->t.lx), gy, gz);
 }
 
 int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
@@ -171,6 +204,6 @@ int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s,
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, db);
-        return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
+        return vk_recorder_dispatch(r, op->bwd_weight[s->stride_w - 1], (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
                                     conv_div_up(s->c, op->t.wlx), 1, 1);
 }
