@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: MIT
+"""Start, stop and kill fluffd inside a test session (tests/with-session.sh)
+and run fluffctl against it.
+
+    from fluffd import Fluffd
+    with Fluffd(site=site.url, config={"rate_limit": 2}) as d:
+        d.ctl("status", "--json").json()
+        d.stop()        # SIGTERM, returns the exit status
+
+fluffd's readiness is taken from its sd_notify READY=1 on a private
+NOTIFY_SOCKET, so tests never sleep-and-hope. Its stderr goes to a file kept
+for the test to grep (d.log()).
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BUILD = os.environ.get("FLUFF_BUILD_DIR", "build")
+FLUFFD = os.path.join(BUILD, "daemon", "fluffd")
+FLUFFCTL = os.path.join(BUILD, "client", "fluffctl")
+
+
+def xdg(kind):
+    return os.environ[f"XDG_{kind}_HOME"]
+
+
+def data_dir():
+    return os.path.join(xdg("DATA"), "fluff")
+
+
+def config_dir():
+    return os.path.join(xdg("CONFIG"), "fluff")
+
+
+def write_config(values):
+    os.makedirs(config_dir(), exist_ok=True)
+    with open(os.path.join(config_dir(), "config"), "w") as f:
+        f.write("# written by tests/fluffd.py\n")
+        for k, v in values.items():
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            f.write(f"{k} = {v}\n")
+
+
+class Result:
+    def __init__(self, proc):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return f"<rc={self.returncode} out={self.stdout!r} err={self.stderr!r}>"
+
+
+class Fluffd:
+    def __init__(self, site=None, config=None, env=None, args=()):
+        self.site = site
+        self.config = config
+        self.extra_env = env or {}
+        self.args = list(args)
+        self.proc = None
+        self.logs = []
+        self._log_file = None
+
+    # ---- life cycle ----
+    def env(self):
+        env = dict(os.environ)
+        if self.site:
+            env["FLUFF_SITE"] = self.site
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout=20):
+        assert self.proc is None, "fluffd already running"
+        if self.config is not None:
+            write_config(self.config)
+        notify_dir = tempfile.mkdtemp(prefix="fluff-notify-")
+        notify_path = os.path.join(notify_dir, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(notify_path)
+        sock.settimeout(0.2)
+        env = self.env()
+        env["NOTIFY_SOCKET"] = notify_path
+        self._log_file = tempfile.NamedTemporaryFile(prefix="fluffd-", suffix=".log", delete=False)
+        self.logs.append(self._log_file.name)
+        self.proc = subprocess.Popen([FLUFFD] + self.args, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self._log_file, stderr=self._log_file)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"fluffd exited with {self.proc.returncode}:\n{self.log()}")
+                try:
+                    msg = sock.recv(4096).decode()
+                except socket.timeout:
+                    continue
+                if "READY=1" in msg.split("\n"):
+                    return self
+            raise RuntimeError(f"fluffd did not become ready in {timeout}s:\n{self.log()}")
+        finally:
+            sock.close()
+            os.unlink(notify_path)
+            os.rmdir(notify_dir)
+
+    def stop(self, timeout=20):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"fluffd ignored SIGTERM for {timeout}s:\n{self.log()}")
+        self.proc = None
+        return rc
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        rc = self.stop()
+        self.start()
+        return rc
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def log(self):
+        """Everything every fluffd of this object wrote to stderr."""
+        out = []
+        for path in self.logs:
+            with open(path, errors="replace") as f:
+                out.append(f.read())
+        return "".join(out)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            try:
+                self.stop()
+            except RuntimeError:
+                pass
+        for path in self.logs:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    # ---- fluffctl ----
+    def ctl(self, *args, input=None, timeout=600, check=False):
+        proc = subprocess.run([FLUFFCTL] + list(args), input=input, capture_output=True, text=True,
+                              timeout=timeout, env=self.env())
+        res = Result(proc)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"fluffctl {' '.join(args)} failed: {res!r}\nfluffd log:\n{self.log()[-4000:]}")
+        return res
+
+    def status(self):
+        return self.ctl("status", "--json", check=True).json()
+
+    def login(self, user, key, remember=False):
+        args = ["login", user] + (["--remember"] if remember else [])
+        return self.ctl(*args, input=key + "\n")
+
+
+def ctl(*args, input=None, timeout=60):
+    """fluffctl without a daemon object (e.g. when none runs)."""
+    proc = subprocess.run([FLUFFCTL] + list(args), input=input, capture_output=True, text=True, timeout=timeout)
+    return Result(proc)
