@@ -41,7 +41,7 @@
 #include "fluff/util.h"
 #include "post.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* Transient image failures are retried on later syncs, at most this often. */
 #define STORE_IMAGE_MAX_ATTEMPTS 5
 
