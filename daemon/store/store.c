@@ -191,8 +191,13 @@ int store_check_integrity(Store *s)
         if (r < 0)
                 return r;
         const char *t = r > 0 ? (const char *)sqlite3_column_text(st, 0) : NULL;
-        if (!t || !streq(t, "ok"))
-                return store_set_error(s, -EBADMSG, "integrity check: %s", t ? t : "no answer");
+        if (!t || !streq(t, "ok")) {
+                (void)store_set_error(s, -EBADMSG, "integrity check: %s", t ? t : "no answer");
+                for (char *c = s->error; *c; c++) /* one line, for logs and D-Bus errors */
+                        if (*c == '\n')
+                                *c = ' ';
+                return -EBADMSG;
+        }
         _cleanup_stmt_ sqlite3_stmt *fk = NULL;
         r = store_prepare(s, "PRAGMA foreign_key_check", &fk);
         if (r < 0)
