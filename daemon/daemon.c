@@ -1,29 +1,113 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus/job.h"
+#include "bus/login.h"
 #include "bus/manager.h"
 #include "daemon.h"
 #include "fluff/bus.h"
 #include "jobs/job.h"
+#include "config.h"
+#include "credentials.h"
+#include "e621.h"
+#include "images.h"
 #include "work/work.h"
 
-#define DEFAULT_SITE "https://e621.net"
+/* A crop being written when fluffd was killed leaves "<md5>.jpg.tmp.XXXXXX"
+ * behind (write_file_atomic); nothing else may sit in images/ half done. */
+static void images_dir_clean(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (strstr(de->d_name, ".tmp.")) {
+                        if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+                                log_warning_errno(errno, "Failed to remove the partial file \"%s/%s\", ignoring: %m",
+                                                  dir, de->d_name);
+                        else
+                                log_info("Removed the partial file \"%s/%s\" of an interrupted crop.", dir,
+                                         de->d_name);
+                }
+        closedir(d);
+}
+
+static int daemon_load_state(Daemon *d)
+{
+        _cleanup_free_ char *error = NULL, *db = NULL, *data = NULL;
+        _cleanup_(credentials_freep) Credentials *creds = NULL;
+        E621Config ec;
+        int r;
+
+        r = config_load(NULL, &d->config, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error ?: "Failed to read the configuration.");
+        d->site = strdup(d->config->site);
+        if (!d->site)
+                return log_oom();
+
+        r = xdg_fluff_dir("DATA", &data);
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the data folder: %m");
+        if (asprintf(&d->images_dir, "%s/images", data) < 0) {
+                d->images_dir = NULL;
+                return log_oom();
+        }
+        r = mkdir_parents(d->images_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create \"%s\": %m", d->images_dir);
+        images_dir_clean(d->images_dir);
+
+        r = store_default_path(&db);
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the database path: %m");
+        error = NULL;
+        r = store_open(db, &d->store, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error ?: "Failed to open the database.");
+        (void)store_counts(d->store, &d->counts);
+
+        e621_config_init(&ec);
+        ec.site = d->config->site;
+        ec.rate_limit = d->config->rate_limit;
+        ec.download_concurrency = d->config->download_concurrency;
+        ec.max_image_bytes = d->config->max_image_bytes;
+        r = e621_client_new(d->event, &ec, &d->e621);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the HTTP client for \"%s\": %m", d->site);
+
+        r = credentials_load(NULL, &creds, &error);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                log_warning_errno(r, "%s Starting logged out.", error ?: "Failed to read the saved login.");
+                return 0;
+        }
+        r = e621_client_set_credentials(d->e621, creds->username, creds->api_key);
+        if (r < 0) {
+                log_warning_errno(r, "The saved login is not usable, starting logged out: %m");
+                return 0;
+        }
+        d->username = strdup(creds->username);
+        d->api_key = strdup(creds->api_key);
+        if (!d->username || !d->api_key)
+                return log_oom();
+        log_info("Logged in as \"%s\" from the saved login.", d->username);
+        return 0;
+}
 
 int daemon_new(Daemon **ret)
 {
         _cleanup_(daemon_freep) Daemon *d = NULL;
-        const char *site;
         int r;
 
         d = calloc(1, sizeof(Daemon));
         if (!d)
-                return log_oom();
-
-        site = getenv("FLUFF_SITE");
-        d->site = strdup(isempty(site) ? DEFAULT_SITE : site);
-        if (!d->site)
                 return log_oom();
 
         r = sd_event_default(&d->event);
@@ -51,6 +135,10 @@ int daemon_new(Daemon **ret)
         if (r < 0)
                 return log_error_errno(r, "Failed to start the worker threads: %m");
 
+        r = daemon_load_state(d);
+        if (r < 0)
+                return r;
+
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -62,7 +150,12 @@ Daemon *daemon_free(Daemon *d)
         /* Jobs first: they may hold work items, requests and bus messages. */
         while (d->jobs)
                 job_free(d->jobs);
+        d->login = login_request_free(d->login);
         d->work = work_pool_free(d->work);
+        d->e621 = e621_client_free(d->e621);
+        d->store = store_free(d->store);
+        d->config = config_free(d->config);
+        free(d->images_dir);
         sd_bus_slot_unref(d->job_enum_slot);
         sd_bus_slot_unref(d->job_slot);
         sd_bus_slot_unref(d->manager_slot);
@@ -132,18 +225,75 @@ bool daemon_logged_in(const Daemon *d)
         return d->username && d->api_key;
 }
 
+int daemon_set_session(Daemon *d, const char *username, const char *api_key, bool remember)
+{
+        _cleanup_(credentials_freep) Credentials *creds = NULL;
+        _cleanup_free_ char *u = NULL;
+        _cleanup_erase_ char *k = NULL;
+        int r;
+
+        r = credentials_new(username, api_key, &creds);
+        if (r < 0)
+                return r;
+        u = strdup(username);
+        k = strdup(api_key);
+        if (!u || !k)
+                return -ENOMEM;
+        /* Without remember the user asked for the key to die with fluffd:
+         * an older saved login must not bring it back either. */
+        r = remember ? credentials_save(NULL, creds) : credentials_remove(NULL);
+        if (r < 0)
+                return r;
+        r = e621_client_set_credentials(d->e621, username, api_key);
+        if (r < 0)
+                return r;
+        free(d->username);
+        d->username = TAKE_PTR(u);
+        erase_and_free(d->api_key);
+        d->api_key = TAKE_PTR(k);
+        log_info("Logged in as \"%s\"%s.", d->username, remember ? ", remembered" : ", until fluffd stops");
+        manager_emit_session_changed(d);
+        return 0;
+}
+
 int daemon_logout(Daemon *d, bool forget)
 {
         bool was = daemon_logged_in(d);
+        Job *sync;
+        int r = 0;
 
+        /* A running sync would go on with a session that no longer exists. */
+        sync = daemon_find_active_job(d, "sync");
+        if (sync)
+                job_cancel(sync);
         free(d->username);
         d->username = NULL;
         erase_and_free(d->api_key);
         d->api_key = NULL;
-        if (was)
+        (void)e621_client_set_credentials(d->e621, NULL, NULL);
+        if (forget)
+                r = credentials_remove(NULL);
+        if (was) {
+                log_info("Logged out%s.", forget ? " and forgot the saved login" : "");
                 manager_emit_session_changed(d);
-        (void)forget;
-        return 0;
+        }
+        return r;
+}
+
+void daemon_refresh_counts(Daemon *d)
+{
+        StoreCounts c;
+        int r;
+
+        r = store_counts(d->store, &c);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to count the dataset, ignoring: %s", store_error(d->store));
+                return;
+        }
+        if (memcmp(&c, &d->counts, sizeof(c)) == 0)
+                return;
+        d->counts = c;
+        manager_emit_counts_changed(d);
 }
 
 Job *daemon_find_active_job(Daemon *d, const char *kind)

@@ -9,7 +9,12 @@
 
 #include "fluff/util.h"
 
+#include "store.h"
+
+typedef struct Config Config;
+typedef struct E621Client E621Client;
 typedef struct Job Job;
+typedef struct LoginRequest LoginRequest;
 typedef struct WorkPool WorkPool;
 
 typedef struct Daemon {
@@ -17,9 +22,15 @@ typedef struct Daemon {
         sd_bus *bus;     /* owned */
         sd_bus_slot *manager_slot, *job_slot, *job_enum_slot; /* owned */
 
-        WorkPool *work; /* owned */
+        WorkPool *work;     /* owned */
+        Config *config;     /* owned */
+        Store *store;       /* owned */
+        E621Client *e621;   /* owned */
+        char *images_dir;   /* owned; $XDG_DATA_HOME/fluff/images */
+        StoreCounts counts; /* as last announced */
 
-        char *site; /* owned; base URL of the e621 site */
+        char *site; /* owned; base URL of the e621 site (from the config) */
+        LoginRequest *login; /* owned; the Login call being checked, if any */
 
         /* The session. The key is wiped when replaced and never leaves the
          * daemon except inside the Authorization header. */
@@ -40,8 +51,13 @@ int daemon_start(Daemon *d);
 /* Runs the loop until SIGTERM/SIGINT or the bus goes away. */
 int daemon_run(Daemon *d);
 
+/* Takes a checked login: sets it on the e621 client, saves or forgets the
+ * credentials file, announces the change. */
+int daemon_set_session(Daemon *d, const char *username, const char *api_key, bool remember);
 /* Ends the session; forget also deletes the saved credentials. */
 int daemon_logout(Daemon *d, bool forget);
+/* Re-reads the dataset counts and announces them when they changed. */
+void daemon_refresh_counts(Daemon *d);
 
 bool daemon_logged_in(const Daemon *d);
 

@@ -184,3 +184,100 @@ def ctl(*args, input=None, timeout=60):
     """fluffctl without a daemon object (e.g. when none runs)."""
     proc = subprocess.run([FLUFFCTL] + list(args), input=input, capture_output=True, text=True, timeout=timeout)
     return Result(proc)
+
+
+# ---- checks shared by the integration tests ----
+
+def db_path():
+    return os.path.join(data_dir(), "fluff.db")
+
+
+def db_query(sql, args=()):
+    """Rows from fluff.db, opened read-only so a running fluffd is undisturbed."""
+    import sqlite3
+    con = sqlite3.connect(f"file:{db_path()}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def db_integrity():
+    return db_query("PRAGMA integrity_check")[0][0]
+
+
+def label_sets():
+    """{source: set(post ids)} as stored."""
+    out = {"favourite": set(), "upvote": set(), "downvote": set(), "app": set()}
+    for pid, source in db_query("SELECT post_id, source FROM labels"):
+        out[source].add(pid)
+    return out
+
+
+def jpeg_size(path):
+    """(width, height) from a baseline or progressive JPEG's SOF marker, or
+    None when the file is not a JPEG."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h = int.from_bytes(data[i + 5:i + 7], "big")
+            w = int.from_bytes(data[i + 7:i + 9], "big")
+            return (w, h)
+        i += 2 + length
+    return None
+
+
+def files_containing(root, needle):
+    """Every file under root whose bytes contain needle."""
+    hits = []
+    raw = needle.encode()
+    for dirpath, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(dirpath, n)
+            try:
+                with open(p, "rb") as f:
+                    if raw in f.read():
+                        hits.append(p)
+            except OSError:
+                pass
+    return hits
+
+
+def bus_properties_dump():
+    """Every property of every fluffd object, as busctl prints it."""
+    tree = subprocess.run(["busctl", "--user", "--list", "tree", "io.github.fluffml.Fluff1"],
+                          capture_output=True, text=True, timeout=30).stdout.split()
+    out = []
+    for path in tree:
+        if not path.startswith("/"):
+            continue
+        r = subprocess.run(["busctl", "--user", "introspect", "io.github.fluffml.Fluff1", path],
+                           capture_output=True, text=True, timeout=30)
+        out.append(r.stdout)
+    return "\n".join(out)
+
+
+def fresh_state():
+    """Removes fluffd's data and config folders (between tests of one session)."""
+    import shutil
+    for d in (data_dir(), config_dir(), os.path.join(xdg("CACHE"), "fluff")):
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def site_cache_dir(seed):
+    """A folder that keeps the fake site's generated JPEGs across test runs."""
+    base = os.environ.get("FLUFF_BUILD_DIR", tempfile.gettempdir())
+    path = os.path.join(base, "fake-site-cache", f"seed-{seed}")
+    os.makedirs(path, exist_ok=True)
+    return path
