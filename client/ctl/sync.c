@@ -16,14 +16,16 @@ typedef struct Wait {
         Progress *progress;
         unsigned interrupts;
         bool daemon_gone;
+        char title[128]; /* of the line on screen; the final Message is a summary, not a title */
 } Wait;
 
 static void wait_show(Wait *w)
 {
-        const char *title = isempty(w->job.message) ? w->job.phase : w->job.message;
-        if (isempty(title))
-                title = "Waiting";
-        progress_update(w->progress, title, w->job.done, w->job.total);
+        if (!job_info_finished(&w->job)) {
+                const char *t = isempty(w->job.message) ? w->job.phase : w->job.message;
+                snprintf(w->title, sizeof(w->title), "%s", isempty(t) ? "Waiting" : t);
+        }
+        progress_update(w->progress, w->title, w->job.done, w->job.total);
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -40,9 +42,9 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         r = bus_message_map_properties(m, job_info_map, &w->job);
         if (r < 0)
                 return 0;
+        wait_show(w);
         if (job_info_finished(&w->job))
                 return sd_event_exit(w->event, 0);
-        wait_show(w);
         return 0;
 }
 
