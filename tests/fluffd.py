@@ -281,3 +281,43 @@ def site_cache_dir(seed):
     path = os.path.join(base, "fake-site-cache", f"seed-{seed}")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+class SignalRecorder:
+    """Records the signals fluffd sends (dbus-monitor --profile) while active:
+        with SignalRecorder() as rec: ...
+        rec.times("PropertiesChanged", path_prefix="/io/github/fluffml/Fluff1/job/")"""
+
+    def __enter__(self):
+        self.out = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(["dbus-monitor", "--session", "--profile", "type='signal'"],
+                                     stdout=self.out, stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # the monitor must be in place before the work starts
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.2)
+        self.proc.terminate()
+        self.proc.wait()
+        self.out.seek(0)
+        self.lines = self.out.read().decode(errors="replace").splitlines()
+
+    def times(self, member, path_prefix=""):
+        out = []
+        for line in self.lines:
+            f = line.split("\t")
+            # sig <time> <serial> <sender> <destination> <path> <interface> <member>
+            if len(f) >= 8 and f[0] == "sig" and f[7] == member and f[5].startswith(path_prefix):
+                out.append(float(f[1]))
+        return out
+
+
+def max_per_second(times):
+    """The most events in any one-second window."""
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - 1.0:
+            j += 1
+        best = max(best, i - j + 1)
+    return best

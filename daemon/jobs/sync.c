@@ -169,6 +169,8 @@ static void sync_summary(SyncJob *s)
 {
         const StoreCounts *c = &s->daemon->counts;
 
+        sync_refresh_counts(s, true);
+
         sync_finish(s, 0,
                     "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64 " in both lists left out, %" PRIu64
                     " skipped); %" PRIu64 " images on disk, %" PRIu64 " new, %" PRIu64 " failed.",

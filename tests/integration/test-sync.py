@@ -17,7 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from fakesite import FakeSite  # noqa: E402
-from fluffd import Fluffd, bus_properties_dump, fresh_state, site_cache_dir  # noqa: E402
+from fluffd import (Fluffd, SignalRecorder, bus_properties_dump, fresh_state,  # noqa: E402
+                    max_per_second, site_cache_dir)
 import synccheck  # noqa: E402
 
 IMAGE_SIZE = 160
@@ -53,8 +54,15 @@ class Sync(unittest.TestCase):
         return r, time.monotonic() - t
 
     def test_sync_then_changes(self):
-        r, secs = self.sync()
+        with SignalRecorder() as rec:
+            r, secs = self.sync()
         print(f"first sync: {secs:.1f}s", file=sys.stderr)
+        # Progress is announced at most ~10 times a second, however fast the
+        # images finish; a state change may be sent at once.
+        changes = rec.times("PropertiesChanged", "/io/github/fluffml/Fluff1/job/")
+        self.assertGreater(len(changes), 3)
+        self.assertLessEqual(max_per_second(changes), 12, changes)
+        self.assertEqual(len(rec.times("Finished", "/io/github/fluffml/Fluff1/job/")), 1)
         self.assertIn("Synced", r.stdout)
         expected = synccheck.check_labels(self, self.site)
         status = self.d.status()
