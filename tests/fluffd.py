@@ -121,7 +121,15 @@ class Fluffd:
             self.proc.wait()
             raise RuntimeError(f"fluffd ignored SIGTERM for {timeout}s:\n{self.log()}")
         self.proc = None
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """A sanitizer build reports to stderr; any report fails the test."""
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                raise AssertionError(f"fluffd: sanitizer report:\n{log[-6000:]}")
 
     def kill(self):
         """SIGKILL, as a crash would."""
@@ -157,6 +165,8 @@ class Fluffd:
                 self.stop()
             except RuntimeError:
                 pass
+        else:
+            self.check_sanitizers()
         for path in self.logs:
             try:
                 os.unlink(path)
