@@ -4,6 +4,8 @@
  * error and a reason, and leaves no file (not even a temporary one) behind. */
 #include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "fluff/util.h"
@@ -36,7 +38,8 @@ static VipsImage *card(int w, int h, int bands)
         VipsImage *j, *u;
         ASSERT_TRUE(vips_bandjoin(in, &j, bands, NULL) == 0);
         ASSERT_TRUE(vips_cast_uchar(j, &u, NULL) == 0);
-        ASSERT_TRUE(vips_copy(u, &out, "interpretation", bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W, NULL) == 0);
+        ASSERT_TRUE(vips_copy(u, &out, "interpretation",
+                              bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W, NULL) == 0);
         g_object_unref(xyz);
         g_object_unref(x);
         g_object_unref(y);
@@ -181,6 +184,33 @@ TEST(centre_crop_takes_the_middle)
         g_object_unref(img);
 }
 
+TEST(metadata_is_stripped)
+{
+        setup();
+        VipsImage *img = card(640, 480, 3), *tagged;
+        ASSERT_TRUE(vips_copy(img, &tagged, NULL) == 0);
+        vips_image_set_string(tagged, "exif-ifd0-Artist", "Someone Private");
+        vips_image_set_string(tagged, "exif-ifd0-ImageDescription", "GPS and camera data would live here");
+        void *buf;
+        size_t n;
+        ASSERT_TRUE(vips_jpegsave_buffer(tagged, &buf, &n, NULL) == 0);
+        /* the input really carries EXIF, or this test proves nothing */
+        VipsImage *in = vips_image_new_from_buffer(buf, n, "", NULL);
+        ASSERT_TRUE(in && vips_image_get_typeof(in, VIPS_META_EXIF_NAME) != 0);
+        g_object_unref(in);
+
+        _cleanup_free_ char *p = out_path("stripped");
+        ASSERT_OK(image_crop_square(buf, n, 200, CROP_CENTRE, NULL, p, NULL));
+        VipsImage *out = vips_image_new_from_file(p, NULL);
+        ASSERT_TRUE(out);
+        ASSERT_EQ(vips_image_get_typeof(out, VIPS_META_EXIF_NAME), 0);
+        ASSERT_EQ(vips_image_get_typeof(out, VIPS_META_ICC_NAME), 0);
+        g_object_unref(out);
+        g_free(buf);
+        g_object_unref(img);
+        g_object_unref(tagged);
+}
+
 TEST(png_with_alpha_is_flattened_on_white)
 {
         setup();
@@ -237,7 +267,8 @@ TEST(gif_and_webp)
         VipsImage *img = card(320, 200, 3);
         void *buf;
         size_t n;
-        if (vips_type_find("VipsOperation", "gifsave_buffer") && vips_gifsave_buffer(img, &buf, &n, NULL) == 0) {
+        if (vips_type_find("VipsOperation", "gifsave_buffer") &&
+            vips_gifsave_buffer(img, &buf, &n, NULL) == 0) {
                 ASSERT_EQ(image_sniff(buf, n), IMAGE_TYPE_GIF);
                 _cleanup_free_ char *p = out_path("gif");
                 ASSERT_OK(image_crop_square(buf, n, 100, CROP_CENTRE, NULL, p, NULL));
@@ -294,6 +325,26 @@ TEST(huge_declared_dimensions)
         assert_fails(buf, n, NULL, EFBIG, "bomb");
         g_free(buf);
 
+        /* the same trick on a PNG: IHDR rewritten, its CRC fixed so the header is valid */
+        VipsImage *img = card(32, 24, 3);
+        unsigned char *png;
+        ASSERT_TRUE(vips_pngsave_buffer(img, (void **)&png, &n, NULL) == 0);
+        g_object_unref(img);
+        ASSERT_TRUE(n > 33 && memcmp(png + 12, "IHDR", 4) == 0);
+        static const unsigned char big[8] = { 0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60 };
+        memcpy(png + 16, big, 8);
+        uint32_t crc = 0xffffffffu;
+        for (size_t k = 12; k < 12 + 4 + 13; k++) {
+                crc ^= png[k];
+                for (int bit = 0; bit < 8; bit++)
+                        crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+        }
+        crc ^= 0xffffffffu;
+        png[29] = (unsigned char)(crc >> 24), png[30] = (unsigned char)(crc >> 16);
+        png[31] = (unsigned char)(crc >> 8), png[32] = (unsigned char)crc;
+        assert_fails(png, n, NULL, EFBIG, "png-bomb");
+        g_free(png);
+
         /* an honest image over a small pixel limit, and over a byte limit */
         buf = jpeg_of(1000, 1000, &n);
         ImageLimits px = { .max_bytes = 1 << 30, .max_pixels = 999999 };
@@ -334,6 +385,23 @@ TEST(write_failures_leave_nothing)
         ASSERT_ERROR(image_crop_square(buf, n, 64, CROP_CENTRE, NULL, p, &reason), ENOENT);
         ASSERT_TRUE(image_error_is_transient(-ENOENT));
         ASSERT_TRUE(image_error_is_transient(-ENOSPC));
+
+        /* the disk refuses part way through the write (a file size limit stands
+         * in for a full disk): a transient error, and no partial file anywhere */
+        _cleanup_free_ char *q = out_path("disk-full"), *why = NULL;
+        struct rlimit old, small = { .rlim_cur = 2000, .rlim_max = RLIM_INFINITY };
+        ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+        small.rlim_max = old.rlim_max;
+        void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+        int r = image_crop_square(buf, n, 448, CROP_CENTRE, NULL, q, &why);
+        ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+        (void)signal(SIGXFSZ, prev);
+        fprintf(stderr, "  disk-full → %d: %s\n", r, why);
+        ASSERT_EQ(r, -EIO);
+        ASSERT_TRUE(image_error_is_transient(r));
+        ASSERT_TRUE(access(q, F_OK) < 0 && errno == ENOENT);
+        assert_no_temporaries();
         ASSERT_FALSE(image_error_is_transient(-EBADMSG));
         ASSERT_FALSE(image_error_is_transient(-EFBIG));
         ASSERT_FALSE(image_error_is_transient(-EMEDIUMTYPE));
@@ -388,8 +456,8 @@ static void *worker(void *arg)
         _cleanup_free_ char *p = out_path(name);
         j->r = 0;
         for (int k = 0; k < 5 && j->r >= 0; k++)
-                j->r = image_crop_square(j->buf, j->n, 224, j->idx % 2 ? CROP_ATTENTION : CROP_CENTRE, NULL, p,
-                                         NULL);
+                j->r = image_crop_square(j->buf, j->n, 224, j->idx % 2 ? CROP_ATTENTION : CROP_CENTRE, NULL,
+                                         p, NULL);
         images_thread_exit();
         return NULL;
 }
@@ -415,6 +483,55 @@ TEST(threads)
                 g_free(jobs[i].buf);
         }
         assert_no_temporaries();
+}
+
+TEST(check_crop)
+{
+        size_t n;
+        void *buf = jpeg_of(500, 700, &n);
+        setup();
+        _cleanup_free_ char *p = out_path("check"), *missing = out_path("missing");
+        ASSERT_OK(image_crop_square(buf, n, 128, CROP_CENTRE, NULL, p, NULL));
+        ASSERT_OK(image_check_crop(p, 128));
+        ASSERT_ERROR(image_check_crop(p, 448), EBADMSG); /* another size: not usable */
+        ASSERT_ERROR(image_check_crop(missing, 128), ENOENT);
+        ASSERT_OK(write_file_atomic(p, "not a jpeg", 10, 0644));
+        ASSERT_ERROR(image_check_crop(p, 128), EBADMSG);
+        ASSERT_OK(write_file_atomic(p, buf, 100, 0644)); /* a cut-off JPEG header */
+        ASSERT_ERROR(image_check_crop(p, 128), EBADMSG);
+        (void)unlink(p);
+        g_free(buf);
+}
+
+TEST(remove_temporaries)
+{
+        _cleanup_free_ char *d = NULL;
+        setup();
+        ASSERT_TRUE(asprintf(&d, "%s/images", dir) > 0);
+        ASSERT_EQ(images_remove_temporaries(d), 0); /* no folder yet */
+        ASSERT_OK(mkdir_parents(d, 0700));
+        static const char *const leftovers[] = { "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c3",
+                                                 "ffffffffffffffffffffffffffffffff.jpg.tmp.ZZZZZZ" };
+        static const char *const keep[] = { "0123456789abcdef0123456789abcdef.jpg", "notes.txt.tmp.a1B2c3",
+                                            "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c",
+                                            "0123456789ABCDEF0123456789abcdef.jpg.tmp.a1B2c3" };
+        for (size_t i = 0; i < ELEMENTSOF(leftovers); i++) {
+                _cleanup_free_ char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s/%s", d, leftovers[i]) > 0);
+                ASSERT_OK(write_file_atomic(p, "half", 4, 0644));
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                _cleanup_free_ char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s/%s", d, keep[i]) > 0);
+                ASSERT_OK(write_file_atomic(p, "keep", 4, 0644));
+        }
+        ASSERT_EQ(images_remove_temporaries(d), 2);
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+                _cleanup_free_ char *p = NULL;
+                ASSERT_TRUE(asprintf(&p, "%s/%s", d, keep[i]) > 0);
+                ASSERT_EQ(access(p, F_OK), 0);
+        }
+        ASSERT_EQ(images_remove_temporaries(d), 0);
 }
 
 TEST(md5_paths)

@@ -233,7 +233,8 @@ TEST(skipped_and_counts)
         ASSERT_OK(store_sync_begin(s, &gen));
         for (uint64_t id = 1; id <= 10; id++) {
                 test_upsert(s, id);
-                ASSERT_OK(store_label_seen(s, id, id <= 6 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE, gen));
+                ASSERT_OK(store_label_seen(s, id, id <= 6 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE,
+                                           gen));
         }
         ASSERT_OK(store_post_set_skip(s, 1, SKIP_DELETED));
         ASSERT_OK(store_post_set_skip(s, 2, SKIP_ANIMATED));
@@ -347,15 +348,45 @@ TEST(images_needed_and_recorded)
                 ASSERT_OK(store_image_failed(s, p3->md5, 3, "timeout", true, g));
         }
 
+        /* a sync that failed and is resumed retries what failed transiently in
+         * the stopped run, under the same generation */
+        ASSERT_OK(store_sync_end(s, gen, false));
+        _cleanup_post_free_ Post *p5 = test_post(5);
+        ASSERT_OK(store_image_failed(s, p5->md5, 5, "connection reset", true, gen));
+        ASSERT_OK(store_images_needed(s, gen, 0, &need, &n));
+        for (size_t i = 0; i < n; i++)
+                ASSERT_TRUE(need[i].post_id != 5);
+        image_needed_array_free(need, n);
+        uint64_t resumed;
+        ASSERT_OK(store_sync_begin(s, &resumed));
+        ASSERT_EQ(resumed, gen);
+        ASSERT_OK(store_images_needed(s, gen, 0, &need, &n));
+        bool has5 = false;
+        for (size_t i = 0; i < n; i++)
+                has5 = has5 || need[i].post_id == 5;
+        image_needed_array_free(need, n);
+        ASSERT_TRUE(has5);
+
         /* a crop on disk is never fetched again, even in a later generation */
         ASSERT_OK(store_images_needed(s, g + 10, 0, &need, &n));
         for (size_t i = 0; i < n; i++)
                 ASSERT_TRUE(need[i].post_id != 1 && need[i].post_id != 2);
         image_needed_array_free(need, n);
 
-        /* unless the file vanished and the daemon says so */
-        ASSERT_OK(store_image_forget(s, p1->md5));
+        /* unless the file vanished: verify finds it gone and forgets it */
+        _cleanup_free_ char *images = NULL, *f4 = NULL;
+        _cleanup_post_free_ Post *p4 = test_post(4);
+        ASSERT_TRUE(asprintf(&images, "%s/images", dir) > 0);
+        ASSERT_TRUE(asprintf(&f4, "%s/%s.jpg", images, p4->md5) > 0);
+        ASSERT_OK(mkdir_parents(images, 0700));
+        ASSERT_OK(write_file_atomic(f4, "x", 1, 0644));
+        ASSERT_OK(store_image_ok(s, p4->md5, 4, 1));
+        ASSERT_EQ(store_images_verify(s, images), 1); /* p1's file was never there */
         ASSERT_FALSE(store_image_is_ok(s, p1->md5));
+        ASSERT_TRUE(store_image_is_ok(s, p4->md5));
+        ASSERT_EQ(store_images_verify(s, images), 0);
+        ASSERT_OK(store_image_forget(s, p4->md5));
+        ASSERT_FALSE(store_image_is_ok(s, p4->md5));
         StoreLabelled *d;
         ASSERT_OK(store_dataset_list(s, &d, &n));
         free(d);
@@ -397,8 +428,8 @@ TEST(many_posts_in_pages)
                 for (uint64_t i = 1; i <= 320; i++) {
                         uint64_t id = page * 320 + i;
                         test_upsert(s, id);
-                        ASSERT_OK(store_label_seen(s, id, id % 4 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE,
-                                                   gen));
+                        ASSERT_OK(store_label_seen(
+                                s, id, id % 4 ? LABEL_SOURCE_FAVOURITE : LABEL_SOURCE_DOWNVOTE, gen));
                 }
                 ASSERT_OK(store_commit(s));
         }

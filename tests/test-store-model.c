@@ -75,7 +75,9 @@ TEST(predictions)
         for (uint64_t i = 1; i <= 4; i++)
                 test_upsert(s, i);
         ASSERT_OK(store_prediction_run_new(s, "wolf rating:s", &run1));
-        PredictionRow r1 = { .post_id = 1, .score = 0.9, .label = 1, .top_tags = "solo +0.4", .image_path = "/c/a.jpg" };
+        PredictionRow r1 = {
+                .post_id = 1, .score = 0.9, .label = 1, .top_tags = "solo +0.4", .image_path = "/c/a.jpg"
+        };
         PredictionRow r2 = { .post_id = 2, .score = 0.2, .label = -1 };
         ASSERT_OK(store_prediction_add(s, run1, 1, &r2));
         ASSERT_OK(store_prediction_add(s, run1, 0, &r1));

@@ -54,7 +54,8 @@ int config_default_path(char **ret)
 
 int config_parse_bool(const char *v)
 {
-        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off", "0" };
+        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off",
+                                                                                       "0" };
         for (size_t i = 0; v && i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0)
                         return 1;
@@ -138,7 +139,8 @@ int config_parse_site(const char *value, char **ret_site, char **ret_reason, cha
         else if (strncasecmp(value, "http://", 7) == 0)
                 https = false, rest = value + 7;
         else
-                return reasonf(ret_reason, "the site must start with https:// (or http:// for this computer)");
+                return reasonf(ret_reason,
+                               "the site must start with https:// (or http:// for this computer)");
 
         size_t len = strlen(rest);
         if (len > 0 && rest[len - 1] == '/')
@@ -150,7 +152,8 @@ int config_parse_site(const char *value, char **ret_site, char **ret_reason, cha
                 return -ENOMEM;
         for (char *c = host; *c; c++) {
                 if (*c == '/' || *c == '?' || *c == '#')
-                        return reasonf(ret_reason, "the site must be just scheme://host[:port], without a path");
+                        return reasonf(ret_reason,
+                                       "the site must be just scheme://host[:port], without a path");
                 if (*c == '@')
                         return reasonf(ret_reason, "the site must not carry a user name or password");
                 if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
@@ -177,12 +180,14 @@ int config_parse_site(const char *value, char **ret_site, char **ret_reason, cha
                                "http:// is only allowed for this computer (127.0.0.1, ::1, localhost); "
                                "use https://");
 
-        if (asprintf(&url, "%s://%s%s%s", https ? "https" : "http", host, port ? ":" : "", port ? port : "") < 0)
+        if (asprintf(&url, "%s://%s%s%s", https ? "https" : "http", host, port ? ":" : "",
+                     port ? port : "") < 0)
                 return -ENOMEM;
         if (ret_warning) {
                 *ret_warning = NULL;
                 if (!loopback && !streq(host, "e621.net") && !streq(host, "e926.net") &&
-                    asprintf(ret_warning, "site %s is neither e621.net nor e926.net: your API key will be sent to it",
+                    asprintf(ret_warning,
+                             "site %s is neither e621.net nor e926.net: your API key will be sent to it",
                              url) < 0)
                         return -ENOMEM;
         }
@@ -258,7 +263,8 @@ static int parse_rate_limit(Config *c, const char *v, char **reason)
         /* rejected rather than clamped: a silently lowered rate would make the
          * user wonder why sync is slower than configured */
         if (safe_atod(v, &d) < 0 || !isfinite(d) || d <= 0.0 || d > CONFIG_RATE_LIMIT_MAX)
-                return reasonf(reason, "must be more than 0 and at most %g requests per second (the site's limit)",
+                return reasonf(reason,
+                               "must be more than 0 and at most %g requests per second (the site's limit)",
                                CONFIG_RATE_LIMIT_MAX);
         c->rate_limit = d;
         return 0;

@@ -23,7 +23,8 @@ static bool printable_token(const char *s, size_t max, bool allow_colon)
         if (!s)
                 return false;
         for (; s[n]; n++)
-                if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f || (!allow_colon && s[n] == ':'))
+                if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f ||
+                    (!allow_colon && s[n] == ':'))
                         return false;
         return n >= 1 && n <= max;
 }
@@ -100,20 +101,23 @@ static int parse(const char *path, char *text, Credentials **ret, char **ret_err
                         continue;
                 char *eq = strchr(s, '=');
                 if (!eq)
-                        return fail(ret_error, -EBADMSG, path, line, "expected \"username = …\" or \"api_key = …\"");
+                        return fail(ret_error, -EBADMSG, path, line,
+                                    "expected \"username = …\" or \"api_key = …\"");
                 *eq = 0;
                 char *k = strip(s), *v = strip(eq + 1);
                 if (streq(k, "username")) {
                         if (user)
                                 return fail(ret_error, -EBADMSG, path, line, "the username is given twice");
                         if (!credentials_username_valid(v))
-                                return fail(ret_error, -EBADMSG, path, line, "the username is empty or not valid");
+                                return fail(ret_error, -EBADMSG, path, line,
+                                            "the username is empty or not valid");
                         user = v;
                 } else if (streq(k, "api_key")) {
                         if (key)
                                 return fail(ret_error, -EBADMSG, path, line, "the API key is given twice");
                         if (!credentials_api_key_valid(v))
-                                return fail(ret_error, -EBADMSG, path, line, "the API key is empty or not valid");
+                                return fail(ret_error, -EBADMSG, path, line,
+                                            "the API key is empty or not valid");
                         key = v;
                 } else
                         return fail(ret_error, -EBADMSG, path, line,
@@ -158,7 +162,8 @@ int credentials_load(const char *path, Credentials **ret, char **ret_error)
                 if (errno == ENOENT)
                         return -ENOENT;
                 if (errno == ELOOP)
-                        return fail(ret_error, -EPERM, path, 0, "is a symbolic link; refusing to read a login from it");
+                        return fail(ret_error, -EPERM, path, 0,
+                                    "is a symbolic link; refusing to read a login from it");
                 r = -errno;
                 return fail(ret_error, r, path, 0, strerror(-r));
         }
@@ -167,17 +172,21 @@ int credentials_load(const char *path, Credentials **ret, char **ret_error)
                 return fail(ret_error, r, path, 0, strerror(-r));
         }
         if (!S_ISREG(st.st_mode))
-                return fail(ret_error, -EPERM, path, 0, "is not a regular file; refusing to read a login from it");
+                return fail(ret_error, -EPERM, path, 0,
+                            "is not a regular file; refusing to read a login from it");
         if (st.st_uid != geteuid())
-                return fail(ret_error, -EPERM, path, 0, "belongs to another user; refusing to read a login from it");
+                return fail(ret_error, -EPERM, path, 0,
+                            "belongs to another user; refusing to read a login from it");
         if (st.st_mode & 0077) {
                 /* Fixed rather than refused: the file is ours, and refusing would
                  * only log the user out. Others may have read it meanwhile. */
                 if (fchmod(fd, 0600) < 0) {
                         r = -errno;
-                        return fail(ret_error, r, path, 0, "is readable by others and its mode cannot be fixed");
+                        return fail(ret_error, r, path, 0,
+                                    "is readable by others and its mode cannot be fixed");
                 }
-                log_warning("Credentials file %s was accessible to other users (mode %03o); its mode is now 0600. "
+                log_warning("Credentials file %s was accessible to other users (mode %03o); its mode is now "
+                            "0600. "
                             "Consider creating a new API key on the site.",
                             path, (unsigned)(st.st_mode & 0777));
         }

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <pthread.h>
 /* before glib, whose MIN/MAX/CLAMP replace ours with the same meaning */
@@ -84,8 +88,8 @@ static void images_init_once(void)
          * on their addresses could hand back another image, and a daemon never
          * repeats an operation anyway. */
         vips_cache_set_max(0);
-        (void)g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, vips_log_handler,
-                                NULL);
+        (void)g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                                vips_log_handler, NULL);
 }
 
 int images_init(void)
@@ -160,7 +164,8 @@ static int to_srgb_opaque(VipsImage *in, VipsImage **ret)
         _cleanup_vips_ VipsImage *rgb = NULL, *flat = NULL, *u8 = NULL;
         VipsImage *cur = in;
 
-        if (vips_image_guess_interpretation(cur) != VIPS_INTERPRETATION_sRGB || cur->BandFmt != VIPS_FORMAT_UCHAR) {
+        if (vips_image_guess_interpretation(cur) != VIPS_INTERPRETATION_sRGB ||
+            cur->BandFmt != VIPS_FORMAT_UCHAR) {
                 if (vips_colourspace(cur, &rgb, VIPS_INTERPRETATION_sRGB, NULL) < 0)
                         return -EBADMSG;
                 cur = rgb;
@@ -182,14 +187,52 @@ static int to_srgb_opaque(VipsImage *in, VipsImage **ret)
         return 0;
 }
 
+/* Like write_file_atomic(), without its fsync of the folder: the file's own
+ * fsync before the rename is what keeps a partial crop from ever sitting at
+ * out_path, even after a power cut. Losing the rename itself in a power cut
+ * only means the crop is missing, which store_images_verify() notices and the
+ * next sync repairs; it halves the syncs per image, the largest cost of this
+ * path on a real disk. */
+static int write_crop(const char *path, const void *data, size_t size)
+{
+        _cleanup_free_ char *tmp = NULL;
+        int r = 0;
+
+        if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0644) < 0)
+                r = -errno;
+        for (const char *p = data; r == 0 && size > 0;) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        r = -errno;
+                else {
+                        p += n;
+                        size -= (size_t)n;
+                }
+        }
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(tmp);
+        return r;
+}
+
 int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode mode,
                       const ImageLimits *limits, const char *out_path, char **ret_reason)
 {
         ImageLimits lim = limits ? *limits : IMAGE_LIMITS_DEFAULT;
         int r;
 
-        if (isempty(out_path) || (!data && size > 0) || out_size < IMAGE_SIZE_MIN || out_size > IMAGE_SIZE_MAX ||
-            mode < 0 || mode >= _CROP_MODE_MAX)
+        if (isempty(out_path) || (!data && size > 0) || out_size < IMAGE_SIZE_MIN ||
+            out_size > IMAGE_SIZE_MAX || mode < 0 || mode >= _CROP_MODE_MAX)
                 return set_reason(ret_reason, -EINVAL, "Invalid crop request (size %u).", out_size);
         r = images_init();
         if (r < 0)
@@ -198,11 +241,13 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
         if (size == 0)
                 return set_reason(ret_reason, -EMEDIUMTYPE, "The file is empty.");
         if ((uint64_t)size > lim.max_bytes)
-                return set_reason(ret_reason, -EFBIG, "The file is %zu bytes, over the limit of %" PRIu64 " bytes.",
-                                  size, lim.max_bytes);
+                return set_reason(ret_reason, -EFBIG,
+                                  "The file is %zu bytes, over the limit of %" PRIu64 " bytes.", size,
+                                  lim.max_bytes);
         ImageType type = image_sniff(data, size);
         if (type < 0)
-                return set_reason(ret_reason, -EMEDIUMTYPE, "The file is not a JPEG, PNG, GIF or WebP image.");
+                return set_reason(ret_reason, -EMEDIUMTYPE,
+                                  "The file is not a JPEG, PNG, GIF or WebP image.");
 
         /* Only the header is parsed here: decoding waits until the declared size
          * is known to be sane, so a tiny file claiming 60000×60000 costs nothing. */
@@ -229,7 +274,8 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
          * file"), so anything short of a clean decode fails. libvips 8.14 ignores
          * thumbnail's own fail_on for buffers: the loader gets it directly. */
         if (vips_thumbnail_buffer((void *)data, size, &thumb, (int)out_size, "height", (int)out_size, "crop",
-                                  mode == CROP_ATTENTION ? VIPS_INTERESTING_ATTENTION : VIPS_INTERESTING_CENTRE,
+                                  mode == CROP_ATTENTION ? VIPS_INTERESTING_ATTENTION
+                                                         : VIPS_INTERESTING_CENTRE,
                                   "option_string", "fail_on=warning", NULL) < 0)
                 return take_vips_reason(ret_reason, -EBADMSG, "Cannot decode the image");
         r = to_srgb_opaque(thumb, &out);
@@ -245,7 +291,11 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
                 return set_reason(ret_reason, -EIO, "The crop came out %d×%d instead of %u×%u.",
                                   vips_image_get_width(out), vips_image_get_height(out), out_size, out_size);
 
-        r = write_file_atomic(out_path, jpeg, jpeg_size, 0644);
+        r = write_crop(out_path, jpeg, jpeg_size);
+        /* to callers -EFBIG means "the image is too big"; a file size limit on
+         * our own output is a problem of the disk, worth another try */
+        if (r == -EFBIG)
+                r = -EIO;
         if (r < 0)
                 return set_reason(ret_reason, r, "Cannot write \"%s\": %s", out_path, strerror(-r));
         return 0;
@@ -266,6 +316,72 @@ int image_crop_square_file(const char *in_path, unsigned out_size, CropMode mode
         if (r < 0)
                 return set_reason(ret_reason, r, "Cannot read \"%s\": %s", in_path, strerror(-r));
         return image_crop_square(data, size, out_size, mode, &lim, out_path, ret_reason);
+}
+
+int image_check_crop(const char *path, unsigned size)
+{
+        unsigned char magic[3];
+        int r;
+
+        if (isempty(path))
+                return -EINVAL;
+        r = images_init();
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : -EBADMSG;
+        if (read(fd, magic, sizeof magic) != (ssize_t)sizeof magic ||
+            image_sniff(magic, sizeof magic) != IMAGE_TYPE_JPEG)
+                return -EBADMSG;
+        _cleanup_vips_ VipsImage *img = vips_image_new_from_file(path, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        if (!img) {
+                vips_error_clear();
+                return -EBADMSG;
+        }
+        if (vips_image_get_width(img) != (int)size || vips_image_get_height(img) != (int)size)
+                return -EBADMSG;
+        return 0;
+}
+
+static bool is_crop_temporary(const char *name)
+{
+        /* "<md5>.jpg.tmp.XXXXXX", as mkostemp() fills the X's */
+        if (strlen(name) != 32 + strlen(".jpg.tmp.") + 6 || !strneq(name + 32, ".jpg.tmp.", 9))
+                return false;
+        char md5[33];
+        memcpy(md5, name, 32);
+        md5[32] = 0;
+        if (!is_hex_digest(md5, 32))
+                return false;
+        for (const char *c = name + 41; *c; c++)
+                if (!isalnum((unsigned char)*c))
+                        return false;
+        return true;
+}
+
+int images_remove_temporaries(const char *dir)
+{
+        int n = 0;
+
+        if (isempty(dir))
+                return -EINVAL;
+        DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!is_crop_temporary(de->d_name))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        n++;
+                else if (errno != ENOENT) {
+                        int r = -errno;
+                        (void)closedir(d);
+                        return r;
+                }
+        }
+        (void)closedir(d);
+        return n;
 }
 
 bool image_error_is_transient(int r)

@@ -86,6 +86,19 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
 int image_crop_square_file(const char *in_path, unsigned out_size, CropMode mode, const ImageLimits *limits,
                            const char *out_path, char **ret_reason);
 
+/* Whether path already holds a usable crop: a JPEG whose header says
+ * size × size (only the header is read, so this is cheap enough to ask before
+ * every download). 0 yes; -ENOENT no file; -EBADMSG something else is there
+ * (wrong size, not a JPEG, unreadable header). Lets a sync killed between
+ * writing a crop and recording it adopt the file instead of downloading again. */
+int image_check_crop(const char *path, unsigned size);
+
+/* Deletes the temporary files a killed process left in dir (named
+ * "<32 hex>.jpg.tmp.XXXXXX" by image_crop_square), so no partial file stays
+ * under images/. Call it before a sync starts writing crops there. Nothing
+ * else is touched. Returns the number removed; a missing dir counts as 0. */
+int images_remove_temporaries(const char *dir);
+
 /* True for failures worth retrying on a later sync (disk full, I/O error, out
  * of memory); false for failures of the data itself (corrupt, too big, not an
  * image), which would fail the same way again. */

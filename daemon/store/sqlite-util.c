@@ -28,7 +28,8 @@ int sqlite_to_errno(int rc)
         case SQLITE_CANTOPEN:
                 return -ENOENT;
         case SQLITE_CONSTRAINT:
-                return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? -EEXIST : -EINVAL;
+                return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? -EEXIST
+                                                                                            : -EINVAL;
         case SQLITE_TOOBIG:
                 return -EFBIG;
         case SQLITE_RANGE:
@@ -93,7 +94,8 @@ static int bind_va(Store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
                         break;
                 case 't': {
                         const char *t = va_arg(ap, const char *);
-                        rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+                        rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT)
+                               : sqlite3_bind_null(st, i);
                         break;
                 }
                 case 'b': {

@@ -65,13 +65,14 @@ int store_image_ok(Store *s, const char *md5, uint64_t post_id, uint64_t size)
 {
         if (!is_hex_digest(md5, 32))
                 return store_set_error(s, -EINVAL, "not an md5");
-        int r = store_run(s,
-                          "INSERT INTO images (md5, post_id, state, reason, transient, size, attempts, generation,"
-                          "  updated_at) VALUES (?, ?, 'ok', NULL, 0, ?, 1, 0, ?)"
-                          " ON CONFLICT (md5) DO UPDATE SET post_id = excluded.post_id, state = 'ok', reason = NULL,"
-                          "  transient = 0, size = excluded.size, attempts = attempts + 1,"
-                          "  updated_at = excluded.updated_at",
-                          "tuuu", md5, post_id, size, store_now());
+        int r = store_run(
+                s,
+                "INSERT INTO images (md5, post_id, state, reason, transient, size, attempts, generation,"
+                "  updated_at) VALUES (?, ?, 'ok', NULL, 0, ?, 1, 0, ?)"
+                " ON CONFLICT (md5) DO UPDATE SET post_id = excluded.post_id, state = 'ok', reason = NULL,"
+                "  transient = 0, size = excluded.size, attempts = attempts + 1,"
+                "  updated_at = excluded.updated_at",
+                "tuuu", md5, post_id, size, store_now());
         return r < 0 ? r : 0;
 }
 
@@ -81,15 +82,16 @@ int store_image_failed(Store *s, const char *md5, uint64_t post_id, const char *
         if (!is_hex_digest(md5, 32))
                 return store_set_error(s, -EINVAL, "not an md5");
         /* a crop already on disk stays: a later failure cannot unmake it */
-        int r = store_run(s,
-                          "INSERT INTO images (md5, post_id, state, reason, transient, attempts, generation,"
-                          "  updated_at) VALUES (?, ?, 'failed', ?, ?, 1, ?, ?)"
-                          " ON CONFLICT (md5) DO UPDATE SET post_id = excluded.post_id, state = 'failed',"
-                          "  reason = excluded.reason, transient = excluded.transient, attempts = attempts + 1,"
-                          "  generation = excluded.generation, updated_at = excluded.updated_at"
-                          " WHERE state <> 'ok'",
-                          "tutiuu", md5, post_id, reason ? reason : "unknown error", (int64_t)transient,
-                          generation, store_now());
+        int r = store_run(
+                s,
+                "INSERT INTO images (md5, post_id, state, reason, transient, attempts, generation,"
+                "  updated_at) VALUES (?, ?, 'failed', ?, ?, 1, ?, ?)"
+                " ON CONFLICT (md5) DO UPDATE SET post_id = excluded.post_id, state = 'failed',"
+                "  reason = excluded.reason, transient = excluded.transient, attempts = attempts + 1,"
+                "  generation = excluded.generation, updated_at = excluded.updated_at"
+                " WHERE state <> 'ok'",
+                "tutiuu", md5, post_id, reason ? reason : "unknown error", (int64_t)transient, generation,
+                store_now());
         return r < 0 ? r : 0;
 }
 
@@ -105,7 +107,41 @@ bool store_image_is_ok(Store *s, const char *md5)
 {
         int64_t one;
         return is_hex_digest(md5, 32) &&
-               store_query_i64(s, &one, "SELECT 1 FROM images WHERE md5 = ? AND state = 'ok'", "t", md5) >= 0;
+               store_query_i64(s, &one, "SELECT 1 FROM images WHERE md5 = ? AND state = 'ok'", "t", md5) >=
+                       0;
+}
+
+int store_images_verify(Store *s, const char *images_dir)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_strv_free_ char **gone = NULL;
+        int r, n = 0;
+
+        if (isempty(images_dir))
+                return -EINVAL;
+        r = store_prepare(s, "SELECT md5 FROM images WHERE state = 'ok'", &st);
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                const char *md5 = (const char *)sqlite3_column_text(st, 0);
+                _cleanup_free_ char *path = NULL;
+                if (!md5 || asprintf(&path, "%s/%s.jpg", images_dir, md5) < 0)
+                        return -ENOMEM;
+                if (access(path, F_OK) < 0 && errno == ENOENT) {
+                        char *m = strdup(md5);
+                        if (!m || strv_push(&gone, m) < 0)
+                                return -ENOMEM;
+                }
+        }
+        if (r < 0)
+                return r;
+        r = store_savepoint(s);
+        if (r < 0)
+                return r;
+        for (char **m = gone; r >= 0 && m && *m; m++, n++)
+                r = store_image_forget(s, *m);
+        r = store_savepoint_end(s, r < 0 ? r : 0);
+        return r < 0 ? r : n;
 }
 
 /* ---- blacklist ---- */

@@ -51,10 +51,11 @@ int store_outbox_add(Store *s, uint64_t post_id, int score, int favourite, uint6
         /* only the latest intent goes out: an earlier one not yet sent is moot */
         r = store_run(s, "DELETE FROM vote_outbox WHERE post_id = ? AND state = 'pending'", "u", post_id);
         if (r >= 0)
-                r = store_run(s,
-                              "INSERT INTO vote_outbox (post_id, score, favourite, state, next_try, created_at)"
-                              " VALUES (?, ?, ?, 'pending', ?, ?)",
-                              "uiiuu", post_id, (int64_t)score, (int64_t)favourite, now, now);
+                r = store_run(
+                        s,
+                        "INSERT INTO vote_outbox (post_id, score, favourite, state, next_try, created_at)"
+                        " VALUES (?, ?, ?, 'pending', ?, ?)",
+                        "uiiuu", post_id, (int64_t)score, (int64_t)favourite, now, now);
         r = not_found_if_no_post(s, r, post_id);
         uint64_t id = (uint64_t)sqlite3_last_insert_rowid(s->db);
         r = store_savepoint_end(s, r < 0 ? r : 0);
@@ -78,7 +79,8 @@ int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **re
                           " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
                           &st);
         if (r >= 0)
-                r = store_bind(s, st, "ui", now_usec, limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
+                r = store_bind(s, st, "ui", now_usec,
+                               limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
@@ -103,7 +105,8 @@ int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **re
                         .created_usec = (uint64_t)sqlite3_column_int64(st, 7),
                         .sent_usec = (uint64_t)sqlite3_column_int64(st, 8),
                 };
-                if (sqlite3_column_type(st, 9) != SQLITE_NULL && !(a[n].last_error = store_column_strdup(st, 9))) {
+                if (sqlite3_column_type(st, 9) != SQLITE_NULL &&
+                    !(a[n].last_error = store_column_strdup(st, 9))) {
                         r = -ENOMEM;
                         break;
                 }
@@ -121,7 +124,8 @@ int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **re
 int store_outbox_next_due(Store *s, uint64_t *ret_usec)
 {
         int64_t v;
-        int r = store_query_i64(s, &v, "SELECT MIN(next_try) FROM vote_outbox WHERE state = 'pending'", NULL);
+        int r = store_query_i64(s, &v, "SELECT MIN(next_try) FROM vote_outbox WHERE state = 'pending'",
+                                NULL);
         if (r < 0)
                 return r;
         *ret_usec = (uint64_t)v;
@@ -139,13 +143,15 @@ int store_outbox_mark_sent(Store *s, uint64_t id)
         return r == 0 ? store_set_error(s, -ENOENT, "no pending vote %" PRIu64, id) : 0;
 }
 
-int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent, uint64_t next_try_usec)
+int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent,
+                             uint64_t next_try_usec)
 {
-        int r = store_run(s,
-                          "UPDATE vote_outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_try = ?"
-                          " WHERE id = ? AND state = 'pending'",
-                          "ttuu", permanent ? "failed" : "pending", error ? error : "unknown error", next_try_usec,
-                          id);
+        int r = store_run(
+                s,
+                "UPDATE vote_outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_try = ?"
+                " WHERE id = ? AND state = 'pending'",
+                "ttuu", permanent ? "failed" : "pending", error ? error : "unknown error", next_try_usec,
+                id);
         if (r < 0)
                 return r;
         return r == 0 ? store_set_error(s, -ENOENT, "no pending vote %" PRIu64, id) : 0;
@@ -164,8 +170,8 @@ void prediction_row_array_free(PredictionRow *a, size_t n)
 
 int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id)
 {
-        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at) VALUES (?, ?)", "tu", tags ? tags : "",
-                          store_now());
+        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at) VALUES (?, ?)", "tu",
+                          tags ? tags : "", store_now());
         if (r < 0)
                 return r;
         *ret_run_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
@@ -174,14 +180,15 @@ int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id)
 
 int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row)
 {
-        int r = store_run(s,
-                          "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                          " ON CONFLICT (run_id, post_id) DO UPDATE SET rank = excluded.rank,"
-                          "  score = excluded.score, label = excluded.label, top_tags = excluded.top_tags,"
-                          "  image_path = excluded.image_path",
-                          "uuiditt", run_id, row->post_id, (int64_t)rank, row->score, (int64_t)row->label,
-                          row->top_tags, row->image_path);
+        int r = store_run(
+                s,
+                "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, post_id) DO UPDATE SET rank = excluded.rank,"
+                "  score = excluded.score, label = excluded.label, top_tags = excluded.top_tags,"
+                "  image_path = excluded.image_path",
+                "uuiditt", run_id, row->post_id, (int64_t)rank, row->score, (int64_t)row->label,
+                row->top_tags, row->image_path);
         return not_found_if_no_post(s, r < 0 ? r : 0, row->post_id);
 }
 
@@ -239,8 +246,10 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
                                         .score = sqlite3_column_double(st, 1),
                                         .label = sqlite3_column_int(st, 2) };
                 n++;
-                if ((sqlite3_column_type(st, 3) != SQLITE_NULL && !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
-                    (sqlite3_column_type(st, 4) != SQLITE_NULL && !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
+                if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
+                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
+                    (sqlite3_column_type(st, 4) != SQLITE_NULL &&
+                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
                         r = -ENOMEM;
                         break;
                 }
@@ -275,8 +284,9 @@ int store_watch_add(Store *s, const char *tags, double threshold, unsigned max_p
 {
         if (isempty(tags) || !(threshold >= 0.0 && threshold <= 1.0) || max_per_run == 0)
                 return store_set_error(s, -EINVAL, "a watch needs tags, a threshold in 0..1 and a limit");
-        int r = store_run(s, "INSERT INTO watches (tags, threshold, max_per_run, created_at) VALUES (?, ?, ?, ?)",
-                          "tdiu", tags, threshold, (int64_t)max_per_run, store_now());
+        int r = store_run(
+                s, "INSERT INTO watches (tags, threshold, max_per_run, created_at) VALUES (?, ?, ?, ?)",
+                "tdiu", tags, threshold, (int64_t)max_per_run, store_now());
         if (r < 0)
                 return r;
         if (ret_id)
@@ -301,7 +311,8 @@ static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Wat
         int r;
 
         if (asprintf(&sql,
-                     "SELECT id, tags, threshold, max_per_run, last_seen_id, created_at, last_run_at FROM watches"
+                     "SELECT id, tags, threshold, max_per_run, last_seen_id, created_at, last_run_at FROM "
+                     "watches"
                      " %s ORDER BY id",
                      where) < 0)
                 return -ENOMEM;
@@ -365,8 +376,9 @@ int store_watch_get(Store *s, uint64_t id, Watch *ret)
 
 int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_usec)
 {
-        int r = store_run(s, "UPDATE watches SET last_seen_id = MAX(last_seen_id, ?), last_run_at = ? WHERE id = ?",
-                          "uuu", last_seen_id, run_usec, id);
+        int r = store_run(
+                s, "UPDATE watches SET last_seen_id = MAX(last_seen_id, ?), last_run_at = ? WHERE id = ?",
+                "uuu", last_seen_id, run_usec, id);
         if (r < 0)
                 return r;
         return r == 0 ? store_set_error(s, -ENOENT, "no watch %" PRIu64, id) : 0;
@@ -387,17 +399,18 @@ int store_embedding_put(Store *s, const char *backbone, const char *feature_set,
                           " VALUES (?, ?, ?, ?, ?, ?)"
                           " ON CONFLICT (backbone, feature_set, md5) DO UPDATE SET dim = excluded.dim,"
                           "  data = excluded.data, created_at = excluded.created_at",
-                          "tttibu", backbone, feature_set, md5, (int64_t)n, (const void *)data, n * sizeof(float),
-                          store_now());
+                          "tttibu", backbone, feature_set, md5, (int64_t)n, (const void *)data,
+                          n * sizeof(float), store_now());
         return r < 0 ? r : 0;
 }
 
-int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5, float **ret,
-                        size_t *ret_n)
+int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5,
+                        float **ret, size_t *ret_n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?",
-                              &st);
+        int r = store_prepare(
+                s, "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?",
+                &st);
         if (r >= 0)
                 r = store_bind(s, st, "ttt", backbone, feature_set, md5);
         if (r >= 0)
@@ -409,7 +422,8 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
         int64_t dim = sqlite3_column_int64(st, 0);
         const void *blob = sqlite3_column_blob(st, 1);
         size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
-        if (dim <= 0 || (uint64_t)dim > EMBEDDING_MAX_FLOATS || bytes != (size_t)dim * sizeof(float) || !blob)
+        if (dim <= 0 || (uint64_t)dim > EMBEDDING_MAX_FLOATS || bytes != (size_t)dim * sizeof(float) ||
+            !blob)
                 return store_set_error(s, -EBADMSG, "cached embedding of %s has the wrong size", md5);
         float *f = malloc(bytes);
         if (!f)
@@ -422,5 +436,6 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
 
 int store_embedding_prune(Store *s, const char *keep_backbone)
 {
-        return store_run(s, "DELETE FROM embeddings WHERE backbone <> ?", "t", keep_backbone ? keep_backbone : "");
+        return store_run(s, "DELETE FROM embeddings WHERE backbone <> ?", "t",
+                         keep_backbone ? keep_backbone : "");
 }

@@ -67,7 +67,8 @@ static int upsert_tags(Store *s, const Post *p)
         if (r >= 0)
                 r = store_prepare(s, "SELECT id FROM tags WHERE name = ?", &id);
         if (r >= 0)
-                r = store_prepare(s, "INSERT OR IGNORE INTO post_tags (post_id, tag_id) VALUES (?, ?)", &link);
+                r = store_prepare(s, "INSERT OR IGNORE INTO post_tags (post_id, tag_id) VALUES (?, ?)",
+                                  &link);
         if (r < 0)
                 return r;
 
@@ -113,28 +114,32 @@ int store_post_upsert(Store *s, const Post *p)
         r = store_savepoint(s);
         if (r < 0)
                 return r;
-        r = store_run(s,
-                      "INSERT INTO posts (id, md5, ext, rating, created_at, width, height, file_size,"
-                      "  file_url, sample_url, sample_width, sample_height, preview_url, image_url,"
-                      "  score_up, score_down, score_total, fav_count, deleted, pending, flagged,"
-                      "  first_seen, last_seen)"
-                      " VALUES (?,?,?,?,?,?,?,?, ?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?)"
-                      " ON CONFLICT (id) DO UPDATE SET md5 = excluded.md5, ext = excluded.ext,"
-                      "  rating = excluded.rating, created_at = excluded.created_at, width = excluded.width,"
-                      "  height = excluded.height, file_size = excluded.file_size, file_url = excluded.file_url,"
-                      "  sample_url = excluded.sample_url, sample_width = excluded.sample_width,"
-                      "  sample_height = excluded.sample_height, preview_url = excluded.preview_url,"
-                      "  image_url = excluded.image_url, score_up = excluded.score_up,"
-                      "  score_down = excluded.score_down, score_total = excluded.score_total,"
-                      "  fav_count = excluded.fav_count, deleted = excluded.deleted,"
-                      "  pending = excluded.pending, flagged = excluded.flagged, last_seen = excluded.last_seen",
-                      "uttti" "iii" "ttiitt" "iiiiiii" "uu",
-                      p->id, p->md5, p->ext, valid_rating(p->rating) ? rating : NULL, p->created_at,
-                      (int64_t)p->width, (int64_t)p->height, (int64_t)p->file_size, p->file_url, p->sample_url,
-                      (int64_t)p->sample_width, (int64_t)p->sample_height, p->preview_url, post_image_url(p),
-                      (int64_t)p->score_up, (int64_t)p->score_down, (int64_t)p->score_total,
-                      (int64_t)p->fav_count, (int64_t)p->deleted, (int64_t)p->pending, (int64_t)p->flagged,
-                      now, now);
+        r = store_run(
+                s,
+                "INSERT INTO posts (id, md5, ext, rating, created_at, width, height, file_size,"
+                "  file_url, sample_url, sample_width, sample_height, preview_url, image_url,"
+                "  score_up, score_down, score_total, fav_count, deleted, pending, flagged,"
+                "  first_seen, last_seen)"
+                " VALUES (?,?,?,?,?,?,?,?, ?,?,?,?,?,?, ?,?,?,?,?,?,?, ?,?)"
+                " ON CONFLICT (id) DO UPDATE SET md5 = excluded.md5, ext = excluded.ext,"
+                "  rating = excluded.rating, created_at = excluded.created_at, width = excluded.width,"
+                "  height = excluded.height, file_size = excluded.file_size, file_url = excluded.file_url,"
+                "  sample_url = excluded.sample_url, sample_width = excluded.sample_width,"
+                "  sample_height = excluded.sample_height, preview_url = excluded.preview_url,"
+                "  image_url = excluded.image_url, score_up = excluded.score_up,"
+                "  score_down = excluded.score_down, score_total = excluded.score_total,"
+                "  fav_count = excluded.fav_count, deleted = excluded.deleted,"
+                "  pending = excluded.pending, flagged = excluded.flagged, last_seen = excluded.last_seen",
+                "uttti"
+                "iii"
+                "ttiitt"
+                "iiiiiii"
+                "uu",
+                p->id, p->md5, p->ext, valid_rating(p->rating) ? rating : NULL, p->created_at,
+                (int64_t)p->width, (int64_t)p->height, (int64_t)p->file_size, p->file_url, p->sample_url,
+                (int64_t)p->sample_width, (int64_t)p->sample_height, p->preview_url, post_image_url(p),
+                (int64_t)p->score_up, (int64_t)p->score_down, (int64_t)p->score_total, (int64_t)p->fav_count,
+                (int64_t)p->deleted, (int64_t)p->pending, (int64_t)p->flagged, now, now);
         if (r >= 0)
                 r = upsert_tags(s, p);
         return store_savepoint_end(s, r < 0 ? r : 0);
@@ -160,11 +165,12 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret)
         _cleanup_post_free_ Post *p = NULL;
         int r;
 
-        r = store_prepare(s,
-                          "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url, sample_url,"
-                          " sample_width, sample_height, preview_url, score_up, score_down, score_total,"
-                          " fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
-                          &st);
+        r = store_prepare(
+                s,
+                "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url, sample_url,"
+                " sample_width, sample_height, preview_url, score_up, score_down, score_total,"
+                " fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
+                &st);
         if (r >= 0)
                 r = store_bind(s, st, "u", post_id);
         if (r >= 0)
@@ -178,8 +184,9 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret)
         if (!p)
                 return -ENOMEM;
         p->id = (uint64_t)sqlite3_column_int64(st, 0);
-        if (dup_column(st, 1, &p->md5) < 0 || dup_column(st, 2, &p->ext) < 0 || dup_column(st, 8, &p->file_url) < 0 ||
-            dup_column(st, 9, &p->sample_url) < 0 || dup_column(st, 12, &p->preview_url) < 0)
+        if (dup_column(st, 1, &p->md5) < 0 || dup_column(st, 2, &p->ext) < 0 ||
+            dup_column(st, 8, &p->file_url) < 0 || dup_column(st, 9, &p->sample_url) < 0 ||
+            dup_column(st, 12, &p->preview_url) < 0)
                 return -ENOMEM;
         const unsigned char *rating = sqlite3_column_text(st, 3);
         p->rating = rating ? (char)rating[0] : 0;
@@ -226,11 +233,12 @@ int store_post_set_skip(Store *s, uint64_t post_id, SkipReason reason)
         if (reason == SKIP_NONE)
                 r = store_run(s, "DELETE FROM skipped WHERE post_id = ?", "u", post_id);
         else
-                r = store_run(s,
-                              "INSERT INTO skipped (post_id, reason, since) VALUES (?, ?, ?)"
-                              " ON CONFLICT (post_id) DO UPDATE SET reason = excluded.reason,"
-                              "  since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END",
-                              "utu", post_id, skip_reason_to_string(reason), store_now());
+                r = store_run(
+                        s,
+                        "INSERT INTO skipped (post_id, reason, since) VALUES (?, ?, ?)"
+                        " ON CONFLICT (post_id) DO UPDATE SET reason = excluded.reason,"
+                        "  since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END",
+                        "utu", post_id, skip_reason_to_string(reason), store_now());
         if (r == -EINVAL && !store_post_exists(s, post_id))
                 return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
         return r < 0 ? r : 0;
@@ -247,11 +255,12 @@ int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t ge
 {
         if (source < 0 || source >= _LABEL_SOURCE_MAX || source == LABEL_SOURCE_APP || generation == 0)
                 return store_set_error(s, -EINVAL, "not a site label source or generation");
-        int r = store_run(s,
-                          "INSERT INTO labels (post_id, source, value, generation, set_at) VALUES (?, ?, ?, ?, ?)"
-                          " ON CONFLICT (post_id, source) DO UPDATE SET generation = excluded.generation",
-                          "utiuu", post_id, label_source_to_string(source), (int64_t)source_value(source),
-                          generation, store_now());
+        int r = store_run(
+                s,
+                "INSERT INTO labels (post_id, source, value, generation, set_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (post_id, source) DO UPDATE SET generation = excluded.generation",
+                "utiuu", post_id, label_source_to_string(source), (int64_t)source_value(source), generation,
+                store_now());
         if (r == -EINVAL && !store_post_exists(s, post_id))
                 return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
         return r < 0 ? r : 0;
@@ -269,11 +278,12 @@ int store_label_set_app(Store *s, uint64_t post_id, int value)
 {
         if (value < -1 || value > 1)
                 return store_set_error(s, -EINVAL, "a vote is +1, -1 or 0");
-        int r = store_run(s,
-                          "INSERT INTO labels (post_id, source, value, generation, set_at) VALUES (?, 'app', ?, 0, ?)"
-                          " ON CONFLICT (post_id, source) DO UPDATE SET value = excluded.value,"
-                          "  set_at = excluded.set_at",
-                          "uiu", post_id, (int64_t)value, store_now());
+        int r = store_run(
+                s,
+                "INSERT INTO labels (post_id, source, value, generation, set_at) VALUES (?, 'app', ?, 0, ?)"
+                " ON CONFLICT (post_id, source) DO UPDATE SET value = excluded.value,"
+                "  set_at = excluded.set_at",
+                "uiu", post_id, (int64_t)value, store_now());
         if (r == -EINVAL && !store_post_exists(s, post_id))
                 return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
         return r < 0 ? r : 0;
@@ -385,14 +395,16 @@ int store_counts(Store *s, StoreCounts *ret)
                        " JOIN images i ON i.md5 = p.md5 WHERE i.state = 'failed'")) < 0 ||
             (r = count(s, &c.images_missing,
                        "SELECT count(*) FROM dataset d JOIN posts p ON p.id = d.post_id"
-                       " WHERE p.md5 IS NULL OR NOT EXISTS (SELECT 1 FROM images i WHERE i.md5 = p.md5)")) < 0 ||
+                       " WHERE p.md5 IS NULL OR NOT EXISTS (SELECT 1 FROM images i WHERE i.md5 = p.md5)")) <
+                    0 ||
             (r = count(s, &c.watches, "SELECT count(*) FROM watches")) < 0)
                 return r;
 
-        r = store_prepare(s,
-                          "SELECT reason, count(*) FROM skipped k"
-                          " WHERE EXISTS (SELECT 1 FROM labels l WHERE l.post_id = k.post_id) GROUP BY reason",
-                          &st);
+        r = store_prepare(
+                s,
+                "SELECT reason, count(*) FROM skipped k"
+                " WHERE EXISTS (SELECT 1 FROM labels l WHERE l.post_id = k.post_id) GROUP BY reason",
+                &st);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {

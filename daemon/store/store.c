@@ -63,8 +63,8 @@ static int migrate(Store *s, unsigned from, unsigned to)
                         memcpy(saved, s->error, sizeof saved - 1);
                         saved[sizeof saved - 1] = 0;
                         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                        (void)snprintf(s->error, sizeof s->error, "migration to version %u failed: %.440s", v,
-                                       saved);
+                        (void)snprintf(s->error, sizeof s->error, "migration to version %u failed: %.440s",
+                                       v, saved);
                         return r;
                 }
                 log_debug("store: migrated \"%s\" to schema version %u", s->path, v);
@@ -99,7 +99,8 @@ int store_open_version(const char *path, unsigned version, Store **ret, char **r
         s->path = strdup(path);
         if (!s->path)
                 return -ENOMEM;
-        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
         if (rc != SQLITE_OK) {
                 r = store_sql_error(s, rc, "open");
                 return open_error(ret_error, r, path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -287,6 +288,15 @@ int store_sync_begin(Store *s, uint64_t *ret_generation)
 
         r = store_state_get_u64(s, STATE_OPEN, &gen);
         if (r >= 0) {
+                /* A resumed sync is a new attempt: transient image failures of
+                 * the run that stopped are due again, not only at the next
+                 * generation. */
+                r = store_run(s,
+                              "UPDATE images SET generation = ? WHERE state = 'failed' AND transient"
+                              " AND generation >= ?",
+                              "uu", gen - 1, gen);
+                if (r < 0)
+                        return r;
                 *ret_generation = gen;
                 return 0;
         }

@@ -11,7 +11,9 @@
  * errno. SQLite codes never leave this module: SQLITE_BUSY/LOCKED → -EBUSY,
  * SQLITE_FULL → -ENOSPC, SQLITE_CORRUPT/NOTADB → -EBADMSG, SQLITE_NOMEM →
  * -ENOMEM, SQLITE_CONSTRAINT → -EEXIST (unique) or -EINVAL, SQLITE_READONLY/
- * PERM → -EROFS/-EACCES, SQLITE_CANTOPEN → -ENOENT/-EACCES, others → -EIO.
+ * PERM → -EROFS/-EACCES, SQLITE_CANTOPEN → -ENOENT, others → -EIO. A call
+ * about a post that is not in the store (a label, a skip, a vote, a
+ * prediction row) gives -ENOENT.
  * store_error() then says what went wrong in words. Nothing here logs above
  * debug level: the caller decides.
  *
@@ -73,7 +75,8 @@ int store_rollback(Store *s); /* 0 also when no batch is open */
  * holds the first problem. */
 int store_check_integrity(Store *s);
 
-/* ---- key/value state (sync cursors, generations, model info, ...) ---- */
+/* ---- key/value state (sync cursors, generations, model info, ...) ----
+ * Keys starting with "sync." are the store's own (generations). */
 
 /* -ENOENT when the key is unset. */
 int store_state_get(Store *s, const char *key, char **ret_value);
@@ -101,7 +104,8 @@ typedef enum SkipReason {
         _SKIP_REASON_MAX,
         _SKIP_REASON_INVALID = -EINVAL,
 } SkipReason;
-const char *skip_reason_to_string(SkipReason r); /* "deleted", "no-url", "animated", "unsupported", "too-large" */
+const char *
+skip_reason_to_string(SkipReason r); /* "deleted", "no-url", "animated", "unsupported", "too-large" */
 SkipReason skip_reason_from_string(const char *s);
 
 /* Skipped posts stay in the store (their labels too) but are not in the
@@ -121,12 +125,15 @@ typedef enum LabelSource {
 const char *label_source_to_string(LabelSource s); /* "favourite", "upvote", "downvote", "app" */
 LabelSource label_source_from_string(const char *s);
 
-/* Starts (or resumes, after a killed sync) a sync; *ret_generation is the
- * generation to pass to the calls below. */
+/* Starts (or resumes, after a killed or failed sync) a sync; *ret_generation
+ * is the generation to pass to the calls below. Resuming keeps the labels
+ * seen so far and makes the transient image failures of the stopped run due
+ * again. */
 int store_sync_begin(Store *s, uint64_t *ret_generation);
 /* Ends it. complete: every list was walked to its end (then app labels already
  * sent to the site are dropped, see above). Not complete (failed, cancelled):
- * the generation stays open and the next store_sync_begin() resumes it. */
+ * the generation stays open and the next store_sync_begin() resumes it.
+ * -ESTALE when generation is not the open one. */
 int store_sync_end(Store *s, uint64_t generation, bool complete);
 
 /* The post (already upserted) appeared in the site list of source
@@ -198,6 +205,10 @@ int store_image_failed(Store *s, const char *md5, uint64_t post_id, const char *
 int store_image_forget(Store *s, const char *md5);
 /* True when images/<md5>.jpg is recorded as ok. */
 bool store_image_is_ok(Store *s, const char *md5);
+/* Forgets every ok record whose images_dir/<md5>.jpg is gone (the user
+ * deleted the folder), so the next sync fetches them again. Returns the
+ * number forgotten (≥ 0). */
+int store_images_verify(Store *s, const char *images_dir);
 
 /* ---- blacklist (the user's rules, one per line, as the site gives them) ---- */
 
@@ -238,7 +249,8 @@ int store_outbox_next_due(Store *s, uint64_t *ret_usec);
 int store_outbox_mark_sent(Store *s, uint64_t id);
 /* Another attempt failed. permanent: give up (state failed); else stays
  * pending until next_try_usec. attempts is counted. */
-int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent, uint64_t next_try_usec);
+int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent,
+                             uint64_t next_try_usec);
 
 /* ---- prediction runs ---- */
 
@@ -288,8 +300,8 @@ int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_u
 int store_embedding_put(Store *s, const char *backbone, const char *feature_set, const char *md5,
                         const float *data, size_t n);
 /* -ENOENT when not cached. *ret is malloc'ed. */
-int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5, float **ret,
-                        size_t *ret_n);
+int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5,
+                        float **ret, size_t *ret_n);
 /* Drops every embedding of other backbones (after a backbone change). Returns
  * the number deleted. */
 int store_embedding_prune(Store *s, const char *keep_backbone);
