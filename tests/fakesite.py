@@ -51,6 +51,8 @@ class FakeSite:
         self.opts = opts
         self.startup_timeout = startup_timeout
         self.proc = None
+        self.errfile = None
+        self._stderr = ""
         self.url = self.port = self.user = self.api_key = None
 
     # ---- lifetime -------------------------------------------------------
@@ -82,8 +84,11 @@ class FakeSite:
         return self
 
     def stderr(self):
-        self.errfile.seek(0)
-        return self.errfile.read().decode("utf-8", "replace")
+        """What the server wrote to stderr so far (kept after stop())."""
+        if self.errfile is not None:
+            self.errfile.seek(0)
+            self._stderr = self.errfile.read().decode("utf-8", "replace")
+        return self._stderr
 
     def stop(self):
         if self.proc is None:
@@ -97,6 +102,9 @@ class FakeSite:
                 self.proc.wait()
         self.proc.stdout.close()
         self.proc = None
+        self.stderr()
+        self.errfile.close()
+        self.errfile = None
 
     def __enter__(self):
         return self.start()

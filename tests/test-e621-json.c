@@ -309,6 +309,11 @@ TEST(error_shapes)
         ASSERT_STREQ(e, "line one tab");
         _cleanup_free_ char *f = error_message("application/json", "{broken");
         ASSERT_TRUE(f == NULL);
+        /* JSON mislabelled as HTML is never shown raw */
+        _cleanup_free_ char *g = error_message("text/html", "{\"posts\":[{\"id\":1}]}");
+        ASSERT_TRUE(g == NULL);
+        _cleanup_free_ char *h = error_message("text/html", " {\"reason\":\"Access Denied\"}");
+        ASSERT_STREQ(h, "Access Denied");
 }
 
 TEST(html_errors)
@@ -414,6 +419,21 @@ TEST(times)
         ASSERT_ERROR(e621_parse_time("2023-06-01", &t), EINVAL);
         ASSERT_ERROR(e621_parse_time("yesterday", &t), EINVAL);
         ASSERT_ERROR(e621_parse_time("2023-06-01T12:34:56Zjunk", &t), EINVAL);
+}
+
+TEST(retry_after)
+{
+        time_t now = 1700000000; /* Tue, 14 Nov 2023 22:13:20 GMT */
+
+        ASSERT_EQ(e621_parse_retry_after("5", now), 5);
+        ASSERT_EQ(e621_parse_retry_after("0", now), 0);
+        ASSERT_EQ(e621_parse_retry_after("999999999", now), 86400); /* bounded */
+        ASSERT_EQ(e621_parse_retry_after("Tue, 14 Nov 2023 22:13:50 GMT", now), 30);
+        ASSERT_EQ(e621_parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now), 0); /* past */
+        ASSERT_EQ(e621_parse_retry_after("soon", now), 0);
+        ASSERT_EQ(e621_parse_retry_after("-3", now), 0);
+        ASSERT_EQ(e621_parse_retry_after("", now), 0);
+        ASSERT_EQ(e621_parse_retry_after(NULL, now), 0);
 }
 
 TEST(site_check)

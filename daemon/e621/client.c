@@ -8,7 +8,7 @@
 /* Timers fire this close to their time: the token bucket's spacing is the
  * point, and sd-event's default slack (250 ms) would blur it. */
 #define TIMER_ACCURACY_USEC (1 * USEC_PER_MSEC)
-#define SPACING_MARGIN_USEC (15 * USEC_PER_MSEC)
+#define SPACING_MARGIN_USEC (30 * USEC_PER_MSEC)
 
 static const E621RetryPolicy retry_defaults = {
         .max_attempts = 5,
@@ -310,6 +310,16 @@ E621Request *e621_request_cancel(E621Request *r)
         return NULL;
 }
 
+int e621_request_set_max_attempts(E621Request *r, unsigned max_attempts)
+{
+        if (!r || max_attempts == 0 || max_attempts > 20 || r->state == REQUEST_DISPATCHING)
+                return -EINVAL;
+        r->max_attempts = max_attempts;
+        if (r->cls == REQUEST_WALK && r->walk.current)
+                r->walk.current->max_attempts = max_attempts;
+        return 0;
+}
+
 int request_submit(E621Request *r)
 {
         E621Client *c = r->client;
@@ -419,7 +429,8 @@ void request_finish_attempt(E621Request *r, int error, bool retryable, char *mes
         int q;
 
         http_abort(r);
-        if (error < 0 && retryable && r->attempt < c->retry.max_attempts) {
+        unsigned max_attempts = r->max_attempts > 0 ? r->max_attempts : c->retry.max_attempts;
+        if (error < 0 && retryable && r->attempt < max_attempts) {
                 request_reset_attempt(r);
                 uint64_t delay = backoff_usec(c, r->attempt, retry_after_s);
                 uint64_t when = now_usec(CLOCK_MONOTONIC) + delay;

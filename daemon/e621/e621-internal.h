@@ -46,6 +46,8 @@ struct E621Request {
         bool auth; /* send credentials (API requests only) */
         size_t max_size;
         unsigned attempt;
+        unsigned max_attempts; /* 0: the client's policy */
+        bool fresh_connect; /* the last attempt failed on the network: do not reuse its connection */
 
         /* one attempt */
         CURL *easy;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "e621.h"
 
@@ -49,6 +50,10 @@ bool e621_content_type_is_json(const char *content_type);
 
 /* ISO 8601 "2024-03-01T12:34:56.789-05:00" (or Z, or ±hhmm) → Unix seconds. */
 int e621_parse_time(const char *s, int64_t *ret);
+
+/* A Retry-After value (delta seconds or an HTTP date, relative to now) in
+ * seconds, at most a day; 0 when absent, past or unreadable. */
+unsigned e621_parse_retry_after(const char *value, time_t now);
 
 /* http(s) URL, bounded length, no whitespace or control characters. */
 bool e621_url_is_valid(const char *url);

@@ -96,8 +96,8 @@ E621Client *e621_client_free(E621Client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(E621Client *, e621_client_free);
 #define _cleanup_e621_client_free_ _cleanup_(e621_client_freep)
 
-/* Credentials for every later API request (Basic auth; requests already
- * running keep the old ones). NULL username → anonymous. Both strings are
+/* Credentials for API requests that start from now on, queued ones included
+ * (Basic auth; running ones keep theirs; cancel them on logout). NULL username → anonymous. Both strings are
  * copied; the key's copy is wiped when replaced or freed. -EINVAL for a name
  * with control characters or ':', or a key with control characters. */
 int e621_client_set_credentials(E621Client *c, const char *username, const char *api_key);
@@ -109,6 +109,11 @@ const char *e621_client_get_site(const E621Client *c);
 void e621_client_set_retry_policy(E621Client *c, const E621RetryPolicy *p);
 /* Requests queued (waiting for a token or a download slot, or for a retry) and running. */
 unsigned e621_client_pending(const E621Client *c);
+
+/* Overrides the policy's max_attempts for one request (a walk: each of its
+ * pages), e.g. 1 for a login check that should fail fast when the site is down.
+ * Call it right after the call that returned r (callbacks never run before). */
+int e621_request_set_max_attempts(E621Request *r, unsigned max_attempts);
 
 /* Cancels a queued, waiting or running request; its callback is not called.
  * NULL-safe. Returns NULL. */

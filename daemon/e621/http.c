@@ -284,6 +284,8 @@ static int setup_easy(E621Request *r, CURL *e)
         SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
         SETOPT(e, CURLOPT_HEADERDATA, r);
         SETOPT(e, CURLOPT_ERRORBUFFER, r->errbuf);
+        if (r->fresh_connect)
+                SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
         if (r->json) {
                 SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
                 r->headers = curl_slist_append(NULL, "Accept: application/json");
@@ -335,18 +337,18 @@ void http_abort(E621Request *r)
         r->headers = NULL;
 }
 
-static unsigned parse_retry_after(const char *v)
+unsigned e621_parse_retry_after(const char *v, time_t now)
 {
         unsigned s;
 
-        if (!v)
+        if (isempty(v))
                 return 0;
         if (safe_atou(v, &s) >= 0)
                 return MIN(s, 86400u);
         time_t t = curl_getdate(v, NULL);
         if (t == (time_t)-1)
                 return 0;
-        int64_t d = (int64_t)t - (int64_t)time(NULL);
+        int64_t d = (int64_t)t - (int64_t)now;
         return d <= 0 ? 0 : (unsigned)MIN(d, (int64_t)86400);
 }
 
@@ -396,6 +398,11 @@ static void outcome_http(E621Request *r)
         switch (st) {
         case 401:
                 error = -EKEYREJECTED;
+                /* a ban comes with its reason, which says more than any advice */
+                if (detail && !strstr(detail, "AuthenticationFailure")) {
+                        prefix = strdup("the site refused the login");
+                        break;
+                }
                 if (asprintf(&prefix,
                              "the site rejected the username or API key: check the key at %s/users/home → "
                              "Manage API access",
@@ -437,7 +444,7 @@ static void outcome_http(E621Request *r)
                 }
         }
         request_finish_attempt(r, error, retry, compose(c, prefix ? prefix : "the request failed", detail),
-                               parse_retry_after(r->retry_after), throttled);
+                               e621_parse_retry_after(r->retry_after, time(NULL)), throttled);
 }
 
 static void outcome(E621Request *r, CURLcode code)
@@ -491,6 +498,7 @@ static void outcome(E621Request *r, CURLcode code)
         case CURLE_HTTP2_STREAM:
                 error = -ENETUNREACH;
                 retry = true;
+                r->fresh_connect = true;
                 if (asprintf(&prefix, "could not reach %s", c->site) < 0)
                         prefix = NULL;
                 break;

@@ -183,7 +183,11 @@ int e621_error_body_message(const char *content_type, const char *body, size_t s
                 *ret = NULL;
                 return 0;
         }
-        if (e621_content_type_is_json(content_type) || (!content_type && body[0] == '{')) {
+        size_t skip = 0;
+        while (skip < size && strchr(" \t\r\n", body[skip]))
+                skip++;
+        /* JSON under any label (a wrong Content-Type) is read as JSON, never shown raw */
+        if (e621_content_type_is_json(content_type) || (skip < size && (body[skip] == '{' || body[skip] == '['))) {
                 _cleanup_(json_object_putp) json_object *root = NULL;
                 if (json_parse_body(body, size, &root, NULL) >= 0) {
                         const char *m = json_get_string(root, "message", 4096);

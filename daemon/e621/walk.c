@@ -34,8 +34,11 @@ static int walk_next(E621Request *w)
 
         if (w->walk.cursor > 0)
                 (void)snprintf(page, sizeof(page), "b%" PRIu64, w->walk.cursor);
-        return e621_search_posts(w->client, w->walk.tags, w->walk.limit, w->walk.cursor > 0 ? page : NULL,
-                                 walk_on_page, w, &w->walk.current);
+        int r = e621_search_posts(w->client, w->walk.tags, w->walk.limit, w->walk.cursor > 0 ? page : NULL,
+                                  walk_on_page, w, &w->walk.current);
+        if (r >= 0)
+                w->walk.current->max_attempts = w->max_attempts;
+        return r;
 }
 
 static void walk_on_page(int error, const char *message, E621PostList *list, void *userdata)

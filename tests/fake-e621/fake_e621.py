@@ -38,12 +38,13 @@ class Site:
         self.vote_cap = Window(args.vote_cap, 3600.0)
         self.latency_ms = args.latency_ms
         self.e926 = args.e926
+        self.banned = False
         self.verbose = args.verbose
         self.base_url = ""
         self.stopping = threading.Event()
 
-    def log(self, msg):
-        if self.verbose:
+    def log(self, msg, always=False):
+        if self.verbose or always:
             print(f"fake-e621: {msg}", file=sys.stderr, flush=True)
 
     def config(self):
@@ -51,7 +52,8 @@ class Site:
                 "write_budget": self.write_throttle.cap,
                 "vote_cap": self.vote_cap.cap,
                 "latency_ms": self.latency_ms,
-                "e926": self.e926}
+                "e926": self.e926,
+                "banned": self.banned}
 
     def configure(self, body):
         for name, win in (("rate_limit", self.rate_limit),
@@ -64,6 +66,8 @@ class Site:
             self.latency_ms = int(body["latency_ms"])
         if "e926" in body:
             self.e926 = bool(body["e926"])
+        if "banned" in body:
+            self.banned = bool(body["banned"])
 
 
 class Server(ThreadingHTTPServer):

@@ -5,7 +5,7 @@ import re
 import threading
 
 MODES = {"slow", "timeout", "500", "502", "503", "429", "malformed_json",
-         "html_error", "truncated_image", "corrupt_image", "huge_image",
+         "html_error", "status", "truncated_image", "corrupt_image", "huge_image",
          "wrong_content_type", "reset"}
 IMAGE_MODES = {"truncated_image", "corrupt_image", "huge_image"}
 # Modes that change the body of an otherwise normal answer.
@@ -32,7 +32,9 @@ class Fault:
         self.method = spec.get("method")
         self.delay_ms = int(spec.get("delay_ms", 60000 if self.mode == "timeout" else 2000))
         self.retry_after = spec.get("retry_after", 1)
-        self.status = spec.get("status")
+        self.status = None if spec.get("status") is None else int(spec["status"])
+        self.message = spec.get("message")
+        self.bytes_per_s = int(spec.get("bytes_per_s", 0))
         self.fired = 0
 
     def matches(self, method, path, is_image):

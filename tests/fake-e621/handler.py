@@ -8,6 +8,7 @@ import select
 import socket
 import struct
 import time
+import traceback
 import urllib.parse
 import zlib
 from http.server import BaseHTTPRequestHandler
@@ -39,6 +40,12 @@ HTML_ERROR = b"""<!DOCTYPE html>
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+
+
+class BadBody(Exception):
+    def __init__(self, status):
+        super().__init__(status)
+        self.status = status
 
 
 class Request:
@@ -106,10 +113,15 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("PATCH")
 
     def _read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
+        """(parsed JSON or None, form dict); BadBody when it cannot be read."""
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BadBody(400)
+        if n < 0:
+            raise BadBody(400)
         if n > MAX_BODY:
-            self.close_connection = True
-            return None, {}
+            raise BadBody(413)
         raw = self.rfile.read(n) if n > 0 else b""
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == "application/json":
@@ -121,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         return None, form
 
-    def _send(self, status, body, ctype, headers=None, fault=None):
+    def _send(self, status, body, ctype, headers=None, fault=None, count=True):
         body = body or b""
         if fault is not None:
             if fault.mode == "malformed_json" and ctype.startswith("application/json"):
@@ -136,14 +148,25 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)) if status != 204 else "0")
         if self.close_connection:
             self.send_header("Connection", "close")
+        # Counted before the body goes out: a client reading stats right
+        # after its answer must see it.
+        if count:
+            self.server.site.stats.status(status)
         self.end_headers()
-        if status != 204:
+        if status == 204:
+            return
+        if fault is not None and fault.mode == "slow" and fault.bytes_per_s:
+            # A stalling transfer: headers at once, then the body in a trickle.
+            step = max(1, fault.bytes_per_s // 10)
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                time.sleep(0.1)
+        else:
             self.wfile.write(body)
-        self.server.site.stats.status(status)
 
-    def _json(self, status, obj, headers=None, fault=None):
+    def _json(self, status, obj, headers=None, fault=None, count=True):
         body = b"" if obj is None else json.dumps(obj).encode()
-        self._send(status, body, JSON_TYPE, headers, fault)
+        self._send(status, body, JSON_TYPE, headers, fault, count)
 
     def _html(self, status, body, headers=None):
         self._send(status, body, HTML_TYPE, headers)
@@ -171,6 +194,24 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- dispatch ------------------------------------------------------
     def _dispatch(self, method):
+        try:
+            self._dispatch_unsafe(method)
+        except BadBody as e:
+            self.close_connection = True
+            self._html(e.status, b"<html><body><h1>Bad request body</h1></body></html>\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:
+            # A bug in the fake site must be loud, never a silent hang-up.
+            self.server.site.log(traceback.format_exc(), always=True)
+            self.close_connection = True
+            try:
+                self._json(500, {"success": False, "message": "fake site bug, see its stderr",
+                                 "code": None})
+            except OSError:
+                pass
+
+    def _dispatch_unsafe(self, method):
         site = self.server.site
         url = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(url.path)
@@ -179,9 +220,9 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_test/"):
             res = testctl.handle(site, method, path, raw_body)
             if res is None:
-                self._html(404, HTML_404)
+                self._send(404, HTML_404, HTML_TYPE, count=False)
             else:
-                self._json(*res)
+                self._json(*res, count=False)
             return
 
         is_image = path.startswith("/data/")
@@ -212,7 +253,8 @@ class Handler(BaseHTTPRequestHandler):
         done, False when the normal answer follows (maybe altered)."""
         mode = fault.mode
         if mode == "slow":
-            time.sleep(fault.delay_ms / 1000)
+            if not fault.bytes_per_s:
+                time.sleep(fault.delay_ms / 1000)
             return False
         if mode == "timeout":
             self._hold(fault.delay_ms / 1000)
@@ -232,6 +274,11 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if mode == "429":
             self._json(429, api.THROTTLED, {"Retry-After": str(fault.retry_after)})
+            return True
+        if mode == "status":
+            self._json(int(fault.status or 400), {"success": False, "code": None,
+                                                  "message": fault.message or "Injected error"},
+                       {"Retry-After": str(fault.retry_after)} if fault.status in (423, 429) else None)
             return True
         if mode == "html_error":
             self._html(int(fault.status or 520), HTML_ERROR)
@@ -259,7 +306,7 @@ class Handler(BaseHTTPRequestHandler):
                 ctype = HTML_TYPE
         else:
             site.stats.image(site.base_url + path)
-        self._send(200, data, ctype, {"Cache-Control": "public, max-age=31536000"})
+        self._send(200, data, ctype, {"Cache-Control": "public, max-age=31536000"}, fault)
 
     def _api(self, method, path, query, form, ua, fault):
         site = self.server.site
@@ -279,6 +326,10 @@ class Handler(BaseHTTPRequestHandler):
             viewer = authenticate(site.world, self.headers.get("Authorization"), query)
         except AuthError:
             self._json(401, AUTH_FAILURE, fault=fault)
+            return
+        if viewer is not None and site.banned:
+            self._json(401, {"success": False, "code": None,
+                             "message": "Account is banned: ban reason: testing bans"}, fault=fault)
             return
         if viewer is None and method != "GET":
             self._json(403, ACCESS_DENIED, fault=fault)

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: MIT
 """Image files: rendered on first request (or ahead of time by a background
-pool), encoded by the `vips` command-line tool, cached under the data dir.
+pool), encoded with libvips (encode.py), cached under the data dir.
 Concurrent requests for the same file wait for one render."""
 import os
 import re
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from render import render_ppm
+from encode import backend, encode, pad_to
+from render import render_rgb
 
 PATH_RE = re.compile(r"^/data/(?:(sample|preview)/)?([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{32})\.([a-z0-9]+)$")
 
@@ -31,6 +31,7 @@ class ImageStore:
         self.lock = threading.Lock()
         self.pending = {}        # cache path -> Event while rendering
         self.pool = None
+        self.warm_total = self.warm_done = 0
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
 
     def parse(self, path):
@@ -84,28 +85,22 @@ class ImageStore:
 
     def _make(self, kind, post, ext, dest):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        tmp = os.path.join(self.dir, "tmp", f"{kind}-{post.md5}-{threading.get_ident()}")
         if ext in ("webm", "swf"):
             data = self._container(post, ext)
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, dest)
-            return
-        w, h = self.size_for(kind, post)
-        ppm = tmp + ".ppm"
-        out = tmp + "." + ext
-        with open(ppm, "wb") as f:
-            f.write(render_ppm(post.scene_seed, post.has_object, w, h))
-        opts = {"jpg": "[Q=85,strip]", "png": "[compression=1,strip]", "gif": ""}[ext]
-        try:
-            subprocess.run(["vips", "copy", ppm, out + opts], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        except subprocess.CalledProcessError as e:
-            self.log(f"vips failed for {dest}: {e.stderr.decode(errors='replace')}")
-            raise
-        finally:
-            os.unlink(ppm)
-        os.replace(out, dest)
+        else:
+            w, h = self.size_for(kind, post)
+            data = encode(render_rgb(post.scene_seed, post.has_object, w, h), w, h, ext,
+                          os.path.join(self.dir, "tmp"))
+            if kind == "original":
+                padded = pad_to(data, ext, post.size)
+                if len(padded) != post.size:
+                    self.log(f"original of post {post.id} is {len(data)} bytes, "
+                             f"not the declared {post.size}", always=True)
+                data = padded
+        tmp = os.path.join(self.dir, "tmp", f"{kind}-{post.md5}-{threading.get_ident()}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dest)
 
     @staticmethod
     def _container(post, ext):
@@ -116,20 +111,29 @@ class ImageStore:
         return data[:post.size]
 
     def warm(self, posts, workers=2):
-        """Renders samples ahead of requests in the background."""
+        """Renders ahead of requests, in the background, what a sync fetches:
+        the sample, or the original when there is no sample."""
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="warm")
-        for p in posts:
-            kind = "sample" if p.ext != "swf" else None
-            if kind and not (p.ext == "gif"):
-                self.pool.submit(self._warm_one, kind, p)
-            elif p.ext == "gif":
-                self.pool.submit(self._warm_one, "original", p)
+        jobs = [("sample" if p.has_sample else "original", p) for p in posts
+                if not p.deleted and p.ext in ("jpg", "png", "gif", "webm")]
+        jobs = [(k, p) for k, p in jobs if not (k == "original" and p.ext == "webm")]
+        with self.lock:
+            self.warm_total += len(jobs)
+        for kind, p in jobs:
+            self.pool.submit(self._warm_one, kind, p)
 
     def _warm_one(self, kind, post):
         try:
             self.get(kind, post)
         except Exception as e:   # a warm-up failure is retried on request
-            self.log(f"warm-up of {post.id} failed: {e}")
+            self.log(f"warm-up of {post.id} failed: {e}", always=True)
+        with self.lock:
+            self.warm_done += 1
+
+    def status(self):
+        with self.lock:
+            return {"backend": backend(), "dir": self.dir,
+                    "warm_total": self.warm_total, "warm_done": self.warm_done}
 
     def shutdown(self):
         if self.pool:

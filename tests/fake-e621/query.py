@@ -93,6 +93,10 @@ class Search:
                 if not neg:
                     self.order = term[6:]
                 continue
+            if term.startswith("status:"):
+                # As on e621ng: deleted posts are left out of every search
+                # (fav: and vote lists included) unless a status: term is given.
+                self.show_deleted = True
             pred = self._term(term)
             (self.must_not if neg else self.any if tilde else self.must).append(pred)
         if e926:
@@ -104,14 +108,15 @@ class Search:
         if not arg:
             return self._tag(term)
         if name in FAV:
-            self.show_deleted = True
             u = w.find_user(arg)
+            if u is not None and u.private_favorites and u is not self.viewer:
+                raise QueryError(403, {"success": False,
+                                       "reason": "Access Denied: This users favorites are hidden"})
             ids = frozenset(u.favorites) if u else frozenset()
             return lambda p: p.id in ids
         if name in VOTED_UP | VOTED_DOWN | VOTED:
             # Always the viewer's own votes, whatever name is given;
             # anonymous, they match nothing.
-            self.show_deleted = True
             votes = dict(self.viewer.votes) if self.viewer else {}
             want = {1} if name in VOTED_UP else {-1} if name in VOTED_DOWN else {1, -1}
             return lambda p: votes.get(p.id) in want
@@ -121,7 +126,6 @@ class Search:
         if name == "type":
             return lambda p: p.ext == arg
         if name == "status":
-            self.show_deleted = True
             return {"deleted": lambda p: p.deleted,
                     "active": lambda p: not (p.deleted or p.pending or p.flagged),
                     "pending": lambda p: p.pending,

@@ -118,8 +118,12 @@ def _distractor(buf, w, h, rng, s):
 
 
 def render_ppm(scene_seed, has_object, w, h):
-    """The picture at w×h: the same scene at every size, so a post's sample,
-    original and preview agree."""
+    return b"P6\n%d %d\n255\n" % (w, h) + render_rgb(scene_seed, has_object, w, h)
+
+
+def render_rgb(scene_seed, has_object, w, h):
+    """The picture at w×h as packed RGB: the same scene at every size, so a
+    post's sample, original and preview agree."""
     rng = random.Random(scene_seed)
     buf = _background(rng, w, h)
     s = min(w, h)
@@ -134,4 +138,4 @@ def render_ppm(scene_seed, has_object, w, h):
         for i, col in enumerate((RED, WHITE, RED, WHITE, RED)):
             rr = r * (1.0 - i * 0.19)
             _ellipse(buf, w, h, ox, oy, rr, rr, col)
-    return b"P6\n%d %d\n255\n" % (w, h) + bytes(buf)
+    return bytes(buf)

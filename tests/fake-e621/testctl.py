@@ -24,6 +24,8 @@ def handle(site, method, path, body):
     if key == ("DELETE", "/_test/faults"):
         site.faults.clear()
         return 200, {"faults": []}
+    if key == ("GET", "/_test/images"):
+        return 200, site.images.status()
     if key == ("GET", "/_test/truth"):
         return 200, {"posts": site.world.truth()}
     if key == ("GET", "/_test/user"):

@@ -16,8 +16,10 @@ RENDER_VERSION = 1
 
 LABEL_NOISE = 0.07
 PIXEL_WEIGHT = 1.0
-TAG_WEIGHT = 1.25
+TAG_WEIGHT = 1.5
 TASTE_NOISE = 0.25
+N_TASTE = 8           # loved tags, and as many hated ones
+TASTE_PER_POST = (4, 7)
 
 BLACKLIST = """# things I never want to see
 tagme
@@ -31,10 +33,10 @@ pixel_(artwork) rating:q
 
 class Post:
     __slots__ = ("id", "created_at", "width", "height", "ext", "size",
-          "md5", "rating", "tags", "all_tags", "base_up",
-          "base_down", "base_favs", "deleted", "pending",
-          "flagged", "login_only", "scene_seed", "has_object",
-          "truth", "uploader_id")
+                 "md5", "rating", "tags", "all_tags", "base_up",
+                 "base_down", "base_favs", "deleted", "pending",
+                 "flagged", "login_only", "scene_seed", "has_object",
+                 "truth", "uploader_id")
 
     @property
     def has_sample(self):
@@ -48,7 +50,7 @@ class Post:
     def preview_size(self):
         scale = min(1.0, 150 / max(self.width, self.height))
         return (max(1, int(self.width * scale)),
-            max(1, int(self.height * scale)))
+                max(1, int(self.height * scale)))
 
 
 class User:
@@ -59,6 +61,7 @@ class User:
         self.blacklist = blacklist
         self.favorites = set()
         self.votes = {}          # post id -> 1 | -1
+        self.private_favorites = False
         self.created_at = "2019-04-01T10:00:00.000-04:00"
 
 
@@ -77,7 +80,7 @@ def iso_created(post):
 
 class World:
     def __init__(self, seed=1, user="fluffy_tester", api_key=None,
-          liked=60, disliked=60, both=4, others=200):
+                 liked=60, disliked=60, both=4, others=200):
         self.seed = seed
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
@@ -90,7 +93,7 @@ class World:
         self.by_md5 = {}
         self.next_id = 3000000 + self.rng.randint(0, 99999)
         self.clock = datetime.datetime(2021, 1, 3, 8, 0, 0,
-                       tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))
+                                       tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))
         self._pick_taste()
         self._build(liked, disliked, both, others)
 
@@ -99,18 +102,18 @@ class World:
         pool = self.vocab["general"] + self.vocab["species"]
         pool = sorted(pool)
         self.rng.shuffle(pool)
-        self.loved = set(pool[:12])
-        self.hated = set(pool[12:24])
+        self.loved = set(pool[:N_TASTE])
+        self.hated = set(pool[N_TASTE:2 * N_TASTE])
         taste = self.loved | self.hated
         self.neutral = {c: [t for t in tags if t not in taste]
-                for c, tags in self.vocab.items()}
+                        for c, tags in self.vocab.items()}
         # Popularity: a few tags are common, most are rare (Zipf).
         self.weights = {c: [1.0 / (i + 4) for i in range(len(tags))]
-                for c, tags in self.neutral.items()}
+                        for c, tags in self.neutral.items()}
 
     def _taste_tags(self, rng):
         t = rng.uniform(-1.0, 1.0)
-        n = rng.randint(3, 6)
+        n = rng.randint(*TASTE_PER_POST)
         loved = sorted(self.loved)
         hated = sorted(self.hated)
         chosen = set()
@@ -133,9 +136,9 @@ class World:
         p.scene_seed = rng.getrandbits(48)
         r = rng.random()
         p.ext = ("jpg" if r < 0.70 else "png" if r < 0.88 else
-            "gif" if r < 0.93 else "webm" if r < 0.98 else "swf")
+                 "gif" if r < 0.93 else "webm" if r < 0.98 else "swf")
         aspect = rng.choice([rng.uniform(1.2, 1.8), rng.uniform(0.55, 0.85), 1.0,
-                  rng.uniform(0.7, 1.4)])
+                             rng.uniform(0.7, 1.4)])
         if p.ext == "gif" or rng.random() < 0.05:
             w = rng.randint(400, 850)
         else:
@@ -163,26 +166,22 @@ class World:
             tags["contributor"] |= self._pick(rng, "contributor", 1)
         if rng.random() < 0.03:
             tags["invalid"] |= self._pick(rng, "invalid", 1)
-        if p.ext in ("gif", "webm", "swf"):
-            tags["meta"].add("animated")
-            tags["meta"].add({"gif": "animated_gif", "webm": "webm",
-                     "swf": "flash"}[p.ext])
         have = sum(len(v) for v in tags.values())
         tags["general"] |= self._pick(rng, "general", max(0, total - have))
         p.tags = {c: sorted(v) for c, v in tags.items()}
-        p.all_tags = frozenset(t for v in tags.values() for t in v)
+        self._set_ext(p, p.ext)
 
         n_loved = sum(1 for t in p.all_tags if t in self.loved)
         n_hated = sum(1 for t in p.all_tags if t in self.hated)
         tag_part = (n_loved - n_hated) / max(1, n_loved + n_hated)
         pixel_part = 1.0 if p.has_object else -1.0
         score = (PIXEL_WEIGHT * pixel_part + TAG_WEIGHT * tag_part +
-            rng.gauss(0.0, TASTE_NOISE))
+                 rng.gauss(0.0, TASTE_NOISE))
         p.truth = {"like": 1 if score > 0 else 0,
-             "p_like": round(1.0 / (1.0 + math.exp(-3.0 * score)), 4),
-             "pixel_part": pixel_part,
-             "tag_part": round(tag_part, 4),
-             "list": "other"}
+                   "p_like": round(1.0 / (1.0 + math.exp(-3.0 * score)), 4),
+                   "pixel_part": pixel_part,
+                   "tag_part": round(tag_part, 4),
+                   "list": "other"}
         p.base_up = rng.randint(0, 400)
         p.base_down = rng.randint(0, 30)
         p.base_favs = rng.randint(0, 600)
@@ -192,6 +191,41 @@ class World:
         p.flagged = rng.random() < 0.01
         p.uploader_id = rng.randint(1000, 900000)
         return p
+
+    @staticmethod
+    def _set_ext(p, ext):
+        meta = set(p.tags["meta"]) - {"animated", "animated_gif", "webm", "flash"}
+        if ext in ("gif", "webm", "swf"):
+            meta |= {"animated", {"gif": "animated_gif", "webm": "webm", "swf": "flash"}[ext]}
+        if ext == "gif" and p.width > 850:
+            p.width, p.height = 850, max(200, p.height * 850 // p.width)
+        p.ext = ext
+        p.tags["meta"] = sorted(meta)
+        p.all_tags = frozenset(t for v in p.tags.values() for t in v)
+
+    def _ensure_variety(self, posts):
+        """Even a small world has each kind of awkward post that sync must
+        skip or handle, in the lists and among the others."""
+        rng = self.rng
+        for kind in ("liked", "disliked", "other"):
+            group = [p for p in posts if p.truth["list"] == kind]
+            if len(group) < 8:
+                continue
+            picks = rng.sample(group, 8)
+            if not any(p.deleted for p in group):
+                picks[0].deleted, picks[0].login_only = True, False
+            if not any(p.login_only for p in group):
+                picks[1].login_only, picks[1].deleted = True, False
+            for p, ext in zip(picks[2:5], ("gif", "webm", "swf")):
+                if not any(q.ext == ext for q in group):
+                    self._set_ext(p, ext)
+            if not any(not p.has_sample and p.ext in ("jpg", "png") for p in group):
+                p = picks[5]
+                if p.ext not in ("jpg", "png"):
+                    self._set_ext(p, "jpg")
+                p.width, p.height = 640, max(200, p.height * 640 // p.width)
+            if not any(p.ext == "png" for p in group):
+                self._set_ext(picks[6], "png")
 
     def _make_labelled(self, rng, want_like):
         # Rejection sampling keeps each list's taste distribution
@@ -213,7 +247,7 @@ class World:
         if p.ext in ("webm", "swf"):
             p.size = self.rng.randint(150_000, 600_000)
         else:
-            per_px = {"jpg": 0.45, "png": 1.6, "gif": 0.6}[p.ext]
+            per_px = {"jpg": 0.5, "png": 0.5, "gif": 0.6}[p.ext]
             p.size = int(p.width * p.height * per_px)
         self.posts[p.id] = p
         self.by_md5[p.md5] = p
@@ -235,6 +269,7 @@ class World:
             posts.append(p)
         for _ in range(others):
             posts.append(self._make_post(rng))
+        self._ensure_variety(posts)
         rng.shuffle(posts)
         for p in posts:
             self._assign_id(p)
@@ -257,6 +292,10 @@ class World:
         ids = sorted(self.posts)
         other.favorites = set(rng.sample(ids, min(25, len(ids))))
         self.other_users[other.name] = other
+        private = User(1338, "private_pat")
+        private.favorites = set(rng.sample(ids, min(10, len(ids))))
+        private.private_favorites = True
+        self.other_users[private.name] = private
 
     # ---- queries used by the handlers --------------------------------
     def find_user(self, name_or_id):
@@ -292,6 +331,6 @@ class World:
         with self.lock:
             u = self.user
             return {"name": u.name,
-                "favorites": sorted(u.favorites),
-                "upvotes": sorted(i for i, v in u.votes.items() if v == 1),
-                "downvotes": sorted(i for i, v in u.votes.items() if v == -1)}
+                    "favorites": sorted(u.favorites),
+                    "upvotes": sorted(i for i, v in u.votes.items() if v == 1),
+                    "downvotes": sorted(i for i, v in u.votes.items() if v == -1)}
