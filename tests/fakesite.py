@@ -11,10 +11,12 @@ import json
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -189,3 +191,94 @@ class FakeSite:
         return self._control("POST", "/_test/world",
                              {"action": "user_favorite", "post_id": post_id, "on": on})
 
+
+def image_size(data):
+    """(width, height) from a JPEG SOF, PNG IHDR or GIF header; AssertionError
+    when `data` is none of these or its JPEG markers are broken."""
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            assert data[i] == 0xFF, "broken JPEG marker chain"
+            marker = data[i + 1]
+            seglen = struct.unpack(">H", data[i + 2:i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2):
+                h, w = struct.unpack(">HH", data[i + 5:i + 9])
+                return w, h
+            i += 2 + seglen
+        raise AssertionError("no SOF marker")
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return struct.unpack(">II", data[16:24])
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return struct.unpack("<HH", data[6:10])
+    raise AssertionError(f"not an image: {data[:8]!r}")
+
+
+def roc_auc(scores, labels):
+    """ROC AUC of `scores` against 0/1 `labels` (ties count half)."""
+    pairs = sorted(zip(scores, labels), key=lambda t: t[0])
+    npos = sum(1 for _, y in pairs if y)
+    nneg = len(pairs) - npos
+    if not npos or not nneg:
+        raise ValueError("roc_auc needs both classes")
+    rank_sum = 0.0
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        rank_sum += (i + 1 + j) / 2 * sum(1 for _, y in pairs[i:j] if y)
+        i = j
+    return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg)
+
+
+class FakeSiteTestCase(unittest.TestCase):
+    """A unittest base: one small fake site shared by the tests of a class
+    (override `site_opts`), faults cleared and limits reset before each
+    test; the API rate limit is off unless a test switches it on."""
+    site_opts = {}
+
+    @classmethod
+    def setUpClass(cls):
+        opts = dict(liked=24, disliked=20, both=3, others=40, rate_limit=0, seed=5)
+        opts.update(cls.site_opts)
+        cls.site = FakeSite(**opts).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.site.stop()
+
+    def setUp(self):
+        self.site.clear_faults()
+        self.site.config(rate_limit=0, write_budget=60, vote_cap=3000, latency_ms=0)
+
+    def get(self, path, **kw):
+        return self.site.request("GET", path, **kw)
+
+    def posts(self, query="", **kw):
+        r = self.get("/posts.json?" + query, **kw)
+        self.assertEqual(r.status, 200, r.body[:200])
+        self.assertEqual(r.content_type, "application/json")
+        return r.json()["posts"]
+
+    def ids(self, query="", **kw):
+        return [p["id"] for p in self.posts(query, **kw)]
+
+    def all_ids(self, tags, **kw):
+        out = []
+        page = ""
+        while True:
+            batch = self.ids(f"tags={tags}&limit=320{page}", **kw)
+            out += batch
+            if len(batch) < 320:
+                return out
+            page = f"&page=b{min(batch)}"
+
+    def any_post(self, pred):
+        truth = self.site.truth()["posts"]
+        state = self.site.user_state()
+        touched = set(state["favorites"]) | set(state["upvotes"]) | set(state["downvotes"])
+        for pid in sorted(truth, key=int):
+            p = self.get(f"/posts/{pid}.json").json()["post"]
+            if int(pid) not in touched and pred(p):
+                return p
+        self.fail("no such post")

@@ -114,15 +114,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_body(self):
         """(parsed JSON or None, form dict); BadBody when it cannot be read."""
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            raise BadBody(400)
-        if n < 0:
-            raise BadBody(400)
-        if n > MAX_BODY:
-            raise BadBody(413)
-        raw = self.rfile.read(n) if n > 0 else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raw = self._read_chunked()
+        else:
+            try:
+                n = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                raise BadBody(400)
+            if n < 0:
+                raise BadBody(400)
+            if n > MAX_BODY:
+                raise BadBody(413)
+            raw = self.rfile.read(n) if n > 0 else b""
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if ctype == "application/json":
             try:
@@ -132,6 +135,23 @@ class Handler(BaseHTTPRequestHandler):
             return obj, obj if isinstance(obj, dict) else {}
         form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         return None, form
+
+    def _read_chunked(self):
+        raw = b""
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise BadBody(400)
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return raw
+            if len(raw) + size > MAX_BODY:
+                raise BadBody(413)
+            raw += self.rfile.read(size)
+            self.rfile.readline(1024)
 
     def _send(self, status, body, ctype, headers=None, fault=None, count=True):
         body = body or b""

@@ -182,7 +182,8 @@ class World:
                    "pixel_part": pixel_part,
                    "tag_part": round(tag_part, 4),
                    "list": "other"}
-        p.base_up = rng.randint(0, 400)
+        # A tenth are unpopular, so score:<0 blacklist rules have work to do.
+        p.base_up = rng.randint(0, 12) if rng.random() < 0.1 else rng.randint(0, 400)
         p.base_down = rng.randint(0, 30)
         p.base_favs = rng.randint(0, 600)
         p.deleted = rng.random() < 0.03
@@ -330,7 +331,10 @@ class World:
     def user_state(self):
         with self.lock:
             u = self.user
+            listed = set(u.favorites) | set(u.votes)
             return {"name": u.name,
                     "favorites": sorted(u.favorites),
                     "upvotes": sorted(i for i, v in u.votes.items() if v == 1),
-                    "downvotes": sorted(i for i, v in u.votes.items() if v == -1)}
+                    "downvotes": sorted(i for i, v in u.votes.items() if v == -1),
+                    # Searches leave these out unless the query has status:
+                    "deleted": sorted(i for i in listed if self.posts[i].deleted)}
