@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: MIT */
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -15,27 +14,6 @@
 #include "e621.h"
 #include "images.h"
 #include "work/work.h"
-
-/* A crop being written when fluffd was killed leaves "<md5>.jpg.tmp.XXXXXX"
- * behind (write_file_atomic); nothing else may sit in images/ half done. */
-static void images_dir_clean(const char *dir)
-{
-        DIR *d = opendir(dir);
-        struct dirent *de;
-
-        if (!d)
-                return;
-        while ((de = readdir(d)))
-                if (strstr(de->d_name, ".tmp.")) {
-                        if (unlinkat(dirfd(d), de->d_name, 0) < 0)
-                                log_warning_errno(errno, "Failed to remove the partial file \"%s/%s\", ignoring: %m",
-                                                  dir, de->d_name);
-                        else
-                                log_info("Removed the partial file \"%s/%s\" of an interrupted crop.", dir,
-                                         de->d_name);
-                }
-        closedir(d);
-}
 
 static int daemon_load_state(Daemon *d)
 {
@@ -61,7 +39,9 @@ static int daemon_load_state(Daemon *d)
         r = mkdir_parents(d->images_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create \"%s\": %m", d->images_dir);
-        images_dir_clean(d->images_dir);
+        r = images_remove_temporaries(d->images_dir);
+        if (r > 0)
+                log_info("Removed %d partial crops left by an interrupted sync.", r);
 
         r = store_default_path(&db);
         if (r < 0)

@@ -138,6 +138,9 @@ int login_request_start(Daemon *d, sd_bus_message *m, const char *username, cons
         r = e621_client_set_credentials(d->e621, username, api_key);
         if (r >= 0)
                 r = e621_get_user(d->e621, username, on_user, l, &l->request);
+        /* A person waits on this: one retry for a hiccup, then say so. */
+        if (r >= 0)
+                (void)e621_request_set_max_attempts(l->request, 2);
         if (r < 0) {
                 login_restore(l);
                 login_request_free(l);

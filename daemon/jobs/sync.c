@@ -318,8 +318,13 @@ static int image_start(SyncJob *s, const ImageNeeded *n)
         r = image_path_for_md5(s->daemon->images_dir, n->md5, &path);
         if (r < 0)
                 return record_failure(s, n->md5, n->post_id, "the site gave an md5 that is not 32 hex digits", false);
-        if (access(path, F_OK) >= 0)
+        /* A crop written just before a kill (or by an earlier sync) is adopted;
+         * one of another size or damaged is replaced. */
+        r = image_check_crop(path, s->daemon->config->image_size);
+        if (r >= 0)
                 return record_ok(s, n->md5, n->post_id, path, true);
+        if (r != -ENOENT && unlink(path) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Failed to remove the unusable crop \"%s\", ignoring: %m", path);
 
         dl = calloc(1, sizeof(Download));
         if (!dl) {
@@ -497,7 +502,9 @@ static void list_begin(SyncJob *s)
         s->list_posts = 0;
         (void)job_set_phase(s->job, lists[s->list].phase, lists[s->list].title);
         job_set_progress(s->job, 0, 0);
-        if (asprintf(&query, "%s%s", lists[s->list].prefix, s->daemon->username) < 0)
+        /* status:any, or the site leaves deleted posts out and their labels
+         * would look removed; they are kept and counted as skipped. */
+        if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->daemon->username) < 0)
                 return sync_finish(s, -ENOMEM, "Out of memory.");
         r = e621_walk_posts(s->daemon->e621, query, E621_POSTS_LIMIT_MAX, on_page, on_list_done, s, &s->request);
         if (r < 0)
@@ -574,6 +581,17 @@ static int sync_start(Job *j)
                 return 0;
         }
         s->generation_open = true;
+        /* Crops deleted by hand are fetched again; partial files go. */
+        r = images_remove_temporaries(s->daemon->images_dir);
+        if (r > 0)
+                log_info("Removed %d partial crops of an interrupted sync.", r);
+        r = store_images_verify(s->daemon->store, s->daemon->images_dir);
+        if (r < 0) {
+                sync_finish_store_error(s, r, "check the crops on disk");
+                return 0;
+        }
+        if (r > 0)
+                log_info("%d crops are missing from \"%s\" and will be fetched again.", r, s->daemon->images_dir);
         log_info("Sync of \"%s\" started (generation %" PRIu64 ").", s->daemon->username, s->generation);
         (void)job_set_phase(j, "account", "Fetching the account and blacklist");
         r = e621_get_user(s->daemon->e621, s->daemon->username, on_user, s, &s->request);

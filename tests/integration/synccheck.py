@@ -22,6 +22,9 @@ def check_labels(test, site):
         test.assertFalse(missing or extra,
                          f"{source}: {len(missing)} missing {sorted(missing)[:5]}, "
                          f"{len(extra)} extra {sorted(extra)[:5]}")
+    deleted = set(site.user_state().get("deleted", []))
+    skipped_deleted = {r[0] for r in db_query("SELECT post_id FROM skipped WHERE reason = 'deleted'")}
+    test.assertEqual(deleted - skipped_deleted, set(), "deleted posts not skipped as deleted")
     likes = want["favourite"] | want["upvote"]
     dislikes = want["downvote"]
     skipped = {r[0] for r in db_query("SELECT post_id FROM skipped")}
