@@ -44,6 +44,33 @@ class DaemonBasics(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
             self.assertIn("Stopping", d.log())
 
+    def test_manager_interface(self):
+        """The API clients rely on: names, signatures and change flags."""
+        with Fluffd(site="http://127.0.0.1:9") as d:
+            r = subprocess.run(["busctl", "--user", "introspect", "io.github.fluffml.Fluff1",
+                                "/io/github/fluffml/Fluff1", "io.github.fluffml.Fluff1.Manager"],
+                               capture_output=True, text=True, timeout=30, env=d.env())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            members = {}
+            for line in r.stdout.splitlines()[1:]:
+                f = line.split()
+                if len(f) >= 4:
+                    members[f[0]] = (f[1], f[2], f[-1])
+            want = {
+                ".Login": ("method", "ssb"), ".Logout": ("method", "b"), ".Sync": ("method", "a{sv}"),
+                ".LoggedIn": ("property", "b"), ".Username": ("property", "s"), ".Site": ("property", "s"),
+                ".Version": ("property", "s"), ".Jobs": ("property", "ao"), ".Busy": ("property", "b"),
+                ".LikedCount": ("property", "t"), ".DislikedCount": ("property", "t"),
+                ".ImageCount": ("property", "t"), ".SkippedCount": ("property", "t"),
+                ".FailedCount": ("property", "t"), ".ConflictCount": ("property", "t"),
+            }
+            for name, (kind, sig) in want.items():
+                self.assertIn(name, members)
+                self.assertEqual(members[name][:2], (kind, sig), name)
+            self.assertIn("o", r.stdout.split(".Sync")[1].splitlines()[0])
+            for prop in (".LoggedIn", ".Username", ".Jobs", ".LikedCount"):
+                self.assertEqual(members[prop][2], "emits-change", prop)
+
     def test_usage_errors(self):
         for args in (["frobnicate"], ["status", "extra"], ["--no-such-option", "status"], ["login"], []):
             r = ctl(*args)

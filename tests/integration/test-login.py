@@ -101,6 +101,37 @@ class Login(unittest.TestCase):
             self.assertEqual(d.restart(), 0)
             self.assertTrue(d.status()["logged_in"])
 
+    def test_terminal_without_echo(self):
+        import pty
+        import select
+        import time
+        from fluffd import FLUFFCTL
+        with Fluffd(site=self.site.url) as d:
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execve(FLUFFCTL, [FLUFFCTL, "login", self.site.user], d.env())
+            out = b""
+
+            def read(seconds):
+                nonlocal out
+                end = time.time() + seconds
+                while time.time() < end:
+                    ready, _, _ = select.select([fd], [], [], 0.1)
+                    if ready:
+                        try:
+                            out += os.read(fd, 4096)
+                        except OSError:
+                            return
+            read(1.0)
+            self.assertIn(b"API key for", out)
+            os.write(fd, self.site.api_key.encode() + b"\n")
+            read(3.0)
+            _, st = os.waitpid(pid, 0)
+            os.close(fd)
+            self.assertEqual(os.waitstatus_to_exitcode(st), 0, out)
+            self.assertNotIn(self.site.api_key.encode(), out, "the key was echoed")
+            self.assertTrue(d.status()["logged_in"])
+
     def test_network(self):
         # Port 9 (discard) on loopback: nothing listens, the connection is refused.
         with Fluffd(site="http://127.0.0.1:9") as d:
