@@ -115,5 +115,7 @@ int verb_cancel(int argc, char *argv[], sd_bus *bus)
                         return log_error_errno(ENOENT, "No such job: \"%s\".", argv[1]);
                 return bus_log_call_error("cancel the job", &error, r);
         }
+        if (!arg_quiet)
+                printf("Cancelled %s.\n", path);
         return 0;
 }

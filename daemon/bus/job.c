@@ -144,3 +144,15 @@ void bus_job_emit_finished(Job *j)
         if (r < 0)
                 log_debug_errno(r, "Failed to send Finished for job %" PRIu64 ", ignoring: %m", j->id);
 }
+
+void bus_job_emit_added(Job *j)
+{
+        if (j->daemon->bus)
+                (void)sd_bus_emit_object_added(j->daemon->bus, j->path);
+}
+
+void bus_job_emit_removed(Job *j)
+{
+        if (j->daemon->bus)
+                (void)sd_bus_emit_object_removed(j->daemon->bus, j->path);
+}

@@ -10,3 +10,6 @@ int bus_job_register(Daemon *d);
 /* mask: JOB_PROP_* bits of the properties to announce. */
 void bus_job_emit_changed(Job *j, unsigned mask);
 void bus_job_emit_finished(Job *j);
+/* InterfacesAdded/Removed through the object manager at the root. */
+void bus_job_emit_added(Job *j);
+void bus_job_emit_removed(Job *j);

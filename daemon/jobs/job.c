@@ -87,6 +87,7 @@ int job_new(Daemon *d, const JobOps *ops, void *data, Job **ret)
         j->data = data;
         j->next = d->jobs;
         d->jobs = j;
+        bus_job_emit_added(j);
         manager_emit_jobs_changed(d);
         *ret = j;
         return 0;
@@ -99,6 +100,7 @@ Job *job_free(Job *j)
         if (j->daemon) {
                 for (Job **p = &j->daemon->jobs; *p; p = &(*p)->next)
                         if (*p == j) {
+                                bus_job_emit_removed(j);
                                 *p = j->next;
                                 manager_emit_jobs_changed(j->daemon);
                                 break;
