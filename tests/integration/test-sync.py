@@ -17,8 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from fakesite import FakeSite  # noqa: E402
-from fluffd import (Fluffd, SignalRecorder, bus_properties_dump, fresh_state,  # noqa: E402
-                    max_per_second, site_cache_dir)
+from fluffd import (Fluffd, SignalRecorder, bus_properties_dump, files_containing,  # noqa: E402
+                    fresh_state, max_per_second, site_cache_dir)
 import synccheck  # noqa: E402
 
 IMAGE_SIZE = 160
@@ -108,6 +108,8 @@ class Sync(unittest.TestCase):
         self.assertEqual([j["state"] for j in jobs], ["done"] * 3)
         self.assertNotIn(self.site.api_key, self.d.log())
         self.assertNotIn(self.site.api_key, bus_properties_dump())
+        # Not remembered: no file at all holds the key (database, crops, config).
+        self.assertEqual(files_containing(os.environ["FLUFF_TEST_ROOT"], self.site.api_key), [])
 
     def test_one_at_a_time_and_cancel(self):
         # Slow the site so the sync is surely still running.
