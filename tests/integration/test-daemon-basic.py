@@ -11,7 +11,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fluffd import FLUFFD, Fluffd, ctl  # noqa: E402
+from fluffd import FLUFFD, Fluffd, config_dir, ctl, write_config  # noqa: E402
 
 
 class DaemonBasics(unittest.TestCase):
@@ -82,6 +82,25 @@ class DaemonBasics(unittest.TestCase):
         r = ctl("--version")
         self.assertEqual(r.returncode, 0)
         self.assertIn("fluffctl", r.stdout)
+
+    def test_bad_config(self):
+        """A bad value stops fluffd with one line naming the file, line and key."""
+        write_config({"rate_limit": 5})
+        try:
+            r = subprocess.run([FLUFFD], capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("config:2", r.stderr)
+            self.assertIn("rate_limit", r.stderr)
+            write_config({"site": "http://example.com"})
+            r = subprocess.run([FLUFFD], capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("site", r.stderr)
+            write_config({"no_such_key": 1})
+            with Fluffd(site="http://127.0.0.1:9") as d:
+                self.assertFalse(d.status()["logged_in"])
+                self.assertIn("no_such_key", d.log())
+        finally:
+            os.unlink(os.path.join(config_dir(), "config"))
 
     def test_no_daemon(self):
         r = ctl("status")
