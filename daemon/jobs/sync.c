@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -158,6 +159,9 @@ static void sync_finish(SyncJob *s, int r, const char *fmt, ...)
         }
         sync_refresh_counts(s, true);
         job_finish(s->job, r, "%s", m ?: "");
+        /* Downloads and crops leave freed memory in the workers' malloc
+         * arenas; an idle daemon should give it back. */
+        (void)malloc_trim(0);
 }
 
 static void sync_finish_store_error(SyncJob *s, int r, const char *what)

@@ -21,14 +21,21 @@ from fluffd import Fluffd  # noqa: E402
 
 
 def timeslices(pid):
-    total = 0
+    """{thread id: times scheduled}."""
+    out = {}
     for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
         try:
             with open(path) as f:
-                total += int(f.read().split()[2])
+                out[path.split("/")[4]] = int(f.read().split()[2])
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return out
+
+
+def wakeups(before, after):
+    """Scheduling events between two samples; threads that ended in between
+    are not counted, threads that started count from zero."""
+    return sum(n - before.get(tid, 0) for tid, n in after.items())
 
 
 def rss_kib(pid):
@@ -46,21 +53,34 @@ def threads(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--after-sync", action="store_true",
+                    help="log in and sync a small user first (idle after work, connections cached)")
     args = ap.parse_args()
 
+    site = None
+    url = "http://127.0.0.1:9"
+    if args.after_sync:
+        from fakesite import FakeSite
+        site = FakeSite(liked=30, disliked=20).start()
+        url = site.url
     ref = subprocess.Popen(["sleep", str(args.seconds + 10)])
-    with Fluffd(site="http://127.0.0.1:9") as d:
+    with Fluffd(site=url, config={"rate_limit": 2}) as d:
         d.status()  # one call, as a client would make at startup
+        if site:
+            assert d.login(site.user, site.api_key).returncode == 0
+            assert d.ctl("sync", "--quiet").returncode == 0
         time.sleep(2)
         a, r0 = timeslices(d.pid), timeslices(ref.pid)
         time.sleep(args.seconds)
         b, r1 = timeslices(d.pid), timeslices(ref.pid)
         scale = 60.0 / args.seconds
-        print(f"idle fluffd: RSS {rss_kib(d.pid)} KiB, {threads(d.pid)} thread(s), "
-              f"{(b - a) * scale:.1f} wakeups/min over {args.seconds:.0f}s "
-              f"(reference `sleep`: {(r1 - r0) * scale:.1f} wakeups/min)")
+        print(f"idle fluffd{' after a sync' if site else ''}: RSS {rss_kib(d.pid)} KiB, {threads(d.pid)} thread(s), "
+              f"{wakeups(a, b) * scale:.1f} wakeups/min over {args.seconds:.0f}s "
+              f"(reference `sleep`: {wakeups(r0, r1) * scale:.1f} wakeups/min)")
     ref.kill()
     ref.wait()
+    if site:
+        site.stop()
 
 
 if __name__ == "__main__":
