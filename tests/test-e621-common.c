@@ -48,7 +48,7 @@ void result_reset(Result *r)
         post_array_free(r->posts, r->n_posts);
         free(r->data);
         unsigned *counter = r->counter;
-        *r = (Result){ .started = now_usec(CLOCK_MONOTONIC), .counter = counter };
+        *r = (Result){.started = now_usec(CLOCK_MONOTONIC), .counter = counter};
 }
 
 static void finish(Result *r, int error, const char *message)

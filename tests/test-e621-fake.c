@@ -24,7 +24,7 @@ void fake_site_start(FakeSite *s, const char *const *args)
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 TEST_FAIL("pipe: %m");
 
-        const char *argv[64] = { PYTHON3, "-B", script, "--port", "0" };
+        const char *argv[64] = {PYTHON3, "-B", script, "--port", "0"};
         size_t n = 5;
         for (size_t i = 0; args && args[i] && n < ELEMENTSOF(argv) - 1; i++)
                 argv[n++] = args[i];
@@ -50,7 +50,7 @@ void fake_site_start(FakeSite *s, const char *const *args)
         size_t len = 0;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
         while (!memchr(line, '\n', len)) {
-                struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+                struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
                 uint64_t now = now_usec(CLOCK_MONOTONIC);
                 if (now >= deadline)
                         TEST_FAIL("the fake site did not start in time");
@@ -94,7 +94,7 @@ void fake_site_stop(FakeSite *s)
                         s->pid = 0;
                         return;
                 }
-                struct timespec ts = { 0, 50 * 1000 * 1000 };
+                struct timespec ts = {0, 50 * 1000 * 1000};
                 nanosleep(&ts, NULL);
         }
         (void)kill(s->pid, SIGKILL);

@@ -20,9 +20,10 @@ static void search_with_fault(Result *r, const char *mode, int count, int retry_
         ASSERT_OK(e621_search_posts(client, NULL, 5, NULL, on_posts, r, NULL));
         wait_result(r, 30);
         fake_site_clear_faults(&site);
-        fprintf(stderr, "    %s ×%d: %s after %.2f s, %" PRId64 " requests%s%s\n", mode ? mode : "none", count,
-                r->error < 0 ? strerror(-r->error) : "ok", (double)(r->finished - r->started) / 1e6,
-                fake_site_stat(&site, "api_requests", NULL), r->message ? ": " : "", r->message ? r->message : "");
+        fprintf(stderr, "    %s ×%d: %s after %.2f s, %" PRId64 " requests%s%s\n", mode ? mode : "none",
+                count, r->error < 0 ? strerror(-r->error) : "ok", (double)(r->finished - r->started) / 1e6,
+                fake_site_stat(&site, "api_requests", NULL), r->message ? ": " : "",
+                r->message ? r->message : "");
 }
 
 static void transient(const char *mode, int count)
@@ -45,9 +46,11 @@ static void persistent(const char *mode, int error)
         /* curl itself tries once more on a fresh connection when a reused one
          * turns out dead, which a reset looks like */
         int64_t n = fake_site_stat(&site, "api_requests", NULL);
-        ASSERT_TRUE(n == quick_policy.max_attempts || (error == ENETUNREACH && n == quick_policy.max_attempts + 1));
+        ASSERT_TRUE(n == quick_policy.max_attempts ||
+                    (error == ENETUNREACH && n == quick_policy.max_attempts + 1));
         /* four attempts, three short backoffs, each attempt bounded */
-        ASSERT_TRUE(r.finished - r.started < 4 * quick_policy.total_timeout_usec + 3 * quick_policy.max_delay_usec);
+        ASSERT_TRUE(r.finished - r.started <
+                    4 * quick_policy.total_timeout_usec + 3 * quick_policy.max_delay_usec);
         result_reset(&r);
 }
 
@@ -226,8 +229,9 @@ TEST(slow_but_alive)
         Result r = {};
         fixture(NULL);
         fake_site_clear_faults(&site);
-        json_object_put(fake_site_control(&site, "POST", "/_test/faults",
-                                          "{\"mode\":\"slow\",\"count\":1,\"path\":\"^/posts\\\\.json\",\"delay_ms\":300}"));
+        json_object_put(fake_site_control(
+                &site, "POST", "/_test/faults",
+                "{\"mode\":\"slow\",\"count\":1,\"path\":\"^/posts\\\\.json\",\"delay_ms\":300}"));
         fake_site_reset_stats(&site);
         result_reset(&r);
         ASSERT_OK(e621_search_posts(client, NULL, 5, NULL, on_posts, &r, NULL));
@@ -274,6 +278,30 @@ TEST(oversize_image)
         ASSERT_ERROR(r.error, EFBIG);
         assert_message_clean(&r);
         ASSERT_TRUE(r.data == NULL);
+        result_reset(&r);
+}
+
+TEST(oversize_json)
+{
+        _cleanup_(e621_client_freep) E621Client *small = NULL;
+        E621Config cfg;
+        Result r = {};
+
+        fixture(NULL);
+        e621_config_init(&cfg);
+        cfg.site = site.url;
+        cfg.max_json_bytes = 4000; /* a page of 20 posts is far larger */
+        cfg.retry = quick_policy;
+        ASSERT_OK(e621_client_new(event, &cfg, &small));
+        ASSERT_OK(e621_client_set_credentials(small, site.user, site.api_key));
+        usleep(1100 * 1000); /* a second client has a token of its own */
+        fake_site_reset_stats(&site);
+        result_reset(&r);
+        ASSERT_OK(e621_search_posts(small, NULL, 20, NULL, on_posts, &r, NULL));
+        wait_result(&r, 10);
+        ASSERT_ERROR(r.error, EFBIG);
+        assert_message_clean(&r);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 1); /* not retried */
         result_reset(&r);
 }
 
@@ -333,6 +361,7 @@ TEST(free_client_in_callback)
         cfg.retry = quick_policy;
         ASSERT_OK(e621_client_new(event, &cfg, &victim));
         ASSERT_OK(e621_client_set_credentials(victim, site.user, site.api_key));
+        usleep(1100 * 1000); /* a second client has a token of its own */
         for (size_t i = 0; i < 3; i++) {
                 r[i].counter = &done;
                 result_reset(&r[i]);

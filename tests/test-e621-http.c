@@ -65,7 +65,7 @@ TEST(login_wrong_key)
 TEST(unreachable_site)
 {
         _cleanup_(e621_client_freep) E621Client *c = NULL;
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(a);
         char url[64];
         E621Config cfg;
@@ -245,8 +245,8 @@ TEST(token_bucket)
                 result_reset(&r[i]);
         }
         int64_t max = fake_site_stat(&site, "max_api_per_second", NULL);
-        fprintf(stderr, "    %d requests in %.2f s, the site saw at most %" PRId64 " in one second\n", N, elapsed,
-                max);
+        fprintf(stderr, "    %d requests in %.2f s, the site saw at most %" PRId64 " in one second\n", N,
+                elapsed, max);
         ASSERT_TRUE(max <= 2);
         ASSERT_EQ(fake_site_stat(&site, "status_counts", "503"), 0);
         ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), N);

@@ -15,10 +15,10 @@ static const char post_json[] =
         "\"updated_at\":\"2024-01-01T00:00:00.000-05:00\","
         "\"file\":{\"width\":2000,\"height\":1500,\"ext\":\"png\",\"size\":3456789,\"md5\":\"" MD5 "\","
         "\"url\":\"https://static1.example.net/data/01/23/" MD5 ".png\"},"
-        "\"preview\":{\"width\":150,\"height\":112,\"url\":\"https://static1.example.net/data/preview/01/23/" MD5
-        ".jpg\"},"
-        "\"sample\":{\"has\":true,\"height\":637,\"width\":850,\"url\":\"https://static1.example.net/data/sample/01/23/" MD5
-        ".jpg\",\"alternates\":{}},"
+        "\"preview\":{\"width\":150,\"height\":112,\"url\":\"https://static1.example.net/data/preview/01/"
+        "23/" MD5 ".jpg\"},"
+        "\"sample\":{\"has\":true,\"height\":637,\"width\":850,\"url\":\"https://static1.example.net/data/"
+        "sample/01/23/" MD5 ".jpg\",\"alternates\":{}},"
         "\"score\":{\"up\":120,\"down\":-3,\"total\":117},"
         "\"tags\":{\"general\":[\"blue_eyes\",\"smile\"],\"artist\":[\"some_artist\"],\"contributor\":[],"
         "\"copyright\":[],\"character\":[\"someone_(character)\"],\"species\":[\"canine\",\"mammal\"],"
@@ -163,7 +163,8 @@ TEST(bad_md5_hides_the_post)
         static const char *const bad[] = {
                 "0123456789ABCDEF0123456789ABCDEF", /* upper case */
                 "0123456789abcdef",                 /* short */
-                "../../../../etc/passwd0123456789a", "0123456789abcdef0123456789abcdeg",
+                "../../../../etc/passwd0123456789a",
+                "0123456789abcdef0123456789abcdeg",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *body = NULL;
@@ -214,15 +215,17 @@ TEST(huge_and_wrong_numbers)
 TEST(hostile_urls_dropped)
 {
         static const char *const urls[] = {
-                "javascript:alert(1)", "file:///etc/passwd", "ftp://x.example/a.jpg", "https://",
-                "https://x.example/a b.jpg", "https://user:pw@x.example/a.jpg", "//x.example/a.jpg",
-                "https://x.example/a\\b.jpg",
+                "javascript:alert(1)",       "file:///etc/passwd",
+                "ftp://x.example/a.jpg",     "https://",
+                "https://x.example/a b.jpg", "https://user:pw@x.example/a.jpg",
+                "//x.example/a.jpg",         "https://x.example/a\\b.jpg",
         };
         for (size_t i = 0; i < ELEMENTSOF(urls); i++) {
                 ASSERT_FALSE(e621_url_is_valid(urls[i]));
                 _cleanup_free_ char *body = NULL;
-                ASSERT_TRUE(asprintf(&body, "{\"posts\":[{\"id\":16,\"file\":{\"ext\":\"jpg\",\"md5\":\"" MD5 "\","
-                                            "\"url\":\"%s\"}}]}",
+                ASSERT_TRUE(asprintf(&body,
+                                     "{\"posts\":[{\"id\":16,\"file\":{\"ext\":\"jpg\",\"md5\":\"" MD5 "\","
+                                     "\"url\":\"%s\"}}]}",
                                      urls[i]) > 0);
                 _cleanup_(e621_post_list_freep) E621PostList *l = parse_ok(body);
                 ASSERT_TRUE(l->posts[0]->file_url == NULL);
@@ -268,7 +271,7 @@ TEST(malformed_json)
         ASSERT_ERROR(e621_parse_posts(deep, depth * 2, &l, NULL), EPROTO);
 
         /* not NUL-terminated: only size bytes are read */
-        char buf[] = { '{', '"', 'p', 'o', 's', 't', 's', '"', ':', '[', ']', '}', 'x', 'x' };
+        char buf[] = {'{', '"', 'p', 'o', 's', 't', 's', '"', ':', '[', ']', '}', 'x', 'x'};
         _cleanup_(e621_post_list_freep) E621PostList *ok = NULL;
         ASSERT_OK(e621_parse_posts(buf, 12, &ok, NULL));
         ASSERT_EQ(ok->n_entries, 0);
@@ -299,9 +302,11 @@ TEST(error_shapes)
                 "application/json; charset=utf-8",
                 "{\"success\":false,\"message\":\"SessionLoader::AuthenticationFailure\",\"code\":null}");
         ASSERT_STREQ(a, "SessionLoader::AuthenticationFailure");
-        _cleanup_free_ char *b = error_message("application/json", "{\"success\":false,\"reason\":\"Access Denied\"}");
+        _cleanup_free_ char *b =
+                error_message("application/json", "{\"success\":false,\"reason\":\"Access Denied\"}");
         ASSERT_STREQ(b, "Access Denied");
-        _cleanup_free_ char *c = error_message("application/json", "{\"success\":false,\"message\":\"\",\"reason\":\"r\"}");
+        _cleanup_free_ char *c =
+                error_message("application/json", "{\"success\":false,\"message\":\"\",\"reason\":\"r\"}");
         ASSERT_STREQ(c, "r");
         _cleanup_free_ char *d = error_message("application/json", "{\"success\":false}");
         ASSERT_TRUE(d == NULL);
@@ -436,6 +441,19 @@ TEST(retry_after)
         ASSERT_EQ(e621_parse_retry_after(NULL, now), 0);
 }
 
+TEST(transient_errors)
+{
+        ASSERT_TRUE(e621_error_is_transient(-ENETUNREACH));
+        ASSERT_TRUE(e621_error_is_transient(-EAGAIN));
+        ASSERT_TRUE(e621_error_is_transient(-EPROTO));
+        ASSERT_FALSE(e621_error_is_transient(-ENOENT));
+        ASSERT_FALSE(e621_error_is_transient(-EFBIG));
+        ASSERT_FALSE(e621_error_is_transient(-EINVAL));
+        ASSERT_FALSE(e621_error_is_transient(-EKEYREJECTED));
+        ASSERT_FALSE(e621_error_is_transient(-EPERM));
+        ASSERT_FALSE(e621_error_is_transient(0));
+}
+
 TEST(site_check)
 {
         ASSERT_OK(e621_site_check("https://e621.net"));
@@ -456,14 +474,14 @@ TEST(site_check)
 TEST(query_join)
 {
         _cleanup_free_ char *q = NULL;
-        char *terms[] = { (char *)"fav:fluffy_tester", (char *)"-animated", (char *)"rating:s", NULL };
+        char *terms[] = {(char *)"fav:fluffy_tester", (char *)"-animated", (char *)"rating:s", NULL};
 
         ASSERT_OK(e621_query_join(terms, &q));
         ASSERT_STREQ(q, "fav:fluffy_tester -animated rating:s");
 
-        char *bad[] = { (char *)"two words", NULL };
+        char *bad[] = {(char *)"two words", NULL};
         ASSERT_ERROR(e621_query_join(bad, &q), EINVAL);
-        char *empty[] = { (char *)"", NULL };
+        char *empty[] = {(char *)"", NULL};
         ASSERT_ERROR(e621_query_join(empty, &q), EINVAL);
 
         char *many[E621_QUERY_TERMS_MAX + 2];

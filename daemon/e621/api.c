@@ -37,7 +37,7 @@ static int api_request(E621Client *c, const char *method, char *path_owned, E621
         r->method = method;
         r->json = true;
         r->auth = true;
-        r->max_size = E621_JSON_MAX_BYTES;
+        r->max_size = c->max_json_bytes;
         *ret = TAKE_PTR(r);
         return 0;
 }
@@ -81,7 +81,8 @@ static void complete_user(E621Request *r)
         e621_user_storage_free(storage);
 }
 
-int e621_get_user(E621Client *c, const char *name, E621UserCallback cb, void *userdata, E621Request **ret_request)
+int e621_get_user(E621Client *c, const char *name, E621UserCallback cb, void *userdata,
+                  E621Request **ret_request)
 {
         E621Request *r;
         _cleanup_free_ char *n = NULL;
@@ -127,8 +128,8 @@ static bool page_is_valid(const char *page)
         return n > 0 && n <= 19 && p[n] == '\0';
 }
 
-int e621_search_posts(E621Client *c, const char *tags, unsigned limit, const char *page, E621PostsCallback cb,
-                      void *userdata, E621Request **ret_request)
+int e621_search_posts(E621Client *c, const char *tags, unsigned limit, const char *page,
+                      E621PostsCallback cb, void *userdata, E621Request **ret_request)
 {
         _cleanup_free_ char *t = NULL;
         E621Request *r;
@@ -156,7 +157,8 @@ int e621_search_posts(E621Client *c, const char *tags, unsigned limit, const cha
         return 0;
 }
 
-int e621_get_post(E621Client *c, uint64_t post_id, E621PostsCallback cb, void *userdata, E621Request **ret_request)
+int e621_get_post(E621Client *c, uint64_t post_id, E621PostsCallback cb, void *userdata,
+                  E621Request **ret_request)
 {
         E621Request *r;
         int q;
@@ -193,7 +195,8 @@ static void complete_done(E621Request *r)
         int q = r->error;
 
         /* favouriting twice or unfavouriting what is gone is what was asked */
-        if ((q == -EINVAL && r->ok_422 && r->status == 422 && r->message && strcasestr(r->message, "already")) ||
+        if ((q == -EINVAL && r->ok_422 && r->status == 422 && r->message &&
+             strcasestr(r->message, "already")) ||
             (q == -ENOENT && r->ok_404))
                 q = 0;
         r->cb.done(q, q < 0 ? r->message : NULL, r->userdata);
@@ -243,15 +246,17 @@ static int simple_call(E621Client *c, const char *method, char *path, char *fiel
         return 0;
 }
 
-int e621_unvote(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *userdata, E621Request **ret_request)
+int e621_unvote(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *userdata,
+                E621Request **ret_request)
 {
         if (post_id == 0)
                 return -EINVAL;
-        return simple_call(c, "DELETE", printf_path("/posts/%" PRIu64 "/votes.json", post_id), NULL, false, false,
-                           cb, userdata, ret_request);
+        return simple_call(c, "DELETE", printf_path("/posts/%" PRIu64 "/votes.json", post_id), NULL, false,
+                           false, cb, userdata, ret_request);
 }
 
-int e621_favorite(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *userdata, E621Request **ret_request)
+int e621_favorite(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *userdata,
+                  E621Request **ret_request)
 {
         char *fields;
 
@@ -268,8 +273,8 @@ int e621_unfavorite(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *
 {
         if (post_id == 0)
                 return -EINVAL;
-        return simple_call(c, "DELETE", printf_path("/favorites/%" PRIu64 ".json", post_id), NULL, false, true, cb,
-                           userdata, ret_request);
+        return simple_call(c, "DELETE", printf_path("/favorites/%" PRIu64 ".json", post_id), NULL, false,
+                           true, cb, userdata, ret_request);
 }
 
 /* ---- images ---- */
@@ -295,7 +300,7 @@ static void complete_download(E621Request *r)
                 r->cb.download(q, msg, NULL, r->userdata);
                 return;
         }
-        E621Buffer b = { .data = (uint8_t *)r->body, .size = r->size, .content_type = r->content_type };
+        E621Buffer b = {.data = (uint8_t *)r->body, .size = r->size, .content_type = r->content_type};
         r->cb.download(0, NULL, &b, r->userdata);
         if (!b.data) /* taken */
                 r->body = NULL;
@@ -325,6 +330,19 @@ int e621_download(E621Client *c, const char *url, E621DownloadCallback cb, void 
 }
 
 /* ---- helpers ---- */
+
+bool e621_error_is_transient(int error)
+{
+        switch (error < 0 ? -error : error) {
+        case ENETUNREACH:
+        case EAGAIN:
+        case EPROTO: /* 5xx after every retry, or a body cut short */
+        case ENOMEM:
+                return true;
+        default:
+                return false;
+        }
+}
 
 int e621_query_join(char *const *terms, char **ret)
 {

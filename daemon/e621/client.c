@@ -130,12 +130,16 @@ int e621_client_new(sd_event *event, const E621Config *config, E621Client **ret)
         if (r < 0)
                 return r;
         c->rate = config->rate_limit > 0 && isfinite(config->rate_limit) ? config->rate_limit
-                                                                          : E621_RATE_LIMIT_DEFAULT;
+                                                                         : E621_RATE_LIMIT_DEFAULT;
         c->rate = MIN(c->rate, E621_RATE_LIMIT_MAX);
         c->download_concurrency = config->download_concurrency > 0 ? config->download_concurrency
                                                                    : E621_DOWNLOAD_CONCURRENCY_DEFAULT;
         c->download_concurrency = MIN(c->download_concurrency, E621_DOWNLOAD_CONCURRENCY_MAX);
-        c->max_image_bytes = config->max_image_bytes > 0 ? config->max_image_bytes : E621_IMAGE_MAX_BYTES_DEFAULT;
+        c->max_image_bytes =
+                config->max_image_bytes > 0 ? config->max_image_bytes : E621_IMAGE_MAX_BYTES_DEFAULT;
+        c->max_json_bytes = config->max_json_bytes > 0
+                                    ? MIN(config->max_json_bytes, (uint64_t)E621_JSON_MAX_BYTES)
+                                    : E621_JSON_MAX_BYTES;
         c->retry = retry_defaults;
         merge_policy(&c->retry, &config->retry);
         c->tokens = 1.0;
@@ -348,8 +352,12 @@ void client_kick(E621Client *c)
 static void request_start_or_fail(E621Request *r)
 {
         int r2 = http_start(r);
-        if (r2 < 0)
+        if (r2 < 0) {
+                /* the slot was taken for a transfer that never began */
+                if (r->cls == REQUEST_DOWNLOAD && r->client->n_downloads_running > 0)
+                        r->client->n_downloads_running--;
                 request_finish_attempt(r, r2, false, strdup("Fluff could not start the request"), 0, false);
+        }
 }
 
 static int on_kick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -417,7 +425,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 
         r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
         /* to the front: a retried request keeps its place in line */
-        request_list_prepend(r->cls == REQUEST_DOWNLOAD ? &c->queue_download : &c->queue_api, r, REQUEST_QUEUED);
+        request_list_prepend(r->cls == REQUEST_DOWNLOAD ? &c->queue_download : &c->queue_api, r,
+                             REQUEST_QUEUED);
         client_kick(c);
         return 0;
 }

@@ -47,7 +47,7 @@ struct E621Request {
         size_t max_size;
         unsigned attempt;
         unsigned max_attempts; /* 0: the client's policy */
-        bool fresh_connect; /* the last attempt failed on the network: do not reuse its connection */
+        bool fresh_connect;    /* the last attempt failed on the network: do not reuse its connection */
 
         /* one attempt */
         CURL *easy;
@@ -104,7 +104,7 @@ struct E621Client {
 
         double rate;
         unsigned download_concurrency;
-        uint64_t max_image_bytes;
+        uint64_t max_image_bytes, max_json_bytes;
         E621RetryPolicy retry;
 
         double tokens;

@@ -13,13 +13,13 @@
 
 #include "e621.h"
 
-#define E621_TAG_MAX 256u          /* bytes of one tag name or category */
+#define E621_TAG_MAX 256u /* bytes of one tag name or category */
 #define E621_TAGS_PER_POST_MAX 4096u
 #define E621_POSTS_PER_PAGE_MAX 1000u
 #define E621_DIMENSION_MAX 100000u /* pixels per side; larger is treated as unknown (0) */
 #define E621_FILE_SIZE_MAX (UINT64_C(1) << 40)
 #define E621_BLACKLIST_MAX (64u * 1024u)
-#define E621_MESSAGE_MAX 200u      /* characters of a site message passed on */
+#define E621_MESSAGE_MAX 200u /* characters of a site message passed on */
 
 E621PostList *e621_post_list_free(E621PostList *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(E621PostList *, e621_post_list_free);

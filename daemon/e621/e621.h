@@ -66,19 +66,20 @@ typedef struct E621Request E621Request;
 #define E621_URL_MAX 2048u
 
 typedef struct E621RetryPolicy {
-        unsigned max_attempts;       /* including the first; default 5 */
-        uint64_t base_delay_usec;    /* first backoff; doubles per attempt; default 1 s */
-        uint64_t max_delay_usec;     /* cap on one backoff, Retry-After included; default 60 s */
+        unsigned max_attempts;         /* including the first; default 5 */
+        uint64_t base_delay_usec;      /* first backoff; doubles per attempt; default 1 s */
+        uint64_t max_delay_usec;       /* cap on one backoff, Retry-After included; default 60 s */
         uint64_t connect_timeout_usec; /* default 15 s */
-        uint64_t stall_timeout_usec; /* no byte received for this long = timeout; default 30 s */
-        uint64_t total_timeout_usec; /* one attempt, whole transfer; default 120 s (images: 300 s) */
+        uint64_t stall_timeout_usec;   /* no byte received for this long = timeout; default 30 s */
+        uint64_t total_timeout_usec;   /* one attempt, whole transfer; default 120 s (images: 300 s) */
 } E621RetryPolicy;
 
 typedef struct E621Config {
-        const char *site;              /* "https://e621.net" (default), "https://e926.net", or http:// on a loopback host */
-        double rate_limit;             /* API requests per second; <= 0 → 1; clamped to 2 */
+        const char *site;  /* https://e621.net (default), https://e926.net, http:// on loopback */
+        double rate_limit; /* API requests per second; <= 0 → 1; clamped to 2 */
         unsigned download_concurrency; /* 0 → 4; clamped to 16 */
         uint64_t max_image_bytes;      /* 0 → 32 MiB */
+        uint64_t max_json_bytes;       /* 0 → 16 MiB, also the most allowed */
         E621RetryPolicy retry;         /* zero fields take the defaults */
 } E621Config;
 
@@ -130,10 +131,10 @@ typedef struct E621User {
 } E621User;
 
 typedef struct E621PostList {
-        Post **posts;     /* posts that parsed; an element may be taken (set to NULL) */
+        Post **posts; /* posts that parsed; an element may be taken (set to NULL) */
         size_t n_posts;
-        size_t n_entries; /* entries in the site's array, including ones that did not parse */
-        size_t n_invalid; /* entries skipped as malformed (no id, not an object, ...) */
+        size_t n_entries;        /* entries in the site's array, including ones that did not parse */
+        size_t n_invalid;        /* entries skipped as malformed (no id, not an object, ...) */
         uint64_t min_id, max_id; /* over the entries with an id; 0 when none */
 } E621PostList;
 
@@ -204,6 +205,11 @@ int e621_download(E621Client *c, const char *url, E621DownloadCallback cb, void 
                   E621Request **ret_request);
 
 /* ---- helpers ---- */
+
+/* Whether an error from a callback may pass when asked again later (network,
+ * throttling, the site's own failures), as opposed to an answer that will not
+ * change (not found, too large, refused, bad key). */
+bool e621_error_is_transient(int error);
 
 /* Joins search terms into one query ("fav:name -animated"). Each term must be
  * non-empty without whitespace or control characters; at most 40 terms.

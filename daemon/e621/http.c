@@ -183,11 +183,13 @@ int url_check_safe(const char *url, bool allow_path, char **ret_normalised)
         if (!allow_path && (query || (path && !streq(path, "/") && !streq(path, ""))))
                 goto finish;
         /* plain HTTP would show the key to the network: only on this machine */
-        if (!(strcasecmp(scheme, "https") == 0 || (strcasecmp(scheme, "http") == 0 && host_is_loopback(host))))
+        if (!(strcasecmp(scheme, "https") == 0 ||
+              (strcasecmp(scheme, "http") == 0 && host_is_loopback(host))))
                 goto finish;
         r = 0;
         if (ret_normalised) {
-                if (asprintf(ret_normalised, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "") < 0)
+                if (asprintf(ret_normalised, "%s://%s%s%s", scheme, host, port ? ":" : "",
+                             port ? port : "") < 0)
                         r = -ENOMEM;
         }
 finish:
@@ -248,10 +250,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
-#define SETOPT(e, opt, val)                                                                                \
-        do {                                                                                               \
-                if (curl_easy_setopt((e), (opt), (val)) != CURLE_OK)                                       \
-                        return -EIO;                                                                       \
+#define SETOPT(e, opt, val)                                                                                 \
+        do {                                                                                                \
+                if (curl_easy_setopt((e), (opt), (val)) != CURLE_OK)                                        \
+                        return -EIO;                                                                        \
         } while (0)
 
 static int setup_easy(E621Request *r, CURL *e)
@@ -386,8 +388,8 @@ static void outcome_http(E621Request *r)
                         if (asprintf(&prefix, "the site answered with \"%s\" instead of JSON",
                                      r->content_type ? r->content_type : "no content type") < 0)
                                 prefix = NULL;
-                        request_finish_attempt(r, -EPROTO, false, compose(c, prefix ? prefix : "", detail), 0,
-                                               false);
+                        request_finish_attempt(r, -EPROTO, false, compose(c, prefix ? prefix : "", detail),
+                                               0, false);
                         return;
                 }
                 request_finish_attempt(r, 0, false, NULL, 0, false);
@@ -434,7 +436,8 @@ static void outcome_http(E621Request *r)
                                 prefix = NULL;
                 } else if (st >= 300 && st < 400) {
                         error = -EPROTO;
-                        if (asprintf(&prefix, "the site answered with a redirect (%ld), which Fluff does not follow",
+                        if (asprintf(&prefix,
+                                     "the site answered with a redirect (%ld), which Fluff does not follow",
                                      st) < 0)
                                 prefix = NULL;
                 } else {
@@ -464,7 +467,8 @@ static void outcome(E621Request *r, CURLcode code)
         case CURLE_FILESIZE_EXCEEDED:
                 if (code == CURLE_FILESIZE_EXCEEDED || r->too_large) {
                         error = -EFBIG;
-                        if (asprintf(&prefix, "the answer is larger than the limit of %zu bytes", r->max_size) < 0)
+                        if (asprintf(&prefix, "the answer is larger than the limit of %zu bytes",
+                                     r->max_size) < 0)
                                 prefix = NULL;
                         why = NULL;
                 } else
@@ -506,7 +510,8 @@ static void outcome(E621Request *r, CURLcode code)
                 error = -EPROTO;
                 prefix = strdup("the transfer failed");
         }
-        request_finish_attempt(r, error, retry, compose(c, prefix ? prefix : "the request failed", why), 0, false);
+        request_finish_attempt(r, error, retry, compose(c, prefix ? prefix : "the request failed", why), 0,
+                               false);
 }
 
 static void process_done(E621Client *c)

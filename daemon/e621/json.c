@@ -39,7 +39,8 @@ int json_parse_body(const char *body, size_t size, json_object **ret, char **ret
                 json_object_put(o);
                 if (ret_message &&
                     asprintf(ret_message, "the site sent malformed JSON (%s)",
-                             jerr == json_tokener_continue ? "it ends early" : json_tokener_error_desc(jerr)) < 0)
+                             jerr == json_tokener_continue ? "it ends early"
+                                                           : json_tokener_error_desc(jerr)) < 0)
                         *ret_message = NULL;
                 return -EPROTO;
         }
@@ -124,7 +125,8 @@ const char *json_get_string(json_object *parent, const char *key, size_t max_len
 {
         json_object *v;
 
-        if (!parent || !json_object_object_get_ex(parent, key, &v) || !json_object_is_type(v, json_type_string))
+        if (!parent || !json_object_object_get_ex(parent, key, &v) ||
+            !json_object_is_type(v, json_type_string))
                 return NULL;
         if ((size_t)json_object_get_string_len(v) > max_len)
                 return NULL;
@@ -139,7 +141,8 @@ json_object *json_get_object(json_object *parent, const char *key)
 {
         json_object *v;
 
-        if (!parent || !json_object_object_get_ex(parent, key, &v) || !json_object_is_type(v, json_type_object))
+        if (!parent || !json_object_object_get_ex(parent, key, &v) ||
+            !json_object_is_type(v, json_type_object))
                 return NULL;
         return v;
 }
@@ -197,13 +200,17 @@ int e621_parse_time(const char *s, int64_t *ret)
                         return -EINVAL;
         } else
                 return -EINVAL; /* a time without an offset is ambiguous */
-        if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 || oh > 23 ||
-            om > 59 || year < 1970)
+        if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60 ||
+            oh > 23 || om > 59 || year < 1970)
                 return -EINVAL;
 
         struct tm tm = {
-                .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-                .tm_hour = hour, .tm_min = min, .tm_sec = sec,
+                .tm_year = year - 1900,
+                .tm_mon = mon - 1,
+                .tm_mday = day,
+                .tm_hour = hour,
+                .tm_min = min,
+                .tm_sec = sec,
         };
         time_t t = timegm(&tm);
         if (t == (time_t)-1)
@@ -256,8 +263,8 @@ static bool word_is_valid(const char *s, size_t max, bool allow_punct)
                 unsigned char c = (unsigned char)*p;
                 if (n >= max || c <= 0x20 || c == 0x7f)
                         return false;
-                if (!allow_punct && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                                      c == '_' || c == '-'))
+                if (!allow_punct && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                      (c >= '0' && c <= '9') || c == '_' || c == '-'))
                         return false;
         }
         return true;
@@ -523,7 +530,8 @@ int e621_parse_vote(const char *body, size_t size, E621VoteResult *ret, char **r
         r = json_parse_body(body, size, &root, ret_message);
         if (r < 0)
                 return r;
-        if (!json_object_is_type(root, json_type_object) || json_get_int64(root, "our_score", -1, 1, &our) < 0)
+        if (!json_object_is_type(root, json_type_object) ||
+            json_get_int64(root, "our_score", -1, 1, &our) < 0)
                 return set_message(ret_message, "the site's answer to a vote has no valid our_score");
         *ret = (E621VoteResult){
                 .score = small_int(root, "score"),

@@ -23,7 +23,8 @@ E621UserStorage *e621_user_storage_free(E621UserStorage *s)
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(E621UserStorage *, e621_user_storage_free);
 
-int e621_parse_user(const char *body, size_t size, E621User *ret, E621UserStorage **ret_storage, char **ret_message)
+int e621_parse_user(const char *body, size_t size, E621User *ret, E621UserStorage **ret_storage,
+                    char **ret_message)
 {
         _cleanup_(json_object_putp) json_object *root = NULL;
         _cleanup_(e621_user_storage_freep) E621UserStorage *s = NULL;
@@ -33,7 +34,8 @@ int e621_parse_user(const char *body, size_t size, E621User *ret, E621UserStorag
         r = json_parse_body(body, size, &root, ret_message);
         if (r < 0)
                 return r;
-        if (!json_object_is_type(root, json_type_object) || json_get_int64(root, "id", 1, INT64_MAX, &id) < 0) {
+        if (!json_object_is_type(root, json_type_object) ||
+            json_get_int64(root, "id", 1, INT64_MAX, &id) < 0) {
                 if (ret_message)
                         *ret_message = strdup("the site's answer is not a user");
                 return -EPROTO;
@@ -54,7 +56,7 @@ int e621_parse_user(const char *body, size_t size, E621User *ret, E621UserStorag
                 if (!s->blacklisted_tags)
                         return -ENOMEM;
         }
-        *ret = (E621User){ .id = (uint64_t)id, .name = s->name, .blacklisted_tags = s->blacklisted_tags };
+        *ret = (E621User){.id = (uint64_t)id, .name = s->name, .blacklisted_tags = s->blacklisted_tags};
         *ret_storage = TAKE_PTR(s);
         return 0;
 }
@@ -83,8 +85,8 @@ static void append_text(char *out, size_t *len, size_t cap, const char *s, size_
         static const struct {
                 const char *entity;
                 char c;
-        } entities[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
-                         { "&#39;", '\'' }, { "&nbsp;", ' ' } };
+        } entities[] = {{"&amp;", '&'},  {"&lt;", '<'},   {"&gt;", '>'},
+                        {"&quot;", '"'}, {"&#39;", '\''}, {"&nbsp;", ' '}};
 
         for (size_t i = 0; i < n && *len < cap; i++) {
                 char c = s[i];
@@ -187,7 +189,8 @@ int e621_error_body_message(const char *content_type, const char *body, size_t s
         while (skip < size && strchr(" \t\r\n", body[skip]))
                 skip++;
         /* JSON under any label (a wrong Content-Type) is read as JSON, never shown raw */
-        if (e621_content_type_is_json(content_type) || (skip < size && (body[skip] == '{' || body[skip] == '['))) {
+        if (e621_content_type_is_json(content_type) ||
+            (skip < size && (body[skip] == '{' || body[skip] == '['))) {
                 _cleanup_(json_object_putp) json_object *root = NULL;
                 if (json_parse_body(body, size, &root, NULL) >= 0) {
                         const char *m = json_get_string(root, "message", 4096);
