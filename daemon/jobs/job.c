@@ -270,7 +270,8 @@ void job_finish(Job *j, int r, const char *fmt, ...)
         if (j->state == JOB_FAILED)
                 log_warning("Job %" PRIu64 " (%s) failed: %s", j->id, j->ops->kind, j->error_message);
         else
-                log_info("Job %" PRIu64 " (%s) %s.", j->id, j->ops->kind, job_state_to_string(j->state));
+                log_info("Job %" PRIu64 " (%s) %s%s%s", j->id, j->ops->kind, job_state_to_string(j->state),
+                         isempty(m) ? "." : ": ", strempty(m));
 
         j->dirty |= mask;
         job_flush(j);
