@@ -49,8 +49,11 @@ class Crash(unittest.TestCase):
                 self.site.fault("slow", delay_ms=700, path=r"^/posts\.json")
             else:
                 self.site.fault("slow", delay_ms=150, path=r"^/data/")
-            r = d.ctl("sync", "--no-wait")
-            self.assertEqual(r.returncode, 0, r)
+            # A client waiting on the job must not hang when fluffd dies.
+            import subprocess
+            from fluffd import FLUFFCTL
+            waiting = subprocess.Popen([FLUFFCTL, "sync"], env=d.env(), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
             if when == "lists":
                 ok = wait_for(lambda: os.path.exists(os.path.join(data_dir(), "fluff.db")) and
                               db_query("SELECT COUNT(*) FROM labels")[0][0] > 0)
@@ -58,6 +61,9 @@ class Crash(unittest.TestCase):
                 ok = wait_for(lambda: len(os.listdir(os.path.join(data_dir(), "images"))) >= 5)
             self.assertTrue(ok, f"the sync never reached the {when}")
             d.kill()
+            out, err = waiting.communicate(timeout=30)
+            self.assertEqual(waiting.returncode, 1, (out, err))
+            self.assertIn("fluffd stopped before the job finished", err)
             self.site.clear_faults()
             synccheck.check_integrity(self)
 
