@@ -75,14 +75,6 @@ void sync_images_free(SyncJob *s)
 
 static void images_step(SyncJob *s);
 
-static bool download_error_is_transient(int r)
-{
-        /* the network or the site may do better next time; a 404 or an
-         * oversized file will not */
-        return r == -ENETUNREACH || r == -EAGAIN || r == -EPROTO || r == -ETIMEDOUT || r == -ECONNRESET ||
-               r == -ENOMEM;
-}
-
 static int record_failure(SyncJob *s, const char *md5, uint64_t post_id, const char *reason, bool transient)
 {
         int r;
@@ -165,7 +157,7 @@ static void on_downloaded(int error, const char *message, E621Buffer *buf, void 
                 if (asprintf(&reason, "download failed: %s", message ?: strerror(-error)) < 0)
                         reason = NULL;
                 r = record_failure(s, dl->md5, dl->post_id, reason ?: "download failed",
-                                   download_error_is_transient(error));
+                                   e621_error_is_transient(error));
                 download_free(dl);
                 if (r < 0)
                         return;
