@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
 
+#include "daemon.h"
 #include "fluff/util.h"
 #include "vk.h"
 
@@ -10,11 +11,13 @@ static void help(void)
 {
         printf("%s [OPTIONS...]\n\n"
                "Fluff daemon: owns the dataset, talks to e621, trains and runs the model.\n"
+               "Serves io.github.fluffml.Fluff1 on the session bus until SIGTERM.\n"
                "Normally started by systemd or D-Bus activation, not by hand.\n\n"
                "  -h --help        Show this help\n"
                "     --version     Show the version\n"
                "  -v --verbose     Log debug messages\n"
-               "     --self-test   Run a compute shader on the Vulkan device and exit\n",
+               "     --self-test   Run a compute shader on the Vulkan device and exit\n\n"
+               "Environment: FLUFF_SITE overrides the configured site, FLUFF_LOG_LEVEL the log level.\n",
                program_invocation_short_name);
 }
 
@@ -57,6 +60,7 @@ static int parse_argv(int argc, char *argv[])
 
 int main(int argc, char *argv[])
 {
+        _cleanup_(daemon_freep) Daemon *d = NULL;
         int r;
 
         log_set_prefix("fluffd");
@@ -70,6 +74,12 @@ int main(int argc, char *argv[])
                 return r < 0 ? 1 : 0;
         }
 
-        help();
-        return 0;
+        r = daemon_new(&d);
+        if (r < 0)
+                return 1;
+        r = daemon_start(d);
+        if (r < 0)
+                return 1;
+        r = daemon_run(d);
+        return r < 0 ? 1 : 0;
 }

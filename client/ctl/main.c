@@ -1,29 +1,59 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
 
-#include "fluff/util.h"
+#include "bus-util.h"
+#include "ctl.h"
+
+bool arg_json;
+bool arg_quiet;
+bool arg_no_wait;
+bool arg_remember;
+bool arg_forget;
 
 static void help(void)
 {
         printf("%s [OPTIONS...] COMMAND ...\n\n"
                "Control the Fluff daemon.\n\n"
+               "Commands:\n"
+               "  status                 Show login, site, dataset counts and running jobs\n"
+               "  login USERNAME         Log in; the API key is read from the terminal without\n"
+               "                         echo, or as one line from standard input\n"
+               "  logout                 Log out (--forget also deletes the saved key)\n"
+               "  sync                   Download liked and disliked posts and their images\n"
+               "  jobs                   List running and recently finished jobs\n"
+               "  cancel JOB             Cancel a job\n\n"
                "Options:\n"
-               "  -h --help        Show this help\n"
-               "     --version     Show the version\n",
+               "  -h --help              Show this help\n"
+               "     --version           Show the version\n"
+               "     --json              Print data as JSON (status, jobs)\n"
+               "  -q --quiet             Print no progress or chatter\n"
+               "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
+               "     --forget            logout: delete the saved key as well\n"
+               "     --no-wait           sync: start the job, print its path and return\n\n"
+               "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
+               "second Ctrl-C leaves at once (the daemon still finishes the cancel).\n\n"
+               "Exit status: 0 success, 1 failure, 2 wrong usage.\n",
                program_invocation_short_name);
 }
 
+/* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "quiet", no_argument, NULL, 'q' },
+                { "remember", no_argument, NULL, ARG_REMEMBER },
+                { "forget", no_argument, NULL, ARG_FORGET },
+                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
                 {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0)
+        /* Options may follow the verb ("fluffctl status --json"), as users type them. */
+        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -31,6 +61,21 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_VERSION:
                         printf("fluffctl %s\n", FLUFF_VERSION);
                         return 0;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case ARG_REMEMBER:
+                        arg_remember = true;
+                        break;
+                case ARG_FORGET:
+                        arg_forget = true;
+                        break;
+                case ARG_NO_WAIT:
+                        arg_no_wait = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -39,12 +84,56 @@ static int parse_argv(int argc, char *argv[])
         return 1;
 }
 
+typedef struct Verb {
+        const char *name;
+        unsigned min_args, max_args; /* counting the verb itself */
+        int (*run)(int argc, char *argv[], sd_bus *bus);
+} Verb;
+
+static const Verb verbs[] = {
+        { "status", 1, 1, verb_status },  { "login", 2, 2, verb_login }, { "logout", 1, 1, verb_logout },
+        { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
+};
+
+static int dispatch(int argc, char *argv[])
+{
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        const Verb *v = NULL;
+        int r;
+
+        if (argc <= 0) {
+                log_error("No command given; see \"%s --help\".", program_invocation_short_name);
+                return 2;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, argv[0]))
+                        v = &verbs[i];
+        if (!v) {
+                log_error("Unknown command \"%s\"; see \"%s --help\".", argv[0], program_invocation_short_name);
+                return 2;
+        }
+        if ((unsigned)argc < v->min_args) {
+                log_error("Too few arguments for \"%s\"; see \"%s --help\".", v->name, program_invocation_short_name);
+                return 2;
+        }
+        if ((unsigned)argc > v->max_args) {
+                log_error("Too many arguments for \"%s\": \"%s\".", v->name, argv[v->max_args]);
+                return 2;
+        }
+
+        r = bus_connect_user(&bus);
+        if (r < 0)
+                return 1;
+        r = v->run(argc, argv, bus);
+        return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char *argv[])
 {
         log_set_prefix("fluffctl");
+        log_parse_environment();
         int r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;
-        help();
-        return 2;
+        return dispatch(argc - optind, argv + optind);
 }

@@ -6,6 +6,33 @@
 
 #include <systemd/sd-bus.h>
 
+/* The API fluffd serves (every method refuses callers of another uid with
+ * Error.AccessDenied):
+ *
+ * /io/github/fluffml/Fluff1, io.github.fluffml.Fluff1.Manager
+ *   Login(s username, s api_key, b remember)  answers once the site accepted the
+ *       key: Error.AuthFailed (401), Error.Network (unreachable), Error.Busy
+ *       (a login or sync in progress), Error.InvalidArgument (malformed name/key).
+ *       remember: $XDG_CONFIG_HOME/fluff/credentials (0600); without it any saved
+ *       login is deleted and the key lives in memory only.
+ *   Logout(b forget)                          cancels a running sync; forget deletes the file.
+ *   Sync(a{sv} options) -> o job              no options yet (unknown ones: InvalidArgs);
+ *       Error.NotLoggedIn, Error.Busy when a sync runs.
+ *   properties: Version s, Site s (const); LoggedIn b, Username s, Jobs ao,
+ *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
+ *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all
+ *       emit PropertiesChanged).
+ *
+ * /io/github/fluffml/Fluff1/job/N, io.github.fluffml.Fluff1.Job
+ *   Cancel()                                  Error.InvalidArgument once finished.
+ *   signal Finished(s state, s error_name, s error_message)
+ *   properties: Id t, Kind s, CreatedUSec t (const); State s (queued, running,
+ *       done, failed, cancelled), Done t, Total t (0: unknown), Phase s,
+ *       Message s (what happens now; the summary once done), ErrorName s,
+ *       Error s (when failed), FinishedUSec t. PropertiesChanged at most ~10/s.
+ *   Finished jobs stay for 10 minutes (at most 16 of them). Jobs appear and
+ *   vanish through org.freedesktop.DBus.ObjectManager at the root path. */
+
 #define FLUFF_BUS_NAME "io.github.fluffml.Fluff1"
 #define FLUFF_BUS_PATH "/io/github/fluffml/Fluff1"
 #define FLUFF_BUS_MANAGER_IFACE FLUFF_BUS_NAME ".Manager"

@@ -31,6 +31,14 @@
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 #define isempty(s) (!(s) || (s)[0] == '\0')
+static inline const char *strempty(const char *s)
+{
+        return s ? s : "";
+}
+static inline const char *strna(const char *s)
+{
+        return s ? s : "n/a";
+}
 
 /* Hand ownership out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                                                                                        \

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* fluffctl: options shared by every verb, the verbs, and typed views of the
+ * daemon's objects. */
+
+#include <systemd/sd-bus.h>
+
+#include "fluff/util.h"
+
+extern bool arg_json;
+extern bool arg_quiet;
+extern bool arg_no_wait;
+extern bool arg_remember;
+extern bool arg_forget;
+
+typedef struct ManagerInfo {
+        char *version, *site, *username;
+        bool logged_in, busy;
+        uint64_t liked, disliked, images, skipped, failed, conflicts, posts;
+        char **jobs;
+} ManagerInfo;
+
+typedef struct JobInfo {
+        char *path;
+        uint64_t id;
+        char *kind, *state, *phase, *message, *error_name, *error;
+        uint64_t done, total;
+        uint64_t created_usec, finished_usec;
+} JobInfo;
+
+int manager_info_get(sd_bus *bus, ManagerInfo *ret);
+void manager_info_done(ManagerInfo *i);
+int job_info_get(sd_bus *bus, const char *path, JobInfo *ret);
+void job_info_done(JobInfo *i);
+extern const struct BusPropertyMap job_info_map[];
+bool job_info_finished(const JobInfo *i);
+
+int verb_status(int argc, char *argv[], sd_bus *bus);
+int verb_login(int argc, char *argv[], sd_bus *bus);
+int verb_logout(int argc, char *argv[], sd_bus *bus);
+int verb_sync(int argc, char *argv[], sd_bus *bus);
+int verb_jobs(int argc, char *argv[], sd_bus *bus);
+int verb_cancel(int argc, char *argv[], sd_bus *bus);
+
+/* "3", "job/3" or a full object path → the job's object path. */
+int job_path_from_arg(const char *arg, char **ret);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <json-c/json.h>
+
+#include "bus-util.h"
+#include "ctl.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static json_object *job_to_json(const JobInfo *j)
+{
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "id", json_object_new_uint64(j->id));
+        json_object_object_add(o, "path", json_object_new_string(strempty(j->path)));
+        json_object_object_add(o, "kind", json_object_new_string(strempty(j->kind)));
+        json_object_object_add(o, "state", json_object_new_string(strempty(j->state)));
+        json_object_object_add(o, "phase", json_object_new_string(strempty(j->phase)));
+        json_object_object_add(o, "done", json_object_new_uint64(j->done));
+        json_object_object_add(o, "total", json_object_new_uint64(j->total));
+        json_object_object_add(o, "message", json_object_new_string(strempty(j->message)));
+        json_object_object_add(o, "error_name", json_object_new_string(strempty(j->error_name)));
+        json_object_object_add(o, "error", json_object_new_string(strempty(j->error)));
+        json_object_object_add(o, "created_usec", json_object_new_uint64(j->created_usec));
+        json_object_object_add(o, "finished_usec", json_object_new_uint64(j->finished_usec));
+        return o;
+}
+
+static void print_json(json_object *o)
+{
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Reads every job the daemon lists; jobs that vanish meanwhile are left out. */
+static int read_jobs(sd_bus *bus, char **paths, bool only_active, JobInfo **ret, size_t *ret_n)
+{
+        size_t n = strv_length(paths), k = 0;
+        JobInfo *jobs = calloc(n + 1, sizeof(JobInfo));
+        if (!jobs)
+                return log_oom();
+        for (size_t i = 0; i < n; i++) {
+                if (job_info_get(bus, paths[i], &jobs[k]) < 0)
+                        continue;
+                if (only_active && job_info_finished(&jobs[k])) {
+                        job_info_done(&jobs[k]);
+                        continue;
+                }
+                k++;
+        }
+        *ret = jobs;
+        *ret_n = k;
+        return 0;
+}
+
+static void jobs_free(JobInfo *jobs, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                job_info_done(&jobs[i]);
+        free(jobs);
+}
+
+static void print_job_line(const JobInfo *j)
+{
+        char progress[64] = "";
+
+        if (j->total > 0)
+                snprintf(progress, sizeof(progress), " %" PRIu64 "/%" PRIu64, j->done, j->total);
+        else if (j->done > 0)
+                snprintf(progress, sizeof(progress), " %" PRIu64, j->done);
+        printf("%4" PRIu64 "  %-8s %-10s %s%s%s%s\n", j->id, strempty(j->kind), strempty(j->state),
+               strempty(j->phase), progress, isempty(j->message) && isempty(j->error) ? "" : "  ",
+               !isempty(j->error) ? j->error : strempty(j->message));
+}
+
+int verb_status(int argc, char *argv[], sd_bus *bus)
+{
+        ManagerInfo m = {};
+        JobInfo *jobs = NULL;
+        size_t n_jobs = 0;
+        int r;
+
+        r = manager_info_get(bus, &m);
+        if (r < 0)
+                return r;
+        r = read_jobs(bus, m.jobs, true, &jobs, &n_jobs);
+        if (r < 0)
+                goto finish;
+
+        if (arg_json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *counts = NULL,
+                                                        *list = NULL;
+                counts = json_object_new_object();
+                list = json_object_new_array();
+                if (!o || !counts || !list) {
+                        r = log_oom();
+                        goto finish;
+                }
+                json_object_object_add(o, "version", json_object_new_string(strempty(m.version)));
+                json_object_object_add(o, "site", json_object_new_string(strempty(m.site)));
+                json_object_object_add(o, "logged_in", json_object_new_boolean(m.logged_in));
+                json_object_object_add(o, "username",
+                                       m.logged_in ? json_object_new_string(strempty(m.username)) : NULL);
+                json_object_object_add(counts, "posts", json_object_new_uint64(m.posts));
+                json_object_object_add(counts, "liked", json_object_new_uint64(m.liked));
+                json_object_object_add(counts, "disliked", json_object_new_uint64(m.disliked));
+                json_object_object_add(counts, "images", json_object_new_uint64(m.images));
+                json_object_object_add(counts, "skipped", json_object_new_uint64(m.skipped));
+                json_object_object_add(counts, "failed", json_object_new_uint64(m.failed));
+                json_object_object_add(counts, "conflicts", json_object_new_uint64(m.conflicts));
+                json_object_object_add(o, "counts", TAKE_PTR(counts));
+                for (size_t i = 0; i < n_jobs; i++)
+                        json_object_array_add(list, job_to_json(&jobs[i]));
+                json_object_object_add(o, "jobs", TAKE_PTR(list));
+                print_json(o);
+        } else {
+                if (m.logged_in)
+                        printf("   Logged in: yes, as \"%s\"\n", strempty(m.username));
+                else
+                        printf("   Logged in: no (run \"fluffctl login USERNAME\")\n");
+                printf("        Site: %s\n", strempty(m.site));
+                printf("       Liked: %" PRIu64 "\n", m.liked);
+                printf("    Disliked: %" PRIu64 "\n", m.disliked);
+                printf("      Images: %" PRIu64 "\n", m.images);
+                printf("     Skipped: %" PRIu64 "\n", m.skipped);
+                printf("      Failed: %" PRIu64 "\n", m.failed);
+                printf("   Conflicts: %" PRIu64 " (liked and disliked, left out)\n", m.conflicts);
+                printf("        Jobs: %s\n", n_jobs == 0 ? "none running" : "");
+                for (size_t i = 0; i < n_jobs; i++)
+                        print_job_line(&jobs[i]);
+                printf("     Version: fluffd %s\n", strempty(m.version));
+        }
+        r = 0;
+finish:
+        jobs_free(jobs, n_jobs);
+        manager_info_done(&m);
+        return r;
+}
+
+int verb_jobs(int argc, char *argv[], sd_bus *bus)
+{
+        ManagerInfo m = {};
+        JobInfo *jobs = NULL;
+        size_t n_jobs = 0;
+        int r;
+
+        r = manager_info_get(bus, &m);
+        if (r < 0)
+                return r;
+        r = read_jobs(bus, m.jobs, false, &jobs, &n_jobs);
+        if (r < 0)
+                goto finish;
+        if (arg_json) {
+                _cleanup_(json_object_putp) json_object *list = json_object_new_array();
+                if (!list) {
+                        r = log_oom();
+                        goto finish;
+                }
+                for (size_t i = 0; i < n_jobs; i++)
+                        json_object_array_add(list, job_to_json(&jobs[i]));
+                print_json(list);
+        } else if (n_jobs == 0) {
+                if (!arg_quiet)
+                        printf("No jobs.\n");
+        } else {
+                printf("  ID  KIND     STATE      PROGRESS\n");
+                for (size_t i = 0; i < n_jobs; i++)
+                        print_job_line(&jobs[i]);
+        }
+        r = 0;
+finish:
+        jobs_free(jobs, n_jobs);
+        manager_info_done(&m);
+        return r;
+}

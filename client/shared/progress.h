@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Progress display in the manner of git's progress.c: a handle that may be
+ * NULL (quiet) so callers never branch; nothing for work under a second; on a
+ * terminal in the foreground one line redrawn with \r at most twice a second,
+ * with counts, rate over a sliding window and ETA, ending in ", done."; when
+ * not a terminal, a plain line every few seconds. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Progress Progress;
+
+/* NULL when quiet; progress_*() accept NULL. */
+Progress *progress_new(bool quiet);
+Progress *progress_free(Progress *p);
+
+/* title: what is being done now ("Fetching likes"); a new title closes the
+ * line of the previous one. total 0 = unknown (shown as "--"). */
+void progress_update(Progress *p, const char *title, uint64_t done, uint64_t total);
+/* Redraws if due (for a periodic timer: the rate and ETA change with time). */
+void progress_tick(Progress *p);
+/* Ends the current line with ", <word>." ("done", "failed", "cancelled"). */
+void progress_stop(Progress *p, const char *word);

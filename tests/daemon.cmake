@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# fluffd and fluffctl: the worker pool as a unit, the daemon on a private bus
+# against the fake site as integration tests.
+fluff_add_py_test(test-daemon-basic SCRIPT integration/test-daemon-basic.py LABELS integration SESSION TIMEOUT 120)
+fluff_add_c_test(test-work SOURCES test-work.c LIBS fluff-work LABELS unit)
+fluff_add_py_test(test-login SCRIPT integration/test-login.py LABELS integration SESSION TIMEOUT 300)
+fluff_add_py_test(test-sync SCRIPT integration/test-sync.py LABELS integration SESSION TIMEOUT 600)
+fluff_add_py_test(test-sync-crash SCRIPT integration/test-sync-crash.py LABELS integration SESSION TIMEOUT 600)
+fluff_add_py_test(test-sync-faults SCRIPT integration/test-sync-faults.py LABELS integration SESSION TIMEOUT 900)
+fluff_add_py_test(test-sync-big SCRIPT integration/test-sync-big.py LABELS integration SESSION TIMEOUT 900)
+fluff_add_c_test(test-progress SOURCES test-progress.c LIBS fluff-client LABELS unit)
