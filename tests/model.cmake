@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+# The taste model (daemon/model): metrics are plain C (unit); training,
+# prediction and the model file run on the Vulkan engine (vulkan, lavapipe in CI).
+fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
