@@ -149,8 +149,8 @@ typedef struct ModelTrainOptions {
                               .batch_size = 64,                                                            \
                               .hidden = 64,                                                                \
                               .tag_dim = 16,                                                               \
-                              .lr = 2e-3f,                                                                 \
-                              .weight_decay = 0.05f,                                                       \
+                              .lr = 1e-2f,                                                                 \
+                              .weight_decay = 0.1f,                                                        \
                               .patience = 8,                                                               \
                               .use_features = true,                                                        \
                               .use_tags = true,                                                            \

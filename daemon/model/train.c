@@ -191,7 +191,7 @@ static void init_weights(Model *m, Rng *g)
         for (size_t i = 0; i < (size_t)m->tag_dim * m->hidden; i++)
                 m->w1t[i] = rng_normal(g) * sx;
         for (size_t i = 0; i < (size_t)m->vocab * m->tag_dim; i++)
-                m->emb[i] = rng_normal(g);
+                m->emb[i] = rng_normal(g) * 0.1f;
         for (uint32_t i = 0; i < m->hidden; i++) {
                 m->b1[i] = 0;
                 m->w2[i] = rng_normal(g) * sh;
