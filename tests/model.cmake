@@ -4,3 +4,4 @@
 fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
 fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan TIMEOUT 120)
 fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan)
+fluff_add_c_test(test-model-file SOURCES test-model-file.c vk-test.c LIBS fluff-model LABELS vulkan)
