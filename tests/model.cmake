@@ -5,3 +5,8 @@ fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-mode
 fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan TIMEOUT 120)
 fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan)
 fluff_add_c_test(test-model-file SOURCES test-model-file.c vk-test.c LIBS fluff-model LABELS vulkan)
+
+# fluff-bench-model: not a test (see tests/bench/model-train.c).
+add_executable(fluff-bench-model bench/model-train.c)
+target_link_libraries(fluff-bench-model PRIVATE fluff-model)
+target_compile_definitions(fluff-bench-model PRIVATE FLUFF_BENCH_DIR="${CMAKE_CURRENT_SOURCE_DIR}/bench")
