@@ -23,9 +23,9 @@ struct Head {
 
         VkTensor *param[_P_MAX], *grad[_P_MAX], *m[_P_MAX], *v[_P_MAX], *pos_weight;
 
-        /* host scratch, sized once: the batch's bags as a dense n×vocab matrix of
-         * 1/|bag| weights, so ∂loss/∂table is one GEMM (see head_train_step) */
-        float *bags_dense;
+        /* host scratch for the embedding bag's transpose, sized once */
+        uint32_t *rev_offsets, *rev_bags;
+        float *rev_weights;
 };
 
 static size_t param_count(const Head *h, int p)
@@ -64,7 +64,9 @@ Head *head_free(Head *h)
         vk_recorder_free(h->rec);
         vk_arena_free(h->step);
         vk_arena_free(h->weights);
-        free(h->bags_dense);
+        free(h->rev_offsets);
+        free(h->rev_bags);
+        free(h->rev_weights);
         free(h);
         return NULL;
 }
@@ -132,7 +134,7 @@ int head_new(VkEngine *e, const Model *shape, uint32_t max_batch, uint32_t max_n
         size_t B = max_batch, nnz = h->max_nnz;
         size_t scounts[] = {
                 B * h->dim,                              /* x */
-                nnz, B + 1, B * h->vocab,                /* tags, offsets, dense bags */
+                nnz, B + 1, h->vocab + 1, nnz, nnz,      /* tags, offsets, transpose */
                 B * h->tag_dim, B * h->hidden, B, B, B, /* t, h, z, y, loss */
                 1, B, B * h->hidden, B * h->tag_dim,     /* mean loss, dz, dh, dt */
         };
@@ -140,14 +142,16 @@ int head_new(VkEngine *e, const Model *shape, uint32_t max_batch, uint32_t max_n
         if (r < 0)
                 return r;
         /* staging: every upload and download of one step */
-        size_t staging = 4 * (B * h->dim + nnz + B + 1 + B * h->vocab + B + 1 + 1 + B * (1 + h->hidden)) +
+        size_t staging = 4 * (B * h->dim + 3 * nnz + B + 1 + h->vocab + 1 + B + 1 + 1 + B * (1 + h->hidden)) +
                          (1u << 16);
         r = vk_recorder_new(e, staging, &h->rec);
         if (r < 0)
                 return r;
 
-        h->bags_dense = calloc(B * h->vocab, sizeof(float));
-        if (!h->bags_dense)
+        h->rev_offsets = malloc(((size_t)h->vocab + 1) * sizeof(uint32_t));
+        h->rev_bags = malloc(nnz * sizeof(uint32_t));
+        h->rev_weights = malloc(nnz * sizeof(float));
+        if (!h->rev_offsets || !h->rev_bags || !h->rev_weights)
                 return -ENOMEM;
         *ret = TAKE_PTR(h);
         return 0;
@@ -256,25 +260,20 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
             (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->hidden }, &dh)) < 0 ||
             (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->tag_dim }, &dt)) < 0)
                 return r;
-        VkTensor *bags;
-        r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->vocab }, &bags);
+        VkTensor *ro, *rb, *rw;
+        uint32_t nnz = f.es.nnz;
+        if ((r = flat(h->step, h->vocab + 1, VK_DTYPE_U32, &ro)) < 0 ||
+            (r = flat(h->step, MAX(nnz, 1u), VK_DTYPE_U32, &rb)) < 0 ||
+            (r = flat(h->step, MAX(nnz, 1u), VK_DTYPE_F32, &rw)) < 0)
+                return r;
+        r = op_embag_transpose(&f.es, b->tags, b->tag_offsets, h->rev_offsets, h->rev_bags, h->rev_weights);
         if (r < 0)
                 return r;
-        /* op_embag_record_backward() returned zeros in this setting on lavapipe
-         * (its own test passes; not yet understood), so the table's gradient is
-         * computed as bagsᵀ·dt with the GEMM, exact and deterministic too. */
-        memset(h->bags_dense, 0, (size_t)n * h->vocab * sizeof(float));
-        for (uint32_t i = 0; i < n; i++) {
-                uint32_t a = b->tag_offsets[i], e = b->tag_offsets[i + 1];
-                for (uint32_t j = a; j < e; j++) {
-                        if (b->tags[j] >= h->vocab)
-                                return -EINVAL;
-                        h->bags_dense[(size_t)i * h->vocab + b->tags[j]] += 1.0f / (float)(e - a);
-                }
-        }
         if ((r = vk_recorder_upload(h->rec, y, b->y, (size_t)n * 4)) < 0 ||
             (r = vk_recorder_upload(h->rec, h->pos_weight, &pos_weight, 4)) < 0 ||
-            (r = vk_recorder_upload(h->rec, bags, h->bags_dense, (size_t)n * h->vocab * 4)) < 0)
+            (r = vk_recorder_upload(h->rec, ro, h->rev_offsets, ((size_t)h->vocab + 1) * 4)) < 0 ||
+            (nnz && (r = vk_recorder_upload(h->rec, rb, h->rev_bags, (size_t)nnz * 4)) < 0) ||
+            (nnz && (r = vk_recorder_upload(h->rec, rw, h->rev_weights, (size_t)nnz * 4)) < 0))
                 return r;
 
         /* loss, for progress reports */
@@ -297,8 +296,7 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
             (r = op_reduce_record(h->reduce, h->rec, OP_REDUCE_SUM, dh, n, h->hidden, 0, h->grad[P_B1])) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, dh, h->param[P_W1T], NULL, dt,
                                 &(OpGemmParams){ n, h->tag_dim, h->hidden, .trans_b = true })) < 0 ||
-            (r = op_gemm_record(h->gemm, h->rec, bags, dt, NULL, h->grad[P_EMB],
-                                &(OpGemmParams){ h->vocab, h->tag_dim, n, .trans_a = true })) < 0)
+            (r = op_embag_record_backward(h->embag, h->rec, dt, ro, rb, rw, h->grad[P_EMB], &f.es, false)) < 0)
                 return r;
         /* update: biases take no weight decay, as usual */
         for (int q = 0; q < _P_MAX; q++) {
