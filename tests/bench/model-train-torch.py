@@ -60,11 +60,15 @@ def main():
     xs = (x - mean) * inv
     pos_weight = torch.tensor([(y[train] == 0).sum().item() / (y[train] == 1).sum().item()])
 
+    offs_l = offs.tolist()
+    per_post = [tags[offs_l[i]:offs_l[i + 1]] for i in range(n)]
+    lens = torch.tensor([offs_l[i + 1] - offs_l[i] for i in range(n)])
+
     def bag(index):
         # flatten the chosen posts' tag lists for EmbeddingBag
-        lists = [tags[offs[i]:offs[i + 1]] for i in index.tolist()]
-        o = torch.tensor([0] + [len(t) for t in lists[:-1]]).cumsum(0)
-        return torch.cat(lists), o
+        o = torch.zeros(len(index), dtype=torch.long)
+        o[1:] = lens[index][:-1].cumsum(0)
+        return torch.cat([per_post[i] for i in index.tolist()]), o
 
     emb = torch.nn.EmbeddingBag(vocab, 16, mode="mean")
     torch.nn.init.normal_(emb.weight, std=0.1)
@@ -72,7 +76,8 @@ def main():
     l2 = torch.nn.Linear(64, 1)
     decay = [emb.weight, l1.weight, l2.weight]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
-                             {"params": [l1.bias, l2.bias], "weight_decay": 0.0}], lr=1e-2)
+                             {"params": [l1.bias, l2.bias], "weight_decay": 0.0}], lr=1e-2,
+                            foreach=True)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
 
     def forward(index):

@@ -4,7 +4,7 @@
  * MobileNetV2 features) to within 0.01 of the best validation ROC AUC, on
  * the Vulkan device; the same head in PyTorch on the CPU (Debian
  * python3-torch) on the same data as the reference, ratio printed. Not a
- * ctest test.  Usage: fluff-bench-model [--quick] [--no-torch] */
+ * ctest test.  Usage: fluff-bench-model [--quick] [--no-torch] [--budget=SECONDS] */
 #include <math.h>
 #include <time.h>
 
@@ -79,7 +79,7 @@ static void within(const double *t, const double *auc, unsigned n, double *ret_b
 int main(int argc, char *argv[])
 {
         bool quick = false, torch = true;
-        double budget;
+        double budget, budget_arg = 0;
         int r;
 
         for (int i = 1; i < argc; i++) {
@@ -87,8 +87,10 @@ int main(int argc, char *argv[])
                         quick = true;
                 else if (streq(argv[i], "--no-torch"))
                         torch = false;
+                else if (strneq(argv[i], "--budget=", 9))
+                        budget_arg = atof(argv[i] + 9);
         }
-        budget = quick ? 20 : 60;
+        budget = budget_arg > 0 ? budget_arg : quick ? 20 : 60;
 
         /* A taste from a few directions of the mid-depth features plus tags. */
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
@@ -162,6 +164,17 @@ int main(int argc, char *argv[])
         fprintf(stderr, "vulkan (%s): %u epochs in %.1f s, best val AUC %.4f, within 0.01 after %.2f s\n",
                 vk_engine_device_name(e), c.n, c.n ? c.t[c.n - 1] : 0, best, t_within);
 
+        /* Predict: 320 posts (a prediction run), probabilities and the 5 tags
+         * that pushed each most; the model's upload to the device included. */
+        static float prob[320];
+        static ModelTagPush push[320 * 5];
+        double tp = now();
+        r = model_predict(m, e, ds->features, ds->tag_offsets, ds->tags, 320, prob, push, 5);
+        if (r < 0)
+                return EXIT_FAILURE;
+        tp = now() - tp;
+        fprintf(stderr, "predict: 320 posts in %.3f s (%.0f posts/s)\n", tp, 320 / tp);
+
         double ref_t = NAN, ref_best = NAN, ref_epochs = NAN;
         if (torch) {
                 /* the same data to the reference, as raw little-endian arrays */
@@ -179,6 +192,8 @@ int main(int argc, char *argv[])
                 fwrite(ds->tag_offsets, sizeof(uint32_t), ds->n + 1, f);
                 fwrite(ds->tags, sizeof(uint32_t), ds->n_tags, f);
                 fclose(f);
+                if (getenv("FLUFF_BENCH_DATA")) /* keep a copy, for profiling the reference */
+                        (void)rename(path, getenv("FLUFF_BENCH_DATA")), (void)link(getenv("FLUFF_BENCH_DATA"), path);
                 snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/model-train-torch.py %s %g", FLUFF_BENCH_DIR, path,
                          budget);
                 FILE *p = popen(cmd, "r");
@@ -194,8 +209,9 @@ int main(int argc, char *argv[])
         }
         printf("{\"case\":\"model_train\",\"posts\":%zu,\"likes\":%zu,\"dim\":%d,\"vocab\":%d,\"budget_s\":%g,"
                "\"device\":\"%s\",\"epochs\":%u,\"best_val_auc\":%.4f,\"seconds_to_within_0.01\":%.2f,"
-               "\"torch_best_val_auc\":%.4f,\"torch_seconds_to_within_0.01\":%.2f,\"ratio\":%.3f}\n",
+               "\"torch_best_val_auc\":%.4f,\"torch_seconds_to_within_0.01\":%.2f,\"ratio\":%.3f,"
+               "\"predict_320_s\":%.3f}\n",
                ds->n, likes, DIM, VOCAB, budget, vk_engine_device_name(e), c.n, best, t_within, ref_best, ref_t,
-               ref_t / t_within);
+               ref_t / t_within, tp);
         return 0;
 }
