@@ -131,6 +131,7 @@ typedef struct ModelTrainOptions {
         unsigned batch_size;
         unsigned hidden, tag_dim;
         float lr, weight_decay;
+        float tag_dropout;       /* share of a post's tags dropped in each training step */
         unsigned patience;       /* epochs without a better validation AUC before stopping */
         unsigned max_epochs;     /* 0: no limit but time and patience */
         bool use_features, use_tags; /* ablations: both on by default */
@@ -151,6 +152,7 @@ typedef struct ModelTrainOptions {
                               .tag_dim = 16,                                                               \
                               .lr = 1e-2f,                                                                 \
                               .weight_decay = 0.1f,                                                        \
+                              .tag_dropout = 0.0f,                                                          \
                               .patience = 8,                                                               \
                               .use_features = true,                                                        \
                               .use_tags = true,                                                            \

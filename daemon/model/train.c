@@ -199,8 +199,10 @@ static void init_weights(Model *m, Rng *g)
         m->b2[0] = 0;
 }
 
-/* Gathers posts idx[0…n) into the batch scratch. */
-static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n, HeadBatch *b)
+/* Gathers posts idx[0…n) into the batch scratch. tag_dropout > 0 (training
+ * only) drops each tag with that probability: the tag tower overfits a few
+ * hundred posts quickly, and this is the cheapest regulariser for a bag. */
+static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n, float tag_dropout, HeadBatch *b)
 {
         const ModelDataset *ds = t->ds;
         uint32_t nnz = 0;
@@ -212,8 +214,14 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
                 t->by[i] = ds->labels[p];
                 if (m->use_tags) {
                         uint32_t a = ds->tag_offsets[p], e = ds->tag_offsets[p + 1];
-                        memcpy(t->btags + nnz, ds->tags + a, (e - a) * sizeof(uint32_t));
-                        nnz += e - a;
+                        if (tag_dropout > 0) {
+                                for (uint32_t j = a; j < e; j++)
+                                        if (rng_uniform(&t->rng) >= tag_dropout)
+                                                t->btags[nnz++] = ds->tags[j];
+                        } else {
+                                memcpy(t->btags + nnz, ds->tags + a, (e - a) * sizeof(uint32_t));
+                                nnz += e - a;
+                        }
                 }
                 t->boffs[i + 1] = nnz;
         }
@@ -227,7 +235,7 @@ static int evaluate(Trainer *t, const Model *m, double *ret_auc)
 
         for (size_t i = 0; i < t->n_val; i += EVAL_BATCH) {
                 uint32_t n = (uint32_t)MIN((size_t)EVAL_BATCH, t->n_val - i);
-                assemble(t, m, t->val + i, n, &b);
+                assemble(t, m, t->val + i, n, 0, &b);
                 r = head_forward(t->head, &b, t->logits + i, NULL);
                 if (r < 0)
                         return r;
@@ -284,7 +292,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                                 out_of_time = true;
                                 break;
                         }
-                        assemble(t, m, order + i, bs, &b);
+                        assemble(t, m, order + i, bs, o->tag_dropout, &b);
                         r = head_train_step(t->head, &b, t->pos_weight, &a, &loss);
                         if (r < 0)
                                 return r;
@@ -328,7 +336,7 @@ static int check_options(const ModelTrainOptions *o)
 {
         if (!(o->time_budget_s > 0) || o->batch_size == 0 || o->hidden == 0 || o->hidden > 4096 ||
             o->tag_dim == 0 || o->tag_dim > 1024 || !(o->val_fraction > 0 && o->val_fraction < 1) ||
-            !(o->lr > 0) || !(o->weight_decay >= 0) || o->patience == 0 || (!o->use_features && !o->use_tags))
+            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) || !(o->weight_decay >= 0) || o->patience == 0 || (!o->use_features && !o->use_tags))
                 return -EINVAL;
         return 0;
 }
