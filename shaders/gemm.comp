@@ -11,7 +11,7 @@
 // VEC4_B one RGBA32F fetch brings a lane 4 adjacent columns. No shared memory
 // and no barrier(); indices are clamped and only the stores are guarded, so
 // control flow stays uniform; [[unroll]] keeps the accumulators in registers
-// (without it they went to memory: 3× slower). A GPU gets other tile sizes
+// (without it they went to memory: ~1.7× slower). A GPU gets other tile sizes
 // through the same specialization constants.
 #version 450
 #extension GL_GOOGLE_include_directive : require

@@ -216,6 +216,31 @@ TEST(stale_descriptor_sets)
         }
 }
 
+TEST(device_copy)
+{
+        VkEngine *e = vkt_engine();
+        VkRecorder *rec = vkt_recorder();
+        _cleanup_(op_eltwise_freep) OpEltwise *op = NULL;
+        float h[100], out[100];
+
+        vkt_fill(h, 100, -1, 1);
+        VkTensor *a = vkt_tensor(e, 100, h), *b = vkt_tensor(e, 100, NULL);
+        ASSERT_OK(op_eltwise_new(e, &op));
+        ASSERT_OK(vk_recorder_begin(rec));
+        ASSERT_OK(op_eltwise_record_scale(op, rec, 2.0f, a, a, 100));  /* a = 2a */
+        ASSERT_OK(vk_recorder_copy(rec, a, 40, b, 0, 60 * 4));          /* b[0…59] = a[10…69]: after a barrier */
+        ASSERT_EQ(vk_recorder_n_barriers(rec), 1);
+        ASSERT_OK(vk_recorder_download(rec, b, out, sizeof(out)));
+        ASSERT_ERROR(vk_recorder_copy(rec, a, 4, a, 8, 16), EINVAL);     /* overlapping */
+        ASSERT_ERROR(vk_recorder_copy(rec, a, 0, b, 4, b->bytes), EINVAL); /* past dst's end */
+        ASSERT_OK(vk_recorder_submit_and_wait(rec));
+        for (int i = 0; i < 60; i++)
+                ASSERT_NEAR(out[i], 2.0f * h[10 + i], 0);
+        vkt_check_guard(b, 100);
+        vk_tensor_free(a);
+        vk_tensor_free(b);
+}
+
 TEST(staging_path)
 {
         /* The path a discrete GPU takes (device memory not mapped: every synchronous

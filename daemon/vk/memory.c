@@ -81,8 +81,18 @@ int vk_alloc_buffer(VkEngine *e, VkDeviceSize size, uint32_t type_index, bool ma
                 return vk_result_to_errno(vr);
         vkGetBufferMemoryRequirements(e->device, buf, &req);
         if (!(req.memoryTypeBits & (1u << type_index))) {
-                r = -ENOMEM;
-                goto fail;
+                /* Another type with at least the same properties that this buffer accepts. */
+                VkMemoryPropertyFlags want = e->mem_props.memoryTypes[type_index].propertyFlags;
+                uint32_t i;
+                for (i = 0; i < e->mem_props.memoryTypeCount; i++)
+                        if ((req.memoryTypeBits & (1u << i)) &&
+                            (e->mem_props.memoryTypes[i].propertyFlags & want) == want)
+                                break;
+                if (i == e->mem_props.memoryTypeCount) {
+                        r = log_debug_errno(ENOMEM, "No memory type fits a storage buffer.");
+                        goto fail;
+                }
+                type_index = i;
         }
         VkMemoryAllocateInfo ai = {
                 .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,

@@ -13,7 +13,11 @@
  *               dX = dY·Wᵀ            trans_b
  * Errors: -EINVAL for a zero dimension, a tensor smaller than its matrix, or
  * a non-float tensor; -E2BIG when A or B exceeds vk_engine_max_texel_elements()
- * (A and B are read as texel buffers: on lavapipe that halves GEMM time). */
+ * (A and B are read as texel buffers: on lavapipe that halves GEMM time).
+ * When n % 4 == 0 (and !trans_b) B is read 4 columns per fetch: keep layer
+ * widths multiples of 4 where you can. Two inputs without a concat:
+ * Y = X1·W1 + X2·W2 is a GEMM then a second with accumulate. Needs subgroup
+ * operations (op_gemm_new: -EOPNOTSUPP without them). */
 
 #include "vk.h"
 

@@ -160,10 +160,10 @@ static void track(VkRecorder *r, const Range *reads, unsigned n_reads, const Ran
                 need = overlaps(r->writes, r->n_writes, &writes[i]) || overlaps(r->reads, r->n_reads, &writes[i]);
         if (need)
                 barrier(r);
-        memcpy(r->reads + r->n_reads, reads, n_reads * sizeof(Range));
-        r->n_reads += n_reads;
-        memcpy(r->writes + r->n_writes, writes, n_writes * sizeof(Range));
-        r->n_writes += n_writes;
+        for (unsigned i = 0; i < n_reads; i++)
+                r->reads[r->n_reads++] = reads[i];
+        for (unsigned i = 0; i < n_writes; i++)
+                r->writes[r->n_writes++] = writes[i];
 }
 
 static Range tensor_range(const VkTensor *t, size_t bytes)
@@ -227,6 +227,24 @@ int vk_recorder_download(VkRecorder *r, const VkTensor *t, void *dst, size_t byt
         VkBufferCopy c = { .srcOffset = t->offset, .dstOffset = off, .size = bytes };
         vkCmdCopyBuffer(r->cmd, t->buffer, r->staging, 1, &c);
         r->downloads[r->n_downloads++] = (Download){ dst, off, bytes };
+        return 0;
+}
+
+int vk_recorder_copy(VkRecorder *r, const VkTensor *src, size_t src_offset, VkTensor *dst, size_t dst_offset,
+                     size_t bytes)
+{
+        if (!r->recording || !src || !dst || src_offset > src->bytes || bytes > src->bytes - src_offset ||
+            dst_offset > dst->bytes || bytes > dst->bytes - dst_offset)
+                return -EINVAL;
+        if (bytes == 0)
+                return 0;
+        Range rd = { src->buffer, src->offset + src_offset, src->offset + src_offset + bytes };
+        Range w = { dst->buffer, dst->offset + dst_offset, dst->offset + dst_offset + bytes };
+        if (overlaps(&rd, 1, &w))
+                return -EINVAL;
+        track(r, &rd, 1, &w, 1);
+        VkBufferCopy c = { .srcOffset = rd.begin, .dstOffset = w.begin, .size = bytes };
+        vkCmdCopyBuffer(r->cmd, src->buffer, dst->buffer, 1, &c);
         return 0;
 }
 

@@ -214,6 +214,11 @@ int vk_recorder_upload(VkRecorder *r, VkTensor *t, const void *data, size_t byte
 /* Records a copy of t's first bytes to staging; they are written to dst by
  * vk_recorder_submit_and_wait(). dst must stay valid until then. */
 int vk_recorder_download(VkRecorder *r, const VkTensor *t, void *dst, size_t bytes);
+/* Records a device-side copy of bytes from src (at src_offset) to dst (at
+ * dst_offset), e.g. keeping the best weights for early stopping. -EINVAL when a
+ * range leaves its tensor or the two ranges overlap in one buffer. */
+int vk_recorder_copy(VkRecorder *r, const VkTensor *src, size_t src_offset, VkTensor *dst, size_t dst_offset,
+                     size_t bytes);
 /* Records a fill of t with a 32-bit pattern. */
 int vk_recorder_fill(VkRecorder *r, VkTensor *t, uint32_t pattern);
 /* Records one dispatch: tensors[i] is bound to binding i (k's n_bindings of

@@ -82,9 +82,21 @@ BENCH_CASE(gemm)
 
                 GemmRun g = { ctx, op, a, b, c, ha, hb, hc, n };
                 double secs = ctx->quick ? 0.2 : 1.0;
-                double c_vk = 0, c_blas = 0;
-                double t_vk = bench_time(run_vk, &g, secs, &c_vk);
-                double t_blas = bench_time(run_blas, &g, secs, &c_blas);
+                /* Alternate the two in rounds and keep each one's best: load from other
+                 * processes then hits both alike. */
+                double t_vk = 1e30, t_blas = 1e30, c_vk = 1e30, c_blas = 1e30;
+                for (int round = 0; round < 3; round++) {
+                        double cpu, t = bench_time_cpu(run_vk, &g, secs / 3, &cpu);
+                        if (t < 0)
+                                break;
+                        t_vk = MIN(t_vk, t);
+                        c_vk = MIN(c_vk, cpu);
+                        t = bench_time_cpu(run_blas, &g, secs / 3, &cpu);
+                        t_blas = MIN(t_blas, t);
+                        c_blas = MIN(c_blas, cpu);
+                }
+                if (t_vk >= 1e30)
+                        t_vk = -1;
                 if (t_vk < 0 || vk_tensor_download(c, got, nn * 4) < 0) {
                         log_error("GEMM N=%u failed on the device.", n);
                         goto next;

@@ -18,7 +18,7 @@ static double clock_s(clockid_t id)
         return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-double bench_time(int (*f)(void *data), void *data, double min_seconds, double *ret_cpu)
+double bench_time_cpu(int (*f)(void *data), void *data, double min_seconds, double *ret_cpu)
 {
         double best = 1e30, best_cpu = 1e30, start;
         unsigned n = 0;
@@ -37,6 +37,11 @@ double bench_time(int (*f)(void *data), void *data, double min_seconds, double *
         if (ret_cpu)
                 *ret_cpu = best_cpu;
         return best;
+}
+
+double bench_time(int (*f)(void *data), void *data, double min_seconds)
+{
+        return bench_time_cpu(f, data, min_seconds, NULL);
 }
 
 void bench_printf(const char *fmt, ...)

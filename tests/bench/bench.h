@@ -4,8 +4,8 @@
 /* fluff-bench: prints one JSON line per case with its figures and a `ratio`
  * against a reference measured in the same run. Not a ctest test.
  *
- * A case lives in any tests/bench/bench-<area>.c (picked up by
- * tests/bench/CMakeLists.txt without editing it):
+ * A case lives in any tests/bench/bench-<area>.c (add the file to the
+ * fluff-bench sources in tests/bench/CMakeLists.txt: one line):
  *
  *     BENCH_CASE(gemm) {
  *             double t = bench_time(run_once, data, 0.5);     // best seconds per call
@@ -46,8 +46,10 @@ void bench_register(BenchCase *c);
 
 /* Calls f(data) once to warm up, then repeatedly for at least min_seconds (at
  * least twice); returns the best wall time of one call in seconds, or < 0 when
- * f failed. ret_cpu (may be NULL) gets the least process CPU time (all threads)
- * of one call: on a shared machine it shows the work done, unlike wall time. */
-double bench_time(int (*f)(void *data), void *data, double min_seconds, double *ret_cpu);
+ * f failed. */
+double bench_time(int (*f)(void *data), void *data, double min_seconds);
+/* The same, and ret_cpu gets the least process CPU time (all threads) of one
+ * call: on a shared machine it shows the work done, unlike wall time. */
+double bench_time_cpu(int (*f)(void *data), void *data, double min_seconds, double *ret_cpu);
 /* Prints one JSON line to stdout (the format gets no trailing newline). */
 void bench_printf(const char *fmt, ...) _printf_(1, 2);
