@@ -171,6 +171,41 @@ bool is_hex_digest(const char *s, size_t len)
         return true;
 }
 
+bool utf8_is_valid(const char *s, size_t len)
+{
+        const unsigned char *u = (const unsigned char *)s;
+
+        for (size_t i = 0; i < len;) {
+                unsigned c = u[i], n;
+                uint32_t cp;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, cp = c & 0x07;
+                else
+                        return false;
+                if (i + n >= len)
+                        return false;
+                for (unsigned k = 1; k <= n; k++) {
+                        if ((u[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (u[i + k] & 0x3f);
+                }
+                if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
+                    cp > 0x10ffff)
+                        return false;
+                i += n + 1;
+        }
+        return true;
+}
+
 uint64_t now_usec(int clock)
 {
         struct timespec ts;

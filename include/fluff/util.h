@@ -133,6 +133,9 @@ int safe_atod(const char *s, double *ret);
 int parse_duration_s(const char *s, uint64_t *ret);
 /* Lowercase hex digest check, e.g. an md5 before it becomes a file name. */
 bool is_hex_digest(const char *s, size_t len);
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), as sd-bus and JSON writers require of strings. */
+bool utf8_is_valid(const char *s, size_t len);
 
 /* ---- time ---- */
 uint64_t now_usec(int clock); /* CLOCK_MONOTONIC, CLOCK_REALTIME, ... */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* fluffd's settings: $XDG_CONFIG_HOME/fluff/config.
+ *
+ * Format: one "key = value" per line; blank lines and lines starting with "#"
+ * are ignored; surrounding spaces are trimmed; values may be wrapped in double
+ * quotes. A missing file means every default. An unknown key is reported once
+ * in Config.warnings (with its line number) and ignored, so an older fluffd
+ * can read a newer file. A bad value is an error that names the file, the line
+ * and the key: fluffd should refuse to start rather than guess.
+ *
+ * Keys (default, accepted values):
+ *   site                  https://e621.net   https://<any host>[:port], or http:// only for
+ *                                            loopback hosts (127.0.0.0/8, ::1, localhost).
+ *                                            Another https host than e621.net / e926.net is
+ *                                            accepted with a warning (the API key is sent to it).
+ *                                            No path, query or user part; a trailing "/" is dropped.
+ *   rate_limit            1                  API requests per second, > 0 and ≤ 2 (the site's
+ *                                            hard limit): a larger value is REJECTED, not clamped.
+ *   download_concurrency  4                  1..16 image downloads at once
+ *   image_size            448                64..2048 pixels, the side of the stored square crops
+ *   crop                  centre             centre | center | attention
+ *   include_animated      false              sync animated posts (their still sample) too
+ *   like_favourites       true               a like from Fluff also favourites the post
+ *   max_image_bytes       50M                1M..1G, bytes of one downloaded image (K/M/G suffixes)
+ *   max_image_pixels      64M                1M..1G, width × height declared by an image
+ * Booleans: true/false, yes/no, on/off, 1/0.
+ *
+ * The environment variable FLUFF_SITE, when set and not empty, replaces site
+ * and is validated the same way (errors name FLUFF_SITE). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fluff/util.h"
+#include "images.h"
+
+#define CONFIG_SITE_DEFAULT "https://e621.net"
+#define CONFIG_RATE_LIMIT_MAX 2.0
+
+typedef struct Config {
+        char *path;                    /* owned; the file read, or NULL for pure defaults */
+        char *site;                    /* owned; "scheme://host[:port]", no trailing "/" */
+        double rate_limit;             /* API requests per second, (0, 2] */
+        unsigned download_concurrency; /* 1..16 */
+        unsigned image_size;           /* 64..2048 */
+        CropMode crop;
+        bool include_animated;
+        bool like_favourites;
+        uint64_t max_image_bytes;
+        uint64_t max_image_pixels;
+        char **warnings; /* owned strv (may be NULL): unknown keys, unusual site; already logged */
+} Config;
+
+/* A Config with every default (FLUFF_SITE is NOT applied). */
+int config_new_default(Config **ret);
+Config *config_free(Config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+#define _cleanup_config_free_ _cleanup_(config_freep)
+
+/* "$XDG_CONFIG_HOME/fluff/config" (default ~/.config/fluff/config). */
+int config_default_path(char **ret);
+
+/* Reads path (NULL: config_default_path()), then applies FLUFF_SITE.
+ * A missing file is not an error. Warnings are logged at warning level and kept
+ * in Config.warnings. On failure returns a negative errno (-EINVAL for a bad
+ * value or line, -EFBIG for a file over 64 KiB, the open/read error otherwise)
+ * and, when ret_error is not NULL, one sentence for a person such as
+ * "/home/u/.config/fluff/config:3: rate_limit = 5: must be more than 0 and at
+ * most 2 requests per second"; nothing is logged for errors. */
+int config_load(const char *path, Config **ret, char **ret_error);
+
+/* The rules behind site, for callers that take a site from elsewhere.
+ * Returns the normalised URL, or -EINVAL with a reason (no "file:line"). When
+ * ret_warning is not NULL and the site is accepted but unusual, it gets a
+ * warning sentence (else NULL). */
+int config_parse_site(const char *value, char **ret_site, char **ret_reason, char **ret_warning);
+
+/* "true"/"yes"/"on"/"1" → 1, "false"/"no"/"off"/"0" → 0, else -EINVAL. */
+int config_parse_bool(const char *value);

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "credentials.h"
+
+#define CREDENTIALS_FILE_MAX 4096
+
+Credentials *credentials_free(Credentials *c)
+{
+        if (!c)
+                return NULL;
+        erase_and_free(c->username);
+        erase_and_free(c->api_key);
+        free(c);
+        return NULL;
+}
+
+static bool printable_token(const char *s, size_t max, bool allow_colon)
+{
+        size_t n = 0;
+        if (!s)
+                return false;
+        for (; s[n]; n++)
+                if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f ||
+                    (!allow_colon && s[n] == ':'))
+                        return false;
+        return n >= 1 && n <= max;
+}
+
+bool credentials_username_valid(const char *s)
+{
+        return printable_token(s, CREDENTIALS_USERNAME_MAX, false);
+}
+
+bool credentials_api_key_valid(const char *s)
+{
+        return printable_token(s, CREDENTIALS_API_KEY_MAX, true);
+}
+
+int credentials_new(const char *username, const char *api_key, Credentials **ret)
+{
+        if (!credentials_username_valid(username) || !credentials_api_key_valid(api_key))
+                return -EINVAL;
+        _cleanup_(credentials_freep) Credentials *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->username = strdup(username);
+        c->api_key = strdup(api_key);
+        if (!c->username || !c->api_key)
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int credentials_default_path(char **ret)
+{
+        _cleanup_free_ char *dir = NULL;
+        int r = xdg_fluff_dir("CONFIG", &dir);
+        if (r < 0)
+                return r;
+        return asprintf(ret, "%s/credentials", dir) < 0 ? -ENOMEM : 0;
+}
+
+/* Every message names the file and, at most, a line number: the content may
+ * be the key itself (a key pasted on a line of its own, a typo in "api_key"). */
+static int fail(char **ret_error, int r, const char *path, unsigned line, const char *what)
+{
+        if (ret_error) {
+                int k = line > 0 ? asprintf(ret_error, "%s:%u: %s", path, line, what)
+                                 : asprintf(ret_error, "%s: %s", path, what);
+                if (k < 0)
+                        *ret_error = NULL;
+        }
+        return r;
+}
+
+static char *strip(char *s)
+{
+        while (*s == ' ' || *s == '\t')
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+                s[--n] = 0;
+        return s;
+}
+
+static int parse(const char *path, char *text, Credentials **ret, char **ret_error)
+{
+        const char *user = NULL, *key = NULL;
+        unsigned line = 0;
+
+        for (char *l = text, *next; l; l = next) {
+                next = strchr(l, '\n');
+                if (next)
+                        *next++ = 0;
+                line++;
+                char *s = strip(l);
+                if (!*s || *s == '#')
+                        continue;
+                char *eq = strchr(s, '=');
+                if (!eq)
+                        return fail(ret_error, -EBADMSG, path, line,
+                                    "expected \"username = …\" or \"api_key = …\"");
+                *eq = 0;
+                char *k = strip(s), *v = strip(eq + 1);
+                if (streq(k, "username")) {
+                        if (user)
+                                return fail(ret_error, -EBADMSG, path, line, "the username is given twice");
+                        if (!credentials_username_valid(v))
+                                return fail(ret_error, -EBADMSG, path, line,
+                                            "the username is empty or not valid");
+                        user = v;
+                } else if (streq(k, "api_key")) {
+                        if (key)
+                                return fail(ret_error, -EBADMSG, path, line, "the API key is given twice");
+                        if (!credentials_api_key_valid(v))
+                                return fail(ret_error, -EBADMSG, path, line,
+                                            "the API key is empty or not valid");
+                        key = v;
+                } else
+                        return fail(ret_error, -EBADMSG, path, line,
+                                    "unknown key (expected \"username\" or \"api_key\")");
+        }
+        if (!user)
+                return fail(ret_error, -EBADMSG, path, 0, "no username in the file");
+        if (!key)
+                return fail(ret_error, -EBADMSG, path, 0, "no api_key in the file");
+        return credentials_new(user, key, ret);
+}
+
+/* Parsing splits the buffer with NULs, so erase_and_free() (which stops at the
+ * first NUL) would leave the key line behind: wipe the whole buffer. */
+static void erase_file_bufferp(char **p)
+{
+        if (*p) {
+                explicit_bzero(*p, CREDENTIALS_FILE_MAX + 2);
+                free(*p);
+        }
+}
+
+int credentials_load(const char *path, Credentials **ret, char **ret_error)
+{
+        _cleanup_free_ char *default_path = NULL;
+        _cleanup_(erase_file_bufferp) char *text = NULL;
+        struct stat st;
+        size_t have = 0;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!path) {
+                r = credentials_default_path(&default_path);
+                if (r < 0)
+                        return r;
+                path = default_path;
+        }
+
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return -ENOENT;
+                if (errno == ELOOP)
+                        return fail(ret_error, -EPERM, path, 0,
+                                    "is a symbolic link; refusing to read a login from it");
+                r = -errno;
+                return fail(ret_error, r, path, 0, strerror(-r));
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                return fail(ret_error, r, path, 0, strerror(-r));
+        }
+        if (!S_ISREG(st.st_mode))
+                return fail(ret_error, -EPERM, path, 0,
+                            "is not a regular file; refusing to read a login from it");
+        if (st.st_uid != geteuid())
+                return fail(ret_error, -EPERM, path, 0,
+                            "belongs to another user; refusing to read a login from it");
+        if (st.st_mode & 0077) {
+                /* Fixed rather than refused: the file is ours, and refusing would
+                 * only log the user out. Others may have read it meanwhile. */
+                if (fchmod(fd, 0600) < 0) {
+                        r = -errno;
+                        return fail(ret_error, r, path, 0,
+                                    "is readable by others and its mode cannot be fixed");
+                }
+                log_warning("Credentials file %s was accessible to other users (mode %03o); its mode is now "
+                            "0600. "
+                            "Consider creating a new API key on the site.",
+                            path, (unsigned)(st.st_mode & 0777));
+        }
+        if (st.st_size > CREDENTIALS_FILE_MAX)
+                return fail(ret_error, -EBADMSG, path, 0, "is too large to be a credentials file");
+
+        text = calloc(1, CREDENTIALS_FILE_MAX + 2);
+        if (!text)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, text + have, CREDENTIALS_FILE_MAX + 1 - have);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        return fail(ret_error, r, path, 0, strerror(-r));
+                }
+                if (n == 0)
+                        break;
+                have += (size_t)n;
+                if (have > CREDENTIALS_FILE_MAX)
+                        return fail(ret_error, -EBADMSG, path, 0, "is too large to be a credentials file");
+        }
+        if (strlen(text) != have)
+                return fail(ret_error, -EBADMSG, path, 0, "contains a NUL byte");
+        return parse(path, text, ret, ret_error);
+}
+
+int credentials_save(const char *path, const Credentials *c)
+{
+        _cleanup_free_ char *default_path = NULL, *dir = NULL;
+        _cleanup_erase_ char *text = NULL;
+        int r, n;
+
+        if (!c || !credentials_username_valid(c->username) || !credentials_api_key_valid(c->api_key))
+                return -EINVAL;
+        if (!path) {
+                r = credentials_default_path(&default_path);
+                if (r < 0)
+                        return r;
+                path = default_path;
+        }
+        dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = 0;
+                r = mkdir_parents(dir, 0700);
+                if (r < 0)
+                        return r;
+        }
+        n = asprintf(&text,
+                     "# Fluff login. Delete this file (or run \"fluffctl logout --forget\") to forget it.\n"
+                     "username = %s\n"
+                     "api_key = %s\n",
+                     c->username, c->api_key);
+        if (n < 0) {
+                text = NULL;
+                return -ENOMEM;
+        }
+        return write_file_atomic(path, text, (size_t)n, 0600);
+}
+
+int credentials_remove(const char *path)
+{
+        _cleanup_free_ char *default_path = NULL;
+        int r;
+
+        if (!path) {
+                r = credentials_default_path(&default_path);
+                if (r < 0)
+                        return r;
+                path = default_path;
+        }
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}

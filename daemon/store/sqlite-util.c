@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+#include <time.h>
+
+#include "store-internal.h"
+
+int sqlite_to_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_CANTOPEN:
+                return -ENOENT;
+        case SQLITE_CONSTRAINT:
+                return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? -EEXIST
+                                                                                            : -EINVAL;
+        case SQLITE_TOOBIG:
+                return -EFBIG;
+        case SQLITE_RANGE:
+        case SQLITE_MISMATCH:
+        case SQLITE_MISUSE:
+                return -EINVAL;
+        case SQLITE_INTERRUPT:
+                return -EINTR;
+        default:
+                return -EIO;
+        }
+}
+
+int store_set_error(Store *s, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(s->error, sizeof s->error, fmt, ap);
+        va_end(ap);
+        log_debug("store: %s", s->error);
+        return r;
+}
+
+int store_sql_error(Store *s, int rc, const char *what)
+{
+        int r = sqlite_to_errno(rc);
+        if (r == 0)
+                r = -EIO;
+        return store_set_error(s, r, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+int store_exec(Store *s, const char *sql)
+{
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_sql_error(s, rc, "Failed to run a statement");
+        return 0;
+}
+
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK)
+                return store_sql_error(s, rc, "Failed to prepare a statement");
+        return 0;
+}
+
+static int bind_va(Store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+        int i = 1, rc = SQLITE_OK;
+
+        for (const char *f = fmt; f && *f && rc == SQLITE_OK; f++, i++) {
+                switch (*f) {
+                case 'i':
+                        rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+                        break;
+                case 'u':
+                        rc = sqlite3_bind_int64(st, i, (sqlite3_int64)va_arg(ap, uint64_t));
+                        break;
+                case 'd':
+                        rc = sqlite3_bind_double(st, i, va_arg(ap, double));
+                        break;
+                case 't': {
+                        const char *t = va_arg(ap, const char *);
+                        rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT)
+                               : sqlite3_bind_null(st, i);
+                        break;
+                }
+                case 'b': {
+                        const void *p = va_arg(ap, const void *);
+                        size_t n = va_arg(ap, size_t);
+                        rc = sqlite3_bind_blob64(st, i, p, n, SQLITE_TRANSIENT);
+                        break;
+                }
+                case 'n':
+                        rc = sqlite3_bind_null(st, i);
+                        break;
+                default:
+                        return store_set_error(s, -EINVAL, "Unknown bind format '%c'", *f);
+                }
+        }
+        if (rc != SQLITE_OK)
+                return store_sql_error(s, rc, "Failed to bind a value");
+        return 0;
+}
+
+int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = bind_va(s, st, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int store_step(Store *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_sql_error(s, rc, "Failed to run a statement");
+}
+
+int store_run(Store *s, const char *sql, const char *fmt, ...)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        va_list ap;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        r = bind_va(s, st, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        do
+                r = store_step(s, st);
+        while (r > 0);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db);
+}
+
+int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ...)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        va_list ap;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        r = bind_va(s, st, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        r = store_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)
+                return -ENOENT;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int store_savepoint(Store *s)
+{
+        return store_exec(s, "SAVEPOINT store_op");
+}
+
+int store_savepoint_end(Store *s, int r)
+{
+        if (r >= 0) {
+                int k = store_exec(s, "RELEASE store_op");
+                return k < 0 ? k : r;
+        }
+        /* keep the first error's message: it says what went wrong */
+        char saved[sizeof s->error];
+        memcpy(saved, s->error, sizeof saved);
+        (void)sqlite3_exec(s->db, "ROLLBACK TO store_op; RELEASE store_op", NULL, NULL, NULL);
+        memcpy(s->error, saved, sizeof saved);
+        return r;
+}
+
+char *store_column_strdup(sqlite3_stmt *st, int col)
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return t ? strdup((const char *)t) : NULL;
+}
+
+uint64_t store_now(void)
+{
+        return now_usec(CLOCK_REALTIME);
+}

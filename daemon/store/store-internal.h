@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What the store's files share: the handle and the thin SQLite wrapper that
+ * turns SQLite result codes into negative errno plus a message in s->error. */
+
+#include <inttypes.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct Store {
+        sqlite3 *db;
+        char *path;
+        bool in_batch;
+        char error[512];
+};
+
+int sqlite_to_errno(int rc);
+/* Records "what: SQLite's message" as the store's error; returns the errno. */
+int store_sql_error(Store *s, int rc, const char *what);
+/* Records a message of our own; returns r. */
+int store_set_error(Store *s, int r, const char *fmt, ...) _printf_(3, 4);
+
+int store_exec(Store *s, const char *sql);
+int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
+/* Binds arguments from position 1 by a format: 'i' int64_t, 'u' uint64_t
+ * (stored as a signed 64-bit integer), 'd' double, 't' const char * (NULL
+ * binds NULL), 'b' const void *, size_t (a blob), 'n' NULL. */
+int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...);
+/* 1 when a row is ready, 0 when done, negative errno on failure. */
+int store_step(Store *s, sqlite3_stmt *st);
+/* Prepares, binds, runs to completion; returns the number of changed rows. */
+int store_run(Store *s, const char *sql, const char *fmt, ...);
+/* A single integer from a query; -ENOENT when it returns no row. */
+int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ...);
+
+/* Savepoints make every multi-statement call atomic, inside a batch or not. */
+int store_savepoint(Store *s);
+int store_savepoint_end(Store *s, int r); /* releases on r ≥ 0, else rolls back; returns r */
+
+static inline void sqlite3_finalizep(sqlite3_stmt **st)
+{
+        if (*st)
+                (void)sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+char *store_column_strdup(sqlite3_stmt *st, int col); /* NULL for NULL (and on OOM: check the column type) */
+uint64_t store_now(void);                               /* CLOCK_REALTIME µs */
+
+/* Opens at an exact older schema version: only for tests of migrations. */
+int store_open_version(const char *path, unsigned version, Store **ret, char **ret_error);

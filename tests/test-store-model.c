@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* The vote outbox, prediction runs, watches and cached embeddings. What must
+ * survive bad input: out-of-range votes and thresholds are refused; a vote for
+ * an unknown post is refused; a cached embedding of the wrong size is an
+ * error, not garbage. */
+#include <inttypes.h>
+
+#include "store-test-util.h"
+
+TEST(outbox)
+{
+        _cleanup_free_ char *dir = NULL;
+        Store *s = test_store(&dir, NULL);
+        OutboxEntry *e = NULL;
+        size_t n = 0;
+        uint64_t a, b, c, next;
+
+        for (uint64_t i = 1; i <= 3; i++)
+                test_upsert(s, i);
+        ASSERT_ERROR(store_outbox_next_due(s, &next), ENOENT);
+        ASSERT_OK(store_outbox_add(s, 1, 1, 1, &a));
+        ASSERT_OK(store_outbox_add(s, 2, -1, 0, &b));
+        ASSERT_ERROR(store_outbox_add(s, 3, 2, 0, NULL), EINVAL);
+        ASSERT_ERROR(store_outbox_add(s, 404, 1, 0, NULL), ENOENT);
+        /* a second vote on post 2 before the first went out replaces it */
+        ASSERT_OK(store_outbox_add(s, 2, 1, 1, &c));
+        ASSERT_TRUE(c != b);
+
+        uint64_t now = UINT64_C(4000000000000000);
+        ASSERT_OK(store_outbox_due(s, now, 0, &e, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(e[0].id, a);
+        ASSERT_EQ(e[0].score, 1);
+        ASSERT_EQ(e[0].favourite, 1);
+        ASSERT_EQ(e[0].state, OUTBOX_PENDING);
+        ASSERT_EQ(e[1].id, c);
+        ASSERT_EQ(e[1].post_id, 2);
+        outbox_entry_array_free(e, n);
+
+        ASSERT_OK(store_outbox_mark_sent(s, a));
+        ASSERT_ERROR(store_outbox_mark_sent(s, a), ENOENT); /* sent exactly once */
+        ASSERT_ERROR(store_outbox_mark_sent(s, b), ENOENT); /* replaced */
+        ASSERT_OK(store_outbox_mark_failed(s, c, "503", false, now + 60 * USEC_PER_SEC));
+        ASSERT_OK(store_outbox_due(s, now, 0, &e, &n));
+        ASSERT_EQ(n, 0);
+        free(e);
+        ASSERT_OK(store_outbox_next_due(s, &next));
+        ASSERT_EQ(next, now + 60 * USEC_PER_SEC);
+        ASSERT_OK(store_outbox_due(s, next, 1, &e, &n));
+        ASSERT_EQ(n, 1);
+        ASSERT_EQ(e[0].attempts, 1);
+        ASSERT_STREQ(e[0].last_error, "503");
+        outbox_entry_array_free(e, n);
+
+        ASSERT_OK(store_outbox_mark_failed(s, c, "422 locked", true, 0));
+        StoreCounts cnt;
+        ASSERT_OK(store_counts(s, &cnt));
+        ASSERT_EQ(cnt.outbox_pending, 0);
+        ASSERT_EQ(cnt.outbox_sent, 1);
+        ASSERT_EQ(cnt.outbox_failed, 1);
+        ASSERT_STREQ(outbox_state_to_string(OUTBOX_FAILED), "failed");
+        store_free(s);
+        test_rm_rf(dir);
+}
+
+TEST(predictions)
+{
+        _cleanup_free_ char *dir = NULL, *tags = NULL;
+        Store *s = test_store(&dir, NULL);
+        uint64_t run1, run2, latest;
+        PredictionRow *rows = NULL;
+        size_t n;
+
+        ASSERT_ERROR(store_prediction_latest_run(s, &latest), ENOENT);
+        for (uint64_t i = 1; i <= 4; i++)
+                test_upsert(s, i);
+        ASSERT_OK(store_prediction_run_new(s, "wolf rating:s", &run1));
+        PredictionRow r1 = {
+                .post_id = 1, .score = 0.9, .label = 1, .top_tags = "solo +0.4", .image_path = "/c/a.jpg"
+        };
+        PredictionRow r2 = { .post_id = 2, .score = 0.2, .label = -1 };
+        ASSERT_OK(store_prediction_add(s, run1, 1, &r2));
+        ASSERT_OK(store_prediction_add(s, run1, 0, &r1));
+        PredictionRow bad = { .post_id = 404 };
+        ASSERT_ERROR(store_prediction_add(s, run1, 2, &bad), ENOENT);
+        ASSERT_OK(store_prediction_run_new(s, "fox", &run2));
+        ASSERT_OK(store_prediction_add(s, run2, 0, &r2));
+        ASSERT_OK(store_prediction_latest_run(s, &latest));
+        ASSERT_EQ(latest, run2);
+
+        ASSERT_OK(store_prediction_list(s, run1, &tags, &rows, &n));
+        ASSERT_STREQ(tags, "wolf rating:s");
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(rows[0].post_id, 1);
+        ASSERT_NEAR(rows[0].score, 0.9, 1e-12);
+        ASSERT_STREQ(rows[0].top_tags, "solo +0.4");
+        ASSERT_STREQ(rows[0].image_path, "/c/a.jpg");
+        ASSERT_TRUE(rows[1].image_path == NULL);
+        prediction_row_array_free(rows, n);
+
+        ASSERT_OK(store_prediction_prune(s, run2));
+        ASSERT_ERROR(store_prediction_list(s, run1, NULL, &rows, &n), ENOENT);
+        ASSERT_OK(store_prediction_list(s, run2, NULL, &rows, &n));
+        ASSERT_EQ(n, 1);
+        prediction_row_array_free(rows, n);
+        ASSERT_OK(store_check_integrity(s));
+        store_free(s);
+        test_rm_rf(dir);
+}
+
+TEST(watches)
+{
+        _cleanup_free_ char *dir = NULL;
+        Store *s = test_store(&dir, NULL);
+        Watch *w = NULL, one;
+        size_t n;
+        uint64_t a, b;
+
+        ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &a));
+        ASSERT_OK(store_watch_add(s, "fox solo", 0.5, 3, &b));
+        ASSERT_ERROR(store_watch_add(s, "", 0.5, 3, NULL), EINVAL);
+        ASSERT_ERROR(store_watch_add(s, "x", 1.5, 3, NULL), EINVAL);
+        ASSERT_ERROR(store_watch_add(s, "x", 0.5, 0, NULL), EINVAL);
+        ASSERT_OK(store_watch_ran(s, a, 500, 1000));
+        ASSERT_OK(store_watch_ran(s, a, 400, 2000)); /* never backwards */
+        ASSERT_OK(store_watch_get(s, a, &one));
+        ASSERT_EQ(one.last_seen_id, 500);
+        ASSERT_EQ(one.last_run_usec, 2000);
+        ASSERT_STREQ(one.tags, "wolf");
+        free(one.tags);
+        ASSERT_OK(store_watch_list(s, &w, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(w[1].tags, "fox solo");
+        ASSERT_EQ(w[1].max_per_run, 3);
+        watch_array_free(w, n);
+        ASSERT_OK(store_watch_remove(s, a));
+        ASSERT_ERROR(store_watch_remove(s, a), ENOENT);
+        ASSERT_ERROR(store_watch_get(s, a, &one), ENOENT);
+        ASSERT_ERROR(store_watch_ran(s, a, 1, 1), ENOENT);
+        StoreCounts c;
+        ASSERT_OK(store_counts(s, &c));
+        ASSERT_EQ(c.watches, 1);
+        store_free(s);
+        test_rm_rf(dir);
+}
+
+TEST(embeddings)
+{
+        _cleanup_free_ char *dir = NULL;
+        Store *s = test_store(&dir, NULL);
+        const char *md5 = "00112233445566778899aabbccddeeff";
+        float v[1792], *got = NULL;
+        size_t n;
+
+        for (size_t i = 0; i < ELEMENTSOF(v); i++)
+                v[i] = (float)i * 0.25f - 100.0f;
+        ASSERT_ERROR(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n), ENOENT);
+        ASSERT_OK(store_embedding_put(s, "mnv2-abc", "mid+late", md5, v, ELEMENTSOF(v)));
+        ASSERT_OK(store_embedding_put(s, "mnv2-abc", "mid+late", md5, v, ELEMENTSOF(v)));
+        ASSERT_OK(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n));
+        ASSERT_EQ(n, ELEMENTSOF(v));
+        ASSERT_TRUE(memcmp(got, v, sizeof v) == 0);
+        free(got);
+        ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", "nothex", v, 4), EINVAL);
+        ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", md5, v, 0), EINVAL);
+        ASSERT_OK(store_embedding_put(s, "other", "x", md5, v, 4));
+        ASSERT_EQ(store_embedding_prune(s, "mnv2-abc"), 1);
+        ASSERT_ERROR(store_embedding_get(s, "other", "x", md5, &got, &n), ENOENT);
+        store_free(s);
+        test_rm_rf(dir);
+}
+
+TEST_MAIN()
