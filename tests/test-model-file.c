@@ -15,7 +15,7 @@
 
 static ModelDataset *make_dataset(void)
 {
-        static const ModelFeatureSet sets[] = { { "a", 0, 16 }, { "b", 16, 8 } };
+        static const ModelFeatureSet sets[] = {{"a", 0, 16}, {"b", 16, 8}};
         ModelDataset *ds;
         float x[D];
 
@@ -31,7 +31,8 @@ static ModelDataset *make_dataset(void)
                 double g = 0;
                 for (size_t k = 0; k < nt; k++)
                         g += tags[k] < 5 ? 1.5 : tags[k] >= 35 ? -1.5 : 0;
-                ASSERT_OK(model_dataset_add(ds, x, tags, nt, x[0] + x[1] + g + 0.3 * vkt_normal() > 0 ? 1 : -1));
+                ASSERT_OK(model_dataset_add(ds, x, tags, nt,
+                                            x[0] + x[1] + g + 0.3 * vkt_normal() > 0 ? 1 : -1));
         }
         return ds;
 }
@@ -58,7 +59,8 @@ static const char *path_in_tmp(const char *name)
 
 static void predict(const Model *m, const ModelDataset *ds, float *prob, ModelTagPush *push)
 {
-        ASSERT_OK(model_predict(m, vkt_engine(), ds->features, ds->tag_offsets, ds->tags, ds->n, prob, push, 3));
+        ASSERT_OK(model_predict(m, vkt_engine(), ds->features, ds->tag_offsets, ds->tags, ds->n, prob, push,
+                                3));
 }
 
 TEST(save_load_identical)
@@ -90,8 +92,8 @@ TEST(save_load_identical)
         ASSERT_EQ(l->set_mask, m->set_mask);
         ASSERT_STREQ(l->sets[1].name, "b");
         ASSERT_EQ(l->sets[1].offset, 16u);
-        fprintf(stderr, "  %lld bytes, val AUC %.3f, threshold %.3f\n", (long long)st.st_size, l->metrics.roc_auc,
-                l->threshold);
+        fprintf(stderr, "  %lld bytes, val AUC %.3f, threshold %.3f\n", (long long)st.st_size,
+                l->metrics.roc_auc, l->threshold);
 
         /* Pushes: the liked tags 0…4 push up, the disliked 35…39 down, on average. */
         double up = 0, down = 0;
@@ -118,8 +120,8 @@ TEST(save_load_identical)
                                 ASSERT_TRUE(fabsf(t1[i * 3 + k].push) <= fabsf(t1[i * 3 + k - 1].push));
 
         /* Unknown tags (≥ vocab, from posts newer than the vocabulary) are ignored. */
-        uint32_t offs[2] = { 0, 3 }, tags[3] = { 1, V + 5, UINT32_MAX - 1 }, tags_known[1] = { 1 };
-        uint32_t offs1[2] = { 0, 1 };
+        uint32_t offs[2] = {0, 3}, tags[3] = {1, V + 5, UINT32_MAX - 1}, tags_known[1] = {1};
+        uint32_t offs1[2] = {0, 1};
         float a, b;
         ASSERT_OK(model_predict(m, vkt_engine(), ds->features, offs, tags, 1, &a, NULL, 0));
         ASSERT_OK(model_predict(m, vkt_engine(), ds->features, offs1, tags_known, 1, &b, NULL, 0));
@@ -165,11 +167,11 @@ TEST(corrupt_files_refused)
 
         _cleanup_free_ uint8_t *c = malloc(size + 16);
         ASSERT_TRUE(c);
-#define MUTATE(what, ...)                                                                                  \
-        do {                                                                                               \
-                memcpy(c, data, size);                                                                     \
-                __VA_ARGS__;                                                                               \
-                expect_refused(c, size, what);                                                             \
+#define MUTATE(what, ...)                                                                                   \
+        do {                                                                                                \
+                memcpy(c, data, size);                                                                      \
+                __VA_ARGS__;                                                                                \
+                expect_refused(c, size, what);                                                              \
         } while (0)
         MUTATE("header length past the end", c[0] = 0xff, c[1] = 0xff, c[2] = 0xff);
         MUTATE("header length huge", c[7] = 0x7f);
@@ -177,14 +179,17 @@ TEST(corrupt_files_refused)
         MUTATE("not JSON", c[8] = 'x');
         MUTATE("wrong dtype", replace_once((char *)c + 8, hlen, "\"F32\"", "\"F16\""));
         MUTATE("not our format", replace_once((char *)c + 8, hlen, "fluff-head-1", "fluff-head-9"));
-        MUTATE("offset outside", replace_once((char *)c + 8, hlen, "\"data_offsets\":[0,", "\"data_offsets\":[9,"));
+        MUTATE("offset outside",
+               replace_once((char *)c + 8, hlen, "\"data_offsets\":[0,", "\"data_offsets\":[9,"));
         MUTATE("NUL in header", c[8 + hlen / 2] = 0);
-        MUTATE("NaN weight", memcpy(c + size - 4, &(float){ NAN }, 4));
-        MUTATE("inf weight", memcpy(c + 8 + hlen, &(float){ INFINITY }, 4));
-        MUTATE("threshold not a probability", replace_once((char *)c + 8, hlen, "\"threshold\":\"0.", "\"threshold\":\"7."));
+        MUTATE("NaN weight", memcpy(c + size - 4, &(float){NAN}, 4));
+        MUTATE("inf weight", memcpy(c + 8 + hlen, &(float){INFINITY}, 4));
+        MUTATE("threshold not a probability",
+               replace_once((char *)c + 8, hlen, "\"threshold\":\"0.", "\"threshold\":\"7."));
         if (data[8 + hlen - 1] == ' ') /* padding present */
                 MUTATE("trailing garbage in header", c[8 + hlen - 1] = '}');
-        MUTATE("feature sets not tiling", replace_once((char *)c + 8, hlen, "\\\"offset\\\":16", "\\\"offset\\\":15"));
+        MUTATE("feature sets not tiling",
+               replace_once((char *)c + 8, hlen, "\\\"offset\\\":16", "\\\"offset\\\":15"));
         /* extra bytes after the data */
         memcpy(c, data, size);
         memset(c + size, 0, 16);

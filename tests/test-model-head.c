@@ -82,7 +82,7 @@ TEST(forward_matches_c)
         random_batch(x, offs, tags, y);
         ASSERT_OK(head_new(vkt_engine(), m, B, B * 8, &h));
         ASSERT_OK(head_upload(h, m));
-        ASSERT_OK(head_forward(h, &(HeadBatch){ B, x, offs, tags, y }, z, NULL));
+        ASSERT_OK(head_forward(h, &(HeadBatch){B, x, offs, tags, y}, z, NULL));
         c_forward(m, x, offs, tags, want);
         vkt_compare("head logits", z, want, B, 1e-10);
 }
@@ -113,9 +113,10 @@ TEST(update_descends_along_c_gradient)
         random_batch(x, offs, tags, y);
         ASSERT_OK(head_new(vkt_engine(), m, B, B * 8, &h));
         ASSERT_OK(head_upload(h, m));
-        OpAdamWParams a = { .lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-12f, .weight_decay = 0, .step = 1 };
+        OpAdamWParams a = {
+                .lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-12f, .weight_decay = 0, .step = 1};
         float loss;
-        ASSERT_OK(head_train_step(h, &(HeadBatch){ B, x, offs, tags, y }, pw, &a, &loss));
+        ASSERT_OK(head_train_step(h, &(HeadBatch){B, x, offs, tags, y}, pw, &a, &loss));
         c_forward(m, x, offs, tags, z);
         ASSERT_NEAR(loss, bce_mean(z, y, pw), 1e-4);
         ASSERT_OK(head_download(h, after));
@@ -124,9 +125,9 @@ TEST(update_descends_along_c_gradient)
                 const char *name;
                 float *p, *q;
                 size_t n;
-        } ps[] = { { "w1x", m->w1x, after->w1x, D * H }, { "w1t", m->w1t, after->w1t, T * H },
-                   { "b1", m->b1, after->b1, H },        { "w2", m->w2, after->w2, H },
-                   { "b2", m->b2, after->b2, 1 },        { "emb", m->emb, after->emb, V * T } };
+        } ps[] = {{"w1x", m->w1x, after->w1x, D * H}, {"w1t", m->w1t, after->w1t, T * H},
+                  {"b1", m->b1, after->b1, H},        {"w2", m->w2, after->w2, H},
+                  {"b2", m->b2, after->b2, 1},        {"emb", m->emb, after->emb, V * T}};
         for (size_t k = 0; k < ELEMENTSOF(ps); k++) {
                 unsigned checked = 0, agree = 0;
                 for (size_t i = 0; i < ps[k].n; i += 1 + ps[k].n / 40) {
@@ -145,8 +146,8 @@ TEST(update_descends_along_c_gradient)
                         double moved = ps[k].q[i] - old;
                         agree += (moved < 0) == (g > 0) && fabs(fabs(moved) - lr) < 0.2 * lr;
                 }
-                fprintf(stderr, "  %s: %u of %u sampled weights moved by -lr·sign(∂loss)\n", ps[k].name, agree,
-                        checked);
+                fprintf(stderr, "  %s: %u of %u sampled weights moved by -lr·sign(∂loss)\n", ps[k].name,
+                        agree, checked);
                 ASSERT_TRUE(checked > 0);
                 ASSERT_TRUE(agree >= checked * 9 / 10);
         }

@@ -15,11 +15,11 @@
 #define DIM_B 32
 #define DIM (DIM_A + DIM_B)
 #define VOCAB 150
-#define GOOD 0   /* tags 0…14 push towards like */
-#define BAD 15   /* tags 15…29 towards dislike */
+#define GOOD 0 /* tags 0…14 push towards like */
+#define BAD 15 /* tags 15…29 towards dislike */
 #define N_SIGNED 15
 
-static const ModelFeatureSet sets[] = { { "mid", 0, DIM_A }, { "late", DIM_A, DIM_B } };
+static const ModelFeatureSet sets[] = {{"mid", 0, DIM_A}, {"late", DIM_A, DIM_B}};
 
 static double feature_part(const float *x)
 {
@@ -53,7 +53,9 @@ static ModelDataset *make_dataset(uint64_t seed, size_t n, size_t max_likes)
                 }
                 double g = 0;
                 for (size_t i = 0; i < nt; i++)
-                        g += tags[i] < GOOD + N_SIGNED ? 1 : (tags[i] >= BAD && tags[i] < BAD + N_SIGNED ? -1 : 0);
+                        g += tags[i] < GOOD + N_SIGNED
+                                     ? 1
+                                     : (tags[i] >= BAD && tags[i] < BAD + N_SIGNED ? -1 : 0);
                 double score = feature_part(x) + 0.8 * g + 0.15 * vkt_normal();
                 int label = score > 0 ? 1 : -1;
                 if (label > 0 && likes >= max_likes)
@@ -106,8 +108,9 @@ static double train_auc(ModelDataset *ds, bool features, bool tags, double budge
         double t0 = (double)now_usec(CLOCK_MONOTONIC) / 1e6;
         ASSERT_OK(model_train(vkt_engine(), ds, &o, &m, &mt, &error));
         double took = (double)now_usec(CLOCK_MONOTONIC) / 1e6 - t0;
-        fprintf(stderr, "  features %d tags %d: val AUC %.4f, acc %.3f, bal acc %.3f, P@10 %.2f, P@50 %.2f, "
-                        "threshold %.3f, %u epochs in %.2f s, sets 0x%x\n",
+        fprintf(stderr,
+                "  features %d tags %d: val AUC %.4f, acc %.3f, bal acc %.3f, P@10 %.2f, P@50 %.2f, "
+                "threshold %.3f, %u epochs in %.2f s, sets 0x%x\n",
                 features, tags, mt.roc_auc, mt.accuracy, mt.balanced_accuracy, mt.precision_at_10,
                 mt.precision_at_50, mt.threshold, p.epochs, took, m->set_mask);
         ASSERT_TRUE(took <= budget + 1.0);
@@ -128,8 +131,9 @@ TEST(both_towers_and_ablations)
         size_t likes, dislikes;
 
         model_dataset_counts(ds, &likes, &dislikes);
-        fprintf(stderr, "  %zu likes, %zu dislikes; the generator's own parts rank with AUC %.3f (features) "
-                        "and %.3f (tags) on all posts\n",
+        fprintf(stderr,
+                "  %zu likes, %zu dislikes; the generator's own parts rank with AUC %.3f (features) "
+                "and %.3f (tags) on all posts\n",
                 likes, dislikes, metrics_roc_auc(oracle_f, ds->labels, ds->n),
                 metrics_roc_auc(oracle_g, ds->labels, ds->n));
         double both = train_auc(ds, true, true, 4, NULL);
@@ -186,7 +190,7 @@ typedef struct Canceller {
 static void *cancel_later(void *ud)
 {
         Canceller *c = ud;
-        nanosleep(&(struct timespec){ .tv_nsec = 700 * 1000 * 1000 }, NULL);
+        nanosleep(&(struct timespec){.tv_nsec = 700 * 1000 * 1000}, NULL);
         c->set_at = (double)now_usec(CLOCK_MONOTONIC) / 1e6;
         atomic_store(&c->flag, true);
         return NULL;

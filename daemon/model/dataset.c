@@ -33,7 +33,7 @@ int model_dataset_new(uint32_t dim, uint32_t vocab, const ModelFeatureSet *sets,
                 memcpy(ds->sets, sets, n_sets * sizeof(*sets));
                 ds->n_sets = n_sets;
         } else {
-                ds->sets[0] = (ModelFeatureSet){ .name = "features", .offset = 0, .dim = dim };
+                ds->sets[0] = (ModelFeatureSet){.name = "features", .offset = 0, .dim = dim};
                 ds->n_sets = 1;
         }
         ds->tag_offsets = calloc(1, sizeof(uint32_t));
@@ -70,7 +70,8 @@ static int grow(void **p, size_t *n_alloc, size_t need, size_t elem)
         return 0;
 }
 
-int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags, int label)
+int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags,
+                      int label)
 {
         int r;
 

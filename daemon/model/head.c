@@ -47,7 +47,7 @@ static size_t param_count(const Head *h, int p)
 
 static float *param_host(const Model *m, int p)
 {
-        float *const ptrs[_P_MAX] = { m->w1x, m->w1t, m->b1, m->w2, m->b2, m->emb };
+        float *const ptrs[_P_MAX] = {m->w1x, m->w1t, m->b1, m->w2, m->b2, m->emb};
         return ptrs[p];
 }
 
@@ -75,7 +75,7 @@ static int flat(VkArena *a, size_t n, VkDType t, VkTensor **ret)
 {
         if (n == 0 || n > UINT32_MAX)
                 return -EINVAL;
-        return vk_arena_tensor(a, t, 1, (uint32_t[]){ (uint32_t)n }, ret);
+        return vk_arena_tensor(a, t, 1, (uint32_t[]){(uint32_t)n}, ret);
 }
 
 /* Bytes a set of tensors takes in an arena: each rounded up to a generous alignment. */
@@ -133,17 +133,29 @@ int head_new(VkEngine *e, const Model *shape, uint32_t max_batch, uint32_t max_n
 
         size_t B = max_batch, nnz = h->max_nnz;
         size_t scounts[] = {
-                B * h->dim,                              /* x */
-                nnz, B + 1, h->vocab + 1, nnz, nnz,      /* tags, offsets, transpose */
-                B * h->tag_dim, B * h->hidden, B, B, B, /* t, h, z, y, loss */
-                1, B, B * h->hidden, B * h->tag_dim,     /* mean loss, dz, dh, dt */
+                B * h->dim, /* x */
+                nnz,
+                B + 1,
+                h->vocab + 1,
+                nnz,
+                nnz, /* tags, offsets, transpose */
+                B * h->tag_dim,
+                B * h->hidden,
+                B,
+                B,
+                B, /* t, h, z, y, loss */
+                1,
+                B,
+                B * h->hidden,
+                B * h->tag_dim, /* mean loss, dz, dh, dt */
         };
         r = vk_arena_new(e, arena_bytes(scounts, ELEMENTSOF(scounts)), &h->step);
         if (r < 0)
                 return r;
         /* staging: every upload and download of one step */
-        size_t staging = 4 * (B * h->dim + 3 * nnz + B + 1 + h->vocab + 1 + B + 1 + 1 + B * (1 + h->hidden)) +
-                         (1u << 16);
+        size_t staging =
+                4 * (B * h->dim + 3 * nnz + B + 1 + h->vocab + 1 + B + 1 + 1 + B * (1 + h->hidden)) +
+                (1u << 16);
         r = vk_recorder_new(e, staging, &h->rec);
         if (r < 0)
                 return r;
@@ -198,12 +210,12 @@ static int record_forward(Head *h, const HeadBatch *b, Fwd *f)
 
         if (n == 0 || n > h->max_batch || nnz > h->max_nnz || b->tag_offsets[0] != 0)
                 return -EINVAL;
-        f->es = (OpEmbagShape){ .vocab = h->vocab, .dim = h->tag_dim, .bags = n, .nnz = nnz };
-        if ((r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->dim }, &f->x)) < 0 ||
+        f->es = (OpEmbagShape){.vocab = h->vocab, .dim = h->tag_dim, .bags = n, .nnz = nnz};
+        if ((r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->dim}, &f->x)) < 0 ||
             (r = flat(h->step, MAX(nnz, 1u), VK_DTYPE_U32, &f->tags)) < 0 ||
             (r = flat(h->step, n + 1, VK_DTYPE_U32, &f->offs)) < 0 ||
-            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->tag_dim }, &f->t)) < 0 ||
-            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->hidden }, &f->hid)) < 0 ||
+            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->tag_dim}, &f->t)) < 0 ||
+            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->hidden}, &f->hid)) < 0 ||
             (r = flat(h->step, n, VK_DTYPE_F32, &f->z)) < 0)
                 return r;
         if ((r = vk_recorder_upload(h->rec, f->x, b->x, (size_t)n * h->dim * 4)) < 0 ||
@@ -214,12 +226,12 @@ static int record_forward(Head *h, const HeadBatch *b, Fwd *f)
         /* [x, t]·W1 as two GEMMs into one accumulator: no concatenation copy */
         if ((r = op_embag_record(h->embag, h->rec, h->param[P_EMB], f->tags, f->offs, f->t, &f->es)) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, f->x, h->param[P_W1X], h->param[P_B1], f->hid,
-                                &(OpGemmParams){ n, h->hidden, h->dim })) < 0 ||
+                                &(OpGemmParams){n, h->hidden, h->dim})) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, f->t, h->param[P_W1T], NULL, f->hid,
-                                &(OpGemmParams){ n, h->hidden, h->tag_dim, .act = VK_ACTIVATION_RELU,
-                                                 .accumulate = true })) < 0 ||
+                                &(OpGemmParams){n, h->hidden, h->tag_dim, .act = VK_ACTIVATION_RELU,
+                                                .accumulate = true})) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, f->hid, h->param[P_W2], h->param[P_B2], f->z,
-                                &(OpGemmParams){ n, 1, h->hidden })) < 0)
+                                &(OpGemmParams){n, 1, h->hidden})) < 0)
                 return r;
         return 0;
 }
@@ -235,7 +247,8 @@ int head_forward(Head *h, const HeadBatch *b, float *out_logit, float *out_hidde
                 return r;
         if ((r = record_forward(h, b, &f)) < 0 ||
             (r = vk_recorder_download(h->rec, f.z, out_logit, (size_t)b->n * 4)) < 0 ||
-            (out_hidden && (r = vk_recorder_download(h->rec, f.hid, out_hidden, (size_t)b->n * h->hidden * 4)) < 0))
+            (out_hidden &&
+             (r = vk_recorder_download(h->rec, f.hid, out_hidden, (size_t)b->n * h->hidden * 4)) < 0))
                 return r;
         return vk_recorder_submit_and_wait(h->rec);
 }
@@ -255,10 +268,12 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
         r = record_forward(h, b, &f);
         if (r < 0)
                 return r;
-        if ((r = flat(h->step, n, VK_DTYPE_F32, &y)) < 0 || (r = flat(h->step, n, VK_DTYPE_F32, &loss)) < 0 ||
-            (r = flat(h->step, 1, VK_DTYPE_F32, &mean)) < 0 || (r = flat(h->step, n, VK_DTYPE_F32, &dz)) < 0 ||
-            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->hidden }, &dh)) < 0 ||
-            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){ n, h->tag_dim }, &dt)) < 0)
+        if ((r = flat(h->step, n, VK_DTYPE_F32, &y)) < 0 ||
+            (r = flat(h->step, n, VK_DTYPE_F32, &loss)) < 0 ||
+            (r = flat(h->step, 1, VK_DTYPE_F32, &mean)) < 0 ||
+            (r = flat(h->step, n, VK_DTYPE_F32, &dz)) < 0 ||
+            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->hidden}, &dh)) < 0 ||
+            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->tag_dim}, &dt)) < 0)
                 return r;
         VkTensor *ro, *rb, *rw;
         uint32_t nnz = f.es.nnz;
@@ -281,22 +296,25 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
             (r = op_reduce_record(h->reduce, h->rec, OP_REDUCE_MEAN, loss, 1, n, 1, mean)) < 0)
                 return r;
         /* backward */
-        if ((r = op_bce_record_backward(h->bce, h->rec, f.z, y, h->pos_weight, NULL, dz, n, 1, 1.0f / n)) < 0 ||
+        if ((r = op_bce_record_backward(h->bce, h->rec, f.z, y, h->pos_weight, NULL, dz, n, 1, 1.0f / n)) <
+                    0 ||
             (r = op_gemm_record(h->gemm, h->rec, f.hid, dz, NULL, h->grad[P_W2],
-                                &(OpGemmParams){ h->hidden, 1, n, .trans_a = true })) < 0 ||
+                                &(OpGemmParams){h->hidden, 1, n, .trans_a = true})) < 0 ||
             (r = op_reduce_record(h->reduce, h->rec, OP_REDUCE_SUM, dz, n, 1, 0, h->grad[P_B2])) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, dz, h->param[P_W2], NULL, dh,
-                                &(OpGemmParams){ n, h->hidden, 1, .trans_b = true })) < 0 ||
+                                &(OpGemmParams){n, h->hidden, 1, .trans_b = true})) < 0 ||
             (r = op_relu_record_backward(h->relu, h->rec, VK_ACTIVATION_RELU, f.hid, dh, dh,
                                          (size_t)n * h->hidden)) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, f.x, dh, NULL, h->grad[P_W1X],
-                                &(OpGemmParams){ h->dim, h->hidden, n, .trans_a = true })) < 0 ||
+                                &(OpGemmParams){h->dim, h->hidden, n, .trans_a = true})) < 0 ||
             (r = op_gemm_record(h->gemm, h->rec, f.t, dh, NULL, h->grad[P_W1T],
-                                &(OpGemmParams){ h->tag_dim, h->hidden, n, .trans_a = true })) < 0 ||
-            (r = op_reduce_record(h->reduce, h->rec, OP_REDUCE_SUM, dh, n, h->hidden, 0, h->grad[P_B1])) < 0 ||
+                                &(OpGemmParams){h->tag_dim, h->hidden, n, .trans_a = true})) < 0 ||
+            (r = op_reduce_record(h->reduce, h->rec, OP_REDUCE_SUM, dh, n, h->hidden, 0, h->grad[P_B1])) <
+                    0 ||
             (r = op_gemm_record(h->gemm, h->rec, dh, h->param[P_W1T], NULL, dt,
-                                &(OpGemmParams){ n, h->tag_dim, h->hidden, .trans_b = true })) < 0 ||
-            (r = op_embag_record_backward(h->embag, h->rec, dt, ro, rb, rw, h->grad[P_EMB], &f.es, false)) < 0)
+                                &(OpGemmParams){n, h->tag_dim, h->hidden, .trans_b = true})) < 0 ||
+            (r = op_embag_record_backward(h->embag, h->rec, dt, ro, rb, rw, h->grad[P_EMB], &f.es, false)) <
+                    0)
                 return r;
         /* update: biases take no weight decay, as usual */
         for (int q = 0; q < _P_MAX; q++) {

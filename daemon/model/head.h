@@ -12,11 +12,11 @@ typedef struct Head Head;
 
 /* One mini-batch, assembled on the host. */
 typedef struct HeadBatch {
-        uint32_t n;                   /* posts */
-        const float *x;               /* n×D, already standardised */
-        const uint32_t *tag_offsets;  /* n+1, starting at 0 */
-        const uint32_t *tags;         /* tag_offsets[n] ids < vocab */
-        const float *y;               /* n targets 0/1 (training only) */
+        uint32_t n;                  /* posts */
+        const float *x;              /* n×D, already standardised */
+        const uint32_t *tag_offsets; /* n+1, starting at 0 */
+        const uint32_t *tags;        /* tag_offsets[n] ids < vocab */
+        const float *y;              /* n targets 0/1 (training only) */
 } HeadBatch;
 
 /* Sizes its arenas for batches of up to max_batch posts with up to max_nnz

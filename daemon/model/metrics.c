@@ -45,7 +45,8 @@ double metrics_roc_auc(const float *scores, const uint8_t *labels, size_t n)
         for (size_t i = 0; i < n;) {
                 size_t j = i;
                 double gp = 0, gn = 0;
-                while (j < n && (scores[o[j]] == scores[o[i]] || (isnan(scores[o[j]]) && isnan(scores[o[i]])))) {
+                while (j < n &&
+                       (scores[o[j]] == scores[o[i]] || (isnan(scores[o[j]]) && isnan(scores[o[i]])))) {
                         if (labels[o[j]])
                                 gp++;
                         else
@@ -121,14 +122,16 @@ double metrics_choose_threshold(const float *scores, const uint8_t *labels, size
         for (size_t i = 0; i <= n;) {
                 double t;
                 if (i == 0)
-                        t = isnan(scores[o[0]]) ? prefer : scores[o[0]] + fmax(1e-6, fabs(scores[o[0]]) * 1e-6);
+                        t = isnan(scores[o[0]]) ? prefer
+                                                : scores[o[0]] + fmax(1e-6, fabs(scores[o[0]]) * 1e-6);
                 else if (i == n || isnan(scores[o[i]]))
                         t = scores[o[i - 1]] - fmax(1e-6, fabs(scores[o[i - 1]]) * 1e-6);
                 else
                         t = 0.5 * ((double)scores[o[i - 1]] + (double)scores[o[i]]);
                 double tpr = np ? (double)tp / (double)np : 0, tnr = nn ? (double)(nn - fp) / (double)nn : 0;
                 double ba = (np && nn) ? 0.5 * (tpr + tnr) : (double)(tp + nn - fp) / (double)n;
-                if (ba > best + 1e-12 || (fabs(ba - best) <= 1e-12 && fabs(t - prefer) < fabs(best_t - prefer))) {
+                if (ba > best + 1e-12 ||
+                    (fabs(ba - best) <= 1e-12 && fabs(t - prefer) < fabs(best_t - prefer))) {
                         best = ba;
                         best_t = t;
                 }

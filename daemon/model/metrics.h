@@ -18,7 +18,7 @@ typedef struct ModelMetrics {
         double precision_at_10;   /* fraction of likes among the 10 best-scored (all when fewer) */
         double precision_at_50;
         double threshold;
-        uint32_t n_pos, n_neg;    /* the posts the metrics were computed on */
+        uint32_t n_pos, n_neg; /* the posts the metrics were computed on */
 } ModelMetrics;
 
 /* Returns NaN when there is no post of one class. */

@@ -19,14 +19,14 @@ typedef struct TensorDesc {
 static size_t describe(const Model *m, TensorDesc d[8])
 {
         size_t n = 0;
-        d[n++] = (TensorDesc){ "feature_mean", m->mean, m->dim, 0 };
-        d[n++] = (TensorDesc){ "feature_inv_std", m->inv_std, m->dim, 0 };
-        d[n++] = (TensorDesc){ "w1_features", m->w1x, m->dim, m->hidden };
-        d[n++] = (TensorDesc){ "w1_tags", m->w1t, m->tag_dim, m->hidden };
-        d[n++] = (TensorDesc){ "b1", m->b1, m->hidden, 0 };
-        d[n++] = (TensorDesc){ "w2", m->w2, m->hidden, 1 };
-        d[n++] = (TensorDesc){ "b2", m->b2, 1, 0 };
-        d[n++] = (TensorDesc){ "tag_embedding", m->emb, m->vocab, m->tag_dim };
+        d[n++] = (TensorDesc){"feature_mean", m->mean, m->dim, 0};
+        d[n++] = (TensorDesc){"feature_inv_std", m->inv_std, m->dim, 0};
+        d[n++] = (TensorDesc){"w1_features", m->w1x, m->dim, m->hidden};
+        d[n++] = (TensorDesc){"w1_tags", m->w1t, m->tag_dim, m->hidden};
+        d[n++] = (TensorDesc){"b1", m->b1, m->hidden, 0};
+        d[n++] = (TensorDesc){"w2", m->w2, m->hidden, 1};
+        d[n++] = (TensorDesc){"b2", m->b2, 1, 0};
+        d[n++] = (TensorDesc){"tag_embedding", m->emb, m->vocab, m->tag_dim};
         return n;
 }
 
@@ -63,12 +63,12 @@ static json_object *metrics_to_json(const Model *m)
         const struct {
                 const char *k;
                 double v;
-        } f[] = { { "roc_auc", x->roc_auc },
-                  { "accuracy", x->accuracy },
-                  { "balanced_accuracy", x->balanced_accuracy },
-                  { "precision_at_10", x->precision_at_10 },
-                  { "precision_at_50", x->precision_at_50 },
-                  { "threshold", x->threshold } };
+        } f[] = {{"roc_auc", x->roc_auc},
+                 {"accuracy", x->accuracy},
+                 {"balanced_accuracy", x->balanced_accuracy},
+                 {"precision_at_10", x->precision_at_10},
+                 {"precision_at_50", x->precision_at_50},
+                 {"threshold", x->threshold}};
         for (size_t i = 0; i < ELEMENTSOF(f); i++)
                 json_object_object_add(o, f[i].k, isfinite(f[i].v) ? json_object_new_double(f[i].v) : NULL);
         json_object_object_add(o, "n_pos", json_object_new_int64(x->n_pos));

@@ -74,8 +74,9 @@ static int tensor_shape(Loader *l, const char *name, unsigned rank, uint32_t dim
         for (unsigned i = 0; i < rank; i++)
                 if (get_u32(json_object_array_get_idx(shape, i), &dims[i]) < 0 || dims[i] == 0)
                         return fail(l, "tensor \"%s\" has a bad shape", name);
-        if (!json_object_object_get_ex(t, "data_offsets", &offs) || !json_object_is_type(offs, json_type_array) ||
-            json_object_array_length(offs) != 2 || get_u32(json_object_array_get_idx(offs, 0), &b) < 0 ||
+        if (!json_object_object_get_ex(t, "data_offsets", &offs) ||
+            !json_object_is_type(offs, json_type_array) || json_object_array_length(offs) != 2 ||
+            get_u32(json_object_array_get_idx(offs, 0), &b) < 0 ||
             get_u32(json_object_array_get_idx(offs, 1), &e) < 0 || b > e || e > l->data_len)
                 return fail(l, "tensor \"%s\" lies outside the file (truncated?)", name);
         uint64_t count = dims[0] * (uint64_t)(rank > 1 ? dims[1] : 1);
@@ -133,10 +134,12 @@ static int parse_sets(Loader *l, Model *m, const char *s)
         m->set_mask = 0;
         for (size_t i = 0; i < m->n_sets; i++) {
                 json_object *o = json_object_array_get_idx(a, i), *name, *off, *dim, *used;
-                if (!json_object_object_get_ex(o, "name", &name) || !json_object_object_get_ex(o, "offset", &off) ||
-                    !json_object_object_get_ex(o, "dim", &dim) || !json_object_object_get_ex(o, "used", &used) ||
-                    !json_object_is_type(name, json_type_string) || !json_object_is_type(used, json_type_boolean) ||
-                    json_object_get_string_len(name) == 0 ||
+                if (!json_object_object_get_ex(o, "name", &name) ||
+                    !json_object_object_get_ex(o, "offset", &off) ||
+                    !json_object_object_get_ex(o, "dim", &dim) ||
+                    !json_object_object_get_ex(o, "used", &used) ||
+                    !json_object_is_type(name, json_type_string) ||
+                    !json_object_is_type(used, json_type_boolean) || json_object_get_string_len(name) == 0 ||
                     json_object_get_string_len(name) >= MODEL_FEATURE_SET_NAME_MAX ||
                     get_u32(off, &m->sets[i].offset) < 0 || get_u32(dim, &m->sets[i].dim) < 0 ||
                     m->sets[i].offset != next || m->sets[i].dim == 0 || m->sets[i].dim > m->dim - next)
@@ -158,7 +161,8 @@ static int parse_metadata(Loader *l, Model *m)
         double t;
         int r;
 
-        if (!json_object_object_get_ex(l->hdr, "__metadata__", &meta) || !json_object_is_type(meta, json_type_object))
+        if (!json_object_object_get_ex(l->hdr, "__metadata__", &meta) ||
+            !json_object_is_type(meta, json_type_object))
                 return fail(l, "the metadata are missing");
         json_object_object_foreach(meta, key, val)
         {
@@ -201,8 +205,8 @@ static int parse_metadata(Loader *l, Model *m)
         if (json_object_object_get_ex(mt, "n_train", &v))
                 (void)get_u32(v, &m->n_train);
 
-        const char *keys[] = { "vocabulary", "backbone", "created", "fluff_version" };
-        char **fields[] = { &m->vocabulary, &m->backbone, &m->created, &m->fluff_version };
+        const char *keys[] = {"vocabulary", "backbone", "created", "fluff_version"};
+        char **fields[] = {&m->vocabulary, &m->backbone, &m->created, &m->fluff_version};
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 s = meta_string(meta, keys[i]);
                 r = model_set_string(fields[i], isempty(s) ? NULL : s);
@@ -226,7 +230,8 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         for (int i = 0; i < 8; i++)
                 hlen |= (uint64_t)data[i] << (8 * i);
         if (hlen < 2 || hlen > size - 8 || hlen > MODEL_HEADER_MAX)
-                return fail(l, "the header length %" PRIu64 " does not fit the file of %zu bytes (truncated?)",
+                return fail(l,
+                            "the header length %" PRIu64 " does not fit the file of %zu bytes (truncated?)",
                             hlen, size);
         h = strndup((const char *)data + 8, hlen);
         if (!h)
@@ -248,7 +253,8 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
 
         /* shapes: D from feature_mean, H from b1, T from w1_tags, V from tag_embedding */
         if ((r = tensor_shape(l, "feature_mean", 1, d1, &b, &e)) < 0 ||
-            (r = tensor_shape(l, "b1", 1, d2, &b, &e)) < 0 || (r = tensor_shape(l, "w1_tags", 2, d3, &b, &e)) < 0 ||
+            (r = tensor_shape(l, "b1", 1, d2, &b, &e)) < 0 ||
+            (r = tensor_shape(l, "w1_tags", 2, d3, &b, &e)) < 0 ||
             (r = tensor_shape(l, "tag_embedding", 2, d4, &b, &e)) < 0)
                 return r;
         r = model_new(d1[0], d4[0], d3[0], d2[0], &m);
@@ -261,7 +267,8 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
             (r = read_tensor(l, "w1_features", m->w1x, m->dim, m->hidden)) < 0 ||
             (r = read_tensor(l, "w1_tags", m->w1t, m->tag_dim, m->hidden)) < 0 ||
             (r = read_tensor(l, "b1", m->b1, m->hidden, 0)) < 0 ||
-            (r = read_tensor(l, "w2", m->w2, m->hidden, 1)) < 0 || (r = read_tensor(l, "b2", m->b2, 1, 0)) < 0 ||
+            (r = read_tensor(l, "w2", m->w2, m->hidden, 1)) < 0 ||
+            (r = read_tensor(l, "b2", m->b2, 1, 0)) < 0 ||
             (r = read_tensor(l, "tag_embedding", m->emb, m->vocab, m->tag_dim)) < 0)
                 return r;
 
@@ -277,7 +284,8 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         if (n_tensors != 8)
                 return fail(l, "the file holds %zu tensors, expected 8", n_tensors);
         covered = ((size_t)2 * m->dim + (size_t)m->dim * m->hidden + (size_t)m->tag_dim * m->hidden +
-                   2 * (size_t)m->hidden + 1 + (size_t)m->vocab * m->tag_dim) * 4;
+                   2 * (size_t)m->hidden + 1 + (size_t)m->vocab * m->tag_dim) *
+                  4;
         if (covered != l->data_len)
                 return fail(l, "the tensors cover %zu bytes of %zu (overlapping or trailing data)", covered,
                             l->data_len);

@@ -30,7 +30,7 @@ int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, M
         m->use_tags = true;
         m->threshold = 0.5;
         m->n_sets = 1;
-        m->sets[0] = (ModelFeatureSet){ .name = "features", .offset = 0, .dim = dim };
+        m->sets[0] = (ModelFeatureSet){.name = "features", .offset = 0, .dim = dim};
         m->set_mask = 1;
         m->mean = calloc(dim, sizeof(float));
         m->inv_std = calloc(dim, sizeof(float));

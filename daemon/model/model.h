@@ -18,9 +18,11 @@
  *     _cleanup_(model_freep) Model *m = NULL;
  *     ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
  *     o.time_budget_s = 60;
- *     r = model_train(engine, ds, &o, &m, &metrics);   // -ENODATA: too few likes/dislikes
- *     r = model_save(m, path);  r = model_load(path, &m);
- *     r = model_predict(m, engine, features, tag_offsets, tag_ids, n, probs, NULL);
+ *     o.vocabulary = vocab_json;                        // vocab_to_json(), kept in the file
+ *     _cleanup_free_ char *error = NULL;
+ *     r = model_train(engine, ds, &o, &m, &metrics, &error); // -ENODATA: too few likes/dislikes
+ *     r = model_save(m, path);  r = model_load(path, &m, &error);
+ *     r = model_predict(m, engine, features, tag_offsets, tag_ids, n, probs, pushes, k);
  *
  * Threads: one thread at a time per engine (the worker); the progress
  * callback runs on that thread; `cancel` may be set from any thread. */
@@ -54,11 +56,11 @@ typedef struct ModelDataset {
         size_t n_sets;
         ModelFeatureSet sets[MODEL_FEATURE_SETS_MAX];
 
-        size_t n, n_alloc;       /* posts */
-        float *features;         /* n×D, owned */
-        uint8_t *labels;         /* n: 1 like, 0 dislike, owned */
-        uint32_t *tag_offsets;   /* n+1, owned */
-        uint32_t *tags;          /* tag_offsets[n], owned */
+        size_t n, n_alloc;     /* posts */
+        float *features;       /* n×D, owned */
+        uint8_t *labels;       /* n: 1 like, 0 dislike, owned */
+        uint32_t *tag_offsets; /* n+1, owned */
+        uint32_t *tags;        /* tag_offsets[n], owned */
         size_t n_tags, n_tags_alloc;
 } ModelDataset;
 
@@ -71,7 +73,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ModelDataset *, model_dataset_free);
 /* label: +1 like, -1 dislike. tags: ids < vocab, strictly increasing (as
  * vocab_encode_post gives them). -EINVAL for a bad label, id, order, count or
  * a non-finite feature (nothing is added then). */
-int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags, int label);
+int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags,
+                      int label);
 void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret_dislikes);
 
 /* ---- the trained model ----------------------------------------------------------- */
@@ -80,7 +83,7 @@ typedef struct Model {
         uint32_t dim, vocab, tag_dim, hidden;
         size_t n_sets;
         ModelFeatureSet sets[MODEL_FEATURE_SETS_MAX];
-        uint32_t set_mask;   /* bit i: feature set i is used (the others are multiplied by 0) */
+        uint32_t set_mask; /* bit i: feature set i is used (the others are multiplied by 0) */
         bool use_tags;
 
         float *mean, *inv_std; /* D each; inv_std is 0 for unused or constant features */
@@ -89,12 +92,12 @@ typedef struct Model {
         float *b1, *w2, *b2;   /* hidden, hidden, 1 */
         float *emb;            /* vocab×tag_dim */
 
-        double threshold;      /* probability at or above which a post is a like */
-        ModelMetrics metrics;  /* on the validation posts */
+        double threshold;     /* probability at or above which a post is a like */
+        ModelMetrics metrics; /* on the validation posts */
         uint32_t n_train;
-        char *vocabulary;      /* opaque to this library (vocab's JSON), may be NULL */
-        char *backbone;        /* backbone id, may be NULL */
-        char *created;         /* ISO 8601 UTC */
+        char *vocabulary; /* opaque to this library (vocab's JSON), may be NULL */
+        char *backbone;   /* backbone id, may be NULL */
+        char *created;    /* ISO 8601 UTC */
         char *fluff_version;
 } Model;
 
@@ -110,9 +113,9 @@ void model_standardise(const Model *m, const float *in, float *out, size_t n);
 
 typedef enum ModelStage {
         MODEL_STAGE_PREPARE,
-        MODEL_STAGE_HEAD,        /* the head on all selected feature sets */
-        MODEL_STAGE_SELECT,      /* time left: other feature-set candidates */
-        MODEL_STAGE_FINISH,      /* metrics on the validation posts */
+        MODEL_STAGE_HEAD,   /* the head on all selected feature sets */
+        MODEL_STAGE_SELECT, /* time left: other feature-set candidates */
+        MODEL_STAGE_FINISH, /* metrics on the validation posts */
         _MODEL_STAGE_MAX,
         _MODEL_STAGE_INVALID = -EINVAL,
 } ModelStage;
@@ -124,39 +127,39 @@ typedef int (*ModelProgressFn)(ModelStage stage, unsigned epoch, double loss, do
                                double seconds_left, void *userdata);
 
 typedef struct ModelTrainOptions {
-        double time_budget_s;    /* wall-clock budget for the whole call */
-        uint64_t seed;           /* split, shuffles, initial weights */
-        unsigned min_per_class;  /* fewer likes or dislikes → -ENODATA */
-        double val_fraction;     /* share of each class held out */
+        double time_budget_s;   /* wall-clock budget for the whole call */
+        uint64_t seed;          /* split, shuffles, initial weights */
+        unsigned min_per_class; /* fewer likes or dislikes → -ENODATA */
+        double val_fraction;    /* share of each class held out */
         unsigned batch_size;
         unsigned hidden, tag_dim;
         float lr, weight_decay;
-        float tag_dropout;       /* share of a post's tags dropped in each training step */
-        unsigned patience;       /* epochs without a better validation AUC before stopping */
-        unsigned max_epochs;     /* 0: no limit but time and patience */
+        float tag_dropout;           /* share of a post's tags dropped in each training step */
+        unsigned patience;           /* epochs without a better validation AUC before stopping */
+        unsigned max_epochs;         /* 0: no limit but time and patience */
         bool use_features, use_tags; /* ablations: both on by default */
         bool select_feature_sets;    /* with time left, try each feature set alone */
         ModelProgressFn progress;
         void *userdata;
-        const atomic_bool *cancel;   /* may be NULL */
+        const atomic_bool *cancel;         /* may be NULL */
         const char *vocabulary, *backbone; /* copied into the model */
 } ModelTrainOptions;
 
-#define MODEL_TRAIN_OPTIONS_DEFAULT                                                                        \
-        ((ModelTrainOptions){ .time_budget_s = 60,                                                         \
-                              .seed = 1,                                                                   \
-                              .min_per_class = 20,                                                         \
-                              .val_fraction = 0.2,                                                         \
-                              .batch_size = 64,                                                            \
-                              .hidden = 64,                                                                \
-                              .tag_dim = 16,                                                               \
-                              .lr = 1e-2f,                                                                 \
-                              .weight_decay = 0.1f,                                                        \
-                              .tag_dropout = 0.0f,                                                          \
-                              .patience = 8,                                                               \
-                              .use_features = true,                                                        \
-                              .use_tags = true,                                                            \
-                              .select_feature_sets = true })
+#define MODEL_TRAIN_OPTIONS_DEFAULT                                                                         \
+        ((ModelTrainOptions){.time_budget_s = 60,                                                           \
+                             .seed = 1,                                                                     \
+                             .min_per_class = 20,                                                           \
+                             .val_fraction = 0.2,                                                           \
+                             .batch_size = 64,                                                              \
+                             .hidden = 64,                                                                  \
+                             .tag_dim = 16,                                                                 \
+                             .lr = 1e-2f,                                                                   \
+                             .weight_decay = 0.1f,                                                          \
+                             .tag_dropout = 0.0f,                                                           \
+                             .patience = 8,                                                                 \
+                             .use_features = true,                                                          \
+                             .use_tags = true,                                                              \
+                             .select_feature_sets = true})
 
 /* Trains a model on ds (see the top of this file). Returns 0 with the model
  * and its validation metrics; -ENODATA when either class has fewer than

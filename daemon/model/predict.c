@@ -12,7 +12,7 @@ static void tag_pushes(const Model *m, const float *hid, const uint32_t *tags, u
                        ModelTagPush *out, size_t k)
 {
         for (size_t i = 0; i < k; i++)
-                out[i] = (ModelTagPush){ .tag = UINT32_MAX, .push = 0 };
+                out[i] = (ModelTagPush){.tag = UINT32_MAX, .push = 0};
         if (n_tags == 0 || k == 0)
                 return;
         for (uint32_t j = 0; j < m->tag_dim; j++) {
@@ -27,7 +27,7 @@ static void tag_pushes(const Model *m, const float *hid, const uint32_t *tags, u
                 double p = 0;
                 for (uint32_t j = 0; j < m->tag_dim; j++)
                         p += (double)e[j] * g[j];
-                ModelTagPush cur = { .tag = tags[a], .push = (float)(p / n_tags) };
+                ModelTagPush cur = {.tag = tags[a], .push = (float)(p / n_tags)};
                 /* insertion into the k largest |push| */
                 for (size_t i = 0; i < k; i++) {
                         if (out[i].tag == UINT32_MAX || fabsf(cur.push) > fabsf(out[i].push)) {
@@ -57,7 +57,8 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
                         return -EINVAL;
                 max_tags = MAX(max_tags, tag_offsets[i + 1] - tag_offsets[i]);
         }
-        uint64_t max_nnz = MIN((uint64_t)max_tags * PREDICT_BATCH, (uint64_t)tag_offsets[n] - tag_offsets[0]);
+        uint64_t max_nnz =
+                MIN((uint64_t)max_tags * PREDICT_BATCH, (uint64_t)tag_offsets[n] - tag_offsets[0]);
         if (max_nnz > UINT32_MAX)
                 return -E2BIG;
 
@@ -89,15 +90,15 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
                                         tags[nnz++] = tag_ids[a];
                         offs[b + 1] = nnz;
                 }
-                HeadBatch batch = { .n = bn, .x = x, .tag_offsets = offs, .tags = tags };
+                HeadBatch batch = {.n = bn, .x = x, .tag_offsets = offs, .tags = tags};
                 r = head_forward(h, &batch, z, hid);
                 if (r < 0)
                         return r;
                 for (uint32_t b = 0; b < bn; b++) {
                         out_prob[i + b] = 1.0f / (1.0f + expf(-z[b]));
                         if (pushes)
-                                tag_pushes(m, hid + (size_t)b * m->hidden, tags + offs[b], offs[b + 1] - offs[b],
-                                           g, pushes + (i + b) * k, k);
+                                tag_pushes(m, hid + (size_t)b * m->hidden, tags + offs[b],
+                                           offs[b + 1] - offs[b], g, pushes + (i + b) * k, k);
                 }
         }
         return 0;

@@ -61,10 +61,10 @@ typedef struct Trainer {
         uint32_t *train, *val; /* post indices */
         size_t n_train, n_val;
         float pos_weight;
-        float *mean, *std;     /* D, over the train split */
+        float *mean, *std; /* D, over the train split */
 
         /* per candidate */
-        float *xs;             /* n×D standardised features */
+        float *xs; /* n×D standardised features */
         Head *head;
 
         /* batch scratch */
@@ -202,7 +202,8 @@ static void init_weights(Model *m, Rng *g)
 /* Gathers posts idx[0…n) into the batch scratch. tag_dropout > 0 (training
  * only) drops each tag with that probability: the tag tower overfits a few
  * hundred posts quickly, and this is the cheapest regulariser for a bag. */
-static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n, float tag_dropout, HeadBatch *b)
+static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n, float tag_dropout,
+                     HeadBatch *b)
 {
         const ModelDataset *ds = t->ds;
         uint32_t nnz = 0;
@@ -225,7 +226,7 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
                 }
                 t->boffs[i + 1] = nnz;
         }
-        *b = (HeadBatch){ .n = n, .x = t->bx, .tag_offsets = t->boffs, .tags = t->btags, .y = t->by };
+        *b = (HeadBatch){.n = n, .x = t->bx, .tag_offsets = t->boffs, .tags = t->btags, .y = t->by};
 }
 
 static int evaluate(Trainer *t, const Model *m, double *ret_auc)
@@ -283,8 +284,12 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                 for (size_t i = 0; i + bs <= t->n_train; i += bs) {
                         HeadBatch b;
                         float loss;
-                        OpAdamWParams a = { .lr = o->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                                            .weight_decay = o->weight_decay, .step = ++step };
+                        OpAdamWParams a = {.lr = o->lr,
+                                           .beta1 = 0.9f,
+                                           .beta2 = 0.999f,
+                                           .eps = 1e-8f,
+                                           .weight_decay = o->weight_decay,
+                                           .step = ++step};
 
                         if (cancelled(t))
                                 return -ECANCELED;
@@ -322,8 +327,8 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                         bad++;
                 log_debug("model: %s epoch %u loss %.4f val AUC %.4f", model_stage_to_string(stage), epoch,
                           loss_sum / steps, auc);
-                if (o->progress &&
-                    o->progress(stage, epoch, loss_sum / steps, auc, MAX(0.0, t->deadline - now_s()), o->userdata))
+                if (o->progress && o->progress(stage, epoch, loss_sum / steps, auc,
+                                               MAX(0.0, t->deadline - now_s()), o->userdata))
                         return -ECANCELED;
                 if (out_of_time || bad >= o->patience || now_s() >= deadline)
                         break;
@@ -336,7 +341,8 @@ static int check_options(const ModelTrainOptions *o)
 {
         if (!(o->time_budget_s > 0) || o->batch_size == 0 || o->hidden == 0 || o->hidden > 4096 ||
             o->tag_dim == 0 || o->tag_dim > 1024 || !(o->val_fraction > 0 && o->val_fraction < 1) ||
-            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) || !(o->weight_decay >= 0) || o->patience == 0 || (!o->use_features && !o->use_tags))
+            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) || !(o->weight_decay >= 0) ||
+            o->patience == 0 || (!o->use_features && !o->use_tags))
                 return -EINVAL;
         return 0;
 }
@@ -345,7 +351,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 ModelMetrics *ret_metrics, char **ret_error)
 {
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
-        Trainer t = { .engine = engine, .ds = ds, .o = o, .rng = { o->seed } };
+        Trainer t = {.engine = engine, .ds = ds, .o = o, .rng = {o->seed}};
         Candidate cands[1 + MODEL_FEATURE_SETS_MAX];
         size_t n_cands = 0, likes, dislikes;
         double start = now_s(), best_auc = -1;
@@ -359,21 +365,23 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         }
         model_dataset_counts(ds, &likes, &dislikes);
         if (likes < MAX(o->min_per_class, 2u) || dislikes < MAX(o->min_per_class, 2u)) {
-                set_error(ret_error,
-                          "Not enough labelled posts to train: %zu liked and %zu disliked, at least %u of each "
-                          "are needed. Like or dislike more posts (e.g. vote on a prediction run), then train "
-                          "again.",
-                          likes, dislikes, MAX(o->min_per_class, 2u));
+                set_error(
+                        ret_error,
+                        "Not enough labelled posts to train: %zu liked and %zu disliked, at least %u of "
+                        "each "
+                        "are needed. Like or dislike more posts (e.g. vote on a prediction run), then train "
+                        "again.",
+                        likes, dislikes, MAX(o->min_per_class, 2u));
                 return -ENODATA;
         }
         if (o->progress && o->progress(MODEL_STAGE_PREPARE, 0, NAN, NAN, o->time_budget_s, o->userdata))
                 return -ECANCELED;
 
         uint32_t all = ds->n_sets >= 32 ? UINT32_MAX : (1u << ds->n_sets) - 1;
-        cands[n_cands++] = (Candidate){ .set_mask = o->use_features ? all : 0, .use_tags = o->use_tags };
+        cands[n_cands++] = (Candidate){.set_mask = o->use_features ? all : 0, .use_tags = o->use_tags};
         if (o->use_features && o->select_feature_sets && ds->n_sets > 1)
                 for (size_t s = 0; s < ds->n_sets; s++)
-                        cands[n_cands++] = (Candidate){ .set_mask = 1u << s, .use_tags = o->use_tags };
+                        cands[n_cands++] = (Candidate){.set_mask = 1u << s, .use_tags = o->use_tags};
 
         uint32_t max_tags = 0;
         for (size_t i = 0; i < ds->n; i++)
@@ -430,13 +438,14 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         /* Hook: fine-tuning the last backbone blocks on cached activations with
          * augmentation belongs here, with the time left (t.deadline - now_s()). */
         if (best_auc < 0) {
-                set_error(ret_error, "The time budget ended before the first epoch; give training more time.");
+                set_error(ret_error,
+                          "The time budget ended before the first epoch; give training more time.");
                 r = -ETIME;
                 goto finish;
         }
 
-        if (o->progress && o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.deadline - now_s()),
-                                       o->userdata)) {
+        if (o->progress &&
+            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.deadline - now_s()), o->userdata)) {
                 r = -ECANCELED;
                 goto finish;
         }
