@@ -144,6 +144,54 @@ TEST(both_towers_and_ablations)
         ASSERT_TRUE(tags > 0.6 && tags < both - 0.03);
 }
 
+typedef struct Stages {
+        unsigned seen[_MODEL_STAGE_MAX];
+} Stages;
+
+static int count_stages(ModelStage stage, unsigned epoch, double loss, double val_auc, double left, void *ud)
+{
+        Stages *s = ud;
+        ASSERT_TRUE(model_stage_to_string(stage) != NULL);
+        s->seen[stage]++;
+        return 0;
+}
+
+TEST(feature_set_selection)
+{
+        /* Set "late" carries nothing: with time left after the first candidate,
+         * the others are tried, and whatever wins uses set "mid". */
+        _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(5, 800, SIZE_MAX);
+        ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        Stages st = {};
+        Model *m;
+
+        o.time_budget_s = 3;
+        o.use_tags = false;
+        o.progress = count_stages;
+        o.userdata = &st;
+        ASSERT_OK(model_train(vkt_engine(), ds, &o, &m, NULL, NULL));
+        fprintf(stderr, "  stages: prepare %u, head %u, feature-sets %u, finish %u; chosen sets 0x%x\n",
+                st.seen[MODEL_STAGE_PREPARE], st.seen[MODEL_STAGE_HEAD], st.seen[MODEL_STAGE_SELECT],
+                st.seen[MODEL_STAGE_FINISH], m->set_mask);
+        ASSERT_EQ(st.seen[MODEL_STAGE_PREPARE], 1u);
+        ASSERT_EQ(st.seen[MODEL_STAGE_FINISH], 1u);
+        ASSERT_TRUE(st.seen[MODEL_STAGE_SELECT] >= 2);
+        ASSERT_TRUE(m->set_mask & 1u);
+        /* the unused set's features are switched off in the standardisation */
+        if (!(m->set_mask & 2u))
+                for (uint32_t j = DIM_A; j < DIM; j++)
+                        ASSERT_TRUE(m->inv_std[j] == 0);
+        model_free(m);
+
+        /* without selection, every set is used */
+        o.select_feature_sets = false;
+        memset(&st, 0, sizeof(st));
+        ASSERT_OK(model_train(vkt_engine(), ds, &o, &m, NULL, NULL));
+        ASSERT_EQ(m->set_mask, 3u);
+        ASSERT_EQ(st.seen[MODEL_STAGE_SELECT], 0u);
+        model_free(m);
+}
+
 TEST(too_few_labels)
 {
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(2, 200, 19);
