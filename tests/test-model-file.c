@@ -95,6 +95,13 @@ TEST(save_load_identical)
         fprintf(stderr, "  %lld bytes, val AUC %.3f, threshold %.3f\n", (long long)st.st_size,
                 l->metrics.roc_auc, l->threshold);
 
+        _cleanup_free_ char *desc = NULL;
+        ASSERT_OK(model_describe_json(l, &desc));
+        fprintf(stderr, "  %s\n", desc);
+        ASSERT_TRUE(strstr(desc, "\"roc_auc\":") &&
+                    strstr(desc, "\"backbone\":\"mobilenetv2-nsfwjs-4.4.0\"") &&
+                    strstr(desc, "\"name\":\"b\"") && !strstr(desc, "quote"));
+
         /* Pushes: the liked tags 0…4 push up, the disliked 35…39 down, on average. */
         double up = 0, down = 0;
         unsigned nu = 0, nd = 0;

@@ -93,6 +93,33 @@ static json_object *sets_to_json(const Model *m)
         return a;
 }
 
+int model_describe_json(const Model *m, char **ret)
+{
+        json_object *o = json_object_new_object();
+        const char *s;
+        char *c;
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "created", m->created ? json_object_new_string(m->created) : NULL);
+        json_object_object_add(o, "backbone", m->backbone ? json_object_new_string(m->backbone) : NULL);
+        json_object_object_add(o, "fluff_version",
+                               m->fluff_version ? json_object_new_string(m->fluff_version) : NULL);
+        json_object_object_add(o, "threshold", json_object_new_double(m->threshold));
+        json_object_object_add(o, "metrics", metrics_to_json(m));
+        json_object_object_add(o, "feature_sets", sets_to_json(m));
+        json_object_object_add(o, "use_tags", json_object_new_boolean(m->use_tags));
+        json_object_object_add(o, "features", json_object_new_int64(m->dim));
+        json_object_object_add(o, "vocabulary_size", json_object_new_int64(m->vocab));
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        c = s ? strdup(s) : NULL;
+        json_object_put(o);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
 int model_save(const Model *m, const char *path)
 {
         TensorDesc d[8];

@@ -191,6 +191,13 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
 
 /* ---- file: safetensors layout -------------------------------------------------------- */
 
+/* What `status` shows about a model, as one JSON object: created, backbone,
+ * fluff_version, threshold, metrics {roc_auc, accuracy, balanced_accuracy,
+ * precision_at_10, precision_at_50, threshold, n_pos, n_neg, n_train},
+ * feature_sets [{name, offset, dim, used}], use_tags, features,
+ * vocabulary_size. Not the vocabulary itself. */
+int model_describe_json(const Model *m, char **ret);
+
 /* Written atomically (temporary file, fsync, rename). */
 int model_save(const Model *m, const char *path);
 /* Validates everything; -EBADMSG for a corrupt or truncated file (logged at
