@@ -175,6 +175,16 @@ TEST(staging_and_dispatch_limits)
                                 &k));
         ASSERT_ERROR(vk_recorder_dispatch(rec, k, (VkTensor *[]){ t, t, t }, h, UINT32_MAX, 1, 1), EINVAL);
         ASSERT_ERROR(vk_recorder_dispatch(rec, k, (VkTensor *[]){ t, NULL, t }, h, 1, 1, 1), EINVAL);
+        /* The cache keys on the shader's name too: two shaders with the same
+         * bindings, push size and spec constants are two kernels. */
+        VkKernel *k1, *k2;
+        ASSERT_OK(vk_kernel_get(e, &(VkKernelInfo){ .shader = "bce_backward", .n_bindings = 5, .write_mask = 1u << 4,
+                                                    .push_size = 20, .n_spec = 1, .spec = { 256 } },
+                                &k1));
+        ASSERT_OK(vk_kernel_get(e, &(VkKernelInfo){ .shader = "embag_backward", .n_bindings = 5, .write_mask = 1u << 4,
+                                                    .push_size = 20, .n_spec = 1, .spec = { 256 } },
+                                &k2));
+        ASSERT_TRUE(k1 != k2);
         ASSERT_ERROR(vk_kernel_get(e, &(VkKernelInfo){ .shader = "no_such_shader", .n_bindings = 1 }, &k), ENOENT);
         ASSERT_ERROR(vk_kernel_get(e, &(VkKernelInfo){ .shader = "eltwise", .n_bindings = 3, .push_size = 6 }, &k),
                      EINVAL);

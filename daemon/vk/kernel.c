@@ -27,7 +27,7 @@ static void entry_drop_views(VkKernel *k, struct VkSetEntry *x)
 
 static bool info_equal(const VkKernelInfo *a, const VkKernelInfo *b, const char *shader)
 {
-        return streq(shader, b->shader) && a->n_bindings == b->n_bindings && a->write_mask == b->write_mask &&
+        return streq(a->shader, shader) && a->n_bindings == b->n_bindings && a->write_mask == b->write_mask &&
                a->texel_mask == b->texel_mask && a->texel4_mask == b->texel4_mask && a->push_size == b->push_size && a->n_spec == b->n_spec &&
                a->full_subgroups == b->full_subgroups && memcmp(a->spec, b->spec, a->n_spec * sizeof(uint32_t)) == 0;
 }

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* The model file in the safetensors layout: an 8-byte little-endian header
+ * length, a JSON header naming each tensor's dtype, shape and byte range in
+ * the data that follows, and "__metadata__" with string values only. Other
+ * tools (Python's safetensors) can read it; we read only what we wrote. */
+#include <json-c/json.h>
+#include <math.h>
+
+#include "model.h"
+
+#define MODEL_FILE_FORMAT "fluff-head-1"
+
+typedef struct TensorDesc {
+        const char *name;
+        float *data;
+        uint32_t rows, cols; /* cols 0: one-dimensional */
+} TensorDesc;
+
+static size_t describe(const Model *m, TensorDesc d[8])
+{
+        size_t n = 0;
+        d[n++] = (TensorDesc){"feature_mean", m->mean, m->dim, 0};
+        d[n++] = (TensorDesc){"feature_inv_std", m->inv_std, m->dim, 0};
+        d[n++] = (TensorDesc){"w1_features", m->w1x, m->dim, m->hidden};
+        d[n++] = (TensorDesc){"w1_tags", m->w1t, m->tag_dim, m->hidden};
+        d[n++] = (TensorDesc){"b1", m->b1, m->hidden, 0};
+        d[n++] = (TensorDesc){"w2", m->w2, m->hidden, 1};
+        d[n++] = (TensorDesc){"b2", m->b2, 1, 0};
+        d[n++] = (TensorDesc){"tag_embedding", m->emb, m->vocab, m->tag_dim};
+        return n;
+}
+
+static size_t desc_count(const TensorDesc *t)
+{
+        return (size_t)t->rows * (t->cols ? t->cols : 1);
+}
+
+static int add_string(json_object *o, const char *key, const char *value)
+{
+        json_object *s = json_object_new_string(value ? value : "");
+        if (!s || json_object_object_add(o, key, s) < 0) {
+                json_object_put(s);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_json_string(json_object *o, const char *key, json_object *value)
+{
+        /* safetensors metadata values are strings: nested JSON is serialised */
+        const char *s = value ? json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN) : NULL;
+        int r = s ? add_string(o, key, s) : -ENOMEM;
+        json_object_put(value);
+        return r;
+}
+
+static json_object *metrics_to_json(const Model *m)
+{
+        json_object *o = json_object_new_object();
+        const ModelMetrics *x = &m->metrics;
+        if (!o)
+                return NULL;
+        const struct {
+                const char *k;
+                double v;
+        } f[] = {{"roc_auc", x->roc_auc},
+                 {"accuracy", x->accuracy},
+                 {"balanced_accuracy", x->balanced_accuracy},
+                 {"precision_at_10", x->precision_at_10},
+                 {"precision_at_50", x->precision_at_50},
+                 {"threshold", x->threshold}};
+        for (size_t i = 0; i < ELEMENTSOF(f); i++)
+                json_object_object_add(o, f[i].k, isfinite(f[i].v) ? json_object_new_double(f[i].v) : NULL);
+        json_object_object_add(o, "n_pos", json_object_new_int64(x->n_pos));
+        json_object_object_add(o, "n_neg", json_object_new_int64(x->n_neg));
+        json_object_object_add(o, "n_train", json_object_new_int64(m->n_train));
+        return o;
+}
+
+static json_object *sets_to_json(const Model *m)
+{
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < m->n_sets; i++) {
+                json_object *s = json_object_new_object();
+                if (!s)
+                        break;
+                json_object_object_add(s, "name", json_object_new_string(m->sets[i].name));
+                json_object_object_add(s, "offset", json_object_new_int64(m->sets[i].offset));
+                json_object_object_add(s, "dim", json_object_new_int64(m->sets[i].dim));
+                json_object_object_add(s, "used", json_object_new_boolean(!!(m->set_mask & (1u << i))));
+                json_object_array_add(a, s);
+        }
+        return a;
+}
+
+int model_describe_json(const Model *m, char **ret)
+{
+        json_object *o = json_object_new_object();
+        const char *s;
+        char *c;
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "created", m->created ? json_object_new_string(m->created) : NULL);
+        json_object_object_add(o, "backbone", m->backbone ? json_object_new_string(m->backbone) : NULL);
+        json_object_object_add(o, "fluff_version",
+                               m->fluff_version ? json_object_new_string(m->fluff_version) : NULL);
+        json_object_object_add(o, "threshold", json_object_new_double(m->threshold));
+        json_object_object_add(o, "metrics", metrics_to_json(m));
+        json_object_object_add(o, "feature_sets", sets_to_json(m));
+        json_object_object_add(o, "use_tags", json_object_new_boolean(m->use_tags));
+        json_object_object_add(o, "features", json_object_new_int64(m->dim));
+        json_object_object_add(o, "vocabulary_size", json_object_new_int64(m->vocab));
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        c = s ? strdup(s) : NULL;
+        json_object_put(o);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+int model_save(const Model *m, const char *path)
+{
+        TensorDesc d[8];
+        size_t n = describe(m, d), offset = 0;
+        json_object *hdr = json_object_new_object(), *meta = json_object_new_object();
+        _cleanup_free_ uint8_t *buf = NULL;
+        char num[64];
+        int r = -ENOMEM;
+
+        if (!hdr || !meta)
+                goto out;
+        snprintf(num, sizeof(num), "%.9g", m->threshold);
+        if ((r = add_string(meta, "format", MODEL_FILE_FORMAT)) < 0 ||
+            (r = add_string(meta, "vocabulary", m->vocabulary)) < 0 ||
+            (r = add_string(meta, "threshold", num)) < 0 ||
+            (r = add_json_string(meta, "metrics", metrics_to_json(m))) < 0 ||
+            (r = add_json_string(meta, "feature_sets", sets_to_json(m))) < 0 ||
+            (r = add_string(meta, "use_tags", m->use_tags ? "true" : "false")) < 0 ||
+            (r = add_string(meta, "backbone", m->backbone)) < 0 ||
+            (r = add_string(meta, "created", m->created)) < 0 ||
+            (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) < 0)
+                goto out;
+        json_object_object_add(hdr, "__metadata__", meta);
+        meta = NULL;
+        for (size_t i = 0; i < n; i++) {
+                json_object *t = json_object_new_object(), *shape = json_object_new_array(),
+                            *offs = json_object_new_array();
+                size_t bytes = desc_count(&d[i]) * sizeof(float);
+                if (!t || !shape || !offs) {
+                        json_object_put(t);
+                        json_object_put(shape);
+                        json_object_put(offs);
+                        r = -ENOMEM;
+                        goto out;
+                }
+                json_object_array_add(shape, json_object_new_int64(d[i].rows));
+                if (d[i].cols)
+                        json_object_array_add(shape, json_object_new_int64(d[i].cols));
+                json_object_array_add(offs, json_object_new_int64((int64_t)offset));
+                json_object_array_add(offs, json_object_new_int64((int64_t)(offset + bytes)));
+                json_object_object_add(t, "dtype", json_object_new_string("F32"));
+                json_object_object_add(t, "shape", shape);
+                json_object_object_add(t, "data_offsets", offs);
+                json_object_object_add(hdr, d[i].name, t);
+                offset += bytes;
+        }
+        const char *h = json_object_to_json_string_ext(hdr, JSON_C_TO_STRING_PLAIN);
+        if (!h)
+                goto out;
+        /* pad the header with spaces so the data starts 8-byte aligned */
+        size_t hlen = (strlen(h) + 7) / 8 * 8, total = 8 + hlen + offset;
+        buf = malloc(total);
+        if (!buf)
+                goto out;
+        for (int i = 0; i < 8; i++)
+                buf[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
+        memset(buf + 8, ' ', hlen);
+        memcpy(buf + 8, h, strlen(h));
+        uint8_t *p = buf + 8 + hlen;
+        for (size_t i = 0; i < n; i++) {
+                /* little-endian floats: the host's on every platform we build for */
+                memcpy(p, d[i].data, desc_count(&d[i]) * sizeof(float));
+                p += desc_count(&d[i]) * sizeof(float);
+        }
+        r = write_file_atomic(path, buf, total, 0644);
+out:
+        json_object_put(meta);
+        json_object_put(hdr);
+        return r;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+#include "model.h"
+
+static const char *const stage_names[_MODEL_STAGE_MAX] = {
+        [MODEL_STAGE_PREPARE] = "prepare",
+        [MODEL_STAGE_HEAD] = "head",
+        [MODEL_STAGE_SELECT] = "feature-sets",
+        [MODEL_STAGE_FINISH] = "finish",
+};
+
+const char *model_stage_to_string(ModelStage s)
+{
+        return s >= 0 && s < _MODEL_STAGE_MAX ? stage_names[s] : NULL;
+}
+
+int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, Model **ret)
+{
+        _cleanup_(model_freep) Model *m = NULL;
+
+        if (dim == 0 || dim > MODEL_DIM_MAX || vocab == 0 || vocab > MODEL_VOCAB_MAX || tag_dim == 0 ||
+            tag_dim > 1024 || hidden == 0 || hidden > 4096)
+                return -EINVAL;
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->dim = dim;
+        m->vocab = vocab;
+        m->tag_dim = tag_dim;
+        m->hidden = hidden;
+        m->use_tags = true;
+        m->threshold = 0.5;
+        m->n_sets = 1;
+        m->sets[0] = (ModelFeatureSet){.name = "features", .offset = 0, .dim = dim};
+        m->set_mask = 1;
+        m->mean = calloc(dim, sizeof(float));
+        m->inv_std = calloc(dim, sizeof(float));
+        m->w1x = calloc((size_t)dim * hidden, sizeof(float));
+        m->w1t = calloc((size_t)tag_dim * hidden, sizeof(float));
+        m->b1 = calloc(hidden, sizeof(float));
+        m->w2 = calloc(hidden, sizeof(float));
+        m->b2 = calloc(1, sizeof(float));
+        m->emb = calloc((size_t)vocab * tag_dim, sizeof(float));
+        if (!m->mean || !m->inv_std || !m->w1x || !m->w1t || !m->b1 || !m->w2 || !m->b2 || !m->emb)
+                return -ENOMEM;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Model *model_free(Model *m)
+{
+        if (!m)
+                return NULL;
+        free(m->mean);
+        free(m->inv_std);
+        free(m->w1x);
+        free(m->w1t);
+        free(m->b1);
+        free(m->w2);
+        free(m->b2);
+        free(m->emb);
+        free(m->vocabulary);
+        free(m->backbone);
+        free(m->created);
+        free(m->fluff_version);
+        free(m);
+        return NULL;
+}
+
+int model_set_string(char **field, const char *s)
+{
+        char *c = NULL;
+
+        if (s) {
+                c = strdup(s);
+                if (!c)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = c;
+        return 0;
+}
+
+void model_standardise(const Model *m, const float *in, float *out, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                for (uint32_t j = 0; j < m->dim; j++) {
+                        size_t k = i * m->dim + j;
+                        out[k] = (in[k] - m->mean[j]) * m->inv_std[j];
+                }
+}

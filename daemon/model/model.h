@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The taste model: a head over a post's image features and its tags, trained
+ * and run on the Vulkan engine.
+ *
+ *     image features x (D floats, several feature sets back to back)
+ *        → standardised with the train split's mean/std (stored in the model)
+ *     tags (sorted ids < vocab) → embedding bag, mean → t (tag_dim floats)
+ *     h = ReLU(x·W1x + t·W1t + b1)      (hidden units; [x, t] concatenated)
+ *     logit = h·w2 + b2,  probability = sigmoid(logit)
+ *
+ * trained with class-balanced BCE (pos_weight = dislikes/likes) and AdamW.
+ *
+ *     _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
+ *     r = model_dataset_new(D, vocab_size, sets, n_sets, &ds);
+ *     r = model_dataset_add(ds, features, tag_ids, n_tags, +1);   // per labelled post
+ *     _cleanup_(model_freep) Model *m = NULL;
+ *     ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+ *     o.time_budget_s = 60;
+ *     o.vocabulary = vocab_json;                        // vocab_to_json(), kept in the file
+ *     _cleanup_free_ char *error = NULL;
+ *     r = model_train(engine, ds, &o, &m, &metrics, &error); // -ENODATA: too few likes/dislikes
+ *     r = model_save(m, path);  r = model_load(path, &m, &error);
+ *     r = model_predict(m, engine, features, tag_offsets, tag_ids, n, probs, pushes, k);
+ *
+ * Threads: one thread at a time per engine (the worker); the progress
+ * callback runs on that thread; `cancel` may be set from any thread. */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fluff/util.h"
+#include "metrics.h"
+#include "vk.h"
+
+#define MODEL_FEATURE_SET_NAME_MAX 64
+#define MODEL_FEATURE_SETS_MAX 16
+#define MODEL_DIM_MAX (1u << 16)     /* features per post */
+#define MODEL_VOCAB_MAX (1u << 20)   /* tags in the vocabulary */
+#define MODEL_TAGS_PER_POST_MAX 4096 /* more is not a real post */
+
+/* A named slice of the feature vector, e.g. {"block13", 0, 1152}. */
+typedef struct ModelFeatureSet {
+        char name[MODEL_FEATURE_SET_NAME_MAX];
+        uint32_t offset, dim;
+} ModelFeatureSet;
+
+/* ---- dataset: labelled posts in memory ------------------------------------------ */
+
+typedef struct ModelDataset {
+        uint32_t dim;   /* D */
+        uint32_t vocab; /* tag ids are < vocab */
+        size_t n_sets;
+        ModelFeatureSet sets[MODEL_FEATURE_SETS_MAX];
+
+        size_t n, n_alloc;     /* posts */
+        float *features;       /* n×D, owned */
+        uint8_t *labels;       /* n: 1 like, 0 dislike, owned */
+        uint32_t *tag_offsets; /* n+1, owned */
+        uint32_t *tags;        /* tag_offsets[n], owned */
+        size_t n_tags, n_tags_alloc;
+} ModelDataset;
+
+/* sets may be NULL (one set "features" covering all of D); otherwise they
+ * must tile 0…D without gaps or overlap (-EINVAL). */
+int model_dataset_new(uint32_t dim, uint32_t vocab, const ModelFeatureSet *sets, size_t n_sets,
+                      ModelDataset **ret);
+ModelDataset *model_dataset_free(ModelDataset *ds);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ModelDataset *, model_dataset_free);
+/* label: +1 like, -1 dislike. tags: ids < vocab, strictly increasing (as
+ * vocab_encode_post gives them). -EINVAL for a bad label, id, order, count or
+ * a non-finite feature (nothing is added then). */
+int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags,
+                      int label);
+void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret_dislikes);
+
+/* ---- the trained model ----------------------------------------------------------- */
+
+typedef struct Model {
+        uint32_t dim, vocab, tag_dim, hidden;
+        size_t n_sets;
+        ModelFeatureSet sets[MODEL_FEATURE_SETS_MAX];
+        uint32_t set_mask; /* bit i: feature set i is used (the others are multiplied by 0) */
+        bool use_tags;
+
+        float *mean, *inv_std; /* D each; inv_std is 0 for unused or constant features */
+        float *w1x;            /* D×hidden */
+        float *w1t;            /* tag_dim×hidden */
+        float *b1, *w2, *b2;   /* hidden, hidden, 1 */
+        float *emb;            /* vocab×tag_dim */
+
+        double threshold;     /* probability at or above which a post is a like */
+        ModelMetrics metrics; /* on the validation posts */
+        uint32_t n_train;
+        char *vocabulary; /* opaque to this library (vocab's JSON), may be NULL */
+        char *backbone;   /* backbone id, may be NULL */
+        char *created;    /* ISO 8601 UTC */
+        char *fluff_version;
+} Model;
+
+/* A model with zeroed weights (for the trainer and the loader). */
+int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, Model **ret);
+Model *model_free(Model *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
+int model_set_string(char **field, const char *s); /* copies s (NULL clears) */
+/* out[i] = (in[i] - mean) · inv_std for n rows of D features. */
+void model_standardise(const Model *m, const float *in, float *out, size_t n);
+
+/* ---- training ---------------------------------------------------------------------- */
+
+typedef enum ModelStage {
+        MODEL_STAGE_PREPARE,
+        MODEL_STAGE_HEAD,   /* the head on all selected feature sets */
+        MODEL_STAGE_SELECT, /* time left: other feature-set candidates */
+        MODEL_STAGE_FINISH, /* metrics on the validation posts */
+        _MODEL_STAGE_MAX,
+        _MODEL_STAGE_INVALID = -EINVAL,
+} ModelStage;
+const char *model_stage_to_string(ModelStage s);
+
+/* Called after every epoch (and once per stage change); a non-zero return
+ * cancels training, as `cancel` does. val_auc is NaN before the first epoch. */
+typedef int (*ModelProgressFn)(ModelStage stage, unsigned epoch, double loss, double val_auc,
+                               double seconds_left, void *userdata);
+
+typedef struct ModelTrainOptions {
+        double time_budget_s;   /* wall-clock budget for the whole call */
+        uint64_t seed;          /* split, shuffles, initial weights */
+        unsigned min_per_class; /* fewer likes or dislikes → -ENODATA */
+        double val_fraction;    /* share of each class held out */
+        unsigned batch_size;
+        unsigned hidden, tag_dim;
+        float lr, weight_decay;
+        float tag_dropout;           /* share of a post's tags dropped in each training step */
+        unsigned patience;           /* epochs without a better validation AUC before stopping */
+        unsigned max_epochs;         /* 0: no limit but time and patience */
+        bool use_features, use_tags; /* ablations: both on by default */
+        bool select_feature_sets;    /* with time left, try each feature set alone */
+        ModelProgressFn progress;
+        void *userdata;
+        const atomic_bool *cancel;         /* may be NULL */
+        const char *vocabulary, *backbone; /* copied into the model */
+} ModelTrainOptions;
+
+#define MODEL_TRAIN_OPTIONS_DEFAULT                                                                         \
+        ((ModelTrainOptions){.time_budget_s = 60,                                                           \
+                             .seed = 1,                                                                     \
+                             .min_per_class = 20,                                                           \
+                             .val_fraction = 0.2,                                                           \
+                             .batch_size = 64,                                                              \
+                             .hidden = 64,                                                                  \
+                             .tag_dim = 16,                                                                 \
+                             .lr = 1e-2f,                                                                   \
+                             .weight_decay = 0.1f,                                                          \
+                             .tag_dropout = 0.0f,                                                           \
+                             .patience = 8,                                                                 \
+                             .use_features = true,                                                          \
+                             .use_tags = true,                                                              \
+                             .select_feature_sets = true})
+
+/* Trains a model on ds (see the top of this file). Returns 0 with the model
+ * and its validation metrics; -ENODATA when either class has fewer than
+ * min_per_class posts (the message tells the user to like or dislike more);
+ * -ECANCELED when cancelled; -EINVAL for bad options; engine errors. On
+ * failure *ret_error (when non-NULL) gets a sentence for the user.
+ * Fine-tuning backbone blocks is not done here: a later stage hooks in
+ * after MODEL_STAGE_SELECT (see train.c). */
+int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *opts, Model **ret_model,
+                ModelMetrics *ret_metrics, char **ret_error);
+
+/* ---- prediction ---------------------------------------------------------------------- */
+
+/* Per post, the tags that pushed the score most: gradient × input of the tag
+ * tower at the post's own hidden activations (exact for the first-order
+ * change of the logit when the tag is removed from the mean, up to the
+ * re-normalisation of the mean). push > 0: towards like. */
+typedef struct ModelTagPush {
+        uint32_t tag;
+        float push; /* logit units */
+} ModelTagPush;
+
+/* features: n×D; tags of post i: tag_ids[tag_offsets[i] … tag_offsets[i+1]),
+ * ids ≥ vocab are ignored (unknown tags of new posts). out_prob: n. pushes:
+ * NULL, or n×k entries (per post the k tags with the largest |push|, padded
+ * with tag UINT32_MAX). Batched on the device. */
+int model_predict(const Model *m, VkEngine *engine, const float *features, const uint32_t *tag_offsets,
+                  const uint32_t *tag_ids, size_t n, float *out_prob, ModelTagPush *pushes, size_t k);
+
+/* ---- file: safetensors layout -------------------------------------------------------- */
+
+/* What `status` shows about a model, as one JSON object: created, backbone,
+ * fluff_version, threshold, metrics {roc_auc, accuracy, balanced_accuracy,
+ * precision_at_10, precision_at_50, threshold, n_pos, n_neg, n_train},
+ * feature_sets [{name, offset, dim, used}], use_tags, features,
+ * vocabulary_size. Not the vocabulary itself. */
+int model_describe_json(const Model *m, char **ret);
+
+/* Written atomically (temporary file, fsync, rename). */
+int model_save(const Model *m, const char *path);
+/* Validates everything; -EBADMSG for a corrupt or truncated file (logged at
+ * debug with the reason; ret_error gets it for the user when non-NULL),
+ * -EFBIG when larger than the limit, -ENOENT etc. from the file system. */
+int model_load(const char *path, Model **ret, char **ret_error);
+/* The same from memory (tests, and files read by the caller). */
+int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, char **ret_error);

@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: MIT
+# The taste model (daemon/model): metrics are plain C (unit); training,
+# prediction and the model file run on the Vulkan engine (vulkan, lavapipe in CI).
+fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
+fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan TIMEOUT 120)
+fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan)
+fluff_add_c_test(test-model-file SOURCES test-model-file.c vk-test.c LIBS fluff-model LABELS vulkan)
+
+# fluff-bench-model: not a test (see tests/bench/model-train.c).
+add_executable(fluff-bench-model bench/model-train.c)
+target_link_libraries(fluff-bench-model PRIVATE fluff-model)
+target_compile_definitions(fluff-bench-model PRIVATE FLUFF_BENCH_DIR="${CMAKE_CURRENT_SOURCE_DIR}/bench")
+
+# As in vk.cmake: lavapipe leaks 128 bytes at exit from an unloaded module;
+# our own allocations were leak-checked (only that one remained).
+if(FLUFF_SANITIZE)
+    foreach(name test-model-head test-model-train test-model-file)
+        set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+    endforeach()
+endif()
+fluff_add_c_test(test-model-vocab SOURCES test-model-vocab.c vk-test.c LIBS fluff-model fluff-vocab LABELS vulkan)
+if(FLUFF_SANITIZE)
+    set_property(TEST test-model-vocab APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()
