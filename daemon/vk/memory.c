@@ -32,6 +32,16 @@ size_t vk_dtype_size(VkDType t)
         }
 }
 
+bool vk_tensor_holds(const VkTensor *t, VkDType dtype, uint64_t n)
+{
+        return t && t->dtype == dtype && t->count >= n;
+}
+
+bool vk_tensor_holds_f32(const VkTensor *t, uint64_t n)
+{
+        return vk_tensor_holds(t, VK_DTYPE_F32, n);
+}
+
 int vk_tensor_layout(VkEngine *e, VkDType dtype, unsigned ndim, const uint32_t *shape, size_t *ret_count,
                      VkDeviceSize *ret_bytes)
 {

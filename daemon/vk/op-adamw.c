@@ -26,10 +26,7 @@ int op_adamw_new(VkEngine *e, OpAdamW **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "adamw", .n_bindings = 4, .write_mask = 0xe,
-                                           .push_size = sizeof(AdamWPush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->kernel);
+        r = vk_kernel_get_1d(e, "adamw", 4, 0xe, sizeof(AdamWPush), LOCAL, &op->kernel);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(op);
@@ -42,18 +39,14 @@ OpAdamW *op_adamw_free(OpAdamW *op)
         return NULL;
 }
 
-static bool holds(const VkTensor *t, size_t n)
-{
-        return t && t->dtype == VK_DTYPE_F32 && t->count >= n;
-}
-
 int op_adamw_record(OpAdamW *op, VkRecorder *r, VkTensor *grad, VkTensor *param, VkTensor *m, VkTensor *v, size_t n,
                     const OpAdamWParams *p)
 {
         uint32_t gx, gy;
 
         if (!p || p->step == 0 || !(p->beta1 >= 0 && p->beta1 < 1) || !(p->beta2 >= 0 && p->beta2 < 1) ||
-            n > UINT32_MAX || !holds(grad, n) || !holds(param, n) || !holds(m, n) || !holds(v, n))
+            n > UINT32_MAX || !vk_tensor_holds_f32(grad, n) || !vk_tensor_holds_f32(param, n) ||
+            !vk_tensor_holds_f32(m, n) || !vk_tensor_holds_f32(v, n))
                 return -EINVAL;
         vk_engine_groups_1d(op->engine, n, LOCAL, &gx, &gy);
         AdamWPush push = {

@@ -31,16 +31,10 @@ int op_bce_new(VkEngine *e, OpBce **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "bce", .n_bindings = 5, .write_mask = 1u << 4,
-                                           .push_size = sizeof(BcePush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->forward);
+        r = vk_kernel_get_1d(e, "bce", 5, 1u << 4, sizeof(BcePush), LOCAL, &op->forward);
         if (r < 0)
                 return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "bce_backward", .n_bindings = 5, .write_mask = 1u << 4,
-                                           .push_size = sizeof(BceBackwardPush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->backward);
+        r = vk_kernel_get_1d(e, "bce_backward", 5, 1u << 4, sizeof(BceBackwardPush), LOCAL, &op->backward);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(op);
@@ -53,15 +47,11 @@ OpBce *op_bce_free(OpBce *op)
         return NULL;
 }
 
-static bool holds(const VkTensor *t, uint64_t n)
-{
-        return t && t->dtype == VK_DTYPE_F32 && t->count >= n;
-}
-
 static int check(VkTensor *x, VkTensor *y, VkTensor *pw, VkTensor *w, VkTensor *out, size_t n, uint32_t classes)
 {
-        if (classes == 0 || n > UINT32_MAX || n % classes != 0 || !holds(x, n) || !holds(y, n) || !holds(out, n) ||
-            (pw && !holds(pw, classes)) || (w && !holds(w, classes)))
+        if (classes == 0 || n > UINT32_MAX || n % classes != 0 || !vk_tensor_holds_f32(x, n) ||
+            !vk_tensor_holds_f32(y, n) || !vk_tensor_holds_f32(out, n) ||
+            (pw && !vk_tensor_holds_f32(pw, classes)) || (w && !vk_tensor_holds_f32(w, classes)))
                 return -EINVAL;
         return 0;
 }

@@ -107,11 +107,6 @@ bool op_conv2d_is_gemm(const OpConv2d *op, const ConvShape *s)
         return op && s && op->gemm && conv_shape_is_pointwise(s);
 }
 
-static bool is_f32(const VkTensor *t, size_t count)
-{
-        return t && t->dtype == VK_DTYPE_F32 && t->count >= count;
-}
-
 /* Checks the shape and the tensors that carry it; returns the output size. */
 static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
                  uint32_t *ret_oh, uint32_t *ret_ow)
@@ -122,8 +117,9 @@ static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const
         r = conv_shape_out(s, &oh, &ow);
         if (r < 0)
                 return r;
-        if (!is_f32(x, (size_t)s->n * s->h * s->w * s->c) || !is_f32(w, (size_t)s->kh * s->kw * s->c * s->k) ||
-            (b && !is_f32(b, s->k)) || !is_f32(y, (size_t)s->n * oh * ow * s->k))
+        if (!vk_tensor_holds_f32(x, (size_t)s->n * s->h * s->w * s->c) ||
+            !vk_tensor_holds_f32(w, (size_t)s->kh * s->kw * s->c * s->k) ||
+            (b && !vk_tensor_holds_f32(b, s->k)) || !vk_tensor_holds_f32(y, (size_t)s->n * oh * ow * s->k))
                 return -EINVAL;
         *ret_oh = oh;
         *ret_ow = ow;

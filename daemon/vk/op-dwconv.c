@@ -111,11 +111,6 @@ OpDwconv *op_dwconv_free(OpDwconv *op)
         return NULL;
 }
 
-static bool is_f32(const VkTensor *t, size_t count)
-{
-        return t && t->dtype == VK_DTYPE_F32 && t->count >= count;
-}
-
 static int check(const OpDwconv *op, const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
                  uint32_t *ret_oh, uint32_t *ret_ow)
 {
@@ -129,8 +124,9 @@ static int check(const OpDwconv *op, const ConvShape *s, const VkTensor *x, cons
                 return -EINVAL;
         if (s->kh != 3 || s->kw != 3 || s->stride_h != s->stride_w || s->stride_w > 2)
                 return -EOPNOTSUPP;
-        if (!is_f32(x, (size_t)s->n * s->h * s->w * s->c) || !is_f32(w, (size_t)9 * s->c) ||
-            (b && !is_f32(b, s->c)) || !is_f32(y, (size_t)s->n * oh * ow * s->c))
+        if (!vk_tensor_holds_f32(x, (size_t)s->n * s->h * s->w * s->c) ||
+            !vk_tensor_holds_f32(w, (size_t)9 * s->c) || (b && !vk_tensor_holds_f32(b, s->c)) ||
+            !vk_tensor_holds_f32(y, (size_t)s->n * oh * ow * s->c))
                 return -EINVAL;
         /* Every kernel reads x (or dy), y-sized or x-sized, through texel buffers. */
         if (MAX(x->count, y->count) > op->max_texels)

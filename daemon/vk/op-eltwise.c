@@ -25,14 +25,7 @@ int op_eltwise_new(VkEngine *e, OpEltwise **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "eltwise",
-                                           .n_bindings = 3,
-                                           .write_mask = 1u << 2,
-                                           .push_size = sizeof(EltwisePush),
-                                           .n_spec = 1,
-                                           .spec = { LOCAL } },
-                          &op->kernel);
+        r = vk_kernel_get_1d(e, "eltwise", 3, 1u << 2, sizeof(EltwisePush), LOCAL, &op->kernel);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(op);
@@ -50,8 +43,8 @@ static int record(OpEltwise *op, VkRecorder *r, float alpha, VkTensor *a, float 
 {
         uint32_t gx, gy;
 
-        if (!a || !b || !c || n > UINT32_MAX || a->count < n || b->count < n || c->count < n ||
-            a->dtype != VK_DTYPE_F32 || b->dtype != VK_DTYPE_F32 || c->dtype != VK_DTYPE_F32)
+        if (n > UINT32_MAX || !vk_tensor_holds_f32(a, n) || !vk_tensor_holds_f32(b, n) ||
+            !vk_tensor_holds_f32(c, n))
                 return -EINVAL;
         vk_engine_groups_1d(op->engine, n, LOCAL, &gx, &gy);
         EltwisePush p = { .n = (uint32_t)n, .alpha = alpha, .beta = beta, .in_place = in_place };

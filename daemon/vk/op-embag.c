@@ -29,17 +29,11 @@ int op_embag_new(VkEngine *e, OpEmbag **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "embag", .n_bindings = 4, .write_mask = 1u << 3,
-                                           .push_size = sizeof(EmbagPush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->forward);
+        r = vk_kernel_get_1d(e, "embag", 4, 1u << 3, sizeof(EmbagPush), LOCAL, &op->forward);
         if (r < 0)
                 return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "embag_backward", .n_bindings = 5, .write_mask = 1u << 4,
-                                           .push_size = sizeof(EmbagBackwardPush), .n_spec = 1,
-                                           .spec = { LOCAL } },
-                          &op->backward);
+        r = vk_kernel_get_1d(e, "embag_backward", 5, 1u << 4, sizeof(EmbagBackwardPush), LOCAL,
+                             &op->backward);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(op);
@@ -54,7 +48,8 @@ OpEmbag *op_embag_free(OpEmbag *op)
 
 static bool holds(const VkTensor *t, VkDType type, uint64_t n)
 {
-        return t && (t->dtype == type || (type == VK_DTYPE_U32 && t->dtype == VK_DTYPE_I32)) && t->count >= n;
+        /* Indices may come signed: the shader reads them as uint either way. */
+        return vk_tensor_holds(t, type, n) || (type == VK_DTYPE_U32 && vk_tensor_holds(t, VK_DTYPE_I32, n));
 }
 
 static bool shape_ok(const OpEmbagShape *s)

@@ -98,18 +98,14 @@ void op_gemm_get_tiles(const OpGemm *op, OpGemmTiles *ret)
         *ret = op->tiles;
 }
 
-static bool holds(const VkTensor *t, uint64_t n)
-{
-        return t && t->dtype == VK_DTYPE_F32 && t->count >= n;
-}
-
 int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor *bias, VkTensor *c,
                    const OpGemmParams *p)
 {
         if (!p || p->m == 0 || p->n == 0 || p->k == 0 || p->act < 0 || p->act >= _VK_ACTIVATION_MAX)
                 return -EINVAL;
-        if (!holds(a, (uint64_t)p->m * p->k) || !holds(b, (uint64_t)p->k * p->n) ||
-            !holds(c, (uint64_t)p->m * p->n) || (bias && !holds(bias, p->n)))
+        if (!vk_tensor_holds_f32(a, (uint64_t)p->m * p->k) ||
+            !vk_tensor_holds_f32(b, (uint64_t)p->k * p->n) ||
+            !vk_tensor_holds_f32(c, (uint64_t)p->m * p->n) || (bias && !vk_tensor_holds_f32(bias, p->n)))
                 return -EINVAL;
         /* A and B are read through R32F texel buffers, which have their own size limit. */
         if (MAX(a->count, b->count) > op->max_texels)

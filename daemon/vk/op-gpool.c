@@ -59,11 +59,6 @@ OpGpool *op_gpool_free(OpGpool *op)
         return NULL;
 }
 
-static bool is_type(const VkTensor *t, VkDType dtype, size_t count)
-{
-        return t && t->dtype == dtype && t->count >= count;
-}
-
 static int check(PoolMode mode, uint32_t n, uint32_t hw, uint32_t c, const VkTensor *big, const VkTensor *small,
                  const VkTensor *argmax)
 {
@@ -71,9 +66,10 @@ static int check(PoolMode mode, uint32_t n, uint32_t hw, uint32_t c, const VkTen
                 return -EINVAL;
         if ((uint64_t)n * hw * c > UINT32_MAX)
                 return -EINVAL;
-        if (!is_type(big, VK_DTYPE_F32, (size_t)n * hw * c) || !is_type(small, VK_DTYPE_F32, (size_t)n * c))
+        if (!vk_tensor_holds(big, VK_DTYPE_F32, (size_t)n * hw * c) ||
+            !vk_tensor_holds(small, VK_DTYPE_F32, (size_t)n * c))
                 return -EINVAL;
-        if (mode == POOL_MAX && !is_type(argmax, VK_DTYPE_U32, (size_t)n * c))
+        if (mode == POOL_MAX && !vk_tensor_holds(argmax, VK_DTYPE_U32, (size_t)n * c))
                 return -EINVAL;
         return 0;
 }

@@ -24,10 +24,7 @@ int op_reduce_new(VkEngine *e, OpReduce **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "reduce", .n_bindings = 2, .write_mask = 1u << 1,
-                                           .push_size = sizeof(ReducePush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->kernel);
+        r = vk_kernel_get_1d(e, "reduce", 2, 1u << 1, sizeof(ReducePush), LOCAL, &op->kernel);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(op);
@@ -45,9 +42,8 @@ int op_reduce_record(OpReduce *op, VkRecorder *r, OpReduceKind kind, VkTensor *x
 {
         uint32_t n_out = axis == 0 ? cols : rows, gx, gy;
 
-        if (kind < 0 || kind >= _OP_REDUCE_MAX || axis > 1 || rows == 0 || cols == 0 || !x || !y ||
-            x->dtype != VK_DTYPE_F32 || y->dtype != VK_DTYPE_F32 || x->count < (uint64_t)rows * cols ||
-            y->count < n_out)
+        if (kind < 0 || kind >= _OP_REDUCE_MAX || axis > 1 || rows == 0 || cols == 0 ||
+            !vk_tensor_holds_f32(x, (uint64_t)rows * cols) || !vk_tensor_holds_f32(y, n_out))
                 return -EINVAL;
         vk_engine_groups_1d(op->engine, n_out, 1, &gx, &gy);
         ReducePush p = { rows, cols, axis, kind == OP_REDUCE_MEAN };

@@ -24,16 +24,10 @@ int op_relu_new(VkEngine *e, OpRelu **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "relu", .n_bindings = 2, .write_mask = 1u << 1,
-                                           .push_size = sizeof(ReluPush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->forward);
+        r = vk_kernel_get_1d(e, "relu", 2, 1u << 1, sizeof(ReluPush), LOCAL, &op->forward);
         if (r < 0)
                 return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "relu_backward", .n_bindings = 3, .write_mask = 1u << 2,
-                                           .push_size = sizeof(ReluPush), .n_spec = 1, .spec = { LOCAL } },
-                          &op->backward);
+        r = vk_kernel_get_1d(e, "relu_backward", 3, 1u << 2, sizeof(ReluPush), LOCAL, &op->backward);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(op);
@@ -46,16 +40,12 @@ OpRelu *op_relu_free(OpRelu *op)
         return NULL;
 }
 
-static bool holds(const VkTensor *t, size_t n)
-{
-        return t && t->dtype == VK_DTYPE_F32 && t->count >= n;
-}
-
 int op_relu_record(OpRelu *op, VkRecorder *r, VkActivation act, VkTensor *x, VkTensor *y, size_t n)
 {
         uint32_t gx, gy;
 
-        if (act < 0 || act >= _VK_ACTIVATION_MAX || n > UINT32_MAX || !holds(x, n) || !holds(y, n))
+        if (act < 0 || act >= _VK_ACTIVATION_MAX || n > UINT32_MAX || !vk_tensor_holds_f32(x, n) ||
+            !vk_tensor_holds_f32(y, n))
                 return -EINVAL;
         vk_engine_groups_1d(op->engine, n, LOCAL, &gx, &gy);
         return vk_recorder_dispatch(r, op->forward, (VkTensor *[]){ x, y }, &(ReluPush){ (uint32_t)n, act }, gx,
@@ -67,8 +57,8 @@ int op_relu_record_backward(OpRelu *op, VkRecorder *r, VkActivation act, VkTenso
 {
         uint32_t gx, gy;
 
-        if (act < 0 || act >= _VK_ACTIVATION_MAX || n > UINT32_MAX || !holds(y, n) || !holds(dy, n) ||
-            !holds(dx, n))
+        if (act < 0 || act >= _VK_ACTIVATION_MAX || n > UINT32_MAX || !vk_tensor_holds_f32(y, n) ||
+            !vk_tensor_holds_f32(dy, n) || !vk_tensor_holds_f32(dx, n))
                 return -EINVAL;
         vk_engine_groups_1d(op->engine, n, LOCAL, &gx, &gy);
         return vk_recorder_dispatch(r, op->backward, (VkTensor *[]){ y, dy, dx }, &(ReluPush){ (uint32_t)n, act },

@@ -139,6 +139,10 @@ typedef struct VkTensor {
 } VkTensor;
 
 size_t vk_dtype_size(VkDType t);
+/* Whether t is a tensor of dtype with at least n elements: what an op checks of
+ * each tensor it is given before recording. False for NULL. */
+bool vk_tensor_holds(const VkTensor *t, VkDType dtype, uint64_t n);
+bool vk_tensor_holds_f32(const VkTensor *t, uint64_t n);
 
 /* A tensor with its own device memory. shape has ndim (1…4) entries, each ≥ 1.
  * -EINVAL for a bad shape, -E2BIG when larger than vk_engine_max_tensor_bytes(),
@@ -198,6 +202,10 @@ typedef struct VkKernelInfo {
  * owns and caches it (same shader + spec constants → same kernel), so ops
  * never free kernels. -ENOENT for an unknown shader, -EINVAL for a bad info. */
 int vk_kernel_get(VkEngine *e, const VkKernelInfo *info, VkKernel **ret);
+/* vk_kernel_get() for the common element-wise case: storage buffers only, and
+ * one specialization constant, the workgroup size local. */
+int vk_kernel_get_1d(VkEngine *e, const char *shader, unsigned n_bindings, uint32_t write_mask,
+                     uint32_t push_size, uint32_t local, VkKernel **ret);
 
 /* ---- recorder: one command buffer per step ------------------------------------ */
 
