@@ -6,15 +6,6 @@
 
 #include "ref-conv.h"
 
-double ref_dot(const float *a, const float *b, size_t n)
-{
-        double acc = 0.0;
-
-        for (size_t i = 0; i < n; i++)
-                acc += (double)a[i] * b[i];
-        return acc;
-}
-
 float ref_act(VkActivation act, float v)
 {
         /* Comparisons, not fminf/fmaxf, so a NaN passes through as the shaders let it. */

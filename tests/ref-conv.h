@@ -15,9 +15,6 @@
 #include "pool-shape.h"
 #include "preprocess-shape.h"
 
-/* Σ a[i]·b[i] in double: the loss Σ y·g whose gradient the backward kernels give. */
-double ref_dot(const float *a, const float *b, size_t n);
-
 float ref_act(VkActivation act, float v);
 /* dx = dy where act'(y) is 1, else 0; y is the activation's output. */
 void ref_act_bwd(VkActivation act, size_t n, const float *y, const float *dy, float *dx);

@@ -11,110 +11,28 @@
 #include "ref-conv.h"
 
 /* fp32 accumulation against double: NMSE ~1e-13 here; an indexing mistake gives ~1. */
-#define NMSE_BOUND 1e-9
-/* Relative error (vkt_check_gradient) of a device gradient against central
- * differences of the reference forward. The loss is linear in each input, so
- * a large step (0.25) is exact but for float rounding of the loss. */
-#define FD_BOUND 1e-4
-#define FD_SAMPLES 24
-
-typedef struct FdCtx {
-        const ConvShape *s;
-        const float *x, *w, *b, *g;
-        float *y;
-        size_t ny;
-} FdCtx;
-
-static double loss(void *userdata, const float *param)
-{
-        FdCtx *c = userdata;
-
-        ref_conv2d_fwd(c->s, VK_ACTIVATION_NONE, c->x, c->w, c->b, c->y);
-        return ref_dot(c->y, c->g, c->ny);
-}
-
 static const OpConv2dTiles *tiles; /* NULL: the device's defaults */
+static const VktConvRef ref = { ref_conv2d_fwd, ref_conv2d_bwd_data, ref_conv2d_bwd_weight };
 
 static void run_case(const char *name, const ConvShape *s, VkActivation act, bool bias, bool specials, uint64_t seed)
 {
-        VkEngine *e = vkt_engine();
         VkRecorder *rec = vkt_recorder();
         _cleanup_(op_conv2d_freep) OpConv2d *op = NULL;
-        uint32_t oh, ow;
-        char label[128];
+        _cleanup_(vkt_conv_case_done) VktConvCase c = {};
 
-        vkt_seed(seed);
-        ASSERT_OK(conv_shape_out(s, &oh, &ow));
-        size_t nx = (size_t)s->n * s->h * s->w * s->c, nw = (size_t)s->kh * s->kw * s->c * s->k;
-        size_t ny = (size_t)s->n * oh * ow * s->k;
+        vkt_conv_case_init(&c, s, act, bias, specials, (size_t)s->kh * s->kw * s->c * s->k, s->k, 0.5f, seed);
         fprintf(stderr, " %s: n%u %ux%ux%u → %ux%ux%u, k%ux%u s%u,%u pad %u,%u,%u,%u act %d%s\n", name, s->n, s->h,
-                s->w, s->c, oh, ow, s->k, s->kh, s->kw, s->stride_h, s->stride_w, s->pad_top, s->pad_left,
+                s->w, s->c, c.oh, c.ow, s->k, s->kh, s->kw, s->stride_h, s->stride_w, s->pad_top, s->pad_left,
                 s->pad_bottom, s->pad_right, act, bias ? " bias" : "");
-
-        _cleanup_free_ float *x = random_floats(nx, -1.0f, 1.0f);
-        _cleanup_free_ float *w = random_floats(nw, -0.5f, 0.5f);
-        _cleanup_free_ float *b = random_floats(s->k, -1.0f, 1.0f);
-        _cleanup_free_ float *g = random_floats(ny, -1.0f, 1.0f);
-        _cleanup_free_ float *want = calloc(nx + nw + ny + s->k, sizeof(float));
-        ASSERT_TRUE(want);
-        if (specials) {
-                x[nx / 3] = NAN;
-                x[nx / 2] = INFINITY;
-                x[nx - 1] = -INFINITY;
-        }
-        ASSERT_OK(op_conv2d_new_tiled(e, tiles, &op));
-        _cleanup_(vk_tensor_freep) VkTensor *tx = vkt_tensor(e, nx, x);
-        _cleanup_(vk_tensor_freep) VkTensor *tw = vkt_tensor(e, nw, w);
-        _cleanup_(vk_tensor_freep) VkTensor *tb = vkt_tensor(e, s->k, b);
-        _cleanup_(vk_tensor_freep) VkTensor *tg = vkt_tensor(e, ny, g);
-        _cleanup_(vk_tensor_freep) VkTensor *y = vkt_tensor(e, ny, NULL);
-        _cleanup_(vk_tensor_freep) VkTensor *dx = vkt_tensor(e, nx, NULL);
-        _cleanup_(vk_tensor_freep) VkTensor *dw = vkt_tensor(e, nw, NULL);
-        _cleanup_(vk_tensor_freep) VkTensor *db = vkt_tensor(e, s->k, NULL);
-
+        ASSERT_OK(op_conv2d_new_tiled(vkt_engine(), tiles, &op));
         ASSERT_OK(vk_recorder_begin(rec));
-        ASSERT_OK(op_conv2d_record(op, rec, s, act, tx, tw, bias ? tb : NULL, y));
+        ASSERT_OK(op_conv2d_record(op, rec, s, act, c.tx, c.tw, bias ? c.tb : NULL, c.y));
         if (!specials) {
-                ASSERT_OK(op_conv2d_record_bwd_data(op, rec, s, tg, tw, dx));
-                ASSERT_OK(op_conv2d_record_bwd_weight(op, rec, s, tx, tg, dw, bias ? db : NULL));
+                ASSERT_OK(op_conv2d_record_bwd_data(op, rec, s, c.tg, c.tw, c.dx));
+                ASSERT_OK(op_conv2d_record_bwd_weight(op, rec, s, c.tx, c.tg, c.dw, bias ? c.db : NULL));
         }
         ASSERT_OK(vk_recorder_submit_and_wait(rec));
-        vkt_check_guard(y, ny);
-
-        _cleanup_free_ float *got_y = vkt_download(y, ny);
-        ref_conv2d_fwd(s, act, x, w, bias ? b : NULL, want);
-        snprintf(label, sizeof(label), "%s forward", name);
-        vkt_compare(label, got_y, want, ny, NMSE_BOUND);
-        if (specials)
-                return;
-
-        vkt_check_guard(dx, nx);
-        vkt_check_guard(dw, nw);
-        vkt_check_guard(db, s->k);
-        _cleanup_free_ float *got_dx = vkt_download(dx, nx);
-        _cleanup_free_ float *got_dw = vkt_download(dw, nw);
-        _cleanup_free_ float *got_db = vkt_download(db, s->k);
-
-        ref_conv2d_bwd_data(s, g, w, want);
-        snprintf(label, sizeof(label), "%s backward-data", name);
-        vkt_compare(label, got_dx, want, nx, NMSE_BOUND);
-        ref_conv2d_bwd_weight(s, x, g, want, want + nw);
-        snprintf(label, sizeof(label), "%s backward-weight", name);
-        vkt_compare(label, got_dw, want, nw, NMSE_BOUND);
-        if (bias) {
-                snprintf(label, sizeof(label), "%s backward-bias", name);
-                vkt_compare(label, got_db, want + nw, s->k, NMSE_BOUND);
-        }
-
-        FdCtx c = { .s = s, .x = x, .w = w, .b = b, .g = g, .y = want, .ny = ny };
-        snprintf(label, sizeof(label), "%s dx", name);
-        vkt_check_gradient(label, loss, &c, x, nx, got_dx, FD_SAMPLES, 0.25f, FD_BOUND);
-        snprintf(label, sizeof(label), "%s dw", name);
-        vkt_check_gradient(label, loss, &c, w, nw, got_dw, FD_SAMPLES, 0.25f, FD_BOUND);
-        if (bias) {
-                snprintf(label, sizeof(label), "%s db", name);
-                vkt_check_gradient(label, loss, &c, b, s->k, got_db, FD_SAMPLES, 0.25f, FD_BOUND);
-        }
+        vkt_conv_case_check(&c, name, &ref);
 }
 
 TEST(odd_shapes)

@@ -22,7 +22,7 @@ static double loss(void *userdata, const float *param)
         FdCtx *c = userdata;
 
         ref_gpool_fwd(c->mode, c->n, c->hw, c->c, c->x, c->y, NULL);
-        return ref_dot(c->y, c->g, (size_t)c->n * c->c);
+        return vkt_dot(c->y, c->g, (size_t)c->n * c->c);
 }
 
 static void run_case(PoolMode mode, uint32_t n, uint32_t hw, uint32_t c, const float *given, uint64_t seed)

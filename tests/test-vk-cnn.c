@@ -90,7 +90,7 @@ static double c_step(Params *ps, uint32_t step)
         ref_conv2d_fwd(&s3, VK_ACTIVATION_RELU6, a2, p[W3], p[B3], a3);
         ref_gpool_fwd(POOL_AVG, B, P1, C2, a3, pool, NULL);
         for (int b = 0; b < B; b++) {
-                z[b] = (float)(p[B4][0] + ref_dot(pool + b * C2, p[W4], C2));
+                z[b] = (float)(p[B4][0] + vkt_dot(pool + b * C2, p[W4], C2));
                 double x = z[b], y = y_data[b], pw = pos_weight[0];
                 double sp_neg = fmax(-x, 0) + log1p(exp(-fabs(x))), sp_pos = fmax(x, 0) + log1p(exp(-fabs(x)));
                 loss += pw * y * sp_neg + (1 - y) * sp_pos;

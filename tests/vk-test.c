@@ -136,6 +136,15 @@ double vkt_nmse(const float *got, const float *want, size_t n)
         return err / MAX(ref, (double)n * 1e-30);
 }
 
+double vkt_dot(const float *a, const float *b, size_t n)
+{
+        double acc = 0.0;
+
+        for (size_t i = 0; i < n; i++)
+                acc += (double)a[i] * b[i];
+        return acc;
+}
+
 void vkt_compare_at(const char *what, const float *got, const float *want, size_t n, double bound,
                     const char *file, int line)
 {
@@ -183,4 +192,128 @@ void vkt_check_gradient_at(const char *what, VktLossFn f, void *userdata, float 
                         line, what, rel, tol);
                 exit(1);
         }
+}
+
+/* fp32 accumulation against double: NMSE ~1e-13 here; an indexing mistake gives ~1. */
+#define CONV_NMSE_BOUND 1e-9
+/* Relative error of a device gradient against central differences of the
+ * reference forward. The loss is linear in each input, so a large step (0.25)
+ * is exact but for float rounding of the loss. */
+#define CONV_FD_BOUND 1e-4
+#define CONV_FD_SAMPLES 24
+
+static float *random_array(size_t n, float lo, float hi)
+{
+        float *a = malloc(MAX(n, (size_t)1) * sizeof(float));
+
+        ASSERT_TRUE(a);
+        vkt_fill(a, n, lo, hi);
+        return a;
+}
+
+void vkt_conv_case_init(VktConvCase *c, const ConvShape *s, VkActivation act, bool bias, bool specials, size_t nw,
+                        size_t nb, float w_range, uint64_t seed)
+{
+        VkEngine *e = vkt_engine();
+
+        *c = (VktConvCase){ .s = s, .act = act, .bias = bias, .specials = specials, .nw = nw, .nb = nb };
+        vkt_seed(seed);
+        ASSERT_OK(conv_shape_out(s, &c->oh, &c->ow));
+        c->nx = (size_t)s->n * s->h * s->w * s->c;
+        c->ny = (size_t)s->n * c->oh * c->ow * s->k;
+        c->x = random_array(c->nx, -1.0f, 1.0f);
+        c->w = random_array(nw, -w_range, w_range);
+        c->b = random_array(nb, -1.0f, 1.0f);
+        c->g = random_array(c->ny, -1.0f, 1.0f);
+        if (specials) {
+                c->x[c->nx / 3] = NAN;
+                c->x[c->nx / 2] = INFINITY;
+                c->x[c->nx - 1] = -INFINITY;
+        }
+        c->tx = vkt_tensor(e, c->nx, c->x);
+        c->tw = vkt_tensor(e, nw, c->w);
+        c->tb = vkt_tensor(e, nb, c->b);
+        c->tg = vkt_tensor(e, c->ny, c->g);
+        c->y = vkt_tensor(e, c->ny, NULL);
+        c->dx = vkt_tensor(e, c->nx, NULL);
+        c->dw = vkt_tensor(e, nw, NULL);
+        c->db = vkt_tensor(e, nb, NULL);
+}
+
+typedef struct ConvLoss {
+        const VktConvCase *c;
+        const VktConvRef *ref;
+        float *y;
+} ConvLoss;
+
+static double conv_loss(void *userdata, const float *param)
+{
+        ConvLoss *l = userdata;
+
+        l->ref->fwd(l->c->s, VK_ACTIVATION_NONE, l->c->x, l->c->w, l->c->b, l->y);
+        return vkt_dot(l->y, l->c->g, l->c->ny);
+}
+
+void vkt_conv_case_check_at(VktConvCase *c, const char *name, const VktConvRef *ref, const char *file, int line)
+{
+        size_t nx = c->nx, nw = c->nw, nb = c->nb, ny = c->ny;
+        char label[128];
+
+        _cleanup_free_ float *want = calloc(nx + nw + ny + nb, sizeof(float));
+        ASSERT_TRUE(want);
+        vkt_check_guard_at(c->y, ny, file, line);
+        _cleanup_free_ float *got_y = vkt_download(c->y, ny);
+        ref->fwd(c->s, c->act, c->x, c->w, c->bias ? c->b : NULL, want);
+        snprintf(label, sizeof(label), "%s forward", name);
+        vkt_compare_at(label, got_y, want, ny, CONV_NMSE_BOUND, file, line);
+        if (c->specials)
+                return;
+
+        vkt_check_guard_at(c->dx, nx, file, line);
+        vkt_check_guard_at(c->dw, nw, file, line);
+        vkt_check_guard_at(c->db, nb, file, line);
+        _cleanup_free_ float *got_dx = vkt_download(c->dx, nx);
+        _cleanup_free_ float *got_dw = vkt_download(c->dw, nw);
+        _cleanup_free_ float *got_db = vkt_download(c->db, nb);
+
+        ref->bwd_data(c->s, c->g, c->w, want);
+        snprintf(label, sizeof(label), "%s backward-data", name);
+        vkt_compare_at(label, got_dx, want, nx, CONV_NMSE_BOUND, file, line);
+        ref->bwd_weight(c->s, c->x, c->g, want, want + nw);
+        snprintf(label, sizeof(label), "%s backward-weight", name);
+        vkt_compare_at(label, got_dw, want, nw, CONV_NMSE_BOUND, file, line);
+        if (c->bias) {
+                snprintf(label, sizeof(label), "%s backward-bias", name);
+                vkt_compare_at(label, got_db, want + nw, nb, CONV_NMSE_BOUND, file, line);
+        }
+
+        ConvLoss l = { .c = c, .ref = ref, .y = want };
+        snprintf(label, sizeof(label), "%s dx", name);
+        vkt_check_gradient_at(label, conv_loss, &l, c->x, nx, got_dx, CONV_FD_SAMPLES, 0.25f, CONV_FD_BOUND, file,
+                              line);
+        snprintf(label, sizeof(label), "%s dw", name);
+        vkt_check_gradient_at(label, conv_loss, &l, c->w, nw, got_dw, CONV_FD_SAMPLES, 0.25f, CONV_FD_BOUND, file,
+                              line);
+        if (c->bias) {
+                snprintf(label, sizeof(label), "%s db", name);
+                vkt_check_gradient_at(label, conv_loss, &l, c->b, nb, got_db, CONV_FD_SAMPLES, 0.25f,
+                                      CONV_FD_BOUND, file, line);
+        }
+}
+
+void vkt_conv_case_done(VktConvCase *c)
+{
+        free(c->x);
+        free(c->w);
+        free(c->b);
+        free(c->g);
+        vk_tensor_free(c->tx);
+        vk_tensor_free(c->tw);
+        vk_tensor_free(c->tb);
+        vk_tensor_free(c->tg);
+        vk_tensor_free(c->y);
+        vk_tensor_free(c->dx);
+        vk_tensor_free(c->dw);
+        vk_tensor_free(c->db);
+        *c = (VktConvCase){};
 }

@@ -12,6 +12,7 @@
 
 #include <math.h>
 
+#include "conv-shape.h"
 #include "tests.h"
 #include "vk.h"
 
@@ -44,6 +45,8 @@ void vkt_compare_at(const char *what, const float *got, const float *want, size_
                     const char *file, int line);
 #define vkt_compare(what, got, want, n, bound) vkt_compare_at((what), (got), (want), (n), (bound), __FILE__, __LINE__)
 double vkt_nmse(const float *got, const float *want, size_t n);
+/* Σ a[i]·b[i] in double: a loss Σ y·g whose gradient a backward kernel gives is g. */
+double vkt_dot(const float *a, const float *b, size_t n);
 
 /* Finite differences: for `samples` coordinates i of x (spread over 0…n-1),
  * (f(x + h·e_i) - f(x - h·e_i)) / 2h, computed with f evaluated on the device,
@@ -54,3 +57,33 @@ void vkt_check_gradient_at(const char *what, VktLossFn f, void *userdata, float 
                            unsigned samples, float h, double tol, const char *file, int line);
 #define vkt_check_gradient(what, f, ud, x, n, grad, samples, h, tol)                                       \
         vkt_check_gradient_at((what), (f), (ud), (x), (n), (grad), (samples), (h), (tol), __FILE__, __LINE__)
+
+/* ---- layers with weights and bias: conv2d and dwconv ---------------------------- */
+
+/* A layer's C reference (ref_conv2d_* or ref_dwconv_*, tests/ref-conv.h). */
+typedef struct VktConvRef {
+        void (*fwd)(const ConvShape *s, VkActivation act, const float *x, const float *w, const float *b, float *y);
+        void (*bwd_data)(const ConvShape *s, const float *dy, const float *w, float *dx);
+        void (*bwd_weight)(const ConvShape *s, const float *x, const float *dy, float *dw, float *db);
+} VktConvRef;
+
+/* One case of y = act(conv(x, w) + b) and its backward for the loss Σ y·g. The
+ * test records its op on the tensors (forward only where specials), then
+ * vkt_conv_case_check() compares all against the reference. */
+typedef struct VktConvCase {
+        const ConvShape *s;
+        VkActivation act;
+        bool bias, specials; /* specials: x holds NaN and ±inf */
+        uint32_t oh, ow;
+        size_t nx, nw, nb, ny;
+        float *x, *w, *b, *g;        /* random host data */
+        VkTensor *tx, *tw, *tb, *tg; /* the same on the device, guarded */
+        VkTensor *y, *dx, *dw, *db;  /* outputs, guarded */
+} VktConvCase;
+
+/* nw weights uniform in ±w_range and nb biases, drawn after x from seed. */
+void vkt_conv_case_init(VktConvCase *c, const ConvShape *s, VkActivation act, bool bias, bool specials, size_t nw,
+                        size_t nb, float w_range, uint64_t seed);
+void vkt_conv_case_check_at(VktConvCase *c, const char *name, const VktConvRef *ref, const char *file, int line);
+#define vkt_conv_case_check(c, name, ref) vkt_conv_case_check_at((c), (name), (ref), __FILE__, __LINE__)
+void vkt_conv_case_done(VktConvCase *c);
