@@ -147,6 +147,17 @@ static void tensor_init(VkTensor *t, VkEngine *e, VkDType dtype, unsigned ndim, 
         memcpy(t->shape, shape, ndim * sizeof(uint32_t));
 }
 
+/* Frees what vk_alloc_buffer() made (either may be null in a half-built owner). */
+static void buffer_free(VkEngine *e, VkBuffer buffer, VkDeviceMemory memory)
+{
+        if (buffer) {
+                vk_kernels_forget_buffer(e, buffer);
+                vkDestroyBuffer(e->device, buffer, NULL);
+        }
+        if (memory)
+                vkFreeMemory(e->device, memory, NULL);
+}
+
 int vk_tensor_new(VkEngine *e, VkDType dtype, unsigned ndim, const uint32_t *shape, VkTensor **ret)
 {
         _cleanup_(vk_tensor_freep) VkTensor *t = NULL;
@@ -173,12 +184,7 @@ VkTensor *vk_tensor_free(VkTensor *t)
 {
         if (!t)
                 return NULL;
-        if (t->buffer) {
-                vk_kernels_forget_buffer(t->engine, t->buffer);
-                vkDestroyBuffer(t->engine->device, t->buffer, NULL);
-        }
-        if (t->own_memory)
-                vkFreeMemory(t->engine->device, t->own_memory, NULL);
+        buffer_free(t->engine, t->buffer, t->own_memory);
         free(t);
         return NULL;
 }
@@ -292,12 +298,7 @@ VkArena *vk_arena_free(VkArena *a)
 {
         if (!a)
                 return NULL;
-        if (a->buffer) {
-                vk_kernels_forget_buffer(a->engine, a->buffer);
-                vkDestroyBuffer(a->engine->device, a->buffer, NULL);
-        }
-        if (a->memory)
-                vkFreeMemory(a->engine->device, a->memory, NULL);
+        buffer_free(a->engine, a->buffer, a->memory);
         while (a->blocks) {
                 ArenaBlock *b = a->blocks;
                 a->blocks = b->next;
