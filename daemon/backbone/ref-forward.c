@@ -7,9 +7,11 @@
 
 #include "backbone-internal.h"
 
+/* A dense convolution (HWIO weights) or a depthwise one ([k][k][c] weights). */
 static void conv(const BbNode *n, const BbNode *a, const float *in, float *out)
 {
-        const unsigned k = n->k, s = n->stride, cin = n->cin, cout = n->c;
+        const bool depthwise = n->op == BB_OP_DWCONV;
+        const unsigned k = n->k, s = n->stride, cin = depthwise ? n->c : n->cin, cout = n->c;
 
         for (unsigned oy = 0; oy < n->h; oy++)
                 for (unsigned ox = 0; ox < n->w; ox++) {
@@ -24,37 +26,18 @@ static void conv(const BbNode *n, const BbNode *a, const float *in, float *out)
                                         if (ix < 0 || ix >= (int)a->w)
                                                 continue;
                                         const float *px = in + ((size_t)iy * a->w + (unsigned)ix) * cin;
+                                        if (depthwise) {
+                                                const float *wk = n->weight + (size_t)(ky * k + kx) * cout;
+                                                for (unsigned ch = 0; ch < cout; ch++)
+                                                        acc[ch] += px[ch] * wk[ch];
+                                                continue;
+                                        }
                                         const float *wk = n->weight + (size_t)(ky * k + kx) * cin * cout;
                                         for (unsigned ci = 0; ci < cin; ci++) {
                                                 const float v = px[ci], *wr = wk + (size_t)ci * cout;
                                                 for (unsigned co = 0; co < cout; co++)
                                                         acc[co] += v * wr[co];
                                         }
-                                }
-                        }
-                }
-}
-
-static void dwconv(const BbNode *n, const BbNode *a, const float *in, float *out)
-{
-        const unsigned k = n->k, s = n->stride, c = n->c;
-
-        for (unsigned oy = 0; oy < n->h; oy++)
-                for (unsigned ox = 0; ox < n->w; ox++) {
-                        float *acc = out + ((size_t)oy * n->w + ox) * c;
-                        memcpy(acc, n->bias, c * sizeof(float));
-                        for (unsigned ky = 0; ky < k; ky++) {
-                                int iy = (int)(oy * s + ky) - (int)n->pad[0];
-                                if (iy < 0 || iy >= (int)a->h)
-                                        continue;
-                                for (unsigned kx = 0; kx < k; kx++) {
-                                        int ix = (int)(ox * s + kx) - (int)n->pad[2];
-                                        if (ix < 0 || ix >= (int)a->w)
-                                                continue;
-                                        const float *px = in + ((size_t)iy * a->w + (unsigned)ix) * c;
-                                        const float *wk = n->weight + (size_t)(ky * k + kx) * c;
-                                        for (unsigned ch = 0; ch < c; ch++)
-                                                acc[ch] += px[ch] * wk[ch];
                                 }
                         }
                 }
@@ -139,10 +122,8 @@ static int forward_one(const Backbone *bb, const float *pixels, float *ret_probs
                 }
                 switch (n->op) {
                 case BB_OP_CONV:
-                        conv(n, a, act[n->in[0]], act[i]);
-                        break;
                 case BB_OP_DWCONV:
-                        dwconv(n, a, act[n->in[0]], act[i]);
+                        conv(n, a, act[n->in[0]], act[i]);
                         break;
                 case BB_OP_ADD:
                         for (size_t p = 0; p < count; p++)
