@@ -32,109 +32,150 @@ static long in_coord(uint32_t o, uint32_t t, uint32_t stride, uint32_t pad, uint
         return i >= 0 && i < (long)size ? i : -1;
 }
 
+/* Every (output pixel, kernel tap) of a convolution whose tap reads an input
+ * pixel rather than padding, in the order batch, row, column, tap row, tap
+ * column: the loop nest all six references share. Pixels and taps are
+ * numbered as the NHWC / HWIO layouts store them. */
+typedef struct Taps {
+        const ConvShape *s;
+        uint32_t oh, ow;
+        uint32_t n, i, j, u, v;
+        bool started;
+        size_t in, out, tap; /* input pixel, output pixel, u·kw + v */
+} Taps;
+
+static Taps taps(const ConvShape *s, uint32_t oh, uint32_t ow)
+{
+        return (Taps){.s = s, .oh = oh, .ow = ow};
+}
+
+/* Moves to the next position, padding or not; false past the last. */
+static bool taps_step(Taps *t)
+{
+        if (++t->v < t->s->kw)
+                return true;
+        t->v = 0;
+        if (++t->u < t->s->kh)
+                return true;
+        t->u = 0;
+        if (++t->j < t->ow)
+                return true;
+        t->j = 0;
+        if (++t->i < t->oh)
+                return true;
+        t->i = 0;
+        return ++t->n < t->s->n;
+}
+
+static bool taps_next(Taps *t)
+{
+        const ConvShape *s = t->s;
+
+        for (;;) {
+                if (t->started && !taps_step(t))
+                        return false;
+                t->started = true;
+                long ih = in_coord(t->i, t->u, s->stride_h, s->pad_top, s->h);
+                long iw = in_coord(t->j, t->v, s->stride_w, s->pad_left, s->w);
+                if (ih < 0 || iw < 0)
+                        continue;
+                t->in = ((size_t)t->n * s->h + ih) * s->w + iw;
+                t->out = ((size_t)t->n * t->oh + t->i) * t->ow + t->j;
+                t->tap = (size_t)t->u * s->kw + t->v;
+                return true;
+        }
+}
+
+/* Accumulators in double, zeroed; the references abort when out of memory. */
+static double *acc_new(size_t n)
+{
+        double *acc = calloc(MAX(n, (size_t)1), sizeof(double));
+
+        if (!acc)
+                abort();
+        return acc;
+}
+
+/* Rounds n accumulators to float into dst (when not NULL) and frees them. */
+static void acc_store(double *acc, float *dst, size_t n)
+{
+        for (size_t i = 0; dst && i < n; i++)
+                dst[i] = (float)acc[i];
+        free(acc);
+}
+
+/* Starts each output's accumulator at its bias (k channels), or at 0. */
+static double *acc_bias(size_t pixels, uint32_t k, const float *b)
+{
+        double *acc = acc_new(pixels * k);
+
+        for (size_t i = 0; b && i < pixels * k; i++)
+                acc[i] = b[i % k];
+        return acc;
+}
+
+static void act_store(VkActivation act, double *acc, float *y, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                y[i] = ref_act(act, (float)acc[i]);
+        free(acc);
+}
+
+/* Σ dy over the output pixels, per channel, in the order the pixels are stored. */
+static void bias_grad(const float *dy, size_t pixels, uint32_t k, float *db)
+{
+        double *acc = acc_new(k);
+
+        for (size_t p = 0; p < pixels; p++)
+                for (uint32_t c = 0; c < k; c++)
+                        acc[c] += dy[p * k + c];
+        acc_store(acc, db, k);
+}
+
 void ref_conv2d_fwd(const ConvShape *s, VkActivation act, const float *x, const float *w, const float *b, float *y)
 {
         uint32_t oh, ow;
 
         if (conv_shape_out(s, &oh, &ow) < 0)
                 return;
-        for (uint32_t n = 0; n < s->n; n++)
-                for (uint32_t i = 0; i < oh; i++)
-                        for (uint32_t j = 0; j < ow; j++)
-                                for (uint32_t k = 0; k < s->k; k++) {
-                                        double acc = b ? b[k] : 0.0;
-                                        for (uint32_t u = 0; u < s->kh; u++) {
-                                                long ih = in_coord(i, u, s->stride_h, s->pad_top, s->h);
-                                                if (ih < 0)
-                                                        continue;
-                                                for (uint32_t v = 0; v < s->kw; v++) {
-                                                        long iw = in_coord(j, v, s->stride_w, s->pad_left, s->w);
-                                                        if (iw < 0)
-                                                                continue;
-                                                        const float *xp = x + (((size_t)n * s->h + ih) * s->w + iw) * s->c;
-                                                        const float *wp = w + ((size_t)u * s->kw + v) * s->c * s->k + k;
-                                                        for (uint32_t c = 0; c < s->c; c++)
-                                                                acc += (double)xp[c] * wp[(size_t)c * s->k];
-                                                }
-                                        }
-                                        y[(((size_t)n * oh + i) * ow + j) * s->k + k] = ref_act(act, (float)acc);
-                                }
+        double *acc = acc_bias((size_t)s->n * oh * ow, s->k, b);
+        for (Taps t = taps(s, oh, ow); taps_next(&t);)
+                for (uint32_t k = 0; k < s->k; k++)
+                        for (uint32_t c = 0; c < s->c; c++)
+                                acc[t.out * s->k + k] +=
+                                        (double)x[t.in * s->c + c] * w[(t.tap * s->c + c) * s->k + k];
+        act_store(act, acc, y, (size_t)s->n * oh * ow * s->k);
 }
 
 void ref_conv2d_bwd_data(const ConvShape *s, const float *dy, const float *w, float *dx)
 {
         uint32_t oh, ow;
-        size_t nx = (size_t)s->n * s->h * s->w * s->c;
-        double *acc;
 
         if (conv_shape_out(s, &oh, &ow) < 0)
                 return;
-        acc = calloc(nx, sizeof(double));
-        if (!acc)
-                abort();
-        for (uint32_t n = 0; n < s->n; n++)
-                for (uint32_t i = 0; i < oh; i++)
-                        for (uint32_t j = 0; j < ow; j++)
-                                for (uint32_t u = 0; u < s->kh; u++) {
-                                        long ih = in_coord(i, u, s->stride_h, s->pad_top, s->h);
-                                        if (ih < 0)
-                                                continue;
-                                        for (uint32_t v = 0; v < s->kw; v++) {
-                                                long iw = in_coord(j, v, s->stride_w, s->pad_left, s->w);
-                                                if (iw < 0)
-                                                        continue;
-                                                const float *g = dy + (((size_t)n * oh + i) * ow + j) * s->k;
-                                                double *xp = acc + (((size_t)n * s->h + ih) * s->w + iw) * s->c;
-                                                const float *wp = w + ((size_t)u * s->kw + v) * s->c * s->k;
-                                                for (uint32_t c = 0; c < s->c; c++)
-                                                        for (uint32_t k = 0; k < s->k; k++)
-                                                                xp[c] += (double)g[k] * wp[(size_t)c * s->k + k];
-                                        }
-                                }
-        for (size_t i = 0; i < nx; i++)
-                dx[i] = (float)acc[i];
-        free(acc);
+        double *acc = acc_new((size_t)s->n * s->h * s->w * s->c);
+        for (Taps t = taps(s, oh, ow); taps_next(&t);)
+                for (uint32_t c = 0; c < s->c; c++)
+                        for (uint32_t k = 0; k < s->k; k++)
+                                acc[t.in * s->c + c] +=
+                                        (double)dy[t.out * s->k + k] * w[(t.tap * s->c + c) * s->k + k];
+        acc_store(acc, dx, (size_t)s->n * s->h * s->w * s->c);
 }
 
 void ref_conv2d_bwd_weight(const ConvShape *s, const float *x, const float *dy, float *dw, float *db)
 {
         uint32_t oh, ow;
-        size_t nw = (size_t)s->kh * s->kw * s->c * s->k;
-        double *acc, *bacc;
 
         if (conv_shape_out(s, &oh, &ow) < 0)
                 return;
-        acc = calloc(nw + s->k, sizeof(double));
-        if (!acc)
-                abort();
-        bacc = acc + nw;
-        for (uint32_t n = 0; n < s->n; n++)
-                for (uint32_t i = 0; i < oh; i++)
-                        for (uint32_t j = 0; j < ow; j++) {
-                                const float *g = dy + (((size_t)n * oh + i) * ow + j) * s->k;
-                                for (uint32_t k = 0; k < s->k; k++)
-                                        bacc[k] += g[k];
-                                for (uint32_t u = 0; u < s->kh; u++) {
-                                        long ih = in_coord(i, u, s->stride_h, s->pad_top, s->h);
-                                        if (ih < 0)
-                                                continue;
-                                        for (uint32_t v = 0; v < s->kw; v++) {
-                                                long iw = in_coord(j, v, s->stride_w, s->pad_left, s->w);
-                                                if (iw < 0)
-                                                        continue;
-                                                const float *xp = x + (((size_t)n * s->h + ih) * s->w + iw) * s->c;
-                                                double *wp = acc + ((size_t)u * s->kw + v) * s->c * s->k;
-                                                for (uint32_t c = 0; c < s->c; c++)
-                                                        for (uint32_t k = 0; k < s->k; k++)
-                                                                wp[(size_t)c * s->k + k] += (double)xp[c] * g[k];
-                                        }
-                                }
-                        }
-        for (size_t i = 0; i < nw; i++)
-                dw[i] = (float)acc[i];
-        for (uint32_t k = 0; db && k < s->k; k++)
-                db[k] = (float)bacc[k];
-        free(acc);
+        double *acc = acc_new((size_t)s->kh * s->kw * s->c * s->k);
+        for (Taps t = taps(s, oh, ow); taps_next(&t);)
+                for (uint32_t c = 0; c < s->c; c++)
+                        for (uint32_t k = 0; k < s->k; k++)
+                                acc[(t.tap * s->c + c) * s->k + k] +=
+                                        (double)x[t.in * s->c + c] * dy[t.out * s->k + k];
+        acc_store(acc, dw, (size_t)s->kh * s->kw * s->c * s->k);
+        bias_grad(dy, (size_t)s->n * oh * ow, s->k, db);
 }
 
 void ref_dwconv_fwd(const ConvShape *s, VkActivation act, const float *x, const float *w, const float *b, float *y)
@@ -143,90 +184,38 @@ void ref_dwconv_fwd(const ConvShape *s, VkActivation act, const float *x, const 
 
         if (conv_shape_out(s, &oh, &ow) < 0)
                 return;
-        for (uint32_t n = 0; n < s->n; n++)
-                for (uint32_t i = 0; i < oh; i++)
-                        for (uint32_t j = 0; j < ow; j++)
-                                for (uint32_t c = 0; c < s->c; c++) {
-                                        double acc = b ? b[c] : 0.0;
-                                        for (uint32_t u = 0; u < s->kh; u++) {
-                                                long ih = in_coord(i, u, s->stride_h, s->pad_top, s->h);
-                                                for (uint32_t v = 0; ih >= 0 && v < s->kw; v++) {
-                                                        long iw = in_coord(j, v, s->stride_w, s->pad_left, s->w);
-                                                        if (iw < 0)
-                                                                continue;
-                                                        acc += (double)x[(((size_t)n * s->h + ih) * s->w + iw) * s->c + c] *
-                                                               w[((size_t)u * s->kw + v) * s->c + c];
-                                                }
-                                        }
-                                        y[(((size_t)n * oh + i) * ow + j) * s->c + c] = ref_act(act, (float)acc);
-                                }
+        double *acc = acc_bias((size_t)s->n * oh * ow, s->c, b);
+        for (Taps t = taps(s, oh, ow); taps_next(&t);)
+                for (uint32_t c = 0; c < s->c; c++)
+                        acc[t.out * s->c + c] += (double)x[t.in * s->c + c] * w[t.tap * s->c + c];
+        act_store(act, acc, y, (size_t)s->n * oh * ow * s->c);
 }
 
 void ref_dwconv_bwd_data(const ConvShape *s, const float *dy, const float *w, float *dx)
 {
         uint32_t oh, ow;
-        size_t nx = (size_t)s->n * s->h * s->w * s->c;
-        double *acc;
 
         if (conv_shape_out(s, &oh, &ow) < 0)
                 return;
-        acc = calloc(nx, sizeof(double));
-        if (!acc)
-                abort();
-        for (uint32_t n = 0; n < s->n; n++)
-                for (uint32_t i = 0; i < oh; i++)
-                        for (uint32_t j = 0; j < ow; j++)
-                                for (uint32_t u = 0; u < s->kh; u++) {
-                                        long ih = in_coord(i, u, s->stride_h, s->pad_top, s->h);
-                                        for (uint32_t v = 0; ih >= 0 && v < s->kw; v++) {
-                                                long iw = in_coord(j, v, s->stride_w, s->pad_left, s->w);
-                                                if (iw < 0)
-                                                        continue;
-                                                for (uint32_t c = 0; c < s->c; c++)
-                                                        acc[(((size_t)n * s->h + ih) * s->w + iw) * s->c + c] +=
-                                                                (double)dy[(((size_t)n * oh + i) * ow + j) * s->c + c] *
-                                                                w[((size_t)u * s->kw + v) * s->c + c];
-                                        }
-                                }
-        for (size_t i = 0; i < nx; i++)
-                dx[i] = (float)acc[i];
-        free(acc);
+        double *acc = acc_new((size_t)s->n * s->h * s->w * s->c);
+        for (Taps t = taps(s, oh, ow); taps_next(&t);)
+                for (uint32_t c = 0; c < s->c; c++)
+                        acc[t.in * s->c + c] += (double)dy[t.out * s->c + c] * w[t.tap * s->c + c];
+        acc_store(acc, dx, (size_t)s->n * s->h * s->w * s->c);
 }
 
 void ref_dwconv_bwd_weight(const ConvShape *s, const float *x, const float *dy, float *dw, float *db)
 {
         uint32_t oh, ow;
-        size_t nw = (size_t)s->kh * s->kw * s->c;
-        double *acc;
 
         if (conv_shape_out(s, &oh, &ow) < 0)
                 return;
-        acc = calloc(nw + s->c, sizeof(double));
-        if (!acc)
-                abort();
-        for (uint32_t n = 0; n < s->n; n++)
-                for (uint32_t i = 0; i < oh; i++)
-                        for (uint32_t j = 0; j < ow; j++) {
-                                const float *g = dy + (((size_t)n * oh + i) * ow + j) * s->c;
-                                for (uint32_t c = 0; c < s->c; c++)
-                                        acc[nw + c] += g[c];
-                                for (uint32_t u = 0; u < s->kh; u++) {
-                                        long ih = in_coord(i, u, s->stride_h, s->pad_top, s->h);
-                                        for (uint32_t v = 0; ih >= 0 && v < s->kw; v++) {
-                                                long iw = in_coord(j, v, s->stride_w, s->pad_left, s->w);
-                                                if (iw < 0)
-                                                        continue;
-                                                const float *xp = x + (((size_t)n * s->h + ih) * s->w + iw) * s->c;
-                                                for (uint32_t c = 0; c < s->c; c++)
-                                                        acc[((size_t)u * s->kw + v) * s->c + c] += (double)xp[c] * g[c];
-                                        }
-                                }
-                        }
-        for (size_t i = 0; i < nw; i++)
-                dw[i] = (float)acc[i];
-        for (uint32_t c = 0; db && c < s->c; c++)
-                db[c] = (float)acc[nw + c];
-        free(acc);
+        double *acc = acc_new((size_t)s->kh * s->kw * s->c);
+        for (Taps t = taps(s, oh, ow); taps_next(&t);)
+                for (uint32_t c = 0; c < s->c; c++)
+                        acc[t.tap * s->c + c] += (double)x[t.in * s->c + c] * dy[t.out * s->c + c];
+        acc_store(acc, dw, (size_t)s->kh * s->kw * s->c);
+        bias_grad(dy, (size_t)s->n * oh * ow, s->c, db);
 }
 
 void ref_gpool_fwd(PoolMode mode, uint32_t n, uint32_t hw, uint32_t c, const float *x, float *y, uint32_t *argmax)
