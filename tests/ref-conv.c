@@ -46,7 +46,7 @@ typedef struct Taps {
 
 static Taps taps(const ConvShape *s, uint32_t oh, uint32_t ow)
 {
-        return (Taps){.s = s, .oh = oh, .ow = ow};
+        return (Taps){ .s = s, .oh = oh, .ow = ow };
 }
 
 /* Moves to the next position, padding or not; false past the last. */

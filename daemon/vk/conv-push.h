@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "conv-shape.h"
+#include "vk.h"
 
 /* Division by an invariant divisor as a multiply-high and shifts (Granlund &
  * Montgomery; Hacker's Delight 10-8): x86 has no SIMD integer division, so
@@ -80,4 +81,15 @@ static inline uint32_t conv_div_up(uint64_t a, uint64_t b)
 {
         uint64_t q = (a + b - 1) / b;
         return q > UINT32_MAX ? UINT32_MAX : (uint32_t)q;
+}
+
+/* Records k with push block p over groups_x × rows workgroups, the rows laid
+ * out by conv_groups_yz(). */
+static inline int conv_dispatch(VkRecorder *r, VkKernel *k, VkTensor *const *tensors, const ConvPush *p,
+                                uint32_t groups_x, uint64_t rows)
+{
+        uint32_t gy, gz;
+
+        conv_groups_yz(rows, &gy, &gz);
+        return vk_recorder_dispatch(r, k, tensors, p, groups_x, gy, gz);
 }

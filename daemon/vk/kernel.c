@@ -190,17 +190,19 @@ int vk_kernel_get(VkEngine *e, const VkKernelInfo *info, VkKernel **ret)
         return 0;
 }
 
-int vk_kernel_get_1d(VkEngine *e, const char *shader, unsigned n_bindings, uint32_t write_mask,
-                     uint32_t push_size, uint32_t local, VkKernel **ret)
+int vk_kernel_get_1d(VkEngine *e, const char *shader, unsigned n_bindings, uint32_t write_mask, uint32_t push_size,
+                     uint32_t local, VkKernel **ret)
 {
-        return vk_kernel_get(e,
-                             &(VkKernelInfo){.shader = shader,
-                                             .n_bindings = n_bindings,
-                                             .write_mask = write_mask,
-                                             .push_size = push_size,
-                                             .n_spec = 1,
-                                             .spec = {local}},
-                             ret);
+        VkKernelInfo info = {
+                .shader = shader,
+                .n_bindings = n_bindings,
+                .write_mask = write_mask,
+                .push_size = push_size,
+                .n_spec = 1,
+                .spec = { local },
+        };
+
+        return vk_kernel_get(e, &info, ret);
 }
 
 static uint64_t key_hash(const VkSetKey *key, unsigned n)

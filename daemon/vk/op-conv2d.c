@@ -149,10 +149,9 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (MAX(x->count, w->count) > op->max_texels)
                 return -E2BIG;
         ConvPush p = conv_push(s, oh, ow, act, b);
-        uint32_t gy, gz;
-        conv_groups_yz(conv_div_up((uint64_t)s->n * oh * ow, op->t.tp), &gy, &gz);
-        return vk_recorder_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
-                                    conv_div_up(s->k, op->t.lx * op->t.tk), gy, gz);
+        return conv_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
+                             conv_div_up(s->k, op->t.lx * op->t.tk),
+                             conv_div_up((uint64_t)s->n * oh * ow, op->t.tp));
 }
 
 int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkTensor *dy, VkTensor *w,
@@ -174,10 +173,9 @@ int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, V
                         return q;
         }
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
-        uint32_t gy, gz;
-        conv_groups_yz(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtp), &gy, &gz);
-        return vk_recorder_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
-                                    conv_div_up(s->c, op->t.lx * op->t.dtc), gy, gz);
+        return conv_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
+                             conv_div_up(s->c, op->t.lx * op->t.dtc),
+                             conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtp));
 }
 
 int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
@@ -206,8 +204,6 @@ int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s,
                         rows = 1;
                 }
         }
-        uint32_t gy, gz;
-        conv_groups_yz(rows, &gy, &gz);
-        return vk_recorder_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
-                                    conv_div_up(s->k, op->t.lx * op->t.wtk), gy, gz);
+        return conv_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
+                             conv_div_up(s->k, op->t.lx * op->t.wtk), rows);
 }

@@ -136,6 +136,17 @@ static int check(const OpDwconv *op, const ConvShape *s, const VkTensor *x, cons
         return 0;
 }
 
+/* Records the forward kernel k (or its flipped variant) over oh × ow outputs of
+ * n images and c channels, in tiles of op->t.th × op->t.tw. */
+static int record_tiled(OpDwconv *op, VkRecorder *r, VkKernel *k, VkTensor *const *tensors, ConvPush *p,
+                        uint32_t n, uint32_t oh, uint32_t ow, uint32_t c)
+{
+        p->div_a = conv_div(conv_div_up(ow, op->t.tw));
+        p->div_b = conv_div(conv_div_up(oh, op->t.th));
+        return conv_dispatch(r, k, tensors, p, conv_div_up(c, op->t.lx),
+                             (uint64_t)n * conv_div_up(oh, op->t.th) * conv_div_up(ow, op->t.tw));
+}
+
 int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivation act, VkTensor *x,
                      VkTensor *w, VkTensor *b, VkTensor *y)
 {
@@ -148,12 +159,8 @@ int op_dwconv_record(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (q < 0)
                 return q;
         ConvPush p = conv_push(s, oh, ow, act, b);
-        p.div_a = conv_div(conv_div_up(ow, op->t.tw));
-        p.div_b = conv_div(conv_div_up(oh, op->t.th));
-        uint32_t gy, gz;
-        conv_groups_yz((uint64_t)s->n * conv_div_up(oh, op->t.th) * conv_div_up(ow, op->t.tw), &gy, &gz);
-        return vk_recorder_dispatch(r, op->fwd[s->stride_w - 1], (VkTensor *[]){ x, w, b ?: w, y }, &p,
-                                    conv_div_up(s->c, op->t.lx), gy, gz);
+        return record_tiled(op, r, op->fwd[s->stride_w - 1], (VkTensor *[]){ x, w, b ?: w, y }, &p, s->n, oh,
+                            ow, s->c);
 }
 
 int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *dy, VkTensor *w,
@@ -174,18 +181,13 @@ int op_dwconv_record_bwd_data(OpDwconv *op, VkRecorder *r, const ConvShape *s, V
                 ConvShape t = { s->n, oh, ow, s->c, s->c, 3, 3, 1, 1, 2 - s->pad_top, 2 - s->pad_left,
                                 2 - s->pad_bottom, 2 - s->pad_right };
                 ConvPush p = conv_push(&t, s->h, s->w, VK_ACTIVATION_NONE, false);
-                p.div_a = conv_div(conv_div_up(s->w, op->t.tw));
-                p.div_b = conv_div(conv_div_up(s->h, op->t.th));
-                uint32_t gy, gz;
-                conv_groups_yz((uint64_t)s->n * conv_div_up(s->h, op->t.th) * conv_div_up(s->w, op->t.tw), &gy, &gz);
-                return vk_recorder_dispatch(r, op->fwd_flip, (VkTensor *[]){ dy, w, w, dx }, &p,
-                                            conv_div_up(s->c, op->t.lx), gy, gz);
+                return record_tiled(op, r, op->fwd_flip, (VkTensor *[]){ dy, w, w, dx }, &p, s->n, s->h, s->w,
+                                    s->c);
         }
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
-        uint32_t gy, gz;
-        conv_groups_yz(conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw), &gy, &gz);
-        return vk_recorder_dispatch(r, op->bwd_data[s->stride_w - 1], (VkTensor *[]){ dy, w, dx }, &p,
-                                    conv_div_up(s->c, op->t.lx), gy, gz);
+        return conv_dispatch(r, op->bwd_data[s->stride_w - 1], (VkTensor *[]){ dy, w, dx }, &p,
+                             conv_div_up(s->c, op->t.lx),
+                             conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtw));
 }
 
 int op_dwconv_record_bwd_weight(OpDwconv *op, VkRecorder *r, const ConvShape *s, VkTensor *x, VkTensor *dy,
