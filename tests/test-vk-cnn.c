@@ -152,10 +152,7 @@ static VkTensor *tensor(uint32_t count, const float *data)
         VkTensor *t;
 
         ASSERT_OK(vk_tensor_new(vkt_engine(), VK_DTYPE_F32, 1, (uint32_t[]){ count }, &t));
-        if (data)
-                ASSERT_OK(vk_tensor_upload(t, data, count * sizeof(float)));
-        else
-                ASSERT_OK(vk_tensor_fill(t, 0));
+        vkt_set(t, data, count);
         return t;
 }
 

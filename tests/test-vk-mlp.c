@@ -111,10 +111,7 @@ static VkTensor *persistent(Net *n, uint32_t count, const float *data)
 {
         VkTensor *t;
         ASSERT_OK(vk_arena_tensor(n->weights, VK_DTYPE_F32, 1, (uint32_t[]){ count }, &t));
-        if (data)
-                ASSERT_OK(vk_tensor_upload(t, data, count * 4));
-        else
-                ASSERT_OK(vk_tensor_fill(t, 0));
+        vkt_set(t, data, count);
         return t;
 }
 

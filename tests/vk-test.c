@@ -92,6 +92,14 @@ VkTensor *vkt_tensor_u32(VkEngine *e, size_t n, const uint32_t *data)
         return t;
 }
 
+void vkt_set(VkTensor *t, const float *data, size_t n)
+{
+        if (data)
+                ASSERT_OK(vk_tensor_upload(t, data, n * sizeof(float)));
+        else
+                ASSERT_OK(vk_tensor_fill(t, 0));
+}
+
 float *vkt_download(const VkTensor *t, size_t n)
 {
         float *h = malloc(MAX(n, (size_t)1) * sizeof(float));

@@ -34,6 +34,8 @@ void vkt_fill(float *x, size_t n, float lo, float hi);
 VkTensor *vkt_tensor(VkEngine *e, size_t n, const float *data);
 /* A u32 tensor holding data[0…n-1] (n ≥ 1). */
 VkTensor *vkt_tensor_u32(VkEngine *e, size_t n, const uint32_t *data);
+/* Uploads n floats of data into t, or zero-fills all of t when data is NULL. */
+void vkt_set(VkTensor *t, const float *data, size_t n);
 /* Downloads the first n floats into a fresh array (caller frees). */
 float *vkt_download(const VkTensor *t, size_t n);
 void vkt_check_guard_at(const VkTensor *t, size_t n, const char *file, int line);
