@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// Depthwise 3×3 convolution forward, NHWC, weights [3][3][c], fused bias and
+// activation, stride S (a specialization constant: 1 or 2) on both axes,
+// explicit padding.
+//
+// A workgroup is LX lanes along channels; each lane owns one channel of a
+// strip of TW outputs along a row, and the strip comes from the workgroup id,
+// so pixel indices are uniform. Each input column of the strip's window is
+// loaded once for all taps and outputs that use it. Out-of-range rows, columns
+// and channels are clamped and zeroed by select, never branched around: on
+// lavapipe a load under divergent control flow costs more (perf-notes.md).
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint TW = 8;
+layout(constant_id = 2) const uint S = 1;
+layout(constant_id = 3) const uint TH = 1;
+
+#include "conv.glsl"
+
+// Texel buffers: on lavapipe their fetches are vector gathers, while a
+// storage-buffer load that differs per lane is a loop over lanes.
+layout(set = 0, binding = 0) uniform samplerBuffer x_tex;
+layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
+layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+
+float load_x(uint base, uint cg, uint c)
+{
+        return texelFetch(x_tex, int(base + c)).x;
+}
+
+void main()
+{
+        const uint cg = gl_WorkGroupID.x * gl_WorkGroupSize.x;
+        const uint c_raw = cg + gl_LocalInvocationID.x;
+        const uint c = min(c_raw, p.c - 1u);
+        const uint strips = (p.ow + TW - 1u) / TW;
+        const uint bands = (p.oh + TH - 1u) / TH;
+        const uint s_raw = CONV_GROUP_ROW();
+        const uint s = min(s_raw, p.n * bands * strips - 1u);
+
+        const uint band = s / strips; // n * bands + band
+        const uint ow0 = (s - band * strips) * TW;
+        const uint oh0 = (band % bands) * TH;
+        const uint nimg = band / bands;
+        const uint row0 = nimg * p.h;
+        const int ih0 = int(oh0 * S) - int(p.pt);
+        const int iw0 = int(ow0 * S) - int(p.pl);
+
+        float wr[9];
+        for (uint t = 0; t < 9u; t++)
+                wr[t] = texelFetch(w_tex, int(t * p.c + c)).x;
+        float acc[TH * TW];
+        for (uint t = 0; t < TH * TW; t++)
+                acc[t] = 0.0;
+
+        [[unroll]] for (uint r = 0; r < (TH - 1u) * S + 3u; r++) {
+                const int ih = ih0 + int(r);
+                const bool row_in = ih >= 0 && ih < int(p.h);
+                const uint rb = (row0 + uint(clamp(ih, 0, int(p.h) - 1))) * p.w;
+                [[unroll]] for (uint col = 0; col < (TW - 1u) * S + 3u; col++) {
+                        const int iw = iw0 + int(col);
+                        float xv = load_x((rb + uint(clamp(iw, 0, int(p.w) - 1))) * p.c, cg, c);
+                        xv = row_in && iw >= 0 && iw < int(p.w) ? xv : 0.0;
+                        [[unroll]] for (uint u = 0; u < 3u; u++) {
+                                if (r < u || (r - u) % S != 0u || (r - u) / S >= TH)
+                                        continue;
+                                const uint a = (r - u) / S * TW;
+                                [[unroll]] for (uint v = 0; v < 3u; v++) {
+                                        if (col >= v && (col - v) % S == 0u && (col - v) / S < TW)
+                                                acc[a + (col - v) / S] = fma(xv, wr[u * 3u + v], acc[a + (col - v) / S]);
+                                }
+                        }
+                }
+        }
+
+        const float b = (p.flags & 1u) != 0u ? bias[c] : 0.0;
+        for (uint i = 0; i < TH; i++) {
+                for (uint t = 0; t < TW; t++) {
+                        if (oh0 + i < p.oh && ow0 + t < p.ow && c_raw < p.c && s_raw == s)
+                                y[(((nimg * p.oh + oh0 + i) * p.ow) + ow0 + t) * p.c + c] =
+                                        conv_act(acc[i * TW + t] + b);
+                }
+        }
+}

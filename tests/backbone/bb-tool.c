@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/* A small driver for the backbone tests, the reference check and the linear
+ * probe; the daemon calls the same library functions.
+ *
+ *   bb-tool import SRC DEST                  prints the backbone id
+ *   bb-tool classify WEIGHTS IMAGE...        class probabilities per image
+ *   bb-tool pixels OUT.rgb IMAGE...          decoded 224×224×3 uint8 RGB, back to back
+ *   bb-tool dump WEIGHTS PIXELS.rgb OUT.json probabilities and embeddings as JSON
+ *   bb-tool embed WEIGHTS OUT.f32 IMAGE...   embeddings, BACKBONE_EMBED_DIM floats per image
+ *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS
+ *                                            embedding throughput as one JSON line */
+#include <errno.h>
+#include <time.h>
+
+#include "backbone-vk.h"
+#include "backbone.h"
+
+static int cmd_import(char **argv)
+{
+        _cleanup_free_ char *id = NULL, *err = NULL;
+        int r = backbone_import(argv[0], argv[1], &id, &err);
+        if (r < 0) {
+                fprintf(stderr, "import failed: %s\n", err ?: strerror(-r));
+                return 1;
+        }
+        printf("%s\n", id);
+        return 0;
+}
+
+static int load(const char *path, Backbone **bb)
+{
+        _cleanup_free_ char *err = NULL;
+        int r = backbone_load(path, bb, &err);
+        if (r < 0)
+                fprintf(stderr, "load failed: %s\n", err ?: strerror(-r));
+        return r;
+}
+
+static int cmd_classify(int argc, char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_free_ float *px = malloc(BACKBONE_INPUT_FLOATS * sizeof(float));
+        float p[BACKBONE_N_CLASSES];
+
+        if (!px || load(argv[0], &bb) < 0)
+                return 1;
+        for (int i = 1; i < argc; i++) {
+                int r = backbone_image_load(argv[i], px);
+                if (r >= 0)
+                        r = backbone_classify_ref(bb, px, 1, p);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
+                        return 1;
+                }
+                printf("%s", argv[i]);
+                for (unsigned c = 0; c < BACKBONE_N_CLASSES; c++)
+                        printf(" %s=%.5f", backbone_class_names[c], p[c]);
+                printf("\n");
+        }
+        return 0;
+}
+
+static int cmd_pixels(int argc, char **argv)
+{
+        _cleanup_fclose_ FILE *f = fopen(argv[0], "we");
+        _cleanup_free_ uint8_t *rgb = malloc(BACKBONE_INPUT_FLOATS);
+
+        if (!f || !rgb)
+                return 1;
+        for (int i = 1; i < argc; i++) {
+                int r = backbone_image_load_rgb8(argv[i], rgb);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
+                        return 1;
+                }
+                if (fwrite(rgb, 1, BACKBONE_INPUT_FLOATS, f) != BACKBONE_INPUT_FLOATS)
+                        return 1;
+        }
+        return fflush(f) == 0 ? 0 : 1;
+}
+
+static void print_array(FILE *f, const float *x, size_t n)
+{
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%.9g", i ? "," : "", x[i]);
+        fputc(']', f);
+}
+
+static int cmd_dump(char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ float *probs = NULL, *emb = NULL, *px = NULL;
+        size_t size;
+        int r;
+
+        if (load(argv[0], &bb) < 0)
+                return 1;
+        r = read_file_full(argv[1], 1u << 30, &data, &size);
+        if (r < 0 || size == 0 || size % BACKBONE_INPUT_FLOATS != 0) {
+                fprintf(stderr, "bad pixel file %s\n", argv[1]);
+                return 1;
+        }
+        size_t n = size / BACKBONE_INPUT_FLOATS;
+        probs = malloc(n * BACKBONE_N_CLASSES * sizeof(float));
+        emb = malloc(n * BACKBONE_EMBED_DIM * sizeof(float));
+        px = malloc(n * BACKBONE_INPUT_FLOATS * sizeof(float));
+        if (!probs || !emb || !px)
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                backbone_pixels_from_rgb8((const uint8_t *)data + i * BACKBONE_INPUT_FLOATS,
+                                          px + i * BACKBONE_INPUT_FLOATS);
+        if (backbone_forward_ref(bb, px, n, probs, emb) < 0)
+                return 1;
+        _cleanup_fclose_ FILE *f = fopen(argv[2], "we");
+        if (!f)
+                return 1;
+        fprintf(f, "{\"backbone_id\":\"%s\",\"probs\":[", backbone_id(bb));
+        for (size_t i = 0; i < n; i++) {
+                fputs(i ? "," : "", f);
+                print_array(f, probs + i * BACKBONE_N_CLASSES, BACKBONE_N_CLASSES);
+        }
+        fputs("],\"features\":{", f);
+        for (int s = 0; s < _BACKBONE_FEAT_MAX; s++) {
+                const BackboneFeatureInfo *fi = backbone_feature_info((BackboneFeatureSet)s);
+                fprintf(f, "%s\"%s\":{\"layer\":\"%s\",\"values\":[", s ? "," : "", fi->name, fi->layer);
+                for (size_t i = 0; i < n; i++) {
+                        fputs(i ? "," : "", f);
+                        print_array(f, emb + i * BACKBONE_EMBED_DIM + fi->offset, fi->dim);
+                }
+                fputs("]}", f);
+        }
+        fputs("}}\n", f);
+        return fflush(f) == 0 ? 0 : 1;
+}
+
+static int cmd_embed(int argc, char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_free_ float *px = malloc(BACKBONE_INPUT_FLOATS * sizeof(float));
+        _cleanup_free_ float *emb = malloc((BACKBONE_EMBED_DIM + BACKBONE_N_CLASSES) * sizeof(float));
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (!px || !emb || load(argv[0], &bb) < 0)
+                return 1;
+        f = fopen(argv[1], "we");
+        if (!f)
+                return 1;
+        for (int i = 2; i < argc; i++) {
+                int r = backbone_image_load(argv[i], px);
+                if (r >= 0)
+                        r = backbone_forward_ref(bb, px, 1, emb + BACKBONE_EMBED_DIM, emb);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
+                        return 1;
+                }
+                /* per image: the embedding, then the 5 class probabilities */
+                if (fwrite(emb, sizeof(float), BACKBONE_EMBED_DIM + BACKBONE_N_CLASSES, f) !=
+                    BACKBONE_EMBED_DIM + BACKBONE_N_CLASSES)
+                        return 1;
+        }
+        return fflush(f) == 0 ? 0 : 1;
+}
+
+static double now_s(void)
+{
+        return (double)now_usec(CLOCK_MONOTONIC) / 1e6;
+}
+
+static int cmd_bench(char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        _cleanup_(backbone_vk_freep) BackboneVk *v = NULL;
+        unsigned batch;
+        double seconds;
+        bool vk = streq(argv[1], "vulkan");
+        int r;
+
+        if (safe_atou(argv[2], &batch) < 0 || batch == 0 || safe_atod(argv[3], &seconds) < 0 ||
+            load(argv[0], &bb) < 0)
+                return 2;
+        _cleanup_free_ uint8_t *rgb = malloc(batch * BACKBONE_INPUT_FLOATS);
+        _cleanup_free_ float *px = malloc(batch * BACKBONE_INPUT_FLOATS * sizeof(float));
+        _cleanup_free_ float *emb = malloc(batch * BACKBONE_EMBED_DIM * sizeof(float));
+        if (!rgb || !px || !emb)
+                return 1;
+        for (size_t i = 0; i < batch * BACKBONE_INPUT_FLOATS; i++)
+                rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+        for (unsigned i = 0; i < batch; i++)
+                backbone_pixels_from_rgb8(rgb + i * BACKBONE_INPUT_FLOATS, px + i * BACKBONE_INPUT_FLOATS);
+        if (vk) {
+                r = vk_engine_new(&e);
+                if (r < 0) {
+                        fprintf(stderr, "no Vulkan device: %s\n", strerror(-r));
+                        return 77;
+                }
+                r = backbone_vk_new(e, bb, batch, BACKBONE_VK_KEEP_NONE, &v);
+                if (r < 0)
+                        return 1;
+        }
+        double setup = now_s(), t0 = 0;
+        unsigned iters = 0;
+        for (unsigned it = 0;; it++) {
+                r = vk ? backbone_vk_forward(v, rgb, batch, NULL, emb)
+                       : backbone_embed_ref(bb, px, batch, emb);
+                if (r < 0) {
+                        fprintf(stderr, "forward failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                if (it == 0) { /* the first batch builds pipelines and warms caches */
+                        t0 = now_s();
+                        setup = t0 - setup;
+                        continue;
+                }
+                iters++;
+                if (now_s() - t0 >= seconds)
+                        break;
+        }
+        double dt = now_s() - t0;
+        printf("{\"engine\":\"%s\",\"device\":\"%s\",\"batch\":%u,\"batches\":%u,\"seconds\":%.3f,"
+               "\"first_batch_s\":%.3f,\"images_per_s\":%.3f,\"submit_batch\":%u}\n",
+               vk ? "vulkan" : "c-reference", vk ? vk_engine_device_name(e) : "CPU, 1 thread", batch, iters,
+               dt, setup, iters * batch / dt, v ? backbone_vk_max_batch(v) : batch);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        log_parse_environment();
+        if (argc >= 4 && streq(argv[1], "import"))
+                return cmd_import(argv + 2);
+        if (argc >= 4 && streq(argv[1], "classify"))
+                return cmd_classify(argc - 2, argv + 2);
+        if (argc >= 4 && streq(argv[1], "pixels"))
+                return cmd_pixels(argc - 2, argv + 2);
+        if (argc == 5 && streq(argv[1], "dump"))
+                return cmd_dump(argv + 2);
+        if (argc >= 5 && streq(argv[1], "embed"))
+                return cmd_embed(argc - 2, argv + 2);
+        if (argc == 6 && streq(argv[1], "bench"))
+                return cmd_bench(argv + 2);
+        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|bench ...\n");
+        return 2;
+}

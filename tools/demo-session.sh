@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Runs inside tests/with-session.sh (private bus, fresh XDG folders): starts the
+# fake site and fluffd, then drives fluffd with fluffctl as a user would.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${FLUFF_BUILD_DIR:-build}
+ctl="$build/client/fluffctl"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+site_out="$FLUFF_TEST_ROOT/site.json"
+python3 tests/fake-e621/fake_e621.py --port 0 --liked 150 --disliked 120 >"$site_out" 2>"$FLUFF_TEST_ROOT/site.log" &
+site_pid=$!
+fluffd_pid=
+cleanup() {
+    [ -n "$fluffd_pid" ] && kill "$fluffd_pid" 2>/dev/null && wait "$fluffd_pid" 2>/dev/null
+    kill "$site_pid" 2>/dev/null && wait "$site_pid" 2>/dev/null
+    true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -s "$site_out" ] && break; sleep 0.1; done
+field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$site_out" "$1"; }
+url=$(field url) user=$(field user)
+
+step "Fake e621 site at $url (user \"$user\")"
+mkdir -p "$XDG_CONFIG_HOME/fluff"
+cat >"$XDG_CONFIG_HOME/fluff/config" <<CONF
+# written by tools/demo-session.sh
+site = $url
+rate_limit = 2
+CONF
+
+step "Starting fluffd on a private session bus"
+"$build/daemon/fluffd" 2>"$FLUFF_TEST_ROOT/fluffd.log" &
+fluffd_pid=$!
+for _ in $(seq 100); do "$ctl" status >/dev/null 2>&1 && break; sleep 0.1; done
+
+step "fluffctl status"
+"$ctl" status
+
+step "fluffctl login $user --remember   (the API key comes on standard input)"
+field api_key | "$ctl" login "$user" --remember
+
+step "fluffctl sync"
+"$ctl" sync
+
+step "fluffctl status"
+"$ctl" status

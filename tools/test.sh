@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The test command: installs what is missing, builds with -Werror, runs every
+# ctest label (unit, vulkan, integration), then the same suite built with
+# AddressSanitizer + UndefinedBehaviorSanitizer (skip that with FLUFF_TEST_SANITIZE=0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+(cd build && ctest --output-on-failure --timeout 900)
+
+if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
+    FLUFF_BUILD_DIR=build-asan tools/setup.sh -DFLUFF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    # LeakSanitizer trips over the Vulkan loader's and Mesa's process-lifetime allocations.
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        ctest --output-on-failure --timeout 900)
+fi
