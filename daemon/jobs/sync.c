@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "e621.h"
+#include "embed/jobs.h"
 #include "images.h"
 #include "jobs/job.h"
 #include "jobs/sync.h"
@@ -179,6 +180,8 @@ static void sync_summary(SyncJob *s)
                     "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64 " in both lists left out, %" PRIu64
                     " skipped); %" PRIu64 " images on disk, %" PRIu64 " new, %" PRIu64 " failed.",
                     c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new, s->images_failed);
+        /* New images are worth little to the model until they are embedded. */
+        embed_after_sync(s->daemon);
 }
 
 /* ---- images ---- */
