@@ -214,6 +214,10 @@ static int embed_start(Job *j)
         const char *done_set = backbone_feature_info(BACKBONE_DONE_SET)->name;
         int r;
 
+        /* Left by a run that was still going when another backbone came in. */
+        r = store_embedding_prune(e->daemon->store, e->id);
+        if (r > 0)
+                log_info("Dropped %d embeddings of an earlier backbone.", r);
         r = store_embedding_counts(e->daemon->store, e->id, done_set, NULL, &e->total);
         if (r < 0)
                 return r;

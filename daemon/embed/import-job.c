@@ -53,18 +53,25 @@ static void on_imported(void *userdata, int r)
         ImportJob *i = w->import;
         Daemon *d = i->daemon;
         _cleanup_free_ char *error = NULL;
+        char old_id[65];
 
         if (r < 0) {
                 job_finish(i->job, r == -ENOMEM ? r : -EINVAL, "Failed to import \"%s\": %s", i->src,
                            w->error ?: strerror(-r));
                 return;
         }
+        snprintf(old_id, sizeof(old_id), "%s", backbone_service_id(d->backbone));
         r = backbone_service_reload(d->backbone, &error);
         if (r < 0) {
                 job_finish(i->job, r, "Imported, but the new weight file does not load: %s",
                            error ?: strerror(-r));
                 return;
         }
+        /* Its embeddings belong to weights that are gone; the next embed
+         * starts over with the new ones. */
+        Job *embed = daemon_find_active_job(d, "embed");
+        if (embed && !streq(old_id, backbone_service_id(d->backbone)))
+                job_cancel(embed);
         /* Embeddings of other weights can never be used again. */
         r = store_embedding_prune(d->store, backbone_service_id(d->backbone));
         if (r > 0)

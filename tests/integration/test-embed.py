@@ -122,6 +122,7 @@ class Embed(unittest.TestCase):
         self.assertIn("InvalidArgument", r.stderr + r.stdout, r)
         r = bus_call("ImportBackbone", "/nonexistent/nsfwjs.tgz")
         self.assertEqual(r.returncode, 0, r)  # a job; it fails
+        self.wait_jobs_idle()
 
         # The real package.
         r = self.ctl_ok("backbone", "import", self.tgz)
@@ -197,6 +198,48 @@ class Embed(unittest.TestCase):
         self.assertEqual(self.computed_per_run(), [n_images, 0, 0])
         print(f"{n_images} images embedded in {t_embed - t0:.1f}s (import, sync and embed); total "
               f"{time.monotonic() - t0:.1f}s", file=sys.stderr)
+
+    def embedded(self):
+        return self.d.status()["backbone"]["embedded"]
+
+    def test_cancel_and_kill(self):
+        # Images first, the backbone after: nothing embeds by itself.
+        r = self.d.login(self.site.user, self.site.api_key)
+        self.assertEqual(r.returncode, 0, r)
+        self.ctl_ok("sync")
+        n_images = self.d.status()["counts"]["images"]
+        self.ctl_ok("backbone", "import", self.tgz)
+        self.wait_jobs_idle()
+        self.assertEqual(self.embedded(), 0)
+        self.assertEqual(self.computed_per_run(), [])
+
+        # Cancelled at once: the batch in flight is kept, the job says cancelled.
+        path = self.ctl_ok("embed", "--no-wait").stdout.strip()
+        self.ctl_ok("cancel", path)
+        jobs = self.wait_jobs_idle()
+        self.assertEqual(jobs[0]["kind"], "embed")
+        self.assertEqual(jobs[0]["state"], "cancelled", jobs[0])
+        kept = self.embedded()
+        self.assertGreater(kept, 0)
+        self.assertLess(kept, n_images)
+        self.assertEqual(jobs[0]["done"], kept)
+
+        # Killed while a batch runs: the committed batches survive.
+        self.ctl_ok("embed", "--no-wait")
+        end = time.monotonic() + 120
+        while self.embedded() == kept and time.monotonic() < end:
+            time.sleep(0.05)
+        self.d.kill()
+        self.d.start()
+        survived = self.embedded()
+        self.assertGreater(survived, kept)
+        r = self.ctl_ok("embed")
+        self.assertEqual(self.embedded(), n_images)
+        # Every image computed once, whatever was lost in flight at the kill.
+        self.check_rows(self.d.status()["backbone"]["id"], n_images)
+        last = self.computed_per_run()[-1]
+        self.assertEqual(last, n_images - survived)
+        self.assertIn(f"Embedded {last} images", r.stdout)
 
     def check_rows(self, backbone, n_images):
         db = sqlite3.connect(db_path())
