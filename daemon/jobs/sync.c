@@ -4,20 +4,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "config.h"
-#include "daemon.h"
-#include "e621.h"
 #include "embed/jobs.h"
-#include "images.h"
-#include "jobs/job.h"
+#include "jobs/sync-internal.h"
 #include "jobs/sync.h"
-#include "store.h"
-#include "work/work.h"
 
-/* Images still to fetch are read from the store in batches of this size. */
-#define IMAGES_BATCH 4096
-/* Crops waiting for or on a worker: bounds the memory held in downloaded files. */
-#define CROPS_IN_FLIGHT_MAX 8
 #define COUNTS_INTERVAL_USEC (1 * USEC_PER_SEC)
 
 static const struct {
@@ -30,68 +20,6 @@ static const struct {
         { "voteddown:", LABEL_SOURCE_DOWNVOTE, "downvotes", "Fetching downvotes" },
 };
 
-typedef struct SyncJob SyncJob;
-
-typedef struct Download {
-        struct Download *next;
-        SyncJob *sync;        /* borrowed */
-        E621Request *request; /* borrowed handle, valid until the callback */
-        uint64_t post_id;
-        char md5[33];
-        char *path; /* owned */
-} Download;
-
-typedef struct Crop {
-        SyncJob *sync; /* borrowed; only read on the loop, in on_cropped */
-        uint64_t post_id;
-        char md5[33];
-        char *path;    /* owned */
-        uint8_t *data; /* owned */
-        size_t size;
-        unsigned out_size;
-        CropMode mode;
-        ImageLimits limits;
-        char *reason; /* owned; written by the worker */
-} Crop;
-
-struct SyncJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
-        uint64_t generation;
-        bool generation_open, lists_complete, stopped;
-        unsigned list;        /* index into lists[] being walked */
-        E621Request *request; /* borrowed handle of the API call in progress */
-        char *page_error;     /* owned; why a page could not be stored */
-
-        uint64_t list_posts, posts, skipped, dropped;
-
-        ImageNeeded *needed; /* owned batch */
-        size_t n_needed, next_needed;
-        Download *downloads; /* owned list */
-        unsigned n_downloads, n_crops;
-        uint64_t images_done, images_total, images_new, images_failed, images_found;
-        uint64_t last_counts_usec;
-};
-
-static void sync_finish(SyncJob *s, int r, const char *fmt, ...) _printf_(3, 4);
-
-static void download_free(Download *dl)
-{
-        if (!dl)
-                return;
-        free(dl->path);
-        free(dl);
-}
-
-static void crop_destroy(void *userdata)
-{
-        Crop *c = userdata;
-        free(c->path);
-        free(c->data);
-        free(c->reason);
-        free(c);
-}
-
 static void sync_free(void *userdata)
 {
         SyncJob *s = userdata;
@@ -99,19 +27,12 @@ static void sync_free(void *userdata)
         if (!s)
                 return;
         e621_request_cancel(s->request);
-        while (s->downloads) {
-                Download *dl = s->downloads;
-                s->downloads = dl->next;
-                e621_request_cancel(dl->request);
-                download_free(dl);
-        }
-        work_pool_forget(s->daemon->work, s);
-        image_needed_array_free(s->needed, s->n_needed);
+        sync_images_free(s);
         free(s->page_error);
         free(s);
 }
 
-static void sync_refresh_counts(SyncJob *s, bool force)
+void sync_refresh_counts(SyncJob *s, bool force)
 {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
         if (!force && now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
@@ -125,20 +46,10 @@ static void sync_stop(SyncJob *s)
 {
         s->stopped = true;
         s->request = e621_request_cancel(s->request);
-        while (s->downloads) {
-                Download *dl = s->downloads;
-                s->downloads = dl->next;
-                e621_request_cancel(dl->request);
-                download_free(dl);
-        }
-        s->n_downloads = 0;
-        /* A crop on a worker still completes its file; the next sync finds it
-         * on disk and records it without downloading it again. */
-        work_pool_forget(s->daemon->work, s);
-        s->n_crops = 0;
+        sync_images_stop(s);
 }
 
-static void sync_finish(SyncJob *s, int r, const char *fmt, ...)
+void sync_finish(SyncJob *s, int r, const char *fmt, ...)
 {
         _cleanup_free_ char *m = NULL;
         va_list ap;
@@ -165,12 +76,12 @@ static void sync_finish(SyncJob *s, int r, const char *fmt, ...)
         (void)malloc_trim(0);
 }
 
-static void sync_finish_store_error(SyncJob *s, int r, const char *what)
+void sync_finish_store_error(SyncJob *s, int r, const char *what)
 {
         sync_finish(s, r, "Failed to %s in the database: %s", what, store_error(s->daemon->store));
 }
 
-static void sync_summary(SyncJob *s)
+void sync_summary(SyncJob *s)
 {
         const StoreCounts *c = &s->daemon->counts;
 
@@ -182,219 +93,6 @@ static void sync_summary(SyncJob *s)
                     c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new, s->images_failed);
         /* New images are worth little to the model until they are embedded. */
         embed_after_sync(s->daemon);
-}
-
-/* ---- images ---- */
-
-static void images_step(SyncJob *s);
-
-static bool download_error_is_transient(int r)
-{
-        /* the network or the site may do better next time; a 404 or an
-         * oversized file will not */
-        return r == -ENETUNREACH || r == -EAGAIN || r == -EPROTO || r == -ETIMEDOUT || r == -ECONNRESET ||
-               r == -ENOMEM;
-}
-
-static int record_failure(SyncJob *s, const char *md5, uint64_t post_id, const char *reason, bool transient)
-{
-        int r;
-
-        log_debug("Image of post %" PRIu64 " failed%s: %s", post_id, transient ? " (will retry)" : "", reason);
-        r = store_image_failed(s->daemon->store, md5, post_id, reason, transient, s->generation);
-        if (r < 0) {
-                sync_finish_store_error(s, r, "record a failed image");
-                return r;
-        }
-        s->images_failed++;
-        s->images_done++;
-        return 0;
-}
-
-static int record_ok(SyncJob *s, const char *md5, uint64_t post_id, const char *path, bool found)
-{
-        struct stat st;
-        int r;
-
-        if (stat(path, &st) < 0)
-                return record_failure(s, md5, post_id, "the crop vanished from disk after it was written", true);
-        r = store_image_ok(s->daemon->store, md5, post_id, (uint64_t)st.st_size);
-        if (r < 0) {
-                sync_finish_store_error(s, r, "record an image");
-                return r;
-        }
-        if (found)
-                s->images_found++;
-        else
-                s->images_new++;
-        s->images_done++;
-        return 0;
-}
-
-static int crop_run(void *userdata)
-{
-        Crop *c = userdata;
-        return image_crop_square(c->data, c->size, c->out_size, c->mode, &c->limits, c->path, &c->reason);
-}
-
-static void on_cropped(void *userdata, int r)
-{
-        Crop *c = userdata;
-        SyncJob *s = c->sync;
-
-        s->n_crops--;
-        /* the bytes are not needed any more: give the memory back now */
-        free(c->data);
-        c->data = NULL;
-        if (r < 0) {
-                _cleanup_free_ char *reason = NULL;
-                if (asprintf(&reason, "crop failed: %s", c->reason ?: strerror(-r)) < 0)
-                        reason = NULL;
-                if (record_failure(s, c->md5, c->post_id, reason ?: "crop failed", image_error_is_transient(r)) < 0)
-                        return;
-        } else if (record_ok(s, c->md5, c->post_id, c->path, false) < 0)
-                return;
-        job_set_progress(s->job, s->images_done, s->images_total);
-        sync_refresh_counts(s, false);
-        images_step(s);
-}
-
-static void on_downloaded(int error, const char *message, E621Buffer *buf, void *userdata)
-{
-        Download *dl = userdata, **p;
-        SyncJob *s = dl->sync;
-        Config *cfg = s->daemon->config;
-        int r;
-
-        for (p = &s->downloads; *p; p = &(*p)->next)
-                if (*p == dl) {
-                        *p = dl->next;
-                        break;
-                }
-        s->n_downloads--;
-
-        if (error < 0) {
-                _cleanup_free_ char *reason = NULL;
-                if (asprintf(&reason, "download failed: %s", message ?: strerror(-error)) < 0)
-                        reason = NULL;
-                r = record_failure(s, dl->md5, dl->post_id, reason ?: "download failed",
-                                   download_error_is_transient(error));
-                download_free(dl);
-                if (r < 0)
-                        return;
-                job_set_progress(s->job, s->images_done, s->images_total);
-                images_step(s);
-                return;
-        }
-
-        Crop *c = calloc(1, sizeof(Crop));
-        if (!c) {
-                download_free(dl);
-                sync_finish(s, -ENOMEM, "Out of memory.");
-                return;
-        }
-        *c = (Crop){
-                .sync = s,
-                .post_id = dl->post_id,
-                .path = TAKE_PTR(dl->path),
-                .data = TAKE_PTR(buf->data),
-                .size = buf->size,
-                .out_size = cfg->image_size,
-                .mode = cfg->crop,
-                .limits = { cfg->max_image_bytes, cfg->max_image_pixels },
-        };
-        memcpy(c->md5, dl->md5, sizeof(c->md5));
-        download_free(dl);
-        r = work_pool_submit(s->daemon->work, s, crop_run, on_cropped, crop_destroy, c);
-        if (r < 0) {
-                crop_destroy(c);
-                sync_finish(s, r, "Failed to hand an image to the worker threads: %s", strerror(-r));
-                return;
-        }
-        s->n_crops++;
-        images_step(s);
-}
-
-/* Starts one image: recorded at once when its crop is already on disk. */
-static int image_start(SyncJob *s, const ImageNeeded *n)
-{
-        _cleanup_free_ char *path = NULL;
-        Download *dl;
-        int r;
-
-        r = image_path_for_md5(s->daemon->images_dir, n->md5, &path);
-        if (r < 0)
-                return record_failure(s, n->md5, n->post_id, "the site gave an md5 that is not 32 hex digits", false);
-        /* A crop written just before a kill (or by an earlier sync) is adopted;
-         * one of another size or damaged is replaced. */
-        r = image_check_crop(path, s->daemon->config->image_size);
-        if (r >= 0)
-                return record_ok(s, n->md5, n->post_id, path, true);
-        if (r != -ENOENT && unlink(path) < 0 && errno != ENOENT)
-                log_warning_errno(errno, "Failed to remove the unusable crop \"%s\", ignoring: %m", path);
-
-        dl = calloc(1, sizeof(Download));
-        if (!dl) {
-                sync_finish(s, -ENOMEM, "Out of memory.");
-                return -ENOMEM;
-        }
-        dl->sync = s;
-        dl->post_id = n->post_id;
-        memcpy(dl->md5, n->md5, sizeof(dl->md5));
-        dl->path = TAKE_PTR(path);
-        r = e621_download(s->daemon->e621, n->url, on_downloaded, dl, &dl->request);
-        if (r < 0) {
-                _cleanup_free_ char *reason = NULL;
-                download_free(dl);
-                if (asprintf(&reason, "download refused: %s", strerror(-r)) < 0)
-                        reason = NULL;
-                return record_failure(s, n->md5, n->post_id, reason ?: "download refused", false);
-        }
-        dl->next = s->downloads;
-        s->downloads = dl;
-        s->n_downloads++;
-        return 0;
-}
-
-static void images_step(SyncJob *s)
-{
-        /* More downloads queued than the client runs at once keep its slots busy. */
-        unsigned window = s->daemon->config->download_concurrency * 2;
-        int r;
-
-        for (;;) {
-                while (!s->stopped && s->next_needed < s->n_needed && s->n_downloads < window &&
-                       s->n_crops < CROPS_IN_FLIGHT_MAX) {
-                        r = image_start(s, &s->needed[s->next_needed++]);
-                        if (r < 0)
-                                return;
-                }
-                if (s->stopped)
-                        return;
-                job_set_progress(s->job, s->images_done, s->images_total);
-                if (s->next_needed < s->n_needed || s->n_downloads > 0 || s->n_crops > 0)
-                        return;
-
-                /* This batch is through: what is still missing? Everything tried
-                 * in this generation is left out, so this ends. */
-                image_needed_array_free(s->needed, s->n_needed);
-                s->needed = NULL;
-                s->n_needed = s->next_needed = 0;
-                r = store_images_needed(s->daemon->store, s->generation, IMAGES_BATCH, &s->needed, &s->n_needed);
-                if (r < 0)
-                        return sync_finish_store_error(s, r, "list the missing images");
-                if (s->n_needed == 0)
-                        return sync_summary(s);
-                if (s->images_total < s->images_done + s->n_needed)
-                        s->images_total = s->images_done + s->n_needed;
-        }
-}
-
-static void images_begin(SyncJob *s)
-{
-        (void)job_set_phase(s->job, "images", "Downloading images");
-        job_set_progress(s->job, 0, 0);
-        images_step(s);
 }
 
 /* ---- lists ---- */
@@ -498,7 +196,7 @@ static void on_list_done(int error, const char *message, void *userdata)
                 return sync_finish_store_error(s, r, "close the sync");
         s->generation_open = false;
         sync_refresh_counts(s, true);
-        images_begin(s);
+        sync_images_begin(s);
 }
 
 static void list_begin(SyncJob *s)
