@@ -60,9 +60,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Backbone *, backbone_free);
 const char *backbone_id(const Backbone *bb);
 const char *backbone_source_version(const Backbone *bb);
 
-/* The plain C reference forward pass (slow, exact): n images in, n×5 class
- * probabilities (softmax) and/or n×BACKBONE_EMBED_DIM embedding floats out;
- * either output may be NULL. */
+/* The plain C reference forward pass: n images in, n×5 class probabilities
+ * (softmax) and/or n×BACKBONE_EMBED_DIM embedding floats out; either output
+ * may be NULL. It only reads bb, so several threads may run it at once. */
 int backbone_forward_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs,
                          float *ret_embed);
 int backbone_classify_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs);

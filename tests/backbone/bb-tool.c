@@ -7,7 +7,7 @@
  *   bb-tool pixels OUT.rgb IMAGE...          decoded 224×224×3 uint8 RGB, back to back
  *   bb-tool dump WEIGHTS PIXELS.rgb OUT.json probabilities and embeddings as JSON
  *   bb-tool embed WEIGHTS OUT.f32 IMAGE...   embeddings, BACKBONE_EMBED_DIM floats per image
- *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS
+ *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS [SUBMIT_BATCH]
  *                                            embedding throughput as one JSON line */
 #include <errno.h>
 #include <time.h>
@@ -196,7 +196,10 @@ static int cmd_bench(char **argv)
                         fprintf(stderr, "no Vulkan device: %s\n", strerror(-r));
                         return 77;
                 }
-                r = backbone_vk_new(e, bb, batch, BACKBONE_VK_KEEP_NONE, &v);
+                unsigned submit = batch;
+                if (argv[4] && (safe_atou(argv[4], &submit) < 0 || submit == 0))
+                        return 2;
+                r = backbone_vk_new(e, bb, submit, BACKBONE_VK_KEEP_NONE, &v);
                 if (r < 0)
                         return 1;
         }
@@ -239,7 +242,7 @@ int main(int argc, char **argv)
                 return cmd_dump(argv + 2);
         if (argc >= 5 && streq(argv[1], "embed"))
                 return cmd_embed(argc - 2, argv + 2);
-        if (argc == 6 && streq(argv[1], "bench"))
+        if ((argc == 6 || argc == 7) && streq(argv[1], "bench"))
                 return cmd_bench(argv + 2);
         fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|bench ...\n");
         return 2;
