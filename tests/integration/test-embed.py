@@ -199,6 +199,29 @@ class Embed(unittest.TestCase):
         print(f"{n_images} images embedded in {t_embed - t0:.1f}s (import, sync and embed); total "
               f"{time.monotonic() - t0:.1f}s", file=sys.stderr)
 
+    def test_broken_file_and_no_vulkan(self):
+        # A broken weight file: a warning, fluffd serves without a backbone.
+        self.d.stop()
+        os.makedirs(os.path.dirname(weights_path()), exist_ok=True)
+        with open(weights_path(), "wb") as f:
+            f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"not\": \"weights\"}")
+        # No device that matches: the C reference pass answers instead.
+        self.d.extra_env["FLUFF_VK_DEVICE"] = "no-such-device"
+        self.d.start()
+        self.assertIn("Ignoring the backbone", self.d.log())
+        status = self.d.status()
+        self.assertIsNone(status["backbone"]["id"])
+        self.assertEqual(status["backbone"]["vulkan_device"], "")
+        self.ctl_ok("backbone", "import", self.tgz)
+        jpeg = bbtest.make_images(self.tmp.name)[0]
+        probs = self.ctl_ok("backbone", "classify", "--json", jpeg).json()
+        ref = bbtest.run(bbtest.BB_TOOL, "classify", weights_path(), jpeg)
+        for c in CLASSES:
+            want = float(re.search(rf"{c}=([0-9.]+)", ref).group(1))
+            self.assertAlmostEqual(probs[c], want, delta=1e-3, msg=f"{c}: {probs} vs {ref}")
+        self.assertIn("slow C reference pass", self.d.log())
+        self.assertIn("no device", self.ctl_ok("status").stdout)
+
     def embedded(self):
         return self.d.status()["backbone"]["embedded"]
 
