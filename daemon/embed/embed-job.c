@@ -15,19 +15,19 @@
 typedef struct EmbedJob EmbedJob;
 
 typedef struct EmbedBatch {
-        EmbedJob *embed;         /* borrowed; read only on the loop */
+        EmbedJob *embed;          /* borrowed; read only on the loop */
         BackboneService *service; /* borrowed; outlives the work pool's items */
-        BbHandle *handle;        /* owned reference */
-        char **md5;              /* owned strv */
-        char **paths;            /* owned strv */
+        BbHandle *handle;         /* owned reference */
+        char **md5;               /* owned strv */
+        char **paths;             /* owned strv */
         size_t n;
         float *embed_out; /* owned, n × BACKBONE_EMBED_DIM */
         int *status;      /* owned, n */
 } EmbedBatch;
 
 struct EmbedJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
+        Daemon *daemon;   /* borrowed */
+        Job *job;         /* borrowed: the job owns us */
         BbHandle *handle; /* owned reference: the backbone this run embeds with */
         char id[65];
         uint64_t done, total, computed, failed;
@@ -76,8 +76,8 @@ static void embed_finish(EmbedJob *e, int r, const char *fmt, ...)
 static int batch_run(void *userdata)
 {
         EmbedBatch *b = userdata;
-        return backbone_service_run(b->service, b->handle, (const char *const *)b->paths, b->n, b->embed_out, NULL,
-                                    b->status);
+        return backbone_service_run(b->service, b->handle, (const char *const *)b->paths, b->n, b->embed_out,
+                                    NULL, b->status);
 }
 
 static void embed_step(EmbedJob *e);
@@ -133,7 +133,8 @@ static void on_batch_done(void *userdata, int r)
         }
         r = batch_store(e, b);
         if (r < 0) {
-                embed_finish(e, r, "Failed to store embeddings in the database: %s", store_error(e->daemon->store));
+                embed_finish(e, r, "Failed to store embeddings in the database: %s",
+                             store_error(e->daemon->store));
                 return;
         }
         e->done += b->n;
@@ -192,7 +193,8 @@ static void embed_step(EmbedJob *e)
         }
         if (n == 0) {
                 strv_free(md5);
-                log_info("Embedding computed %" PRIu64 " images (%" PRIu64 " failed).", e->computed, e->failed);
+                log_info("Embedding computed %" PRIu64 " images (%" PRIu64 " failed).", e->computed,
+                         e->failed);
                 embed_finish(e, 0,
                              "Embedded %" PRIu64 " images (%" PRIu64 " failed); %" PRIu64
                              " images have embeddings for backbone %.12s.",

@@ -163,6 +163,9 @@ class Embed(unittest.TestCase):
         self.assertEqual(self.computed_per_run(), [n_images])
         self.check_rows(bb["id"], n_images)
         t_embed = time.monotonic()
+        secs = (embeds[0]["finished_usec"] - embeds[0]["created_usec"]) / 1e6
+        print(f"embed job: {n_images} images in {secs:.1f}s, {n_images / secs:.1f} images/s "
+              f"on {status['backbone']['vulkan_device']}", file=sys.stderr)
 
         # Classify a real JPEG as the C reference does.
         images_dir = os.path.join(data_dir(), "images")
