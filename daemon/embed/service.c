@@ -119,7 +119,10 @@ const char *backbone_service_info(const BackboneService *s)
 
 void backbone_service_device(BackboneService *s, const char **ret_name, const char **ret_type)
 {
-        if (!s->probed) {
+        /* Only once there is a backbone to run: a Vulkan instance is not free,
+         * and lavapipe leaks a little per instance, which a sanitizer build
+         * of every status call would report. */
+        if (!s->probed && s->current) {
                 VkDeviceKind kind;
                 int r = vk_probe_device(&s->device_name, &kind);
                 if (r < 0)

@@ -53,7 +53,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneService *, backbone_service_free);
 int backbone_service_reload(BackboneService *s, char **ret_error);
 const char *backbone_service_id(const BackboneService *s); /* "" without a backbone */
 const char *backbone_service_info(const BackboneService *s);
-/* Probes the device once, on the first ask; "" when there is none. */
+/* Probes the device once, on the first ask with a backbone loaded; "" when
+ * there is none or none was probed yet. */
 void backbone_service_device(BackboneService *s, const char **ret_name, const char **ret_type);
 
 /* On a worker: backbone_embed_files() with h, on the engine when there is one. */
