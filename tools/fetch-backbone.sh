@@ -13,6 +13,8 @@ set -euo pipefail
 version=4.4.0
 sha256=585cd178f3b994337c4d10a87b080d342fc52f8b9bf0085c4d1f345a3a1c5382
 dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/fluff/backbone}
+# absolute, since the fetch runs npm from a temporary folder
+case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 tgz=$dir/nsfwjs-$version.tgz
 
 have() { [ -s "$tgz" ] && echo "$sha256  $tgz" | sha256sum --check --status; }
