@@ -45,5 +45,22 @@ field api_key | "$ctl" login "$user" --remember
 step "fluffctl sync"
 "$ctl" sync
 
+# The pretrained image backbone comes from the nsfwjs npm package; without npm
+# the demo goes on with tags only.
+if pkg=$(tools/fetch-backbone.sh "$PWD/.cache/backbone"); then
+    step "fluffctl backbone import $pkg"
+    "$ctl" backbone import "$pkg"
+
+    step "fluffctl embed   (MobileNetV2 features of every crop, on the Vulkan device)"
+    "$ctl" embed
+
+    images=("$XDG_DATA_HOME"/fluff/images/*.jpg)
+    img=${images[0]}
+    step "fluffctl backbone classify ${img##*/}"
+    "$ctl" backbone classify "$img"
+else
+    step "No npm: skipping the pretrained backbone (tags only)"
+fi
+
 step "fluffctl status"
 "$ctl" status
