@@ -12,6 +12,9 @@
 #include "config.h"
 #include "credentials.h"
 #include "e621.h"
+#include "embed/bus-backbone.h"
+#include "embed/service.h"
+#include "embed/jobs.h"
 #include "images.h"
 #include "work/work.h"
 
@@ -43,6 +46,10 @@ static int daemon_load_state(Daemon *d)
         if (r > 0)
                 log_info("Removed %d partial crops left by an interrupted sync.", r);
 
+        r = backbone_service_new(data, &d->backbone);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the backbone: %m");
+
         r = store_default_path(&db);
         if (r < 0)
                 return log_error_errno(r, "Failed to find the database path: %m");
@@ -51,6 +58,7 @@ static int daemon_load_state(Daemon *d)
         if (r < 0)
                 return log_error_errno(r, "%s", error ?: "Failed to open the database.");
         (void)store_counts(d->store, &d->counts);
+        backbone_refresh_embedded(d);
 
         e621_config_init(&ec);
         ec.site = d->config->site;
@@ -132,10 +140,12 @@ Daemon *daemon_free(Daemon *d)
                 job_free(d->jobs);
         d->login = login_request_free(d->login);
         d->work = work_pool_free(d->work);
+        d->backbone = backbone_service_free(d->backbone);
         d->e621 = e621_client_free(d->e621);
         d->store = store_free(d->store);
         d->config = config_free(d->config);
         free(d->images_dir);
+        sd_bus_slot_unref(d->backbone_slot);
         sd_bus_slot_unref(d->job_enum_slot);
         sd_bus_slot_unref(d->job_slot);
         sd_bus_slot_unref(d->manager_slot);
@@ -169,6 +179,9 @@ int daemon_start(Daemon *d)
         r = bus_manager_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the manager object: %m");
+        r = bus_backbone_register(d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the backbone's methods: %m");
         r = bus_job_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the job objects: %m");

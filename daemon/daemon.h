@@ -11,6 +11,7 @@
 
 #include "store.h"
 
+typedef struct BackboneService BackboneService;
 typedef struct Config Config;
 typedef struct E621Client E621Client;
 typedef struct Job Job;
@@ -21,12 +22,14 @@ typedef struct Daemon {
         sd_event *event; /* owned */
         sd_bus *bus;     /* owned */
         sd_bus_slot *manager_slot, *job_slot, *job_enum_slot; /* owned */
+        sd_bus_slot *backbone_slot;                           /* owned */
 
         WorkPool *work;     /* owned */
         Config *config;     /* owned */
         Store *store;       /* owned */
         E621Client *e621;   /* owned */
         char *images_dir;   /* owned; $XDG_DATA_HOME/fluff/images */
+        BackboneService *backbone; /* owned */
         StoreCounts counts; /* as last announced */
 
         char *site; /* owned; base URL of the e621 site (from the config) */

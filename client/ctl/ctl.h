@@ -19,6 +19,8 @@ typedef struct ManagerInfo {
         bool logged_in, busy;
         uint64_t liked, disliked, images, skipped, failed, conflicts, posts;
         char **jobs;
+        char *backbone_id, *backbone_info, *vk_device, *vk_device_type;
+        uint64_t embedded;
 } ManagerInfo;
 
 typedef struct JobInfo {
@@ -42,6 +44,17 @@ int verb_logout(int argc, char *argv[], sd_bus *bus);
 int verb_sync(int argc, char *argv[], sd_bus *bus);
 int verb_jobs(int argc, char *argv[], sd_bus *bus);
 int verb_cancel(int argc, char *argv[], sd_bus *bus);
+/* The backbone's part of "status". */
+struct json_object;
+void backbone_status_print(const ManagerInfo *m);
+void backbone_status_json(const ManagerInfo *m, struct json_object *o);
+int verb_backbone(int argc, char *argv[], sd_bus *bus);
+int verb_embed(int argc, char *argv[], sd_bus *bus);
+
+/* Calls a Manager method that answers with a job (with path_arg as its one
+ * "s" argument, else an empty a{sv}) and follows the job with the progress
+ * line until it ends, unless --no-wait. */
+int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const char *path_arg);
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);

@@ -19,6 +19,11 @@ static const BusPropertyMap manager_info_map[] = {
         { "FailedCount", "t", offsetof(ManagerInfo, failed) },
         { "ConflictCount", "t", offsetof(ManagerInfo, conflicts) },
         { "Jobs", "ao", offsetof(ManagerInfo, jobs) },
+        { "BackboneId", "s", offsetof(ManagerInfo, backbone_id) },
+        { "BackboneInfo", "s", offsetof(ManagerInfo, backbone_info) },
+        { "VulkanDevice", "s", offsetof(ManagerInfo, vk_device) },
+        { "VulkanDeviceType", "s", offsetof(ManagerInfo, vk_device_type) },
+        { "EmbeddedCount", "t", offsetof(ManagerInfo, embedded) },
         {},
 };
 
@@ -58,6 +63,10 @@ void manager_info_done(ManagerInfo *i)
         free(i->site);
         free(i->username);
         strv_free(i->jobs);
+        free(i->backbone_id);
+        free(i->backbone_info);
+        free(i->vk_device);
+        free(i->vk_device_type);
         *i = (ManagerInfo){};
 }
 

@@ -21,7 +21,14 @@ static void help(void)
                "  logout                 Log out (--forget also deletes the saved key)\n"
                "  sync                   Download liked and disliked posts and their images\n"
                "  jobs                   List running and recently finished jobs\n"
-               "  cancel JOB             Cancel a job\n\n"
+               "  cancel JOB             Cancel a job\n"
+               "  backbone import PATH   Import the image backbone from the nsfwjs package\n"
+               "                         (tools/fetch-backbone.sh fetches it)\n"
+               "  backbone classify IMAGE\n"
+               "                         Print the backbone's five class probabilities\n"
+               "  backbone status        Show the backbone, the Vulkan device and the\n"
+               "                         number of embedded images\n"
+               "  embed                  Compute missing image embeddings (also after sync)\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -29,7 +36,8 @@ static void help(void)
                "  -q --quiet             Print no progress or chatter\n"
                "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
                "     --forget            logout: delete the saved key as well\n"
-               "     --no-wait           sync: start the job, print its path and return\n\n"
+               "     --no-wait           sync, embed, backbone import: start the job, print its\n"
+               "                         path and return\n\n"
                "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
                "second Ctrl-C leaves at once (the daemon still finishes the cancel).\n\n"
                "Exit status: 0 success, 1 failure, 2 wrong usage.\n",
@@ -93,6 +101,7 @@ typedef struct Verb {
 static const Verb verbs[] = {
         { "status", 1, 1, verb_status },  { "login", 2, 2, verb_login }, { "logout", 1, 1, verb_logout },
         { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
+        { "backbone", 2, 3, verb_backbone }, { "embed", 1, 1, verb_embed },
 };
 
 static int dispatch(int argc, char *argv[])

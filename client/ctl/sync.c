@@ -159,7 +159,7 @@ static int wait_for_job(Wait *w)
                                isempty(w->job.error) ? "no reason given" : w->job.error);
 }
 
-int verb_sync(int argc, char *argv[], sd_bus *bus)
+int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const char *path_arg)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -183,13 +183,17 @@ int verb_sync(int argc, char *argv[], sd_bus *bus)
                         return log_error_errno(r, "Failed to listen for the job's progress: %m");
         }
 
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Sync", &error, &reply,
-                               "a{sv}", 0);
+        if (path_arg)
+                r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, method, &error,
+                                       &reply, "s", path_arg);
+        else
+                r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, method, &error,
+                                       &reply, "a{sv}", 0);
         if (r < 0)
-                return bus_log_call_error("start a sync", &error, r);
+                return bus_log_call_error(what, &error, r);
         r = sd_bus_message_read(reply, "o", &path);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the reply to Sync: %m");
+                return log_error_errno(r, "Failed to read the reply to %s: %m", method);
 
         if (arg_no_wait) {
                 if (!arg_quiet)
@@ -212,4 +216,9 @@ int verb_sync(int argc, char *argv[], sd_bus *bus)
         (void)sd_bus_detach_event(bus);
         sd_event_unref(w.event);
         return r;
+}
+
+int verb_sync(int argc, char *argv[], sd_bus *bus)
+{
+        return job_call_and_wait(bus, "Sync", "start a sync", NULL);
 }

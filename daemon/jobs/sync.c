@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "embed/jobs.h"
 #include "jobs/sync-internal.h"
 #include "jobs/sync.h"
 
@@ -90,6 +91,8 @@ void sync_summary(SyncJob *s)
                     "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64 " in both lists left out, %" PRIu64
                     " skipped); %" PRIu64 " images on disk, %" PRIu64 " new, %" PRIu64 " failed.",
                     c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new, s->images_failed);
+        /* New images are worth little to the model until they are embedded. */
+        embed_after_sync(s->daemon);
 }
 
 /* ---- lists ---- */

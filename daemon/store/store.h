@@ -305,3 +305,14 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
 /* Drops every embedding of other backbones (after a backbone change). Returns
  * the number deleted. */
 int store_embedding_prune(Store *s, const char *keep_backbone);
+
+/* The marker of an image whose embedding failed (its errno as one float). */
+#define STORE_EMBEDDING_FAILED "_failed"
+/* Up to limit md5s of images in state ok with neither done_set nor the
+ * failure marker for this backbone, in md5 order (a NULL-terminated strv). */
+int store_embedding_missing(Store *s, const char *backbone, const char *done_set, size_t limit, char ***ret,
+                            size_t *ret_n);
+/* Images in state ok with done_set, and those still missing (as above). */
+int store_embedding_counts(Store *s, const char *backbone, const char *done_set, uint64_t *ret_done,
+                           uint64_t *ret_missing);
+int store_embedding_failed(Store *s, const char *backbone, const char *md5, int error);

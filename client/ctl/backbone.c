@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "bus-util.h"
+#include "ctl.h"
+#include "fluff/bus.h"
+
+/* The C reference pass takes tens of seconds per image where there is no
+ * Vulkan device, and the engine's first start a few more. */
+#define CLASSIFY_TIMEOUT_USEC (600 * USEC_PER_SEC)
+
+void backbone_status_print(const ManagerInfo *m)
+{
+        if (isempty(m->backbone_id))
+                printf("    Backbone: none (run tools/fetch-backbone.sh, then \"fluffctl backbone import PATH\")\n");
+        else
+                printf("    Backbone: %.12s (%s)\n", m->backbone_id, strempty(m->backbone_info));
+        if (isempty(m->vk_device))
+                printf("      Vulkan: no device (the backbone runs on the slow C reference pass)\n");
+        else
+                printf("      Vulkan: %s (%s)\n", m->vk_device, strempty(m->vk_device_type));
+        printf("    Embedded: %" PRIu64 " images\n", m->embedded);
+}
+
+void backbone_status_json(const ManagerInfo *m, struct json_object *o)
+{
+        json_object *b = json_object_new_object();
+        if (!b)
+                return;
+        json_object_object_add(b, "id", isempty(m->backbone_id) ? NULL : json_object_new_string(m->backbone_id));
+        json_object_object_add(b, "info", json_object_new_string(strempty(m->backbone_info)));
+        json_object_object_add(b, "vulkan_device", json_object_new_string(strempty(m->vk_device)));
+        json_object_object_add(b, "vulkan_device_type", json_object_new_string(strempty(m->vk_device_type)));
+        json_object_object_add(b, "embedded", json_object_new_uint64(m->embedded));
+        json_object_object_add(o, "backbone", b);
+}
+
+/* The daemon does not share our working directory. */
+static int absolute(const char *arg, char **ret)
+{
+        char *p = realpath(arg, NULL);
+        if (!p)
+                return log_error_errno(errno, "Cannot use \"%s\": %m", arg);
+        *ret = p;
+        return 0;
+}
+
+static int backbone_classify(sd_bus *bus, const char *arg)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        json_object *o = NULL;
+        const char *name;
+        double p;
+        int r;
+
+        r = absolute(arg, &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(bus, &m, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                                           "ClassifyImage");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the ClassifyImage call: %m");
+        r = sd_bus_call(bus, m, CLASSIFY_TIMEOUT_USEC, &error, &reply);
+        if (r < 0)
+                return bus_log_call_error("classify the image", &error, r);
+        r = sd_bus_message_enter_container(reply, 'a', "(sd)");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the reply to ClassifyImage: %m");
+        if (arg_json) {
+                o = json_object_new_object();
+                if (!o)
+                        return log_oom();
+        }
+        while ((r = sd_bus_message_read(reply, "(sd)", &name, &p)) > 0) {
+                if (o)
+                        json_object_object_add(o, name, json_object_new_double(p));
+                else
+                        printf("%-8s %.6f\n", name, p);
+        }
+        if (o) {
+                if (r >= 0)
+                        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+                json_object_put(o);
+        }
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the reply to ClassifyImage: %m");
+        return 0;
+}
+
+static int backbone_status(sd_bus *bus)
+{
+        ManagerInfo m = {};
+        int r;
+
+        r = manager_info_get(bus, &m);
+        if (r < 0)
+                return r;
+        if (arg_json) {
+                json_object *o = json_object_new_object();
+                if (!o) {
+                        manager_info_done(&m);
+                        return log_oom();
+                }
+                backbone_status_json(&m, o);
+                puts(json_object_to_json_string_ext(json_object_object_get(o, "backbone"), JSON_C_TO_STRING_PRETTY));
+                json_object_put(o);
+        } else
+                backbone_status_print(&m);
+        manager_info_done(&m);
+        return 0;
+}
+
+int verb_backbone(int argc, char *argv[], sd_bus *bus)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (streq(argv[1], "import") && argc == 3) {
+                r = absolute(argv[2], &path);
+                if (r < 0)
+                        return r;
+                return job_call_and_wait(bus, "ImportBackbone", "import the backbone", path);
+        }
+        if (streq(argv[1], "classify") && argc == 3)
+                return backbone_classify(bus, argv[2]);
+        if (streq(argv[1], "status") && argc == 2)
+                return backbone_status(bus);
+        log_error("Unknown or incomplete command \"backbone %s\"; see \"%s --help\".", argv[1],
+                  program_invocation_short_name);
+        return -EINVAL;
+}
+
+int verb_embed(int argc, char *argv[], sd_bus *bus)
+{
+        return job_call_and_wait(bus, "Embed", "embed images", NULL);
+}

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "daemon.h"
+#include "embed/bus-backbone.h"
+#include "embed/jobs.h"
+#include "embed/service.h"
+#include "images.h"
+#include "jobs/job.h"
+#include "store.h"
+#include "work/work.h"
+
+#define EMBED_BATCH 16
+
+typedef struct EmbedJob EmbedJob;
+
+typedef struct EmbedBatch {
+        EmbedJob *embed;         /* borrowed; read only on the loop */
+        BackboneService *service; /* borrowed; outlives the work pool's items */
+        BbHandle *handle;        /* owned reference */
+        char **md5;              /* owned strv */
+        char **paths;            /* owned strv */
+        size_t n;
+        float *embed_out; /* owned, n × BACKBONE_EMBED_DIM */
+        int *status;      /* owned, n */
+} EmbedBatch;
+
+struct EmbedJob {
+        Daemon *daemon; /* borrowed */
+        Job *job;       /* borrowed: the job owns us */
+        BbHandle *handle; /* owned reference: the backbone this run embeds with */
+        char id[65];
+        uint64_t done, total, computed, failed;
+        bool stopped;
+};
+
+static void batch_free(void *userdata)
+{
+        EmbedBatch *b = userdata;
+        bb_handle_unref(b->handle);
+        strv_free(b->md5);
+        strv_free(b->paths);
+        free(b->embed_out);
+        free(b->status);
+        free(b);
+}
+
+static void embed_free(void *userdata)
+{
+        EmbedJob *e = userdata;
+        if (!e)
+                return;
+        work_pool_forget(e->daemon->work, e);
+        bb_handle_unref(e->handle);
+        free(e);
+}
+
+static void embed_finish(EmbedJob *e, int r, const char *fmt, ...) _printf_(3, 4);
+static void embed_finish(EmbedJob *e, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+
+        if (e->stopped)
+                return;
+        e->stopped = true;
+        work_pool_forget(e->daemon->work, e);
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        backbone_refresh_embedded(e->daemon);
+        job_finish(e->job, r, "%s", m ?: "");
+}
+
+static int batch_run(void *userdata)
+{
+        EmbedBatch *b = userdata;
+        return backbone_service_run(b->service, b->handle, (const char *const *)b->paths, b->n, b->embed_out, NULL,
+                                    b->status);
+}
+
+static void embed_step(EmbedJob *e);
+
+static int batch_store(EmbedJob *e, EmbedBatch *b)
+{
+        Store *st = e->daemon->store;
+        int r;
+
+        r = store_begin(st);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < b->n; i++) {
+                if (b->status[i] < 0) {
+                        log_warning_errno(b->status[i], "Failed to embed image %s, not trying it again: %m",
+                                          b->md5[i]);
+                        r = store_embedding_failed(st, e->id, b->md5[i], b->status[i]);
+                        if (r < 0)
+                                break;
+                        e->failed++;
+                        continue;
+                }
+                /* The done marker goes last, though the batch commits as one. */
+                for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
+                        const BackboneFeatureInfo *fi = backbone_feature_info(f);
+                        r = store_embedding_put(st, e->id, fi->name, b->md5[i],
+                                                b->embed_out + i * BACKBONE_EMBED_DIM + fi->offset, fi->dim);
+                        if (r < 0)
+                                break;
+                }
+                if (r < 0)
+                        break;
+                e->computed++;
+        }
+        if (r < 0) {
+                (void)store_rollback(st);
+                return r;
+        }
+        return store_commit(st);
+}
+
+static void on_batch_done(void *userdata, int r)
+{
+        EmbedBatch *b = userdata;
+        EmbedJob *e = b->embed;
+
+        if (e->stopped)
+                return;
+        if (r < 0) {
+                embed_finish(e, r, "Failed to run the backbone on a batch of images: %s", strerror(-r));
+                return;
+        }
+        r = batch_store(e, b);
+        if (r < 0) {
+                embed_finish(e, r, "Failed to store embeddings in the database: %s", store_error(e->daemon->store));
+                return;
+        }
+        e->done += b->n;
+        job_set_progress(e->job, e->done, MAX(e->done, e->total));
+        backbone_refresh_embedded(e->daemon);
+        if (e->job->cancel_requested) {
+                embed_finish(e, -ECANCELED, "Cancelled after %" PRIu64 " of %" PRIu64 " images.", e->done,
+                             e->total);
+                return;
+        }
+        embed_step(e);
+}
+
+static int batch_new(EmbedJob *e, char **md5, size_t n, EmbedBatch **ret)
+{
+        EmbedBatch *b = calloc(1, sizeof(EmbedBatch));
+        if (!b) {
+                strv_free(md5);
+                return -ENOMEM;
+        }
+        b->embed = e;
+        b->service = e->daemon->backbone;
+        b->handle = bb_handle_ref(e->handle);
+        b->md5 = md5;
+        b->n = n;
+        b->paths = calloc(n + 1, sizeof(char *));
+        b->embed_out = calloc(n * BACKBONE_EMBED_DIM, sizeof(float));
+        b->status = calloc(n, sizeof(int));
+        if (!b->paths || !b->embed_out || !b->status) {
+                batch_free(b);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                int r = image_path_for_md5(e->daemon->images_dir, md5[i], &b->paths[i]);
+                if (r < 0) {
+                        batch_free(b);
+                        return r;
+                }
+        }
+        *ret = b;
+        return 0;
+}
+
+static void embed_step(EmbedJob *e)
+{
+        const char *done_set = backbone_feature_info(BACKBONE_DONE_SET)->name;
+        char **md5 = NULL;
+        EmbedBatch *b;
+        size_t n;
+        int r;
+
+        r = store_embedding_missing(e->daemon->store, e->id, done_set, EMBED_BATCH, &md5, &n);
+        if (r < 0) {
+                embed_finish(e, r, "Failed to list the images to embed: %s", store_error(e->daemon->store));
+                return;
+        }
+        if (n == 0) {
+                strv_free(md5);
+                log_info("Embedding computed %" PRIu64 " images (%" PRIu64 " failed).", e->computed, e->failed);
+                embed_finish(e, 0,
+                             "Embedded %" PRIu64 " images (%" PRIu64 " failed); %" PRIu64
+                             " images have embeddings for backbone %.12s.",
+                             e->computed, e->failed, e->daemon->backbone->embedded, e->id);
+                return;
+        }
+        r = batch_new(e, md5, n, &b);
+        if (r >= 0) {
+                r = work_pool_submit(e->daemon->work, e, batch_run, on_batch_done, batch_free, b);
+                if (r < 0)
+                        batch_free(b);
+        }
+        if (r < 0)
+                embed_finish(e, r, "Failed to queue a batch of images: %s", strerror(-r));
+}
+
+static int embed_start(Job *j)
+{
+        EmbedJob *e = j->data;
+        const char *done_set = backbone_feature_info(BACKBONE_DONE_SET)->name;
+        int r;
+
+        /* Left by a run that was still going when another backbone came in. */
+        r = store_embedding_prune(e->daemon->store, e->id);
+        if (r > 0)
+                log_info("Dropped %d embeddings of an earlier backbone.", r);
+        r = store_embedding_counts(e->daemon->store, e->id, done_set, NULL, &e->total);
+        if (r < 0)
+                return r;
+        (void)job_set_phase(j, "embedding", "Embedding images");
+        job_set_progress(j, 0, e->total);
+        embed_step(e);
+        return 0;
+}
+
+static void embed_cancel(Job *j)
+{
+        /* The batch on the worker finishes and is kept; on_batch_done stops. */
+}
+
+static const JobOps embed_ops = {
+        .kind = "embed",
+        .start = embed_start,
+        .cancel = embed_cancel,
+        .free_data = embed_free,
+};
+
+int embed_job_new(Daemon *d, Job **ret)
+{
+        EmbedJob *e;
+        int r;
+
+        if (!d->backbone->current)
+                return -ENOMEDIUM;
+        e = calloc(1, sizeof(EmbedJob));
+        if (!e)
+                return -ENOMEM;
+        e->daemon = d;
+        e->handle = bb_handle_ref(d->backbone->current);
+        snprintf(e->id, sizeof(e->id), "%s", backbone_id(e->handle->bb));
+        r = job_new(d, &embed_ops, e, &e->job);
+        if (r < 0) {
+                embed_free(e);
+                return r;
+        }
+        *ret = e->job;
+        return 0;
+}
+
+void embed_after_sync(Daemon *d)
+{
+        Job *j;
+        int r;
+
+        if (!d->backbone || !d->backbone->current || daemon_find_active_job(d, "embed"))
+                return;
+        r = embed_job_new(d, &j);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to start embedding the synced images: %m");
+                return;
+        }
+        (void)job_start(j);
+}
+
+void backbone_refresh_embedded(Daemon *d)
+{
+        const char *done_set = backbone_feature_info(BACKBONE_DONE_SET)->name;
+        uint64_t n = 0;
+
+        if (d->backbone->current &&
+            store_embedding_counts(d->store, backbone_service_id(d->backbone), done_set, &n, NULL) < 0)
+                return;
+        if (n == d->backbone->embedded)
+                return;
+        d->backbone->embedded = n;
+        bus_backbone_emit_changed(d);
+}

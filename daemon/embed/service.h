@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* fluffd's pretrained backbone: the weight file in $XDG_DATA_HOME/fluff/models,
+ * loaded on the loop, and run on worker threads. The Vulkan engine is created
+ * on first use, in the worker that needs it, and falls back to the C
+ * reference pass when there is no device. One run at a time holds the engine:
+ * a device queue and its buffers are not shared between threads. */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "backbone-embed.h"
+#include "fluff/util.h"
+
+/* A loaded backbone, shared by the loop and the work items that use it, so an
+ * import can replace the current one while a batch still runs on the old. */
+typedef struct BbHandle {
+        atomic_uint n_ref;
+        Backbone *bb;
+} BbHandle;
+
+BbHandle *bb_handle_ref(BbHandle *h);
+BbHandle *bb_handle_unref(BbHandle *h);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BbHandle *, bb_handle_unref);
+
+typedef struct BackboneService {
+        char *path;         /* owned; the weight file */
+        BbHandle *current;  /* owned reference; NULL without a backbone */
+        uint64_t embedded;  /* images with an embedding for current, as last counted */
+
+        pthread_mutex_t lock; /* held by a worker for a whole run */
+        VkEngine *engine;     /* under lock; created on first use */
+        BackboneVk *vk;       /* under lock; for vk_for */
+        BbHandle *vk_for;     /* under lock; owned reference */
+        bool vk_unavailable;  /* under lock; no device: the C reference runs */
+
+        bool probed; /* the device as vk_probe_device() saw it, once */
+        char *device_name, *device_type;
+} BackboneService;
+
+/* Loads the weight file if present; a broken one is only warned about. */
+int backbone_service_new(const char *data_dir, BackboneService **ret);
+BackboneService *backbone_service_free(BackboneService *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneService *, backbone_service_free);
+
+/* Re-reads the weight file (after an import). On failure the loaded one stays. */
+int backbone_service_reload(BackboneService *s, char **ret_error);
+const char *backbone_service_id(const BackboneService *s); /* "" without a backbone */
+const char *backbone_service_info(const BackboneService *s);
+/* Probes the device once, on the first ask; "" when there is none. */
+void backbone_service_device(BackboneService *s, const char **ret_name, const char **ret_type);
+
+/* On a worker: backbone_embed_files() with h, on the engine when there is one. */
+int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n, float *ret_embed,
+                         float *ret_probs, int *ret_status);
+
+/* The feature set whose presence marks an image as embedded (stored last). */
+#define BACKBONE_DONE_SET BACKBONE_FEAT_FINAL
