@@ -46,7 +46,7 @@ static int daemon_load_state(Daemon *d)
         if (r > 0)
                 log_info("Removed %d partial crops left by an interrupted sync.", r);
 
-        r = backbone_service_new(data, &d->backbone);
+        r = backbone_service_new(d->event, data, &d->backbone);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the backbone: %m");
 

@@ -119,6 +119,7 @@ static void on_classified(void *userdata, int r)
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Classify *c = userdata;
 
+        backbone_service_used(c->service);
         if (r >= 0 && c->status < 0) {
                 (void)sd_bus_error_setf(&error, FLUFF_ERROR_INVALID_ARGUMENT, "Failed to read \"%.256s\" as an image: %s",
                                         c->path, strerror(-c->status));

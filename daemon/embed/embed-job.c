@@ -124,6 +124,7 @@ static void on_batch_done(void *userdata, int r)
         EmbedBatch *b = userdata;
         EmbedJob *e = b->embed;
 
+        backbone_service_used(b->service);
         if (e->stopped)
                 return;
         if (r < 0) {

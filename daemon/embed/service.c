@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include "embed/service.h"
@@ -6,6 +7,8 @@
 /* Large enough to keep the device busy, small enough that a kill loses
  * little and cancelling answers within a few seconds on lavapipe. */
 #define VK_MAX_BATCH 16
+/* Starting the engine again costs a second or two; holding it costs memory. */
+#define IDLE_RELEASE_USEC (60 * USEC_PER_SEC)
 
 BbHandle *bb_handle_ref(BbHandle *h)
 {
@@ -40,7 +43,7 @@ static int load(const char *path, BbHandle **ret, char **ret_error)
         return 0;
 }
 
-int backbone_service_new(const char *data_dir, BackboneService **ret)
+int backbone_service_new(sd_event *event, const char *data_dir, BackboneService **ret)
 {
         _cleanup_(backbone_service_freep) BackboneService *s = NULL;
         _cleanup_free_ char *error = NULL;
@@ -50,6 +53,7 @@ int backbone_service_new(const char *data_dir, BackboneService **ret)
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->lock, NULL);
+        s->event = event;
         if (asprintf(&s->path, "%s/models/backbone.safetensors", data_dir) < 0) {
                 s->path = NULL;
                 return -ENOMEM;
@@ -72,6 +76,7 @@ BackboneService *backbone_service_free(BackboneService *s)
 {
         if (!s)
                 return NULL;
+        sd_event_source_disable_unref(s->idle_timer);
         backbone_vk_free(s->vk);
         bb_handle_unref(s->vk_for);
         vk_engine_free(s->engine);
@@ -164,4 +169,41 @@ int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *pat
         r = backbone_embed_files(h->bb, engine_for(s, h), paths, n, ret_embed, ret_probs, ret_status, NULL, NULL);
         pthread_mutex_unlock(&s->lock);
         return r;
+}
+
+static int on_idle(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        BackboneService *s = userdata;
+
+        /* A run in progress holds the lock: try again after it. */
+        if (pthread_mutex_trylock(&s->lock) != 0) {
+                backbone_service_used(s);
+                return 0;
+        }
+        if (s->engine) {
+                s->vk = backbone_vk_free(s->vk);
+                s->vk_for = bb_handle_unref(s->vk_for);
+                s->engine = vk_engine_free(s->engine);
+                log_debug("Released the Vulkan engine after %u s idle.", (unsigned)(IDLE_RELEASE_USEC / USEC_PER_SEC));
+        }
+        pthread_mutex_unlock(&s->lock);
+        (void)malloc_trim(0);
+        return 0;
+}
+
+void backbone_service_used(BackboneService *s)
+{
+        int r;
+
+        if (!s->event)
+                return;
+        if (s->idle_timer) {
+                r = sd_event_source_set_time_relative(s->idle_timer, IDLE_RELEASE_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s->idle_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(s->event, &s->idle_timer, CLOCK_MONOTONIC, IDLE_RELEASE_USEC,
+                                               USEC_PER_SEC, on_idle, s);
+        if (r < 0)
+                log_debug_errno(r, "Failed to arm the engine's idle timer, keeping it: %m");
 }

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <systemd/sd-event.h>
 
 #include "backbone-embed.h"
 #include "fluff/util.h"
@@ -35,12 +36,15 @@ typedef struct BackboneService {
         BbHandle *vk_for;     /* under lock; owned reference */
         bool vk_unavailable;  /* under lock; no device: the C reference runs */
 
+        sd_event *event;            /* borrowed */
+        sd_event_source *idle_timer; /* owned; releases the engine after a quiet while */
+
         bool probed; /* the device as vk_probe_device() saw it, once */
         char *device_name, *device_type;
 } BackboneService;
 
 /* Loads the weight file if present; a broken one is only warned about. */
-int backbone_service_new(const char *data_dir, BackboneService **ret);
+int backbone_service_new(sd_event *event, const char *data_dir, BackboneService **ret);
 BackboneService *backbone_service_free(BackboneService *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneService *, backbone_service_free);
 
@@ -54,6 +58,10 @@ void backbone_service_device(BackboneService *s, const char **ret_name, const ch
 /* On a worker: backbone_embed_files() with h, on the engine when there is one. */
 int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n, float *ret_embed,
                          float *ret_probs, int *ret_status);
+
+/* On the loop, after each run: the engine and its buffers (a batch's
+ * activations are tens of MB) go back once the backbone was idle a while. */
+void backbone_service_used(BackboneService *s);
 
 /* The feature set whose presence marks an image as embedded (stored last). */
 #define BACKBONE_DONE_SET BACKBONE_FEAT_FINAL
