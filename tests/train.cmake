@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+# The Train job in fluffd: train, restart, cancel, kill -9 and bad input through
+# fluffctl on a private bus against the fake site (tags only: no backbone).
+fluff_add_py_test(test-train SCRIPT integration/test-train.py LABELS integration SESSION TIMEOUT 600)
