@@ -87,7 +87,8 @@ void model_status_print(const ManagerInfo *m)
                 return;
         }
         printf("       Model: trained %s, validation ROC AUC %.3f, %s\n", strna(get_string(o, "created")),
-               get_double(json_object_object_get(o, "metrics"), "roc_auc"), model_source(o, buf, sizeof(buf)));
+               get_double(json_object_object_get(o, "metrics"), "roc_auc"),
+               model_source(o, buf, sizeof(buf)));
 }
 
 void model_status_json(const ManagerInfo *m, json_object *o)
@@ -105,7 +106,8 @@ static void print_metrics(const ManagerInfo *m)
         if (!o)
                 return;
         if (arg_json) {
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
                 return;
         }
         mt = json_object_object_get(o, "metrics");
@@ -129,17 +131,23 @@ int verb_train(int argc, char *argv[], sd_bus *bus)
         ManagerInfo m = {};
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                           "Train");
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                           FLUFF_BUS_MANAGER_IFACE, "Train");
         if (r >= 0)
-                r = arg_time_s > 0 ? sd_bus_message_append(call, "a{sv}", 1, "time_budget_s", "t", arg_time_s)
-                                   : sd_bus_message_append(call, "a{sv}", 0);
+                r = arg_time_s > 0
+                            ? sd_bus_message_append(call, "a{sv}", 1, "time_budget_s", "t", arg_time_s)
+                            : sd_bus_message_append(call, "a{sv}", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the Train call: %m");
         r = job_call_message_and_wait(bus, call, "start training");
         if (r < 0 || arg_no_wait || arg_quiet)
                 return r;
-        r = manager_info_get(bus, &m);
+        /* Following the job leaves this connection closed: a fresh one reads the model. */
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *info_bus = NULL;
+        r = bus_connect_user(&info_bus);
+        if (r < 0)
+                return r;
+        r = manager_info_get(info_bus, &m);
         if (r < 0)
                 return r;
         print_metrics(&m);
