@@ -340,15 +340,19 @@ static void on_train_done(void *userdata, int r)
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
                  t->n_likes + t->n_dislikes, t->tags_only ? "tags only" : "image embeddings and tags",
                  mt->roc_auc);
+        _cleanup_free_ char *left_out = NULL;
+        if (t->n_no_embedding > 0 &&
+            asprintf(&left_out, "; %zu posts without an image embedding left out", t->n_no_embedding) < 0)
+                left_out = NULL;
         train_finish(t, 0,
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
                      "%u+%u validation posts, %zu tags in the vocabulary.",
                      t->n_likes, t->n_dislikes,
                      t->tags_only ? "tags only, no image backbone" : "image embeddings and tags",
-                     t->n_no_embedding ? "; posts without an embedding left out" : "", mt->roc_auc,
-                     mt->accuracy, mt->balanced_accuracy, mt->precision_at_10, mt->precision_at_50,
-                     mt->threshold, mt->n_pos, mt->n_neg, w->vocab_size);
+                     strempty(left_out), mt->roc_auc, mt->accuracy, mt->balanced_accuracy,
+                     mt->precision_at_10, mt->precision_at_50, mt->threshold, mt->n_pos, mt->n_neg,
+                     w->vocab_size);
 }
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
