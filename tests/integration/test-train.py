@@ -93,7 +93,13 @@ class Train(unittest.TestCase):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for j in self.ctl("jobs", "--json", check=True).json():
-                if j["path"] == path and "epoch" in j["message"]:
+                if j["path"] == path and "val AUC" in j["message"]:
+                    # Progress: stage, epoch, loss, validation AUC, time left; Done/Total in seconds.
+                    self.assertRegex(j["message"], r"Training \((head|feature-sets)\): epoch \d+, loss [0-9.]+, "
+                                     r"val AUC [0-9.]+, \d+ s left, tags only")
+                    self.assertIn(j["phase"], ("head", "feature-sets"))
+                    self.assertGreater(j["total"], 0)
+                    self.assertLessEqual(j["done"], j["total"])
                     return j
             time.sleep(0.1)
         self.fail(f"no epoch reported\n{self.d.log()[-3000:]}")
@@ -140,9 +146,11 @@ class Train(unittest.TestCase):
         self.assertEqual([j for j in self.ctl("jobs", "--json", check=True).json() if j["kind"] == "train"], [])
 
         # ---- busy, then cancel: the previous model stays ----
+        # (the same posts and seed give the same model: a new file shows the replacement)
+        ino = os.stat(MODEL()).st_ino
         r = self.ctl("train", "--time", "5s", "--no-wait", check=True)
         self.wait_state(r.stdout.strip(), ("done",), timeout=60)
-        self.assertNotEqual(model_info(), first_info)
+        self.assertNotEqual(os.stat(MODEL()).st_ino, ino)
         first_info = model_info()
         first_bytes = read_bytes(MODEL())
         path = self.start_train(60)
@@ -165,10 +173,21 @@ class Train(unittest.TestCase):
         self.assertEqual(read_bytes(MODEL()), first_bytes)
         leftovers = [n for n in os.listdir(os.path.dirname(MODEL())) if n != "taste.safetensors"]
         print(f"files beside the model after kill -9: {leftovers}", file=sys.stderr)
+        # SIGTERM while training: fluffd stops at once (the run is cancelled), the model stays.
+        path = self.start_train(60)
+        self.wait_epoch(path)
+        t = time.monotonic()
+        self.assertEqual(self.d.stop(), 0)
+        self.assertLess(time.monotonic() - t, 10)
+        self.d.start()
+        self.assertEqual(model_info(), first_info)
+        self.assertEqual(read_bytes(MODEL()), first_bytes)
         # Usable: a new training replaces it once finished.
+        ino = os.stat(MODEL()).st_ino
         r = self.ctl("train", "--time", "6s")
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
-        self.assertNotEqual(model_info(), first_info)
+        self.assertNotEqual(os.stat(MODEL()).st_ino, ino)
+        self.assertEqual(json.loads(model_info())["metrics"], json.loads(first_info)["metrics"])
 
     def test_2_bad_input(self):
         for bad in ("abc", "0s", "4s", "25h", "-5s", ""):
