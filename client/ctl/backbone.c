@@ -15,10 +15,13 @@
 void backbone_status_print(const ManagerInfo *m)
 {
         if (isempty(m->backbone_id))
-                printf("    Backbone: none (run tools/fetch-backbone.sh, then \"fluffctl backbone import PATH\")\n");
+                printf("    Backbone: none (run tools/fetch-backbone.sh, then \"fluffctl backbone import "
+                       "PATH\")\n");
         else
                 printf("    Backbone: %.12s (%s)\n", m->backbone_id, strempty(m->backbone_info));
-        if (isempty(m->vk_device))
+        if (isempty(m->backbone_id))
+                printf("      Vulkan: not checked until a backbone is imported\n");
+        else if (isempty(m->vk_device))
                 printf("      Vulkan: no device (the backbone runs on the slow C reference pass)\n");
         else
                 printf("      Vulkan: %s (%s)\n", m->vk_device, strempty(m->vk_device_type));
@@ -30,7 +33,8 @@ void backbone_status_json(const ManagerInfo *m, struct json_object *o)
         json_object *b = json_object_new_object();
         if (!b)
                 return;
-        json_object_object_add(b, "id", isempty(m->backbone_id) ? NULL : json_object_new_string(m->backbone_id));
+        json_object_object_add(b, "id",
+                               isempty(m->backbone_id) ? NULL : json_object_new_string(m->backbone_id));
         json_object_object_add(b, "info", json_object_new_string(strempty(m->backbone_info)));
         json_object_object_add(b, "vulkan_device", json_object_new_string(strempty(m->vk_device)));
         json_object_object_add(b, "vulkan_device_type", json_object_new_string(strempty(m->vk_device_type)));
@@ -109,7 +113,8 @@ static int backbone_status(sd_bus *bus)
                         return log_oom();
                 }
                 backbone_status_json(&m, o);
-                puts(json_object_to_json_string_ext(json_object_object_get(o, "backbone"), JSON_C_TO_STRING_PRETTY));
+                puts(json_object_to_json_string_ext(json_object_object_get(o, "backbone"),
+                                                    JSON_C_TO_STRING_PRETTY));
                 json_object_put(o);
         } else
                 backbone_status_print(&m);

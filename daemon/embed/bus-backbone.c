@@ -10,7 +10,7 @@
 #include "jobs/job.h"
 #include "work/work.h"
 
-#define NO_MODEL_HINT                                                                                     \
+#define NO_MODEL_HINT                                                                                       \
         "No image backbone is imported: fetch it with tools/fetch-backbone.sh and run \"fluffctl backbone " \
         "import PATH\"."
 
@@ -33,11 +33,12 @@ static int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_erro
                                          "The package path must be absolute, not \"%.256s\".", path);
         j = daemon_find_active_job(d, "import");
         if (j)
-                return sd_bus_error_setf(error, FLUFF_ERROR_BUSY, "An import is already running as job %" PRIu64 ".",
-                                         j->id);
+                return sd_bus_error_setf(error, FLUFF_ERROR_BUSY,
+                                         "An import is already running as job %" PRIu64 ".", j->id);
         r = import_job_new(d, path, &j);
         if (r < 0)
-                return fluff_bus_error_set_errnof(error, r, "Failed to create the import job: %s", strerror(-r));
+                return fluff_bus_error_set_errnof(error, r, "Failed to create the import job: %s",
+                                                  strerror(-r));
         r = sd_bus_reply_method_return(m, "o", j->path);
         if (r < 0)
                 return r;
@@ -62,7 +63,8 @@ static int method_embed(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 r = sd_bus_message_read(m, "s", &key);
                 if (r < 0)
                         return r;
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown embed option \"%.64s\".", key);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown embed option \"%.64s\".",
+                                         key);
         }
         if (r < 0)
                 return r;
@@ -78,7 +80,8 @@ static int method_embed(sd_bus_message *m, void *userdata, sd_bus_error *error)
                                          "Images are already being embedded as job %" PRIu64 ".", j->id);
         r = embed_job_new(d, &j);
         if (r < 0)
-                return fluff_bus_error_set_errnof(error, r, "Failed to create the embed job: %s", strerror(-r));
+                return fluff_bus_error_set_errnof(error, r, "Failed to create the embed job: %s",
+                                                  strerror(-r));
         r = sd_bus_reply_method_return(m, "o", j->path);
         if (r < 0)
                 return r;
@@ -89,10 +92,10 @@ static int method_embed(sd_bus_message *m, void *userdata, sd_bus_error *error)
 /* ---- ClassifyImage: answered from a worker's result ---- */
 
 typedef struct Classify {
-        sd_bus_message *call; /* owned */
+        sd_bus_message *call;     /* owned */
         BackboneService *service; /* borrowed */
-        BbHandle *handle;     /* owned reference */
-        char *path;           /* owned */
+        BbHandle *handle;         /* owned reference */
+        char *path;               /* owned */
         float probs[BACKBONE_N_CLASSES];
         int status;
 } Classify;
@@ -109,7 +112,7 @@ static void classify_free(void *userdata)
 static int classify_run(void *userdata)
 {
         Classify *c = userdata;
-        const char *paths[] = { c->path };
+        const char *paths[] = {c->path};
         return backbone_service_run(c->service, c->handle, paths, 1, NULL, c->probs, &c->status);
 }
 
@@ -121,8 +124,9 @@ static void on_classified(void *userdata, int r)
 
         backbone_service_used(c->service);
         if (r >= 0 && c->status < 0) {
-                (void)sd_bus_error_setf(&error, FLUFF_ERROR_INVALID_ARGUMENT, "Failed to read \"%.256s\" as an image: %s",
-                                        c->path, strerror(-c->status));
+                (void)sd_bus_error_setf(&error, FLUFF_ERROR_INVALID_ARGUMENT,
+                                        "Failed to read \"%.256s\" as an image: %s", c->path,
+                                        strerror(-c->status));
                 goto fail;
         }
         if (r < 0) {
@@ -215,8 +219,8 @@ static const sd_bus_vtable backbone_vtable[] = {
                                 method_import_backbone, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClassifyImage", SD_BUS_ARGS("s", path), SD_BUS_RESULT("a(sd)", classes),
                                 method_classify_image, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_ARGS("Embed", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job), method_embed,
-                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Embed", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
+                                method_embed, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "embed/bus-backbone.h"
@@ -15,22 +16,22 @@
 typedef struct EmbedJob EmbedJob;
 
 typedef struct EmbedBatch {
-        EmbedJob *embed;         /* borrowed; read only on the loop */
+        EmbedJob *embed;          /* borrowed; read only on the loop */
         BackboneService *service; /* borrowed; outlives the work pool's items */
-        BbHandle *handle;        /* owned reference */
-        char **md5;              /* owned strv */
-        char **paths;            /* owned strv */
+        BbHandle *handle;         /* owned reference */
+        char **md5;               /* owned strv */
+        char **paths;             /* owned strv */
         size_t n;
         float *embed_out; /* owned, n × BACKBONE_EMBED_DIM */
         int *status;      /* owned, n */
 } EmbedBatch;
 
 struct EmbedJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
+        Daemon *daemon;   /* borrowed */
+        Job *job;         /* borrowed: the job owns us */
         BbHandle *handle; /* owned reference: the backbone this run embeds with */
         char id[65];
-        uint64_t done, total, computed, failed;
+        uint64_t done, total, computed, failed, forgotten;
         bool stopped;
 };
 
@@ -70,14 +71,16 @@ static void embed_finish(EmbedJob *e, int r, const char *fmt, ...)
                 m = NULL;
         va_end(ap);
         backbone_refresh_embedded(e->daemon);
+        if (e->forgotten > 0)
+                daemon_refresh_counts(e->daemon);
         job_finish(e->job, r, "%s", m ?: "");
 }
 
 static int batch_run(void *userdata)
 {
         EmbedBatch *b = userdata;
-        return backbone_service_run(b->service, b->handle, (const char *const *)b->paths, b->n, b->embed_out, NULL,
-                                    b->status);
+        return backbone_service_run(b->service, b->handle, (const char *const *)b->paths, b->n, b->embed_out,
+                                    NULL, b->status);
 }
 
 static void embed_step(EmbedJob *e);
@@ -91,6 +94,17 @@ static int batch_store(EmbedJob *e, EmbedBatch *b)
         if (r < 0)
                 return r;
         for (size_t i = 0; i < b->n; i++) {
+                /* The decoder says only that it could not read the file. */
+                if (b->status[i] < 0 && access(b->paths[i], F_OK) < 0 && errno == ENOENT) {
+                        /* The crop vanished from disk: the next sync fetches it again. */
+                        log_warning("The image %s is gone from disk; the next sync fetches it again.",
+                                    b->md5[i]);
+                        r = store_image_forget(st, b->md5[i]);
+                        if (r < 0)
+                                break;
+                        e->forgotten++;
+                        continue;
+                }
                 if (b->status[i] < 0) {
                         log_warning_errno(b->status[i], "Failed to embed image %s, not trying it again: %m",
                                           b->md5[i]);
@@ -131,9 +145,15 @@ static void on_batch_done(void *userdata, int r)
                 embed_finish(e, r, "Failed to run the backbone on a batch of images: %s", strerror(-r));
                 return;
         }
+        for (size_t i = 0; i < b->n; i++)
+                if (b->status[i] == -ENOMEM) {
+                        embed_finish(e, -ENOMEM, "Out of memory while embedding images.");
+                        return;
+                }
         r = batch_store(e, b);
         if (r < 0) {
-                embed_finish(e, r, "Failed to store embeddings in the database: %s", store_error(e->daemon->store));
+                embed_finish(e, r, "Failed to store embeddings in the database: %s",
+                             store_error(e->daemon->store));
                 return;
         }
         e->done += b->n;
@@ -192,11 +212,13 @@ static void embed_step(EmbedJob *e)
         }
         if (n == 0) {
                 strv_free(md5);
-                log_info("Embedding computed %" PRIu64 " images (%" PRIu64 " failed).", e->computed, e->failed);
+                log_info("Embedding computed %" PRIu64 " images (%" PRIu64 " failed, %" PRIu64
+                         " gone from disk).",
+                         e->computed, e->failed, e->forgotten);
                 embed_finish(e, 0,
-                             "Embedded %" PRIu64 " images (%" PRIu64 " failed); %" PRIu64
-                             " images have embeddings for backbone %.12s.",
-                             e->computed, e->failed, e->daemon->backbone->embedded, e->id);
+                             "Embedded %" PRIu64 " images (%" PRIu64 " failed, %" PRIu64
+                             " gone from disk); %" PRIu64 " images have embeddings for backbone %.12s.",
+                             e->computed, e->failed, e->forgotten, e->daemon->backbone->embedded, e->id);
                 return;
         }
         r = batch_new(e, md5, n, &b);

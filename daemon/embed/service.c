@@ -39,6 +39,8 @@ static int load(const char *path, BbHandle **ret, char **ret_error)
                 return -ENOMEM;
         atomic_init(&h->n_ref, 1);
         h->bb = TAKE_PTR(bb);
+        /* The importer reads only nsfwjs packages; the weight file keeps its version. */
+        snprintf(h->info, sizeof(h->info), "nsfwjs %s, MobileNetV2", backbone_source_version(h->bb));
         *ret = h;
         return 0;
 }
@@ -60,14 +62,16 @@ int backbone_service_new(sd_event *event, const char *data_dir, BackboneService 
         }
         r = load(s->path, &s->current, &error);
         if (r == -ENOENT)
-                log_info("No image backbone imported yet; run \"fluffctl backbone import PATH\" to add one.");
+                log_info(
+                        "No image backbone imported yet; run \"fluffctl backbone import PATH\" to add one.");
         else if (r < 0)
-                log_warning_errno(r, "Ignoring the backbone \"%s\": %s Import it again with \"fluffctl backbone "
-                                  "import PATH\".",
-                                  s->path, error ?: "it could not be loaded.");
+                log_warning_errno(
+                        r,
+                        "Ignoring the backbone \"%s\": %s Import it again with \"fluffctl backbone "
+                        "import PATH\".",
+                        s->path, error ?: "it could not be loaded.");
         else
-                log_info("Loaded backbone %.12s (%s).", backbone_id(s->current->bb),
-                         backbone_source_version(s->current->bb));
+                log_info("Loaded backbone %.12s (%s).", backbone_id(s->current->bb), s->current->info);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -99,7 +103,7 @@ int backbone_service_reload(BackboneService *s, char **ret_error)
                 return r;
         bb_handle_unref(s->current);
         s->current = h;
-        log_info("Loaded backbone %.12s (%s).", backbone_id(h->bb), backbone_source_version(h->bb));
+        log_info("Loaded backbone %.12s (%s).", backbone_id(h->bb), h->info);
         return 0;
 }
 
@@ -110,12 +114,15 @@ const char *backbone_service_id(const BackboneService *s)
 
 const char *backbone_service_info(const BackboneService *s)
 {
-        return s->current ? backbone_source_version(s->current->bb) : "";
+        return s->current ? s->current->info : "";
 }
 
 void backbone_service_device(BackboneService *s, const char **ret_name, const char **ret_type)
 {
-        if (!s->probed) {
+        /* Only once there is a backbone to run: a Vulkan instance is not free,
+         * and lavapipe leaks a little per instance, which a sanitizer build
+         * of every status call would report. */
+        if (!s->probed && s->current) {
                 VkDeviceKind kind;
                 int r = vk_probe_device(&s->device_name, &kind);
                 if (r < 0)
@@ -137,8 +144,10 @@ VkEngine *backbone_service_engine_locked(BackboneService *s)
         if (!s->engine) {
                 r = vk_engine_new(&s->engine);
                 if (r < 0) {
-                        log_warning_errno(r, "No Vulkan device (%m); the backbone runs on the slow C reference pass. %s.",
-                                          VK_NO_DEVICE_HINT);
+                        log_warning_errno(
+                                r,
+                                "No Vulkan device (%m); the backbone runs on the slow C reference pass. %s.",
+                                VK_NO_DEVICE_HINT);
                         s->vk_unavailable = true;
                         return NULL;
                 }
@@ -160,8 +169,9 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
                 s->vk_for = bb_handle_unref(s->vk_for);
                 r = backbone_vk_new(s->engine, h->bb, VK_MAX_BATCH, BACKBONE_VK_KEEP_NONE, &s->vk);
                 if (r < 0) {
-                        log_warning_errno(r, "Failed to set the backbone up on %s, using the C reference pass: %m",
-                                          vk_engine_device_name(s->engine));
+                        log_warning_errno(
+                                r, "Failed to set the backbone up on %s, using the C reference pass: %m",
+                                vk_engine_device_name(s->engine));
                         return NULL;
                 }
                 s->vk_for = bb_handle_ref(h);
@@ -169,13 +179,14 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
         return s->vk;
 }
 
-int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n, float *ret_embed,
-                         float *ret_probs, int *ret_status)
+int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n,
+                         float *ret_embed, float *ret_probs, int *ret_status)
 {
         int r;
 
         pthread_mutex_lock(&s->lock);
-        r = backbone_embed_files(h->bb, engine_for(s, h), paths, n, ret_embed, ret_probs, ret_status, NULL, NULL);
+        r = backbone_embed_files(h->bb, engine_for(s, h), paths, n, ret_embed, ret_probs, ret_status, NULL,
+                                 NULL);
         pthread_mutex_unlock(&s->lock);
         return r;
 }
@@ -193,7 +204,8 @@ static int on_idle(sd_event_source *source, uint64_t usec, void *userdata)
                 s->vk = backbone_vk_free(s->vk);
                 s->vk_for = bb_handle_unref(s->vk_for);
                 s->engine = vk_engine_free(s->engine);
-                log_debug("Released the Vulkan engine after %u s idle.", (unsigned)(IDLE_RELEASE_USEC / USEC_PER_SEC));
+                log_debug("Released the Vulkan engine after %u s idle.",
+                          (unsigned)(IDLE_RELEASE_USEC / USEC_PER_SEC));
         }
         pthread_mutex_unlock(&s->lock);
         (void)malloc_trim(0);

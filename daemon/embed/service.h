@@ -19,6 +19,7 @@
 typedef struct BbHandle {
         atomic_uint n_ref;
         Backbone *bb;
+        char info[96]; /* "nsfwjs 4.4.0, MobileNetV2" */
 } BbHandle;
 
 BbHandle *bb_handle_ref(BbHandle *h);
@@ -26,9 +27,9 @@ BbHandle *bb_handle_unref(BbHandle *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BbHandle *, bb_handle_unref);
 
 typedef struct BackboneService {
-        char *path;         /* owned; the weight file */
-        BbHandle *current;  /* owned reference; NULL without a backbone */
-        uint64_t embedded;  /* images with an embedding for current, as last counted */
+        char *path;        /* owned; the weight file */
+        BbHandle *current; /* owned reference; NULL without a backbone */
+        uint64_t embedded; /* images with an embedding for current, as last counted */
 
         pthread_mutex_t lock; /* held by a worker for a whole run */
         VkEngine *engine;     /* under lock; created on first use */
@@ -36,7 +37,7 @@ typedef struct BackboneService {
         BbHandle *vk_for;     /* under lock; owned reference */
         bool vk_unavailable;  /* under lock; no device: the C reference runs */
 
-        sd_event *event;            /* borrowed */
+        sd_event *event;             /* borrowed */
         sd_event_source *idle_timer; /* owned; releases the engine after a quiet while */
 
         bool probed; /* the device as vk_probe_device() saw it, once */
@@ -52,12 +53,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneService *, backbone_service_free);
 int backbone_service_reload(BackboneService *s, char **ret_error);
 const char *backbone_service_id(const BackboneService *s); /* "" without a backbone */
 const char *backbone_service_info(const BackboneService *s);
-/* Probes the device once, on the first ask; "" when there is none. */
+/* Probes the device once, on the first ask with a backbone loaded; "" when
+ * there is none or none was probed yet. */
 void backbone_service_device(BackboneService *s, const char **ret_name, const char **ret_type);
 
 /* On a worker: backbone_embed_files() with h, on the engine when there is one. */
-int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n, float *ret_embed,
-                         float *ret_probs, int *ret_status);
+int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n,
+                         float *ret_embed, float *ret_probs, int *ret_status);
 
 /* On a worker, with s->lock held for as long as the engine is used: the
  * shared Vulkan engine, created on first use (the taste model trains on it);
