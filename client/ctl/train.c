@@ -139,7 +139,12 @@ int verb_train(int argc, char *argv[], sd_bus *bus)
                             : sd_bus_message_append(call, "a{sv}", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the Train call: %m");
+        /* With --json, standard output carries the model's JSON alone. */
+        bool quiet = arg_quiet;
+        if (arg_json && !arg_no_wait)
+                arg_quiet = true;
         r = job_call_message_and_wait(bus, call, "start training");
+        arg_quiet = quiet;
         if (r < 0 || arg_no_wait || arg_quiet)
                 return r;
         /* Following the job leaves this connection closed: a fresh one reads the model. */

@@ -164,6 +164,13 @@ class Train(unittest.TestCase):
         self.assertEqual(model_info(), first_info)
         self.assertEqual(read_bytes(MODEL()), first_bytes)
 
+        # --json: the model's description alone on standard output
+        r = self.ctl("train", "--time", "5s", "--json")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.json()["metrics"], json.loads(first_info)["metrics"])
+        first_info = model_info()
+        first_bytes = read_bytes(MODEL())
+
         # ---- kill -9 mid-training: the previous model is loaded after restart and usable ----
         path = self.start_train(60)
         self.wait_epoch(path)
