@@ -16,6 +16,7 @@
 #include "embed/service.h"
 #include "embed/jobs.h"
 #include "images.h"
+#include "train/taste.h"
 #include "work/work.h"
 
 static int daemon_load_state(Daemon *d)
@@ -49,6 +50,9 @@ static int daemon_load_state(Daemon *d)
         r = backbone_service_new(d->event, data, &d->backbone);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the backbone: %m");
+        r = taste_service_new(data, &d->taste);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the taste model: %m");
 
         r = store_default_path(&db);
         if (r < 0)
@@ -141,11 +145,13 @@ Daemon *daemon_free(Daemon *d)
         d->login = login_request_free(d->login);
         d->work = work_pool_free(d->work);
         d->backbone = backbone_service_free(d->backbone);
+        d->taste = taste_service_free(d->taste);
         d->e621 = e621_client_free(d->e621);
         d->store = store_free(d->store);
         d->config = config_free(d->config);
         free(d->images_dir);
         sd_bus_slot_unref(d->backbone_slot);
+        sd_bus_slot_unref(d->taste_slot);
         sd_bus_slot_unref(d->job_enum_slot);
         sd_bus_slot_unref(d->job_slot);
         sd_bus_slot_unref(d->manager_slot);
@@ -182,6 +188,9 @@ int daemon_start(Daemon *d)
         r = bus_backbone_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the backbone's methods: %m");
+        r = bus_taste_register(d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the taste model's methods: %m");
         r = bus_job_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the job objects: %m");

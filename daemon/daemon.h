@@ -16,6 +16,7 @@ typedef struct Config Config;
 typedef struct E621Client E621Client;
 typedef struct Job Job;
 typedef struct LoginRequest LoginRequest;
+typedef struct TasteService TasteService;
 typedef struct WorkPool WorkPool;
 
 typedef struct Daemon {
@@ -23,6 +24,7 @@ typedef struct Daemon {
         sd_bus *bus;     /* owned */
         sd_bus_slot *manager_slot, *job_slot, *job_enum_slot; /* owned */
         sd_bus_slot *backbone_slot;                           /* owned */
+        sd_bus_slot *taste_slot;                              /* owned */
 
         WorkPool *work;     /* owned */
         Config *config;     /* owned */
@@ -30,6 +32,7 @@ typedef struct Daemon {
         E621Client *e621;   /* owned */
         char *images_dir;   /* owned; $XDG_DATA_HOME/fluff/images */
         BackboneService *backbone; /* owned */
+        TasteService *taste;       /* owned; the taste model */
         StoreCounts counts; /* as last announced */
 
         char *site; /* owned; base URL of the e621 site (from the config) */

@@ -21,6 +21,8 @@ typedef struct ManagerInfo {
         char **jobs;
         char *backbone_id, *backbone_info, *vk_device, *vk_device_type;
         uint64_t embedded;
+        char *model_info; /* ModelInfo: JSON, "" without a model */
+        bool has_model;
 } ManagerInfo;
 
 typedef struct JobInfo {
@@ -50,11 +52,22 @@ void backbone_status_print(const ManagerInfo *m);
 void backbone_status_json(const ManagerInfo *m, struct json_object *o);
 int verb_backbone(int argc, char *argv[], sd_bus *bus);
 int verb_embed(int argc, char *argv[], sd_bus *bus);
+/* The taste model: "train", and its part of "status". */
+extern uint64_t arg_time_s; /* --time; 0: the daemon's default */
+/* Sets arg_time_s from "90s", "10m", "2h"; logs and returns -EINVAL when it is
+ * not a duration or outside 5 s…24 h. */
+int parse_time_arg(const char *s);
+int verb_train(int argc, char *argv[], sd_bus *bus);
+void model_status_print(const ManagerInfo *m);
+void model_status_json(const ManagerInfo *m, struct json_object *o);
 
 /* Calls a Manager method that answers with a job (with path_arg as its one
  * "s" argument, else an empty a{sv}) and follows the job with the progress
  * line until it ends, unless --no-wait. */
 int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const char *path_arg);
+
+/* The same with a method call the caller built (its arguments set). */
+int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *what);
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);

@@ -24,6 +24,8 @@ static const BusPropertyMap manager_info_map[] = {
         { "VulkanDevice", "s", offsetof(ManagerInfo, vk_device) },
         { "VulkanDeviceType", "s", offsetof(ManagerInfo, vk_device_type) },
         { "EmbeddedCount", "t", offsetof(ManagerInfo, embedded) },
+        { "ModelInfo", "s", offsetof(ManagerInfo, model_info) },
+        { "HasModel", "b", offsetof(ManagerInfo, has_model) },
         {},
 };
 
@@ -67,6 +69,7 @@ void manager_info_done(ManagerInfo *i)
         free(i->backbone_info);
         free(i->vk_device);
         free(i->vk_device_type);
+        free(i->model_info);
         *i = (ManagerInfo){};
 }
 

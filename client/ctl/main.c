@@ -28,7 +28,9 @@ static void help(void)
                "                         Print the backbone's five class probabilities\n"
                "  backbone status        Show the backbone, the Vulkan device and the\n"
                "                         number of embedded images\n"
-               "  embed                  Compute missing image embeddings (also after sync)\n\n"
+               "  embed                  Compute missing image embeddings (also after sync)\n"
+               "  train                  Train the taste model on the liked and disliked posts\n"
+               "                         for --time (default 5 min); prints its metrics\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -36,7 +38,8 @@ static void help(void)
                "  -q --quiet             Print no progress or chatter\n"
                "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
                "     --forget            logout: delete the saved key as well\n"
-               "     --no-wait           sync, embed, backbone import: start the job, print its\n"
+               "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
+               "     --no-wait           sync, embed, train, backbone import: start the job, print its\n"
                "                         path and return\n\n"
                "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
                "second Ctrl-C leaves at once (the daemon still finishes the cancel).\n\n"
@@ -47,7 +50,7 @@ static void help(void)
 /* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -56,6 +59,7 @@ static int parse_argv(int argc, char *argv[])
                 { "remember", no_argument, NULL, ARG_REMEMBER },
                 { "forget", no_argument, NULL, ARG_FORGET },
                 { "no-wait", no_argument, NULL, ARG_NO_WAIT },
+                { "time", required_argument, NULL, ARG_TIME },
                 {},
         };
         int c;
@@ -84,6 +88,10 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_NO_WAIT:
                         arg_no_wait = true;
                         break;
+                case ARG_TIME:
+                        if (parse_time_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -102,6 +110,7 @@ static const Verb verbs[] = {
         { "status", 1, 1, verb_status },  { "login", 2, 2, verb_login }, { "logout", 1, 1, verb_logout },
         { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
         { "backbone", 2, 3, verb_backbone }, { "embed", 1, 1, verb_embed },
+        { "train", 1, 1, verb_train },
 };
 
 static int dispatch(int argc, char *argv[])

@@ -113,6 +113,7 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                         json_object_array_add(list, job_to_json(&jobs[i]));
                 json_object_object_add(o, "jobs", TAKE_PTR(list));
                 backbone_status_json(&m, o);
+                model_status_json(&m, o);
                 print_json(o);
         } else {
                 if (m.logged_in)
@@ -127,6 +128,7 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 printf("      Failed: %" PRIu64 "\n", m.failed);
                 printf("   Conflicts: %" PRIu64 " (liked and disliked, left out)\n", m.conflicts);
                 backbone_status_print(&m);
+                model_status_print(&m);
                 printf("        Jobs: %s\n", n_jobs == 0 ? "none running" : "");
                 for (size_t i = 0; i < n_jobs; i++)
                         print_job_line(&jobs[i]);

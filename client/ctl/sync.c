@@ -161,6 +161,21 @@ static int wait_for_job(Wait *w)
 
 int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const char *path_arg)
 {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                                           method);
+        if (r >= 0)
+                r = path_arg ? sd_bus_message_append(call, "s", path_arg) : sd_bus_message_append(call, "a{sv}", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the %s call: %m", method);
+        return job_call_message_and_wait(bus, call, what);
+}
+
+int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *what)
+{
+        const char *method = sd_bus_message_get_member(call);
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL;
@@ -183,12 +198,7 @@ int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const c
                         return log_error_errno(r, "Failed to listen for the job's progress: %m");
         }
 
-        if (path_arg)
-                r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, method, &error,
-                                       &reply, "s", path_arg);
-        else
-                r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, method, &error,
-                                       &reply, "a{sv}", 0);
+        r = sd_bus_call(bus, call, 0, &error, &reply);
         if (r < 0)
                 return bus_log_call_error(what, &error, r);
         r = sd_bus_message_read(reply, "o", &path);

@@ -135,8 +135,7 @@ void backbone_service_device(BackboneService *s, const char **ret_name, const ch
         *ret_type = strempty(s->device_type);
 }
 
-/* Under s->lock. NULL when the C reference has to run. */
-static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
+VkEngine *backbone_service_engine_locked(BackboneService *s)
 {
         int r;
 
@@ -155,6 +154,16 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
                 log_info("Backbone runs on %s (%s).", vk_engine_device_name(s->engine),
                          vk_device_kind_to_string(vk_engine_device_kind(s->engine)));
         }
+        return s->engine;
+}
+
+/* Under s->lock. NULL when the C reference has to run. */
+static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
+{
+        int r;
+
+        if (!backbone_service_engine_locked(s))
+                return NULL;
         if (s->vk_for != h) {
                 s->vk = backbone_vk_free(s->vk);
                 s->vk_for = bb_handle_unref(s->vk_for);

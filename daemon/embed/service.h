@@ -61,6 +61,11 @@ void backbone_service_device(BackboneService *s, const char **ret_name, const ch
 int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n,
                          float *ret_embed, float *ret_probs, int *ret_status);
 
+/* On a worker, with s->lock held for as long as the engine is used: the
+ * shared Vulkan engine, created on first use (the taste model trains on it);
+ * NULL when there is no device. */
+VkEngine *backbone_service_engine_locked(BackboneService *s);
+
 /* On the loop, after each run: the engine and its buffers (a batch's
  * activations are tens of MB) go back once the backbone was idle a while. */
 void backbone_service_used(BackboneService *s);

@@ -18,6 +18,16 @@
  *   Logout(b forget)                          cancels a running sync; forget deletes the file.
  *   Sync(a{sv} options) -> o job              no options yet (unknown ones: InvalidArgs);
  *       Error.NotLoggedIn, Error.Busy when a sync runs.
+ *   Train(a{sv} options) -> o job             time_budget_s (u or t, 5…86400, default 300),
+ *       seed (u or t), patience (u, epochs without a better validation AUC
+ *       before stopping, 1…1000000; default 8). Bad values: InvalidArgs quoting
+ *       them. Error.Busy while a sync or another training runs. The job fails
+ *       with Error.NotEnoughData under 20 liked or disliked posts. Tags only
+ *       without a backbone; with one, posts without a cached embedding are left
+ *       out and counted. The model file (models/taste.safetensors) is replaced
+ *       only when a run finishes; cancel or a crash keeps the previous one.
+ *   properties: ModelInfo s (model_describe_json of the loaded model, "" when
+ *       none), HasModel b (both emit PropertiesChanged).
  *   properties: Version s, Site s (const); LoggedIn b, Username s, Jobs ao,
  *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
  *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+
+#include "bus-util.h"
+#include "ctl.h"
+#include "fluff/bus.h"
+
+/* As the daemon checks them (daemon/train/taste.h): refused here first, so a
+ * typo is a usage error (exit 2) rather than a failed call. */
+#define TIME_MIN_S 5u
+#define TIME_MAX_S (24u * 3600u)
+
+uint64_t arg_time_s;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+int parse_time_arg(const char *s)
+{
+        uint64_t v;
+
+        if (parse_duration_s(s, &v) < 0) {
+                log_error("Invalid --time \"%s\": give a duration such as 90s, 10m or 2h.", s);
+                return -EINVAL;
+        }
+        if (v < TIME_MIN_S || v > TIME_MAX_S) {
+                log_error("--time \"%s\" is out of range: give 5s to 24h.", s);
+                return -EINVAL;
+        }
+        arg_time_s = v;
+        return 0;
+}
+
+static double get_double(json_object *o, const char *key)
+{
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+                return NAN;
+        return json_object_get_double(v);
+}
+
+static int64_t get_int(json_object *o, const char *key)
+{
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !v)
+                return 0;
+        return json_object_get_int64(v);
+}
+
+static const char *get_string(json_object *o, const char *key)
+{
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !v || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static json_object *parse_info(const ManagerInfo *m)
+{
+        if (!m->has_model || isempty(m->model_info))
+                return NULL;
+        json_object *o = json_tokener_parse(m->model_info);
+        if (o && !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+static const char *model_source(json_object *o, char *buf, size_t size)
+{
+        const char *bb = get_string(o, "backbone");
+        if (isempty(bb))
+                return "tags only (no image backbone)";
+        snprintf(buf, size, "image backbone %.12s + tags", bb);
+        return buf;
+}
+
+void model_status_print(const ManagerInfo *m)
+{
+        _cleanup_(json_object_putp) json_object *o = parse_info(m);
+        char buf[64];
+
+        if (!o) {
+                printf("       Model: none (run \"fluffctl train\")\n");
+                return;
+        }
+        printf("       Model: trained %s, validation ROC AUC %.3f, %s\n", strna(get_string(o, "created")),
+               get_double(json_object_object_get(o, "metrics"), "roc_auc"),
+               model_source(o, buf, sizeof(buf)));
+}
+
+void model_status_json(const ManagerInfo *m, json_object *o)
+{
+        json_object *info = parse_info(m);
+        json_object_object_add(o, "model", info);
+}
+
+static void print_metrics(const ManagerInfo *m)
+{
+        _cleanup_(json_object_putp) json_object *o = parse_info(m);
+        json_object *mt;
+        char buf[64];
+
+        if (!o)
+                return;
+        if (arg_json) {
+                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                return;
+        }
+        mt = json_object_object_get(o, "metrics");
+        printf("Model:              %s\n", model_source(o, buf, sizeof(buf)));
+        printf("Trained:            %s\n", strna(get_string(o, "created")));
+        printf("ROC AUC:            %.3f (validation)\n", get_double(mt, "roc_auc"));
+        printf("Accuracy:           %.3f\n", get_double(mt, "accuracy"));
+        printf("Balanced accuracy:  %.3f\n", get_double(mt, "balanced_accuracy"));
+        printf("Precision@10:       %.2f\n", get_double(mt, "precision_at_10"));
+        printf("Precision@50:       %.2f\n", get_double(mt, "precision_at_50"));
+        printf("Threshold:          %.3f\n", get_double(o, "threshold"));
+        printf("Posts:              %" PRId64 " trained on, %" PRId64 " liked + %" PRId64
+               " disliked held out for validation\n",
+               get_int(mt, "n_train"), get_int(mt, "n_pos"), get_int(mt, "n_neg"));
+        printf("Vocabulary:         %" PRId64 " tags\n", get_int(o, "vocabulary_size"));
+}
+
+int verb_train(int argc, char *argv[], sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        ManagerInfo m = {};
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                           FLUFF_BUS_MANAGER_IFACE, "Train");
+        if (r >= 0)
+                r = arg_time_s > 0
+                            ? sd_bus_message_append(call, "a{sv}", 1, "time_budget_s", "t", arg_time_s)
+                            : sd_bus_message_append(call, "a{sv}", 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the Train call: %m");
+        /* With --json, standard output carries the model's JSON alone. */
+        bool quiet = arg_quiet;
+        if (arg_json && !arg_no_wait)
+                arg_quiet = true;
+        r = job_call_message_and_wait(bus, call, "start training");
+        arg_quiet = quiet;
+        if (r < 0 || arg_no_wait || arg_quiet)
+                return r;
+        /* Following the job leaves this connection closed: a fresh one reads the model. */
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *info_bus = NULL;
+        r = bus_connect_user(&info_bus);
+        if (r < 0)
+                return r;
+        r = manager_info_get(info_bus, &m);
+        if (r < 0)
+                return r;
+        print_metrics(&m);
+        manager_info_done(&m);
+        return 0;
+}

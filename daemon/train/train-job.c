@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+
+#include "daemon.h"
+#include "embed/service.h"
+#include "jobs/job.h"
+#include "store.h"
+#include "train/taste.h"
+#include "vocab.h"
+#include "work/work.h"
+
+/* The worker reports after every epoch; the loop looks this often and the
+ * job's own throttle keeps the bus at ~10 changes a second. */
+#define POLL_USEC (200 * USEC_PER_MSEC)
+
+/* Everything the worker needs, owned by the work item: the job may go away
+ * (daemon stopping) while the worker still runs. */
+typedef struct TrainJob TrainJob;
+
+typedef struct TrainWork {
+        TrainJob *train;           /* borrowed; read only on the loop, in done() */
+        BackboneService *backbone; /* borrowed; outlives the work pool */
+        char *model_path;          /* owned */
+        uint64_t time_budget_s, seed;
+        unsigned patience;
+        char *backbone_id; /* owned; NULL: tags only */
+
+        Post **posts;    /* owned, n */
+        int8_t *labels;  /* owned, n: +1 / -1 */
+        float *features; /* owned, n × BACKBONE_EMBED_DIM; NULL: tags only */
+        size_t n;
+
+        atomic_bool cancel;
+
+        pthread_mutex_t lock; /* guards the progress snapshot below */
+        ModelStage stage;
+        unsigned epoch;
+        double loss, val_auc, seconds_left;
+        bool fresh; /* a report the loop has not shown yet */
+
+        /* results, read on the loop after run() */
+        Model *model;
+        ModelMetrics metrics;
+        char *error;
+        size_t vocab_size;
+} TrainWork;
+
+struct TrainJob {
+        Daemon *daemon; /* borrowed */
+        Job *job;       /* borrowed: the job owns us */
+        uint64_t time_budget_s, seed;
+        unsigned patience;
+        TrainWork *work;       /* borrowed from the work item until done() or forget */
+        sd_event_source *poll; /* owned */
+        uint64_t started_usec;
+        size_t n_likes, n_dislikes, n_no_embedding;
+        bool tags_only, stopped;
+};
+
+static void train_work_free(void *userdata)
+{
+        TrainWork *w = userdata;
+        if (!w)
+                return;
+        for (size_t i = 0; i < w->n; i++)
+                post_free(w->posts[i]);
+        free(w->posts);
+        free(w->labels);
+        free(w->features);
+        free(w->backbone_id);
+        free(w->model_path);
+        model_free(w->model);
+        free(w->error);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+}
+
+static int on_progress(ModelStage stage, unsigned epoch, double loss, double val_auc, double seconds_left,
+                       void *userdata)
+{
+        TrainWork *w = userdata;
+
+        pthread_mutex_lock(&w->lock);
+        w->stage = stage;
+        w->epoch = epoch;
+        w->loss = loss;
+        w->val_auc = val_auc;
+        w->seconds_left = seconds_left;
+        w->fresh = true;
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+}
+
+static int set_error(TrainWork *w, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(TrainWork *w, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        free(w->error);
+        va_start(ap, fmt);
+        if (vasprintf(&w->error, fmt, ap) < 0)
+                w->error = NULL;
+        va_end(ap);
+        return r;
+}
+
+/* On the worker: vocabulary, dataset, training, the file. */
+static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_json)
+{
+        _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
+        _cleanup_vocab_free_ Vocab *v = NULL;
+        _cleanup_free_ char *json = NULL;
+        _cleanup_free_ uint32_t *ids = NULL;
+        ModelFeatureSet sets[_BACKBONE_FEAT_MAX];
+        static const float no_feature = 0;
+        size_t max_tags = 0;
+        int r;
+
+        r = vocab_build(w->posts, w->n, VOCAB_MIN_COUNT_DEFAULT, &v);
+        if (r < 0)
+                return set_error(w, r, "Failed to build the tag vocabulary: %s", strerror(-r));
+        w->vocab_size = vocab_size(v);
+        r = vocab_to_json(v, &json);
+        if (r < 0)
+                return set_error(w, r, "Failed to store the tag vocabulary: %s", strerror(-r));
+
+        if (w->features) {
+                for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
+                        const BackboneFeatureInfo *fi = backbone_feature_info(f);
+                        sets[f] = (ModelFeatureSet){.offset = fi->offset, .dim = fi->dim};
+                        snprintf(sets[f].name, sizeof(sets[f].name), "%s", fi->name);
+                }
+                r = model_dataset_new(BACKBONE_EMBED_DIM, (uint32_t)MAX(vocab_size(v), (size_t)1), sets,
+                                      _BACKBONE_FEAT_MAX, &ds);
+        } else {
+                /* Tags only: one constant feature the trainer switches off. */
+                ModelFeatureSet none = {.name = "none", .offset = 0, .dim = 1};
+                r = model_dataset_new(1, (uint32_t)MAX(vocab_size(v), (size_t)1), &none, 1, &ds);
+        }
+        if (r < 0)
+                return set_error(w, r, "Failed to set up the dataset: %s", strerror(-r));
+
+        for (size_t i = 0; i < w->n; i++)
+                max_tags = MAX(max_tags, w->posts[i]->n_tags);
+        ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < w->n; i++) {
+                size_t n_ids;
+                r = vocab_encode_post(v, w->posts[i], ids, max_tags, &n_ids);
+                if (r >= 0)
+                        r = model_dataset_add(
+                                ds, w->features ? w->features + i * BACKBONE_EMBED_DIM : &no_feature, ids,
+                                MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX), w->labels[i]);
+                if (r < 0)
+                        /* One odd post (e.g. a non-finite embedding) must not stop the run. */
+                        log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->posts[i]->id);
+        }
+        *ret_ds = TAKE_PTR(ds);
+        *ret_vocab_json = TAKE_PTR(json);
+        return 0;
+}
+
+static int train_run(void *userdata)
+{
+        TrainWork *w = userdata;
+        _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
+        _cleanup_free_ char *vocab_json = NULL, *error = NULL;
+        ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        VkEngine *engine;
+        int r;
+
+        r = build_dataset(w, &ds, &vocab_json);
+        if (r < 0)
+                return r;
+
+        o.time_budget_s = (double)w->time_budget_s;
+        o.seed = w->seed;
+        if (w->patience > 0)
+                o.patience = w->patience;
+        o.use_features = w->features != NULL;
+        o.progress = on_progress;
+        o.userdata = w;
+        o.cancel = &w->cancel;
+        o.vocabulary = vocab_json;
+        o.backbone = w->backbone_id;
+
+        /* One thread at a time on the engine: an embed batch waits for us. */
+        pthread_mutex_lock(&w->backbone->lock);
+        engine = backbone_service_engine_locked(w->backbone);
+        if (!engine)
+                r = set_error(w, -ENODEV,
+                              "No Vulkan device to train on. %s, or install the Mesa lavapipe driver.",
+                              VK_NO_DEVICE_HINT);
+        else
+                r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
+        pthread_mutex_unlock(&w->backbone->lock);
+        if (r < 0) {
+                if (error)
+                        (void)set_error(w, r, "%s", error);
+                return r;
+        }
+
+        /* The loaded model stays until this file is complete on disk. */
+        _cleanup_free_ char *dir = strdup(w->model_path);
+        if (!dir)
+                return -ENOMEM;
+        *strrchr(dir, '/') = 0;
+        r = mkdir_parents(dir, 0700);
+        if (r >= 0)
+                r = model_save(w->model, w->model_path);
+        if (r < 0)
+                return set_error(w, r, "Failed to write the model file \"%s\": %s", w->model_path,
+                                 strerror(-r));
+
+        /* Serve what is on disk, exactly as the next start will load it (the
+         * file rounds some numbers), and check it reads back. */
+        _cleanup_(model_freep) Model *loaded = NULL;
+        r = model_load(w->model_path, &loaded, &error);
+        if (r < 0)
+                return set_error(w, r, "The model file \"%s\" just written does not load: %s", w->model_path,
+                                 error ?: strerror(-r));
+        model_free(w->model);
+        w->model = TAKE_PTR(loaded);
+        return 0;
+}
+
+static void train_stop(TrainJob *t)
+{
+        t->stopped = true;
+        t->poll = sd_event_source_disable_unref(t->poll);
+        if (t->work) {
+                atomic_store(&t->work->cancel, true);
+                t->work = NULL;
+        }
+        work_pool_forget(t->daemon->work, t);
+}
+
+static void train_free(void *userdata)
+{
+        TrainJob *t = userdata;
+        if (!t)
+                return;
+        train_stop(t);
+        free(t);
+}
+
+static void show_progress(TrainJob *t)
+{
+        TrainWork *w = t->work;
+        ModelStage stage;
+        unsigned epoch;
+        double loss, auc, left;
+
+        pthread_mutex_lock(&w->lock);
+        bool fresh = w->fresh;
+        w->fresh = false;
+        stage = w->stage;
+        epoch = w->epoch;
+        loss = w->loss;
+        auc = w->val_auc;
+        left = w->seconds_left;
+        pthread_mutex_unlock(&w->lock);
+
+        uint64_t elapsed = (now_usec(CLOCK_MONOTONIC) - t->started_usec) / USEC_PER_SEC;
+        job_set_progress(t->job, MIN(elapsed, t->time_budget_s), t->time_budget_s);
+        if (!fresh)
+                return;
+        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only" : "";
+        _cleanup_free_ char *m = NULL;
+        int r;
+        if (isnan(loss))
+                r = asprintf(&m, "Training (%s): %.0f s left%s", name, left, how);
+        else if (isnan(auc))
+                r = asprintf(&m, "Training (%s): epoch %u, loss %.4f, %.0f s left%s", name, epoch, loss,
+                             left, how);
+        else
+                r = asprintf(&m, "Training (%s): epoch %u, loss %.4f, val AUC %.3f, %.0f s left%s", name,
+                             epoch, loss, auc, left, how);
+        if (r < 0)
+                return;
+        (void)job_set_phase(t->job, name, m);
+}
+
+static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        TrainJob *t = userdata;
+
+        if (t->work)
+                show_progress(t);
+        return sd_event_source_set_time_relative(s, POLL_USEC);
+}
+
+static void train_finish(TrainJob *t, int r, const char *fmt, ...) _printf_(3, 4);
+static void train_finish(TrainJob *t, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+
+        if (t->stopped)
+                return;
+        train_stop(t);
+        backbone_service_used(t->daemon->backbone);
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        job_finish(t->job, r, "%s", m ?: "");
+}
+
+static void on_train_done(void *userdata, int r)
+{
+        TrainWork *w = userdata;
+        TrainJob *t = w->train;
+        Daemon *d = t->daemon;
+        const ModelMetrics *mt = &w->metrics;
+
+        t->work = NULL;
+        if (r == -ECANCELED || (r < 0 && t->job->cancel_requested)) {
+                train_finish(t, -ECANCELED, "Training cancelled; the previous model stays.");
+                return;
+        }
+        if (r == -ENODATA) {
+                train_finish(t, r, "%s", w->error ?: "Not enough liked and disliked posts to train on.");
+                return;
+        }
+        if (r < 0) {
+                train_finish(t, r, "Training failed: %s", w->error ?: strerror(-r));
+                return;
+        }
+        r = taste_service_replace(d->taste, w->model);
+        if (r < 0) {
+                train_finish(t, r, "Failed to load the new model: %s", strerror(-r));
+                return;
+        }
+        w->model = NULL;
+        bus_taste_emit_changed(d);
+        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
+                 t->n_likes + t->n_dislikes, t->tags_only ? "tags only" : "image embeddings and tags",
+                 mt->roc_auc);
+        _cleanup_free_ char *left_out = NULL;
+        if (t->n_no_embedding > 0 &&
+            asprintf(&left_out, "; %zu posts without an image embedding left out", t->n_no_embedding) < 0)
+                left_out = NULL;
+        train_finish(t, 0,
+                     "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
+                     "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
+                     "%u+%u validation posts, %zu tags in the vocabulary.",
+                     t->n_likes, t->n_dislikes,
+                     t->tags_only ? "tags only, no image backbone" : "image embeddings and tags",
+                     strempty(left_out), mt->roc_auc, mt->accuracy, mt->balanced_accuracy,
+                     mt->precision_at_10, mt->precision_at_50, mt->threshold, mt->n_pos, mt->n_neg,
+                     w->vocab_size);
+}
+
+/* On the loop: the store belongs to it. Reads the labelled posts, their tags
+ * and (with a backbone) their cached embeddings into w. */
+static int collect(TrainJob *t, TrainWork *w)
+{
+        Store *st = t->daemon->store;
+        _cleanup_free_ StoreLabelled *list = NULL;
+        size_t n_list;
+        int r;
+
+        r = store_dataset_list(st, &list, &n_list);
+        if (r < 0)
+                return r;
+        w->posts = calloc(MAX(n_list, (size_t)1), sizeof(Post *));
+        w->labels = calloc(MAX(n_list, (size_t)1), sizeof(int8_t));
+        if (!w->posts || !w->labels)
+                return -ENOMEM;
+        if (w->backbone_id) {
+                w->features = calloc(MAX(n_list, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
+                if (!w->features)
+                        return -ENOMEM;
+        }
+
+        for (size_t i = 0; i < n_list; i++) {
+                float *row = w->features ? w->features + w->n * BACKBONE_EMBED_DIM : NULL;
+                bool ok = true;
+
+                if (row) {
+                        /* Posts without an embedding are left out rather than
+                         * given zeros, which would look like a real image. */
+                        ok = !isempty(list[i].md5) && list[i].has_image;
+                        for (int f = 0; ok && f < _BACKBONE_FEAT_MAX; f++) {
+                                const BackboneFeatureInfo *fi = backbone_feature_info(f);
+                                _cleanup_free_ float *e = NULL;
+                                size_t n_e;
+                                r = store_embedding_get(st, w->backbone_id, fi->name, list[i].md5, &e, &n_e);
+                                if (r == -ENOENT || (r >= 0 && n_e != fi->dim))
+                                        ok = false;
+                                else if (r < 0)
+                                        return r;
+                                else
+                                        memcpy(row + fi->offset, e, fi->dim * sizeof(float));
+                        }
+                        if (!ok) {
+                                t->n_no_embedding++;
+                                continue;
+                        }
+                }
+                r = store_post_get(st, list[i].post_id, &w->posts[w->n]);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                w->labels[w->n++] = (int8_t)list[i].label;
+                if (list[i].label > 0)
+                        t->n_likes++;
+                else
+                        t->n_dislikes++;
+        }
+        return 0;
+}
+
+static int train_start(Job *j)
+{
+        TrainJob *t = j->data;
+        Daemon *d = t->daemon;
+        TrainWork *w;
+        int r;
+
+        w = calloc(1, sizeof(TrainWork));
+        if (!w)
+                return -ENOMEM;
+        pthread_mutex_init(&w->lock, NULL);
+        atomic_init(&w->cancel, false);
+        w->train = t;
+        w->backbone = d->backbone;
+        w->time_budget_s = t->time_budget_s;
+        w->seed = t->seed;
+        w->patience = t->patience;
+        w->stage = MODEL_STAGE_PREPARE;
+        w->model_path = strdup(d->taste->path);
+        if (d->backbone->current)
+                w->backbone_id = strdup(backbone_service_id(d->backbone));
+        if (!w->model_path || (d->backbone->current && !w->backbone_id)) {
+                train_work_free(w);
+                return -ENOMEM;
+        }
+        t->tags_only = !w->backbone_id;
+
+        (void)job_set_phase(j, "collecting", "Reading the labelled posts");
+        r = collect(t, w);
+        if (r < 0) {
+                train_work_free(w);
+                train_finish(t, r, "Failed to read the dataset: %s", store_error(d->store));
+                return 0;
+        }
+        if (t->n_likes < MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class ||
+            t->n_dislikes < MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class) {
+                unsigned need = MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class;
+                train_work_free(w);
+                train_finish(t, -ENODATA,
+                             "Not enough data to train on: %zu liked and %zu disliked posts%s. Like or "
+                             "dislike at "
+                             "least %u of each on the site (favourites and upvotes are likes, downvotes "
+                             "dislikes), "
+                             "then run \"fluffctl sync\" and train again.",
+                             t->n_likes, t->n_dislikes,
+                             t->n_no_embedding ? " with an image embedding (run \"fluffctl embed\")" : "",
+                             need);
+                return 0;
+        }
+        if (t->n_no_embedding > 0)
+                log_info("Training leaves out %zu posts without an image embedding.", t->n_no_embedding);
+
+        (void)job_set_phase(j, model_stage_to_string(MODEL_STAGE_PREPARE),
+                            t->tags_only ? "Preparing (tags only: no image backbone is imported)"
+                                         : "Preparing (image embeddings and tags)");
+        t->started_usec = now_usec(CLOCK_MONOTONIC);
+        job_set_progress(j, 0, t->time_budget_s);
+        r = sd_event_add_time_relative(d->event, &t->poll, CLOCK_MONOTONIC, POLL_USEC, 10 * USEC_PER_MSEC,
+                                       on_poll, t);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(t->poll, SD_EVENT_ON);
+        if (r < 0) {
+                train_work_free(w);
+                return r;
+        }
+        r = work_pool_submit(d->work, t, train_run, on_train_done, train_work_free, w);
+        if (r < 0) {
+                train_work_free(w);
+                return r;
+        }
+        t->work = w;
+        return 0;
+}
+
+static void train_cancel(Job *j)
+{
+        TrainJob *t = j->data;
+
+        /* model_train stops after the step in flight; done() then finishes. */
+        if (t->work)
+                atomic_store(&t->work->cancel, true);
+}
+
+static const JobOps train_ops = {
+        .kind = "train",
+        .start = train_start,
+        .cancel = train_cancel,
+        .free_data = train_free,
+};
+
+int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret)
+{
+        TrainJob *t;
+        int r;
+
+        if (o->time_budget_s < TRAIN_BUDGET_MIN_S || o->time_budget_s > TRAIN_BUDGET_MAX_S ||
+            o->patience > TRAIN_PATIENCE_MAX)
+                return -EINVAL;
+        t = calloc(1, sizeof(TrainJob));
+        if (!t)
+                return -ENOMEM;
+        t->daemon = d;
+        t->time_budget_s = o->time_budget_s;
+        t->seed = o->seed;
+        t->patience = o->patience;
+        r = job_new(d, &train_ops, t, &t->job);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        *ret = t->job;
+        return 0;
+}

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The Train job end to end through fluffctl, on the fake site's taste: after a
+sync, `train --time` succeeds, prints its metrics (validation ROC AUC clearly
+above chance on tags only: no backbone is imported here), writes the model
+file and `status` shows it; a restarted fluffd loads the same model without
+training; cancel and kill -9 during training leave the previous model loaded
+and its file byte for byte; a tiny dataset fails with NotEnoughData and advice.
+Bad input that must be survived: --time that is not a duration or out of
+range (exit 2, nothing sent), Train options of the wrong type, out of range
+or unknown (InvalidArgs quoting the value), a second Train while one runs
+(Busy), a corrupt model file at start (warning, no model)."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from fakesite import FakeSite  # noqa: E402
+from fluffd import Fluffd, data_dir, fresh_state, site_cache_dir  # noqa: E402
+
+SEED = 23
+IMAGE_SIZE = 64
+MODEL = lambda: os.path.join(data_dir(), "models", "taste.safetensors")  # noqa: E731
+
+
+def busctl(*args):
+    return subprocess.run(["busctl", "--user"] + list(args), capture_output=True, text=True, timeout=30)
+
+
+def model_info():
+    r = busctl("get-property", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
+               "io.github.fluffml.Fluff1.Manager", "ModelInfo", "--json=short")
+    assert r.returncode == 0, r
+    return json.loads(r.stdout)["data"]
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Train(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        fresh_state()
+        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=20,
+                            data_dir=site_cache_dir(SEED)).start()
+        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
+        cls.d.start()
+        r = cls.d.login(cls.site.user, cls.site.api_key)
+        assert r.returncode == 0, r
+        t = time.monotonic()
+        r = cls.d.ctl("sync")
+        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
+        print(f"sync of 300 posts: {time.monotonic() - t:.1f}s", file=sys.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+        cls.site.stop()
+
+    def ctl(self, *args, **kw):
+        return self.d.ctl(*args, **kw)
+
+    def wait_state(self, path, states, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            jobs = self.ctl("jobs", "--json", check=True).json()
+            for j in jobs:
+                if j["path"] == path and j["state"] in states:
+                    return j
+            time.sleep(0.2)
+        self.fail(f"job {path} not in {states} after {timeout}s: {jobs}\n{self.d.log()[-3000:]}")
+
+    def start_train(self, secs):
+        """A run that uses its whole budget (early stopping would end a
+        tags-only run on 300 posts within a second or two)."""
+        r = busctl("call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
+                   "io.github.fluffml.Fluff1.Manager", "Train", "a{sv}", "2", "time_budget_s", "u", str(secs),
+                   "patience", "u", "1000000")
+        self.assertEqual(r.returncode, 0, r)
+        path = r.stdout.split('"')[1]
+        self.assertTrue(path.startswith("/io/github/fluffml/Fluff1/job/"), r)
+        return path
+
+    def wait_epoch(self, path, timeout=60):
+        """Until the job reports an epoch: the worker is inside model_train."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for j in self.ctl("jobs", "--json", check=True).json():
+                if j["path"] == path and "val AUC" in j["message"]:
+                    # Progress: stage, epoch, loss, validation AUC, time left; Done/Total in seconds.
+                    self.assertRegex(j["message"], r"Training \((head|feature-sets)\): epoch \d+, loss [0-9.]+, "
+                                     r"val AUC [0-9.]+, \d+ s left, tags only")
+                    self.assertIn(j["phase"], ("head", "feature-sets"))
+                    self.assertGreater(j["total"], 0)
+                    self.assertLessEqual(j["done"], j["total"])
+                    return j
+            time.sleep(0.1)
+        self.fail(f"no epoch reported\n{self.d.log()[-3000:]}")
+
+    def test_1_train_restart_cancel_kill(self):
+        # ---- no model yet ----
+        st = self.d.status()
+        self.assertIsNone(st["model"])
+        self.assertIn("Model: none", self.ctl("status", check=True).stdout)
+
+        # ---- train ----
+        t = time.monotonic()
+        r = self.ctl("train", "--time", "20s")
+        took = time.monotonic() - t
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        self.assertLess(took, 20 + 15)
+        for what in ("ROC AUC:", "Accuracy:", "Balanced accuracy:", "Precision@10:", "Precision@50:",
+                     "Threshold:", "Posts:", "tags only"):
+            self.assertIn(what, r.stdout)
+        self.assertTrue(os.path.exists(MODEL()))
+        info = json.loads(model_info())
+        auc = info["metrics"]["roc_auc"]
+        print(f"train --time 20s: {took:.1f}s, tags-only validation ROC AUC {auc:.3f}, "
+              f"accuracy {info['metrics']['accuracy']:.3f}, vocabulary {info['vocabulary_size']}",
+              file=sys.stderr)
+        self.assertGreater(auc, 0.65, info)
+        self.assertIsNone(info["backbone"])
+        self.assertFalse(info["feature_sets"][0]["used"])
+        self.assertTrue(info["use_tags"])
+        self.assertEqual(info["metrics"]["n_pos"] + info["metrics"]["n_neg"] + info["metrics"]["n_train"],
+                         self.d.status()["counts"]["liked"] + self.d.status()["counts"]["disliked"])
+        st = self.d.status()
+        self.assertEqual(st["model"]["created"], info["created"])
+        out = self.ctl("status", check=True).stdout
+        self.assertIn("Model: trained", out)
+        self.assertIn("tags only", out)
+        first_info = model_info()
+        first_bytes = read_bytes(MODEL())
+
+        # ---- restart: the same model, nothing retrained ----
+        self.d.restart()
+        self.assertEqual(model_info(), first_info)
+        self.assertEqual(read_bytes(MODEL()), first_bytes)
+        self.assertEqual([j for j in self.ctl("jobs", "--json", check=True).json() if j["kind"] == "train"], [])
+
+        # ---- busy, then cancel: the previous model stays ----
+        # (the same posts and seed give the same model: a new file shows the replacement)
+        ino = os.stat(MODEL()).st_ino
+        r = self.ctl("train", "--time", "5s", "--no-wait", check=True)
+        self.wait_state(r.stdout.strip(), ("done",), timeout=60)
+        self.assertNotEqual(os.stat(MODEL()).st_ino, ino)
+        first_info = model_info()
+        first_bytes = read_bytes(MODEL())
+        path = self.start_train(60)
+        r = self.ctl("train", "--time", "10s")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("already running", r.stderr)
+        self.wait_epoch(path)
+        self.assertEqual(self.ctl("cancel", path, check=False).returncode, 0)
+        j = self.wait_state(path, ("cancelled", "failed", "done"), timeout=30)
+        self.assertEqual(j["state"], "cancelled", j)
+        self.assertEqual(model_info(), first_info)
+        self.assertEqual(read_bytes(MODEL()), first_bytes)
+
+        # --json: the model's description alone on standard output
+        r = self.ctl("train", "--time", "5s", "--json")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.json()["metrics"], json.loads(first_info)["metrics"])
+        first_info = model_info()
+        first_bytes = read_bytes(MODEL())
+
+        # ---- kill -9 mid-training: the previous model is loaded after restart and usable ----
+        path = self.start_train(60)
+        self.wait_epoch(path)
+        self.d.kill()
+        self.d.start()
+        self.assertEqual(model_info(), first_info)
+        self.assertEqual(read_bytes(MODEL()), first_bytes)
+        leftovers = [n for n in os.listdir(os.path.dirname(MODEL())) if n != "taste.safetensors"]
+        print(f"files beside the model after kill -9: {leftovers}", file=sys.stderr)
+        # SIGTERM while training: fluffd stops at once (the run is cancelled), the model stays.
+        path = self.start_train(60)
+        self.wait_epoch(path)
+        t = time.monotonic()
+        self.assertEqual(self.d.stop(), 0)
+        self.assertLess(time.monotonic() - t, 10)
+        self.d.start()
+        self.assertEqual(model_info(), first_info)
+        self.assertEqual(read_bytes(MODEL()), first_bytes)
+        # Usable: a new training replaces it once finished.
+        ino = os.stat(MODEL()).st_ino
+        r = self.ctl("train", "--time", "6s")
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        self.assertNotEqual(os.stat(MODEL()).st_ino, ino)
+        self.assertEqual(json.loads(model_info())["metrics"], json.loads(first_info)["metrics"])
+
+    def test_2_bad_input(self):
+        for bad in ("abc", "0s", "4s", "25h", "-5s", ""):
+            r = self.ctl("train", "--time", bad)
+            self.assertEqual(r.returncode, 2, (bad, r))
+            self.assertIn("--time", r.stderr)
+        call = ["call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1", "io.github.fluffml.Fluff1.Manager",
+                "Train", "a{sv}"]
+        r = busctl(*call, "1", "time_budget_s", "u", "3")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("3 s is out of range", r.stderr)
+        r = busctl(*call, "1", "time_budget_s", "t", "999999999")
+        self.assertIn("999999999 s is out of range", r.stderr)
+        r = busctl(*call, "1", "time_budget_s", "s", "60")
+        self.assertIn("must be an unsigned integer", r.stderr)
+        r = busctl(*call, "1", "patience", "u", "0")
+        self.assertIn("Patience 0 is out of range", r.stderr)
+        r = busctl(*call, "1", "learning_rate", "d", "0.1")
+        self.assertIn("Unknown train option", r.stderr)
+        self.assertEqual([j for j in self.ctl("jobs", "--json", check=True).json()
+                          if j["kind"] == "train" and j["state"] == "running"], [])
+
+    def test_3_corrupt_model_file(self):
+        self.d.stop()
+        saved = read_bytes(MODEL())
+        try:
+            with open(MODEL(), "r+b") as f:
+                f.truncate(len(saved) // 2)
+            self.d.start()
+            self.assertIsNone(self.d.status()["model"])
+            self.assertIn("Model: none", self.ctl("status", check=True).stdout)
+            self.assertIn("Ignoring the taste model", self.d.log())
+        finally:
+            self.d.stop()
+            with open(MODEL(), "wb") as f:
+                f.write(saved)
+            self.d.start()
+        self.assertIsNotNone(self.d.status()["model"])
+
+
+class NotEnoughData(unittest.TestCase):
+    def test_tiny_world(self):
+        fresh_state()
+        with FakeSite(seed=SEED + 1, liked=30, disliked=12, both=0, others=5,
+                      data_dir=site_cache_dir(SEED + 1)) as site, \
+                Fluffd(site=site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE}) as d:
+            self.assertEqual(d.login(site.user, site.api_key).returncode, 0)
+            self.assertEqual(d.ctl("sync").returncode, 0)
+            r = d.ctl("train", "--time", "10s")
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("Not enough data", r.stderr)
+            self.assertIn("dislike", r.stderr)
+            jobs = d.ctl("jobs", "--json", check=True).json()
+            self.assertEqual(jobs[0]["error_name"], "io.github.fluffml.Fluff1.Error.NotEnoughData")
+            self.assertFalse(os.path.exists(MODEL()))
+            self.assertIsNone(d.status()["model"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: MIT
+# The Train job in fluffd: train, restart, cancel, kill -9 and bad input through
+# fluffctl on a private bus against the fake site (tags only: no backbone).
+fluff_add_py_test(test-train SCRIPT integration/test-train.py LABELS integration SESSION TIMEOUT 600)
+# With the image backbone (fetched once into the build folder by npm; skips without it).
+fluff_add_py_test(test-train-backbone SCRIPT integration/test-train-backbone.py LABELS integration SESSION TIMEOUT 600)
