@@ -15,6 +15,7 @@ typedef struct Config Config;
 typedef struct E621Client E621Client;
 typedef struct Job Job;
 typedef struct LoginRequest LoginRequest;
+typedef struct Outbox Outbox;
 typedef struct WorkPool WorkPool;
 
 typedef struct Daemon {
@@ -31,6 +32,7 @@ typedef struct Daemon {
 
         char *site; /* owned; base URL of the e621 site (from the config) */
         LoginRequest *login; /* owned; the Login call being checked, if any */
+        Outbox *outbox;      /* owned; sends the queued votes */
 
         /* The session. The key is wiped when replaced and never leaves the
          * daemon except inside the Authorization header. */

@@ -18,6 +18,8 @@ typedef struct ManagerInfo {
         char *version, *site, *username;
         bool logged_in, busy;
         uint64_t liked, disliked, images, skipped, failed, conflicts, posts;
+        uint64_t outbox_pending, outbox_sent, outbox_failed;
+        char *outbox_last_error;
         char **jobs;
 } ManagerInfo;
 
@@ -42,6 +44,12 @@ int verb_logout(int argc, char *argv[], sd_bus *bus);
 int verb_sync(int argc, char *argv[], sd_bus *bus);
 int verb_jobs(int argc, char *argv[], sd_bus *bus);
 int verb_cancel(int argc, char *argv[], sd_bus *bus);
+int verb_like(int argc, char *argv[], sd_bus *bus);
+int verb_dislike(int argc, char *argv[], sd_bus *bus);
+int verb_unvote(int argc, char *argv[], sd_bus *bus);
+
+/* A verb returns this for wrong usage it finds itself (exit status 2). */
+#define VERB_USAGE_ERROR (-EDOM)
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);

@@ -19,6 +19,10 @@ static const BusPropertyMap manager_info_map[] = {
         { "FailedCount", "t", offsetof(ManagerInfo, failed) },
         { "ConflictCount", "t", offsetof(ManagerInfo, conflicts) },
         { "Jobs", "ao", offsetof(ManagerInfo, jobs) },
+        { "OutboxPending", "t", offsetof(ManagerInfo, outbox_pending) },
+        { "OutboxSent", "t", offsetof(ManagerInfo, outbox_sent) },
+        { "OutboxFailed", "t", offsetof(ManagerInfo, outbox_failed) },
+        { "OutboxLastError", "s", offsetof(ManagerInfo, outbox_last_error) },
         {},
 };
 
@@ -57,6 +61,7 @@ void manager_info_done(ManagerInfo *i)
         free(i->version);
         free(i->site);
         free(i->username);
+        free(i->outbox_last_error);
         strv_free(i->jobs);
         *i = (ManagerInfo){};
 }

@@ -21,7 +21,11 @@ static void help(void)
                "  logout                 Log out (--forget also deletes the saved key)\n"
                "  sync                   Download liked and disliked posts and their images\n"
                "  jobs                   List running and recently finished jobs\n"
-               "  cancel JOB             Cancel a job\n\n"
+               "  cancel JOB             Cancel a job\n"
+               "  like ID                Like a post: recorded at once, voted up (and favourited)\n"
+               "                         on the site in the background\n"
+               "  dislike ID             Dislike a post: recorded at once, voted down on the site\n"
+               "  unvote ID              Clear your like or dislike of a post, here and on the site\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -93,6 +97,7 @@ typedef struct Verb {
 static const Verb verbs[] = {
         { "status", 1, 1, verb_status },  { "login", 2, 2, verb_login }, { "logout", 1, 1, verb_logout },
         { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
+        { "like", 2, 2, verb_like },      { "dislike", 2, 2, verb_dislike }, { "unvote", 2, 2, verb_unvote },
 };
 
 static int dispatch(int argc, char *argv[])
@@ -125,7 +130,7 @@ static int dispatch(int argc, char *argv[])
         if (r < 0)
                 return 1;
         r = v->run(argc, argv, bus);
-        return r < 0 ? 1 : 0;
+        return r == VERB_USAGE_ERROR ? 2 : r < 0 ? 1 : 0;
 }
 
 int main(int argc, char *argv[])
