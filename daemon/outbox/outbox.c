@@ -126,7 +126,10 @@ static void outbox_done(Outbox *o)
         int r;
 
         r = store_outbox_mark_sent(s, o->entry.id);
-        if (r < 0)
+        if (r == -ENOENT)
+                /* A newer vote on the post replaced it meanwhile; that one goes next. */
+                log_debug("Vote %" PRIu64 " was replaced while it was being sent.", o->entry.id);
+        else if (r < 0)
                 /* The site has it; resending it later is harmless. */
                 log_warning_errno(r, "Failed to record vote %" PRIu64 " as sent, it will be sent again: %s",
                                   o->entry.id, store_error(s));
@@ -149,8 +152,11 @@ static void outbox_failed(Outbox *o, int error, const char *message)
         uint64_t next = 0;
         int r;
 
-        /* A rejected key is fixed by logging in again, not by dropping the vote. */
-        permanent = !e621_error_is_transient(error) && error != -EKEYREJECTED;
+        /* Only an answer about the vote itself is final (422 and 400: refused,
+         * 404: no such post). A rejected key, access denied during a lockdown
+         * or trouble on the way is fixed by time or a new login: the vote
+         * must not be lost to it. */
+        permanent = error == -EINVAL || error == -ENOENT || error == -EFBIG;
         if (!permanent)
                 next = now_usec(CLOCK_REALTIME) + outbox_backoff_usec(o->entry.attempts + 1, random_bits());
         if (asprintf(&text, "post %" PRIu64 ": %s%s", o->entry.post_id, message ?: strerror(-error),
@@ -165,10 +171,14 @@ static void outbox_failed(Outbox *o, int error, const char *message)
                            o->entry.post_id, (next - now_usec(CLOCK_REALTIME)) / USEC_PER_SEC,
                            message ?: strerror(-error));
         r = store_outbox_mark_failed(s, o->entry.id, text ?: "unknown error", permanent, next);
-        if (r < 0)
+        if (r == -ENOENT)
+                /* A newer vote on the post replaced it meanwhile: its failure no longer matters. */
+                log_debug("Vote %" PRIu64 " was replaced while it was being sent.", o->entry.id);
+        else if (r < 0)
                 log_warning_errno(r, "Failed to record the failed vote %" PRIu64 ": %s", o->entry.id,
                                   store_error(s));
-        outbox_set_last_error(o, o->entry.post_id, text ?: "unknown error");
+        if (r != -ENOENT)
+                outbox_set_last_error(o, o->entry.post_id, text ?: "unknown error");
         entry_clear(o);
         outbox_changed(o);
         outbox_send_next(o);

@@ -127,6 +127,10 @@ class Vote(unittest.TestCase):
         status = self.d.status()
         self.assertEqual(status["outbox"]["pending"], 0)
         self.assertGreaterEqual(status["outbox"]["sent"], 1)
+        # A later sync hears the same from the site's lists: still liked.
+        r = self.d.ctl("sync")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(db_query("SELECT value FROM post_labels WHERE post_id = ?", (pid,)), [(1,)])
 
     def test_like_of_a_favourite(self):
         # "already favorited" is success, not a failure.
@@ -214,6 +218,41 @@ class Vote(unittest.TestCase):
         self.assertEqual(self.site_favs(pid), ["add"])
         # Sent in the end: its transient error is gone.
         self.assertEqual(self.d.status()["outbox"]["last_error"], "")
+
+    def test_change_of_mind_while_sending(self):
+        # The like is in flight when the user clears it: the clear goes out
+        # after it, and the site ends with no vote.
+        pid = self.take("down")
+        self.site.fault("slow", delay_ms=1500, path=VOTES, count=1)
+        self.vote("like", pid)
+        self.assertTrue(wait_for(lambda: any(f["fired"] for f in
+                                             self.site._control("GET", "/_test/faults")["faults"]), 20))
+        self.vote("unvote", pid)
+        self.assertEqual(self.app_label(pid), 0)
+        self.wait_settled(pid)
+        ok = wait_for(lambda: [v["method"] for v in self.site_votes(pid)] == ["POST", "DELETE"], 20)
+        self.assertTrue(ok, self.site_votes(pid))
+        state = self.site.user_state()
+        self.assertNotIn(pid, state["upvotes"] + state["downvotes"])
+        self.assertNotIn(pid, state["favorites"])
+        self.assertEqual([r[0] for r in self.outbox(pid)], ["sent"])
+
+    def test_backoff_survives_a_restart(self):
+        pid = self.take("down")
+        self.site.fault("503", count=2, path=VOTES)
+        self.vote("like", pid)
+        ok = wait_for(lambda: (rows := self.outbox(pid)) and rows[-1][3] >= 1, 30)
+        self.assertTrue(ok, self.outbox(pid))
+        state, _, _, attempts, err = self.outbox(pid)[-1]
+        self.assertEqual(state, "pending")
+        self.assertIn("will retry", err)
+        next_try = db_query("SELECT next_try FROM vote_outbox WHERE post_id = ?", (pid,))[0][0]
+        self.assertGreater(next_try, time.time() * 1e6, "a transient failure must wait before the next try")
+        self.d.kill()
+        self.d.start()
+        self.wait_settled(pid)
+        self.assertEqual(len(self.site_votes(pid)), 1)
+        self.assertIn(pid, self.site.user_state()["upvotes"])
 
     def test_permanent_422_fails_with_message(self):
         pid = self.take("down")
