@@ -10,8 +10,8 @@ static int parse_post_id(const char *arg, uint64_t *ret)
 {
         uint64_t id;
 
-        if (isempty(arg) || strspn(arg, "0123456789") != strlen(arg) || safe_atou64(arg, &id) < 0 || id == 0 ||
-            id > INT64_MAX)
+        if (isempty(arg) || strspn(arg, "0123456789") != strlen(arg) || safe_atou64(arg, &id) < 0 ||
+            id == 0 || id > INT64_MAX)
                 return -EINVAL;
         *ret = id;
         return 0;
@@ -20,7 +20,7 @@ static int parse_post_id(const char *arg, uint64_t *ret)
 static int vote(const char *arg, int score, sd_bus *bus)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        static const char *const what[] = { "dislike", "vote removal", "like" };
+        static const char *const what[] = {"dislike", "vote removal", "like"};
         uint64_t id;
         int r;
 
@@ -28,11 +28,12 @@ static int vote(const char *arg, int score, sd_bus *bus)
                 log_error("\"%.64s\" is not a post id (the number in the post's address, e.g. 12345).", arg);
                 return VERB_USAGE_ERROR;
         }
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Vote", &error, NULL,
-                               "ti", id, (int32_t)score);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Vote", &error,
+                               NULL, "ti", id, (int32_t)score);
         if (r < 0)
-                return bus_log_call_error(score > 0 ? "like the post" : score < 0 ? "dislike the post"
-                                                                                  : "remove the vote",
+                return bus_log_call_error(score > 0   ? "like the post"
+                                          : score < 0 ? "dislike the post"
+                                                      : "remove the vote",
                                           &error, r);
         if (!arg_quiet)
                 printf("Recorded the %s of post %" PRIu64 "; it will be sent to the site in the background "

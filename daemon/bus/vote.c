@@ -41,19 +41,22 @@ int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         if (score < -1 || score > 1)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "A vote is 1 (like), -1 (dislike) or 0 (clear), not %" PRIi32 ".", score);
+                                         "A vote is 1 (like), -1 (dislike) or 0 (clear), not %" PRIi32 ".",
+                                         score);
         if (post_id == 0 || post_id > INT64_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%" PRIu64 " is not a post id.",
                                          post_id);
         if (!daemon_logged_in(d))
-                return sd_bus_error_set(error, FLUFF_ERROR_NOT_LOGGED_IN,
-                                        "Not logged in: run \"fluffctl login USERNAME\" first, so the vote can "
-                                        "reach the site.");
+                return sd_bus_error_set(
+                        error, FLUFF_ERROR_NOT_LOGGED_IN,
+                        "Not logged in: run \"fluffctl login USERNAME\" first, so the vote can "
+                        "reach the site.");
         /* A label needs the post's tags and image to be of use; Fluff knows
          * those only for posts it synced or predicted. */
         if (!store_post_exists(s, post_id))
                 return sd_bus_error_setf(error, FLUFF_ERROR_NOT_FOUND,
-                                         "Post %" PRIu64 " is not in Fluff's dataset or predictions; run \"fluffctl "
+                                         "Post %" PRIu64
+                                         " is not in Fluff's dataset or predictions; run \"fluffctl "
                                          "sync\" or a prediction that shows it first.",
                                          post_id);
 

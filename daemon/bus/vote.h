@@ -15,6 +15,7 @@ int property_get_outbox(sd_bus *bus, const char *path, const char *interface, co
 /* Announces the outbox properties. */
 void vote_emit_outbox_changed(Daemon *d);
 
+/* clang-format off */
 #define VOTE_MANAGER_VTABLE                                                                                  \
         SD_BUS_PROPERTY("OutboxPending", "t", property_get_outbox, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),  \
         SD_BUS_PROPERTY("OutboxSent", "t", property_get_outbox, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),     \
@@ -23,3 +24,4 @@ void vote_emit_outbox_changed(Daemon *d);
                         SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),                                                \
         SD_BUS_METHOD_WITH_ARGS("Vote", SD_BUS_ARGS("t", post_id, "i", score), SD_BUS_NO_RESULT, method_vote, \
                                 SD_BUS_VTABLE_UNPRIVILEGED)
+/* clang-format on */

@@ -24,7 +24,7 @@ struct Outbox {
         E621Request *request;   /* borrowed handle while an entry is in flight */
         OutboxEntry entry;      /* the entry in flight (last_error owned) */
         Step step;
-        char *last_error;       /* owned, NULL when none */
+        char *last_error; /* owned, NULL when none */
         uint64_t last_error_post;
 };
 
@@ -72,17 +72,6 @@ Outbox *outbox_free(Outbox *o)
 const char *outbox_last_error(const Outbox *o)
 {
         return o && o->last_error ? o->last_error : "";
-}
-
-uint64_t outbox_backoff_usec(unsigned attempts, uint64_t random_bits)
-{
-        uint64_t d = OUTBOX_BACKOFF_BASE_USEC;
-
-        for (unsigned i = 1; i < attempts && d < OUTBOX_BACKOFF_MAX_USEC; i++)
-                d *= 2;
-        d = MIN(d, OUTBOX_BACKOFF_MAX_USEC);
-        /* many clients retrying after one outage must not come back in step */
-        return d / 2 + random_bits % (d / 2 + 1);
 }
 
 static uint64_t random_bits(void)
@@ -135,7 +124,9 @@ static void outbox_done(Outbox *o)
                                   o->entry.id, store_error(s));
         else
                 log_info("Sent the %s of post %" PRIu64 " to the site.",
-                         o->entry.score > 0 ? "like" : o->entry.score < 0 ? "dislike" : "vote removal",
+                         o->entry.score > 0   ? "like"
+                         : o->entry.score < 0 ? "dislike"
+                                              : "vote removal",
                          o->entry.post_id);
         if (o->last_error && o->last_error_post == o->entry.post_id)
                 outbox_set_last_error(o, 0, NULL);

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "fluff/util.h"
+
 typedef struct Daemon Daemon;
 typedef struct Outbox Outbox;
 

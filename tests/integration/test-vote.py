@@ -112,12 +112,22 @@ class Vote(unittest.TestCase):
         pid = self.take("down")
         # A slow site shows that the label does not wait for it.
         self.site.fault("slow", delay_ms=1500, path=VOTES, count=1)
+        monitor = subprocess.Popen(["dbus-monitor", "--session",
+                                    "type='signal',member='PropertiesChanged',path='/io/github/fluffml/Fluff1'"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.3)  # the monitor must be in place before the vote
         t = time.monotonic()
         self.vote("like", pid)
         self.assertLess(time.monotonic() - t, 1.4, "Vote waited for the site")
         self.assertEqual(self.app_label(pid), 1)
         self.assertIn(self.d.status()["outbox"]["pending"], (1,))
         self.wait_settled(pid)
+        time.sleep(0.2)
+        monitor.terminate()
+        signals = monitor.communicate(timeout=10)[0]
+        # Queued, then sent: status watchers hear of both.
+        self.assertGreaterEqual(signals.count("OutboxPending"), 2, signals[-2000:])
+        self.assertIn("OutboxLastError", signals)
         votes = self.site_votes(pid)
         self.assertEqual(votes, [{"post_id": pid, "score": 1, "no_unvote": True, "method": "POST"}])
         self.assertEqual(self.site_favs(pid), ["add"])
