@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -135,6 +136,13 @@ static void outbox_done(Outbox *o)
         outbox_send_next(o);
 }
 
+/* The site answers 422 also when the user voted too often ("You have reached
+ * the hourly limit for this action"): that passes with time. */
+static bool is_throttle(const char *message)
+{
+        return message && (strcasestr(message, "limit") || strcasestr(message, "throttle"));
+}
+
 static void outbox_failed(Outbox *o, int error, const char *message)
 {
         _cleanup_free_ char *text = NULL;
@@ -147,7 +155,7 @@ static void outbox_failed(Outbox *o, int error, const char *message)
          * 404: no such post). A rejected key, access denied during a lockdown
          * or trouble on the way is fixed by time or a new login: the vote
          * must not be lost to it. */
-        permanent = error == -EINVAL || error == -ENOENT || error == -EFBIG;
+        permanent = (error == -EINVAL && !is_throttle(message)) || error == -ENOENT || error == -EFBIG;
         if (!permanent)
                 next = now_usec(CLOCK_REALTIME) + outbox_backoff_usec(o->entry.attempts + 1, random_bits());
         if (asprintf(&text, "post %" PRIu64 ": %s%s", o->entry.post_id, message ?: strerror(-error),
