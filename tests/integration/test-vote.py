@@ -264,6 +264,23 @@ class Vote(unittest.TestCase):
         self.assertEqual(len(self.site_votes(pid)), 1)
         self.assertIn(pid, self.site.user_state()["upvotes"])
 
+    def test_pending_resumes_after_login(self):
+        pid = self.take("down")
+        self.site.fault("slow", delay_ms=3000, path=VOTES, count=1)
+        self.vote("like", pid)
+        self.assertTrue(wait_for(lambda: any(f["fired"] for f in
+                                             self.site._control("GET", "/_test/faults")["faults"]), 20))
+        # Logging out drops the request in flight; the vote stays queued.
+        self.assertEqual(self.d.ctl("logout").returncode, 0)
+        self.assertEqual(self.outbox(pid)[-1][0], "pending")
+        time.sleep(3.5)
+        self.assertEqual(self.d.status()["outbox"]["pending"], 1)
+        self.assertEqual(self.d.login(self.site.user, self.site.api_key, remember=True).returncode, 0)
+        self.wait_settled(pid)
+        for v in self.site_votes(pid):
+            self.assertEqual(v, {"post_id": pid, "score": 1, "no_unvote": True, "method": "POST"})
+        self.assertIn(pid, self.site.user_state()["upvotes"])
+
     def test_permanent_422_fails_with_message(self):
         pid = self.take("down")
         msg = "Post is locked and cannot be voted on"
