@@ -11,9 +11,10 @@
  * no_unvote=true (a repeat keeps the vote), "already favorited" counts as
  * success, and removing a vote or a favourite twice changes nothing.
  *
- * Transient failures (network, 5xx, 423, 429, a rejected key) keep the entry
- * pending with an exponential backoff plus jitter, stored as next_try so it
- * holds across restarts; refusals that will not change (422 with the site's
+ * Transient failures (network, 5xx, 423, 429, 403, a rejected key, a 422
+ * saying the vote limit was reached) keep the entry pending with an
+ * exponential backoff plus jitter, stored as next_try so it holds across
+ * restarts; refusals that will not change (other 422s and 400 with the site's
  * message, 404) mark it failed with that message. */
 
 #include <stdint.h>
