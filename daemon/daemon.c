@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "fluff/bus.h"
 #include "jobs/job.h"
+#include "outbox/outbox.h"
 #include "config.h"
 #include "credentials.h"
 #include "e621.h"
@@ -130,6 +131,9 @@ int daemon_new(Daemon **ret)
         r = daemon_load_state(d);
         if (r < 0)
                 return r;
+        r = outbox_new(d, &d->outbox);
+        if (r < 0)
+                return log_oom();
 
         *ret = TAKE_PTR(d);
         return 0;
@@ -143,6 +147,7 @@ Daemon *daemon_free(Daemon *d)
         while (d->jobs)
                 job_free(d->jobs);
         d->login = login_request_free(d->login);
+        d->outbox = outbox_free(d->outbox);
         d->work = work_pool_free(d->work);
         d->backbone = backbone_service_free(d->backbone);
         d->taste = taste_service_free(d->taste);
@@ -207,6 +212,7 @@ int daemon_start(Daemon *d)
 
         (void)sd_notify(false, "READY=1\nSTATUS=Serving.");
         log_info("Serving %s for site \"%s\".", FLUFF_BUS_NAME, d->site);
+        outbox_kick(d->outbox); /* votes queued before a stop or a crash */
         return 0;
 }
 
@@ -255,6 +261,7 @@ int daemon_set_session(Daemon *d, const char *username, const char *api_key, boo
         d->api_key = TAKE_PTR(k);
         log_info("Logged in as \"%s\"%s.", d->username, remember ? ", remembered" : ", until fluffd stops");
         manager_emit_session_changed(d);
+        outbox_kick(d->outbox);
         return 0;
 }
 
@@ -272,6 +279,7 @@ int daemon_logout(Daemon *d, bool forget)
         d->username = NULL;
         erase_and_free(d->api_key);
         d->api_key = NULL;
+        outbox_stop(d->outbox);
         (void)e621_client_set_credentials(d->e621, NULL, NULL);
         if (forget)
                 r = credentials_remove(NULL);

@@ -17,6 +17,7 @@ typedef struct E621Client E621Client;
 typedef struct Job Job;
 typedef struct LoginRequest LoginRequest;
 typedef struct TasteService TasteService;
+typedef struct Outbox Outbox;
 typedef struct WorkPool WorkPool;
 
 typedef struct Daemon {
@@ -37,6 +38,7 @@ typedef struct Daemon {
 
         char *site; /* owned; base URL of the e621 site (from the config) */
         LoginRequest *login; /* owned; the Login call being checked, if any */
+        Outbox *outbox;      /* owned; sends the queued votes */
 
         /* The session. The key is wiped when replaced and never leaves the
          * daemon except inside the Authorization header. */

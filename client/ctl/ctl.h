@@ -18,6 +18,8 @@ typedef struct ManagerInfo {
         char *version, *site, *username;
         bool logged_in, busy;
         uint64_t liked, disliked, images, skipped, failed, conflicts, posts;
+        uint64_t outbox_pending, outbox_sent, outbox_failed;
+        char *outbox_last_error;
         char **jobs;
         char *backbone_id, *backbone_info, *vk_device, *vk_device_type;
         uint64_t embedded;
@@ -68,6 +70,11 @@ int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const c
 
 /* The same with a method call the caller built (its arguments set). */
 int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *what);
+int verb_like(int argc, char *argv[], sd_bus *bus);
+int verb_dislike(int argc, char *argv[], sd_bus *bus);
+int verb_unvote(int argc, char *argv[], sd_bus *bus);
+/* A verb returns this for wrong usage it finds itself (exit status 2). */
+#define VERB_USAGE_ERROR (-EDOM)
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);

@@ -26,6 +26,10 @@ static const BusPropertyMap manager_info_map[] = {
         { "EmbeddedCount", "t", offsetof(ManagerInfo, embedded) },
         { "ModelInfo", "s", offsetof(ManagerInfo, model_info) },
         { "HasModel", "b", offsetof(ManagerInfo, has_model) },
+        { "OutboxPending", "t", offsetof(ManagerInfo, outbox_pending) },
+        { "OutboxSent", "t", offsetof(ManagerInfo, outbox_sent) },
+        { "OutboxFailed", "t", offsetof(ManagerInfo, outbox_failed) },
+        { "OutboxLastError", "s", offsetof(ManagerInfo, outbox_last_error) },
         {},
 };
 
@@ -64,6 +68,7 @@ void manager_info_done(ManagerInfo *i)
         free(i->version);
         free(i->site);
         free(i->username);
+        free(i->outbox_last_error);
         strv_free(i->jobs);
         free(i->backbone_id);
         free(i->backbone_info);

@@ -30,7 +30,11 @@ static void help(void)
                "                         number of embedded images\n"
                "  embed                  Compute missing image embeddings (also after sync)\n"
                "  train                  Train the taste model on the liked and disliked posts\n"
-               "                         for --time (default 5 min); prints its metrics\n\n"
+               "                         for --time (default 5 min); prints its metrics\n"
+               "  like ID                Like a post: recorded at once, voted up (and favourited)\n"
+               "                         on the site in the background\n"
+               "  dislike ID             Dislike a post: recorded at once, voted down on the site\n"
+               "  unvote ID              Clear your like or dislike of a post, here and on the site\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -111,6 +115,7 @@ static const Verb verbs[] = {
         { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
         { "backbone", 2, 3, verb_backbone }, { "embed", 1, 1, verb_embed },
         { "train", 1, 1, verb_train },
+        { "like", 2, 2, verb_like },      { "dislike", 2, 2, verb_dislike }, { "unvote", 2, 2, verb_unvote },
 };
 
 static int dispatch(int argc, char *argv[])
@@ -143,7 +148,7 @@ static int dispatch(int argc, char *argv[])
         if (r < 0)
                 return 1;
         r = v->run(argc, argv, bus);
-        return r < 0 ? 1 : 0;
+        return r == VERB_USAGE_ERROR ? 2 : r < 0 ? 1 : 0;
 }
 
 int main(int argc, char *argv[])

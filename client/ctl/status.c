@@ -27,6 +27,26 @@ static json_object *job_to_json(const JobInfo *j)
         return o;
 }
 
+static json_object *outbox_to_json(const ManagerInfo *m)
+{
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "pending", json_object_new_uint64(m->outbox_pending));
+        json_object_object_add(o, "sent", json_object_new_uint64(m->outbox_sent));
+        json_object_object_add(o, "failed", json_object_new_uint64(m->outbox_failed));
+        json_object_object_add(o, "last_error", json_object_new_string(strempty(m->outbox_last_error)));
+        return o;
+}
+
+static void print_outbox(const ManagerInfo *m)
+{
+        printf("       Votes: %" PRIu64 " pending, %" PRIu64 " sent, %" PRIu64 " failed\n", m->outbox_pending,
+               m->outbox_sent, m->outbox_failed);
+        if (!isempty(m->outbox_last_error))
+                printf("  Last error: %s\n", m->outbox_last_error);
+}
+
 static void print_json(json_object *o)
 {
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -109,6 +129,7 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 json_object_object_add(counts, "failed", json_object_new_uint64(m.failed));
                 json_object_object_add(counts, "conflicts", json_object_new_uint64(m.conflicts));
                 json_object_object_add(o, "counts", TAKE_PTR(counts));
+                json_object_object_add(o, "outbox", outbox_to_json(&m));
                 for (size_t i = 0; i < n_jobs; i++)
                         json_object_array_add(list, job_to_json(&jobs[i]));
                 json_object_object_add(o, "jobs", TAKE_PTR(list));
@@ -129,6 +150,7 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 printf("   Conflicts: %" PRIu64 " (liked and disliked, left out)\n", m.conflicts);
                 backbone_status_print(&m);
                 model_status_print(&m);
+                print_outbox(&m);
                 printf("        Jobs: %s\n", n_jobs == 0 ? "none running" : "");
                 for (size_t i = 0; i < n_jobs; i++)
                         print_job_line(&jobs[i]);

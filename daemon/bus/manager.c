@@ -4,6 +4,7 @@
 #include "bus/job.h"
 #include "bus/login.h"
 #include "bus/manager.h"
+#include "bus/vote.h"
 #include "daemon.h"
 #include "fluff/bus.h"
 #include "jobs/job.h"
@@ -199,6 +200,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Logout", SD_BUS_ARGS("b", forget), SD_BUS_NO_RESULT, method_logout,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        VOTE_MANAGER_VTABLE,
         SD_BUS_VTABLE_END,
 };
 

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The sender of the vote outbox: takes the due entries of the store's
+ * vote_outbox one at a time, on fluffd's event loop, and sends each to the
+ * site (the vote or its removal, then the favourite change), recording the
+ * outcome only after the site answered.
+ *
+ * A kill between the site's answer and the record resends the entry on the
+ * next start. That is harmless by construction: votes go out with
+ * no_unvote=true (a repeat keeps the vote), "already favorited" counts as
+ * success, and removing a vote or a favourite twice changes nothing.
+ *
+ * Transient failures (network, 5xx, 423, 429, 403, a rejected key, a 422
+ * saying the vote limit was reached) keep the entry pending with an
+ * exponential backoff plus jitter, stored as next_try so it holds across
+ * restarts; refusals that will not change (other 422s and 400 with the site's
+ * message, 404) mark it failed with that message. */
+
+#include <stdint.h>
+
+#include "fluff/util.h"
+
+typedef struct Daemon Daemon;
+typedef struct Outbox Outbox;
+
+#define OUTBOX_BACKOFF_BASE_USEC (2 * USEC_PER_SEC)
+#define OUTBOX_BACKOFF_MAX_USEC (60 * 60 * USEC_PER_SEC)
+
+int outbox_new(Daemon *d, Outbox **ret);
+Outbox *outbox_free(Outbox *o);
+
+/* Sends what is due now, or arms a timer for the next due entry. Does nothing
+ * while logged out or while an entry is in flight. Call it after queueing, at
+ * start and after a login. */
+void outbox_kick(Outbox *o);
+/* Drops the request in flight (logout): its entry stays pending. */
+void outbox_stop(Outbox *o);
+
+/* The last failure in words, "" when none; for status. */
+const char *outbox_last_error(const Outbox *o);
+
+/* The delay before attempt number attempts+1 after attempts failures:
+ * base·2^(attempts−1), capped, then "equal jitter" (half fixed, half random)
+ * from random_bits. */
+uint64_t outbox_backoff_usec(unsigned attempts, uint64_t random_bits);
