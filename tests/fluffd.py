@@ -14,6 +14,7 @@ for the test to grep (d.log()).
 import json
 import os
 import signal
+import sys
 import socket
 import subprocess
 import tempfile
@@ -113,6 +114,12 @@ class Fluffd:
         """SIGTERM and wait; returns the exit status."""
         if self.proc is None:
             return None
+        died = self.proc.poll()
+        if died is not None:
+            # Nobody asked it to stop: a crash must fail the test, with its signal.
+            self.proc = None
+            how = f"signal {signal.Signals(-died).name}" if died < 0 else f"status {died}"
+            raise RuntimeError(f"fluffd died on its own ({how}):\n{self.log()[-4000:]}")
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout)
@@ -163,8 +170,11 @@ class Fluffd:
         if self.proc is not None:
             try:
                 self.stop()
-            except RuntimeError:
-                pass
+            except RuntimeError as e:
+                if exc[0] is None:
+                    raise
+                # the test already failed; keep its error, but show this too
+                print(e, file=sys.stderr)
         else:
             self.check_sanitizers()
         for path in self.logs:
