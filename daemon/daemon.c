@@ -120,6 +120,11 @@ int daemon_new(Daemon **ret)
         if (r < 0)
                 return log_error_errno(r, "Failed to watch for SIGTERM and SIGINT: %m");
 
+        /* As systemd does for every service: a peer that hangs up is an error
+         * to handle where it happens, never a reason for the daemon to die. */
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+                return log_error_errno(errno, "Failed to ignore SIGPIPE: %m");
+
         r = sd_event_set_watchdog(d->event, true);
         if (r < 0)
                 return log_error_errno(r, "Failed to enable the watchdog: %m");
