@@ -7,11 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
-(cd build && ctest --output-on-failure --timeout 900)
+(cd build && ctest --output-on-failure --timeout 900 -j"$(nproc)")
 
 if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
     FLUFF_BUILD_DIR=build-asan tools/setup.sh -DFLUFF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     # LeakSanitizer trips over the Vulkan loader's and Mesa's process-lifetime allocations.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --output-on-failure --timeout 900)
+        ctest --output-on-failure --timeout 900 -j"$(nproc)")
 fi
