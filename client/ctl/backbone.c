@@ -19,10 +19,9 @@ void backbone_status_print(const ManagerInfo *m)
                        "PATH\")\n");
         else
                 printf("    Backbone: %.12s (%s)\n", m->backbone_id, strempty(m->backbone_info));
-        if (isempty(m->backbone_id))
-                printf("      Vulkan: not checked until a backbone is imported\n");
-        else if (isempty(m->vk_device))
-                printf("      Vulkan: no device (the backbone runs on the slow C reference pass)\n");
+        if (isempty(m->vk_device))
+                printf("      Vulkan: no device (install mesa-vulkan-drivers or a GPU driver; the backbone "
+                       "falls back to the slow C reference pass)\n");
         else
                 printf("      Vulkan: %s (%s)\n", m->vk_device, strempty(m->vk_device_type));
         printf("    Embedded: %" PRIu64 " images\n", m->embedded);

@@ -119,10 +119,9 @@ const char *backbone_service_info(const BackboneService *s)
 
 void backbone_service_device(BackboneService *s, const char **ret_name, const char **ret_type)
 {
-        /* Only once there is a backbone to run: a Vulkan instance is not free,
-         * and lavapipe leaks a little per instance, which a sanitizer build
-         * of every status call would report. */
-        if (!s->probed && s->current) {
+        /* Once, on the first question, never at start-up: creating a Vulkan
+         * instance is not free, and an idle daemon should not pay for it. */
+        if (!s->probed) {
                 VkDeviceKind kind;
                 int r = vk_probe_device(&s->device_name, &kind);
                 if (r < 0)

@@ -30,6 +30,11 @@ class DaemonBasics(unittest.TestCase):
             self.assertEqual(text.returncode, 0, text)
             self.assertIn("Logged in: no", text.stdout)
             self.assertIn("http://127.0.0.1:9", text.stdout)
+            # The Vulkan device is named even before any backbone or model
+            # exists (lavapipe here: "llvmpipe ... (CPU)").
+            self.assertNotEqual(st["backbone"]["vulkan_device"], "", "install mesa-vulkan-drivers")
+            self.assertIn(st["backbone"]["vulkan_device_type"], ("discrete GPU", "integrated GPU", "virtual GPU", "CPU", "other"))
+            self.assertRegex(text.stdout, r"Vulkan: \S.* \(")
 
             jobs = d.ctl("jobs", "--json")
             self.assertEqual(jobs.returncode, 0, jobs)
