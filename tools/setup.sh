@@ -27,3 +27,11 @@ fi
 build=${FLUFF_BUILD_DIR:-build}
 cmake -S . -B "$build" -DFLUFF_WERROR=ON "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)"
+
+# The pretrained image backbone (nsfwjs's MobileNetV2, MIT) comes from npm.
+# Fetched once into .cache/backbone; `fluffctl backbone import` turns it into
+# Fluff's own weight file (tools/demo.sh does that for you).
+if ! tools/fetch-backbone.sh "$PWD/.cache/backbone" >/dev/null; then
+    echo "setup: no pretrained image backbone: the model will learn from tags only and miss" \
+         "everything that only the pictures show" >&2
+fi
