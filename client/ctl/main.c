@@ -30,7 +30,10 @@ static void help(void)
                "                         number of embedded images\n"
                "  embed                  Compute missing image embeddings (also after sync)\n"
                "  train                  Train the taste model on the liked and disliked posts\n"
-               "                         for --time (default 5 min); prints its metrics\n\n"
+               "                         for --time (default 5 min); prints its metrics\n"
+               "  predict TAGS...        Score --count (default 20) new posts matching TAGS:\n"
+               "                         id, score, label, top tags, URL\n"
+               "  predictions            Show the latest predictions again\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -39,6 +42,8 @@ static void help(void)
                "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
                "     --forget            logout: delete the saved key as well\n"
                "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
+               "     --count N           predict: how many posts to score (1 to 320)\n"
+               "     --sheet FILE.png    predict, predictions: also draw a contact sheet\n"
                "     --no-wait           sync, embed, train, backbone import: start the job, print its\n"
                "                         path and return\n\n"
                "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
@@ -50,7 +55,7 @@ static void help(void)
 /* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -60,6 +65,8 @@ static int parse_argv(int argc, char *argv[])
                 { "forget", no_argument, NULL, ARG_FORGET },
                 { "no-wait", no_argument, NULL, ARG_NO_WAIT },
                 { "time", required_argument, NULL, ARG_TIME },
+                { "count", required_argument, NULL, ARG_COUNT },
+                { "sheet", required_argument, NULL, ARG_SHEET },
                 {},
         };
         int c;
@@ -92,6 +99,13 @@ static int parse_argv(int argc, char *argv[])
                         if (parse_time_arg(optarg) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_COUNT:
+                        if (parse_count_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_SHEET:
+                        arg_sheet = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -111,6 +125,7 @@ static const Verb verbs[] = {
         { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
         { "backbone", 2, 3, verb_backbone }, { "embed", 1, 1, verb_embed },
         { "train", 1, 1, verb_train },
+        { "predict", 2, 41, verb_predict }, { "predictions", 1, 1, verb_predictions },
 };
 
 static int dispatch(int argc, char *argv[])

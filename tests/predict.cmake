@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+# The Predict job through fluffctl on a private bus against the fake site:
+# filtering, crops, scores against the site's truth, re-predict cleanup.
+fluff_add_py_test(test-predict SCRIPT integration/test-predict.py LABELS integration SESSION TIMEOUT 600)
