@@ -56,7 +56,7 @@ class Predict(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=220,
+        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=220, rate_limit=0,
                             data_dir=site_cache_dir(SEED)).start()
         cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
         cls.d.start()
