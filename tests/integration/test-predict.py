@@ -135,6 +135,7 @@ class Predict(unittest.TestCase):
         # The site has ~220 unlabelled posts, fewer than asked: it says so.
         self.assertIn("Only", r.stdout, r)
         self.assertIn("SCORE", r.stdout)
+        print("\n".join(r.stdout.splitlines()[:4] + r.stdout.splitlines()[-3:]), file=sys.stderr)
         rows = self.ctl("predictions", "--json", check=True).json()
         print(f"predict of {len(rows)} posts (download included): {secs:.1f}s", file=sys.stderr)
         self.assertGreater(len(rows), 100)
@@ -157,6 +158,8 @@ class Predict(unittest.TestCase):
         left = set(os.path.join(pred_dir(), n) for n in os.listdir(pred_dir()))
         self.assertEqual(left, second | {foreign, foreign_md5}, "only the new crops and the user's files")
         self.assertTrue(first - second)
+        if os.environ.get("FLUFF_KEEP_SHEET"):
+            __import__("shutil").copy(os.path.join(pred_dir(), "..", "sheet.png"), os.environ["FLUFF_KEEP_SHEET"])
         with open(os.path.join(pred_dir(), "..", "sheet.png"), "rb") as f:
             w, h = image_size(f.read())
         self.assertGreater(w, 6 * IMAGE_SIZE)
