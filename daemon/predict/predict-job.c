@@ -322,8 +322,10 @@ static bool want_post(PredictJob *p, const Post *q)
                 p->dropped_unusable++;
                 return false;
         }
-        /* In the dataset or voted on (a cleared vote too): the user has seen it. */
-        if (store_post_label(p->daemon->store, q->id, &label, &conflict) >= 0) {
+        /* In the dataset or voted on (a cleared vote too), or voted on the
+         * site since the last sync: the user has seen it. */
+        if (q->own_vote != 0 || q->is_favorited ||
+            store_post_label(p->daemon->store, q->id, &label, &conflict) >= 0) {
                 p->dropped_known++;
                 return false;
         }

@@ -12,8 +12,8 @@ them; `--json` and `predictions --json` parse; `--sheet` draws a PNG.
 Bad input that must be survived: --count 0 or 321 and more than 40 tags
 (usage errors, nothing sent), an empty tag, unknown Predict options and a
 query nothing matches (a clear failure)."""
-import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -134,6 +134,12 @@ class Predict(unittest.TestCase):
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         # The site has ~220 unlabelled posts, fewer than asked: it says so.
         self.assertIn("Only", r.stdout, r)
+        # The blacklist the daemon applied is the one hidden() reads, and it had work to do.
+        me = self.site.request("GET", f"/users/{self.site.user}.json").json()
+        self.assertEqual(me["blacklisted_tags"], SITE_BLACKLIST)
+        hid = re.search(r"(\d+) hidden by the blacklist", r.stdout)
+        self.assertTrue(hid and int(hid.group(1)) > 0, r.stdout)
+
         self.assertIn("SCORE", r.stdout)
         print("\n".join(r.stdout.splitlines()[:4] + r.stdout.splitlines()[-3:]), file=sys.stderr)
         rows = self.ctl("predictions", "--json", check=True).json()
@@ -147,11 +153,16 @@ class Predict(unittest.TestCase):
         self.assertGreater(auc, 0.65)
 
         first = {r["image"] for r in rows}
+        # The newest post would be in the next run, but the user votes on it
+        # on the site after the sync: it is left out all the same.
+        newest = max(r["id"] for r in rows)
+        self.site.user_vote(newest, -1)
         r = self.ctl("predict", "--count", "12", "--json", "--sheet",
                      os.path.join(pred_dir(), "..", "sheet.png"), "--", QUERY)
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         rows2 = r.json()
         self.assertEqual(len(rows2), 12)
+        self.assertNotIn(newest, [r["id"] for r in rows2])
         self.check_rows(rows2)
         self.assertEqual(sorted(r["score"] for r in rows2)[::-1], [r["score"] for r in rows2])
         second = {r["image"] for r in rows2}
