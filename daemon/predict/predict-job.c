@@ -85,12 +85,25 @@ static void predict_stop(PredictJob *p)
         work_pool_forget(p->daemon->work, p);
 }
 
+/* Crops of a run that never got stored: no later run would know to delete
+ * them. (predict-score.c does the same for the ones handed to scoring.) */
+static void unlink_crops(char **paths, const bool *ok, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (paths[i] && ok[i] && unlink(paths[i]) < 0 && errno != ENOENT)
+                        log_debug_errno(errno, "Failed to delete the unused crop \"%s\", ignoring: %m",
+                                        paths[i]);
+}
+
 static void predict_free(void *userdata)
 {
         PredictJob *p = userdata;
         if (!p)
                 return;
         predict_stop(p);
+        /* Crops still here were not handed to a stored run (failed or cancelled). */
+        if (p->paths && p->ok)
+                unlink_crops(p->paths, p->ok, p->n_picked);
         post_array_free(p->picked, p->n_picked);
         for (size_t i = 0; i < p->n_picked; i++)
                 free(p->paths ? p->paths[i] : NULL);
@@ -453,6 +466,7 @@ static void on_scored(void *userdata, int r)
         r = store_run(p, s, rows, &run);
         if (r < 0)
                 return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->daemon->store));
+        s->keep_crops = true;
         bus_predict_emit_new(p->daemon, rows, s->n);
         daemon_refresh_counts(p->daemon);
         if (s->n < p->count)

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "embed/service.h"
 #include "model.h"
@@ -16,6 +17,10 @@ void predict_score_free(void *userdata)
                 return;
         post_array_free(s->posts, s->n);
         for (size_t i = 0; i < s->n; i++) {
+                /* A run that was not stored leaves no crops no later run would know of. */
+                if (!s->keep_crops && s->paths && s->paths[i] && unlink(s->paths[i]) < 0 && errno != ENOENT)
+                        log_debug_errno(errno, "Failed to delete the unused crop \"%s\", ignoring: %m",
+                                        s->paths[i]);
                 free(s->paths ? s->paths[i] : NULL);
                 free(s->top_tags ? s->top_tags[i] : NULL);
         }

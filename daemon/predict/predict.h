@@ -65,7 +65,8 @@ typedef struct PredictScore {
         float *probs;     /* n */
         char **top_tags;  /* n, owned strings */
         double threshold;
-        char *error; /* owned; a sentence for the user */
+        char *error;     /* owned; a sentence for the user */
+        bool keep_crops; /* the run was stored: its crops stay (else they are deleted on free) */
 } PredictScore;
 
 int predict_score_run(void *userdata);
