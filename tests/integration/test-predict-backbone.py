@@ -63,13 +63,13 @@ class PredictBackbone(unittest.TestCase):
                 self.assertTrue(os.path.exists(x["image"]), x)
 
             # The backbone the model needs is gone: predict fails and says why.
-            os.unlink(os.path.join(data_dir(), "models", "backbone.safetensors")) \
-                if os.path.exists(os.path.join(data_dir(), "models", "backbone.safetensors")) else None
+            os.unlink(os.path.join(data_dir(), "models", "backbone.safetensors"))
             d.restart()
-            if not d.status()["backbone"].get("id"):
-                r = d.ctl("predict", "--count", "5", "--", QUERY)
-                self.assertEqual(r.returncode, 1, r)
-                self.assertIn("backbone", r.stderr, r)
+            self.assertEqual(d.login(site.user, site.api_key).returncode, 0)
+            self.assertFalse((d.status().get("backbone") or {}).get("id"))
+            r = d.ctl("predict", "--count", "5", "--", QUERY)
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("backbone", r.stderr, r)
 
 
 if __name__ == "__main__":

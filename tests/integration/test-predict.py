@@ -14,6 +14,7 @@ Bad input that must be survived: --count 0 or 321 and more than 40 tags
 query nothing matches (a clear failure)."""
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -112,7 +113,7 @@ class Predict(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("No posts to predict", r.stderr, r)
         for bad in (["canine", "u", "5", "a{sv}", "1", "colour", "s", "red"], ["   ", "u", "5", "a{sv}", "0"]):
-            r = __import__("subprocess").run(
+            r = subprocess.run(
                 ["busctl", "--user", "call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
                  "io.github.fluffml.Fluff1.Manager", "Predict", "sua{sv}"] + bad,
                 capture_output=True, text=True, timeout=30)
@@ -157,10 +158,21 @@ class Predict(unittest.TestCase):
         # on the site after the sync: it is left out all the same.
         newest = max(r["id"] for r in rows)
         self.site.user_vote(newest, -1)
+        # NewPredictions carries the run, for the notifier.
+        mon = subprocess.Popen(["dbus-monitor", "--session", "type='signal',member='NewPredictions'"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.3)
         r = self.ctl("predict", "--count", "12", "--json", "--sheet",
                      os.path.join(pred_dir(), "..", "sheet.png"), "--", QUERY)
+        time.sleep(0.3)
+        mon.terminate()
+        signal = mon.communicate()[0]
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         rows2 = r.json()
+        self.assertEqual(signal.count("member=NewPredictions"), 1, signal)
+        for x in rows2:
+            self.assertIn(f"uint64 {x['id']}", signal)
+            self.assertIn(f'string "{x["image"]}"', signal)
         self.assertEqual(len(rows2), 12)
         self.assertNotIn(newest, [r["id"] for r in rows2])
         self.check_rows(rows2)
