@@ -9,30 +9,14 @@
 #include "e621.h"
 #include "embed/service.h"
 #include "images.h"
+#include "jobs/image-fetch.h"
 #include "jobs/job.h"
 #include "predict/predict.h"
 #include "store.h"
 #include "train/taste.h"
 #include "work/work.h"
 
-/* Crops waiting for or on a worker: bounds the memory held in downloaded files. */
-#define CROPS_IN_FLIGHT_MAX 8
-
 typedef struct PredictJob PredictJob;
-
-typedef struct Fetch {
-        struct Fetch *next;
-        PredictJob *predict;  /* borrowed; read only on the loop */
-        E621Request *request; /* borrowed handle, valid until the callback */
-        size_t index;         /* into picked */
-        char *path;           /* owned */
-        uint8_t *data;        /* owned; the downloaded bytes, for the crop */
-        size_t size;
-        unsigned out_size;
-        CropMode mode;
-        ImageLimits limits;
-        char *reason; /* owned; written by the worker */
-} Fetch;
 
 struct PredictJob {
         Daemon *daemon; /* borrowed */
@@ -51,37 +35,15 @@ struct PredictJob {
         char **paths;  /* owned, n_picked */
         bool *ok;      /* n_picked: the crop is on disk */
         size_t n_picked, next_image, images_done;
-        Fetch *fetches; /* owned list: downloads in flight */
-        unsigned n_downloads, n_crops;
+        ImageFetch *fetch; /* owned; the downloads and crops in flight */
         bool scoring;
 };
-
-static void fetch_free(Fetch *f)
-{
-        if (!f)
-                return;
-        free(f->path);
-        free(f->data);
-        free(f->reason);
-        free(f);
-}
-
-static void fetch_destroy(void *userdata)
-{
-        fetch_free(userdata);
-}
 
 static void predict_stop(PredictJob *p)
 {
         p->stopped = true;
         p->request = e621_request_cancel(p->request);
-        while (p->fetches) {
-                Fetch *f = p->fetches;
-                p->fetches = f->next;
-                e621_request_cancel(f->request);
-                fetch_free(f);
-        }
-        p->n_downloads = 0;
+        image_fetch_stop(p->fetch);
         work_pool_forget(p->daemon->work, p);
 }
 
@@ -101,6 +63,7 @@ static void predict_free(void *userdata)
         if (!p)
                 return;
         predict_stop(p);
+        image_fetch_free(p->fetch);
         /* Crops still here were not handed to a stored run (failed or cancelled). */
         if (p->paths && p->ok)
                 unlink_crops(p->paths, p->ok, p->n_picked);
@@ -190,105 +153,42 @@ static void image_failed(PredictJob *p, size_t i, const char *why)
         p->images_done++;
 }
 
-static int crop_run(void *userdata)
+static void on_fetched(void *userdata, uint64_t post_id, const char *md5, const char *path, int r,
+                       const char *reason, bool transient)
 {
-        Fetch *f = userdata;
-        return image_crop_square(f->data, f->size, f->out_size, f->mode, &f->limits, f->path, &f->reason);
-}
+        PredictJob *p = userdata;
 
-static void on_cropped(void *userdata, int r)
-{
-        Fetch *f = userdata;
-        PredictJob *p = f->predict;
-
-        p->n_crops--;
-        if (r < 0)
-                image_failed(p, f->index, f->reason ?: strerror(-r));
-        else {
-                p->ok[f->index] = true;
-                p->images_done++;
-        }
-        images_step(p);
-}
-
-static void on_downloaded(int error, const char *message, E621Buffer *buf, void *userdata)
-{
-        Fetch *f = userdata, **q;
-        PredictJob *p = f->predict;
-        int r;
-
-        for (q = &p->fetches; *q; q = &(*q)->next)
-                if (*q == f) {
-                        *q = f->next;
+        /* The images are in picked order: find this one's slot by its path. */
+        for (size_t i = 0; i < p->n_picked; i++)
+                if (p->paths[i] && streq(p->paths[i], path)) {
+                        if (r < 0)
+                                image_failed(p, i, reason);
+                        else {
+                                p->ok[i] = true;
+                                p->images_done++;
+                        }
                         break;
                 }
-        p->n_downloads--;
-        if (error < 0) {
-                image_failed(p, f->index, message ?: strerror(-error));
-                fetch_free(f);
-                images_step(p);
-                return;
-        }
-        f->data = TAKE_PTR(buf->data);
-        f->size = buf->size;
-        r = work_pool_submit(p->daemon->work, p, crop_run, on_cropped, fetch_destroy, f);
-        if (r < 0) {
-                fetch_free(f);
-                predict_finish(p, r, "Failed to hand an image to the worker threads: %s", strerror(-r));
-                return;
-        }
-        p->n_crops++;
         images_step(p);
-}
-
-static int image_start(PredictJob *p, size_t i)
-{
-        Config *cfg = p->daemon->config;
-        Fetch *f;
-        int r;
-
-        f = calloc(1, sizeof(Fetch));
-        if (!f)
-                return -ENOMEM;
-        *f = (Fetch){
-                .predict = p,
-                .index = i,
-                .out_size = cfg->image_size,
-                .mode = cfg->crop,
-                .limits = { cfg->max_image_bytes, cfg->max_image_pixels },
-        };
-        f->path = strdup(p->paths[i]);
-        if (!f->path) {
-                fetch_free(f);
-                return -ENOMEM;
-        }
-        r = e621_download(p->daemon->e621, post_image_url(p->picked[i]), on_downloaded, f, &f->request);
-        if (r < 0) {
-                fetch_free(f);
-                image_failed(p, i, strerror(-r));
-                return 0;
-        }
-        f->next = p->fetches;
-        p->fetches = f;
-        p->n_downloads++;
-        return 0;
 }
 
 static void images_step(PredictJob *p)
 {
-        unsigned window = p->daemon->config->download_concurrency * 2;
         int r;
 
-        while (!p->stopped && p->next_image < p->n_picked && p->n_downloads < window &&
-               p->n_crops < CROPS_IN_FLIGHT_MAX) {
-                r = image_start(p, p->next_image++);
-                if (r < 0)
+        while (!p->stopped && p->next_image < p->n_picked && image_fetch_can_start(p->fetch)) {
+                size_t i = p->next_image++;
+                r = image_fetch_start(p->fetch, p->picked[i]->id, p->picked[i]->md5,
+                                      post_image_url(p->picked[i]), p->paths[i]);
+                if (r == -ENOMEM)
                         return predict_finish(p, r, "Out of memory.");
+                if (r < 0)
+                        image_failed(p, i, strerror(-r));
         }
         if (p->stopped)
                 return;
         job_set_progress(p->job, p->images_done, p->n_picked);
-        if (p->next_image < p->n_picked || p->n_downloads > 0 || p->n_crops > 0)
+        if (p->next_image < p->n_picked || image_fetch_in_flight(p->fetch) > 0)
                 return;
         score_begin(p);
 }
@@ -306,6 +206,9 @@ static void images_begin(PredictJob *p)
                 if (r < 0)
                         return predict_finish(p, r, "Post %" PRIu64 " has a malformed md5.", p->picked[i]->id);
         }
+        r = image_fetch_new(p->daemon, on_fetched, p, &p->fetch);
+        if (r < 0)
+                return predict_finish(p, r, "Out of memory.");
         r = mkdir_parents(p->dir, 0700);
         if (r < 0)
                 return predict_finish(p, r, "Failed to create \"%s\": %s", p->dir, strerror(-r));
