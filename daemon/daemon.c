@@ -17,6 +17,7 @@
 #include "embed/service.h"
 #include "embed/jobs.h"
 #include "images.h"
+#include "predict/predict.h"
 #include "train/taste.h"
 #include "work/work.h"
 
@@ -162,6 +163,7 @@ Daemon *daemon_free(Daemon *d)
         free(d->images_dir);
         sd_bus_slot_unref(d->backbone_slot);
         sd_bus_slot_unref(d->taste_slot);
+        sd_bus_slot_unref(d->predict_slot);
         sd_bus_slot_unref(d->job_enum_slot);
         sd_bus_slot_unref(d->job_slot);
         sd_bus_slot_unref(d->manager_slot);
@@ -201,6 +203,9 @@ int daemon_start(Daemon *d)
         r = bus_taste_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the taste model's methods: %m");
+        r = bus_predict_register(d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the prediction methods: %m");
         r = bus_job_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the job objects: %m");

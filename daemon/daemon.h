@@ -26,6 +26,7 @@ typedef struct Daemon {
         sd_bus_slot *manager_slot, *job_slot, *job_enum_slot; /* owned */
         sd_bus_slot *backbone_slot;                           /* owned */
         sd_bus_slot *taste_slot;                              /* owned */
+        sd_bus_slot *predict_slot;                            /* owned */
 
         WorkPool *work;     /* owned */
         Config *config;     /* owned */

@@ -78,3 +78,13 @@ int verb_unvote(int argc, char *argv[], sd_bus *bus);
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);
+
+/* Prediction: "predict TAGS...", "predictions", and the contact sheet. */
+extern unsigned arg_count; /* --count; 0: the daemon's default */
+extern char *arg_sheet;    /* --sheet FILE */
+int parse_count_arg(const char *s);
+int verb_predict(int argc, char *argv[], sd_bus *bus);
+int verb_predictions(int argc, char *argv[], sd_bus *bus);
+/* A grid of the images with their captions drawn below, written by libvips
+ * (the format from out's suffix, e.g. .png). */
+int contact_sheet_write(const char *out, const char *const *images, const char *const *captions, size_t n);

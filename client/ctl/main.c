@@ -34,7 +34,11 @@ static void help(void)
                "  like ID                Like a post: recorded at once, voted up (and favourited)\n"
                "                         on the site in the background\n"
                "  dislike ID             Dislike a post: recorded at once, voted down on the site\n"
-               "  unvote ID              Clear your like or dislike of a post, here and on the site\n\n"
+               "  unvote ID              Clear your like or dislike of a post, here and on the site\n"
+               "  predict TAGS...        Score --count (default 20) new posts matching TAGS:\n"
+               "                         id, score, label, top tags, URL (put \"--\" before a\n"
+               "                         query that starts with a negated tag: -- -canine)\n"
+               "  predictions            Show the latest predictions again\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -43,6 +47,8 @@ static void help(void)
                "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
                "     --forget            logout: delete the saved key as well\n"
                "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
+               "     --count N           predict: how many posts to score (1 to 320)\n"
+               "     --sheet FILE.png    predict, predictions: also draw a contact sheet\n"
                "     --no-wait           sync, embed, train, backbone import: start the job, print its\n"
                "                         path and return\n\n"
                "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
@@ -54,7 +60,7 @@ static void help(void)
 /* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -64,6 +70,8 @@ static int parse_argv(int argc, char *argv[])
                 { "forget", no_argument, NULL, ARG_FORGET },
                 { "no-wait", no_argument, NULL, ARG_NO_WAIT },
                 { "time", required_argument, NULL, ARG_TIME },
+                { "count", required_argument, NULL, ARG_COUNT },
+                { "sheet", required_argument, NULL, ARG_SHEET },
                 {},
         };
         int c;
@@ -96,6 +104,13 @@ static int parse_argv(int argc, char *argv[])
                         if (parse_time_arg(optarg) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_COUNT:
+                        if (parse_count_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_SHEET:
+                        arg_sheet = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -116,6 +131,7 @@ static const Verb verbs[] = {
         { "backbone", 2, 3, verb_backbone }, { "embed", 1, 1, verb_embed },
         { "train", 1, 1, verb_train },
         { "like", 2, 2, verb_like },      { "dislike", 2, 2, verb_dislike }, { "unvote", 2, 2, verb_unvote },
+        { "predict", 2, 41, verb_predict }, { "predictions", 1, 1, verb_predictions },
 };
 
 static int dispatch(int argc, char *argv[])

@@ -3,71 +3,22 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "jobs/image-fetch.h"
 #include "jobs/sync-internal.h"
 #include "work/work.h"
 
 /* Images still to fetch are read from the store in batches of this size. */
 #define IMAGES_BATCH 4096
-/* Crops waiting for or on a worker: bounds the memory held in downloaded files. */
-#define CROPS_IN_FLIGHT_MAX 8
-
-struct Download {
-        struct Download *next;
-        SyncJob *sync;        /* borrowed */
-        E621Request *request; /* borrowed handle, valid until the callback */
-        uint64_t post_id;
-        char md5[33];
-        char *path; /* owned */
-};
-
-typedef struct Crop {
-        SyncJob *sync; /* borrowed; only read on the loop, in on_cropped */
-        uint64_t post_id;
-        char md5[33];
-        char *path;    /* owned */
-        uint8_t *data; /* owned */
-        size_t size;
-        unsigned out_size;
-        CropMode mode;
-        ImageLimits limits;
-        char *reason; /* owned; written by the worker */
-} Crop;
-
-static void download_free(Download *dl)
-{
-        if (!dl)
-                return;
-        free(dl->path);
-        free(dl);
-}
-
-static void crop_destroy(void *userdata)
-{
-        Crop *c = userdata;
-        free(c->path);
-        free(c->data);
-        free(c->reason);
-        free(c);
-}
-
 void sync_images_stop(SyncJob *s)
 {
-        while (s->downloads) {
-                Download *dl = s->downloads;
-                s->downloads = dl->next;
-                e621_request_cancel(dl->request);
-                download_free(dl);
-        }
-        s->n_downloads = 0;
         /* A crop on a worker still completes its file; the next sync finds it
          * on disk and records it without downloading it again. */
-        work_pool_forget(s->daemon->work, s);
-        s->n_crops = 0;
+        image_fetch_stop(s->fetch);
 }
 
 void sync_images_free(SyncJob *s)
 {
-        sync_images_stop(s);
+        s->fetch = image_fetch_free(s->fetch);
         image_needed_array_free(s->needed, s->n_needed);
         s->needed = NULL;
         s->n_needed = s->next_needed = 0;
@@ -110,87 +61,19 @@ static int record_ok(SyncJob *s, const char *md5, uint64_t post_id, const char *
         return 0;
 }
 
-static int crop_run(void *userdata)
+/* An image the fetch started is through: recorded, and the next ones start. */
+static void on_fetched(void *userdata, uint64_t post_id, const char *md5, const char *path, int r,
+                       const char *reason, bool transient)
 {
-        Crop *c = userdata;
-        return image_crop_square(c->data, c->size, c->out_size, c->mode, &c->limits, c->path, &c->reason);
-}
+        SyncJob *s = userdata;
 
-static void on_cropped(void *userdata, int r)
-{
-        Crop *c = userdata;
-        SyncJob *s = c->sync;
-
-        s->n_crops--;
-        /* the bytes are not needed any more: give the memory back now */
-        free(c->data);
-        c->data = NULL;
         if (r < 0) {
-                _cleanup_free_ char *reason = NULL;
-                if (asprintf(&reason, "crop failed: %s", c->reason ?: strerror(-r)) < 0)
-                        reason = NULL;
-                if (record_failure(s, c->md5, c->post_id, reason ?: "crop failed", image_error_is_transient(r)) < 0)
+                if (record_failure(s, md5, post_id, reason, transient) < 0)
                         return;
-        } else if (record_ok(s, c->md5, c->post_id, c->path, false) < 0)
+        } else if (record_ok(s, md5, post_id, path, false) < 0)
                 return;
         job_set_progress(s->job, s->images_done, s->images_total);
         sync_refresh_counts(s, false);
-        images_step(s);
-}
-
-static void on_downloaded(int error, const char *message, E621Buffer *buf, void *userdata)
-{
-        Download *dl = userdata, **p;
-        SyncJob *s = dl->sync;
-        Config *cfg = s->daemon->config;
-        int r;
-
-        for (p = &s->downloads; *p; p = &(*p)->next)
-                if (*p == dl) {
-                        *p = dl->next;
-                        break;
-                }
-        s->n_downloads--;
-
-        if (error < 0) {
-                _cleanup_free_ char *reason = NULL;
-                if (asprintf(&reason, "download failed: %s", message ?: strerror(-error)) < 0)
-                        reason = NULL;
-                r = record_failure(s, dl->md5, dl->post_id, reason ?: "download failed",
-                                   e621_error_is_transient(error));
-                download_free(dl);
-                if (r < 0)
-                        return;
-                job_set_progress(s->job, s->images_done, s->images_total);
-                images_step(s);
-                return;
-        }
-
-        Crop *c = calloc(1, sizeof(Crop));
-        if (!c) {
-                download_free(dl);
-                sync_finish(s, -ENOMEM, "Out of memory.");
-                return;
-        }
-        *c = (Crop){
-                .sync = s,
-                .post_id = dl->post_id,
-                .path = TAKE_PTR(dl->path),
-                .data = TAKE_PTR(buf->data),
-                .size = buf->size,
-                .out_size = cfg->image_size,
-                .mode = cfg->crop,
-                .limits = { cfg->max_image_bytes, cfg->max_image_pixels },
-        };
-        memcpy(c->md5, dl->md5, sizeof(c->md5));
-        download_free(dl);
-        r = work_pool_submit(s->daemon->work, s, crop_run, on_cropped, crop_destroy, c);
-        if (r < 0) {
-                crop_destroy(c);
-                sync_finish(s, r, "Failed to hand an image to the worker threads: %s", strerror(-r));
-                return;
-        }
-        s->n_crops++;
         images_step(s);
 }
 
@@ -198,7 +81,6 @@ static void on_downloaded(int error, const char *message, E621Buffer *buf, void 
 static int image_start(SyncJob *s, const ImageNeeded *n)
 {
         _cleanup_free_ char *path = NULL;
-        Download *dl;
         int r;
 
         r = image_path_for_md5(s->daemon->images_dir, n->md5, &path);
@@ -212,38 +94,26 @@ static int image_start(SyncJob *s, const ImageNeeded *n)
         if (r != -ENOENT && unlink(path) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "Failed to remove the unusable crop \"%s\", ignoring: %m", path);
 
-        dl = calloc(1, sizeof(Download));
-        if (!dl) {
-                sync_finish(s, -ENOMEM, "Out of memory.");
-                return -ENOMEM;
+        r = image_fetch_start(s->fetch, n->post_id, n->md5, n->url, path);
+        if (r == -ENOMEM) {
+                sync_finish(s, r, "Out of memory.");
+                return r;
         }
-        dl->sync = s;
-        dl->post_id = n->post_id;
-        memcpy(dl->md5, n->md5, sizeof(dl->md5));
-        dl->path = TAKE_PTR(path);
-        r = e621_download(s->daemon->e621, n->url, on_downloaded, dl, &dl->request);
         if (r < 0) {
                 _cleanup_free_ char *reason = NULL;
-                download_free(dl);
                 if (asprintf(&reason, "download refused: %s", strerror(-r)) < 0)
                         reason = NULL;
                 return record_failure(s, n->md5, n->post_id, reason ?: "download refused", false);
         }
-        dl->next = s->downloads;
-        s->downloads = dl;
-        s->n_downloads++;
         return 0;
 }
 
 static void images_step(SyncJob *s)
 {
-        /* More downloads queued than the client runs at once keep its slots busy. */
-        unsigned window = s->daemon->config->download_concurrency * 2;
         int r;
 
         for (;;) {
-                while (!s->stopped && s->next_needed < s->n_needed && s->n_downloads < window &&
-                       s->n_crops < CROPS_IN_FLIGHT_MAX) {
+                while (!s->stopped && s->next_needed < s->n_needed && image_fetch_can_start(s->fetch)) {
                         r = image_start(s, &s->needed[s->next_needed++]);
                         if (r < 0)
                                 return;
@@ -251,7 +121,7 @@ static void images_step(SyncJob *s)
                 if (s->stopped)
                         return;
                 job_set_progress(s->job, s->images_done, s->images_total);
-                if (s->next_needed < s->n_needed || s->n_downloads > 0 || s->n_crops > 0)
+                if (s->next_needed < s->n_needed || image_fetch_in_flight(s->fetch) > 0)
                         return;
 
                 /* This batch is through: what is still missing? Everything tried
@@ -271,6 +141,8 @@ static void images_step(SyncJob *s)
 
 void sync_images_begin(SyncJob *s)
 {
+        if (!s->fetch && image_fetch_new(s->daemon, on_fetched, s, &s->fetch) < 0)
+                return sync_finish(s, -ENOMEM, "Out of memory.");
         (void)job_set_phase(s->job, "images", "Downloading images");
         job_set_progress(s->job, 0, 0);
         images_step(s);

@@ -11,7 +11,7 @@
 #include "jobs/job.h"
 #include "store.h"
 
-typedef struct Download Download;
+typedef struct ImageFetch ImageFetch;
 
 typedef struct SyncJob {
         Daemon *daemon; /* borrowed */
@@ -26,8 +26,7 @@ typedef struct SyncJob {
 
         ImageNeeded *needed; /* owned batch */
         size_t n_needed, next_needed;
-        Download *downloads; /* owned list */
-        unsigned n_downloads, n_crops;
+        ImageFetch *fetch; /* owned; the downloads and crops in flight */
         uint64_t images_done, images_total, images_new, images_failed, images_found;
         uint64_t last_counts_usec;
 } SyncJob;

@@ -28,6 +28,24 @@
  *       only when a run finishes; cancel or a crash keeps the previous one.
  *   properties: ModelInfo s (model_describe_json of the loaded model, "" when
  *       none), HasModel b (both emit PropertiesChanged).
+ *   Predict(s tags, u count, a{sv} options) -> o job
+ *       tags: a site query (1…40 terms, ≤ 4096 bytes; InvalidArgs otherwise);
+ *       count 1…320 (0: 20); options: include_animated b (default false).
+ *       Error.NotLoggedIn, Error.NoModel (train first), Error.Busy while
+ *       another prediction runs. The job searches newest first (page=b<id>,
+ *       at most 10 pages of 320), leaves out posts already labelled or voted
+ *       on, hidden by the user's blacklist, deleted, without a usable image
+ *       and (by default) animated; deletes the previous run's crops
+ *       ($XDG_CACHE_HOME/fluff/predictions/<md5>.jpg, nothing else there),
+ *       crops the new ones, scores them and stores the run (only the latest
+ *       is kept). Fewer posts than asked: done, its Message says so; none:
+ *       fails with Error.NotEnoughData.
+ *   GetPredictions(u run) -> t run, s tags, a(tdssss) predictions
+ *       run 0: the latest (Error.NotFound when none). Per post, by score
+ *       descending: id, probability of a like (0…1), label "like" or
+ *       "dislike" (by the model's threshold), the tags that pushed the score
+ *       most ("tag +0.31, other -0.12"), crop path, post page URL.
+ *   signal NewPredictions(a(tdssss) predictions)  a finished run, as above.
  *   properties: Version s, Site s (const); LoggedIn b, Username s, Jobs ao,
  *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
  *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <json-c/json.h>
+
+#include "bus-util.h"
+#include "ctl.h"
+#include "fluff/bus.h"
+
+/* As the daemon checks it (daemon/predict/predict.h): a typo is a usage error. */
+#define COUNT_MAX 320u
+
+unsigned arg_count;
+char *arg_sheet;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+int parse_count_arg(const char *s)
+{
+        unsigned v;
+
+        if (safe_atou(s, &v) < 0 || v < 1 || v > COUNT_MAX) {
+                log_error("Invalid --count \"%s\": give a number of posts from 1 to %u.", s, COUNT_MAX);
+                return -EINVAL;
+        }
+        arg_count = v;
+        return 0;
+}
+
+typedef struct Prediction {
+        uint64_t id;
+        double score;
+        const char *label, *top_tags, *image, *url; /* borrowed from the reply */
+} Prediction;
+
+static int read_rows(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
+{
+        _cleanup_free_ Prediction *rows = NULL;
+        size_t n = 0, alloc = 0;
+        Prediction p;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(tdssss)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(tdssss)", &p.id, &p.score, &p.label, &p.top_tags, &p.image,
+                                        &p.url)) > 0) {
+                if (n == alloc) {
+                        alloc = alloc ? alloc * 2 : 32;
+                        Prediction *q = realloc(rows, alloc * sizeof(Prediction));
+                        if (!q)
+                                return -ENOMEM;
+                        rows = q;
+                }
+                rows[n++] = p;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(rows);
+        *ret_n = n;
+        return 0;
+}
+
+static void print_json(const Prediction *rows, size_t n)
+{
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++) {
+                json_object *o = json_object_new_object();
+                if (!o)
+                        break;
+                json_object_object_add(o, "id", json_object_new_uint64(rows[i].id));
+                json_object_object_add(o, "score", json_object_new_double(rows[i].score));
+                json_object_object_add(o, "label", json_object_new_string(rows[i].label));
+                json_object_object_add(o, "top_tags", json_object_new_string(rows[i].top_tags));
+                json_object_object_add(o, "image", json_object_new_string(rows[i].image));
+                json_object_object_add(o, "url", json_object_new_string(rows[i].url));
+                json_object_array_add(a, o);
+        }
+        puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static void print_table(const char *tags, const Prediction *rows, size_t n)
+{
+        size_t likes = 0;
+
+        printf("%-10s %6s  %-8s  %-48s %s\n", "ID", "SCORE", "LABEL", "TOP TAGS", "URL");
+        for (size_t i = 0; i < n; i++) {
+                printf("%-10" PRIu64 " %6.3f  %-8s  %-48.48s %s\n", rows[i].id, rows[i].score, rows[i].label,
+                       rows[i].top_tags, rows[i].url);
+                likes += streq(rows[i].label, "like");
+        }
+        printf("\n%zu posts for \"%s\", %zu likely likes.\n", n, tags, likes);
+}
+
+/* Reads a run (0: the latest) and prints it as --json, --sheet ask. */
+static int show_run(sd_bus *bus, uint32_t run)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ Prediction *rows = NULL;
+        const char *tags;
+        uint64_t id;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "GetPredictions",
+                               &error, &reply, "u", run);
+        if (r < 0)
+                return bus_log_call_error("read the predictions", &error, r);
+        r = sd_bus_message_read(reply, "ts", &id, &tags);
+        if (r >= 0)
+                r = read_rows(reply, &rows, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the predictions: %m");
+        if (arg_sheet) {
+                const char **images = calloc(MAX(n, (size_t)1), sizeof(char *));
+                char **captions = calloc(MAX(n, (size_t)1), sizeof(char *));
+                if (!images || !captions) {
+                        free(images);
+                        free(captions);
+                        return log_oom();
+                }
+                for (size_t i = 0; i < n; i++) {
+                        images[i] = rows[i].image;
+                        if (asprintf(&captions[i], "%" PRIu64 "  %.2f %s", rows[i].id, rows[i].score,
+                                     rows[i].label) < 0)
+                                captions[i] = NULL;
+                }
+                r = contact_sheet_write(arg_sheet, images, (const char *const *)captions, n);
+                for (size_t i = 0; i < n; i++)
+                        free(captions[i]);
+                free(captions);
+                free(images);
+                if (r < 0)
+                        return r;
+                if (!arg_json && !arg_quiet)
+                        printf("Contact sheet: %s\n", arg_sheet);
+        }
+        if (arg_json)
+                print_json(rows, n);
+        else
+                print_table(tags, rows, n);
+        return 0;
+}
+
+int verb_predict(int argc, char *argv[], sd_bus *bus)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_free_ char *tags = strdup("");
+        int r;
+
+        for (int i = 1; tags && i < argc; i++) {
+                char *t;
+                if (asprintf(&t, "%s%s%s", tags, i > 1 ? " " : "", argv[i]) < 0)
+                        return log_oom();
+                free(tags);
+                tags = t;
+        }
+        if (!tags)
+                return log_oom();
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                           FLUFF_BUS_MANAGER_IFACE, "Predict");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "sua{sv}", tags, arg_count, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the Predict call: %m");
+        /* With --json, standard output carries the predictions alone. */
+        bool quiet = arg_quiet;
+        if (arg_json && !arg_no_wait)
+                arg_quiet = true;
+        r = job_call_message_and_wait(bus, call, "predict");
+        arg_quiet = quiet;
+        if (r < 0 || arg_no_wait)
+                return r;
+        /* Following the job leaves this connection closed: a fresh one reads the run. */
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *info_bus = NULL;
+        r = bus_connect_user(&info_bus);
+        if (r < 0)
+                return r;
+        return show_run(info_bus, 0);
+}
+
+int verb_predictions(int argc, char *argv[], sd_bus *bus)
+{
+        return show_run(bus, 0);
+}

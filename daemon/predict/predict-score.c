@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "embed/service.h"
+#include "model.h"
+#include "post.h"
+#include "predict/predict.h"
+#include "vocab.h"
+
+void predict_score_free(void *userdata)
+{
+        PredictScore *s = userdata;
+        if (!s)
+                return;
+        post_array_free(s->posts, s->n);
+        for (size_t i = 0; i < s->n; i++) {
+                /* A run that was not stored leaves no crops no later run would know of. */
+                if (!s->keep_crops && s->paths && s->paths[i] && unlink(s->paths[i]) < 0 && errno != ENOENT)
+                        log_debug_errno(errno, "Failed to delete the unused crop \"%s\", ignoring: %m",
+                                        s->paths[i]);
+                free(s->paths ? s->paths[i] : NULL);
+                free(s->top_tags ? s->top_tags[i] : NULL);
+        }
+        free(s->paths);
+        free(s->top_tags);
+        free(s->probs);
+        free(s->model_path);
+        bb_handle_unref(s->handle);
+        free(s->error);
+        free(s);
+}
+
+static int set_error(PredictScore *s, int r, const char *fmt, ...) _printf_(3, 4);
+static int set_error(PredictScore *s, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        free(s->error);
+        va_start(ap, fmt);
+        if (vasprintf(&s->error, fmt, ap) < 0)
+                s->error = NULL;
+        va_end(ap);
+        return r;
+}
+
+/* "blue_eyes +0.31, canine -0.12": the tags that pushed this post's score most. */
+static int format_pushes(const Vocab *v, const ModelTagPush *p, size_t k, char **ret)
+{
+        _cleanup_free_ char *out = strdup("");
+        if (!out)
+                return -ENOMEM;
+        for (size_t j = 0; j < k; j++) {
+                const char *category, *name;
+                unsigned count;
+                char *n;
+                if (p[j].tag == UINT32_MAX || vocab_entry(v, p[j].tag, &category, &name, &count) < 0)
+                        continue;
+                if (asprintf(&n, "%s%s%s %+.2f", out, isempty(out) ? "" : ", ", name, (double)p[j].push) < 0)
+                        return -ENOMEM;
+                free(out);
+                out = n;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* On a worker. The loaded model may be replaced by a training that finishes
+ * meanwhile, so this reads its own copy from the file (written atomically). */
+int predict_score_run(void *userdata)
+{
+        PredictScore *s = userdata;
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_vocab_free_ Vocab *v = NULL;
+        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ float *features = NULL;
+        _cleanup_free_ uint32_t *offsets = NULL, *ids = NULL;
+        _cleanup_free_ ModelTagPush *pushes = NULL;
+        _cleanup_free_ int *status = NULL;
+        size_t n_ids = 0, cap = 0;
+        int r;
+
+        r = model_load(s->model_path, &m, &error);
+        if (r < 0)
+                return set_error(s, r, "The model file \"%s\" does not load: %s", s->model_path,
+                                 error ?: strerror(-r));
+        if (!m->vocabulary)
+                return set_error(s, -EBADMSG, "The model file carries no tag vocabulary: train again.");
+        r = vocab_from_json(m->vocabulary, strlen(m->vocabulary), &v);
+        if (r < 0)
+                return set_error(s, r, "The model's tag vocabulary does not read: %s", strerror(-r));
+        s->threshold = m->threshold;
+
+        features = calloc(MAX(s->n, (size_t)1) * m->dim, sizeof(float));
+        offsets = calloc(s->n + 1, sizeof(uint32_t));
+        s->probs = calloc(MAX(s->n, (size_t)1), sizeof(float));
+        s->top_tags = calloc(MAX(s->n, (size_t)1), sizeof(char *));
+        pushes = calloc(MAX(s->n, (size_t)1) * PREDICT_TOP_TAGS, sizeof(ModelTagPush));
+        status = calloc(MAX(s->n, (size_t)1), sizeof(int));
+        if (!features || !offsets || !s->probs || !s->top_tags || !pushes || !status)
+                return -ENOMEM;
+
+        if (!isempty(m->backbone)) {
+                if (!s->handle || m->dim != BACKBONE_EMBED_DIM)
+                        return set_error(s, -ENOMEDIUM,
+                                         "The model was trained on image embeddings of backbone %.12s, which "
+                                         "is not loaded: import it (\"fluffctl backbone import\") or train "
+                                         "again.",
+                                         m->backbone);
+                r = backbone_service_run(s->backbone, s->handle, (const char *const *)s->paths, s->n, features,
+                                         NULL, status);
+                if (r < 0)
+                        return set_error(s, r, "Failed to embed the images: %s", strerror(-r));
+                for (size_t i = 0; i < s->n; i++)
+                        if (status[i] < 0)
+                                /* Zeros would score as a real image: say so rather than guess. */
+                                return set_error(s, status[i], "The crop \"%s\" could not be embedded: %s",
+                                                 s->paths[i], strerror(-status[i]));
+        }
+
+        for (size_t i = 0; i < s->n; i++)
+                cap += s->posts[i]->n_tags;
+        ids = calloc(MAX(cap, (size_t)1), sizeof(uint32_t));
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n; i++) {
+                size_t k = 0;
+                r = vocab_encode_post(v, s->posts[i], ids + n_ids, cap - n_ids, &k);
+                if (r < 0)
+                        return set_error(s, r, "Failed to encode the tags of post %" PRIu64 ": %s",
+                                         s->posts[i]->id, strerror(-r));
+                n_ids += MIN(k, (size_t)MODEL_TAGS_PER_POST_MAX);
+                offsets[i + 1] = (uint32_t)n_ids;
+        }
+
+        pthread_mutex_lock(&s->backbone->lock);
+        VkEngine *engine = backbone_service_engine_locked(s->backbone);
+        if (engine)
+                r = model_predict(m, engine, features, offsets, ids, s->n, s->probs, pushes, PREDICT_TOP_TAGS);
+        pthread_mutex_unlock(&s->backbone->lock);
+        if (!engine)
+                return set_error(s, -ENODEV, "No Vulkan device to score on. %s, or install the Mesa lavapipe "
+                                 "driver.", VK_NO_DEVICE_HINT);
+        if (r < 0)
+                return set_error(s, r, "Scoring failed: %s", strerror(-r));
+
+        for (size_t i = 0; i < s->n; i++) {
+                if (!isfinite(s->probs[i]))
+                        return set_error(s, -EDOM, "The model gave post %" PRIu64 " no finite score.",
+                                         s->posts[i]->id);
+                r = format_pushes(v, pushes + i * PREDICT_TOP_TAGS, PREDICT_TOP_TAGS, &s->top_tags[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

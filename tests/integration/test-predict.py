@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Predict end to end through fluffctl on the fake site (tags only: no
+backbone is imported): NoModel before training; after `train --time 10s`,
+`predict` keeps only posts that are not in the dataset, not voted on and not
+hidden by the user's blacklist (checked here in Python against the site's own
+blacklist), each with a probability in [0, 1], a label by the model's
+threshold and a square crop on disk; when the site runs out it says so; the
+ROC AUC of the scores against the site's hidden truth is printed and clearly
+above chance; a second predict deletes the previous run's crops and only
+them; `--json` and `predictions --json` parse; `--sheet` draws a PNG.
+Bad input that must be survived: --count 0 or 321 and more than 40 tags
+(usage errors, nothing sent), an empty tag, unknown Predict options and a
+query nothing matches (a clear failure)."""
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from fakesite import FakeSite, image_size, roc_auc  # noqa: E402
+from fluffd import Fluffd, db_query, fresh_state, site_cache_dir, xdg  # noqa: E402
+
+SEED = 29
+IMAGE_SIZE = 64
+QUERY = "-no_such_tag_anywhere"  # every post, newest first
+SITE_BLACKLIST = """# things I never want to see
+tagme
+
+watermark -signature
+~shark ~fish   # nothing from the sea
+rating:e score:<0
+pixel_(artwork) rating:q
+"""
+
+
+def pred_dir():
+    return os.path.join(xdg("CACHE"), "fluff", "predictions")
+
+
+def hidden(post):
+    """The site's blacklist above, as its rules read, for one post's JSON."""
+    tags = {t for group in post["tags"].values() for t in group}
+    rating, score = post["rating"], post["score"]["total"]
+    return ("tagme" in tags
+            or ("watermark" in tags and "signature" not in tags)
+            or "shark" in tags or "fish" in tags
+            or (rating == "e" and score < 0)
+            or ("pixel_(artwork)" in tags and rating == "q"))
+
+
+class Predict(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        fresh_state()
+        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=220, rate_limit=0,
+                            data_dir=site_cache_dir(SEED)).start()
+        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
+        cls.d.start()
+        r = cls.d.login(cls.site.user, cls.site.api_key)
+        assert r.returncode == 0, r
+        r = cls.d.ctl("sync")
+        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.__exit__(None, None, None)
+        cls.site.stop()
+
+    def ctl(self, *args, **kw):
+        return self.d.ctl(*args, **kw)
+
+    def train(self):
+        if not getattr(type(self), "trained", False):
+            r = self.ctl("train", "--time", "10s")
+            self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+            type(self).trained = True
+
+    def check_rows(self, rows):
+        me = self.site.user_state()
+        voted = set(me["favorites"]) | set(me["upvotes"]) | set(me["downvotes"])
+        dataset = {row[0] for row in db_query("SELECT post_id FROM labels")}
+        threshold = self.d.status()["model"]["threshold"]
+        self.assertEqual(len({r["id"] for r in rows}), len(rows), "a post twice")
+        for row in rows:
+            self.assertNotIn(row["id"], voted, row)
+            self.assertNotIn(row["id"], dataset, row)
+            post = self.site.request("GET", f"/posts/{row['id']}.json").json()["post"]
+            self.assertFalse(hidden(post), f"post {row['id']} is blacklisted: {post['tags']}")
+            self.assertFalse(post["flags"]["deleted"], row)
+            self.assertTrue(0.0 <= row["score"] <= 1.0, row)
+            self.assertEqual(row["label"], "like" if row["score"] >= threshold - 1e-6 else "dislike", row)
+            self.assertTrue(row["url"].endswith(f"/posts/{row['id']}"), row)
+            self.assertEqual(os.path.dirname(row["image"]), pred_dir(), row)
+            with open(row["image"], "rb") as f:
+                w, h = image_size(f.read())
+            self.assertEqual((w, h), (IMAGE_SIZE, IMAGE_SIZE), row)
+
+    def test_1_no_model_and_bad_input(self):
+        r = self.ctl("predict", "canine")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("train", r.stderr, r)
+        for args in (["--count", "0"], ["--count", "321"], ["--count", "x"],
+                     [f"t{i}" for i in range(41)]):
+            r = self.ctl("predict", "canine", *args)
+            self.assertEqual(r.returncode, 2, (args, r))
+        self.train()
+        r = self.ctl("predict", "no_such_tag_anywhere")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("No posts to predict", r.stderr, r)
+        for bad in (["canine", "u", "5", "a{sv}", "1", "colour", "s", "red"], ["   ", "u", "5", "a{sv}", "0"]):
+            r = subprocess.run(
+                ["busctl", "--user", "call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
+                 "io.github.fluffml.Fluff1.Manager", "Predict", "sua{sv}"] + bad,
+                capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0, r)
+            self.assertIn("nvalid", r.stderr + r.stdout, r)
+
+    def test_2_predict(self):
+        self.train()
+        os.makedirs(pred_dir(), exist_ok=True)
+        foreign = os.path.join(pred_dir(), "keep-me.txt")
+        foreign_md5 = os.path.join(pred_dir(), "notes.jpg")
+        for path in (foreign, foreign_md5):
+            with open(path, "w") as f:
+                f.write("mine\n")
+
+        t = time.monotonic()
+        r = self.ctl("predict", "--count", "320", "--", QUERY)
+        secs = time.monotonic() - t
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        # The site has ~220 unlabelled posts, fewer than asked: it says so.
+        self.assertIn("Only", r.stdout, r)
+        # The blacklist the daemon applied is the one hidden() reads, and it had work to do.
+        me = self.site.request("GET", f"/users/{self.site.user}.json").json()
+        self.assertEqual(me["blacklisted_tags"], SITE_BLACKLIST)
+        hid = re.search(r"(\d+) hidden by the blacklist", r.stdout)
+        self.assertTrue(hid and int(hid.group(1)) > 0, r.stdout)
+
+        self.assertIn("SCORE", r.stdout)
+        print("\n".join(r.stdout.splitlines()[:4] + r.stdout.splitlines()[-3:]), file=sys.stderr)
+        rows = self.ctl("predictions", "--json", check=True).json()
+        print(f"predict of {len(rows)} posts (download included): {secs:.1f}s", file=sys.stderr)
+        self.assertGreater(len(rows), 100)
+        self.check_rows(rows)
+
+        truth = self.site.truth()["posts"]
+        auc = roc_auc([r["score"] for r in rows], [truth[str(r["id"])]["like"] for r in rows])
+        print(f"ROC AUC of the predictions against the site's truth (tags only): {auc:.3f}", file=sys.stderr)
+        self.assertGreater(auc, 0.65)
+
+        first = {r["image"] for r in rows}
+        # The newest post would be in the next run, but the user votes on it
+        # on the site after the sync: it is left out all the same.
+        newest = max(r["id"] for r in rows)
+        self.site.user_vote(newest, -1)
+        # NewPredictions carries the run, for the notifier.
+        mon = subprocess.Popen(["dbus-monitor", "--session", "type='signal',member='NewPredictions'"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.3)
+        r = self.ctl("predict", "--count", "12", "--json", "--sheet",
+                     os.path.join(pred_dir(), "..", "sheet.png"), "--", QUERY)
+        time.sleep(0.3)
+        mon.terminate()
+        signal = mon.communicate()[0]
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        rows2 = r.json()
+        self.assertEqual(signal.count("member=NewPredictions"), 1, signal)
+        for x in rows2:
+            self.assertIn(f"uint64 {x['id']}", signal)
+            self.assertIn(f'string "{x["image"]}"', signal)
+        self.assertEqual(len(rows2), 12)
+        self.assertNotIn(newest, [r["id"] for r in rows2])
+        self.check_rows(rows2)
+        self.assertEqual(sorted(r["score"] for r in rows2)[::-1], [r["score"] for r in rows2])
+        second = {r["image"] for r in rows2}
+        left = set(os.path.join(pred_dir(), n) for n in os.listdir(pred_dir()))
+        self.assertEqual(left, second | {foreign, foreign_md5}, "only the new crops and the user's files")
+        self.assertTrue(first - second)
+        if os.environ.get("FLUFF_KEEP_SHEET"):
+            __import__("shutil").copy(os.path.join(pred_dir(), "..", "sheet.png"), os.environ["FLUFF_KEEP_SHEET"])
+        with open(os.path.join(pred_dir(), "..", "sheet.png"), "rb") as f:
+            w, h = image_size(f.read())
+        self.assertGreater(w, 6 * IMAGE_SIZE)
+        self.assertEqual(self.ctl("predictions", "--json", check=True).json(), rows2)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
