@@ -10,7 +10,7 @@ ctl="$build/client/fluffctl"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 site_out="$FLUFF_TEST_ROOT/site.json"
-python3 tests/fake-e621/fake_e621.py --port 0 --liked 150 --disliked 120 >"$site_out" 2>"$FLUFF_TEST_ROOT/site.log" &
+python3 tests/fake-e621/fake_e621.py --port 0 --liked 150 --disliked 120 --others 400 >"$site_out" 2>"$FLUFF_TEST_ROOT/site.log" &
 site_pid=$!
 fluffd_pid=
 cleanup() {
@@ -61,6 +61,24 @@ if pkg=$(tools/fetch-backbone.sh "$PWD/.cache/backbone"); then
 else
     step "No npm: skipping the pretrained backbone (tags only)"
 fi
+
+step "fluffctl train --time 30s   (the model is saved and reused by the next fluffd)"
+"$ctl" train --time 30s
+
+sheet="$FLUFF_TEST_ROOT/predictions.png"
+step "fluffctl predict rating:s --count 12 --sheet predictions.png   (new posts, never seen or voted)"
+"$ctl" predict rating:s --count 12 --sheet "$sheet"
+if [ -n "${FLUFF_DEMO_KEEP:-}" ]; then
+    cp "$sheet" "$FLUFF_DEMO_KEEP"
+    echo "Contact sheet: $FLUFF_DEMO_KEEP"
+else
+    echo "Contact sheet: $sheet (removed with the demo's folders; FLUFF_DEMO_KEEP=FILE.png keeps a copy)"
+fi
+
+top=$("$ctl" predictions --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+step "fluffctl like $top   (voted on the site in the background, and the post joins the dataset)"
+"$ctl" like "$top"
+sleep 2
 
 step "fluffctl status"
 "$ctl" status
