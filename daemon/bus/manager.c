@@ -4,6 +4,7 @@
 #include "bus/job.h"
 #include "bus/login.h"
 #include "bus/manager.h"
+#include "bus/options.h"
 #include "bus/vote.h"
 #include "daemon.h"
 #include "fluff/bus.h"
@@ -50,25 +51,13 @@ static int method_login(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static int method_sync(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         Daemon *d = userdata;
-        const char *key;
         Job *j;
         int r;
 
         r = bus_check_caller(m, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown sync option \"%.64s\".", key);
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        r = bus_read_options(m, "sync", bus_no_options, NULL, error);
         if (r < 0)
                 return r;
 

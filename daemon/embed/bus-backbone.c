@@ -2,6 +2,7 @@
 #include <inttypes.h>
 
 #include "bus/manager.h"
+#include "bus/options.h"
 #include "daemon.h"
 #include "embed/bus-backbone.h"
 #include "embed/jobs.h"
@@ -49,26 +50,13 @@ static int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_erro
 static int method_embed(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         Daemon *d = userdata;
-        const char *key;
         Job *j;
         int r;
 
         r = bus_check_caller(m, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown embed option \"%.64s\".",
-                                         key);
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        r = bus_read_options(m, "embed", bus_no_options, NULL, error);
         if (r < 0)
                 return r;
 

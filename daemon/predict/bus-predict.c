@@ -2,6 +2,7 @@
 #include <inttypes.h>
 
 #include "bus/manager.h"
+#include "bus/options.h"
 #include "daemon.h"
 #include "e621.h"
 #include "fluff/bus.h"
@@ -46,12 +47,30 @@ static int normalise_tags(const char *tags, char **ret, sd_bus_error *error)
         return 0;
 }
 
+static int parse_include_animated(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+{
+        PredictJobOptions *o = options;
+        int b, r;
+
+        r = sd_bus_message_read(m, "v", "b", &b);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Predict option \"%s\" must be a boolean.", key);
+        o->include_animated = b;
+        return 0;
+}
+
+static const BusOption predict_options[] = {
+        { "include_animated", parse_include_animated },
+        {},
+};
+
 static int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         Daemon *d = userdata;
         PredictJobOptions o = {};
         _cleanup_free_ char *tags = NULL;
-        const char *raw, *key;
+        const char *raw;
         uint32_t count;
         Job *j;
         int r;
@@ -62,31 +81,7 @@ static int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = sd_bus_message_read(m, "su", &raw, &count);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "include_animated")) {
-                        int b;
-                        r = sd_bus_message_read(m, "v", "b", &b);
-                        if (r < 0)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Predict option \"include_animated\" must be a "
-                                                         "boolean.");
-                        o.include_animated = b;
-                } else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown predict option \"%.64s\".", key);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        r = bus_read_options(m, "predict", predict_options, &o, error);
         if (r < 0)
                 return r;
 

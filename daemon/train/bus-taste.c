@@ -2,87 +2,69 @@
 #include <inttypes.h>
 
 #include "bus/manager.h"
+#include "bus/options.h"
 #include "daemon.h"
 #include "fluff/bus.h"
 #include "jobs/job.h"
 #include "train/taste.h"
 
-/* A u or a t, the two ways a client may send a count of seconds. */
-static int read_uint(sd_bus_message *m, const char *key, uint64_t *ret, sd_bus_error *error)
+static int parse_time_budget(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
-        const char *sig;
+        TrainJobOptions *o = options;
         int r;
 
-        r = sd_bus_message_peek_type(m, NULL, &sig);
+        r = bus_read_uint_variant(m, key, &o->time_budget_s, error);
         if (r < 0)
                 return r;
-        if (streq(sig, "u")) {
-                uint32_t v;
-                r = sd_bus_message_read(m, "v", "u", &v);
-                *ret = v;
-        } else if (streq(sig, "t"))
-                r = sd_bus_message_read(m, "v", "t", ret);
-        else
-                return sd_bus_error_setf(
-                        error, SD_BUS_ERROR_INVALID_ARGS,
-                        "Train option \"%s\" must be an unsigned integer (u or t), not \"%.16s\".", key,
-                        sig);
-        return r;
+        if (o->time_budget_s < TRAIN_BUDGET_MIN_S || o->time_budget_s > TRAIN_BUDGET_MAX_S)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Time budget %" PRIu64 " s is out of range: give %u s to %u s (24 h).",
+                                         o->time_budget_s, TRAIN_BUDGET_MIN_S, TRAIN_BUDGET_MAX_S);
+        return 0;
 }
+
+static int parse_seed(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+{
+        TrainJobOptions *o = options;
+
+        return bus_read_uint_variant(m, key, &o->seed, error);
+}
+
+static int parse_patience(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+{
+        TrainJobOptions *o = options;
+        uint64_t v;
+        int r;
+
+        r = bus_read_uint_variant(m, key, &v, error);
+        if (r < 0)
+                return r;
+        if (v < 1 || v > TRAIN_PATIENCE_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Patience %" PRIu64 " is out of range: give 1 to %u epochs.", v,
+                                         TRAIN_PATIENCE_MAX);
+        o->patience = (unsigned)v;
+        return 0;
+}
+
+static const BusOption train_options[] = {
+        { "time_budget_s", parse_time_budget },
+        { "seed", parse_seed },
+        { "patience", parse_patience },
+        {},
+};
 
 static int method_train(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         Daemon *d = userdata;
         TrainJobOptions o = {.time_budget_s = TRAIN_BUDGET_DEFAULT_S, .seed = 1};
-        uint64_t v;
-        const char *key;
         Job *j;
         int r;
 
         r = bus_check_caller(m, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                if (streq(key, "time_budget_s")) {
-                        r = read_uint(m, key, &o.time_budget_s, error);
-                        if (r < 0)
-                                return r;
-                        if (o.time_budget_s < TRAIN_BUDGET_MIN_S || o.time_budget_s > TRAIN_BUDGET_MAX_S)
-                                return sd_bus_error_setf(
-                                        error, SD_BUS_ERROR_INVALID_ARGS,
-                                        "Time budget %" PRIu64 " s is out of range: give %u s to "
-                                        "%u s (24 h).",
-                                        o.time_budget_s, TRAIN_BUDGET_MIN_S, TRAIN_BUDGET_MAX_S);
-                } else if (streq(key, "seed")) {
-                        r = read_uint(m, key, &o.seed, error);
-                        if (r < 0)
-                                return r;
-                } else if (streq(key, "patience")) {
-                        r = read_uint(m, key, &v, error);
-                        if (r < 0)
-                                return r;
-                        if (v < 1 || v > TRAIN_PATIENCE_MAX)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Patience %" PRIu64
-                                                         " is out of range: give 1 to %u epochs.",
-                                                         v, TRAIN_PATIENCE_MAX);
-                        o.patience = (unsigned)v;
-                } else
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown train option \"%.64s\".", key);
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        r = bus_read_options(m, "train", train_options, &o, error);
         if (r < 0)
                 return r;
 
