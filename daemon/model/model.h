@@ -135,6 +135,9 @@ typedef struct ModelTrainOptions {
         unsigned hidden, tag_dim;
         float lr, weight_decay;
         float tag_dropout;           /* share of a post's tags dropped in each training step */
+        float feature_dropout;       /* share of image features dropped in each training step; < 0: auto */
+        float tag_lr_scale;          /* the tag table's learning rate relative to lr */
+        bool balance_sets;           /* scale feature sets to equal total variance */
         unsigned patience;           /* epochs without a better validation AUC before stopping */
         unsigned max_epochs;         /* 0: no limit but time and patience */
         bool use_features, use_tags; /* ablations: both on by default */
@@ -156,7 +159,10 @@ typedef struct ModelTrainOptions {
                              .lr = 1e-2f,                                                                   \
                              .weight_decay = 0.1f,                                                          \
                              .tag_dropout = 0.0f,                                                           \
-                             .patience = 8,                                                                 \
+                             .feature_dropout = -1.0f,                                                      \
+                             .tag_lr_scale = 10.0f,                                                         \
+                             .balance_sets = true,                                                          \
+                             .patience = 80,                                                                \
                              .use_features = true,                                                          \
                              .use_tags = true,                                                              \
                              .select_feature_sets = true})

@@ -7,6 +7,7 @@
 #include "model.h"
 
 #define EVAL_BATCH 256u
+#define FEATURES_KEPT 256u
 
 typedef struct Rng {
         uint64_t s;
@@ -174,9 +175,18 @@ static void model_apply_candidate(Model *m, const Trainer *t, const Candidate *c
         m->set_mask = c->set_mask;
         m->use_tags = c->use_tags;
         memcpy(m->mean, t->mean, ds->dim * sizeof(float));
+        /* Each used set gets the same total input variance as the smallest: a
+         * 2560-wide set would otherwise drown a 192-wide one that carries the
+         * taste, and a few hundred posts cannot tell them apart. */
+        uint32_t min_dim = UINT32_MAX;
         for (size_t s = 0; s < ds->n_sets; s++)
+                if (c->set_mask & (1u << s))
+                        min_dim = MIN(min_dim, ds->sets[s].dim);
+        for (size_t s = 0; s < ds->n_sets; s++) {
+                float scale = t->o->balance_sets ? sqrtf((float)min_dim / (float)ds->sets[s].dim) : 1.0f;
                 for (uint32_t j = ds->sets[s].offset; j < ds->sets[s].offset + ds->sets[s].dim; j++)
-                        m->inv_std[j] = (c->set_mask & (1u << s)) && t->std[j] > 0 ? 1.0f / t->std[j] : 0;
+                        m->inv_std[j] = (c->set_mask & (1u << s)) && t->std[j] > 0 ? scale / t->std[j] : 0;
+        }
 }
 
 static void init_weights(Model *m, Rng *g)
@@ -203,7 +213,7 @@ static void init_weights(Model *m, Rng *g)
  * only) drops each tag with that probability: the tag tower overfits a few
  * hundred posts quickly, and this is the cheapest regulariser for a bag. */
 static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n, float tag_dropout,
-                     HeadBatch *b)
+                     float feature_dropout, HeadBatch *b)
 {
         const ModelDataset *ds = t->ds;
         uint32_t nnz = 0;
@@ -211,7 +221,14 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
         t->boffs[0] = 0;
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t p = idx[i];
-                memcpy(t->bx + (size_t)i * ds->dim, t->xs + (size_t)p * ds->dim, ds->dim * sizeof(float));
+                float *x = t->bx + (size_t)i * ds->dim;
+                memcpy(x, t->xs + (size_t)p * ds->dim, ds->dim * sizeof(float));
+                /* inverted dropout on the inputs: thousands of features, hundreds of posts */
+                if (feature_dropout > 0) {
+                        float keep = 1.0f / (1.0f - feature_dropout);
+                        for (uint32_t j = 0; j < ds->dim; j++)
+                                x[j] = rng_uniform(&t->rng) >= feature_dropout ? x[j] * keep : 0;
+                }
                 t->by[i] = ds->labels[p];
                 if (m->use_tags) {
                         uint32_t a = ds->tag_offsets[p], e = ds->tag_offsets[p + 1];
@@ -236,7 +253,7 @@ static int evaluate(Trainer *t, const Model *m, double *ret_auc)
 
         for (size_t i = 0; i < t->n_val; i += EVAL_BATCH) {
                 uint32_t n = (uint32_t)MIN((size_t)EVAL_BATCH, t->n_val - i);
-                assemble(t, m, t->val + i, n, 0, &b);
+                assemble(t, m, t->val + i, n, 0, 0, &b);
                 r = head_forward(t->head, &b, t->logits + i, NULL);
                 if (r < 0)
                         return r;
@@ -274,6 +291,17 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
         memcpy(order, t->train, t->n_train * sizeof(uint32_t));
 
         uint32_t bs = (uint32_t)MIN((size_t)o->batch_size, t->n_train);
+        float feature_dropout = o->feature_dropout;
+        if (feature_dropout < 0) {
+                /* auto: each step sees about FEATURES_KEPT of the used features, so
+                 * thousands of backbone activations cannot memorise a few hundred
+                 * posts, while a small vector is left alone */
+                uint32_t used = 0;
+                for (uint32_t j = 0; j < ds->dim; j++)
+                        used += m->inv_std[j] != 0;
+                feature_dropout = used > FEATURES_KEPT ? 1.0f - (float)FEATURES_KEPT / (float)used : 0;
+                feature_dropout = MIN(feature_dropout, 0.9f);
+        }
         for (unsigned epoch = 1; !o->max_epochs || epoch <= o->max_epochs; epoch++) {
                 double loss_sum = 0;
                 unsigned steps = 0;
@@ -297,7 +325,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                                 out_of_time = true;
                                 break;
                         }
-                        assemble(t, m, order + i, bs, o->tag_dropout, &b);
+                        assemble(t, m, order + i, bs, o->tag_dropout, feature_dropout, &b);
                         r = head_train_step(t->head, &b, t->pos_weight, &a, &loss);
                         if (r < 0)
                                 return r;
@@ -341,7 +369,8 @@ static int check_options(const ModelTrainOptions *o)
 {
         if (!(o->time_budget_s > 0) || o->batch_size == 0 || o->hidden == 0 || o->hidden > 4096 ||
             o->tag_dim == 0 || o->tag_dim > 1024 || !(o->val_fraction > 0 && o->val_fraction < 1) ||
-            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) || !(o->weight_decay >= 0) ||
+            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) ||
+            !(o->feature_dropout < 1) || !(o->tag_lr_scale > 0) || !(o->weight_decay >= 0) ||
             o->patience == 0 || (!o->use_features && !o->use_tags))
                 return -EINVAL;
         return 0;
@@ -412,6 +441,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         r = head_new(engine, best, max_batch, (uint32_t)max_nnz, &t.head);
         if (r < 0)
                 goto finish;
+        head_set_emb_lr_scale(t.head, o->tag_lr_scale);
 
         for (size_t c = 0; c < n_cands; c++) {
                 double now = now_s(), auc = -1;
