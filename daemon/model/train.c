@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include "ensemble.h"
 #include "head.h"
 #include "model.h"
 
@@ -63,6 +64,8 @@ typedef struct Trainer {
         size_t n_train, n_val;
         float pos_weight;
         float *mean, *std; /* D, over the train split */
+
+        uint32_t max_batch, max_nnz; /* the head's sizes */
 
         /* per candidate */
         float *xs; /* n×D standardised features */
@@ -365,13 +368,65 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
         return 0;
 }
 
+/* With time left, more heads of the winning candidate from other initial
+ * weights, averaged: on a ~100-post validation set one head's early-stopped
+ * epoch is as much luck as skill, and the mean of several is steadier. The
+ * members share the split, so the validation AUC stays held out. */
+static int ensemble(Trainer *t, const Candidate *c, Model **best)
+{
+        const ModelTrainOptions *o = t->o;
+        Model *members[64] = {*best};
+        size_t n = 1, want = MIN((size_t)o->ensemble, ELEMENTSOF(members));
+        _cleanup_(model_freep) Model *merged = NULL;
+        _cleanup_(head_freep) Head *head = NULL;
+        double auc;
+        int r = 0;
+
+        want = MIN(want, (size_t)(4096 / o->hidden));
+        want = MIN(want, (size_t)(1024 / o->tag_dim));
+        if (want <= 1)
+                return 0;
+        if (o->progress && o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->deadline - now_s()),
+                                       o->userdata))
+                return -ECANCELED;
+        while (n < want && now_s() < t->deadline - 0.05 * o->time_budget_s) {
+                double now = now_s(), deadline = now + (t->deadline - now) / (double)(want - n);
+                r = model_new(t->ds->dim, (*best)->vocab, o->tag_dim, o->hidden, &members[n]);
+                if (r < 0)
+                        goto out;
+                r = run_candidate(t, c, MODEL_STAGE_ENSEMBLE, deadline, members[n++], &auc);
+                if (r < 0)
+                        goto out;
+                if (auc < 0) { /* not one epoch in its share of the time */
+                        members[n - 1] = model_free(members[n - 1]);
+                        n--;
+                        break;
+                }
+        }
+        if (n == 1)
+                goto out;
+        /* the final evaluation needs a head of the wider shape */
+        if ((r = model_ensemble(members, n, &merged)) < 0 ||
+            (r = head_new(t->engine, merged, t->max_batch, t->max_nnz, &head)) < 0)
+                goto out;
+        log_debug("model: %zu heads averaged", n);
+        head_free(t->head);
+        t->head = TAKE_PTR(head);
+        model_free(*best);
+        *best = TAKE_PTR(merged);
+out:
+        for (size_t k = 1; k < n; k++)
+                model_free(members[k]);
+        return r;
+}
+
 static int check_options(const ModelTrainOptions *o)
 {
         if (!(o->time_budget_s > 0) || o->batch_size == 0 || o->hidden == 0 || o->hidden > 4096 ||
             o->tag_dim == 0 || o->tag_dim > 1024 || !(o->val_fraction > 0 && o->val_fraction < 1) ||
             !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) ||
             !(o->feature_dropout < 1) || !(o->tag_lr_scale > 0) || !(o->weight_decay >= 0) ||
-            o->patience == 0 || (!o->use_features && !o->use_tags))
+            o->patience == 0 || o->ensemble == 0 || (!o->use_features && !o->use_tags))
                 return -EINVAL;
         return 0;
 }
@@ -382,7 +437,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
         Trainer t = {.engine = engine, .ds = ds, .o = o, .rng = {o->seed}};
         Candidate cands[1 + MODEL_FEATURE_SETS_MAX];
-        size_t n_cands = 0, likes, dislikes;
+        size_t n_cands = 0, likes, dislikes, best_c = 0;
         double start = now_s(), best_auc = -1;
         int r;
 
@@ -438,6 +493,8 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         if ((r = model_new(ds->dim, vocab, o->tag_dim, o->hidden, &best)) < 0 ||
             (r = model_new(ds->dim, vocab, o->tag_dim, o->hidden, &cand)) < 0)
                 goto finish;
+        t.max_batch = max_batch;
+        t.max_nnz = (uint32_t)max_nnz;
         r = head_new(engine, best, max_batch, (uint32_t)max_nnz, &t.head);
         if (r < 0)
                 goto finish;
@@ -463,8 +520,11 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         best = cand;
                         cand = tmp;
                         best_auc = auc;
+                        best_c = c;
                 }
         }
+        if (best_auc >= 0 && (r = ensemble(&t, &cands[best_c], &best)) < 0)
+                goto finish;
         /* Hook: fine-tuning the last backbone blocks on cached activations with
          * augmentation belongs here, with the time left (t.deadline - now_s()). */
         if (best_auc < 0) {
