@@ -213,6 +213,62 @@ TEST(too_few_labels)
         ASSERT_ERROR(model_train(vkt_engine(), ds, &o, &m, NULL, NULL), EINVAL);
 }
 
+/* The shape of the real data: a few hundred posts, thousands of backbone
+ * activations (the image part seen weakly in many of them, beside a set of
+ * pure noise), tags of which a few are loved or hated, 7% of the labels
+ * flipped. A head that memorises the wide features in its first epochs ends
+ * below what either tower reaches alone; it must not. */
+#define WIDE_POSTS 420
+#define WIDE_SIGNAL 1152
+#define WIDE_NOISE 640
+#define WIDE_DIM (WIDE_SIGNAL + WIDE_NOISE)
+#define WIDE_VOCAB 300
+
+static ModelDataset *make_wide_dataset(uint64_t seed)
+{
+        static const ModelFeatureSet wide_sets[] = {{"signal", 0, WIDE_SIGNAL},
+                                                    {"noise", WIDE_SIGNAL, WIDE_NOISE}};
+        static float dir[WIDE_SIGNAL], x[WIDE_DIM];
+        ModelDataset *ds;
+
+        ASSERT_OK(model_dataset_new(WIDE_DIM, WIDE_VOCAB, wide_sets, ELEMENTSOF(wide_sets), &ds));
+        vkt_seed(seed);
+        for (int j = 0; j < WIDE_SIGNAL; j++)
+                dir[j] = vkt_u32() % 2 ? 0.12f : -0.12f;
+        while (ds->n < WIDE_POSTS) {
+                uint32_t tags[30];
+                size_t nt = 0;
+                float object = vkt_u32() % 2 ? 1.0f : -1.0f;
+                for (int j = 0; j < WIDE_DIM; j++)
+                        x[j] = (j < WIDE_SIGNAL ? object * dir[j] : 0) + vkt_normal();
+                int loved = 0, hated = 0;
+                for (uint32_t t = vkt_u32() % 10; nt < 30 && t < WIDE_VOCAB; t += 1 + vkt_u32() % 20) {
+                        tags[nt++] = t;
+                        loved += t < 8;
+                        hated += t >= 8 && t < 16;
+                }
+                double tag_part = (double)(loved - hated) / MAX(1, loved + hated);
+                double score = object + 1.5 * tag_part + 0.25 * vkt_normal();
+                int label = score > 0 ? 1 : -1;
+                if (vkt_u32() % 100 < 7)
+                        label = -label;
+                ASSERT_OK(model_dataset_add(ds, x, tags, nt, label));
+        }
+        return ds;
+}
+
+TEST(wide_features_small_data)
+{
+        _cleanup_(model_dataset_freep) ModelDataset *ds = make_wide_dataset(7);
+
+        double both = train_auc(ds, true, true, 3, NULL);
+        double feat = train_auc(ds, true, false, 2, NULL);
+        double tags = train_auc(ds, false, true, 2, NULL);
+        ASSERT_TRUE(feat > 0.6);
+        ASSERT_TRUE(tags > 0.6);
+        ASSERT_TRUE(both >= MAX(feat, tags) - 0.02);
+}
+
 TEST(time_budget)
 {
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(3, 800, SIZE_MAX);

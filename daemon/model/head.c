@@ -24,6 +24,7 @@ struct Head {
         VkTensor *param[_P_MAX], *grad[_P_MAX], *m[_P_MAX], *v[_P_MAX], *pos_weight;
 
         /* host scratch for the embedding bag's transpose, sized once */
+        float emb_lr_scale;
         uint32_t *rev_offsets, *rev_bags;
         float *rev_weights;
 };
@@ -105,6 +106,7 @@ int head_new(VkEngine *e, const Model *shape, uint32_t max_batch, uint32_t max_n
         h->hidden = shape->hidden;
         h->max_batch = max_batch;
         h->max_nnz = MAX(max_nnz, 1u);
+        h->emb_lr_scale = 1.0f;
 
         if ((r = op_gemm_new(e, &h->gemm)) < 0 || (r = op_relu_new(e, &h->relu)) < 0 ||
             (r = op_bce_new(e, &h->bce)) < 0 || (r = op_reduce_new(e, &h->reduce)) < 0 ||
@@ -321,6 +323,8 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
                 OpAdamWParams a = *p;
                 if (q == P_B1 || q == P_B2)
                         a.weight_decay = 0;
+                if (q == P_EMB)
+                        a.lr *= h->emb_lr_scale;
                 r = op_adamw_record(h->adamw, h->rec, h->grad[q], h->param[q], h->m[q], h->v[q],
                                     param_count(h, q), &a);
                 if (r < 0)
@@ -335,4 +339,9 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
         if (ret_loss)
                 *ret_loss = l;
         return 0;
+}
+
+void head_set_emb_lr_scale(Head *h, float scale)
+{
+        h->emb_lr_scale = scale;
 }

@@ -32,6 +32,9 @@ int head_download(Head *h, Model *m);
 
 /* Forward, backward and AdamW update in one submit; ret_loss: the batch's mean loss. */
 int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamWParams *p, float *ret_loss);
+/* The tag table's learning rate relative to the others (default 1): a bag's
+ * mean dilutes each tag's gradient by the post's tag count. */
+void head_set_emb_lr_scale(Head *h, float scale);
 /* Forward only: n logits, and when out_hidden is non-NULL the n×hidden
  * activations after ReLU. */
 int head_forward(Head *h, const HeadBatch *b, float *out_logit, float *out_hidden);

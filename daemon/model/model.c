@@ -5,6 +5,7 @@ static const char *const stage_names[_MODEL_STAGE_MAX] = {
         [MODEL_STAGE_PREPARE] = "prepare",
         [MODEL_STAGE_HEAD] = "head",
         [MODEL_STAGE_SELECT] = "feature-sets",
+        [MODEL_STAGE_ENSEMBLE] = "ensemble",
         [MODEL_STAGE_FINISH] = "finish",
 };
 

@@ -115,6 +115,7 @@ typedef enum ModelStage {
         MODEL_STAGE_PREPARE,
         MODEL_STAGE_HEAD,   /* the head on all selected feature sets */
         MODEL_STAGE_SELECT, /* time left: other feature-set candidates */
+        MODEL_STAGE_ENSEMBLE, /* time left: more heads of the best candidate, averaged */
         MODEL_STAGE_FINISH, /* metrics on the validation posts */
         _MODEL_STAGE_MAX,
         _MODEL_STAGE_INVALID = -EINVAL,
@@ -135,10 +136,14 @@ typedef struct ModelTrainOptions {
         unsigned hidden, tag_dim;
         float lr, weight_decay;
         float tag_dropout;           /* share of a post's tags dropped in each training step */
+        float feature_dropout;       /* share of image features dropped in each training step; < 0: auto */
+        float tag_lr_scale;          /* the tag table's learning rate relative to lr */
+        bool balance_sets;           /* scale feature sets to equal total variance */
         unsigned patience;           /* epochs without a better validation AUC before stopping */
         unsigned max_epochs;         /* 0: no limit but time and patience */
         bool use_features, use_tags; /* ablations: both on by default */
         bool select_feature_sets;    /* with time left, try each feature set alone */
+        unsigned ensemble;           /* with time left, up to this many heads averaged (1: one) */
         ModelProgressFn progress;
         void *userdata;
         const atomic_bool *cancel;         /* may be NULL */
@@ -156,10 +161,14 @@ typedef struct ModelTrainOptions {
                              .lr = 1e-2f,                                                                   \
                              .weight_decay = 0.1f,                                                          \
                              .tag_dropout = 0.0f,                                                           \
-                             .patience = 8,                                                                 \
+                             .feature_dropout = -1.0f,                                                      \
+                             .tag_lr_scale = 10.0f,                                                         \
+                             .balance_sets = true,                                                          \
+                             .patience = 80,                                                                \
                              .use_features = true,                                                          \
                              .use_tags = true,                                                              \
-                             .select_feature_sets = true})
+                             .select_feature_sets = true,                                                   \
+                             .ensemble = 5})
 
 /* Trains a model on ds (see the top of this file). Returns 0 with the model
  * and its validation metrics; -ENODATA when either class has fewer than

@@ -3,10 +3,12 @@
 #include <stdarg.h>
 #include <time.h>
 
+#include "ensemble.h"
 #include "head.h"
 #include "model.h"
 
 #define EVAL_BATCH 256u
+#define FEATURES_KEPT 256u
 
 typedef struct Rng {
         uint64_t s;
@@ -62,6 +64,8 @@ typedef struct Trainer {
         size_t n_train, n_val;
         float pos_weight;
         float *mean, *std; /* D, over the train split */
+
+        uint32_t max_batch, max_nnz; /* the head's sizes */
 
         /* per candidate */
         float *xs; /* n×D standardised features */
@@ -174,9 +178,18 @@ static void model_apply_candidate(Model *m, const Trainer *t, const Candidate *c
         m->set_mask = c->set_mask;
         m->use_tags = c->use_tags;
         memcpy(m->mean, t->mean, ds->dim * sizeof(float));
+        /* Each used set gets the same total input variance as the smallest: a
+         * 2560-wide set would otherwise drown a 192-wide one that carries the
+         * taste, and a few hundred posts cannot tell them apart. */
+        uint32_t min_dim = UINT32_MAX;
         for (size_t s = 0; s < ds->n_sets; s++)
+                if (c->set_mask & (1u << s))
+                        min_dim = MIN(min_dim, ds->sets[s].dim);
+        for (size_t s = 0; s < ds->n_sets; s++) {
+                float scale = t->o->balance_sets ? sqrtf((float)min_dim / (float)ds->sets[s].dim) : 1.0f;
                 for (uint32_t j = ds->sets[s].offset; j < ds->sets[s].offset + ds->sets[s].dim; j++)
-                        m->inv_std[j] = (c->set_mask & (1u << s)) && t->std[j] > 0 ? 1.0f / t->std[j] : 0;
+                        m->inv_std[j] = (c->set_mask & (1u << s)) && t->std[j] > 0 ? scale / t->std[j] : 0;
+        }
 }
 
 static void init_weights(Model *m, Rng *g)
@@ -203,7 +216,7 @@ static void init_weights(Model *m, Rng *g)
  * only) drops each tag with that probability: the tag tower overfits a few
  * hundred posts quickly, and this is the cheapest regulariser for a bag. */
 static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n, float tag_dropout,
-                     HeadBatch *b)
+                     float feature_dropout, HeadBatch *b)
 {
         const ModelDataset *ds = t->ds;
         uint32_t nnz = 0;
@@ -211,7 +224,14 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
         t->boffs[0] = 0;
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t p = idx[i];
-                memcpy(t->bx + (size_t)i * ds->dim, t->xs + (size_t)p * ds->dim, ds->dim * sizeof(float));
+                float *x = t->bx + (size_t)i * ds->dim;
+                memcpy(x, t->xs + (size_t)p * ds->dim, ds->dim * sizeof(float));
+                /* inverted dropout on the inputs: thousands of features, hundreds of posts */
+                if (feature_dropout > 0) {
+                        float keep = 1.0f / (1.0f - feature_dropout);
+                        for (uint32_t j = 0; j < ds->dim; j++)
+                                x[j] = rng_uniform(&t->rng) >= feature_dropout ? x[j] * keep : 0;
+                }
                 t->by[i] = ds->labels[p];
                 if (m->use_tags) {
                         uint32_t a = ds->tag_offsets[p], e = ds->tag_offsets[p + 1];
@@ -236,7 +256,7 @@ static int evaluate(Trainer *t, const Model *m, double *ret_auc)
 
         for (size_t i = 0; i < t->n_val; i += EVAL_BATCH) {
                 uint32_t n = (uint32_t)MIN((size_t)EVAL_BATCH, t->n_val - i);
-                assemble(t, m, t->val + i, n, 0, &b);
+                assemble(t, m, t->val + i, n, 0, 0, &b);
                 r = head_forward(t->head, &b, t->logits + i, NULL);
                 if (r < 0)
                         return r;
@@ -274,6 +294,17 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
         memcpy(order, t->train, t->n_train * sizeof(uint32_t));
 
         uint32_t bs = (uint32_t)MIN((size_t)o->batch_size, t->n_train);
+        float feature_dropout = o->feature_dropout;
+        if (feature_dropout < 0) {
+                /* auto: each step sees about FEATURES_KEPT of the used features, so
+                 * thousands of backbone activations cannot memorise a few hundred
+                 * posts, while a small vector is left alone */
+                uint32_t used = 0;
+                for (uint32_t j = 0; j < ds->dim; j++)
+                        used += m->inv_std[j] != 0;
+                feature_dropout = used > FEATURES_KEPT ? 1.0f - (float)FEATURES_KEPT / (float)used : 0;
+                feature_dropout = MIN(feature_dropout, 0.9f);
+        }
         for (unsigned epoch = 1; !o->max_epochs || epoch <= o->max_epochs; epoch++) {
                 double loss_sum = 0;
                 unsigned steps = 0;
@@ -297,7 +328,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                                 out_of_time = true;
                                 break;
                         }
-                        assemble(t, m, order + i, bs, o->tag_dropout, &b);
+                        assemble(t, m, order + i, bs, o->tag_dropout, feature_dropout, &b);
                         r = head_train_step(t->head, &b, t->pos_weight, &a, &loss);
                         if (r < 0)
                                 return r;
@@ -337,12 +368,65 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
         return 0;
 }
 
+/* With time left, more heads of the winning candidate from other initial
+ * weights, averaged: on a ~100-post validation set one head's early-stopped
+ * epoch is as much luck as skill, and the mean of several is steadier. The
+ * members share the split, so the validation AUC stays held out. */
+static int ensemble(Trainer *t, const Candidate *c, Model **best)
+{
+        const ModelTrainOptions *o = t->o;
+        Model *members[64] = {*best};
+        size_t n = 1, want = MIN((size_t)o->ensemble, ELEMENTSOF(members));
+        _cleanup_(model_freep) Model *merged = NULL;
+        _cleanup_(head_freep) Head *head = NULL;
+        double auc;
+        int r = 0;
+
+        want = MIN(want, (size_t)(4096 / o->hidden));
+        want = MIN(want, (size_t)(1024 / o->tag_dim));
+        if (want <= 1)
+                return 0;
+        if (o->progress && o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->deadline - now_s()),
+                                       o->userdata))
+                return -ECANCELED;
+        while (n < want && now_s() < t->deadline - 0.05 * o->time_budget_s) {
+                double now = now_s(), deadline = now + (t->deadline - now) / (double)(want - n);
+                r = model_new(t->ds->dim, (*best)->vocab, o->tag_dim, o->hidden, &members[n]);
+                if (r < 0)
+                        goto out;
+                r = run_candidate(t, c, MODEL_STAGE_ENSEMBLE, deadline, members[n++], &auc);
+                if (r < 0)
+                        goto out;
+                if (auc < 0) { /* not one epoch in its share of the time */
+                        members[n - 1] = model_free(members[n - 1]);
+                        n--;
+                        break;
+                }
+        }
+        if (n == 1)
+                goto out;
+        /* the final evaluation needs a head of the wider shape */
+        if ((r = model_ensemble(members, n, &merged)) < 0 ||
+            (r = head_new(t->engine, merged, t->max_batch, t->max_nnz, &head)) < 0)
+                goto out;
+        log_debug("model: %zu heads averaged", n);
+        head_free(t->head);
+        t->head = TAKE_PTR(head);
+        model_free(*best);
+        *best = TAKE_PTR(merged);
+out:
+        for (size_t k = 1; k < n; k++)
+                model_free(members[k]);
+        return r;
+}
+
 static int check_options(const ModelTrainOptions *o)
 {
         if (!(o->time_budget_s > 0) || o->batch_size == 0 || o->hidden == 0 || o->hidden > 4096 ||
             o->tag_dim == 0 || o->tag_dim > 1024 || !(o->val_fraction > 0 && o->val_fraction < 1) ||
-            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) || !(o->weight_decay >= 0) ||
-            o->patience == 0 || (!o->use_features && !o->use_tags))
+            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) ||
+            !(o->feature_dropout < 1) || !(o->tag_lr_scale > 0) || !(o->weight_decay >= 0) ||
+            o->patience == 0 || o->ensemble == 0 || (!o->use_features && !o->use_tags))
                 return -EINVAL;
         return 0;
 }
@@ -353,7 +437,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
         Trainer t = {.engine = engine, .ds = ds, .o = o, .rng = {o->seed}};
         Candidate cands[1 + MODEL_FEATURE_SETS_MAX];
-        size_t n_cands = 0, likes, dislikes;
+        size_t n_cands = 0, likes, dislikes, best_c = 0;
         double start = now_s(), best_auc = -1;
         int r;
 
@@ -409,9 +493,12 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         if ((r = model_new(ds->dim, vocab, o->tag_dim, o->hidden, &best)) < 0 ||
             (r = model_new(ds->dim, vocab, o->tag_dim, o->hidden, &cand)) < 0)
                 goto finish;
+        t.max_batch = max_batch;
+        t.max_nnz = (uint32_t)max_nnz;
         r = head_new(engine, best, max_batch, (uint32_t)max_nnz, &t.head);
         if (r < 0)
                 goto finish;
+        head_set_emb_lr_scale(t.head, o->tag_lr_scale);
 
         for (size_t c = 0; c < n_cands; c++) {
                 double now = now_s(), auc = -1;
@@ -433,8 +520,11 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         best = cand;
                         cand = tmp;
                         best_auc = auc;
+                        best_c = c;
                 }
         }
+        if (best_auc >= 0 && (r = ensemble(&t, &cands[best_c], &best)) < 0)
+                goto finish;
         /* Hook: fine-tuning the last backbone blocks on cached activations with
          * augmentation belongs here, with the time left (t.deadline - now_s()). */
         if (best_auc < 0) {
