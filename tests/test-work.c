@@ -4,6 +4,7 @@
  * done() but still their destroy(), and freeing with work queued neither
  * leaks nor runs it. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -153,6 +154,40 @@ TEST(bad_arguments)
         ASSERT_EQ(work_pool_submit(p, &e, NULL, NULL, NULL, NULL), -EINVAL);
         work_pool_forget(NULL, &e);
         ASSERT_TRUE(work_pool_free(NULL) == NULL);
+}
+
+/* Returns which fault signals the worker thread has blocked (a bit per signal). */
+static int run_blocked_faults(void *userdata)
+{
+        static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+        sigset_t cur;
+        int blocked = 0;
+
+        pthread_sigmask(SIG_BLOCK, NULL, &cur);
+        for (size_t k = 0; k < ELEMENTSOF(faults); k++)
+                if (sigismember(&cur, faults[k]))
+                        blocked |= 1 << k;
+        return blocked;
+}
+
+TEST(workers_keep_fault_signals)
+{
+        /* A fault with SIGSEGV blocked kills the process without running any
+         * handler: no sanitizer report, no core from it, nothing in the log. */
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(work_pool_freep) WorkPool *p = NULL;
+        Item item = { 0 };
+        int done = 0, destroyed = 0;
+
+        loop_thread = pthread_self();
+        item.done_count = &done;
+        item.destroy_count = &destroyed;
+        item.result = -1;
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(work_pool_new(e, 1, &p));
+        ASSERT_OK(work_pool_submit(p, &done, run_blocked_faults, done_count, destroy_item, &item));
+        run_until(e, &done, 1);
+        ASSERT_EQ(item.result, 0);
 }
 
 TEST_MAIN()
