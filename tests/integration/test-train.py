@@ -196,7 +196,10 @@ class Train(unittest.TestCase):
         r = self.ctl("train", "--time", "6s")
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         self.assertNotEqual(os.stat(MODEL()).st_ino, ino)
-        self.assertEqual(json.loads(model_info())["metrics"], json.loads(first_info)["metrics"])
+        # The same seeded split of the same posts; the scores themselves depend
+        # on how far the time budget let training go.
+        new, old = json.loads(model_info())["metrics"], json.loads(first_info)["metrics"]
+        self.assertEqual([new[k] for k in ("n_train", "n_pos", "n_neg")], [old[k] for k in ("n_train", "n_pos", "n_neg")])
 
     def test_2_bad_input(self):
         for bad in ("abc", "0s", "4s", "25h", "-5s", ""):
