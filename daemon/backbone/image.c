@@ -3,6 +3,7 @@
 #include "backbone.h"
 
 #include <vips/vips.h>
+#include <vips/vector.h>
 
 static void g_object_unrefp(VipsImage **im)
 {
@@ -18,6 +19,10 @@ int backbone_image_load_rgb8(const char *path, uint8_t *ret_rgb)
         /* idempotent; the daemon may already have started vips */
         if (VIPS_INIT("fluff") != 0)
                 return log_debug_errno(EIO, "Cannot start libvips: %s", vips_error_buffer());
+        /* as daemon/images/images.c: no liborc code generation, no operation
+         * cache (crops are replaced under the same name) */
+        vips_vector_set_enabled(FALSE);
+        vips_cache_set_max(0);
         if (vips_thumbnail(path, &thumb, BACKBONE_INPUT_SIZE, "height", BACKBONE_INPUT_SIZE, "crop",
                            VIPS_INTERESTING_CENTRE, "size", VIPS_SIZE_BOTH, "fail_on", VIPS_FAIL_ON_ERROR,
                            NULL) != 0 ||

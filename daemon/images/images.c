@@ -9,6 +9,7 @@
 #include "images.h"
 
 #include <vips/vips.h>
+#include <vips/vector.h>
 
 static const char *const crop_mode_table[_CROP_MODE_MAX] = {
         [CROP_CENTRE] = "centre",
@@ -88,6 +89,10 @@ static void images_init_once(void)
          * on their addresses could hand back another image, and a daemon never
          * repeats an operation anyway. */
         vips_cache_set_max(0);
+        /* liborc's run-time code generation crashed fluffd (SIGSEGV inside
+         * liborc under g_object_unref of a crop, seen by ASan) when several
+         * workers crop at once; the plain C paths are safe and fast enough. */
+        vips_vector_set_enabled(FALSE);
         (void)g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
                                 vips_log_handler, NULL);
 }
