@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A test that fails is run once more before the suite fails: fluffd
-# has crashed intermittently (SIGSEGV) early in a sync on a loaded machine, about
-# once in forty runs, and that bug is open. A test that fails twice still fails.
+# A test that fails is run once more before the suite fails: a safety net
+# while more loaded runs confirm that fluffd's intermittent crash in a sync
+# (liborc in libvips, now switched off) is gone. Remove it then. A test that
+# fails twice still fails.
 retry=(--repeat until-pass:2)
 
 tools/setup.sh
