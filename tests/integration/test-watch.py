@@ -166,6 +166,14 @@ class Watch(unittest.TestCase):
         r = self.busctl("RunWatches", "a{sv}", "1", "watch", "t", "999")
         self.assertIn("no watch 999", r.stderr + r.stdout, r)
         self.assertEqual(self.watches(), {})
+        # Without a model the default threshold is an even chance.
+        r = self.ctl("watch", "add", "--json", "canine")
+        self.assertEqual(r.returncode, 0, r)
+        w = self.watches()[int(r.stdout)]
+        self.assertEqual((w["tags"], w["threshold"], w["max_per_run"], w["last_seen_id"], w["last_run_usec"]),
+                         ("canine", 0.5, 10, 0, 0))
+        self.ctl("watch", "remove", r.stdout.strip(), check=True)
+        self.assertEqual(self.watches(), {})
 
         # Logged out, a timer run says so in one line and does not fail.
         self.ctl("logout", check=True)
@@ -277,6 +285,14 @@ class Watch(unittest.TestCase):
         runs = db_query("SELECT count(*) FROM prediction_runs WHERE watch_id IS NOT NULL")[0][0]
         self.assertGreaterEqual(runs, 4)
         self.crops_match_runs()
+
+        # As a person reads it: the posts per watch, under the job's summary.
+        self.site.add_posts(10)
+        r = self.ctl("watch", "run")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn(f'Watch {w2} "{QUERY}": 1 new post\n', r.stdout)
+        self.assertIn("SCORE", r.stdout)
+        self.assertRegex(r.stdout, r"2 watches, \d+ new posts? above threshold")
 
         # remove / list
         self.ctl("watch", "remove", str(w2), check=True)
