@@ -36,7 +36,8 @@ int parse_max_arg(const char *s)
         unsigned v;
 
         if (safe_atou(s, &v) < 0 || v < 1 || v > MAX_PER_RUN_MAX) {
-                log_error("Invalid --max \"%s\": give a number of posts per run from 1 to %u.", s, MAX_PER_RUN_MAX);
+                log_error("Invalid --max \"%s\": give a number of posts per run from 1 to %u.", s,
+                          MAX_PER_RUN_MAX);
                 return -EINVAL;
         }
         arg_max = v;
@@ -47,7 +48,8 @@ static int parse_watch_id(const char *arg, uint64_t *ret)
 {
         uint64_t id;
 
-        if (isempty(arg) || strspn(arg, "0123456789") != strlen(arg) || safe_atou64(arg, &id) < 0 || id == 0) {
+        if (isempty(arg) || strspn(arg, "0123456789") != strlen(arg) || safe_atou64(arg, &id) < 0 ||
+            id == 0) {
                 log_error("\"%.64s\" is not a watch id (\"fluffctl watch list\" shows them).", arg);
                 return VERB_USAGE_ERROR;
         }
@@ -76,8 +78,8 @@ static int watch_add(int argc, char *argv[], sd_bus *bus)
         }
         if (!tags)
                 return log_oom();
-        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                           "AddWatch");
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                           FLUFF_BUS_MANAGER_IFACE, "AddWatch");
         if (r >= 0)
                 r = sd_bus_message_append(call, "s", tags);
         if (r >= 0)
@@ -99,7 +101,8 @@ static int watch_add(int argc, char *argv[], sd_bus *bus)
         if (arg_json)
                 printf("%" PRIu64 "\n", id);
         else if (!arg_quiet)
-                printf("Watching \"%s\" as watch %" PRIu64 "; \"fluffctl watch run\" looks for new posts now, "
+                printf("Watching \"%s\" as watch %" PRIu64
+                       "; \"fluffctl watch run\" looks for new posts now, "
                        "the fluff-watch timer does it regularly.\n",
                        tags, id);
         return 0;
@@ -118,8 +121,8 @@ static int watch_remove(int argc, char *argv[], sd_bus *bus)
         r = parse_watch_id(argv[2], &id);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "RemoveWatch", &error,
-                               NULL, "t", id);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "RemoveWatch",
+                               &error, NULL, "t", id);
         if (r < 0)
                 return bus_log_call_error("remove the watch", &error, r);
         if (!arg_quiet && !arg_json)
@@ -152,8 +155,8 @@ static int watch_list(int argc, char *argv[], sd_bus *bus)
                 log_error("\"fluffctl watch list\" takes no arguments.");
                 return VERB_USAGE_ERROR;
         }
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "ListWatches", &error,
-                               &reply, NULL);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "ListWatches",
+                               &error, &reply, NULL);
         if (r < 0)
                 return bus_log_call_error("list the watches", &error, r);
         r = sd_bus_message_enter_container(reply, 'a', "(tsdutt)");
@@ -164,9 +167,10 @@ static int watch_list(int argc, char *argv[], sd_bus *bus)
                 if (!a)
                         return log_oom();
         } else
-                printf("%-5s %9s %5s %10s  %-16s  %s\n", "ID", "THRESHOLD", "MAX", "LAST SEEN", "LAST RUN", "TAGS");
-        while ((r = sd_bus_message_read(reply, "(tsdutt)", &id, &tags, &threshold, &max, &last_seen, &last_run)) >
-               0) {
+                printf("%-5s %9s %5s %10s  %-16s  %s\n", "ID", "THRESHOLD", "MAX", "LAST SEEN", "LAST RUN",
+                       "TAGS");
+        while ((r = sd_bus_message_read(reply, "(tsdutt)", &id, &tags, &threshold, &max, &last_seen,
+                                        &last_run)) > 0) {
                 n++;
                 if (a) {
                         json_object *o = json_object_new_object();
@@ -182,14 +186,15 @@ static int watch_list(int argc, char *argv[], sd_bus *bus)
                 } else {
                         char when[32];
                         format_time(last_run, when, sizeof(when));
-                        printf("%-5" PRIu64 " %9.3f %5" PRIu32 " %10" PRIu64 "  %-16s  %s\n", id, threshold, max,
-                               last_seen, when, tags);
+                        printf("%-5" PRIu64 " %9.3f %5" PRIu32 " %10" PRIu64 "  %-16s  %s\n", id, threshold,
+                               max, last_seen, when, tags);
                 }
         }
         if (r < 0)
                 return log_error_errno(r, "Failed to read the watches: %m");
         if (a)
-                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
         else if (n == 0)
                 printf("\nNo watches yet: \"fluffctl watch add TAGS...\" adds one.\n");
         return 0;
@@ -251,12 +256,14 @@ static int print_heard(const Heard *h)
                         json_object_object_add(o, "posts", prediction_rows_json(rows, n));
                         json_object_array_add(a, o);
                 } else if (!arg_quiet) {
-                        printf("\nWatch %" PRIu64 " \"%s\": %zu new post%s\n", watch, tags, n, n == 1 ? "" : "s");
+                        printf("\nWatch %" PRIu64 " \"%s\": %zu new post%s\n", watch, tags, n,
+                               n == 1 ? "" : "s");
                         (void)prediction_rows_print(rows, n);
                 }
         }
         if (a)
-                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
         else if (!arg_quiet && posts == 0)
                 printf("No new posts above the thresholds.\n");
         return 0;
@@ -279,8 +286,8 @@ static int watch_run(int argc, char *argv[], sd_bus *bus)
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                           "RunWatches");
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                           FLUFF_BUS_MANAGER_IFACE, "RunWatches");
         if (r >= 0)
                 r = sd_bus_message_open_container(call, 'a', "{sv}");
         if (r >= 0 && id > 0)

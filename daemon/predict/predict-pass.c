@@ -86,11 +86,14 @@ const char *predict_pass_summary(const PredictPass *p, char *buf, size_t size)
         char announced[64] = "";
 
         if (s->dropped_announced > 0)
-                snprintf(announced, sizeof(announced), ", %" PRIu64 " already announced", s->dropped_announced);
+                snprintf(announced, sizeof(announced), ", %" PRIu64 " already announced",
+                         s->dropped_announced);
         snprintf(buf, size,
                  "%" PRIu64 " posts seen; left out: %" PRIu64 " already labelled, %" PRIu64
-                 " hidden by the blacklist, %" PRIu64 " without a usable image, %" PRIu64 " whose image failed%s",
-                 s->seen, s->dropped_known, s->dropped_blacklist, s->dropped_unusable, s->images_failed, announced);
+                 " hidden by the blacklist, %" PRIu64 " without a usable image, %" PRIu64
+                 " whose image failed%s",
+                 s->seen, s->dropped_known, s->dropped_blacklist, s->dropped_unusable, s->images_failed,
+                 announced);
         return buf;
 }
 
@@ -116,7 +119,9 @@ static void pass_finish(PredictPass *p, int r, PredictScore *s, const char *fmt,
 int predict_row_compare(const void *a, const void *b)
 {
         const PredictionRow *x = a, *y = b;
-        return x->score > y->score ? -1 : x->score < y->score ? 1 : (x->post_id > y->post_id) - (x->post_id < y->post_id);
+        return x->score > y->score   ? -1
+               : x->score < y->score ? 1
+                                     : (x->post_id > y->post_id) - (x->post_id < y->post_id);
 }
 
 int predict_blacklist_load(Daemon *d, Blacklist **ret)
@@ -209,7 +214,8 @@ static void images_begin(PredictPass *p)
         for (size_t i = 0; i < p->n_picked; i++) {
                 r = image_path_for_md5(p->dir, p->picked[i]->md5, &p->paths[i]);
                 if (r < 0)
-                        return pass_finish(p, r, NULL, "Post %" PRIu64 " has a malformed md5.", p->picked[i]->id);
+                        return pass_finish(p, r, NULL, "Post %" PRIu64 " has a malformed md5.",
+                                           p->picked[i]->id);
         }
         r = image_fetch_new(p->daemon, on_fetched, p, &p->fetch);
         if (r < 0)
@@ -331,7 +337,8 @@ static void score_begin(PredictPass *p)
         int r;
 
         if (!d->taste->model)
-                return pass_finish(p, -ENOMEDIUM, NULL, "There is no taste model: run \"fluffctl train\" first.");
+                return pass_finish(p, -ENOMEDIUM, NULL,
+                                   "There is no taste model: run \"fluffctl train\" first.");
         s = calloc(1, sizeof(PredictScore));
         if (!s)
                 return pass_finish(p, -ENOMEM, NULL, "Out of memory.");
@@ -355,19 +362,21 @@ static void score_begin(PredictPass *p)
         if (n == 0) {
                 char buf[256];
                 predict_score_free(s);
-                return pass_finish(p, -ENODATA, NULL, "No image of the posts found for \"%s\" could be fetched (%s).",
-                                   p->tags, predict_pass_summary(p, buf, sizeof(buf)));
+                return pass_finish(p, -ENODATA, NULL,
+                                   "No image of the posts found for \"%s\" could be fetched (%s).", p->tags,
+                                   predict_pass_summary(p, buf, sizeof(buf)));
         }
         (void)job_set_phase(p->job, "scoring", "Scoring the posts");
         r = work_pool_submit(d->work, p, predict_score_run, on_scored, predict_score_free, s);
         if (r < 0) {
                 predict_score_free(s);
-                return pass_finish(p, r, NULL, "Failed to hand the scoring to a worker thread: %s", strerror(-r));
+                return pass_finish(p, r, NULL, "Failed to hand the scoring to a worker thread: %s",
+                                   strerror(-r));
         }
 }
 
-int predict_pass_start(Daemon *d, Job *job, const PredictPassOptions *o, PredictPassDone done, void *userdata,
-                       PredictPass **ret)
+int predict_pass_start(Daemon *d, Job *job, const PredictPassOptions *o, PredictPassDone done,
+                       void *userdata, PredictPass **ret)
 {
         PredictPass *p;
         int r;

@@ -14,7 +14,7 @@
 #include "watch/watch.h"
 
 typedef struct AddWatchOptions {
-        double threshold; /* NAN: the default */
+        double threshold;     /* NAN: the default */
         unsigned max_per_run; /* 0: the default */
 } AddWatchOptions;
 
@@ -26,8 +26,9 @@ static int parse_threshold(sd_bus_message *m, const char *key, void *options, sd
 
         r = sd_bus_message_read(m, "v", "d", &v);
         if (r < 0 || !(v >= 0.0 && v <= 1.0))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "AddWatch option \"%s\" must be a probability (a double from 0 to 1).", key);
+                return sd_bus_error_setf(
+                        error, SD_BUS_ERROR_INVALID_ARGS,
+                        "AddWatch option \"%s\" must be a probability (a double from 0 to 1).", key);
         o->threshold = v;
         return 0;
 }
@@ -43,22 +44,23 @@ static int parse_max_per_run(sd_bus_message *m, const char *key, void *options, 
                 return r;
         if (v < 1 || v > WATCH_MAX_PER_RUN_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "AddWatch option \"%s\" = %" PRIu64 " is out of range: give 1 to %u posts.",
+                                         "AddWatch option \"%s\" = %" PRIu64
+                                         " is out of range: give 1 to %u posts.",
                                          key, v, WATCH_MAX_PER_RUN_MAX);
         o->max_per_run = (unsigned)v;
         return 0;
 }
 
 static const BusOption add_watch_options[] = {
-        { "threshold", parse_threshold },
-        { "max_per_run", parse_max_per_run },
+        {"threshold", parse_threshold},
+        {"max_per_run", parse_max_per_run},
         {},
 };
 
 static int method_add_watch(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         Daemon *d = userdata;
-        AddWatchOptions o = { .threshold = NAN };
+        AddWatchOptions o = {.threshold = NAN};
         _cleanup_free_ char *tags = NULL;
         const char *raw;
         uint64_t id;
@@ -83,7 +85,8 @@ static int method_add_watch(sd_bus_message *m, void *userdata, sd_bus_error *err
                 o.max_per_run = d->config->watch_max_per_run;
         r = store_watch_add(d->store, tags, o.threshold, o.max_per_run, &id);
         if (r < 0)
-                return fluff_bus_error_set_errnof(error, r, "Failed to store the watch: %s", store_error(d->store));
+                return fluff_bus_error_set_errnof(error, r, "Failed to store the watch: %s",
+                                                  store_error(d->store));
         log_info("Watching \"%s\" (watch %" PRIu64 ", threshold %.3f, at most %u posts a run).", tags, id,
                  o.threshold, o.max_per_run);
         daemon_refresh_counts(d);
@@ -104,8 +107,9 @@ static int method_remove_watch(sd_bus_message *m, void *userdata, sd_bus_error *
                 return r;
         r = store_watch_remove(d->store, id);
         if (r == -ENOENT)
-                return sd_bus_error_setf(error, FLUFF_ERROR_NOT_FOUND,
-                                         "There is no watch %" PRIu64 "; \"fluffctl watch list\" shows them.", id);
+                return sd_bus_error_setf(
+                        error, FLUFF_ERROR_NOT_FOUND,
+                        "There is no watch %" PRIu64 "; \"fluffctl watch list\" shows them.", id);
         if (r < 0)
                 return fluff_bus_error_set_errnof(error, r, "Failed to remove watch %" PRIu64 ": %s", id,
                                                   store_error(d->store));
@@ -126,7 +130,8 @@ static int method_list_watches(sd_bus_message *m, void *userdata, sd_bus_error *
                 return r;
         r = store_watch_list(d->store, &w, &n);
         if (r < 0)
-                return fluff_bus_error_set_errnof(error, r, "Failed to read the watches: %s", store_error(d->store));
+                return fluff_bus_error_set_errnof(error, r, "Failed to read the watches: %s",
+                                                  store_error(d->store));
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(tsdutt)");
@@ -171,8 +176,8 @@ static int parse_include_animated(sd_bus_message *m, const char *key, void *opti
 }
 
 static const BusOption run_watches_options[] = {
-        { "watch", parse_watch },
-        { "include_animated", parse_include_animated },
+        {"watch", parse_watch},
+        {"include_animated", parse_include_animated},
         {},
 };
 
@@ -194,11 +199,12 @@ static int method_run_watches(sd_bus_message *m, void *userdata, sd_bus_error *e
                 r = store_watch_get(d->store, o.watch, &one);
                 if (r == -ENOENT)
                         return sd_bus_error_setf(error, FLUFF_ERROR_NOT_FOUND,
-                                                 "There is no watch %" PRIu64 "; \"fluffctl watch list\" shows them.",
+                                                 "There is no watch %" PRIu64
+                                                 "; \"fluffctl watch list\" shows them.",
                                                  o.watch);
                 if (r < 0)
-                        return fluff_bus_error_set_errnof(error, r, "Failed to read watch %" PRIu64 ": %s", o.watch,
-                                                          store_error(d->store));
+                        return fluff_bus_error_set_errnof(error, r, "Failed to read watch %" PRIu64 ": %s",
+                                                          o.watch, store_error(d->store));
                 free(one.tags);
         }
         if (!daemon_logged_in(d))
@@ -216,7 +222,8 @@ static int method_run_watches(sd_bus_message *m, void *userdata, sd_bus_error *e
                                          j->id, j->id);
         r = watch_job_new(d, &o, &j);
         if (r < 0)
-                return fluff_bus_error_set_errnof(error, r, "Failed to create the watch job: %s", strerror(-r));
+                return fluff_bus_error_set_errnof(error, r, "Failed to create the watch job: %s",
+                                                  strerror(-r));
         r = sd_bus_reply_method_return(m, "o", j->path);
         if (r < 0)
                 return r;

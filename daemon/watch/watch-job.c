@@ -231,8 +231,8 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 w->watches_with_news++;
                 w->posts_announced += n;
         }
-        log_debug("Watch %" PRIu64 ": %zu new posts above %.2f (run %" PRIu64 "), last seen %" PRIu64 ".", x->id, n,
-                  x->threshold, run, MAX(newest, x->last_seen_id));
+        log_debug("Watch %" PRIu64 ": %zu new posts above %.2f (run %" PRIu64 "), last seen %" PRIu64 ".",
+                  x->id, n, x->threshold, run, MAX(newest, x->last_seen_id));
 next:
         w->current++;
         next_watch(w);
@@ -249,13 +249,14 @@ static void next_watch(WatchJob *w)
         if (w->current >= w->n_watches) {
                 daemon_refresh_counts(w->daemon);
                 if (w->watches_failed > 0)
-                        return watch_finish(w, w->first_error,
-                                            "%zu of %zu watches failed (%zu new posts above threshold from the "
-                                            "others); %s",
-                                            w->watches_failed, w->n_watches, (size_t)w->posts_announced,
-                                            strna(w->first_message));
-                return watch_finish(w, 0, "%zu watch%s, %" PRIu64 " new post%s above threshold.", w->n_watches,
-                                    w->n_watches == 1 ? "" : "es", w->posts_announced,
+                        return watch_finish(
+                                w, w->first_error,
+                                "%zu of %zu watches failed (%zu new posts above threshold from the "
+                                "others); %s",
+                                w->watches_failed, w->n_watches, (size_t)w->posts_announced,
+                                strna(w->first_message));
+                return watch_finish(w, 0, "%zu watch%s, %" PRIu64 " new post%s above threshold.",
+                                    w->n_watches, w->n_watches == 1 ? "" : "es", w->posts_announced,
                                     w->posts_announced == 1 ? "" : "s");
         }
 
