@@ -55,6 +55,7 @@ TEST(defaults)
         ASSERT_STREQ(c->site, "https://e621.net");
         ASSERT_NEAR(c->rate_limit, 1.0, 0);
         ASSERT_EQ(c->download_concurrency, 4);
+        ASSERT_EQ(c->watch_max_per_run, 10);
         ASSERT_EQ(c->image_size, 448);
         ASSERT_EQ(c->crop, CROP_CENTRE);
         ASSERT_FALSE(c->include_animated);
@@ -144,14 +145,17 @@ TEST(rate_limit)
 TEST(numbers_in_range)
 {
         load_bad("download_concurrency = 0\n", 1, "download_concurrency");
+        load_bad("watch_max_per_run = 0\n", 1, "watch_max_per_run");
+        load_bad("watch_max_per_run = 321\n", 1, "watch_max_per_run");
         load_bad("download_concurrency = 17\n", 1, "download_concurrency");
         load_bad("download_concurrency = 4.5\n", 1, "download_concurrency");
         load_bad("image_size = 63\n", 1, "image_size");
         load_bad("image_size = 2049\n", 1, "image_size");
         load_bad("image_size = -448\n", 1, "image_size");
         load_bad("image_size = 99999999999999999999\n", 1, "image_size");
-        Config *c = load_ok("image_size = 64\ndownload_concurrency = 1\n");
+        Config *c = load_ok("image_size = 64\ndownload_concurrency = 1\nwatch_max_per_run = 320\n");
         ASSERT_EQ(c->image_size, 64);
+        ASSERT_EQ(c->watch_max_per_run, 320);
         config_free(c);
         c = load_ok("image_size = 2048\nmax_image_bytes = 1048576\nmax_image_pixels = 1G\n");
         ASSERT_EQ(c->image_size, 2048);

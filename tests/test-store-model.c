@@ -108,6 +108,64 @@ TEST(predictions)
         test_rm_rf(dir);
 }
 
+/* Watch runs beside manual ones: a manual prune or "latest" never sees them,
+ * and they expire by age and by count, oldest first. */
+TEST(prediction_watch_runs)
+{
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ uint64_t *old = NULL;
+        Store *s = test_store(&dir, NULL);
+        uint64_t manual, w1, w2, w3, latest, watch;
+        size_t n;
+
+        for (uint64_t i = 1; i <= 4; i++)
+                test_upsert(s, i);
+        ASSERT_ERROR(store_prediction_run_new_watch(s, 0, "wolf", &w1), EINVAL);
+        ASSERT_OK(store_prediction_run_new_watch(s, 7, "wolf", &w1));
+        PredictionRow r1 = { .post_id = 1, .score = 0.9, .label = 1, .image_path = "/w/a.jpg" };
+        ASSERT_OK(store_prediction_add(s, w1, 0, &r1));
+        ASSERT_FALSE(store_prediction_in_watch_run(s, 2));
+        ASSERT_TRUE(store_prediction_in_watch_run(s, 1));
+        ASSERT_ERROR(store_prediction_latest_run(s, &latest), ENOENT);
+        ASSERT_OK(store_prediction_run_new(s, "fox", &manual));
+        PredictionRow r2 = { .post_id = 2, .score = 0.2, .label = -1, .image_path = "/p/b.jpg" };
+        ASSERT_OK(store_prediction_add(s, manual, 0, &r2));
+        ASSERT_FALSE(store_prediction_in_watch_run(s, 2));
+        ASSERT_OK(store_prediction_run_new_watch(s, 8, "cat", &w2));
+        ASSERT_OK(store_prediction_run_new_watch(s, 7, "wolf", &w3));
+        ASSERT_OK(store_prediction_latest_run(s, &latest));
+        ASSERT_EQ(latest, manual);
+        ASSERT_OK(store_prediction_run_watch(s, w2, &watch));
+        ASSERT_EQ(watch, 8);
+        ASSERT_OK(store_prediction_run_watch(s, manual, &watch));
+        ASSERT_EQ(watch, 0);
+        ASSERT_ERROR(store_prediction_run_watch(s, 999, &watch), ENOENT);
+
+        ASSERT_OK(store_prediction_prune(s, 0));
+        ASSERT_ERROR(store_prediction_latest_run(s, &latest), ENOENT);
+        ASSERT_TRUE(store_prediction_in_watch_run(s, 1));
+        ASSERT_TRUE(store_prediction_image_in_use(s, "/w/a.jpg"));
+        ASSERT_FALSE(store_prediction_image_in_use(s, "/p/b.jpg"));
+
+        ASSERT_OK(store_prediction_watch_runs_expired(s, 0, 10, &old, &n));
+        ASSERT_EQ(n, 0);
+        free(TAKE_PTR(old));
+        ASSERT_OK(store_prediction_watch_runs_expired(s, 0, 1, &old, &n));
+        ASSERT_EQ(n, 2);
+        ASSERT_EQ(old[0], w1);
+        ASSERT_EQ(old[1], w2);
+        free(TAKE_PTR(old));
+        ASSERT_OK(store_prediction_watch_runs_expired(s, UINT64_MAX / 2, 10, &old, &n));
+        ASSERT_EQ(n, 3);
+        ASSERT_OK(store_prediction_run_delete(s, w1));
+        ASSERT_ERROR(store_prediction_run_delete(s, w1), ENOENT);
+        ASSERT_FALSE(store_prediction_in_watch_run(s, 1));
+        ASSERT_FALSE(store_prediction_image_in_use(s, "/w/a.jpg"));
+        ASSERT_OK(store_check_integrity(s));
+        store_free(s);
+        test_rm_rf(dir);
+}
+
 TEST(watches)
 {
         _cleanup_free_ char *dir = NULL;

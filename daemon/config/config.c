@@ -36,6 +36,7 @@ int config_new_default(Config **ret)
                 .like_favourites = true,
                 .max_image_bytes = IMAGE_MAX_BYTES_DEFAULT,
                 .max_image_pixels = IMAGE_MAX_PIXELS_DEFAULT,
+                .watch_max_per_run = 10,
         };
         if (!c->site)
                 return -ENOMEM;
@@ -326,6 +327,11 @@ static int parse_max_pixels(Config *c, const char *v, char **reason)
         return 0;
 }
 
+static int parse_watch_max_per_run(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 1, 320, &c->watch_max_per_run, reason);
+}
+
 static const struct {
         const char *key;
         ConfigParser parse;
@@ -339,6 +345,7 @@ static const struct {
         { "like_favourites", parse_like_favourites },
         { "max_image_bytes", parse_max_bytes },
         { "max_image_pixels", parse_max_pixels },
+        { "watch_max_per_run", parse_watch_max_per_run },
 };
 
 static char *strip(char *s)

@@ -25,6 +25,7 @@
  *   like_favourites       true               a like from Fluff also favourites the post
  *   max_image_bytes       50M                1M..1G, bytes of one downloaded image (K/M/G suffixes)
  *   max_image_pixels      64M                1M..1G, width × height declared by an image
+ *   watch_max_per_run     10                 1..320, posts a new watch announces per run at most
  * Booleans: true/false, yes/no, on/off, 1/0.
  *
  * The environment variable FLUFF_SITE, when set and not empty, replaces site
@@ -50,6 +51,7 @@ typedef struct Config {
         bool like_favourites;
         uint64_t max_image_bytes;
         uint64_t max_image_pixels;
+        unsigned watch_max_per_run; /* 1..320: AddWatch's default */
         char **warnings; /* owned strv (may be NULL): unknown keys, unusual site; already logged */
 } Config;
 

@@ -14,7 +14,7 @@
 
 /* Splits the query into terms and joins them back through the e621 client's
  * check: empty, over-long, control characters or more than 40 terms fail. */
-static int normalise_tags(const char *tags, char **ret, sd_bus_error *error)
+int bus_predict_normalise_tags(const char *tags, char **ret, sd_bus_error *error)
 {
         _cleanup_strv_free_ char **terms = NULL;
         _cleanup_free_ char *copy = NULL;
@@ -91,7 +91,7 @@ static int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Count %" PRIu32 " is out of range: give %u to %u posts.", count,
                                          PREDICT_COUNT_MIN, PREDICT_COUNT_MAX);
-        r = normalise_tags(raw, &tags, error);
+        r = bus_predict_normalise_tags(raw, &tags, error);
         if (r < 0)
                 return r;
         if (!daemon_logged_in(d))
@@ -171,7 +171,8 @@ static int method_get_predictions(sd_bus_message *m, void *userdata, sd_bus_erro
         r = store_prediction_list(d->store, run, &tags, &rows, &n);
         if (r == -ENOENT)
                 return sd_bus_error_setf(error, FLUFF_ERROR_NOT_FOUND,
-                                         "No prediction run %" PRIu64 " (only the latest is kept).", run);
+                                         "No prediction run %" PRIu64 " (only the latest manual run and recent watch "
+                                         "runs are kept).", run);
         if (r < 0)
                 return fluff_bus_error_set_errnof(error, r, "Failed to read the predictions: %s",
                                                   store_error(d->store));
@@ -186,7 +187,7 @@ static int method_get_predictions(sd_bus_message *m, void *userdata, sd_bus_erro
         return sd_bus_send(NULL, reply, NULL);
 }
 
-void bus_predict_emit_new(Daemon *d, const PredictionRow *rows, size_t n)
+void bus_predict_emit_new(Daemon *d, uint64_t watch_id, const char *tags, const PredictionRow *rows, size_t n)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
@@ -194,6 +195,8 @@ void bus_predict_emit_new(Daemon *d, const PredictionRow *rows, size_t n)
         if (!d->bus)
                 return;
         r = sd_bus_message_new_signal(d->bus, &m, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "NewPredictions");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ts", watch_id, strempty(tags));
         if (r >= 0)
                 r = bus_predict_append_rows(d, m, rows, n);
         if (r >= 0)
@@ -209,7 +212,7 @@ static const sd_bus_vtable predict_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("GetPredictions", SD_BUS_ARGS("u", run),
                                 SD_BUS_RESULT("t", run, "s", tags, "a(tdssss)", predictions),
                                 method_get_predictions, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_ARGS("NewPredictions", SD_BUS_ARGS("a(tdssss)", predictions), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("NewPredictions", SD_BUS_ARGS("t", watch_id, "s", tags, "a(tdssss)", predictions), 0),
         SD_BUS_VTABLE_END,
 };
 

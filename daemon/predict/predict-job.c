@@ -26,35 +26,13 @@ struct PredictJob {
         bool include_animated, stopped;
         Blacklist *blacklist; /* owned */
         char *dir;            /* owned; the predictions folder */
-
-        E621Request *request; /* borrowed handle of the search in progress */
-        unsigned pages;
-        uint64_t seen, dropped_known, dropped_blacklist, dropped_unusable, images_failed;
-
-        Post **picked; /* owned, n_picked (an entry is NULL once its image failed) */
-        char **paths;  /* owned, n_picked */
-        bool *ok;      /* n_picked: the crop is on disk */
-        size_t n_picked, next_image, images_done;
-        ImageFetch *fetch; /* owned; the downloads and crops in flight */
-        bool scoring;
+        PredictPass *pass;    /* owned */
 };
 
 static void predict_stop(PredictJob *p)
 {
         p->stopped = true;
-        p->request = e621_request_cancel(p->request);
-        image_fetch_stop(p->fetch);
-        work_pool_forget(p->daemon->work, p);
-}
-
-/* Crops of a run that never got stored: no later run would know to delete
- * them. (predict-score.c does the same for the ones handed to scoring.) */
-static void unlink_crops(char **paths, const bool *ok, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (paths[i] && ok[i] && unlink(paths[i]) < 0 && errno != ENOENT)
-                        log_debug_errno(errno, "Failed to delete the unused crop \"%s\", ignoring: %m",
-                                        paths[i]);
+        p->pass = predict_pass_free(p->pass);
 }
 
 static void predict_free(void *userdata)
@@ -63,15 +41,6 @@ static void predict_free(void *userdata)
         if (!p)
                 return;
         predict_stop(p);
-        image_fetch_free(p->fetch);
-        /* Crops still here were not handed to a stored run (failed or cancelled). */
-        if (p->paths && p->ok)
-                unlink_crops(p->paths, p->ok, p->n_picked);
-        post_array_free(p->picked, p->n_picked);
-        for (size_t i = 0; i < p->n_picked; i++)
-                free(p->paths ? p->paths[i] : NULL);
-        free(p->paths);
-        free(p->ok);
         blacklist_free(p->blacklist);
         free(p->tags);
         free(p->dir);
@@ -86,11 +55,12 @@ static void predict_finish(PredictJob *p, int r, const char *fmt, ...)
 
         if (p->stopped)
                 return;
-        predict_stop(p);
         va_start(ap, fmt);
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
+        /* Not freeing the pass here: this runs from inside its callback. */
+        p->stopped = true;
         job_finish(p->job, r, "%s", m ?: "");
 }
 
@@ -121,8 +91,9 @@ bool predict_path_is_ours(const char *dir, const char *path)
 
 /* Deletes the crops of the stored runs: only files named <md5>.jpg in the
  * predictions folder, never anything else a user may keep there. */
-static void delete_previous(PredictJob *p)
+static void delete_previous(void *userdata)
 {
+        PredictJob *p = userdata;
         Store *st = p->daemon->store;
         uint64_t run;
 
@@ -141,167 +112,6 @@ static void delete_previous(PredictJob *p)
                                           rows[i].image_path);
         }
         prediction_row_array_free(rows, n);
-}
-
-static void images_step(PredictJob *p);
-static void score_begin(PredictJob *p);
-
-static void image_failed(PredictJob *p, size_t i, const char *why)
-{
-        log_debug("Prediction image of post %" PRIu64 " failed: %s", p->picked[i]->id, why);
-        p->images_failed++;
-        p->images_done++;
-}
-
-static void on_fetched(void *userdata, uint64_t post_id, const char *md5, const char *path, int r,
-                       const char *reason, bool transient)
-{
-        PredictJob *p = userdata;
-
-        /* The images are in picked order: find this one's slot by its path. */
-        for (size_t i = 0; i < p->n_picked; i++)
-                if (p->paths[i] && streq(p->paths[i], path)) {
-                        if (r < 0)
-                                image_failed(p, i, reason);
-                        else {
-                                p->ok[i] = true;
-                                p->images_done++;
-                        }
-                        break;
-                }
-        images_step(p);
-}
-
-static void images_step(PredictJob *p)
-{
-        int r;
-
-        while (!p->stopped && p->next_image < p->n_picked && image_fetch_can_start(p->fetch)) {
-                size_t i = p->next_image++;
-                r = image_fetch_start(p->fetch, p->picked[i]->id, p->picked[i]->md5,
-                                      post_image_url(p->picked[i]), p->paths[i]);
-                if (r == -ENOMEM)
-                        return predict_finish(p, r, "Out of memory.");
-                if (r < 0)
-                        image_failed(p, i, strerror(-r));
-        }
-        if (p->stopped)
-                return;
-        job_set_progress(p->job, p->images_done, p->n_picked);
-        if (p->next_image < p->n_picked || image_fetch_in_flight(p->fetch) > 0)
-                return;
-        score_begin(p);
-}
-
-static void images_begin(PredictJob *p)
-{
-        int r;
-
-        p->paths = calloc(MAX(p->n_picked, (size_t)1), sizeof(char *));
-        p->ok = calloc(MAX(p->n_picked, (size_t)1), sizeof(bool));
-        if (!p->paths || !p->ok)
-                return predict_finish(p, -ENOMEM, "Out of memory.");
-        for (size_t i = 0; i < p->n_picked; i++) {
-                r = image_path_for_md5(p->dir, p->picked[i]->md5, &p->paths[i]);
-                if (r < 0)
-                        return predict_finish(p, r, "Post %" PRIu64 " has a malformed md5.", p->picked[i]->id);
-        }
-        r = image_fetch_new(p->daemon, on_fetched, p, &p->fetch);
-        if (r < 0)
-                return predict_finish(p, r, "Out of memory.");
-        r = mkdir_parents(p->dir, 0700);
-        if (r < 0)
-                return predict_finish(p, r, "Failed to create \"%s\": %s", p->dir, strerror(-r));
-        delete_previous(p);
-        (void)images_remove_temporaries(p->dir);
-        (void)job_set_phase(p->job, "images", "Downloading and cropping the images");
-        images_step(p);
-}
-
-static const char *dropped_summary(PredictJob *p, char *buf, size_t size)
-{
-        snprintf(buf, size,
-                 "%" PRIu64 " posts seen; left out: %" PRIu64 " already labelled, %" PRIu64
-                 " hidden by the blacklist, %" PRIu64 " without a usable image, %" PRIu64 " whose image failed",
-                 p->seen, p->dropped_known, p->dropped_blacklist, p->dropped_unusable, p->images_failed);
-        return buf;
-}
-
-/* Whether post q is one to score; counts why not. */
-static bool want_post(PredictJob *p, const Post *q)
-{
-        int label;
-        bool conflict;
-
-        if (q->deleted || !q->md5 || !is_hex_digest(q->md5, 32) || !post_image_url(q) ||
-            (!p->include_animated && post_is_animated(q))) {
-                p->dropped_unusable++;
-                return false;
-        }
-        /* In the dataset or voted on (a cleared vote too), or voted on the
-         * site since the last sync: the user has seen it. */
-        if (q->own_vote != 0 || q->is_favorited ||
-            store_post_label(p->daemon->store, q->id, &label, &conflict) >= 0) {
-                p->dropped_known++;
-                return false;
-        }
-        if (blacklist_match(p->blacklist, q, NULL)) {
-                p->dropped_blacklist++;
-                return false;
-        }
-        for (size_t i = 0; i < p->n_picked; i++)
-                if (streq(p->picked[i]->md5, q->md5)) {
-                        p->dropped_unusable++; /* the same file twice would share one crop */
-                        return false;
-                }
-        return true;
-}
-
-static int search_next(PredictJob *p, uint64_t below);
-
-static void on_page(int error, const char *message, E621PostList *list, void *userdata)
-{
-        PredictJob *p = userdata;
-        char buf[256];
-
-        p->request = NULL;
-        if (error < 0)
-                return predict_finish(p, error, "Searching the site for \"%s\" failed: %s", p->tags,
-                                      message ?: strerror(-error));
-        p->pages++;
-        for (size_t i = 0; i < list->n_posts && p->n_picked < p->count; i++) {
-                Post *q = list->posts[i];
-                if (!q)
-                        continue;
-                p->seen++;
-                if (!want_post(p, q))
-                        continue;
-                p->picked[p->n_picked++] = TAKE_PTR(list->posts[i]);
-        }
-        (void)job_set_messagef(p->job, "Searching: %zu of %u posts found (%s)", p->n_picked, p->count,
-                               dropped_summary(p, buf, sizeof(buf)));
-        if (p->n_picked < p->count && list->n_entries >= E621_POSTS_LIMIT_MAX && list->min_id > 1 &&
-            p->pages < PREDICT_PAGES_MAX) {
-                int r = search_next(p, list->min_id);
-                if (r < 0)
-                        predict_finish(p, r, "Failed to search the site: %s", strerror(-r));
-                return;
-        }
-        if (p->n_picked == 0)
-                return predict_finish(p, -ENODATA,
-                                      "No posts to predict for \"%s\" (%s). Try other or broader tags.",
-                                      p->tags, dropped_summary(p, buf, sizeof(buf)));
-        images_begin(p);
-}
-
-static int search_next(PredictJob *p, uint64_t below)
-{
-        char page[32];
-
-        if (below > 0)
-                snprintf(page, sizeof(page), "b%" PRIu64, below);
-        return e621_search_posts(p->daemon->e621, p->tags, E621_POSTS_LIMIT_MAX, below > 0 ? page : NULL,
-                                 on_page, p, &p->request);
 }
 
 static int compare_rows(const void *a, const void *b)
@@ -337,20 +147,20 @@ static int store_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint64
         return 0;
 }
 
-static void on_scored(void *userdata, int r)
+static void on_pass_done(void *userdata, int r, const char *message, PredictScore *s)
 {
-        PredictScore *s = userdata;
-        PredictJob *p;
+        PredictJob *p = userdata;
         _cleanup_free_ PredictionRow *rows = NULL;
         size_t likes = 0;
         uint64_t run;
         char buf[256];
 
-        /* done() only runs while the job lives: it forgets its work when it goes. */
-        p = s->owner;
-        p->scoring = false;
         if (r < 0)
-                return predict_finish(p, r, "%s", s->error ?: strerror(-r));
+                return predict_finish(p, r, "%s", message ?: strerror(-r));
+        predict_pass_summary(p->pass, buf, sizeof(buf));
+        if (!s)
+                return predict_finish(p, -ENODATA, "No posts to predict for \"%s\" (%s). Try other or broader tags.",
+                                      p->tags, buf);
         rows = calloc(MAX(s->n, (size_t)1), sizeof(PredictionRow));
         if (!rows)
                 return predict_finish(p, -ENOMEM, "Out of memory.");
@@ -370,104 +180,51 @@ static void on_scored(void *userdata, int r)
         if (r < 0)
                 return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->daemon->store));
         s->keep_crops = true;
-        bus_predict_emit_new(p->daemon, rows, s->n);
+        /* No NewPredictions: the user sees these in the terminal, and a
+         * 320-post run must not flood the desktop (watches announce). */
         daemon_refresh_counts(p->daemon);
         if (s->n < p->count)
                 predict_finish(p, 0,
                                "Only %zu of %u posts to predict for \"%s\" (the site ran out or the search "
                                "stopped after %u pages): %zu likely likes; %s.",
-                               s->n, p->count, p->tags, p->pages, likes, dropped_summary(p, buf, sizeof(buf)));
+                               s->n, p->count, p->tags, predict_pass_stats(p->pass)->pages, likes, buf);
         else
                 predict_finish(p, 0, "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.",
-                               s->n, p->tags, run, likes, dropped_summary(p, buf, sizeof(buf)));
-}
-
-static void score_begin(PredictJob *p)
-{
-        Daemon *d = p->daemon;
-        PredictScore *s;
-        size_t n = 0;
-        int r;
-
-        if (!d->taste->model)
-                return predict_finish(p, -ENOMEDIUM, "There is no taste model: run \"fluffctl train\" first.");
-        s = calloc(1, sizeof(PredictScore));
-        if (!s)
-                return predict_finish(p, -ENOMEM, "Out of memory.");
-        s->owner = p;
-        s->backbone = d->backbone;
-        s->model_path = strdup(d->taste->path);
-        s->posts = calloc(MAX(p->n_picked, (size_t)1), sizeof(Post *));
-        s->paths = calloc(MAX(p->n_picked, (size_t)1), sizeof(char *));
-        if (!s->model_path || !s->posts || !s->paths) {
-                predict_score_free(s);
-                return predict_finish(p, -ENOMEM, "Out of memory.");
-        }
-        if (d->backbone->current)
-                s->handle = bb_handle_ref(d->backbone->current);
-        for (size_t i = 0; i < p->n_picked; i++)
-                if (p->ok[i]) {
-                        s->posts[n] = TAKE_PTR(p->picked[i]);
-                        s->paths[n++] = TAKE_PTR(p->paths[i]);
-                }
-        s->n = n;
-        if (n == 0) {
-                char buf[256];
-                predict_score_free(s);
-                return predict_finish(p, -ENODATA, "No image of the posts found for \"%s\" could be fetched (%s).",
-                                      p->tags, dropped_summary(p, buf, sizeof(buf)));
-        }
-        (void)job_set_phase(p->job, "scoring", "Scoring the posts");
-        r = work_pool_submit(d->work, p, predict_score_run, on_scored, predict_score_free, s);
-        if (r < 0) {
-                predict_score_free(s);
-                return predict_finish(p, r, "Failed to hand the scoring to a worker thread: %s", strerror(-r));
-        }
-        p->scoring = true;
+                               s->n, p->tags, run, likes, buf);
 }
 
 static int predict_start(Job *j)
 {
         PredictJob *p = j->data;
         Daemon *d = p->daemon;
-        _cleanup_strv_free_ char **rules = NULL;
-        _cleanup_free_ char *text = NULL;
         int r;
 
-        r = store_blacklist_get(d->store, &rules);
+        r = predict_blacklist_load(d, &p->blacklist);
         if (r < 0) {
-                predict_finish(p, r, "Failed to read the blacklist: %s", store_error(d->store));
+                predict_finish(p, r, "Failed to read the blacklist: %s", strerror(-r));
                 return 0;
         }
-        text = strdup("");
-        for (size_t i = 0; text && rules && rules[i]; i++) {
-                char *t;
-                if (asprintf(&t, "%s%s\n", text, rules[i]) < 0)
-                        return -ENOMEM;
-                free(text);
-                text = t;
-        }
-        if (!text)
-                return -ENOMEM;
-        r = blacklist_parse(text, &p->blacklist);
+        PredictPassOptions o = {
+                .tags = p->tags,
+                .count = p->count,
+                .include_animated = p->include_animated,
+                .dir = p->dir,
+                .max_pages = PREDICT_PAGES_MAX,
+                .blacklist = p->blacklist,
+                .before_images = delete_previous,
+        };
+        r = predict_pass_start(d, j, &o, on_pass_done, p, &p->pass);
         if (r < 0)
-                return r;
-        if (blacklist_n_skipped(p->blacklist) > 0)
-                log_info("%zu blacklist rules cannot be applied and are left out.",
-                         blacklist_n_skipped(p->blacklist));
-
-        (void)job_set_phase(j, "searching", "Searching the site");
-        r = search_next(p, 0);
-        if (r < 0) {
                 predict_finish(p, r, "Failed to search the site: %s", strerror(-r));
-                return 0;
-        }
         return 0;
 }
 
 static void predict_cancel(Job *j)
 {
         PredictJob *p = j->data;
+        if (p->stopped)
+                return;
+        p->pass = predict_pass_free(p->pass);
         predict_finish(p, -ECANCELED, "Prediction cancelled.");
 }
 
@@ -492,8 +249,7 @@ int predict_job_new(Daemon *d, const PredictJobOptions *o, Job **ret)
         p->count = o->count;
         p->include_animated = o->include_animated;
         p->tags = strdup(o->tags);
-        p->picked = calloc(o->count, sizeof(Post *));
-        if (!p->tags || !p->picked || predict_dir(&p->dir) < 0) {
+        if (!p->tags || predict_dir(&p->dir) < 0) {
                 predict_free(p);
                 return -ENOMEM;
         }

@@ -5,8 +5,11 @@
  * labelled and the blacklist does not hide, crops them into
  * $XDG_CACHE_HOME/fluff/predictions/ (the previous run's crops are deleted
  * first, and only they), scores them with a private copy of the taste model on
- * the worker, stores the run and announces it with NewPredictions. The bus
- * part (Predict, GetPredictions, NewPredictions) lives in bus-predict.c. */
+ * the worker and stores the run. The bus part (Predict, GetPredictions,
+ * NewPredictions) lives in bus-predict.c.
+ *
+ * Both it and the RunWatches job (watch/) go through a PredictPass: search,
+ * filter, crop and score one query (predict-pass.c). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,8 +44,11 @@ int predict_dir(char **ret);
 bool predict_path_is_ours(const char *dir, const char *path);
 
 int bus_predict_register(Daemon *d);
-/* Emits NewPredictions with the rows of a stored run. */
-void bus_predict_emit_new(Daemon *d, const PredictionRow *rows, size_t n);
+/* Emits NewPredictions for a watch's stored run (only RunWatches does). */
+void bus_predict_emit_new(Daemon *d, uint64_t watch_id, const char *tags, const PredictionRow *rows, size_t n);
+/* The query checks of Predict (and AddWatch): normalised into *ret, or an
+ * InvalidArgs error in words. */
+int bus_predict_normalise_tags(const char *tags, char **ret, sd_bus_error *error);
 /* Appends one a(tdssss) row set (post id, probability, label, top tags, image, URL). */
 int bus_predict_append_rows(Daemon *d, sd_bus_message *m, const PredictionRow *rows, size_t n);
 
@@ -50,6 +56,7 @@ int bus_predict_append_rows(Daemon *d, sd_bus_message *m, const PredictionRow *r
 
 typedef struct BbHandle BbHandle;
 typedef struct BackboneService BackboneService;
+typedef struct Blacklist Blacklist;
 typedef struct Post Post;
 
 typedef struct PredictScore {
@@ -71,3 +78,42 @@ typedef struct PredictScore {
 
 int predict_score_run(void *userdata);
 void predict_score_free(void *userdata);
+
+/* ---- one query searched, filtered, cropped and scored (predict-pass.c) ---- */
+
+typedef struct PredictPass PredictPass;
+
+typedef struct PredictPassOptions {
+        const char *tags; /* validated query */
+        unsigned count;   /* posts to score at most */
+        bool include_animated;
+        const char *dir;      /* where the crops go (created 0700) */
+        uint64_t after_id;    /* only posts with a higher id (newest first: the search stops there); 0 any */
+        unsigned max_pages;   /* search pages walked at most */
+        bool skip_announced;  /* leave out posts already in a kept watch run */
+        const Blacklist *blacklist; /* borrowed; outlives the pass */
+        /* Called once the search found posts, before their crops are written. */
+        void (*before_images)(void *userdata);
+} PredictPassOptions;
+
+typedef struct PredictPassStats {
+        unsigned pages;
+        uint64_t seen, dropped_known, dropped_blacklist, dropped_unusable, dropped_announced, images_failed;
+        uint64_t newest_id; /* the highest post id the search returned above after_id; 0 none */
+} PredictPassStats;
+
+/* Called once, unless the pass is freed first: r < 0 failed (message for the
+ * user); r == 0 with s NULL: the search found nothing to score; else s holds
+ * the scored posts, borrowed for the call (set s->keep_crops to keep them). */
+typedef void (*PredictPassDone)(void *userdata, int r, const char *message, PredictScore *s);
+
+/* Starts at once; job (borrowed) gets the phases and progress. */
+int predict_pass_start(Daemon *d, Job *job, const PredictPassOptions *o, PredictPassDone done, void *userdata,
+                       PredictPass **ret);
+/* Stops whatever is in flight; done() does not come. NULL-safe. */
+PredictPass *predict_pass_free(PredictPass *p);
+const PredictPassStats *predict_pass_stats(const PredictPass *p);
+/* "N posts seen; left out: …" for a job's message. */
+const char *predict_pass_summary(const PredictPass *p, char *buf, size_t size);
+/* The user's blacklist from the store, parsed. */
+int predict_blacklist_load(Daemon *d, Blacklist **ret);

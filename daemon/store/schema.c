@@ -124,10 +124,20 @@ static const char migration_2[] =
         "  created_at INTEGER NOT NULL,"
         "  UNIQUE (backbone, feature_set, md5));";
 
+static const char migration_3[] =
+        /* Watched searches keep their hits as prediction runs of their own
+         * (watch_id NULL: a manual Predict), so a vote from a notification
+         * finds the post's row. No foreign key: a removed watch's runs stay
+         * until pruned by age, as the notifications that showed them may. */
+        "ALTER TABLE prediction_runs ADD COLUMN watch_id INTEGER;"
+        "CREATE INDEX prediction_runs_watch ON prediction_runs(watch_id, id);"
+        "CREATE INDEX prediction_posts_post ON prediction_posts(post_id);";
+
 const char *const store_migrations[] = {
         NULL, /* version 0: an empty file */
         migration_1,
         migration_2,
+        migration_3,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) == STORE_SCHEMA_VERSION + 1,

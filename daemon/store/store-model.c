@@ -178,6 +178,18 @@ int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id)
         return 0;
 }
 
+int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags, uint64_t *ret_run_id)
+{
+        if (watch_id == 0)
+                return store_set_error(s, -EINVAL, "a watch run needs a watch");
+        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at, watch_id) VALUES (?, ?, ?)", "tuu",
+                          tags ? tags : "", store_now(), watch_id);
+        if (r < 0)
+                return r;
+        *ret_run_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+        return 0;
+}
+
 int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row)
 {
         int r = store_run(
@@ -195,10 +207,21 @@ int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const Predict
 int store_prediction_latest_run(Store *s, uint64_t *ret_run_id)
 {
         int64_t v;
-        int r = store_query_i64(s, &v, "SELECT MAX(id) FROM prediction_runs", NULL);
+        int r = store_query_i64(s, &v, "SELECT MAX(id) FROM prediction_runs WHERE watch_id IS NULL", NULL);
         if (r < 0)
                 return r;
         *ret_run_id = (uint64_t)v;
+        return 0;
+}
+
+int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id)
+{
+        int64_t v;
+        int r = store_query_i64(s, &v, "SELECT IFNULL(watch_id, 0) FROM prediction_runs WHERE id = ?", "u",
+                                run_id);
+        if (r < 0)
+                return r;
+        *ret_watch_id = (uint64_t)v;
         return 0;
 }
 
@@ -267,8 +290,68 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
 
 int store_prediction_prune(Store *s, uint64_t keep_run_id)
 {
-        int r = store_run(s, "DELETE FROM prediction_runs WHERE id <> ?", "u", keep_run_id);
+        int r = store_run(s, "DELETE FROM prediction_runs WHERE id <> ? AND watch_id IS NULL", "u", keep_run_id);
         return r < 0 ? r : 0;
+}
+
+bool store_prediction_in_watch_run(Store *s, uint64_t post_id)
+{
+        int64_t v;
+        return store_query_i64(s, &v,
+                               "SELECT 1 FROM prediction_posts p JOIN prediction_runs r ON r.id = p.run_id"
+                               " WHERE p.post_id = ? AND r.watch_id IS NOT NULL LIMIT 1",
+                               "u", post_id) >= 0;
+}
+
+int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size_t keep_runs, uint64_t **ret,
+                                        size_t *ret_n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ uint64_t *a = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        r = store_prepare(s,
+                          "SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL AND (created_at < ? OR id NOT IN"
+                          " (SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL ORDER BY id DESC LIMIT ?))"
+                          " ORDER BY id",
+                          &st);
+        if (r >= 0)
+                r = store_bind(s, st, "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                if (n == cap) {
+                        size_t c = cap ? cap * 2 : 16;
+                        uint64_t *b = reallocarray(a, c, sizeof *a);
+                        if (!b)
+                                return -ENOMEM;
+                        a = b;
+                        cap = c;
+                }
+                a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(a);
+        *ret_n = n;
+        return 0;
+}
+
+int store_prediction_run_delete(Store *s, uint64_t run_id)
+{
+        int r = store_run(s, "DELETE FROM prediction_runs WHERE id = ?", "u", run_id);
+        if (r < 0)
+                return r;
+        return r == 0 ? store_set_error(s, -ENOENT, "no prediction run %" PRIu64, run_id) : 0;
+}
+
+bool store_prediction_image_in_use(Store *s, const char *image_path)
+{
+        int64_t v;
+        return image_path &&
+               store_query_i64(s, &v, "SELECT 1 FROM prediction_posts WHERE image_path = ? LIMIT 1", "t",
+                               image_path) >= 0;
 }
 
 /* ---- watches ---- */

@@ -43,7 +43,7 @@
 #include "fluff/util.h"
 #include "post.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* Transient image failures are retried on later syncs, at most this often. */
 #define STORE_IMAGE_MAX_ATTEMPTS 5
 
@@ -263,16 +263,32 @@ typedef struct PredictionRow {
 } PredictionRow;
 void prediction_row_array_free(PredictionRow *a, size_t n);
 
-/* A new run for a query; its rows follow with store_prediction_add. */
+/* A new manual run for a query; its rows follow with store_prediction_add. */
 int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id);
+/* A new run of watch watch_id (the watch's query as tags). */
+int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags, uint64_t *ret_run_id);
 /* The post must exist (upsert it first). rank is the position in the run. */
 int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row);
-/* The newest run; -ENOENT when none. */
+/* The newest manual run (watch runs are not "the latest predictions");
+ * -ENOENT when none. */
 int store_prediction_latest_run(Store *s, uint64_t *ret_run_id);
+/* *ret_watch_id: the run's watch, 0 for a manual run; -ENOENT when no such run. */
+int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id);
 /* Rows of a run by rank; *ret_tags (optional) the query. */
 int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, PredictionRow **ret, size_t *ret_n);
-/* Deletes every run but keep_run_id (0: all) and their rows. */
+/* Deletes every manual run but keep_run_id (0: all) and their rows; watch
+ * runs are left alone. */
 int store_prediction_prune(Store *s, uint64_t keep_run_id);
+/* Whether the post is in some kept watch run (already announced). */
+bool store_prediction_in_watch_run(Store *s, uint64_t post_id);
+/* Watch runs to drop: those created before older_than_usec and those beyond
+ * the keep_runs newest, oldest first (a malloc'ed array, maybe empty). */
+int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size_t keep_runs, uint64_t **ret,
+                                        size_t *ret_n);
+/* Deletes one run and its rows; -ENOENT when unknown. */
+int store_prediction_run_delete(Store *s, uint64_t run_id);
+/* Whether some kept run (manual or watch) shows image_path. */
+bool store_prediction_image_in_use(Store *s, const char *image_path);
 
 /* ---- watches ---- */
 

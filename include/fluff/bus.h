@@ -35,17 +35,46 @@
  *       another prediction runs. The job searches newest first (page=b<id>,
  *       at most 10 pages of 320), leaves out posts already labelled or voted
  *       on, hidden by the user's blacklist, deleted, without a usable image
- *       and (by default) animated; deletes the previous run's crops
+ *       and (by default) animated; deletes the previous manual run's crops
  *       ($XDG_CACHE_HOME/fluff/predictions/<md5>.jpg, nothing else there),
  *       crops the new ones, scores them and stores the run (only the latest
- *       is kept). Fewer posts than asked: done, its Message says so; none:
- *       fails with Error.NotEnoughData.
+ *       manual run is kept; watch runs are left alone). Fewer posts than
+ *       asked: done, its Message says so; none: fails with
+ *       Error.NotEnoughData. It does not emit NewPredictions.
  *   GetPredictions(u run) -> t run, s tags, a(tdssss) predictions
- *       run 0: the latest (Error.NotFound when none). Per post, by score
- *       descending: id, probability of a like (0…1), label "like" or
- *       "dislike" (by the model's threshold), the tags that pushed the score
- *       most ("tag +0.31, other -0.12"), crop path, post page URL.
- *   signal NewPredictions(a(tdssss) predictions)  a finished run, as above.
+ *       run 0: the latest manual run (Error.NotFound when none); a watch
+ *       run's id also works while it is kept. Per post, by score descending: id, probability of a like
+ *       (0…1), label "like" or "dislike" (by the model's threshold), the tags
+ *       that pushed the score most ("tag +0.31, other -0.12"), crop path,
+ *       post page URL.
+ *   AddWatch(s tags, a{sv} options) -> t id   tags checked as for Predict;
+ *       options: threshold d (0…1, default the model's like threshold, 0.5
+ *       without a model), max_per_run u or t (1…320, default the config's
+ *       watch_max_per_run, 10). InvalidArgs for bad values or unknown keys.
+ *   RemoveWatch(t id)                         Error.NotFound when unknown. Its
+ *       stored runs stay until pruned (a notification may still show them).
+ *   ListWatches() -> a(tsdutt)                id, tags, threshold, max_per_run,
+ *       last_seen_id (newest post id already looked at, 0 never run),
+ *       last_run_usec (CLOCK_REALTIME, 0 never), by id.
+ *   RunWatches(a{sv} options) -> o job        options: watch t (or u; only
+ *       that one, Error.NotFound when unknown), include_animated b. Error.
+ *       NotLoggedIn, Error.NoModel, Error.Busy while another RunWatches
+ *       runs (a Predict may run beside it). Per watch: the posts newer than
+ *       last_seen_id (a new watch: the newest 40 only, so it starts with
+ *       what is there now, not the query's history; later at most 320 per
+ *       run), filtered as Predict does and also leaving out posts another
+ *       watch already announced, cropped into $XDG_CACHE_HOME/fluff/
+ *       watches/<md5>.jpg, scored; those at or above the threshold, best
+ *       first, at most max_per_run, are stored as a watch run together with
+ *       the new last_seen_id in one transaction (a crash before it: the next
+ *       run rescans them; after it: stored, found by GetPredictions), then
+ *       announced. Watch runs are kept 30 days (at most 500 runs). Done:
+ *       Message "2 watches, 3 new posts above threshold."; a failing watch
+ *       does not stop the others, the job then fails naming it.
+ *   signal NewPredictions(t watch_id, s tags, a(tdssss) predictions)
+ *       emitted ONLY by RunWatches: one per watch that found at least one
+ *       new post at or above its threshold; tags is the watch's query; rows
+ *       as in GetPredictions, by score descending.
  *   properties: Version s, Site s (const); LoggedIn b, Username s, Jobs ao,
  *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
  *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all
