@@ -153,6 +153,8 @@ static int send_notify(Context *c, uint32_t replaces, const char *summary, const
         return 0;
 }
 
+static void show_each(Context *c, Batch *b);
+
 static void show_now(Context *c, Batch *b)
 {
         _cleanup_free_ char *summary = NULL, *body = NULL;
@@ -161,6 +163,10 @@ static void show_now(Context *c, Batch *b)
         size_t n = 0;
         int r;
 
+        if (b->n_posts > 1 && b->n_posts <= NOTIFY_GROUP_OVER) {
+                show_each(c, b);
+                return;
+        }
         if (b->n_posts == 1) {
                 r = text_single(b, c->cap_markup, c->cap_actions, &summary, &body);
                 if (c->cap_actions) {
@@ -268,18 +274,17 @@ static bool from_server(Context *c, sd_bus_message *m)
         return c->server_owner && sender && streq(sender, c->server_owner);
 }
 
-static void expand(Context *c, uint32_t id, Batch *group)
+static void show_each(Context *c, Batch *b)
 {
-        server_close(c, id);
-        for (size_t i = 0; i < group->n_posts; i++) {
+        for (size_t i = 0; i < b->n_posts; i++) {
                 Batch *one = NULL;
-                if (batch_pick(group, i, &one) < 0) {
+                if (batch_pick(b, i, &one) < 0) {
                         log_oom();
                         break;
                 }
                 show_now(c, one);
         }
-        batch_free(group);
+        batch_free(b);
 }
 
 static int on_action_invoked(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -301,8 +306,10 @@ static int on_action_invoked(sd_bus_message *m, void *userdata, sd_bus_error *re
         if (!s)
                 return 0; /* another program's notification, or one already handled */
         if (s->batch->n_posts > 1) {
-                if (streq(key, "default") || streq(key, "expand"))
-                        expand(c, id, shown_take(c, id));
+                if (streq(key, "default") || streq(key, "expand")) {
+                        server_close(c, id);
+                        show_each(c, shown_take(c, id));
+                }
                 return 0;
         }
         if (streq(key, "like") || streq(key, "dislike"))

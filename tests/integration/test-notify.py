@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""fluff-notify end to end on a private bus: fluffd (logged in, synced,
+trained on the fake site) runs watches; fluff-notify shows their hits through
+the recording org.freedesktop.Notifications stand-in (tests/notify/), which
+acts as the user.
+
+- Two hits: one notification each, with the actions like/Like,
+  dislike/Dislike and default, an image-path hint (a file:// URI of the
+  watch's crop, which exists and is a JPEG), the post id and score in the
+  summary and the watch's query and top tags in the body (escaped, since
+  the stand-in has body-markup). Like on one: the notification is replaced
+  by a confirmation, and the fake site counts exactly one vote (+1) and one
+  favourite for that post. Default on the other runs xdg-open (a recording
+  script on PATH) with the post's page as its one argument.
+- Six hits: one grouped notification; "expand" closes it and shows the six.
+- The server restarts without actions or markup: fluff-notify re-reads the
+  capabilities; the body then names "fluffctl like ID".
+- fluffd restarts: the next watch's hits are still shown.
+- SIGTERM ends fluff-notify with status 0, and its log holds no warning.
+Bad input that must be survived: clicks on a notification already closed
+(the stand-in refuses them) and NewPredictions sent by another client than
+fluffd (ignored: nothing shown)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from fakesite import FakeSite  # noqa: E402
+from fluffd import BUILD, Fluffd, fresh_state, jpeg_size, site_cache_dir, xdg  # noqa: E402
+
+SEED = 33
+STANDIN = os.path.join(BUILD, "tests", "notify-standin")
+NOTIFY = os.path.join(BUILD, "client", "fluff-notify")
+BUS = "io.github.fluffml.Fluff1"
+PATH = "/io/github/fluffml/Fluff1"
+MANAGER = BUS + ".Manager"
+
+
+def wait_for(pred, timeout=60):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return None
+
+
+def busctl(*args, check=True):
+    r = subprocess.run(["busctl", "--user", "--", *args], capture_output=True, text=True, timeout=60)
+    if check and r.returncode != 0:
+        raise AssertionError(f"busctl {' '.join(args)}: {r.stderr}")
+    return r
+
+
+class Standin:
+    """The recording notification server."""
+
+    def __init__(self, *flags):
+        self.log = tempfile.NamedTemporaryFile(prefix="notify-standin-", suffix=".jsonl", delete=False).name
+        self.proc = subprocess.Popen([STANDIN, "--log", self.log, *flags], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "READY", f"stand-in did not start: {line!r}"
+
+    def calls(self, call="Notify"):
+        with open(self.log) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        return [r for r in rows if r["call"] == call]
+
+    def wait_notify(self, count, timeout=60):
+        ok = wait_for(lambda: len(self.calls()) >= count, timeout)
+        assert ok, f"only {len(self.calls())} Notify calls, wanted {count}: {self.calls()}"
+        return self.calls()
+
+    def invoke(self, nid, key, check=True):
+        return busctl("call", "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+                      "io.github.fluffml.Test.Notifications", "Invoke", "us", str(nid), key, check=check)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        os.unlink(self.log)
+
+
+class Notify(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        fresh_state()
+        cls.site = FakeSite(seed=SEED, liked=40, disliked=40, both=0, others=80, rate_limit=0,
+                            data_dir=site_cache_dir(SEED)).start()
+        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": 64})
+        cls.d.start()
+        r = cls.d.login(cls.site.user, cls.site.api_key, remember=True)
+        assert r.returncode == 0, r
+        for args in (["sync"], ["train", "--time", "10s"]):
+            r = cls.d.ctl(*args)
+            assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
+        # A recording xdg-open: what the default action would open.
+        cls.bindir = tempfile.mkdtemp(prefix="fluff-notify-bin-")
+        cls.opened = os.path.join(cls.bindir, "opened")
+        with open(os.path.join(cls.bindir, "xdg-open"), "w") as f:
+            f.write(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >> {cls.opened}\n')
+        os.chmod(os.path.join(cls.bindir, "xdg-open"), 0o755)
+        cls.server = Standin()
+        cls.notify_log = tempfile.NamedTemporaryFile(prefix="fluff-notify-", suffix=".log", delete=False)
+        env = dict(os.environ, PATH=cls.bindir + ":" + os.environ["PATH"])
+        cls.notify = subprocess.Popen([NOTIFY], stdout=cls.notify_log, stderr=cls.notify_log, env=env)
+        cls.queries = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.notify.poll() is None:
+                cls.notify.kill()
+                cls.notify.wait()
+            cls.server.stop()
+            cls.notify_log.close()
+            os.unlink(cls.notify_log.name)
+            cls.d.__exit__(None, None, None)
+        finally:
+            cls.site.stop()
+
+    # ---- helpers ----
+    def watch(self, max_per_run):
+        """A new watch on every post (each query its own, so each watch is new)
+        with threshold 0, run now; returns its id once the run is done."""
+        type(self).queries += 1
+        query = f"-no_such_tag_{self.queries} -<b>&"
+        out = busctl("call", BUS, PATH, MANAGER, "AddWatch", "sa{sv}", query, "2",
+                     "threshold", "d", "0", "max_per_run", "u", str(max_per_run)).stdout.split()
+        wid = int(out[1])
+        out = busctl("call", BUS, PATH, MANAGER, "RunWatches", "a{sv}", "1", "watch", "t", str(wid)).stdout
+        job = out.split('"')[1]
+        state = wait_for(lambda: (s := busctl("get-property", BUS, job, BUS + ".Job", "State").stdout.split()[1]
+                                  .strip('"')) in ("done", "failed", "cancelled") and s, 120)
+        self.assertEqual(state, "done", busctl("introspect", BUS, job).stdout + self.d.log()[-3000:])
+        return wid, query
+
+    def notify_output(self):
+        with open(self.notify_log.name, errors="replace") as f:
+            return f.read()
+
+    def check_single(self, n, query):
+        self.assertEqual(n["app_name"], "Fluff")
+        self.assertEqual(n["replaces_id"], 0)
+        uri = n["hints"]["image-path"]
+        self.assertTrue(uri.startswith("file:///"), n)
+        path = urllib.parse.unquote(uri[len("file://"):])
+        self.assertEqual(os.path.dirname(path), os.path.join(xdg("CACHE"), "fluff", "watches"), n)
+        self.assertIsNotNone(jpeg_size(path), path)
+        pid = int(n["summary"].split()[1].rstrip(":"))
+        self.assertRegex(n["summary"], r"^Post \d+: \d{1,3}% like$")
+        # body-markup: the query's markup characters arrive escaped
+        self.assertIn("&lt;b&gt;&amp;", n["body"])
+        self.assertNotIn("<b>", n["body"])
+        return pid
+
+    # ---- tests ----
+    def test_1_singles_like_and_open(self):
+        n0 = len(self.server.calls())
+        wid, query = self.watch(2)
+        shown = self.server.wait_notify(n0 + 2)[n0:]
+        self.assertEqual(len(shown), 2, shown)
+        for n in shown:
+            self.assertEqual(n["actions"], ["default", "Open", "like", "Like", "dislike", "Dislike"])
+        pids = [self.check_single(n, query) for n in shown]
+        time.sleep(0.5)
+        self.assertEqual(len(self.server.calls()), n0 + 2, "one notification per post, nothing more")
+
+        # Like on the first: exactly one vote and one favourite on the site.
+        self.site.reset_stats()
+        nid, pid = shown[0]["id"], pids[0]
+        self.server.invoke(nid, "like")
+        conf = self.server.wait_notify(n0 + 3)[-1]
+        self.assertEqual(conf["summary"], f"Liked post {pid}")
+        self.assertEqual(conf["actions"], [])
+        # The stand-in closed the clicked one (as servers do), so this is a new one.
+        self.assertEqual(conf["replaces_id"], nid)
+        ok = wait_for(lambda: [v for v in self.site.stats()["votes"] if v["post_id"] == pid], 30)
+        self.assertTrue(ok, f"no vote reached the site\n{self.d.log()[-3000:]}")
+        time.sleep(1.5)
+        votes = [v for v in self.site.stats()["votes"] if v["post_id"] == pid]
+        self.assertEqual(votes, [{"post_id": pid, "score": 1, "no_unvote": True, "method": "POST"}])
+        favs = [f["action"] for f in self.site.stats()["favorites"] if f["post_id"] == pid]
+        self.assertEqual(favs, ["add"])
+        self.assertIn(pid, self.site.user_state()["upvotes"])
+        self.assertEqual(len(self.site.stats()["votes"]), 1, "a vote for another post")
+        # A second click on the closed notification is refused by the server.
+        self.assertNotEqual(self.server.invoke(nid, "like", check=False).returncode, 0)
+
+        # Default on the second: xdg-open gets the post's page, as one argument.
+        self.server.invoke(shown[1]["id"], "default")
+        self.assertTrue(wait_for(lambda: os.path.exists(self.opened), 20), self.notify_output())
+        with open(self.opened) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith(self.site.url) and lines[0].endswith(f"/posts/{pids[1]}"), lines)
+
+    def test_2_group_expands(self):
+        n0 = len(self.server.calls())
+        self.watch(6)
+        group = self.server.wait_notify(n0 + 1)[n0]
+        time.sleep(0.5)
+        self.assertEqual(len(self.server.calls()), n0 + 1, "a group is one notification")
+        self.assertRegex(group["summary"], r"^6 new posts on ")
+        self.assertEqual(group["actions"], ["default", "Show each", "expand", "Show each"])
+        self.assertEqual(len(group["body"].splitlines()), 5 + 2, group["body"])  # 5 listed, "and 1 more", hint
+        self.assertIn("and 1 more", group["body"])
+        self.assertTrue(group["hints"]["image-path"].startswith("file:///"))
+        self.server.invoke(group["id"], "expand")
+        each = self.server.wait_notify(n0 + 7)[n0 + 1:]
+        self.assertEqual(len(each), 6)
+        listed = [int(line.split(":")[0]) for line in group["body"].splitlines()[:5]]
+        self.assertEqual([self.check_single(n, None) for n in each][:5], listed)
+        for n in each:
+            self.assertIn("like", n["actions"])
+
+    def test_3_server_restart_without_actions(self):
+        type(self).server.stop()
+        type(self).server = Standin("--no-actions", "--no-markup")
+        wid, query = self.watch(1)
+        n = self.server.wait_notify(1)[0]
+        self.assertEqual(n["actions"], [])
+        pid = int(n["summary"].split()[1].rstrip(":"))
+        self.assertIn(f"fluffctl like {pid}", n["body"])
+        self.assertIn(f"fluffctl dislike {pid}", n["body"])
+        # no markup: the query as it is
+        self.assertIn(query, n["body"])
+        self.assertTrue(n["hints"]["image-path"].startswith("file:///"))
+
+    def test_4_fluffd_restart_followed(self):
+        self.d.stop()
+        self.d.start()
+        n0 = len(self.server.calls())
+        self.watch(1)
+        self.server.wait_notify(n0 + 1)
+
+    def test_5_foreign_signal_ignored(self):
+        n0 = len(self.server.calls())
+        r = busctl("emit", PATH, MANAGER, "NewPredictions", "tsa(tdssss)", "1", "q", "1",
+                   "5", "0.9", "like", "t", "/etc/passwd", "file:///etc/passwd", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1)
+        self.assertEqual(len(self.server.calls()), n0)
+
+    def test_9_sigterm(self):
+        self.notify.send_signal(signal.SIGTERM)
+        self.assertEqual(self.notify.wait(10), 0)
+        out = self.notify_output()
+        self.assertNotIn("warning", out.lower(), out)
+        self.assertNotIn("error", out.lower(), out)
+        self.assertNotIn(self.site.api_key, out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
