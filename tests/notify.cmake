@@ -9,3 +9,5 @@ target_include_directories(test-notify-text PRIVATE ${PROJECT_SOURCE_DIR}/client
 add_executable(notify-standin notify/notify-standin.c)
 target_link_libraries(notify-standin PRIVATE fluff-common PkgConfig::JSONC)
 fluff_add_py_test(test-notify SCRIPT integration/test-notify.py LABELS integration SESSION TIMEOUT 300)
+# SESSION for the fresh XDG folders; the test runs its own dbus-daemon.
+fluff_add_py_test(test-activation SCRIPT integration/test-activation.py LABELS integration SESSION TIMEOUT 120)
