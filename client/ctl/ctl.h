@@ -75,6 +75,10 @@ int verb_dislike(int argc, char *argv[], sd_bus *bus);
 int verb_unvote(int argc, char *argv[], sd_bus *bus);
 /* A verb returns this for wrong usage it finds itself (exit status 2). */
 #define VERB_USAGE_ERROR (-EDOM)
+/* A verb returns this when there is nothing to do until the user acts (not
+ * logged in, no model, already running): exit status 75, EX_TEMPFAIL. */
+#define VERB_TEMPFAIL (-EREMCHG)
+#define EXIT_TEMPFAIL 75
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);
@@ -85,6 +89,24 @@ extern char *arg_sheet;    /* --sheet FILE */
 int parse_count_arg(const char *s);
 int verb_predict(int argc, char *argv[], sd_bus *bus);
 int verb_predictions(int argc, char *argv[], sd_bus *bus);
+/* A row of a(tdssss), as GetPredictions and NewPredictions carry them. */
+typedef struct Prediction {
+        uint64_t id;
+        double score;
+        const char *label, *top_tags, *image, *url; /* borrowed from the message */
+} Prediction;
+/* Reads the a(tdssss) at the message's position. */
+int prediction_rows_read(sd_bus_message *m, Prediction **ret, size_t *ret_n);
+/* The table (a header line, one line per post); returns the likely likes. */
+size_t prediction_rows_print(const Prediction *rows, size_t n);
+struct json_object *prediction_rows_json(const Prediction *rows, size_t n);
+
+/* Watches: "watch add|list|remove|run". */
+extern double arg_threshold; /* --threshold; NAN: the daemon's default */
+extern unsigned arg_max;     /* --max; 0: the daemon's default */
+int parse_threshold_arg(const char *s);
+int parse_max_arg(const char *s);
+int verb_watch(int argc, char *argv[], sd_bus *bus);
 /* A grid of the images with their captions drawn below, written by libvips
  * (the format from out's suffix, e.g. .png). */
 int contact_sheet_write(const char *out, const char *const *images, const char *const *captions, size_t n);

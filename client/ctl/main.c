@@ -38,7 +38,16 @@ static void help(void)
                "  predict TAGS...        Score --count (default 20) new posts matching TAGS:\n"
                "                         id, score, label, top tags, URL (put \"--\" before a\n"
                "                         query that starts with a negated tag: -- -canine)\n"
-               "  predictions            Show the latest predictions again\n\n"
+               "  predictions            Show the latest predictions again\n"
+               "  watch add TAGS...      Watch a search: new posts scoring at or above --threshold\n"
+               "                         (default the model's like threshold) are announced, at\n"
+               "                         most --max (default 10) a run; the first run looks at\n"
+               "                         the newest 40 posts only, later runs at the posts\n"
+               "                         that appeared since\n"
+               "  watch list             Show the watches (--json)\n"
+               "  watch remove ID        Stop watching a search\n"
+               "  watch run [ID]         Look for new posts on every watch (or one) now and print\n"
+               "                         them per watch (--json); fluff-watch.timer runs it\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
@@ -49,18 +58,22 @@ static void help(void)
                "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
                "     --count N           predict: how many posts to score (1 to 320)\n"
                "     --sheet FILE.png    predict, predictions: also draw a contact sheet\n"
+               "     --threshold P       watch add: announce posts scoring at least P (0 to 1)\n"
+               "     --max N             watch add: announce at most N posts a run (1 to 320)\n"
                "     --no-wait           sync, embed, train, backbone import: start the job, print its\n"
                "                         path and return\n\n"
                "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
                "second Ctrl-C leaves at once (the daemon still finishes the cancel).\n\n"
-               "Exit status: 0 success, 1 failure, 2 wrong usage.\n",
+               "Exit status: 0 success, 1 failure, 2 wrong usage, 75 (watch run) nothing to do\n"
+               "until you act: not logged in, no model yet, or the watches already running.\n",
                program_invocation_short_name);
 }
 
 /* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET,
+               ARG_THRESHOLD, ARG_MAX };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -72,6 +85,8 @@ static int parse_argv(int argc, char *argv[])
                 { "time", required_argument, NULL, ARG_TIME },
                 { "count", required_argument, NULL, ARG_COUNT },
                 { "sheet", required_argument, NULL, ARG_SHEET },
+                { "threshold", required_argument, NULL, ARG_THRESHOLD },
+                { "max", required_argument, NULL, ARG_MAX },
                 {},
         };
         int c;
@@ -111,6 +126,14 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_SHEET:
                         arg_sheet = optarg;
                         break;
+                case ARG_THRESHOLD:
+                        if (parse_threshold_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_MAX:
+                        if (parse_max_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -132,6 +155,7 @@ static const Verb verbs[] = {
         { "train", 1, 1, verb_train },
         { "like", 2, 2, verb_like },      { "dislike", 2, 2, verb_dislike }, { "unvote", 2, 2, verb_unvote },
         { "predict", 2, 41, verb_predict }, { "predictions", 1, 1, verb_predictions },
+        { "watch", 2, 42, verb_watch },
 };
 
 static int dispatch(int argc, char *argv[])
@@ -164,7 +188,7 @@ static int dispatch(int argc, char *argv[])
         if (r < 0)
                 return 1;
         r = v->run(argc, argv, bus);
-        return r == VERB_USAGE_ERROR ? 2 : r < 0 ? 1 : 0;
+        return r == VERB_USAGE_ERROR ? 2 : r == VERB_TEMPFAIL ? EXIT_TEMPFAIL : r < 0 ? 1 : 0;
 }
 
 int main(int argc, char *argv[])

@@ -12,6 +12,7 @@
 unsigned arg_count;
 char *arg_sheet;
 
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 int parse_count_arg(const char *s)
@@ -26,13 +27,7 @@ int parse_count_arg(const char *s)
         return 0;
 }
 
-typedef struct Prediction {
-        uint64_t id;
-        double score;
-        const char *label, *top_tags, *image, *url; /* borrowed from the reply */
-} Prediction;
-
-static int read_rows(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
+int prediction_rows_read(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
 {
         _cleanup_free_ Prediction *rows = NULL;
         size_t n = 0, alloc = 0;
@@ -63,9 +58,9 @@ static int read_rows(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
         return 0;
 }
 
-static void print_json(const Prediction *rows, size_t n)
+json_object *prediction_rows_json(const Prediction *rows, size_t n)
 {
-        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+        json_object *a = json_object_new_array();
 
         for (size_t i = 0; a && i < n; i++) {
                 json_object *o = json_object_new_object();
@@ -79,10 +74,17 @@ static void print_json(const Prediction *rows, size_t n)
                 json_object_object_add(o, "url", json_object_new_string(rows[i].url));
                 json_object_array_add(a, o);
         }
-        puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        return a;
 }
 
-static void print_table(const char *tags, const Prediction *rows, size_t n)
+static void print_json(const Prediction *rows, size_t n)
+{
+        _cleanup_(json_object_putp) json_object *a = prediction_rows_json(rows, n);
+        if (a)
+                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+size_t prediction_rows_print(const Prediction *rows, size_t n)
 {
         size_t likes = 0;
 
@@ -92,6 +94,12 @@ static void print_table(const char *tags, const Prediction *rows, size_t n)
                        rows[i].top_tags, rows[i].url);
                 likes += streq(rows[i].label, "like");
         }
+        return likes;
+}
+
+static void print_table(const char *tags, const Prediction *rows, size_t n)
+{
+        size_t likes = prediction_rows_print(rows, n);
         printf("\n%zu posts for \"%s\", %zu likely likes.\n", n, tags, likes);
 }
 
@@ -112,7 +120,7 @@ static int show_run(sd_bus *bus, uint32_t run)
                 return bus_log_call_error("read the predictions", &error, r);
         r = sd_bus_message_read(reply, "ts", &id, &tags);
         if (r >= 0)
-                r = read_rows(reply, &rows, &n);
+                r = prediction_rows_read(reply, &rows, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the predictions: %m");
         if (arg_sheet) {
