@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """fluff-notify end to end on a private bus: fluffd (logged in, synced,
-trained on the fake site) runs watches; fluff-notify shows their hits through
+trained on the fake site) runs watches (`fluffctl watch add` + `watch run`); fluff-notify shows their hits through
 the recording org.freedesktop.Notifications stand-in (tests/notify/), which
 acts as the user.
 
@@ -133,17 +133,16 @@ class Notify(unittest.TestCase):
     # ---- helpers ----
     def watch(self, max_per_run):
         """A new watch on every post (each query its own, so each watch is new)
-        with threshold 0, run now; returns its id once the run is done."""
+        with threshold 0, run now through fluffctl; returns its id and query."""
         type(self).queries += 1
         query = f"-no_such_tag_{self.queries} -<b>&"
-        out = busctl("call", BUS, PATH, MANAGER, "AddWatch", "sa{sv}", query, "2",
-                     "threshold", "d", "0", "max_per_run", "u", str(max_per_run)).stdout.split()
-        wid = int(out[1])
-        out = busctl("call", BUS, PATH, MANAGER, "RunWatches", "a{sv}", "1", "watch", "t", str(wid)).stdout
-        job = out.split('"')[1]
-        state = wait_for(lambda: (s := busctl("get-property", BUS, job, BUS + ".Job", "State").stdout.split()[1]
-                                  .strip('"')) in ("done", "failed", "cancelled") and s, 120)
-        self.assertEqual(state, "done", busctl("introspect", BUS, job).stdout + self.d.log()[-3000:])
+        r = self.d.ctl("watch", "add", "--json", "--threshold", "0", "--max", str(max_per_run), "--",
+                       *query.split())
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        wid = int(r.stdout)
+        r = self.d.ctl("watch", "run", str(wid))
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        self.assertIn(f"{max_per_run} new post", r.stdout)
         return wid, query
 
     def notify_output(self):
