@@ -78,8 +78,8 @@ int batch_read(sd_bus_message *m, Batch **ret)
         if (r < 0)
                 return r;
         if (skipped > 0)
-                log_info("Watch %" PRIu64 " found %zu more posts than are shown; \"fluffctl predictions\" lists "
-                         "them.", watch_id, skipped);
+                log_info("Watch %" PRIu64 " announced %zu posts; showing the best %d.", watch_id,
+                         NOTIFY_MAX_POSTS + skipped, NOTIFY_MAX_POSTS);
         *ret = TAKE_PTR(b);
         return 0;
 }
