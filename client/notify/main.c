@@ -115,6 +115,7 @@ static void context_done(Context *c)
         c->n_queue = 0;
         free(c->fluffd_owner);
         free(c->server_owner);
+        c->caps_slot = sd_bus_slot_unref(c->caps_slot);
         c->bus = sd_bus_flush_close_unref(c->bus);
         c->event = sd_event_unref(c->event);
 }

@@ -76,6 +76,7 @@ struct Context {
          * one carry ids that mean nothing now. */
         uint64_t server_generation;
         CapsState caps;
+        sd_bus_slot *caps_slot; /* GetCapabilities in flight; dropped when the server changes */
         bool cap_actions, cap_markup;
 
         Shown shown[NOTIFY_MAX_SHOWN];

@@ -32,8 +32,7 @@ static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         int r;
 
-        if (c->caps != CAPS_LOADING)
-                return 0; /* the server changed hands meanwhile; a newer question is out */
+        c->caps_slot = sd_bus_slot_unref(c->caps_slot);
         if (e) {
                 c->caps = CAPS_UNKNOWN;
                 log_warning("No notification server answers on the session bus (%s); %zu new prediction "
@@ -62,9 +61,11 @@ static void caps_load(Context *c)
 {
         int r;
 
+        /* An answer from a server that has gone since would describe the wrong one. */
+        c->caps_slot = sd_bus_slot_unref(c->caps_slot);
         c->caps = CAPS_LOADING;
         /* Also starts an activatable server that is not running yet. */
-        r = sd_bus_call_method_async(c->bus, NULL, NOTIFY_SERVER_NAME, NOTIFY_SERVER_PATH, NOTIFY_SERVER_NAME,
+        r = sd_bus_call_method_async(c->bus, &c->caps_slot, NOTIFY_SERVER_NAME, NOTIFY_SERVER_PATH, NOTIFY_SERVER_NAME,
                                      "GetCapabilities", on_capabilities, c, NULL);
         if (r < 0) {
                 c->caps = CAPS_UNKNOWN;
@@ -350,6 +351,7 @@ void server_owner_changed(Context *c, const char *new_owner)
                 log_info("The notification server %s; forgetting %zu notification(s).",
                          c->server_owner ? "changed" : "left", c->n_shown);
         shown_clear(c);
+        c->caps_slot = sd_bus_slot_unref(c->caps_slot);
         c->caps = CAPS_UNKNOWN;
         /* A new server may not have what the old one had. */
         if (c->server_owner || was_loading || c->n_queue > 0)
