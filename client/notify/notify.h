@@ -48,7 +48,8 @@ int batch_pick(const Batch *b, size_t i, Batch **ret);
 /* A notification on screen, by the server's id: one post, or a group. */
 typedef struct Shown {
         uint32_t id;
-        Batch *batch; /* owned */
+        Batch *batch;           /* owned */
+        char *activation_token; /* owned; from ActivationToken, for the window xdg-open raises */
 } Shown;
 
 typedef enum CapsState {
@@ -129,8 +130,10 @@ void fluffd_owner_changed(Context *c, const char *new_owner);
 void fluffd_vote(Context *c, uint32_t id, Batch *b, int score);
 
 /* ---- open.c ---- */
-/* Runs "xdg-open URL" (no shell) for an http(s) URL; -EINVAL otherwise. */
-int open_url(Context *c, const char *url);
+/* Runs "xdg-open URL" (no shell) for an http(s) URL; -EINVAL otherwise.
+ * token (may be NULL): the server's activation token, handed on as
+ * XDG_ACTIVATION_TOKEN and DESKTOP_STARTUP_ID so the browser may take focus. */
+int open_url(Context *c, const char *url, const char *token);
 
 /* ---- main.c ---- */
 /* Adds an async match; a failure to install it ends the connection (and

@@ -17,10 +17,30 @@ static int on_opener_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         return 0;
 }
 
-int open_url(Context *c, const char *url)
+/* environ without any activation variables, plus the token's; the strings are borrowed. */
+static char **opener_env(char *const *tok_vars)
+{
+        size_t n = 0, k = 0;
+        char **env;
+
+        while (environ[n])
+                n++;
+        env = calloc(n + 3, sizeof(char *));
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!strneq(environ[i], "XDG_ACTIVATION_TOKEN=", 21) && !strneq(environ[i], "DESKTOP_STARTUP_ID=", 19))
+                        env[k++] = environ[i];
+        for (size_t i = 0; tok_vars && tok_vars[i]; i++)
+                env[k++] = tok_vars[i];
+        return env;
+}
+
+int open_url(Context *c, const char *url, const char *token)
 {
         _cleanup_(sd_event_source_unrefp) sd_event_source *s = NULL;
-        _cleanup_free_ char *copy = NULL;
+        _cleanup_free_ char *copy = NULL, *xdg_token = NULL, *startup_id = NULL;
+        _cleanup_free_ char **env = NULL;
         posix_spawnattr_t attr;
         sigset_t none;
         pid_t pid;
@@ -34,6 +54,17 @@ int open_url(Context *c, const char *url)
         /* The URL is one argument of its own, never parsed by a shell; the
          * child starts with no signal blocked, unlike this loop. */
         char *argv[] = { (char *)"xdg-open", copy, NULL };
+        char *tok_vars[3] = {};
+        if (token) {
+                if (asprintf(&xdg_token, "XDG_ACTIVATION_TOKEN=%s", token) < 0 ||
+                    asprintf(&startup_id, "DESKTOP_STARTUP_ID=%s", token) < 0)
+                        return log_oom();
+                tok_vars[0] = xdg_token;
+                tok_vars[1] = startup_id;
+        }
+        env = opener_env(tok_vars);
+        if (!env)
+                return log_oom();
         sigemptyset(&none);
         r = posix_spawnattr_init(&attr);
         if (r != 0)
@@ -42,7 +73,7 @@ int open_url(Context *c, const char *url)
         if (r == 0)
                 r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
         if (r == 0)
-                r = posix_spawnp(&pid, "xdg-open", NULL, &attr, argv, environ);
+                r = posix_spawnp(&pid, "xdg-open", NULL, &attr, argv, env);
         (void)posix_spawnattr_destroy(&attr);
         if (r == ENOENT)
                 return log_warning_errno(r, "Cannot open \"%s\": xdg-open is missing (it comes with "

@@ -317,11 +317,35 @@ static int on_action_invoked(sd_bus_message *m, void *userdata, sd_bus_error *re
                 /* Forget the id first: a second click must not vote twice. */
                 fluffd_vote(c, id, shown_take(c, id), streq(key, "like") ? 1 : -1);
         else if (streq(key, "default")) {
-                r = open_url(c, s->batch->posts[0].url);
+                r = open_url(c, s->batch->posts[0].url, s->activation_token);
                 if (r == -EINVAL)
                         log_warning("Post %" PRIu64 " has no web address to open.", s->batch->posts[0].id);
         } else
                 log_debug("Unknown action \"%s\" on notification %" PRIu32 ", ignoring.", key, id);
+        return 0;
+}
+
+/* Spec 1.3: sent just before ActionInvoked, so the window the action raises
+ * may take the focus (Wayland's xdg-activation, X11's startup id). */
+static int on_activation_token(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        Context *c = userdata;
+        const char *token;
+        uint32_t id;
+        Shown *s;
+
+        if (!from_server(c, m) || sd_bus_message_read(m, "us", &id, &token) < 0)
+                return 0;
+        s = shown_find(c, id);
+        if (!s)
+                return 0;
+        free(s->activation_token);
+        s->activation_token = NULL;
+        /* It goes into an environment variable: printable ASCII, bounded. */
+        if (strlen(token) > 0 && strlen(token) <= 512 && strspn(token, "abcdefghijklmnopqrstuvwxyz"
+                                                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                       "0123456789-_.:/+=@") == strlen(token))
+                s->activation_token = strdup(token);
         return 0;
 }
 
@@ -370,6 +394,11 @@ int server_init(Context *c)
         r = notify_add_match(c, "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
                                 "',member='NotificationClosed'",
                              on_notification_closed);
+        if (r < 0)
+                return r;
+        r = notify_add_match(c, "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
+                                "',member='ActivationToken'",
+                             on_activation_token);
         if (r < 0)
                 return r;
         return notify_track_owner(c, NOTIFY_SERVER_NAME, server_owner_changed);

@@ -17,6 +17,7 @@ int shown_add(Context *c, uint32_t id, Batch *batch, uint32_t *ret_evicted)
         if (c->n_shown == NOTIFY_MAX_SHOWN) {
                 evicted = c->shown[0].id;
                 batch_free(c->shown[0].batch);
+                free(c->shown[0].activation_token);
                 memmove(c->shown, c->shown + 1, (c->n_shown - 1) * sizeof(Shown));
                 c->n_shown--;
         }
@@ -42,6 +43,7 @@ Batch *shown_take(Context *c, uint32_t id)
         if (!s)
                 return NULL;
         b = s->batch;
+        free(s->activation_token);
         memmove(s, s + 1, (size_t)(c->shown + c->n_shown - (s + 1)) * sizeof(Shown));
         c->n_shown--;
         return b;
@@ -49,7 +51,9 @@ Batch *shown_take(Context *c, uint32_t id)
 
 void shown_clear(Context *c)
 {
-        for (size_t i = 0; i < c->n_shown; i++)
+        for (size_t i = 0; i < c->n_shown; i++) {
                 batch_free(c->shown[i].batch);
+                free(c->shown[i].activation_token);
+        }
         c->n_shown = 0;
 }

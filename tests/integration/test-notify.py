@@ -23,6 +23,7 @@ Bad input that must be survived: clicks on a notification already closed
 fluffd (ignored: nothing shown)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,7 +110,8 @@ class Notify(unittest.TestCase):
         cls.bindir = tempfile.mkdtemp(prefix="fluff-notify-bin-")
         cls.opened = os.path.join(cls.bindir, "opened")
         with open(os.path.join(cls.bindir, "xdg-open"), "w") as f:
-            f.write(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done >> {cls.opened}\n')
+            f.write(f'#!/bin/sh\n{{ for a in "$@"; do printf "%s\\n" "$a"; done; '
+                    f'echo "token=$XDG_ACTIVATION_TOKEN startup=$DESKTOP_STARTUP_ID"; }} >> {cls.opened}\n')
         os.chmod(os.path.join(cls.bindir, "xdg-open"), 0o755)
         cls.server = Standin()
         cls.notify_log = tempfile.NamedTemporaryFile(prefix="fluff-notify-", suffix=".log", delete=False)
@@ -126,6 +128,7 @@ class Notify(unittest.TestCase):
             cls.server.stop()
             cls.notify_log.close()
             os.unlink(cls.notify_log.name)
+            shutil.rmtree(cls.bindir)
             cls.d.__exit__(None, None, None)
         finally:
             cls.site.stop()
@@ -199,11 +202,19 @@ class Notify(unittest.TestCase):
 
         # Default on the second: xdg-open gets the post's page, as one argument.
         self.server.invoke(shown[1]["id"], "default")
-        self.assertTrue(wait_for(lambda: os.path.exists(self.opened), 20), self.notify_output())
-        with open(self.opened) as f:
-            lines = f.read().splitlines()
-        self.assertEqual(len(lines), 1, lines)
+        def opened():
+            if not os.path.exists(self.opened):
+                return None
+            with open(self.opened) as f:
+                text = f.read()
+            return "token=" in text and text.splitlines()  # the script's last line is there
+        lines = wait_for(opened, 20)
+        self.assertTrue(lines, self.notify_output())
+        self.assertEqual(len(lines), 2, lines)
         self.assertTrue(lines[0].startswith(self.site.url) and lines[0].endswith(f"/posts/{pids[1]}"), lines)
+        # The server's activation token reaches the browser.
+        tok = f"fluff-test-token-{shown[1]['id']}"
+        self.assertEqual(lines[1], f"token={tok} startup={tok}")
 
     def test_2_group_expands(self):
         n0 = len(self.server.calls())

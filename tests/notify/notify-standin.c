@@ -8,7 +8,7 @@
  *   busctl --user call org.freedesktop.Notifications /org/freedesktop/Notifications \
  *          io.github.fluffml.Test.Notifications Invoke us ID KEY
  *
- * Invoke emits ActionInvoked(ID, KEY) and then, as servers do for a
+ * Invoke emits ActivationToken(ID, "fluff-test-token-ID"), ActionInvoked(ID, KEY) and then, as servers do for a
  * notification that is not resident, NotificationClosed(ID, 2). It fails for
  * an id that is not on screen, so a test cannot click a notification that
  * was never shown or already closed. "READY" on stdout once the name is ours. */
@@ -233,6 +233,12 @@ static int method_invoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         if (!is_open(s, id))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Notification %u is not open.", id);
+        /* As spec 1.3 servers do, a token for the window the action may raise. */
+        char token[64];
+        snprintf(token, sizeof(token), "fluff-test-token-%u", id);
+        r = sd_bus_emit_signal(sd_bus_message_get_bus(m), PATH, IFACE, "ActivationToken", "us", id, token);
+        if (r < 0)
+                return r;
         r = sd_bus_emit_signal(sd_bus_message_get_bus(m), PATH, IFACE, "ActionInvoked", "us", id, key);
         if (r < 0)
                 return r;
@@ -257,6 +263,7 @@ static const sd_bus_vtable notifications_vtable[] = {
                                 method_get_server_information, 0),
         SD_BUS_SIGNAL_WITH_ARGS("NotificationClosed", SD_BUS_ARGS("u", id, "u", reason), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ActionInvoked", SD_BUS_ARGS("u", id, "s", action_key), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ActivationToken", SD_BUS_ARGS("u", id, "s", activation_token), 0),
         SD_BUS_VTABLE_END,
 };
 
