@@ -11,7 +11,10 @@
  * Invoke emits ActivationToken(ID, "fluff-test-token-ID"), ActionInvoked(ID, KEY) and then, as servers do for a
  * notification that is not resident, NotificationClosed(ID, 2). It fails for
  * an id that is not on screen, so a test cannot click a notification that
- * was never shown or already closed. "READY" on stdout once the name is ours. */
+ * was never shown or already closed. Dismiss(u ID) closes one as the user
+ * would (NotificationClosed(ID, 2)); Emit(u ID, s KEY) sends ActionInvoked
+ * for any id, open or not, as a racing or broken server might.
+ * "READY" on stdout once the name is ours. */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -267,10 +270,44 @@ static const sd_bus_vtable notifications_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+static int method_dismiss(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        Server *s = userdata;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &id);
+        if (r < 0)
+                return r;
+        if (!is_open(s, id))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Notification %u is not open.", id);
+        r = closed(m, s, id, 2);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_emit(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        const char *key;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "us", &id, &key);
+        if (r < 0)
+                return r;
+        r = sd_bus_emit_signal(sd_bus_message_get_bus(m), PATH, IFACE, "ActionInvoked", "us", id, key);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static const sd_bus_vtable test_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Invoke", SD_BUS_ARGS("u", id, "s", action_key), SD_BUS_NO_RESULT, method_invoke,
                                 0),
+        SD_BUS_METHOD_WITH_ARGS("Dismiss", SD_BUS_ARGS("u", id), SD_BUS_NO_RESULT, method_dismiss, 0),
+        SD_BUS_METHOD_WITH_ARGS("Emit", SD_BUS_ARGS("u", id, "s", action_key), SD_BUS_NO_RESULT, method_emit, 0),
         SD_BUS_VTABLE_END,
 };
 
