@@ -14,10 +14,12 @@ static Batch *batch(size_t n, const char *query, const char *tags)
         b->query = strdup(query);
         b->posts = calloc(n, sizeof(NotifyPost));
         for (size_t i = 0; i < n; i++)
-                b->posts[i] = (NotifyPost){ .id = 100 + i, .score = 0.9 - 0.1 * (double)i,
-                                            .label = strdup("like"), .tags = strdup(tags),
-                                            .image = strdup("/tmp/x.jpg"),
-                                            .url = strdup("http://127.0.0.1:1/posts/100") };
+                b->posts[i] = (NotifyPost){.id = 100 + i,
+                                           .score = 0.9 - 0.1 * (double)i,
+                                           .label = strdup("like"),
+                                           .tags = strdup(tags),
+                                           .image = strdup("/tmp/x.jpg"),
+                                           .url = strdup("http://127.0.0.1:1/posts/100")};
         b->n_posts = n;
         return b;
 }
@@ -78,7 +80,8 @@ TEST(single_markup_without_actions)
         Batch *b = batch(1, "a&b", "<i>tag</i> +0.5");
         _cleanup_free_ char *summary = NULL, *body = NULL;
         ASSERT_OK(text_single(b, true, false, &summary, &body));
-        ASSERT_STREQ(body, "New on \xe2\x80\x9c" "a&amp;b\xe2\x80\x9d\n&lt;i&gt;tag&lt;/i&gt; +0.5\n"
+        ASSERT_STREQ(body, "New on \xe2\x80\x9c"
+                           "a&amp;b\xe2\x80\x9d\n&lt;i&gt;tag&lt;/i&gt; +0.5\n"
                            "Vote with: fluffctl like 100 (or fluffctl dislike 100)");
         batch_free(b);
 }

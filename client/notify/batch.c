@@ -26,7 +26,7 @@ Batch *batch_free(Batch *b)
 static int post_copy(NotifyPost *to, uint64_t id, double score, const char *label, const char *tags,
                      const char *image, const char *url)
 {
-        *to = (NotifyPost){ .id = id, .score = score };
+        *to = (NotifyPost){.id = id, .score = score};
         to->label = strdup(label);
         to->tags = strdup(tags);
         to->image = strdup(image);

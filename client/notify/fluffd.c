@@ -63,8 +63,7 @@ void fluffd_vote(Context *c, uint32_t id, Batch *b, int score)
                 return;
         }
         *q = (VoteRequest){
-                .context = c, .id = id, .generation = c->server_generation, .score = score, .batch = b
-        };
+                .context = c, .id = id, .generation = c->server_generation, .score = score, .batch = b};
         /* To the well-known name: a fluffd that is not running is started. */
         r = sd_bus_call_method_async(c->bus, &slot, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
                                      "Vote", on_vote_reply, q, "ti", b->posts[0].id, (int32_t)score);
@@ -121,8 +120,9 @@ int fluffd_init(Context *c)
 {
         int r;
 
-        r = notify_add_match(c, "type='signal',path='" FLUFF_BUS_PATH "',interface='" FLUFF_BUS_MANAGER_IFACE
-                                "',member='NewPredictions'",
+        r = notify_add_match(c,
+                             "type='signal',path='" FLUFF_BUS_PATH "',interface='" FLUFF_BUS_MANAGER_IFACE
+                             "',member='NewPredictions'",
                              on_new_predictions);
         if (r < 0)
                 return r;

@@ -25,8 +25,8 @@ static int parse_argv(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100 };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
         int c;
@@ -90,7 +90,7 @@ int notify_track_owner(Context *c, const char *name, void (*on_change)(Context *
 
         assert(c->n_trackers < ELEMENTSOF(c->trackers));
         t = &c->trackers[c->n_trackers++];
-        *t = (OwnerTracker){ .context = c, .name = name, .on_change = on_change };
+        *t = (OwnerTracker){.context = c, .name = name, .on_change = on_change};
         if (asprintf(&match,
                      "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
                      "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='%s'",
@@ -101,7 +101,8 @@ int notify_track_owner(Context *c, const char *name, void (*on_change)(Context *
                 return log_error_errno(r, "Failed to follow the owner of %s: %m", name);
         /* Asked after the match is in place, so no change falls between the two. */
         r = sd_bus_call_method_async(c->bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                     "org.freedesktop.DBus", "GetNameOwner", on_get_name_owner, t, "s", name);
+                                     "org.freedesktop.DBus", "GetNameOwner", on_get_name_owner, t, "s",
+                                     name);
         if (r < 0)
                 return log_error_errno(r, "Failed to ask who owns %s: %m", name);
         return 0;

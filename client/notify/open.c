@@ -29,7 +29,8 @@ static char **opener_env(char *const *tok_vars)
         if (!env)
                 return NULL;
         for (size_t i = 0; i < n; i++)
-                if (!strneq(environ[i], "XDG_ACTIVATION_TOKEN=", 21) && !strneq(environ[i], "DESKTOP_STARTUP_ID=", 19))
+                if (!strneq(environ[i], "XDG_ACTIVATION_TOKEN=", 21) &&
+                    !strneq(environ[i], "DESKTOP_STARTUP_ID=", 19))
                         env[k++] = environ[i];
         for (size_t i = 0; tok_vars && tok_vars[i]; i++)
                 env[k++] = tok_vars[i];
@@ -53,7 +54,7 @@ int open_url(Context *c, const char *url, const char *token)
                 return log_oom();
         /* The URL is one argument of its own, never parsed by a shell; the
          * child starts with no signal blocked, unlike this loop. */
-        char *argv[] = { (char *)"xdg-open", copy, NULL };
+        char *argv[] = {(char *)"xdg-open", copy, NULL};
         char *tok_vars[3] = {};
         if (token) {
                 if (asprintf(&xdg_token, "XDG_ACTIVATION_TOKEN=%s", token) < 0 ||
@@ -76,8 +77,10 @@ int open_url(Context *c, const char *url, const char *token)
                 r = posix_spawnp(&pid, "xdg-open", NULL, &attr, argv, env);
         (void)posix_spawnattr_destroy(&attr);
         if (r == ENOENT)
-                return log_warning_errno(r, "Cannot open \"%s\": xdg-open is missing (it comes with "
-                                            "the Debian package xdg-utils).", url);
+                return log_warning_errno(r,
+                                         "Cannot open \"%s\": xdg-open is missing (it comes with "
+                                         "the Debian package xdg-utils).",
+                                         url);
         if (r != 0)
                 return log_warning_errno(r, "Failed to run xdg-open: %m");
         log_debug("Opening \"%s\" (xdg-open, pid %d).", url, (int)pid);

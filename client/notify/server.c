@@ -45,7 +45,8 @@ static int on_capabilities(sd_bus_message *reply, void *userdata, sd_bus_error *
         }
         r = sd_bus_message_read_strv(reply, &caps);
         if (r < 0) {
-                log_warning_errno(r, "Failed to read the notification server's capabilities, assuming none: %m");
+                log_warning_errno(
+                        r, "Failed to read the notification server's capabilities, assuming none: %m");
                 caps = NULL;
         }
         c->cap_actions = strv_contains(caps, "actions");
@@ -65,8 +66,8 @@ static void caps_load(Context *c)
         c->caps_slot = sd_bus_slot_unref(c->caps_slot);
         c->caps = CAPS_LOADING;
         /* Also starts an activatable server that is not running yet. */
-        r = sd_bus_call_method_async(c->bus, &c->caps_slot, NOTIFY_SERVER_NAME, NOTIFY_SERVER_PATH, NOTIFY_SERVER_NAME,
-                                     "GetCapabilities", on_capabilities, c, NULL);
+        r = sd_bus_call_method_async(c->bus, &c->caps_slot, NOTIFY_SERVER_NAME, NOTIFY_SERVER_PATH,
+                                     NOTIFY_SERVER_NAME, "GetCapabilities", on_capabilities, c, NULL);
         if (r < 0) {
                 c->caps = CAPS_UNKNOWN;
                 log_warning_errno(r, "Failed to ask the notification server for its capabilities: %m");
@@ -94,7 +95,8 @@ static int on_notify_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 return 0;
         r = shown_add(c, id, TAKE_PTR(q->batch), &evicted);
         if (r < 0)
-                log_warning_errno(r, "The notification server answered with id %" PRIu32 ", ignoring: %m", id);
+                log_warning_errno(r, "The notification server answered with id %" PRIu32 ", ignoring: %m",
+                                  id);
         if (evicted != 0) {
                 log_debug("More than %d notifications up; closing the oldest.", NOTIFY_MAX_SHOWN);
                 server_close(c, evicted);
@@ -117,7 +119,7 @@ static int send_notify(Context *c, uint32_t replaces, const char *summary, const
                 batch_free(batch);
                 return -ENOMEM;
         }
-        *q = (ShowRequest){ .context = c, .generation = c->server_generation, .batch = batch };
+        *q = (ShowRequest){.context = c, .generation = c->server_generation, .batch = batch};
 
         /* The spec allows a path or a file:// URI; the URI is what every server
          * reads. A crop that is gone (pruned) simply shows no image. */
@@ -228,8 +230,9 @@ void server_show(Context *c, Batch *b)
                 return;
         }
         if (c->n_queue == NOTIFY_MAX_QUEUED) {
-                log_warning("The notification server is slow to answer; dropping an older batch of %zu post(s).",
-                            c->queue[0]->n_posts);
+                log_warning(
+                        "The notification server is slow to answer; dropping an older batch of %zu post(s).",
+                        c->queue[0]->n_posts);
                 batch_free(c->queue[0]);
                 memmove(c->queue, c->queue + 1, (NOTIFY_MAX_QUEUED - 1) * sizeof(Batch *));
                 c->n_queue--;
@@ -261,8 +264,8 @@ void server_close(Context *c, uint32_t id)
 {
         int r;
 
-        r = sd_bus_call_method_async(c->bus, NULL, NOTIFY_SERVER_NAME, NOTIFY_SERVER_PATH, NOTIFY_SERVER_NAME,
-                                     "CloseNotification", NULL, NULL, "u", id);
+        r = sd_bus_call_method_async(c->bus, NULL, NOTIFY_SERVER_NAME, NOTIFY_SERVER_PATH,
+                                     NOTIFY_SERVER_NAME, "CloseNotification", NULL, NULL, "u", id);
         if (r < 0)
                 log_debug_errno(r, "Failed to close notification %" PRIu32 ", ignoring: %m", id);
 }
@@ -342,9 +345,10 @@ static int on_activation_token(sd_bus_message *m, void *userdata, sd_bus_error *
         free(s->activation_token);
         s->activation_token = NULL;
         /* It goes into an environment variable: printable ASCII, bounded. */
-        if (strlen(token) > 0 && strlen(token) <= 512 && strspn(token, "abcdefghijklmnopqrstuvwxyz"
-                                                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                                       "0123456789-_.:/+=@") == strlen(token))
+        if (strlen(token) > 0 && strlen(token) <= 512 &&
+            strspn(token, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_.:/+=@") == strlen(token))
                 s->activation_token = strdup(token);
         return 0;
 }
@@ -386,18 +390,21 @@ int server_init(Context *c)
 {
         int r;
 
-        r = notify_add_match(c, "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
-                                "',member='ActionInvoked'",
+        r = notify_add_match(c,
+                             "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
+                             "',member='ActionInvoked'",
                              on_action_invoked);
         if (r < 0)
                 return r;
-        r = notify_add_match(c, "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
-                                "',member='NotificationClosed'",
+        r = notify_add_match(c,
+                             "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
+                             "',member='NotificationClosed'",
                              on_notification_closed);
         if (r < 0)
                 return r;
-        r = notify_add_match(c, "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
-                                "',member='ActivationToken'",
+        r = notify_add_match(c,
+                             "type='signal',path='" NOTIFY_SERVER_PATH "',interface='" NOTIFY_SERVER_NAME
+                             "',member='ActivationToken'",
                              on_activation_token);
         if (r < 0)
                 return r;

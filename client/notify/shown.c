@@ -21,7 +21,7 @@ int shown_add(Context *c, uint32_t id, Batch *batch, uint32_t *ret_evicted)
                 memmove(c->shown, c->shown + 1, (c->n_shown - 1) * sizeof(Shown));
                 c->n_shown--;
         }
-        c->shown[c->n_shown++] = (Shown){ .id = id, .batch = batch };
+        c->shown[c->n_shown++] = (Shown){.id = id, .batch = batch};
         if (ret_evicted)
                 *ret_evicted = evicted;
         return 0;

@@ -86,7 +86,8 @@ bool url_is_web(const char *url)
         if (*host == '\0' || strchr("/?#@:", *host))
                 return false;
         for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-                if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\' || *p == '<' || *p == '>' || *p == '`')
+                if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '\\' || *p == '<' || *p == '>' ||
+                    *p == '`')
                         return false;
         return true;
 }

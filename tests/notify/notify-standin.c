@@ -8,13 +8,11 @@
  *   busctl --user call org.freedesktop.Notifications /org/freedesktop/Notifications \
  *          io.github.fluffml.Test.Notifications Invoke us ID KEY
  *
- * Invoke emits ActivationToken(ID, "fluff-test-token-ID"), ActionInvoked(ID, KEY) and then, as servers do for a
- * notification that is not resident, NotificationClosed(ID, 2). It fails for
- * an id that is not on screen, so a test cannot click a notification that
- * was never shown or already closed. Dismiss(u ID) closes one as the user
- * would (NotificationClosed(ID, 2)); Emit(u ID, s KEY) sends ActionInvoked
- * for any id, open or not, as a racing or broken server might.
- * "READY" on stdout once the name is ours. */
+ * Invoke emits ActivationToken(ID, "fluff-test-token-ID"), ActionInvoked(ID, KEY) and then, as servers do
+ * for a notification that is not resident, NotificationClosed(ID, 2). It fails for an id that is not on
+ * screen, so a test cannot click a notification that was never shown or already closed. Dismiss(u ID) closes
+ * one as the user would (NotificationClosed(ID, 2)); Emit(u ID, s KEY) sends ActionInvoked for any id, open
+ * or not, as a racing or broken server might. "READY" on stdout once the name is ours. */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -140,7 +138,8 @@ static int method_notify(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 id = replaces;
         else {
                 if (s->n_open == MAX_OPEN)
-                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED, "Too many notifications.");
+                        return sd_bus_error_set(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                                "Too many notifications.");
                 id = s->next_id++;
                 s->open[s->n_open++] = id;
         }
@@ -169,7 +168,8 @@ static int method_notify(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static int closed(sd_bus_message *m, Server *s, uint32_t id, uint32_t reason)
 {
         forget(s, id);
-        return sd_bus_emit_signal(sd_bus_message_get_bus(m), PATH, IFACE, "NotificationClosed", "uu", id, reason);
+        return sd_bus_emit_signal(sd_bus_message_get_bus(m), PATH, IFACE, "NotificationClosed", "uu", id,
+                                  reason);
 }
 
 static int method_close_notification(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -202,7 +202,7 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
 {
         Server *s = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *caps[4] = { "body" };
+        const char *caps[4] = {"body"};
         size_t n = 1;
         int r;
 
@@ -221,7 +221,8 @@ static int method_get_capabilities(sd_bus_message *m, void *userdata, sd_bus_err
 
 static int method_get_server_information(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        return sd_bus_reply_method_return(m, "ssss", "fluff-notify-standin", "Fluff tests", FLUFF_VERSION, "1.2");
+        return sd_bus_reply_method_return(m, "ssss", "fluff-notify-standin", "Fluff tests", FLUFF_VERSION,
+                                          "1.2");
 }
 
 static int method_invoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -235,7 +236,8 @@ static int method_invoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
         if (!is_open(s, id))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Notification %u is not open.", id);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Notification %u is not open.",
+                                         id);
         /* As spec 1.3 servers do, a token for the window the action may raise. */
         char token[64];
         snprintf(token, sizeof(token), "fluff-test-token-%u", id);
@@ -254,8 +256,8 @@ static int method_invoke(sd_bus_message *m, void *userdata, sd_bus_error *error)
 static const sd_bus_vtable notifications_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Notify",
-                                SD_BUS_ARGS("s", app_name, "u", replaces_id, "s", app_icon, "s", summary, "s",
-                                            body, "as", actions, "a{sv}", hints, "i", expire_timeout),
+                                SD_BUS_ARGS("s", app_name, "u", replaces_id, "s", app_icon, "s", summary,
+                                            "s", body, "as", actions, "a{sv}", hints, "i", expire_timeout),
                                 SD_BUS_RESULT("u", id), method_notify, 0),
         SD_BUS_METHOD_WITH_ARGS("CloseNotification", SD_BUS_ARGS("u", id), SD_BUS_NO_RESULT,
                                 method_close_notification, 0),
@@ -280,7 +282,8 @@ static int method_dismiss(sd_bus_message *m, void *userdata, sd_bus_error *error
         if (r < 0)
                 return r;
         if (!is_open(s, id))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Notification %u is not open.", id);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Notification %u is not open.",
+                                         id);
         r = closed(m, s, id, 2);
         if (r < 0)
                 return r;
@@ -304,24 +307,25 @@ static int method_emit(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 static const sd_bus_vtable test_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD_WITH_ARGS("Invoke", SD_BUS_ARGS("u", id, "s", action_key), SD_BUS_NO_RESULT, method_invoke,
-                                0),
+        SD_BUS_METHOD_WITH_ARGS("Invoke", SD_BUS_ARGS("u", id, "s", action_key), SD_BUS_NO_RESULT,
+                                method_invoke, 0),
         SD_BUS_METHOD_WITH_ARGS("Dismiss", SD_BUS_ARGS("u", id), SD_BUS_NO_RESULT, method_dismiss, 0),
-        SD_BUS_METHOD_WITH_ARGS("Emit", SD_BUS_ARGS("u", id, "s", action_key), SD_BUS_NO_RESULT, method_emit, 0),
+        SD_BUS_METHOD_WITH_ARGS("Emit", SD_BUS_ARGS("u", id, "s", action_key), SD_BUS_NO_RESULT, method_emit,
+                                0),
         SD_BUS_VTABLE_END,
 };
 
 int main(int argc, char *argv[])
 {
         static const struct option options[] = {
-                { "log", required_argument, NULL, 'l' },
-                { "no-actions", no_argument, NULL, 'A' },
-                { "no-markup", no_argument, NULL, 'M' },
+                {"log", required_argument, NULL, 'l'},
+                {"no-actions", no_argument, NULL, 'A'},
+                {"no-markup", no_argument, NULL, 'M'},
                 {},
         };
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        Server s = { .actions = true, .markup = true, .next_id = 1 };
+        Server s = {.actions = true, .markup = true, .next_id = 1};
         const char *log_path = NULL;
         sigset_t mask;
         int c, r;
