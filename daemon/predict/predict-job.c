@@ -1,20 +1,13 @@
 /* SPDX-License-Identifier: MIT */
+/* The Predict job: one PredictPass over the user's query, stored as the
+ * latest manual run. */
 #include <inttypes.h>
-#include <math.h>
-#include <sys/stat.h>
 
 #include "blacklist.h"
-#include "config.h"
 #include "daemon.h"
-#include "e621.h"
-#include "embed/service.h"
-#include "images.h"
-#include "jobs/image-fetch.h"
 #include "jobs/job.h"
 #include "predict/predict.h"
 #include "store.h"
-#include "train/taste.h"
-#include "work/work.h"
 
 typedef struct PredictJob PredictJob;
 
@@ -114,12 +107,6 @@ static void delete_previous(void *userdata)
         prediction_row_array_free(rows, n);
 }
 
-static int compare_rows(const void *a, const void *b)
-{
-        const PredictionRow *x = a, *y = b;
-        return x->score > y->score ? -1 : x->score < y->score ? 1 : (x->post_id > y->post_id) - (x->post_id < y->post_id);
-}
-
 /* On the loop: the run goes into the store, the old runs out. */
 static int store_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint64_t *ret_run)
 {
@@ -175,7 +162,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 };
                 likes += like;
         }
-        qsort(rows, s->n, sizeof(PredictionRow), compare_rows);
+        qsort(rows, s->n, sizeof(PredictionRow), predict_row_compare);
         r = store_run(p, s, rows, &run);
         if (r < 0)
                 return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->daemon->store));

@@ -113,6 +113,12 @@ static void pass_finish(PredictPass *p, int r, PredictScore *s, const char *fmt,
         p->done(p->userdata, r, m, s);
 }
 
+int predict_row_compare(const void *a, const void *b)
+{
+        const PredictionRow *x = a, *y = b;
+        return x->score > y->score ? -1 : x->score < y->score ? 1 : (x->post_id > y->post_id) - (x->post_id < y->post_id);
+}
+
 int predict_blacklist_load(Daemon *d, Blacklist **ret)
 {
         _cleanup_strv_free_ char **rules = NULL;

@@ -115,5 +115,7 @@ PredictPass *predict_pass_free(PredictPass *p);
 const PredictPassStats *predict_pass_stats(const PredictPass *p);
 /* "N posts seen; left out: …" for a job's message. */
 const char *predict_pass_summary(const PredictPass *p, char *buf, size_t size);
+/* qsort order of a run's rows: score descending, then post id. */
+int predict_row_compare(const void *a, const void *b);
 /* The user's blacklist from the store, parsed. */
 int predict_blacklist_load(Daemon *d, Blacklist **ret);

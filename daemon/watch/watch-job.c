@@ -140,12 +140,6 @@ static void watch_failed(WatchJob *w, const Watch *x, int r, const char *message
         }
 }
 
-static int compare_rows(const void *a, const void *b)
-{
-        const PredictionRow *x = a, *y = b;
-        return x->score > y->score ? -1 : x->score < y->score ? 1 : (x->post_id > y->post_id) - (x->post_id < y->post_id);
-}
-
 /* One transaction: the kept posts, their run and the watch's new
  * last_seen_id, so a crash either keeps all three or none. */
 static int commit_run(WatchJob *w, const Watch *x, PredictScore *s, const PredictionRow *rows, size_t n,
@@ -207,7 +201,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                                         .top_tags = s->top_tags[i],
                                         .image_path = s->paths[i],
                                 };
-                qsort(rows, n, sizeof(PredictionRow), compare_rows);
+                qsort(rows, n, sizeof(PredictionRow), predict_row_compare);
                 n = MIN(n, (size_t)x->max_per_run);
                 w->posts_scored += s->n;
         }

@@ -68,6 +68,10 @@ class DaemonBasics(unittest.TestCase):
                 ".LikedCount": ("property", "t"), ".DislikedCount": ("property", "t"),
                 ".ImageCount": ("property", "t"), ".SkippedCount": ("property", "t"),
                 ".FailedCount": ("property", "t"), ".ConflictCount": ("property", "t"),
+                # contract 7: watches, and the signal fluff-notify hears
+                ".AddWatch": ("method", "sa{sv}"), ".RemoveWatch": ("method", "t"),
+                ".ListWatches": ("method", "-"), ".RunWatches": ("method", "a{sv}"),
+                ".NewPredictions": ("signal", "tsa(tdssss)"),
             }
             for name, (kind, sig) in want.items():
                 self.assertIn(name, members)
