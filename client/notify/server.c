@@ -137,8 +137,6 @@ static int send_notify(Context *c, uint32_t replaces, const char *summary, const
         if (r >= 0 && uri)
                 r = sd_bus_message_append(m, "{sv}", "image-path", "s", uri);
         if (r >= 0)
-                r = sd_bus_message_append(m, "{sv}", "desktop-entry", "s", "fluff-notify");
-        if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "i", timeout);
