@@ -16,7 +16,8 @@ acts as the user.
 - Six hits: one grouped notification; "expand" closes it and shows the six.
 - The server restarts without actions or markup: fluff-notify re-reads the
   capabilities; the body then names "fluffctl like ID".
-- fluffd restarts: the next watch's hits are still shown.
+- fluffd restarts: the next watch's hits are still shown; running that watch
+  again with nothing new on the site shows nothing.
 - A vote that fails (logged out) replaces the notification with the reason.
 - A dismissed notification is forgotten: a late ActionInvoked for it votes
   nothing.
@@ -260,8 +261,13 @@ class Notify(unittest.TestCase):
         self.d.stop()
         self.d.start()
         n0 = len(self.server.calls())
-        self.watch(1)
+        wid, _ = self.watch(1)
         self.server.wait_notify(n0 + 1)
+        # The same watch again, with no new posts on the site: nothing to show.
+        r = self.d.ctl("watch", "run", str(wid))
+        self.assertEqual(r.returncode, 0, r)
+        time.sleep(1)
+        self.assertEqual(len(self.server.calls()), n0 + 1)
 
     def test_5_foreign_signal_ignored(self):
         n0 = len(self.server.calls())
