@@ -4,7 +4,10 @@ set(FLUFF_BINDIR "${CMAKE_INSTALL_PREFIX}/${FLUFF_BINDIR_REL}")
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND SYSTEMD_USER_UNIT_DIR_PC)
     set(unit_dir "${SYSTEMD_USER_UNIT_DIR_PC}")
 else()
-    set(unit_dir "${CMAKE_INSTALL_PREFIX}/lib/systemd/user")
+    # share/, not lib/: systemd --user reads ~/.local/share/systemd/user (and
+    # /usr/local/share/...) but never ~/.local/lib/systemd/user, so this is the
+    # folder where `--prefix ~/.local` works as the README says.
+    set(unit_dir "${CMAKE_INSTALL_PREFIX}/${FLUFF_DATADIR_REL}/systemd/user")
 endif()
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND DBUS_SERVICES_DIR_PC)
     set(dbus_dir "${DBUS_SERVICES_DIR_PC}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Installs into a temporary DESTDIR and checks the layout a user relies on:
-binaries in bin/, user units in lib/systemd/user/, the D-Bus activation file in
+binaries in bin/, user units in share/systemd/user/ (which systemd --user reads for
+~/.local and /usr/local), the D-Bus activation file in
 share/dbus-1/services/, and that every unit passes `systemd-analyze verify`."""
 import os
 import shutil
@@ -32,7 +33,7 @@ class InstallTest(unittest.TestCase):
             path = os.path.join(self.root, "bin", exe)
             self.assertTrue(os.access(path, os.X_OK), path)
         for unit in ("fluffd.service", "fluff-notify.service", "fluff-watch.service", "fluff-watch.timer"):
-            self.assertTrue(os.path.isfile(os.path.join(self.root, "lib/systemd/user", unit)), unit)
+            self.assertTrue(os.path.isfile(os.path.join(self.root, "share/systemd/user", unit)), unit)
         act = os.path.join(self.root, "share/dbus-1/services/io.github.fluffml.Fluff1.service")
         with open(act) as f:
             text = f.read()
@@ -50,7 +51,7 @@ class InstallTest(unittest.TestCase):
         prefix = os.path.join(self.tmp, "real")
         subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix],
                        check=True, stdout=subprocess.DEVNULL)
-        unitdir = os.path.join(prefix, "lib/systemd/user")
+        unitdir = os.path.join(prefix, "share/systemd/user")
         units = sorted(os.path.join(unitdir, u) for u in os.listdir(unitdir))
         self.assertEqual(len(units), 4)
         r = subprocess.run(["systemd-analyze", "--user", "verify", *units],
