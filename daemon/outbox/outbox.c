@@ -13,6 +13,9 @@
  * after a restart; the post it was about lets a later success clear it. */
 #define STATE_LAST_ERROR "outbox.last_error"
 #define STATE_LAST_ERROR_POST "outbox.last_error_post"
+/* The entry being sent, so that after a kill the next start knows the site
+ * may already have it and asks before sending it again. */
+#define STATE_IN_FLIGHT "outbox.in_flight"
 
 typedef enum Step {
         STEP_VOTE,      /* the vote, or its removal for a clear */
@@ -25,6 +28,8 @@ struct Outbox {
         E621Request *request;   /* borrowed handle while an entry is in flight */
         OutboxEntry entry;      /* the entry in flight (last_error owned) */
         Step step;
+        bool verify; /* the entry was in flight when fluffd stopped: ask the site first */
+        bool verify_expect_found;
         char *last_error; /* owned, NULL when none */
         uint64_t last_error_post;
 };
@@ -104,6 +109,18 @@ static void outbox_set_last_error(Outbox *o, uint64_t post_id, const char *error
                 log_debug_errno(r, "Failed to keep the outbox's last error, ignoring: %s", store_error(s));
 }
 
+static void outbox_set_in_flight(Outbox *o, uint64_t entry_id)
+{
+        Store *s = o->daemon->store;
+        int r;
+
+        r = entry_id ? store_state_set_u64(s, STATE_IN_FLIGHT, entry_id)
+                     : store_state_set(s, STATE_IN_FLIGHT, NULL);
+        if (r < 0)
+                /* Without the mark a kill may resend the entry: harmless, see outbox.h. */
+                log_debug_errno(r, "Failed to mark the vote in flight, ignoring: %s", store_error(s));
+}
+
 static void outbox_changed(Outbox *o)
 {
         daemon_refresh_counts(o->daemon);
@@ -131,6 +148,7 @@ static void outbox_done(Outbox *o)
                          o->entry.post_id);
         if (o->last_error && o->last_error_post == o->entry.post_id)
                 outbox_set_last_error(o, 0, NULL);
+        outbox_set_in_flight(o, 0);
         entry_clear(o);
         outbox_changed(o);
         outbox_send_next(o);
@@ -178,6 +196,7 @@ static void outbox_failed(Outbox *o, int error, const char *message)
                                   store_error(s));
         if (r != -ENOENT)
                 outbox_set_last_error(o, o->entry.post_id, text ?: "unknown error");
+        outbox_set_in_flight(o, 0);
         entry_clear(o);
         outbox_changed(o);
         outbox_send_next(o);
@@ -190,7 +209,7 @@ static void on_vote(int error, const char *message, const E621VoteResult *vote, 
         on_done(error, message, userdata);
 }
 
-static int outbox_start_step(Outbox *o)
+static int outbox_send_step(Outbox *o)
 {
         E621Client *c = o->daemon->e621;
         const OutboxEntry *e = &o->entry;
@@ -204,6 +223,79 @@ static int outbox_start_step(Outbox *o)
                                      : e621_unfavorite(c, e->post_id, on_done, o, &o->request);
         /* One quick retry for a hiccup; longer outages are the outbox's
          * backoff, which survives a restart. */
+        if (r >= 0)
+                (void)e621_request_set_max_attempts(o->request, 2);
+        return r;
+}
+
+/* The search that shows whether this step's effect is already on the site;
+ * NULL when there is nothing to ask (removing a vote twice changes nothing). */
+static int step_check_query(Outbox *o, bool *ret_expect_found, char **ret_query)
+{
+        const char *user = e621_client_get_username(o->daemon->e621);
+        const OutboxEntry *e = &o->entry;
+        const char *term;
+
+        if (!user)
+                return -ENOKEY;
+        if (o->step == STEP_VOTE) {
+                if (e->score == 0) {
+                        *ret_query = NULL;
+                        return 0;
+                }
+                term = e->score > 0 ? "votedup" : "voteddown";
+                *ret_expect_found = true;
+        } else {
+                term = "fav";
+                *ret_expect_found = e->favourite > 0;
+        }
+        if (asprintf(ret_query, "id:%" PRIu64 " %s:%s status:any", e->post_id, term, user) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static void on_check(int error, const char *message, E621PostList *list, void *userdata)
+{
+        Outbox *o = userdata;
+        bool found = false;
+        int r;
+
+        o->request = NULL;
+        if (error < 0) {
+                /* Not knowing is no reason to hold the vote back: a resend is harmless. */
+                log_debug("Could not ask the site about post %" PRIu64 ", sending: %s", o->entry.post_id,
+                          message ?: strerror(-error));
+        } else {
+                for (size_t i = 0; i < list->n_posts; i++)
+                        if (list->posts[i] && list->posts[i]->id == o->entry.post_id)
+                                found = true;
+                if (found == o->verify_expect_found) {
+                        log_info("The %s of post %" PRIu64
+                                 " reached the site before fluffd stopped; not sending it again.",
+                                 o->step == STEP_VOTE ? "vote" : "favourite change", o->entry.post_id);
+                        on_done(0, NULL, o);
+                        return;
+                }
+        }
+        r = outbox_send_step(o);
+        if (r < 0)
+                outbox_failed(o, r, NULL);
+}
+
+/* Sends the current step, first asking the site whether it already has it
+ * when the entry was in flight as fluffd stopped: the site then counts the
+ * vote once, not twice. */
+static int outbox_start_step(Outbox *o)
+{
+        _cleanup_free_ char *query = NULL;
+        int r;
+
+        if (!o->verify)
+                return outbox_send_step(o);
+        r = step_check_query(o, &o->verify_expect_found, &query);
+        if (r < 0 || !query)
+                return r < 0 ? r : outbox_send_step(o);
+        r = e621_search_posts(o->daemon->e621, query, 1, NULL, on_check, o, &o->request);
         if (r >= 0)
                 (void)e621_request_set_max_attempts(o->request, 2);
         return r;
@@ -268,6 +360,7 @@ static void outbox_arm(Outbox *o)
 static void outbox_send_next(Outbox *o)
 {
         OutboxEntry *due = NULL;
+        uint64_t in_flight = 0;
         size_t n = 0;
         int r;
 
@@ -286,6 +379,9 @@ static void outbox_send_next(Outbox *o)
         o->entry = due[0];
         free(due); /* the entry's last_error moved into o->entry */
         o->step = STEP_VOTE;
+        o->verify = store_state_get_u64(o->daemon->store, STATE_IN_FLIGHT, &in_flight) >= 0 &&
+                    in_flight == o->entry.id;
+        outbox_set_in_flight(o, o->entry.id);
         r = outbox_start_step(o);
         if (r < 0)
                 outbox_failed(o, r, NULL);

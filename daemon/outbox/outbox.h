@@ -6,10 +6,14 @@
  * site (the vote or its removal, then the favourite change), recording the
  * outcome only after the site answered.
  *
- * A kill between the site's answer and the record resends the entry on the
- * next start. That is harmless by construction: votes go out with
- * no_unvote=true (a repeat keeps the vote), "already favorited" counts as
- * success, and removing a vote or a favourite twice changes nothing.
+ * The entry in flight is marked in the store before its request leaves, so
+ * after a kill the next start first asks the site (a search for
+ * `id:N votedup:<user>`, `voteddown:` or `fav:`) whether the vote or the
+ * favourite already arrived, and sends only what did not: the site sees each
+ * vote once. Should that question fail, the entry is sent again, which is
+ * still harmless: votes go out with no_unvote=true (a repeat keeps the vote),
+ * "already favorited" counts as success, and removing a vote or a favourite
+ * twice changes nothing.
  *
  * Transient failures (network, 5xx, 423, 429, 403, a rejected key, a 422
  * saying the vote limit was reached) keep the entry pending with an
