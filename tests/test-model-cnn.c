@@ -9,9 +9,11 @@
  * than the network was made for and a split pointing past the images
  * (-EINVAL). */
 #include <json-c/json.h>
+#include <time.h>
 
 #include "../daemon/model/cnn-net.h"
 #include "cnn.h"
+#include "metrics.h"
 #include "ref-conv.h"
 #include "vk-test.h"
 
@@ -160,6 +162,237 @@ TEST(step_matches_reference_on_odd_shapes)
         check_against_reference(&(CnnArch){.input = 9, .stored = 11, .n_layers = 1, .channels = {1}}, 1, true, 3);
         check_against_reference(&(CnnArch){.input = 20, .stored = 24, .n_layers = 4, .channels = {8, 16, 16, 12}},
                                 7, true, 4);
+}
+
+/* A textured background with distractor blobs; for targets a red-and-white
+ * bullseye somewhere: only the pixels tell the classes apart. */
+static void draw(uint8_t *img, uint32_t side, bool target)
+{
+        uint8_t base[3] = {(uint8_t)(vkt_u32() % 200), (uint8_t)(vkt_u32() % 200), (uint8_t)(vkt_u32() % 200)};
+        for (uint32_t i = 0; i < side * side; i++)
+                for (int ch = 0; ch < 3; ch++)
+                        img[i * 3 + ch] = (uint8_t)(base[ch] + vkt_u32() % 56);
+        for (int k = 0; k < 2 + (int)(target ? 0 : 1); k++) {
+                float cx = vkt_uniform(0, side), cy = vkt_uniform(0, side), r = vkt_uniform(2, 5);
+                uint8_t col[3] = {(uint8_t)(vkt_u32() % 150), (uint8_t)(80 + vkt_u32() % 170), (uint8_t)(vkt_u32() % 255)};
+                for (uint32_t y = 0; y < side; y++)
+                        for (uint32_t x = 0; x < side; x++)
+                                if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r)
+                                        memcpy(img + (y * side + x) * 3, col, 3);
+        }
+        if (!target)
+                return;
+        float r = vkt_uniform(4, 6), cx = vkt_uniform(r, side - r), cy = vkt_uniform(r, side - r);
+        for (uint32_t y = 0; y < side; y++)
+                for (uint32_t x = 0; x < side; x++) {
+                        float d = sqrtf((x - cx) * (x - cx) + (y - cy) * (y - cy));
+                        if (d < r) {
+                                bool red = ((int)(d / r * 4)) % 2 == 0;
+                                img[(y * side + x) * 3] = red ? 215 : 245;
+                                img[(y * side + x) * 3 + 1] = red ? 25 : 245;
+                                img[(y * side + x) * 3 + 2] = red ? 35 : 240;
+                        }
+                }
+}
+
+#define NL 240
+
+TEST(learns_a_pixel_only_pattern)
+{
+        static const CnnArch a = {.input = 24, .stored = 28, .n_layers = 3, .channels = {8, 16, 16}};
+        size_t sz = (size_t)a.stored * a.stored * 3;
+        _cleanup_free_ uint8_t *rgb = malloc(NL * sz);
+        static uint8_t labels[NL], val_labels[NL];
+        static uint32_t train[NL], val[NL], bad[1] = {NL};
+        static float logits[NL], features[NL * 32];
+        size_t n_train = 0, n_val = 0;
+        _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        CnnTrainOptions o = CNN_TRAIN_OPTIONS_DEFAULT;
+
+        ASSERT_TRUE(rgb);
+        vkt_seed(42);
+        for (uint32_t i = 0; i < NL; i++) {
+                labels[i] = i % 3 == 0;
+                draw(rgb + i * sz, a.stored, labels[i]);
+                if (i % 4 == 0)
+                        val[n_val++] = i;
+                else
+                        train[n_train++] = i;
+        }
+        o.time_budget_s = 40;
+        o.patience = 10;
+        o.max_epochs = 60;
+        /* a split pointing past the images is refused */
+        ASSERT_ERROR(cnn_train(vkt_engine(), &a, rgb, labels, NL, &(CnnSplit){train, bad, n_train, 1}, &o, &c, NULL),
+                     EINVAL);
+        double t0 = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
+        ASSERT_OK(cnn_train(vkt_engine(), &a, rgb, labels, NL, &(CnnSplit){train, val, n_train, n_val}, &o, &c,
+                            &error));
+        fprintf(stderr, "  validation ROC AUC of the CNN alone: %.3f after %.1f s\n", c->val_auc,
+                (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC - t0);
+        ASSERT_TRUE(c->val_auc >= 0.9);
+
+        /* the features the head gets, and the tower's own logits, reproduce its AUC */
+        ASSERT_OK(cnn_features(vkt_engine(), c, rgb, NL, features, logits));
+        static float vl[NL];
+        for (size_t i = 0; i < n_val; i++) {
+                vl[i] = logits[val[i]];
+                val_labels[i] = labels[val[i]];
+        }
+        ASSERT_NEAR(metrics_roc_auc(vl, val_labels, n_val), c->val_auc, 1e-6);
+        for (size_t i = 0; i < NL * 32; i++)
+                ASSERT_TRUE(isfinite(features[i]) && features[i] >= 0);
+}
+
+/* ---- the model file ---- */
+
+static Model *model_with_cnn(void)
+{
+        static const CnnArch a = {.input = 16, .stored = 20, .n_layers = 2, .channels = {4, 6}};
+        Model *m;
+
+        ASSERT_OK(model_new(12, 5, 3, 4, &m));
+        m->sets[0] = (ModelFeatureSet){.name = CNN_FEATURE_SET, .offset = 0, .dim = 12};
+        ASSERT_OK(model_set_string(&m->vocabulary, "{}"));
+        ASSERT_OK(model_cnn_new(&a, &m->cnn));
+        random_params(m->cnn, 5);
+        m->cnn->val_auc = 0.75;
+        return m;
+}
+
+static uint8_t *save_to_memory(const Model *m, size_t *ret_size)
+{
+        char path[] = "/tmp/fluff-test-cnn-XXXXXX";
+        char *data;
+        int fd = mkstemp(path);
+
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        ASSERT_OK(model_save(m, path));
+        ASSERT_OK(read_file_full(path, SIZE_MAX, &data, ret_size));
+        ASSERT_OK(unlink(path));
+        return (uint8_t *)data;
+}
+
+/* Rewrites the file's JSON header with edit() applied (the data stay). */
+static uint8_t *edit_header(const uint8_t *data, size_t size, void (*edit)(json_object *hdr), size_t *ret_size)
+{
+        uint64_t hlen = 0;
+        for (int i = 0; i < 8; i++)
+                hlen |= (uint64_t)data[i] << (8 * i);
+        _cleanup_free_ char *h = strndup((const char *)data + 8, hlen);
+        json_object *hdr = json_tokener_parse(h);
+        ASSERT_TRUE(hdr);
+        edit(hdr);
+        const char *nh = json_object_to_json_string_ext(hdr, JSON_C_TO_STRING_PLAIN);
+        size_t nlen = (strlen(nh) + 7) / 8 * 8, rest = size - 8 - hlen;
+        uint8_t *out = malloc(8 + nlen + rest);
+        ASSERT_TRUE(out);
+        for (int i = 0; i < 8; i++)
+                out[i] = (uint8_t)((uint64_t)nlen >> (8 * i));
+        memset(out + 8, ' ', nlen);
+        memcpy(out + 8, nh, strlen(nh));
+        memcpy(out + 8 + nlen, data + 8 + hlen, rest);
+        json_object_put(hdr);
+        *ret_size = 8 + nlen + rest;
+        return out;
+}
+
+static void drop_bias(json_object *hdr)
+{
+        json_object_object_del(hdr, "cnn.conv1.bias");
+}
+
+static void drop_description(json_object *hdr)
+{
+        json_object_object_del(json_object_object_get(hdr, "__metadata__"), "cnn");
+}
+
+static void wrong_channels(json_object *hdr)
+{
+        json_object_object_add(json_object_object_get(hdr, "__metadata__"), "cnn",
+                               json_object_new_string("{\"input\":16,\"stored\":20,\"channels\":[4,7]}"));
+}
+
+static void bad_description(json_object *hdr)
+{
+        json_object_object_add(json_object_object_get(hdr, "__metadata__"), "cnn",
+                               json_object_new_string("{\"input\":16,\"stored\":8,\"channels\":[4,6]}"));
+}
+
+static void wrong_shape(json_object *hdr)
+{
+        json_object *shape = json_object_object_get(json_object_object_get(hdr, "cnn.fc.max"), "shape");
+        json_object_array_put_idx(shape, 0, json_object_new_int(5));
+}
+
+static void outside(json_object *hdr)
+{
+        json_object *offs = json_object_object_get(json_object_object_get(hdr, "cnn.fc.bias"), "data_offsets");
+        json_object_array_put_idx(offs, 1, json_object_new_int64(INT64_C(1) << 40));
+}
+
+static void refused(const uint8_t *data, size_t size, const char *what)
+{
+        _cleanup_(model_freep) Model *l = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        ASSERT_ERROR(model_load_from_memory(data, size, &l, &error), EBADMSG);
+        ASSERT_TRUE(error != NULL);
+        fprintf(stderr, "  %s: \"%s\"\n", what, error);
+        ASSERT_TRUE(strstr(error, "CNN") != NULL);
+}
+
+TEST(file_round_trip_and_damage)
+{
+        _cleanup_(model_freep) Model *m = model_with_cnn(), *l = NULL;
+        _cleanup_free_ char *error = NULL, *info = NULL;
+        size_t size, n2;
+
+        _cleanup_free_ uint8_t *data = save_to_memory(m, &size);
+        ASSERT_OK(model_load_from_memory(data, size, &l, &error));
+        ASSERT_TRUE(l->cnn != NULL);
+        ASSERT_TRUE(memcmp(&l->cnn->arch, &m->cnn->arch, sizeof(CnnArch)) == 0);
+        ASSERT_EQ(l->cnn->n_params, m->cnn->n_params);
+        ASSERT_TRUE(memcmp(l->cnn->params, m->cnn->params, m->cnn->n_params * sizeof(float)) == 0);
+        ASSERT_NEAR(l->cnn->val_auc, 0.75, 1e-9);
+        ASSERT_OK(model_describe_json(l, &info));
+        ASSERT_TRUE(strstr(info, "\"image_tower\":\"" CNN_IMAGE_TOWER "\"") != NULL);
+        ASSERT_TRUE(memmem(data, size, "\"image_tower\":\"" CNN_IMAGE_TOWER "\"", 33) != NULL);
+
+        /* a model without a CNN still loads, and says it has no image tower */
+        l = model_free(l);
+        m->cnn = model_cnn_free(m->cnn);
+        free(info);
+        _cleanup_free_ uint8_t *plain = save_to_memory(m, &n2);
+        ASSERT_OK(model_load_from_memory(plain, n2, &l, NULL));
+        ASSERT_TRUE(l->cnn == NULL);
+        ASSERT_OK(model_describe_json(l, &info));
+        ASSERT_TRUE(strstr(info, "\"image_tower\":\"none\"") != NULL);
+
+        /* damaged CNN parts */
+        void (*edits[])(json_object *) = {drop_bias, drop_description, wrong_channels, bad_description, wrong_shape,
+                                          outside};
+        const char *names[] = {"a tensor missing", "no description", "channels disagree", "stored < input",
+                               "a wrong shape", "a range outside the file"};
+        for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
+                size_t en;
+                _cleanup_free_ uint8_t *e = edit_header(data, size, edits[i], &en);
+                refused(e, en, names[i]);
+        }
+        /* a NaN in the last CNN tensor (the last 4 bytes of the file) */
+        _cleanup_free_ uint8_t *nan_data = malloc(size);
+        ASSERT_TRUE(nan_data);
+        memcpy(nan_data, data, size);
+        float nan = NAN;
+        memcpy(nan_data + size - 4, &nan, 4);
+        refused(nan_data, size, "a NaN weight");
+        /* every truncation inside the CNN's bytes */
+        for (size_t cut = size - 4 * 30; cut < size; cut += 7) {
+                _cleanup_(model_freep) Model *t = NULL;
+                ASSERT_ERROR(model_load_from_memory(data, cut, &t, NULL), EBADMSG);
+        }
 }
 
 TEST_MAIN()
