@@ -71,6 +71,9 @@ static json_object *parse_info(const ManagerInfo *m)
 static const char *model_source(json_object *o, char *buf, size_t size)
 {
         const char *bb = get_string(o, "backbone");
+        const char *tower = get_string(o, "image_tower");
+        if (isempty(bb) && tower && streq(tower, "small CNN from scratch"))
+                return "tags + small CNN (no backbone)";
         if (isempty(bb))
                 return "tags only (no image backbone)";
         snprintf(buf, size, "image backbone %.12s + tags", bb);

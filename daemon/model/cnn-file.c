@@ -140,8 +140,8 @@ static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, co
         return 0;
 }
 
-int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, ModelCnn **ret, size_t *ret_bytes,
-                   char **ret_error)
+int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
+                   size_t *ret_bytes, char **ret_error)
 {
         _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
         json_object *meta = NULL, *v;
@@ -169,6 +169,8 @@ int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, Model
         r = parse_arch(meta, &a, &auc, ret_error);
         if (r < 0)
                 return r;
+        if (cnn_feature_dim(&a) != dim)
+                return fail(ret_error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a), dim);
         n = cnn_param_layout(&a, p);
         if (n_tensors != n)
                 return fail(ret_error, "the file holds %zu CNN tensors, its description %zu", n_tensors, n);

@@ -136,9 +136,26 @@ typedef struct json_object json_object;
 int model_cnn_save_metadata(const ModelCnn *c, json_object *meta);
 /* Reads the CNN of a parsed file: none (ret NULL, 0 bytes) when it has neither
  * "cnn" metadata nor cnn.* tensors; otherwise every tensor must be there with
- * its shape and finite values. ret_bytes: the tensor bytes it covers.
+ * its shape and finite values, and the head's dim features must be the
+ * CNN's. ret_bytes: the tensor bytes it covers.
  * -EBADMSG with *ret_error set for anything else. */
-int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, ModelCnn **ret, size_t *ret_bytes,
-                   char **ret_error);
+int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
+                   size_t *ret_bytes, char **ret_error);
 /* What `status` says the image tower is: the backbone, the CNN or nothing. */
 const char *model_image_tower(const Model *m);
+
+/* ---- the whole tower for a training run (cnn-dataset.c) ----------------------------- */
+
+/* For model_train() without a backbone: ds has the one feature set
+ * CNN_FEATURE_SET of cnn_feature_dim(a) features per post (their values are
+ * overwritten here) and crops[i] is post i's crop. Loads the crops, trains
+ * the CNN on the split model_split(ds, o) gives, for at most budget_s
+ * seconds, and writes every post's features into ds. -EBADMSG (with
+ * *ret_error naming the file) when a crop does not decode. */
+int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const char *const *crops,
+                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret, char **ret_error);
+
+/* Features of image files for prediction: n × cnn_feature_dim(). status[i]
+ * gets 0 or the image's negative errno (its features are then zeros). */
+int cnn_features_of_files(VkEngine *e, const ModelCnn *c, const char *const *paths, size_t n, float *ret_features,
+                          int *status);

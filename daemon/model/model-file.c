@@ -113,6 +113,9 @@ int model_describe_json(const Model *m, char **ret)
         json_object_object_add(o, "features", json_object_new_int64(m->dim));
         json_object_object_add(o, "vocabulary_size", json_object_new_int64(m->vocab));
         json_object_object_add(o, "image_tower", json_object_new_string(model_image_tower(m)));
+        if (m->cnn && isfinite(m->cnn->val_auc))
+                /* the image-only ablation: the CNN alone on the same validation posts */
+                json_object_object_add(o, "cnn_val_auc", json_object_new_double(m->cnn->val_auc));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         c = s ? strdup(s) : NULL;
         json_object_put(o);

@@ -288,7 +288,7 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
                    2 * (size_t)m->hidden + 1 + (size_t)m->vocab * m->tag_dim) *
                   4;
         size_t cnn_bytes;
-        r = model_cnn_load(l->hdr, l->data, l->data_len, &m->cnn, &cnn_bytes, &l->error);
+        r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &cnn_bytes, &l->error);
         if (r < 0)
                 return r;
         covered += cnn_bytes;
