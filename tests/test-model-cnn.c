@@ -48,10 +48,19 @@ static double ref_step(const ModelCnn *c, const uint8_t *rgb, const float *y, ui
               *dfx = calloc(B * C, 4), *d2 = calloc((size_t)B * P * C, 4);
         uint32_t *am = calloc(B * C, 4);
         const float *prm = c->params;
-        PreprocShape ps = {.n = B, .src_h = a->stored, .src_w = a->stored, .crop_h = a->input, .crop_w = a->input,
-                           .crop_y = margin / 2, .crop_x = margin / 2, .out_h = a->input, .out_w = a->input,
-                           .flags = w->augment ? PREPROC_RANDOM_CROP | PREPROC_RANDOM_FLIP : 0, .seed = w->seed,
-                           .scale = {1 / 127.5f, 1 / 127.5f, 1 / 127.5f}, .offset = {-1, -1, -1}};
+        PreprocShape ps = {.n = B,
+                           .src_h = a->stored,
+                           .src_w = a->stored,
+                           .crop_h = a->input,
+                           .crop_w = a->input,
+                           .crop_y = margin / 2,
+                           .crop_x = margin / 2,
+                           .out_h = a->input,
+                           .out_w = a->input,
+                           .flags = w->augment ? PREPROC_RANDOM_CROP | PREPROC_RANDOM_FLIP : 0,
+                           .seed = w->seed,
+                           .scale = {1 / 127.5f, 1 / 127.5f, 1 / 127.5f},
+                           .offset = {-1, -1, -1}};
         double loss = 0;
 
         ASSERT_TRUE(x && fm && fx && dz && dfm && dfx && d2 && am);
@@ -68,9 +77,11 @@ static double ref_step(const ModelCnn *c, const uint8_t *rgb, const float *y, ui
         ref_gpool_fwd(POOL_MAX, B, P, C, act[L - 1], fx, am);
         memset(grads, 0, c->n_params * sizeof(float));
         const float *wm = prm + p[2 * L].offset, *wx = prm + p[2 * L + 1].offset;
-        float *gwm = grads + p[2 * L].offset, *gwx = grads + p[2 * L + 1].offset, *gb = grads + p[2 * L + 2].offset;
+        float *gwm = grads + p[2 * L].offset, *gwx = grads + p[2 * L + 1].offset,
+              *gb = grads + p[2 * L + 2].offset;
         for (uint32_t b = 0; b < B; b++) {
-                double z = prm[p[2 * L + 2].offset] + vkt_dot(fm + b * C, wm, C) + vkt_dot(fx + b * C, wx, C);
+                double z =
+                        prm[p[2 * L + 2].offset] + vkt_dot(fm + b * C, wm, C) + vkt_dot(fx + b * C, wx, C);
                 loss += pw * y[b] * softplus(-z) + (1 - y[b]) * softplus(z);
                 dz[b] = (float)(((pw * y[b] + 1 - y[b]) / (1 + exp(-z)) - pw * y[b]) / B);
                 gb[0] += dz[b];
@@ -92,8 +103,10 @@ static double ref_step(const ModelCnn *c, const uint8_t *rgb, const float *y, ui
         for (unsigned l = L; l-- > 0;) {
                 ConvShape s;
                 cnn_layer_shape(a, l, B, &s);
-                ref_act_bwd(VK_ACTIVATION_RELU, (size_t)B * cnn_layer_pixels(a, l) * a->channels[l], act[l], d, d);
-                ref_conv2d_bwd_weight(&s, l ? act[l - 1] : x, d, grads + p[2 * l].offset, grads + p[2 * l + 1].offset);
+                ref_act_bwd(VK_ACTIVATION_RELU, (size_t)B * cnn_layer_pixels(a, l) * a->channels[l], act[l],
+                            d, d);
+                ref_conv2d_bwd_weight(&s, l ? act[l - 1] : x, d, grads + p[2 * l].offset,
+                                      grads + p[2 * l + 1].offset);
                 if (l > 0) {
                         float *dp = calloc((size_t)B * cnn_layer_pixels(a, l - 1) * a->channels[l - 1], 4);
                         ASSERT_TRUE(dp);
@@ -115,8 +128,8 @@ static void check_against_reference(const CnnArch *a, uint32_t B, bool augment, 
         _cleanup_(cnn_net_freep) CnnNet *net = NULL;
         size_t sz = (size_t)a->stored * a->stored * 3, F = cnn_feature_dim(a);
         _cleanup_free_ uint8_t *rgb = malloc(B * sz);
-        _cleanup_free_ float *y = malloc(B * 4), *g_vk = NULL, *g_c = NULL, *f_vk = NULL,
-                             *f_c = NULL, *z = malloc(B * 4);
+        _cleanup_free_ float *y = malloc(B * 4), *g_vk = NULL, *g_c = NULL, *f_vk = NULL, *f_c = NULL,
+                             *z = malloc(B * 4);
         CnnWindow w = {.augment = augment, .seed = (uint32_t)seed * 77};
         float loss;
         char what[1024];
@@ -142,8 +155,8 @@ static void check_against_reference(const CnnArch *a, uint32_t B, bool augment, 
         snprintf(what, sizeof(what), "features, input %u, %u layers, batch %u", a->input, a->n_layers, B);
         vkt_compare(what, f_vk, f_c, B * F, 1e-10);
         ASSERT_OK(cnn_net_step(net, rgb, y, B, &w, 1.7f, NULL, &loss, g_vk));
-        fprintf(stderr, "  input %u/%u, %u layers, batch %u%s: loss %.6f on the device, %.6f in C\n", a->input,
-                a->stored, a->n_layers, B, augment ? ", augmented" : "", loss, want);
+        fprintf(stderr, "  input %u/%u, %u layers, batch %u%s: loss %.6f on the device, %.6f in C\n",
+                a->input, a->stored, a->n_layers, B, augment ? ", augmented" : "", loss, want);
         ASSERT_NEAR(loss, want, 1e-4 * (1 + fabs(want)));
         CnnParam p[CNN_PARAMS_MAX];
         size_t n = cnn_param_layout(a, p);
@@ -156,25 +169,30 @@ static void check_against_reference(const CnnArch *a, uint32_t B, bool augment, 
 TEST(step_matches_reference_on_odd_shapes)
 {
         /* odd sides (13 → 7 → 4), margins for the random window, 1 to 3 layers, odd channels */
-        check_against_reference(&(CnnArch){.input = 13, .stored = 13, .n_layers = 2, .channels = {5, 7}}, 3, false, 1);
-        check_against_reference(&(CnnArch){.input = 13, .stored = 17, .n_layers = 3, .channels = {3, 9, 6}}, 5, true,
-                                2);
-        check_against_reference(&(CnnArch){.input = 9, .stored = 11, .n_layers = 1, .channels = {1}}, 1, true, 3);
-        check_against_reference(&(CnnArch){.input = 20, .stored = 24, .n_layers = 4, .channels = {8, 16, 16, 12}},
-                                7, true, 4);
+        check_against_reference(&(CnnArch){.input = 13, .stored = 13, .n_layers = 2, .channels = {5, 7}}, 3,
+                                false, 1);
+        check_against_reference(&(CnnArch){.input = 13, .stored = 17, .n_layers = 3, .channels = {3, 9, 6}},
+                                5, true, 2);
+        check_against_reference(&(CnnArch){.input = 9, .stored = 11, .n_layers = 1, .channels = {1}}, 1,
+                                true, 3);
+        check_against_reference(
+                &(CnnArch){.input = 20, .stored = 24, .n_layers = 4, .channels = {8, 16, 16, 12}}, 7, true,
+                4);
 }
 
 /* A textured background with distractor blobs; for targets a red-and-white
  * bullseye somewhere: only the pixels tell the classes apart. */
 static void draw(uint8_t *img, uint32_t side, bool target)
 {
-        uint8_t base[3] = {(uint8_t)(vkt_u32() % 200), (uint8_t)(vkt_u32() % 200), (uint8_t)(vkt_u32() % 200)};
+        uint8_t base[3] = {(uint8_t)(vkt_u32() % 200), (uint8_t)(vkt_u32() % 200),
+                           (uint8_t)(vkt_u32() % 200)};
         for (uint32_t i = 0; i < side * side; i++)
                 for (int ch = 0; ch < 3; ch++)
                         img[i * 3 + ch] = (uint8_t)(base[ch] + vkt_u32() % 56);
         for (int k = 0; k < 2 + (int)(target ? 0 : 1); k++) {
                 float cx = vkt_uniform(0, side), cy = vkt_uniform(0, side), r = vkt_uniform(2, 5);
-                uint8_t col[3] = {(uint8_t)(vkt_u32() % 150), (uint8_t)(80 + vkt_u32() % 170), (uint8_t)(vkt_u32() % 255)};
+                uint8_t col[3] = {(uint8_t)(vkt_u32() % 150), (uint8_t)(80 + vkt_u32() % 170),
+                                  (uint8_t)(vkt_u32() % 255)};
                 for (uint32_t y = 0; y < side; y++)
                         for (uint32_t x = 0; x < side; x++)
                                 if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r)
@@ -224,11 +242,12 @@ TEST(learns_a_pixel_only_pattern)
         o.patience = 10;
         o.max_epochs = 60;
         /* a split pointing past the images is refused */
-        ASSERT_ERROR(cnn_train(vkt_engine(), &a, rgb, labels, NL, &(CnnSplit){train, bad, n_train, 1}, &o, &c, NULL),
+        ASSERT_ERROR(cnn_train(vkt_engine(), &a, rgb, labels, NL, &(CnnSplit){train, bad, n_train, 1}, &o,
+                               &c, NULL),
                      EINVAL);
         double t0 = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
-        ASSERT_OK(cnn_train(vkt_engine(), &a, rgb, labels, NL, &(CnnSplit){train, val, n_train, n_val}, &o, &c,
-                            &error));
+        ASSERT_OK(cnn_train(vkt_engine(), &a, rgb, labels, NL, &(CnnSplit){train, val, n_train, n_val}, &o,
+                            &c, &error));
         fprintf(stderr, "  validation ROC AUC of the CNN alone: %.3f after %.1f s\n", c->val_auc,
                 (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC - t0);
         ASSERT_TRUE(c->val_auc >= 0.9);
@@ -276,7 +295,8 @@ static uint8_t *save_to_memory(const Model *m, size_t *ret_size)
 }
 
 /* Rewrites the file's JSON header with edit() applied (the data stay). */
-static uint8_t *edit_header(const uint8_t *data, size_t size, void (*edit)(json_object *hdr), size_t *ret_size)
+static uint8_t *edit_header(const uint8_t *data, size_t size, void (*edit)(json_object *hdr),
+                            size_t *ret_size)
 {
         uint64_t hlen = 0;
         for (int i = 0; i < 8; i++)
@@ -329,7 +349,8 @@ static void wrong_shape(json_object *hdr)
 
 static void outside(json_object *hdr)
 {
-        json_object *offs = json_object_object_get(json_object_object_get(hdr, "cnn.fc.bias"), "data_offsets");
+        json_object *offs =
+                json_object_object_get(json_object_object_get(hdr, "cnn.fc.bias"), "data_offsets");
         json_object_array_put_idx(offs, 1, json_object_new_int64(INT64_C(1) << 40));
 }
 
@@ -372,10 +393,10 @@ TEST(file_round_trip_and_damage)
         ASSERT_TRUE(strstr(info, "\"image_tower\":\"none\"") != NULL);
 
         /* damaged CNN parts */
-        void (*edits[])(json_object *) = {drop_bias, drop_description, wrong_channels, bad_description, wrong_shape,
-                                          outside};
-        const char *names[] = {"a tensor missing", "no description", "channels disagree", "stored < input",
-                               "a wrong shape", "a range outside the file"};
+        void (*edits[])(json_object *) = {drop_bias,       drop_description, wrong_channels,
+                                          bad_description, wrong_shape,      outside};
+        const char *names[] = {"a tensor missing", "no description", "channels disagree",
+                               "stored < input",   "a wrong shape",  "a range outside the file"};
         for (size_t i = 0; i < ELEMENTSOF(edits); i++) {
                 size_t en;
                 _cleanup_free_ uint8_t *e = edit_header(data, size, edits[i], &en);

@@ -18,6 +18,20 @@ _printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...)
         *ret_error = s;
 }
 
+/* Reports the time left of the whole training, not of the CNN's share. */
+typedef struct Relay {
+        ModelProgressFn progress;
+        void *userdata;
+        double after; /* seconds the head gets after the CNN's share */
+} Relay;
+
+static int relay(ModelStage stage, unsigned epoch, double loss, double val_auc, double seconds_left,
+                 void *userdata)
+{
+        Relay *r = userdata;
+        return r->progress(stage, epoch, loss, val_auc, seconds_left + r->after, r->userdata);
+}
+
 int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const char *const *crops,
                       const ModelTrainOptions *o, double budget_s, ModelCnn **ret, char **ret_error)
 {
@@ -52,8 +66,11 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
                 return r;
         co.time_budget_s = budget_s;
         co.seed = o->seed;
-        co.progress = o->progress;
-        co.userdata = o->userdata;
+        Relay rl = {o->progress, o->userdata, MAX(o->time_budget_s - budget_s, 0.0)};
+        if (o->progress) {
+                co.progress = relay;
+                co.userdata = &rl;
+        }
         co.cancel = o->cancel;
         uint8_t *labels = ds->labels;
         r = cnn_train(e, a, rgb, labels, ds->n, &(CnnSplit){train, val, n_train, n_val}, &co, &c, ret_error);
@@ -66,8 +83,8 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
         return 0;
 }
 
-int cnn_features_of_files(VkEngine *e, const ModelCnn *c, const char *const *paths, size_t n, float *ret_features,
-                          int *status)
+int cnn_features_of_files(VkEngine *e, const ModelCnn *c, const char *const *paths, size_t n,
+                          float *ret_features, int *status)
 {
         size_t sz = (size_t)c->arch.stored * c->arch.stored * 3;
         uint32_t F = cnn_feature_dim(&c->arch);

@@ -76,20 +76,23 @@ static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, char **err
         const char *s;
 
         if (!json_object_object_get_ex(meta, "cnn", &v) || !json_object_is_type(v, json_type_string))
-                return fail(error, "the CNN's tensors are there but its description (metadata \"cnn\") is not");
+                return fail(error,
+                            "the CNN's tensors are there but its description (metadata \"cnn\") is not");
         s = json_object_get_string(v);
         json_object *o = json_tokener_parse(s);
         int r = 0;
         *a = (CnnArch){};
-        if (!o || !json_object_is_type(o, json_type_object) || get_u32(o, "input", CNN_INPUT_MAX, &a->input) < 0 ||
-            get_u32(o, "stored", CNN_INPUT_MAX, &a->stored) < 0 || !json_object_object_get_ex(o, "channels", &ch) ||
-            !json_object_is_type(ch, json_type_array) || json_object_array_length(ch) == 0 ||
-            json_object_array_length(ch) > CNN_LAYERS_MAX)
+        if (!o || !json_object_is_type(o, json_type_object) ||
+            get_u32(o, "input", CNN_INPUT_MAX, &a->input) < 0 ||
+            get_u32(o, "stored", CNN_INPUT_MAX, &a->stored) < 0 ||
+            !json_object_object_get_ex(o, "channels", &ch) || !json_object_is_type(ch, json_type_array) ||
+            json_object_array_length(ch) == 0 || json_object_array_length(ch) > CNN_LAYERS_MAX)
                 r = fail(error, "the CNN's description is malformed");
         else {
                 a->n_layers = (uint32_t)json_object_array_length(ch);
                 for (unsigned l = 0; r >= 0 && l < a->n_layers; l++)
-                        if (get_u32(json_object_array_get_idx(ch, l), NULL, CNN_CHANNELS_MAX, &a->channels[l]) < 0)
+                        if (get_u32(json_object_array_get_idx(ch, l), NULL, CNN_CHANNELS_MAX,
+                                    &a->channels[l]) < 0)
                                 r = fail(error, "the CNN's layer %u is malformed", l);
                 if (r >= 0 && cnn_arch_check(a) < 0)
                         r = fail(error, "the CNN's architecture is out of range");
@@ -120,8 +123,8 @@ static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, co
                         return fail(error, "CNN tensor \"%s\" has a bad shape", p->name);
         if (dims[0] != p->rows || (rank == 2 && dims[1] != p->cols))
                 return fail(error, "CNN tensor \"%s\" does not match the CNN's description", p->name);
-        if (!json_object_object_get_ex(t, "data_offsets", &offs) || !json_object_is_type(offs, json_type_array) ||
-            json_object_array_length(offs) != 2 ||
+        if (!json_object_object_get_ex(t, "data_offsets", &offs) ||
+            !json_object_is_type(offs, json_type_array) || json_object_array_length(offs) != 2 ||
             !json_object_is_type(json_object_array_get_idx(offs, 0), json_type_int) ||
             !json_object_is_type(json_object_array_get_idx(offs, 1), json_type_int))
                 return fail(error, "CNN tensor \"%s\" has no byte range", p->name);
@@ -132,7 +135,8 @@ static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, co
         b = (uint32_t)b64;
         e = (uint32_t)e64;
         if ((size_t)(e - b) != cnn_param_count(p) * 4)
-                return fail(error, "CNN tensor \"%s\": %u bytes for %zu floats", p->name, e - b, cnn_param_count(p));
+                return fail(error, "CNN tensor \"%s\": %u bytes for %zu floats", p->name, e - b,
+                            cnn_param_count(p));
         memcpy(dst, data + b, e - b);
         for (size_t i = 0; i < cnn_param_count(p); i++)
                 if (!isfinite(dst[i]))
@@ -170,7 +174,8 @@ int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint3
         if (r < 0)
                 return r;
         if (cnn_feature_dim(&a) != dim)
-                return fail(ret_error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a), dim);
+                return fail(ret_error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a),
+                            dim);
         n = cnn_param_layout(&a, p);
         if (n_tensors != n)
                 return fail(ret_error, "the file holds %zu CNN tensors, its description %zu", n_tensors, n);

@@ -16,8 +16,8 @@ static int load_one(const char *path, uint32_t size, uint8_t *ret_rgb)
         _cleanup_(g_object_unrefp) VipsImage *thumb = NULL, *srgb = NULL, *rgb = NULL, *u8 = NULL;
         size_t bytes;
 
-        if (vips_thumbnail(path, &thumb, (int)size, "height", (int)size, "crop", VIPS_INTERESTING_CENTRE, "size",
-                           VIPS_SIZE_BOTH, "fail_on", VIPS_FAIL_ON_ERROR, NULL) != 0 ||
+        if (vips_thumbnail(path, &thumb, (int)size, "height", (int)size, "crop", VIPS_INTERESTING_CENTRE,
+                           "size", VIPS_SIZE_BOTH, "fail_on", VIPS_FAIL_ON_ERROR, NULL) != 0 ||
             vips_colourspace(thumb, &srgb, VIPS_INTERPRETATION_sRGB, NULL) != 0 ||
             vips_extract_band(srgb, &rgb, 0, "n", 3, NULL) != 0 || vips_cast_uchar(rgb, &u8, NULL) != 0) {
                 log_debug("Cannot decode \"%s\": %s", path, vips_error_buffer());

@@ -54,8 +54,8 @@ CnnNet *cnn_net_free(CnnNet *n)
                 vk_tensor_free(n->act[l]);
                 vk_tensor_free(n->dact[l]);
         }
-        VkTensor *t[] = {n->src, n->x,    n->dmax, n->fmean,     n->fmax, n->argmax, n->z,
-                         n->y,   n->pw,   n->loss, n->loss_mean, n->dz,   n->dfmean, n->dfmax};
+        VkTensor *t[] = {n->src, n->x,  n->dmax, n->fmean,     n->fmax, n->argmax, n->z,
+                         n->y,   n->pw, n->loss, n->loss_mean, n->dz,   n->dfmean, n->dfmax};
         for (size_t i = 0; i < ELEMENTSOF(t); i++)
                 vk_tensor_free(t[i]);
         op_preprocess_free(n->pre);
@@ -109,24 +109,33 @@ int cnn_net_new(VkEngine *e, const CnnArch *a, uint32_t max_batch, CnnNet **ret)
                 return r;
         for (size_t k = 0; k < n->n_params; k++) {
                 size_t c = cnn_param_count(&n->layout[k]);
-                if ((r = tensor(e, VK_DTYPE_F32, c, &n->p[k])) < 0 || (r = tensor(e, VK_DTYPE_F32, c, &n->g[k])) < 0 ||
-                    (r = tensor(e, VK_DTYPE_F32, c, &n->m[k])) < 0 || (r = tensor(e, VK_DTYPE_F32, c, &n->v[k])) < 0)
+                if ((r = tensor(e, VK_DTYPE_F32, c, &n->p[k])) < 0 ||
+                    (r = tensor(e, VK_DTYPE_F32, c, &n->g[k])) < 0 ||
+                    (r = tensor(e, VK_DTYPE_F32, c, &n->m[k])) < 0 ||
+                    (r = tensor(e, VK_DTYPE_F32, c, &n->v[k])) < 0)
                         return r;
         }
         for (unsigned l = 0; l < A->n_layers; l++) {
                 size_t c = (size_t)max_batch * cnn_layer_pixels(A, l) * A->channels[l];
-                if ((r = tensor(e, VK_DTYPE_F32, c, &n->act[l])) < 0 || (r = tensor(e, VK_DTYPE_F32, c, &n->dact[l])) < 0)
+                if ((r = tensor(e, VK_DTYPE_F32, c, &n->act[l])) < 0 ||
+                    (r = tensor(e, VK_DTYPE_F32, c, &n->dact[l])) < 0)
                         return r;
         }
-        size_t last = (size_t)max_batch * cnn_layer_pixels(A, A->n_layers - 1) * n->c, bc = (size_t)max_batch * n->c;
+        size_t last = (size_t)max_batch * cnn_layer_pixels(A, A->n_layers - 1) * n->c,
+               bc = (size_t)max_batch * n->c;
         if ((r = tensor(e, VK_DTYPE_U8, max_batch * stored, &n->src)) < 0 ||
             (r = tensor(e, VK_DTYPE_F32, max_batch * in, &n->x)) < 0 ||
-            (r = tensor(e, VK_DTYPE_F32, last, &n->dmax)) < 0 || (r = tensor(e, VK_DTYPE_F32, bc, &n->fmean)) < 0 ||
-            (r = tensor(e, VK_DTYPE_F32, bc, &n->fmax)) < 0 || (r = tensor(e, VK_DTYPE_U32, bc, &n->argmax)) < 0 ||
-            (r = tensor(e, VK_DTYPE_F32, bc, &n->dfmean)) < 0 || (r = tensor(e, VK_DTYPE_F32, bc, &n->dfmax)) < 0 ||
-            (r = tensor(e, VK_DTYPE_F32, max_batch, &n->z)) < 0 || (r = tensor(e, VK_DTYPE_F32, max_batch, &n->y)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, last, &n->dmax)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, bc, &n->fmean)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, bc, &n->fmax)) < 0 ||
+            (r = tensor(e, VK_DTYPE_U32, bc, &n->argmax)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, bc, &n->dfmean)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, bc, &n->dfmax)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, max_batch, &n->z)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, max_batch, &n->y)) < 0 ||
             (r = tensor(e, VK_DTYPE_F32, max_batch, &n->loss)) < 0 ||
-            (r = tensor(e, VK_DTYPE_F32, max_batch, &n->dz)) < 0 || (r = tensor(e, VK_DTYPE_F32, 1, &n->pw)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, max_batch, &n->dz)) < 0 ||
+            (r = tensor(e, VK_DTYPE_F32, 1, &n->pw)) < 0 ||
             (r = tensor(e, VK_DTYPE_F32, 1, &n->loss_mean)) < 0)
                 return r;
         *ret = TAKE_PTR(n);
@@ -163,10 +172,18 @@ static int record_forward(CnnNet *n, const uint8_t *rgb, uint32_t batch, const C
 {
         const CnnArch *a = &n->arch;
         uint32_t margin = a->stored - a->input, last = cnn_layer_pixels(a, a->n_layers - 1);
-        PreprocShape p = {.n = batch, .src_h = a->stored, .src_w = a->stored, .crop_h = a->input,
-                          .crop_w = a->input, .crop_y = margin / 2, .crop_x = margin / 2, .out_h = a->input,
-                          .out_w = a->input, .seed = w ? w->seed : 0,
-                          .scale = {1 / 127.5f, 1 / 127.5f, 1 / 127.5f}, .offset = {-1, -1, -1}};
+        PreprocShape p = {.n = batch,
+                          .src_h = a->stored,
+                          .src_w = a->stored,
+                          .crop_h = a->input,
+                          .crop_w = a->input,
+                          .crop_y = margin / 2,
+                          .crop_x = margin / 2,
+                          .out_h = a->input,
+                          .out_w = a->input,
+                          .seed = w ? w->seed : 0,
+                          .scale = {1 / 127.5f, 1 / 127.5f, 1 / 127.5f},
+                          .offset = {-1, -1, -1}};
         int r;
 
         if (w && w->augment)
@@ -184,7 +201,8 @@ static int record_forward(CnnNet *n, const uint8_t *rgb, uint32_t batch, const C
         }
         VkTensor *top = n->act[a->n_layers - 1];
         if ((r = op_gpool_record(n->pool, n->rec, POOL_AVG, batch, last, n->c, top, n->fmean, NULL)) < 0 ||
-            (r = op_gpool_record(n->pool, n->rec, POOL_MAX, batch, last, n->c, top, n->fmax, n->argmax)) < 0 ||
+            (r = op_gpool_record(n->pool, n->rec, POOL_MAX, batch, last, n->c, top, n->fmax, n->argmax)) <
+                    0 ||
             (r = op_gemm_record(n->gemm, n->rec, n->fmean, n->p[P_FC_MEAN(n)], n->p[P_FC_BIAS(n)], n->z,
                                 &(OpGemmParams){batch, 1, n->c})) < 0 ||
             (r = op_gemm_record(n->gemm, n->rec, n->fmax, n->p[P_FC_MAX(n)], NULL, n->z,
@@ -201,12 +219,14 @@ static int record_backward(CnnNet *n, uint32_t batch)
         size_t n_last = (size_t)batch * last * n->c;
         int r;
 
-        if ((r = op_bce_record_backward(n->bce, n->rec, n->z, n->y, n->pw, NULL, n->dz, batch, 1, 1.0f / batch)) < 0 ||
+        if ((r = op_bce_record_backward(n->bce, n->rec, n->z, n->y, n->pw, NULL, n->dz, batch, 1,
+                                        1.0f / batch)) < 0 ||
             (r = op_gemm_record(n->gemm, n->rec, n->fmean, n->dz, NULL, n->g[P_FC_MEAN(n)],
                                 &(OpGemmParams){n->c, 1, batch, .trans_a = true})) < 0 ||
             (r = op_gemm_record(n->gemm, n->rec, n->fmax, n->dz, NULL, n->g[P_FC_MAX(n)],
                                 &(OpGemmParams){n->c, 1, batch, .trans_a = true})) < 0 ||
-            (r = op_reduce_record(n->reduce, n->rec, OP_REDUCE_SUM, n->dz, batch, 1, 0, n->g[P_FC_BIAS(n)])) < 0 ||
+            (r = op_reduce_record(n->reduce, n->rec, OP_REDUCE_SUM, n->dz, batch, 1, 0,
+                                  n->g[P_FC_BIAS(n)])) < 0 ||
             (r = op_gemm_record(n->gemm, n->rec, n->dz, n->p[P_FC_MEAN(n)], NULL, n->dfmean,
                                 &(OpGemmParams){batch, n->c, 1, .trans_b = true})) < 0 ||
             (r = op_gemm_record(n->gemm, n->rec, n->dz, n->p[P_FC_MAX(n)], NULL, n->dfmax,
@@ -242,11 +262,13 @@ int cnn_net_step(CnnNet *n, const uint8_t *rgb, const float *y, uint32_t batch, 
 
         if (batch == 0 || batch > n->max_batch)
                 return -EINVAL;
-        if ((r = vk_recorder_begin(n->rec)) < 0 || (r = vk_recorder_upload(n->rec, n->y, y, batch * sizeof(float))) < 0 ||
+        if ((r = vk_recorder_begin(n->rec)) < 0 ||
+            (r = vk_recorder_upload(n->rec, n->y, y, batch * sizeof(float))) < 0 ||
             (r = vk_recorder_upload(n->rec, n->pw, &pos_weight, sizeof(float))) < 0 ||
             (r = record_forward(n, rgb, batch, w)) < 0 ||
             (r = op_bce_record(n->bce, n->rec, n->z, n->y, n->pw, NULL, n->loss, batch, 1)) < 0 ||
-            (r = op_reduce_record(n->reduce, n->rec, OP_REDUCE_MEAN, n->loss, 1, batch, 1, n->loss_mean)) < 0 ||
+            (r = op_reduce_record(n->reduce, n->rec, OP_REDUCE_MEAN, n->loss, 1, batch, 1, n->loss_mean)) <
+                    0 ||
             (r = record_backward(n, batch)) < 0)
                 return r;
         for (size_t k = 0; k < n->n_params; k++) {
@@ -254,7 +276,8 @@ int cnn_net_step(CnnNet *n, const uint8_t *rgb, const float *y, uint32_t batch, 
                 if (ret_grads && (r = vk_recorder_download(n->rec, n->g[k], ret_grads + n->layout[k].offset,
                                                            c * sizeof(float))) < 0)
                         return r;
-                if (adam && (r = op_adamw_record(n->adamw, n->rec, n->g[k], n->p[k], n->m[k], n->v[k], c, adam)) < 0)
+                if (adam &&
+                    (r = op_adamw_record(n->adamw, n->rec, n->g[k], n->p[k], n->m[k], n->v[k], c, adam)) < 0)
                         return r;
         }
         if ((r = vk_recorder_download(n->rec, n->loss_mean, &loss, sizeof(float))) < 0 ||
@@ -291,7 +314,8 @@ int cnn_net_forward(CnnNet *n, const uint8_t *rgb, uint32_t batch, const CnnWind
                 return r;
         for (uint32_t i = 0; ret_features && i < batch; i++) {
                 memcpy(ret_features + (size_t)i * 2 * n->c, fm + (size_t)i * n->c, n->c * sizeof(float));
-                memcpy(ret_features + (size_t)i * 2 * n->c + n->c, fx + (size_t)i * n->c, n->c * sizeof(float));
+                memcpy(ret_features + (size_t)i * 2 * n->c + n->c, fx + (size_t)i * n->c,
+                       n->c * sizeof(float));
         }
         return 0;
 }

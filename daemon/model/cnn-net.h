@@ -21,7 +21,7 @@ int cnn_net_download(CnnNet *n, float *params);
 
 /* How a batch's windows are taken from the stored crops. */
 typedef struct CnnWindow {
-        bool augment;  /* random window and flip per image, drawn from seed */
+        bool augment; /* random window and flip per image, drawn from seed */
         uint32_t seed;
 } CnnWindow;
 

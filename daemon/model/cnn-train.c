@@ -62,8 +62,8 @@ static void gather(const CnnArch *a, const uint8_t *rgb, const uint32_t *idx, ui
                 memcpy(out + i * sz, rgb + idx[i] * sz, sz);
 }
 
-static int evaluate(CnnNet *net, const CnnArch *a, const uint8_t *rgb, const uint8_t *labels, const CnnSplit *sp,
-                    uint8_t *batch, float *logits, uint8_t *val_labels, double *ret_auc)
+static int evaluate(CnnNet *net, const CnnArch *a, const uint8_t *rgb, const uint8_t *labels,
+                    const CnnSplit *sp, uint8_t *batch, float *logits, uint8_t *val_labels, double *ret_auc)
 {
         int r;
 
@@ -142,8 +142,12 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                 }
                 /* whole batches only: a last batch of a few posts gives noisy steps */
                 for (size_t i = 0; i + bs <= sp->n_train; i += bs) {
-                        OpAdamWParams p = {.lr = o->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                                           .weight_decay = o->weight_decay, .step = ++step};
+                        OpAdamWParams p = {.lr = o->lr,
+                                           .beta1 = 0.9f,
+                                           .beta2 = 0.999f,
+                                           .eps = 1e-8f,
+                                           .weight_decay = o->weight_decay,
+                                           .step = ++step};
                         CnnWindow w = {.augment = true, .seed = (uint32_t)splitmix(&rng)};
                         float loss;
                         if (o->cancel && atomic_load(o->cancel))
@@ -167,8 +171,8 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                 } else
                         since_best++;
                 double left = deadline - now_s();
-                if (o->progress && o->progress(MODEL_STAGE_CNN, epoch, sum / MAX(steps, 1u), auc, MAX(0.0, left),
-                                               o->userdata))
+                if (o->progress && o->progress(MODEL_STAGE_CNN, epoch, sum / MAX(steps, 1u), auc,
+                                               MAX(0.0, left), o->userdata))
                         return -ECANCELED;
                 if (since_best >= o->patience || left <= 0)
                         break;
@@ -189,7 +193,8 @@ int cnn_features(VkEngine *e, const ModelCnn *c, const uint8_t *rgb, size_t n, f
         size_t sz = (size_t)c->arch.stored * c->arch.stored * 3, F = cnn_feature_dim(&c->arch);
         int r;
 
-        if ((r = cnn_net_new(e, &c->arch, CNN_EVAL_BATCH, &net)) < 0 || (r = cnn_net_upload(net, c->params)) < 0)
+        if ((r = cnn_net_new(e, &c->arch, CNN_EVAL_BATCH, &net)) < 0 ||
+            (r = cnn_net_upload(net, c->params)) < 0)
                 return r;
         for (size_t i = 0; i < n; i += CNN_EVAL_BATCH) {
                 uint32_t m = (uint32_t)MIN((size_t)CNN_EVAL_BATCH, n - i);

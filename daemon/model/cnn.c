@@ -5,8 +5,8 @@
 
 int cnn_arch_check(const CnnArch *a)
 {
-        if (!a || a->n_layers == 0 || a->n_layers > CNN_LAYERS_MAX || a->input == 0 || a->input > CNN_INPUT_MAX ||
-            a->stored < a->input || a->stored > CNN_INPUT_MAX)
+        if (!a || a->n_layers == 0 || a->n_layers > CNN_LAYERS_MAX || a->input == 0 ||
+            a->input > CNN_INPUT_MAX || a->stored < a->input || a->stored > CNN_INPUT_MAX)
                 return -EINVAL;
         for (unsigned l = 0; l < a->n_layers; l++)
                 if (a->channels[l] == 0 || a->channels[l] > CNN_CHANNELS_MAX)
@@ -30,8 +30,15 @@ static uint32_t side_after(const CnnArch *a, unsigned l)
 void cnn_layer_shape(const CnnArch *a, unsigned l, uint32_t n, ConvShape *ret)
 {
         uint32_t side = l == 0 ? a->input : side_after(a, l - 1);
-        ConvShape s = {.n = n, .h = side, .w = side, .c = l == 0 ? 3 : a->channels[l - 1], .k = a->channels[l],
-                       .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2};
+        ConvShape s = {.n = n,
+                       .h = side,
+                       .w = side,
+                       .c = l == 0 ? 3 : a->channels[l - 1],
+                       .k = a->channels[l],
+                       .kh = 3,
+                       .kw = 3,
+                       .stride_h = 2,
+                       .stride_w = 2};
 
         conv_pad_same(side, 3, 2, &s.pad_top, &s.pad_bottom);
         conv_pad_same(side, 3, 2, &s.pad_left, &s.pad_right);

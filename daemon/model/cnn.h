@@ -74,7 +74,7 @@ static inline size_t cnn_param_count(const CnnParam *p)
 typedef struct ModelCnn {
         CnnArch arch;
         size_t n_params;
-        float *params; /* owned */
+        float *params;  /* owned */
         double val_auc; /* of the tower alone, on the validation posts */
 } ModelCnn;
 
@@ -102,19 +102,19 @@ typedef struct CnnTrainOptions {
         uint64_t seed;
         uint32_t batch_size;
         float lr, weight_decay;
-        unsigned patience; /* epochs without a better validation AUC */
-        unsigned max_epochs; /* 0: time and patience only */
+        unsigned patience;        /* epochs without a better validation AUC */
+        unsigned max_epochs;      /* 0: time and patience only */
         ModelProgressFn progress; /* stage MODEL_STAGE_CNN */
         void *userdata;
         const atomic_bool *cancel;
 } CnnTrainOptions;
 
-#define CNN_TRAIN_OPTIONS_DEFAULT                                                                          \
-        ((CnnTrainOptions){.time_budget_s = 30,                                                            \
-                           .seed = 1,                                                                      \
-                           .batch_size = 32,                                                               \
-                           .lr = 3e-3f,                                                                    \
-                           .weight_decay = 1e-4f,                                                          \
+#define CNN_TRAIN_OPTIONS_DEFAULT                                                                           \
+        ((CnnTrainOptions){.time_budget_s = 30,                                                             \
+                           .seed = 1,                                                                       \
+                           .batch_size = 32,                                                                \
+                           .lr = 3e-3f,                                                                     \
+                           .weight_decay = 1e-4f,                                                           \
                            .patience = 12})
 
 /* rgb: n images of a->stored² × 3 bytes; labels: n of 0/1. Returns the
@@ -157,5 +157,5 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
 
 /* Features of image files for prediction: n × cnn_feature_dim(). status[i]
  * gets 0 or the image's negative errno (its features are then zeros). */
-int cnn_features_of_files(VkEngine *e, const ModelCnn *c, const char *const *paths, size_t n, float *ret_features,
-                          int *status);
+int cnn_features_of_files(VkEngine *e, const ModelCnn *c, const char *const *paths, size_t n,
+                          float *ret_features, int *status);

@@ -52,8 +52,8 @@ int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *con
         double start = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
         int r;
 
-        r = cnn_train_dataset(e, &a, ds, (const char *const *)crops, o, TRAIN_CNN_SHARE * o->time_budget_s, ret,
-                              ret_error);
+        r = cnn_train_dataset(e, &a, ds, (const char *const *)crops, o, TRAIN_CNN_SHARE * o->time_budget_s,
+                              ret, ret_error);
         if (r < 0)
                 return r;
         double used = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC - start;
