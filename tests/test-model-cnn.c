@@ -10,12 +10,21 @@
  * (-EINVAL). */
 #include <json-c/json.h>
 #include <time.h>
+/* util.h (through cnn.h) first: glib redefines MIN/MAX */
+#include "cnn.h"
+
+#include <vips/vips.h>
 
 #include "../daemon/model/cnn-net.h"
-#include "cnn.h"
 #include "metrics.h"
 #include "ref-conv.h"
 #include "vk-test.h"
+
+static char *mfree_str(char *s)
+{
+        free(s);
+        return NULL;
+}
 
 static void random_params(ModelCnn *c, uint64_t seed)
 {
@@ -414,6 +423,100 @@ TEST(file_round_trip_and_damage)
                 _cleanup_(model_freep) Model *t = NULL;
                 ASSERT_ERROR(model_load_from_memory(data, cut, &t, NULL), EBADMSG);
         }
+}
+
+/* ---- crops on disk: real JPEGs through libvips ---- */
+
+#define NJ 60
+#define SIDE 40
+
+static void write_jpeg(const uint8_t *rgb, const char *path)
+{
+        VipsImage *im =
+                vips_image_new_from_memory(rgb, (size_t)SIDE * SIDE * 3, SIDE, SIDE, 3, VIPS_FORMAT_UCHAR);
+        ASSERT_TRUE(im);
+        ASSERT_OK(vips_jpegsave(im, path, "Q", 95, NULL));
+        g_object_unref(im);
+}
+
+TEST(crops_from_files)
+{
+        static const CnnArch a = {.input = 16, .stored = 20, .n_layers = 2, .channels = {6, 8}};
+        char dir[] = "/tmp/fluff-test-cnn-crops-XXXXXX";
+        static char *paths[NJ + 2];
+        static uint8_t img[SIDE * SIDE * 3];
+        _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
+        _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
+        _cleanup_free_ char *error = NULL;
+        ModelFeatureSet set = {.name = CNN_FEATURE_SET, .offset = 0, .dim = cnn_feature_dim(&a)};
+        ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        static float zeros[16], features[(NJ + 2) * 16], again[(NJ + 2) * 16];
+        static int status[NJ + 2];
+
+        ASSERT_TRUE(VIPS_INIT("test") == 0);
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        vkt_seed(7);
+        ASSERT_OK(model_dataset_new(set.dim, 1, &set, 1, &ds));
+        for (int i = 0; i < NJ; i++) {
+                ASSERT_TRUE(asprintf(&paths[i], "%s/%02d.jpg", dir, i) > 0);
+                draw(img, SIDE, i % 2 == 0);
+                write_jpeg(img, paths[i]);
+                ASSERT_OK(model_dataset_add(ds, zeros, NULL, 0, i % 2 == 0 ? 1 : -1));
+        }
+        /* a file that is not an image, and one that is not there */
+        ASSERT_TRUE(asprintf(&paths[NJ], "%s/corrupt.jpg", dir) > 0);
+        ASSERT_OK(write_file_atomic(paths[NJ], "\xff\xd8\xff\xe0 not really a JPEG", 24, 0644));
+        ASSERT_TRUE(asprintf(&paths[NJ + 1], "%s/missing.jpg", dir) > 0);
+
+        _cleanup_free_ uint8_t *rgb = malloc((NJ + 2) * (size_t)a.stored * a.stored * 3);
+        ASSERT_TRUE(rgb);
+        ASSERT_OK(cnn_images_load((const char *const *)paths, NJ + 2, a.stored, rgb, status));
+        for (int i = 0; i < NJ; i++)
+                ASSERT_EQ(status[i], 0);
+        ASSERT_EQ(status[NJ], -EBADMSG);
+        ASSERT_EQ(status[NJ + 1], -ENOENT);
+        ASSERT_ERROR(cnn_images_load((const char *const *)paths, 1, CNN_INPUT_MAX + 1, rgb, status), EINVAL);
+
+        /* the whole tower for a run: trains, fills the dataset's features */
+        o.seed = 3;
+        ASSERT_OK(cnn_train_dataset(vkt_engine(), &a, ds, (const char *const *)paths, &o, 3.0, &c, &error));
+        double nonzero = 0;
+        for (size_t i = 0; i < ds->n * set.dim; i++)
+                nonzero += ds->features[i] != 0;
+        ASSERT_TRUE(nonzero > 0);
+        fprintf(stderr, "  CNN on %d JPEG crops: validation ROC AUC %.3f\n", NJ, c->val_auc);
+
+        /* prediction's path gives the same features, zeros for the bad files */
+        ASSERT_OK(cnn_features_of_files(vkt_engine(), c, (const char *const *)paths, NJ + 2, features,
+                                        status));
+        ASSERT_EQ(status[NJ], -EBADMSG);
+        ASSERT_EQ(status[NJ + 1], -ENOENT);
+        vkt_compare("features from files", features, ds->features, NJ * set.dim, 1e-12);
+        for (uint32_t j = 0; j < 2 * set.dim; j++)
+                ASSERT_TRUE(features[NJ * set.dim + j] == 0);
+        ASSERT_OK(cnn_features(vkt_engine(), c, rgb, NJ, again, NULL));
+        vkt_compare("features from memory", again, ds->features, NJ * set.dim, 1e-12);
+
+        /* a crop that does not decode stops the run with its name, rather than training on zeros */
+        _cleanup_(model_dataset_freep) ModelDataset *ds2 = NULL;
+        _cleanup_(model_cnn_freep) ModelCnn *c2 = NULL;
+        ASSERT_OK(model_dataset_new(set.dim, 1, &set, 1, &ds2));
+        for (int i = 0; i < NJ; i++)
+                ASSERT_OK(model_dataset_add(ds2, zeros, NULL, 0, i % 2 == 0 ? 1 : -1));
+        char *saved = paths[5];
+        paths[5] = paths[NJ];
+        error = mfree_str(error);
+        ASSERT_ERROR(
+                cnn_train_dataset(vkt_engine(), &a, ds2, (const char *const *)paths, &o, 3.0, &c2, &error),
+                EBADMSG);
+        ASSERT_TRUE(error && strstr(error, "corrupt.jpg"));
+        paths[5] = saved;
+
+        for (int i = 0; i < NJ + 2; i++) {
+                (void)unlink(paths[i]);
+                free(paths[i]);
+        }
+        ASSERT_OK(rmdir(dir));
 }
 
 TEST_MAIN()

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdarg.h>
+#include <time.h>
 
 #include "cnn.h"
+
+static double now_s(void)
+{
+        return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
+}
 
 _printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...)
 {
@@ -41,6 +47,7 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
         _cleanup_free_ uint32_t *train = NULL, *val = NULL;
         size_t n_train, n_val, sz = (size_t)a->stored * a->stored * 3;
         CnnTrainOptions co = CNN_TRAIN_OPTIONS_DEFAULT;
+        double start = now_s();
         int r;
 
         if (cnn_arch_check(a) < 0 || ds->dim != cnn_feature_dim(a) || ds->n_sets != 1 || ds->n == 0)
@@ -64,7 +71,8 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
         r = model_split(ds, o, &train, &n_train, &val, &n_val);
         if (r < 0)
                 return r;
-        co.time_budget_s = budget_s;
+        /* decoding the crops comes out of the CNN's share */
+        co.time_budget_s = MAX(budget_s - (now_s() - start), 0.1 * budget_s);
         co.seed = o->seed;
         Relay rl = {o->progress, o->userdata, MAX(o->time_budget_s - budget_s, 0.0)};
         if (o->progress) {

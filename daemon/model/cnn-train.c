@@ -152,6 +152,9 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                         float loss;
                         if (o->cancel && atomic_load(o->cancel))
                                 return -ECANCELED;
+                        /* a big dataset must not overrun a small budget: end the epoch early */
+                        if (steps > 0 && now_s() > deadline)
+                                break;
                         gather(a, rgb, order + i, bs, batch);
                         for (uint32_t k = 0; k < bs; k++)
                                 y[k] = labels[order[i + k]] ? 1.0f : 0.0f;
