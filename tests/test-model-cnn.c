@@ -465,7 +465,8 @@ TEST(crops_from_files)
         }
         /* a file that is not an image, and one that is not there */
         ASSERT_TRUE(asprintf(&paths[NJ], "%s/corrupt.jpg", dir) > 0);
-        ASSERT_OK(write_file_atomic(paths[NJ], "\xff\xd8\xff\xe0 not really a JPEG", 24, 0644));
+        static const char junk[] = "\xff\xd8\xff\xe0 not really a JPEG";
+        ASSERT_OK(write_file_atomic(paths[NJ], junk, sizeof(junk) - 1, 0644));
         ASSERT_TRUE(asprintf(&paths[NJ + 1], "%s/missing.jpg", dir) > 0);
 
         _cleanup_free_ uint8_t *rgb = malloc((NJ + 2) * (size_t)a.stored * a.stored * 3);
