@@ -90,6 +90,7 @@ class TrainCnn(unittest.TestCase):
         # ---- tags + small CNN, on the same split ----
         r, took, info = self.train()
         self.assertIn("tags + small CNN (no backbone)", r.stdout)
+        self.assertIn("Small CNN alone:", r.stdout)
         self.assertEqual(info["image_tower"], TOWER, info)
         self.assertIsNone(info["backbone"])
         self.assertEqual([s["name"] for s in info["feature_sets"]], ["cnn"])
