@@ -71,6 +71,9 @@ static json_object *parse_info(const ManagerInfo *m)
 static const char *model_source(json_object *o, char *buf, size_t size)
 {
         const char *bb = get_string(o, "backbone");
+        const char *tower = get_string(o, "image_tower");
+        if (isempty(bb) && tower && streq(tower, "small CNN from scratch"))
+                return "tags + small CNN (no backbone)";
         if (isempty(bb))
                 return "tags only (no image backbone)";
         snprintf(buf, size, "image backbone %.12s + tags", bb);
@@ -114,6 +117,9 @@ static void print_metrics(const ManagerInfo *m)
         printf("Model:              %s\n", model_source(o, buf, sizeof(buf)));
         printf("Trained:            %s\n", strna(get_string(o, "created")));
         printf("ROC AUC:            %.3f (validation)\n", get_double(mt, "roc_auc"));
+        if (json_object_object_get(o, "cnn_val_auc"))
+                printf("Small CNN alone:    %.3f (validation ROC AUC, image-only)\n",
+                       get_double(o, "cnn_val_auc"));
         printf("Accuracy:           %.3f\n", get_double(mt, "accuracy"));
         printf("Balanced accuracy:  %.3f\n", get_double(mt, "balanced_accuracy"));
         printf("Precision@10:       %.2f\n", get_double(mt, "precision_at_10"));

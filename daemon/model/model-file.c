@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <math.h>
 
+#include "cnn.h"
 #include "model.h"
 
 #define MODEL_FILE_FORMAT "fluff-head-1"
@@ -111,6 +112,10 @@ int model_describe_json(const Model *m, char **ret)
         json_object_object_add(o, "use_tags", json_object_new_boolean(m->use_tags));
         json_object_object_add(o, "features", json_object_new_int64(m->dim));
         json_object_object_add(o, "vocabulary_size", json_object_new_int64(m->vocab));
+        json_object_object_add(o, "image_tower", json_object_new_string(model_image_tower(m)));
+        if (m->cnn && isfinite(m->cnn->val_auc))
+                /* the image-only ablation: the CNN alone on the same validation posts */
+                json_object_object_add(o, "cnn_val_auc", json_object_new_double(m->cnn->val_auc));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         c = s ? strdup(s) : NULL;
         json_object_put(o);
@@ -122,8 +127,11 @@ int model_describe_json(const Model *m, char **ret)
 
 int model_save(const Model *m, const char *path)
 {
-        TensorDesc d[8];
+        TensorDesc d[8 + CNN_PARAMS_MAX];
+        CnnParam cp[CNN_PARAMS_MAX];
         size_t n = describe(m, d), offset = 0;
+        for (size_t i = 0, k = m->cnn ? cnn_param_layout(&m->cnn->arch, cp) : 0; i < k; i++)
+                d[n++] = (TensorDesc){cp[i].name, m->cnn->params + cp[i].offset, cp[i].rows, cp[i].cols};
         json_object *hdr = json_object_new_object(), *meta = json_object_new_object();
         _cleanup_free_ uint8_t *buf = NULL;
         char num[64];
@@ -140,7 +148,8 @@ int model_save(const Model *m, const char *path)
             (r = add_string(meta, "use_tags", m->use_tags ? "true" : "false")) < 0 ||
             (r = add_string(meta, "backbone", m->backbone)) < 0 ||
             (r = add_string(meta, "created", m->created)) < 0 ||
-            (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) < 0)
+            (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) < 0 ||
+            (r = model_cnn_save_metadata(m->cnn, meta)) < 0)
                 goto out;
         json_object_object_add(hdr, "__metadata__", meta);
         meta = NULL;

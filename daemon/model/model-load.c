@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdarg.h>
 
+#include "cnn.h"
 #include "model.h"
 
 #define MODEL_FILE_FORMAT "fluff-head-1"
@@ -277,7 +278,7 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         json_object_object_foreach(l->hdr, key, val)
         {
                 (void)val;
-                if (streq(key, "__metadata__"))
+                if (streq(key, "__metadata__") || strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
                         continue;
                 n_tensors++;
         }
@@ -286,6 +287,11 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         covered = ((size_t)2 * m->dim + (size_t)m->dim * m->hidden + (size_t)m->tag_dim * m->hidden +
                    2 * (size_t)m->hidden + 1 + (size_t)m->vocab * m->tag_dim) *
                   4;
+        size_t cnn_bytes;
+        r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &cnn_bytes, &l->error);
+        if (r < 0)
+                return r;
+        covered += cnn_bytes;
         if (covered != l->data_len)
                 return fail(l, "the tensors cover %zu bytes of %zu (overlapping or trailing data)", covered,
                             l->data_len);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "cnn.h"
 #include "model.h"
 
 static const char *const stage_names[_MODEL_STAGE_MAX] = {
@@ -7,6 +8,7 @@ static const char *const stage_names[_MODEL_STAGE_MAX] = {
         [MODEL_STAGE_SELECT] = "feature-sets",
         [MODEL_STAGE_ENSEMBLE] = "ensemble",
         [MODEL_STAGE_FINISH] = "finish",
+        [MODEL_STAGE_CNN] = "cnn",
 };
 
 const char *model_stage_to_string(ModelStage s)
@@ -61,6 +63,7 @@ Model *model_free(Model *m)
         free(m->emb);
         free(m->vocabulary);
         free(m->backbone);
+        model_cnn_free(m->cnn);
         free(m->created);
         free(m->fluff_version);
         free(m);

@@ -48,6 +48,8 @@ typedef struct ModelFeatureSet {
         uint32_t offset, dim;
 } ModelFeatureSet;
 
+typedef struct ModelCnn ModelCnn; /* cnn.h */
+
 /* ---- dataset: labelled posts in memory ------------------------------------------ */
 
 typedef struct ModelDataset {
@@ -97,6 +99,7 @@ typedef struct Model {
         uint32_t n_train;
         char *vocabulary; /* opaque to this library (vocab's JSON), may be NULL */
         char *backbone;   /* backbone id, may be NULL */
+        ModelCnn *cnn;    /* owned; the image tower without a backbone (cnn.h), may be NULL */
         char *created;    /* ISO 8601 UTC */
         char *fluff_version;
 } Model;
@@ -117,6 +120,7 @@ typedef enum ModelStage {
         MODEL_STAGE_SELECT, /* time left: other feature-set candidates */
         MODEL_STAGE_ENSEMBLE, /* time left: more heads of the best candidate, averaged */
         MODEL_STAGE_FINISH, /* metrics on the validation posts */
+        MODEL_STAGE_CNN,    /* before the head, without a backbone: the small CNN (cnn.h) */
         _MODEL_STAGE_MAX,
         _MODEL_STAGE_INVALID = -EINVAL,
 } ModelStage;
@@ -179,6 +183,12 @@ typedef struct ModelTrainOptions {
  * after MODEL_STAGE_SELECT (see train.c). */
 int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *opts, Model **ret_model,
                 ModelMetrics *ret_metrics, char **ret_error);
+
+/* The stratified train/validation split model_train() makes of ds with o's
+ * seed and val_fraction, so a tower trained before the head (cnn.h) holds out
+ * the same posts. Arrays of ds->n entries (owned by the caller). */
+int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **ret_train, size_t *ret_n_train,
+                uint32_t **ret_val, size_t *ret_n_val);
 
 /* ---- prediction ---------------------------------------------------------------------- */
 

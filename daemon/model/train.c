@@ -144,6 +144,30 @@ static int split(Trainer *t)
         return 0;
 }
 
+int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **ret_train, size_t *ret_n_train,
+                uint32_t **ret_val, size_t *ret_n_val)
+{
+        /* split() is the trainer's first use of its generator */
+        Trainer t = {.ds = ds, .o = o, .rng = {o->seed}};
+        size_t likes, dislikes;
+        int r;
+
+        model_dataset_counts(ds, &likes, &dislikes);
+        if (likes < 2 || dislikes < 2 || !(o->val_fraction > 0 && o->val_fraction < 1))
+                return -EINVAL;
+        r = split(&t);
+        if (r < 0) {
+                free(t.train);
+                free(t.val);
+                return r;
+        }
+        *ret_train = t.train;
+        *ret_n_train = t.n_train;
+        *ret_val = t.val;
+        *ret_n_val = t.n_val;
+        return 0;
+}
+
 static int standardisation(Trainer *t)
 {
         const ModelDataset *ds = t->ds;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "cnn.h"
 #include "embed/service.h"
 #include "model.h"
 #include "post.h"
@@ -135,14 +136,27 @@ int predict_score_run(void *userdata)
                 offsets[i + 1] = (uint32_t)n_ids;
         }
 
+        size_t bad = SIZE_MAX;
         pthread_mutex_lock(&s->backbone->lock);
         VkEngine *engine = backbone_service_engine_locked(s->backbone);
-        if (engine)
+        if (engine && m->cnn && isempty(m->backbone)) {
+                /* no backbone: the image features come from the model's own small CNN */
+                r = cnn_features_of_files(engine, m->cnn, (const char *const *)s->paths, s->n, features, status);
+                for (size_t i = 0; r >= 0 && i < s->n; i++)
+                        if (status[i] < 0) {
+                                bad = i;
+                                r = status[i];
+                        }
+        }
+        if (engine && r >= 0)
                 r = model_predict(m, engine, features, offsets, ids, s->n, s->probs, pushes, PREDICT_TOP_TAGS);
         pthread_mutex_unlock(&s->backbone->lock);
         if (!engine)
                 return set_error(s, -ENODEV, "No Vulkan device to score on. %s, or install the Mesa lavapipe "
                                  "driver.", VK_NO_DEVICE_HINT);
+        if (bad != SIZE_MAX)
+                /* Zeros would score as a real image: say so rather than guess. */
+                return set_error(s, r, "The crop \"%s\" could not be read: %s", s->paths[bad], strerror(-r));
         if (r < 0)
                 return set_error(s, r, "Scoring failed: %s", strerror(-r));
 

@@ -5,9 +5,11 @@
 
 #include "daemon.h"
 #include "embed/service.h"
+#include "images.h"
 #include "jobs/job.h"
 #include "store.h"
 #include "train/taste.h"
+#include "train/train-cnn.h"
 #include "vocab.h"
 #include "work/work.h"
 
@@ -30,6 +32,7 @@ typedef struct TrainWork {
         Post **posts;    /* owned, n */
         int8_t *labels;  /* owned, n: +1 / -1 */
         float *features; /* owned, n × BACKBONE_EMBED_DIM; NULL: tags only */
+        char **crops;    /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
         size_t n;
 
         atomic_bool cancel;
@@ -57,6 +60,8 @@ struct TrainJob {
         uint64_t started_usec;
         size_t n_likes, n_dislikes, n_no_embedding;
         bool tags_only, stopped;
+        bool cnn;           /* no backbone: tags + the small CNN (train-cnn.h) */
+        size_t n_no_crop; /* left out of a CNN run */
 };
 
 static void train_work_free(void *userdata)
@@ -69,6 +74,9 @@ static void train_work_free(void *userdata)
         free(w->posts);
         free(w->labels);
         free(w->features);
+        for (size_t i = 0; w->crops && i < w->n; i++)
+                free(w->crops[i]);
+        free(w->crops);
         free(w->backbone_id);
         free(w->model_path);
         model_free(w->model);
@@ -114,7 +122,7 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         _cleanup_free_ char *json = NULL;
         _cleanup_free_ uint32_t *ids = NULL;
         ModelFeatureSet sets[_BACKBONE_FEAT_MAX];
-        static const float no_feature = 0;
+        static const float no_feature = 0, zeros[2 * CNN_CHANNELS_MAX] = {};
         size_t max_tags = 0;
         int r;
 
@@ -134,7 +142,9 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                 }
                 r = model_dataset_new(BACKBONE_EMBED_DIM, (uint32_t)MAX(vocab_size(v), (size_t)1), sets,
                                       _BACKBONE_FEAT_MAX, &ds);
-        } else {
+        } else if (w->crops)
+                r = train_cnn_dataset_new((uint32_t)MAX(vocab_size(v), (size_t)1), &ds);
+        else {
                 /* Tags only: one constant feature the trainer switches off. */
                 ModelFeatureSet none = {.name = "none", .offset = 0, .dim = 1};
                 r = model_dataset_new(1, (uint32_t)MAX(vocab_size(v), (size_t)1), &none, 1, &ds);
@@ -150,13 +160,26 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         for (size_t i = 0; i < w->n; i++) {
                 size_t n_ids;
                 r = vocab_encode_post(v, w->posts[i], ids, max_tags, &n_ids);
-                if (r >= 0)
+                if (r >= 0 && w->crops)
+                        /* a row per crop, in order: the CNN fills the features in */
+                        r = model_dataset_add(ds, zeros, ids, MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX),
+                                              w->labels[i]);
+                else if (r >= 0)
                         r = model_dataset_add(
                                 ds, w->features ? w->features + i * BACKBONE_EMBED_DIM : &no_feature, ids,
                                 MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX), w->labels[i]);
                 if (r < 0)
                         /* One odd post (e.g. a non-finite embedding) must not stop the run. */
                         log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->posts[i]->id);
+                if (w->crops) {
+                        /* keep crops[row] the crop of the dataset's row */
+                        char *c = w->crops[i];
+                        w->crops[i] = NULL;
+                        if (r < 0)
+                                free(c);
+                        else
+                                w->crops[ds->n - 1] = c;
+                }
         }
         *ret_ds = TAKE_PTR(ds);
         *ret_vocab_json = TAKE_PTR(json);
@@ -169,6 +192,7 @@ static int train_run(void *userdata)
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
         _cleanup_free_ char *vocab_json = NULL, *error = NULL;
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        _cleanup_(model_cnn_freep) ModelCnn *cnn = NULL;
         VkEngine *engine;
         int r;
 
@@ -180,7 +204,7 @@ static int train_run(void *userdata)
         o.seed = w->seed;
         if (w->patience > 0)
                 o.patience = w->patience;
-        o.use_features = w->features != NULL;
+        o.use_features = w->features || w->crops;
         o.progress = on_progress;
         o.userdata = w;
         o.cancel = &w->cancel;
@@ -194,7 +218,9 @@ static int train_run(void *userdata)
                 r = set_error(w, -ENODEV,
                               "No Vulkan device to train on. %s, or install the Mesa lavapipe driver.",
                               VK_NO_DEVICE_HINT);
-        else
+        else if (w->crops)
+                r = train_cnn_run(engine, ds, &o, w->crops, &cnn, &error);
+        if (engine && r >= 0)
                 r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
         pthread_mutex_unlock(&w->backbone->lock);
         if (r < 0) {
@@ -202,6 +228,8 @@ static int train_run(void *userdata)
                         (void)set_error(w, r, "%s", error);
                 return r;
         }
+
+        w->model->cnn = TAKE_PTR(cnn);
 
         /* The loaded model stays until this file is complete on disk. */
         _cleanup_free_ char *dir = strdup(w->model_path);
@@ -268,7 +296,7 @@ static void show_progress(TrainJob *t)
         job_set_progress(t->job, MIN(elapsed, t->time_budget_s), t->time_budget_s);
         if (!fresh)
                 return;
-        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only" : "";
+        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only" : t->cnn ? ", tags + small CNN" : "";
         _cleanup_free_ char *m = NULL;
         int r;
         if (isnan(loss))
@@ -338,18 +366,23 @@ static void on_train_done(void *userdata, int r)
         w->model = NULL;
         bus_taste_emit_changed(d);
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
-                 t->n_likes + t->n_dislikes, t->tags_only ? "tags only" : "image embeddings and tags",
+                 t->n_likes + t->n_dislikes,
+                 t->tags_only ? "tags only" : t->cnn ? "tags + small CNN" : "image embeddings and tags",
                  mt->roc_auc);
         _cleanup_free_ char *left_out = NULL;
         if (t->n_no_embedding > 0 &&
             asprintf(&left_out, "; %zu posts without an image embedding left out", t->n_no_embedding) < 0)
+                left_out = NULL;
+        if (t->n_no_crop > 0 && asprintf(&left_out, "; %zu posts without a crop left out", t->n_no_crop) < 0)
                 left_out = NULL;
         train_finish(t, 0,
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
                      "%u+%u validation posts, %zu tags in the vocabulary.",
                      t->n_likes, t->n_dislikes,
-                     t->tags_only ? "tags only, no image backbone" : "image embeddings and tags",
+                     t->tags_only ? "tags only, no image backbone"
+                     : t->cnn     ? "tags + small CNN (no backbone)"
+                                  : "image embeddings and tags",
                      strempty(left_out), mt->roc_auc, mt->accuracy, mt->balanced_accuracy,
                      mt->precision_at_10, mt->precision_at_50, mt->threshold, mt->n_pos, mt->n_neg,
                      w->vocab_size);
@@ -374,6 +407,10 @@ static int collect(TrainJob *t, TrainWork *w)
         if (w->backbone_id) {
                 w->features = calloc(MAX(n_list, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
                 if (!w->features)
+                        return -ENOMEM;
+        } else {
+                w->crops = calloc(MAX(n_list, (size_t)1), sizeof(char *));
+                if (!w->crops)
                         return -ENOMEM;
         }
 
@@ -407,6 +444,13 @@ static int collect(TrainJob *t, TrainWork *w)
                         continue;
                 if (r < 0)
                         return r;
+                if (w->crops && !isempty(list[i].md5) && list[i].has_image &&
+                    image_path_for_md5(t->daemon->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
+                    access(w->crops[w->n], R_OK) < 0) {
+                        /* deleted since the sync: the next one fetches it again */
+                        free(w->crops[w->n]);
+                        w->crops[w->n] = NULL;
+                }
                 w->labels[w->n++] = (int8_t)list[i].label;
                 if (list[i].label > 0)
                         t->n_likes++;
@@ -450,6 +494,16 @@ static int train_start(Job *j)
                 train_finish(t, r, "Failed to read the dataset: %s", store_error(d->store));
                 return 0;
         }
+        if (w->crops) {
+                t->n_no_crop = train_cnn_select(w->posts, w->labels, w->crops, &w->n,
+                                                MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class, &t->n_likes,
+                                                &t->n_dislikes, &t->cnn);
+                if (!t->cnn) {
+                        free(w->crops);
+                        w->crops = NULL;
+                }
+                t->tags_only = !t->cnn;
+        }
         if (t->n_likes < MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class ||
             t->n_dislikes < MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class) {
                 unsigned need = MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class;
@@ -470,6 +524,7 @@ static int train_start(Job *j)
 
         (void)job_set_phase(j, model_stage_to_string(MODEL_STAGE_PREPARE),
                             t->tags_only ? "Preparing (tags only: no image backbone is imported)"
+                            : t->cnn     ? "Preparing (tags + small CNN from scratch: no image backbone)"
                                          : "Preparing (image embeddings and tags)");
         t->started_usec = now_usec(CLOCK_MONOTONIC);
         job_set_progress(j, 0, t->time_budget_s);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Predict end to end through fluffctl on the fake site (tags only: no
+"""Predict end to end through fluffctl on the fake site (tags + small CNN: no
 backbone is imported): NoModel before training; after `train --time 10s`,
 `predict` keeps only posts that are not in the dataset, not voted on and not
 hidden by the user's blacklist (checked here in Python against the site's own
@@ -152,7 +152,7 @@ class Predict(unittest.TestCase):
 
         truth = self.site.truth()["posts"]
         auc = roc_auc([r["score"] for r in rows], [truth[str(r["id"])]["like"] for r in rows])
-        print(f"ROC AUC of the predictions against the site's truth (tags only): {auc:.3f}", file=sys.stderr)
+        print(f"ROC AUC of the predictions against the site's truth (tags + small CNN): {auc:.3f}", file=sys.stderr)
         self.assertGreater(auc, 0.65)
 
         first = {r["image"] for r in rows}

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """The Train job end to end through fluffctl, on the fake site's taste: after a
 sync, `train --time` succeeds, prints its metrics (validation ROC AUC clearly
-above chance on tags only: no backbone is imported here), writes the model
+above chance on tags + the small CNN: no backbone is imported here), writes the model
 file and `status` shows it; a restarted fluffd loads the same model without
 training; cancel and kill -9 during training leave the previous model loaded
 and its file byte for byte; a tiny dataset fails with NotEnoughData and advice.
@@ -95,9 +95,9 @@ class Train(unittest.TestCase):
             for j in self.ctl("jobs", "--json", check=True).json():
                 if j["path"] == path and "val AUC" in j["message"]:
                     # Progress: stage, epoch, loss, validation AUC, time left; Done/Total in seconds.
-                    self.assertRegex(j["message"], r"Training \((head|feature-sets)\): epoch \d+, loss [0-9.]+, "
-                                     r"val AUC [0-9.]+, \d+ s left, tags only")
-                    self.assertIn(j["phase"], ("head", "feature-sets"))
+                    self.assertRegex(j["message"], r"Training \((cnn|head|feature-sets)\): epoch \d+, loss [0-9.]+, "
+                                     r"val AUC [0-9.]+, \d+ s left, tags \+ small CNN")
+                    self.assertIn(j["phase"], ("cnn", "head", "feature-sets"))
                     self.assertGreater(j["total"], 0)
                     self.assertLessEqual(j["done"], j["total"])
                     return j
@@ -117,17 +117,19 @@ class Train(unittest.TestCase):
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         self.assertLess(took, 20 + 15)
         for what in ("ROC AUC:", "Accuracy:", "Balanced accuracy:", "Precision@10:", "Precision@50:",
-                     "Threshold:", "Posts:", "tags only"):
+                     "Threshold:", "Posts:", "tags + small CNN (no backbone)"):
             self.assertIn(what, r.stdout)
         self.assertTrue(os.path.exists(MODEL()))
         info = json.loads(model_info())
         auc = info["metrics"]["roc_auc"]
-        print(f"train --time 20s: {took:.1f}s, tags-only validation ROC AUC {auc:.3f}, "
+        print(f"train --time 20s: {took:.1f}s, tags + CNN validation ROC AUC {auc:.3f}, "
               f"accuracy {info['metrics']['accuracy']:.3f}, vocabulary {info['vocabulary_size']}",
               file=sys.stderr)
         self.assertGreater(auc, 0.65, info)
         self.assertIsNone(info["backbone"])
-        self.assertFalse(info["feature_sets"][0]["used"])
+        # No backbone, crops synced: the image features come from the small CNN.
+        self.assertEqual(info["feature_sets"][0]["name"], "cnn")
+        self.assertTrue(info["feature_sets"][0]["used"])
         self.assertTrue(info["use_tags"])
         self.assertEqual(info["metrics"]["n_pos"] + info["metrics"]["n_neg"] + info["metrics"]["n_train"],
                          self.d.status()["counts"]["liked"] + self.d.status()["counts"]["disliked"])
@@ -135,7 +137,7 @@ class Train(unittest.TestCase):
         self.assertEqual(st["model"]["created"], info["created"])
         out = self.ctl("status", check=True).stdout
         self.assertIn("Model: trained", out)
-        self.assertIn("tags only", out)
+        self.assertIn("tags + small CNN", out)
         first_info = model_info()
         first_bytes = read_bytes(MODEL())
 

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* The small CNN in the model file (model-file.c, model-load.c): tensors named
+ * cnn.* beside the head's, the architecture in the metadata "cnn", and
+ * "image_tower" saying what produced the image features. */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdarg.h>
+
+#include "cnn.h"
+
+int model_cnn_save_metadata(const ModelCnn *c, json_object *meta)
+{
+        json_object *o, *ch, *s;
+        const char *str;
+
+        if (!c)
+                return 0;
+        o = json_object_new_object();
+        ch = json_object_new_array();
+        if (!o || !ch) {
+                json_object_put(o);
+                json_object_put(ch);
+                return -ENOMEM;
+        }
+        for (unsigned l = 0; l < c->arch.n_layers; l++)
+                json_object_array_add(ch, json_object_new_int64(c->arch.channels[l]));
+        json_object_object_add(o, "input", json_object_new_int64(c->arch.input));
+        json_object_object_add(o, "stored", json_object_new_int64(c->arch.stored));
+        json_object_object_add(o, "channels", ch);
+        if (isfinite(c->val_auc))
+                json_object_object_add(o, "val_auc", json_object_new_double(c->val_auc));
+        str = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        s = str ? json_object_new_string(str) : NULL;
+        json_object_put(o);
+        if (!s)
+                return -ENOMEM;
+        json_object_object_add(meta, "cnn", s);
+        s = json_object_new_string(CNN_IMAGE_TOWER);
+        if (!s)
+                return -ENOMEM;
+        json_object_object_add(meta, "image_tower", s);
+        return 0;
+}
+
+_printf_(2, 3) static int fail(char **error, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!*error) {
+                va_start(ap, fmt);
+                if (vasprintf(error, fmt, ap) < 0)
+                        *error = NULL;
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+static int get_u32(json_object *o, const char *key, uint32_t max, uint32_t *ret)
+{
+        json_object *v = key ? NULL : o;
+        if (key && !json_object_object_get_ex(o, key, &v))
+                return -EINVAL;
+        if (!v || !json_object_is_type(v, json_type_int))
+                return -EINVAL;
+        int64_t x = json_object_get_int64(v);
+        if (x < 1 || x > max)
+                return -ERANGE;
+        *ret = (uint32_t)x;
+        return 0;
+}
+
+static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, char **error)
+{
+        json_object *v, *ch;
+        const char *s;
+
+        if (!json_object_object_get_ex(meta, "cnn", &v) || !json_object_is_type(v, json_type_string))
+                return fail(error,
+                            "the CNN's tensors are there but its description (metadata \"cnn\") is not");
+        s = json_object_get_string(v);
+        json_object *o = json_tokener_parse(s);
+        int r = 0;
+        *a = (CnnArch){};
+        if (!o || !json_object_is_type(o, json_type_object) ||
+            get_u32(o, "input", CNN_INPUT_MAX, &a->input) < 0 ||
+            get_u32(o, "stored", CNN_INPUT_MAX, &a->stored) < 0 ||
+            !json_object_object_get_ex(o, "channels", &ch) || !json_object_is_type(ch, json_type_array) ||
+            json_object_array_length(ch) == 0 || json_object_array_length(ch) > CNN_LAYERS_MAX)
+                r = fail(error, "the CNN's description is malformed");
+        else {
+                a->n_layers = (uint32_t)json_object_array_length(ch);
+                for (unsigned l = 0; r >= 0 && l < a->n_layers; l++)
+                        if (get_u32(json_object_array_get_idx(ch, l), NULL, CNN_CHANNELS_MAX,
+                                    &a->channels[l]) < 0)
+                                r = fail(error, "the CNN's layer %u is malformed", l);
+                if (r >= 0 && cnn_arch_check(a) < 0)
+                        r = fail(error, "the CNN's architecture is out of range");
+                json_object *auc;
+                *ret_auc = json_object_object_get_ex(o, "val_auc", &auc) ? json_object_get_double(auc) : NAN;
+        }
+        json_object_put(o);
+        return r;
+}
+
+static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, const CnnParam *p, float *dst,
+                      char **error)
+{
+        json_object *t, *dt, *shape, *offs;
+        uint32_t dims[2], b, e;
+        unsigned rank = p->cols ? 2 : 1;
+
+        if (!json_object_object_get_ex(hdr, p->name, &t) || !json_object_is_type(t, json_type_object))
+                return fail(error, "CNN tensor \"%s\" is missing", p->name);
+        if (!json_object_object_get_ex(t, "dtype", &dt) || !json_object_is_type(dt, json_type_string) ||
+            !streq(json_object_get_string(dt), "F32"))
+                return fail(error, "CNN tensor \"%s\" is not F32", p->name);
+        if (!json_object_object_get_ex(t, "shape", &shape) || !json_object_is_type(shape, json_type_array) ||
+            json_object_array_length(shape) != rank)
+                return fail(error, "CNN tensor \"%s\" does not have rank %u", p->name, rank);
+        for (unsigned i = 0; i < rank; i++)
+                if (get_u32(json_object_array_get_idx(shape, i), NULL, UINT32_MAX, &dims[i]) < 0)
+                        return fail(error, "CNN tensor \"%s\" has a bad shape", p->name);
+        if (dims[0] != p->rows || (rank == 2 && dims[1] != p->cols))
+                return fail(error, "CNN tensor \"%s\" does not match the CNN's description", p->name);
+        if (!json_object_object_get_ex(t, "data_offsets", &offs) ||
+            !json_object_is_type(offs, json_type_array) || json_object_array_length(offs) != 2 ||
+            !json_object_is_type(json_object_array_get_idx(offs, 0), json_type_int) ||
+            !json_object_is_type(json_object_array_get_idx(offs, 1), json_type_int))
+                return fail(error, "CNN tensor \"%s\" has no byte range", p->name);
+        int64_t b64 = json_object_get_int64(json_object_array_get_idx(offs, 0)),
+                e64 = json_object_get_int64(json_object_array_get_idx(offs, 1));
+        if (b64 < 0 || e64 < b64 || (uint64_t)e64 > data_len)
+                return fail(error, "CNN tensor \"%s\" lies outside the file (truncated?)", p->name);
+        b = (uint32_t)b64;
+        e = (uint32_t)e64;
+        if ((size_t)(e - b) != cnn_param_count(p) * 4)
+                return fail(error, "CNN tensor \"%s\": %u bytes for %zu floats", p->name, e - b,
+                            cnn_param_count(p));
+        memcpy(dst, data + b, e - b);
+        for (size_t i = 0; i < cnn_param_count(p); i++)
+                if (!isfinite(dst[i]))
+                        return fail(error, "CNN tensor \"%s\" holds a non-finite value", p->name);
+        return 0;
+}
+
+int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
+                   size_t *ret_bytes, char **ret_error)
+{
+        _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
+        json_object *meta = NULL, *v;
+        CnnParam p[CNN_PARAMS_MAX];
+        size_t n_tensors = 0, n;
+        CnnArch a;
+        double auc = NAN;
+        int r;
+
+        json_object_object_foreach(hdr, key, val)
+        {
+                (void)val;
+                if (strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
+                        n_tensors++;
+        }
+        (void)json_object_object_get_ex(hdr, "__metadata__", &meta);
+        bool described = meta && json_object_object_get_ex(meta, "cnn", &v);
+        if (n_tensors == 0 && !described) {
+                *ret = NULL;
+                *ret_bytes = 0;
+                return 0;
+        }
+        if (!meta || !json_object_is_type(meta, json_type_object))
+                return fail(ret_error, "the metadata are missing");
+        r = parse_arch(meta, &a, &auc, ret_error);
+        if (r < 0)
+                return r;
+        if (cnn_feature_dim(&a) != dim)
+                return fail(ret_error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a),
+                            dim);
+        n = cnn_param_layout(&a, p);
+        if (n_tensors != n)
+                return fail(ret_error, "the file holds %zu CNN tensors, its description %zu", n_tensors, n);
+        r = model_cnn_new(&a, &c);
+        if (r < 0)
+                return r;
+        c->val_auc = auc;
+        for (size_t i = 0; i < n; i++) {
+                r = read_param(hdr, data, data_len, &p[i], c->params + p[i].offset, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        *ret_bytes = c->n_params * sizeof(float);
+        *ret = TAKE_PTR(c);
+        return 0;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The Train job without a backbone: tags plus the small CNN trained from
+ * scratch on the stored crops (model/cnn.h). Called by train-job.c. */
+
+#include "cnn.h"
+#include "post.h"
+
+/* Share of the budget the CNN may use; the head gets what is left (at least
+ * the rest of this share when the CNN stops early). */
+#define TRAIN_CNN_SHARE 0.6
+
+/* With at least min likes and min dislikes that have a crop (crops[i] not
+ * NULL), posts without one are left out (freed; arrays compacted, *n and the
+ * counts updated) and *ret_cnn is true; otherwise the crops are freed and
+ * training uses tags only. Returns the number of posts left out. */
+size_t train_cnn_select(Post **posts, int8_t *labels, char **crops, size_t *n, unsigned min, size_t *likes,
+                        size_t *dislikes, bool *ret_cnn);
+
+/* An empty dataset with the CNN's feature set. */
+int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret);
+
+/* Trains the CNN within its share of o->time_budget_s, writes every post's
+ * features into ds and lowers o->time_budget_s to what is left for the head. */
+int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret,
+                  char **ret_error);
