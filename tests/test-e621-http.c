@@ -250,9 +250,10 @@ TEST(token_bucket)
         ASSERT_TRUE(max <= 2);
         ASSERT_EQ(fake_site_stat(&site, "status_counts", "503"), 0);
         ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), N);
-        /* 2/s: 19 gaps of just over half a second, and no slower than needed */
+        /* 2/s: 19 gaps of just over half a second. The upper bound only has to
+         * tell 2/s from 1/s (19 s): a loaded machine delays the loop. */
         ASSERT_TRUE(elapsed >= 9.4);
-        ASSERT_TRUE(elapsed < 12.5);
+        ASSERT_TRUE(elapsed < 15.0);
         ASSERT_EQ(e621_client_pending(client), 0);
 }
 
