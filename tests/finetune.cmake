@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: MIT
+# Fine-tuning the backbone's last layer jointly with the head (daemon/model/ft-*.c,
+# finetune.c): the device tail against a C reference, on lavapipe in CI.
+fluff_add_c_test(test-model-ft-tail SOURCES test-model-ft-tail.c vk-test.c LIBS fluff-model LABELS vulkan)
+if(FLUFF_SANITIZE)
+    set_property(TEST test-model-ft-tail APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()
