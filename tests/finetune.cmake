@@ -5,3 +5,4 @@ fluff_add_c_test(test-model-ft-tail SOURCES test-model-ft-tail.c vk-test.c LIBS 
 if(FLUFF_SANITIZE)
     set_property(TEST test-model-ft-tail APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endif()
+fluff_add_c_test(test-model-ft-file SOURCES test-model-ft-file.c LIBS fluff-model LABELS unit)
