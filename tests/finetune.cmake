@@ -10,3 +10,13 @@ fluff_add_c_test(test-model-finetune SOURCES test-model-finetune.c vk-test.c LIB
 if(FLUFF_SANITIZE)
     set_property(TEST test-model-finetune APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endif()
+
+# The views with the real backbone (fetched with npm as in backbone.cmake; 77 without it).
+fluff_add_c_test(test-finetune-views SOURCES test-finetune-views.c vk-test.c LIBS fluff-finetune LABELS vulkan
+                 TIMEOUT 300)
+target_compile_definitions(test-finetune-views PRIVATE
+    FLUFF_FETCH_BACKBONE="${PROJECT_SOURCE_DIR}/tools/fetch-backbone.sh"
+    FLUFF_BACKBONE_CACHE="${FLUFF_BACKBONE_CACHE}")
+if(FLUFF_SANITIZE)
+    set_property(TEST test-finetune-views APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()
