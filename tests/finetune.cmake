@@ -20,3 +20,7 @@ target_compile_definitions(test-finetune-views PRIVATE
 if(FLUFF_SANITIZE)
     set_property(TEST test-finetune-views APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endif()
+
+# The Train job fine-tuning with the backbone against the fake site (90 s of training; 77 without npm).
+fluff_add_py_test(test-finetune-backbone SCRIPT integration/test-finetune-backbone.py LABELS integration SESSION
+                  TIMEOUT 600)

@@ -6,7 +6,8 @@
  * and from each other and repeat for the same seed; a replaced layer on the
  * device changes exactly that set and is restored. Must survive: an image
  * that does not decode (-EIO and its index), a memory bound too small for one
- * view (-E2BIG), a deadline already past (the plain round only). */
+ * view (-E2BIG), a deadline already past (the plain round only, or -ETIME
+ * when the plain round itself must end by then). */
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +75,7 @@ TEST(views)
         write_images(dir);
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         ASSERT_OK(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, SIZE_MAX, 7, UINT64_MAX,
-                                   NULL, &v, &bad));
+                                   UINT64_MAX, NULL, &v, &bad));
         fprintf(stderr, "  %u views of %d images in %.2f s (%.2f s a round)\n", v->n_views, N_IMAGES,
                 (double)(now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_SEC, v->seconds_per_round);
         ASSERT_EQ(v->n_views, 3u);
@@ -126,7 +127,7 @@ TEST(views)
         }
         /* the same seed, the same views */
         ASSERT_OK(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, SIZE_MAX, 7, UINT64_MAX,
-                                   NULL, &again, NULL));
+                                   UINT64_MAX, NULL, &again, NULL));
         ASSERT_TRUE(memcmp(again->act, v->act, N_IMAGES * 3 * per * sizeof(uint16_t)) == 0);
 
         /* a replaced layer on the device changes "final" only, to what ft-tail computes */
@@ -155,23 +156,26 @@ TEST(views)
         free(b);
 
         /* a deadline already past: the plain round only */
-        ASSERT_OK(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, SIZE_MAX, 7, 0, NULL,
-                                   &one, NULL));
+        ASSERT_OK(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, SIZE_MAX, 7, 0,
+                                   UINT64_MAX, NULL, &one, NULL));
         ASSERT_EQ(one->n_views, 1u);
         ASSERT_TRUE(memcmp(one->features, plain, BACKBONE_EMBED_DIM * sizeof(float)) == 0 ||
                     vkt_nmse(one->features, plain, BACKBONE_EMBED_DIM) < 1e-12);
 
-        /* a broken image, a memory bound below one view */
+        /* a broken image, a memory bound below one view, plain views that cannot finish in time */
         FtViews *none = NULL;
-        ASSERT_EQ(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, 1000, 7, UINT64_MAX, NULL,
+        ASSERT_EQ(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, SIZE_MAX, 7, 0, 0, NULL,
                                    &none, NULL),
+                  -ETIME);
+        ASSERT_EQ(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, 1000, 7, UINT64_MAX,
+                                   UINT64_MAX, NULL, &none, NULL),
                   -E2BIG);
         FILE *f = fopen(paths[3], "we");
         ASSERT_TRUE(f);
         fputs("P6\n224 224\n255\nshort", f);
         fclose(f);
         ASSERT_EQ(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 2, SIZE_MAX, 7, UINT64_MAX,
-                                   NULL, &none, &bad),
+                                   UINT64_MAX, NULL, &none, &bad),
                   -EIO);
         ASSERT_EQ(bad, (size_t)3);
         ASSERT_TRUE(none == NULL);

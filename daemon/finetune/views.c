@@ -45,7 +45,7 @@ typedef struct Scratch {
 
 /* One round over all images: view `view` of each, in rows of `stride` views. */
 static int run_round(BackboneVk *vk, FtViews *v, uint32_t stride, uint32_t view, const char *const *paths,
-                     const Scratch *s, const atomic_bool *cancel, size_t *ret_bad)
+                     const Scratch *s, uint64_t deadline_usec, const atomic_bool *cancel, size_t *ret_bad)
 {
         size_t per = (size_t)v->hw * v->cin, batch = backbone_vk_max_batch(vk);
         int r;
@@ -54,6 +54,8 @@ static int run_round(BackboneVk *vk, FtViews *v, uint32_t stride, uint32_t view,
                 size_t m = MIN(batch, v->n - start);
                 if (cancel && atomic_load(cancel))
                         return -ECANCELED;
+                if (now_usec(CLOCK_MONOTONIC) > deadline_usec)
+                        return -ETIME;
                 for (size_t i = 0; i < m; i++) {
                         r = backbone_image_load_rgb8(paths[start + i], s->rgb + i * BACKBONE_INPUT_FLOATS);
                         if (r < 0) {
@@ -97,8 +99,8 @@ static void compact(FtViews *v, uint32_t from, uint32_t to)
 }
 
 int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, uint32_t max_views,
-                     size_t max_bytes, uint32_t seed, uint64_t deadline_usec, const atomic_bool *cancel,
-                     FtViews **ret, size_t *ret_bad)
+                     size_t max_bytes, uint32_t seed, uint64_t deadline_usec, uint64_t plain_deadline_usec,
+                     const atomic_bool *cancel, FtViews **ret, size_t *ret_bad)
 {
         _cleanup_(ft_views_freep) FtViews *v = NULL;
         _cleanup_(backbone_vk_freep) BackboneVk *vk = NULL;
@@ -157,7 +159,9 @@ int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, 
                 r = backbone_vk_set_augment(vk, done == 0 ? 0 : FT_VIEW_CROP, seed + done * 7919u);
                 if (r < 0)
                         return r;
-                r = run_round(vk, v, stride, done, paths, &s, cancel, ret_bad);
+                /* the plain round may not run over by much; a later one is expected to fit */
+                r = run_round(vk, v, stride, done, paths, &s, done == 0 ? plain_deadline_usec : UINT64_MAX,
+                              cancel, ret_bad);
                 if (r < 0)
                         return r;
                 done++;
@@ -167,5 +171,46 @@ int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, 
                 compact(v, stride, done);
         v->n_views = done;
         *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, double budget_s,
+               uint32_t seed, const atomic_bool *cancel, FtViews **ret_views, ModelFinetuneData *ret_fd)
+{
+        _cleanup_(ft_views_freep) FtViews *v = NULL;
+        size_t bad = SIZE_MAX;
+        int r;
+
+        if (budget_s < FT_MIN_BUDGET_S)
+                return -EOPNOTSUPP;
+        uint64_t now = now_usec(CLOCK_MONOTONIC),
+                 share = (uint64_t)(budget_s * FT_VIEWS_SHARE * USEC_PER_SEC);
+        r = ft_views_compute(e, bb, paths, n, FT_MAX_VIEWS, FT_VIEWS_MAX_BYTES, seed, now + share,
+                             now + share, cancel, &v, &bad);
+        if (r == -EIO)
+                return log_info_errno(r, "Not fine-tuning: the image %s does not decode.", paths[bad]);
+        if (r == -ETIME)
+                return log_info_errno(
+                        r, "Not fine-tuning: the plain views of %zu images take more than %.0f s.", n,
+                        budget_s * FT_VIEWS_SHARE);
+        if (r < 0)
+                return r;
+        log_info("Fine-tuning views: %u per image (1 plain, %u cropped and flipped) of %zu images, %.1f s a "
+                 "round.",
+                 v->n_views, v->n_views - 1, n, v->seconds_per_round);
+        *ret_fd = (ModelFinetuneData){.set = v->set,
+                                      .node = v->node_name,
+                                      .hw = v->hw,
+                                      .cin = v->cin,
+                                      .cout = v->cout,
+                                      .weight = v->weight,
+                                      .bias = v->bias,
+                                      .n_views = v->n_views,
+                                      .act = v->act,
+                                      .features = v->features,
+                                      .budget_share = FT_TRAIN_SHARE,
+                                      .lr = FT_LR,
+                                      .patience = FT_PATIENCE};
+        *ret_views = TAKE_PTR(v);
         return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "backbone-vk.h"
+#include "model.h"
 #include "fluff/util.h"
 
 /* The crop window of an augmented view: 192 of 224 pixels a side. */
@@ -43,5 +44,21 @@ int ft_views_layer(const Backbone *bb, unsigned *ret_node, unsigned *ret_input);
  * naming no file when an image does not decode (ret_bad gets its index),
  * -ECANCELED when *cancel turns true. bb must outlive the result. */
 int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, uint32_t max_views,
-                     size_t max_bytes, uint32_t seed, uint64_t deadline_usec, const atomic_bool *cancel,
-                     FtViews **ret, size_t *ret_bad);
+                     size_t max_bytes, uint32_t seed, uint64_t deadline_usec, uint64_t plain_deadline_usec,
+                     const atomic_bool *cancel, FtViews **ret, size_t *ret_bad);
+
+/* What the Train job calls: with a budget of at least FT_MIN_BUDGET_S, the
+ * views of paths (one per dataset post, in the dataset's order) within
+ * FT_VIEWS_SHARE of the budget, and ret_fd filled to point into them (the
+ * caller gives model_train the rest of the budget). -EOPNOTSUPP for a short
+ * budget, -ETIME when the plain views alone do not fit, -EIO for an image
+ * that does not decode (each logged); ret_fd borrows from *ret_views and bb. */
+#define FT_MIN_BUDGET_S 90.0
+#define FT_VIEWS_SHARE 0.25
+#define FT_MAX_VIEWS 8u
+#define FT_VIEWS_MAX_BYTES ((size_t)512 << 20)
+#define FT_TRAIN_SHARE 0.4
+#define FT_LR 1e-4f
+#define FT_PATIENCE 8u
+int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, double budget_s,
+               uint32_t seed, const atomic_bool *cancel, FtViews **ret_views, ModelFinetuneData *ret_fd);
