@@ -24,3 +24,4 @@ endif()
 # The Train job fine-tuning with the backbone against the fake site (90 s of training; 77 without npm).
 fluff_add_py_test(test-finetune-backbone SCRIPT integration/test-finetune-backbone.py LABELS integration SESSION
                   TIMEOUT 600)
+fluff_add_c_test(test-half SOURCES test-half.c LIBS fluff-model LABELS unit)
