@@ -184,9 +184,10 @@ int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t
         if (budget_s < FT_MIN_BUDGET_S)
                 return -EOPNOTSUPP;
         uint64_t now = now_usec(CLOCK_MONOTONIC),
-                 share = (uint64_t)(budget_s * FT_VIEWS_SHARE * USEC_PER_SEC);
+                 share = (uint64_t)(budget_s * FT_VIEWS_SHARE * USEC_PER_SEC),
+                 plain = (uint64_t)(budget_s * FT_PLAIN_SHARE * USEC_PER_SEC);
         r = ft_views_compute(e, bb, paths, n, FT_MAX_VIEWS, FT_VIEWS_MAX_BYTES, seed, now + share,
-                             now + share, cancel, &v, &bad);
+                             now + plain, cancel, &v, &bad);
         if (r == -EIO)
                 return log_info_errno(r, "Not fine-tuning: the image %s does not decode.", paths[bad]);
         if (r == -ETIME)

@@ -48,17 +48,19 @@ int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, 
                      const atomic_bool *cancel, FtViews **ret, size_t *ret_bad);
 
 /* What the Train job calls: with a budget of at least FT_MIN_BUDGET_S, the
- * views of paths (one per dataset post, in the dataset's order) within
- * FT_VIEWS_SHARE of the budget, and ret_fd filled to point into them (the
+ * views of paths (one per dataset post, in the dataset's order): the plain
+ * round within FT_PLAIN_SHARE of the budget, augmented rounds while they
+ * fit in FT_VIEWS_SHARE, and ret_fd filled to point into them (the
  * caller gives model_train the rest of the budget). -EOPNOTSUPP for a short
  * budget, -ETIME when the plain views alone do not fit, -EIO for an image
  * that does not decode (each logged); ret_fd borrows from *ret_views and bb. */
 #define FT_MIN_BUDGET_S 90.0
-#define FT_VIEWS_SHARE 0.25
+#define FT_VIEWS_SHARE 0.3
+#define FT_PLAIN_SHARE 0.4
 #define FT_MAX_VIEWS 8u
 #define FT_VIEWS_MAX_BYTES ((size_t)512 << 20)
 #define FT_TRAIN_SHARE 0.4
-#define FT_LR 1e-4f
-#define FT_PATIENCE 8u
+#define FT_LR 2e-4f
+#define FT_PATIENCE 20u
 int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, double budget_s,
                uint32_t seed, const atomic_bool *cancel, FtViews **ret_views, ModelFinetuneData *ret_fd);

@@ -20,7 +20,7 @@
 #include "half.h"
 #include "head.h"
 
-#define FT_BATCH 64u
+#define FT_BATCH 32u
 #define FT_FEATURES_KEPT 256u
 
 typedef struct Tuner {

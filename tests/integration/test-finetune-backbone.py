@@ -36,6 +36,13 @@ def read_safetensors_header(path):
         return json.loads(f.read(n))
 
 
+def model_info():
+    r = subprocess.run(["busctl", "--user", "get-property", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
+                        "io.github.fluffml.Fluff1.Manager", "ModelInfo", "--json=short"],
+                       capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(json.loads(r.stdout)["data"])
+
+
 class FinetuneBackbone(unittest.TestCase):
     def wait_jobs_idle(self, d, timeout=400):
         end = time.monotonic() + timeout
@@ -62,7 +69,7 @@ class FinetuneBackbone(unittest.TestCase):
     def test_finetune(self):
         tgz = bbtest.fetch_package()
         fresh_state()
-        with FakeSite(seed=SEED, liked=60, disliked=60, both=0, others=60, rate_limit=0,
+        with FakeSite(seed=SEED, liked=45, disliked=45, both=0, others=60, rate_limit=0,
                       data_dir=site_cache_dir(SEED)) as site, \
                 Fluffd(site=site.url, config={"rate_limit": 2, "image_size": 224}) as d:
             self.assertEqual(d.login(site.user, site.api_key).returncode, 0)
@@ -81,7 +88,7 @@ class FinetuneBackbone(unittest.TestCase):
             out, phases = self.train_watching_phases(d, "90s")
             took = time.monotonic() - t
             print(f"train --time 90s: {took:.1f}s, phases {phases}", file=sys.stderr)
-            self.assertIn("fine-tuning", phases)
+            self.assertIn("fine-tuning", phases, d.log()[-4000:])
             self.assertLess(phases.index("head"), phases.index("fine-tuning"))
             self.assertLess(took, 90 + 30)
             log = d.log()
@@ -98,11 +105,7 @@ class FinetuneBackbone(unittest.TestCase):
             self.assertGreaterEqual(int(epochs), 1)
 
             hdr = read_safetensors_header(model_path)
-            info = json.loads(subprocess.run(
-                ["busctl", "--user", "get-property", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
-                 "io.github.fluffml.Fluff1.Manager", "ModelInfo", "--json=short"],
-                capture_output=True, text=True, timeout=30, check=True).stdout)["data"]
-            info = json.loads(info)
+            info = model_info()
             if kept == "tuned layer":
                 self.assertGreater(float(after), float(before))
                 self.assertIn(f"Fine-tuned {node}: validation ROC AUC", out)
@@ -120,7 +123,11 @@ class FinetuneBackbone(unittest.TestCase):
                 self.assertIsNone(info["finetune"])
 
             # restart: the same model, and predict runs through it
-XX, "--json", "--", QUERY)
+            n_cached = db_query("SELECT COUNT(*) FROM embeddings")[0][0]
+            d.restart()
+            self.assertEqual(model_info(), info)
+            self.assertEqual(d.login(site.user, site.api_key).returncode, 0)
+            r = d.ctl("predict", "--count", "40", "--json", "--", QUERY)
             self.assertEqual(r.returncode, 0, f"{r!r}\n{d.log()[-3000:]}")
             rows = r.json()
             self.assertGreater(len(rows), 20)
