@@ -194,6 +194,8 @@ int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t
                 return log_info_errno(
                         r, "Not fine-tuning: the plain views of %zu images take more than %.0f s.", n,
                         budget_s * FT_VIEWS_SHARE);
+        if (r < 0 && r != -ECANCELED)
+                return log_warning_errno(r, "Not fine-tuning: computing the views failed: %m");
         if (r < 0)
                 return r;
         log_info("Fine-tuning views: %u per image (1 plain, %u cropped and flipped) of %zu images, %.1f s a "

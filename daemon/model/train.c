@@ -59,7 +59,8 @@ typedef struct Trainer {
         const ModelDataset *ds;
         const ModelTrainOptions *o;
         Rng rng;
-        double deadline;
+        double deadline; /* of the head stages */
+        double end;      /* of the whole call: what progress reports */
 
         uint32_t *train, *val; /* post indices */
         size_t n_train, n_val;
@@ -360,7 +361,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                 log_debug("model: %s epoch %u loss %.4f val AUC %.4f", model_stage_to_string(stage), epoch,
                           loss_sum / steps, auc);
                 if (o->progress && o->progress(stage, epoch, loss_sum / steps, auc,
-                                               MAX(0.0, t->deadline - now_s()), o->userdata))
+                                               MAX(0.0, t->end - now_s()), o->userdata))
                         return -ECANCELED;
                 if (out_of_time || bad >= o->patience || now_s() >= deadline)
                         break;
@@ -388,7 +389,7 @@ static int ensemble(Trainer *t, const Candidate *c, Model **best)
         if (want <= 1)
                 return 0;
         if (o->progress &&
-            o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->deadline - now_s()), o->userdata))
+            o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->end - now_s()), o->userdata))
                 return -ECANCELED;
         while (n < want && now_s() < t->deadline - 0.05 * o->time_budget_s) {
                 double now = now_s(), deadline = now + (t->deadline - now) / (double)(want - n);
@@ -447,6 +448,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         int r;
 
         /* the head stages leave fine-tuning its share */
+        t.end = start + o->time_budget_s;
         t.deadline = start + o->time_budget_s * (1 - (o->finetune ? o->finetune->budget_share : 0));
         r = check_options(o);
         if (r < 0) {
@@ -514,7 +516,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 double deadline = c == 0 ? t.deadline : now + (t.deadline - now) / (double)(n_cands - c);
                 ModelStage stage = c == 0 ? MODEL_STAGE_HEAD : MODEL_STAGE_SELECT;
                 if (c == 1 && o->progress &&
-                    o->progress(stage, 0, NAN, best_auc, MAX(0.0, t.deadline - now), o->userdata)) {
+                    o->progress(stage, 0, NAN, best_auc, MAX(0.0, t.end - now), o->userdata)) {
                         r = -ECANCELED;
                         goto finish;
                 }
@@ -543,7 +545,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                                       .std = t.std,
                                       .pos_weight = t.pos_weight,
                                       .max_nnz = t.max_nnz,
-                                      .deadline = start + o->time_budget_s,
+                                      .deadline = t.end,
                                       .budget_s = o->time_budget_s,
                                       .seed = o->seed};
                 tuned_features = malloc(ds->n * ds->dim * sizeof(float));
@@ -551,7 +553,6 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         r = -ENOMEM;
                         goto finish;
                 }
-                t.deadline = fc.deadline;
                 r = model_finetune(&fc, &best, tuned_features, NULL, NULL);
                 if (r < 0)
                         goto finish;
@@ -569,7 +570,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         }
 
         if (o->progress &&
-            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.deadline - now_s()), o->userdata)) {
+            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.end - now_s()), o->userdata)) {
                 r = -ECANCELED;
                 goto finish;
         }
