@@ -74,7 +74,7 @@ def main():
             result[name] = auc
             print(f"{name}: unseen-post ROC AUC {auc:.3f} over {len(rows)} posts", file=sys.stderr)
         log = d.log()
-        for line in re.findall(r"Fine-tuning.*", log):
+        for line in re.findall(r"[Ff]ine-tuning.*", log):
             print(line, file=sys.stderr)
         print(f"unseen-post ROC AUC fine-tuned / head alone: {result['fine-tuned'] / result['head alone']:.3f}")
 
