@@ -241,7 +241,7 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
                                 for (uint32_t j = a; j < e; j++)
                                         if (rng_uniform(&t->rng) >= tag_dropout)
                                                 t->btags[nnz++] = ds->tags[j];
-                        } else {
+                        } else if (e > a) { /* a dataset without any tag has no tag array */
                                 memcpy(t->btags + nnz, ds->tags + a, (e - a) * sizeof(uint32_t));
                                 nnz += e - a;
                         }
