@@ -438,18 +438,16 @@ static int collect(TrainJob *t, TrainWork *w)
                                 continue;
                         }
                 }
-                if (w->paths &&
-                    (r = image_path_for_md5(t->daemon->images_dir, list[i].md5, &w->paths[w->n])) < 0)
+                _cleanup_free_ char *path = NULL;
+                if (w->paths && (r = image_path_for_md5(t->daemon->images_dir, list[i].md5, &path)) < 0)
                         return r;
                 r = store_post_get(st, list[i].post_id, &w->posts[w->n]);
-                if (r == -ENOENT && w->paths) {
-                        free(w->paths[w->n]);
-                        w->paths[w->n] = NULL;
-                }
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)
                         return r;
+                if (w->paths)
+                        w->paths[w->n] = TAKE_PTR(path);
                 w->labels[w->n++] = (int8_t)list[i].label;
                 if (list[i].label > 0)
                         t->n_likes++;
