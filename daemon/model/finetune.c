@@ -113,7 +113,7 @@ static void enable_set(Tuner *t, int s)
 }
 
 /* One batch's raw features: the views' stored sets, the tuned set from the
- * layer. view < 0: a random view per post. */
+ * layer; a random view per post when training, the plain one otherwise. */
 static int batch_features(Tuner *t, const uint32_t *idx, uint32_t n, bool random_view)
 {
         const ModelFinetuneData *fd = t->fd;

@@ -17,7 +17,6 @@ typedef struct FinetuneContext {
         float pos_weight;
         uint32_t max_nnz; /* tags in a batch of up to 256 posts */
         double deadline;  /* CLOCK_MONOTONIC seconds */
-        double budget_s;  /* the whole call's, for progress */
         uint64_t seed;
 } FinetuneContext;
 

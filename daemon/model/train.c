@@ -546,7 +546,6 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                                       .pos_weight = t.pos_weight,
                                       .max_nnz = t.max_nnz,
                                       .deadline = t.end,
-                                      .budget_s = o->time_budget_s,
                                       .seed = o->seed};
                 tuned_features = malloc(ds->n * ds->dim * sizeof(float));
                 if (!tuned_features) {
