@@ -153,4 +153,37 @@ TEST(update_descends_along_c_gradient)
         }
 }
 
+typedef struct DxCase {
+        const Model *m;
+        const uint32_t *offs, *tags;
+        const float *y;
+        float pw;
+} DxCase;
+
+static double dx_loss(void *userdata, const float *x)
+{
+        const DxCase *c = userdata;
+        float z[B];
+        c_forward(c->m, x, c->offs, c->tags, z);
+        return bce_mean(z, c->y, c->pw);
+}
+
+TEST(dx_matches_finite_differences)
+{
+        /* what a fine-tuned backbone tail below the head trains on */
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_(head_freep) Head *h = NULL;
+        float x[B * D], y[B], dx[B * D], loss;
+        uint32_t offs[B + 1], tags[B * 8];
+        OpAdamWParams a = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .step = 1};
+
+        random_model(&m);
+        random_batch(x, offs, tags, y);
+        ASSERT_OK(head_new(vkt_engine(), m, B, B * 8, &h));
+        ASSERT_OK(head_upload(h, m));
+        ASSERT_OK(head_train_step_dx(h, &(HeadBatch){B, x, offs, tags, y}, 1.3f, &a, &loss, dx));
+        DxCase c = {m, offs, tags, y, 1.3f};
+        vkt_check_gradient("head dx", dx_loss, &c, x, B * D, dx, 80, 1e-2f, 2e-2);
+}
+
 TEST_MAIN()

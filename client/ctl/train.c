@@ -76,7 +76,9 @@ static const char *model_source(json_object *o, char *buf, size_t size)
                 return "tags + small CNN (no backbone)";
         if (isempty(bb))
                 return "tags only (no image backbone)";
-        snprintf(buf, size, "image backbone %.12s + tags", bb);
+        json_object *ft = json_object_object_get(o, "finetune");
+        snprintf(buf, size, "image backbone %.12s + tags%s", bb,
+                 ft && json_object_is_type(ft, json_type_object) ? ", top layer fine-tuned" : "");
         return buf;
 }
 
@@ -129,6 +131,10 @@ static void print_metrics(const ManagerInfo *m)
                " disliked held out for validation\n",
                get_int(mt, "n_train"), get_int(mt, "n_pos"), get_int(mt, "n_neg"));
         printf("Vocabulary:         %" PRId64 " tags\n", get_int(o, "vocabulary_size"));
+        json_object *ft = json_object_object_get(o, "finetune");
+        if (ft && json_object_is_type(ft, json_type_object))
+                printf("Fine-tuned:         %s, validation ROC AUC %.3f with the head alone, %.3f tuned\n",
+                       strna(get_string(ft, "node")), get_double(ft, "auc_head"), get_double(ft, "auc_finetuned"));
 }
 
 int verb_train(int argc, char *argv[], sd_bus *bus)

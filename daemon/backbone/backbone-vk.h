@@ -59,3 +59,15 @@ int backbone_vk_weights(BackboneVk *v, unsigned node, VkTensor **ret_w, VkTensor
 /* The output of graph node i ([batch][h][w][c] of the last batch, as a flat
  * tensor at least that large) if it is kept, else NULL. */
 VkTensor *backbone_vk_activation(BackboneVk *v, unsigned node);
+
+/* Augmentation for the following forward passes (fine-tuning's views): each
+ * image's input is a random crop×crop window of the 224×224 image, resized
+ * back to 224×224 and flipped at random, drawn on the device from seed (the
+ * next batch draws from seed + 1, …). crop 0: the plain image again;
+ * crop 224: flips only. -EINVAL for a crop under 112 or over 224. */
+int backbone_vk_set_augment(BackboneVk *v, uint32_t crop, uint32_t seed);
+
+/* Replaces node's device weights ([k][k][cin][cout] and [cout] as in graph.h)
+ * for the following passes, e.g. with a fine-tuned layer; NULL restores the
+ * backbone's own. -ENOENT for a node without weights. */
+int backbone_vk_set_weights(BackboneVk *v, unsigned node, const float *w, const float *b);

@@ -15,6 +15,7 @@ struct BackboneVk {
         const Backbone *bb; /* borrowed */
         const BbGraph *g;   /* borrowed, bb's */
         uint32_t max_batch, batch;
+        uint32_t aug_crop, aug_seed; /* aug_crop 0: the plain image */
 
         OpConv2d *conv;
         OpDwconv *dw;
@@ -268,6 +269,11 @@ static int record_preprocess(BackboneVk *v, uint32_t n)
                 .out_w = BACKBONE_INPUT_SIZE,
                 .scale = {1.0f / 255, 1.0f / 255, 1.0f / 255},
         };
+        if (v->aug_crop) {
+                p.crop_h = p.crop_w = v->aug_crop;
+                p.flags = PREPROC_RANDOM_CROP | PREPROC_RANDOM_FLIP;
+                p.seed = v->aug_seed++; /* other draws for the next batch */
+        }
         return op_preprocess_record(v->pre, v->rec, &p, v->src, v->slot[v->node_slot[0]]);
 }
 
@@ -419,5 +425,29 @@ int backbone_vk_weights(BackboneVk *v, unsigned node, VkTensor **ret_w, VkTensor
                 *ret_w = v->w[node];
         if (ret_b)
                 *ret_b = v->b[node];
+        return 0;
+}
+
+int backbone_vk_set_augment(BackboneVk *v, uint32_t crop, uint32_t seed)
+{
+        if (!v || crop > BACKBONE_INPUT_SIZE || (crop > 0 && crop < BACKBONE_INPUT_SIZE / 2))
+                return -EINVAL;
+        v->aug_crop = crop;
+        v->aug_seed = seed;
+        return 0;
+}
+
+int backbone_vk_set_weights(BackboneVk *v, unsigned node, const float *w, const float *b)
+{
+        const BbNode *n;
+        int r;
+
+        if (!v || node >= v->g->n_nodes || !v->w[node])
+                return -ENOENT;
+        n = &v->g->nodes[node];
+        if ((r = vk_tensor_upload(v->w[node], w ?: n->weight, bb_node_weight_count(n) * sizeof(float))) <
+                    0 ||
+            (r = vk_tensor_upload(v->b[node], b ?: n->bias, bb_node_bias_count(n) * sizeof(float))) < 0)
+                return r;
         return 0;
 }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "embed/service.h"
+#include "graph.h"
 
 /* Large enough to keep the device busy, small enough that a kill loses
  * little and cancelling answers within a few seconds on lavapipe. */
@@ -186,6 +187,37 @@ int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *pat
         pthread_mutex_lock(&s->lock);
         r = backbone_embed_files(h->bb, engine_for(s, h), paths, n, ret_embed, ret_probs, ret_status, NULL,
                                  NULL);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+int backbone_service_run_tuned(BackboneService *s, BbHandle *h, const char *layer, uint32_t cin,
+                               uint32_t cout, const float *weight, const float *bias,
+                               const char *const *paths, size_t n, float *ret_embed, int *ret_status)
+{
+        const BbGraph *g = backbone_graph(h->bb);
+        int node = -1, r;
+
+        for (unsigned i = 0; i < g->n_nodes; i++)
+                if (streq(g->nodes[i].name, layer ?: ""))
+                        node = (int)i;
+        if (node < 0 || g->nodes[node].op != BB_OP_CONV || g->nodes[node].k != 1 ||
+            g->nodes[node].cin != cin || g->nodes[node].c != cout)
+                return -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        BackboneVk *v = engine_for(s, h);
+        if (!v)
+                r = -ENODEV; /* the C reference pass runs the backbone's own weights only */
+        else if ((r = backbone_vk_set_weights(v, (unsigned)node, weight, bias)) >= 0) {
+                r = backbone_embed_files(h->bb, v, paths, n, ret_embed, NULL, ret_status, NULL, NULL);
+                /* the shared pass goes back to the backbone's own layer, whatever happened */
+                int q = backbone_vk_set_weights(v, (unsigned)node, NULL, NULL);
+                if (q < 0) {
+                        s->vk = backbone_vk_free(s->vk);
+                        s->vk_for = bb_handle_unref(s->vk_for);
+                        r = r < 0 ? r : q;
+                }
+        }
         pthread_mutex_unlock(&s->lock);
         return r;
 }

@@ -61,6 +61,14 @@ void backbone_service_device(BackboneService *s, const char **ret_name, const ch
 int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n,
                          float *ret_embed, float *ret_probs, int *ret_status);
 
+/* The same with the backbone's 1×1 conv `layer` (cin → cout) replaced by a
+ * fine-tuned one for this run only, for a model that was trained with it
+ * (ret_embed gets the tuned features; nothing is cached). -ENOENT when h has
+ * no such layer, -ENODEV without a Vulkan device. */
+int backbone_service_run_tuned(BackboneService *s, BbHandle *h, const char *layer, uint32_t cin,
+                               uint32_t cout, const float *weight, const float *bias,
+                               const char *const *paths, size_t n, float *ret_embed, int *ret_status);
+
 /* On a worker, with s->lock held for as long as the engine is used: the
  * shared Vulkan engine, created on first use (the taste model trains on it);
  * NULL when there is no device. */

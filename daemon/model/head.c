@@ -150,13 +150,14 @@ int head_new(VkEngine *e, const Model *shape, uint32_t max_batch, uint32_t max_n
                 B,
                 B * h->hidden,
                 B * h->tag_dim, /* mean loss, dz, dh, dt */
+                B * h->dim,     /* dx, for a fine-tuned tail */
         };
         r = vk_arena_new(e, arena_bytes(scounts, ELEMENTSOF(scounts)), &h->step);
         if (r < 0)
                 return r;
         /* staging: every upload and download of one step */
         size_t staging =
-                4 * (B * h->dim + 3 * nnz + B + 1 + h->vocab + 1 + B + 1 + 1 + B * (1 + h->hidden)) +
+                4 * (2 * B * h->dim + 3 * nnz + B + 1 + h->vocab + 1 + B + 1 + 1 + B * (1 + h->hidden)) +
                 (1u << 16);
         r = vk_recorder_new(e, staging, &h->rec);
         if (r < 0)
@@ -257,7 +258,13 @@ int head_forward(Head *h, const HeadBatch *b, float *out_logit, float *out_hidde
 
 int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamWParams *p, float *ret_loss)
 {
-        VkTensor *y, *loss, *mean, *dz, *dh, *dt;
+        return head_train_step_dx(h, b, pos_weight, p, ret_loss, NULL);
+}
+
+int head_train_step_dx(Head *h, const HeadBatch *b, float pos_weight, const OpAdamWParams *p,
+                       float *ret_loss, float *ret_dx)
+{
+        VkTensor *y, *loss, *mean, *dz, *dh, *dt, *dx = NULL;
         uint32_t n = b->n;
         float l;
         Fwd f;
@@ -275,7 +282,8 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
             (r = flat(h->step, 1, VK_DTYPE_F32, &mean)) < 0 ||
             (r = flat(h->step, n, VK_DTYPE_F32, &dz)) < 0 ||
             (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->hidden}, &dh)) < 0 ||
-            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->tag_dim}, &dt)) < 0)
+            (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->tag_dim}, &dt)) < 0 ||
+            (ret_dx && (r = vk_arena_tensor(h->step, VK_DTYPE_F32, 2, (uint32_t[]){n, h->dim}, &dx)) < 0))
                 return r;
         VkTensor *ro, *rb, *rw;
         uint32_t nnz = f.es.nnz;
@@ -317,6 +325,11 @@ int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamW
                                 &(OpGemmParams){n, h->tag_dim, h->hidden, .trans_b = true})) < 0 ||
             (r = op_embag_record_backward(h->embag, h->rec, dt, ro, rb, rw, h->grad[P_EMB], &f.es, false)) <
                     0)
+                return r;
+        /* for a fine-tuned backbone tail below the head; before W1x is updated */
+        if (dx && ((r = op_gemm_record(h->gemm, h->rec, dh, h->param[P_W1X], NULL, dx,
+                                       &(OpGemmParams){n, h->dim, h->hidden, .trans_b = true})) < 0 ||
+                   (r = vk_recorder_download(h->rec, dx, ret_dx, (size_t)n * h->dim * 4)) < 0))
                 return r;
         /* update: biases take no weight decay, as usual */
         for (int q = 0; q < _P_MAX; q++) {

@@ -32,6 +32,10 @@ int head_download(Head *h, Model *m);
 
 /* Forward, backward and AdamW update in one submit; ret_loss: the batch's mean loss. */
 int head_train_step(Head *h, const HeadBatch *b, float pos_weight, const OpAdamWParams *p, float *ret_loss);
+/* The same, and ret_dx (n×D) gets the gradient of the batch's mean loss with
+ * respect to the standardised features x, for training what computes them. */
+int head_train_step_dx(Head *h, const HeadBatch *b, float pos_weight, const OpAdamWParams *p,
+                       float *ret_loss, float *ret_dx);
 /* The tag table's learning rate relative to the others (default 1): a bag's
  * mean dilutes each tag's gradient by the post's tag count. */
 void head_set_emb_lr_scale(Head *h, float scale);

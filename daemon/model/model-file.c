@@ -17,7 +17,7 @@ typedef struct TensorDesc {
         uint32_t rows, cols; /* cols 0: one-dimensional */
 } TensorDesc;
 
-static size_t describe(const Model *m, TensorDesc d[8])
+static size_t describe(const Model *m, TensorDesc d[10])
 {
         size_t n = 0;
         d[n++] = (TensorDesc){"feature_mean", m->mean, m->dim, 0};
@@ -28,6 +28,10 @@ static size_t describe(const Model *m, TensorDesc d[8])
         d[n++] = (TensorDesc){"w2", m->w2, m->hidden, 1};
         d[n++] = (TensorDesc){"b2", m->b2, 1, 0};
         d[n++] = (TensorDesc){"tag_embedding", m->emb, m->vocab, m->tag_dim};
+        if (m->tail) {
+                d[n++] = (TensorDesc){"finetune.weight", m->tail->weight, m->tail->cin, m->tail->cout};
+                d[n++] = (TensorDesc){"finetune.bias", m->tail->bias, m->tail->cout, 0};
+        }
         return n;
 }
 
@@ -94,6 +98,24 @@ static json_object *sets_to_json(const Model *m)
         return a;
 }
 
+/* The fine-tuned layer's description and its validation AUC before and after. */
+static json_object *tail_to_json(const ModelTail *t)
+{
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "set", json_object_new_string(t->set));
+        json_object_object_add(o, "node", json_object_new_string(t->node));
+        json_object_object_add(o, "hw", json_object_new_int64(t->hw));
+        json_object_object_add(o, "cin", json_object_new_int64(t->cin));
+        json_object_object_add(o, "cout", json_object_new_int64(t->cout));
+        json_object_object_add(o, "auc_head",
+                               isfinite(t->auc_head) ? json_object_new_double(t->auc_head) : NULL);
+        json_object_object_add(o, "auc_finetuned",
+                               isfinite(t->auc_tuned) ? json_object_new_double(t->auc_tuned) : NULL);
+        return o;
+}
+
 int model_describe_json(const Model *m, char **ret)
 {
         json_object *o = json_object_new_object();
@@ -116,6 +138,7 @@ int model_describe_json(const Model *m, char **ret)
         if (m->cnn && isfinite(m->cnn->val_auc))
                 /* the image-only ablation: the CNN alone on the same validation posts */
                 json_object_object_add(o, "cnn_val_auc", json_object_new_double(m->cnn->val_auc));
+        json_object_object_add(o, "finetune", m->tail ? tail_to_json(m->tail) : NULL);
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         c = s ? strdup(s) : NULL;
         json_object_put(o);
@@ -127,7 +150,7 @@ int model_describe_json(const Model *m, char **ret)
 
 int model_save(const Model *m, const char *path)
 {
-        TensorDesc d[8 + CNN_PARAMS_MAX];
+        TensorDesc d[10 + CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the CNN's */
         CnnParam cp[CNN_PARAMS_MAX];
         size_t n = describe(m, d), offset = 0;
         for (size_t i = 0, k = m->cnn ? cnn_param_layout(&m->cnn->arch, cp) : 0; i < k; i++)
@@ -148,8 +171,10 @@ int model_save(const Model *m, const char *path)
             (r = add_string(meta, "use_tags", m->use_tags ? "true" : "false")) < 0 ||
             (r = add_string(meta, "backbone", m->backbone)) < 0 ||
             (r = add_string(meta, "created", m->created)) < 0 ||
-            (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) < 0 ||
-            (r = model_cnn_save_metadata(m->cnn, meta)) < 0)
+            (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) <
+                    0 ||
+            (r = model_cnn_save_metadata(m->cnn, meta)) < 0 ||
+            (m->tail && (r = add_json_string(meta, "finetune", tail_to_json(m->tail))) < 0))
                 goto out;
         json_object_object_add(hdr, "__metadata__", meta);
         meta = NULL;

@@ -217,6 +217,43 @@ static int parse_metadata(Loader *l, Model *m)
         return 0;
 }
 
+/* The fine-tuned layer, when the file has one: its metadata and two tensors. */
+static int load_tail(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_bytes)
+{
+        json_object *meta, *o, *v;
+        uint32_t hw = 0, cin = 0, cout = 0;
+        const char *s;
+        int r;
+
+        *ret_tensors = *ret_bytes = 0;
+        if (!json_object_object_get_ex(l->hdr, "__metadata__", &meta) ||
+            !(s = meta_string(meta, "finetune")))
+                return 0;
+        _cleanup_(json_object_putp) json_object *t = json_tokener_parse(s);
+        if (!t || !json_object_is_type(t, json_type_object) || !json_object_object_get_ex(t, "set", &o) ||
+            !json_object_object_get_ex(t, "node", &v) || !json_object_is_type(o, json_type_string) ||
+            !json_object_is_type(v, json_type_string))
+                return fail(l, "the fine-tuned layer's description is malformed");
+        json_object *h, *ci, *co;
+        if (!json_object_object_get_ex(t, "hw", &h) || !json_object_object_get_ex(t, "cin", &ci) ||
+            !json_object_object_get_ex(t, "cout", &co) || get_u32(h, &hw) < 0 || get_u32(ci, &cin) < 0 ||
+            get_u32(co, &cout) < 0)
+                return fail(l, "the fine-tuned layer's shape is malformed");
+        r = model_tail_new(json_object_get_string(o), json_object_get_string(v), hw, cin, cout, &m->tail);
+        if (r == -EINVAL)
+                return fail(l, "the fine-tuned layer's shape or names are out of range");
+        if (r < 0)
+                return r;
+        m->tail->auc_head = json_double(t, "auc_head");
+        m->tail->auc_tuned = json_double(t, "auc_finetuned");
+        if ((r = read_tensor(l, "finetune.weight", m->tail->weight, cin, cout)) < 0 ||
+            (r = read_tensor(l, "finetune.bias", m->tail->bias, cout, 0)) < 0)
+                return r;
+        *ret_tensors = 2;
+        *ret_bytes = ((size_t)cin * cout + cout) * 4;
+        return 0;
+}
+
 static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
 {
         _cleanup_(model_freep) Model *m = NULL;
@@ -273,20 +310,27 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
             (r = read_tensor(l, "tag_embedding", m->emb, m->vocab, m->tag_dim)) < 0)
                 return r;
 
+        size_t tail_tensors, tail_bytes;
+        r = load_tail(l, m, &tail_tensors, &tail_bytes);
+        if (r < 0)
+                return r;
+
         /* nothing else, and no two tensors sharing bytes */
         size_t n_tensors = 0, covered = 0;
         json_object_object_foreach(l->hdr, key, val)
         {
                 (void)val;
-                if (streq(key, "__metadata__") || strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
+                if (streq(key, "__metadata__") ||
+                    strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
                         continue;
                 n_tensors++;
         }
-        if (n_tensors != 8)
-                return fail(l, "the file holds %zu tensors, expected 8", n_tensors);
+        if (n_tensors != 8 + tail_tensors)
+                return fail(l, "the file holds %zu tensors, expected %zu", n_tensors, 8 + tail_tensors);
         covered = ((size_t)2 * m->dim + (size_t)m->dim * m->hidden + (size_t)m->tag_dim * m->hidden +
                    2 * (size_t)m->hidden + 1 + (size_t)m->vocab * m->tag_dim) *
-                  4;
+                          4 +
+                  tail_bytes;
         size_t cnn_bytes;
         r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &cnn_bytes, &l->error);
         if (r < 0)
@@ -298,6 +342,10 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         r = parse_metadata(l, m);
         if (r < 0)
                 return r;
+        if (m->tail && model_tail_set(m) < 0)
+                return fail(l,
+                            "the fine-tuned layer computes \"%s\", which is not a feature set of %u floats",
+                            m->tail->set, 2 * m->tail->cout);
         *ret = TAKE_PTR(m);
         return 0;
 }

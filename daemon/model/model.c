@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <math.h>
+
 #include "cnn.h"
 #include "model.h"
 
@@ -7,6 +9,7 @@ static const char *const stage_names[_MODEL_STAGE_MAX] = {
         [MODEL_STAGE_HEAD] = "head",
         [MODEL_STAGE_SELECT] = "feature-sets",
         [MODEL_STAGE_ENSEMBLE] = "ensemble",
+        [MODEL_STAGE_FINETUNE] = "fine-tuning",
         [MODEL_STAGE_FINISH] = "finish",
         [MODEL_STAGE_CNN] = "cnn",
 };
@@ -66,6 +69,7 @@ Model *model_free(Model *m)
         model_cnn_free(m->cnn);
         free(m->created);
         free(m->fluff_version);
+        model_tail_free(m->tail);
         free(m);
         return NULL;
 }
@@ -91,4 +95,50 @@ void model_standardise(const Model *m, const float *in, float *out, size_t n)
                         size_t k = i * m->dim + j;
                         out[k] = (in[k] - m->mean[j]) * m->inv_std[j];
                 }
+}
+
+int model_tail_new(const char *set, const char *node, uint32_t hw, uint32_t cin, uint32_t cout,
+                   ModelTail **ret)
+{
+        _cleanup_(model_tail_freep) ModelTail *t = NULL;
+
+        if (isempty(set) || isempty(node) || strlen(set) >= MODEL_FEATURE_SET_NAME_MAX ||
+            strlen(node) >= MODEL_FEATURE_SET_NAME_MAX || hw == 0 || hw > 4096 || cin == 0 || cin > 4096 ||
+            cout == 0 || cout > 4096)
+                return -EINVAL;
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        strcpy(t->set, set);
+        strcpy(t->node, node);
+        t->hw = hw;
+        t->cin = cin;
+        t->cout = cout;
+        t->auc_head = t->auc_tuned = NAN;
+        t->weight = calloc((size_t)cin * cout, sizeof(float));
+        t->bias = calloc(cout, sizeof(float));
+        if (!t->weight || !t->bias)
+                return -ENOMEM;
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+ModelTail *model_tail_free(ModelTail *t)
+{
+        if (!t)
+                return NULL;
+        free(t->weight);
+        free(t->bias);
+        free(t);
+        return NULL;
+}
+
+int model_tail_set(const Model *m)
+{
+        if (!m->tail)
+                return -ENOENT;
+        for (size_t s = 0; s < m->n_sets; s++)
+                if (streq(m->sets[s].name, m->tail->set))
+                        return m->sets[s].dim == 2 * m->tail->cout ? (int)s : -EBADMSG;
+        return -EBADMSG;
 }

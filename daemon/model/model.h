@@ -81,6 +81,23 @@ void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret
 
 /* ---- the trained model ----------------------------------------------------------- */
 
+/* A fine-tuned copy of the backbone's last layer (a 1×1 convolution with
+ * ReLU6 whose output, mean and max pooled, is one feature set): the model's
+ * features for that set must be computed with these weights, not the
+ * backbone's own (see finetune.c). */
+typedef struct ModelTail {
+        char set[MODEL_FEATURE_SET_NAME_MAX];  /* the feature set it computes: "final" */
+        char node[MODEL_FEATURE_SET_NAME_MAX]; /* the backbone layer it replaces: "Conv_1" */
+        uint32_t hw, cin, cout;                /* positions, input and output channels; set dim = 2·cout */
+        float *weight, *bias;                  /* [cin][cout], [cout] */
+        double auc_head, auc_tuned;            /* validation ROC AUC before and after fine-tuning */
+} ModelTail;
+
+int model_tail_new(const char *set, const char *node, uint32_t hw, uint32_t cin, uint32_t cout,
+                   ModelTail **ret);
+ModelTail *model_tail_free(ModelTail *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ModelTail *, model_tail_free);
+
 typedef struct Model {
         uint32_t dim, vocab, tag_dim, hidden;
         size_t n_sets;
@@ -102,6 +119,7 @@ typedef struct Model {
         ModelCnn *cnn;    /* owned; the image tower without a backbone (cnn.h), may be NULL */
         char *created;    /* ISO 8601 UTC */
         char *fluff_version;
+        ModelTail *tail; /* NULL: the backbone's features as they are */
 } Model;
 
 /* A model with zeroed weights (for the trainer and the loader). */
@@ -109,6 +127,9 @@ int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, M
 Model *model_free(Model *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 int model_set_string(char **field, const char *s); /* copies s (NULL clears) */
+/* The index of the feature set m->tail computes; -ENOENT without a tail,
+ * -EBADMSG when no set of that name has 2·cout floats. */
+int model_tail_set(const Model *m);
 /* out[i] = (in[i] - mean) · inv_std for n rows of D features. */
 void model_standardise(const Model *m, const float *in, float *out, size_t n);
 
@@ -116,11 +137,12 @@ void model_standardise(const Model *m, const float *in, float *out, size_t n);
 
 typedef enum ModelStage {
         MODEL_STAGE_PREPARE,
-        MODEL_STAGE_HEAD,   /* the head on all selected feature sets */
-        MODEL_STAGE_SELECT, /* time left: other feature-set candidates */
+        MODEL_STAGE_HEAD,     /* the head on all selected feature sets */
+        MODEL_STAGE_SELECT,   /* time left: other feature-set candidates */
         MODEL_STAGE_ENSEMBLE, /* time left: more heads of the best candidate, averaged */
-        MODEL_STAGE_FINISH, /* metrics on the validation posts */
-        MODEL_STAGE_CNN,    /* before the head, without a backbone: the small CNN (cnn.h) */
+        MODEL_STAGE_FINETUNE, /* with the share kept for it: the backbone's last layer with the head */
+        MODEL_STAGE_FINISH,   /* metrics on the validation posts */
+        MODEL_STAGE_CNN,      /* before the head, without a backbone: the small CNN (cnn.h) */
         _MODEL_STAGE_MAX,
         _MODEL_STAGE_INVALID = -EINVAL,
 } ModelStage;
@@ -130,6 +152,24 @@ const char *model_stage_to_string(ModelStage s);
  * cancels training, as `cancel` does. val_auc is NaN before the first epoch. */
 typedef int (*ModelProgressFn)(ModelStage stage, unsigned epoch, double loss, double val_auc,
                                double seconds_left, void *userdata);
+
+/* What fine-tuning the backbone's last layer needs (model_train does it when
+ * ModelTrainOptions.finetune is set): the layer's weights and, per post and
+ * view, the activations entering it and every feature set of that view. View
+ * 0 is the plain image (the validation posts use only it); the others are
+ * augmented (random crops and flips), and each epoch samples one per post. */
+typedef struct ModelFinetuneData {
+        const char *set;            /* the feature set the layer computes: "final" */
+        const char *node;           /* the layer's name in the backbone, kept in the model */
+        uint32_t hw, cin, cout;     /* 1×1 conv cin → cout, ReLU6, over hw positions; set dim = 2·cout */
+        const float *weight, *bias; /* the backbone's: [cin][cout], [cout] */
+        uint32_t n_views;
+        const uint16_t *act;   /* ds->n × n_views × hw·cin, IEEE half floats */
+        const float *features; /* ds->n × n_views × D (the layer's own set is recomputed) */
+        double budget_share;   /* of time_budget_s, kept for fine-tuning (0…0.9) */
+        float lr;              /* the layer's learning rate; the head's is lr / 10 */
+        unsigned patience;     /* epochs without a better validation AUC */
+} ModelFinetuneData;
 
 typedef struct ModelTrainOptions {
         double time_budget_s;   /* wall-clock budget for the whole call */
@@ -152,6 +192,7 @@ typedef struct ModelTrainOptions {
         void *userdata;
         const atomic_bool *cancel;         /* may be NULL */
         const char *vocabulary, *backbone; /* copied into the model */
+        const ModelFinetuneData *finetune; /* NULL: the head only */
 } ModelTrainOptions;
 
 #define MODEL_TRAIN_OPTIONS_DEFAULT                                                                         \
@@ -179,8 +220,9 @@ typedef struct ModelTrainOptions {
  * min_per_class posts (the message tells the user to like or dislike more);
  * -ECANCELED when cancelled; -EINVAL for bad options; engine errors. On
  * failure *ret_error (when non-NULL) gets a sentence for the user.
- * Fine-tuning backbone blocks is not done here: a later stage hooks in
- * after MODEL_STAGE_SELECT (see train.c). */
+ * With opts->finetune, the head stages leave budget_share of the time to
+ * fine-tuning the backbone's last layer jointly with the head; the model
+ * keeps the tuned layer (Model.tail) only if it raises the validation AUC. */
 int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *opts, Model **ret_model,
                 ModelMetrics *ret_metrics, char **ret_error);
 

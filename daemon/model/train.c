@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "ensemble.h"
+#include "finetune.h"
 #include "head.h"
 #include "model.h"
 
@@ -58,7 +59,8 @@ typedef struct Trainer {
         const ModelDataset *ds;
         const ModelTrainOptions *o;
         Rng rng;
-        double deadline;
+        double deadline; /* of the head stages */
+        double end;      /* of the whole call: what progress reports */
 
         uint32_t *train, *val; /* post indices */
         size_t n_train, n_val;
@@ -263,7 +265,7 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
                                 for (uint32_t j = a; j < e; j++)
                                         if (rng_uniform(&t->rng) >= tag_dropout)
                                                 t->btags[nnz++] = ds->tags[j];
-                        } else {
+                        } else if (e > a) { /* a dataset without any tag has no tag array */
                                 memcpy(t->btags + nnz, ds->tags + a, (e - a) * sizeof(uint32_t));
                                 nnz += e - a;
                         }
@@ -383,7 +385,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                 log_debug("model: %s epoch %u loss %.4f val AUC %.4f", model_stage_to_string(stage), epoch,
                           loss_sum / steps, auc);
                 if (o->progress && o->progress(stage, epoch, loss_sum / steps, auc,
-                                               MAX(0.0, t->deadline - now_s()), o->userdata))
+                                               MAX(0.0, t->end - now_s()), o->userdata))
                         return -ECANCELED;
                 if (out_of_time || bad >= o->patience || now_s() >= deadline)
                         break;
@@ -410,8 +412,8 @@ static int ensemble(Trainer *t, const Candidate *c, Model **best)
         want = MIN(want, (size_t)(1024 / o->tag_dim));
         if (want <= 1)
                 return 0;
-        if (o->progress && o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->deadline - now_s()),
-                                       o->userdata))
+        if (o->progress &&
+            o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->end - now_s()), o->userdata))
                 return -ECANCELED;
         while (n < want && now_s() < t->deadline - 0.05 * o->time_budget_s) {
                 double now = now_s(), deadline = now + (t->deadline - now) / (double)(want - n);
@@ -448,9 +450,12 @@ static int check_options(const ModelTrainOptions *o)
 {
         if (!(o->time_budget_s > 0) || o->batch_size == 0 || o->hidden == 0 || o->hidden > 4096 ||
             o->tag_dim == 0 || o->tag_dim > 1024 || !(o->val_fraction > 0 && o->val_fraction < 1) ||
-            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) ||
-            !(o->feature_dropout < 1) || !(o->tag_lr_scale > 0) || !(o->weight_decay >= 0) ||
-            o->patience == 0 || o->ensemble == 0 || (!o->use_features && !o->use_tags))
+            !(o->lr > 0) || !(o->tag_dropout >= 0 && o->tag_dropout < 1) || !(o->feature_dropout < 1) ||
+            !(o->tag_lr_scale > 0) || !(o->weight_decay >= 0) || o->patience == 0 || o->ensemble == 0 ||
+            (!o->use_features && !o->use_tags))
+                return -EINVAL;
+        if (o->finetune && (!(o->finetune->budget_share > 0 && o->finetune->budget_share <= 0.9) ||
+                            !(o->finetune->lr > 0) || o->finetune->n_views == 0 || !o->use_features))
                 return -EINVAL;
         return 0;
 }
@@ -459,13 +464,16 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 ModelMetrics *ret_metrics, char **ret_error)
 {
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
+        _cleanup_free_ float *tuned_features = NULL;
         Trainer t = {.engine = engine, .ds = ds, .o = o, .rng = {o->seed}};
         Candidate cands[1 + MODEL_FEATURE_SETS_MAX];
         size_t n_cands = 0, likes, dislikes, best_c = 0;
         double start = now_s(), best_auc = -1;
         int r;
 
-        t.deadline = start + o->time_budget_s;
+        /* the head stages leave fine-tuning its share */
+        t.end = start + o->time_budget_s;
+        t.deadline = start + o->time_budget_s * (1 - (o->finetune ? o->finetune->budget_share : 0));
         r = check_options(o);
         if (r < 0) {
                 set_error(ret_error, "Invalid training options.");
@@ -532,7 +540,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 double deadline = c == 0 ? t.deadline : now + (t.deadline - now) / (double)(n_cands - c);
                 ModelStage stage = c == 0 ? MODEL_STAGE_HEAD : MODEL_STAGE_SELECT;
                 if (c == 1 && o->progress &&
-                    o->progress(stage, 0, NAN, best_auc, MAX(0.0, t.deadline - now), o->userdata)) {
+                    o->progress(stage, 0, NAN, best_auc, MAX(0.0, t.end - now), o->userdata)) {
                         r = -ECANCELED;
                         goto finish;
                 }
@@ -549,8 +557,34 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         }
         if (best_auc >= 0 && (r = ensemble(&t, &cands[best_c], &best)) < 0)
                 goto finish;
-        /* Hook: fine-tuning the last backbone blocks on cached activations with
-         * augmentation belongs here, with the time left (t.deadline - now_s()). */
+        if (best_auc >= 0 && o->finetune) {
+                FinetuneContext fc = {.engine = engine,
+                                      .ds = ds,
+                                      .o = o,
+                                      .train = t.train,
+                                      .val = t.val,
+                                      .n_train = t.n_train,
+                                      .n_val = t.n_val,
+                                      .val_labels = t.val_labels,
+                                      .std = t.std,
+                                      .pos_weight = t.pos_weight,
+                                      .max_nnz = t.max_nnz,
+                                      .deadline = t.end,
+                                      .seed = o->seed};
+                tuned_features = malloc(ds->n * ds->dim * sizeof(float));
+                if (!tuned_features) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                r = model_finetune(&fc, &best, tuned_features, NULL, NULL);
+                if (r < 0)
+                        goto finish;
+                if (!best->tail) {
+                        /* the head alone stays: its features are the backbone's */
+                        free(tuned_features);
+                        tuned_features = NULL;
+                }
+        }
         if (best_auc < 0) {
                 set_error(ret_error,
                           "The time budget ended before the first epoch; give training more time.");
@@ -559,12 +593,12 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         }
 
         if (o->progress &&
-            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.deadline - now_s()), o->userdata)) {
+            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.end - now_s()), o->userdata)) {
                 r = -ECANCELED;
                 goto finish;
         }
         /* Final metrics with the best weights, on probabilities. */
-        model_standardise(best, ds->features, t.xs, ds->n);
+        model_standardise(best, tuned_features ?: ds->features, t.xs, ds->n);
         if ((r = head_upload(t.head, best)) < 0 || (r = evaluate(&t, best, &best_auc)) < 0)
                 goto finish;
         for (size_t i = 0; i < t.n_val; i++)

@@ -110,8 +110,13 @@ int predict_score_run(void *userdata)
                                          "is not loaded: import it (\"fluffctl backbone import\") or train "
                                          "again.",
                                          m->backbone);
-                r = backbone_service_run(s->backbone, s->handle, (const char *const *)s->paths, s->n, features,
-                                         NULL, status);
+                if (m->tail) /* fine-tuned: its own features, never the shared cache's */
+                        r = backbone_service_run_tuned(s->backbone, s->handle, m->tail->node, m->tail->cin,
+                                                       m->tail->cout, m->tail->weight, m->tail->bias,
+                                                       (const char *const *)s->paths, s->n, features, status);
+                else
+                        r = backbone_service_run(s->backbone, s->handle, (const char *const *)s->paths, s->n,
+                                                 features, NULL, status);
                 if (r < 0)
                         return set_error(s, r, "Failed to embed the images: %s", strerror(-r));
                 for (size_t i = 0; i < s->n; i++)

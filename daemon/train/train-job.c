@@ -10,6 +10,7 @@
 #include "store.h"
 #include "train/taste.h"
 #include "train/train-cnn.h"
+#include "views.h"
 #include "vocab.h"
 #include "work/work.h"
 
@@ -34,6 +35,11 @@ typedef struct TrainWork {
         float *features; /* owned, n × BACKBONE_EMBED_DIM; NULL: tags only */
         char **crops;    /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
         size_t n;
+
+        /* fine-tuning the backbone's last layer (daemon/finetune), with a backbone */
+        BbHandle *handle;      /* owned reference */
+        char **paths;          /* owned, n: each post's image */
+        const char **ds_paths; /* owned array, borrowed strings: the dataset's rows */
 
         atomic_bool cancel;
 
@@ -60,7 +66,7 @@ struct TrainJob {
         uint64_t started_usec;
         size_t n_likes, n_dislikes, n_no_embedding;
         bool tags_only, stopped;
-        bool cnn;           /* no backbone: tags + the small CNN (train-cnn.h) */
+        bool cnn;         /* no backbone: tags + the small CNN (train-cnn.h) */
         size_t n_no_crop; /* left out of a CNN run */
 };
 
@@ -77,6 +83,11 @@ static void train_work_free(void *userdata)
         for (size_t i = 0; w->crops && i < w->n; i++)
                 free(w->crops[i]);
         free(w->crops);
+        for (size_t i = 0; w->paths && i < w->n; i++)
+                free(w->paths[i]);
+        free(w->paths);
+        free(w->ds_paths);
+        bb_handle_unref(w->handle);
         free(w->backbone_id);
         free(w->model_path);
         model_free(w->model);
@@ -157,6 +168,11 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
         if (!ids)
                 return -ENOMEM;
+        if (w->paths) {
+                w->ds_paths = calloc(MAX(w->n, (size_t)1), sizeof(char *));
+                if (!w->ds_paths)
+                        return -ENOMEM;
+        }
         for (size_t i = 0; i < w->n; i++) {
                 size_t n_ids;
                 r = vocab_encode_post(v, w->posts[i], ids, max_tags, &n_ids);
@@ -171,6 +187,8 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                 if (r < 0)
                         /* One odd post (e.g. a non-finite embedding) must not stop the run. */
                         log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->posts[i]->id);
+                else if (w->ds_paths)
+                        w->ds_paths[ds->n - 1] = w->paths[i];
                 if (w->crops) {
                         /* keep crops[row] the crop of the dataset's row */
                         char *c = w->crops[i];
@@ -218,10 +236,23 @@ static int train_run(void *userdata)
                 r = set_error(w, -ENODEV,
                               "No Vulkan device to train on. %s, or install the Mesa lavapipe driver.",
                               VK_NO_DEVICE_HINT);
-        else if (w->crops)
+        else if (w->crops) {
                 r = train_cnn_run(engine, ds, &o, w->crops, &cnn, &error);
-        if (engine && r >= 0)
+                if (r >= 0)
+                        r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
+        } else {
+                /* with a long enough budget, views for fine-tuning first, out of the same budget */
+                _cleanup_(ft_views_freep) FtViews *views = NULL;
+                ModelFinetuneData fd;
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+                if (w->handle && w->ds_paths &&
+                    ft_prepare(engine, w->handle->bb, w->ds_paths, ds->n, o.time_budget_s, (uint32_t)w->seed,
+                               &w->cancel, &views, &fd) >= 0) {
+                        o.finetune = &fd;
+                        o.time_budget_s -= (double)(now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_SEC;
+                }
                 r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
+        }
         pthread_mutex_unlock(&w->backbone->lock);
         if (r < 0) {
                 if (error)
@@ -296,7 +327,9 @@ static void show_progress(TrainJob *t)
         job_set_progress(t->job, MIN(elapsed, t->time_budget_s), t->time_budget_s);
         if (!fresh)
                 return;
-        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only" : t->cnn ? ", tags + small CNN" : "";
+        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only"
+                                                                : t->cnn     ? ", tags + small CNN"
+                                                                             : "";
         _cleanup_free_ char *m = NULL;
         int r;
         if (isnan(loss))
@@ -367,9 +400,16 @@ static void on_train_done(void *userdata, int r)
         bus_taste_emit_changed(d);
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
                  t->n_likes + t->n_dislikes,
-                 t->tags_only ? "tags only" : t->cnn ? "tags + small CNN" : "image embeddings and tags",
+                 t->tags_only ? "tags only"
+                 : t->cnn     ? "tags + small CNN"
+                              : "image embeddings and tags",
                  mt->roc_auc);
-        _cleanup_free_ char *left_out = NULL;
+        _cleanup_free_ char *left_out = NULL, *tuned = NULL;
+        const ModelTail *tail = d->taste->model ? d->taste->model->tail : NULL;
+        if (tail &&
+            asprintf(&tuned, " Fine-tuned %s: validation ROC AUC %.3f with the head alone, %.3f tuned.",
+                     tail->node, tail->auc_head, tail->auc_tuned) < 0)
+                tuned = NULL;
         if (t->n_no_embedding > 0 &&
             asprintf(&left_out, "; %zu posts without an image embedding left out", t->n_no_embedding) < 0)
                 left_out = NULL;
@@ -378,14 +418,14 @@ static void on_train_done(void *userdata, int r)
         train_finish(t, 0,
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
-                     "%u+%u validation posts, %zu tags in the vocabulary.",
+                     "%u+%u validation posts, %zu tags in the vocabulary.%s",
                      t->n_likes, t->n_dislikes,
                      t->tags_only ? "tags only, no image backbone"
                      : t->cnn     ? "tags + small CNN (no backbone)"
                                   : "image embeddings and tags",
                      strempty(left_out), mt->roc_auc, mt->accuracy, mt->balanced_accuracy,
                      mt->precision_at_10, mt->precision_at_50, mt->threshold, mt->n_pos, mt->n_neg,
-                     w->vocab_size);
+                     w->vocab_size, strempty(tuned));
 }
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
@@ -406,7 +446,8 @@ static int collect(TrainJob *t, TrainWork *w)
                 return -ENOMEM;
         if (w->backbone_id) {
                 w->features = calloc(MAX(n_list, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
-                if (!w->features)
+                w->paths = calloc(MAX(n_list, (size_t)1), sizeof(char *));
+                if (!w->features || !w->paths)
                         return -ENOMEM;
         } else {
                 w->crops = calloc(MAX(n_list, (size_t)1), sizeof(char *));
@@ -439,6 +480,9 @@ static int collect(TrainJob *t, TrainWork *w)
                                 continue;
                         }
                 }
+                _cleanup_free_ char *path = NULL;
+                if (w->paths && (r = image_path_for_md5(t->daemon->images_dir, list[i].md5, &path)) < 0)
+                        return r;
                 r = store_post_get(st, list[i].post_id, &w->posts[w->n]);
                 if (r == -ENOENT)
                         continue;
@@ -451,6 +495,8 @@ static int collect(TrainJob *t, TrainWork *w)
                         free(w->crops[w->n]);
                         w->crops[w->n] = NULL;
                 }
+                if (w->paths)
+                        w->paths[w->n] = TAKE_PTR(path);
                 w->labels[w->n++] = (int8_t)list[i].label;
                 if (list[i].label > 0)
                         t->n_likes++;
@@ -479,8 +525,10 @@ static int train_start(Job *j)
         w->patience = t->patience;
         w->stage = MODEL_STAGE_PREPARE;
         w->model_path = strdup(d->taste->path);
-        if (d->backbone->current)
+        if (d->backbone->current) {
                 w->backbone_id = strdup(backbone_service_id(d->backbone));
+                w->handle = bb_handle_ref(d->backbone->current);
+        }
         if (!w->model_path || (d->backbone->current && !w->backbone_id)) {
                 train_work_free(w);
                 return -ENOMEM;
