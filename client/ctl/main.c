@@ -38,16 +38,23 @@ static void help(void)
                "  predict TAGS...        Score --count (default 20) new posts matching TAGS:\n"
                "                         id, score, label, top tags, URL (put \"--\" before a\n"
                "                         query that starts with a negated tag: -- -canine)\n"
-               "  predictions            Show the latest predictions again\n\n"
+               "  predictions            Show the latest predictions again\n"
+               "  review                 List --count (default 10) predicted posts you have not\n"
+               "                         voted on that the model is least sure about, to like\n"
+               "                         or dislike next\n\n"
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
-               "     --json              Print data as JSON (status, jobs)\n"
+               "     --json              Print data as JSON (status, jobs, train, predict,\n"
+               "                         predictions, review)\n"
                "  -q --quiet             Print no progress or chatter\n"
                "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
                "     --forget            logout: delete the saved key as well\n"
                "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
-               "     --count N           predict: how many posts to score (1 to 320)\n"
+               "     --towers WHICH      train: both (default), or tags or image alone (to see\n"
+               "                         what each contributes)\n"
+               "     --count N           predict: how many posts to score (1 to 320); review: how\n"
+               "                         many posts to list\n"
                "     --sheet FILE.png    predict, predictions: also draw a contact sheet\n"
                "     --no-wait           sync, embed, train, backbone import: start the job, print its\n"
                "                         path and return\n\n"
@@ -60,7 +67,7 @@ static void help(void)
 /* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET };
+        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET, ARG_TOWERS };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -72,6 +79,7 @@ static int parse_argv(int argc, char *argv[])
                 { "time", required_argument, NULL, ARG_TIME },
                 { "count", required_argument, NULL, ARG_COUNT },
                 { "sheet", required_argument, NULL, ARG_SHEET },
+                { "towers", required_argument, NULL, ARG_TOWERS },
                 {},
         };
         int c;
@@ -111,6 +119,10 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_SHEET:
                         arg_sheet = optarg;
                         break;
+                case ARG_TOWERS:
+                        if (parse_towers_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -132,6 +144,7 @@ static const Verb verbs[] = {
         { "train", 1, 1, verb_train },
         { "like", 2, 2, verb_like },      { "dislike", 2, 2, verb_dislike }, { "unvote", 2, 2, verb_unvote },
         { "predict", 2, 41, verb_predict }, { "predictions", 1, 1, verb_predictions },
+        { "review", 1, 1, verb_review },
 };
 
 static int dispatch(int argc, char *argv[])

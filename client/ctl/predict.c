@@ -26,13 +26,7 @@ int parse_count_arg(const char *s)
         return 0;
 }
 
-typedef struct Prediction {
-        uint64_t id;
-        double score;
-        const char *label, *top_tags, *image, *url; /* borrowed from the reply */
-} Prediction;
-
-static int read_rows(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
+int prediction_rows_read(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
 {
         _cleanup_free_ Prediction *rows = NULL;
         size_t n = 0, alloc = 0;
@@ -63,7 +57,7 @@ static int read_rows(sd_bus_message *reply, Prediction **ret, size_t *ret_n)
         return 0;
 }
 
-static void print_json(const Prediction *rows, size_t n)
+void prediction_rows_print_json(const Prediction *rows, size_t n)
 {
         _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
@@ -112,7 +106,7 @@ static int show_run(sd_bus *bus, uint32_t run)
                 return bus_log_call_error("read the predictions", &error, r);
         r = sd_bus_message_read(reply, "ts", &id, &tags);
         if (r >= 0)
-                r = read_rows(reply, &rows, &n);
+                r = prediction_rows_read(reply, &rows, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the predictions: %m");
         if (arg_sheet) {
@@ -140,7 +134,7 @@ static int show_run(sd_bus *bus, uint32_t run)
                         printf("Contact sheet: %s\n", arg_sheet);
         }
         if (arg_json)
-                print_json(rows, n);
+                prediction_rows_print_json(rows, n);
         else
                 print_table(tags, rows, n);
         return 0;

@@ -89,3 +89,10 @@ void model_standardise(const Model *m, const float *in, float *out, size_t n)
                         out[k] = (in[k] - m->mean[j]) * m->inv_std[j];
                 }
 }
+
+const char *model_towers(const Model *m)
+{
+        if (m->set_mask == 0)
+                return "tags";
+        return m->use_tags ? "both" : "image";
+}

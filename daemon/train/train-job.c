@@ -25,6 +25,7 @@ typedef struct TrainWork {
         char *model_path;          /* owned */
         uint64_t time_budget_s, seed;
         unsigned patience;
+        TrainTowers towers;
         char *backbone_id; /* owned; NULL: tags only */
 
         Post **posts;    /* owned, n */
@@ -52,6 +53,7 @@ struct TrainJob {
         Job *job;       /* borrowed: the job owns us */
         uint64_t time_budget_s, seed;
         unsigned patience;
+        TrainTowers towers;
         TrainWork *work;       /* borrowed from the work item until done() or forget */
         sd_event_source *poll; /* owned */
         uint64_t started_usec;
@@ -180,7 +182,10 @@ static int train_run(void *userdata)
         o.seed = w->seed;
         if (w->patience > 0)
                 o.patience = w->patience;
-        o.use_features = w->features != NULL;
+        /* An ablation keeps the same posts (those with an embedding) and
+         * switches a tower off, so its metrics compare with "both". */
+        o.use_features = w->features != NULL && w->towers != TRAIN_TOWERS_TAGS;
+        o.use_tags = w->towers != TRAIN_TOWERS_IMAGE;
         o.progress = on_progress;
         o.userdata = w;
         o.cancel = &w->cancel;
@@ -247,6 +252,18 @@ static void train_free(void *userdata)
         free(t);
 }
 
+/* What the model is trained on, for the job's messages. */
+static const char *trained_on(const TrainJob *t)
+{
+        if (t->tags_only)
+                return "tags only, no image backbone";
+        if (t->towers == TRAIN_TOWERS_TAGS)
+                return "tags only, image tower off";
+        if (t->towers == TRAIN_TOWERS_IMAGE)
+                return "image embeddings only, tag tower off";
+        return "image embeddings and tags";
+}
+
 static void show_progress(TrainJob *t)
 {
         TrainWork *w = t->work;
@@ -268,7 +285,8 @@ static void show_progress(TrainJob *t)
         job_set_progress(t->job, MIN(elapsed, t->time_budget_s), t->time_budget_s);
         if (!fresh)
                 return;
-        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only" : "";
+        const char *name = model_stage_to_string(stage), *how = t->tags_only || t->towers == TRAIN_TOWERS_TAGS ? ", tags only"
+                                                     : t->towers == TRAIN_TOWERS_IMAGE ? ", image only" : "";
         _cleanup_free_ char *m = NULL;
         int r;
         if (isnan(loss))
@@ -338,7 +356,7 @@ static void on_train_done(void *userdata, int r)
         w->model = NULL;
         bus_taste_emit_changed(d);
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
-                 t->n_likes + t->n_dislikes, t->tags_only ? "tags only" : "image embeddings and tags",
+                 t->n_likes + t->n_dislikes, trained_on(t),
                  mt->roc_auc);
         _cleanup_free_ char *left_out = NULL;
         if (t->n_no_embedding > 0 &&
@@ -349,7 +367,7 @@ static void on_train_done(void *userdata, int r)
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
                      "%u+%u validation posts, %zu tags in the vocabulary.",
                      t->n_likes, t->n_dislikes,
-                     t->tags_only ? "tags only, no image backbone" : "image embeddings and tags",
+                     trained_on(t),
                      strempty(left_out), mt->roc_auc, mt->accuracy, mt->balanced_accuracy,
                      mt->precision_at_10, mt->precision_at_50, mt->threshold, mt->n_pos, mt->n_neg,
                      w->vocab_size);
@@ -433,6 +451,7 @@ static int train_start(Job *j)
         w->time_budget_s = t->time_budget_s;
         w->seed = t->seed;
         w->patience = t->patience;
+        w->towers = t->towers;
         w->stage = MODEL_STAGE_PREPARE;
         w->model_path = strdup(d->taste->path);
         if (d->backbone->current)
@@ -442,6 +461,13 @@ static int train_start(Job *j)
                 return -ENOMEM;
         }
         t->tags_only = !w->backbone_id;
+        if (t->tags_only && t->towers == TRAIN_TOWERS_IMAGE) {
+                train_work_free(w);
+                train_finish(t, -ENOMEDIUM,
+                             "Training the image tower alone needs the image backbone: import it with "
+                             "\"fluffctl backbone import\" first.");
+                return 0;
+        }
 
         (void)job_set_phase(j, "collecting", "Reading the labelled posts");
         r = collect(t, w);
@@ -512,7 +538,7 @@ int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret)
         int r;
 
         if (o->time_budget_s < TRAIN_BUDGET_MIN_S || o->time_budget_s > TRAIN_BUDGET_MAX_S ||
-            o->patience > TRAIN_PATIENCE_MAX)
+            o->patience > TRAIN_PATIENCE_MAX || o->towers < 0 || o->towers >= _TRAIN_TOWERS_MAX)
                 return -EINVAL;
         t = calloc(1, sizeof(TrainJob));
         if (!t)
@@ -521,6 +547,7 @@ int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret)
         t->time_budget_s = o->time_budget_s;
         t->seed = o->seed;
         t->patience = o->patience;
+        t->towers = o->towers;
         r = job_new(d, &train_ops, t, &t->job);
         if (r < 0) {
                 free(t);
