@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+# Votes that move predicted crops into the dataset, the review list and the
+# towers ablation option, through fluffctl on a private bus (tags only).
+fluff_add_py_test(test-review SCRIPT integration/test-review.py LABELS integration SESSION TIMEOUT 300)
