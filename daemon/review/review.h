@@ -12,6 +12,7 @@
  * the model is least sure about (bus-review.c). */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct Daemon Daemon;
