@@ -37,6 +37,7 @@ struct PredictJob {
         size_t n_picked, next_image, images_done;
         ImageFetch *fetch; /* owned; the downloads and crops in flight */
         bool scoring;
+        uint64_t images_usec; /* CLOCK_MONOTONIC when the images began, then their duration */
 };
 
 static void predict_stop(PredictJob *p)
@@ -215,6 +216,7 @@ static void images_begin(PredictJob *p)
         delete_previous(p);
         (void)images_remove_temporaries(p->dir);
         (void)job_set_phase(p->job, "images", "Downloading and cropping the images");
+        p->images_usec = now_usec(CLOCK_MONOTONIC);
         images_step(p);
 }
 
@@ -370,6 +372,10 @@ static void on_scored(void *userdata, int r)
         if (r < 0)
                 return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->daemon->store));
         s->keep_crops = true;
+        log_info("Predict run %" PRIu64 ": %zu posts; images %.2f s (download and crop), embedding %.2f s, "
+                 "scoring %.3f s.",
+                 run, s->n, (double)p->images_usec / USEC_PER_SEC, (double)s->embed_usec / USEC_PER_SEC,
+                 (double)s->score_usec / USEC_PER_SEC);
         bus_predict_emit_new(p->daemon, rows, s->n);
         daemon_refresh_counts(p->daemon);
         if (s->n < p->count)
@@ -418,6 +424,7 @@ static void score_begin(PredictJob *p)
                                       p->tags, dropped_summary(p, buf, sizeof(buf)));
         }
         (void)job_set_phase(p->job, "scoring", "Scoring the posts");
+        p->images_usec = now_usec(CLOCK_MONOTONIC) - p->images_usec;
         r = work_pool_submit(d->work, p, predict_score_run, on_scored, predict_score_free, s);
         if (r < 0) {
                 predict_score_free(s);

@@ -109,8 +109,10 @@ int predict_score_run(void *userdata)
                                          "is not loaded: import it (\"fluffctl backbone import\") or train "
                                          "again.",
                                          m->backbone);
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC);
                 r = backbone_service_run(s->backbone, s->handle, (const char *const *)s->paths, s->n, features,
                                          NULL, status);
+                s->embed_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (r < 0)
                         return set_error(s, r, "Failed to embed the images: %s", strerror(-r));
                 for (size_t i = 0; i < s->n; i++)
@@ -135,11 +137,13 @@ int predict_score_run(void *userdata)
                 offsets[i + 1] = (uint32_t)n_ids;
         }
 
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         pthread_mutex_lock(&s->backbone->lock);
         VkEngine *engine = backbone_service_engine_locked(s->backbone);
         if (engine)
                 r = model_predict(m, engine, features, offsets, ids, s->n, s->probs, pushes, PREDICT_TOP_TAGS);
         pthread_mutex_unlock(&s->backbone->lock);
+        s->score_usec = now_usec(CLOCK_MONOTONIC) - t0;
         if (!engine)
                 return set_error(s, -ENODEV, "No Vulkan device to score on. %s, or install the Mesa lavapipe "
                                  "driver.", VK_NO_DEVICE_HINT);

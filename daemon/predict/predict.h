@@ -65,6 +65,7 @@ typedef struct PredictScore {
         float *probs;     /* n */
         char **top_tags;  /* n, owned strings */
         double threshold;
+        uint64_t embed_usec, score_usec; /* time spent in each, for the log (tests/bench/bench-predict.py) */
         char *error;     /* owned; a sentence for the user */
         bool keep_crops; /* the run was stored: its crops stay (else they are deleted on free) */
 } PredictScore;
