@@ -5,6 +5,7 @@
 #include "bus/vote.h"
 #include "config.h"
 #include "daemon.h"
+#include "embed/jobs.h"
 #include "fluff/bus.h"
 #include "outbox/outbox.h"
 #include "review/review.h"
@@ -92,6 +93,9 @@ int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error)
                         log_warning_errno(r, "Failed to move the crop of post %" PRIu64
                                           " into the dataset, ignoring (the next sync fetches it): %m",
                                           post_id);
+                else if (r > 0)
+                        /* Embedded now, the post counts in the very next training. */
+                        embed_after_sync(d);
         }
 
         r = sd_bus_reply_method_return(m, NULL);
