@@ -14,8 +14,11 @@ it only in the pixels, part only in the tags), with the image backbone:
 Skipped (77) when npm cannot fetch the backbone, like the other backbone
 tests. FLUFF_ACCEPT_SEED picks another world (default 43) so the bar can be
 checked across worlds; every number is printed.
-Bad input that must be survived: the lists' 7 % label noise (the validation
-split is scored on those noisy labels, the predictions on the clean truth)."""
+Bad input that must be survived: the lists' 7 % label noise. The validation
+split is scored on those noisy labels, which caps its AUC near 0.93 even for
+a perfect ranker; the predictions are scored on the clean truth. 500 posts
+per class (not 300) keep the validation split near 170 posts, so its AUC
+moves by about ±0.03 rather than ±0.05 from world to world."""
 import json
 import os
 import sys
@@ -30,7 +33,7 @@ from fakesite import FakeSite, roc_auc  # noqa: E402
 from fluffd import Fluffd, db_query, fresh_state, site_cache_dir  # noqa: E402
 
 SEED = int(os.environ.get("FLUFF_ACCEPT_SEED", "43"))
-LIKED = DISLIKED = int(os.environ.get("FLUFF_ACCEPT_PER_CLASS", "300"))
+LIKED = DISLIKED = int(os.environ.get("FLUFF_ACCEPT_PER_CLASS", "500"))
 UNSEEN = 200
 QUERY = "-no_such_tag_anywhere"  # every post, newest first
 BAR = 0.85
