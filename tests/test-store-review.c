@@ -11,8 +11,11 @@
 
 static void add_row(Store *s, uint64_t run, unsigned rank, uint64_t post, double score, const char *path)
 {
-        PredictionRow row = { .post_id = post, .score = score, .label = score >= 0.5 ? 1 : -1,
-                              .top_tags = (char *)"solo +0.10", .image_path = (char *)path };
+        PredictionRow row = {.post_id = post,
+                             .score = score,
+                             .label = score >= 0.5 ? 1 : -1,
+                             .top_tags = (char *)"solo +0.10",
+                             .image_path = (char *)path};
         ASSERT_OK(store_prediction_add(s, run, rank, &row));
 }
 
@@ -80,7 +83,7 @@ TEST(review_order)
 
         ASSERT_OK(store_review_list(s, 0.5, 0, &rows, &n));
         ASSERT_EQ(n, 6);
-        static const uint64_t want[] = { 9, 2, 4, 3, 5, 1 };
+        static const uint64_t want[] = {9, 2, 4, 3, 5, 1};
         for (size_t i = 0; i < n; i++)
                 ASSERT_EQ(rows[i].post_id, want[i]);
         ASSERT_NEAR(rows[0].score, 0.375, 1e-12);

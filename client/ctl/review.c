@@ -17,8 +17,8 @@ static void print_table(const Prediction *rows, size_t n)
                 printf("%-10" PRIu64 " %6.3f  %-8s  %-48.48s %s\n", rows[i].id, rows[i].score, rows[i].label,
                        rows[i].top_tags, rows[i].url);
         printf("\n%zu posts the model is least sure about, closest to its like threshold first.\n"
-               "Vote on them with \"fluffctl like ID\" or \"fluffctl dislike ID\", e.g. \"fluffctl like %" PRIu64
-               "\": each vote teaches the next training.\n",
+               "Vote on them with \"fluffctl like ID\" or \"fluffctl dislike ID\", e.g. \"fluffctl like "
+               "%" PRIu64 "\": each vote teaches the next training.\n",
                n, rows[0].id);
 }
 
@@ -30,8 +30,8 @@ int verb_review(int argc, char *argv[], sd_bus *bus)
         size_t n = 0;
         int r;
 
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Review", &error,
-                               &reply, "u", (uint32_t)arg_count);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Review",
+                               &error, &reply, "u", (uint32_t)arg_count);
         if (r < 0)
                 return bus_log_call_error("read the posts to review", &error, r);
         r = prediction_rows_read(reply, &rows, &n);

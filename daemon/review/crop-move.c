@@ -44,7 +44,8 @@ int review_adopt_crop(Daemon *d, uint64_t post_id)
                 return r;
         for (char **src = paths; *src; src++) {
                 if (!review_crop_is_ours(cache, p->md5, *src)) {
-                        log_debug("Prediction crop \"%s\" of post %" PRIu64 " is not one Fluff wrote, leaving it.",
+                        log_debug("Prediction crop \"%s\" of post %" PRIu64
+                                  " is not one Fluff wrote, leaving it.",
                                   *src, post_id);
                         continue;
                 }
@@ -54,7 +55,8 @@ int review_adopt_crop(Daemon *d, uint64_t post_id)
                 if (r == -ENOENT)
                         continue;
                 if (r < 0) {
-                        log_debug_errno(r, "Prediction crop \"%s\" does not fit the dataset, leaving it: %m", *src);
+                        log_debug_errno(r, "Prediction crop \"%s\" does not fit the dataset, leaving it: %m",
+                                        *src);
                         continue;
                 }
                 r = mkdir_parents(d->images_dir, 0700);

@@ -45,7 +45,7 @@ int file_move(const char *src, const char *dst, size_t max_size)
 
 bool review_crop_is_ours(const char *cache_dir, const char *md5, const char *path)
 {
-        static const char *const folders[] = { "predictions", "watches" };
+        static const char *const folders[] = {"predictions", "watches"};
         size_t l = strlen(cache_dir);
 
         if (!path || !is_hex_digest(md5, 32) || strncmp(path, cache_dir, l) != 0 || path[l] != '/')
@@ -53,8 +53,8 @@ bool review_crop_is_ours(const char *cache_dir, const char *md5, const char *pat
         path += l + 1;
         for (size_t i = 0; i < ELEMENTSOF(folders); i++) {
                 size_t f = strlen(folders[i]);
-                if (strncmp(path, folders[i], f) == 0 && path[f] == '/' && strncmp(path + f + 1, md5, 32) == 0 &&
-                    streq(path + f + 1 + 32, ".jpg"))
+                if (strncmp(path, folders[i], f) == 0 && path[f] == '/' &&
+                    strncmp(path + f + 1, md5, 32) == 0 && streq(path + f + 1 + 32, ".jpg"))
                         return true;
         }
         return false;
