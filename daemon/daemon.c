@@ -19,6 +19,7 @@
 #include "images.h"
 #include "predict/predict.h"
 #include "watch/watch.h"
+#include "review/review.h"
 #include "train/taste.h"
 #include "work/work.h"
 
@@ -164,6 +165,7 @@ Daemon *daemon_free(Daemon *d)
         free(d->images_dir);
         sd_bus_slot_unref(d->backbone_slot);
         sd_bus_slot_unref(d->taste_slot);
+        sd_bus_slot_unref(d->review_slot);
         sd_bus_slot_unref(d->predict_slot);
         sd_bus_slot_unref(d->watch_slot);
         sd_bus_slot_unref(d->job_enum_slot);
@@ -211,6 +213,9 @@ int daemon_start(Daemon *d)
         r = bus_watch_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the watch methods: %m");
+        r = bus_review_register(d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the review method: %m");
         r = bus_job_register(d);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the job objects: %m");

@@ -28,6 +28,7 @@ typedef struct Daemon {
         sd_bus_slot *taste_slot;                              /* owned */
         sd_bus_slot *predict_slot;                            /* owned */
         sd_bus_slot *watch_slot;                              /* owned */
+        sd_bus_slot *review_slot;                             /* owned */
 
         WorkPool *work;     /* owned */
         Config *config;     /* owned */

@@ -59,6 +59,8 @@ extern uint64_t arg_time_s; /* --time; 0: the daemon's default */
 /* Sets arg_time_s from "90s", "10m", "2h"; logs and returns -EINVAL when it is
  * not a duration or outside 5 s…24 h. */
 int parse_time_arg(const char *s);
+extern const char *arg_towers; /* --towers; NULL: the daemon's default ("both") */
+int parse_towers_arg(const char *s);
 int verb_train(int argc, char *argv[], sd_bus *bus);
 void model_status_print(const ManagerInfo *m);
 void model_status_json(const ManagerInfo *m, struct json_object *o);
@@ -89,7 +91,7 @@ extern char *arg_sheet;    /* --sheet FILE */
 int parse_count_arg(const char *s);
 int verb_predict(int argc, char *argv[], sd_bus *bus);
 int verb_predictions(int argc, char *argv[], sd_bus *bus);
-/* A row of a(tdssss), as GetPredictions and NewPredictions carry them. */
+/* A row of a(tdssss), as GetPredictions, NewPredictions and Review carry them. */
 typedef struct Prediction {
         uint64_t id;
         double score;
@@ -100,6 +102,8 @@ int prediction_rows_read(sd_bus_message *m, Prediction **ret, size_t *ret_n);
 /* The table (a header line, one line per post); returns the likely likes. */
 size_t prediction_rows_print(const Prediction *rows, size_t n);
 struct json_object *prediction_rows_json(const Prediction *rows, size_t n);
+/* That array of {id, score, label, top_tags, image, url} on standard output. */
+void prediction_rows_print_json(const Prediction *rows, size_t n);
 
 /* Watches: "watch add|list|remove|run". */
 extern double arg_threshold; /* --threshold; NAN: the daemon's default */
@@ -110,3 +114,7 @@ int verb_watch(int argc, char *argv[], sd_bus *bus);
 /* A grid of the images with their captions drawn below, written by libvips
  * (the format from out's suffix, e.g. .png). */
 int contact_sheet_write(const char *out, const char *const *images, const char *const *captions, size_t n);
+
+
+/* "review": the unvoted predicted posts the model is least sure about. */
+int verb_review(int argc, char *argv[], sd_bus *bus);

@@ -39,6 +39,9 @@ static void help(void)
                "                         id, score, label, top tags, URL (put \"--\" before a\n"
                "                         query that starts with a negated tag: -- -canine)\n"
                "  predictions            Show the latest predictions again\n"
+               "  review                 List --count (default 10) predicted posts you have not\n"
+               "                         voted on that the model is least sure about, to like\n"
+               "                         or dislike next\n\n"
                "  watch add TAGS...      Watch a search: new posts scoring at or above --threshold\n"
                "                         (default the model's like threshold) are announced, at\n"
                "                         most --max (default 10) a run; the first run looks at\n"
@@ -51,12 +54,16 @@ static void help(void)
                "Options:\n"
                "  -h --help              Show this help\n"
                "     --version           Show the version\n"
-               "     --json              Print data as JSON (status, jobs)\n"
+               "     --json              Print data as JSON (status, jobs, train, predict,\n"
+               "                         predictions, review)\n"
                "  -q --quiet             Print no progress or chatter\n"
                "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
                "     --forget            logout: delete the saved key as well\n"
                "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
-               "     --count N           predict: how many posts to score (1 to 320)\n"
+               "     --towers WHICH      train: both (default), or tags or image alone (to see\n"
+               "                         what each contributes)\n"
+               "     --count N           predict: how many posts to score (1 to 320); review: how\n"
+               "                         many posts to list\n"
                "     --sheet FILE.png    predict, predictions: also draw a contact sheet\n"
                "     --threshold P       watch add: announce posts scoring at least P (0 to 1)\n"
                "     --max N             watch add: announce at most N posts a run (1 to 320)\n"
@@ -72,21 +79,33 @@ static void help(void)
 /* < 0 error, 0 exit successfully, > 0 go on */
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_VERSION = 0x100, ARG_JSON, ARG_REMEMBER, ARG_FORGET, ARG_NO_WAIT, ARG_TIME, ARG_COUNT, ARG_SHEET,
-               ARG_THRESHOLD, ARG_MAX };
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_JSON,
+                ARG_REMEMBER,
+                ARG_FORGET,
+                ARG_NO_WAIT,
+                ARG_TIME,
+                ARG_COUNT,
+                ARG_SHEET,
+                ARG_THRESHOLD,
+                ARG_MAX,
+                ARG_TOWERS
+        };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "json", no_argument, NULL, ARG_JSON },
-                { "quiet", no_argument, NULL, 'q' },
-                { "remember", no_argument, NULL, ARG_REMEMBER },
-                { "forget", no_argument, NULL, ARG_FORGET },
-                { "no-wait", no_argument, NULL, ARG_NO_WAIT },
-                { "time", required_argument, NULL, ARG_TIME },
-                { "count", required_argument, NULL, ARG_COUNT },
-                { "sheet", required_argument, NULL, ARG_SHEET },
-                { "threshold", required_argument, NULL, ARG_THRESHOLD },
-                { "max", required_argument, NULL, ARG_MAX },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"json", no_argument, NULL, ARG_JSON},
+                {"quiet", no_argument, NULL, 'q'},
+                {"remember", no_argument, NULL, ARG_REMEMBER},
+                {"forget", no_argument, NULL, ARG_FORGET},
+                {"no-wait", no_argument, NULL, ARG_NO_WAIT},
+                {"time", required_argument, NULL, ARG_TIME},
+                {"count", required_argument, NULL, ARG_COUNT},
+                {"sheet", required_argument, NULL, ARG_SHEET},
+                {"threshold", required_argument, NULL, ARG_THRESHOLD},
+                {"max", required_argument, NULL, ARG_MAX},
+                {"towers", required_argument, NULL, ARG_TOWERS},
                 {},
         };
         int c;
@@ -134,6 +153,10 @@ static int parse_argv(int argc, char *argv[])
                         if (parse_max_arg(optarg) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_TOWERS:
+                        if (parse_towers_arg(optarg) < 0)
+                                return -EINVAL;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -149,13 +172,14 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-        { "status", 1, 1, verb_status },  { "login", 2, 2, verb_login }, { "logout", 1, 1, verb_logout },
-        { "sync", 1, 1, verb_sync },      { "jobs", 1, 1, verb_jobs },   { "cancel", 2, 2, verb_cancel },
-        { "backbone", 2, 3, verb_backbone }, { "embed", 1, 1, verb_embed },
-        { "train", 1, 1, verb_train },
-        { "like", 2, 2, verb_like },      { "dislike", 2, 2, verb_dislike }, { "unvote", 2, 2, verb_unvote },
-        { "predict", 2, 41, verb_predict }, { "predictions", 1, 1, verb_predictions },
-        { "watch", 2, 42, verb_watch },
+        {"status", 1, 1, verb_status},     {"login", 2, 2, verb_login},
+        {"logout", 1, 1, verb_logout},     {"sync", 1, 1, verb_sync},
+        {"jobs", 1, 1, verb_jobs},         {"cancel", 2, 2, verb_cancel},
+        {"backbone", 2, 3, verb_backbone}, {"embed", 1, 1, verb_embed},
+        {"train", 1, 1, verb_train},       {"like", 2, 2, verb_like},
+        {"dislike", 2, 2, verb_dislike},   {"unvote", 2, 2, verb_unvote},
+        {"predict", 2, 41, verb_predict},  {"predictions", 1, 1, verb_predictions},
+        {"watch", 2, 42, verb_watch},      {"review", 1, 1, verb_review},
 };
 
 static int dispatch(int argc, char *argv[])
@@ -172,11 +196,13 @@ static int dispatch(int argc, char *argv[])
                 if (streq(verbs[i].name, argv[0]))
                         v = &verbs[i];
         if (!v) {
-                log_error("Unknown command \"%s\"; see \"%s --help\".", argv[0], program_invocation_short_name);
+                log_error("Unknown command \"%s\"; see \"%s --help\".", argv[0],
+                          program_invocation_short_name);
                 return 2;
         }
         if ((unsigned)argc < v->min_args) {
-                log_error("Too few arguments for \"%s\"; see \"%s --help\".", v->name, program_invocation_short_name);
+                log_error("Too few arguments for \"%s\"; see \"%s --help\".", v->name,
+                          program_invocation_short_name);
                 return 2;
         }
         if ((unsigned)argc > v->max_args) {

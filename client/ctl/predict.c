@@ -12,7 +12,6 @@
 unsigned arg_count;
 char *arg_sheet;
 
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 int parse_count_arg(const char *s)
@@ -77,11 +76,12 @@ json_object *prediction_rows_json(const Prediction *rows, size_t n)
         return a;
 }
 
-static void print_json(const Prediction *rows, size_t n)
+void prediction_rows_print_json(const Prediction *rows, size_t n)
 {
         _cleanup_(json_object_putp) json_object *a = prediction_rows_json(rows, n);
         if (a)
-                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 size_t prediction_rows_print(const Prediction *rows, size_t n)
@@ -114,8 +114,8 @@ static int show_run(sd_bus *bus, uint32_t run)
         size_t n = 0;
         int r;
 
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "GetPredictions",
-                               &error, &reply, "u", run);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                               "GetPredictions", &error, &reply, "u", run);
         if (r < 0)
                 return bus_log_call_error("read the predictions", &error, r);
         r = sd_bus_message_read(reply, "ts", &id, &tags);
@@ -148,7 +148,7 @@ static int show_run(sd_bus *bus, uint32_t run)
                         printf("Contact sheet: %s\n", arg_sheet);
         }
         if (arg_json)
-                print_json(rows, n);
+                prediction_rows_print_json(rows, n);
         else
                 print_table(tags, rows, n);
         return 0;

@@ -13,6 +13,7 @@
 #define TIME_MAX_S (24u * 3600u)
 
 uint64_t arg_time_s;
+const char *arg_towers;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -29,6 +30,16 @@ int parse_time_arg(const char *s)
                 return -EINVAL;
         }
         arg_time_s = v;
+        return 0;
+}
+
+int parse_towers_arg(const char *s)
+{
+        if (!streq(s, "both") && !streq(s, "tags") && !streq(s, "image")) {
+                log_error("Invalid --towers \"%s\": give both, tags or image.", s);
+                return -EINVAL;
+        }
+        arg_towers = s;
         return 0;
 }
 
@@ -70,14 +81,19 @@ static json_object *parse_info(const ManagerInfo *m)
 
 static const char *model_source(json_object *o, char *buf, size_t size)
 {
-        const char *bb = get_string(o, "backbone");
+        const char *bb = get_string(o, "backbone"), *towers = get_string(o, "towers");
         const char *tower = get_string(o, "image_tower");
-        if (isempty(bb) && tower && streq(tower, "small CNN from scratch"))
-                return "tags + small CNN (no backbone)";
-        if (isempty(bb))
+        bool cnn = isempty(bb) && tower && streq(tower, "small CNN from scratch");
+        if (isempty(bb) && !cnn)
                 return "tags only (no image backbone)";
+        if (towers && streq(towers, "tags"))
+                return "tags only (image tower not used)";
+        if (cnn)
+                return towers && streq(towers, "image") ? "small CNN only (no backbone, tags not used)"
+                                                        : "tags + small CNN (no backbone)";
         json_object *ft = json_object_object_get(o, "finetune");
-        snprintf(buf, size, "image backbone %.12s + tags%s", bb,
+        snprintf(buf, size, "image backbone %.12s %s%s", bb,
+                 towers && streq(towers, "image") ? "only (tags not used)" : "+ tags",
                  ft && json_object_is_type(ft, json_type_object) ? ", top layer fine-tuned" : "");
         return buf;
 }
@@ -85,7 +101,7 @@ static const char *model_source(json_object *o, char *buf, size_t size)
 void model_status_print(const ManagerInfo *m)
 {
         _cleanup_(json_object_putp) json_object *o = parse_info(m);
-        char buf[64];
+        char buf[96];
 
         if (!o) {
                 printf("       Model: none (run \"fluffctl train\")\n");
@@ -106,7 +122,7 @@ static void print_metrics(const ManagerInfo *m)
 {
         _cleanup_(json_object_putp) json_object *o = parse_info(m);
         json_object *mt;
-        char buf[64];
+        char buf[96];
 
         if (!o)
                 return;
@@ -134,7 +150,8 @@ static void print_metrics(const ManagerInfo *m)
         json_object *ft = json_object_object_get(o, "finetune");
         if (ft && json_object_is_type(ft, json_type_object))
                 printf("Fine-tuned:         %s, validation ROC AUC %.3f with the head alone, %.3f tuned\n",
-                       strna(get_string(ft, "node")), get_double(ft, "auc_head"), get_double(ft, "auc_finetuned"));
+                       strna(get_string(ft, "node")), get_double(ft, "auc_head"),
+                       get_double(ft, "auc_finetuned"));
 }
 
 int verb_train(int argc, char *argv[], sd_bus *bus)
@@ -146,9 +163,13 @@ int verb_train(int argc, char *argv[], sd_bus *bus)
         r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
                                            FLUFF_BUS_MANAGER_IFACE, "Train");
         if (r >= 0)
-                r = arg_time_s > 0
-                            ? sd_bus_message_append(call, "a{sv}", 1, "time_budget_s", "t", arg_time_s)
-                            : sd_bus_message_append(call, "a{sv}", 0);
+                r = sd_bus_message_open_container(call, 'a', "{sv}");
+        if (r >= 0 && arg_time_s > 0)
+                r = sd_bus_message_append(call, "{sv}", "time_budget_s", "t", arg_time_s);
+        if (r >= 0 && arg_towers)
+                r = sd_bus_message_append(call, "{sv}", "towers", "s", arg_towers);
+        if (r >= 0)
+                r = sd_bus_message_close_container(call);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the Train call: %m");
         /* With --json, standard output carries the model's JSON alone. */

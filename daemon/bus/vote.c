@@ -5,8 +5,10 @@
 #include "bus/vote.h"
 #include "config.h"
 #include "daemon.h"
+#include "embed/jobs.h"
 #include "fluff/bus.h"
 #include "outbox/outbox.h"
+#include "review/review.h"
 
 static const char *score_name(int score)
 {
@@ -82,6 +84,19 @@ int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 goto fail;
         }
         log_info("Recorded a %s of post %" PRIu64 "; queued for the site.", score_name(score), post_id);
+        /* A labelled post belongs to the dataset: its prediction crop moves
+         * there before the reply, so whoever looks next finds it. A clear
+         * takes the post out of the dataset and leaves the files alone. */
+        if (score != 0) {
+                r = review_adopt_crop(d, post_id);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to move the crop of post %" PRIu64
+                                          " into the dataset, ignoring (the next sync fetches it): %m",
+                                          post_id);
+                else if (r > 0)
+                        /* Embedded now, the post counts in the very next training. */
+                        embed_after_sync(d);
+        }
 
         r = sd_bus_reply_method_return(m, NULL);
         daemon_refresh_counts(d);

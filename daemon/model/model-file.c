@@ -132,6 +132,7 @@ int model_describe_json(const Model *m, char **ret)
         json_object_object_add(o, "metrics", metrics_to_json(m));
         json_object_object_add(o, "feature_sets", sets_to_json(m));
         json_object_object_add(o, "use_tags", json_object_new_boolean(m->use_tags));
+        json_object_object_add(o, "towers", json_object_new_string(model_towers(m)));
         json_object_object_add(o, "features", json_object_new_int64(m->dim));
         json_object_object_add(o, "vocabulary_size", json_object_new_int64(m->vocab));
         json_object_object_add(o, "image_tower", json_object_new_string(model_image_tower(m)));
@@ -169,6 +170,8 @@ int model_save(const Model *m, const char *path)
             (r = add_json_string(meta, "metrics", metrics_to_json(m))) < 0 ||
             (r = add_json_string(meta, "feature_sets", sets_to_json(m))) < 0 ||
             (r = add_string(meta, "use_tags", m->use_tags ? "true" : "false")) < 0 ||
+            /* Said outright for other readers; the loader derives it from the two above. */
+            (r = add_string(meta, "towers", model_towers(m))) < 0 ||
             (r = add_string(meta, "backbone", m->backbone)) < 0 ||
             (r = add_string(meta, "created", m->created)) < 0 ||
             (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) <

@@ -142,3 +142,10 @@ int model_tail_set(const Model *m)
                         return m->sets[s].dim == 2 * m->tail->cout ? (int)s : -EBADMSG;
         return -EBADMSG;
 }
+
+const char *model_towers(const Model *m)
+{
+        if (m->set_mask == 0)
+                return "tags";
+        return m->use_tags ? "both" : "image";
+}

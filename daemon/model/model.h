@@ -122,6 +122,10 @@ typedef struct Model {
         ModelTail *tail; /* NULL: the backbone's features as they are */
 } Model;
 
+/* Which towers the model uses: "both", "tags" (no image feature set used) or
+ * "image" (tags off). */
+const char *model_towers(const Model *m);
+
 /* A model with zeroed weights (for the trainer and the loader). */
 int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, Model **ret);
 Model *model_free(Model *m);
@@ -255,7 +259,8 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
 /* What `status` shows about a model, as one JSON object: created, backbone,
  * fluff_version, threshold, metrics {roc_auc, accuracy, balanced_accuracy,
  * precision_at_10, precision_at_50, threshold, n_pos, n_neg, n_train},
- * feature_sets [{name, offset, dim, used}], use_tags, features,
+ * feature_sets [{name, offset, dim, used}], use_tags, towers ("both", "tags"
+ * or "image", see model_towers()), features,
  * vocabulary_size. Not the vocabulary itself. */
 int model_describe_json(const Model *m, char **ret);
 

@@ -146,7 +146,8 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 return predict_finish(p, r, "%s", message ?: strerror(-r));
         predict_pass_summary(p->pass, buf, sizeof(buf));
         if (!s)
-                return predict_finish(p, -ENODATA, "No posts to predict for \"%s\" (%s). Try other or broader tags.",
+                return predict_finish(p, -ENODATA,
+                                      "No posts to predict for \"%s\" (%s). Try other or broader tags.",
                                       p->tags, buf);
         rows = calloc(MAX(s->n, (size_t)1), sizeof(PredictionRow));
         if (!rows)
@@ -165,10 +166,15 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
         qsort(rows, s->n, sizeof(PredictionRow), predict_row_compare);
         r = store_run(p, s, rows, &run);
         if (r < 0)
-                return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->daemon->store));
+                return predict_finish(p, r, "Failed to store the predictions: %s",
+                                      store_error(p->daemon->store));
         s->keep_crops = true;
         /* No NewPredictions: the user sees these in the terminal, and a
          * 320-post run must not flood the desktop (watches announce). */
+        log_info("Predict run %" PRIu64 ": %zu posts; images %.2f s (download and crop), embedding %.2f s, "
+                 "scoring %.3f s.",
+                 run, s->n, (double)s->images_usec / USEC_PER_SEC, (double)s->embed_usec / USEC_PER_SEC,
+                 (double)s->score_usec / USEC_PER_SEC);
         daemon_refresh_counts(p->daemon);
         if (s->n < p->count)
                 predict_finish(p, 0,
@@ -176,7 +182,8 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                                "stopped after %u pages): %zu likely likes; %s.",
                                s->n, p->count, p->tags, predict_pass_stats(p->pass)->pages, likes, buf);
         else
-                predict_finish(p, 0, "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.",
+                predict_finish(p, 0,
+                               "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.",
                                s->n, p->tags, run, likes, buf);
 }
 

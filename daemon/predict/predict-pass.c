@@ -35,7 +35,8 @@ struct PredictPass {
         char **paths;  /* owned, n_picked */
         bool *ok;      /* n_picked: the crop is on disk */
         size_t n_picked, next_image, images_done;
-        ImageFetch *fetch; /* owned; the downloads and crops in flight */
+        ImageFetch *fetch;    /* owned; the downloads and crops in flight */
+        uint64_t images_usec; /* CLOCK_MONOTONIC when the images began */
 };
 
 static void pass_stop(PredictPass *p)
@@ -227,6 +228,7 @@ static void images_begin(PredictPass *p)
                 p->before_images(p->userdata);
         (void)images_remove_temporaries(p->dir);
         (void)job_set_phase(p->job, "images", "Downloading and cropping the images");
+        p->images_usec = now_usec(CLOCK_MONOTONIC);
         images_step(p);
 }
 
@@ -367,6 +369,7 @@ static void score_begin(PredictPass *p)
                                    predict_pass_summary(p, buf, sizeof(buf)));
         }
         (void)job_set_phase(p->job, "scoring", "Scoring the posts");
+        s->images_usec = now_usec(CLOCK_MONOTONIC) - p->images_usec;
         r = work_pool_submit(d->work, p, predict_score_run, on_scored, predict_score_free, s);
         if (r < 0) {
                 predict_score_free(s);

@@ -105,18 +105,22 @@ int predict_score_run(void *userdata)
 
         if (!isempty(m->backbone)) {
                 if (!s->handle || m->dim != BACKBONE_EMBED_DIM)
-                        return set_error(s, -ENOMEDIUM,
-                                         "The model was trained on image embeddings of backbone %.12s, which "
-                                         "is not loaded: import it (\"fluffctl backbone import\") or train "
-                                         "again.",
-                                         m->backbone);
+                        return set_error(
+                                s, -ENOMEDIUM,
+                                "The model was trained on image embeddings of backbone %.12s, which "
+                                "is not loaded: import it (\"fluffctl backbone import\") or train "
+                                "again.",
+                                m->backbone);
+                uint64_t t0 = now_usec(CLOCK_MONOTONIC);
                 if (m->tail) /* fine-tuned: its own features, never the shared cache's */
                         r = backbone_service_run_tuned(s->backbone, s->handle, m->tail->node, m->tail->cin,
                                                        m->tail->cout, m->tail->weight, m->tail->bias,
-                                                       (const char *const *)s->paths, s->n, features, status);
+                                                       (const char *const *)s->paths, s->n, features,
+                                                       status);
                 else
                         r = backbone_service_run(s->backbone, s->handle, (const char *const *)s->paths, s->n,
                                                  features, NULL, status);
+                s->embed_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (r < 0)
                         return set_error(s, r, "Failed to embed the images: %s", strerror(-r));
                 for (size_t i = 0; i < s->n; i++)
@@ -142,11 +146,13 @@ int predict_score_run(void *userdata)
         }
 
         size_t bad = SIZE_MAX;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         pthread_mutex_lock(&s->backbone->lock);
         VkEngine *engine = backbone_service_engine_locked(s->backbone);
         if (engine && m->cnn && isempty(m->backbone)) {
                 /* no backbone: the image features come from the model's own small CNN */
-                r = cnn_features_of_files(engine, m->cnn, (const char *const *)s->paths, s->n, features, status);
+                r = cnn_features_of_files(engine, m->cnn, (const char *const *)s->paths, s->n, features,
+                                          status);
                 for (size_t i = 0; r >= 0 && i < s->n; i++)
                         if (status[i] < 0) {
                                 bad = i;
@@ -154,11 +160,15 @@ int predict_score_run(void *userdata)
                         }
         }
         if (engine && r >= 0)
-                r = model_predict(m, engine, features, offsets, ids, s->n, s->probs, pushes, PREDICT_TOP_TAGS);
+                r = model_predict(m, engine, features, offsets, ids, s->n, s->probs, pushes,
+                                  PREDICT_TOP_TAGS);
         pthread_mutex_unlock(&s->backbone->lock);
+        s->score_usec = now_usec(CLOCK_MONOTONIC) - t0;
         if (!engine)
-                return set_error(s, -ENODEV, "No Vulkan device to score on. %s, or install the Mesa lavapipe "
-                                 "driver.", VK_NO_DEVICE_HINT);
+                return set_error(s, -ENODEV,
+                                 "No Vulkan device to score on. %s, or install the Mesa lavapipe "
+                                 "driver.",
+                                 VK_NO_DEVICE_HINT);
         if (bad != SIZE_MAX)
                 /* Zeros would score as a real image: say so rather than guess. */
                 return set_error(s, r, "The crop \"%s\" could not be read: %s", s->paths[bad], strerror(-r));

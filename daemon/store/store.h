@@ -332,3 +332,18 @@ int store_embedding_missing(Store *s, const char *backbone, const char *done_set
 int store_embedding_counts(Store *s, const char *backbone, const char *done_set, uint64_t *ret_done,
                            uint64_t *ret_missing);
 int store_embedding_failed(Store *s, const char *backbone, const char *md5, int error);
+
+/* ---- predicted posts the user votes on or reviews (store-review.c) ---- */
+
+/* The distinct crop paths the post has in the kept prediction runs (manual
+ * and watch), newest run first, as a NULL-terminated strv (empty when none).
+ * Returns their number. */
+int store_prediction_images(Store *s, uint64_t post_id, char ***ret_paths);
+/* Points every prediction row of the post at path (e.g. after its crop moved
+ * into the dataset), so the runs keep showing an image that exists. */
+int store_prediction_set_image(Store *s, uint64_t post_id, const char *path);
+/* Posts of the kept prediction runs that have no label (no vote, not even a
+ * cleared one) and are not skipped, each once with its newest row, ordered by
+ * |score − threshold| ascending (the model's least sure first), then score
+ * descending, then id; at most limit (0: all). */
+int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **ret, size_t *ret_n);

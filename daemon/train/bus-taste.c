@@ -4,6 +4,7 @@
 #include "bus/manager.h"
 #include "bus/options.h"
 #include "daemon.h"
+#include "embed/service.h"
 #include "fluff/bus.h"
 #include "jobs/job.h"
 #include "train/taste.h"
@@ -47,10 +48,28 @@ static int parse_patience(sd_bus_message *m, const char *key, void *options, sd_
         return 0;
 }
 
+static int parse_towers(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+{
+        TrainJobOptions *o = options;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_read(m, "v", "s", &s);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Train option \"%s\" must be a string: \"both\", \"tags\" or \"image\".", key);
+        o->towers = train_towers_from_string(s);
+        if (o->towers < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Towers \"%.64s\" are not known: give \"both\", \"tags\" or \"image\".", s);
+        return 0;
+}
+
 static const BusOption train_options[] = {
         { "time_budget_s", parse_time_budget },
         { "seed", parse_seed },
         { "patience", parse_patience },
+        { "towers", parse_towers },
         {},
 };
 
@@ -68,6 +87,10 @@ static int method_train(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
 
+        if (o.towers == TRAIN_TOWERS_IMAGE && !d->backbone->current)
+                return sd_bus_error_set(error, FLUFF_ERROR_NO_MODEL,
+                                        "Training the image tower alone needs the image backbone: import it "
+                                        "with \"fluffctl backbone import\" first.");
         j = daemon_find_active_job(d, "sync");
         if (j)
                 return sd_bus_error_setf(error, FLUFF_ERROR_BUSY,

@@ -31,11 +31,24 @@ int taste_service_replace(TasteService *t, Model *m);
 #define TRAIN_BUDGET_MAX_S (24u * 3600u)
 #define TRAIN_BUDGET_DEFAULT_S 300u
 #define TRAIN_PATIENCE_MAX 1000000u
+/* Which towers a training may use (the Train option "towers"): an ablation
+ * shows what each contributes. */
+typedef enum TrainTowers {
+        TRAIN_TOWERS_BOTH,
+        TRAIN_TOWERS_TAGS,
+        TRAIN_TOWERS_IMAGE,
+        _TRAIN_TOWERS_MAX,
+        _TRAIN_TOWERS_INVALID = -EINVAL,
+} TrainTowers;
+const char *train_towers_to_string(TrainTowers t); /* "both", "tags", "image" */
+TrainTowers train_towers_from_string(const char *s);
+
 typedef struct TrainJobOptions {
         uint64_t time_budget_s; /* TRAIN_BUDGET_MIN_S…TRAIN_BUDGET_MAX_S */
         uint64_t seed;
         unsigned patience; /* epochs without a better validation AUC before stopping; 0: the library's
                               default */
+        TrainTowers towers;
 } TrainJobOptions;
 int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret);
 

@@ -28,6 +28,7 @@ typedef struct TrainWork {
         char *model_path;          /* owned */
         uint64_t time_budget_s, seed;
         unsigned patience;
+        TrainTowers towers;
         char *backbone_id; /* owned; NULL: tags only */
 
         Post **posts;    /* owned, n */
@@ -61,6 +62,7 @@ struct TrainJob {
         Job *job;       /* borrowed: the job owns us */
         uint64_t time_budget_s, seed;
         unsigned patience;
+        TrainTowers towers;
         TrainWork *work;       /* borrowed from the work item until done() or forget */
         sd_event_source *poll; /* owned */
         uint64_t started_usec;
@@ -222,7 +224,10 @@ static int train_run(void *userdata)
         o.seed = w->seed;
         if (w->patience > 0)
                 o.patience = w->patience;
-        o.use_features = w->features || w->crops;
+        /* An ablation keeps the same posts (those with an image) and switches
+         * a tower off, so its metrics compare with "both". */
+        o.use_features = (w->features || w->crops) && w->towers != TRAIN_TOWERS_TAGS;
+        o.use_tags = w->towers != TRAIN_TOWERS_IMAGE;
         o.progress = on_progress;
         o.userdata = w;
         o.cancel = &w->cancel;
@@ -306,6 +311,18 @@ static void train_free(void *userdata)
         free(t);
 }
 
+/* What the model is trained on, for the job's messages. */
+static const char *trained_on(const TrainJob *t)
+{
+        if (t->tags_only)
+                return "tags only, no image backbone";
+        if (t->towers == TRAIN_TOWERS_TAGS)
+                return "tags only, image tower off";
+        if (t->towers == TRAIN_TOWERS_IMAGE)
+                return t->cnn ? "small CNN only, tag tower off" : "image embeddings only, tag tower off";
+        return t->cnn ? "tags + small CNN, no image backbone" : "image embeddings and tags";
+}
+
 static void show_progress(TrainJob *t)
 {
         TrainWork *w = t->work;
@@ -327,9 +344,11 @@ static void show_progress(TrainJob *t)
         job_set_progress(t->job, MIN(elapsed, t->time_budget_s), t->time_budget_s);
         if (!fresh)
                 return;
-        const char *name = model_stage_to_string(stage), *how = t->tags_only ? ", tags only"
-                                                                : t->cnn     ? ", tags + small CNN"
-                                                                             : "";
+        const char *name = model_stage_to_string(stage),
+                   *how = t->tags_only || t->towers == TRAIN_TOWERS_TAGS ? ", tags only"
+                          : t->towers == TRAIN_TOWERS_IMAGE              ? ", image only"
+                          : t->cnn                                       ? ", tags + small CNN"
+                                                                         : "";
         _cleanup_free_ char *m = NULL;
         int r;
         if (isnan(loss))
@@ -399,11 +418,7 @@ static void on_train_done(void *userdata, int r)
         w->model = NULL;
         bus_taste_emit_changed(d);
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
-                 t->n_likes + t->n_dislikes,
-                 t->tags_only ? "tags only"
-                 : t->cnn     ? "tags + small CNN"
-                              : "image embeddings and tags",
-                 mt->roc_auc);
+                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc);
         _cleanup_free_ char *left_out = NULL, *tuned = NULL;
         const ModelTail *tail = d->taste->model ? d->taste->model->tail : NULL;
         if (tail &&
@@ -419,13 +434,9 @@ static void on_train_done(void *userdata, int r)
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
                      "%u+%u validation posts, %zu tags in the vocabulary.%s",
-                     t->n_likes, t->n_dislikes,
-                     t->tags_only ? "tags only, no image backbone"
-                     : t->cnn     ? "tags + small CNN (no backbone)"
-                                  : "image embeddings and tags",
-                     strempty(left_out), mt->roc_auc, mt->accuracy, mt->balanced_accuracy,
-                     mt->precision_at_10, mt->precision_at_50, mt->threshold, mt->n_pos, mt->n_neg,
-                     w->vocab_size, strempty(tuned));
+                     t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), mt->roc_auc, mt->accuracy,
+                     mt->balanced_accuracy, mt->precision_at_10, mt->precision_at_50, mt->threshold,
+                     mt->n_pos, mt->n_neg, w->vocab_size, strempty(tuned));
 }
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
@@ -449,7 +460,7 @@ static int collect(TrainJob *t, TrainWork *w)
                 w->paths = calloc(MAX(n_list, (size_t)1), sizeof(char *));
                 if (!w->features || !w->paths)
                         return -ENOMEM;
-        } else {
+        } else if (w->towers != TRAIN_TOWERS_TAGS) {
                 w->crops = calloc(MAX(n_list, (size_t)1), sizeof(char *));
                 if (!w->crops)
                         return -ENOMEM;
@@ -523,6 +534,7 @@ static int train_start(Job *j)
         w->time_budget_s = t->time_budget_s;
         w->seed = t->seed;
         w->patience = t->patience;
+        w->towers = t->towers;
         w->stage = MODEL_STAGE_PREPARE;
         w->model_path = strdup(d->taste->path);
         if (d->backbone->current) {
@@ -551,6 +563,13 @@ static int train_start(Job *j)
                         w->crops = NULL;
                 }
                 t->tags_only = !t->cnn;
+        }
+        if (t->tags_only && t->towers == TRAIN_TOWERS_IMAGE) {
+                train_work_free(w);
+                train_finish(t, -ENOMEDIUM,
+                             "Training the image tower alone needs images: import the image backbone "
+                             "(\"fluffctl backbone import\") or sync the crops first.");
+                return 0;
         }
         if (t->n_likes < MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class ||
             t->n_dislikes < MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class) {
@@ -615,7 +634,7 @@ int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret)
         int r;
 
         if (o->time_budget_s < TRAIN_BUDGET_MIN_S || o->time_budget_s > TRAIN_BUDGET_MAX_S ||
-            o->patience > TRAIN_PATIENCE_MAX)
+            o->patience > TRAIN_PATIENCE_MAX || o->towers < 0 || o->towers >= _TRAIN_TOWERS_MAX)
                 return -EINVAL;
         t = calloc(1, sizeof(TrainJob));
         if (!t)
@@ -624,6 +643,7 @@ int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret)
         t->time_budget_s = o->time_budget_s;
         t->seed = o->seed;
         t->patience = o->patience;
+        t->towers = o->towers;
         r = job_new(d, &train_ops, t, &t->job);
         if (r < 0) {
                 free(t);

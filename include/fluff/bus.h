@@ -20,7 +20,9 @@
  *       Error.NotLoggedIn, Error.Busy when a sync runs.
  *   Train(a{sv} options) -> o job             time_budget_s (u or t, 5…86400, default 300),
  *       seed (u or t), patience (u, epochs without a better validation AUC
- *       before stopping, 1…1000000; default 8). Bad values: InvalidArgs quoting
+ *       before stopping, 1…1000000; default 8), towers (s: "both" default,
+ *       "tags" or "image" alone, an ablation on the same posts; "image"
+ *       without a backbone: Error.NoModel). Bad values: InvalidArgs quoting
  *       them. Error.Busy while a sync or another training runs. The job fails
  *       with Error.NotEnoughData under 20 liked or disliked posts. Tags only
  *       without a backbone; with one, posts without a cached embedding are left
@@ -79,6 +81,17 @@
  *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
  *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all
  *       emit PropertiesChanged).
+ *   Vote(t post_id, i score)                  1 like, -1 dislike, 0 clear: the label
+ *       at once, the site through the outbox. A like or dislike of a post in a
+ *       kept prediction run (manual or watch) moves its crop into
+ *       $XDG_DATA_HOME/fluff/images/<md5>.jpg (recorded ok, the runs' rows
+ *       re-pointed at it, an Embed job started); a dataset image already
+ *       there is kept. A clear moves nothing.
+ *   Review(u count) -> a(tdssss) predictions  count 1…1000 (0: 10). Posts of the
+ *       kept prediction runs without any label, each once with its newest
+ *       row, closest to the loaded model's threshold first (ties: higher
+ *       score first); rows as in GetPredictions. Empty when there is nothing
+ *       to review.
  *
  * /io/github/fluffml/Fluff1/job/N, io.github.fluffml.Fluff1.Job
  *   Cancel()                                  Error.InvalidArgument once finished.

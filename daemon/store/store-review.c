@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/* What voting on predicted posts and reviewing them read from the prediction
+ * runs: the crops a post has in the kept runs, and the unlabelled posts the
+ * model is least sure about. */
+#include <limits.h>
+
+#include "store-internal.h"
+
+int store_prediction_images(Store *s, uint64_t post_id, char ***ret_paths)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_strv_free_ char **paths = NULL;
+        size_t n = 0;
+        int r;
+
+        /* Newest run first: its crop is the one most likely still on disk. */
+        r = store_prepare(
+                s,
+                "SELECT image_path FROM prediction_posts WHERE post_id = ? AND image_path IS NOT NULL"
+                " GROUP BY image_path ORDER BY MAX(run_id) DESC",
+                &st);
+        if (r >= 0)
+                r = store_bind(s, st, "u", post_id);
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                char **b = reallocarray(paths, n + 2, sizeof(char *));
+                if (!b)
+                        return -ENOMEM;
+                paths = b;
+                paths[n] = store_column_strdup(st, 0);
+                if (!paths[n])
+                        return -ENOMEM;
+                paths[++n] = NULL;
+        }
+        if (r < 0)
+                return r;
+        if (!paths) {
+                paths = calloc(1, sizeof(char *));
+                if (!paths)
+                        return -ENOMEM;
+        }
+        *ret_paths = TAKE_PTR(paths);
+        return (int)MIN(n, (size_t)INT_MAX);
+}
+
+int store_prediction_set_image(Store *s, uint64_t post_id, const char *path)
+{
+        int r = store_run(s, "UPDATE prediction_posts SET image_path = ? WHERE post_id = ?", "tu", path,
+                          post_id);
+        return r < 0 ? r : 0;
+}
+
+int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **ret, size_t *ret_n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        PredictionRow *a = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        if (!(threshold >= 0.0 && threshold <= 1.0))
+                return store_set_error(s, -EINVAL, "the threshold is not a probability");
+        /* A post shown by several runs counts once, with its newest score.
+         * Any label row, a cleared vote included, means the user has seen it. */
+        r = store_prepare(
+                s,
+                "SELECT p.post_id, p.score, p.label, p.top_tags, p.image_path FROM prediction_posts p"
+                " WHERE p.run_id = (SELECT MAX(q.run_id) FROM prediction_posts q"
+                "                   WHERE q.post_id = p.post_id)"
+                "  AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.post_id = p.post_id)"
+                "  AND NOT EXISTS (SELECT 1 FROM skipped k WHERE k.post_id = p.post_id)"
+                " ORDER BY abs(p.score - ?) ASC, p.score DESC, p.post_id ASC LIMIT ?",
+                &st);
+        if (r >= 0)
+                r = store_bind(s, st, "di", threshold,
+                               limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
+        if (r < 0)
+                return r;
+        while ((r = store_step(s, st)) > 0) {
+                if (n == cap) {
+                        size_t c = cap ? cap * 2 : 32;
+                        PredictionRow *b = reallocarray(a, c, sizeof *a);
+                        if (!b) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        a = b;
+                        cap = c;
+                }
+                a[n++] = (PredictionRow){.post_id = (uint64_t)sqlite3_column_int64(st, 0),
+                                         .score = sqlite3_column_double(st, 1),
+                                         .label = sqlite3_column_int(st, 2)};
+                if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
+                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
+                    (sqlite3_column_type(st, 4) != SQLITE_NULL &&
+                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r < 0) {
+                prediction_row_array_free(a, n);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
