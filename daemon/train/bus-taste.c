@@ -87,10 +87,6 @@ static int method_train(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
 
-        if (o.towers == TRAIN_TOWERS_IMAGE && !d->backbone->current)
-                return sd_bus_error_set(error, FLUFF_ERROR_NO_MODEL,
-                                        "Training the image tower alone needs the image backbone: import it "
-                                        "with \"fluffctl backbone import\" first.");
         j = daemon_find_active_job(d, "sync");
         if (j)
                 return sd_bus_error_setf(error, FLUFF_ERROR_BUSY,

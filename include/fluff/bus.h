@@ -22,11 +22,15 @@
  *       seed (u or t), patience (u, epochs without a better validation AUC
  *       before stopping, 1…1000000; default 8), towers (s: "both" default,
  *       "tags" or "image" alone, an ablation on the same posts; "image"
- *       without a backbone: Error.NoModel). Bad values: InvalidArgs quoting
- *       them. Error.Busy while a sync or another training runs. The job fails
- *       with Error.NotEnoughData under 20 liked or disliked posts. Tags only
- *       without a backbone; with one, posts without a cached embedding are left
- *       out and counted. The model file (models/taste.safetensors) is replaced
+ *       with neither a backbone nor crops: the job fails with Error.NoModel).
+ *       Bad values: InvalidArgs quoting them. Error.Busy while a sync or
+ *       another training runs. The job fails with Error.NotEnoughData under 20
+ *       liked or disliked posts. Without a backbone: tags + a small CNN trained
+ *       from scratch on the crops (tags only when fewer than 20 of a label have
+ *       a crop); with one, posts without a cached embedding are left out and
+ *       counted, and a budget of 90 s or more also fine-tunes the backbone's
+ *       top layer with the head on augmented views (kept only when validation
+ *       AUC rises). The model file (models/taste.safetensors) is replaced
  *       only when a run finishes; cancel or a crash keeps the previous one.
  *   properties: ModelInfo s (model_describe_json of the loaded model, "" when
  *       none), HasModel b (both emit PropertiesChanged).

@@ -195,16 +195,26 @@ class Review(unittest.TestCase):
 
     def test_4_towers(self):
         info = self.d.status()["model"]
-        self.assertEqual(info["towers"], "tags")  # no backbone: tags only
+        self.assertEqual(info["towers"], "both")  # no backbone: tags + the small CNN on the crops
         self.assertEqual(self.ctl("train", "--towers", "pixels").returncode, 2)
         for bad, why in ((["s", "pixels"], 'Towers "pixels" are not known'), (["u", "1"], "must be a string")):
             r = subprocess.run(BUS + ["Train", "a{sv}", "1", "towers"] + bad, capture_output=True, text=True,
                                timeout=30)
             self.assertNotEqual(r.returncode, 0, r)
             self.assertIn(why, r.stderr, r)
-        r = self.ctl("train", "--towers", "image", "--time", "5s")
+        # Without a backbone the image tower is the small CNN; with no crops
+        # either there is nothing to train it on.
+        os.rename(images_dir(), images_dir() + ".off")
+        try:
+            r = self.ctl("train", "--towers", "image", "--time", "5s")
+        finally:
+            os.rename(images_dir() + ".off", images_dir())
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("backbone", r.stderr)
+        self.assertEqual(self.d.status()["model"]["towers"], "both")  # the failed run replaced nothing
+        r = self.ctl("train", "--towers", "image", "--time", "10s")
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(self.d.status()["model"]["towers"], "image")
         r = self.ctl("train", "--towers", "tags", "--time", "5s")
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(self.d.status()["model"]["towers"], "tags")
