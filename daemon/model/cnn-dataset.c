@@ -1,28 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-#include <stdarg.h>
 #include <time.h>
 
 #include "cnn.h"
-
-static double now_s(void)
-{
-        return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
-}
-
-_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
-}
+#include "model-internal.h"
 
 /* Reports the time left of the whole training, not of the CNN's share. */
 typedef struct Relay {
@@ -47,7 +27,7 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
         _cleanup_free_ uint32_t *train = NULL, *val = NULL;
         size_t n_train, n_val, sz = (size_t)a->stored * a->stored * 3;
         CnnTrainOptions co = CNN_TRAIN_OPTIONS_DEFAULT;
-        double start = now_s();
+        double start = model_now_s();
         int r;
 
         if (cnn_arch_check(a) < 0 || ds->dim != cnn_feature_dim(a) || ds->n_sets != 1 || ds->n == 0)
@@ -58,13 +38,13 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
                 return -ENOMEM;
         r = cnn_images_load(crops, ds->n, a->stored, rgb, status);
         if (r < 0) {
-                set_error(ret_error, "libvips cannot start to read the crops.");
+                model_set_error(ret_error, "libvips cannot start to read the crops.");
                 return r;
         }
         for (size_t i = 0; i < ds->n; i++)
                 if (status[i] < 0) {
                         /* zeros would be a real (black) picture to the CNN */
-                        set_error(ret_error, "The crop \"%s\" does not read: %s.", strna(crops[i]),
+                        model_set_error(ret_error, "The crop \"%s\" does not read: %s.", strna(crops[i]),
                                   strerror(-status[i]));
                         return status[i];
                 }
@@ -72,7 +52,7 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
         if (r < 0)
                 return r;
         /* decoding the crops comes out of the CNN's share */
-        co.time_budget_s = MAX(budget_s - (now_s() - start), 0.1 * budget_s);
+        co.time_budget_s = MAX(budget_s - (model_now_s() - start), 0.1 * budget_s);
         co.seed = o->seed;
         Relay rl = {o->progress, o->userdata, MAX(o->time_budget_s - budget_s, 0.0)};
         if (o->progress) {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <math.h>
-#include <stdarg.h>
 #include <time.h>
 
 #include "cnn-net.h"
 #include "metrics.h"
+#include "model-internal.h"
 
 #define CNN_EVAL_BATCH 64u
 
@@ -14,26 +14,6 @@ static uint64_t splitmix(uint64_t *s)
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
         return z ^ (z >> 31);
-}
-
-static double now_s(void)
-{
-        return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
-}
-
-_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
 }
 
 /* He initialisation for the convolutions (fan-in 9·c_in), small for the linear layer. */
@@ -88,7 +68,7 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
         _cleanup_free_ uint32_t *order = NULL;
         _cleanup_free_ uint8_t *batch = NULL, *val_labels = NULL;
         _cleanup_free_ float *logits = NULL, *y = NULL;
-        double deadline = now_s() + o->time_budget_s, best_auc = -1;
+        double deadline = model_now_s() + o->time_budget_s, best_auc = -1;
         uint32_t bs = o->batch_size, since_best = 0, step = 0;
         uint64_t rng = o->seed;
         size_t pos = 0;
@@ -116,7 +96,7 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
         init_params(best, o->seed);
         r = cnn_net_new(e, a, MAX(bs, CNN_EVAL_BATCH), &net);
         if (r < 0) {
-                set_error(ret_error, "Failed to set up the small CNN on the device: %s.", strerror(-r));
+                model_set_error(ret_error, "Failed to set up the small CNN on the device: %s.", strerror(-r));
                 return r;
         }
         if ((r = cnn_net_upload(net, best->params)) < 0)
@@ -153,7 +133,7 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                         if (o->cancel && atomic_load(o->cancel))
                                 return -ECANCELED;
                         /* a big dataset must not overrun a small budget: end the epoch early */
-                        if (steps > 0 && now_s() > deadline)
+                        if (steps > 0 && model_now_s() > deadline)
                                 break;
                         gather(a, rgb, order + i, bs, batch);
                         for (uint32_t k = 0; k < bs; k++)
@@ -173,7 +153,7 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                                 return r;
                 } else
                         since_best++;
-                double left = deadline - now_s();
+                double left = deadline - model_now_s();
                 if (o->progress && o->progress(MODEL_STAGE_CNN, epoch, sum / MAX(steps, 1u), auc,
                                                MAX(0.0, left), o->userdata))
                         return -ECANCELED;
@@ -181,7 +161,7 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                         break;
         }
         if (best_auc < 0) {
-                set_error(ret_error, "The small CNN did not finish one epoch.");
+                model_set_error(ret_error, "The small CNN did not finish one epoch.");
                 return -ETIME;
         }
         best->val_auc = best_auc;

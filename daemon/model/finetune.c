@@ -19,6 +19,7 @@
 #include "ft-tail.h"
 #include "half.h"
 #include "head.h"
+#include "model-internal.h"
 
 #define FT_BATCH 32u
 #define FT_FEATURES_KEPT 256u
@@ -63,11 +64,6 @@ static uint64_t rng_next(uint64_t *s)
 static double rng_uniform(uint64_t *s)
 {
         return ((rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double now_s(void)
-{
-        return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
 }
 
 static int copy_model(const Model *src, Model **ret)
@@ -226,7 +222,7 @@ static int train_epoch(Tuner *t, uint32_t *order, unsigned *step, float dropout,
                         0; /* towards the pretrained weights would make sense, towards 0 does not */
                 if (o->cancel && atomic_load(o->cancel))
                         return -ECANCELED;
-                if (now_s() >= c->deadline) {
+                if (model_now_s() >= c->deadline) {
                         *ret_out_of_time = true;
                         break;
                 }
@@ -346,7 +342,7 @@ int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, 
         if ((r = evaluate(&t, &before)) < 0)
                 goto out;
         best_auc = before;
-        if (o->progress && o->progress(MODEL_STAGE_FINETUNE, 0, NAN, before, MAX(0.0, c->deadline - now_s()),
+        if (o->progress && o->progress(MODEL_STAGE_FINETUNE, 0, NAN, before, MAX(0.0, c->deadline - model_now_s()),
                                        o->userdata)) {
                 r = -ECANCELED;
                 goto out;
@@ -357,8 +353,8 @@ int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, 
                 used += t.m->inv_std[j] != 0;
         float dropout =
                 used > FT_FEATURES_KEPT ? MIN(1.0f - (float)FT_FEATURES_KEPT / (float)used, 0.9f) : 0;
-        double started = now_s();
-        for (unsigned epoch = 1; now_s() < c->deadline; epoch++) {
+        double started = model_now_s();
+        for (unsigned epoch = 1; model_now_s() < c->deadline; epoch++) {
                 double loss, auc;
                 bool out_of_time;
                 if ((r = train_epoch(&t, order, &step, dropout, &loss, &out_of_time)) < 0)
@@ -369,7 +365,7 @@ int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, 
                 if ((r = evaluate(&t, &auc)) < 0)
                         goto out;
                 log_debug("model: fine-tuning epoch %u loss %.4f val AUC %.4f (%.2f s per epoch)", epoch,
-                          loss, auc, (now_s() - started) / epochs);
+                          loss, auc, (model_now_s() - started) / epochs);
                 if (!isnan(auc) && auc > best_auc + 1e-4) {
                         best_auc = auc;
                         bad = 0;
@@ -381,7 +377,7 @@ int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, 
                 } else
                         bad++;
                 if (o->progress && o->progress(MODEL_STAGE_FINETUNE, epoch, loss, auc,
-                                               MAX(0.0, c->deadline - now_s()), o->userdata)) {
+                                               MAX(0.0, c->deadline - model_now_s()), o->userdata)) {
                         r = -ECANCELED;
                         goto out;
                 }
@@ -391,7 +387,7 @@ int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, 
         log_info(
                 "Fine-tuning %s: validation ROC AUC %.4f with the head alone, %.4f tuned (%u epochs, %.2f s "
                 "per epoch); %s.",
-                fd->node, before, best_auc, epochs, epochs ? (now_s() - started) / epochs : 0.0,
+                fd->node, before, best_auc, epochs, epochs ? (model_now_s() - started) / epochs : 0.0,
                 snap ? "keeping the tuned layer" : "keeping the head alone");
         if (snap) {
                 _cleanup_(model_tail_freep) ModelTail *tail = NULL;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <math.h>
+#include <stdarg.h>
 
 #include "cnn.h"
 #include "model.h"
+#include "model-internal.h"
 
 static const char *const stage_names[_MODEL_STAGE_MAX] = {
         [MODEL_STAGE_PREPARE] = "prepare",
@@ -148,4 +150,19 @@ const char *model_towers(const Model *m)
         if (m->set_mask == 0)
                 return "tags";
         return m->use_tags ? "both" : "image";
+}
+
+void model_set_error(char **ret_error, const char *fmt, ...)
+{
+        va_list ap;
+        char *s = NULL;
+
+        if (!ret_error)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(*ret_error);
+        *ret_error = s;
 }

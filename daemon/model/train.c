@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <math.h>
-#include <stdarg.h>
 #include <time.h>
 
 #include "ensemble.h"
 #include "finetune.h"
 #include "head.h"
 #include "model.h"
+#include "model-internal.h"
 
 #define EVAL_BATCH 256u
 #define FEATURES_KEPT 256u
@@ -42,11 +42,6 @@ static void shuffle(Rng *g, uint32_t *a, size_t n)
                 a[i - 1] = a[j];
                 a[j] = t;
         }
-}
-
-static double now_s(void)
-{
-        return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
 }
 
 typedef struct Candidate {
@@ -99,21 +94,6 @@ static void trainer_done(Trainer *t)
 static bool cancelled(const Trainer *t)
 {
         return t->o->cancel && atomic_load(t->o->cancel);
-}
-
-_printf_(2, 3) static void set_error(char **ret_error, const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
 }
 
 /* Stratified: the same share of likes and dislikes is held out, at least one of each. */
@@ -350,7 +330,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
 
                         if (cancelled(t))
                                 return -ECANCELED;
-                        if (now_s() >= deadline) {
+                        if (model_now_s() >= deadline) {
                                 out_of_time = true;
                                 break;
                         }
@@ -385,9 +365,9 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                 log_debug("model: %s epoch %u loss %.4f val AUC %.4f", model_stage_to_string(stage), epoch,
                           loss_sum / steps, auc);
                 if (o->progress && o->progress(stage, epoch, loss_sum / steps, auc,
-                                               MAX(0.0, t->end - now_s()), o->userdata))
+                                               MAX(0.0, t->end - model_now_s()), o->userdata))
                         return -ECANCELED;
-                if (out_of_time || bad >= o->patience || now_s() >= deadline)
+                if (out_of_time || bad >= o->patience || model_now_s() >= deadline)
                         break;
         }
         *ret_best_auc = best_auc;
@@ -413,10 +393,10 @@ static int ensemble(Trainer *t, const Candidate *c, Model **best)
         if (want <= 1)
                 return 0;
         if (o->progress &&
-            o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->end - now_s()), o->userdata))
+            o->progress(MODEL_STAGE_ENSEMBLE, 0, NAN, NAN, MAX(0.0, t->end - model_now_s()), o->userdata))
                 return -ECANCELED;
-        while (n < want && now_s() < t->deadline - 0.05 * o->time_budget_s) {
-                double now = now_s(), deadline = now + (t->deadline - now) / (double)(want - n);
+        while (n < want && model_now_s() < t->deadline - 0.05 * o->time_budget_s) {
+                double now = model_now_s(), deadline = now + (t->deadline - now) / (double)(want - n);
                 r = model_new(t->ds->dim, (*best)->vocab, o->tag_dim, o->hidden, &members[n]);
                 if (r < 0)
                         goto out;
@@ -468,7 +448,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         Trainer t = {.engine = engine, .ds = ds, .o = o, .rng = {o->seed}};
         Candidate cands[1 + MODEL_FEATURE_SETS_MAX];
         size_t n_cands = 0, likes, dislikes, best_c = 0;
-        double start = now_s(), best_auc = -1;
+        double start = model_now_s(), best_auc = -1;
         int r;
 
         /* the head stages leave fine-tuning its share */
@@ -476,12 +456,12 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         t.deadline = start + o->time_budget_s * (1 - (o->finetune ? o->finetune->budget_share : 0));
         r = check_options(o);
         if (r < 0) {
-                set_error(ret_error, "Invalid training options.");
+                model_set_error(ret_error, "Invalid training options.");
                 return r;
         }
         model_dataset_counts(ds, &likes, &dislikes);
         if (likes < MAX(o->min_per_class, 2u) || dislikes < MAX(o->min_per_class, 2u)) {
-                set_error(
+                model_set_error(
                         ret_error,
                         "Not enough labelled posts to train: %zu liked and %zu disliked, at least %u of "
                         "each "
@@ -533,7 +513,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         head_set_emb_lr_scale(t.head, o->tag_lr_scale);
 
         for (size_t c = 0; c < n_cands; c++) {
-                double now = now_s(), auc = -1;
+                double now = model_now_s(), auc = -1;
                 if (c > 0 && now >= t.deadline)
                         break;
                 /* the first candidate may use the whole budget; later ones share what is left */
@@ -586,14 +566,14 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 }
         }
         if (best_auc < 0) {
-                set_error(ret_error,
+                model_set_error(ret_error,
                           "The time budget ended before the first epoch; give training more time.");
                 r = -ETIME;
                 goto finish;
         }
 
         if (o->progress &&
-            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.end - now_s()), o->userdata)) {
+            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.end - model_now_s()), o->userdata)) {
                 r = -ECANCELED;
                 goto finish;
         }
@@ -626,9 +606,9 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         r = 0;
 finish:
         if (r == -ECANCELED)
-                set_error(ret_error, "Training was cancelled.");
+                model_set_error(ret_error, "Training was cancelled.");
         else if (r < 0 && ret_error && !*ret_error)
-                set_error(ret_error, "Training failed: %s.", strerror(-r));
+                model_set_error(ret_error, "Training failed: %s.", strerror(-r));
         trainer_done(&t);
         return r;
 }
