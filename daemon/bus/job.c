@@ -103,7 +103,9 @@ int bus_job_register(Daemon *d)
 
 void bus_job_emit_changed(Job *j, unsigned mask)
 {
-        const char *names[8];
+        /* State, Done, Total, Phase, Message, ErrorName, Error, FinishedUSec
+         * can all change at once (a job failing mid-phase), plus the NULL. */
+        const char *names[8 + 1];
         size_t n = 0;
         int r;
 
