@@ -22,8 +22,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from fakesite import FakeSite, image_size, roc_auc  # noqa: E402
-from fluffd import Fluffd, db_query, fresh_state, site_cache_dir, xdg  # noqa: E402
+from synced import SyncedCase  # noqa: E402
+from fakesite import image_size, roc_auc  # noqa: E402
+from fluffd import db_query, xdg  # noqa: E402
 
 SEED = 29
 IMAGE_SIZE = 64
@@ -53,26 +54,9 @@ def hidden(post):
             or ("pixel_(artwork)" in tags and rating == "q"))
 
 
-class Predict(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=220, rate_limit=0,
-                            data_dir=site_cache_dir(SEED)).start()
-        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
-        cls.d.start()
-        r = cls.d.login(cls.site.user, cls.site.api_key)
-        assert r.returncode == 0, r
-        r = cls.d.ctl("sync")
-        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.site.stop()
-
-    def ctl(self, *args, **kw):
-        return self.d.ctl(*args, **kw)
+class Predict(SyncedCase):
+    SEED, SITE = SEED, dict(liked=150, disliked=150, both=2, others=220, rate_limit=0)
+    CONFIG = {"rate_limit": 2, "image_size": IMAGE_SIZE}
 
     def train(self):
         if not getattr(type(self), "trained", False):

@@ -20,8 +20,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from fakesite import FakeSite  # noqa: E402
-from fluffd import Fluffd, data_dir, db_query, fresh_state, site_cache_dir, xdg  # noqa: E402
+from synced import SyncedCase  # noqa: E402
+from fluffd import data_dir, db_query  # noqa: E402
 
 SEED = 23
 IMAGE_SIZE = 64
@@ -43,28 +43,15 @@ def image_record(md5):
     return rows[0] if rows else None
 
 
-class Review(unittest.TestCase):
+class Review(SyncedCase):
+    SEED, SITE = SEED, dict(liked=40, disliked=40, both=0, others=90, rate_limit=0)
+    CONFIG = {"rate_limit": 2, "image_size": IMAGE_SIZE}
+
     @classmethod
     def setUpClass(cls):
-        fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=40, disliked=40, both=0, others=90, rate_limit=0,
-                            data_dir=site_cache_dir(SEED)).start()
-        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
-        cls.d.start()
-        r = cls.d.login(cls.site.user, cls.site.api_key)
-        assert r.returncode == 0, r
-        r = cls.d.ctl("sync")
-        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
+        super().setUpClass()
         r = cls.d.ctl("train", "--time", "5s")
         assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.site.stop()
-
-    def ctl(self, *args, **kw):
-        return self.d.ctl(*args, **kw)
 
     def predict(self, count):
         r = self.ctl("predict", "--count", str(count), "--json", "--", QUERY)

@@ -21,8 +21,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from fakesite import FakeSite, roc_auc  # noqa: E402
-from fluffd import Fluffd, data_dir, fresh_state, site_cache_dir  # noqa: E402
+from synced import SyncedCase  # noqa: E402
+from fakesite import roc_auc  # noqa: E402
+from fluffd import data_dir  # noqa: E402
 
 SEED = 31
 IMAGE_SIZE = 64
@@ -35,26 +36,10 @@ def images_dir():
     return os.path.join(data_dir(), "images")
 
 
-class TrainCnn(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=120, rate_limit=0,
-                            data_dir=site_cache_dir(SEED)).start()
-        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
-        cls.d.start()
-        r = cls.d.login(cls.site.user, cls.site.api_key, remember=True)
-        assert r.returncode == 0, r
-        r = cls.d.ctl("sync")
-        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.site.stop()
-
-    def ctl(self, *args, **kw):
-        return self.d.ctl(*args, **kw)
+class TrainCnn(SyncedCase):
+    SEED, SITE = SEED, dict(liked=150, disliked=150, both=2, others=120, rate_limit=0)
+    CONFIG = {"rate_limit": 2, "image_size": IMAGE_SIZE}
+    REMEMBER = True
 
     def train(self):
         t = time.monotonic()

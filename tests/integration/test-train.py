@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from fakesite import FakeSite  # noqa: E402
+from synced import SyncedCase  # noqa: E402
 from fluffd import Fluffd, data_dir, fresh_state, site_cache_dir  # noqa: E402
 
 SEED = 23
@@ -44,28 +45,9 @@ def read_bytes(path):
         return f.read()
 
 
-class Train(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=150, disliked=150, both=2, others=20,
-                            data_dir=site_cache_dir(SEED)).start()
-        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
-        cls.d.start()
-        r = cls.d.login(cls.site.user, cls.site.api_key)
-        assert r.returncode == 0, r
-        t = time.monotonic()
-        r = cls.d.ctl("sync")
-        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
-        print(f"sync of 300 posts: {time.monotonic() - t:.1f}s", file=sys.stderr)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.site.stop()
-
-    def ctl(self, *args, **kw):
-        return self.d.ctl(*args, **kw)
+class Train(SyncedCase):
+    SEED, SITE = SEED, dict(liked=150, disliked=150, both=2, others=20)
+    CONFIG = {"rate_limit": 2, "image_size": IMAGE_SIZE}
 
     def wait_state(self, path, states, timeout=60):
         deadline = time.monotonic() + timeout

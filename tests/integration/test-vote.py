@@ -19,8 +19,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from fakesite import FakeSite  # noqa: E402
-from fluffd import Fluffd, db_query, files_containing, fresh_state, site_cache_dir, xdg  # noqa: E402
+from synced import SyncedCase  # noqa: E402
+from fluffd import db_query, files_containing, xdg  # noqa: E402
 
 SEED = 21
 VOTES = r"^/posts/\d+/votes\.json"
@@ -36,18 +36,14 @@ def wait_for(pred, timeout=60):
     return None
 
 
-class Vote(unittest.TestCase):
+class Vote(SyncedCase):
+    SEED, SITE = SEED, dict(liked=16, disliked=12, both=0, others=10, rate_limit=0)
+    CONFIG = {"rate_limit": 2, "image_size": 64}
+    REMEMBER = True
+
     @classmethod
     def setUpClass(cls):
-        fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=16, disliked=12, both=0, others=10,
-                            rate_limit=0, data_dir=site_cache_dir(SEED)).start()
-        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": 64})
-        cls.d.start()
-        r = cls.d.login(cls.site.user, cls.site.api_key, remember=True)
-        assert r.returncode == 0, r
-        r = cls.d.ctl("sync")
-        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
+        super().setUpClass()
         state = cls.site.user_state()
         favs, up, down = set(state["favorites"]), set(state["upvotes"]), set(state["downvotes"])
         # Posts by what the site holds for them, handed out one per test.
@@ -56,13 +52,6 @@ class Vote(unittest.TestCase):
             "up_only": sorted(up - favs),
             "down": sorted(down - favs),
         }
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.d.__exit__(None, None, None)
-        finally:
-            cls.site.stop()
 
     def setUp(self):
         self.site.clear_faults()

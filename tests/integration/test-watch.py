@@ -30,8 +30,9 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from fakesite import FakeSite, image_size  # noqa: E402
-from fluffd import Fluffd, db_query, fresh_state, site_cache_dir, xdg  # noqa: E402
+from synced import SyncedCase  # noqa: E402
+from fakesite import image_size  # noqa: E402
+from fluffd import db_query, xdg  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("test_predict", os.path.join(HERE, "test-predict.py"))
 _tp = importlib.util.module_from_spec(_spec)
@@ -65,26 +66,10 @@ class Monitor:
         self.count = self.text.count("member=NewPredictions")
 
 
-class Watch(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        fresh_state()
-        cls.site = FakeSite(seed=SEED, liked=100, disliked=100, both=2, others=120, rate_limit=0,
-                            data_dir=site_cache_dir(SEED)).start()
-        cls.d = Fluffd(site=cls.site.url, config={"rate_limit": 2, "image_size": IMAGE_SIZE})
-        cls.d.start()
-        r = cls.d.login(cls.site.user, cls.site.api_key, remember=True)
-        assert r.returncode == 0, r
-        r = cls.d.ctl("sync")
-        assert r.returncode == 0, f"{r!r}\n{cls.d.log()[-3000:]}"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.__exit__(None, None, None)
-        cls.site.stop()
-
-    def ctl(self, *args, **kw):
-        return self.d.ctl(*args, **kw)
+class Watch(SyncedCase):
+    SEED, SITE = SEED, dict(liked=100, disliked=100, both=2, others=120, rate_limit=0)
+    CONFIG = {"rate_limit": 2, "image_size": IMAGE_SIZE}
+    REMEMBER = True
 
     def busctl(self, *args):
         return subprocess.run(BUS + list(args), capture_output=True, text=True, timeout=30)
