@@ -57,3 +57,15 @@ int bus_read_uint_variant(sd_bus_message *m, const char *key, uint64_t *ret, sd_
         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                  "Option \"%s\" must be an unsigned integer (u or t), not \"%.16s\".", key, sig);
 }
+
+int bus_read_bool_variant(sd_bus_message *m, const char *key, bool *ret, sd_bus_error *error)
+{
+        int b, r;
+
+        r = sd_bus_message_read(m, "v", "b", &b);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Option \"%s\" must be a boolean.",
+                                         key);
+        *ret = b;
+        return 0;
+}

@@ -4,6 +4,7 @@
 /* The a{sv} "options" argument of Sync, Embed, Train and Predict, read in one
  * place so every method refuses unknown keys and wrong types the same way. */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
@@ -26,3 +27,5 @@ int bus_read_options(sd_bus_message *m, const char *what, const BusOption *optio
 
 /* A "u" or a "t" variant: the two ways a client may send a count. */
 int bus_read_uint_variant(sd_bus_message *m, const char *key, uint64_t *ret, sd_bus_error *error);
+/* A "b" variant. */
+int bus_read_bool_variant(sd_bus_message *m, const char *key, bool *ret, sd_bus_error *error);

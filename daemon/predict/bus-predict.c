@@ -50,14 +50,8 @@ int bus_predict_normalise_tags(const char *tags, char **ret, sd_bus_error *error
 static int parse_include_animated(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
         PredictJobOptions *o = options;
-        int b, r;
 
-        r = sd_bus_message_read(m, "v", "b", &b);
-        if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Predict option \"%s\" must be a boolean.", key);
-        o->include_animated = b;
-        return 0;
+        return bus_read_bool_variant(m, key, &o->include_animated, error);
 }
 
 static const BusOption predict_options[] = {

@@ -165,14 +165,8 @@ static int parse_watch(sd_bus_message *m, const char *key, void *options, sd_bus
 static int parse_include_animated(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
         WatchJobOptions *o = options;
-        int b, r;
 
-        r = sd_bus_message_read(m, "v", "b", &b);
-        if (r < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "RunWatches option \"%s\" must be a boolean.", key);
-        o->include_animated = b;
-        return 0;
+        return bus_read_bool_variant(m, key, &o->include_animated, error);
 }
 
 static const BusOption run_watches_options[] = {
