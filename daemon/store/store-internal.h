@@ -30,6 +30,8 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
 int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...);
 /* 1 when a row is ready, 0 when done, negative errno on failure. */
 int store_step(Store *s, sqlite3_stmt *st);
+/* Steps st, a SELECT of post_id, score, label, top_tags, image_path, to its end. */
+int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, size_t *ret_n);
 /* Prepares, binds, runs to completion; returns the number of changed rows. */
 int store_run(Store *s, const char *sql, const char *fmt, ...);
 /* A single integer from a query; -ENOENT when it returns no row. */

@@ -182,8 +182,8 @@ int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags
 {
         if (watch_id == 0)
                 return store_set_error(s, -EINVAL, "a watch run needs a watch");
-        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at, watch_id) VALUES (?, ?, ?)", "tuu",
-                          tags ? tags : "", store_now(), watch_id);
+        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at, watch_id) VALUES (?, ?, ?)",
+                          "tuu", tags ? tags : "", store_now(), watch_id);
         if (r < 0)
                 return r;
         *ret_run_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
@@ -225,12 +225,50 @@ int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id
         return 0;
 }
 
+int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, size_t *ret_n)
+{
+        PredictionRow *a = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        while ((r = store_step(s, st)) > 0) {
+                if (n == cap) {
+                        size_t c = cap ? cap * 2 : 32;
+                        PredictionRow *b = reallocarray(a, c, sizeof *a);
+                        if (!b) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        a = b;
+                        cap = c;
+                }
+                a[n] = (PredictionRow){.post_id = (uint64_t)sqlite3_column_int64(st, 0),
+                                       .score = sqlite3_column_double(st, 1),
+                                       .label = sqlite3_column_int(st, 2)};
+                n++;
+                if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
+                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
+                    (sqlite3_column_type(st, 4) != SQLITE_NULL &&
+                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r < 0) {
+                prediction_row_array_free(a, n);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, PredictionRow **ret, size_t *ret_n)
 {
         _cleanup_stmt_ sqlite3_stmt *run = NULL, *st = NULL;
         _cleanup_free_ char *tags = NULL;
         PredictionRow *a = NULL;
-        size_t n = 0, cap = 0;
+        size_t n = 0;
         int r;
 
         r = store_prepare(s, "SELECT tags FROM prediction_runs WHERE id = ?", &run);
@@ -254,33 +292,9 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
                 r = store_bind(s, st, "u", run_id);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 64;
-                        PredictionRow *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
-                a[n] = (PredictionRow){ .post_id = (uint64_t)sqlite3_column_int64(st, 0),
-                                        .score = sqlite3_column_double(st, 1),
-                                        .label = sqlite3_column_int(st, 2) };
-                n++;
-                if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
-                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
-                    (sqlite3_column_type(st, 4) != SQLITE_NULL &&
-                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r < 0) {
-                prediction_row_array_free(a, n);
+        r = store_prediction_rows_read(s, st, &a, &n);
+        if (r < 0)
                 return r;
-        }
         if (ret_tags)
                 *ret_tags = TAKE_PTR(tags);
         *ret = a;
@@ -290,7 +304,8 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
 
 int store_prediction_prune(Store *s, uint64_t keep_run_id)
 {
-        int r = store_run(s, "DELETE FROM prediction_runs WHERE id <> ? AND watch_id IS NULL", "u", keep_run_id);
+        int r = store_run(s, "DELETE FROM prediction_runs WHERE id <> ? AND watch_id IS NULL", "u",
+                          keep_run_id);
         return r < 0 ? r : 0;
 }
 
@@ -311,11 +326,12 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_prepare(s,
-                          "SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL AND (created_at < ? OR id NOT IN"
-                          " (SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL ORDER BY id DESC LIMIT ?))"
-                          " ORDER BY id",
-                          &st);
+        r = store_prepare(
+                s,
+                "SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL AND (created_at < ? OR id NOT IN"
+                " (SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL ORDER BY id DESC LIMIT ?))"
+                " ORDER BY id",
+                &st);
         if (r >= 0)
                 r = store_bind(s, st, "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
         if (r < 0)
@@ -415,13 +431,13 @@ static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Wat
                         a = b;
                         cap = c;
                 }
-                a[n] = (Watch){ .id = (uint64_t)sqlite3_column_int64(st, 0),
-                                .tags = store_column_strdup(st, 1),
-                                .threshold = sqlite3_column_double(st, 2),
-                                .max_per_run = (unsigned)sqlite3_column_int64(st, 3),
-                                .last_seen_id = (uint64_t)sqlite3_column_int64(st, 4),
-                                .created_usec = (uint64_t)sqlite3_column_int64(st, 5),
-                                .last_run_usec = (uint64_t)sqlite3_column_int64(st, 6) };
+                a[n] = (Watch){.id = (uint64_t)sqlite3_column_int64(st, 0),
+                               .tags = store_column_strdup(st, 1),
+                               .threshold = sqlite3_column_double(st, 2),
+                               .max_per_run = (unsigned)sqlite3_column_int64(st, 3),
+                               .last_seen_id = (uint64_t)sqlite3_column_int64(st, 4),
+                               .created_usec = (uint64_t)sqlite3_column_int64(st, 5),
+                               .last_run_usec = (uint64_t)sqlite3_column_int64(st, 6)};
                 if (!a[n++].tags) {
                         r = -ENOMEM;
                         break;

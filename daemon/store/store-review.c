@@ -54,8 +54,6 @@ int store_prediction_set_image(Store *s, uint64_t post_id, const char *path)
 int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **ret, size_t *ret_n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        PredictionRow *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         if (!(threshold >= 0.0 && threshold <= 1.0))
@@ -76,33 +74,5 @@ int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **
                                limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 32;
-                        PredictionRow *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
-                a[n++] = (PredictionRow){.post_id = (uint64_t)sqlite3_column_int64(st, 0),
-                                         .score = sqlite3_column_double(st, 1),
-                                         .label = sqlite3_column_int(st, 2)};
-                if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
-                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
-                    (sqlite3_column_type(st, 4) != SQLITE_NULL &&
-                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        if (r < 0) {
-                prediction_row_array_free(a, n);
-                return r;
-        }
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        return store_prediction_rows_read(s, st, ret, ret_n);
 }
