@@ -26,6 +26,10 @@
  *   max_image_bytes       50M                1M..1G, bytes of one downloaded image (K/M/G suffixes)
  *   max_image_pixels      64M                1M..1G, width × height declared by an image
  *   watch_max_per_run     10                 1..320, posts a new watch announces per run at most
+ *   image_hosts           (the real site's)  host names, separated by spaces or commas, that
+ *                                            images may come from over https besides the site
+ *                                            itself; "none" for the site alone. Default:
+ *                                            static1.e621.net static1.e926.net.
  * Booleans: true/false, yes/no, on/off, 1/0.
  *
  * The environment variable FLUFF_SITE, when set and not empty, replaces site
@@ -52,6 +56,7 @@ typedef struct Config {
         uint64_t max_image_bytes;
         uint64_t max_image_pixels;
         unsigned watch_max_per_run; /* 1..320: AddWatch's default */
+        char **image_hosts;         /* owned strv; NULL: the real site's image hosts, empty: none */
         char **warnings; /* owned strv (may be NULL): unknown keys, unusual site; already logged */
 } Config;
 
