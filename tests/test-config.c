@@ -194,6 +194,55 @@ TEST(image_hosts)
         load_bad("image_hosts = caf\xc3\xa9.example\n", 1, "image_hosts");
 }
 
+TEST(lifecycle_keys)
+{
+        Config *c = load_ok("");
+        ASSERT_EQ(c->model_keep, 10);
+        ASSERT_NEAR(c->model_install_margin, 0.02, 0);
+        ASSERT_TRUE(c->auto_sync);
+        ASSERT_EQ(c->full_sync_interval_s, 86400);
+        ASSERT_TRUE(c->auto_retrain);
+        ASSERT_EQ(c->retrain_changes, 50);
+        ASSERT_NEAR(c->retrain_fraction, 0.10, 0);
+        ASSERT_EQ(c->retrain_budget_s, 300);
+        ASSERT_FALSE(c->retrain_on_battery);
+        config_free(c);
+
+        c = load_ok(
+                "model_keep = 3\nmodel_install_margin = 0\nauto_sync = off\nfull_sync_interval = 6h\n"
+                "auto_retrain = no\nretrain_changes = 1\nretrain_fraction = 25%\nretrain_budget = 1h30m\n"
+                "retrain_on_battery = yes\n");
+        ASSERT_EQ(c->model_keep, 3);
+        ASSERT_NEAR(c->model_install_margin, 0.0, 0);
+        ASSERT_FALSE(c->auto_sync);
+        ASSERT_EQ(c->full_sync_interval_s, 6 * 3600);
+        ASSERT_FALSE(c->auto_retrain);
+        ASSERT_EQ(c->retrain_changes, 1);
+        ASSERT_NEAR(c->retrain_fraction, 0.25, 1e-12);
+        ASSERT_EQ(c->retrain_budget_s, 5400);
+        ASSERT_TRUE(c->retrain_on_battery);
+        config_free(c);
+        c = load_ok("retrain_fraction = 0.5\nfull_sync_interval = 86400\n");
+        ASSERT_NEAR(c->retrain_fraction, 0.5, 0);
+        ASSERT_EQ(c->full_sync_interval_s, 86400);
+        config_free(c);
+
+        load_bad("model_keep = 0\n", 1, "model_keep");
+        load_bad("model_install_margin = 1.5\n", 1, "model_install_margin");
+        load_bad("model_install_margin = nan\n", 1, "model_install_margin");
+        load_bad("auto_sync = maybe\n", 1, "auto_sync");
+        load_bad("full_sync_interval = 30m\n", 1, "full_sync_interval");
+        load_bad("full_sync_interval = 31d\n", 1, "full_sync_interval");
+        load_bad("full_sync_interval = daily\n", 1, "full_sync_interval");
+        load_bad("retrain_changes = 0\n", 1, "retrain_changes");
+        load_bad("retrain_fraction = 0%\n", 1, "retrain_fraction");
+        load_bad("retrain_fraction = 101%\n", 1, "retrain_fraction");
+        load_bad("retrain_fraction = %\n", 1, "retrain_fraction");
+        load_bad("retrain_fraction = 10%%\n", 1, "retrain_fraction");
+        load_bad("retrain_budget = 4s\n", 1, "retrain_budget");
+        load_bad("retrain_budget = 25h\n", 1, "retrain_budget");
+}
+
 TEST(sites)
 {
         static const struct {

@@ -39,6 +39,15 @@ int config_new_default(Config **ret)
                 .max_image_bytes = IMAGE_MAX_BYTES_DEFAULT,
                 .max_image_pixels = IMAGE_MAX_PIXELS_DEFAULT,
                 .watch_max_per_run = 10,
+                .model_keep = 10,
+                .model_install_margin = 0.02,
+                .auto_sync = true,
+                .full_sync_interval_s = 86400,
+                .auto_retrain = true,
+                .retrain_changes = 50,
+                .retrain_fraction = 0.10,
+                .retrain_budget_s = 300,
+                .retrain_on_battery = false,
         };
         if (!c->site)
                 return -ENOMEM;
@@ -365,6 +374,81 @@ static int parse_image_hosts(Config *c, const char *v, char **reason)
         return 0;
 }
 
+static int parse_model_keep(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 1, 1000, &c->model_keep, reason);
+}
+
+static int parse_model_install_margin(Config *c, const char *v, char **reason)
+{
+        double d;
+        if (safe_atod(v, &d) < 0 || !isfinite(d) || d < 0.0 || d > 1.0)
+                return reasonf(reason, "must be a ROC AUC difference from 0 to 1 (e.g. 0.02)");
+        c->model_install_margin = d;
+        return 0;
+}
+
+static int parse_auto_sync(Config *c, const char *v, char **reason)
+{
+        return parse_bool_into(&c->auto_sync, v, reason);
+}
+
+static int parse_duration_range(const char *v, uint64_t lo, uint64_t hi, uint64_t *ret, const char *range,
+                                char **reason)
+{
+        uint64_t s;
+        if (parse_duration_s(v, &s) < 0 || s < lo || s > hi)
+                return reasonf(reason, "must be a duration from %s (e.g. 90m, 1h30m, 1d)", range);
+        *ret = s;
+        return 0;
+}
+
+static int parse_full_sync_interval(Config *c, const char *v, char **reason)
+{
+        return parse_duration_range(v, 3600, 30 * 86400, &c->full_sync_interval_s, "1h to 30d", reason);
+}
+
+static int parse_auto_retrain(Config *c, const char *v, char **reason)
+{
+        return parse_bool_into(&c->auto_retrain, v, reason);
+}
+
+static int parse_retrain_changes(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 1, 1000000, &c->retrain_changes, reason);
+}
+
+/* "10%" or "0.1". */
+static int parse_retrain_fraction(Config *c, const char *v, char **reason)
+{
+        _cleanup_free_ char *num = strdup(v);
+        double d;
+        if (!num)
+                return -ENOMEM;
+        size_t n = strlen(num);
+        bool percent = n > 0 && num[n - 1] == '%';
+        if (percent)
+                num[n - 1] = 0;
+        if (safe_atod(num, &d) < 0 || !isfinite(d))
+                d = NAN;
+        else if (percent)
+                d /= 100.0;
+        if (!(d >= 0.01 && d <= 1.0))
+                return reasonf(reason, "must be a share from 1%% to 100%% (or 0.01 to 1)");
+        c->retrain_fraction = d;
+        return 0;
+}
+
+static int parse_retrain_budget(Config *c, const char *v, char **reason)
+{
+        return parse_duration_range(v, 5, 24 * 3600, &c->retrain_budget_s, "5s to 24h", reason);
+}
+
+static int parse_retrain_on_battery(Config *c, const char *v, char **reason)
+{
+        return parse_bool_into(&c->retrain_on_battery, v, reason);
+}
+
 static const struct {
         const char *key;
         ConfigParser parse;
@@ -379,6 +463,15 @@ static const struct {
         {"max_image_bytes", parse_max_bytes},
         {"max_image_pixels", parse_max_pixels},
         {"watch_max_per_run", parse_watch_max_per_run},
+        {"model_keep", parse_model_keep},
+        {"model_install_margin", parse_model_install_margin},
+        {"auto_sync", parse_auto_sync},
+        {"full_sync_interval", parse_full_sync_interval},
+        {"auto_retrain", parse_auto_retrain},
+        {"retrain_changes", parse_retrain_changes},
+        {"retrain_fraction", parse_retrain_fraction},
+        {"retrain_budget", parse_retrain_budget},
+        {"retrain_on_battery", parse_retrain_on_battery},
         {"image_hosts", parse_image_hosts},
 };
 

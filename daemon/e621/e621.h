@@ -166,8 +166,11 @@ typedef void (*E621PostsCallback)(int error, const char *message, E621PostList *
 typedef void (*E621VoteCallback)(int error, const char *message, const E621VoteResult *vote, void *userdata);
 typedef void (*E621DownloadCallback)(int error, const char *message, E621Buffer *buf, void *userdata);
 /* One page of a walk; return < 0 to stop the walk with that error (the done
- * callback then gets it), 0 to go on. */
+ * callback then gets it), 0 to go on, E621_WALK_STOP to end it here as if the
+ * list had ended (the done callback gets 0): an incremental sync stops at the
+ * first page that reaches posts it already knows. */
 typedef int (*E621PageCallback)(E621PostList *page, void *userdata);
+#define E621_WALK_STOP 1
 
 /* ---- API calls ----
  * ret_request may be NULL when the caller never cancels. */
@@ -189,8 +192,8 @@ int e621_get_post(E621Client *c, uint64_t post_id, E621PostsCallback cb, void *u
 
 /* Walks a whole search newest first with page=b<lowest id seen>, limit 320
  * (or limit when nonzero), until a short or empty page. page_cb gets every page
- * (each post exactly once: the cursor only moves down); done_cb gets the end
- * (0) or the error that stopped it. Cancelling the returned handle stops the
+ * (each post exactly once: the cursor only moves down) and may end the walk
+ * early (E621_WALK_STOP); done_cb gets the end (0) or the error that stopped it. Cancelling the returned handle stops the
  * walk without either callback. */
 int e621_walk_posts(E621Client *c, const char *tags, unsigned limit, E621PageCallback page_cb,
                     E621DoneCallback done_cb, void *userdata, E621Request **ret_request);

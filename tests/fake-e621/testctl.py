@@ -49,6 +49,13 @@ def _world(site, body):
     try:
         if action == "add_posts":
             return 200, {"ids": w.add_posts(int(body.get("count", 1)))}
+        if action == "add_voted_posts":
+            return 200, {"ids": w.add_voted_posts(int(body.get("count", 1)))}
+        if action == "flip_labels":
+            fraction = float(body.get("fraction", 0.5))
+            if not 0.0 <= fraction <= 1.0:
+                return 400, {"error": "fraction must be from 0 to 1"}
+            return 200, {"ids": w.flip_labels(fraction, int(body.get("seed", 0)))}
         pid = int(body.get("post_id"))
     except (TypeError, ValueError):
         return 400, {"error": "bad or missing count/post_id"}

@@ -327,6 +327,34 @@ class World:
                 ids.append(p.id)
             return ids
 
+    def add_voted_posts(self, count):
+        """New posts (newest ids) the user voted on as their taste says:
+        an upvote for a like, a downvote for a dislike. (extra)"""
+        with self.lock:
+            ids = []
+            for _ in range(count):
+                p = self._make_post(self.rng)
+                self._assign_id(p)
+                self.user.votes[p.id] = 1 if p.truth["like"] else -1
+                ids.append(p.id)
+            return ids
+
+    def flip_labels(self, fraction, seed=0):
+        """Turns a share of the user's labelled posts into their opposite:
+        a liked post loses its favourite and gets a downvote, a disliked one
+        an upvote. A deliberately worse dataset. (extra)"""
+        import random
+        with self.lock:
+            u = self.user
+            labelled = sorted(set(u.favorites) | set(u.votes))
+            rng = random.Random(seed)
+            flipped = sorted(rng.sample(labelled, int(round(len(labelled) * fraction))))
+            for i in flipped:
+                liked = i in u.favorites or u.votes.get(i) == 1
+                u.favorites.discard(i)
+                u.votes[i] = -1 if liked else 1
+            return flipped
+
     def score_of(self, p):
         v = self.user.votes.get(p.id, 0)
         up = p.base_up + (1 if v == 1 else 0)
