@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "fluff/text.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define SITE_MAX 256
@@ -16,6 +17,7 @@ Config *config_free(Config *c)
                 return NULL;
         free(c->path);
         free(c->site);
+        strv_free(c->image_hosts);
         strv_free(c->warnings);
         free(c);
         return NULL;
@@ -64,8 +66,8 @@ int config_default_path(char **ret)
 
 int config_parse_bool(const char *v)
 {
-        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off",
-                                                                                       "0" };
+        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off",
+                                                                                    "0"};
         for (size_t i = 0; v && i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0)
                         return 1;
@@ -341,6 +343,37 @@ static int parse_watch_max_per_run(Config *c, const char *v, char **reason)
         return parse_uint_range(v, 1, 320, &c->watch_max_per_run, reason);
 }
 
+static int parse_image_hosts(Config *c, const char *v, char **reason)
+{
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_free_ char *copy = strdup(v);
+        if (!l || !copy)
+                return -ENOMEM;
+        if (!streq(v, "none"))
+                for (char *save = NULL, *h = strtok_r(copy, " ,\t", &save); h;
+                     h = strtok_r(NULL, " ,\t", &save)) {
+                        for (char *p = h; *p; p++)
+                                *p = (char)tolower((unsigned char)*p);
+                        /* host names only: no scheme, port, path or address of this computer */
+                        struct in_addr a4;
+                        if (!host_valid(h) || h[0] == '[' || host_is_loopback(h) || strlen(h) > 253 ||
+                            inet_pton(AF_INET, h, &a4) == 1)
+                                return reasonf(reason, "\"%.*s\" is not a host name (e.g. static1.e621.net)",
+                                               (int)utf8_prefix_len(h, 64), h);
+                        char *d = strdup(h);
+                        if (!d)
+                                return -ENOMEM;
+                        int r = strv_push(&l, d);
+                        if (r < 0)
+                                return r;
+                }
+        if (strv_length(l) == 0 && !streq(v, "none"))
+                return reasonf(reason, "must name at least one host, or be \"none\"");
+        strv_free(c->image_hosts);
+        c->image_hosts = TAKE_PTR(l);
+        return 0;
+}
+
 static int parse_model_keep(Config *c, const char *v, char **reason)
 {
         return parse_uint_range(v, 1, 1000, &c->model_keep, reason);
@@ -420,25 +453,26 @@ static const struct {
         const char *key;
         ConfigParser parse;
 } config_keys[] = {
-        { "site", parse_site_key },
-        { "rate_limit", parse_rate_limit },
-        { "download_concurrency", parse_concurrency },
-        { "image_size", parse_image_size },
-        { "crop", parse_crop },
-        { "include_animated", parse_include_animated },
-        { "like_favourites", parse_like_favourites },
-        { "max_image_bytes", parse_max_bytes },
-        { "max_image_pixels", parse_max_pixels },
-        { "watch_max_per_run", parse_watch_max_per_run },
-        { "model_keep", parse_model_keep },
-        { "model_install_margin", parse_model_install_margin },
-        { "auto_sync", parse_auto_sync },
-        { "full_sync_interval", parse_full_sync_interval },
-        { "auto_retrain", parse_auto_retrain },
-        { "retrain_changes", parse_retrain_changes },
-        { "retrain_fraction", parse_retrain_fraction },
-        { "retrain_budget", parse_retrain_budget },
-        { "retrain_on_battery", parse_retrain_on_battery },
+        {"site", parse_site_key},
+        {"rate_limit", parse_rate_limit},
+        {"download_concurrency", parse_concurrency},
+        {"image_size", parse_image_size},
+        {"crop", parse_crop},
+        {"include_animated", parse_include_animated},
+        {"like_favourites", parse_like_favourites},
+        {"max_image_bytes", parse_max_bytes},
+        {"max_image_pixels", parse_max_pixels},
+        {"watch_max_per_run", parse_watch_max_per_run},
+        {"model_keep", parse_model_keep},
+        {"model_install_margin", parse_model_install_margin},
+        {"auto_sync", parse_auto_sync},
+        {"full_sync_interval", parse_full_sync_interval},
+        {"auto_retrain", parse_auto_retrain},
+        {"retrain_changes", parse_retrain_changes},
+        {"retrain_fraction", parse_retrain_fraction},
+        {"retrain_budget", parse_retrain_budget},
+        {"retrain_on_battery", parse_retrain_on_battery},
+        {"image_hosts", parse_image_hosts},
 };
 
 static char *strip(char *s)
@@ -559,7 +593,7 @@ int config_load(const char *path, Config **ret, char **ret_error)
         r = read_file_full(path, CONFIG_FILE_MAX, &text, &size);
         if (r == -EFBIG) {
                 errorf(ret_error, "%s: larger than %d KiB, not a configuration file", path,
-                                       CONFIG_FILE_MAX / 1024);
+                       CONFIG_FILE_MAX / 1024);
                 return r;
         }
         if (r < 0 && r != -ENOENT) {

@@ -26,6 +26,10 @@
  *   max_image_bytes       50M                1M..1G, bytes of one downloaded image (K/M/G suffixes)
  *   max_image_pixels      64M                1M..1G, width × height declared by an image
  *   watch_max_per_run     10                 1..320, posts a new watch announces per run at most
+ *   image_hosts           (the real site's)  host names, separated by spaces or commas, that
+ *                                            images may come from over https besides the site
+ *                                            itself; "none" for the site alone. Default:
+ *                                            static1.e621.net static1.e926.net.
  * The model's life on its own (README "What runs by itself"):
  *   model_keep            10                 1..1000 trained models kept in the history
  *   model_install_margin  0.02               0..1: a new model is installed unless its cross-validated
@@ -65,8 +69,9 @@ typedef struct Config {
         bool like_favourites;
         uint64_t max_image_bytes;
         uint64_t max_image_pixels;
-        unsigned watch_max_per_run; /* 1..320: AddWatch's default */
-        unsigned model_keep;        /* 1..1000 models in the history */
+        unsigned watch_max_per_run;    /* 1..320: AddWatch's default */
+        char **image_hosts;            /* owned strv; NULL: the real site's image hosts, empty: none */
+        unsigned model_keep;           /* 1..1000 models in the history */
         double model_install_margin;   /* 0..1 of ROC AUC */
         bool auto_sync;                /* the timer run syncs first */
         uint64_t full_sync_interval_s; /* between full syncs */

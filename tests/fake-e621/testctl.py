@@ -62,6 +62,15 @@ def _world(site, body):
     if pid not in w.posts:
         return 404, {"error": f"no post {pid}"}
     with w.lock:
+        if action == "override_post":
+            # extra tags (merged into existing categories) and one URL for the
+            # file, sample and preview: a hostile or broken answer for a test
+            o = w.overrides.setdefault(pid, {})
+            if isinstance(body.get("tags"), dict):
+                o["tags"] = {str(c): [str(t) for t in v] for c, v in body["tags"].items()}
+            if body.get("url") is not None:
+                o["url"] = str(body["url"])
+            return 200, {"post_id": pid, "override": o}
         if action == "user_vote":
             score = int(body.get("score", 0))
             if score == 0:

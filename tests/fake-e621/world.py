@@ -90,6 +90,7 @@ class World:
         self.user = User(424242, user, api_key, BLACKLIST)
         self.other_users = {}
         self.posts = {}          # id -> Post
+        self.overrides = {}      # id -> {"tags": {cat: [..]}, "url": str}: hostile posts (tests)
         self.by_md5 = {}
         self.next_id = 3000000 + self.rng.randint(0, 99999)
         self.clock = datetime.datetime(2021, 1, 3, 8, 0, 0,
