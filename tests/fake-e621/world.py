@@ -36,7 +36,7 @@ class Post:
                  "md5", "rating", "tags", "all_tags", "base_up",
                  "base_down", "base_favs", "deleted", "pending",
                  "flagged", "login_only", "scene_seed", "has_object",
-                 "truth", "uploader_id")
+                 "truth", "uploader_id", "obj", "t")
 
     @property
     def has_sample(self):
@@ -257,21 +257,25 @@ class World:
         rng = self.rng
         posts = []
         for _ in range(liked):
+            self._next_time(True)
             p = self._make_labelled(rng, 1)
             p.truth["list"] = "liked"
             posts.append(p)
         for _ in range(disliked):
+            self._next_time(True)
             p = self._make_labelled(rng, 0)
             p.truth["list"] = "disliked"
             posts.append(p)
         for _ in range(both):
+            self._next_time(False)
             p = self._make_post(rng)
             p.truth["list"] = "both"
             posts.append(p)
         for _ in range(others):
+            self._next_time(False)
             posts.append(self._make_post(rng))
         self._ensure_variety(posts)
-        rng.shuffle(posts)
+        self._order(posts)
         for p in posts:
             self._assign_id(p)
         u = self.user
@@ -297,6 +301,13 @@ class World:
         private.favorites = set(rng.sample(ids, min(10, len(ids))))
         private.private_favorites = True
         self.other_users[private.name] = private
+
+    # Hooks for hard_world.py: a post's time, and the order ids follow.
+    def _next_time(self, labelled):
+        pass
+
+    def _order(self, posts):
+        self.rng.shuffle(posts)
 
     # ---- queries used by the handlers --------------------------------
     def find_user(self, name_or_id):
