@@ -130,11 +130,11 @@ static void print_quality(json_object *q)
                get_int(q, "folds"), get_int(q, "n"), get_int(q, "n_pos"), get_int(q, "n_neg"),
                strna(get_string(q, "combination")));
         printf("                    %-26s %s\n", "model", "tags-only baseline");
-        printf("  ROC AUC           %-26s %s\n", with_ci(mo, "roc_auc", a, sizeof(a)),
+        printf("  ROC AUC:          %-26s %s\n", with_ci(mo, "roc_auc", a, sizeof(a)),
                with_ci(bl, "roc_auc", b, sizeof(b)));
-        printf("  PR AUC            %-26s %s\n", with_ci(mo, "pr_auc", a, sizeof(a)),
+        printf("  PR AUC:           %-26s %s\n", with_ci(mo, "pr_auc", a, sizeof(a)),
                with_ci(bl, "pr_auc", b, sizeof(b)));
-        printf("  Brier score       %-26s %s\n", with_ci(mo, "brier", a, sizeof(a)),
+        printf("  Brier score:      %-26s %s\n", with_ci(mo, "brier", a, sizeof(a)),
                with_ci(bl, "brier", b, sizeof(b)));
         for (int k = 10; k <= 50; k += 40) {
                 char key[8];
@@ -143,7 +143,7 @@ static void print_quality(json_object *q)
                 snprintf(key, sizeof(key), "%d", k);
                 if (!json_object_object_get(pm, key))
                         continue; /* only where k ≤ a quarter of the posts */
-                printf("  Precision@%-2d     %-26s %s\n", k, with_ci(pm, key, a, sizeof(a)),
+                printf("  Precision@%d:     %-26s %s\n", k, with_ci(pm, key, a, sizeof(a)),
                        with_ci(pb, key, b, sizeof(b)));
         }
         if (tm)
@@ -222,7 +222,14 @@ static void print_metrics(const ManagerInfo *m)
         printf("Trained:            %s\n", strna(get_string(o, "created")));
         json_object *q = json_object_object_get(o, "quality");
         if (q && json_object_is_type(q, json_type_object)) {
+                /* the pooled out-of-fold numbers, at the calibrated threshold */
                 print_quality(q);
+                printf("Accuracy:           %.3f (out of fold, P(like) ≥ %.2f)\n",
+                       get_double(mt, "accuracy"), get_double(o, "threshold"));
+                printf("Balanced accuracy:  %.3f\n", get_double(mt, "balanced_accuracy"));
+                printf("Threshold:          %.3f\n", get_double(o, "threshold"));
+                printf("Posts:              %" PRId64 " trained on, every one also scored out of fold\n",
+                       get_int(mt, "n_train"));
                 printf("Vocabulary:         %" PRId64 " tags\n", get_int(o, "vocabulary_size"));
                 return;
         }
