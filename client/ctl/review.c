@@ -12,10 +12,7 @@ static void print_table(const Prediction *rows, size_t n)
                        "yet (run \"fluffctl predict TAGS\").\n");
                 return;
         }
-        printf("%-10s %6s  %-8s  %-48s %s\n", "ID", "SCORE", "GUESS", "TOP TAGS", "URL");
-        for (size_t i = 0; i < n; i++)
-                printf("%-10" PRIu64 " %6.3f  %-8s  %-48.48s %s\n", rows[i].id, rows[i].score, rows[i].label,
-                       rows[i].top_tags, rows[i].url);
+        (void)prediction_rows_print(rows, n, "GUESS");
         printf("\n%zu posts the model is least sure about, closest to its like threshold first.\n"
                "Vote on them with \"fluffctl like ID\" or \"fluffctl dislike ID\", e.g. \"fluffctl like "
                "%" PRIu64 "\": each vote teaches the next training.\n",

@@ -114,10 +114,11 @@ class Sync(unittest.TestCase):
     def test_one_at_a_time_and_cancel(self):
         # Slow the site so the sync is surely still running.
         self.site.fault("slow", delay_ms=1500, path=r"^/posts\.json")
-        r = self.d.ctl("sync", "--no-wait")
+        r = self.d.ctl("sync", "--no-wait", "--json")
         self.assertEqual(r.returncode, 0, r)
-        path = r.stdout.strip()
+        path = r.json()["path"]
         self.assertTrue(path.startswith("/io/github/fluffml/Fluff1/job/"), r)
+        self.assertEqual(int(path.rsplit("/", 1)[1]), r.json()["id"])
         second = self.d.ctl("sync", "--no-wait")
         self.assertEqual(second.returncode, 1, second)
         self.assertIn("already running", second.stderr)

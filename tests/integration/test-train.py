@@ -132,8 +132,8 @@ class Train(SyncedCase):
         # ---- busy, then cancel: the previous model stays ----
         # (the same posts and seed give the same model: a new file shows the replacement)
         ino = os.stat(MODEL()).st_ino
-        r = self.ctl("train", "--time", "5s", "--no-wait", check=True)
-        self.wait_state(r.stdout.strip(), ("done",), timeout=60)
+        r = self.ctl("train", "--time", "5s", "--no-wait", "--json", check=True)
+        self.wait_state(r.json()["path"], ("done",), timeout=60)
         self.assertNotEqual(os.stat(MODEL()).st_ino, ino)
         first_info = model_info()
         first_bytes = read_bytes(MODEL())
