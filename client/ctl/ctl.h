@@ -151,3 +151,6 @@ int html_page_write(const char *out, const RunHeading *h, const Prediction *rows
 
 /* "review": the unvoted predicted posts the model is least sure about. */
 int verb_review(int argc, char *argv[], sd_bus *bus);
+/* --interactive: each post drawn in the terminal (libchafa), one key each:
+ * l like, d dislike, s/space skip, o open, q quit (Ctrl-C: exit 130). */
+int review_interactive(sd_bus *bus, const Prediction *rows, size_t n);

@@ -64,43 +64,41 @@ typedef struct Verb {
 /* argv as a verb sees it: argv[0] the verb, then the sub-command (if any),
  * then the positional arguments. */
 static const Verb verbs[] = {
-        {"status", NULL, "", 0, 0, OPT_JSON, "Show login, site, dataset counts, model and running jobs",
-         verb_status},
-        {"login", NULL, "USERNAME", 1, 1, OPT_REMEMBER,
-         "Log in; the API key is read from the terminal without echo, or as one line from standard input",
+        {"status", NULL, "", 0, 0, OPT_JSON, "Login, dataset counts, backbone, model and jobs", verb_status},
+        {"login", NULL, "USERNAME", 1, 1, OPT_REMEMBER, "Log in; the API key is read without echo",
          verb_login},
         {"logout", NULL, "", 0, 0, OPT_FORGET, "Log out", verb_logout},
-        {"sync", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT,
-         "Download liked and disliked posts and their images", verb_sync},
+        {"sync", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT, "Download your liked and disliked posts and images",
+         verb_sync},
         {"jobs", NULL, "", 0, 0, OPT_JSON, "List running and recently finished jobs", verb_jobs},
-        {"cancel", NULL, "JOB", 1, 1, OPT_JSON, "Cancel a job (its id, as \"fluffctl jobs\" shows)",
+        {"cancel", NULL, "JOB", 1, 1, OPT_JSON, "Cancel a job by its id (as \"jobs\" shows it)",
          verb_cancel},
         {"backbone", "import", "PATH", 1, 1, OPT_JSON | OPT_NO_WAIT,
          "Import the image backbone from the nsfwjs package", verb_backbone},
-        {"backbone", "classify", "IMAGE", 1, 1, OPT_JSON, "Print the backbone's five class probabilities",
+        {"backbone", "classify", "IMAGE", 1, 1, OPT_JSON,
+         "The backbone's five class probabilities of an image", verb_backbone},
+        {"backbone", "status", "", 0, 0, OPT_JSON, "The backbone, the Vulkan device, embedded images",
          verb_backbone},
-        {"backbone", "status", "", 0, 0, OPT_JSON,
-         "Show the backbone, the Vulkan device and the number of embedded images", verb_backbone},
         {"embed", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT, "Compute missing image embeddings", verb_embed},
         {"train", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT | OPT_TIME | OPT_TOWERS,
-         "Train the taste model on the liked and disliked posts; print its metrics", verb_train},
-        {"like", NULL, "ID|URL...", 1, 100, OPT_JSON,
-         "Like posts: recorded at once, voted up on the site in the background", verb_like},
+         "Train the taste model; print its validation metrics", verb_train},
+        {"like", NULL, "ID|URL...", 1, 100, OPT_JSON, "Like posts: recorded now, voted on the site soon",
+         verb_like},
         {"dislike", NULL, "ID|URL...", 1, 100, OPT_JSON,
-         "Dislike posts: recorded at once, voted down on the site in the background", verb_dislike},
+         "Dislike posts: recorded now, voted on the site soon", verb_dislike},
         {"unvote", NULL, "ID|URL...", 1, 100, OPT_JSON, "Clear your like or dislike of posts", verb_unvote},
         {"predict", NULL, "TAGS...", 1, 40, OPT_JSON | OPT_NO_WAIT | OPT_COUNT | OPT_SHEET | OPT_HTML,
-         "Score new posts matching TAGS (put negated tags after \"--\")", verb_predict},
+         "Score new posts matching TAGS, best first", verb_predict},
         {"predictions", NULL, "", 0, 0, OPT_JSON | OPT_SHEET | OPT_HTML, "Show the latest predictions again",
          verb_predictions},
         {"review", NULL, "", 0, 0, OPT_JSON | OPT_COUNT | OPT_INTERACTIVE,
-         "The unvoted predicted posts the model is least sure about, to vote on next", verb_review},
+         "The unvoted posts the model is least sure about", verb_review},
         {"watch", "add", "TAGS...", 1, 40, OPT_JSON | OPT_THRESHOLD | OPT_MAX,
-         "Watch a search: new posts scoring at or above the threshold are announced", verb_watch},
+         "Watch a search: announce new posts that score high", verb_watch},
         {"watch", "list", "", 0, 0, OPT_JSON, "Show the watches", verb_watch},
         {"watch", "remove", "ID", 1, 1, OPT_JSON, "Stop watching a search", verb_watch},
         {"watch", "run", "[ID]", 0, 1, OPT_JSON | OPT_NO_WAIT,
-         "Look for new posts on every watch (or one) now; fluff-watch.timer runs it", verb_watch},
+         "Look for new posts on the watches (or one) now", verb_watch},
 };
 
 static void verb_usage_line(const Verb *v, FILE *f)
@@ -143,10 +141,11 @@ static void help(void)
                          strempty(verbs[i].sub), verbs[i].args);
                 printf("  %-24s %s\n", name, verbs[i].summary);
         }
-        printf("\n\"%s COMMAND --help\" shows a command's options; every command that prints data\n"
-               "takes --json.\n\n"
+        printf("\n\"%s COMMAND --help\" shows a command's options. Every command that prints\n"
+               "data or starts a job takes --json. A query that starts with a negated tag\n"
+               "goes after \"--\": fluffctl predict --count 5 -- -canine solo\n\n"
                "Exit status: 0 success; 1 failure; 2 wrong usage; 75 nothing can be done until\n"
-               "you act (not logged in, no model yet, already running); 130 interrupted (Ctrl-C).\n",
+               "you act (not logged in, no model yet, already running); 130 Ctrl-C.\n",
                program_invocation_short_name);
 }
 

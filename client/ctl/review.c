@@ -27,6 +27,11 @@ int verb_review(int argc, char *argv[], sd_bus *bus)
         size_t n = 0;
         int r;
 
+        if (arg_interactive && arg_json) {
+                log_error(
+                        "\"review --interactive\" takes keys, not --json; see \"fluffctl review --help\".");
+                return VERB_USAGE_ERROR;
+        }
         r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Review",
                                &error, &reply, "u", (uint32_t)arg_count);
         if (r < 0)
@@ -34,6 +39,8 @@ int verb_review(int argc, char *argv[], sd_bus *bus)
         r = prediction_rows_read(reply, &rows, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the posts to review: %m");
+        if (arg_interactive)
+                return review_interactive(bus, rows, n);
         if (arg_json)
                 prediction_rows_print_json(rows, n);
         else

@@ -87,7 +87,10 @@ static int vote(int argc, char *argv[], int score, sd_bus *bus)
                         if (ret == 0 || exit_status_of(r) == EXIT_TEMPFAIL)
                                 ret = r;
                 } else if (!arg_quiet && !arg_json)
-                        printf("Recorded the %s of post %" PRIu64 ".\n", what[score + 1], ids[i]);
+                        printf("Recorded the %s of post %" PRIu64 "%s\n", what[score + 1], ids[i],
+                               argc == 2 ? "; it is sent to the site in the background (\"fluffctl status\" "
+                                           "shows the outbox)."
+                                         : ".");
                 if (a) {
                         json_object *o = json_object_new_object();
                         if (!o)
@@ -103,8 +106,8 @@ static int vote(int argc, char *argv[], int score, sd_bus *bus)
         }
         if (a)
                 json_print(a);
-        else if (!arg_quiet && ret == 0)
-                printf("Votes are sent to the site in the background (\"fluffctl status\" shows the "
+        else if (!arg_quiet && ret == 0 && argc > 2)
+                printf("The votes are sent to the site in the background (\"fluffctl status\" shows the "
                        "outbox).\n");
         return ret;
 }

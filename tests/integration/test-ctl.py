@@ -376,6 +376,78 @@ class Ctl(SyncedCase):
         finally:
             self.ctl("watch", "remove", str(w["id"]))
 
+    def run_interactive(self, keys, term, pixels):
+        """review --interactive under an 80×24 pseudo-terminal; keys typed one
+        by one once the key line is on screen. Returns (exit status, output)."""
+        import fcntl
+        import pty
+        import struct
+        import termios
+        env = dict(self.d.env(), TERM=term)
+        env.pop("KITTY_WINDOW_ID", None)
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execve(FLUFFCTL, [FLUFFCTL, "review", "--interactive", "--count", "3"], env)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 80 * 10 if pixels else 0,
+                                                       24 * 20 if pixels else 0))
+        out = b""
+
+        def read_until(done, timeout=60):
+            nonlocal out
+            deadline = time.monotonic() + timeout
+            while not done() and time.monotonic() < deadline:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return done()
+
+        for i, k in enumerate(keys):
+            # screen i is up when its key line is (each key here moves on)
+            self.assertTrue(read_until(lambda: out.count(b"]\x1b[0muit") > i), out[-2000:])
+            os.write(fd, k.encode())
+        read_until(lambda: b"Reviewed" in out and out.endswith(b"\n"), 30)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), out
+
+    def test_x_review_interactive(self):
+        before = self.json_of("review", "--json", "--count", "3")
+        self.assertEqual(len(before), 3)
+        st0 = self.json_of("status", "--json")["counts"]
+        # like the first, skip the second, dislike the third
+        rc, out = self.run_interactive(["l", "s", "d"], "xterm-256color", pixels=False)
+        self.assertEqual(rc, 0, out[-2000:])
+        text = out.decode(errors="replace")
+        for p in before:
+            self.assertIn(f"id {p['id']}", text)
+        self.assertIn("Reviewed 3 of 3 posts: 1 liked, 1 disliked, 1 skipped.", text)
+        self.assertRegex(text, "\x1b\\[38;2;\\d+;\\d+;\\d+m")  # the picture in truecolour symbols
+        st1 = self.json_of("status", "--json")["counts"]
+        self.assertEqual((st1["liked"] - st0["liked"], st1["disliked"] - st0["disliked"]), (1, 1))
+        after = [p["id"] for p in self.json_of("review", "--json", "--count", "320")]
+        self.assertNotIn(before[0]["id"], after)
+        self.assertNotIn(before[2]["id"], after)
+        self.assertIn(before[1]["id"], after)
+
+        # a terminal that speaks kitty's graphics protocol gets pixels; q leaves
+        rc, out = self.run_interactive(["q"], "xterm-kitty", pixels=True)
+        self.assertEqual(rc, 0, out[-2000:])
+        self.assertIn(b"\x1b_G", out)
+        # Ctrl-C: the terminal given back, exit 130
+        rc, out = self.run_interactive(["\x03"], "xterm-256color", pixels=False)
+        self.assertEqual(rc, 130, out[-2000:])
+        self.assertIn(b"\x1b[?25h", out)
+        # not a terminal, or with --json: wrong usage
+        r = self.ctl("review", "--interactive")
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("needs a terminal", r.stderr)
+        r = self.ctl("review", "--interactive", "--json")
+        self.assertUsage(r, "review")
+
     def test_z_ctrl_c_130_and_not_logged_in_75(self):
         self.site.fault("slow", delay_ms=1500, path=r"^/posts\.json")
         try:
