@@ -2,6 +2,7 @@
 # The taste model (daemon/model): metrics are plain C (unit); training,
 # prediction and the model file run on the Vulkan engine (vulkan, lavapipe in CI).
 fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
+fluff_add_c_test(test-model-history SOURCES test-model-history.c LIBS fluff-model-history LABELS unit)
 fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan TIMEOUT 120)
 fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan)
 fluff_add_c_test(test-model-file SOURCES test-model-file.c vk-test.c LIBS fluff-model LABELS vulkan)
