@@ -465,7 +465,10 @@ class Ctl(SyncedCase):
         finally:
             self.site.clear_faults()
         r = self.ctl("logout")
-        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual((r.returncode, r.stdout), (0, "Logged out.\n"), r)
+        # logged out already: no claim that a key was deleted
+        r = self.ctl("logout", "--forget")
+        self.assertEqual((r.returncode, r.stdout), (0, "Not logged in; no saved key is left.\n"), r)
         for args in (["sync"], ["watch", "run"]):
             r = self.ctl(*args)
             self.assertEqual(r.returncode, 75, (args, r))
