@@ -9,3 +9,4 @@ fluff_add_py_test(test-sync-crash SCRIPT integration/test-sync-crash.py LABELS i
 fluff_add_py_test(test-sync-faults SCRIPT integration/test-sync-faults.py LABELS integration SESSION TIMEOUT 900)
 fluff_add_py_test(test-sync-big SCRIPT integration/test-sync-big.py LABELS integration SESSION TIMEOUT 900)
 fluff_add_c_test(test-progress SOURCES test-progress.c LIBS fluff-client LABELS unit)
+fluff_add_py_test(test-hostile SCRIPT integration/test-hostile.py LABELS integration SESSION TIMEOUT 600)
