@@ -4,6 +4,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "fluff/text.h"
 
 /* Post ids as the site shows them: digits only, no sign, no "0x", not 0. */
 static int parse_post_id(const char *arg, uint64_t *ret)
@@ -25,7 +26,8 @@ static int vote(const char *arg, int score, sd_bus *bus)
         int r;
 
         if (parse_post_id(arg, &id) < 0) {
-                log_error("\"%.64s\" is not a post id (the number in the post's address, e.g. 12345).", arg);
+                log_error("\"%.*s\" is not a post id (the number in the post's address, e.g. 12345).",
+                          (int)utf8_prefix_len(arg, 64), arg);
                 return VERB_USAGE_ERROR;
         }
         r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Vote", &error,
