@@ -9,3 +9,6 @@ fluff_add_py_test(test-sync-crash SCRIPT integration/test-sync-crash.py LABELS i
 fluff_add_py_test(test-sync-faults SCRIPT integration/test-sync-faults.py LABELS integration SESSION TIMEOUT 900)
 fluff_add_py_test(test-sync-big SCRIPT integration/test-sync-big.py LABELS integration SESSION TIMEOUT 900)
 fluff_add_c_test(test-progress SOURCES test-progress.c LIBS fluff-client LABELS unit)
+# fluffd's layers: every #include under daemon/ runs down (or is a named
+# exception), and only dbus/ speaks sd-bus.
+fluff_add_py_test(test-layering SCRIPT test-layering.py LABELS unit)
