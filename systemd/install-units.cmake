@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Runs at install time (see CMakeLists.txt): CMAKE_INSTALL_PREFIX is the final one.
 set(FLUFF_BINDIR "${CMAKE_INSTALL_PREFIX}/${FLUFF_BINDIR_REL}")
+set(FLUFF_DOCDIR "${CMAKE_INSTALL_PREFIX}/${FLUFF_DOCDIR_REL}")
 if(CMAKE_INSTALL_PREFIX STREQUAL "/usr" AND SYSTEMD_USER_UNIT_DIR_PC)
     set(unit_dir "${SYSTEMD_USER_UNIT_DIR_PC}")
 else()

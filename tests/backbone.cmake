@@ -24,3 +24,7 @@ target_compile_definitions(test-backbone-vk PRIVATE
     FLUFF_BACKBONE_CACHE="${FLUFF_BACKBONE_CACHE}")
 
 fluff_add_c_test(test-backbone-image SOURCES test-backbone-image.c LIBS fluff-backbone LABELS unit)
+
+# Crafted packages and weight files (issue 15): no npm needed.
+fluff_add_c_test(test-backbone-hostile SOURCES test-backbone-hostile.c LIBS fluff-backbone LABELS unit TIMEOUT 120)
+target_compile_definitions(test-backbone-hostile PRIVATE FLUFF_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -191,6 +191,15 @@ class FakeSite:
         return self._control("POST", "/_test/world",
                              {"action": "user_favorite", "post_id": post_id, "on": on})
 
+    def add_voted_posts(self, count):
+        """New posts voted on by the user's taste (up for a like, down for a dislike)."""
+        return self._control("POST", "/_test/world", {"action": "add_voted_posts", "count": count})["ids"]
+
+    def flip_labels(self, fraction, seed=0):
+        """Flips that share of the user's labels on the site; the flipped ids."""
+        return self._control("POST", "/_test/world",
+                             {"action": "flip_labels", "fraction": fraction, "seed": seed})["ids"]
+
 
 def image_size(data):
     """(width, height) from a JPEG SOF, PNG IHDR or GIF header; AssertionError

@@ -170,25 +170,98 @@ TEST(numbers_in_range)
         load_bad("max_image_pixels = 2G\n", 1, "max_image_pixels");
 }
 
+TEST(image_hosts)
+{
+        Config *c = load_ok("site = https://e621.net\n");
+        ASSERT_TRUE(c->image_hosts == NULL); /* the real site's, chosen by the e621 client */
+        config_free(c);
+        c = load_ok("image_hosts = static1.e621.net, CDN.example.org\n");
+        ASSERT_EQ(strv_length(c->image_hosts), 2);
+        ASSERT_STREQ(c->image_hosts[0], "static1.e621.net");
+        ASSERT_STREQ(c->image_hosts[1], "cdn.example.org");
+        config_free(c);
+        c = load_ok("image_hosts = none\n");
+        ASSERT_TRUE(c->image_hosts && c->image_hosts[0] == NULL);
+        config_free(c);
+        /* host names only: no scheme, port, path, this computer or an address literal */
+        load_bad("image_hosts = https://static1.e621.net\n", 1, "image_hosts");
+        load_bad("image_hosts = static1.e621.net:443\n", 1, "image_hosts");
+        load_bad("image_hosts = localhost\n", 1, "image_hosts");
+        load_bad("image_hosts = 127.0.0.1\n", 1, "image_hosts");
+        load_bad("image_hosts = 192.168.1.1\n", 1, "image_hosts");
+        load_bad("image_hosts = [::1]\n", 1, "image_hosts");
+        load_bad("image_hosts = ,\n", 1, "image_hosts");
+        load_bad("image_hosts = caf\xc3\xa9.example\n", 1, "image_hosts");
+}
+
+TEST(lifecycle_keys)
+{
+        Config *c = load_ok("");
+        ASSERT_EQ(c->model_keep, 10);
+        ASSERT_NEAR(c->model_install_margin, 0.02, 0);
+        ASSERT_TRUE(c->auto_sync);
+        ASSERT_EQ(c->full_sync_interval_s, 86400);
+        ASSERT_TRUE(c->auto_retrain);
+        ASSERT_EQ(c->retrain_changes, 50);
+        ASSERT_NEAR(c->retrain_fraction, 0.10, 0);
+        ASSERT_EQ(c->retrain_budget_s, 300);
+        ASSERT_FALSE(c->retrain_on_battery);
+        config_free(c);
+
+        c = load_ok(
+                "model_keep = 3\nmodel_install_margin = 0\nauto_sync = off\nfull_sync_interval = 6h\n"
+                "auto_retrain = no\nretrain_changes = 1\nretrain_fraction = 25%\nretrain_budget = 1h30m\n"
+                "retrain_on_battery = yes\n");
+        ASSERT_EQ(c->model_keep, 3);
+        ASSERT_NEAR(c->model_install_margin, 0.0, 0);
+        ASSERT_FALSE(c->auto_sync);
+        ASSERT_EQ(c->full_sync_interval_s, 6 * 3600);
+        ASSERT_FALSE(c->auto_retrain);
+        ASSERT_EQ(c->retrain_changes, 1);
+        ASSERT_NEAR(c->retrain_fraction, 0.25, 1e-12);
+        ASSERT_EQ(c->retrain_budget_s, 5400);
+        ASSERT_TRUE(c->retrain_on_battery);
+        config_free(c);
+        c = load_ok("retrain_fraction = 0.5\nfull_sync_interval = 86400\n");
+        ASSERT_NEAR(c->retrain_fraction, 0.5, 0);
+        ASSERT_EQ(c->full_sync_interval_s, 86400);
+        config_free(c);
+
+        load_bad("model_keep = 0\n", 1, "model_keep");
+        load_bad("model_install_margin = 1.5\n", 1, "model_install_margin");
+        load_bad("model_install_margin = nan\n", 1, "model_install_margin");
+        load_bad("auto_sync = maybe\n", 1, "auto_sync");
+        load_bad("full_sync_interval = 30m\n", 1, "full_sync_interval");
+        load_bad("full_sync_interval = 31d\n", 1, "full_sync_interval");
+        load_bad("full_sync_interval = daily\n", 1, "full_sync_interval");
+        load_bad("retrain_changes = 0\n", 1, "retrain_changes");
+        load_bad("retrain_fraction = 0%\n", 1, "retrain_fraction");
+        load_bad("retrain_fraction = 101%\n", 1, "retrain_fraction");
+        load_bad("retrain_fraction = %\n", 1, "retrain_fraction");
+        load_bad("retrain_fraction = 10%%\n", 1, "retrain_fraction");
+        load_bad("retrain_budget = 4s\n", 1, "retrain_budget");
+        load_bad("retrain_budget = 25h\n", 1, "retrain_budget");
+}
+
 TEST(sites)
 {
         static const struct {
                 const char *in, *out;
                 bool warn;
         } good[] = {
-                { "https://e621.net", "https://e621.net", false },
-                { "HTTPS://E621.NET/", "https://e621.net", false },
-                { "https://e926.net", "https://e926.net", false },
-                { "http://127.0.0.1:8080", "http://127.0.0.1:8080", false },
-                { "http://127.3.2.1", "http://127.3.2.1", false },
-                { "http://localhost:9", "http://localhost:9", false },
-                { "http://[::1]:8080/", "http://[::1]:8080", false },
-                { "https://mirror.example.org", "https://mirror.example.org", true },
-                { "https://192.168.1.5:8443", "https://192.168.1.5:8443", true },
+                {"https://e621.net", "https://e621.net", false},
+                {"HTTPS://E621.NET/", "https://e621.net", false},
+                {"https://e926.net", "https://e926.net", false},
+                {"http://127.0.0.1:8080", "http://127.0.0.1:8080", false},
+                {"http://127.3.2.1", "http://127.3.2.1", false},
+                {"http://localhost:9", "http://localhost:9", false},
+                {"http://[::1]:8080/", "http://[::1]:8080", false},
+                {"https://mirror.example.org", "https://mirror.example.org", true},
+                {"https://192.168.1.5:8443", "https://192.168.1.5:8443", true},
         };
         static const char *const bad[] = {
-                "http://e621.net",        /* plain http to the real site */
-                "http://192.168.1.5",     /* plain http on the network */
+                "http://e621.net",    /* plain http to the real site */
+                "http://192.168.1.5", /* plain http on the network */
                 "http://127.0.0.1.evil.example",
                 "http://localhost.evil.example",
                 "http://[::2]",

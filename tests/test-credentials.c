@@ -197,16 +197,16 @@ TEST(untrusted_files_refused)
 TEST(malformed_files)
 {
         static const char *const bad[] = {
-                KEY "\n",                                      /* the key pasted alone */
-                "username = u\n" KEY "\n",                     /* no "=" */
-                "username = u\napi-key = " KEY "\n",           /* misspelt key name */
-                "username = u\n",                              /* no key */
-                "api_key = " KEY "\n",                         /* no user */
+                KEY "\n",                                                /* the key pasted alone */
+                "username = u\n" KEY "\n",                               /* no "=" */
+                "username = u\napi-key = " KEY "\n",                     /* misspelt key name */
+                "username = u\n",                                        /* no key */
+                "api_key = " KEY "\n",                                   /* no user */
                 "username = u\napi_key = " KEY "\napi_key = " KEY "x\n", /* twice */
-                "username = u s\napi_key = " KEY "\n",         /* bad name */
-                "username = u\napi_key = " KEY " " KEY "\n",   /* a space in the key */
-                "username = u\napi_key =\n",                   /* empty key */
-                "",                                            /* empty file */
+                "username = u s\napi_key = " KEY "\n",                   /* bad name */
+                "username = u\napi_key = " KEY " " KEY "\n",             /* a space in the key */
+                "username = u\napi_key =\n",                             /* empty key */
+                "",                                                      /* empty file */
         };
         _cleanup_free_ char *p = path_in("bad-creds");
 
@@ -244,6 +244,43 @@ TEST(malformed_files)
         ASSERT_STREQ(c->api_key, KEY);
         credentials_free(c);
         assert_no_temporaries();
+}
+
+TEST(bound_to_their_site)
+{
+        _cleanup_free_ char *p = path_in("site-creds");
+        _cleanup_(credentials_freep) Credentials *c = NULL, *back = NULL, *legacy = NULL;
+
+        /* a login made for one site is used there only */
+        ASSERT_OK(credentials_new("fluffy_user", KEY, &c));
+        ASSERT_OK(credentials_set_site(c, "http://127.0.0.1:4321"));
+        ASSERT_OK(credentials_save(p, c));
+        ASSERT_OK(load_quietly(p, &back, NULL, NULL));
+        ASSERT_STREQ(back->site, "http://127.0.0.1:4321");
+        ASSERT_TRUE(credentials_match_site(back, "http://127.0.0.1:4321"));
+        ASSERT_FALSE(credentials_match_site(back, "http://127.0.0.1:4322"));
+        ASSERT_FALSE(credentials_match_site(back, "https://e621.net"));
+        ASSERT_FALSE(credentials_match_site(back, "https://attacker.example"));
+
+        /* only a normalised site is accepted, in memory and in the file */
+        ASSERT_ERROR(credentials_set_site(c, "https://E621.net/"), EINVAL);
+        ASSERT_ERROR(credentials_set_site(c, "http://example.org"), EINVAL);
+        ASSERT_ERROR(credentials_set_site(c, "https://e621.net\nx"), EINVAL);
+        const char bad[] = "site = http://example.org\nusername = u\napi_key = " KEY "\n";
+        ASSERT_OK(write_file_atomic(p, bad, sizeof bad - 1, 0600));
+        _cleanup_free_ char *err = NULL;
+        Credentials *none = NULL;
+        ASSERT_ERROR(load_quietly(p, &none, &err, NULL), EBADMSG);
+        ASSERT_TRUE(strstr(err, ":1:"));
+
+        /* a file from before sites were recorded belongs to the real site */
+        const char old[] = "username = u\napi_key = " KEY "\n";
+        ASSERT_OK(write_file_atomic(p, old, sizeof old - 1, 0600));
+        ASSERT_OK(load_quietly(p, &legacy, NULL, NULL));
+        ASSERT_TRUE(legacy->site == NULL);
+        ASSERT_TRUE(credentials_match_site(legacy, "https://e621.net"));
+        ASSERT_FALSE(credentials_match_site(legacy, "https://e926.net"));
+        ASSERT_FALSE(credentials_match_site(legacy, "https://evil.example"));
 }
 
 TEST(cleanup)

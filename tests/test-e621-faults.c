@@ -368,13 +368,19 @@ TEST(free_client_in_callback)
         }
         ASSERT_OK(e621_get_user(victim, site.user, on_user_then_free, &r[0], NULL));
         ASSERT_OK(e621_get_user(victim, site.user, on_user, &r[1], NULL));
-        ASSERT_OK(e621_download(victim, "http://127.0.0.1:1/never.jpg", on_download, &r[2], NULL));
+        /* a download from the site that never answers (only the site's own
+         * host may serve images to a loopback test site) */
+        _cleanup_free_ char *never = NULL;
+        ASSERT_TRUE(asprintf(&never, "%s/data/never.jpg", site.url) > 0);
+        fake_site_fault(&site, "timeout", -1, "^/data/never", 0);
+        ASSERT_OK(e621_download(victim, never, on_download, &r[2], NULL));
         run_until_count(event, &done, 1, 10 * USEC_PER_SEC);
         ASSERT_TRUE(victim == NULL);
         ASSERT_OK(r[0].error);
         (void)sd_event_run(event, 500 * USEC_PER_MSEC);
         (void)sd_event_run(event, 500 * USEC_PER_MSEC);
         ASSERT_EQ(done, 1);
+        fake_site_clear_faults(&site);
         for (size_t i = 0; i < 3; i++)
                 result_reset(&r[i]);
 }

@@ -221,6 +221,65 @@ TEST(walk_favourites)
         result_reset(&w.end);
 }
 
+/* Stops at the first page holding a post at or below stop_at: what an
+ * incremental sync does with the newest post it already knows. */
+typedef struct StopWalk {
+        Walk walk;
+        uint64_t stop_at;
+} StopWalk;
+
+static int on_page_stop(E621PostList *page, void *userdata)
+{
+        StopWalk *s = userdata;
+        (void)on_page(page, &s->walk);
+        for (size_t i = 0; i < page->n_posts; i++)
+                if (page->posts[i]->id <= s->stop_at)
+                        return E621_WALK_STOP;
+        return 0;
+}
+
+static void on_stop_walk_end(int error, const char *message, void *userdata)
+{
+        on_done(error, message, &((StopWalk *)userdata)->walk.end);
+}
+
+TEST(walk_stops_early)
+{
+        char tags[128];
+        StopWalk s = {};
+
+        fixture(NULL);
+        (void)snprintf(tags, sizeof(tags), "fav:%s status:any", site.user);
+        json_object *favs = user_state("favorites");
+        size_t total = json_object_array_length(favs);
+        ASSERT_TRUE(total > 20);
+        /* the 20th newest favourite is "known": the walk ends on its page */
+        _cleanup_free_ uint64_t *ids = calloc(total, sizeof *ids);
+        ASSERT_TRUE(ids);
+        for (size_t i = 0; i < total; i++)
+                ids[i] = (uint64_t)json_object_get_int64(json_object_array_get_idx(favs, i));
+        for (size_t i = 0; i < total; i++) /* newest first */
+                for (size_t j = i + 1; j < total; j++)
+                        if (ids[j] > ids[i]) {
+                                uint64_t t = ids[i];
+                                ids[i] = ids[j];
+                                ids[j] = t;
+                        }
+        s.stop_at = ids[19];
+
+        fake_site_reset_stats(&site);
+        result_reset(&s.walk.end);
+        ASSERT_OK(e621_walk_posts(client, tags, 8, on_page_stop, on_stop_walk_end, &s, NULL));
+        wait_result(&s.walk.end, 60);
+        ASSERT_OK(s.walk.end.error);
+        ASSERT_EQ(s.walk.pages, 3); /* posts 1–8, 9–16, 17–24: the 20th is on the third */
+        ASSERT_EQ(s.walk.n, 24);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 3); /* not one page more */
+        json_object_put(favs);
+        free(s.walk.ids);
+        result_reset(&s.walk.end);
+}
+
 TEST(token_bucket)
 {
         enum { N = 20 };

@@ -14,7 +14,7 @@ import re
 import time
 import unittest
 
-from fakesite import FakeSiteTestCase
+from fakesite import FakeSiteError, FakeSiteTestCase
 
 AUTH_FAILURE = {"success": False, "message": "SessionLoader::AuthenticationFailure", "code": None}
 ACCESS_DENIED = {"success": False, "reason": "Access Denied"}
@@ -464,6 +464,32 @@ class WorldActions(FakeSiteTestCase):
         self.assertIn(new[1], self.site.user_state()["favorites"])
         self.site.user_favorite(new[1], False)
         self.assertNotIn(new[1], self.site.user_state()["favorites"])
+
+    def test_voted_posts_and_flipped_labels(self):
+        new = self.site.add_voted_posts(4)
+        truth = self.site.truth()["posts"]
+        up = set(self.ids(f"tags=votedup:{self.site.user}&limit=10"))
+        down = set(self.ids(f"tags=voteddown:{self.site.user}&limit=10"))
+        for i in new:
+            self.assertIn(i, up if truth[str(i)]["like"] else down)
+
+        before = self.site.user_state()
+        liked = set(before["favorites"]) | set(before["upvotes"])
+        labelled = liked | set(before["downvotes"])
+        flipped = self.site.flip_labels(0.25, seed=3)
+        self.assertEqual(len(flipped), round(len(labelled) * 0.25))
+        self.assertEqual(self.site.flip_labels(0.0), [])
+        after = self.site.user_state()
+        for i in flipped:
+            if i in liked:
+                self.assertIn(i, after["downvotes"])
+                self.assertNotIn(i, after["favorites"])
+            else:
+                self.assertIn(i, after["upvotes"])
+        unflipped = labelled - set(flipped)
+        self.assertEqual(unflipped & set(before["downvotes"]), unflipped & set(after["downvotes"]))
+        with self.assertRaises(FakeSiteError):
+            self.site.flip_labels(2)
 
 
 if __name__ == "__main__":

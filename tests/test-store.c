@@ -97,6 +97,11 @@ TEST(migrate_from_each_older_version)
                 uint64_t id;
                 ASSERT_OK(store_outbox_add(s, 42, 1, 1, &id));
                 ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &id));
+                StoreModel m = {.state = STORE_MODEL_INSTALLED, .trigger = "manual", .towers = "both",
+                                .info = "{}", .auc = 0.8};
+                StoreLabelled l = {.post_id = 42, .label = 1};
+                ASSERT_OK(store_model_add(s, &m, &l, 1, &id));
+                ASSERT_OK(store_model_installed(s, &id));
                 store_free(s);
                 test_rm_rf(dir);
         }

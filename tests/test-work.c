@@ -6,7 +6,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tests.h"
 #include "work/work.h"
@@ -188,6 +191,68 @@ TEST(workers_keep_fault_signals)
         ASSERT_OK(work_pool_submit(p, &done, run_blocked_faults, done_count, destroy_item, &item));
         run_until(e, &done, 1);
         ASSERT_EQ(item.result, 0);
+}
+
+/* This thread's nice value × 10 plus its I/O priority class (ioprio_get, IOPRIO_WHO_PROCESS). */
+static int run_priority(void *userdata)
+{
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        errno = 0;
+        int nice_value = getpriority(PRIO_PROCESS, (id_t)tid);
+        long io = syscall(SYS_ioprio_get, 1, tid);
+        if (errno != 0 && nice_value == -1)
+                return -errno;
+        if (io < 0)
+                return -errno;
+        return nice_value * 10 + (int)(io >> 13);
+}
+
+TEST(background_items_run_at_the_lowest_priority)
+{
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(work_pool_freep) WorkPool *p = NULL;
+        Item bg[3], plain = { 0 };
+        int done = 0, destroyed = 0;
+
+        loop_thread = pthread_self();
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(work_pool_new(e, 1, &p));
+        plain = (Item){ .done_count = &done, .destroy_count = &destroyed, .result = -1 };
+        for (int k = 0; k < 3; k++)
+                bg[k] = (Item){ .done_count = &done, .destroy_count = &destroyed, .result = -1 };
+        ASSERT_OK(work_pool_submit_background(p, &done, run_priority, done_count, destroy_item, &bg[0]));
+        ASSERT_OK(work_pool_submit_background(p, &done, run_priority, done_count, destroy_item, &bg[1]));
+        run_until(e, &done, 2);
+        /* a later submit joins the finished threads and starts a fresh one */
+        ASSERT_OK(work_pool_submit_background(p, &done, run_priority, done_count, destroy_item, &bg[2]));
+        ASSERT_OK(work_pool_submit(p, &done, run_priority, done_count, destroy_item, &plain));
+        run_until(e, &done, 4);
+        ASSERT_EQ(destroyed, 4);
+        for (int k = 0; k < 3; k++)
+                ASSERT_EQ(bg[k].result, 19 * 10 + 3); /* nice 19, class idle */
+        /* the pool's own workers keep the daemon's priority */
+        ASSERT_TRUE(plain.result >= 0);
+        ASSERT_TRUE(plain.result / 10 < 19);
+        ASSERT_EQ(work_pool_pending(p), 0u);
+        ASSERT_EQ(work_pool_submit_background(p, NULL, run_priority, NULL, NULL, NULL), -EINVAL);
+}
+
+TEST(forget_a_background_item)
+{
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        WorkPool *p = NULL;
+        Item slow = { 0 };
+        int done = 0, destroyed = 0, owner;
+
+        loop_thread = pthread_self();
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(work_pool_new(e, 1, &p));
+        slow = (Item){ .value = 3, .done_count = &done, .destroy_count = &destroyed, .sleep_ms = 100 };
+        ASSERT_OK(work_pool_submit_background(p, &owner, run_square, done_count, destroy_item, &slow));
+        work_pool_forget(p, &owner);
+        p = work_pool_free(p); /* waits for it, never calls its done() */
+        ASSERT_EQ(done, 0);
+        ASSERT_EQ(destroyed, 1);
 }
 
 TEST_MAIN()

@@ -43,6 +43,16 @@ uint32_t backbone_vk_max_batch(const BackboneVk *v);
  * ret_probs (n×5) and ret_embed (n×BACKBONE_EMBED_DIM) may each be NULL. */
 int backbone_vk_forward(BackboneVk *v, const uint8_t *rgb, size_t n, float *ret_probs, float *ret_embed);
 
+/* Profiling: runs one batch of n ≤ max_batch images with every node in its
+ * own submit and writes each node's wall time (recording, submit and wait) to
+ * ret_seconds[node] and the process's CPU time over the same span (all
+ * threads: on a CPU device the kernels' own work, steadier than wall time on a
+ * loaded machine) to ret_cpu_seconds[node] (may be NULL); [0] is the upload
+ * and preprocessing. Outputs are not returned. Slower than
+ * backbone_vk_forward() by a submit per node. */
+int backbone_vk_profile(BackboneVk *v, const uint8_t *rgb, uint32_t n, double *ret_seconds,
+                        double *ret_cpu_seconds);
+
 /* Runs the network from node start's output on, for fine-tuning the blocks
  * after it on cached activations: act holds n × (start's h·w·c) floats, NHWC,
  * e.g. downloaded from backbone_vk_activation() after an earlier pass. start

@@ -14,6 +14,8 @@
  * over h×w of every channel (2·c floats). All sets are concatenated in the
  * order of BackboneFeatureSet, BACKBONE_EMBED_DIM floats per image. */
 
+#include <stdatomic.h>
+
 #include "fluff/util.h"
 
 #define BACKBONE_INPUT_SIZE 224u
@@ -52,6 +54,12 @@ extern const char *const backbone_class_names[BACKBONE_N_CLASSES]; /* Drawing, H
  * topology. On failure ret_error (optional) gets one sentence naming what is
  * wrong with the package; nothing is logged above debug level. */
 int backbone_import(const char *src_path, const char *dest_path, char **ret_id, char **ret_error);
+/* The same for a package tarball a caller opened (fd, not closed; a regular
+ * file, else -EBADF); name is how messages call it. cancel (may be NULL) is
+ * polled while the archive is decompressed: once true the import stops with
+ * -ECANCELED. */
+int backbone_import_fd(int fd, const char *name, const char *dest_path, const atomic_bool *cancel,
+                       char **ret_id, char **ret_error);
 
 /* Loads and checks a weight file written by backbone_import(). */
 int backbone_load(const char *path, Backbone **ret, char **ret_error);

@@ -106,13 +106,16 @@ int bb_graph_validate(const BbGraph *g, ImportError *e)
                 case BB_OP_GAP:
                         h = w = 1, c = a->c;
                         break;
-                case BB_OP_DENSE:
-                        if (n->cin != a->h * a->w * a->c)
+                case BB_OP_DENSE: {
+                        /* h·w·c of a 4096×4096×65536 map does not fit 32 bits */
+                        uint64_t in = (uint64_t)a->h * a->w * a->c;
+                        if ((uint64_t)n->cin != in)
                                 return import_error(e, -EBADMSG,
-                                                    "Dense \"%s\" has %u inputs, its input has %u", n->name,
-                                                    n->cin, a->h * a->w * a->c);
+                                                    "Dense \"%s\" has %u inputs, its input has %llu",
+                                                    n->name, n->cin, (unsigned long long)in);
                         h = w = 1, c = n->c;
                         break;
+                }
                 default:
                         return import_error(e, -EBADMSG, "Node \"%s\" has a bad op", n->name);
                 }

@@ -94,9 +94,11 @@ static int layer_inputs(Walk *w, json_object *layer, const char *name, Alias **r
                 return import_error(w->e, -EBADMSG, "Layer \"%s\" must have %u input(s)", name, n_want);
         for (unsigned i = 0; i < n_want; i++) {
                 json_object *c = json_object_array_get_idx(calls, i);
-                const char *src = json_object_is_type(c, json_type_array)
-                                          ? json_object_get_string(json_object_array_get_idx(c, 0))
+                json_object *s0 = json_object_is_type(c, json_type_array) && json_object_array_length(c) > 0
+                                          ? json_object_array_get_idx(c, 0)
                                           : NULL;
+                const char *src =
+                        json_object_is_type(s0, json_type_string) ? json_object_get_string(s0) : NULL;
                 ret[i] = src ? alias_find(w, src) : NULL;
                 if (!ret[i])
                         return import_error(w->e, -EBADMSG, "Layer \"%s\" reads an unknown layer \"%s\"",
@@ -388,7 +390,11 @@ static int add_dense(Walk *w, json_object *layer, const char *name, Alias *src)
         if (!v || json_object_get_int(v) <= 0 || json_object_get_int(v) > 65536)
                 return import_error(w->e, -EBADMSG, "Dense \"%s\" has a bad unit count", name);
         n->in[0] = src->node;
-        n->cin = a->h * a->w * a->c;
+        uint64_t cin = (uint64_t)a->h * a->w * a->c;
+        if (cin > (1u << 24))
+                return import_error(w->e, -EBADMSG, "Dense \"%s\" has %llu inputs, more than supported",
+                                    name, (unsigned long long)cin);
+        n->cin = (unsigned)cin;
         n->c = (unsigned)json_object_get_int(v);
         n->h = n->w = 1;
         n->act = bb_act_from_string(act);
@@ -540,8 +546,9 @@ int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, I
         int r = 0;
 
         *g = (BbGraph){};
-        if (!layers || !json_object_is_type(layers, json_type_array) ||
-            json_object_array_length(layers) == 0 || json_object_array_length(layers) > 4 * BB_MAX_NODES)
+        if (!json_object_is_type(topology, json_type_object) ||
+            !json_object_is_type(layers, json_type_array) || json_object_array_length(layers) == 0 ||
+            json_object_array_length(layers) > 4 * BB_MAX_NODES)
                 return import_error(e, -EBADMSG, "The model topology has no layer list");
         size_t n = json_object_array_length(layers);
         alias = calloc(n, sizeof(Alias));
@@ -556,11 +563,16 @@ int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, I
                         w.n_alias++;
                 }
         }
-        if (r >= 0 && (!outs || json_object_array_length(outs) != 1))
+        /* json-c asserts on an array call with anything but an array: every
+         * type is checked before use */
+        if (r >= 0 && (!json_object_is_type(outs, json_type_array) || json_object_array_length(outs) != 1 ||
+                       !json_object_is_type(json_object_array_get_idx(outs, 0), json_type_array) ||
+                       json_object_array_length(json_object_array_get_idx(outs, 0)) < 1))
                 r = import_error(e, -EOPNOTSUPP, "The model must have exactly one output");
         if (r >= 0) {
-                const char *oname = json_object_get_string(
-                        json_object_array_get_idx(json_object_array_get_idx(outs, 0), 0));
+                json_object *on = json_object_array_get_idx(json_object_array_get_idx(outs, 0), 0);
+                const char *oname =
+                        json_object_is_type(on, json_type_string) ? json_object_get_string(on) : NULL;
                 Alias *o = oname ? alias_find(&w, oname) : NULL;
                 if (!o || o->node != (int)g->n_nodes - 1)
                         r = import_error(e, -EOPNOTSUPP, "The model's output \"%s\" is not its last layer",

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "backbone.h"
+#include "fluff/text.h"
 #include "import-keras.h"
 #include "jsobj.h"
 #include "pkg.h"
@@ -46,13 +47,19 @@ static int check_package_json(const PkgBlob *b, char *ret_version, size_t size, 
         _cleanup_(json_object_putp) json_object *o = json_tokener_parse(b->data);
         json_object *name, *version;
 
-        if (!o || !json_object_object_get_ex(o, "name", &name) ||
-            !json_object_object_get_ex(o, "version", &version))
+        /* a JSON null passes json_object_object_get_ex: every type is checked */
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "name", &name) ||
+            !json_object_object_get_ex(o, "version", &version) ||
+            !json_object_is_type(name, json_type_string) || !json_object_is_type(version, json_type_string))
                 return import_error(e, -EBADMSG, "The package's package.json is not valid");
         if (!streq(json_object_get_string(name), "nsfwjs"))
-                return import_error(e, -EBADMSG, "The package is \"%s\", not nsfwjs",
+                return import_error(e, -EBADMSG, "The package is \"%.64s\", not nsfwjs",
                                     json_object_get_string(name));
-        (void)snprintf(ret_version, size, "%s", json_object_get_string(version));
+        /* the version is shown by status: clean text, cut on a character boundary */
+        const char *v = json_object_get_string(version);
+        if (!text_is_clean(v, strlen(v), 0) || strlen(v) >= size)
+                return import_error(e, -EBADMSG, "The package's version is not a short line of text");
+        (void)snprintf(ret_version, size, "%s", v);
         return 0;
 }
 
@@ -83,11 +90,12 @@ static int parse_model(const PkgBlob *b, json_object **ret, ImportError *e)
  * a package we have not checked. */
 static int check_manifest_paths(json_object *manifest, ImportError *e)
 {
-        json_object *paths;
+        json_object *paths = NULL, *p0;
         if (!json_object_is_type(manifest, json_type_array) || json_object_array_length(manifest) != 1 ||
             !json_object_object_get_ex(json_object_array_get_idx(manifest, 0), "paths", &paths) ||
-            json_object_array_length(paths) != 1 ||
-            !streq(json_object_get_string(json_object_array_get_idx(paths, 0)) ?: "", "group1-shard1of1"))
+            !json_object_is_type(paths, json_type_array) || json_object_array_length(paths) != 1 ||
+            !json_object_is_type((p0 = json_object_array_get_idx(paths, 0)), json_type_string) ||
+            !streq(json_object_get_string(p0), "group1-shard1of1"))
                 return import_error(e, -EOPNOTSUPP,
                                     "The weight manifest does not name the one shard expected");
         return 0;
@@ -189,7 +197,10 @@ static int write_weights(const BbGraph *g, const char *id, const char *version, 
         return 0;
 }
 
-int backbone_import(const char *src_path, const char *dest_path, char **ret_id, char **ret_error)
+/* src_path names the package in messages; with fd >= 0 the package is read
+ * from fd (a regular file the caller opened), else from src_path. */
+static int import_internal(const char *src_path, int fd, const char *dest_path, const atomic_bool *cancel,
+                           char **ret_id, char **ret_error)
 {
         ImportError e = {};
         PkgBlob files[_F_MAX] = {};
@@ -202,7 +213,8 @@ int backbone_import(const char *src_path, const char *dest_path, char **ret_id, 
         size_t nbytes = 0;
         int r;
 
-        r = pkg_read_files(src_path, pkg_files, _F_MAX, files, &e);
+        r = fd >= 0 ? pkg_read_fd(fd, src_path, pkg_files, _F_MAX, cancel, files, &e)
+                    : pkg_read_files(src_path, pkg_files, _F_MAX, files, &e);
         if (r < 0)
                 goto finish;
         r = check_package_json(&files[F_PACKAGE_JSON], version, sizeof(version), &e);
@@ -212,7 +224,8 @@ int backbone_import(const char *src_path, const char *dest_path, char **ret_id, 
         if (r < 0)
                 goto finish;
         if (!json_object_object_get_ex(model, "modelTopology", &topo) ||
-            !json_object_object_get_ex(model, "weightsManifest", &manifest)) {
+            !json_object_object_get_ex(model, "weightsManifest", &manifest) ||
+            !json_object_is_type(topo, json_type_object)) {
                 r = import_error(&e, -EBADMSG, "The model bundle lacks its topology or weight manifest");
                 goto finish;
         }
@@ -265,4 +278,17 @@ finish:
                 *ret_id = s;
         }
         return 0;
+}
+
+int backbone_import(const char *src_path, const char *dest_path, char **ret_id, char **ret_error)
+{
+        return import_internal(src_path, -EBADF, dest_path, NULL, ret_id, ret_error);
+}
+
+int backbone_import_fd(int fd, const char *name, const char *dest_path, const atomic_bool *cancel,
+                       char **ret_id, char **ret_error)
+{
+        if (fd < 0)
+                return -EBADF;
+        return import_internal(name ?: "the package", fd, dest_path, cancel, ret_id, ret_error);
 }

@@ -149,6 +149,9 @@ static int lex_value(Lexer *l, unsigned depth);
 
 static int lex_key(Lexer *l)
 {
+        /* "{a:1," ends right after the comma: there is no key to read */
+        if (l->pos >= l->len)
+                return lex_fail(l, "unterminated object");
         char c = l->s[l->pos];
         if (c == '"' || c == '\'')
                 return lex_string(l);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "backbone-internal.h"
+#include "fluff/text.h"
 
 /* Generous: the imported file is about 10 MiB. */
 #define BACKBONE_MAX_FILE (256u << 20)
@@ -83,7 +84,12 @@ static int load_internal(const char *path, Backbone *bb, ImportError *e)
                 return import_error(e, -EBADMSG, "\"%s\" has no backbone id", path);
         memcpy(bb->id, s, 65);
         s = st_meta(&bb->file, "source_version");
-        (void)snprintf(bb->version, sizeof(bb->version), "%s", s ?: "");
+        /* shown by status over the bus: clean text, cut on a character boundary */
+        _cleanup_free_ char *version = text_sanitize(s ?: "", strlen(s ?: ""), TEXT_DROP_CONTROLS);
+        if (!version)
+                return import_error(e, -ENOMEM, "Out of memory");
+        (void)snprintf(bb->version, sizeof(bb->version), "%.*s",
+                       (int)utf8_prefix_len(version, sizeof(bb->version) - 1), version);
         s = st_meta(&bb->file, "graph");
         if (!s)
                 return import_error(e, -EBADMSG, "\"%s\" has no graph", path);

@@ -111,18 +111,21 @@ static int wanted_index(const char *name, const char *const *wanted, size_t n)
         return -1;
 }
 
-static int read_tar(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
-                    ImportError *e)
+static bool cancelled(const atomic_bool *cancel)
+{
+        return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
+}
+
+/* src names the package in messages; fd is ours (closed here). */
+static int read_tar(const char *src, int fd, const char *const *wanted, size_t n_wanted,
+                    const atomic_bool *cancel, PkgBlob *ret, ImportError *e)
 {
         _cleanup_(gzclosep) gzFile gz = NULL;
         unsigned char h[TAR_BLOCK];
         char longname[4096] = "";
         uint64_t total = 0;
-        int fd, r;
+        int r;
 
-        fd = open(src, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return import_error(e, -errno, "Cannot open package \"%s\": %s", src, strerror(errno));
         gz = gzdopen(fd, "rb");
         if (!gz) {
                 (void)close(fd);
@@ -133,6 +136,8 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
                 uint64_t size;
                 char name[sizeof(longname)];
 
+                if (cancelled(cancel))
+                        return import_error(e, -ECANCELED, "The import was cancelled");
                 r = gz_read_exact(gz, h, sizeof(h), src, e);
                 if (r < 0)
                         return r;
@@ -191,6 +196,8 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
                 for (uint64_t left = padded; left > 0;) {
                         char buf[16384];
                         size_t n = (size_t)MIN(left, (uint64_t)sizeof(buf));
+                        if (cancelled(cancel))
+                                return import_error(e, -ECANCELED, "The import was cancelled");
                         r = gz_read_exact(gz, buf, n, src, e);
                         if (r < 0)
                                 return r;
@@ -198,14 +205,22 @@ static int read_tar(const char *src, const char *const *wanted, size_t n_wanted,
                 }
         }
 
-        /* Drain to the end: gzip checks its CRC and length only there. */
-        for (;;) {
+        /* Drain to the end: gzip checks its CRC and length only there. Only
+         * tar's padding may follow the end marker, so the drain is bounded. */
+        for (size_t after = 0;;) {
                 char buf[16384];
                 int k = gzread(gz, buf, sizeof(buf));
                 if (k < 0)
                         return gz_fail(gz, src, e);
                 if (k == 0)
                         break;
+                after += (size_t)k;
+                if (after > PKG_MAX_TRAILER)
+                        return import_error(
+                                e, -EBADMSG,
+                                "Package \"%s\" has more than %u KiB of data after the end of its "
+                                "archive",
+                                src, PKG_MAX_TRAILER >> 10);
         }
         int zr;
         (void)gzerror(gz, &zr);
@@ -243,12 +258,59 @@ int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, 
                 return import_error(e, -errno, "Cannot open package \"%s\": %s", src, strerror(errno));
         for (size_t i = 0; i < n_wanted; i++)
                 ret[i] = (PkgBlob){};
-        r = S_ISDIR(st.st_mode) ? read_dir(src, wanted, n_wanted, ret, e)
-                                : read_tar(src, wanted, n_wanted, ret, e);
+        if (S_ISDIR(st.st_mode))
+                r = read_dir(src, wanted, n_wanted, ret, e);
+        else {
+                int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return import_error(e, -errno, "Cannot open package \"%s\": %s", src,
+                                            strerror(errno));
+                /* a FIFO or a device would block or never end */
+                if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        (void)close(fd);
+                        return import_error(e, -EBADF, "Package \"%s\" is not a regular file or folder",
+                                            src);
+                }
+                r = read_tar(src, fd, wanted, n_wanted, NULL, ret, e);
+        }
         if (r >= 0)
                 for (size_t i = 0; i < n_wanted; i++)
                         if (!ret[i].data) {
                                 r = import_error(e, -ENOENT, "Package \"%s\" has no file \"%s\"", src,
+                                                 wanted[i]);
+                                break;
+                        }
+        if (r < 0)
+                pkg_blobs_free(ret, n_wanted);
+        return r;
+}
+
+int pkg_read_fd(int fd, const char *name, const char *const *wanted, size_t n_wanted,
+                const atomic_bool *cancel, PkgBlob *ret, ImportError *e)
+{
+        struct stat st;
+        int r;
+
+        for (size_t i = 0; i < n_wanted; i++)
+                ret[i] = (PkgBlob){};
+        if (fstat(fd, &st) < 0)
+                return import_error(e, -errno, "Cannot read package \"%s\": %s", name, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return import_error(e, -EBADF, "Package \"%s\" is not a regular file", name);
+        /* zlib reads through its own descriptor and closes it */
+        int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return import_error(e, -errno, "Cannot read package \"%s\": %s", name, strerror(errno));
+        if (lseek(copy, 0, SEEK_SET) < 0) {
+                r = -errno;
+                (void)close(copy);
+                return import_error(e, r, "Cannot read package \"%s\": %s", name, strerror(-r));
+        }
+        r = read_tar(name, copy, wanted, n_wanted, cancel, ret, e);
+        if (r >= 0)
+                for (size_t i = 0; i < n_wanted; i++)
+                        if (!ret[i].data) {
+                                r = import_error(e, -ENOENT, "Package \"%s\" has no file \"%s\"", name,
                                                  wanted[i]);
                                 break;
                         }

@@ -4,6 +4,8 @@
 /* Reads a few named files out of an npm package: the tarball `npm pack` writes
  * (gzip + tar, every path under "package/"), a plain tar, or an unpacked folder. */
 
+#include <stdatomic.h>
+
 #include "import-error.h"
 
 typedef struct PkgBlob {
@@ -15,6 +17,10 @@ typedef struct PkgBlob {
  * uncompressed, at most PKG_MAX_TOTAL. */
 #define PKG_MAX_FILE (64u << 20)
 #define PKG_MAX_TOTAL (UINT64_C(1) << 30)
+/* What may follow the tar end marker: tar pads its last record to 10 KiB of
+ * zeros; anything much longer is not a package (a gzip bomb after the end
+ * would otherwise be decompressed in full). */
+#define PKG_MAX_TRAILER (64u << 10)
 
 /* wanted[] are paths relative to the package root ("dist/models/…"). On
  * success every ret[i] is filled; a missing file is -ENOENT naming it. A
@@ -22,4 +28,9 @@ typedef struct PkgBlob {
  * when the wanted files come early. */
 int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
                    ImportError *e);
+/* The same from an open regular file (fd is not closed; a folder cannot be
+ * passed this way); name is what messages call it. cancel (may be NULL) is
+ * read between blocks: once true the read stops with -ECANCELED. */
+int pkg_read_fd(int fd, const char *name, const char *const *wanted, size_t n_wanted,
+                const atomic_bool *cancel, PkgBlob *ret, ImportError *e);
 void pkg_blobs_free(PkgBlob *b, size_t n);

@@ -126,22 +126,26 @@ int st_tensor(const StFile *f, const char *name, const uint64_t *dims, unsigned 
 
         if (!json_object_object_get_ex(f->header, name, &o))
                 return import_error(e, -ENOENT, "Weight file has no tensor \"%s\"", name);
-        if (!json_object_object_get_ex(o, "dtype", &v) || !streq(json_object_get_string(v), "F32"))
+        if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "dtype", &v) ||
+            !json_object_is_type(v, json_type_string) || !streq(json_object_get_string(v), "F32"))
                 return import_error(e, -EBADMSG, "Tensor \"%s\" is not F32", name);
         if (!json_object_object_get_ex(o, "shape", &v) || !json_object_is_type(v, json_type_array) ||
             json_object_array_length(v) != n_dims)
                 return import_error(e, -EBADMSG, "Tensor \"%s\" has the wrong rank", name);
         for (unsigned d = 0; d < n_dims; d++) {
-                if ((uint64_t)json_object_get_int64(json_object_array_get_idx(v, d)) != dims[d])
+                json_object *x = json_object_array_get_idx(v, d);
+                if (!json_object_is_type(x, json_type_int) || (uint64_t)json_object_get_int64(x) != dims[d])
                         return import_error(e, -EBADMSG, "Tensor \"%s\" has the wrong shape", name);
                 count *= dims[d];
         }
         if (!json_object_object_get_ex(o, "data_offsets", &v) || !json_object_is_type(v, json_type_array) ||
             json_object_array_length(v) != 2)
                 return import_error(e, -EBADMSG, "Tensor \"%s\" has no data offsets", name);
-        int64_t b = json_object_get_int64(json_object_array_get_idx(v, 0));
-        int64_t en = json_object_get_int64(json_object_array_get_idx(v, 1));
-        if (b < 0 || en < b || (uint64_t)en > f->data_size || (uint64_t)(en - b) != count * sizeof(float) ||
+        json_object *vb = json_object_array_get_idx(v, 0), *ve = json_object_array_get_idx(v, 1);
+        int64_t b = json_object_get_int64(vb);
+        int64_t en = json_object_get_int64(ve);
+        if (!json_object_is_type(vb, json_type_int) || !json_object_is_type(ve, json_type_int) || b < 0 ||
+            en < b || (uint64_t)en > f->data_size || (uint64_t)(en - b) != count * sizeof(float) ||
             b % (int64_t)sizeof(float) != 0)
                 return import_error(e, -EBADMSG, "Tensor \"%s\" has bad data offsets", name);
         *ret = (const float *)(const void *)(f->data + b);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <float.h>
 #include <math.h>
+#include <time.h>
 
 #include "backbone-internal.h"
 #include "backbone-vk.h"
@@ -394,6 +395,44 @@ static int forward(BackboneVk *v, unsigned start, const void *in, size_t in_per_
                 if (r < 0)
                         return r;
                 done += b;
+        }
+        return 0;
+}
+
+static double seconds_of(clockid_t clock)
+{
+        struct timespec t;
+
+        (void)clock_gettime(clock, &t);
+        return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int backbone_vk_profile(BackboneVk *v, const uint8_t *rgb, uint32_t n, double *ret_seconds,
+                        double *ret_cpu_seconds)
+{
+        const BbGraph *g;
+        int r;
+
+        if (!v || !rgb || n == 0 || n > v->max_batch || !ret_seconds)
+                return -EINVAL;
+        g = v->g;
+        /* Node 0 (the input) stands for the upload and the preprocessing. */
+        for (unsigned i = 0; i < g->n_nodes; i++) {
+                if ((r = vk_recorder_begin(v->rec)) < 0)
+                        return r;
+                double t0 = seconds_of(CLOCK_MONOTONIC), c0 = seconds_of(CLOCK_PROCESS_CPUTIME_ID);
+                if (i == 0) {
+                        if ((r = vk_recorder_upload(v->rec, v->src, rgb,
+                                                    (size_t)n * BACKBONE_INPUT_FLOATS)) < 0 ||
+                            (r = record_preprocess(v, n)) < 0)
+                                return r;
+                } else if ((r = record_node(v, i, n)) < 0)
+                        return r;
+                if ((r = vk_recorder_submit_and_wait(v->rec)) < 0)
+                        return r;
+                ret_seconds[i] = seconds_of(CLOCK_MONOTONIC) - t0;
+                if (ret_cpu_seconds)
+                        ret_cpu_seconds[i] = seconds_of(CLOCK_PROCESS_CPUTIME_ID) - c0;
         }
         return 0;
 }

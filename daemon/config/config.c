@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "fluff/text.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define SITE_MAX 256
@@ -16,6 +17,7 @@ Config *config_free(Config *c)
                 return NULL;
         free(c->path);
         free(c->site);
+        strv_free(c->image_hosts);
         strv_free(c->warnings);
         free(c);
         return NULL;
@@ -37,6 +39,15 @@ int config_new_default(Config **ret)
                 .max_image_bytes = IMAGE_MAX_BYTES_DEFAULT,
                 .max_image_pixels = IMAGE_MAX_PIXELS_DEFAULT,
                 .watch_max_per_run = 10,
+                .model_keep = 10,
+                .model_install_margin = 0.02,
+                .auto_sync = true,
+                .full_sync_interval_s = 86400,
+                .auto_retrain = true,
+                .retrain_changes = 50,
+                .retrain_fraction = 0.10,
+                .retrain_budget_s = 300,
+                .retrain_on_battery = false,
         };
         if (!c->site)
                 return -ENOMEM;
@@ -55,8 +66,8 @@ int config_default_path(char **ret)
 
 int config_parse_bool(const char *v)
 {
-        static const char *const yes[] = { "true", "yes", "on", "1" }, *const no[] = { "false", "no", "off",
-                                                                                       "0" };
+        static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off",
+                                                                                    "0"};
         for (size_t i = 0; v && i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0)
                         return 1;
@@ -332,20 +343,136 @@ static int parse_watch_max_per_run(Config *c, const char *v, char **reason)
         return parse_uint_range(v, 1, 320, &c->watch_max_per_run, reason);
 }
 
+static int parse_image_hosts(Config *c, const char *v, char **reason)
+{
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        _cleanup_free_ char *copy = strdup(v);
+        if (!l || !copy)
+                return -ENOMEM;
+        if (!streq(v, "none"))
+                for (char *save = NULL, *h = strtok_r(copy, " ,\t", &save); h;
+                     h = strtok_r(NULL, " ,\t", &save)) {
+                        for (char *p = h; *p; p++)
+                                *p = (char)tolower((unsigned char)*p);
+                        /* host names only: no scheme, port, path or address of this computer */
+                        struct in_addr a4;
+                        if (!host_valid(h) || h[0] == '[' || host_is_loopback(h) || strlen(h) > 253 ||
+                            inet_pton(AF_INET, h, &a4) == 1)
+                                return reasonf(reason, "\"%.*s\" is not a host name (e.g. static1.e621.net)",
+                                               (int)utf8_prefix_len(h, 64), h);
+                        char *d = strdup(h);
+                        if (!d)
+                                return -ENOMEM;
+                        int r = strv_push(&l, d);
+                        if (r < 0)
+                                return r;
+                }
+        if (strv_length(l) == 0 && !streq(v, "none"))
+                return reasonf(reason, "must name at least one host, or be \"none\"");
+        strv_free(c->image_hosts);
+        c->image_hosts = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_model_keep(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 1, 1000, &c->model_keep, reason);
+}
+
+static int parse_model_install_margin(Config *c, const char *v, char **reason)
+{
+        double d;
+        if (safe_atod(v, &d) < 0 || !isfinite(d) || d < 0.0 || d > 1.0)
+                return reasonf(reason, "must be a ROC AUC difference from 0 to 1 (e.g. 0.02)");
+        c->model_install_margin = d;
+        return 0;
+}
+
+static int parse_auto_sync(Config *c, const char *v, char **reason)
+{
+        return parse_bool_into(&c->auto_sync, v, reason);
+}
+
+static int parse_duration_range(const char *v, uint64_t lo, uint64_t hi, uint64_t *ret, const char *range,
+                                char **reason)
+{
+        uint64_t s;
+        if (parse_duration_s(v, &s) < 0 || s < lo || s > hi)
+                return reasonf(reason, "must be a duration from %s (e.g. 90m, 1h30m, 1d)", range);
+        *ret = s;
+        return 0;
+}
+
+static int parse_full_sync_interval(Config *c, const char *v, char **reason)
+{
+        return parse_duration_range(v, 3600, 30 * 86400, &c->full_sync_interval_s, "1h to 30d", reason);
+}
+
+static int parse_auto_retrain(Config *c, const char *v, char **reason)
+{
+        return parse_bool_into(&c->auto_retrain, v, reason);
+}
+
+static int parse_retrain_changes(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 1, 1000000, &c->retrain_changes, reason);
+}
+
+/* "10%" or "0.1". */
+static int parse_retrain_fraction(Config *c, const char *v, char **reason)
+{
+        _cleanup_free_ char *num = strdup(v);
+        double d;
+        if (!num)
+                return -ENOMEM;
+        size_t n = strlen(num);
+        bool percent = n > 0 && num[n - 1] == '%';
+        if (percent)
+                num[n - 1] = 0;
+        if (safe_atod(num, &d) < 0 || !isfinite(d))
+                d = NAN;
+        else if (percent)
+                d /= 100.0;
+        if (!(d >= 0.01 && d <= 1.0))
+                return reasonf(reason, "must be a share from 1%% to 100%% (or 0.01 to 1)");
+        c->retrain_fraction = d;
+        return 0;
+}
+
+static int parse_retrain_budget(Config *c, const char *v, char **reason)
+{
+        return parse_duration_range(v, 5, 24 * 3600, &c->retrain_budget_s, "5s to 24h", reason);
+}
+
+static int parse_retrain_on_battery(Config *c, const char *v, char **reason)
+{
+        return parse_bool_into(&c->retrain_on_battery, v, reason);
+}
+
 static const struct {
         const char *key;
         ConfigParser parse;
 } config_keys[] = {
-        { "site", parse_site_key },
-        { "rate_limit", parse_rate_limit },
-        { "download_concurrency", parse_concurrency },
-        { "image_size", parse_image_size },
-        { "crop", parse_crop },
-        { "include_animated", parse_include_animated },
-        { "like_favourites", parse_like_favourites },
-        { "max_image_bytes", parse_max_bytes },
-        { "max_image_pixels", parse_max_pixels },
-        { "watch_max_per_run", parse_watch_max_per_run },
+        {"site", parse_site_key},
+        {"rate_limit", parse_rate_limit},
+        {"download_concurrency", parse_concurrency},
+        {"image_size", parse_image_size},
+        {"crop", parse_crop},
+        {"include_animated", parse_include_animated},
+        {"like_favourites", parse_like_favourites},
+        {"max_image_bytes", parse_max_bytes},
+        {"max_image_pixels", parse_max_pixels},
+        {"watch_max_per_run", parse_watch_max_per_run},
+        {"model_keep", parse_model_keep},
+        {"model_install_margin", parse_model_install_margin},
+        {"auto_sync", parse_auto_sync},
+        {"full_sync_interval", parse_full_sync_interval},
+        {"auto_retrain", parse_auto_retrain},
+        {"retrain_changes", parse_retrain_changes},
+        {"retrain_fraction", parse_retrain_fraction},
+        {"retrain_budget", parse_retrain_budget},
+        {"retrain_on_battery", parse_retrain_on_battery},
+        {"image_hosts", parse_image_hosts},
 };
 
 static char *strip(char *s)
@@ -466,7 +593,7 @@ int config_load(const char *path, Config **ret, char **ret_error)
         r = read_file_full(path, CONFIG_FILE_MAX, &text, &size);
         if (r == -EFBIG) {
                 errorf(ret_error, "%s: larger than %d KiB, not a configuration file", path,
-                                       CONFIG_FILE_MAX / 1024);
+                       CONFIG_FILE_MAX / 1024);
                 return r;
         }
         if (r < 0 && r != -ENOENT) {

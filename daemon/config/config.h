@@ -26,6 +26,24 @@
  *   max_image_bytes       50M                1M..1G, bytes of one downloaded image (K/M/G suffixes)
  *   max_image_pixels      64M                1M..1G, width × height declared by an image
  *   watch_max_per_run     10                 1..320, posts a new watch announces per run at most
+ *   image_hosts           (the real site's)  host names, separated by spaces or commas, that
+ *                                            images may come from over https besides the site
+ *                                            itself; "none" for the site alone. Default:
+ *                                            static1.e621.net static1.e926.net.
+ * The model's life on its own (README "What runs by itself"):
+ *   model_keep            10                 1..1000 trained models kept in the history
+ *   model_install_margin  0.02               0..1: a new model is installed unless its cross-validated
+ *                                            ROC AUC is below the installed one's by more than this
+ *   auto_sync             true               each timer run syncs (newest first, stopping at known
+ *                                            posts) before it runs the watches
+ *   full_sync_interval    1d                 1h..30d between full syncs (they see removed votes)
+ *   auto_retrain          true               retrain when enough labels changed since the installed model
+ *   retrain_changes       50                 1..1000000 new, changed or removed labels that start one
+ *   retrain_fraction      10%                1%..100% (or 0.01..1) of the installed model's dataset that
+ *                                            starts one, whichever of the two comes first
+ *   retrain_budget        5m                 5s..24h, the automatic training's time budget
+ *   retrain_on_battery    false              also retrain while UPower says the machine is on battery
+ * Durations: a number of seconds or a sum like 1h30m (s, m, h, d).
  * Booleans: true/false, yes/no, on/off, 1/0.
  *
  * The environment variable FLUFF_SITE, when set and not empty, replaces site
@@ -51,7 +69,17 @@ typedef struct Config {
         bool like_favourites;
         uint64_t max_image_bytes;
         uint64_t max_image_pixels;
-        unsigned watch_max_per_run; /* 1..320: AddWatch's default */
+        unsigned watch_max_per_run;    /* 1..320: AddWatch's default */
+        char **image_hosts;            /* owned strv; NULL: the real site's image hosts, empty: none */
+        unsigned model_keep;           /* 1..1000 models in the history */
+        double model_install_margin;   /* 0..1 of ROC AUC */
+        bool auto_sync;                /* the timer run syncs first */
+        uint64_t full_sync_interval_s; /* between full syncs */
+        bool auto_retrain;
+        unsigned retrain_changes;  /* labels changed since the installed model … */
+        double retrain_fraction;   /* … or this share of its dataset, whichever first */
+        uint64_t retrain_budget_s; /* 5 s … 24 h */
+        bool retrain_on_battery;
         char **warnings; /* owned strv (may be NULL): unknown keys, unusual site; already logged */
 } Config;
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "credentials.h"
 
 #define CREDENTIALS_FILE_MAX 4096
@@ -11,6 +12,7 @@ Credentials *credentials_free(Credentials *c)
 {
         if (!c)
                 return NULL;
+        free(c->site);
         erase_and_free(c->username);
         erase_and_free(c->api_key);
         free(c);
@@ -54,6 +56,33 @@ int credentials_new(const char *username, const char *api_key, Credentials **ret
         return 0;
 }
 
+/* What config_parse_site() returns: the site as written and nothing else. */
+static bool site_valid(const char *site)
+{
+        _cleanup_free_ char *norm = NULL;
+        if (!site || config_parse_site(site, &norm, NULL, NULL) < 0)
+                return false;
+        return streq(norm, site);
+}
+
+int credentials_set_site(Credentials *c, const char *site)
+{
+        if (!c || !site_valid(site))
+                return -EINVAL;
+        char *s = strdup(site);
+        if (!s)
+                return -ENOMEM;
+        free(c->site);
+        c->site = s;
+        return 0;
+}
+
+bool credentials_match_site(const Credentials *c, const char *site)
+{
+        const char *mine = c && c->site ? c->site : CONFIG_SITE_DEFAULT;
+        return streq(mine, site ? site : CONFIG_SITE_DEFAULT);
+}
+
 int credentials_default_path(char **ret)
 {
         _cleanup_free_ char *dir = NULL;
@@ -88,7 +117,7 @@ static char *strip(char *s)
 
 static int parse(const char *path, char *text, Credentials **ret, char **ret_error)
 {
-        const char *user = NULL, *key = NULL;
+        const char *user = NULL, *key = NULL, *site = NULL;
         unsigned line = 0;
 
         for (char *l = text, *next; l; l = next) {
@@ -119,15 +148,32 @@ static int parse(const char *path, char *text, Credentials **ret, char **ret_err
                                 return fail(ret_error, -EBADMSG, path, line,
                                             "the API key is empty or not valid");
                         key = v;
+                } else if (streq(k, "site")) {
+                        if (site)
+                                return fail(ret_error, -EBADMSG, path, line, "the site is given twice");
+                        if (!site_valid(v))
+                                return fail(ret_error, -EBADMSG, path, line,
+                                            "the site is not a valid https:// address");
+                        site = v;
                 } else
                         return fail(ret_error, -EBADMSG, path, line,
-                                    "unknown key (expected \"username\" or \"api_key\")");
+                                    "unknown key (expected \"site\", \"username\" or \"api_key\")");
         }
         if (!user)
                 return fail(ret_error, -EBADMSG, path, 0, "no username in the file");
         if (!key)
                 return fail(ret_error, -EBADMSG, path, 0, "no api_key in the file");
-        return credentials_new(user, key, ret);
+        _cleanup_(credentials_freep) Credentials *c = NULL;
+        int r = credentials_new(user, key, &c);
+        if (r < 0)
+                return r;
+        if (site) {
+                r = credentials_set_site(c, site);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 /* Parsing splits the buffer with NULs, so erase_and_free() (which stops at the
@@ -239,11 +285,15 @@ int credentials_save(const char *path, const Credentials *c)
                 if (r < 0)
                         return r;
         }
+        if (c->site && !site_valid(c->site))
+                return -EINVAL;
         n = asprintf(&text,
                      "# Fluff login. Delete this file (or run \"fluffctl logout --forget\") to forget it.\n"
+                     "%s%s%s"
                      "username = %s\n"
                      "api_key = %s\n",
-                     c->username, c->api_key);
+                     c->site ? "site = " : "", strempty(c->site), c->site ? "\n" : "", c->username,
+                     c->api_key);
         if (n < 0) {
                 text = NULL;
                 return -ENOMEM;

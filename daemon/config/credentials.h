@@ -5,8 +5,15 @@
  *
  * Format (written by credentials_save, read back by credentials_load):
  *   # Fluff login. Delete this file (or run "fluffctl logout --forget") to forget it.
+ *   site = <scheme://host[:port]>
  *   username = <name>
  *   api_key = <key>
+ *
+ * The key belongs to the site it was made for: a file names that site, and
+ * fluffd uses the key only there (credentials_match_site), so pointing site=
+ * or FLUFF_SITE elsewhere asks for a new login instead of sending the key to
+ * another host. A file without a site line (written before sites were
+ * recorded) belongs to the default site, https://e621.net.
  *
  * Rules: the file is written atomically (temporary file, fsync, rename) with
  * mode 0600. When loading, a file readable or writable by group or others is
@@ -20,6 +27,7 @@
 #include "fluff/util.h"
 
 typedef struct Credentials {
+        char *site;     /* owned; NULL: the default site (a file from before sites were recorded) */
         char *username; /* owned */
         char *api_key;  /* owned; wiped with erase_and_free() when freed */
 } Credentials;
@@ -29,6 +37,11 @@ typedef struct Credentials {
 
 /* Copies both strings; -EINVAL when either fails the checks below. */
 int credentials_new(const char *username, const char *api_key, Credentials **ret);
+/* Binds the credentials to site (a normalised "scheme://host[:port]", as
+ * config_parse_site() writes it; copied); -EINVAL for anything else. */
+int credentials_set_site(Credentials *c, const char *site);
+/* true when the credentials were made for site (NULL site: the default). */
+bool credentials_match_site(const Credentials *c, const char *site);
 /* Wipes the key (and the name) before freeing. NULL-safe. */
 Credentials *credentials_free(Credentials *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Credentials *, credentials_free);

@@ -312,8 +312,11 @@ int e621_download(E621Client *c, const char *url, E621DownloadCallback cb, void 
         _cleanup_(request_freep) E621Request *r = NULL;
         int q;
 
-        if (!cb || url_check_safe(url, true, NULL) < 0)
+        if (!cb)
                 return -EINVAL;
+        q = e621_image_url_allowed(c->site, c->image_hosts, url);
+        if (q < 0)
+                return q;
         q = request_new(c, REQUEST_DOWNLOAD, &r);
         if (q < 0)
                 return q;

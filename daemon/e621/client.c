@@ -4,6 +4,7 @@
 
 #include "e621-internal.h"
 #include "json-util.h"
+#include "fluff/text.h"
 
 /* Timers fire this close to their time: the token bucket's spacing is the
  * point, and sd-event's default slack (250 ms) would blur it. */
@@ -129,6 +130,20 @@ int e621_client_new(sd_event *event, const E621Config *config, E621Client **ret)
         r = url_check_safe(config->site ? config->site : "https://e621.net", false, &c->site);
         if (r < 0)
                 return r;
+        for (char *const *h = config->image_hosts; h && *h; h++) {
+                char *d = strdup(*h);
+                if (!d)
+                        return -ENOMEM;
+                r = strv_push(&c->image_hosts, d);
+                if (r < 0)
+                        return r;
+        }
+        if (config->image_hosts && !c->image_hosts) {
+                /* an empty list means the site's own host only */
+                c->image_hosts = calloc(1, sizeof(char *));
+                if (!c->image_hosts)
+                        return -ENOMEM;
+        }
         c->rate = config->rate_limit > 0 && isfinite(config->rate_limit) ? config->rate_limit
                                                                          : E621_RATE_LIMIT_DEFAULT;
         c->rate = MIN(c->rate, E621_RATE_LIMIT_MAX);
@@ -194,6 +209,7 @@ E621Client *e621_client_free(E621Client *c)
         c->dispatch = sd_event_source_disable_unref(c->dispatch);
         sd_event_unref(c->event);
         free(c->site);
+        strv_free(c->image_hosts);
         free(c->username);
         erase_and_free(c->api_key);
         free(c->user_agent);
@@ -496,7 +512,9 @@ char *client_scrub(const E621Client *c, const char *msg)
 {
         if (!msg)
                 return NULL;
-        char *s = strdup(msg);
+        /* every message leaves the client as clean UTF-8 without controls: it
+         * goes to the bus, the store and a terminal */
+        char *s = text_sanitize(msg, strlen(msg), 0);
         if (!s || isempty(c->api_key) || strlen(c->api_key) < 4)
                 return s;
         for (char *p; (p = strstr(s, c->api_key));) {

@@ -99,7 +99,8 @@ struct E621Client {
         sd_event_source *dispatch;   /* runs finished requests' callbacks, one per iteration */
         IoWatch *watches;
 
-        char *site; /* normalised, no trailing '/' */
+        char *site;         /* normalised, no trailing '/' */
+        char **image_hosts; /* owned strv, or NULL for the real site's */
         char *username, *api_key, *user_agent;
 
         double rate;

@@ -75,8 +75,10 @@ typedef struct E621RetryPolicy {
 } E621RetryPolicy;
 
 typedef struct E621Config {
-        const char *site;  /* https://e621.net (default), https://e926.net, http:// on loopback */
-        double rate_limit; /* API requests per second; <= 0 → 1; clamped to 2 */
+        const char *site;         /* https://e621.net (default), https://e926.net, http:// on loopback */
+        char *const *image_hosts; /* NULL-terminated host names images may also come from, over
+                                   * https; NULL: the real site's (static1.e621.net, static1.e926.net) */
+        double rate_limit;        /* API requests per second; <= 0 → 1; clamped to 2 */
         unsigned download_concurrency; /* 0 → 4; clamped to 16 */
         uint64_t max_image_bytes;      /* 0 → 32 MiB */
         uint64_t max_json_bytes;       /* 0 → 16 MiB, also the most allowed */
@@ -91,7 +93,15 @@ void e621_config_init(E621Config *c);
  * [::1], localhost). -EINVAL otherwise. */
 int e621_site_check(const char *url);
 
-/* The client copies the config (the site string too). */
+/* The image host policy, applied by e621_download(): 0 when url may be
+ * fetched for a client of site, -EPERM when it points elsewhere, -EINVAL when
+ * it is not a URL Fluff accepts at all. Allowed: https to the site's own host
+ * and port, or to one of image_hosts (NULL: the real site's) on port 443;
+ * plain http only when the site itself is an http loopback test site, and then
+ * only to that same host and port. */
+int e621_image_url_allowed(const char *site, char *const *image_hosts, const char *url);
+
+/* The client copies the config (the site string and the image hosts too). */
 int e621_client_new(sd_event *event, const E621Config *config, E621Client **ret);
 E621Client *e621_client_free(E621Client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(E621Client *, e621_client_free);
@@ -156,8 +166,11 @@ typedef void (*E621PostsCallback)(int error, const char *message, E621PostList *
 typedef void (*E621VoteCallback)(int error, const char *message, const E621VoteResult *vote, void *userdata);
 typedef void (*E621DownloadCallback)(int error, const char *message, E621Buffer *buf, void *userdata);
 /* One page of a walk; return < 0 to stop the walk with that error (the done
- * callback then gets it), 0 to go on. */
+ * callback then gets it), 0 to go on, E621_WALK_STOP to end it here as if the
+ * list had ended (the done callback gets 0): an incremental sync stops at the
+ * first page that reaches posts it already knows. */
 typedef int (*E621PageCallback)(E621PostList *page, void *userdata);
+#define E621_WALK_STOP 1
 
 /* ---- API calls ----
  * ret_request may be NULL when the caller never cancels. */
@@ -179,8 +192,8 @@ int e621_get_post(E621Client *c, uint64_t post_id, E621PostsCallback cb, void *u
 
 /* Walks a whole search newest first with page=b<lowest id seen>, limit 320
  * (or limit when nonzero), until a short or empty page. page_cb gets every page
- * (each post exactly once: the cursor only moves down); done_cb gets the end
- * (0) or the error that stopped it. Cancelling the returned handle stops the
+ * (each post exactly once: the cursor only moves down) and may end the walk
+ * early (E621_WALK_STOP); done_cb gets the end (0) or the error that stopped it. Cancelling the returned handle stops the
  * walk without either callback. */
 int e621_walk_posts(E621Client *c, const char *tags, unsigned limit, E621PageCallback page_cb,
                     E621DoneCallback done_cb, void *userdata, E621Request **ret_request);
@@ -198,8 +211,9 @@ int e621_favorite(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *us
 int e621_unfavorite(E621Client *c, uint64_t post_id, E621DoneCallback cb, void *userdata,
                     E621Request **ret_request);
 
-/* Downloads an image URL the API returned (https, or http on a loopback host;
- * no credentials are sent with it). Bounded by config.max_image_bytes (-EFBIG
+/* Downloads an image URL the API returned, when e621_image_url_allowed()
+ * allows it (-EPERM, before any request, when not); no credentials are sent
+ * with it. Bounded by config.max_image_bytes (-EFBIG
  * beyond); the body must not be HTML or JSON (-EPROTO). */
 int e621_download(E621Client *c, const char *url, E621DownloadCallback cb, void *userdata,
                   E621Request **ret_request);

@@ -9,6 +9,7 @@
 #include "e621-internal.h"
 #include "e621-json.h"
 #include "json-util.h"
+#include "fluff/text.h"
 
 struct IoWatch {
         E621Client *client;
@@ -532,7 +533,8 @@ static void process_done(E621Client *c)
                 (void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
                 (void)curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ct);
                 free(r->content_type);
-                r->content_type = ct ? strndup(ct, 200) : NULL;
+                /* the server's words, echoed in messages: clean before anything sees them */
+                r->content_type = ct ? text_sanitize(ct, strnlen(ct, 200), 0) : NULL;
                 if (r->cls == REQUEST_DOWNLOAD && c->n_downloads_running > 0)
                         c->n_downloads_running--;
                 /* the body stays until the outcome is read; the handle goes now */

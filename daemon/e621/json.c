@@ -3,6 +3,7 @@
 #include <limits.h>
 
 #include "e621-json.h"
+#include "fluff/text.h"
 #include "json-util.h"
 
 /* Deep enough for the site's shapes; stops a hostile body from recursing far. */
@@ -233,8 +234,10 @@ bool e621_url_is_valid(const char *url)
                 return false;
         if (*host == '\0' || *host == '/' || *host == ':' || *host == '?' || *host == '#')
                 return false;
+        /* the site percent-encodes: anything beyond printable ASCII is not its URL
+         * (and would be refused by sd-bus or echoed to a terminal) */
         for (const char *p = url; *p; p++)
-                if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '\\')
+                if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '\\')
                         return false;
         /* user info in an image URL would send credentials somewhere */
         size_t hostlen = strcspn(host, "/?#");
@@ -310,8 +313,12 @@ static int parse_tags(Post *p, json_object *tags)
                         if (!json_object_is_type(t, json_type_string))
                                 continue;
                         const char *name = json_object_get_string(t);
+                        /* a tag that is not clean UTF-8 (a C1 CSI, half a character)
+                         * is not one the site has: dropped, never repaired into
+                         * a different tag */
                         if ((size_t)json_object_get_string_len(t) != strlen(name) ||
-                            !word_is_valid(name, E621_TAG_MAX, true))
+                            !word_is_valid(name, E621_TAG_MAX, true) ||
+                            !text_is_clean(name, strlen(name), 0))
                                 continue;
                         if (p->n_tags >= E621_TAGS_PER_POST_MAX)
                                 return 0;

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "e621-json.h"
+#include "fluff/text.h"
 #include "json-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
@@ -43,16 +44,17 @@ int e621_parse_user(const char *body, size_t size, E621User *ret, E621UserStorag
         s = calloc(1, sizeof(E621UserStorage));
         if (!s)
                 return -ENOMEM;
+        /* text for the bus and the terminal: valid UTF-8, no controls */
         const char *name = json_get_string(root, "name", 256);
         if (name) {
-                s->name = strdup(name);
+                s->name = text_sanitize(name, strlen(name), TEXT_DROP_CONTROLS);
                 if (!s->name)
                         return -ENOMEM;
         }
         /* a longer blacklist than the site allows is not one we trust */
         const char *bl = json_get_string(root, "blacklisted_tags", E621_BLACKLIST_MAX);
         if (bl) {
-                s->blacklisted_tags = strdup(bl);
+                s->blacklisted_tags = text_sanitize(bl, strlen(bl), TEXT_KEEP_NEWLINES);
                 if (!s->blacklisted_tags)
                         return -ENOMEM;
         }
@@ -79,7 +81,10 @@ static bool content_type_is(const char *content_type, const char *what)
 }
 
 /* Appends text to out (capacity cap+1), decoding the few entities error pages
- * use, folding whitespace and control characters into single spaces. */
+ * use, folding whitespace and control characters (C0, DEL and C1: a terminal
+ * acts on them) into single spaces. Bytes that are not UTF-8 are read as
+ * Latin-1 (text_next_char), so out is always valid UTF-8: sd-bus refuses
+ * anything else, and a captive portal's Latin-1 page must not break a reply. */
 static void append_text(char *out, size_t *len, size_t cap, const char *s, size_t n)
 {
         static const struct {
@@ -88,33 +93,41 @@ static void append_text(char *out, size_t *len, size_t cap, const char *s, size_
         } entities[] = {{"&amp;", '&'},  {"&lt;", '<'},   {"&gt;", '>'},
                         {"&quot;", '"'}, {"&#39;", '\''}, {"&nbsp;", ' '}};
 
-        for (size_t i = 0; i < n && *len < cap; i++) {
-                char c = s[i];
-                if (c == '&')
-                        for (size_t k = 0; k < ELEMENTSOF(entities); k++) {
-                                size_t el = strlen(entities[k].entity);
-                                if (n - i >= el && strneq(s + i, entities[k].entity, el)) {
-                                        c = entities[k].c;
-                                        i += el - 1;
+        for (size_t i = 0; i < n && *len < cap;) {
+                uint32_t cp;
+                size_t k = text_next_char(s + i, n - i, &cp);
+                if (cp == '&')
+                        for (size_t e = 0; e < ELEMENTSOF(entities); e++) {
+                                size_t el = strlen(entities[e].entity);
+                                if (n - i >= el && strneq(s + i, entities[e].entity, el)) {
+                                        cp = (unsigned char)entities[e].c;
+                                        k = el;
                                         break;
                                 }
                         }
-                if ((unsigned char)c < 0x20 || c == 0x7f)
-                        c = ' ';
-                if (c == ' ' && (*len == 0 || out[*len - 1] == ' '))
+                i += k;
+                if (text_char_is_control(cp))
+                        cp = ' ';
+                if (cp == ' ' && (*len == 0 || out[*len - 1] == ' '))
                         continue;
-                out[(*len)++] = c;
+                char u[4];
+                size_t m = utf8_encode(cp, u);
+                if (*len + m > cap) {
+                        /* never half a character: the rest is padding that
+                         * finish_text() drops, and the text counts as full */
+                        memset(out + *len, ' ', cap - *len);
+                        *len = cap;
+                        break;
+                }
+                memcpy(out + *len, u, m);
+                *len += m;
         }
         out[*len] = '\0';
 }
 
-/* Cuts at a UTF-8 character boundary and drops trailing spaces. */
+/* Drops trailing spaces (append_text only ever writes whole characters). */
 static void finish_text(char *out, size_t len)
 {
-        while (len > 0 && ((unsigned char)out[len - 1] & 0xC0) == 0x80)
-                len--;
-        if (len > 0 && ((unsigned char)out[len - 1] & 0x80))
-                len--;
         while (len > 0 && out[len - 1] == ' ')
                 len--;
         out[len] = '\0';

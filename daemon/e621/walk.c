@@ -62,7 +62,7 @@ static void walk_on_page(int error, const char *message, E621PostList *list, voi
                 walk_end(w, r, NULL);
                 return;
         }
-        if (list->n_entries < w->walk.limit || list->min_id == 0) {
+        if (r == E621_WALK_STOP || list->n_entries < w->walk.limit || list->min_id == 0) {
                 walk_end(w, 0, NULL);
                 return;
         }

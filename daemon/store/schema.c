@@ -133,11 +133,48 @@ static const char migration_3[] =
         "CREATE INDEX prediction_runs_watch ON prediction_runs(watch_id, id);"
         "CREATE INDEX prediction_posts_post ON prediction_posts(post_id);";
 
+static const char migration_4[] =
+        /* The model history: one row per trained model file (models/history/
+         * <id>.safetensors); exactly one is installed. Each keeps the dataset
+         * it was trained on (post, label), so "how many labels changed since
+         * the installed model" is exact: new, flipped and removed labels.
+         * The feedback record: every post a watch announced or Predict showed,
+         * with the score it was shown with; its outcome is the post's label,
+         * read through post_labels, so a vote here or on the site counts. */
+        "CREATE TABLE models ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  created_at INTEGER NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('installed', 'previous', 'aside')),"
+        "  installed_at INTEGER,"
+        "  reason TEXT,"
+        "  trigger TEXT NOT NULL,"
+        "  towers TEXT NOT NULL,"
+        "  backbone TEXT,"
+        "  n_labels INTEGER NOT NULL, n_pos INTEGER NOT NULL, n_neg INTEGER NOT NULL,"
+        "  auc REAL,"
+        "  info TEXT NOT NULL);"
+        "CREATE UNIQUE INDEX models_installed ON models(state) WHERE state = 'installed';"
+        "CREATE TABLE model_labels ("
+        "  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+        "  post_id INTEGER NOT NULL,"
+        "  label INTEGER NOT NULL CHECK (label IN (-1, 1)),"
+        "  PRIMARY KEY (model_id, post_id)) WITHOUT ROWID;"
+        "CREATE TABLE announcements ("
+        "  post_id INTEGER PRIMARY KEY REFERENCES posts(id) ON DELETE CASCADE,"
+        "  source TEXT NOT NULL CHECK (source IN ('watch', 'predict')),"
+        "  run_id INTEGER,"
+        "  score REAL NOT NULL,"
+        "  label INTEGER NOT NULL CHECK (label IN (-1, 1)),"
+        "  model_id INTEGER,"
+        "  announced_at INTEGER NOT NULL);"
+        "CREATE INDEX announcements_at ON announcements(announced_at);";
+
 const char *const store_migrations[] = {
         NULL, /* version 0: an empty file */
         migration_1,
         migration_2,
         migration_3,
+        migration_4,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) == STORE_SCHEMA_VERSION + 1,

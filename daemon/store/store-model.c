@@ -192,7 +192,10 @@ int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags
 
 int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row)
 {
-        int r = store_run(
+        int r = store_savepoint(s);
+        if (r < 0)
+                return r;
+        r = store_run(
                 s,
                 "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -201,7 +204,10 @@ int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const Predict
                 "  image_path = excluded.image_path",
                 "uuiditt", run_id, row->post_id, (int64_t)rank, row->score, (int64_t)row->label,
                 row->top_tags, row->image_path);
-        return not_found_if_no_post(s, r < 0 ? r : 0, row->post_id);
+        if (r >= 0)
+                r = store_feedback_record(s, run_id, row);
+        r = store_savepoint_end(s, r < 0 ? r : 0);
+        return not_found_if_no_post(s, r, row->post_id);
 }
 
 int store_prediction_latest_run(Store *s, uint64_t *ret_run_id)

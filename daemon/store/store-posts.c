@@ -266,6 +266,15 @@ int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t ge
         return r < 0 ? r : 0;
 }
 
+bool store_label_known(Store *s, uint64_t post_id, LabelSource source)
+{
+        int64_t v;
+        if (source < 0 || source >= _LABEL_SOURCE_MAX)
+                return false;
+        return store_query_i64(s, &v, "SELECT 1 FROM labels WHERE post_id = ? AND source = ?", "ut", post_id,
+                               label_source_to_string(source)) >= 0;
+}
+
 int store_labels_drop_unseen(Store *s, LabelSource source, uint64_t generation)
 {
         if (source < 0 || source >= _LABEL_SOURCE_MAX || source == LABEL_SOURCE_APP || generation == 0)

@@ -43,7 +43,7 @@
 #include "fluff/util.h"
 #include "post.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* Transient image failures are retried on later syncs, at most this often. */
 #define STORE_IMAGE_MAX_ATTEMPTS 5
 
@@ -139,6 +139,10 @@ int store_sync_end(Store *s, uint64_t generation, bool complete);
 /* The post (already upserted) appeared in the site list of source
  * (FAVOURITE, UPVOTE or DOWNVOTE) during this generation. */
 int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t generation);
+/* Whether the post already holds a label of source: an incremental sync walks
+ * a list newest first and stops at the first page with such a post. False
+ * also on errors. */
+bool store_label_known(Store *s, uint64_t post_id, LabelSource source);
 /* After a COMPLETE walk of source's list: drops its labels not seen in this
  * generation. Returns the number dropped (≥ 0). */
 int store_labels_drop_unseen(Store *s, LabelSource source, uint64_t generation);
@@ -347,3 +351,76 @@ int store_prediction_set_image(Store *s, uint64_t post_id, const char *path);
  * |score − threshold| ascending (the model's least sure first), then score
  * descending, then id; at most limit (0: all). */
 int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **ret, size_t *ret_n);
+
+/* ---- model history (store-history.c) ----
+ * One row per trained model file; the file itself is the model library's
+ * business (model-history.h names it after the id). Exactly one model is
+ * installed at a time (or none); a model installed before and replaced is
+ * "previous", one that never was is "aside" with the reason why. */
+
+typedef enum StoreModelState {
+        STORE_MODEL_INSTALLED,
+        STORE_MODEL_PREVIOUS,
+        STORE_MODEL_ASIDE,
+        _STORE_MODEL_STATE_MAX,
+        _STORE_MODEL_STATE_INVALID = -EINVAL,
+} StoreModelState;
+const char *store_model_state_to_string(StoreModelState s); /* "installed", "previous", "aside" */
+StoreModelState store_model_state_from_string(const char *s);
+
+typedef struct StoreModel {
+        uint64_t id;
+        uint64_t created_usec;   /* CLOCK_REALTIME µs */
+        uint64_t installed_usec; /* last time it was installed, 0 never */
+        StoreModelState state;
+        char *reason;   /* owned; why it is aside, NULL otherwise */
+        char *trigger;  /* owned; what started the training: "manual", "automatic", ... */
+        char *towers;   /* owned; "both", "tags", "image" */
+        char *backbone; /* owned; NULL without */
+        uint64_t n_labels, n_pos, n_neg; /* the dataset it was trained on */
+        double auc;     /* the ROC AUC that decides installing (cross-validated); NaN unknown */
+        char *info;     /* owned; the model's own description (JSON) */
+} StoreModel;
+void store_model_done(StoreModel *m); /* frees the owned fields */
+void store_model_array_free(StoreModel *a, size_t n);
+
+/* Records a trained model with the dataset it was trained on (labels ±1;
+ * NULL, 0 for none known). m->state INSTALLED makes it the installed one (the
+ * one before becomes previous); ASIDE needs a reason. *ret_id optional. */
+int store_model_add(Store *s, const StoreModel *m, const StoreLabelled *dataset, size_t n_dataset,
+                    uint64_t *ret_id);
+/* Newest first. */
+int store_model_list(Store *s, StoreModel **ret, size_t *ret_n);
+int store_model_get(Store *s, uint64_t id, StoreModel *ret); /* -ENOENT when unknown */
+/* -ENOENT when none is installed. */
+int store_model_installed(Store *s, uint64_t *ret_id);
+/* Makes id the installed model (e.g. a rollback); -ENOENT when unknown. */
+int store_model_install(Store *s, uint64_t id);
+/* Forgets a model; -EBUSY for the installed one, -ENOENT when unknown. */
+int store_model_remove(Store *s, uint64_t id);
+/* The models beyond the keep newest, never the installed one, oldest first
+ * (a malloc'ed array, maybe empty): the history to prune. */
+int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n);
+/* How the dataset moved since model id was trained: *ret_changed counts the
+ * posts labelled since, relabelled, or no longer labelled; *ret_base the
+ * posts it was trained on. A model recorded without its dataset counts
+ * every post of the dataset as new. -ENOENT when unknown. */
+int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base);
+
+/* ---- feedback record (store-feedback.c) ----
+ * store_prediction_add() remembers every post a watch announced or Predict
+ * showed, with its score and label at the time (a later showing replaces it);
+ * its outcome is the post's label now, whether voted here or on the site. */
+
+typedef struct StoreFeedback {
+        uint64_t announced;  /* announced as a like (a watch's post, or a predicted like) */
+        uint64_t liked;      /* of those, liked since */
+        uint64_t disliked;   /* of those, disliked since */
+        uint64_t unanswered; /* of those, not voted on */
+        double precision;    /* liked / (liked + disliked); NaN when neither */
+} StoreFeedback;
+/* The announcements made at or after since_usec. */
+int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret);
+/* The score, label and source ("watch" or "predict") a post was announced
+ * with; -ENOENT when never. */
+int store_feedback_get(Store *s, uint64_t post_id, double *ret_score, int *ret_label, char **ret_source);

@@ -2,6 +2,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "fluff/util.h"
 #include "work/work.h"
@@ -30,6 +32,12 @@ struct WorkPool {
         pthread_t *threads;
         unsigned n_threads, n_started;
         unsigned pending; /* loop thread only */
+
+        /* Threads of background items, one each; joined once their item is
+         * done (next submit) or when the pool goes. Loop thread only. */
+        pthread_t *bg_threads;
+        bool *bg_exited; /* under lock: the thread has finished its item */
+        size_t n_bg;
 };
 
 static void item_destroy(WorkItem *i)
@@ -58,6 +66,17 @@ static void list_remove(WorkItem **head, WorkItem *i)
                 }
 }
 
+/* Hands a run item's result to the loop; under lock. */
+static void item_finished(WorkPool *p, WorkItem *i, int r)
+{
+        i->result = r;
+        list_remove(&p->running, i);
+        list_append(&p->done_head, &p->done_tail, i);
+        uint64_t one = 1;
+        /* The counter only wakes the loop; a full counter already does. */
+        (void)!write(p->efd, &one, sizeof(one));
+}
+
 static void *worker(void *arg)
 {
         WorkPool *p = arg;
@@ -79,12 +98,7 @@ static void *worker(void *arg)
                 int r = i->run(i->userdata);
 
                 pthread_mutex_lock(&p->lock);
-                i->result = r;
-                list_remove(&p->running, i);
-                list_append(&p->done_head, &p->done_tail, i);
-                uint64_t one = 1;
-                /* The counter only wakes the loop; a full counter already does. */
-                (void)!write(p->efd, &one, sizeof(one));
+                item_finished(p, i, r);
         }
         pthread_mutex_unlock(&p->lock);
         return NULL;
@@ -157,6 +171,9 @@ WorkPool *work_pool_free(WorkPool *p)
         pthread_mutex_unlock(&p->lock);
         for (unsigned i = 0; i < p->n_started; i++)
                 pthread_join(p->threads[i], NULL);
+        /* a background item runs to its end: its run() watches its own cancel flag */
+        for (size_t i = 0; i < p->n_bg; i++)
+                pthread_join(p->bg_threads[i], NULL);
 
         /* Threads are gone: no lock needed. Nobody is left to hear of these. */
         for (WorkItem *i = p->queue_head, *next; i; i = next) {
@@ -173,11 +190,14 @@ WorkPool *work_pool_free(WorkPool *p)
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->lock);
         free(p->threads);
+        free(p->bg_threads);
+        free(p->bg_exited);
         free(p);
         return NULL;
 }
 
-static int start_thread(WorkPool *p)
+/* Creates a thread with every signal but the faults blocked. */
+static int create_thread(pthread_t *ret, void *(*fn)(void *), void *arg)
 {
         sigset_t all, old;
         int r;
@@ -194,10 +214,16 @@ static int start_thread(WorkPool *p)
         sigdelset(&all, SIGABRT);
         sigdelset(&all, SIGTRAP);
         pthread_sigmask(SIG_BLOCK, &all, &old);
-        r = pthread_create(&p->threads[p->n_started], NULL, worker, p);
+        r = pthread_create(ret, NULL, fn, arg);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0)
-                return -r;
+        return -r;
+}
+
+static int start_thread(WorkPool *p)
+{
+        int r = create_thread(&p->threads[p->n_started], worker, p);
+        if (r < 0)
+                return r;
         p->n_started++;
         return 0;
 }
@@ -228,6 +254,110 @@ int work_pool_submit(WorkPool *p, const void *owner, work_run_t run, work_done_t
         list_append(&p->queue_head, &p->queue_tail, i);
         pthread_cond_signal(&p->wake);
         pthread_mutex_unlock(&p->lock);
+        p->pending++;
+        return 0;
+}
+
+int work_thread_set_background(void)
+{
+        /* ioprio_set(2) has no glibc wrapper: IOPRIO_WHO_PROCESS = 1 (a
+         * thread id), class IDLE = 3 in the top bits */
+        const int who_process = 1, class_idle = 3, class_shift = 13;
+        pid_t tid = (pid_t)syscall(SYS_gettid);
+        int r = 0;
+
+        if (setpriority(PRIO_PROCESS, (id_t)tid, 19) < 0)
+                r = -errno;
+        if (syscall(SYS_ioprio_set, who_process, tid, class_idle << class_shift) < 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
+typedef struct Background {
+        WorkPool *pool;
+        WorkItem *item;
+        size_t slot;
+} Background;
+
+static void *background_worker(void *arg)
+{
+        Background b = *(Background *)arg;
+        free(arg);
+
+        int k = work_thread_set_background();
+        if (k < 0)
+                log_debug_errno(k, "Failed to lower a background thread's priority, ignoring: %m");
+        int r = b.item->run(b.item->userdata);
+
+        pthread_mutex_lock(&b.pool->lock);
+        item_finished(b.pool, b.item, r);
+        b.pool->bg_exited[b.slot] = true;
+        pthread_mutex_unlock(&b.pool->lock);
+        return NULL;
+}
+
+/* Joins the background threads once all of them are done (slots never
+ * move while one runs: it writes bg_exited[slot]). Background items are few
+ * (one training at a time), so the arrays stay small meanwhile. */
+static void reap_background(WorkPool *p)
+{
+        bool all = true;
+
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_bg; i++)
+                all = all && p->bg_exited[i];
+        pthread_mutex_unlock(&p->lock);
+        if (!all)
+                return;
+        for (size_t i = 0; i < p->n_bg; i++)
+                pthread_join(p->bg_threads[i], NULL);
+        p->n_bg = 0;
+}
+
+int work_pool_submit_background(WorkPool *p, const void *owner, work_run_t run, work_done_t done,
+                                work_destroy_t destroy, void *userdata)
+{
+        if (!owner || !run)
+                return -EINVAL;
+        reap_background(p);
+
+        pthread_t *t = reallocarray(p->bg_threads, p->n_bg + 1, sizeof *t);
+        if (!t)
+                return -ENOMEM;
+        p->bg_threads = t;
+        pthread_mutex_lock(&p->lock);
+        bool *e = reallocarray(p->bg_exited, p->n_bg + 1, sizeof *e);
+        if (e) {
+                p->bg_exited = e;
+                e[p->n_bg] = false;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (!e)
+                return -ENOMEM;
+
+        WorkItem *i = calloc(1, sizeof(WorkItem));
+        Background *b = malloc(sizeof(Background));
+        if (!i || !b) {
+                free(i);
+                free(b);
+                return -ENOMEM;
+        }
+        *i = (WorkItem){ .owner = owner, .run = run, .done = done, .destroy = destroy, .userdata = userdata };
+        *b = (Background){ .pool = p, .item = i, .slot = p->n_bg };
+
+        pthread_mutex_lock(&p->lock);
+        i->next = p->running;
+        p->running = i;
+        int r = create_thread(&p->bg_threads[p->n_bg], background_worker, b);
+        if (r < 0)
+                list_remove(&p->running, i);
+        pthread_mutex_unlock(&p->lock);
+        if (r < 0) {
+                free(i);
+                free(b);
+                return r;
+        }
+        p->n_bg++;
         p->pending++;
         return 0;
 }

@@ -28,6 +28,19 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(WorkPool *, work_pool_free);
 int work_pool_submit(WorkPool *p, const void *owner, work_run_t run, work_done_t done, work_destroy_t destroy,
                      void *userdata);
 
+/* As work_pool_submit(), but run() gets a thread of its own at the lowest
+ * priority (nice 19 and the idle I/O class), which ends with the item: for
+ * work nobody waits for, such as an automatic retraining, so the desktop
+ * does not notice it. Threads run() starts inherit that priority.
+ * work_pool_forget() and work_pool_free() treat it like any other item. */
+int work_pool_submit_background(WorkPool *p, const void *owner, work_run_t run, work_done_t done,
+                                work_destroy_t destroy, void *userdata);
+
+/* Lowers the calling thread to nice 19 and the idle I/O class (what
+ * work_pool_submit_background's threads do first). A thread cannot raise
+ * itself again without privileges, so only a thread that ends soon should. */
+int work_thread_set_background(void);
+
 /* Drops the owner's queued items (destroyed, never run) and makes its running
  * ones skip done(): for an owner about to go away. */
 void work_pool_forget(WorkPool *p, const void *owner);

@@ -112,6 +112,9 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 void log_parse_environment(void); /* FLUFF_LOG_LEVEL=debug|info|notice|warning|err */
 void log_set_prefix(const char *prefix); /* program name shown before each line */
+/* "<level>" before each line, as the journal reads it: 1 on, 0 off, -1 (the
+ * default) on only when stderr is the journal (JOURNAL_STREAM names it). */
+void log_set_syslog_prefix(int on);
 int log_internal(int level, int error, const char *file, int line, const char *fmt, ...) _printf_(5, 6);
 
 #define log_full_errno(level, error, ...)                                                                  \

@@ -10,8 +10,10 @@
  *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS [SUBMIT_BATCH]
  *                                            embedding throughput as one JSON line */
 #include <errno.h>
+#include <math.h>
 #include <time.h>
 
+#include "backbone-internal.h"
 #include "backbone-vk.h"
 #include "backbone.h"
 
@@ -229,6 +231,122 @@ static int cmd_bench(char **argv)
         return 0;
 }
 
+/* The dispatch classes of MobileNetV2 the profile adds up. */
+enum { CL_PRE, CL_STEM, CL_EXPAND, CL_DW, CL_PROJECT, CL_ADD, CL_TOP, CL_POOL, CL_HEAD, CL_MAX };
+static const char *const class_name[CL_MAX] = {"preprocess",          "stem 3x3",    "1x1 expand",
+                                               "depthwise 3x3",       "1x1 project", "residual add",
+                                               "1x1 top (320->1280)", "pooling",     "dense head"};
+
+static int node_class(const BbGraph *g, unsigned i, double *ret_flop)
+{
+        const BbNode *n = &g->nodes[i];
+        double px = (double)n->h * n->w;
+
+        *ret_flop = 0;
+        switch (n->op) {
+        case BB_OP_INPUT:
+                return CL_PRE;
+        case BB_OP_DWCONV:
+                *ret_flop = 2.0 * px * n->c * n->k * n->k;
+                return CL_DW;
+        case BB_OP_CONV:
+                *ret_flop = 2.0 * px * n->c * n->cin * n->k * n->k;
+                if (n->k > 1)
+                        return CL_STEM;
+                if (n->block == BB_BLOCK_TOP)
+                        return CL_TOP;
+                return n->c > n->cin ? CL_EXPAND : CL_PROJECT;
+        case BB_OP_DENSE:
+                *ret_flop = 2.0 * n->c * n->cin;
+                return CL_HEAD;
+        case BB_OP_ADD:
+                return CL_ADD;
+        case BB_OP_GAP:
+                return CL_POOL;
+        default:
+                return -EINVAL;
+        }
+}
+
+/* Time per dispatch class, one submit per node (bb-tool profile W BATCH ROUNDS):
+ * the least of ROUNDS per node, wall and CPU time (all threads), as a table
+ * and one JSON line. GFLOPS over CPU time are per core: on a loaded machine
+ * they move far less than the wall-time ones. */
+static int cmd_profile(char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_(vk_engine_freep) VkEngine *e = NULL;
+        _cleanup_(backbone_vk_freep) BackboneVk *v = NULL;
+        unsigned batch, rounds;
+        int r;
+
+        if (safe_atou(argv[1], &batch) < 0 || batch == 0 || safe_atou(argv[2], &rounds) < 0 || rounds == 0 ||
+            load(argv[0], &bb) < 0)
+                return 2;
+        const BbGraph *g = &bb->graph;
+        _cleanup_free_ double *t = calloc(4 * g->n_nodes, sizeof(double));
+        if (!t)
+                return 1;
+        double *cpu = t + g->n_nodes, *best = cpu + g->n_nodes, *best_cpu = best + g->n_nodes;
+        r = vk_engine_new(&e);
+        if (r < 0) {
+                fprintf(stderr, "no Vulkan device: %s\n", strerror(-r));
+                return 77;
+        }
+        if (backbone_vk_new(e, bb, batch, BACKBONE_VK_KEEP_NONE, &v) < 0)
+                return 1;
+        batch = backbone_vk_max_batch(v); /* what one submit of the forward pass holds */
+        _cleanup_free_ uint8_t *rgb = malloc((size_t)batch * BACKBONE_INPUT_FLOATS);
+        if (!rgb)
+                return 1;
+        for (size_t i = 0; i < (size_t)batch * BACKBONE_INPUT_FLOATS; i++)
+                rgb[i] = (uint8_t)((i * 2654435761u) >> 24);
+        for (unsigned i = 0; i < g->n_nodes; i++)
+                best[i] = best_cpu[i] = INFINITY;
+        for (unsigned k = 0; k <= rounds; k++) { /* round 0 builds pipelines and warms caches */
+                r = backbone_vk_profile(v, rgb, batch, t, cpu);
+                if (r < 0) {
+                        fprintf(stderr, "profile failed: %s\n", strerror(-r));
+                        return 1;
+                }
+                for (unsigned i = 0; k > 0 && i < g->n_nodes; i++) {
+                        best[i] = MIN(best[i], t[i]);
+                        best_cpu[i] = MIN(best_cpu[i], cpu[i]);
+                }
+        }
+        double sec[CL_MAX] = {}, csec[CL_MAX] = {}, flop[CL_MAX] = {}, total = 0, ctotal = 0, total_flop = 0;
+        unsigned count[CL_MAX] = {};
+        for (unsigned i = 0; i < g->n_nodes; i++) {
+                double f;
+                int c = node_class(g, i, &f);
+                if (c < 0)
+                        return 1;
+                sec[c] += best[i];
+                csec[c] += best_cpu[i];
+                flop[c] += f * batch;
+                count[c]++;
+                total += best[i];
+                ctotal += best_cpu[i];
+                total_flop += f * batch;
+        }
+        printf("%-20s %5s %7s %9s %9s %6s %8s %12s\n", "class", "nodes", "GFLOP", "wall ms", "CPU ms",
+               "CPU %", "GFLOPS", "GFLOPS/core");
+        for (int c = 0; c < CL_MAX; c++)
+                printf("%-20s %5u %7.2f %9.1f %9.1f %5.1f%% %8.2f %12.2f\n", class_name[c], count[c],
+                       flop[c] / 1e9, sec[c] * 1e3, csec[c] * 1e3, 100 * csec[c] / ctotal,
+                       flop[c] / sec[c] / 1e9, flop[c] / csec[c] / 1e9);
+        printf("%-20s %5u %7.2f %9.1f %9.1f %5.1f%% %8.2f %12.2f   (batch %u: %.1f images/s wall, %.1f per "
+               "CPU-second)\n",
+               "total", g->n_nodes, total_flop / 1e9, total * 1e3, ctotal * 1e3, 100.0,
+               total_flop / total / 1e9, total_flop / ctotal / 1e9, batch, batch / total, batch / ctotal);
+        printf("{\"device\":\"%s\",\"batch\":%u", vk_engine_device_name(e), batch);
+        for (int c = 0; c < CL_MAX; c++)
+                printf(",\"%s\":{\"wall_ms\":%.2f,\"cpu_ms\":%.2f,\"gflop\":%.3f}", class_name[c],
+                       sec[c] * 1e3, csec[c] * 1e3, flop[c] / 1e9);
+        printf("}\n");
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         log_parse_environment();
@@ -244,6 +362,8 @@ int main(int argc, char **argv)
                 return cmd_embed(argc - 2, argv + 2);
         if ((argc == 6 || argc == 7) && streq(argv[1], "bench"))
                 return cmd_bench(argv + 2);
-        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|bench ...\n");
+        if (argc == 5 && streq(argv[1], "profile"))
+                return cmd_profile(argv + 2);
+        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|bench|profile ...\n");
         return 2;
 }

@@ -20,16 +20,17 @@ from faults import Faults  # noqa: E402
 from handler import Handler  # noqa: E402
 from images import ImageStore  # noqa: E402
 from stats import Stats  # noqa: E402
-from world import World  # noqa: E402
+from hard_world import make_world  # noqa: E402
 
 
 class Site:
     """Everything a request handler needs, owned in one place."""
 
     def __init__(self, args, data_dir):
-        self.world = World(seed=args.seed, user=args.user, api_key=args.api_key,
-                           liked=args.liked, disliked=args.disliked,
-                           both=args.both, others=args.others)
+        self.world = make_world(args.world, seed=args.seed, user=args.user,
+                                api_key=args.api_key, liked=args.liked,
+                                disliked=args.disliked, both=args.both,
+                                others=args.others)
         self.images = ImageStore(self.world, data_dir, self.log)
         self.stats = Stats()
         self.faults = Faults()
@@ -83,6 +84,10 @@ def parse_args(argv):
     ap.add_argument("--data-dir", help="image cache kept across runs (default: a temp dir)")
     ap.add_argument("--user", default="fluffy_tester")
     ap.add_argument("--api-key", help="default: derived from the seed")
+    ap.add_argument("--world", choices=["bullseye", "hard"],
+                    default=os.environ.get("FAKE_E621_WORLD", "bullseye"),
+                    help="bullseye (default, separable, fast tests) or hard "
+                         "(quality measurements; see hard_world.py)")
     ap.add_argument("--liked", type=int, default=60)
     ap.add_argument("--disliked", type=int, default=60)
     ap.add_argument("--both", type=int, default=4)

@@ -6,10 +6,10 @@ import threading
 
 MODES = {"slow", "timeout", "500", "502", "503", "429", "malformed_json",
          "html_error", "status", "truncated_image", "corrupt_image", "huge_image",
-         "wrong_content_type", "reset"}
+         "wrong_content_type", "reset", "latin1_error", "hostile_content_type"}
 IMAGE_MODES = {"truncated_image", "corrupt_image", "huge_image"}
 # Modes that change the body of an otherwise normal answer.
-CONTENT_MODES = {"malformed_json", "wrong_content_type"} | IMAGE_MODES
+CONTENT_MODES = {"malformed_json", "wrong_content_type", "hostile_content_type"} | IMAGE_MODES
 
 
 class FaultError(ValueError):

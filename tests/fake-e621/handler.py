@@ -38,6 +38,16 @@ HTML_ERROR = b"""<!DOCTYPE html>
 <p>Error code 520</p></div></body></html>
 """
 
+# Hostile answers (issue 15): a captive portal's page in Latin-1, and a
+# Content-Type carrying terminal escapes (an OSC window title, BEL, clear
+# screen) plus a C1 CSI.
+HTML_LATIN1 = ("<html><head><title>Anmeldung erforderlich \xab Caf\xe9 \xbb</title></head>"
+               "<body><p>Bitte melden Sie sich an.</p></body></html>\n").encode("latin-1")
+LATIN1_TYPE = "text/html; charset=iso-8859-1"
+HOSTILE_TYPE = "text/html\x1b]0;owned\x07\x1b[2J\x9b31m"
+HOSTILE_BODY = ("<html><head><title>evil\x1b[2J\x07 title\u009b31m</title></head>"
+                "<body>x</body></html>\n").encode("utf-8")
+
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -160,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
                 body = body[:max(1, len(body) // 2)] + b'",{'
             elif fault.mode == "wrong_content_type":
                 ctype = HTML_TYPE
+            elif fault.mode == "hostile_content_type":
+                ctype, body = HOSTILE_TYPE, HOSTILE_BODY
         self.send_response(status)
         if status != 204:
             self.send_header("Content-Type", ctype)
@@ -302,6 +314,9 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if mode == "html_error":
             self._html(int(fault.status or 520), HTML_ERROR)
+            return True
+        if mode == "latin1_error":
+            self._send(int(fault.status or 502), HTML_LATIN1, LATIN1_TYPE)
             return True
         return False
 

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from encode import backend, encode, pad_to
-from render import render_rgb
+from render import render_hard_rgb, render_rgb
 
 PATH_RE = re.compile(r"^/data/(?:(sample|preview)/)?([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{32})\.([a-z0-9]+)$")
 
@@ -89,8 +89,11 @@ class ImageStore:
             data = self._container(post, ext)
         else:
             w, h = self.size_for(kind, post)
-            data = encode(render_rgb(post.scene_seed, post.has_object, w, h), w, h, ext,
-                          os.path.join(self.dir, "tmp"))
+            if getattr(self.world, "kind", "bullseye") == "hard":
+                rgb = render_hard_rgb(post.scene_seed, post.obj, w, h)
+            else:
+                rgb = render_rgb(post.scene_seed, post.has_object, w, h)
+            data = encode(rgb, w, h, ext, os.path.join(self.dir, "tmp"))
             if kind == "original":
                 padded = pad_to(data, ext, post.size)
                 if len(padded) != post.size:

@@ -139,3 +139,84 @@ def render_rgb(scene_seed, has_object, w, h):
             rr = r * (1.0 - i * 0.19)
             _ellipse(buf, w, h, ox, oy, rr, rr, col)
     return bytes(buf)
+
+
+# ---- the hard world's objects (hard_world.py) ---------------------------
+# Shapes that differ by outline only: every object is one flat colour drawn
+# from the distractors' own distribution, at any scale, rotation and place,
+# so neither colour nor position gives the class away.
+
+def _star_pts():
+    return [((1.0 if i % 2 == 0 else 0.42) * math.cos(math.pi / 2 + i * math.pi / 5),
+             (1.0 if i % 2 == 0 else 0.42) * math.sin(math.pi / 2 + i * math.pi / 5))
+            for i in range(10)]
+
+
+def _heart_pts():
+    pts = []
+    for i in range(48):
+        t = 2 * math.pi * i / 48
+        x = 16 * math.sin(t) ** 3
+        y = 13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)
+        pts.append((x / 17, -y / 17))
+    return pts
+
+
+def _circle_pts(cx, cy, r, n=40):
+    return [(cx + r * math.cos(2 * math.pi * i / n), cy + r * math.sin(2 * math.pi * i / n))
+            for i in range(n)]
+
+
+OBJECT_SHAPES = {
+    "star": [_star_pts()],
+    "heart": [_heart_pts()],
+    "cross": [[(-0.3, -1), (0.3, -1), (0.3, -0.3), (1, -0.3), (1, 0.3), (0.3, 0.3),
+               (0.3, 1), (-0.3, 1), (-0.3, 0.3), (-1, 0.3), (-1, -0.3), (-0.3, -0.3)]],
+    # even-odd: a disc minus an offset disc, and a disc minus a centred one
+    "crescent": [_circle_pts(0, 0, 1.0), _circle_pts(0.3, 0, 0.72)],
+    "ring": [_circle_pts(0, 0, 1.0), _circle_pts(0, 0, 0.55)],
+    "arrow": [[(-1, -0.22), (0.25, -0.22), (0.25, -0.6), (1, 0), (0.25, 0.6),
+               (0.25, 0.22), (-1, 0.22)]],
+}
+
+
+def _fill_evenodd(buf, w, h, contours, col):
+    """Any polygons (concave, several contours) by scanlines, even-odd rule."""
+    ys = [p[1] for c in contours for p in c]
+    for y in range(max(0, int(min(ys))), min(h, int(max(ys)) + 1)):
+        yc = y + 0.5
+        xs = []
+        for pts in contours:
+            n = len(pts)
+            for i in range(n):
+                (x0, y0), (x1, y1) = pts[i], pts[(i + 1) % n]
+                if (y0 <= yc < y1) or (y1 <= yc < y0):
+                    xs.append(x0 + (yc - y0) * (x1 - x0) / (y1 - y0))
+        xs.sort()
+        for a, b in zip(xs[0::2], xs[1::2]):
+            _span(buf, w, y, a, b + 1, col)
+
+
+def render_hard_rgb(scene_seed, obj, w, h):
+    """The hard world's picture: background, 4–8 convex distractors and, for
+    obj (a key of OBJECT_SHAPES or None), one shape somewhere in the centred
+    square, 9–30 % of its side in radius, turned by any angle."""
+    rng = random.Random(scene_seed)
+    buf = _background(rng, w, h)
+    s = min(w, h)
+    for _ in range(rng.randint(4, 8)):
+        _distractor(buf, w, h, rng, s)
+    r = rng.uniform(0.09, 0.30) * s
+    ox = (w - s) / 2 + rng.uniform(r, s - r)
+    oy = (h - s) / 2 + rng.uniform(r, s - r)
+    a = rng.uniform(0, 2 * math.pi)
+    col = _rgb(rng.uniform(0.0, 1.0), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.95))
+    flip = rng.choice([1, -1])
+    if obj is not None:
+        ca, sa = math.cos(a), math.sin(a)
+        contours = [[(ox + r * (ca * x * flip - sa * y), oy + r * (sa * x * flip + ca * y))
+                     for x, y in c] for c in OBJECT_SHAPES[obj]]
+        _fill_evenodd(buf, w, h, contours, col)
+    for _ in range(rng.randint(0, 2)):   # some distractors in front of it
+        _distractor(buf, w, h, rng, s)
+    return bytes(buf)

@@ -9,8 +9,12 @@ def post_json(site, p, viewer):
     visible = not p.deleted and not (p.login_only and viewer is None) \
         and not (site.e926 and p.rating != "s")
 
+    override = w.overrides.get(p.id, {})
+
     def url(kind):
-        return site.base_url + image_path(kind, p) if visible else None
+        if not visible:
+            return None
+        return override.get("url") or site.base_url + image_path(kind, p)
 
     sw, sh = p.sample_size()
     pw, ph = p.preview_size()
@@ -26,7 +30,8 @@ def post_json(site, p, viewer):
                    "url": url("sample") if p.has_sample else url("original"),
                    "alternates": {}},
         "score": {"up": up, "down": down, "total": up + down},
-        "tags": {c: list(v) for c, v in p.tags.items()},
+        "tags": {c: list(v) + list(override.get("tags", {}).get(c, []))
+                 for c, v in p.tags.items()},
         "locked_tags": [],
         "change_seq": p.id * 3 + 17,
         "flags": {"pending": p.pending, "flagged": p.flagged,

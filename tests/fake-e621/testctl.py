@@ -49,12 +49,28 @@ def _world(site, body):
     try:
         if action == "add_posts":
             return 200, {"ids": w.add_posts(int(body.get("count", 1)))}
+        if action == "add_voted_posts":
+            return 200, {"ids": w.add_voted_posts(int(body.get("count", 1)))}
+        if action == "flip_labels":
+            fraction = float(body.get("fraction", 0.5))
+            if not 0.0 <= fraction <= 1.0:
+                return 400, {"error": "fraction must be from 0 to 1"}
+            return 200, {"ids": w.flip_labels(fraction, int(body.get("seed", 0)))}
         pid = int(body.get("post_id"))
     except (TypeError, ValueError):
         return 400, {"error": "bad or missing count/post_id"}
     if pid not in w.posts:
         return 404, {"error": f"no post {pid}"}
     with w.lock:
+        if action == "override_post":
+            # extra tags (merged into existing categories) and one URL for the
+            # file, sample and preview: a hostile or broken answer for a test
+            o = w.overrides.setdefault(pid, {})
+            if isinstance(body.get("tags"), dict):
+                o["tags"] = {str(c): [str(t) for t in v] for c, v in body["tags"].items()}
+            if body.get("url") is not None:
+                o["url"] = str(body["url"])
+            return 200, {"post_id": pid, "override": o}
         if action == "user_vote":
             score = int(body.get("score", 0))
             if score == 0:

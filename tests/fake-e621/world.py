@@ -36,7 +36,7 @@ class Post:
                  "md5", "rating", "tags", "all_tags", "base_up",
                  "base_down", "base_favs", "deleted", "pending",
                  "flagged", "login_only", "scene_seed", "has_object",
-                 "truth", "uploader_id")
+                 "truth", "uploader_id", "obj", "t")
 
     @property
     def has_sample(self):
@@ -90,6 +90,7 @@ class World:
         self.user = User(424242, user, api_key, BLACKLIST)
         self.other_users = {}
         self.posts = {}          # id -> Post
+        self.overrides = {}      # id -> {"tags": {cat: [..]}, "url": str}: hostile posts (tests)
         self.by_md5 = {}
         self.next_id = 3000000 + self.rng.randint(0, 99999)
         self.clock = datetime.datetime(2021, 1, 3, 8, 0, 0,
@@ -257,21 +258,25 @@ class World:
         rng = self.rng
         posts = []
         for _ in range(liked):
+            self._next_time(True)
             p = self._make_labelled(rng, 1)
             p.truth["list"] = "liked"
             posts.append(p)
         for _ in range(disliked):
+            self._next_time(True)
             p = self._make_labelled(rng, 0)
             p.truth["list"] = "disliked"
             posts.append(p)
         for _ in range(both):
+            self._next_time(False)
             p = self._make_post(rng)
             p.truth["list"] = "both"
             posts.append(p)
         for _ in range(others):
+            self._next_time(False)
             posts.append(self._make_post(rng))
         self._ensure_variety(posts)
-        rng.shuffle(posts)
+        self._order(posts)
         for p in posts:
             self._assign_id(p)
         u = self.user
@@ -298,6 +303,13 @@ class World:
         private.private_favorites = True
         self.other_users[private.name] = private
 
+    # Hooks for hard_world.py: a post's time, and the order ids follow.
+    def _next_time(self, labelled):
+        pass
+
+    def _order(self, posts):
+        self.rng.shuffle(posts)
+
     # ---- queries used by the handlers --------------------------------
     def find_user(self, name_or_id):
         key = str(name_or_id).lower()
@@ -314,6 +326,34 @@ class World:
                 self._assign_id(p)
                 ids.append(p.id)
             return ids
+
+    def add_voted_posts(self, count):
+        """New posts (newest ids) the user voted on as their taste says:
+        an upvote for a like, a downvote for a dislike. (extra)"""
+        with self.lock:
+            ids = []
+            for _ in range(count):
+                p = self._make_post(self.rng)
+                self._assign_id(p)
+                self.user.votes[p.id] = 1 if p.truth["like"] else -1
+                ids.append(p.id)
+            return ids
+
+    def flip_labels(self, fraction, seed=0):
+        """Turns a share of the user's labelled posts into their opposite:
+        a liked post loses its favourite and gets a downvote, a disliked one
+        an upvote. A deliberately worse dataset. (extra)"""
+        import random
+        with self.lock:
+            u = self.user
+            labelled = sorted(set(u.favorites) | set(u.votes))
+            rng = random.Random(seed)
+            flipped = sorted(rng.sample(labelled, int(round(len(labelled) * fraction))))
+            for i in flipped:
+                liked = i in u.favorites or u.votes.get(i) == 1
+                u.favorites.discard(i)
+                u.votes[i] = -1 if liked else 1
+            return flipped
 
     def score_of(self, p):
         v = self.user.votes.get(p.id, 0)
