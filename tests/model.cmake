@@ -2,6 +2,8 @@
 # The taste model (daemon/model): metrics are plain C (unit); training,
 # prediction and the model file run on the Vulkan engine (vulkan, lavapipe in CI).
 fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
+fluff_add_c_test(test-model-quality SOURCES test-model-quality.c LIBS fluff-model LABELS unit)
+fluff_add_c_test(test-model-cv SOURCES test-model-cv.c vk-test.c LIBS fluff-model LABELS vulkan TIMEOUT 300)
 fluff_add_c_test(test-model-history SOURCES test-model-history.c LIBS fluff-model-history LABELS unit)
 fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan TIMEOUT 120)
 fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan)
@@ -15,7 +17,7 @@ target_compile_definitions(fluff-bench-model PRIVATE FLUFF_BENCH_DIR="${CMAKE_CU
 # As in vk.cmake: lavapipe leaks 128 bytes at exit from an unloaded module;
 # our own allocations were leak-checked (only that one remained).
 if(FLUFF_SANITIZE)
-    foreach(name test-model-head test-model-train test-model-file)
+    foreach(name test-model-head test-model-train test-model-file test-model-cv)
         set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
     endforeach()
 endif()

@@ -17,7 +17,7 @@ typedef struct TensorDesc {
         uint32_t rows, cols; /* cols 0: one-dimensional */
 } TensorDesc;
 
-static size_t describe(const Model *m, TensorDesc d[10])
+static size_t describe(const Model *m, TensorDesc d[11])
 {
         size_t n = 0;
         d[n++] = (TensorDesc){"feature_mean", m->mean, m->dim, 0};
@@ -32,6 +32,8 @@ static size_t describe(const Model *m, TensorDesc d[10])
                 d[n++] = (TensorDesc){"finetune.weight", m->tail->weight, m->tail->cin, m->tail->cout};
                 d[n++] = (TensorDesc){"finetune.bias", m->tail->bias, m->tail->cout, 0};
         }
+        if (m->tag_lr)
+                d[n++] = (TensorDesc){"tag_logreg", m->tag_lr, m->vocab, 0};
         return n;
 }
 
@@ -116,6 +118,36 @@ static json_object *tail_to_json(const ModelTail *t)
         return o;
 }
 
+/* The towers' combination and calibration (ModelCombine), and the tag
+ * tower's intercept; the tag tower's weights are the tensor "tag_logreg". */
+static json_object *combine_to_json(const Model *m)
+{
+        const ModelCombine *c = &m->combine;
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "kind", json_object_new_string(c->kind));
+        json_object_object_add(o, "w_tags", json_object_new_double(c->w_tags));
+        json_object_object_add(o, "w_head", json_object_new_double(c->w_head));
+        json_object_object_add(o, "bias", json_object_new_double(c->bias));
+        json_object_object_add(o, "calibration", json_object_new_string(c->cal.method));
+        json_object_object_add(o, "cal_a", json_object_new_double(c->cal.a));
+        json_object_object_add(o, "cal_b", json_object_new_double(c->cal.b));
+        if (streq(c->cal.method, "isotonic")) {
+                json_object *x = json_object_new_array(), *y = json_object_new_array();
+                for (uint32_t i = 0; i < c->cal.n_knots; i++) {
+                        json_object_array_add(x, json_object_new_double(c->cal.knot_x[i]));
+                        json_object_array_add(y, json_object_new_double(c->cal.knot_y[i]));
+                }
+                json_object_object_add(o, "knots_x", x);
+                json_object_object_add(o, "knots_y", y);
+        }
+        json_object_object_add(o, "tag_lr_bias", json_object_new_double(m->tag_lr_bias));
+        json_object_object_add(o, "head_a", json_object_new_double(m->head_a));
+        json_object_object_add(o, "head_b", json_object_new_double(m->head_b));
+        return o;
+}
+
 int model_describe_json(const Model *m, char **ret)
 {
         json_object *o = json_object_new_object();
@@ -140,6 +172,8 @@ int model_describe_json(const Model *m, char **ret)
                 /* the image-only ablation: the CNN alone on the same validation posts */
                 json_object_object_add(o, "cnn_val_auc", json_object_new_double(m->cnn->val_auc));
         json_object_object_add(o, "finetune", m->tail ? tail_to_json(m->tail) : NULL);
+        json_object_object_add(o, "combine", isempty(m->combine.kind) ? NULL : combine_to_json(m));
+        json_object_object_add(o, "quality", m->quality.version ? model_quality_to_json(&m->quality) : NULL);
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         c = s ? strdup(s) : NULL;
         json_object_put(o);
@@ -151,7 +185,8 @@ int model_describe_json(const Model *m, char **ret)
 
 int model_save(const Model *m, const char *path)
 {
-        TensorDesc d[10 + CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the CNN's */
+        TensorDesc
+                d[11 + CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the tag tower, the CNN's */
         CnnParam cp[CNN_PARAMS_MAX];
         size_t n = describe(m, d), offset = 0;
         for (size_t i = 0, k = m->cnn ? cnn_param_layout(&m->cnn->arch, cp) : 0; i < k; i++)
@@ -177,7 +212,10 @@ int model_save(const Model *m, const char *path)
             (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) <
                     0 ||
             (r = model_cnn_save_metadata(m->cnn, meta)) < 0 ||
-            (m->tail && (r = add_json_string(meta, "finetune", tail_to_json(m->tail))) < 0))
+            (m->tail && (r = add_json_string(meta, "finetune", tail_to_json(m->tail))) < 0) ||
+            (!isempty(m->combine.kind) && (r = add_json_string(meta, "combine", combine_to_json(m))) < 0) ||
+            (m->quality.version &&
+             (r = add_json_string(meta, "quality", model_quality_to_json(&m->quality))) < 0))
                 goto out;
         json_object_object_add(hdr, "__metadata__", meta);
         meta = NULL;

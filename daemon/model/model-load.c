@@ -217,6 +217,87 @@ static int parse_metadata(Loader *l, Model *m)
         return 0;
 }
 
+/* The towers' combination (ModelCombine) and the cross-validated quality,
+ * when the file has them (files from before have neither), and the tag
+ * tower's tensor, which the combination needs when it weighs tags. */
+static int load_combine(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_bytes)
+{
+        json_object *meta;
+        const char *s;
+        ModelCombine *c = &m->combine;
+
+        *ret_tensors = *ret_bytes = 0;
+        if (!json_object_object_get_ex(l->hdr, "__metadata__", &meta))
+                return 0;
+        if ((s = meta_string(meta, "quality"))) {
+                _cleanup_(json_object_putp) json_object *q = json_tokener_parse(s);
+                if (model_quality_from_json(q, &m->quality) < 0)
+                        return fail(l, "the quality metrics are malformed");
+        }
+        if (!(s = meta_string(meta, "combine")))
+                return 0;
+        _cleanup_(json_object_putp) json_object *o = json_tokener_parse(s);
+        json_object *k;
+        if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "kind", &k) ||
+            !json_object_is_type(k, json_type_string) ||
+            (!streq(json_object_get_string(k), "tags") && !streq(json_object_get_string(k), "head") &&
+             !streq(json_object_get_string(k), "stack")))
+                return fail(l, "the towers' combination is malformed");
+        snprintf(c->kind, sizeof(c->kind), "%s", json_object_get_string(k));
+        c->w_tags = json_double(o, "w_tags");
+        c->w_head = json_double(o, "w_head");
+        c->bias = json_double(o, "bias");
+        c->cal.a = json_double(o, "cal_a");
+        c->cal.b = json_double(o, "cal_b");
+        m->tag_lr_bias = json_double(o, "tag_lr_bias");
+        m->head_a = json_double(o, "head_a");
+        m->head_b = json_double(o, "head_b");
+        if (!(m->head_a > 0) || !isfinite(m->head_a) || !isfinite(m->head_b))
+                return fail(l, "the head's scale is missing or not positive");
+        if (!isfinite(c->w_tags) || !isfinite(c->w_head) || !isfinite(c->bias) || !isfinite(c->cal.a) ||
+            !isfinite(c->cal.b) || !isfinite(m->tag_lr_bias))
+                return fail(l, "the towers' combination holds a missing or non-finite number");
+        json_object *cm, *kx, *ky;
+        if (!json_object_object_get_ex(o, "calibration", &cm) || !json_object_is_type(cm, json_type_string))
+                return fail(l, "the calibration method is missing");
+        snprintf(c->cal.method, sizeof(c->cal.method), "%s", json_object_get_string(cm));
+        if (streq(c->cal.method, "isotonic")) {
+                size_t nk;
+                if (!json_object_object_get_ex(o, "knots_x", &kx) ||
+                    !json_object_object_get_ex(o, "knots_y", &ky) ||
+                    !json_object_is_type(kx, json_type_array) || !json_object_is_type(ky, json_type_array) ||
+                    (nk = json_object_array_length(kx)) != json_object_array_length(ky) || nk == 0 ||
+                    nk > QUALITY_KNOTS_MAX)
+                        return fail(l, "the isotonic calibration's knots are malformed");
+                c->cal.n_knots = (uint32_t)nk;
+                for (size_t i = 0; i < nk; i++) {
+                        double x = json_object_get_double(json_object_array_get_idx(kx, i)),
+                               y = json_object_get_double(json_object_array_get_idx(ky, i));
+                        if (!isfinite(x) || !(y >= 0 && y <= 1) ||
+                            (i > 0 && (x < c->cal.knot_x[i - 1] || y < c->cal.knot_y[i - 1])))
+                                return fail(l, "the isotonic calibration is not monotone");
+                        c->cal.knot_x[i] = (float)x;
+                        c->cal.knot_y[i] = (float)y;
+                }
+        } else if (!streq(c->cal.method, "platt"))
+                return fail(l, "unknown calibration \"%s\"", c->cal.method);
+        json_object *t;
+        if (!json_object_object_get_ex(l->hdr, "tag_logreg", &t)) {
+                if (c->w_tags != 0)
+                        return fail(l, "the combination weighs the tag tower, which is missing");
+                return 0;
+        }
+        m->tag_lr = calloc(m->vocab, sizeof(float));
+        if (!m->tag_lr)
+                return -ENOMEM;
+        int r = read_tensor(l, "tag_logreg", m->tag_lr, m->vocab, 0);
+        if (r < 0)
+                return r;
+        *ret_tensors = 1;
+        *ret_bytes = (size_t)m->vocab * 4;
+        return 0;
+}
+
 /* The fine-tuned layer, when the file has one: its metadata and two tensors. */
 static int load_tail(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_bytes)
 {
@@ -310,10 +391,15 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
             (r = read_tensor(l, "tag_embedding", m->emb, m->vocab, m->tag_dim)) < 0)
                 return r;
 
-        size_t tail_tensors, tail_bytes;
+        size_t tail_tensors, tail_bytes, lr_tensors, lr_bytes;
         r = load_tail(l, m, &tail_tensors, &tail_bytes);
         if (r < 0)
                 return r;
+        r = load_combine(l, m, &lr_tensors, &lr_bytes);
+        if (r < 0)
+                return r;
+        tail_tensors += lr_tensors;
+        tail_bytes += lr_bytes;
 
         /* nothing else, and no two tensors sharing bytes */
         size_t n_tensors = 0, covered = 0;

@@ -37,6 +37,7 @@ int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, M
         m->hidden = hidden;
         m->use_tags = true;
         m->threshold = 0.5;
+        m->head_a = 1;
         m->n_sets = 1;
         m->sets[0] = (ModelFeatureSet){.name = "features", .offset = 0, .dim = dim};
         m->set_mask = 1;
@@ -72,6 +73,7 @@ Model *model_free(Model *m)
         free(m->created);
         free(m->fluff_version);
         model_tail_free(m->tail);
+        free(m->tag_lr);
         free(m);
         return NULL;
 }
@@ -147,9 +149,12 @@ int model_tail_set(const Model *m)
 
 const char *model_towers(const Model *m)
 {
-        if (m->set_mask == 0)
+        /* the head counts only when the combination weighs it */
+        bool head = isempty(m->combine.kind) || m->combine.w_head != 0;
+        bool tags = (head && m->use_tags) || (m->tag_lr && m->combine.w_tags != 0);
+        if (!head || m->set_mask == 0)
                 return "tags";
-        return m->use_tags ? "both" : "image";
+        return tags ? "both" : "image";
 }
 
 void model_set_error(char **ret_error, const char *fmt, ...)
@@ -165,4 +170,24 @@ void model_set_error(char **ret_error, const char *fmt, ...)
         va_end(ap);
         free(*ret_error);
         *ret_error = s;
+}
+
+double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags)
+{
+        double z = m->tag_lr_bias;
+        if (!m->tag_lr)
+                return 0;
+        for (size_t i = 0; i < n_tags; i++)
+                if (tags[i] < m->vocab)
+                        z += m->tag_lr[tags[i]];
+        return z;
+}
+
+double model_combine_prob(const Model *m, double z_tags, double z_head)
+{
+        const ModelCombine *c = &m->combine;
+        if (isempty(c->kind))
+                return z_head >= 0 ? 1 / (1 + exp(-z_head)) : exp(z_head) / (1 + exp(z_head));
+        z_head = m->head_a * z_head + m->head_b;
+        return quality_calibrator_apply(&c->cal, c->bias + c->w_tags * z_tags + c->w_head * z_head);
 }

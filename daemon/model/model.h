@@ -34,6 +34,7 @@
 
 #include "fluff/util.h"
 #include "metrics.h"
+#include "quality.h"
 #include "vk.h"
 
 #define MODEL_FEATURE_SET_NAME_MAX 64
@@ -98,6 +99,21 @@ int model_tail_new(const char *set, const char *node, uint32_t hw, uint32_t cin,
 ModelTail *model_tail_free(ModelTail *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ModelTail *, model_tail_free);
 
+/* How the towers' logits become P(like), chosen by cross-validation
+ * (quality-train.c):
+ *
+ *     z_tags = tag_lr_bias + Σ tag_lr[tag]      the tag tower, an L2 logistic regression
+ *     z_head = head_a·(the head's logit above) + head_b   (its validation Platt scaling)
+ *     s = bias + w_tags·z_tags + w_head·z_head,  P(like) = cal(s)   (Platt or isotonic)
+ *
+ * kind "tags" is w_head = 0, "head" w_tags = 0, "stack" both. kind "" (files
+ * from before the combination): P = σ(z_head), not calibrated. */
+typedef struct ModelCombine {
+        char kind[16];
+        double w_tags, w_head, bias;
+        QualityCalibrator cal; /* fitted on out-of-fold predictions */
+} ModelCombine;
+
 typedef struct Model {
         uint32_t dim, vocab, tag_dim, hidden;
         size_t n_sets;
@@ -120,7 +136,18 @@ typedef struct Model {
         char *created;    /* ISO 8601 UTC */
         char *fluff_version;
         ModelTail *tail; /* NULL: the backbone's features as they are */
+
+        float *tag_lr; /* vocab: the tag tower's weights (NULL: no tag tower) */
+        double tag_lr_bias;
+        ModelCombine combine;
+        double head_a, head_b; /* with a combination, z_head is head_a·(the head's logit) + head_b */
+        ModelQuality quality;  /* cross-validated metrics beside the baseline's (quality.h) */
 } Model;
+
+/* P(like) from the towers' logits (see ModelCombine). */
+double model_combine_prob(const Model *m, double z_tags, double z_head);
+/* The tag tower's logit of a post (0 without one); ids ≥ vocab are ignored. */
+double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags);
 
 /* Which towers the model uses: "both", "tags" (no image feature set used) or
  * "image" (tags off). */
@@ -197,6 +224,9 @@ typedef struct ModelTrainOptions {
         const atomic_bool *cancel;         /* may be NULL */
         const char *vocabulary, *backbone; /* copied into the model */
         const ModelFinetuneData *finetune; /* NULL: the head only */
+        /* Cross-validation folds (quality-train.c); 0: none, the head alone
+         * with metrics on its validation split (the old way). */
+        unsigned folds;
 } ModelTrainOptions;
 
 #define MODEL_TRAIN_OPTIONS_DEFAULT                                                                         \
@@ -217,9 +247,16 @@ typedef struct ModelTrainOptions {
                              .use_features = true,                                                          \
                              .use_tags = true,                                                              \
                              .select_feature_sets = true,                                                   \
-                             .ensemble = 5})
+                             .ensemble = 5,                                                                 \
+                             .folds = 0})
 
-/* Trains a model on ds (see the top of this file). Returns 0 with the model
+/* Trains a model on ds (see the top of this file). With opts->folds ≥ 2
+ * (and at least 2·folds likes and dislikes), the towers, their combination
+ * and calibration are chosen by pooled cross-validation and the model keeps
+ * the metrics beside a tags-only baseline's (quality-train.c, quality.h):
+ * Model.quality, Model.combine, threshold 0.5 on the calibrated P(like), and
+ * ret_metrics/Model.metrics are then the pooled out-of-fold numbers over
+ * every post. Otherwise the head alone, with metrics on its validation split. Returns 0 with the model
  * and its validation metrics; -ENODATA when either class has fewer than
  * min_per_class posts (the message tells the user to like or dislike more);
  * -ECANCELED when cancelled; -EINVAL for bad options; engine errors. On
@@ -233,8 +270,8 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
 /* The stratified train/validation split model_train() makes of ds with o's
  * seed and val_fraction, so a tower trained before the head (cnn.h) holds out
  * the same posts. Arrays of ds->n entries (owned by the caller). */
-int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **ret_train, size_t *ret_n_train,
-                uint32_t **ret_val, size_t *ret_n_val);
+int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **ret_train,
+                size_t *ret_n_train, uint32_t **ret_val, size_t *ret_n_val);
 
 /* ---- prediction ---------------------------------------------------------------------- */
 
@@ -261,7 +298,8 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
  * precision_at_10, precision_at_50, threshold, n_pos, n_neg, n_train},
  * feature_sets [{name, offset, dim, used}], use_tags, towers ("both", "tags"
  * or "image", see model_towers()), features,
- * vocabulary_size. Not the vocabulary itself. */
+ * vocabulary_size, combine (ModelCombine, null without) and quality
+ * (quality.h's object, null without). Not the vocabulary itself. */
 int model_describe_json(const Model *m, char **ret);
 
 /* Written atomically (temporary file, fsync, rename). */

@@ -126,8 +126,8 @@ static int split(Trainer *t)
         return 0;
 }
 
-int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **ret_train, size_t *ret_n_train,
-                uint32_t **ret_val, size_t *ret_n_val)
+int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **ret_train,
+                size_t *ret_n_train, uint32_t **ret_val, size_t *ret_n_val)
 {
         /* split() is the trainer's first use of its generator */
         Trainer t = {.ds = ds, .o = o, .rng = {o->seed}};
@@ -440,8 +440,8 @@ static int check_options(const ModelTrainOptions *o)
         return 0;
 }
 
-int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *o, Model **ret_model,
-                ModelMetrics *ret_metrics, char **ret_error)
+int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *o, Model **ret_model,
+                     ModelMetrics *ret_metrics, char **ret_error)
 {
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
         _cleanup_free_ float *tuned_features = NULL;
@@ -567,13 +567,13 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         }
         if (best_auc < 0) {
                 model_set_error(ret_error,
-                          "The time budget ended before the first epoch; give training more time.");
+                                "The time budget ended before the first epoch; give training more time.");
                 r = -ETIME;
                 goto finish;
         }
 
-        if (o->progress &&
-            o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.end - model_now_s()), o->userdata)) {
+        if (o->progress && o->progress(MODEL_STAGE_FINISH, 0, NAN, best_auc, MAX(0.0, t.end - model_now_s()),
+                                       o->userdata)) {
                 r = -ECANCELED;
                 goto finish;
         }
@@ -581,6 +581,15 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         model_standardise(best, tuned_features ?: ds->features, t.xs, ds->n);
         if ((r = head_upload(t.head, best)) < 0 || (r = evaluate(&t, best, &best_auc)) < 0)
                 goto finish;
+        /* The head's own logit scale, fitted on its validation posts: heads
+         * trained per fold stop at different confidence, and their logits
+         * are pooled and calibrated as one (quality-train.c). A head that
+         * ranks its validation posts backwards keeps its raw logit. */
+        if (quality_platt(t.logits, t.val_labels, t.n_val, &best->head_a, &best->head_b) < 0 ||
+            !(best->head_a > 0)) {
+                best->head_a = 1;
+                best->head_b = 0;
+        }
         for (size_t i = 0; i < t.n_val; i++)
                 t.logits[i] = 1.0f / (1.0f + expf(-t.logits[i]));
         r = metrics_compute(t.logits, t.val_labels, t.n_val, true, 0.5, &best->metrics);

@@ -58,6 +58,14 @@ int store_sql_error(Store *s, int rc, const char *what)
         int r = sqlite_to_errno(rc);
         if (r == 0)
                 r = -EIO;
+        if (r == -ENOSPC && s->path) {
+                /* "database or disk is full" alone does not say which disk:
+                 * name the folder, so the user knows what to clear. */
+                const char *slash = strrchr(s->path, '/');
+                int dir_len = slash ? (int)(slash - s->path) : (int)strlen(s->path);
+                return store_set_error(s, r, "%s: no space left in %.*s (%s)", what, dir_len, s->path,
+                                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        }
         return store_set_error(s, r, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 

@@ -163,6 +163,9 @@ class Test:
         with open(self.c.root_path(f"/proc/{pid}/status")) as f:
             status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
         check(status["NoNewPrivs"].strip() == "1", "NoNewPrivileges= not applied")
+        with open(self.c.root_path(f"/proc/{pid}/limits")) as f:
+            core = [line.split()[4:6] for line in f if line.startswith("Max core file size")][0]
+        check(core == ["0", "0"], f"LimitCORE=0 not applied: {core}")
         check(status["Seccomp"].strip() == "2", "no seccomp filter (SystemCallArchitectures=, Restrict*=)")
 
         # Writable or not, as fluffd sees its file system (its mount namespace).
