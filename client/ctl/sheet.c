@@ -8,11 +8,56 @@
 #include <math.h>
 #include <vips/vips.h>
 
+#include "output.h"
 #include "sheet.h"
+
+/* At most max bytes of s, never half a UTF-8 character. */
+static gssize cut_at(const char *s, size_t max)
+{
+        size_t n = strlen(s);
+        if (n <= max)
+                return (gssize)n;
+        while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+                max--;
+        return (gssize)max;
+}
+
+/* The tag that pushed hardest towards like and towards dislike, in their
+ * colours, each cut to fit half a tile. */
+static void tag_line(const char *top_tags, char *buf, size_t size)
+{
+        TagPush *t = NULL;
+        size_t n = 0, up = SIZE_MAX, down = SIZE_MAX;
+        char a[64] = "", b[64] = "";
+
+        buf[0] = 0;
+        if (tag_pushes_parse(top_tags, &t, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                if (t[i].push > 0 && (up == SIZE_MAX || t[i].push > t[up].push))
+                        up = i;
+                if (t[i].push < 0 && (down == SIZE_MAX || t[i].push < t[down].push))
+                        down = i;
+        }
+        if (up != SIZE_MAX) {
+                gchar *e = g_markup_escape_text(t[up].tag, cut_at(t[up].tag, 13));
+                snprintf(a, sizeof(a), "<span foreground=\"#34a853\">\342\226\262 %s%s</span>", e,
+                         strlen(t[up].tag) > 13 ? "\342\200\246" : "");
+                g_free(e);
+        }
+        if (down != SIZE_MAX) {
+                gchar *e = g_markup_escape_text(t[down].tag, cut_at(t[down].tag, 13));
+                snprintf(b, sizeof(b), "<span foreground=\"#d9483c\">\342\226\274 %s%s</span>", e,
+                         strlen(t[down].tag) > 13 ? "\342\200\246" : "");
+                g_free(e);
+        }
+        snprintf(buf, size, "%s%s%s", a, *a && *b ? "  " : "", b);
+        tag_pushes_free(t, n);
+}
 
 #define TILE 192
 #define FRAME 6
-#define CAPTION_H 44
+#define CAPTION_H 62
 #define GAP 10
 #define MARGIN 16
 #define COLUMNS_MAX 6
@@ -63,7 +108,7 @@ static int make_tile(const Prediction *p, size_t rank, VipsImage *scope, VipsIma
         VipsImage **t = (VipsImage **)vips_object_local_array(VIPS_OBJECT(scope), 10);
         VipsArrayDouble *frame_c = NULL, *bg_c = NULL;
         double frame[3];
-        char caption[256];
+        char caption[512], tags[200];
         int r = -EIO;
 
         if (isempty(p->image) || vips_thumbnail(p->image, &t[0], TILE, "height", TILE, "crop",
@@ -84,10 +129,12 @@ static int make_tile(const Prediction *p, size_t rank, VipsImage *scope, VipsIma
             vips_embed(t[3], &t[4], FRAME, FRAME, TILE + 2 * FRAME, TILE + 2 * FRAME, "extend",
                        VIPS_EXTEND_BACKGROUND, "background", frame_c, NULL) < 0)
                 goto finish;
+        tag_line(p->top_tags, tags, sizeof(tags));
         snprintf(caption, sizeof(caption),
-                 "<b>#%zu</b>  <span foreground=\"#%02x%02x%02x\"><b>%.3f %s</b></span>\nid %" PRIu64, rank,
-                 (unsigned)frame[0], (unsigned)frame[1], (unsigned)frame[2], p->score, strempty(p->label),
-                 p->id);
+                 "<b>#%zu</b>  <span foreground=\"#%02x%02x%02x\"><b>%.3f %s</b></span>\nid %" PRIu64
+                 "\n<span size=\"small\">%s</span>",
+                 rank, (unsigned)frame[0], (unsigned)frame[1], (unsigned)frame[2], p->score,
+                 strempty(p->label), p->id, tags);
         if (text_image(caption, TILE + 2 * FRAME - 8, 96, scope, &t[5]) < 0 ||
             vips_embed(t[5], &t[6], 4, 4, TILE + 2 * FRAME, CAPTION_H, "extend", VIPS_EXTEND_BACKGROUND,
                        "background", bg_c, NULL) < 0 ||

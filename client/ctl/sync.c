@@ -21,10 +21,12 @@ typedef struct Wait {
 
 static void wait_show(Wait *w)
 {
-        if (!job_info_finished(&w->job)) {
-                const char *t = isempty(w->job.message) ? w->job.phase : w->job.message;
-                snprintf(w->title, sizeof(w->title), "%s", isempty(t) ? "Waiting" : t);
-        }
+        /* a finished job's counts are reset and its message is a summary: the
+         * line keeps what it showed last, and the stop adds ", done." */
+        if (job_info_finished(&w->job))
+                return;
+        const char *t = isempty(w->job.message) ? w->job.phase : w->job.message;
+        snprintf(w->title, sizeof(w->title), "%s", isempty(t) ? "Waiting" : t);
         progress_update(w->progress, w->title, w->job.done, w->job.total);
 }
 
