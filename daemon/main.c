@@ -124,6 +124,9 @@ static int fluffd_build(Fluffd *f)
         r = job_runner_new(ctx->event, ctx->events, &ctx->session, f->taste, f->backbone, &f->runner);
         if (r < 0)
                 return log_oom();
+        r = job_runner_persist_ids(f->runner, ctx->store);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read the last job id, starting at 1: %m");
 
         r = embed_new(ctx, f->backbone, f->runner, &f->embed);
         if (r < 0)
