@@ -5,6 +5,7 @@
 #include "dbus/options.h"
 #include "embed/embed.h"
 #include "services/backbone.h"
+#include "fluff/text.h"
 
 int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "dbus/bus.h"
+#include "fluff/text.h"
 #include "jobs/runner.h"
 
 static int check_caller(sd_bus_message *m, sd_bus_error *error)
@@ -76,7 +77,8 @@ int bus_read_absolute_path(sd_bus_message *m, const char *what, const char **ret
                 return r;
         if (path[0] != '/')
                 return sd_bus_error_setf(error, FLUFF_ERROR_INVALID_ARGUMENT,
-                                         "The %s path must be absolute, not \"%.256s\".", what, path);
+                                         "The %s path must be absolute, not \"%.*s\".", what,
+                                         (int)utf8_prefix_len(path, 256), path);
         *ret = path;
         return 0;
 }
