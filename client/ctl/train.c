@@ -9,7 +9,7 @@
 #include "fluff/bus.h"
 #include "output.h"
 
-/* As the daemon checks them (daemon/train/taste.h): refused here first, so a
+/* As the daemon checks them (daemon/train/train.h): refused here first, so a
  * typo is a usage error (exit 2) rather than a failed call. */
 #define TIME_MIN_S 5u
 #define TIME_MAX_S (24u * 3600u)
