@@ -70,7 +70,8 @@ static json_object *model_json(const ModelRow *x)
                                x->installed ? json_object_new_int64((int64_t)x->installed) : NULL);
         json_object_object_add(o, "trigger", json_object_new_string(x->trigger));
         json_object_object_add(o, "towers", json_object_new_string(x->towers));
-        json_object_object_add(o, "backbone", isempty(x->backbone) ? NULL : json_object_new_string(x->backbone));
+        json_object_object_add(o, "backbone",
+                               isempty(x->backbone) ? NULL : json_object_new_string(x->backbone));
         json_object_object_add(o, "labels", json_object_new_int64((int64_t)x->n_labels));
         json_object_object_add(o, "liked", json_object_new_int64((int64_t)x->n_pos));
         json_object_object_add(o, "disliked", json_object_new_int64((int64_t)x->n_neg));
@@ -96,7 +97,8 @@ int newest_model_info(sd_bus *bus, char **ret)
 
 static void print_json(json_object *o)
 {
-        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+        printf("%s\n",
+               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 static int model_list(sd_bus *bus)
@@ -120,8 +122,8 @@ static int model_list(sd_bus *bus)
                         printf("No models yet; \"fluffctl train\" makes the first.\n");
                 return 0;
         }
-        printf("%4s  %-9s  %-16s  %-10s  %-6s  %6s  %7s  %s\n", "ID", "STATE", "TRAINED", "TRIGGER", "TOWERS",
-               "LABELS", "ROC AUC", "NOTE");
+        printf("%4s  %-9s  %-16s  %-10s  %-6s  %6s  %7s  %s\n", "ID", "STATE", "TRAINED", "TRIGGER",
+               "TOWERS", "LABELS", "ROC AUC", "NOTE");
         for (size_t i = 0; i < n; i++) {
                 char when[32], auc[16];
                 format_time(rows[i].created, when, sizeof when);
@@ -129,8 +131,9 @@ static int model_list(sd_bus *bus)
                         (void)snprintf(auc, sizeof auc, "%.3f", rows[i].auc);
                 else
                         (void)snprintf(auc, sizeof auc, "-");
-                printf("%4" PRIu64 "  %-9s  %-16s  %-10s  %-6s  %6" PRIu64 "  %7s  %s\n", rows[i].id, rows[i].state,
-                       when, rows[i].trigger, rows[i].towers, rows[i].n_labels, auc, rows[i].reason);
+                printf("%4" PRIu64 "  %-9s  %-16s  %-10s  %-6s  %6" PRIu64 "  %7s  %s\n", rows[i].id,
+                       rows[i].state, when, rows[i].trigger, rows[i].towers, rows[i].n_labels, auc,
+                       rows[i].reason);
         }
         return 0;
 }
@@ -199,8 +202,8 @@ static int model_call(sd_bus *bus, const char *method, const char *arg, const ch
         int r = parse_id(arg, &id);
         if (r < 0)
                 return r;
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, method, &error, NULL,
-                               "t", id);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, method, &error,
+                               NULL, "t", id);
         if (r < 0)
                 return bus_log_call_error(what, &error, r);
         if (!arg_quiet)
@@ -270,7 +273,8 @@ int verb_refresh(int argc, char *argv[], sd_bus *bus)
                 r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
                                                    FLUFF_BUS_MANAGER_IFACE, "Sync");
                 if (r >= 0)
-                        r = sd_bus_message_append(call, "a{sv}", 2, "mode", "s", "auto", "automatic", "b", 1);
+                        r = sd_bus_message_append(call, "a{sv}", 2, "mode", "s", "auto", "automatic", "b",
+                                                  1);
                 if (r < 0)
                         return log_error_errno(r, "Failed to build the Sync call: %m");
                 bool no_wait = arg_no_wait;
@@ -295,8 +299,8 @@ int verb_refresh(int argc, char *argv[], sd_bus *bus)
         k = bus_connect_user(&train_bus);
         if (k < 0)
                 return k;
-        k = sd_bus_call_method(train_bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "AutoRetrain", &error,
-                               &reply, "a{sv}", 0);
+        k = sd_bus_call_method(train_bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                               "AutoRetrain", &error, &reply, "a{sv}", 0);
         if (k < 0)
                 return bus_log_call_error("ask for an automatic retraining", &error, k);
         const char *path, *reason;
@@ -305,7 +309,8 @@ int verb_refresh(int argc, char *argv[], sd_bus *bus)
                 return log_error_errno(k, "Failed to read the reply to AutoRetrain: %m");
         if (!arg_quiet || !streq(path, "/"))
                 /* the training goes on in fluffd; the timer's run ends here */
-                printf(streq(path, "/") ? "No retraining: %s.\n" : "Retraining in the background: %s.\n", reason);
+                printf(streq(path, "/") ? "No retraining: %s.\n" : "Retraining in the background: %s.\n",
+                       reason);
         return r;
 }
 
@@ -330,7 +335,8 @@ void refresh_status_print(sd_bus *bus)
         json_object *info = NULL;
         if (refresh_info(bus, &info) < 0)
                 return;
-        json_object *sync = json_object_object_get(info, "sync"), *train = json_object_object_get(info, "train"),
+        json_object *sync = json_object_object_get(info, "sync"),
+                    *train = json_object_object_get(info, "train"),
                     *retrain = json_object_object_get(info, "retrain"),
                     *feedback = json_object_object_get(info, "feedback");
 
@@ -352,10 +358,11 @@ void refresh_status_print(sd_bus *bus)
                 need = json_object_get_int64(json_object_object_get(retrain, "need_changes")),
                 frac = json_object_get_int64(json_object_object_get(retrain, "need_fraction"));
         if (!info_bool(info, "auto_retrain"))
-                printf("  Retraining: by hand only (auto_retrain = false); %" PRIi64 " labels changed\n", changed);
+                printf("  Retraining: by hand only (auto_retrain = false); %" PRIi64 " labels changed\n",
+                       changed);
         else
-                printf("  Retraining: %s; %" PRIi64 " labels changed since the installed model, it retrains at %" PRIi64
-                       "%s\n",
+                printf("  Retraining: %s; %" PRIi64
+                       " labels changed since the installed model, it retrains at %" PRIi64 "%s\n",
                        info_bool(retrain, "due") ? "due at the next timer run" : "not due", changed,
                        frac > 0 ? MIN(need, frac) : need,
                        info_bool(retrain, "interrupted") ? " (the last automatic one was stopped)" : "");
@@ -369,7 +376,8 @@ void refresh_status_print(sd_bus *bus)
         if (p)
                 printf("   Announced: %.0f%% liked over the last 30 days (%" PRIi64 " liked, %" PRIi64
                        " disliked, %" PRIi64 " not voted on of %" PRIi64 ")\n",
-                       100.0 * json_object_get_double(p), liked, disliked, announced - liked - disliked, announced);
+                       100.0 * json_object_get_double(p), liked, disliked, announced - liked - disliked,
+                       announced);
         else
                 printf("   Announced: %" PRIi64 " in the last 30 days, none voted on yet\n", announced);
         json_object_put(info);

@@ -27,16 +27,18 @@ int method_list_models(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
         r = store_model_list(st, &list, &n);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to read the model history: %s", store_error(st));
+                return sd_bus_error_set_errnof(error, r, "Failed to read the model history: %s",
+                                               store_error(st));
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(tttsssstttdss)");
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 const StoreModel *x = &list[i];
-                r = sd_bus_message_append(reply, "(tttsssstttdss)", x->id, x->created_usec, x->installed_usec,
-                                          store_model_state_to_string(x->state), x->trigger, x->towers,
-                                          strempty(x->backbone), x->n_labels, x->n_pos, x->n_neg,
-                                          isfinite(x->auc) ? x->auc : NAN, strempty(x->reason), x->info);
+                r = sd_bus_message_append(reply, "(tttsssstttdss)", x->id, x->created_usec,
+                                          x->installed_usec, store_model_state_to_string(x->state),
+                                          x->trigger, x->towers, strempty(x->backbone), x->n_labels,
+                                          x->n_pos, x->n_neg, isfinite(x->auc) ? x->auc : NAN,
+                                          strempty(x->reason), x->info);
         }
         store_model_array_free(list, n);
         if (r >= 0)

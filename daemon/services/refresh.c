@@ -154,7 +154,8 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         /* the next timer run after this makes the sync a full one */
         json_object_object_add(sync, "next_full_usec",
                                json_usec(full ? full + config->full_sync_interval_s * USEC_PER_SEC : 0));
-        json_object_object_add(sync, "full_interval_s", json_object_new_int64((int64_t)config->full_sync_interval_s));
+        json_object_object_add(sync, "full_interval_s",
+                               json_object_new_int64((int64_t)config->full_sync_interval_s));
         json_object_object_add(o, "sync", sync);
         sync = NULL;
 
@@ -168,15 +169,18 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         r = refresh_retrain_check(store, config, installed_id, &c);
         if (r < 0)
                 goto fail;
-        json_object_object_add(retrain, "installed_model", installed_id ? json_object_new_int64((int64_t)installed_id) : NULL);
+        json_object_object_add(retrain, "installed_model",
+                               installed_id ? json_object_new_int64((int64_t)installed_id) : NULL);
         json_object_object_add(retrain, "changed", json_object_new_int64((int64_t)c.changed));
         json_object_object_add(retrain, "base", json_object_new_int64((int64_t)c.base));
         json_object_object_add(retrain, "need_changes", json_object_new_int64((int64_t)c.need_changes));
         json_object_object_add(retrain, "need_fraction", json_object_new_int64((int64_t)c.need_fraction));
         json_object_object_add(retrain, "due", json_object_new_boolean(c.due));
         json_object_object_add(retrain, "interrupted", json_object_new_boolean(c.interrupted));
-        json_object_object_add(retrain, "budget_s", json_object_new_int64((int64_t)config->retrain_budget_s));
-        json_object_object_add(retrain, "on_battery_too", json_object_new_boolean(config->retrain_on_battery));
+        json_object_object_add(retrain, "budget_s",
+                               json_object_new_int64((int64_t)config->retrain_budget_s));
+        json_object_object_add(retrain, "on_battery_too",
+                               json_object_new_boolean(config->retrain_on_battery));
         json_object_object_add(o, "retrain", retrain);
         retrain = NULL;
 
@@ -189,7 +193,8 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         json_object_object_add(feedback, "liked", json_object_new_int64((int64_t)f.liked));
         json_object_object_add(feedback, "disliked", json_object_new_int64((int64_t)f.disliked));
         json_object_object_add(feedback, "unanswered", json_object_new_int64((int64_t)f.unanswered));
-        json_object_object_add(feedback, "precision", isfinite(f.precision) ? json_object_new_double(f.precision) : NULL);
+        json_object_object_add(feedback, "precision",
+                               isfinite(f.precision) ? json_object_new_double(f.precision) : NULL);
         json_object_object_add(o, "feedback", feedback);
         feedback = NULL;
 

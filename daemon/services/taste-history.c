@@ -53,8 +53,8 @@ static unsigned prune(TasteService *t, Store *store, unsigned keep)
         return pruned;
 }
 
-int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m, const TasteHistoryAdd *o,
-                      TasteHistoryResult *ret, Error *e)
+int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
+                      const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e)
 {
         _cleanup_(model_freep) Model *model = m;
         _cleanup_free_ char *info = NULL, *reason = NULL;
@@ -66,7 +66,8 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
         if (r < 0)
                 return error_set_errno(e, r);
         double cur = installed_auc(store);
-        r = model_history_decide(model->metrics.roc_auc, cur, o->margin, o->ablation, o->force_install, &reason);
+        r = model_history_decide(model->metrics.roc_auc, cur, o->margin, o->ablation, o->force_install,
+                                 &reason);
         if (r < 0)
                 return error_set_errno(e, r);
         bool install = r > 0;
@@ -127,8 +128,9 @@ int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
         r = store_model_get(store, id, &rec);
         store_model_done(&rec);
         if (r == -ENOENT)
-                return error_setf(e, r, "There is no model %" PRIu64 " in the history; see \"fluffctl model list\".",
-                                  id);
+                return error_setf(
+                        e, r, "There is no model %" PRIu64 " in the history; see \"fluffctl model list\".",
+                        id);
         if (r < 0)
                 return error_setf(e, r, "Failed to read the model history: %s", store_error(store));
         r = model_history_path(t->models_dir, id, &path);
@@ -167,7 +169,8 @@ int taste_history_remove(TasteService *t, Store *store, uint64_t id, Error *e)
                 return error_setf(e, r, "Failed to forget model %" PRIu64 ": %s", id, store_error(store));
         r = model_history_remove(t->models_dir, id);
         if (r < 0)
-                return error_setf(e, r, "Failed to delete the file of model %" PRIu64 ": %s", id, strerror(-r));
+                return error_setf(e, r, "Failed to delete the file of model %" PRIu64 ": %s", id,
+                                  strerror(-r));
         return 0;
 }
 
@@ -257,7 +260,8 @@ int taste_history_reconcile(TasteService *t, Store *store)
                         continue;
                 }
                 keep[n_keep++] = list[i].id;
-                if (have && model_history_path(t->models_dir, list[i].id, &path) >= 0 && same_file(path, t->path))
+                if (have && model_history_path(t->models_dir, list[i].id, &path) >= 0 &&
+                    same_file(path, t->path))
                         installed = list[i].id;
         }
         r = model_history_clean(t->models_dir, keep, n_keep);

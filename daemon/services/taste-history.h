@@ -21,12 +21,12 @@ typedef struct Model Model;
 typedef struct TasteService TasteService;
 
 typedef struct TasteHistoryAdd {
-        const char *trigger;      /* "manual", "automatic" */
-        const char *towers;       /* "both", "tags", "image" */
-        bool ablation;            /* a training on some towers only */
-        bool force_install;       /* install whatever its metrics (train --install) */
-        double margin;            /* config.model_install_margin */
-        unsigned keep;            /* config.model_keep */
+        const char *trigger;          /* "manual", "automatic" */
+        const char *towers;           /* "both", "tags", "image" */
+        bool ablation;                /* a training on some towers only */
+        bool force_install;           /* install whatever its metrics (train --install) */
+        double margin;                /* config.model_install_margin */
+        unsigned keep;                /* config.model_keep */
         const StoreLabelled *dataset; /* the dataset it was trained on (its labels), n_dataset rows */
         size_t n_dataset;
 } TasteHistoryAdd;
@@ -41,8 +41,8 @@ typedef struct TasteHistoryResult {
 /* Records the model that a training wrote to new_path (a
  * model_history_new_path() name) and installs it, or keeps it aside. Takes m
  * (loaded from new_path) in every case. */
-int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m, const TasteHistoryAdd *o,
-                      TasteHistoryResult *ret, Error *e);
+int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
+                      const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e);
 /* Installs model id of the history (a rollback, or one kept aside).
  * -ENOENT when there is no such model. */
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e);

@@ -27,17 +27,21 @@ int train_auto_start(Context *ctx, BackboneService *backbone, TasteService *tast
 
         *ret = NULL;
         if (!cfg->auto_retrain) {
-                (void)snprintf(reason, reason_size, "automatic retraining is turned off (auto_retrain = false)");
+                (void)snprintf(reason, reason_size,
+                               "automatic retraining is turned off (auto_retrain = false)");
                 return 0;
         }
         r = refresh_retrain_check(ctx->store, cfg, taste->installed_id, &c);
         if (r < 0)
-                return error_setf(error, r, "Failed to count the changed labels: %s", store_error(ctx->store));
+                return error_setf(error, r, "Failed to count the changed labels: %s",
+                                  store_error(ctx->store));
         if (!c.due) {
                 (void)snprintf(reason, reason_size,
-                               "%" PRIu64 " labels changed since the installed model; a retraining starts at %" PRIu64
+                               "%" PRIu64
+                               " labels changed since the installed model; a retraining starts at %" PRIu64
                                "%s",
-                               c.changed, c.need_fraction > 0 ? MIN(c.need_changes, c.need_fraction) : c.need_changes,
+                               c.changed,
+                               c.need_fraction > 0 ? MIN(c.need_changes, c.need_fraction) : c.need_changes,
                                c.need_fraction > 0 ? "" : " (no model yet)");
                 return 0;
         }
@@ -59,8 +63,8 @@ int train_auto_start(Context *ctx, BackboneService *backbone, TasteService *tast
         r = train_job_create(ctx, backbone, taste, runner, &o, ret, error);
         if (r < 0)
                 return r;
-        (void)snprintf(reason, reason_size, "%" PRIu64 " labels changed since the installed model%s", c.changed,
-                       c.interrupted ? " (the last automatic retraining was stopped)" : "");
+        (void)snprintf(reason, reason_size, "%" PRIu64 " labels changed since the installed model%s",
+                       c.changed, c.interrupted ? " (the last automatic retraining was stopped)" : "");
         log_info("Retraining by itself: %s.", reason);
         return 0;
 }

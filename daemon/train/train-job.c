@@ -454,13 +454,16 @@ static void on_train_done(void *userdata, int r)
         t->model_path = NULL;
         if (res.installed)
                 events_emit(d->events, EVENT_MODEL_CHANGED, NULL);
-        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f; %s model %" PRIu64 "%s%s.",
-                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc, res.installed ? "installed as" : "kept aside as",
-                 res.id, res.installed ? "" : ": ", res.reason);
+        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f; %s model %" PRIu64
+                 "%s%s.",
+                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc,
+                 res.installed ? "installed as" : "kept aside as", res.id, res.installed ? "" : ": ",
+                 res.reason);
         _cleanup_free_ char *kept = NULL;
         if (res.installed ? asprintf(&kept, " Installed as model %" PRIu64 ".", res.id) < 0
-                          : asprintf(&kept, " Kept aside as model %" PRIu64 " (%s); the installed model stays. "
-                                            "Install it anyway with \"fluffctl model use %" PRIu64 "\".",
+                          : asprintf(&kept,
+                                     " Kept aside as model %" PRIu64 " (%s); the installed model stays. "
+                                     "Install it anyway with \"fluffctl model use %" PRIu64 "\".",
                                      res.id, res.reason, res.id) < 0)
                 kept = NULL;
         _cleanup_free_ char *left_out = NULL;
@@ -654,8 +657,8 @@ static int train_start(Job *j)
                 return r;
         }
         /* an automatic retraining must not be noticed: a thread of its own at nice 19, idle I/O */
-        r = (t->automatic ? work_pool_submit_background : work_pool_submit)(d->work, t, train_run, on_train_done,
-                                                                             train_work_free, w);
+        r = (t->automatic ? work_pool_submit_background
+                          : work_pool_submit)(d->work, t, train_run, on_train_done, train_work_free, w);
         if (r < 0) {
                 train_work_free(w);
                 return r;

@@ -41,7 +41,7 @@ typedef struct TrainJobOptions {
                               default */
         TrainTowers towers;
         bool install;   /* install the model whatever its metrics (an ablation too) */
-        bool automatic; /* started by the refresh, not by the user: low priority, "automatic" in the history */
+        bool automatic; /* started by the refresh: low priority, "automatic" in the history */
 } TrainJobOptions;
 /* A new, queued Train job. Its model joins the history
  * (services/taste-history.h); when it is installed it replaces the loaded one
