@@ -17,7 +17,9 @@ the fake site, with fluff-watch.service's command (`fluffctl refresh`):
   retraining while a training runs);
 - kill -9 during an automatic retraining leaves the installed model in
   place, byte for byte, and no half-written file; the next refresh retrains;
-- announcements and votes on them make the feedback record's precision."""
+- announcements and votes on them make the feedback record's precision;
+- not on battery: with UPower (a stand-in) saying OnBattery, no retraining
+  starts, and it does once on mains power."""
 import json
 import math
 import os
@@ -30,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from synced import SyncedCase  # noqa: E402
-from fluffd import data_dir  # noqa: E402
+from fluffd import BUILD, data_dir  # noqa: E402
 
 PAGE = 16
 BUS = ["busctl", "--user", "call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
@@ -243,6 +245,35 @@ class Lifecycle(SyncedCase):
         self.assertEqual((fb["liked"], fb["disliked"]), (1, 1))
         self.assertTrue(math.isclose(fb["precision"], 0.5))
         self.assertIn("50% liked", self.ctl("status").stdout)
+
+    def upower(self, on_battery):
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=os.environ["DBUS_SESSION_BUS_ADDRESS"])
+        p = subprocess.Popen([os.path.join(BUILD, "tests", "fake-upower"), "true" if on_battery else "false"],
+                             env=env, stdout=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        return p
+
+    def test_9_not_on_battery(self):
+        self.d.stop()
+        self.d.extra_env["DBUS_SYSTEM_BUS_ADDRESS"] = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        self.d.start()
+        self.site.add_voted_posts(12)
+        p = self.upower(True)
+        try:
+            r = self.refresh()
+            self.assertIn("on battery", r.stdout)
+            self.assertTrue(self.refresh_info()["retrain"]["due"])
+        finally:
+            p.kill()
+            p.wait()
+        p = self.upower(False)
+        try:
+            r = self.refresh()
+            self.assertIn("Retraining in the background", r.stdout)
+            self.wait_jobs_idle()
+        finally:
+            p.kill()
+            p.wait()
 
 
 if __name__ == "__main__":
