@@ -10,6 +10,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "output.h"
 
 static void format_time(uint64_t usec, char *buf, size_t size)
 {
@@ -95,12 +96,6 @@ int newest_model_info(sd_bus *bus, char **ret)
         return *ret ? 0 : log_oom();
 }
 
-static void print_json(json_object *o)
-{
-        printf("%s\n",
-               json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
 static int model_list(sd_bus *bus)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -113,7 +108,7 @@ static int model_list(sd_bus *bus)
                 json_object *a = json_object_new_array();
                 for (size_t i = 0; i < n; i++)
                         json_object_array_add(a, model_json(&rows[i]));
-                print_json(a);
+                json_print(a);
                 json_object_put(a);
                 return 0;
         }
@@ -164,7 +159,7 @@ static int model_show(sd_bus *bus, const char *arg)
                         continue;
                 json_object *o = model_json(&rows[i]);
                 if (arg_json) {
-                        print_json(o);
+                        json_print(o);
                         json_object_put(o);
                         return 0;
                 }

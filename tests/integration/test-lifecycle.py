@@ -146,7 +146,7 @@ class Lifecycle(SyncedCase):
         self.assertEqual(info["train"]["trigger"], "automatic")
         self.assertEqual(info["retrain"]["changed"], 0)
         status = self.ctl("status")
-        self.assertIn("Last training:", status.stdout)
+        self.assertIn("Last trained:", status.stdout)
 
     def test_4_worse_model_kept_aside(self):
         self.site.flip_labels(0.5, seed=4)
@@ -173,7 +173,7 @@ class Lifecycle(SyncedCase):
         self.assertTrue(os.path.samefile(os.path.join(models_dir(), "history", "1.safetensors"),
                                          os.path.join(models_dir(), "taste.safetensors")))
         r = self.ctl("model", "remove", "1")
-        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(r.returncode, 75, r)  # Busy: install another first
         self.assertIn("installed", r.stderr)
         self.assertEqual(self.ctl("model", "remove", "4").returncode, 0)
         self.assertNotIn(4, self.models())
