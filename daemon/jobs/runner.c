@@ -5,6 +5,9 @@
 #include "core/events.h"
 #include "fluff/bus.h"
 #include "jobs/runner.h"
+#include "store/store.h"
+
+#define STATE_LAST_JOB_ID "last_job_id"
 
 /* A client redraws at most twice a second; ten updates a second keep it
  * smooth without flooding the bus when thousands of items finish. */
@@ -69,6 +72,12 @@ int job_new(JobRunner *runner, const JobOps *ops, void *data, Job **ret)
                 return -ENOMEM;
         j->ops = ops;
         j->id = ++runner->next_job_id;
+        if (runner->store) {
+                /* a lost write only risks an id used again after a restart */
+                int k = store_state_set_u64(runner->store, STATE_LAST_JOB_ID, j->id);
+                if (k < 0)
+                        log_debug_errno(k, "Failed to remember job id %" PRIu64 ", ignoring: %m", j->id);
+        }
         j->state = JOB_QUEUED;
         j->created_usec = now_usec(CLOCK_REALTIME);
         j->phase = strdup("");
@@ -301,6 +310,17 @@ int job_runner_new(sd_event *event, Events *events, const Session *session, cons
                 .backbone = backbone,
         };
         *ret = r;
+        return 0;
+}
+
+int job_runner_persist_ids(JobRunner *r, Store *store)
+{
+        uint64_t last = 0;
+        int k = store_state_get_u64(store, STATE_LAST_JOB_ID, &last);
+        if (k < 0 && k != -ENOENT)
+                return k;
+        r->store = store;
+        r->next_job_id = MAX(r->next_job_id, last);
         return 0;
 }
 

@@ -66,6 +66,10 @@ static int login_accept(Login *login, const char *username, const char *api_key,
         r = credentials_new(username, api_key, &creds);
         if (r < 0)
                 return r;
+        /* remembered for this site only (see credentials_match_site) */
+        r = credentials_set_site(creds, ctx->site);
+        if (r < 0)
+                return r;
         /* Without remember the user asked for the key to die with fluffd:
          * an older saved login must not bring it back either. */
         r = remember ? credentials_save(NULL, creds) : credentials_remove(NULL);

@@ -82,6 +82,15 @@ class Hostile(SyncedCase):
         for b in BAD:
             self.assertNotIn(b, data)
 
+    def test_no_core_dumps(self):
+        # the key lives in fluffd's memory: no core file may carry it
+        with open(f"/proc/{self.d.pid}/limits") as f:
+            line = next(li for li in f if li.startswith("Max core file size"))
+        self.assertEqual(line.split()[4:6], ["0", "0"], line)
+        # not dumpable: /proc/PID belongs to root, not to the user (visible when not root)
+        if os.getuid() != 0:
+            self.assertEqual(os.stat(f"/proc/{self.d.pid}").st_uid, 0)
+
     def test_latin1_login_fails_at_once(self):
         # a captive portal answers 200 with its own page
         self.site.fault("latin1_error", status=200, path=r"^/users/")
