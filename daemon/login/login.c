@@ -7,6 +7,7 @@
 #include "jobs/runner.h"
 #include "login/login.h"
 #include "services/outbox.h"
+#include "fluff/text.h"
 
 typedef struct LoginRequest LoginRequest;
 
@@ -147,9 +148,9 @@ int login_start(Login *login, const char *username, const char *api_key, bool re
         /* The messages quote the name but never the key, not even a bad one. */
         if (!credentials_username_valid(username))
                 return error_setf(error, -EINVAL,
-                                  "\"%.64s\" is not a valid username (1 to %d printable characters, no "
+                                  "\"%.*s\" is not a valid username (1 to %d printable characters, no "
                                   "spaces or ':').",
-                                  username, CREDENTIALS_USERNAME_MAX);
+                                  (int)utf8_prefix_len(username, 64), username, CREDENTIALS_USERNAME_MAX);
         if (!credentials_api_key_valid(api_key))
                 return error_setf(
                         error, -EINVAL,
