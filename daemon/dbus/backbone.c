@@ -15,14 +15,9 @@ int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *erro
         Job *j;
         int r;
 
-        r = sd_bus_message_read(m, "s", &path);
+        r = bus_read_absolute_path(m, "package", &path, error);
         if (r < 0)
                 return r;
-        /* The daemon's working directory is not the caller's. */
-        if (path[0] != '/')
-                return sd_bus_error_setf(error, FLUFF_ERROR_INVALID_ARGUMENT,
-                                         "The package path must be absolute, not \"%.*s\".",
-                                         (int)utf8_prefix_len(path, 256), path);
         r = import_job_create(s->f.embed, path, &j, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);
@@ -83,13 +78,9 @@ int method_classify_image(sd_bus_message *m, void *userdata, sd_bus_error *error
         Error e = {};
         int r;
 
-        r = sd_bus_message_read(m, "s", &path);
+        r = bus_read_absolute_path(m, "image", &path, error);
         if (r < 0)
                 return r;
-        if (path[0] != '/')
-                return sd_bus_error_setf(error, FLUFF_ERROR_INVALID_ARGUMENT,
-                                         "The image path must be absolute, not \"%.*s\".",
-                                         (int)utf8_prefix_len(path, 256), path);
         r = embed_classify(s->f.embed, path, on_classified, call_unref, sd_bus_message_ref(m), &e);
         if (r < 0) {
                 sd_bus_message_unref(m);

@@ -243,19 +243,23 @@ static void jobs_trim(JobRunner *runner, Job *keep)
 
 void job_finish(Job *j, int r, const char *fmt, ...)
 {
+        va_list ap;
+
+        va_start(ap, fmt);
+        job_finishv(j, r, fmt, ap);
+        va_end(ap);
+}
+
+void job_finishv(Job *j, int r, const char *fmt, va_list ap)
+{
         _cleanup_free_ char *m = NULL;
         unsigned mask = JOB_PROP_STATE;
-        va_list ap;
 
         if (job_is_finished(j))
                 return;
 
-        if (fmt) {
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) < 0)
-                        m = NULL;
-                va_end(ap);
-        }
+        if (fmt && vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
 
         if (r >= 0)
                 j->state = JOB_DONE;

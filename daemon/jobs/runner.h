@@ -125,5 +125,6 @@ int job_set_messagef(Job *j, const char *fmt, ...) _printf_(2, 3);
 /* Ends the job: r == 0 done, -ECANCELED cancelled, other < 0 failed with the
  * error named by the errno table and the message given. */
 void job_finish(Job *j, int r, const char *fmt, ...) _printf_(3, 4);
+void job_finishv(Job *j, int r, const char *fmt, va_list ap) _printf_(3, 0);
 
 Job *job_find_by_id(JobRunner *r, uint64_t id);

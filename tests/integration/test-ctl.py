@@ -211,6 +211,10 @@ class Ctl(SyncedCase):
         self.assertEqual(gone, {"id": w["id"], "removed": True})
 
         pid = rows[-1]["id"]
+        # never voted on: nothing to clear, and no claim that a removal was recorded
+        got = self.json_of("unvote", "--json", str(pid), rc=1)
+        self.assertEqual((got[0]["recorded"], got[0]["vote"]), (False, "none"), got)
+        self.assertIn("no like or dislike", got[0]["error"])
         url = f"{self.site.url}/posts/{pid}?q=x"
         for verb, vote in (("like", "like"), ("dislike", "dislike"), ("unvote", "none")):
             got = self.json_of(verb, "--json", str(pid), url)
