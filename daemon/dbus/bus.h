@@ -78,3 +78,8 @@ int method_remove_watch(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_list_watches(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_run_watches(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_list_models(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_use_model(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_remove_model(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_auto_retrain(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_refresh_info(sd_bus_message *m, void *userdata, sd_bus_error *error);
