@@ -130,6 +130,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_import_backbone, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClassifyImage", SD_BUS_ARGS("s", path), SD_BUS_RESULT("a(sd)", classes),
                                 method_classify_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* the same for a file the caller opened: no path the daemon must resolve */
+        SD_BUS_METHOD_WITH_ARGS("ClassifyImageFd", SD_BUS_ARGS("h", file), SD_BUS_RESULT("a(sd)", classes),
+                                method_classify_image_fd, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Embed", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
                                 method_embed, SD_BUS_VTABLE_UNPRIVILEGED),
         /* train/ and the taste model */

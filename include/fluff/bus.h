@@ -135,6 +135,15 @@
  *       row, closest to the loaded model's threshold first (ties: higher
  *       score first); rows as in GetPredictions. Empty when there is nothing
  *       to review.
+ *   ClassifyImage(s path) -> a(sd) classes    the backbone's five classes for an
+ *       image file named by an absolute path (kept for older clients; fluffd
+ *       opens it without blocking and reads a regular file only).
+ *   ClassifyImageFd(h file) -> a(sd) classes  the same for a file the caller
+ *       opened (added in Fluff 0.1 for issue 15, fluffctl uses it): no path
+ *       the daemon must resolve in its own (private) /tmp. Anything but a
+ *       regular file is Error.InvalidArgument at once; the file is read from
+ *       its start with the limits of a downloaded image (magic bytes,
+ *       max_image_bytes-like default, pixel count before decoding).
  *
  * /io/github/fluffml/Fluff1/job/N, io.github.fluffml.Fluff1.Job
  *   Cancel()                                  Error.InvalidArgument once finished.
