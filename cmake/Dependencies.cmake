@@ -28,9 +28,11 @@ fluff_require_module(SYSTEMD libsystemd libsystemd-dev)
 fluff_require_module(VIPS vips libvips-dev)
 fluff_require_module(VULKAN vulkan libvulkan-dev)
 fluff_require_module(SQLITE sqlite3 libsqlite3-dev)
+fluff_require_module(CHAFA chafa libchafa-dev)
 
 fluff_require_program(GLSLANG_VALIDATOR glslangValidator glslang-tools)
 fluff_require_program(SPIRV_VAL spirv-val spirv-tools)
+fluff_require_program(SCDOC scdoc scdoc)
 
 find_package(Threads REQUIRED)
 find_library(MATH_LIBRARY m REQUIRED)

@@ -8,7 +8,8 @@ fluff_add_py_test(test-sync SCRIPT integration/test-sync.py LABELS integration S
 fluff_add_py_test(test-sync-crash SCRIPT integration/test-sync-crash.py LABELS integration SESSION TIMEOUT 600)
 fluff_add_py_test(test-sync-faults SCRIPT integration/test-sync-faults.py LABELS integration SESSION TIMEOUT 900)
 fluff_add_py_test(test-sync-big SCRIPT integration/test-sync-big.py LABELS integration SESSION TIMEOUT 900)
-fluff_add_c_test(test-progress SOURCES test-progress.c LIBS fluff-client LABELS unit)
+fluff_add_c_test(test-progress SOURCES test-progress.c LIBS fluff-client util LABELS unit)
+fluff_add_py_test(test-hostile SCRIPT integration/test-hostile.py LABELS integration SESSION TIMEOUT 600)
 fluff_add_py_test(test-crash SCRIPT integration/test-crash.py LABELS integration SESSION TIMEOUT 900)
 if(FLUFF_SANITIZE)
     # Each kind of work once under the sanitizers; the 20 rounds take ~7 min

@@ -191,6 +191,16 @@ class FakeSite:
         return self._control("POST", "/_test/world",
                              {"action": "user_favorite", "post_id": post_id, "on": on})
 
+    def override_post(self, post_id, tags=None, url=None):
+        """Hostile content for one post: extra tags ({category: [names]}) and
+        one URL for its file, sample and preview."""
+        body = {"action": "override_post", "post_id": post_id}
+        if tags is not None:
+            body["tags"] = tags
+        if url is not None:
+            body["url"] = url
+        return self._control("POST", "/_test/world", body)
+
     def add_voted_posts(self, count):
         """New posts voted on by the user's taste (up for a like, down for a dislike)."""
         return self._control("POST", "/_test/world", {"action": "add_voted_posts", "count": count})["ids"]

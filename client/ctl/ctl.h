@@ -4,6 +4,7 @@
 /* fluffctl: options shared by every verb, the verbs, and typed views of the
  * daemon's objects. */
 
+#include <signal.h>
 #include <systemd/sd-bus.h>
 
 #include "fluff/util.h"
@@ -13,6 +14,20 @@ extern bool arg_quiet;
 extern bool arg_no_wait;
 extern bool arg_remember;
 extern bool arg_forget;
+extern bool arg_interactive; /* review --interactive */
+extern char *arg_html;       /* --html FILE */
+/* Set by Ctrl-C: the command then exits 130, whatever it returns. */
+extern volatile sig_atomic_t arg_interrupted;
+
+/* The exit status, documented once here, in "fluffctl --help" and in
+ * fluffctl(1): 0 success, 1 failure, 2 wrong usage, 75 nothing can be done
+ * until the user acts (EX_TEMPFAIL), 130 interrupted by Ctrl-C (128 + SIGINT). */
+#define EXIT_USAGE 2
+#define EXIT_TEMPFAIL 75
+#define EXIT_INTERRUPTED 130
+/* A verb's negative return → the exit status (not logged in, no model and
+ * busy are 75 for every command). */
+int exit_status_of(int r);
 
 typedef struct ManagerInfo {
         char *version, *site, *username;
@@ -41,6 +56,10 @@ int job_info_get(sd_bus *bus, const char *path, JobInfo *ret);
 void job_info_done(JobInfo *i);
 extern const struct BusPropertyMap job_info_map[];
 bool job_info_finished(const JobInfo *i);
+/* The documented job object: {id, kind, state, phase, done, total, message,
+ * error_name, error, created_usec, finished_usec, path}. */
+struct json_object *job_info_json(const JobInfo *j);
+void job_info_print_json(const JobInfo *j);
 
 int verb_status(int argc, char *argv[], sd_bus *bus);
 int verb_login(int argc, char *argv[], sd_bus *bus);
@@ -72,6 +91,8 @@ int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const c
 
 /* The same with a method call the caller built (its arguments set). */
 int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *what);
+/* A post id, or a post's address (…/posts/ID) → the id; -EINVAL otherwise. */
+int parse_post_ref(const char *arg, uint64_t *ret);
 int verb_like(int argc, char *argv[], sd_bus *bus);
 int verb_dislike(int argc, char *argv[], sd_bus *bus);
 int verb_unvote(int argc, char *argv[], sd_bus *bus);
@@ -80,7 +101,6 @@ int verb_unvote(int argc, char *argv[], sd_bus *bus);
 /* A verb returns this when there is nothing to do until the user acts (not
  * logged in, no model, already running): exit status 75, EX_TEMPFAIL. */
 #define VERB_TEMPFAIL (-EREMCHG)
-#define EXIT_TEMPFAIL 75
 
 /* "3", "job/3" or a full object path → the job's object path. */
 int job_path_from_arg(const char *arg, char **ret);
@@ -100,9 +120,10 @@ typedef struct Prediction {
 /* Reads the a(tdssss) at the message's position. */
 int prediction_rows_read(sd_bus_message *m, Prediction **ret, size_t *ret_n);
 /* The table (a header line, one line per post); returns the likely likes. */
-size_t prediction_rows_print(const Prediction *rows, size_t n);
+size_t prediction_rows_print(const Prediction *rows, size_t n, const char *label_header);
 struct json_object *prediction_rows_json(const Prediction *rows, size_t n);
-/* That array of {id, score, label, top_tags, image, url} on standard output. */
+/* That array of {rank, id, score, label, top_tags: [{tag, push}], image, url}
+ * on standard output. */
 void prediction_rows_print_json(const Prediction *rows, size_t n);
 
 /* Watches: "watch add|list|remove|run". */
@@ -111,10 +132,25 @@ extern unsigned arg_max;     /* --max; 0: the daemon's default */
 int parse_threshold_arg(const char *s);
 int parse_max_arg(const char *s);
 int verb_watch(int argc, char *argv[], sd_bus *bus);
-/* A grid of the images with their captions drawn below, written by libvips
- * (the format from out's suffix, e.g. .png). */
-int contact_sheet_write(const char *out, const char *const *images, const char *const *captions, size_t n);
-
+/* What a sheet or page says above the posts. */
+typedef struct RunHeading {
+        const char *query; /* the search */
+        char date[32];     /* when drawn, local time */
+        char model[160];   /* "trained …, ROC AUC …, tags + small CNN" or "no model" */
+        double threshold;  /* the model's like threshold; NAN without a model */
+} RunHeading;
+/* Fills h from the daemon's model info. */
+int run_heading_get(sd_bus *bus, const char *query, RunHeading *ret);
+/* The contact sheet, written by libvips (the format from out's suffix, e.g.
+ * .png): the heading, then a tile per post in rank order with a frame in its
+ * label's colour, rank, score and id; the last row centred, no empty cells. */
+int contact_sheet_write(const char *out, const RunHeading *h, const Prediction *rows, size_t n);
+/* A self-contained HTML page of the posts (thumbnails inlined as data: URIs,
+ * each linking to its post, with score, label and top tags). */
+int html_page_write(const char *out, const RunHeading *h, const Prediction *rows, size_t n);
 
 /* "review": the unvoted predicted posts the model is least sure about. */
 int verb_review(int argc, char *argv[], sd_bus *bus);
+/* --interactive: each post drawn in the terminal (libchafa), one key each:
+ * l like, d dislike, s/space skip, o open, q quit (Ctrl-C: exit 130). */
+int review_interactive(sd_bus *bus, const Prediction *rows, size_t n);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
 
 #include "bus-util.h"
 #include "ctl.h"
@@ -9,121 +11,247 @@ bool arg_quiet;
 bool arg_no_wait;
 bool arg_remember;
 bool arg_forget;
+bool arg_interactive;
+char *arg_html;
+volatile sig_atomic_t arg_interrupted;
+
+/* The options, each taken only by the commands whose mask names it (as git's
+ * per-command options: "watch add --count 5" is refused, not ignored). */
+enum {
+        OPT_JSON = 1u << 0,
+        OPT_NO_WAIT = 1u << 1,
+        OPT_REMEMBER = 1u << 2,
+        OPT_FORGET = 1u << 3,
+        OPT_TIME = 1u << 4,
+        OPT_TOWERS = 1u << 5,
+        OPT_COUNT = 1u << 6,
+        OPT_SHEET = 1u << 7,
+        OPT_HTML = 1u << 8,
+        OPT_THRESHOLD = 1u << 9,
+        OPT_MAX = 1u << 10,
+        OPT_INTERACTIVE = 1u << 11,
+};
+
+typedef struct OptionHelp {
+        unsigned bit;
+        const char *name, *text;
+} OptionHelp;
+
+static const OptionHelp option_help[] = {
+        {OPT_JSON, "--json", "print the result as JSON (schemas: fluffctl(1), JSON OUTPUT)"},
+        {OPT_NO_WAIT, "--no-wait", "start the job, print its id and return"},
+        {OPT_REMEMBER, "--remember", "keep the key on disk (mode 0600) across restarts"},
+        {OPT_FORGET, "--forget", "delete the saved key as well"},
+        {OPT_TIME, "--time DURATION", "the time budget, e.g. 90s, 10m, 2h (5 s to 24 h; default 5m)"},
+        {OPT_TOWERS, "--towers WHICH", "both (default), tags or image: train one tower alone"},
+        {OPT_COUNT, "--count N", "how many posts (1 to 320)"},
+        {OPT_SHEET, "--sheet FILE.png", "also draw a contact sheet of the posts"},
+        {OPT_HTML, "--html FILE.html", "also write a self-contained web page of the posts"},
+        {OPT_THRESHOLD, "--threshold P", "announce posts scoring at least P (0 to 1; default the model's)"},
+        {OPT_MAX, "--max N", "announce at most N posts a run (1 to 320; default 10)"},
+        {OPT_INTERACTIVE, "--interactive", "show each post in the terminal and take one key per post"},
+};
+
+typedef struct Verb {
+        const char *name, *sub; /* "watch", "add"; sub NULL for a plain verb */
+        const char *args;       /* positional arguments, for the usage line */
+        unsigned min_args, max_args;
+        unsigned options;
+        const char *summary;
+        int (*run)(int argc, char *argv[], sd_bus *bus);
+} Verb;
+
+/* argv as a verb sees it: argv[0] the verb, then the sub-command (if any),
+ * then the positional arguments. */
+static const Verb verbs[] = {
+        {"status", NULL, "", 0, 0, OPT_JSON, "Login, dataset counts, backbone, model and jobs", verb_status},
+        {"login", NULL, "USERNAME", 1, 1, OPT_REMEMBER, "Log in; the API key is read without echo",
+         verb_login},
+        {"logout", NULL, "", 0, 0, OPT_FORGET, "Log out", verb_logout},
+        {"sync", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT, "Download your liked and disliked posts and images",
+         verb_sync},
+        {"jobs", NULL, "", 0, 0, OPT_JSON, "List running and recently finished jobs", verb_jobs},
+        {"cancel", NULL, "JOB", 1, 1, OPT_JSON, "Cancel a job by its id (as \"jobs\" shows it)",
+         verb_cancel},
+        {"backbone", "import", "PATH", 1, 1, OPT_JSON | OPT_NO_WAIT,
+         "Import the image backbone from the nsfwjs package", verb_backbone},
+        {"backbone", "classify", "IMAGE", 1, 1, OPT_JSON,
+         "The backbone's five class probabilities of an image", verb_backbone},
+        {"backbone", "status", "", 0, 0, OPT_JSON, "The backbone, the Vulkan device, embedded images",
+         verb_backbone},
+        {"embed", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT, "Compute missing image embeddings", verb_embed},
+        {"train", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT | OPT_TIME | OPT_TOWERS,
+         "Train the taste model; print its validation metrics", verb_train},
+        {"like", NULL, "ID|URL...", 1, 100, OPT_JSON, "Like posts: recorded now, voted on the site soon",
+         verb_like},
+        {"dislike", NULL, "ID|URL...", 1, 100, OPT_JSON,
+         "Dislike posts: recorded now, voted on the site soon", verb_dislike},
+        {"unvote", NULL, "ID|URL...", 1, 100, OPT_JSON, "Clear your like or dislike of posts", verb_unvote},
+        {"predict", NULL, "TAGS...", 1, 40, OPT_JSON | OPT_NO_WAIT | OPT_COUNT | OPT_SHEET | OPT_HTML,
+         "Score new posts matching TAGS, best first", verb_predict},
+        {"predictions", NULL, "", 0, 0, OPT_JSON | OPT_SHEET | OPT_HTML, "Show the latest predictions again",
+         verb_predictions},
+        {"review", NULL, "", 0, 0, OPT_JSON | OPT_COUNT | OPT_INTERACTIVE,
+         "The unvoted posts the model is least sure about", verb_review},
+        {"watch", "add", "TAGS...", 1, 40, OPT_JSON | OPT_THRESHOLD | OPT_MAX,
+         "Watch a search: announce new posts that score high", verb_watch},
+        {"watch", "list", "", 0, 0, OPT_JSON, "Show the watches", verb_watch},
+        {"watch", "remove", "ID", 1, 1, OPT_JSON, "Stop watching a search", verb_watch},
+        {"watch", "run", "[ID]", 0, 1, OPT_JSON | OPT_NO_WAIT,
+         "Look for new posts on the watches (or one) now", verb_watch},
+};
+
+static void verb_usage_line(const Verb *v, FILE *f)
+{
+        fprintf(f, "usage: %s %s%s%s", program_invocation_short_name, v->name, v->sub ? " " : "",
+                strempty(v->sub));
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                if (v->options & option_help[i].bit)
+                        fprintf(f, " [%s]", option_help[i].name);
+        if (!isempty(v->args))
+                fprintf(f, " %s%s", strstr(v->args, "TAGS") ? "[--] " : "", v->args);
+        fputc('\n', f);
+}
+
+static void verb_help(const Verb *v)
+{
+        verb_usage_line(v, stdout);
+        printf("\n%s.\n\nOptions:\n", v->summary);
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                if (v->options & option_help[i].bit)
+                        printf("  %-18s %s\n", option_help[i].name, option_help[i].text);
+        printf("  %-18s %s\n", "-q --quiet", "print no progress or chatter");
+        printf("  %-18s %s\n", "-h --help", "show this help");
+        if (strstr(v->args, "TAGS"))
+                printf("\nA query that starts with a negated tag goes after \"--\", options before it:\n"
+                       "  %s %s%s%s %s -- -canine solo\n",
+                       program_invocation_short_name, v->name, v->sub ? " " : "", strempty(v->sub),
+                       v->options & OPT_COUNT ? "--count 5" : "--max 5");
+        printf("\nSee fluffctl(1) for the exit status and the JSON schemas.\n");
+}
 
 static void help(void)
 {
-        printf("%s [OPTIONS...] COMMAND ...\n\n"
-               "Control the Fluff daemon.\n\n"
-               "Commands:\n"
-               "  status                 Show login, site, dataset counts and running jobs\n"
-               "  login USERNAME         Log in; the API key is read from the terminal without\n"
-               "                         echo, or as one line from standard input\n"
-               "  logout                 Log out (--forget also deletes the saved key)\n"
-               "  sync                   Download liked and disliked posts and their images\n"
-               "  jobs                   List running and recently finished jobs\n"
-               "  cancel JOB             Cancel a job\n"
-               "  backbone import PATH   Import the image backbone from the nsfwjs package\n"
-               "                         (tools/fetch-backbone.sh fetches it)\n"
-               "  backbone classify IMAGE\n"
-               "                         Print the backbone's five class probabilities\n"
-               "  backbone status        Show the backbone, the Vulkan device and the\n"
-               "                         number of embedded images\n"
-               "  embed                  Compute missing image embeddings (also after sync)\n"
-               "  train                  Train the taste model on the liked and disliked posts\n"
-               "                         for --time (default 5 min); prints its metrics\n"
-               "  like ID                Like a post: recorded at once, voted up (and favourited)\n"
-               "                         on the site in the background\n"
-               "  dislike ID             Dislike a post: recorded at once, voted down on the site\n"
-               "  unvote ID              Clear your like or dislike of a post, here and on the site\n"
-               "  predict TAGS...        Score --count (default 20) new posts matching TAGS:\n"
-               "                         id, score, label, top tags, URL (put \"--\" before a\n"
-               "                         query that starts with a negated tag: -- -canine)\n"
-               "  predictions            Show the latest predictions again\n"
-               "  review                 List --count (default 10) predicted posts you have not\n"
-               "                         voted on that the model is least sure about, to like\n"
-               "                         or dislike next\n\n"
-               "  watch add TAGS...      Watch a search: new posts scoring at or above --threshold\n"
-               "                         (default the model's like threshold) are announced, at\n"
-               "                         most --max (default 10) a run; the first run looks at\n"
-               "                         the newest 40 posts only, later runs at the posts\n"
-               "                         that appeared since\n"
-               "  watch list             Show the watches (--json)\n"
-               "  watch remove ID        Stop watching a search\n"
-               "  watch run [ID]         Look for new posts on every watch (or one) now and print\n"
-               "                         them per watch (--json); fluff-watch.timer runs it\n\n"
-               "Options:\n"
-               "  -h --help              Show this help\n"
-               "     --version           Show the version\n"
-               "     --json              Print data as JSON (status, jobs, train, predict,\n"
-               "                         predictions, review)\n"
-               "  -q --quiet             Print no progress or chatter\n"
-               "     --remember          login: keep the key on disk (mode 0600) across restarts\n"
-               "     --forget            logout: delete the saved key as well\n"
-               "     --time DURATION     train: the time budget, e.g. 90s, 10m, 2h (5 s to 24 h)\n"
-               "     --towers WHICH      train: both (default), or tags or image alone (to see\n"
-               "                         what each contributes)\n"
-               "     --count N           predict: how many posts to score (1 to 320); review: how\n"
-               "                         many posts to list\n"
-               "     --sheet FILE.png    predict, predictions: also draw a contact sheet\n"
-               "     --threshold P       watch add: announce posts scoring at least P (0 to 1)\n"
-               "     --max N             watch add: announce at most N posts a run (1 to 320)\n"
-               "     --no-wait           sync, embed, train, backbone import: start the job, print its\n"
-               "                         path and return\n\n"
-               "While \"sync\" waits, Ctrl-C cancels the job and waits for it to stop; a\n"
-               "second Ctrl-C leaves at once (the daemon still finishes the cancel).\n\n"
-               "Exit status: 0 success, 1 failure, 2 wrong usage, 75 (watch run) nothing to do\n"
-               "until you act: not logged in, no model yet, or the watches already running.\n",
+        printf("usage: %s [-q] [--version] [--help] COMMAND [OPTIONS] [ARGS]\n\n"
+               "Control the Fluff daemon, fluffd.\n\nCommands:\n",
+               program_invocation_short_name);
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                char name[48];
+                snprintf(name, sizeof(name), "%s%s%s %s", verbs[i].name, verbs[i].sub ? " " : "",
+                         strempty(verbs[i].sub), verbs[i].args);
+                printf("  %-24s %s\n", name, verbs[i].summary);
+        }
+        printf("\n\"%s COMMAND --help\" shows a command's options. Every command that prints\n"
+               "data or starts a job takes --json. A query that starts with a negated tag\n"
+               "goes after \"--\": fluffctl predict --count 5 -- -canine solo\n\n"
+               "Exit status: 0 success; 1 failure; 2 wrong usage; 75 nothing can be done until\n"
+               "you act (not logged in, no model yet, already running); 130 Ctrl-C.\n",
                program_invocation_short_name);
 }
 
-/* < 0 error, 0 exit successfully, > 0 go on */
-static int parse_argv(int argc, char *argv[])
+static const Verb *verb_find(const char *name, const char *sub, bool *ret_has_subs)
+{
+        bool has_subs = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(verbs[i].name, name))
+                        continue;
+                has_subs = verbs[i].sub;
+                if (!verbs[i].sub || (sub && streq(verbs[i].sub, sub))) {
+                        *ret_has_subs = has_subs;
+                        return &verbs[i];
+                }
+        }
+        *ret_has_subs = has_subs;
+        return NULL;
+}
+
+static int usage_error(const Verb *v, const char *fmt, ...) _printf_(2, 3);
+static int usage_error(const Verb *v, const char *fmt, ...)
+{
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (v)
+                log_error("%s; see \"%s %s%s%s --help\".", msg, program_invocation_short_name, v->name,
+                          v->sub ? " " : "", strempty(v->sub));
+        else
+                log_error("%s; see \"%s --help\".", msg, program_invocation_short_name);
+        return -EINVAL;
+}
+
+/* The word a bad short option came from: "-canine" rather than "-c". */
+static const char *bad_word(int argc, char *argv[], int opt)
+{
+        for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+                if (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i] + 1, opt))
+                        return argv[i];
+        return NULL;
+}
+
+/* Parses a command's own options (anywhere before "--"); < 0 usage error, 0
+ * exit (help shown), > 0 go on with argv[*ret_first…argc) as positionals. */
+static int parse_verb_options(const Verb *v, int argc, char *argv[], int *ret_first)
 {
         enum {
-                ARG_VERSION = 0x100,
-                ARG_JSON,
+                ARG_JSON = 0x100,
                 ARG_REMEMBER,
                 ARG_FORGET,
                 ARG_NO_WAIT,
                 ARG_TIME,
                 ARG_COUNT,
                 ARG_SHEET,
+                ARG_HTML,
                 ARG_THRESHOLD,
                 ARG_MAX,
-                ARG_TOWERS
+                ARG_TOWERS,
+                ARG_INTERACTIVE,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, ARG_VERSION},
-                {"json", no_argument, NULL, ARG_JSON},
                 {"quiet", no_argument, NULL, 'q'},
+                {"json", no_argument, NULL, ARG_JSON},
                 {"remember", no_argument, NULL, ARG_REMEMBER},
                 {"forget", no_argument, NULL, ARG_FORGET},
                 {"no-wait", no_argument, NULL, ARG_NO_WAIT},
                 {"time", required_argument, NULL, ARG_TIME},
                 {"count", required_argument, NULL, ARG_COUNT},
                 {"sheet", required_argument, NULL, ARG_SHEET},
+                {"html", required_argument, NULL, ARG_HTML},
                 {"threshold", required_argument, NULL, ARG_THRESHOLD},
                 {"max", required_argument, NULL, ARG_MAX},
                 {"towers", required_argument, NULL, ARG_TOWERS},
+                {"interactive", no_argument, NULL, ARG_INTERACTIVE},
                 {},
         };
-        int c;
+        static const unsigned bits[] = {
+                [ARG_JSON - 0x100] = OPT_JSON,           [ARG_REMEMBER - 0x100] = OPT_REMEMBER,
+                [ARG_FORGET - 0x100] = OPT_FORGET,       [ARG_NO_WAIT - 0x100] = OPT_NO_WAIT,
+                [ARG_TIME - 0x100] = OPT_TIME,           [ARG_COUNT - 0x100] = OPT_COUNT,
+                [ARG_SHEET - 0x100] = OPT_SHEET,         [ARG_HTML - 0x100] = OPT_HTML,
+                [ARG_THRESHOLD - 0x100] = OPT_THRESHOLD, [ARG_MAX - 0x100] = OPT_MAX,
+                [ARG_TOWERS - 0x100] = OPT_TOWERS,       [ARG_INTERACTIVE - 0x100] = OPT_INTERACTIVE,
+        };
+        int c, index;
 
-        /* Options may follow the verb ("fluffctl status --json"), as users type them. */
-        while ((c = getopt_long(argc, argv, "hq", options, NULL)) >= 0)
+        opterr = 0; /* our messages, not getopt's bare "invalid option -- 'c'" */
+        optind = 0; /* GNU: start afresh on this argv */
+        while ((c = getopt_long(argc, argv, ":hq", options, &index)) >= 0) {
+                if (c >= 0x100 && !(v->options & bits[c - 0x100]))
+                        return usage_error(v, "\"%s%s%s\" does not take --%s", v->name, v->sub ? " " : "",
+                                           strempty(v->sub), options[index].name);
                 switch (c) {
                 case 'h':
-                        help();
+                        verb_help(v);
                         return 0;
-                case ARG_VERSION:
-                        printf("fluffctl %s\n", FLUFF_VERSION);
-                        return 0;
-                case ARG_JSON:
-                        arg_json = true;
-                        break;
                 case 'q':
                         arg_quiet = true;
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
                         break;
                 case ARG_REMEMBER:
                         arg_remember = true;
@@ -145,6 +273,9 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_SHEET:
                         arg_sheet = optarg;
                         break;
+                case ARG_HTML:
+                        arg_html = optarg;
+                        break;
                 case ARG_THRESHOLD:
                         if (parse_threshold_arg(optarg) < 0)
                                 return -EINVAL;
@@ -157,72 +288,165 @@ static int parse_argv(int argc, char *argv[])
                         if (parse_towers_arg(optarg) < 0)
                                 return -EINVAL;
                         break;
+                case ARG_INTERACTIVE:
+                        arg_interactive = true;
+                        break;
+                case ':':
+                        return usage_error(v, "Option \"%s\" needs a value", argv[optind - 1]);
                 case '?':
-                        return -EINVAL;
+                        if (optopt == 0)
+                                return usage_error(v, "Unknown option \"%s\"", argv[optind - 1]);
+                        if (strstr(v->args, "TAGS")) {
+                                const char *w = bad_word(argc, argv, optopt);
+                                return usage_error(v,
+                                                   "Unknown option \"%s\" (a negated tag goes after \"--\": "
+                                                   "%s %s%s%s [OPTIONS] -- %s)",
+                                                   w ?: "-?", program_invocation_short_name, v->name,
+                                                   v->sub ? " " : "", strempty(v->sub), w ?: "-TAG");
+                        }
+                        return usage_error(v, "Unknown option \"-%c\"", optopt);
+                default:
+                        abort();
+                }
+        }
+        *ret_first = optind;
+        return 1;
+}
+
+/* Options before the command: only those every command shares. */
+static int parse_global_options(int argc, char *argv[])
+{
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"quiet", no_argument, NULL, 'q'},
+                {},
+        };
+        int c;
+
+        opterr = 0;
+        /* "+": stop at the command; what follows is the command's. */
+        while ((c = getopt_long(argc, argv, "+hq", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("fluffctl %s\n", FLUFF_VERSION);
+                        return 0;
+                case 'q':
+                        arg_quiet = true;
+                        break;
+                case '?':
+                        return usage_error(NULL,
+                                           "Unknown option \"%s\" before the command (options follow it)",
+                                           argv[optind - 1]);
                 default:
                         abort();
                 }
         return 1;
 }
 
-typedef struct Verb {
-        const char *name;
-        unsigned min_args, max_args; /* counting the verb itself */
-        int (*run)(int argc, char *argv[], sd_bus *bus);
-} Verb;
+int exit_status_of(int r)
+{
+        if (arg_interrupted)
+                return EXIT_INTERRUPTED;
+        if (r == VERB_USAGE_ERROR)
+                return EXIT_USAGE;
+        /* Nothing to do until the user acts: the error said what. EX_TEMPFAIL
+         * lets fluff-watch.service count it as success (SuccessExitStatus=75). */
+        if (r == VERB_TEMPFAIL || r == -ENOKEY || r == -ENOMEDIUM || r == -EBUSY)
+                return EXIT_TEMPFAIL;
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
 
-static const Verb verbs[] = {
-        {"status", 1, 1, verb_status},     {"login", 2, 2, verb_login},
-        {"logout", 1, 1, verb_logout},     {"sync", 1, 1, verb_sync},
-        {"jobs", 1, 1, verb_jobs},         {"cancel", 2, 2, verb_cancel},
-        {"backbone", 2, 3, verb_backbone}, {"embed", 1, 1, verb_embed},
-        {"train", 1, 1, verb_train},       {"like", 2, 2, verb_like},
-        {"dislike", 2, 2, verb_dislike},   {"unvote", 2, 2, verb_unvote},
-        {"predict", 2, 41, verb_predict},  {"predictions", 1, 1, verb_predictions},
-        {"watch", 2, 42, verb_watch},      {"review", 1, 1, verb_review},
-};
+static void on_sigint(int sig)
+{
+        arg_interrupted = 1;
+        /* the default action, now that the flag is set, for the exit status 130 */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+}
 
 static int dispatch(int argc, char *argv[])
 {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        const Verb *v = NULL;
-        int r;
+        const Verb *v;
+        bool has_subs;
+        int r, first = 0;
 
         if (argc <= 0) {
-                log_error("No command given; see \"%s --help\".", program_invocation_short_name);
-                return 2;
+                (void)usage_error(NULL, "No command given");
+                return EXIT_USAGE;
         }
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verbs[i].name, argv[0]))
-                        v = &verbs[i];
+        v = verb_find(argv[0], argc > 1 ? argv[1] : NULL, &has_subs);
+        if (!v && has_subs) {
+                /* "watch --help" lists the sub-commands */
+                if (argc > 1 && (streq(argv[1], "--help") || streq(argv[1], "-h"))) {
+                        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                                if (streq(verbs[i].name, argv[0]))
+                                        verb_usage_line(&verbs[i], stdout);
+                        return EXIT_SUCCESS;
+                }
+                if (argc > 1)
+                        log_error("Unknown command \"%s %.64s\"; see \"%s --help\".", argv[0], argv[1],
+                                  program_invocation_short_name);
+                else
+                        log_error("\"%s\" needs a sub-command; see \"%s --help\".", argv[0],
+                                  program_invocation_short_name);
+                return EXIT_USAGE;
+        }
         if (!v) {
-                log_error("Unknown command \"%s\"; see \"%s --help\".", argv[0],
-                          program_invocation_short_name);
-                return 2;
+                (void)usage_error(NULL, "Unknown command \"%.64s\"", argv[0]);
+                return EXIT_USAGE;
         }
-        if ((unsigned)argc < v->min_args) {
-                log_error("Too few arguments for \"%s\"; see \"%s --help\".", v->name,
-                          program_invocation_short_name);
-                return 2;
+        /* The sub-command is the options' argv[0]; the verb keeps seeing both. */
+        int skip = v->sub ? 1 : 0;
+        r = parse_verb_options(v, argc - skip, argv + skip, &first);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+        first += skip;
+        unsigned n = (unsigned)(argc - first);
+        if (n < v->min_args) {
+                (void)usage_error(v, "\"%s%s%s\" needs %s", v->name, v->sub ? " " : "", strempty(v->sub),
+                                  v->args);
+                return EXIT_USAGE;
         }
-        if ((unsigned)argc > v->max_args) {
-                log_error("Too many arguments for \"%s\": \"%s\".", v->name, argv[v->max_args]);
-                return 2;
+        if (n > v->max_args) {
+                (void)usage_error(v, "Too many arguments for \"%s%s%s\": \"%.64s\"", v->name,
+                                  v->sub ? " " : "", strempty(v->sub), argv[first + v->max_args]);
+                return EXIT_USAGE;
         }
 
+        /* The verb's argv: the verb, the sub-command, then the positionals. */
+        _cleanup_free_ char **vargv = calloc(n + 3, sizeof(char *));
+        if (!vargv)
+                return log_oom(), EXIT_FAILURE;
+        int k = 0;
+        vargv[k++] = argv[0];
+        if (v->sub)
+                vargv[k++] = argv[1];
+        for (int i = first; i < argc; i++)
+                vargv[k++] = argv[i];
+
+        (void)signal(SIGINT, on_sigint);
         r = bus_connect_user(&bus);
         if (r < 0)
-                return 1;
-        r = v->run(argc, argv, bus);
-        return r == VERB_USAGE_ERROR ? 2 : r == VERB_TEMPFAIL ? EXIT_TEMPFAIL : r < 0 ? 1 : 0;
+                return EXIT_FAILURE;
+        r = v->run(k, vargv, bus);
+        return exit_status_of(r);
 }
 
 int main(int argc, char *argv[])
 {
         log_set_prefix("fluffctl");
         log_parse_environment();
-        int r = parse_argv(argc, argv);
+        /* numbers as numbers, at a precision a person or a script wants
+         * (0.924055, not 0.92405480100000004) */
+        (void)json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_GLOBAL);
+        int r = parse_global_options(argc, argv);
         if (r <= 0)
-                return r < 0 ? 2 : 0;
+                return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
         return dispatch(argc - optind, argv + optind);
 }

@@ -5,6 +5,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "output.h"
 
 /* As the daemon checks it (daemon/predict/predict.h): a typo is a usage error. */
 #define COUNT_MAX 320u
@@ -63,15 +64,20 @@ json_object *prediction_rows_json(const Prediction *rows, size_t n)
 
         for (size_t i = 0; a && i < n; i++) {
                 json_object *o = json_object_new_object();
+                TagPush *tags = NULL;
+                size_t n_tags = 0;
                 if (!o)
                         break;
+                (void)tag_pushes_parse(rows[i].top_tags, &tags, &n_tags);
+                json_object_object_add(o, "rank", json_object_new_uint64(i + 1));
                 json_object_object_add(o, "id", json_object_new_uint64(rows[i].id));
                 json_object_object_add(o, "score", json_object_new_double(rows[i].score));
                 json_object_object_add(o, "label", json_object_new_string(rows[i].label));
-                json_object_object_add(o, "top_tags", json_object_new_string(rows[i].top_tags));
+                json_object_object_add(o, "top_tags", tag_pushes_json(tags, n_tags));
                 json_object_object_add(o, "image", json_object_new_string(rows[i].image));
                 json_object_object_add(o, "url", json_object_new_string(rows[i].url));
                 json_object_array_add(a, o);
+                tag_pushes_free(tags, n_tags);
         }
         return a;
 }
@@ -80,26 +86,41 @@ void prediction_rows_print_json(const Prediction *rows, size_t n)
 {
         _cleanup_(json_object_putp) json_object *a = prediction_rows_json(rows, n);
         if (a)
-                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_print(a);
 }
 
-size_t prediction_rows_print(const Prediction *rows, size_t n)
+size_t prediction_rows_print(const Prediction *rows, size_t n, const char *label_header)
 {
+        static const char *const headers[] = {"RANK", "ID", "SCORE", "LABEL", "TOP TAGS", "URL"};
+        static const unsigned flags[] = {COLUMN_RIGHT, COLUMN_RIGHT, COLUMN_RIGHT, 0,
+                                         COLUMN_LIST,  COLUMN_URL};
+        const char *h[ELEMENTSOF(headers)];
+        Table *t = NULL;
         size_t likes = 0;
 
-        printf("%-10s %6s  %-8s  %-48s %s\n", "ID", "SCORE", "LABEL", "TOP TAGS", "URL");
+        memcpy(h, headers, sizeof(h));
+        if (label_header)
+                h[3] = label_header;
+        if (table_new(h, flags, ELEMENTSOF(headers), &t) < 0)
+                return log_oom(), 0;
         for (size_t i = 0; i < n; i++) {
-                printf("%-10" PRIu64 " %6.3f  %-8s  %-48.48s %s\n", rows[i].id, rows[i].score, rows[i].label,
-                       rows[i].top_tags, rows[i].url);
+                char rank[24], id[24], score[32];
+                snprintf(rank, sizeof(rank), "%zu", i + 1);
+                snprintf(id, sizeof(id), "%" PRIu64, rows[i].id);
+                snprintf(score, sizeof(score), "%.3f", rows[i].score);
+                const char *cells[] = {rank, id, score, rows[i].label, rows[i].top_tags, rows[i].url};
+                if (table_add_row(t, cells) < 0)
+                        break;
                 likes += streq(rows[i].label, "like");
         }
+        table_print(t, output_columns());
+        table_free(t);
         return likes;
 }
 
 static void print_table(const char *tags, const Prediction *rows, size_t n)
 {
-        size_t likes = prediction_rows_print(rows, n);
+        size_t likes = prediction_rows_print(rows, n, NULL);
         printf("\n%zu posts for \"%s\", %zu likely likes.\n", n, tags, likes);
 }
 
@@ -123,29 +144,25 @@ static int show_run(sd_bus *bus, uint32_t run)
                 r = prediction_rows_read(reply, &rows, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the predictions: %m");
-        if (arg_sheet) {
-                const char **images = calloc(MAX(n, (size_t)1), sizeof(char *));
-                char **captions = calloc(MAX(n, (size_t)1), sizeof(char *));
-                if (!images || !captions) {
-                        free(images);
-                        free(captions);
-                        return log_oom();
-                }
-                for (size_t i = 0; i < n; i++) {
-                        images[i] = rows[i].image;
-                        if (asprintf(&captions[i], "%" PRIu64 "  %.2f %s", rows[i].id, rows[i].score,
-                                     rows[i].label) < 0)
-                                captions[i] = NULL;
-                }
-                r = contact_sheet_write(arg_sheet, images, (const char *const *)captions, n);
-                for (size_t i = 0; i < n; i++)
-                        free(captions[i]);
-                free(captions);
-                free(images);
+        if (arg_sheet || arg_html) {
+                RunHeading h;
+                r = run_heading_get(bus, tags, &h);
                 if (r < 0)
                         return r;
-                if (!arg_json && !arg_quiet)
-                        printf("Contact sheet: %s\n", arg_sheet);
+                if (arg_sheet) {
+                        r = contact_sheet_write(arg_sheet, &h, rows, n);
+                        if (r < 0)
+                                return r;
+                        if (!arg_json && !arg_quiet)
+                                printf("Contact sheet: %s\n", arg_sheet);
+                }
+                if (arg_html) {
+                        r = html_page_write(arg_html, &h, rows, n);
+                        if (r < 0)
+                                return r;
+                        if (!arg_json && !arg_quiet)
+                                printf("Web page: %s\n", arg_html);
+                }
         }
         if (arg_json)
                 prediction_rows_print_json(rows, n);

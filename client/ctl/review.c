@@ -12,10 +12,7 @@ static void print_table(const Prediction *rows, size_t n)
                        "yet (run \"fluffctl predict TAGS\").\n");
                 return;
         }
-        printf("%-10s %6s  %-8s  %-48s %s\n", "ID", "SCORE", "GUESS", "TOP TAGS", "URL");
-        for (size_t i = 0; i < n; i++)
-                printf("%-10" PRIu64 " %6.3f  %-8s  %-48.48s %s\n", rows[i].id, rows[i].score, rows[i].label,
-                       rows[i].top_tags, rows[i].url);
+        (void)prediction_rows_print(rows, n, "GUESS");
         printf("\n%zu posts the model is least sure about, closest to its like threshold first.\n"
                "Vote on them with \"fluffctl like ID\" or \"fluffctl dislike ID\", e.g. \"fluffctl like "
                "%" PRIu64 "\": each vote teaches the next training.\n",
@@ -30,6 +27,11 @@ int verb_review(int argc, char *argv[], sd_bus *bus)
         size_t n = 0;
         int r;
 
+        if (arg_interactive && arg_json) {
+                log_error(
+                        "\"review --interactive\" takes keys, not --json; see \"fluffctl review --help\".");
+                return VERB_USAGE_ERROR;
+        }
         r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Review",
                                &error, &reply, "u", (uint32_t)arg_count);
         if (r < 0)
@@ -37,6 +39,8 @@ int verb_review(int argc, char *argv[], sd_bus *bus)
         r = prediction_rows_read(reply, &rows, &n);
         if (r < 0)
                 return log_error_errno(r, "Failed to read the posts to review: %m");
+        if (arg_interactive)
+                return review_interactive(bus, rows, n);
         if (arg_json)
                 prediction_rows_print_json(rows, n);
         else

@@ -48,8 +48,8 @@ static int read_api_key(const char *username, char **ret)
         if (isempty(key))
                 return log_error_errno(EINVAL, "The API key is empty.");
         if (strlen(key) > API_KEY_MAX)
-                return log_error_errno(EINVAL, "The API key is longer than %d characters; that is not a key.",
-                                       API_KEY_MAX);
+                return log_error_errno(
+                        EINVAL, "The API key is longer than %d characters; that is not a key.", API_KEY_MAX);
         *ret = TAKE_PTR(key);
         return 0;
 }
@@ -88,14 +88,23 @@ int verb_login(int argc, char *argv[], sd_bus *bus)
 int verb_logout(int argc, char *argv[], sd_bus *bus)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        ManagerInfo m = {};
+        bool was_logged_in;
         int r;
 
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Logout", &error,
-                               NULL, "b", arg_forget);
+        r = manager_info_get(bus, &m);
+        if (r < 0)
+                return r;
+        was_logged_in = m.logged_in;
+        manager_info_done(&m);
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Logout",
+                               &error, NULL, "b", arg_forget);
         if (r < 0)
                 return bus_log_call_error("log out", &error, r);
+        /* fluffd does not say whether a key was saved: claim no more than "none is left" */
         if (!arg_quiet)
-                printf("Logged out%s.\n", arg_forget ? "; the saved key is deleted" : "");
+                printf("%s%s.\n", was_logged_in ? "Logged out" : "Not logged in",
+                       arg_forget ? "; no saved key is left" : "");
         return 0;
 }
 
@@ -115,7 +124,12 @@ int verb_cancel(int argc, char *argv[], sd_bus *bus)
                         return log_error_errno(ENOENT, "No such job: \"%s\".", argv[1]);
                 return bus_log_call_error("cancel the job", &error, r);
         }
-        if (!arg_quiet)
-                printf("Cancelled %s.\n", path);
+        if (arg_json) {
+                JobInfo j = {};
+                if (job_info_get(bus, path, &j) >= 0)
+                        job_info_print_json(&j);
+                job_info_done(&j);
+        } else if (!arg_quiet)
+                printf("Cancelled job %s.\n", path + strlen(FLUFF_BUS_JOB_PREFIX "/"));
         return 0;
 }

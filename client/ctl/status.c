@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <time.h>
 
 #include "bus-util.h"
 #include "ctl.h"
+#include "output.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-static json_object *job_to_json(const JobInfo *j)
+json_object *job_info_json(const JobInfo *j)
 {
         json_object *o = json_object_new_object();
         if (!o)
@@ -27,6 +29,13 @@ static json_object *job_to_json(const JobInfo *j)
         return o;
 }
 
+void job_info_print_json(const JobInfo *j)
+{
+        _cleanup_(json_object_putp) json_object *o = job_info_json(j);
+        if (o)
+                json_print(o);
+}
+
 static json_object *outbox_to_json(const ManagerInfo *m)
 {
         json_object *o = json_object_new_object();
@@ -41,15 +50,10 @@ static json_object *outbox_to_json(const ManagerInfo *m)
 
 static void print_outbox(const ManagerInfo *m)
 {
-        printf("       Votes: %" PRIu64 " pending, %" PRIu64 " sent, %" PRIu64 " failed\n", m->outbox_pending,
-               m->outbox_sent, m->outbox_failed);
+        printf("       Votes: %" PRIu64 " pending, %" PRIu64 " sent, %" PRIu64 " failed\n",
+               m->outbox_pending, m->outbox_sent, m->outbox_failed);
         if (!isempty(m->outbox_last_error))
                 printf("  Last error: %s\n", m->outbox_last_error);
-}
-
-static void print_json(json_object *o)
-{
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* Reads every job the daemon lists; jobs that vanish meanwhile are left out. */
@@ -80,17 +84,58 @@ static void jobs_free(JobInfo *jobs, size_t n)
         free(jobs);
 }
 
-static void print_job_line(const JobInfo *j)
+static void format_duration(uint64_t usec, char *buf, size_t size)
 {
-        char progress[64] = "";
+        uint64_t s = usec / USEC_PER_SEC;
+        if (s >= 3600)
+                snprintf(buf, size, "%" PRIu64 "h %02" PRIu64 "m", s / 3600, s / 60 % 60);
+        else if (s >= 60)
+                snprintf(buf, size, "%" PRIu64 "m %02" PRIu64 "s", s / 60, s % 60);
+        else
+                snprintf(buf, size, "%" PRIu64 ".%01" PRIu64 "s", s, usec / (USEC_PER_SEC / 10) % 10);
+}
 
-        if (j->total > 0)
-                snprintf(progress, sizeof(progress), " %" PRIu64 "/%" PRIu64, j->done, j->total);
-        else if (j->done > 0)
-                snprintf(progress, sizeof(progress), " %" PRIu64, j->done);
-        printf("%4" PRIu64 "  %-8s %-10s %s%s%s%s\n", j->id, strempty(j->kind), strempty(j->state),
-               strempty(j->phase), progress, isempty(j->message) && isempty(j->error) ? "" : "  ",
-               !isempty(j->error) ? j->error : strempty(j->message));
+/* ID, kind, state, progress, when it started, how long it ran (or runs), and
+ * the message or error. */
+static void print_jobs_table(const JobInfo *jobs, size_t n)
+{
+        static const char *const headers[] = {"ID",      "KIND", "STATE",  "PROGRESS",
+                                              "STARTED", "TIME", "MESSAGE"};
+        static const unsigned flags[] = {COLUMN_RIGHT, 0, 0, COLUMN_RIGHT, 0, COLUMN_RIGHT, 0};
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        Table *t = NULL;
+
+        if (table_new(headers, flags, ELEMENTSOF(headers), &t) < 0) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const JobInfo *j = &jobs[i];
+                char id[24], progress[64] = "", started[32] = "", took[32] = "";
+                snprintf(id, sizeof(id), "%" PRIu64, j->id);
+                if (j->total > 0)
+                        snprintf(progress, sizeof(progress), "%" PRIu64 "%% %" PRIu64 "/%" PRIu64,
+                                 j->done * 100 / j->total, j->done, j->total);
+                else if (j->done > 0)
+                        snprintf(progress, sizeof(progress), "%" PRIu64, j->done);
+                if (j->created_usec > 0) {
+                        time_t c = (time_t)(j->created_usec / USEC_PER_SEC);
+                        struct tm tm;
+                        if (localtime_r(&c, &tm))
+                                strftime(started, sizeof(started), "%H:%M:%S", &tm);
+                        uint64_t end = j->finished_usec ?: now;
+                        format_duration(end > j->created_usec ? end - j->created_usec : 0, took,
+                                        sizeof(took));
+                }
+                const char *msg = !isempty(j->error)     ? j->error
+                                  : !isempty(j->message) ? j->message
+                                                         : j->phase;
+                const char *cells[] = {id, j->kind, j->state, progress, started, took, msg};
+                if (table_add_row(t, cells) < 0)
+                        break;
+        }
+        table_print(t, output_columns());
+        table_free(t);
 }
 
 int verb_status(int argc, char *argv[], sd_bus *bus)
@@ -131,11 +176,11 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 json_object_object_add(o, "counts", TAKE_PTR(counts));
                 json_object_object_add(o, "outbox", outbox_to_json(&m));
                 for (size_t i = 0; i < n_jobs; i++)
-                        json_object_array_add(list, job_to_json(&jobs[i]));
+                        json_object_array_add(list, job_info_json(&jobs[i]));
                 json_object_object_add(o, "jobs", TAKE_PTR(list));
                 backbone_status_json(&m, o);
                 model_status_json(&m, o);
-                print_json(o);
+                json_print(o);
         } else {
                 if (m.logged_in)
                         printf("   Logged in: yes, as \"%s\"\n", strempty(m.username));
@@ -152,8 +197,8 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 model_status_print(&m);
                 print_outbox(&m);
                 printf("        Jobs: %s\n", n_jobs == 0 ? "none running" : "");
-                for (size_t i = 0; i < n_jobs; i++)
-                        print_job_line(&jobs[i]);
+                if (n_jobs > 0)
+                        print_jobs_table(jobs, n_jobs);
                 printf("     Version: fluffd %s\n", strempty(m.version));
         }
         r = 0;
@@ -183,15 +228,13 @@ int verb_jobs(int argc, char *argv[], sd_bus *bus)
                         goto finish;
                 }
                 for (size_t i = 0; i < n_jobs; i++)
-                        json_object_array_add(list, job_to_json(&jobs[i]));
-                print_json(list);
+                        json_object_array_add(list, job_info_json(&jobs[i]));
+                json_print(list);
         } else if (n_jobs == 0) {
                 if (!arg_quiet)
                         printf("No jobs.\n");
         } else {
-                printf("  ID  KIND     STATE      PROGRESS\n");
-                for (size_t i = 0; i < n_jobs; i++)
-                        print_job_line(&jobs[i]);
+                print_jobs_table(jobs, n_jobs);
         }
         r = 0;
 finish:

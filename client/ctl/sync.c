@@ -21,10 +21,12 @@ typedef struct Wait {
 
 static void wait_show(Wait *w)
 {
-        if (!job_info_finished(&w->job)) {
-                const char *t = isempty(w->job.message) ? w->job.phase : w->job.message;
-                snprintf(w->title, sizeof(w->title), "%s", isempty(t) ? "Waiting" : t);
-        }
+        /* a finished job's counts are reset and its message is a summary: the
+         * line keeps what it showed last, and the stop adds ", done." */
+        if (job_info_finished(&w->job))
+                return;
+        const char *t = isempty(w->job.message) ? w->job.phase : w->job.message;
+        snprintf(w->title, sizeof(w->title), "%s", isempty(t) ? "Waiting" : t);
         progress_update(w->progress, w->title, w->job.done, w->job.total);
 }
 
@@ -84,6 +86,7 @@ static int on_sigint(sd_event_source *s, const struct signalfd_siginfo *si, void
 {
         Wait *w = userdata;
 
+        arg_interrupted = 1;
         if (++w->interrupts > 1) {
                 progress_stop(w->progress, "interrupted");
                 log_error("Leaving without waiting; the job is being cancelled.");
@@ -91,9 +94,10 @@ static int on_sigint(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
         progress_stop(w->progress, "cancelling");
         if (!arg_quiet)
-                fprintf(stderr, "Cancelling job %" PRIu64 " (press Ctrl-C again to leave now)...\n", w->job.id);
-        (void)sd_bus_call_method_async(w->bus, NULL, FLUFF_BUS_NAME, w->job.path, FLUFF_BUS_JOB_IFACE, "Cancel",
-                                       NULL, NULL, NULL);
+                fprintf(stderr, "Cancelling job %" PRIu64 " (press Ctrl-C again to leave now)...\n",
+                        w->job.id);
+        (void)sd_bus_call_method_async(w->bus, NULL, FLUFF_BUS_NAME, w->job.path, FLUFF_BUS_JOB_IFACE,
+                                       "Cancel", NULL, NULL, NULL);
         return 0;
 }
 
@@ -164,10 +168,11 @@ int job_call_and_wait(sd_bus *bus, const char *method, const char *what, const c
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                           method);
+        r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                           FLUFF_BUS_MANAGER_IFACE, method);
         if (r >= 0)
-                r = path_arg ? sd_bus_message_append(call, "s", path_arg) : sd_bus_message_append(call, "a{sv}", 0);
+                r = path_arg ? sd_bus_message_append(call, "s", path_arg)
+                             : sd_bus_message_append(call, "a{sv}", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the %s call: %m", method);
         return job_call_message_and_wait(bus, call, what);
@@ -179,7 +184,7 @@ int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *wha
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *s1 = NULL, *s2 = NULL, *s3 = NULL;
-        Wait w = { .bus = bus };
+        Wait w = {.bus = bus};
         const char *path;
         int r;
 
@@ -188,12 +193,12 @@ int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *wha
                 r = sd_bus_match_signal(bus, &s1, FLUFF_BUS_NAME, NULL, "org.freedesktop.DBus.Properties",
                                         "PropertiesChanged", on_properties_changed, &w);
                 if (r >= 0)
-                        r = sd_bus_match_signal(bus, &s2, FLUFF_BUS_NAME, NULL, FLUFF_BUS_JOB_IFACE, "Finished",
-                                                on_finished, &w);
+                        r = sd_bus_match_signal(bus, &s2, FLUFF_BUS_NAME, NULL, FLUFF_BUS_JOB_IFACE,
+                                                "Finished", on_finished, &w);
                 if (r >= 0)
                         r = sd_bus_match_signal(bus, &s3, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                                "org.freedesktop.DBus", "NameOwnerChanged", on_name_owner_changed,
-                                                &w);
+                                                "org.freedesktop.DBus", "NameOwnerChanged",
+                                                on_name_owner_changed, &w);
                 if (r < 0)
                         return log_error_errno(r, "Failed to listen for the job's progress: %m");
         }
@@ -205,18 +210,31 @@ int job_call_message_and_wait(sd_bus *bus, sd_bus_message *call, const char *wha
         if (r < 0)
                 return log_error_errno(r, "Failed to read the reply to %s: %m", method);
 
-        if (arg_no_wait) {
-                if (!arg_quiet)
-                        printf("%s\n", path);
-                return 0;
-        }
-
         w.job.path = strdup(path);
         if (!w.job.path)
                 return log_oom();
+        if (arg_no_wait) {
+                /* The job's number, as "jobs" and "cancel" use it; never the bus path. */
+                r = bus_get_properties(bus, path, FLUFF_BUS_JOB_IFACE, job_info_map, &w.job, NULL);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to read the new job, ignoring: %m");
+                if (arg_json)
+                        job_info_print_json(&w.job);
+                else if (!arg_quiet)
+                        printf("Started %s job %" PRIu64
+                               "; \"fluffctl jobs\" follows it, \"fluffctl cancel %" PRIu64 "\" stops it.\n",
+                               strempty(w.job.kind), w.job.id, w.job.id);
+                job_info_done(&w.job);
+                return 0;
+        }
+
         w.progress = progress_new(arg_quiet);
         r = wait_for_job(&w);
-        if (r >= 0 && !arg_quiet && !isempty(w.job.message))
+        if (arg_json && !arg_quiet) {
+                /* a fresh read: the job's last properties, id and times included */
+                (void)bus_get_properties(bus, w.job.path, FLUFF_BUS_JOB_IFACE, job_info_map, &w.job, NULL);
+                job_info_print_json(&w.job);
+        } else if (r >= 0 && !arg_quiet && !isempty(w.job.message))
                 printf("%s\n", w.job.message);
         progress_free(w.progress);
         job_info_done(&w.job);

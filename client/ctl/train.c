@@ -2,10 +2,12 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <time.h>
 
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "output.h"
 
 /* As the daemon checks them (daemon/train/taste.h): refused here first, so a
  * typo is a usage error (exit 2) rather than a failed call. */
@@ -98,6 +100,33 @@ static const char *model_source(json_object *o, char *buf, size_t size)
         return buf;
 }
 
+int run_heading_get(sd_bus *bus, const char *query, RunHeading *ret)
+{
+        ManagerInfo m = {};
+        char buf[96];
+        time_t now = time(NULL);
+        struct tm tm;
+        int r;
+
+        *ret = (RunHeading){.query = query, .threshold = NAN};
+        if (localtime_r(&now, &tm))
+                strftime(ret->date, sizeof(ret->date), "%Y-%m-%d %H:%M", &tm);
+        r = manager_info_get(bus, &m);
+        if (r < 0)
+                return r;
+        _cleanup_(json_object_putp) json_object *o = parse_info(&m);
+        if (o) {
+                ret->threshold = get_double(o, "threshold");
+                snprintf(ret->model, sizeof(ret->model), "trained %s, validation ROC AUC %.3f, %s",
+                         strna(get_string(o, "created")),
+                         get_double(json_object_object_get(o, "metrics"), "roc_auc"),
+                         model_source(o, buf, sizeof(buf)));
+        } else
+                snprintf(ret->model, sizeof(ret->model), "none");
+        manager_info_done(&m);
+        return 0;
+}
+
 void model_status_print(const ManagerInfo *m)
 {
         _cleanup_(json_object_putp) json_object *o = parse_info(m);
@@ -112,23 +141,31 @@ void model_status_print(const ManagerInfo *m)
                model_source(o, buf, sizeof(buf)));
 }
 
+/* The documented model object: ModelInfo with one threshold (the metrics'
+ * copy of it is dropped). */
+static json_object *model_json(const ManagerInfo *m)
+{
+        json_object *info = parse_info(m), *mt;
+        if (info && json_object_object_get_ex(info, "metrics", &mt) && mt)
+                json_object_object_del(mt, "threshold");
+        return info;
+}
+
 void model_status_json(const ManagerInfo *m, json_object *o)
 {
-        json_object *info = parse_info(m);
-        json_object_object_add(o, "model", info);
+        json_object_object_add(o, "model", model_json(m));
 }
 
 static void print_metrics(const ManagerInfo *m)
 {
-        _cleanup_(json_object_putp) json_object *o = parse_info(m);
+        _cleanup_(json_object_putp) json_object *o = model_json(m);
         json_object *mt;
         char buf[96];
 
         if (!o)
                 return;
         if (arg_json) {
-                puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_print(o);
                 return;
         }
         mt = json_object_object_get(o, "metrics");

@@ -7,6 +7,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "output.h"
 
 /* As the daemon checks it (daemon/watch/watch.h): a typo is a usage error. */
 #define MAX_PER_RUN_MAX 320u
@@ -57,6 +58,64 @@ static int parse_watch_id(const char *arg, uint64_t *ret)
         return 0;
 }
 
+static json_object *watch_json(uint64_t id, const char *tags, double threshold, uint32_t max,
+                               uint64_t last_seen, uint64_t last_run)
+{
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "id", json_object_new_uint64(id));
+        json_object_object_add(o, "tags", json_object_new_string(tags));
+        json_object_object_add(o, "threshold", json_object_new_double(threshold));
+        json_object_object_add(o, "max_per_run", json_object_new_uint64(max));
+        json_object_object_add(o, "last_seen_id", json_object_new_uint64(last_seen));
+        json_object_object_add(o, "last_run_usec", json_object_new_uint64(last_run));
+        return o;
+}
+
+/* The watch objects (want 0: all), as an array. */
+static int watches_json(sd_bus *bus, uint64_t want, json_object **ret)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+        const char *tags;
+        double threshold;
+        uint64_t id, last_seen, last_run;
+        uint32_t max;
+        int r;
+
+        if (!a)
+                return log_oom();
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "ListWatches",
+                               &error, &reply, NULL);
+        if (r < 0)
+                return bus_log_call_error("list the watches", &error, r);
+        r = sd_bus_message_enter_container(reply, 'a', "(tsdutt)");
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the watches: %m");
+        while ((r = sd_bus_message_read(reply, "(tsdutt)", &id, &tags, &threshold, &max, &last_seen,
+                                        &last_run)) > 0)
+                if (want == 0 || id == want)
+                        json_object_array_add(a, watch_json(id, tags, threshold, max, last_seen, last_run));
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the watches: %m");
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+static int watch_print_json(sd_bus *bus, uint64_t id)
+{
+        _cleanup_(json_object_putp) json_object *a = NULL;
+        int r = watches_json(bus, id, &a);
+        if (r < 0)
+                return r;
+        if (json_object_array_length(a) != 1)
+                return log_error_errno(ENOENT, "Watch %" PRIu64 " is gone.", id);
+        json_print(json_object_array_get_idx(a, 0));
+        return 0;
+}
+
 static int watch_add(int argc, char *argv[], sd_bus *bus)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -99,8 +158,8 @@ static int watch_add(int argc, char *argv[], sd_bus *bus)
         if (r < 0)
                 return log_error_errno(r, "Failed to read the reply to AddWatch: %m");
         if (arg_json)
-                printf("%" PRIu64 "\n", id);
-        else if (!arg_quiet)
+                return watch_print_json(bus, id);
+        if (!arg_quiet)
                 printf("Watching \"%s\" as watch %" PRIu64
                        "; \"fluffctl watch run\" looks for new posts now, "
                        "the fluff-watch timer does it regularly.\n",
@@ -125,7 +184,14 @@ static int watch_remove(int argc, char *argv[], sd_bus *bus)
                                &error, NULL, "t", id);
         if (r < 0)
                 return bus_log_call_error("remove the watch", &error, r);
-        if (!arg_quiet && !arg_json)
+        if (arg_json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+                if (!o)
+                        return log_oom();
+                json_object_object_add(o, "id", json_object_new_uint64(id));
+                json_object_object_add(o, "removed", json_object_new_boolean(true));
+                json_print(o);
+        } else if (!arg_quiet)
                 printf("Removed watch %" PRIu64 ".\n", id);
         return 0;
 }
@@ -172,18 +238,9 @@ static int watch_list(int argc, char *argv[], sd_bus *bus)
         while ((r = sd_bus_message_read(reply, "(tsdutt)", &id, &tags, &threshold, &max, &last_seen,
                                         &last_run)) > 0) {
                 n++;
-                if (a) {
-                        json_object *o = json_object_new_object();
-                        if (!o)
-                                return log_oom();
-                        json_object_object_add(o, "id", json_object_new_uint64(id));
-                        json_object_object_add(o, "tags", json_object_new_string(tags));
-                        json_object_object_add(o, "threshold", json_object_new_double(threshold));
-                        json_object_object_add(o, "max_per_run", json_object_new_uint64(max));
-                        json_object_object_add(o, "last_seen_id", json_object_new_uint64(last_seen));
-                        json_object_object_add(o, "last_run_usec", json_object_new_uint64(last_run));
-                        json_object_array_add(a, o);
-                } else {
+                if (a)
+                        json_object_array_add(a, watch_json(id, tags, threshold, max, last_seen, last_run));
+                else {
                         char when[32];
                         format_time(last_run, when, sizeof(when));
                         printf("%-5" PRIu64 " %9.3f %5" PRIu32 " %10" PRIu64 "  %-16s  %s\n", id, threshold,
@@ -193,8 +250,7 @@ static int watch_list(int argc, char *argv[], sd_bus *bus)
         if (r < 0)
                 return log_error_errno(r, "Failed to read the watches: %m");
         if (a)
-                puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+                json_print(a);
         else if (n == 0)
                 printf("\nNo watches yet: \"fluffctl watch add TAGS...\" adds one.\n");
         return 0;
@@ -251,14 +307,14 @@ static int print_heard(const Heard *h)
                         json_object *o = json_object_new_object();
                         if (!o)
                                 return log_oom();
-                        json_object_object_add(o, "watch", json_object_new_uint64(watch));
+                        json_object_object_add(o, "id", json_object_new_uint64(watch));
                         json_object_object_add(o, "tags", json_object_new_string(tags));
                         json_object_object_add(o, "posts", prediction_rows_json(rows, n));
                         json_object_array_add(a, o);
                 } else if (!arg_quiet) {
                         printf("\nWatch %" PRIu64 " \"%s\": %zu new post%s\n", watch, tags, n,
                                n == 1 ? "" : "s");
-                        (void)prediction_rows_print(rows, n);
+                        (void)prediction_rows_print(rows, n, NULL);
                 }
         }
         if (a)

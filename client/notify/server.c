@@ -105,7 +105,42 @@ static int on_notify_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 }
 
 /* Notify(app_name, replaces_id, app_icon, summary, body, actions, hints, expire_timeout). */
-static int send_notify(Context *c, uint32_t replaces, const char *summary, const char *body,
+/* What a notification is, for the hints the Desktop Notifications spec
+ * defines: the server shows Fluff's name and icon from desktop-entry, sorts
+ * by category, and keeps a transient one (a vote's confirmation) out of its
+ * history. */
+typedef enum NoteKind {
+        NOTE_POST,    /* one new post: normal urgency */
+        NOTE_GROUP,   /* several posts in one: low urgency, the posts follow on a click */
+        NOTE_CONFIRM, /* "Recorded a like": low urgency, transient */
+} NoteKind;
+
+#define DESKTOP_ENTRY "io.github.fluffml.Fluff"
+#define CATEGORY_POST "x-fluff.post"
+#define CATEGORY_VOTE "x-fluff.vote"
+
+static int append_hints(sd_bus_message *m, NoteKind kind, const char *uri)
+{
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && uri)
+                r = sd_bus_message_append(m, "{sv}", "image-path", "s", uri);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "desktop-entry", "s", DESKTOP_ENTRY);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "category", "s",
+                                          kind == NOTE_CONFIRM ? CATEGORY_VOTE : CATEGORY_POST);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}", "urgency", "y", (uint8_t)(kind == NOTE_POST ? 1 : 0));
+        if (r >= 0 && kind == NOTE_CONFIRM)
+                r = sd_bus_message_append(m, "{sv}", "transient", "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+static int send_notify(Context *c, NoteKind kind, uint32_t replaces, const char *summary, const char *body,
                        char *const *actions, const char *image, int32_t timeout, Batch *batch)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -133,11 +168,7 @@ static int send_notify(Context *c, uint32_t replaces, const char *summary, const
         if (r >= 0)
                 r = sd_bus_message_append_strv(m, (char **)actions);
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && uri)
-                r = sd_bus_message_append(m, "{sv}", "image-path", "s", uri);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = append_hints(m, kind, uri);
         if (r >= 0)
                 r = sd_bus_message_append(m, "i", timeout);
         if (r < 0) {
@@ -201,7 +232,8 @@ static void show_now(Context *c, Batch *b)
         }
         log_debug("Showing %zu post(s) of watch %" PRIu64 ".", b->n_posts, b->watch_id);
         /* Without actions there is nothing to map an id to. */
-        r = send_notify(c, 0, summary, body, actions, b->posts[0].image, -1, c->cap_actions ? b : NULL);
+        r = send_notify(c, b->n_posts == 1 ? NOTE_POST : NOTE_GROUP, 0, summary, body, actions,
+                        b->posts[0].image, -1, c->cap_actions ? b : NULL);
         if (!c->cap_actions)
                 batch_free(b);
         if (r < 0)
@@ -253,7 +285,7 @@ void server_replace(Context *c, uint32_t id, const char *summary, const char *bo
                 }
                 body = escaped;
         }
-        r = send_notify(c, id, summary, body, NULL, image, CONFIRM_TIMEOUT_MS, NULL);
+        r = send_notify(c, NOTE_CONFIRM, id, summary, body, NULL, image, CONFIRM_TIMEOUT_MS, NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to update a notification: %m");
 }

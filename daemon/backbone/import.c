@@ -53,7 +53,8 @@ static int check_package_json(const PkgBlob *b, char *ret_version, size_t size, 
             !json_object_is_type(name, json_type_string) || !json_object_is_type(version, json_type_string))
                 return import_error(e, -EBADMSG, "The package's package.json is not valid");
         if (!streq(json_object_get_string(name), "nsfwjs"))
-                return import_error(e, -EBADMSG, "The package is \"%.64s\", not nsfwjs",
+                return import_error(e, -EBADMSG, "The package is \"%.*s\", not nsfwjs",
+                                    (int)utf8_prefix_len(json_object_get_string(name), 64),
                                     json_object_get_string(name));
         /* the version is shown by status: clean text, cut on a character boundary */
         const char *v = json_object_get_string(version);

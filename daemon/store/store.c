@@ -4,6 +4,7 @@
 
 #include "schema.h"
 #include "store-internal.h"
+#include "fluff/text.h"
 
 Store *store_free(Store *s)
 {
@@ -63,8 +64,9 @@ static int migrate(Store *s, unsigned from, unsigned to)
                         memcpy(saved, s->error, sizeof saved - 1);
                         saved[sizeof saved - 1] = 0;
                         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                        (void)snprintf(s->error, sizeof s->error, "migration to version %u failed: %.440s",
-                                       v, saved);
+                        /* cut on a character boundary: the message may reach the bus */
+                        (void)snprintf(s->error, sizeof s->error, "migration to version %u failed: %.*s", v,
+                                       (int)utf8_prefix_len(saved, 440), saved);
                         return r;
                 }
                 log_debug("store: migrated \"%s\" to schema version %u", s->path, v);

@@ -250,8 +250,8 @@ class Embed(unittest.TestCase):
         self.assertEqual(self.computed_per_run(), [])
 
         # Cancelled at once: the batch in flight is kept, the job says cancelled.
-        path = self.ctl_ok("embed", "--no-wait").stdout.strip()
-        self.ctl_ok("cancel", path)
+        job = self.ctl_ok("embed", "--no-wait", "--json").json()
+        self.ctl_ok("cancel", str(job["id"]))
         jobs = self.wait_jobs_idle()
         self.assertEqual(jobs[0]["kind"], "embed")
         self.assertEqual(jobs[0]["state"], "cancelled", jobs[0])

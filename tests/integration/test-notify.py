@@ -151,7 +151,7 @@ class Notify(unittest.TestCase):
         r = self.d.ctl("watch", "add", "--json", "--threshold", "0", "--max", str(max_per_run), "--",
                        *query.split())
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
-        wid = int(r.stdout)
+        wid = r.json()["id"]
         r = self.d.ctl("watch", "run", str(wid))
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         self.assertIn(f"{max_per_run} new post", r.stdout)
@@ -164,6 +164,11 @@ class Notify(unittest.TestCase):
     def check_single(self, n, query):
         self.assertEqual(n["app_name"], "Fluff")
         self.assertEqual(n["replaces_id"], 0)
+        # the spec's hints: Fluff's .desktop file names it, a post is normal urgency, kept in history
+        self.assertEqual(n["hints"]["desktop-entry"], "io.github.fluffml.Fluff", n)
+        self.assertEqual(n["hints"]["category"], "x-fluff.post", n)
+        self.assertEqual(n["hints"]["urgency"], 1, n)
+        self.assertNotIn("transient", n["hints"], n)
         uri = n["hints"]["image-path"]
         self.assertTrue(uri.startswith("file:///"), n)
         path = urllib.parse.unquote(uri[len("file://"):])
@@ -195,6 +200,10 @@ class Notify(unittest.TestCase):
         conf = self.server.wait_notify(n0 + 3)[-1]
         self.assertEqual(conf["summary"], f"Liked post {pid}")
         self.assertEqual(conf["actions"], [])
+        # a confirmation is low urgency and transient: not kept in the history
+        self.assertEqual((conf["hints"]["transient"], conf["hints"]["urgency"], conf["hints"]["category"]),
+                         (True, 0, "x-fluff.vote"), conf)
+        self.assertEqual(conf["hints"]["desktop-entry"], "io.github.fluffml.Fluff", conf)
         # The stand-in closed the clicked one (as servers do), so this is a new one.
         self.assertEqual(conf["replaces_id"], nid)
         ok = wait_for(lambda: [v for v in self.site.stats()["votes"] if v["post_id"] == pid], 30)
@@ -236,6 +245,7 @@ class Notify(unittest.TestCase):
         self.assertEqual(len(group["body"].splitlines()), 5 + 2, group["body"])  # 5 listed, "and 1 more", hint
         self.assertIn("and 1 more", group["body"])
         self.assertTrue(group["hints"]["image-path"].startswith("file:///"))
+        self.assertEqual((group["hints"]["urgency"], group["hints"]["category"]), (0, "x-fluff.post"), group)
         self.server.invoke(group["id"], "expand")
         each = self.server.wait_notify(n0 + 7)[n0 + 1:]
         self.assertEqual(len(each), 6)

@@ -114,12 +114,13 @@ class Sync(unittest.TestCase):
     def test_one_at_a_time_and_cancel(self):
         # Slow the site so the sync is surely still running.
         self.site.fault("slow", delay_ms=1500, path=r"^/posts\.json")
-        r = self.d.ctl("sync", "--no-wait")
+        r = self.d.ctl("sync", "--no-wait", "--json")
         self.assertEqual(r.returncode, 0, r)
-        path = r.stdout.strip()
+        path = r.json()["path"]
         self.assertTrue(path.startswith("/io/github/fluffml/Fluff1/job/"), r)
+        self.assertEqual(int(path.rsplit("/", 1)[1]), r.json()["id"])
         second = self.d.ctl("sync", "--no-wait")
-        self.assertEqual(second.returncode, 1, second)
+        self.assertEqual(second.returncode, 75, second)  # EX_TEMPFAIL: wait for the running one
         self.assertIn("already running", second.stderr)
         self.assertTrue(self.d.status()["jobs"])
         job_id = path.rsplit("/", 1)[1]
@@ -143,7 +144,7 @@ class Sync(unittest.TestCase):
         time.sleep(1.0)
         proc.send_signal(2)
         out, err = proc.communicate(timeout=30)
-        self.assertEqual(proc.returncode, 1, (out, err))
+        self.assertEqual(proc.returncode, 130, (out, err))  # 128 + SIGINT, as a shell reports it
         self.assertIn("cancelled", err)
         jobs = self.d.ctl("jobs", "--json").json()
         self.assertEqual(jobs[0]["state"], "cancelled", jobs)

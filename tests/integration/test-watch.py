@@ -154,10 +154,10 @@ class Watch(SyncedCase):
         # Without a model the default threshold is an even chance.
         r = self.ctl("watch", "add", "--json", "canine")
         self.assertEqual(r.returncode, 0, r)
-        w = self.watches()[int(r.stdout)]
+        w = self.watches()[r.json()["id"]]
         self.assertEqual((w["tags"], w["threshold"], w["max_per_run"], w["last_seen_id"], w["last_run_usec"]),
                          ("canine", 0.5, 10, 0, 0))
-        self.ctl("watch", "remove", r.stdout.strip(), check=True)
+        self.ctl("watch", "remove", str(r.json()["id"]), check=True)
         self.assertEqual(self.watches(), {})
 
         # Logged out, a timer run says so in one line and does not fail.
@@ -175,10 +175,10 @@ class Watch(SyncedCase):
 
         r = self.ctl("watch", "add", "--json", "--", QUERY)
         self.assertEqual(r.returncode, 0, r)
-        w1 = int(r.stdout)
+        w1 = r.json()["id"]
         r = self.ctl("watch", "add", "--json", "--threshold", "0", "--max", "1", "--", QUERY)
         self.assertEqual(r.returncode, 0, r)
-        w2 = int(r.stdout)
+        w2 = r.json()["id"]
         ws = self.watches()
         self.assertAlmostEqual(ws[w1]["threshold"], threshold, places=5)
         self.assertEqual(ws[w1]["max_per_run"], 10)
@@ -188,7 +188,7 @@ class Watch(SyncedCase):
         # First run: the best of the newest posts, bounded.
         got, mon = self.run_watches()
         newest = self.newest_visible()
-        by_watch = {g["watch"]: g["posts"] for g in got}
+        by_watch = {g["id"]: g["posts"] for g in got}
         self.assertEqual(mon.count, len(got))
         self.check_posts(by_watch.get(w1, []), threshold, 10)
         self.check_posts(by_watch.get(w2, []), 0.0, 1)
@@ -214,7 +214,7 @@ class Watch(SyncedCase):
         new = self.site.add_posts(40)
         self.site.user_vote(new[0], 1)
         got, mon = self.run_watches()
-        by_watch = {g["watch"]: g["posts"] for g in got}
+        by_watch = {g["id"]: g["posts"] for g in got}
         self.assertEqual(mon.count, len(got))
         scores = self.model_scores()
         eligible = sorted((i for i in new if i in scores), key=lambda i: (-scores[i], i))
@@ -256,7 +256,7 @@ class Watch(SyncedCase):
         self.d.start()
         self.assertEqual(self.watches()[w1]["last_seen_id"], before, "the killed run committed nothing")
         got, mon = self.run_watches()
-        by_watch = {g["watch"]: g["posts"] for g in got}
+        by_watch = {g["id"]: g["posts"] for g in got}
         scores = self.model_scores()
         eligible = sorted((i for i in more if i in scores), key=lambda i: (-scores[i], i))
         expected1 = [i for i in eligible if scores[i] >= threshold][:10]
