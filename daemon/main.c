@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: MIT */
+/* fluffd: builds every layer bottom up (core, services, the job runner, the
+ * features, the bus adapter), runs the loop, and tears them down in reverse.
+ * daemon/README.md describes the layers. */
 #include <getopt.h>
+#include <systemd/sd-daemon.h>
 
-#include "daemon.h"
+#include "core/context.h"
+#include "dbus/server.h"
+#include "embed/embed.h"
 #include "fluff/util.h"
+#include "jobs/runner.h"
+#include "login/login.h"
+#include "services/backbone.h"
+#include "services/outbox.h"
+#include "services/taste.h"
 #include "vk.h"
+#include "work/work.h"
 
 static bool arg_self_test;
 
@@ -26,10 +38,10 @@ static int parse_argv(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_SELF_TEST };
         static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "verbose", no_argument, NULL, 'v' },
-                { "self-test", no_argument, NULL, ARG_SELF_TEST },
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"verbose", no_argument, NULL, 'v'},
+                {"self-test", no_argument, NULL, ARG_SELF_TEST},
                 {},
         };
         int c;
@@ -58,9 +70,100 @@ static int parse_argv(int argc, char *argv[])
         return 1;
 }
 
+typedef struct Fluffd {
+        Context *ctx;              /* owned */
+        BackboneService *backbone; /* owned */
+        TasteService *taste;       /* owned */
+        Outbox *outbox;            /* owned */
+        JobRunner *runner;         /* owned */
+        Embed *embed;              /* owned */
+        Login *login;              /* owned */
+        BusServer *server;         /* owned */
+} Fluffd;
+
+static void fluffd_done(Fluffd *f)
+{
+        /* Jobs first: they may hold work items, requests and bus messages;
+         * their removal still reaches the bus. */
+        f->runner = job_runner_free(f->runner);
+        f->login = login_free(f->login);
+        f->outbox = outbox_free(f->outbox);
+        /* The pool drops or finishes its items before the services they borrow go. */
+        if (f->ctx)
+                f->ctx->work = work_pool_free(f->ctx->work);
+        f->backbone = backbone_service_free(f->backbone);
+        f->taste = taste_service_free(f->taste);
+        f->embed = embed_free(f->embed);
+        f->server = bus_server_free(f->server);
+        f->ctx = context_free(f->ctx);
+}
+
+static int fluffd_build(Fluffd *f)
+{
+        Context *ctx;
+        int r;
+
+        r = context_new(&f->ctx);
+        if (r < 0)
+                return r;
+        ctx = f->ctx;
+
+        r = backbone_service_new(ctx->event, ctx->data_dir, &f->backbone);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the backbone: %m");
+        r = taste_service_new(ctx->data_dir, &f->taste);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the taste model: %m");
+        r = outbox_new(ctx->event, ctx->store, ctx->e621, &ctx->session, &ctx->counts, ctx->events,
+                       &f->outbox);
+        if (r < 0)
+                return log_oom();
+
+        r = job_runner_new(ctx->event, ctx->events, &ctx->session, f->taste, f->backbone, &f->runner);
+        if (r < 0)
+                return log_oom();
+
+        r = embed_new(ctx, f->backbone, f->runner, &f->embed);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up embedding: %m");
+        embed_refresh_embedded(f->embed);
+        r = login_new(ctx, f->outbox, f->runner, &f->login);
+        if (r < 0)
+                return log_oom();
+
+        r = bus_server_new(&(BusFeatures){.ctx = ctx,
+                                          .backbone = f->backbone,
+                                          .taste = f->taste,
+                                          .outbox = f->outbox,
+                                          .runner = f->runner,
+                                          .login = f->login,
+                                          .embed = f->embed},
+                           &f->server);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the bus objects: %m");
+        return 0;
+}
+
+static int fluffd_run(Fluffd *f)
+{
+        int r;
+
+        r = bus_server_start(f->server);
+        if (r < 0)
+                return r;
+        outbox_kick(f->outbox); /* votes queued before a stop or a crash */
+
+        r = sd_event_loop(f->ctx->event);
+        (void)sd_notify(false, "STOPPING=1");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("Stopping.");
+        return 0;
+}
+
 int main(int argc, char *argv[])
 {
-        _cleanup_(daemon_freep) Daemon *d = NULL;
+        Fluffd f = {};
         int r;
 
         log_set_prefix("fluffd");
@@ -74,12 +177,9 @@ int main(int argc, char *argv[])
                 return r < 0 ? 1 : 0;
         }
 
-        r = daemon_new(&d);
-        if (r < 0)
-                return 1;
-        r = daemon_start(d);
-        if (r < 0)
-                return 1;
-        r = daemon_run(d);
+        r = fluffd_build(&f);
+        if (r >= 0)
+                r = fluffd_run(&f);
+        fluffd_done(&f);
         return r < 0 ? 1 : 0;
 }

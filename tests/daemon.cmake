@@ -17,3 +17,6 @@ if(FLUFF_SANITIZE)
     set_property(TEST test-crash APPEND PROPERTY ENVIRONMENT "FLUFF_CRASH_ROUNDS=6")
 endif()
 fluff_add_py_test(test-disk-full SCRIPT integration/test-disk-full.py LABELS integration SESSION TIMEOUT 600)
+# fluffd's layers: every #include under daemon/ runs down (or is a named
+# exception), and only dbus/ speaks sd-bus.
+fluff_add_py_test(test-layering SCRIPT test-layering.py LABELS unit)

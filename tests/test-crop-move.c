@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "fluff/util.h"
-#include "review/review.h"
+#include "vote/vote.h"
 #include "tests.h"
 
 static void write_text(const char *path, const char *text)
@@ -83,28 +83,28 @@ TEST(crop_is_ours)
 {
         const char *md5 = "0123456789abcdef0123456789abcdef", *cache = "/home/u/.cache/fluff";
 
-        ASSERT_TRUE(review_crop_is_ours(
+        ASSERT_TRUE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/predictions/0123456789abcdef0123456789abcdef.jpg"));
-        ASSERT_TRUE(review_crop_is_ours(
+        ASSERT_TRUE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/watches/0123456789abcdef0123456789abcdef.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(cache, md5, NULL));
-        ASSERT_FALSE(review_crop_is_ours(cache, md5,
+        ASSERT_FALSE(vote_crop_is_ours(cache, md5, NULL));
+        ASSERT_FALSE(vote_crop_is_ours(cache, md5,
                                          "/home/u/.cache/fluff/other/0123456789abcdef0123456789abcdef.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/predictions/../0123456789abcdef0123456789abcdef.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluffy/predictions/0123456789abcdef0123456789abcdef.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/predictions/fedcba9876543210fedcba9876543210.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/predictions/0123456789abcdef0123456789abcdef.png"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/predictions/0123456789abcdef0123456789abcdef.jpg.tmp.x"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, md5, "/home/u/.cache/fluff/predictions/sub/0123456789abcdef0123456789abcdef.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(cache, "../../etc/passwd",
+        ASSERT_FALSE(vote_crop_is_ours(cache, "../../etc/passwd",
                                          "/home/u/.cache/fluff/predictions/../../etc/passwd.jpg"));
-        ASSERT_FALSE(review_crop_is_ours(
+        ASSERT_FALSE(vote_crop_is_ours(
                 cache, "0123456789ABCDEF0123456789ABCDEF",
                 "/home/u/.cache/fluff/predictions/0123456789ABCDEF0123456789ABCDEF.jpg"));
 }

@@ -6,7 +6,7 @@
  * random bits. */
 #include <limits.h>
 
-#include "outbox/outbox.h"
+#include "services/outbox.h"
 #include "tests.h"
 
 static uint64_t nominal(unsigned attempts)

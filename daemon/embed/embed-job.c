@@ -2,12 +2,11 @@
 #include <inttypes.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "embed/bus-backbone.h"
-#include "embed/jobs.h"
-#include "embed/service.h"
+#include "core/context.h"
+#include "embed/embed.h"
 #include "images.h"
-#include "jobs/job.h"
+#include "jobs/runner.h"
+#include "services/backbone.h"
 #include "store.h"
 #include "work/work.h"
 
@@ -27,7 +26,7 @@ typedef struct EmbedBatch {
 } EmbedBatch;
 
 struct EmbedJob {
-        Daemon *daemon;   /* borrowed */
+        Embed *embed;     /* borrowed */
         Job *job;         /* borrowed: the job owns us */
         BbHandle *handle; /* owned reference: the backbone this run embeds with */
         char id[65];
@@ -46,12 +45,12 @@ static void batch_free(void *userdata)
         free(b);
 }
 
-static void embed_free(void *userdata)
+static void embed_job_free(void *userdata)
 {
         EmbedJob *e = userdata;
         if (!e)
                 return;
-        work_pool_forget(e->daemon->work, e);
+        work_pool_forget(e->embed->ctx->work, e);
         bb_handle_unref(e->handle);
         free(e);
 }
@@ -65,14 +64,14 @@ static void embed_finish(EmbedJob *e, int r, const char *fmt, ...)
         if (e->stopped)
                 return;
         e->stopped = true;
-        work_pool_forget(e->daemon->work, e);
+        work_pool_forget(e->embed->ctx->work, e);
         va_start(ap, fmt);
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
-        backbone_refresh_embedded(e->daemon);
+        embed_refresh_embedded(e->embed);
         if (e->forgotten > 0)
-                daemon_refresh_counts(e->daemon);
+                counts_refresh(&e->embed->ctx->counts);
         job_finish(e->job, r, "%s", m ?: "");
 }
 
@@ -87,7 +86,7 @@ static void embed_step(EmbedJob *e);
 
 static int batch_store(EmbedJob *e, EmbedBatch *b)
 {
-        Store *st = e->daemon->store;
+        Store *st = e->embed->ctx->store;
         int r;
 
         r = store_begin(st);
@@ -153,12 +152,12 @@ static void on_batch_done(void *userdata, int r)
         r = batch_store(e, b);
         if (r < 0) {
                 embed_finish(e, r, "Failed to store embeddings in the database: %s",
-                             store_error(e->daemon->store));
+                             store_error(e->embed->ctx->store));
                 return;
         }
         e->done += b->n;
         job_set_progress(e->job, e->done, MAX(e->done, e->total));
-        backbone_refresh_embedded(e->daemon);
+        embed_refresh_embedded(e->embed);
         if (e->job->cancel_requested) {
                 embed_finish(e, -ECANCELED, "Cancelled after %" PRIu64 " of %" PRIu64 " images.", e->done,
                              e->total);
@@ -175,7 +174,7 @@ static int batch_new(EmbedJob *e, char **md5, size_t n, EmbedBatch **ret)
                 return -ENOMEM;
         }
         b->embed = e;
-        b->service = e->daemon->backbone;
+        b->service = e->embed->backbone;
         b->handle = bb_handle_ref(e->handle);
         b->md5 = md5;
         b->n = n;
@@ -187,7 +186,7 @@ static int batch_new(EmbedJob *e, char **md5, size_t n, EmbedBatch **ret)
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
-                int r = image_path_for_md5(e->daemon->images_dir, md5[i], &b->paths[i]);
+                int r = image_path_for_md5(e->embed->ctx->images_dir, md5[i], &b->paths[i]);
                 if (r < 0) {
                         batch_free(b);
                         return r;
@@ -205,9 +204,10 @@ static void embed_step(EmbedJob *e)
         size_t n;
         int r;
 
-        r = store_embedding_missing(e->daemon->store, e->id, done_set, EMBED_BATCH, &md5, &n);
+        r = store_embedding_missing(e->embed->ctx->store, e->id, done_set, EMBED_BATCH, &md5, &n);
         if (r < 0) {
-                embed_finish(e, r, "Failed to list the images to embed: %s", store_error(e->daemon->store));
+                embed_finish(e, r, "Failed to list the images to embed: %s",
+                             store_error(e->embed->ctx->store));
                 return;
         }
         if (n == 0) {
@@ -218,12 +218,12 @@ static void embed_step(EmbedJob *e)
                 embed_finish(e, 0,
                              "Embedded %" PRIu64 " images (%" PRIu64 " failed, %" PRIu64
                              " gone from disk); %" PRIu64 " images have embeddings for backbone %.12s.",
-                             e->computed, e->failed, e->forgotten, e->daemon->backbone->embedded, e->id);
+                             e->computed, e->failed, e->forgotten, e->embed->backbone->embedded, e->id);
                 return;
         }
         r = batch_new(e, md5, n, &b);
         if (r >= 0) {
-                r = work_pool_submit(e->daemon->work, e, batch_run, on_batch_done, batch_free, b);
+                r = work_pool_submit(e->embed->ctx->work, e, batch_run, on_batch_done, batch_free, b);
                 if (r < 0)
                         batch_free(b);
         }
@@ -238,10 +238,10 @@ static int embed_start(Job *j)
         int r;
 
         /* Left by a run that was still going when another backbone came in. */
-        r = store_embedding_prune(e->daemon->store, e->id);
+        r = store_embedding_prune(e->embed->ctx->store, e->id);
         if (r > 0)
                 log_info("Dropped %d embeddings of an earlier backbone.", r);
-        r = store_embedding_counts(e->daemon->store, e->id, done_set, NULL, &e->total);
+        r = store_embedding_counts(e->embed->ctx->store, e->id, done_set, NULL, &e->total);
         if (r < 0)
                 return r;
         (void)job_set_phase(j, "embedding", "Embedding images");
@@ -259,39 +259,42 @@ static const JobOps embed_ops = {
         .kind = "embed",
         .start = embed_start,
         .cancel = embed_cancel,
-        .free_data = embed_free,
+        .free_data = embed_job_free,
 };
 
-int embed_job_new(Daemon *d, Job **ret)
+int embed_job_create(Embed *embed, Job **ret, Error *error)
 {
         EmbedJob *e;
         int r;
 
-        if (!d->backbone->current)
-                return -ENOMEDIUM;
+        /* Checked first as well: the job holds the current backbone. */
+        r = job_runner_check(embed->runner, embed_ops.kind, error);
+        if (r < 0)
+                return r;
         e = calloc(1, sizeof(EmbedJob));
         if (!e)
-                return -ENOMEM;
-        e->daemon = d;
-        e->handle = bb_handle_ref(d->backbone->current);
+                return error_set_errno(error, -ENOMEM);
+        e->embed = embed;
+        e->handle = bb_handle_ref(embed->backbone->current);
         snprintf(e->id, sizeof(e->id), "%s", backbone_id(e->handle->bb));
-        r = job_new(d, &embed_ops, e, &e->job);
+        r = job_runner_add(embed->runner, &embed_ops, e, &e->job, error);
         if (r < 0) {
-                embed_free(e);
+                embed_job_free(e);
                 return r;
         }
         *ret = e->job;
         return 0;
 }
 
-void embed_after_sync(Daemon *d)
+static void on_images_added(EventKind kind, const void *payload, void *userdata)
 {
+        Embed *embed = userdata;
         Job *j;
         int r;
 
-        if (!d->backbone || !d->backbone->current || daemon_find_active_job(d, "embed"))
+        if (!embed->backbone->current || job_runner_find_active(embed->runner, "embed"))
                 return;
-        r = embed_job_new(d, &j);
+        r = embed_job_create(embed, &j, NULL);
         if (r < 0) {
                 log_warning_errno(r, "Failed to start embedding the synced images: %m");
                 return;
@@ -299,16 +302,39 @@ void embed_after_sync(Daemon *d)
         (void)job_start(j);
 }
 
-void backbone_refresh_embedded(Daemon *d)
+void embed_refresh_embedded(Embed *embed)
 {
         const char *done_set = backbone_feature_info(BACKBONE_DONE_SET)->name;
+        BackboneService *bb = embed->backbone;
         uint64_t n = 0;
 
-        if (d->backbone->current &&
-            store_embedding_counts(d->store, backbone_service_id(d->backbone), done_set, &n, NULL) < 0)
+        if (bb->current &&
+            store_embedding_counts(embed->ctx->store, backbone_service_id(bb), done_set, &n, NULL) < 0)
                 return;
-        if (n == d->backbone->embedded)
+        if (n == bb->embedded)
                 return;
-        d->backbone->embedded = n;
-        bus_backbone_emit_changed(d);
+        bb->embedded = n;
+        events_emit(embed->ctx->events, EVENT_BACKBONE_CHANGED, NULL);
+}
+
+int embed_new(Context *ctx, BackboneService *backbone, JobRunner *runner, Embed **ret)
+{
+        _cleanup_free_ Embed *embed = NULL;
+        int r;
+
+        embed = calloc(1, sizeof(Embed));
+        if (!embed)
+                return -ENOMEM;
+        *embed = (Embed){.ctx = ctx, .backbone = backbone, .runner = runner};
+        r = events_subscribe(ctx->events, EVENT_IMAGES_ADDED, on_images_added, embed);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(embed);
+        return 0;
+}
+
+Embed *embed_free(Embed *embed)
+{
+        free(embed);
+        return NULL;
 }

@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-#include "daemon.h"
-#include "embed/bus-backbone.h"
-#include "embed/jobs.h"
-#include "embed/service.h"
-#include "jobs/job.h"
+#include "core/context.h"
+#include "embed/embed.h"
+#include "jobs/runner.h"
+#include "services/backbone.h"
 #include "store.h"
 #include "work/work.h"
 
 typedef struct ImportJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
-        char *src;      /* owned */
+        Embed *embed; /* borrowed */
+        Job *job;     /* borrowed: the job owns us */
+        char *src;    /* owned */
 } ImportJob;
 
 /* What the worker reads and writes: its own, so a job freed while the import
@@ -26,7 +25,7 @@ static void import_free(void *userdata)
         ImportJob *i = userdata;
         if (!i)
                 return;
-        work_pool_forget(i->daemon->work, i);
+        work_pool_forget(i->embed->ctx->work, i);
         free(i->src);
         free(i);
 }
@@ -51,7 +50,9 @@ static void on_imported(void *userdata, int r)
 {
         ImportWork *w = userdata;
         ImportJob *i = w->import;
-        Daemon *d = i->daemon;
+        Embed *embed = i->embed;
+        Context *d = embed->ctx;
+        BackboneService *bb = embed->backbone;
         _cleanup_free_ char *error = NULL;
         char old_id[65];
 
@@ -60,8 +61,8 @@ static void on_imported(void *userdata, int r)
                            w->error ?: strerror(-r));
                 return;
         }
-        snprintf(old_id, sizeof(old_id), "%s", backbone_service_id(d->backbone));
-        r = backbone_service_reload(d->backbone, &error);
+        snprintf(old_id, sizeof(old_id), "%s", backbone_service_id(bb));
+        r = backbone_service_reload(bb, &error);
         if (r < 0) {
                 job_finish(i->job, r, "Imported, but the new weight file does not load: %s",
                            error ?: strerror(-r));
@@ -69,21 +70,21 @@ static void on_imported(void *userdata, int r)
         }
         /* Its embeddings belong to weights that are gone; the next embed
          * starts over with the new ones. */
-        Job *embed = daemon_find_active_job(d, "embed");
-        if (embed && !streq(old_id, backbone_service_id(d->backbone)))
-                job_cancel(embed);
+        Job *running = job_runner_find_active(embed->runner, "embed");
+        if (running && !streq(old_id, backbone_service_id(bb)))
+                job_cancel(running);
         /* Embeddings of other weights can never be used again. */
-        r = store_embedding_prune(d->store, backbone_service_id(d->backbone));
+        r = store_embedding_prune(d->store, backbone_service_id(bb));
         if (r > 0)
                 log_info("Dropped %d embeddings of an earlier backbone.", r);
         else if (r < 0)
                 log_warning_errno(r, "Failed to drop embeddings of an earlier backbone, ignoring: %s",
                                   store_error(d->store));
-        d->backbone->embedded = UINT64_MAX; /* force the announcement */
-        backbone_refresh_embedded(d);
-        bus_backbone_emit_changed(d);
-        job_finish(i->job, 0, "Imported backbone %.12s (%s).", backbone_service_id(d->backbone),
-                   backbone_service_info(d->backbone));
+        bb->embedded = UINT64_MAX; /* force the announcement */
+        embed_refresh_embedded(embed);
+        events_emit(d->events, EVENT_BACKBONE_CHANGED, NULL);
+        job_finish(i->job, 0, "Imported backbone %.12s (%s).", backbone_service_id(bb),
+                   backbone_service_info(bb));
 }
 
 static int import_start(Job *j)
@@ -99,7 +100,7 @@ static int import_start(Job *j)
                 return -ENOMEM;
         w->import = i;
         w->src = strdup(i->src);
-        w->dest = strdup(i->daemon->backbone->path);
+        w->dest = strdup(i->embed->backbone->path);
         if (!w->src || !w->dest) {
                 import_work_free(w);
                 return -ENOMEM;
@@ -112,7 +113,7 @@ static int import_start(Job *j)
                 import_work_free(w);
                 return r;
         }
-        r = work_pool_submit(i->daemon->work, i, import_run, on_imported, import_work_free, w);
+        r = work_pool_submit(i->embed->ctx->work, i, import_run, on_imported, import_work_free, w);
         if (r < 0)
                 import_work_free(w);
         return r;
@@ -124,21 +125,21 @@ static const JobOps import_ops = {
         .free_data = import_free,
 };
 
-int import_job_new(Daemon *d, const char *src_path, Job **ret)
+int import_job_create(Embed *embed, const char *src_path, Job **ret, Error *error)
 {
         ImportJob *i;
         int r;
 
         i = calloc(1, sizeof(ImportJob));
         if (!i)
-                return -ENOMEM;
-        i->daemon = d;
+                return error_set_errno(error, -ENOMEM);
+        i->embed = embed;
         i->src = strdup(src_path);
         if (!i->src) {
                 import_free(i);
-                return -ENOMEM;
+                return error_set_errno(error, -ENOMEM);
         }
-        r = job_new(d, &import_ops, i, &i->job);
+        r = job_runner_add(embed->runner, &import_ops, i, &i->job, error);
         if (r < 0) {
                 import_free(i);
                 return r;

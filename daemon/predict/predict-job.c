@@ -4,17 +4,17 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
-#include "daemon.h"
-#include "jobs/job.h"
+#include "core/context.h"
+#include "jobs/runner.h"
 #include "predict/predict.h"
 #include "store.h"
 
 typedef struct PredictJob PredictJob;
 
 struct PredictJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
-        char *tags;     /* owned */
+        Predictor pr; /* borrowed pointers */
+        Job *job;     /* borrowed: the job owns us */
+        char *tags;   /* owned */
         unsigned count;
         bool include_animated, stopped;
         Blacklist *blacklist; /* owned */
@@ -87,7 +87,7 @@ bool predict_path_is_ours(const char *dir, const char *path)
 static void delete_previous(void *userdata)
 {
         PredictJob *p = userdata;
-        Store *st = p->daemon->store;
+        Store *st = p->pr.ctx->store;
         uint64_t run;
 
         if (store_prediction_latest_run(st, &run) < 0)
@@ -110,7 +110,7 @@ static void delete_previous(void *userdata)
 /* On the loop: the run goes into the store, the old runs out. */
 static int store_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint64_t *ret_run)
 {
-        Store *st = p->daemon->store;
+        Store *st = p->pr.ctx->store;
         uint64_t run;
         int r;
 
@@ -167,7 +167,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
         r = store_run(p, s, rows, &run);
         if (r < 0)
                 return predict_finish(p, r, "Failed to store the predictions: %s",
-                                      store_error(p->daemon->store));
+                                      store_error(p->pr.ctx->store));
         s->keep_crops = true;
         /* No NewPredictions: the user sees these in the terminal, and a
          * 320-post run must not flood the desktop (watches announce). */
@@ -175,7 +175,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                  "scoring %.3f s.",
                  run, s->n, (double)s->images_usec / USEC_PER_SEC, (double)s->embed_usec / USEC_PER_SEC,
                  (double)s->score_usec / USEC_PER_SEC);
-        daemon_refresh_counts(p->daemon);
+        counts_refresh(&p->pr.ctx->counts);
         if (s->n < p->count)
                 predict_finish(p, 0,
                                "Only %zu of %u posts to predict for \"%s\" (the site ran out or the search "
@@ -190,10 +190,9 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
 static int predict_start(Job *j)
 {
         PredictJob *p = j->data;
-        Daemon *d = p->daemon;
         int r;
 
-        r = predict_blacklist_load(d, &p->blacklist);
+        r = predict_blacklist_load(p->pr.ctx->store, &p->blacklist);
         if (r < 0) {
                 predict_finish(p, r, "Failed to read the blacklist: %s", strerror(-r));
                 return 0;
@@ -207,7 +206,7 @@ static int predict_start(Job *j)
                 .blacklist = p->blacklist,
                 .before_images = delete_previous,
         };
-        r = predict_pass_start(d, j, &o, on_pass_done, p, &p->pass);
+        r = predict_pass_start(&p->pr, j, &o, on_pass_done, p, &p->pass);
         if (r < 0)
                 predict_finish(p, r, "Failed to search the site: %s", strerror(-r));
         return 0;
@@ -229,25 +228,26 @@ static const JobOps predict_ops = {
         .free_data = predict_free,
 };
 
-int predict_job_new(Daemon *d, const PredictJobOptions *o, Job **ret)
+int predict_job_create(const Predictor *pr, JobRunner *runner, const PredictJobOptions *o, Job **ret,
+                       Error *error)
 {
         PredictJob *p;
         int r;
 
         if (o->count < PREDICT_COUNT_MIN || o->count > PREDICT_COUNT_MAX)
-                return -EINVAL;
+                return error_setf(error, -EINVAL, "Failed to create the predict job: %s", strerror(EINVAL));
         p = calloc(1, sizeof(PredictJob));
         if (!p)
-                return -ENOMEM;
-        p->daemon = d;
+                return error_set_errno(error, -ENOMEM);
+        p->pr = *pr;
         p->count = o->count;
         p->include_animated = o->include_animated;
         p->tags = strdup(o->tags);
         if (!p->tags || predict_dir(&p->dir) < 0) {
                 predict_free(p);
-                return -ENOMEM;
+                return error_set_errno(error, -ENOMEM);
         }
-        r = job_new(d, &predict_ops, p, &p->job);
+        r = job_runner_add(runner, &predict_ops, p, &p->job, error);
         if (r < 0) {
                 predict_free(p);
                 return r;

@@ -5,20 +5,20 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
-#include "daemon.h"
+#include "core/context.h"
 #include "e621.h"
-#include "embed/service.h"
 #include "images.h"
-#include "jobs/image-fetch.h"
-#include "jobs/job.h"
+#include "jobs/runner.h"
 #include "predict/predict.h"
+#include "services/backbone.h"
+#include "services/image-fetch.h"
+#include "services/taste.h"
 #include "store.h"
-#include "train/taste.h"
 #include "work/work.h"
 
 struct PredictPass {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: progress goes there */
+        Predictor pr; /* borrowed pointers */
+        Job *job;     /* borrowed: progress goes there */
         PredictPassDone done;
         void *userdata;
         char *tags, *dir; /* owned */
@@ -44,7 +44,7 @@ static void pass_stop(PredictPass *p)
         p->stopped = true;
         p->request = e621_request_cancel(p->request);
         image_fetch_stop(p->fetch);
-        work_pool_forget(p->daemon->work, p);
+        work_pool_forget(p->pr.ctx->work, p);
 }
 
 /* Crops of a pass that never got scored: nothing would know to delete them.
@@ -125,16 +125,16 @@ int predict_row_compare(const void *a, const void *b)
                                      : (x->post_id > y->post_id) - (x->post_id < y->post_id);
 }
 
-int predict_blacklist_load(Daemon *d, Blacklist **ret)
+int predict_blacklist_load(Store *store, Blacklist **ret)
 {
         _cleanup_strv_free_ char **rules = NULL;
         _cleanup_free_ char *text = NULL;
         Blacklist *b;
         int r;
 
-        r = store_blacklist_get(d->store, &rules);
+        r = store_blacklist_get(store, &rules);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the blacklist: %s", store_error(d->store));
+                return log_error_errno(r, "Failed to read the blacklist: %s", store_error(store));
         text = strdup("");
         for (size_t i = 0; text && rules && rules[i]; i++) {
                 char *t;
@@ -218,7 +218,7 @@ static void images_begin(PredictPass *p)
                         return pass_finish(p, r, NULL, "Post %" PRIu64 " has a malformed md5.",
                                            p->picked[i]->id);
         }
-        r = image_fetch_new(p->daemon, on_fetched, p, &p->fetch);
+        r = image_fetch_new(p->pr.ctx->work, p->pr.ctx->e621, p->pr.ctx->config, on_fetched, p, &p->fetch);
         if (r < 0)
                 return pass_finish(p, r, NULL, "Out of memory.");
         r = mkdir_parents(p->dir, 0700);
@@ -246,7 +246,7 @@ static bool want_post(PredictPass *p, const Post *q)
         /* In the dataset or voted on (a cleared vote too), or voted on the
          * site since the last sync: the user has seen it. */
         if (q->own_vote != 0 || q->is_favorited ||
-            store_post_label(p->daemon->store, q->id, &label, &conflict) >= 0) {
+            store_post_label(p->pr.ctx->store, q->id, &label, &conflict) >= 0) {
                 p->stats.dropped_known++;
                 return false;
         }
@@ -256,7 +256,7 @@ static bool want_post(PredictPass *p, const Post *q)
         }
         /* Another watch announced it already: once is enough, and its crop is
          * that run's. */
-        if (p->skip_announced && store_prediction_in_watch_run(p->daemon->store, q->id)) {
+        if (p->skip_announced && store_prediction_in_watch_run(p->pr.ctx->store, q->id)) {
                 p->stats.dropped_announced++;
                 return false;
         }
@@ -316,7 +316,7 @@ static int search_next(PredictPass *p, uint64_t below)
 
         if (below > 0)
                 snprintf(page, sizeof(page), "b%" PRIu64, below);
-        return e621_search_posts(p->daemon->e621, p->tags, E621_POSTS_LIMIT_MAX, below > 0 ? page : NULL,
+        return e621_search_posts(p->pr.ctx->e621, p->tags, E621_POSTS_LIMIT_MAX, below > 0 ? page : NULL,
                                  on_page, p, &p->request);
 }
 
@@ -333,7 +333,7 @@ static void on_scored(void *userdata, int r)
 
 static void score_begin(PredictPass *p)
 {
-        Daemon *d = p->daemon;
+        const Predictor *d = &p->pr;
         PredictScore *s;
         size_t n = 0;
         int r;
@@ -370,7 +370,7 @@ static void score_begin(PredictPass *p)
         }
         (void)job_set_phase(p->job, "scoring", "Scoring the posts");
         s->images_usec = now_usec(CLOCK_MONOTONIC) - p->images_usec;
-        r = work_pool_submit(d->work, p, predict_score_run, on_scored, predict_score_free, s);
+        r = work_pool_submit(d->ctx->work, p, predict_score_run, on_scored, predict_score_free, s);
         if (r < 0) {
                 predict_score_free(s);
                 return pass_finish(p, r, NULL, "Failed to hand the scoring to a worker thread: %s",
@@ -378,7 +378,7 @@ static void score_begin(PredictPass *p)
         }
 }
 
-int predict_pass_start(Daemon *d, Job *job, const PredictPassOptions *o, PredictPassDone done,
+int predict_pass_start(const Predictor *pr, Job *job, const PredictPassOptions *o, PredictPassDone done,
                        void *userdata, PredictPass **ret)
 {
         PredictPass *p;
@@ -391,7 +391,7 @@ int predict_pass_start(Daemon *d, Job *job, const PredictPassOptions *o, Predict
         if (!p)
                 return -ENOMEM;
         *p = (PredictPass){
-                .daemon = d,
+                .pr = *pr,
                 .job = job,
                 .done = done,
                 .userdata = userdata,

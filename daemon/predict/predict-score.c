@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "cnn.h"
-#include "embed/service.h"
+#include "services/backbone.h"
 #include "model.h"
 #include "post.h"
 #include "predict/predict.h"

@@ -5,8 +5,8 @@
  * labelled and the blacklist does not hide, crops them into
  * $XDG_CACHE_HOME/fluff/predictions/ (the previous run's crops are deleted
  * first, and only they), scores them with a private copy of the taste model on
- * the worker and stores the run. The bus part (Predict, GetPredictions,
- * NewPredictions) lives in bus-predict.c.
+ * the worker and stores the run (predict-job.c). GetPredictions reads a
+ * stored run (predict-runs.c).
  *
  * Both it and the RunWatches job (watch/) go through a PredictPass: search,
  * filter, crop and score one query (predict-pass.c). */
@@ -15,12 +15,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <systemd/sd-bus.h>
-
+#include "fluff/error.h"
 #include "store.h"
 
-typedef struct Daemon Daemon;
+typedef struct BackboneService BackboneService;
+typedef struct Context Context;
 typedef struct Job Job;
+typedef struct JobRunner JobRunner;
+typedef struct TasteService TasteService;
+
+/* What predicting needs (all borrowed): the core, the loaded backbone (may
+ * have none) and the taste model. Predict and the watches share it. */
+typedef struct Predictor {
+        Context *ctx;
+        BackboneService *backbone;
+        TasteService *taste;
+} Predictor;
 
 #define PREDICT_COUNT_MIN 1u
 #define PREDICT_COUNT_MAX 320u
@@ -36,21 +46,19 @@ typedef struct PredictJobOptions {
         bool include_animated;
 } PredictJobOptions;
 
-int predict_job_new(Daemon *d, const PredictJobOptions *o, Job **ret);
+/* A new, queued Predict job (job_runner_check()'s refusals in error). */
+int predict_job_create(const Predictor *pr, JobRunner *runner, const PredictJobOptions *o, Job **ret,
+                       Error *error);
+
+/* A stored run: run 0 is the latest manual one. -ENOENT with a sentence when
+ * there is none. rows: prediction_row_array_free(). */
+int predict_runs_get(Context *ctx, uint64_t run, uint64_t *ret_run, char **ret_tags,
+                     PredictionRow **ret_rows, size_t *ret_n, Error *error);
 
 /* "$XDG_CACHE_HOME/fluff/predictions". */
 int predict_dir(char **ret);
 /* Whether path is dir/<32 lowercase hex>.jpg: the only files a run deletes. */
 bool predict_path_is_ours(const char *dir, const char *path);
-
-int bus_predict_register(Daemon *d);
-/* Emits NewPredictions for a watch's stored run (only RunWatches does). */
-void bus_predict_emit_new(Daemon *d, uint64_t watch_id, const char *tags, const PredictionRow *rows, size_t n);
-/* The query checks of Predict (and AddWatch): normalised into *ret, or an
- * InvalidArgs error in words. */
-int bus_predict_normalise_tags(const char *tags, char **ret, sd_bus_error *error);
-/* Appends one a(tdssss) row set (post id, probability, label, top tags, image, URL). */
-int bus_predict_append_rows(Daemon *d, sd_bus_message *m, const PredictionRow *rows, size_t n);
 
 /* ---- scoring on the worker (predict-score.c) ---- */
 
@@ -69,8 +77,8 @@ typedef struct PredictScore {
         size_t n;
 
         /* results */
-        float *probs;     /* n */
-        char **top_tags;  /* n, owned strings */
+        float *probs;    /* n */
+        char **top_tags; /* n, owned strings */
         double threshold;
         /* time spent in each phase, for the log (tests/bench/bench-predict.py) */
         uint64_t images_usec, embed_usec, score_usec;
@@ -89,10 +97,10 @@ typedef struct PredictPassOptions {
         const char *tags; /* validated query */
         unsigned count;   /* posts to score at most */
         bool include_animated;
-        const char *dir;      /* where the crops go (created 0700) */
-        uint64_t after_id;    /* only posts with a higher id (newest first: the search stops there); 0 any */
-        unsigned max_pages;   /* search pages walked at most */
-        bool skip_announced;  /* leave out posts already in a kept watch run */
+        const char *dir;     /* where the crops go (created 0700) */
+        uint64_t after_id;   /* only posts with a higher id (newest first: the search stops there); 0 any */
+        unsigned max_pages;  /* search pages walked at most */
+        bool skip_announced; /* leave out posts already in a kept watch run */
         const Blacklist *blacklist; /* borrowed; outlives the pass */
         /* Called once the search found posts, before their crops are written. */
         void (*before_images)(void *userdata);
@@ -110,8 +118,8 @@ typedef struct PredictPassStats {
 typedef void (*PredictPassDone)(void *userdata, int r, const char *message, PredictScore *s);
 
 /* Starts at once; job (borrowed) gets the phases and progress. */
-int predict_pass_start(Daemon *d, Job *job, const PredictPassOptions *o, PredictPassDone done, void *userdata,
-                       PredictPass **ret);
+int predict_pass_start(const Predictor *pr, Job *job, const PredictPassOptions *o, PredictPassDone done,
+                       void *userdata, PredictPass **ret);
 /* Stops whatever is in flight; done() does not come. NULL-safe. */
 PredictPass *predict_pass_free(PredictPass *p);
 const PredictPassStats *predict_pass_stats(const PredictPass *p);
@@ -120,4 +128,4 @@ const char *predict_pass_summary(const PredictPass *p, char *buf, size_t size);
 /* qsort order of a run's rows: score descending, then post id. */
 int predict_row_compare(const void *a, const void *b);
 /* The user's blacklist from the store, parsed. */
-int predict_blacklist_load(Daemon *d, Blacklist **ret);
+int predict_blacklist_load(Store *store, Blacklist **ret);

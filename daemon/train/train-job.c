@@ -3,13 +3,14 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "daemon.h"
-#include "embed/service.h"
+#include "core/context.h"
 #include "images.h"
-#include "jobs/job.h"
+#include "jobs/runner.h"
+#include "services/backbone.h"
+#include "services/taste.h"
 #include "store.h"
-#include "train/taste.h"
 #include "train/train-cnn.h"
+#include "train/train.h"
 #include "views.h"
 #include "vocab.h"
 #include "work/work.h"
@@ -58,8 +59,10 @@ typedef struct TrainWork {
 } TrainWork;
 
 struct TrainJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
+        Context *ctx;              /* borrowed */
+        BackboneService *backbone; /* borrowed */
+        TasteService *taste;       /* borrowed */
+        Job *job;                  /* borrowed: the job owns us */
         uint64_t time_budget_s, seed;
         unsigned patience;
         TrainTowers towers;
@@ -299,7 +302,7 @@ static void train_stop(TrainJob *t)
                 atomic_store(&t->work->cancel, true);
                 t->work = NULL;
         }
-        work_pool_forget(t->daemon->work, t);
+        work_pool_forget(t->ctx->work, t);
 }
 
 static void train_free(void *userdata)
@@ -382,7 +385,7 @@ static void train_finish(TrainJob *t, int r, const char *fmt, ...)
         if (t->stopped)
                 return;
         train_stop(t);
-        backbone_service_used(t->daemon->backbone);
+        backbone_service_used(t->backbone);
         va_start(ap, fmt);
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
@@ -394,7 +397,7 @@ static void on_train_done(void *userdata, int r)
 {
         TrainWork *w = userdata;
         TrainJob *t = w->train;
-        Daemon *d = t->daemon;
+        Context *d = t->ctx;
         const ModelMetrics *mt = &w->metrics;
 
         t->work = NULL;
@@ -410,17 +413,17 @@ static void on_train_done(void *userdata, int r)
                 train_finish(t, r, "Training failed: %s", w->error ?: strerror(-r));
                 return;
         }
-        r = taste_service_replace(d->taste, w->model);
+        r = taste_service_replace(t->taste, w->model);
         if (r < 0) {
                 train_finish(t, r, "Failed to load the new model: %s", strerror(-r));
                 return;
         }
         w->model = NULL;
-        bus_taste_emit_changed(d);
+        events_emit(d->events, EVENT_MODEL_CHANGED, NULL);
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
                  t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc);
         _cleanup_free_ char *left_out = NULL, *tuned = NULL;
-        const ModelTail *tail = d->taste->model ? d->taste->model->tail : NULL;
+        const ModelTail *tail = t->taste->model ? t->taste->model->tail : NULL;
         if (tail &&
             asprintf(&tuned, " Fine-tuned %s: validation ROC AUC %.3f with the head alone, %.3f tuned.",
                      tail->node, tail->auc_head, tail->auc_tuned) < 0)
@@ -443,7 +446,7 @@ static void on_train_done(void *userdata, int r)
  * and (with a backbone) their cached embeddings into w. */
 static int collect(TrainJob *t, TrainWork *w)
 {
-        Store *st = t->daemon->store;
+        Store *st = t->ctx->store;
         _cleanup_free_ StoreLabelled *list = NULL;
         size_t n_list;
         int r;
@@ -492,7 +495,7 @@ static int collect(TrainJob *t, TrainWork *w)
                         }
                 }
                 _cleanup_free_ char *path = NULL;
-                if (w->paths && (r = image_path_for_md5(t->daemon->images_dir, list[i].md5, &path)) < 0)
+                if (w->paths && (r = image_path_for_md5(t->ctx->images_dir, list[i].md5, &path)) < 0)
                         return r;
                 r = store_post_get(st, list[i].post_id, &w->posts[w->n]);
                 if (r == -ENOENT)
@@ -500,7 +503,7 @@ static int collect(TrainJob *t, TrainWork *w)
                 if (r < 0)
                         return r;
                 if (w->crops && !isempty(list[i].md5) && list[i].has_image &&
-                    image_path_for_md5(t->daemon->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
+                    image_path_for_md5(t->ctx->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
                     access(w->crops[w->n], R_OK) < 0) {
                         /* deleted since the sync: the next one fetches it again */
                         free(w->crops[w->n]);
@@ -520,7 +523,7 @@ static int collect(TrainJob *t, TrainWork *w)
 static int train_start(Job *j)
 {
         TrainJob *t = j->data;
-        Daemon *d = t->daemon;
+        Context *d = t->ctx;
         TrainWork *w;
         int r;
 
@@ -530,18 +533,18 @@ static int train_start(Job *j)
         pthread_mutex_init(&w->lock, NULL);
         atomic_init(&w->cancel, false);
         w->train = t;
-        w->backbone = d->backbone;
+        w->backbone = t->backbone;
         w->time_budget_s = t->time_budget_s;
         w->seed = t->seed;
         w->patience = t->patience;
         w->towers = t->towers;
         w->stage = MODEL_STAGE_PREPARE;
-        w->model_path = strdup(d->taste->path);
-        if (d->backbone->current) {
-                w->backbone_id = strdup(backbone_service_id(d->backbone));
-                w->handle = bb_handle_ref(d->backbone->current);
+        w->model_path = strdup(t->taste->path);
+        if (t->backbone->current) {
+                w->backbone_id = strdup(backbone_service_id(t->backbone));
+                w->handle = bb_handle_ref(t->backbone->current);
         }
-        if (!w->model_path || (d->backbone->current && !w->backbone_id)) {
+        if (!w->model_path || (t->backbone->current && !w->backbone_id)) {
                 train_work_free(w);
                 return -ENOMEM;
         }
@@ -628,23 +631,26 @@ static const JobOps train_ops = {
         .free_data = train_free,
 };
 
-int train_job_new(Daemon *d, const TrainJobOptions *o, Job **ret)
+int train_job_create(Context *ctx, BackboneService *backbone, TasteService *taste, JobRunner *runner,
+                     const TrainJobOptions *o, Job **ret, Error *error)
 {
         TrainJob *t;
         int r;
 
         if (o->time_budget_s < TRAIN_BUDGET_MIN_S || o->time_budget_s > TRAIN_BUDGET_MAX_S ||
             o->patience > TRAIN_PATIENCE_MAX || o->towers < 0 || o->towers >= _TRAIN_TOWERS_MAX)
-                return -EINVAL;
+                return error_setf(error, -EINVAL, "Failed to create the train job: %s", strerror(EINVAL));
         t = calloc(1, sizeof(TrainJob));
         if (!t)
-                return -ENOMEM;
-        t->daemon = d;
+                return error_set_errno(error, -ENOMEM);
+        t->ctx = ctx;
+        t->backbone = backbone;
+        t->taste = taste;
         t->time_budget_s = o->time_budget_s;
         t->seed = o->seed;
         t->patience = o->patience;
         t->towers = o->towers;
-        r = job_new(d, &train_ops, t, &t->job);
+        r = job_runner_add(runner, &train_ops, t, &t->job, error);
         if (r < 0) {
                 free(t);
                 return r;

@@ -3,15 +3,15 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
-#include "daemon.h"
-#include "jobs/job.h"
+#include "core/context.h"
+#include "jobs/runner.h"
 #include "predict/predict.h"
 #include "store.h"
 #include "watch/watch.h"
 
 typedef struct WatchJob {
-        Daemon *daemon; /* borrowed */
-        Job *job;       /* borrowed: the job owns us */
+        Predictor pr; /* borrowed pointers */
+        Job *job;     /* borrowed: the job owns us */
         WatchJobOptions options;
         bool stopped;
         Blacklist *blacklist; /* owned */
@@ -88,7 +88,7 @@ static void unlink_ours(const char *dir, const char *path)
  * named <md5>.jpg there are touched. */
 static void prune(WatchJob *w)
 {
-        Store *st = w->daemon->store;
+        Store *st = w->pr.ctx->store;
         _cleanup_free_ uint64_t *old = NULL;
         DIR *dir;
         uint64_t now = now_usec(CLOCK_REALTIME), age = (uint64_t)WATCH_RUNS_KEEP_DAYS * 24 * 3600 * 1000000;
@@ -145,7 +145,7 @@ static void watch_failed(WatchJob *w, const Watch *x, int r, const char *message
 static int commit_run(WatchJob *w, const Watch *x, PredictScore *s, const PredictionRow *rows, size_t n,
                       uint64_t newest_id, uint64_t *ret_run)
 {
-        Store *st = w->daemon->store;
+        Store *st = w->pr.ctx->store;
         uint64_t run = 0;
         int r;
 
@@ -212,7 +212,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 goto next;
         }
         if (r < 0) {
-                watch_failed(w, x, r, store_error(w->daemon->store));
+                watch_failed(w, x, r, store_error(w->pr.ctx->store));
                 goto next;
         }
         if (s) {
@@ -227,7 +227,8 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 }
         }
         if (n > 0) {
-                bus_predict_emit_new(w->daemon, x->id, x->tags, rows, n);
+                events_emit(w->pr.ctx->events, EVENT_PREDICTIONS_ANNOUNCED,
+                            &(EventPredictions){.watch_id = x->id, .tags = x->tags, .rows = rows, .n = n});
                 w->watches_with_news++;
                 w->posts_announced += n;
         }
@@ -247,7 +248,7 @@ static void next_watch(WatchJob *w)
                 return;
         job_set_progress(w->job, w->current, w->n_watches);
         if (w->current >= w->n_watches) {
-                daemon_refresh_counts(w->daemon);
+                counts_refresh(&w->pr.ctx->counts);
                 if (w->watches_failed > 0)
                         return watch_finish(
                                 w, w->first_error,
@@ -275,7 +276,7 @@ static void next_watch(WatchJob *w)
         predict_pass_free(w->old_pass);
         w->old_pass = TAKE_PTR(w->pass);
         (void)job_set_messagef(w->job, "Watch %zu of %zu: \"%s\"", w->current + 1, w->n_watches, x->tags);
-        r = predict_pass_start(w->daemon, w->job, &o, on_pass_done, w, &w->pass);
+        r = predict_pass_start(&w->pr, w->job, &o, on_pass_done, w, &w->pass);
         if (r < 0) {
                 snprintf(buf, sizeof(buf), "Failed to search the site: %s", strerror(-r));
                 watch_failed(w, x, r, buf);
@@ -287,7 +288,7 @@ static void next_watch(WatchJob *w)
 static int watch_job_start(Job *j)
 {
         WatchJob *w = j->data;
-        Daemon *d = w->daemon;
+        Context *d = w->pr.ctx;
         int r;
 
         if (w->options.watch > 0) {
@@ -306,7 +307,7 @@ static int watch_job_start(Job *j)
                 watch_finish(w, r, "Failed to read the watches: %s", store_error(d->store));
                 return 0;
         }
-        r = predict_blacklist_load(d, &w->blacklist);
+        r = predict_blacklist_load(d->store, &w->blacklist);
         if (r < 0) {
                 watch_finish(w, r, "Failed to read the blacklist: %s", strerror(-r));
                 return 0;
@@ -339,22 +340,36 @@ static const JobOps watch_ops = {
         .free_data = watch_job_free,
 };
 
-int watch_job_new(Daemon *d, const WatchJobOptions *o, Job **ret)
+int watch_job_create(const Predictor *pr, JobRunner *runner, const WatchJobOptions *o, Job **ret,
+                     Error *error)
 {
         WatchJob *w;
+        Watch one;
         int r;
 
+        if (o->watch > 0) {
+                r = store_watch_get(pr->ctx->store, o->watch, &one);
+                if (r == -ENOENT)
+                        return error_setf(error, r,
+                                          "There is no watch %" PRIu64
+                                          "; \"fluffctl watch list\" shows them.",
+                                          o->watch);
+                if (r < 0)
+                        return error_setf(error, r, "Failed to read watch %" PRIu64 ": %s", o->watch,
+                                          store_error(pr->ctx->store));
+                free(one.tags);
+        }
         w = calloc(1, sizeof(WatchJob));
         if (!w)
-                return -ENOMEM;
-        w->daemon = d;
+                return error_set_errno(error, -ENOMEM);
+        w->pr = *pr;
         w->options = *o;
         r = watch_dir(&w->dir);
         if (r < 0) {
                 watch_job_free(w);
-                return r;
+                return error_setf(error, r, "Failed to create the watch job: %s", strerror(-r));
         }
-        r = job_new(d, &watch_ops, w, &w->job);
+        r = job_runner_add(runner, &watch_ops, w, &w->job, error);
         if (r < 0) {
                 watch_job_free(w);
                 return r;

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+
+#include "fluff/error.h"
+
+int error_setf(Error *e, int r, const char *fmt, ...)
+{
+        va_list ap;
+
+        r = r < 0 ? r : -r;
+        if (!e || error_is_set(e))
+                return r;
+        va_start(ap, fmt);
+        (void)vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int error_set_errno(Error *e, int r)
+{
+        r = r < 0 ? r : -r;
+        return error_setf(e, r, "%s", strerror(-r));
+}
+
+bool error_is_set(const Error *e)
+{
+        return e && e->message[0] != '\0';
+}
+
+const char *error_message(const Error *e, int r)
+{
+        if (error_is_set(e))
+                return e->message;
+        return strerror(r < 0 ? -r : r);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Manager.Review. */
+#include <inttypes.h>
+
+#include "dbus/bus.h"
+#include "review/review.h"
+#include "store.h"
+
+int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        BusServer *s = userdata;
+        PredictionRow *rows = NULL;
+        uint32_t count;
+        Error e = {};
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &count);
+        if (r < 0)
+                return r;
+        if (count == 0)
+                count = REVIEW_COUNT_DEFAULT;
+        if (count > REVIEW_COUNT_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Count %" PRIu32 " is out of range: give 1 to %u posts.", count,
+                                         REVIEW_COUNT_MAX);
+        r = review_list(s->f.ctx, s->f.taste, count, &rows, &n, &e);
+        if (r < 0)
+                return bus_error_from(error, r, &e);
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = bus_append_prediction_rows(s, reply, rows, n);
+        prediction_row_array_free(rows, n);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* What every handler shares: the caller check, errors, replying with a job. */
+#include "dbus/bus.h"
+#include "jobs/runner.h"
+
+static int check_caller(sd_bus_message *m, sd_bus_error *error)
+{
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t uid;
+        int r;
+
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r >= 0)
+                r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to learn the uid of \"%s\": %m",
+                                strna(sd_bus_message_get_sender(m)));
+                return sd_bus_error_set(error, FLUFF_ERROR_ACCESS_DENIED,
+                                        "Could not determine who is calling; refusing.");
+        }
+        if (uid != geteuid())
+                return sd_bus_error_setf(error, FLUFF_ERROR_ACCESS_DENIED,
+                                         "Only uid %u may use this Fluff daemon, not uid %u.",
+                                         (unsigned)geteuid(), (unsigned)uid);
+        return 0;
+}
+
+int bus_caller_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *iface;
+        int r;
+
+        if (!sd_bus_message_is_method_call(m, NULL, NULL))
+                return 0;
+        /* Every method of fluffd's own interfaces; the standard ones
+         * (Introspect, Properties, Peer, ObjectManager) stay open as before. */
+        iface = sd_bus_message_get_interface(m);
+        if (iface && !streq(iface, FLUFF_BUS_MANAGER_IFACE) && !streq(iface, FLUFF_BUS_JOB_IFACE))
+                return 0;
+        r = check_caller(m, &error);
+        if (r >= 0)
+                return 0;
+        r = sd_bus_reply_method_error(m, &error);
+        if (r < 0)
+                log_debug_errno(r, "Failed to refuse a caller, ignoring: %m");
+        return 1; /* handled: the call goes no further */
+}
+
+int bus_error_from(sd_bus_error *error, int r, const Error *e)
+{
+        return fluff_bus_error_set_errnof(error, r, "%s", error_message(e, r));
+}
+
+int bus_reply_job(sd_bus_message *m, Job *j)
+{
+        char buf[BUS_JOB_PATH_MAX];
+        int r;
+
+        r = sd_bus_reply_method_return(m, "o", bus_job_path(j, buf));
+        if (r < 0)
+                return r;
+        (void)job_start(j);
+        return 1;
+}

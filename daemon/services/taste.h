@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* fluffd's taste model: the file $XDG_DATA_HOME/fluff/models/taste.safetensors,
+ * loaded on the loop when fluffd starts (a broken file is only warned about:
+ * no model then), and replaced only when a training run has finished and
+ * written the new file (by the Train job, train/). */
+
+#include "fluff/util.h"
+#include "model.h"
+
+typedef struct TasteService {
+        char *path;   /* owned; the model file */
+        Model *model; /* owned; NULL without a model */
+        char *info;   /* owned; model_describe_json() of model, "" without one */
+} TasteService;
+
+int taste_service_new(const char *data_dir, TasteService **ret);
+TasteService *taste_service_free(TasteService *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(TasteService *, taste_service_free);
+
+/* Takes m (already saved to t->path) as the loaded model. */
+int taste_service_replace(TasteService *t, Model *m);

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by the two halves of the Sync job: sync.c walks the lists,
+ * sync-images.c fetches and crops the images. */
+
+#include "config.h"
+#include "core/context.h"
+#include "e621.h"
+#include "images.h"
+#include "jobs/runner.h"
+#include "store.h"
+
+typedef struct ImageFetch ImageFetch;
+
+typedef struct SyncJob {
+        Context *ctx; /* borrowed */
+        Job *job;     /* borrowed: the job owns us */
+        uint64_t generation;
+        bool generation_open, lists_complete, stopped;
+        unsigned list;        /* index into the lists being walked */
+        E621Request *request; /* borrowed handle of the API call in progress */
+        char *page_error;     /* owned; why a page could not be stored */
+
+        uint64_t list_posts, posts, skipped, dropped;
+
+        ImageNeeded *needed; /* owned batch */
+        size_t n_needed, next_needed;
+        ImageFetch *fetch; /* owned; the downloads and crops in flight */
+        uint64_t images_done, images_total, images_new, images_failed, images_found;
+        uint64_t last_counts_usec;
+} SyncJob;
+
+/* Ends the job once (later calls do nothing), stopping all it has in flight. */
+void sync_finish(SyncJob *s, int r, const char *fmt, ...) _printf_(3, 4);
+void sync_finish_store_error(SyncJob *s, int r, const char *what);
+/* Ends the job as done, with a summary of the dataset. */
+void sync_summary(SyncJob *s);
+/* Re-reads the counts for the manager, at most once a second unless forced. */
+void sync_refresh_counts(SyncJob *s, bool force);
+
+/* The image phase: starts it, stops what it has in flight, frees its memory. */
+void sync_images_begin(SyncJob *s);
+void sync_images_stop(SyncJob *s);
+void sync_images_free(SyncJob *s);

@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sync/sync-internal.h"
+#include "sync/sync.h"
+
+#define COUNTS_INTERVAL_USEC (1 * USEC_PER_SEC)
+
+static const struct {
+        const char *prefix;
+        LabelSource source;
+        const char *phase, *title;
+} lists[] = {
+        {"fav:", LABEL_SOURCE_FAVOURITE, "favourites", "Fetching favourites"},
+        {"votedup:", LABEL_SOURCE_UPVOTE, "upvotes", "Fetching upvotes"},
+        {"voteddown:", LABEL_SOURCE_DOWNVOTE, "downvotes", "Fetching downvotes"},
+};
+
+static void sync_free(void *userdata)
+{
+        SyncJob *s = userdata;
+
+        if (!s)
+                return;
+        e621_request_cancel(s->request);
+        sync_images_free(s);
+        free(s->page_error);
+        free(s);
+}
+
+void sync_refresh_counts(SyncJob *s, bool force)
+{
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        if (!force && now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
+                return;
+        s->last_counts_usec = now;
+        counts_refresh(&s->ctx->counts);
+}
+
+/* Stops everything in flight: nothing of this job runs after it. */
+static void sync_stop(SyncJob *s)
+{
+        s->stopped = true;
+        s->request = e621_request_cancel(s->request);
+        sync_images_stop(s);
+}
+
+void sync_finish(SyncJob *s, int r, const char *fmt, ...)
+{
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+
+        if (s->stopped)
+                return;
+        sync_stop(s);
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+
+        if (s->generation_open) {
+                int k = store_sync_end(s->ctx->store, s->generation, false);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to close the sync generation, ignoring: %s",
+                                          store_error(s->ctx->store));
+                s->generation_open = false;
+        }
+        sync_refresh_counts(s, true);
+        job_finish(s->job, r, "%s", m ?: "");
+        /* Downloads and crops leave freed memory in the workers' malloc
+         * arenas; an idle daemon should give it back. */
+        (void)malloc_trim(0);
+}
+
+void sync_finish_store_error(SyncJob *s, int r, const char *what)
+{
+        sync_finish(s, r, "Failed to %s in the database: %s", what, store_error(s->ctx->store));
+}
+
+void sync_summary(SyncJob *s)
+{
+        const StoreCounts *c = &s->ctx->counts.now;
+
+        sync_refresh_counts(s, true);
+
+        sync_finish(s, 0,
+                    "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64
+                    " in both lists left out, %" PRIu64 " skipped); %" PRIu64 " images on disk, %" PRIu64
+                    " new, %" PRIu64 " failed.",
+                    c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new,
+                    s->images_failed);
+        /* New images are worth little to the model until they are embedded:
+         * the embed feature listens for this. */
+        events_emit(s->ctx->events, EVENT_IMAGES_ADDED, NULL);
+}
+
+/* ---- lists ---- */
+
+static void list_begin(SyncJob *s);
+
+static SkipReason post_skip_reason(const Post *p, const Config *cfg)
+{
+        if (p->deleted)
+                return SKIP_DELETED;
+        if (!p->file_url && !p->sample_url)
+                return SKIP_NO_URL;
+        if (post_is_animated(p) && !cfg->include_animated)
+                return SKIP_ANIMATED;
+        if (!p->md5 || !post_image_url(p))
+                return SKIP_UNSUPPORTED;
+        if (!p->sample_url && p->file_size > cfg->max_image_bytes)
+                return SKIP_TOO_LARGE;
+        return SKIP_NONE;
+}
+
+static int store_page(SyncJob *s, E621PostList *page)
+{
+        Store *st = s->ctx->store;
+        LabelSource source = lists[s->list].source;
+        int r;
+
+        r = store_begin(st);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < page->n_posts; i++) {
+                const Post *p = page->posts[i];
+                if (!p)
+                        continue;
+                SkipReason why = post_skip_reason(p, s->ctx->config);
+                r = store_post_upsert(st, p);
+                if (r >= 0)
+                        r = store_post_set_skip(st, p->id, why);
+                if (r >= 0)
+                        r = store_label_seen(st, p->id, source, s->generation);
+                if (r < 0) {
+                        (void)store_rollback(st);
+                        return r;
+                }
+                if (why != SKIP_NONE)
+                        s->skipped++;
+        }
+        return store_commit(st);
+}
+
+static int on_page(E621PostList *page, void *userdata)
+{
+        SyncJob *s = userdata;
+        int r;
+
+        r = store_page(s, page);
+        if (r < 0) {
+                free(s->page_error);
+                if (asprintf(&s->page_error, "Failed to store a page of %s in the database: %s",
+                             lists[s->list].phase, store_error(s->ctx->store)) < 0)
+                        s->page_error = NULL;
+                return r;
+        }
+        s->list_posts += page->n_posts;
+        s->posts += page->n_posts;
+        if (page->n_invalid > 0)
+                log_warning("The site sent %zu malformed posts in the %s list, ignoring them.",
+                            page->n_invalid, lists[s->list].phase);
+        job_set_progress(s->job, s->list_posts, 0);
+        sync_refresh_counts(s, false);
+        return 0;
+}
+
+static void on_list_done(int error, const char *message, void *userdata)
+{
+        SyncJob *s = userdata;
+        int r;
+
+        s->request = NULL;
+        if (error < 0) {
+                if (s->page_error)
+                        return sync_finish(s, error, "%s", s->page_error);
+                return sync_finish(s, error, "Fetching the %s of \"%s\" failed: %s", lists[s->list].phase,
+                                   s->ctx->session.username, message ?: strerror(-error));
+        }
+
+        /* The whole list was walked: what is not in it any more lost its label. */
+        r = store_labels_drop_unseen(s->ctx->store, lists[s->list].source, s->generation);
+        if (r < 0)
+                return sync_finish_store_error(s, r, "drop labels removed on the site");
+        if (r > 0)
+                log_info("%d %s removed on the site since the last sync.", r, lists[s->list].phase);
+        s->dropped += (uint64_t)r;
+
+        if (++s->list < ELEMENTSOF(lists))
+                return list_begin(s);
+
+        s->lists_complete = true;
+        r = store_sync_end(s->ctx->store, s->generation, true);
+        if (r < 0)
+                return sync_finish_store_error(s, r, "close the sync");
+        s->generation_open = false;
+        sync_refresh_counts(s, true);
+        sync_images_begin(s);
+}
+
+static void list_begin(SyncJob *s)
+{
+        _cleanup_free_ char *query = NULL;
+        int r;
+
+        s->list_posts = 0;
+        (void)job_set_phase(s->job, lists[s->list].phase, lists[s->list].title);
+        job_set_progress(s->job, 0, 0);
+        /* status:any, or the site leaves deleted posts out and their labels
+         * would look removed; they are kept and counted as skipped. */
+        if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->ctx->session.username) < 0)
+                return sync_finish(s, -ENOMEM, "Out of memory.");
+        r = e621_walk_posts(s->ctx->e621, query, E621_POSTS_LIMIT_MAX, on_page, on_list_done, s,
+                            &s->request);
+        if (r < 0)
+                return sync_finish(s, r, "Failed to start fetching the %s: %s", lists[s->list].phase,
+                                   strerror(-r));
+}
+
+/* ---- blacklist ---- */
+
+static int blacklist_store(SyncJob *s, const char *text)
+{
+        _cleanup_strv_free_ char **rules = NULL;
+        _cleanup_free_ char *copy = NULL;
+        char *save = NULL;
+        int r;
+
+        if (text) {
+                copy = strdup(text);
+                if (!copy)
+                        return -ENOMEM;
+                for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                        while (*line == ' ' || *line == '\t' || *line == '\r')
+                                line++;
+                        size_t n = strlen(line);
+                        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+                                line[--n] = 0;
+                        if (n == 0)
+                                continue;
+                        char *rule = strdup(line);
+                        if (!rule)
+                                return -ENOMEM;
+                        r = strv_push(&rules, rule);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return store_blacklist_set(s->ctx->store, rules);
+}
+
+static void on_user(int error, const char *message, const E621User *user, void *userdata)
+{
+        SyncJob *s = userdata;
+        int r;
+
+        s->request = NULL;
+        if (error == -EKEYREJECTED)
+                return sync_finish(
+                        s, error,
+                        "The site rejected the login of \"%s\"; the API key may have been revoked. "
+                        "Log in again with \"fluffctl login %s\".",
+                        s->ctx->session.username, s->ctx->session.username);
+        if (error < 0)
+                return sync_finish(s, error, "Fetching the account of \"%s\" failed: %s",
+                                   s->ctx->session.username, message ?: strerror(-error));
+        if (!user->blacklisted_tags)
+                log_notice("The site did not send the blacklist of \"%s\"; keeping the stored one.",
+                           s->ctx->session.username);
+        else {
+                r = blacklist_store(s, user->blacklisted_tags);
+                if (r < 0)
+                        return sync_finish_store_error(s, r, "store the blacklist");
+        }
+        list_begin(s);
+}
+
+/* ---- job ---- */
+
+static int sync_start(Job *j)
+{
+        SyncJob *s = j->data;
+        int r;
+
+        r = store_sync_begin(s->ctx->store, &s->generation);
+        if (r < 0) {
+                sync_finish_store_error(s, r, "start the sync");
+                return 0;
+        }
+        s->generation_open = true;
+        /* Crops deleted by hand are fetched again; partial files go. */
+        r = images_remove_temporaries(s->ctx->images_dir);
+        if (r > 0)
+                log_info("Removed %d partial crops of an interrupted sync.", r);
+        r = store_images_verify(s->ctx->store, s->ctx->images_dir);
+        if (r < 0) {
+                sync_finish_store_error(s, r, "check the crops on disk");
+                return 0;
+        }
+        if (r > 0)
+                log_info("%d crops are missing from \"%s\" and will be fetched again.", r,
+                         s->ctx->images_dir);
+        log_info("Sync of \"%s\" started (generation %" PRIu64 ").", s->ctx->session.username,
+                 s->generation);
+        (void)job_set_phase(j, "account", "Fetching the account and blacklist");
+        r = e621_get_user(s->ctx->e621, s->ctx->session.username, on_user, s, &s->request);
+        if (r < 0)
+                sync_finish(s, r, "Failed to ask the site for the account: %s", strerror(-r));
+        return 0;
+}
+
+static void sync_cancel(Job *j)
+{
+        sync_finish(j->data, -ECANCELED, "Cancelled.");
+}
+
+static const JobOps sync_ops = {
+        .kind = "sync",
+        .start = sync_start,
+        .cancel = sync_cancel,
+        .free_data = sync_free,
+};
+
+int sync_job_create(Context *ctx, JobRunner *runner, Job **ret, Error *e)
+{
+        SyncJob *s;
+        int r;
+
+        s = calloc(1, sizeof(SyncJob));
+        if (!s)
+                return error_set_errno(e, -ENOMEM);
+        s->ctx = ctx;
+        r = job_runner_add(runner, &sync_ops, s, &s->job, e);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
+        *ret = s->job;
+        return 0;
+}

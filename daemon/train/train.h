@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The Train job (train-job.c): trains a new taste model on the labelled
+ * posts, on a worker, within a time budget; tags plus the backbone's
+ * embeddings, or without a backbone tags plus the small CNN (train-cnn.c). */
+
+#include <stdint.h>
+
+#include "fluff/error.h"
+#include "fluff/util.h"
+
+typedef struct BackboneService BackboneService;
+typedef struct Context Context;
+typedef struct Job Job;
+typedef struct JobRunner JobRunner;
+typedef struct TasteService TasteService;
+
+/* The Train job's options (the Train method's a{sv}). */
+#define TRAIN_BUDGET_MIN_S 5u
+#define TRAIN_BUDGET_MAX_S (24u * 3600u)
+#define TRAIN_BUDGET_DEFAULT_S 300u
+#define TRAIN_PATIENCE_MAX 1000000u
+/* Which towers a training may use (the Train option "towers"): an ablation
+ * shows what each contributes. */
+typedef enum TrainTowers {
+        TRAIN_TOWERS_BOTH,
+        TRAIN_TOWERS_TAGS,
+        TRAIN_TOWERS_IMAGE,
+        _TRAIN_TOWERS_MAX,
+        _TRAIN_TOWERS_INVALID = -EINVAL,
+} TrainTowers;
+const char *train_towers_to_string(TrainTowers t); /* "both", "tags", "image" */
+TrainTowers train_towers_from_string(const char *s);
+
+typedef struct TrainJobOptions {
+        uint64_t time_budget_s; /* TRAIN_BUDGET_MIN_S…TRAIN_BUDGET_MAX_S */
+        uint64_t seed;
+        unsigned patience; /* epochs without a better validation AUC before stopping; 0: the library's
+                              default */
+        TrainTowers towers;
+} TrainJobOptions;
+/* A new, queued Train job. When its model is saved, it replaces the loaded
+ * one and EVENT_MODEL_CHANGED goes out. */
+int train_job_create(Context *ctx, BackboneService *backbone, TasteService *taste, JobRunner *runner,
+                     const TrainJobOptions *o, Job **ret, Error *error);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "config.h"
+#include "core/context.h"
+#include "services/outbox.h"
+#include "vote/vote.h"
+
+static const char *score_name(int score)
+{
+        return score > 0 ? "like" : score < 0 ? "dislike" : "clear";
+}
+
+/* What the favourite must become: a like favourites (when the user wants
+ * that); taking a like back, by a dislike or a clear, unfavourites, or the
+ * site's favourite would keep saying "liked" at the next sync. */
+static int favourite_change(const Config *config, int score, int previous)
+{
+        if (!config->like_favourites)
+                return 0;
+        if (score > 0)
+                return 1;
+        return previous > 0 ? -1 : 0;
+}
+
+int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error)
+{
+        Store *s = ctx->store;
+        int previous = 0, favourite, r;
+
+        if (!session_logged_in(&ctx->session))
+                return error_setf(error, -ENOKEY,
+                                  "Not logged in: run \"fluffctl login USERNAME\" first, so the vote can "
+                                  "reach the site.");
+        /* A label needs the post's tags and image to be of use; Fluff knows
+         * those only for posts it synced or predicted. */
+        if (!store_post_exists(s, post_id))
+                return error_setf(error, -ENOENT,
+                                  "Post %" PRIu64
+                                  " is not in Fluff's dataset or predictions; run \"fluffctl "
+                                  "sync\" or a prediction that shows it first.",
+                                  post_id);
+
+        r = store_post_label(s, post_id, &previous, NULL);
+        if (r == -ENOENT)
+                previous = 0;
+        else if (r < 0)
+                goto fail;
+        favourite = favourite_change(ctx->config, score, previous);
+
+        /* The label and its outbox entry land together or not at all: a
+         * label the site never hears of would silently disagree with it. */
+        r = store_begin(s);
+        if (r < 0)
+                goto fail;
+        r = store_label_set_app(s, post_id, score);
+        if (r >= 0)
+                r = store_outbox_add(s, post_id, score, favourite, NULL);
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0) {
+                (void)store_rollback(s);
+                goto fail;
+        }
+        log_info("Recorded a %s of post %" PRIu64 "; queued for the site.", score_name(score), post_id);
+        /* A labelled post belongs to the dataset: its prediction crop moves
+         * there before the reply, so whoever looks next finds it. A clear
+         * takes the post out of the dataset and leaves the files alone. */
+        if (score != 0) {
+                r = vote_adopt_crop(ctx, post_id);
+                if (r < 0)
+                        log_warning_errno(r,
+                                          "Failed to move the crop of post %" PRIu64
+                                          " into the dataset, ignoring (the next sync fetches it): %m",
+                                          post_id);
+                else if (r > 0)
+                        /* Embedded now, the post counts in the very next training. */
+                        events_emit(ctx->events, EVENT_IMAGES_ADDED, NULL);
+        }
+
+        counts_refresh(&ctx->counts);
+        events_emit(ctx->events, EVENT_OUTBOX_CHANGED, NULL);
+        outbox_kick(outbox);
+        return 0;
+
+fail:
+        log_warning_errno(r, "Failed to record the %s of post %" PRIu64 ": %s", score_name(score), post_id,
+                          store_error(s));
+        return error_setf(error, r, "Failed to record the %s of post %" PRIu64 ": %s", score_name(score),
+                          post_id, store_error(s));
+}

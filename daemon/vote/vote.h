@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* A vote: the label at once, the site through the outbox.
+ *
+ * A like or dislike of a post of a kept prediction run (manual or watch) also
+ * moves the post's crop into the dataset, $XDG_DATA_HOME/fluff/images/<md5>.jpg,
+ * and records it ok, so the next training and the Embed job use it without a
+ * download (EVENT_IMAGES_ADDED starts the Embed job). The runs are pointed at
+ * the moved file: they still show an image that exists, and a re-predict
+ * (which deletes only files in its own folder) leaves it alone. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fluff/error.h"
+
+typedef struct Context Context;
+typedef struct Outbox Outbox;
+
+/* score: 1 like, -1 dislike, 0 clear; post_id 1…INT64_MAX (the caller
+ * checks both). The label and its outbox entry land in one transaction; then
+ * the crop moves (a failure there is only logged: the next sync fetches the
+ * image), the counts are refreshed, EVENT_OUTBOX_CHANGED goes out and the
+ * outbox is kicked. -ENOKEY when logged out, -ENOENT for a post Fluff does
+ * not know. */
+int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error);
+
+/* After a like or dislike of post_id: brings its prediction crop into the
+ * dataset as described above. 1 when moved, 0 when there was nothing to do
+ * (not predicted, no crop left on disk, or the dataset already has a good
+ * image, which is kept), < 0 on failure (the label stands regardless; the
+ * next sync fetches the image). Logs at debug only. */
+int vote_adopt_crop(Context *ctx, uint64_t post_id);
+
+/* Whether path is <cache>/predictions/<md5>.jpg or <cache>/watches/<md5>.jpg
+ * for this md5: the only prediction crops a vote moves. */
+bool vote_crop_is_ours(const char *cache_dir, const char *md5, const char *path);
+
+/* Moves src to dst: rename(2), or across file systems a copy written through
+ * a temporary file with fsync and rename, then src deleted. dst's folder is
+ * synced either way. At most max_size bytes are copied (-EFBIG beyond). */
+int file_move(const char *src, const char *dst, size_t max_size);
