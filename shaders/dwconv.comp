@@ -21,6 +21,12 @@ layout(constant_id = 3) const uint TH = 1;
 // FLIP: use the kernel rotated by 180°, which makes this kernel the
 // backward-data pass of a stride-1 depthwise convolution (op-dwconv.c).
 layout(constant_id = 4) const bool FLIP = false;
+// VEC4 (c % 4 == 0, x and w bound as RGBA32F views): a lane owns 4 adjacent
+// channels and fetches them together. On lavapipe a vec4 fetch is one 128-bit
+// load per lane where 4 scalar fetches are 4 gathers. Without it the .yzw
+// lanes of every value below are dead and compiled away.
+layout(constant_id = 5) const bool VEC4 = false;
+const uint CW = VEC4 ? 4u : 1u;
 
 #include "conv.glsl"
 
@@ -31,16 +37,17 @@ layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 
-float load_x(uint base, uint cg, uint c)
+vec4 load_x(uint base, uint c)
 {
-        return texelFetch(x_tex, int(base + c)).x;
+        return texelFetch(x_tex, int(base + c));
 }
 
 void main()
 {
+        const uint groups = p.c / CW; // channel groups: one per lane
         const uint cg = gl_WorkGroupID.x * gl_WorkGroupSize.x;
         const uint c_raw = cg + gl_LocalInvocationID.x;
-        const uint c = min(c_raw, p.c - 1u);
+        const uint c = min(c_raw, groups - 1u);
         const uint strips = (p.ow + TW - 1u) / TW;
         const uint bands = (p.oh + TH - 1u) / TH;
         const uint s_raw = CONV_GROUP_ROW();
@@ -54,12 +61,12 @@ void main()
         const int ih0 = int(oh0 * S) - int(p.pt);
         const int iw0 = int(ow0 * S) - int(p.pl);
 
-        float wr[9];
+        vec4 wr[9];
         for (uint t = 0; t < 9u; t++)
-                wr[t] = texelFetch(w_tex, int((FLIP ? 8u - t : t) * p.c + c)).x;
-        float acc[TH * TW];
+                wr[t] = texelFetch(w_tex, int((FLIP ? 8u - t : t) * groups + c));
+        vec4 acc[TH * TW];
         for (uint t = 0; t < TH * TW; t++)
-                acc[t] = 0.0;
+                acc[t] = vec4(0.0);
 
         [[unroll]] for (uint r = 0; r < (TH - 1u) * S + 3u; r++) {
                 const int ih = ih0 + int(r);
@@ -67,8 +74,8 @@ void main()
                 const uint rb = (row0 + uint(clamp(ih, 0, int(p.h) - 1))) * p.w;
                 [[unroll]] for (uint col = 0; col < (TW - 1u) * S + 3u; col++) {
                         const int iw = iw0 + int(col);
-                        float xv = load_x((rb + uint(clamp(iw, 0, int(p.w) - 1))) * p.c, cg, c);
-                        xv = row_in && iw >= 0 && iw < int(p.w) ? xv : 0.0;
+                        vec4 xv = load_x((rb + uint(clamp(iw, 0, int(p.w) - 1))) * groups, c);
+                        xv = row_in && iw >= 0 && iw < int(p.w) ? xv : vec4(0.0);
                         [[unroll]] for (uint u = 0; u < 3u; u++) {
                                 if (r < u || (r - u) % S != 0u || (r - u) / S >= TH)
                                         continue;
@@ -81,12 +88,16 @@ void main()
                 }
         }
 
-        const float b = (p.flags & 1u) != 0u ? bias[c] : 0.0;
+        float b[CW];
+        for (uint e = 0; e < CW; e++)
+                b[e] = (p.flags & 1u) != 0u ? bias[c * CW + e] : 0.0;
         for (uint i = 0; i < TH; i++) {
                 for (uint t = 0; t < TW; t++) {
-                        if (oh0 + i < p.oh && ow0 + t < p.ow && c_raw < p.c && s_raw == s)
-                                y[(((nimg * p.oh + oh0 + i) * p.ow) + ow0 + t) * p.c + c] =
-                                        conv_act(acc[i * TW + t] + b);
+                        if (oh0 + i < p.oh && ow0 + t < p.ow && c_raw < groups && s_raw == s) {
+                                const uint o = (((nimg * p.oh + oh0 + i) * p.ow) + ow0 + t) * p.c + c * CW;
+                                [[unroll]] for (uint e = 0; e < CW; e++)
+                                        y[o + e] = conv_act(acc[i * TW + t][e] + b[e]);
+                        }
                 }
         }
 }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "diversify.h"
 #include "logreg.h"
 #include "metrics.h"
 #include "quality.h"
@@ -322,6 +323,24 @@ TEST(json_round_trip)
         json_object_object_add(o, "version", json_object_new_int(99));
         ASSERT_ERROR(model_quality_from_json(o, &r), EBADMSG);
         json_object_put(o);
+}
+
+TEST(per_artist_cap)
+{
+        /* scores 9…0; artist 7 drew the five best, artist 8 two, post 6 has none */
+        float s[] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+        uint32_t offs[] = {0, 1, 2, 3, 4, 5, 6, 6, 7, 8, 10};
+        uint32_t art[] = {7, 7, 7, 7, 7, 8, 8, 9, 8, 7};
+        uint32_t order[10];
+        ASSERT_OK(diversify_by_artist(s, offs, art, 10, 2, order));
+        /* 0, 1 (artist 7 full), 5 (8), 6 (none), 7 (8, now full), 8 (9); then the waiting, best first */
+        uint32_t want[] = {0, 1, 5, 6, 7, 8, 2, 3, 4, 9};
+        for (int i = 0; i < 10; i++)
+                ASSERT_EQ(order[i], want[i]);
+        /* cap 0: score order */
+        ASSERT_OK(diversify_by_artist(s, offs, art, 10, 0, order));
+        for (uint32_t i = 0; i < 10; i++)
+                ASSERT_EQ(order[i], i);
 }
 
 TEST_MAIN()

@@ -93,6 +93,7 @@ static int on_progress(ModelStage stage, unsigned epoch, double loss, double val
 static double train_auc(ModelDataset *ds, bool features, bool tags, double budget, Model **ret)
 {
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         _cleanup_free_ char *error = NULL;
         ModelMetrics mt;
         Progress p = {};
@@ -162,6 +163,7 @@ TEST(feature_set_selection)
          * the others are tried, and whatever wins uses set "mid". */
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(5, 800, SIZE_MAX);
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         Stages st = {};
         Model *m;
 
@@ -197,6 +199,7 @@ TEST(too_few_labels)
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(2, 200, 19);
         _cleanup_free_ char *error = NULL;
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         Model *m = NULL;
 
         ASSERT_ERROR(model_train(vkt_engine(), ds, &o, &m, NULL, &error), ENODATA);
@@ -273,6 +276,7 @@ TEST(time_budget)
 {
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(3, 800, SIZE_MAX);
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         Model *m;
 
         /* no early stop: the budget alone ends training */
@@ -305,6 +309,7 @@ TEST(cancel)
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(4, 800, SIZE_MAX);
         _cleanup_free_ char *error = NULL;
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         Canceller c = {};
         pthread_t th;
         Model *m = NULL;

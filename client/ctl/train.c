@@ -100,6 +100,81 @@ static const char *model_source(json_object *o, char *buf, size_t size)
         return buf;
 }
 
+/* "0.712 [0.680, 0.741]": a number and its 95 % bootstrap interval, when it has one. */
+static const char *with_ci(json_object *s, const char *key, char *buf, size_t size)
+{
+        char ci_key[64];
+        json_object *ci;
+        snprintf(ci_key, sizeof(ci_key), "%s_ci", key);
+        ci = s ? json_object_object_get(s, ci_key) : NULL;
+        if (!s || !json_object_object_get(s, key))
+                snprintf(buf, size, "—");
+        else if (ci && json_object_is_type(ci, json_type_array) && json_object_array_length(ci) == 2)
+                snprintf(buf, size, "%.3f [%.3f, %.3f]", get_double(s, key),
+                         json_object_get_double(json_object_array_get_idx(ci, 0)),
+                         json_object_get_double(json_object_array_get_idx(ci, 1)));
+        else
+                snprintf(buf, size, "%.3f", get_double(s, key));
+        return buf;
+}
+
+/* The cross-validated numbers of the model beside the tags-only baseline's
+ * (daemon/model/quality.h), and the calibration. */
+static void print_quality(json_object *q)
+{
+        json_object *cv = json_object_object_get(q, "cv"), *tm = json_object_object_get(q, "time"),
+                    *cal = json_object_object_get(q, "calibration");
+        json_object *mo = json_object_object_get(cv, "model"), *bl = json_object_object_get(cv, "baseline");
+        char a[64], b[64];
+
+        printf("Cross-validated:    %" PRId64 "-fold, pooled over %" PRId64 " posts (%" PRId64
+               " liked, %" PRId64 " disliked); towers combined: %s\n",
+               get_int(q, "folds"), get_int(q, "n"), get_int(q, "n_pos"), get_int(q, "n_neg"),
+               strna(get_string(q, "combination")));
+        printf("                    %-26s %s\n", "model", "tags-only baseline");
+        printf("  ROC AUC:          %-26s %s\n", with_ci(mo, "roc_auc", a, sizeof(a)),
+               with_ci(bl, "roc_auc", b, sizeof(b)));
+        printf("  PR AUC:           %-26s %s\n", with_ci(mo, "pr_auc", a, sizeof(a)),
+               with_ci(bl, "pr_auc", b, sizeof(b)));
+        printf("  Brier score:      %-26s %s\n", with_ci(mo, "brier", a, sizeof(a)),
+               with_ci(bl, "brier", b, sizeof(b)));
+        for (int k = 10; k <= 50; k += 40) {
+                char key[8];
+                json_object *pm = json_object_object_get(mo, "precision_at"),
+                            *pb = json_object_object_get(bl, "precision_at");
+                snprintf(key, sizeof(key), "%d", k);
+                if (!json_object_object_get(pm, key))
+                        continue; /* only where k ≤ a quarter of the posts */
+                printf("  Precision@%d:     %-26s %s\n", k, with_ci(pm, key, a, sizeof(a)),
+                       with_ci(pb, key, b, sizeof(b)));
+        }
+        if (tm)
+                printf("  Newest %" PRId64 " posts  %-26s %s   (ROC AUC, trained on the %" PRId64
+                       " older)\n",
+                       get_int(tm, "n_test"),
+                       with_ci(json_object_object_get(tm, "model"), "roc_auc", a, sizeof(a)),
+                       with_ci(json_object_object_get(tm, "baseline"), "roc_auc", b, sizeof(b)),
+                       get_int(tm, "n_train"));
+        json_object *towers = json_object_object_get(cv, "towers");
+        json_object_object_foreach(towers, name, s)
+                printf("  Tower %-11s %s ROC AUC alone\n", name, with_ci(s, "roc_auc", a, sizeof(a)));
+        if (cal) {
+                printf("Score:              P(like), calibrated (%s); like at 0.5 and above; Brier %.3f, "
+                       "calibration error %.3f\n",
+                       strna(get_string(cal, "method")), get_double(cal, "brier"), get_double(cal, "ece"));
+                json_object *bins = json_object_object_get(cal, "bins");
+                printf("  Reliability:      ");
+                for (size_t i = 0; bins && i < json_object_array_length(bins); i++) {
+                        json_object *e = json_object_array_get_idx(bins, i);
+                        if (get_int(e, "n") > 0)
+                                printf("%.1f–%.1f: %.2f liked (%" PRId64 ")%s", get_double(e, "lo"),
+                                       get_double(e, "hi"), get_double(e, "frac_like"), get_int(e, "n"),
+                                       i + 1 < json_object_array_length(bins) ? "; " : "");
+                }
+                printf("\n");
+        }
+}
+
 int run_heading_get(sd_bus *bus, const char *query, RunHeading *ret)
 {
         ManagerInfo m = {};
@@ -134,6 +209,17 @@ void model_status_print(const ManagerInfo *m)
 
         if (!o) {
                 printf("       Model: none (run \"fluffctl train\")\n");
+                return;
+        }
+        json_object *q = json_object_object_get(o, "quality");
+        if (q && json_object_is_type(q, json_type_object)) {
+                json_object *cv = json_object_object_get(q, "cv");
+                char a[64], b[64];
+                printf("       Model: trained %s, %s\n", strna(get_string(o, "created")),
+                       model_source(o, buf, sizeof(buf)));
+                printf("     Quality: cross-validated ROC AUC %s, tags-only baseline %s; score is P(like)\n",
+                       with_ci(json_object_object_get(cv, "model"), "roc_auc", a, sizeof(a)),
+                       with_ci(json_object_object_get(cv, "baseline"), "roc_auc", b, sizeof(b)));
                 return;
         }
         printf("       Model: trained %s, validation ROC AUC %.3f, %s\n", strna(get_string(o, "created")),
@@ -171,6 +257,19 @@ static void print_metrics(const ManagerInfo *m)
         mt = json_object_object_get(o, "metrics");
         printf("Model:              %s\n", model_source(o, buf, sizeof(buf)));
         printf("Trained:            %s\n", strna(get_string(o, "created")));
+        json_object *q = json_object_object_get(o, "quality");
+        if (q && json_object_is_type(q, json_type_object)) {
+                /* the pooled out-of-fold numbers, at the calibrated threshold */
+                print_quality(q);
+                printf("Accuracy:           %.3f (out of fold, P(like) ≥ %.2f)\n",
+                       get_double(mt, "accuracy"), get_double(o, "threshold"));
+                printf("Balanced accuracy:  %.3f\n", get_double(mt, "balanced_accuracy"));
+                printf("Threshold:          %.3f\n", get_double(o, "threshold"));
+                printf("Posts:              %" PRId64 " trained on, every one also scored out of fold\n",
+                       get_int(mt, "n_train"));
+                printf("Vocabulary:         %" PRId64 " tags\n", get_int(o, "vocabulary_size"));
+                return;
+        }
         printf("ROC AUC:            %.3f (validation)\n", get_double(mt, "roc_auc"));
         if (json_object_object_get(o, "cnn_val_auc"))
                 printf("Small CNN alone:    %.3f (validation ROC AUC, image-only)\n",

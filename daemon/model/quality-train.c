@@ -260,9 +260,17 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
                 zt[i] = (float)logreg_logit(&lr, &cv->ld, i);
         logreg_done(&lr);
         if (c->w_head != 0) {
-                r = head_held_out(cv, old, new, budget, zh, ret_error);
-                if (r < 0)
+                _cleanup_free_ char *error = NULL;
+                r = head_held_out(cv, old, new, budget, zh, &error);
+                if (r == -ETIME)
+                        return 0; /* no time left for it: the check is left out, not the training */
+                if (r < 0) {
+                        if (ret_error) {
+                                free(*ret_error);
+                                *ret_error = TAKE_PTR(error);
+                        }
                         return r;
+                }
         }
         for (size_t i = n_old; i < n; i++) {
                 size_t j = i - n_old;
@@ -337,8 +345,11 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 goto finish;
         cv.have_tags = o->use_tags;
 
-        /* 3. the head per fold: the folds and the time check share half the
-         * budget (less what fine-tuning keeps), the final head the rest */
+        /* 3. the head per fold: each of the folds, the time check and the
+         * final head gets an equal share of the budget (less what fine-tuning
+         * keeps for the final one). Shares end at fixed times from the start,
+         * so what a fold spends around its training (copies, the device's
+         * set-up, prediction) comes out of its own share, not the final's. */
         double share = o->finetune ? o->finetune->budget_share : 0;
         double per = o->time_budget_s * (1 - share) / (double)(cv.k + 2);
         cv.have_head = true;
@@ -348,7 +359,10 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         test[i] = cv.fold[i] == f;
                 }
                 _cleanup_free_ char *fold_error = NULL;
-                r = head_held_out(&cv, train, test, per, cv.oof_head, &fold_error);
+                double until = start + (double)(f + 1) * per;
+                /* never less than half a share: the first fold also pays for the device's start */
+                r = head_held_out(&cv, train, test, MAX(until - model_now_s(), per / 2), cv.oof_head,
+                                  &fold_error);
                 if (r == -ETIME && !cv.have_tags) {
                         /* too little time to cross-validate an image-only head: it alone, as before */
                         log_debug("No time to cross-validate the head; training it without folds.");
@@ -399,13 +413,13 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 goto finish;
 
         /* 6. the newest fifth */
-        if ((r = time_check(&cv, &c, per, &q, ret_error)) < 0)
+        if ((r = time_check(&cv, &c, start + (double)(cv.k + 1) * per - model_now_s(), &q, ret_error)) < 0)
                 goto finish;
 
         /* 7. the final towers */
         ModelTrainOptions fo = *o;
-        /* at least a fold's share, even when the folds overran theirs on a busy machine */
-        fo.time_budget_s = MAX(cv.end - model_now_s(), per);
+        /* what is left, and at least a quarter of a share on a busy machine */
+        fo.time_budget_s = MAX(cv.end - model_now_s(), per / 4);
         if (c.w_head != 0 || !cv.have_tags) {
                 r = model_train_head(engine, ds, &fo, &m, NULL, ret_error);
                 if (r < 0)

@@ -5,6 +5,7 @@
  * depthwise shaders. */
 
 #include <stdint.h>
+#include <string.h>
 
 #include "conv-shape.h"
 #include "vk.h"
@@ -57,12 +58,27 @@ _Static_assert(sizeof(ConvPush) == 112, "must match shaders/conv.glsl");
 static inline ConvPush conv_push(const ConvShape *s, uint32_t oh, uint32_t ow, uint32_t act, bool bias)
 {
         return (ConvPush){
-                .n = s->n, .h = s->h, .w = s->w, .c = s->c,
-                .oh = oh, .ow = ow, .k = s->k, .kh = s->kh,
-                .kw = s->kw, .sh = s->stride_h, .sw = s->stride_w, .pt = s->pad_top,
-                .pl = s->pad_left, .act = act, .flags = bias ? CONV_PUSH_HAS_BIAS : 0,
-                .div_w = conv_div(s->w), .div_h = conv_div(s->h), .div_ow = conv_div(ow), .div_oh = conv_div(oh),
-                .div_a = conv_div(1), .div_b = conv_div(1),
+                .n = s->n,
+                .h = s->h,
+                .w = s->w,
+                .c = s->c,
+                .oh = oh,
+                .ow = ow,
+                .k = s->k,
+                .kh = s->kh,
+                .kw = s->kw,
+                .sh = s->stride_h,
+                .sw = s->stride_w,
+                .pt = s->pad_top,
+                .pl = s->pad_left,
+                .act = act,
+                .flags = bias ? CONV_PUSH_HAS_BIAS : 0,
+                .div_w = conv_div(s->w),
+                .div_h = conv_div(s->h),
+                .div_ow = conv_div(ow),
+                .div_oh = conv_div(oh),
+                .div_a = conv_div(1),
+                .div_b = conv_div(1),
         };
 }
 
@@ -92,4 +108,47 @@ static inline int conv_dispatch(VkRecorder *r, VkKernel *k, VkTensor *const *ten
 
         conv_groups_yz(rows, &gy, &gz);
         return vk_recorder_dispatch(r, k, tensors, p, groups_x, gy, gz);
+}
+
+/* The conv family's kernels differ only in shader, bindings and specialization
+ * constants: all take ConvPush and read their inputs through texel buffers. */
+typedef struct ConvKernelInfo {
+        const char *shader;
+        uint32_t n_bindings;
+        uint32_t write_mask;  /* bindings written (storage buffers) */
+        uint32_t texel_mask;  /* bindings read as R32F texel buffers */
+        uint32_t texel4_mask; /* of those, viewed as RGBA32F */
+        bool full_subgroups;
+} ConvKernelInfo;
+
+static inline int conv_kernel_get(VkEngine *e, const ConvKernelInfo *ci, const uint32_t *spec,
+                                  uint32_t n_spec, VkKernel **ret)
+{
+        VkKernelInfo info = {
+                .shader = ci->shader,
+                .n_bindings = ci->n_bindings,
+                .write_mask = ci->write_mask,
+                .texel_mask = ci->texel_mask,
+                .texel4_mask = ci->texel4_mask,
+                .push_size = sizeof(ConvPush),
+                .n_spec = n_spec,
+                .full_subgroups = ci->full_subgroups,
+        };
+
+        if (n_spec > VK_KERNEL_MAX_SPEC)
+                return -EINVAL;
+        memcpy(info.spec, spec, n_spec * sizeof(uint32_t));
+        return vk_kernel_get(e, &info, ret);
+}
+
+/* A caller's tile overrides (zero: keep the device's default) of a forward
+ * kernel's workgroup lanes and its a × b outputs per invocation; -EINVAL past
+ * 256 lanes or 128 outputs (registers). */
+static inline int conv_tiles_override(uint32_t *lanes, uint32_t *a, uint32_t *b, uint32_t new_lanes,
+                                      uint32_t new_a, uint32_t new_b)
+{
+        *lanes = new_lanes ?: *lanes;
+        *a = new_a ?: *a;
+        *b = new_b ?: *b;
+        return *lanes > 256 || *a * *b > 128 ? -EINVAL : 0;
 }

@@ -13,8 +13,8 @@ typedef struct ConvTiles {
         uint32_t wtk;      /* backward-weight: output channels */
 } ConvTiles;
 
-static const ConvTiles tiles_cpu = { .lx = 8, .tp = 8, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4 };
-static const ConvTiles tiles_gpu = { .lx = 32, .tp = 2, .tk = 2, .dtp = 2, .dtc = 2, .wtk = 1 };
+static const ConvTiles tiles_cpu = {.lx = 8, .tp = 8, .tk = 4, .dtp = 4, .dtc = 4, .wtk = 4};
+static const ConvTiles tiles_gpu = {.lx = 32, .tp = 2, .tk = 2, .dtp = 2, .dtc = 2, .wtk = 1};
 
 struct OpConv2d {
         VkEngine *engine; /* borrowed */
@@ -42,47 +42,25 @@ int op_conv2d_new_tiled(VkEngine *e, const OpConv2dTiles *tiles, OpConv2d **ret)
         op->max_texels = vk_engine_max_texel_elements(e);
         op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
         if (tiles) {
-                op->t.lx = tiles->lanes ?: op->t.lx;
-                op->t.tp = tiles->pixels ?: op->t.tp;
-                op->t.tk = tiles->channels ?: op->t.tk;
-                if (op->t.lx > 256 || op->t.tp * op->t.tk > 128)
-                        return -EINVAL;
+                r = conv_tiles_override(&op->t.lx, &op->t.tp, &op->t.tk, tiles->lanes, tiles->pixels,
+                                        tiles->channels);
+                if (r < 0)
+                        return r;
         }
         /* One pixel per lane: each input is fetched once and broadcast (stem
          * layer on lavapipe, CPU time per core: 5.3 vs 4.2 GFLOPS). */
-        op->bcast = vk_engine_has_subgroup_ops(e) && op->t.lx == vk_engine_subgroup_size(e) && op->t.tp == op->t.lx;
+        op->bcast = vk_engine_has_subgroup_ops(e) && op->t.lx == vk_engine_subgroup_size(e) &&
+                    op->t.tp == op->t.lx;
 
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "conv2d",
-                                           .n_bindings = 4,
-                                           .write_mask = 1u << 3,
-                                           .texel_mask = 3,
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 4,
-                                           .spec = { op->t.lx, op->t.tp, op->t.tk, op->bcast },
-                                           .full_subgroups = op->bcast },
-                          &op->fwd);
-        if (r < 0)
-                return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "conv2d_bwd_data",
-                                           .n_bindings = 3,
-                                           .write_mask = 1u << 2,
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 3,
-                                           .spec = { op->t.lx, op->t.dtp, op->t.dtc } },
-                          &op->bwd_data);
-        if (r < 0)
-                return r;
-        r = vk_kernel_get(e,
-                          &(VkKernelInfo){ .shader = "conv2d_bwd_weight",
-                                           .n_bindings = 4,
-                                           .write_mask = (1u << 2) | (1u << 3),
-                                           .push_size = sizeof(ConvPush),
-                                           .n_spec = 2,
-                                           .spec = { op->t.lx, op->t.wtk } },
-                          &op->bwd_weight);
-        if (r < 0)
+        static const ConvKernelInfo kernel_bwd_data = {"conv2d_bwd_data", 3, 1u << 2, 0, 0, false};
+        static const ConvKernelInfo kernel_bwd_weight = {
+                "conv2d_bwd_weight", 4, (1u << 2) | (1u << 3), 0, 0, false};
+        if ((r = conv_kernel_get(e, &(ConvKernelInfo){"conv2d", 4, 1u << 3, 3, 0, op->bcast},
+                                 (uint32_t[]){op->t.lx, op->t.tp, op->t.tk, op->bcast}, 4, &op->fwd)) < 0 ||
+            (r = conv_kernel_get(e, &kernel_bwd_data, (uint32_t[]){op->t.lx, op->t.dtp, op->t.dtc}, 3,
+                                 &op->bwd_data)) < 0 ||
+            (r = conv_kernel_get(e, &kernel_bwd_weight, (uint32_t[]){op->t.lx, op->t.wtk}, 2,
+                                 &op->bwd_weight)) < 0)
                 return r;
         /* The GEMM's own tiles: with its 4-column B fetches they measured as
          * well as any tried here on the pointwise layers (lavapipe). */
@@ -108,8 +86,8 @@ bool op_conv2d_is_gemm(const OpConv2d *op, const ConvShape *s)
 }
 
 /* Checks the shape and the tensors that carry it; returns the output size. */
-static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b, const VkTensor *y,
-                 uint32_t *ret_oh, uint32_t *ret_ow)
+static int check(const ConvShape *s, const VkTensor *x, const VkTensor *w, const VkTensor *b,
+                 const VkTensor *y, uint32_t *ret_oh, uint32_t *ret_ow)
 {
         uint32_t oh, ow;
         int r;
@@ -140,8 +118,9 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (op_conv2d_is_gemm(op, s)) {
                 /* NHWC makes a pointwise layer Y[n·h·w, k] = X[n·h·w, c] · W[c, k]. A tensor
                  * too large for the GEMM's texel buffers (-E2BIG) takes the direct path. */
-                q = op_gemm_record(op->gemm, r, x, w, b, y,
-                                   &(OpGemmParams){ .m = s->n * s->h * s->w, .n = s->k, .k = s->c, .act = act });
+                q = op_gemm_record(
+                        op->gemm, r, x, w, b, y,
+                        &(OpGemmParams){.m = s->n * s->h * s->w, .n = s->k, .k = s->c, .act = act});
                 if (q != -E2BIG)
                         return q;
         }
@@ -149,7 +128,7 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (MAX(x->count, w->count) > op->max_texels)
                 return -E2BIG;
         ConvPush p = conv_push(s, oh, ow, act, b);
-        return conv_dispatch(r, op->fwd, (VkTensor *[]){ x, w, b ?: w, y }, &p,
+        return conv_dispatch(r, op->fwd, (VkTensor *[]){x, w, b ?: w, y}, &p,
                              conv_div_up(s->k, op->t.lx * op->t.tk),
                              conv_div_up((uint64_t)s->n * oh * ow, op->t.tp));
 }
@@ -167,13 +146,14 @@ int op_conv2d_record_bwd_data(OpConv2d *op, VkRecorder *r, const ConvShape *s, V
                 return q;
         if (op_conv2d_is_gemm(op, s)) {
                 /* dX[n·h·w, c] = dY[n·h·w, k] · Wᵀ */
-                q = op_gemm_record(op->gemm, r, dy, w, NULL, dx,
-                                   &(OpGemmParams){ .m = s->n * s->h * s->w, .n = s->c, .k = s->k, .trans_b = true });
+                q = op_gemm_record(
+                        op->gemm, r, dy, w, NULL, dx,
+                        &(OpGemmParams){.m = s->n * s->h * s->w, .n = s->c, .k = s->k, .trans_b = true});
                 if (q != -E2BIG)
                         return q;
         }
         ConvPush p = conv_push(s, oh, ow, VK_ACTIVATION_NONE, false);
-        return conv_dispatch(r, op->bwd_data, (VkTensor *[]){ dy, w, dx }, &p,
+        return conv_dispatch(r, op->bwd_data, (VkTensor *[]){dy, w, dx}, &p,
                              conv_div_up(s->c, op->t.lx * op->t.dtc),
                              conv_div_up((uint64_t)s->n * s->h * s->w, op->t.dtp));
 }
@@ -193,8 +173,9 @@ int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s,
         uint32_t rows = s->kh * s->kw * s->c + 1; /* one per (kh, kw, c), one for the bias */
         if (op_conv2d_is_gemm(op, s)) {
                 /* dW[c, k] = Xᵀ · dY; the direct kernel then only sums the bias. */
-                q = op_gemm_record(op->gemm, r, x, dy, NULL, dw,
-                                   &(OpGemmParams){ .m = s->c, .n = s->k, .k = s->n * s->h * s->w, .trans_a = true });
+                q = op_gemm_record(
+                        op->gemm, r, x, dy, NULL, dw,
+                        &(OpGemmParams){.m = s->c, .n = s->k, .k = s->n * s->h * s->w, .trans_a = true});
                 if (q < 0 && q != -E2BIG)
                         return q;
                 if (q >= 0) {
@@ -204,6 +185,6 @@ int op_conv2d_record_bwd_weight(OpConv2d *op, VkRecorder *r, const ConvShape *s,
                         rows = 1;
                 }
         }
-        return conv_dispatch(r, op->bwd_weight, (VkTensor *[]){ x, dy, dw, db ?: dw }, &p,
+        return conv_dispatch(r, op->bwd_weight, (VkTensor *[]){x, dy, dw, db ?: dw}, &p,
                              conv_div_up(s->k, op->t.lx * op->t.wtk), rows);
 }

@@ -14,10 +14,12 @@
 typedef struct OpDwconv OpDwconv;
 
 /* Tiles of the forward kernel: a workgroup of `lanes` invocations along
- * channels, each owning a tile of `rows` × `cols` outputs of one channel.
+ * channels, each owning a tile of `rows` × `cols` outputs of one channel, or
+ * of 4 adjacent channels where c % 4 == 0 (then the same tile for both).
  * Zero fields take the device's defaults. */
 typedef struct OpDwconvTiles {
         uint32_t lanes, rows, cols;
+        bool scalar; /* one channel per lane even where 4 would fit (c % 4 == 0): tests, benchmarks */
 } OpDwconvTiles;
 
 int op_dwconv_new(VkEngine *e, OpDwconv **ret);

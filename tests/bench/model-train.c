@@ -150,6 +150,7 @@ int main(int argc, char *argv[])
         }
         Curve c = {};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         o.time_budget_s = budget;
         o.patience = 1000000; /* the whole budget, to see the curve */
         o.select_feature_sets = false;
