@@ -274,7 +274,8 @@ fail:
 
 int read_file_full(const char *path, size_t max_size, char **ret_data, size_t *ret_size)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO must not block the open (it is refused below) */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         struct stat st;
 
         if (fd < 0)
@@ -336,9 +337,9 @@ int xdg_fluff_dir(const char *kind, char **ret)
         static const struct {
                 const char *kind, *fallback;
         } table[] = {
-                { "DATA", ".local/share" },
-                { "CONFIG", ".config" },
-                { "CACHE", ".cache" },
+                {"DATA", ".local/share"},
+                {"CONFIG", ".config"},
+                {"CACHE", ".cache"},
         };
         char var[32];
 

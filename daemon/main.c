@@ -3,6 +3,8 @@
  * features, the bus adapter), runs the loop, and tears them down in reverse.
  * daemon/README.md describes the layers. */
 #include <getopt.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #include "core/context.h"
@@ -122,6 +124,9 @@ static int fluffd_build(Fluffd *f)
         r = job_runner_new(ctx->event, ctx->events, &ctx->session, f->taste, f->backbone, &f->runner);
         if (r < 0)
                 return log_oom();
+        r = job_runner_persist_ids(f->runner, ctx->store);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read the last job id, starting at 1: %m");
 
         r = embed_new(ctx, f->backbone, f->runner, &f->embed);
         if (r < 0)
@@ -165,6 +170,12 @@ int main(int argc, char *argv[])
 {
         Fluffd f = {};
         int r;
+
+        /* fluffd holds the API key: no core dump, and no ptrace by another
+         * process of the user, may read it (the unit's LimitCORE=0 too, for
+         * what runs before this line) */
+        (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         log_set_prefix("fluffd");
         log_parse_environment();

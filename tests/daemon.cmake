@@ -20,3 +20,5 @@ fluff_add_py_test(test-disk-full SCRIPT integration/test-disk-full.py LABELS int
 # fluffd's layers: every #include under daemon/ runs down (or is a named
 # exception), and only dbus/ speaks sd-bus.
 fluff_add_py_test(test-layering SCRIPT test-layering.py LABELS unit)
+# The middle of fluffd as libraries: the job runner without D-Bus.
+fluff_add_c_test(test-job-runner SOURCES test-job-runner.c LIBS fluff-jobs LABELS unit)

@@ -3,6 +3,9 @@
  * of any aspect ratio becomes 224×224 RGB in [0, 1] from its centre square;
  * what must survive bad input: truncated, empty, non-image and missing files
  * give an error, never a crash or garbage pixels. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "backbone.h"
 #include "tests.h"
 
@@ -70,6 +73,26 @@ TEST(bad_files)
         ASSERT_TRUE(backbone_image_load(empty, px) < 0);
         ASSERT_TRUE(backbone_image_load(text, px) < 0);
         ASSERT_TRUE(backbone_image_load(missing, px) < 0);
+
+        /* a FIFO (issue 15): refused at once, never waited on; the same for a
+         * descriptor of one */
+        _cleanup_free_ char *fifo = path_of("fifo.jpg");
+        ASSERT_OK(mkfifo(fifo, 0600));
+        alarm(20);
+        ASSERT_TRUE(backbone_image_load(fifo, px) < 0);
+        int fd = open(fifo, O_RDWR | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        _cleanup_free_ char *reason = NULL;
+        ASSERT_ERROR(backbone_image_load_fd(fd, px, &reason), EBADF);
+        ASSERT_TRUE(strstr(reason, "not a regular file"));
+        close(fd);
+        alarm(0);
+        /* a descriptor of a real image, read from its start whatever its offset */
+        _cleanup_free_ char *noise = path_of("noise.jpg");
+        fd = open(noise, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0 && lseek(fd, 100, SEEK_SET) == 100);
+        ASSERT_OK(backbone_image_load_fd(fd, px, NULL));
+        close(fd);
 
         free(cmd);
         ASSERT_TRUE(asprintf(&cmd, "rm -rf '%s'", dir) > 0);

@@ -3,6 +3,7 @@
  * input: a corrupt, truncated, huge, empty or non-image buffer gives the right
  * error and a reason, and leaves no file (not even a temporary one) behind. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -34,7 +35,7 @@ static VipsImage *card(int w, int h, int bands)
         ASSERT_TRUE(vips_extract_band(xyz, &y, 1, NULL) == 0);
         ASSERT_TRUE(vips_linear1(x, &a, 255.0 / w, 0, NULL) == 0);
         ASSERT_TRUE(vips_linear1(y, &b, 255.0 / h, 0, NULL) == 0);
-        VipsImage *in[4] = { a, b, a, b };
+        VipsImage *in[4] = {a, b, a, b};
         VipsImage *j, *u;
         ASSERT_TRUE(vips_bandjoin(in, &j, bands, NULL) == 0);
         ASSERT_TRUE(vips_cast_uchar(j, &u, NULL) == 0);
@@ -112,8 +113,8 @@ static void assert_fails(const void *data, size_t size, const ImageLimits *lim, 
 
 TEST(aspect_ratios)
 {
-        static const int shapes[][2] = { { 850, 1200 }, { 1200, 850 }, { 448, 448 }, { 100, 60 },
-                                         { 3000, 200 }, { 201, 1999 }, { 17, 17 } };
+        static const int shapes[][2] = {{850, 1200}, {1200, 850}, {448, 448}, {100, 60},
+                                        {3000, 200}, {201, 1999}, {17, 17}};
         setup();
         for (size_t i = 0; i < ELEMENTSOF(shapes); i++)
                 for (int m = 0; m < _CROP_MODE_MAX; m++) {
@@ -136,7 +137,7 @@ TEST(other_sizes)
         size_t n;
         void *buf = jpeg_of(850, 1100, &n);
         setup();
-        static const unsigned sizes[] = { 64, 224, 299, 1024 };
+        static const unsigned sizes[] = {64, 224, 299, 1024};
         for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
                 _cleanup_free_ char *p = out_path("size"), *reason = NULL;
                 ASSERT_OK(image_crop_square(buf, n, sizes[i], CROP_CENTRE, NULL, p, &reason));
@@ -154,11 +155,11 @@ TEST(centre_crop_takes_the_middle)
         setup();
         VipsImage *red, *strip, *img;
         ASSERT_TRUE(vips_black(&red, 300, 300, "bands", 3, NULL) == 0);
-        double r[3] = { 255, 0, 0 }, b[3] = { 0, 0, 255 }, one[3] = { 1, 1, 1 };
+        double r[3] = {255, 0, 0}, b[3] = {0, 0, 255}, one[3] = {1, 1, 1};
         VipsImage *rr, *bb;
         ASSERT_TRUE(vips_linear(red, &rr, one, r, 3, "uchar", TRUE, NULL) == 0);
         ASSERT_TRUE(vips_linear(red, &bb, one, b, 3, "uchar", TRUE, NULL) == 0);
-        VipsImage *parts[3] = { rr, bb, rr };
+        VipsImage *parts[3] = {rr, bb, rr};
         ASSERT_TRUE(vips_arrayjoin(parts, &strip, 3, NULL) == 0);
         ASSERT_TRUE(vips_copy(strip, &img, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) == 0);
         void *buf;
@@ -216,7 +217,7 @@ TEST(png_with_alpha_is_flattened_on_white)
         setup();
         /* 4 bands: RGB gradient with alpha 0 everywhere → pure white after flattening */
         VipsImage *rgba = card(600, 300, 4), *clear, *png_img;
-        double zero[4] = { 1, 1, 1, 0 }, add[4] = { 0, 0, 0, 0 };
+        double zero[4] = {1, 1, 1, 0}, add[4] = {0, 0, 0, 0};
         ASSERT_TRUE(vips_linear(rgba, &clear, zero, add, 4, "uchar", TRUE, NULL) == 0);
         ASSERT_TRUE(vips_copy(clear, &png_img, "interpretation", VIPS_INTERPRETATION_sRGB, NULL) == 0);
         void *buf;
@@ -240,7 +241,7 @@ TEST(png_with_alpha_is_flattened_on_white)
         VipsImage *g = card(200, 400, 2), *g16;
         ASSERT_TRUE(vips_cast_ushort(g, &g16, NULL) == 0);
         VipsImage *g16i;
-        double k[2] = { 256, 256 }, z[2] = { 0, 0 };
+        double k[2] = {256, 256}, z[2] = {0, 0};
         VipsImage *scaled;
         ASSERT_TRUE(vips_linear(g16, &scaled, k, z, 2, NULL) == 0);
         VipsImage *s16;
@@ -331,7 +332,7 @@ TEST(huge_declared_dimensions)
         ASSERT_TRUE(vips_pngsave_buffer(img, (void **)&png, &n, NULL) == 0);
         g_object_unref(img);
         ASSERT_TRUE(n > 33 && memcmp(png + 12, "IHDR", 4) == 0);
-        static const unsigned char big[8] = { 0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60 };
+        static const unsigned char big[8] = {0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60};
         memcpy(png + 16, big, 8);
         uint32_t crc = 0xffffffffu;
         for (size_t k = 12; k < 12 + 4 + 13; k++) {
@@ -347,9 +348,9 @@ TEST(huge_declared_dimensions)
 
         /* an honest image over a small pixel limit, and over a byte limit */
         buf = jpeg_of(1000, 1000, &n);
-        ImageLimits px = { .max_bytes = 1 << 30, .max_pixels = 999999 };
+        ImageLimits px = {.max_bytes = 1 << 30, .max_pixels = 999999};
         assert_fails(buf, n, &px, EFBIG, "too-many-pixels");
-        ImageLimits bytes = { .max_bytes = n - 1, .max_pixels = 1 << 30 };
+        ImageLimits bytes = {.max_bytes = n - 1, .max_pixels = 1 << 30};
         assert_fails(buf, n, &bytes, EFBIG, "too-many-bytes");
         bytes.max_bytes = n;
         _cleanup_free_ char *p = out_path("exact-limit");
@@ -389,7 +390,7 @@ TEST(write_failures_leave_nothing)
         /* the disk refuses part way through the write (a file size limit stands
          * in for a full disk): a transient error, and no partial file anywhere */
         _cleanup_free_ char *q = out_path("disk-full"), *why = NULL;
-        struct rlimit old, small = { .rlim_cur = 2000, .rlim_max = RLIM_INFINITY };
+        struct rlimit old, small = {.rlim_cur = 2000, .rlim_max = RLIM_INFINITY};
         ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
         small.rlim_max = old.rlim_max;
         void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
@@ -435,9 +436,38 @@ TEST(from_file)
         ASSERT_OK(write_file_atomic(in, buf, n, 0644));
         ASSERT_OK(image_crop_square_file(in, 100, CROP_CENTRE, NULL, p, NULL));
         assert_square_jpeg(p, 100);
-        ImageLimits lim = { .max_bytes = 100, .max_pixels = 1 << 30 };
+        ImageLimits lim = {.max_bytes = 100, .max_pixels = 1 << 30};
         _cleanup_free_ char *reason = NULL;
         ASSERT_ERROR(image_crop_square_file(in, 100, CROP_CENTRE, &lim, p, &reason), EFBIG);
+
+        /* a caller's descriptor: the magic and limits as for a download */
+        void *data = NULL;
+        size_t size = 0;
+        int fd = open(in, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(image_read_fd(fd, NULL, &data, &size, NULL));
+        ASSERT_EQ(size, n);
+        free(data);
+        free(reason);
+        reason = NULL;
+        ASSERT_ERROR(image_read_fd(fd, &lim, &data, &size, &reason), EFBIG);
+        close(fd);
+        /* a FIFO is refused without waiting for a writer */
+        _cleanup_free_ char *fifo = NULL;
+        ASSERT_TRUE(asprintf(&fifo, "%s/fifo", dir) > 0);
+        ASSERT_OK(mkfifo(fifo, 0600));
+        alarm(20);
+        free(reason);
+        reason = NULL;
+        ASSERT_ERROR(image_crop_square_file(fifo, 100, CROP_CENTRE, NULL, p, &reason), EBADF);
+        alarm(0);
+        ASSERT_TRUE(strstr(reason, "not a regular file"));
+        (void)unlink(fifo);
+        /* text, not an image */
+        ASSERT_OK(write_file_atomic(in, "hello", 5, 0644));
+        fd = open(in, O_RDONLY | O_CLOEXEC);
+        ASSERT_ERROR(image_read_fd(fd, NULL, &data, &size, NULL), EMEDIUMTYPE);
+        close(fd);
         (void)unlink(in);
         g_free(buf);
 }
@@ -468,7 +498,7 @@ TEST(threads)
         struct job jobs[6];
         pthread_t t[6];
         for (int i = 0; i < 6; i++) {
-                jobs[i] = (struct job){ .idx = i };
+                jobs[i] = (struct job){.idx = i};
                 jobs[i].buf = jpeg_of(400 + 50 * i, 700 - 40 * i, &jobs[i].n);
         }
         for (int i = 0; i < 6; i++)
@@ -510,11 +540,11 @@ TEST(remove_temporaries)
         ASSERT_TRUE(asprintf(&d, "%s/images", dir) > 0);
         ASSERT_EQ(images_remove_temporaries(d), 0); /* no folder yet */
         ASSERT_OK(mkdir_parents(d, 0700));
-        static const char *const leftovers[] = { "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c3",
-                                                 "ffffffffffffffffffffffffffffffff.jpg.tmp.ZZZZZZ" };
-        static const char *const keep[] = { "0123456789abcdef0123456789abcdef.jpg", "notes.txt.tmp.a1B2c3",
-                                            "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c",
-                                            "0123456789ABCDEF0123456789abcdef.jpg.tmp.a1B2c3" };
+        static const char *const leftovers[] = {"0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c3",
+                                                "ffffffffffffffffffffffffffffffff.jpg.tmp.ZZZZZZ"};
+        static const char *const keep[] = {"0123456789abcdef0123456789abcdef.jpg", "notes.txt.tmp.a1B2c3",
+                                           "0123456789abcdef0123456789abcdef.jpg.tmp.a1B2c",
+                                           "0123456789ABCDEF0123456789abcdef.jpg.tmp.a1B2c3"};
         for (size_t i = 0; i < ELEMENTSOF(leftovers); i++) {
                 _cleanup_free_ char *p = NULL;
                 ASSERT_TRUE(asprintf(&p, "%s/%s", d, leftovers[i]) > 0);

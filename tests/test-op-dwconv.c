@@ -69,7 +69,10 @@ TEST(other_tiles)
 {
         /* The tiles a GPU gets, and a few lavapipe did not choose. */
         static const OpDwconvTiles other[] = {
-                {32, 2, 4}, {8, 1, 8}, {64, 3, 5}, {0, 0, 0, .scalar = true}, {8, 3, 5, .scalar = true},
+                {32, 2, 4},
+                {8, 1, 8},
+                {64, 3, 5},
+                {0, 0, 0, .scalar = true},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(other); i++) {

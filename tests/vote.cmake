@@ -4,3 +4,5 @@ fluff_add_py_test(test-vote SCRIPT integration/test-vote.py LABELS integration S
 fluff_add_c_test(test-outbox-backoff SOURCES test-outbox-backoff.c ${PROJECT_SOURCE_DIR}/daemon/services/backoff.c
                  LABELS unit)
 target_include_directories(test-outbox-backoff PRIVATE ${PROJECT_SOURCE_DIR}/daemon)
+# vote_record() on the real core and outbox, without D-Bus.
+fluff_add_c_test(test-vote-record SOURCES test-vote-record.c LIBS fluff-vote PkgConfig::VIPS LABELS unit SESSION)

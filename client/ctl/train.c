@@ -9,7 +9,7 @@
 #include "fluff/bus.h"
 #include "output.h"
 
-/* As the daemon checks them (daemon/train/taste.h): refused here first, so a
+/* As the daemon checks them (daemon/train/train.h): refused here first, so a
  * typo is a usage error (exit 2) rather than a failed call. */
 #define TIME_MIN_S 5u
 #define TIME_MAX_S (24u * 3600u)
@@ -127,6 +127,8 @@ static void print_quality(json_object *q)
         json_object *mo = json_object_object_get(cv, "model"), *bl = json_object_object_get(cv, "baseline");
         char a[64], b[64];
 
+        printf("ROC AUC:            %.3f (pooled out of fold; the table below has the baseline)\n",
+               get_double(json_object_object_get(cv, "model"), "roc_auc"));
         printf("Cross-validated:    %" PRId64 "-fold, pooled over %" PRId64 " posts (%" PRId64
                " liked, %" PRId64 " disliked); towers combined: %s\n",
                get_int(q, "folds"), get_int(q, "n"), get_int(q, "n_pos"), get_int(q, "n_neg"),
@@ -261,6 +263,9 @@ static void print_metrics(const ManagerInfo *m)
         if (q && json_object_is_type(q, json_type_object)) {
                 /* the pooled out-of-fold numbers, at the calibrated threshold */
                 print_quality(q);
+                if (json_object_object_get(o, "cnn_val_auc"))
+                        printf("Small CNN alone:    %.3f (validation ROC AUC, image-only)\n",
+                               get_double(o, "cnn_val_auc"));
                 printf("Accuracy:           %.3f (out of fold, P(like) ≥ %.2f)\n",
                        get_double(mt, "accuracy"), get_double(o, "threshold"));
                 printf("Balanced accuracy:  %.3f\n", get_double(mt, "balanced_accuracy"));

@@ -80,8 +80,15 @@ int backbone_embed_ref(const Backbone *bb, const float *pixels, size_t n, float 
  * to 224×224, and writes BACKBONE_INPUT_FLOATS floats scaled to [0, 1]. For
  * Fluff's stored square crops this is just the resize nsfwjs would do. */
 int backbone_image_load(const char *path, float *ret_pixels);
-/* The 224×224×3 uint8 RGB pixels before that scaling. */
+/* The 224×224×3 uint8 RGB pixels before that scaling. The file is read as
+ * daemon/images reads a caller's file (image_read_fd: a regular file only,
+ * opened without blocking, at most the default byte and pixel limits, one of
+ * the four image types by its magic bytes) before libvips decodes it. */
 int backbone_image_load_rgb8(const char *path, uint8_t *ret_rgb);
+/* The same from an image already in memory (checked the same way). */
+int backbone_image_decode_rgb8(const void *data, size_t size, uint8_t *ret_rgb);
+/* The same from a descriptor a caller opened (ClassifyImageFd). */
+int backbone_image_load_fd(int fd, float *ret_pixels, char **ret_reason);
 /* The same normalisation for 224×224×3 uint8 RGB already in memory. */
 void backbone_pixels_from_rgb8(const uint8_t *rgb, float *ret_pixels);
 

@@ -52,6 +52,7 @@ static int context_load_state(Context *c)
         ec.rate_limit = c->config->rate_limit;
         ec.download_concurrency = c->config->download_concurrency;
         ec.max_image_bytes = c->config->max_image_bytes;
+        ec.image_hosts = c->config->image_hosts; /* NULL: the real site's */
         r = e621_client_new(c->event, &ec, &c->e621);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the HTTP client for \"%s\": %m", c->site);
@@ -61,6 +62,14 @@ static int context_load_state(Context *c)
                 return 0;
         if (r < 0) {
                 log_warning_errno(r, "%s Starting logged out.", error ?: "Failed to read the saved login.");
+                return 0;
+        }
+        /* The key belongs to the site it was made for: pointing site= or
+         * FLUFF_SITE elsewhere must not send it there. */
+        if (!credentials_match_site(creds, c->config->site)) {
+                log_warning("The saved login was made for %s, not %s: starting logged out. Log in again "
+                            "(fluffctl login) to use this site.",
+                            creds->site ?: CONFIG_SITE_DEFAULT, c->config->site);
                 return 0;
         }
         r = e621_client_set_credentials(c->e621, creds->username, creds->api_key);

@@ -5,6 +5,7 @@
 #include "dbus/options.h"
 #include "embed/embed.h"
 #include "services/backbone.h"
+#include "fluff/text.h"
 
 int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
@@ -14,13 +15,9 @@ int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *erro
         Job *j;
         int r;
 
-        r = sd_bus_message_read(m, "s", &path);
+        r = bus_read_absolute_path(m, "package", &path, error);
         if (r < 0)
                 return r;
-        /* The daemon's working directory is not the caller's. */
-        if (path[0] != '/')
-                return sd_bus_error_setf(error, FLUFF_ERROR_INVALID_ARGUMENT,
-                                         "The package path must be absolute, not \"%.256s\".", path);
         r = import_job_create(s->f.embed, path, &j, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);
@@ -81,12 +78,9 @@ int method_classify_image(sd_bus_message *m, void *userdata, sd_bus_error *error
         Error e = {};
         int r;
 
-        r = sd_bus_message_read(m, "s", &path);
+        r = bus_read_absolute_path(m, "image", &path, error);
         if (r < 0)
                 return r;
-        if (path[0] != '/')
-                return sd_bus_error_setf(error, FLUFF_ERROR_INVALID_ARGUMENT,
-                                         "The image path must be absolute, not \"%.256s\".", path);
         r = embed_classify(s->f.embed, path, on_classified, call_unref, sd_bus_message_ref(m), &e);
         if (r < 0) {
                 sd_bus_message_unref(m);

@@ -32,6 +32,12 @@ int bus_error_from(sd_bus_error *error, int r, const Error *e);
  * caller knows the path before the first change). */
 int bus_reply_job(sd_bus_message *m, Job *j);
 
+/* Reads an "s" argument that must be an absolute path (the daemon's working
+ * directory is not the caller's): InvalidArgument naming what it is. */
+int bus_read_absolute_path(sd_bus_message *m, const char *what, const char **ret, sd_bus_error *error);
+/* A "how many" argument: 0 means def; above max InvalidArgs. */
+int bus_check_count(uint32_t *count, unsigned def, unsigned max, sd_bus_error *error);
+
 /* "/io/github/fluffml/Fluff1/job/N" */
 #define BUS_JOB_PATH_MAX (sizeof(FLUFF_BUS_JOB_PREFIX) + 21)
 const char *bus_job_path(const Job *j, char buf[static BUS_JOB_PATH_MAX]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "dbus/options.h"
 #include "fluff/util.h"
+#include "fluff/text.h"
 
 const BusOption bus_no_options[] = {{}};
 
@@ -24,7 +25,8 @@ int bus_read_options(sd_bus_message *m, const char *what, const BusOption *optio
                                 break;
                 if (!o->key)
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown %s option \"%.64s\".", what, key);
+                                                 "Unknown %s option \"%.*s\".", what,
+                                                 (int)utf8_prefix_len(key, 64), key);
                 r = o->parse(m, key, options, error);
                 if (r < 0)
                         return r;
@@ -55,8 +57,8 @@ int bus_read_uint_variant(sd_bus_message *m, const char *key, uint64_t *ret, sd_
         if (streq(sig, "t"))
                 return sd_bus_message_read(m, "v", "t", ret);
         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                 "Option \"%s\" must be an unsigned integer (u or t), not \"%.16s\".", key,
-                                 sig);
+                                 "Option \"%s\" must be an unsigned integer (u or t), not \"%.*s\".", key,
+                                 (int)utf8_prefix_len(sig, 16), sig);
 }
 
 int bus_read_bool_variant(sd_bus_message *m, const char *key, bool *ret, sd_bus_error *error)

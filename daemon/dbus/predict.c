@@ -8,6 +8,7 @@
 #include "dbus/options.h"
 #include "e621.h"
 #include "predict/predict.h"
+#include "fluff/text.h"
 
 #define PREDICT_TAGS_MAX_BYTES 4096
 
@@ -42,7 +43,8 @@ int bus_normalise_tags(const char *tags, char **ret, sd_bus_error *error)
                                          "Give at least one tag to search for, e.g. \"canine\".");
         if (e621_query_join(terms, ret) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "The tags \"%.200s\" are not a valid search.", tags);
+                                         "The tags \"%.*s\" are not a valid search.",
+                                         (int)utf8_prefix_len(tags, 200), tags);
         return 0;
 }
 
@@ -76,12 +78,10 @@ int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (r < 0)
                 return r;
 
-        if (count == 0)
-                count = PREDICT_COUNT_DEFAULT;
-        if (count > PREDICT_COUNT_MAX)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Count %" PRIu32 " is out of range: give %u to %u posts.", count,
-                                         PREDICT_COUNT_MIN, PREDICT_COUNT_MAX);
+        /* PREDICT_COUNT_MIN is 1, as bus_check_count() says. */
+        r = bus_check_count(&count, PREDICT_COUNT_DEFAULT, PREDICT_COUNT_MAX, error);
+        if (r < 0)
+                return r;
         r = bus_normalise_tags(raw, &tags, error);
         if (r < 0)
                 return r;

@@ -19,12 +19,9 @@ int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = sd_bus_message_read(m, "u", &count);
         if (r < 0)
                 return r;
-        if (count == 0)
-                count = REVIEW_COUNT_DEFAULT;
-        if (count > REVIEW_COUNT_MAX)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Count %" PRIu32 " is out of range: give 1 to %u posts.", count,
-                                         REVIEW_COUNT_MAX);
+        r = bus_check_count(&count, REVIEW_COUNT_DEFAULT, REVIEW_COUNT_MAX, error);
+        if (r < 0)
+                return r;
         r = review_list(s->f.ctx, s->f.taste, count, &rows, &n, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);

@@ -6,6 +6,7 @@
 #include "dbus/options.h"
 #include "services/taste.h"
 #include "train/train.h"
+#include "fluff/text.h"
 
 static int parse_time_budget(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
@@ -62,7 +63,8 @@ static int parse_towers(sd_bus_message *m, const char *key, void *options, sd_bu
         if (o->towers < 0)
                 return sd_bus_error_setf(
                         error, SD_BUS_ERROR_INVALID_ARGS,
-                        "Towers \"%.64s\" are not known: give \"both\", \"tags\" or \"image\".", s);
+                        "Towers \"%.*s\" are not known: give \"both\", \"tags\" or \"image\".",
+                        (int)utf8_prefix_len(s, 64), s);
         return 0;
 }
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* What every handler shares: the caller check, errors, replying with a job. */
+#include <inttypes.h>
+
 #include "dbus/bus.h"
+#include "fluff/text.h"
 #include "jobs/runner.h"
 
 static int check_caller(sd_bus_message *m, sd_bus_error *error)
@@ -62,4 +65,31 @@ int bus_reply_job(sd_bus_message *m, Job *j)
                 return r;
         (void)job_start(j);
         return 1;
+}
+
+int bus_read_absolute_path(sd_bus_message *m, const char *what, const char **ret, sd_bus_error *error)
+{
+        const char *path;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &path);
+        if (r < 0)
+                return r;
+        if (path[0] != '/')
+                return sd_bus_error_setf(error, FLUFF_ERROR_INVALID_ARGUMENT,
+                                         "The %s path must be absolute, not \"%.*s\".", what,
+                                         (int)utf8_prefix_len(path, 256), path);
+        *ret = path;
+        return 0;
+}
+
+int bus_check_count(uint32_t *count, unsigned def, unsigned max, sd_bus_error *error)
+{
+        if (*count == 0)
+                *count = def;
+        if (*count > max)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Count %" PRIu32 " is out of range: give 1 to %u posts.", *count,
+                                         max);
+        return 0;
 }

@@ -3,6 +3,7 @@
 #include "embed/embed.h"
 #include "services/backbone.h"
 #include "work/work.h"
+#include "fluff/text.h"
 
 typedef struct Classify {
         BackboneService *service; /* borrowed */
@@ -39,8 +40,8 @@ static void on_classified(void *userdata, int r)
 
         backbone_service_used(c->service);
         if (r >= 0 && c->status < 0) {
-                (void)snprintf(m, sizeof(m), "Failed to read \"%.256s\" as an image: %s", c->path,
-                               strerror(-c->status));
+                (void)snprintf(m, sizeof(m), "Failed to read \"%.*s\" as an image: %s",
+                               (int)utf8_prefix_len(c->path, 256), c->path, strerror(-c->status));
                 c->done(c->userdata, -EINVAL, m, NULL);
                 return;
         }

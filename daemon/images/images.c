@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 /* before glib, whose MIN/MAX/CLAMP replace ours with the same meaning */
+#include "fluff/text.h"
 #include "images.h"
 
 #include <vips/vips.h>
@@ -47,7 +48,7 @@ const char *image_type_to_string(ImageType t)
 
 static const char *image_type_display(ImageType t)
 {
-        static const char *const names[_IMAGE_TYPE_MAX] = { "JPEG", "PNG", "GIF", "WebP" };
+        static const char *const names[_IMAGE_TYPE_MAX] = {"JPEG", "PNG", "GIF", "WebP"};
         return t >= 0 && t < _IMAGE_TYPE_MAX ? names[t] : "image";
 }
 
@@ -133,21 +134,22 @@ static int set_reason(char **ret_reason, int r, const char *fmt, ...)
 {
         if (ret_reason) {
                 va_list ap;
+                _cleanup_free_ char *raw = NULL;
                 va_start(ap, fmt);
-                if (vasprintf(ret_reason, fmt, ap) < 0)
-                        *ret_reason = NULL;
+                if (vasprintf(&raw, fmt, ap) < 0)
+                        raw = NULL;
                 va_end(ap);
+                /* a caller's path or libvips' words: clean text for a bus reply */
+                *ret_reason = raw ? text_sanitize(raw, strlen(raw), 0) : NULL;
         }
         return r;
 }
 
 static int take_vips_reason(char **ret_reason, int r, const char *what)
 {
-        char *reason = vips_reason(what);
+        _cleanup_free_ char *reason = vips_reason(what);
         if (ret_reason)
-                *ret_reason = reason;
-        else
-                free(reason);
+                *ret_reason = reason ? text_sanitize(reason, strlen(reason), 0) : NULL;
         return r;
 }
 
@@ -230,20 +232,15 @@ static int write_crop(const char *path, const void *data, size_t size)
         return r;
 }
 
-int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode mode,
-                      const ImageLimits *limits, const char *out_path, char **ret_reason)
+int image_check_header(const void *data, size_t size, const ImageLimits *limits, char **ret_reason)
 {
         ImageLimits lim = limits ? *limits : IMAGE_LIMITS_DEFAULT;
         int r;
 
-        if (isempty(out_path) || (!data && size > 0) || out_size < IMAGE_SIZE_MIN ||
-            out_size > IMAGE_SIZE_MAX || mode < 0 || mode >= _CROP_MODE_MAX)
-                return set_reason(ret_reason, -EINVAL, "Invalid crop request (size %u).", out_size);
         r = images_init();
         if (r < 0)
                 return set_reason(ret_reason, r, "The image library could not start.");
-
-        if (size == 0)
+        if (size == 0 || !data)
                 return set_reason(ret_reason, -EMEDIUMTYPE, "The file is empty.");
         if ((uint64_t)size > lim.max_bytes)
                 return set_reason(ret_reason, -EFBIG,
@@ -256,21 +253,75 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
 
         /* Only the header is parsed here: decoding waits until the declared size
          * is known to be sane, so a tiny file claiming 60000×60000 costs nothing. */
-        {
-                _cleanup_vips_ VipsImage *hdr =
-                        vips_image_new_from_buffer(data, size, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL);
-                if (!hdr)
-                        return take_vips_reason(ret_reason, -EBADMSG, "Cannot read the image header");
-                uint64_t w = (uint64_t)vips_image_get_width(hdr), h = (uint64_t)vips_image_get_height(hdr);
-                if (w == 0 || h == 0)
-                        return set_reason(ret_reason, -EBADMSG, "The %s declares no pixels.",
-                                          image_type_display(type));
-                if (w * h > lim.max_pixels)
-                        return set_reason(ret_reason, -EFBIG,
-                                          "The %s declares %" PRIu64 "×%" PRIu64
-                                          " pixels, over the limit of %" PRIu64 ".",
-                                          image_type_display(type), w, h, lim.max_pixels);
+        _cleanup_vips_ VipsImage *hdr =
+                vips_image_new_from_buffer(data, size, "", "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        if (!hdr)
+                return take_vips_reason(ret_reason, -EBADMSG, "Cannot read the image header");
+        uint64_t w = (uint64_t)vips_image_get_width(hdr), h = (uint64_t)vips_image_get_height(hdr);
+        if (w == 0 || h == 0)
+                return set_reason(ret_reason, -EBADMSG, "The %s declares no pixels.",
+                                  image_type_display(type));
+        if (w * h > lim.max_pixels)
+                return set_reason(ret_reason, -EFBIG,
+                                  "The %s declares %" PRIu64 "×%" PRIu64
+                                  " pixels, over the limit of %" PRIu64 ".",
+                                  image_type_display(type), w, h, lim.max_pixels);
+        return 0;
+}
+
+int image_read_fd(int fd, const ImageLimits *limits, void **ret_data, size_t *ret_size, char **ret_reason)
+{
+        ImageLimits lim = limits ? *limits : IMAGE_LIMITS_DEFAULT;
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return set_reason(ret_reason, -errno, "Cannot read the file: %s", strerror(errno));
+        /* a FIFO, a socket or a device could block a worker forever or never end */
+        if (!S_ISREG(st.st_mode))
+                return set_reason(ret_reason, -EBADF, "The file is not a regular file.");
+        if ((uint64_t)st.st_size > lim.max_bytes)
+                return set_reason(ret_reason, -EFBIG,
+                                  "The file is %" PRIu64 " bytes, over the limit of %" PRIu64 " bytes.",
+                                  (uint64_t)st.st_size, lim.max_bytes);
+        size_t cap = (size_t)st.st_size + 1, have = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return set_reason(ret_reason, -ENOMEM, "Out of memory.");
+        /* from the start, whatever the descriptor's offset; one byte more than
+         * fstat said shows a file that grows while it is read */
+        for (;;) {
+                ssize_t n = pread(fd, buf + have, cap - have, (off_t)have);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return set_reason(ret_reason, -errno, "Cannot read the file: %s", strerror(errno));
+                if (n == 0)
+                        break;
+                have += (size_t)n;
+                if (have == cap)
+                        return set_reason(ret_reason, -EFBIG, "The file grew while it was read.");
         }
+        r = image_check_header(buf, have, &lim, ret_reason);
+        if (r < 0)
+                return r;
+        *ret_data = TAKE_PTR(buf);
+        *ret_size = have;
+        return 0;
+}
+
+int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode mode,
+                      const ImageLimits *limits, const char *out_path, char **ret_reason)
+{
+        ImageLimits lim = limits ? *limits : IMAGE_LIMITS_DEFAULT;
+        int r;
+
+        if (isempty(out_path) || (!data && size > 0) || out_size < IMAGE_SIZE_MIN ||
+            out_size > IMAGE_SIZE_MAX || mode < 0 || mode >= _CROP_MODE_MAX)
+                return set_reason(ret_reason, -EINVAL, "Invalid crop request (size %u).", out_size);
+        r = image_check_header(data, size, &lim, ret_reason);
+        if (r < 0)
+                return r;
 
         _cleanup_vips_ VipsImage *thumb = NULL, *out = NULL;
         /* Shrink-on-load makes this cheap for JPEG samples. fail_on turns a
@@ -309,18 +360,19 @@ int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode
 int image_crop_square_file(const char *in_path, unsigned out_size, CropMode mode, const ImageLimits *limits,
                            const char *out_path, char **ret_reason)
 {
-        ImageLimits lim = limits ? *limits : IMAGE_LIMITS_DEFAULT;
-        _cleanup_free_ char *data = NULL;
+        _cleanup_free_ void *data = NULL;
         size_t size = 0;
         int r;
 
-        r = read_file_full(in_path, (size_t)MIN(lim.max_bytes, (uint64_t)SIZE_MAX - 1), &data, &size);
-        if (r == -EFBIG)
-                return set_reason(ret_reason, r, "\"%s\" is over the limit of %" PRIu64 " bytes.", in_path,
-                                  lim.max_bytes);
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer (image_read_fd
+         * refuses anything but a regular file) */
+        _cleanup_close_ int fd = open(in_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return set_reason(ret_reason, -errno, "Cannot read \"%s\": %s", in_path, strerror(errno));
+        r = image_read_fd(fd, limits, &data, &size, ret_reason);
         if (r < 0)
-                return set_reason(ret_reason, r, "Cannot read \"%s\": %s", in_path, strerror(-r));
-        return image_crop_square(data, size, out_size, mode, &lim, out_path, ret_reason);
+                return r;
+        return image_crop_square(data, size, out_size, mode, limits, out_path, ret_reason);
 }
 
 int image_check_crop(const char *path, unsigned size)

@@ -30,7 +30,7 @@ typedef struct ImageLimits {
 
 #define IMAGE_MAX_BYTES_DEFAULT (UINT64_C(50) * 1024 * 1024)
 #define IMAGE_MAX_PIXELS_DEFAULT (UINT64_C(64) * 1000 * 1000)
-#define IMAGE_LIMITS_DEFAULT ((ImageLimits){ IMAGE_MAX_BYTES_DEFAULT, IMAGE_MAX_PIXELS_DEFAULT })
+#define IMAGE_LIMITS_DEFAULT ((ImageLimits){IMAGE_MAX_BYTES_DEFAULT, IMAGE_MAX_PIXELS_DEFAULT})
 
 #define IMAGE_SIZE_MIN 16u
 #define IMAGE_SIZE_MAX 4096u
@@ -82,7 +82,19 @@ void images_thread_exit(void);
 int image_crop_square(const void *data, size_t size, unsigned out_size, CropMode mode,
                       const ImageLimits *limits, const char *out_path, char **ret_reason);
 
-/* Same, reading the input from a file (at most limits->max_bytes are read). */
+/* The checks image_crop_square() makes before decoding: one of the four
+ * types by its magic bytes, at most limits->max_bytes, and a header whose
+ * width × height is at most limits->max_pixels. 0 or the errors above. */
+int image_check_header(const void *data, size_t size, const ImageLimits *limits, char **ret_reason);
+
+/* Reads an image a caller opened: fd must be a regular file (-EBADF for a
+ * FIFO, socket or device, which could block or never end), read from its
+ * start, at most limits->max_bytes (-EFBIG), and pass image_check_header().
+ * *ret_data is malloc'd. */
+int image_read_fd(int fd, const ImageLimits *limits, void **ret_data, size_t *ret_size, char **ret_reason);
+
+/* Same as image_crop_square(), reading the input from a file (opened without
+ * blocking; a regular file only, at most limits->max_bytes). */
 int image_crop_square_file(const char *in_path, unsigned out_size, CropMode mode, const ImageLimits *limits,
                            const char *out_path, char **ret_reason);
 

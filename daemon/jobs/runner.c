@@ -5,6 +5,10 @@
 #include "core/events.h"
 #include "fluff/bus.h"
 #include "jobs/runner.h"
+#include "fluff/text.h"
+#include "store/store.h"
+
+#define STATE_LAST_JOB_ID "last_job_id"
 
 /* A client redraws at most twice a second; ten updates a second keep it
  * smooth without flooding the bus when thousands of items finish. */
@@ -69,6 +73,12 @@ int job_new(JobRunner *runner, const JobOps *ops, void *data, Job **ret)
                 return -ENOMEM;
         j->ops = ops;
         j->id = ++runner->next_job_id;
+        if (runner->store) {
+                /* a lost write only risks an id used again after a restart */
+                int k = store_state_set_u64(runner->store, STATE_LAST_JOB_ID, j->id);
+                if (k < 0)
+                        log_debug_errno(k, "Failed to remember job id %" PRIu64 ", ignoring: %m", j->id);
+        }
         j->state = JOB_QUEUED;
         j->created_usec = now_usec(CLOCK_REALTIME);
         j->phase = strdup("");
@@ -147,15 +157,18 @@ void job_cancel(Job *j)
         j->ops->cancel(j);
 }
 
+/* A backstop: job text goes out as bus properties, which sd-bus refuses
+ * unless valid UTF-8, and to terminals. Whatever a feature quotes (a site's
+ * message, a caller's path) is published as clean text. */
 static int set_string(char **field, const char *value)
 {
-        if (streq(*field, value))
-                return 0;
-        char *s = strdup(value);
+        _cleanup_free_ char *s = text_sanitize(value, strlen(value), TEXT_KEEP_NEWLINES);
         if (!s)
                 return -ENOMEM;
+        if (streq(*field, s))
+                return 0;
         free(*field);
-        *field = s;
+        *field = TAKE_PTR(s);
         return 1;
 }
 
@@ -230,19 +243,23 @@ static void jobs_trim(JobRunner *runner, Job *keep)
 
 void job_finish(Job *j, int r, const char *fmt, ...)
 {
+        va_list ap;
+
+        va_start(ap, fmt);
+        job_finishv(j, r, fmt, ap);
+        va_end(ap);
+}
+
+void job_finishv(Job *j, int r, const char *fmt, va_list ap)
+{
         _cleanup_free_ char *m = NULL;
         unsigned mask = JOB_PROP_STATE;
-        va_list ap;
 
         if (job_is_finished(j))
                 return;
 
-        if (fmt) {
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) < 0)
-                        m = NULL;
-                va_end(ap);
-        }
+        if (fmt && vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
 
         if (r >= 0)
                 j->state = JOB_DONE;
@@ -301,6 +318,17 @@ int job_runner_new(sd_event *event, Events *events, const Session *session, cons
                 .backbone = backbone,
         };
         *ret = r;
+        return 0;
+}
+
+int job_runner_persist_ids(JobRunner *r, Store *store)
+{
+        uint64_t last = 0;
+        int k = store_state_get_u64(store, STATE_LAST_JOB_ID, &last);
+        if (k < 0 && k != -ENOENT)
+                return k;
+        r->store = store;
+        r->next_job_id = MAX(r->next_job_id, last);
         return 0;
 }
 

@@ -19,6 +19,7 @@ typedef struct Events Events;
 typedef struct Job Job;
 typedef struct JobOps JobOps;
 typedef struct Session Session;
+typedef struct Store Store;
 typedef struct TasteService TasteService;
 
 typedef struct JobRunner {
@@ -26,6 +27,7 @@ typedef struct JobRunner {
         Events *events;  /* borrowed */
         Job *jobs;       /* owned list, newest first */
         uint64_t next_job_id;
+        Store *store; /* borrowed, NULL: ids start at 1 with each runner */
         /* What the kinds' needs are checked against (borrowed). */
         const Session *session;
         const TasteService *taste;
@@ -34,6 +36,10 @@ typedef struct JobRunner {
 
 int job_runner_new(sd_event *event, Events *events, const Session *session, const TasteService *taste,
                    const BackboneService *backbone, JobRunner **ret);
+/* Job ids go on from the last one the store remembers, so an id never names
+ * two jobs, across restarts too ("fluffctl cancel 3" after a restart must not
+ * reach a new job 3). Each new id is written to the store as it is given. */
+int job_runner_persist_ids(JobRunner *r, Store *store);
 /* Frees every job (announcing each removal), then the runner. NULL-safe. */
 JobRunner *job_runner_free(JobRunner *r);
 
@@ -119,5 +125,6 @@ int job_set_messagef(Job *j, const char *fmt, ...) _printf_(2, 3);
 /* Ends the job: r == 0 done, -ECANCELED cancelled, other < 0 failed with the
  * error named by the errno table and the message given. */
 void job_finish(Job *j, int r, const char *fmt, ...) _printf_(3, 4);
+void job_finishv(Job *j, int r, const char *fmt, va_list ap) _printf_(3, 0);
 
 Job *job_find_by_id(JobRunner *r, uint64_t id);

@@ -7,6 +7,7 @@
 #include "jobs/runner.h"
 #include "login/login.h"
 #include "services/outbox.h"
+#include "fluff/text.h"
 
 typedef struct LoginRequest LoginRequest;
 
@@ -64,6 +65,10 @@ static int login_accept(Login *login, const char *username, const char *api_key,
         int r;
 
         r = credentials_new(username, api_key, &creds);
+        if (r < 0)
+                return r;
+        /* remembered for this site only (see credentials_match_site) */
+        r = credentials_set_site(creds, ctx->site);
         if (r < 0)
                 return r;
         /* Without remember the user asked for the key to die with fluffd:
@@ -143,9 +148,9 @@ int login_start(Login *login, const char *username, const char *api_key, bool re
         /* The messages quote the name but never the key, not even a bad one. */
         if (!credentials_username_valid(username))
                 return error_setf(error, -EINVAL,
-                                  "\"%.64s\" is not a valid username (1 to %d printable characters, no "
+                                  "\"%.*s\" is not a valid username (1 to %d printable characters, no "
                                   "spaces or ':').",
-                                  username, CREDENTIALS_USERNAME_MAX);
+                                  (int)utf8_prefix_len(username, 64), username, CREDENTIALS_USERNAME_MAX);
         if (!credentials_api_key_valid(api_key))
                 return error_setf(
                         error, -EINVAL,

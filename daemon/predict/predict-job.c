@@ -43,18 +43,15 @@ static void predict_free(void *userdata)
 static void predict_finish(PredictJob *p, int r, const char *fmt, ...) _printf_(3, 4);
 static void predict_finish(PredictJob *p, int r, const char *fmt, ...)
 {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
 
         if (p->stopped)
                 return;
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
-        va_end(ap);
         /* Not freeing the pass here: this runs from inside its callback. */
         p->stopped = true;
-        job_finish(p->job, r, "%s", m ?: "");
+        va_start(ap, fmt);
+        job_finishv(p->job, r, fmt, ap);
+        va_end(ap);
 }
 
 int predict_dir(char **ret)

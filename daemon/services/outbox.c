@@ -10,6 +10,7 @@
 #include "e621.h"
 #include "services/outbox.h"
 #include "store.h"
+#include "fluff/text.h"
 
 /* The last failure outlives fluffd, so status still explains a failed vote
  * after a restart; the post it was about lets a later success clear it. */
@@ -55,6 +56,15 @@ static void outbox_load_last_error(Outbox *o)
 
         if (store_state_get(s, STATE_LAST_ERROR, &o->last_error) < 0)
                 o->last_error = NULL;
+        /* stored by an older fluffd that kept a site's raw text: repaired, or
+         * the OutboxLastError property (and status) could never be sent */
+        if (o->last_error && !text_is_clean(o->last_error, strlen(o->last_error), 0)) {
+                char *clean = text_sanitize(o->last_error, strlen(o->last_error), 0);
+                if (clean) {
+                        free(o->last_error);
+                        o->last_error = clean;
+                }
+        }
         if (store_state_get_u64(s, STATE_LAST_ERROR_POST, &o->last_error_post) < 0)
                 o->last_error_post = 0;
 }
@@ -107,14 +117,14 @@ static void outbox_set_last_error(Outbox *o, uint64_t post_id, const char *error
         char *copy = NULL;
         int r;
 
-        if (error && !(copy = strdup(error))) {
+        if (error && !(copy = text_sanitize(error, strlen(error), 0))) {
                 log_oom();
                 return;
         }
         free(o->last_error);
         o->last_error = copy;
         o->last_error_post = error ? post_id : 0;
-        r = store_state_set(s, STATE_LAST_ERROR, error);
+        r = store_state_set(s, STATE_LAST_ERROR, copy);
         if (r >= 0)
                 r = error ? store_state_set_u64(s, STATE_LAST_ERROR_POST, post_id)
                           : store_state_set(s, STATE_LAST_ERROR_POST, NULL);

@@ -42,6 +42,11 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
                                   post_id);
 
         r = store_post_label(s, post_id, &previous, NULL);
+        if (r == -ENOENT && score == 0)
+                /* never liked or disliked, here or on the site: a clear would
+                 * only send the site a removal of nothing */
+                return error_setf(error, -ENOENT,
+                                  "Post %" PRIu64 " has no like or dislike of yours to clear.", post_id);
         if (r == -ENOENT)
                 previous = 0;
         else if (r < 0)

@@ -24,7 +24,7 @@ typedef struct Outbox Outbox;
  * the crop moves (a failure there is only logged: the next sync fetches the
  * image), the counts are refreshed, EVENT_OUTBOX_CHANGED goes out and the
  * outbox is kicked. -ENOKEY when logged out, -ENOENT for a post Fluff does
- * not know. */
+ * not know, and for a clear of a post that has no label at all. */
 int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error);
 
 /* After a like or dislike of post_id: brings its prediction crop into the

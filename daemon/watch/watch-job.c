@@ -62,17 +62,14 @@ static void watch_job_free(void *userdata)
 static void watch_finish(WatchJob *w, int r, const char *fmt, ...) _printf_(3, 4);
 static void watch_finish(WatchJob *w, int r, const char *fmt, ...)
 {
-        _cleanup_free_ char *m = NULL;
         va_list ap;
 
         if (w->stopped)
                 return;
         w->stopped = true;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        job_finishv(w->job, r, fmt, ap);
         va_end(ap);
-        job_finish(w->job, r, "%s", m ?: "");
 }
 
 static void unlink_ours(const char *dir, const char *path)

@@ -211,6 +211,10 @@ class Ctl(SyncedCase):
         self.assertEqual(gone, {"id": w["id"], "removed": True})
 
         pid = rows[-1]["id"]
+        # never voted on: nothing to clear, and no claim that a removal was recorded
+        got = self.json_of("unvote", "--json", str(pid), rc=1)
+        self.assertEqual((got[0]["recorded"], got[0]["vote"]), (False, "none"), got)
+        self.assertIn("no like or dislike", got[0]["error"])
         url = f"{self.site.url}/posts/{pid}?q=x"
         for verb, vote in (("like", "like"), ("dislike", "dislike"), ("unvote", "none")):
             got = self.json_of(verb, "--json", str(pid), url)
@@ -494,6 +498,21 @@ class Ctl(SyncedCase):
             self.assertTrue(r.stderr == "" or r.stderr.endswith(", done.\n"), r.stderr)
         finally:
             self.site.clear_faults()
+
+    def test_w_job_ids_survive_a_restart(self):
+        before = self.json_of("sync", "--json")["id"]
+        self.d.restart()
+        try:
+            # the old id names no job now; a new job gets a new id, not 1 again
+            r = self.ctl("cancel", str(before))
+            self.assertEqual(r.returncode, 1, r)
+            self.assertIn("No such job", r.stderr)
+        finally:
+            self.assertEqual(self.d.login(self.site.user, self.site.api_key).returncode, 0)
+        after = self.json_of("sync", "--json")
+        self.assertEqual(after["id"], before + 1, after)
+        self.assertEqual(after["path"].rsplit("/", 1)[1], str(after["id"]))
+        self.assertEqual([j["id"] for j in self.json_of("jobs", "--json")], [after["id"]])
 
     def test_z_ctrl_c_130_and_not_logged_in_75(self):
         self.site.fault("slow", delay_ms=1500, path=r"^/posts\.json")

@@ -187,6 +187,16 @@ class Embed(unittest.TestCase):
         # Not an image: an error naming the file, fluffd goes on.
         r = self.ctl_fails("backbone", "classify", os.path.join(HERE, "test-embed.py"))
         self.assertIn("test-embed.py", r.stderr)
+        # A FIFO (issue 15): refused at once, not a worker blocked for ever; more
+        # of them than there are workers, then a real image still classifies.
+        fifo = os.path.join(self.tmp.name, "fifo.jpg")
+        os.mkfifo(fifo)
+        for _ in range(6):
+            t0 = time.monotonic()
+            r = bus_call("ClassifyImage", fifo)
+            self.assertIn("InvalidArgument", r.stderr + r.stdout, r)
+            self.assertLess(time.monotonic() - t0, 10, "ClassifyImage waited on a FIFO")
+        self.ctl_ok("backbone", "classify", jpegs[0])
 
         # Again: nothing to compute.
         r = self.ctl_ok("embed")

@@ -18,7 +18,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from synced import SyncedCase  # noqa: E402
-from fluffd import FLUFFCTL, db_query  # noqa: E402
+from fluffd import FLUFFCTL, db_path, db_query  # noqa: E402
 
 VOTES = r"^/posts/\d+/votes\.json"
 # what a terminal acts on: ESC, BEL, CSI in C1 (raw or UTF-8), DEL
@@ -82,6 +82,33 @@ class Hostile(SyncedCase):
         for b in BAD:
             self.assertNotIn(b, data)
 
+    def test_no_core_dumps(self):
+        # the key lives in fluffd's memory: no core file may carry it
+        with open(f"/proc/{self.d.pid}/limits") as f:
+            line = next(li for li in f if li.startswith("Max core file size"))
+        self.assertEqual(line.split()[4:6], ["0", "0"], line)
+        # not dumpable: /proc/PID belongs to root, not to the user (visible when not root)
+        if os.getuid() != 0:
+            self.assertEqual(os.stat(f"/proc/{self.d.pid}").st_uid, 0)
+
+    def busctl(self, *args):
+        return subprocess.run(["busctl", "--user", "--timeout=20", "call", "io.github.fluffml.Fluff1",
+                               "/io/github/fluffml/Fluff1", "io.github.fluffml.Fluff1.Manager", *args],
+                              env=self.d.env(), capture_output=True, timeout=60)
+
+    def test_long_non_ascii_arguments_get_a_reply(self):
+        # the error quotes a cut of the value: cut mid-character, the reply
+        # could not be sent and the call timed out after 30 s
+        for args in (("Login", "ssb", "é" * 100, "key", "false"),
+                     ("Sync", "a{sv}", "1", "ö" * 70, "b", "true"),
+                     ("Predict", "sua{sv}", "x", "5", "1", "ü" * 70, "b", "true")):
+            t0 = time.monotonic()
+            r = self.busctl(*args)
+            self.assertNotEqual(r.returncode, 0, r)
+            self.assertLess(time.monotonic() - t0, 15, r)
+            self.assertTrue(b"valid" in r.stderr or b"nknown" in r.stderr, r)
+            self.assert_clean(r.stderr)
+
     def test_latin1_login_fails_at_once(self):
         # a captive portal answers 200 with its own page
         self.site.fault("latin1_error", status=200, path=r"^/users/")
@@ -110,6 +137,25 @@ class Hostile(SyncedCase):
             self.assert_clean(r.stdout + r.stderr)
             self.assertIn("Café".encode(), r.stdout)
             self.assertEqual(self.d.restart(), 0)
+        # a raw Latin-1 error an older fluffd stored is repaired when read
+        self.d.stop()
+        import sqlite3
+        con = sqlite3.connect(db_path(), timeout=10)
+        with con:
+            con.execute("UPDATE sync_state SET value = CAST(? AS TEXT) WHERE key = 'outbox.last_error'",
+                        ("Anmeldung \xab Caf\xe9 \xbb \x1b[2J".encode("latin-1"),))
+        con.close()
+        self.d.start()
+        r = self.run_ctl("status")
+        if r.returncode != 0:
+            for prop in ("OutboxLastError", "Username", "Site", "BackboneInfo", "ModelInfo"):
+                q = subprocess.run(["busctl", "--user", "get-property", "io.github.fluffml.Fluff1",
+                                    "/io/github/fluffml/Fluff1", "io.github.fluffml.Fluff1.Manager", prop],
+                                   env=self.d.env(), capture_output=True)
+                print(prop, q, file=sys.stderr)
+        self.assertEqual(r.returncode, 0, r)
+        self.assert_clean(r.stdout + r.stderr)
+        self.assertIn("Café".encode(), r.stdout)
 
     def test_escapes_in_content_type(self):
         self.site.fault("hostile_content_type", path=r"^/posts\.json")

@@ -54,6 +54,31 @@ class Login(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, r)
                 self.assertNotIn("has space", r.stderr)
 
+    def test_saved_login_bound_to_its_site(self):
+        # issue 15: a key saved for one site is never sent to another
+        key = self.site.api_key
+        other = FakeSite(liked=1, disliked=1, others=1, seed=5, api_key=key).start()
+        try:
+            with Fluffd(site=self.site.url) as d:
+                r = d.login(self.site.user, key, remember=True)
+                self.assertEqual(r.returncode, 0, r)
+                with open(creds_path()) as f:
+                    self.assertIn(f"site = {self.site.url}", f.read())
+            other.reset_stats()
+            with Fluffd(site=other.url) as d:
+                self.assertFalse(d.status()["logged_in"], "the saved key was used for another site")
+                self.assertIn("made for " + self.site.url, d.log())
+                self.assertNotIn(key, d.log())
+                d.ctl("sync")
+            stats = other.stats()
+            self.assertEqual(stats.get("key_in_url", []), [])
+            self.assertTrue(os.path.exists(creds_path()), "the saved login was deleted")
+            # its own site still gets it
+            with Fluffd(site=self.site.url) as d:
+                self.assertTrue(d.status()["logged_in"])
+        finally:
+            other.stop()
+
     def test_remember_and_restart(self):
         key = self.site.api_key
         with Fluffd(site=self.site.url) as d:

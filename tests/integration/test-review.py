@@ -95,8 +95,11 @@ class Review(SyncedCase):
         self.assertTrue(os.path.exists(kept["image"]))
         self.assertEqual(image_record(md5_of(kept))[0], "ok")
 
-        # A clear (vote 0) moves nothing.
-        self.vote("unvote", cleared["id"])
+        # A clear (vote 0) of a post never voted on is refused, and moves nothing.
+        r = self.ctl("unvote", str(cleared["id"]))
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("no like or dislike of yours to clear", r.stderr)
+        self.assertEqual(r.stdout, "")
         self.assertTrue(os.path.exists(cleared["image"]))
         self.assertFalse(os.path.exists(os.path.join(images_dir(), md5_of(cleared) + ".jpg")))
         self.assertIsNone(image_record(md5_of(cleared)))
