@@ -257,7 +257,8 @@ class Test:
         step("watch + new posts -> timer -> fluff-notify -> Like")
         self.systemctl("start", "fluff-watch.timer")
         r = self.ctl("watch", "add", "--json", "--threshold", "0", "--max", "2", "--", "-no_such_tag")
-        wid = int(r.stdout)
+        out = json.loads(r.stdout)
+        wid = out["id"] if isinstance(out, dict) else int(out)
         # The timer's first run of the new watch announces the best posts it finds.
         first = wait_for(lambda: self.standin_calls(), 60, "the timer's first watch run to notify")
         runs = self.journal("fluff-watch.service")
