@@ -21,18 +21,20 @@ _fluffctl()
     fi
 
     local commands="status login logout sync jobs cancel backbone embed train like dislike unvote predict
-                    predictions review watch"
-    local -A subs=([backbone]="import classify status" [watch]="add list remove run")
+                    predictions review watch refresh model"
+    local -A subs=([backbone]="import classify status" [watch]="add list remove run"
+                   [model]="list show use remove")
     local -A opts=(
         [status]="--json" [login]="--remember" [logout]="--forget" [sync]="--json --no-wait"
         [jobs]="--json" [cancel]="--json" [embed]="--json --no-wait"
-        [train]="--json --no-wait --time --towers"
+        [train]="--json --no-wait --time --towers --install"
         [like]="--json" [dislike]="--json" [unvote]="--json"
         [predict]="--json --no-wait --count --sheet --html" [predictions]="--json --sheet --html"
         [review]="--json --count --interactive"
         [backbone import]="--json --no-wait" [backbone classify]="--json" [backbone status]="--json"
         [watch add]="--json --threshold --max" [watch list]="--json" [watch remove]="--json"
-        [watch run]="--json --no-wait"
+        [watch run]="--json --no-wait" [refresh]="" [model list]="--json" [model show]="--json"
+        [model use]="" [model remove]=""
     )
 
     # the command (and sub-command) typed so far, past the global options

@@ -15,6 +15,7 @@
 #include "login/login.h"
 #include "services/backbone.h"
 #include "services/outbox.h"
+#include "services/taste-history.h"
 #include "services/taste.h"
 #include "vk.h"
 #include "work/work.h"
@@ -116,6 +117,9 @@ static int fluffd_build(Fluffd *f)
         r = taste_service_new(ctx->data_dir, &f->taste);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the taste model: %m");
+        r = taste_history_reconcile(f->taste, ctx->store);
+        if (r < 0)
+                log_warning_errno(r, "Failed to check the model history, ignoring: %m");
         r = outbox_new(ctx->event, ctx->store, ctx->e621, &ctx->session, &ctx->counts, ctx->events,
                        &f->outbox);
         if (r < 0)

@@ -206,7 +206,14 @@ TEST(lifecycle_keys)
         ASSERT_NEAR(c->retrain_fraction, 0.10, 0);
         ASSERT_EQ(c->retrain_budget_s, 300);
         ASSERT_FALSE(c->retrain_on_battery);
+        ASSERT_EQ(c->sync_page_size, 320);
         config_free(c);
+
+        c = load_ok("sync_page_size = 16\n");
+        ASSERT_EQ(c->sync_page_size, 16);
+        config_free(c);
+        load_bad("sync_page_size = 321\n", 1, "sync_page_size");
+        load_bad("sync_page_size = 0\n", 1, "sync_page_size");
 
         c = load_ok(
                 "model_keep = 3\nmodel_install_margin = 0\nauto_sync = off\nfull_sync_interval = 6h\n"

@@ -181,6 +181,38 @@ TEST(history_labels_changed)
         test_rm_rf(dir);
 }
 
+TEST(incremental_generation_closes)
+{
+        _cleanup_free_ char *dir = NULL;
+        Store *s = test_store(&dir, NULL);
+        uint64_t gen, inc, full;
+        int v;
+
+        for (uint64_t i = 1; i <= 3; i++)
+                test_upsert(s, i);
+        ASSERT_OK(store_sync_begin(s, &gen));
+        for (uint64_t i = 1; i <= 3; i++)
+                ASSERT_OK(store_label_seen(s, i, LABEL_SOURCE_DOWNVOTE, gen));
+        ASSERT_OK(store_sync_end(s, gen, true));
+        /* an incremental sync sees post 3 on its first page, then closes */
+        ASSERT_OK(store_sync_begin(s, &inc));
+        ASSERT_TRUE(inc > gen);
+        ASSERT_OK(store_label_seen(s, 3, LABEL_SOURCE_DOWNVOTE, inc));
+        ASSERT_OK(store_sync_close(s, inc));
+        ASSERT_ERROR(store_sync_close(s, inc), ESTALE);
+        /* the vote on 3 is taken back on the site: the next full sync has a
+         * generation of its own, so 3's mark from the incremental one does not count */
+        ASSERT_OK(store_sync_begin(s, &full));
+        ASSERT_TRUE(full > inc);
+        for (uint64_t i = 1; i <= 2; i++)
+                ASSERT_OK(store_label_seen(s, i, LABEL_SOURCE_DOWNVOTE, full));
+        ASSERT_EQ(store_labels_drop_unseen(s, LABEL_SOURCE_DOWNVOTE, full), 1);
+        ASSERT_OK(store_sync_end(s, full, true));
+        ASSERT_ERROR(store_post_label(s, 3, &v, NULL), ENOENT);
+        store_free(s);
+        test_rm_rf(dir);
+}
+
 TEST(feedback_record)
 {
         _cleanup_free_ char *dir = NULL, *src = NULL;

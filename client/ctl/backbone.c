@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "bus-util.h"
 #include "ctl.h"
@@ -55,24 +57,35 @@ static int backbone_classify(sd_bus *bus, const char *arg)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_free_ char *path = NULL;
         json_object *o = NULL;
         const char *name;
         double p;
         int r;
 
-        r = absolute(arg, &path);
-        if (r < 0)
-                return r;
+        /* Opened here and passed as a descriptor: fluffd (another /tmp, maybe)
+         * reads exactly the file meant, and never waits on a FIFO. */
+        _cleanup_close_ int fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open \"%s\": %m", arg);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Cannot read \"%s\": %m", arg);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(EINVAL, "\"%s\" is not a regular file.", arg);
         r = sd_bus_message_new_method_call(bus, &m, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                           "ClassifyImage");
+                                           "ClassifyImageFd");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", path);
+                r = sd_bus_message_append(m, "h", fd);
         if (r < 0)
-                return log_error_errno(r, "Failed to build the ClassifyImage call: %m");
+                return log_error_errno(r, "Failed to build the ClassifyImageFd call: %m");
         r = sd_bus_call(bus, m, CLASSIFY_TIMEOUT_USEC, &error, &reply);
-        if (r < 0)
-                return bus_log_call_error("classify the image", &error, r);
+        if (r < 0) {
+                /* fluffd knows only a descriptor: the message names the file */
+                _cleanup_free_ char *what = NULL;
+                if (asprintf(&what, "classify \"%s\"", arg) < 0)
+                        what = NULL;
+                return bus_log_call_error(what ?: "classify the image", &error, r);
+        }
         r = sd_bus_message_enter_container(reply, 'a', "(sd)");
         if (r < 0)
                 return log_error_errno(r, "Failed to read the reply to ClassifyImage: %m");

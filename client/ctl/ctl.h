@@ -154,3 +154,13 @@ int verb_review(int argc, char *argv[], sd_bus *bus);
 /* --interactive: each post drawn in the terminal (libchafa), one key each:
  * l like, d dislike, s/space skip, o open, q quit (Ctrl-C: exit 130). */
 int review_interactive(sd_bus *bus, const Prediction *rows, size_t n);
+
+/* The model history ("model list|show|use|remove"), "refresh" (what
+ * fluff-watch.service runs) and their part of "status" (model.c). */
+extern bool arg_install; /* train --install */
+int verb_model(int argc, char *argv[], sd_bus *bus);
+int verb_refresh(int argc, char *argv[], sd_bus *bus);
+/* The newest model of the history: its description (ModelInfo's JSON). */
+int newest_model_info(sd_bus *bus, char **ret);
+void refresh_status_print(sd_bus *bus);
+void refresh_status_json(sd_bus *bus, struct json_object *o);

@@ -30,6 +30,7 @@ enum {
         OPT_THRESHOLD = 1u << 9,
         OPT_MAX = 1u << 10,
         OPT_INTERACTIVE = 1u << 11,
+        OPT_INSTALL = 1u << 12,
 };
 
 typedef struct OptionHelp {
@@ -50,6 +51,7 @@ static const OptionHelp option_help[] = {
         {OPT_THRESHOLD, "--threshold P", "announce posts scoring at least P (0 to 1; default the model's)"},
         {OPT_MAX, "--max N", "announce at most N posts a run (1 to 320; default 10)"},
         {OPT_INTERACTIVE, "--interactive", "show each post in the terminal and take one key per post"},
+        {OPT_INSTALL, "--install", "install the new model even if it is worse, or an ablation (--towers)"},
 };
 
 typedef struct Verb {
@@ -80,8 +82,8 @@ static const Verb verbs[] = {
         {"backbone", "status", "", 0, 0, OPT_JSON, "The backbone, the Vulkan device, embedded images",
          verb_backbone},
         {"embed", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT, "Compute missing image embeddings", verb_embed},
-        {"train", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT | OPT_TIME | OPT_TOWERS,
-         "Train the taste model; print its validation metrics", verb_train},
+        {"train", NULL, "", 0, 0, OPT_JSON | OPT_NO_WAIT | OPT_TIME | OPT_TOWERS | OPT_INSTALL,
+         "Train a taste model (kept in the history); print its metrics", verb_train},
         {"like", NULL, "ID|URL...", 1, 100, OPT_JSON, "Like posts: recorded now, voted on the site soon",
          verb_like},
         {"dislike", NULL, "ID|URL...", 1, 100, OPT_JSON,
@@ -99,6 +101,12 @@ static const Verb verbs[] = {
         {"watch", "remove", "ID", 1, 1, OPT_JSON, "Stop watching a search", verb_watch},
         {"watch", "run", "[ID]", 0, 1, OPT_JSON | OPT_NO_WAIT,
          "Look for new posts on the watches (or one) now", verb_watch},
+        {"refresh", NULL, "", 0, 0, 0,
+         "Sync, run the watches, retrain when due: what fluff-watch.timer runs", verb_refresh},
+        {"model", "list", "", 0, 0, OPT_JSON, "The trained models kept, installed or aside", verb_model},
+        {"model", "show", "ID", 1, 1, OPT_JSON, "One model's data, towers, backbone and metrics", verb_model},
+        {"model", "use", "ID", 1, 1, 0, "Install a model of the history (a rollback)", verb_model},
+        {"model", "remove", "ID", 1, 1, 0, "Delete a model that is not installed", verb_model},
 };
 
 static void verb_usage_line(const Verb *v, FILE *f)
@@ -209,6 +217,7 @@ static int parse_verb_options(const Verb *v, int argc, char *argv[], int *ret_fi
                 ARG_MAX,
                 ARG_TOWERS,
                 ARG_INTERACTIVE,
+                ARG_INSTALL,
         };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
@@ -225,6 +234,7 @@ static int parse_verb_options(const Verb *v, int argc, char *argv[], int *ret_fi
                 {"max", required_argument, NULL, ARG_MAX},
                 {"towers", required_argument, NULL, ARG_TOWERS},
                 {"interactive", no_argument, NULL, ARG_INTERACTIVE},
+                {"install", no_argument, NULL, ARG_INSTALL},
                 {},
         };
         static const unsigned bits[] = {
@@ -234,6 +244,7 @@ static int parse_verb_options(const Verb *v, int argc, char *argv[], int *ret_fi
                 [ARG_SHEET - 0x100] = OPT_SHEET,         [ARG_HTML - 0x100] = OPT_HTML,
                 [ARG_THRESHOLD - 0x100] = OPT_THRESHOLD, [ARG_MAX - 0x100] = OPT_MAX,
                 [ARG_TOWERS - 0x100] = OPT_TOWERS,       [ARG_INTERACTIVE - 0x100] = OPT_INTERACTIVE,
+                [ARG_INSTALL - 0x100] = OPT_INSTALL,
         };
         int c, index;
 
@@ -290,6 +301,9 @@ static int parse_verb_options(const Verb *v, int argc, char *argv[], int *ret_fi
                         break;
                 case ARG_INTERACTIVE:
                         arg_interactive = true;
+                        break;
+                case ARG_INSTALL:
+                        arg_install = true;
                         break;
                 case ':':
                         return usage_error(v, "Option \"%s\" needs a value", argv[optind - 1]);

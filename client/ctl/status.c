@@ -180,6 +180,7 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 json_object_object_add(o, "jobs", TAKE_PTR(list));
                 backbone_status_json(&m, o);
                 model_status_json(&m, o);
+                refresh_status_json(bus, o);
                 json_print(o);
         } else {
                 if (m.logged_in)
@@ -195,6 +196,7 @@ int verb_status(int argc, char *argv[], sd_bus *bus)
                 printf("   Conflicts: %" PRIu64 " (liked and disliked, left out)\n", m.conflicts);
                 backbone_status_print(&m);
                 model_status_print(&m);
+                refresh_status_print(bus);
                 print_outbox(&m);
                 printf("        Jobs: %s\n", n_jobs == 0 ? "none running" : "");
                 if (n_jobs > 0)

@@ -16,6 +16,7 @@
 
 uint64_t arg_time_s;
 const char *arg_towers;
+bool arg_install;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -309,6 +310,8 @@ int verb_train(int argc, char *argv[], sd_bus *bus)
                 r = sd_bus_message_append(call, "{sv}", "time_budget_s", "t", arg_time_s);
         if (r >= 0 && arg_towers)
                 r = sd_bus_message_append(call, "{sv}", "towers", "s", arg_towers);
+        if (r >= 0 && arg_install)
+                r = sd_bus_message_append(call, "{sv}", "install", "b", 1);
         if (r >= 0)
                 r = sd_bus_message_close_container(call);
         if (r < 0)
@@ -326,9 +329,11 @@ int verb_train(int argc, char *argv[], sd_bus *bus)
         r = bus_connect_user(&info_bus);
         if (r < 0)
                 return r;
-        r = manager_info_get(info_bus, &m);
+        /* the model just trained: the newest of the history, installed or kept aside */
+        r = newest_model_info(info_bus, &m.model_info);
         if (r < 0)
                 return r;
+        m.has_model = true;
         print_metrics(&m);
         manager_info_done(&m);
         return 0;

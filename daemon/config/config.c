@@ -43,6 +43,7 @@ int config_new_default(Config **ret)
                 .model_install_margin = 0.02,
                 .auto_sync = true,
                 .full_sync_interval_s = 86400,
+                .sync_page_size = 320,
                 .auto_retrain = true,
                 .retrain_changes = 50,
                 .retrain_fraction = 0.10,
@@ -408,6 +409,11 @@ static int parse_full_sync_interval(Config *c, const char *v, char **reason)
         return parse_duration_range(v, 3600, 30 * 86400, &c->full_sync_interval_s, "1h to 30d", reason);
 }
 
+static int parse_sync_page_size(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 1, 320, &c->sync_page_size, reason);
+}
+
 static int parse_auto_retrain(Config *c, const char *v, char **reason)
 {
         return parse_bool_into(&c->auto_retrain, v, reason);
@@ -467,6 +473,7 @@ static const struct {
         {"model_install_margin", parse_model_install_margin},
         {"auto_sync", parse_auto_sync},
         {"full_sync_interval", parse_full_sync_interval},
+        {"sync_page_size", parse_sync_page_size},
         {"auto_retrain", parse_auto_retrain},
         {"retrain_changes", parse_retrain_changes},
         {"retrain_fraction", parse_retrain_fraction},

@@ -37,6 +37,7 @@
  *   auto_sync             true               each timer run syncs (newest first, stopping at known
  *                                            posts) before it runs the watches
  *   full_sync_interval    1d                 1h..30d between full syncs (they see removed votes)
+ *   sync_page_size        320                1..320 posts asked for per page of a list (the site's most)
  *   auto_retrain          true               retrain when enough labels changed since the installed model
  *   retrain_changes       50                 1..1000000 new, changed or removed labels that start one
  *   retrain_fraction      10%                1%..100% (or 0.01..1) of the installed model's dataset that
@@ -75,6 +76,7 @@ typedef struct Config {
         double model_install_margin;   /* 0..1 of ROC AUC */
         bool auto_sync;                /* the timer run syncs first */
         uint64_t full_sync_interval_s; /* between full syncs */
+        unsigned sync_page_size;       /* 1..320 */
         bool auto_retrain;
         unsigned retrain_changes;  /* labels changed since the installed model … */
         double retrain_fraction;   /* … or this share of its dataset, whichever first */

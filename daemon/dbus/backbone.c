@@ -89,6 +89,23 @@ int method_classify_image(sd_bus_message *m, void *userdata, sd_bus_error *error
         return 1;
 }
 
+int method_classify_image_fd(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        BusServer *s = userdata;
+        Error e = {};
+        int fd, r;
+
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+        r = embed_classify_fd(s->f.embed, fd, on_classified, call_unref, sd_bus_message_ref(m), &e);
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return bus_error_from(error, r, &e);
+        }
+        return 1;
+}
+
 int property_get_backbone(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {

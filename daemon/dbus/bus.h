@@ -62,6 +62,7 @@ int property_get_outbox(sd_bus *bus, const char *path, const char *interface, co
                         sd_bus_message *reply, void *userdata, sd_bus_error *error);
 int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_classify_image(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_classify_image_fd(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_embed(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int property_get_backbone(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error);
@@ -77,3 +78,8 @@ int method_remove_watch(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_list_watches(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_run_watches(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_list_models(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_use_model(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_remove_model(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_auto_retrain(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_refresh_info(sd_bus_message *m, void *userdata, sd_bus_error *error);

@@ -130,6 +130,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_import_backbone, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClassifyImage", SD_BUS_ARGS("s", path), SD_BUS_RESULT("a(sd)", classes),
                                 method_classify_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* the same for a file the caller opened: no path the daemon must resolve */
+        SD_BUS_METHOD_WITH_ARGS("ClassifyImageFd", SD_BUS_ARGS("h", file), SD_BUS_RESULT("a(sd)", classes),
+                                method_classify_image_fd, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Embed", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("o", job),
                                 method_embed, SD_BUS_VTABLE_UNPRIVILEGED),
         /* train/ and the taste model */
@@ -157,6 +160,18 @@ static const sd_bus_vtable manager_vtable[] = {
         /* review/ */
         SD_BUS_METHOD_WITH_ARGS("Review", SD_BUS_ARGS("u", count), SD_BUS_RESULT("a(tdssss)", predictions),
                                 method_review, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* the model history and what runs by itself (dbus/models.c) */
+        SD_BUS_METHOD_WITH_ARGS("ListModels", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tttsssstttdss)", models),
+                                method_list_models, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UseModel", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_use_model,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveModel", SD_BUS_ARGS("t", id), SD_BUS_NO_RESULT, method_remove_model,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AutoRetrain", SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("o", job, "s", reason), method_auto_retrain,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RefreshInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", info), method_refresh_info,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "core/context.h"
 #include "embed/embed.h"
 #include "services/backbone.h"
@@ -8,7 +11,9 @@
 typedef struct Classify {
         BackboneService *service; /* borrowed */
         BbHandle *handle;         /* owned reference */
-        char *path;               /* owned */
+        char *path;               /* owned: what the worker opens */
+        char *name;               /* owned: what messages call it */
+        int fd;                   /* owned, or -EBADF: a caller's file (path is /proc/self/fd/N) */
         float probs[BACKBONE_N_CLASSES];
         int status;
         EmbedClassifyDone done;
@@ -23,6 +28,9 @@ static void classify_free(void *userdata)
                 c->destroy(c->userdata);
         bb_handle_unref(c->handle);
         free(c->path);
+        free(c->name);
+        if (c->fd >= 0)
+                (void)close(c->fd);
         free(c);
 }
 
@@ -41,7 +49,7 @@ static void on_classified(void *userdata, int r)
         backbone_service_used(c->service);
         if (r >= 0 && c->status < 0) {
                 (void)snprintf(m, sizeof(m), "Failed to read \"%.*s\" as an image: %s",
-                               (int)utf8_prefix_len(c->path, 256), c->path, strerror(-c->status));
+                               (int)utf8_prefix_len(c->name, 256), c->name, strerror(-c->status));
                 c->done(c->userdata, -EINVAL, m, NULL);
                 return;
         }
@@ -53,21 +61,30 @@ static void on_classified(void *userdata, int r)
         c->done(c->userdata, 0, NULL, c->probs);
 }
 
-int embed_classify(Embed *embed, const char *path, EmbedClassifyDone done, void (*destroy)(void *userdata),
-                   void *userdata, Error *error)
+/* Takes fd (closed also on failure). */
+static int classify_start(Embed *embed, const char *path, const char *name, int fd, EmbedClassifyDone done,
+                          void (*destroy)(void *userdata), void *userdata, Error *error)
 {
         Classify *c;
         int r;
 
-        if (!embed->backbone->current)
+        if (!embed->backbone->current) {
+                if (fd >= 0)
+                        (void)close(fd);
                 return error_setf(error, -ENOMEDIUM, BACKBONE_NO_MODEL_HINT);
+        }
         c = calloc(1, sizeof(Classify));
-        if (!c)
+        if (!c) {
+                if (fd >= 0)
+                        (void)close(fd);
                 return error_set_errno(error, -ENOMEM);
+        }
+        c->fd = fd;
         c->service = embed->backbone;
         c->handle = bb_handle_ref(embed->backbone->current);
         c->path = strdup(path);
-        if (!c->path) {
+        c->name = strdup(name);
+        if (!c->path || !c->name) {
                 classify_free(c);
                 return error_set_errno(error, -ENOMEM);
         }
@@ -84,4 +101,31 @@ int embed_classify(Embed *embed, const char *path, EmbedClassifyDone done, void 
                 return error_set_errno(error, r);
         }
         return 0;
+}
+
+int embed_classify(Embed *embed, const char *path, EmbedClassifyDone done, void (*destroy)(void *userdata),
+                   void *userdata, Error *error)
+{
+        return classify_start(embed, path, path, -EBADF, done, destroy, userdata, error);
+}
+
+int embed_classify_fd(Embed *embed, int fd, EmbedClassifyDone done, void (*destroy)(void *userdata),
+                      void *userdata, Error *error)
+{
+        struct stat st;
+        char path[64];
+
+        /* our own copy: the bus message's descriptor goes with the message */
+        int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return error_set_errno(error, -errno);
+        /* checked now, so a FIFO or a device never reaches a worker */
+        if (fstat(copy, &st) < 0 || !S_ISREG(st.st_mode)) {
+                (void)close(copy);
+                return error_setf(error, -EINVAL, "The file given is not a regular file.");
+        }
+        /* the worker reads it as any image file, from its start, through
+         * image_read_fd's limits; /proc/self/fd names this very file */
+        (void)snprintf(path, sizeof path, "/proc/self/fd/%d", copy);
+        return classify_start(embed, path, "the file given", copy, done, destroy, userdata, error);
 }

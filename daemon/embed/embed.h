@@ -45,5 +45,9 @@ typedef void (*EmbedClassifyDone)(void *userdata, int r, const char *message, co
 /* Classifies the image at path (absolute) on a worker; done() follows on the
  * loop unless fluffd stops first (then destroy() alone runs). -ENOMEDIUM
  * without a backbone. */
+/* The same for a file the caller opened (ClassifyImageFd): fd is borrowed
+ * (fluffd keeps its own copy); anything but a regular file is -EINVAL at once. */
+int embed_classify_fd(Embed *embed, int fd, EmbedClassifyDone done, void (*destroy)(void *userdata),
+                      void *userdata, Error *error);
 int embed_classify(Embed *embed, const char *path, EmbedClassifyDone done, void (*destroy)(void *userdata),
                    void *userdata, Error *error);

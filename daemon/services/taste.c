@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "model-history.h"
 #include "services/taste.h"
 
 static int describe(TasteService *t)
@@ -29,10 +30,13 @@ int taste_service_new(const char *data_dir, TasteService **ret)
         t = calloc(1, sizeof(TasteService));
         if (!t)
                 return -ENOMEM;
-        if (asprintf(&t->path, "%s/models/taste.safetensors", data_dir) < 0) {
-                t->path = NULL;
+        if (asprintf(&t->models_dir, "%s/models", data_dir) < 0) {
+                t->models_dir = NULL;
                 return -ENOMEM;
         }
+        r = model_history_installed_path(t->models_dir, &t->path);
+        if (r < 0)
+                return r;
         r = model_load(t->path, &t->model, &error);
         if (r == -ENOENT)
                 log_info("No taste model yet; run \"fluffctl train\" once the dataset is synced.");
@@ -58,6 +62,7 @@ TasteService *taste_service_free(TasteService *t)
         model_free(t->model);
         free(t->info);
         free(t->path);
+        free(t->models_dir);
         free(t);
         return NULL;
 }

@@ -10,7 +10,9 @@
 #include "model.h"
 
 typedef struct TasteService {
-        char *path;   /* owned; the model file */
+        char *models_dir;      /* owned; $XDG_DATA_HOME/fluff/models, with history/ (taste-history.h) */
+        uint64_t installed_id; /* the installed model in the history, 0 when unknown */
+        char *path;            /* owned; the model file */
         Model *model; /* owned; NULL without a model */
         char *info;   /* owned; model_describe_json() of model, "" without one */
 } TasteService;

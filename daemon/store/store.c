@@ -355,3 +355,14 @@ int store_sync_end(Store *s, uint64_t generation, bool complete)
                 r = store_state_set(s, STATE_OPEN, NULL);
         return store_savepoint_end(s, r < 0 ? r : 0);
 }
+
+int store_sync_close(Store *s, uint64_t generation)
+{
+        uint64_t open = 0;
+        int r = store_state_get_u64(s, STATE_OPEN, &open);
+        if (r == -ENOENT || (r >= 0 && open != generation))
+                return store_set_error(s, -ESTALE, "sync generation %" PRIu64 " is not open", generation);
+        if (r < 0)
+                return r;
+        return store_state_set(s, STATE_OPEN, NULL);
+}

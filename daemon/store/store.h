@@ -136,6 +136,12 @@ int store_sync_begin(Store *s, uint64_t *ret_generation);
  * -ESTALE when generation is not the open one. */
 int store_sync_end(Store *s, uint64_t generation, bool complete);
 
+/* Ends a sync that walked only part of each list (an incremental one): the
+ * generation closes without dropping anything, so the next sync starts a
+ * fresh one and a full walk then judges every label by what it sees itself.
+ * -ESTALE when generation is not the open one. */
+int store_sync_close(Store *s, uint64_t generation);
+
 /* The post (already upserted) appeared in the site list of source
  * (FAVOURITE, UPVOTE or DOWNVOTE) during this generation. */
 int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t generation);

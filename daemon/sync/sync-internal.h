@@ -9,6 +9,7 @@
 #include "e621.h"
 #include "images.h"
 #include "jobs/runner.h"
+#include "services/refresh.h"
 #include "store.h"
 
 typedef struct ImageFetch ImageFetch;
@@ -22,6 +23,9 @@ typedef struct SyncJob {
         E621Request *request; /* borrowed handle of the API call in progress */
         char *page_error;     /* owned; why a page could not be stored */
 
+        SyncMode mode;   /* FULL or INCREMENTAL once started */
+        bool automatic;  /* the timer's refresh, not the user */
+        bool list_known; /* incremental: this page reached a post already known */
         uint64_t list_posts, posts, skipped, dropped;
 
         ImageNeeded *needed; /* owned batch */

@@ -62,13 +62,17 @@ void sync_finish(SyncJob *s, int r, const char *fmt, ...)
         va_end(ap);
 
         if (s->generation_open) {
-                int k = store_sync_end(s->ctx->store, s->generation, false);
+                /* a stopped incremental walk closes its generation: a full
+                 * sync must not count its marks as its own */
+                int k = s->mode == SYNC_MODE_INCREMENTAL ? store_sync_close(s->ctx->store, s->generation)
+                                                         : store_sync_end(s->ctx->store, s->generation, false);
                 if (k < 0)
                         log_warning_errno(k, "Failed to close the sync generation, ignoring: %s",
                                           store_error(s->ctx->store));
                 s->generation_open = false;
         }
         sync_refresh_counts(s, true);
+        refresh_record_sync(s->ctx->store, s->mode, s->automatic, r, m);
         job_finish(s->job, r, "%s", m ?: "");
         /* Downloads and crops leave freed memory in the workers' malloc
          * arenas; an idle daemon should give it back. */
@@ -130,6 +134,8 @@ static int store_page(SyncJob *s, E621PostList *page)
                 if (!p)
                         continue;
                 SkipReason why = post_skip_reason(p, s->ctx->config);
+                if (s->mode == SYNC_MODE_INCREMENTAL && store_label_known(st, p->id, source))
+                        s->list_known = true;
                 r = store_post_upsert(st, p);
                 if (r >= 0)
                         r = store_post_set_skip(st, p->id, why);
@@ -164,6 +170,9 @@ static int on_page(E621PostList *page, void *userdata)
                 log_warning("The site sent %zu malformed posts in the %s list, ignoring them.",
                             page->n_invalid, lists[s->list].phase);
         job_set_progress(s->job, s->list_posts, 0);
+        if (s->list_known)
+                /* everything below is known already (or waits for the next full sync) */
+                return E621_WALK_STOP;
         sync_refresh_counts(s, false);
         return 0;
 }
@@ -179,6 +188,19 @@ static void on_list_done(int error, const char *message, void *userdata)
                         return sync_finish(s, error, "%s", s->page_error);
                 return sync_finish(s, error, "Fetching the %s of \"%s\" failed: %s", lists[s->list].phase,
                                    s->ctx->session.username, message ?: strerror(-error));
+        }
+
+        if (s->mode == SYNC_MODE_INCREMENTAL) {
+                /* Not the whole list: nothing may be dropped. */
+                if (++s->list < ELEMENTSOF(lists))
+                        return list_begin(s);
+                s->lists_complete = true;
+                r = store_sync_close(s->ctx->store, s->generation);
+                if (r < 0)
+                        return sync_finish_store_error(s, r, "close the sync");
+                s->generation_open = false;
+                sync_refresh_counts(s, true);
+                return sync_images_begin(s);
         }
 
         /* The whole list was walked: what is not in it any more lost its label. */
@@ -207,13 +229,14 @@ static void list_begin(SyncJob *s)
         int r;
 
         s->list_posts = 0;
+        s->list_known = false;
         (void)job_set_phase(s->job, lists[s->list].phase, lists[s->list].title);
         job_set_progress(s->job, 0, 0);
         /* status:any, or the site leaves deleted posts out and their labels
          * would look removed; they are kept and counted as skipped. */
         if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->ctx->session.username) < 0)
                 return sync_finish(s, -ENOMEM, "Out of memory.");
-        r = e621_walk_posts(s->ctx->e621, query, E621_POSTS_LIMIT_MAX, on_page, on_list_done, s,
+        r = e621_walk_posts(s->ctx->e621, query, s->ctx->config->sync_page_size, on_page, on_list_done, s,
                             &s->request);
         if (r < 0)
                 return sync_finish(s, r, "Failed to start fetching the %s: %s", lists[s->list].phase,
@@ -303,7 +326,9 @@ static int sync_start(Job *j)
         if (r > 0)
                 log_info("%d crops are missing from \"%s\" and will be fetched again.", r,
                          s->ctx->images_dir);
-        log_info("Sync of \"%s\" started (generation %" PRIu64 ").", s->ctx->session.username,
+        s->mode = refresh_sync_mode(s->ctx->store, s->ctx->config, s->mode);
+        log_info("%s sync of \"%s\" started (generation %" PRIu64 ").",
+                 s->mode == SYNC_MODE_INCREMENTAL ? "Incremental" : "Full", s->ctx->session.username,
                  s->generation);
         (void)job_set_phase(j, "account", "Fetching the account and blacklist");
         r = e621_get_user(s->ctx->e621, s->ctx->session.username, on_user, s, &s->request);
@@ -324,15 +349,19 @@ static const JobOps sync_ops = {
         .free_data = sync_free,
 };
 
-int sync_job_create(Context *ctx, JobRunner *runner, Job **ret, Error *e)
+int sync_job_create(Context *ctx, JobRunner *runner, const SyncJobOptions *o, Job **ret, Error *e)
 {
         SyncJob *s;
         int r;
 
+        if (o->mode < 0 || o->mode >= _SYNC_MODE_MAX)
+                return error_setf(e, -EINVAL, "Unknown sync mode %d.", o->mode);
         s = calloc(1, sizeof(SyncJob));
         if (!s)
                 return error_set_errno(e, -ENOMEM);
         s->ctx = ctx;
+        s->mode = o->mode;
+        s->automatic = o->automatic;
         r = job_runner_add(runner, &sync_ops, s, &s->job, e);
         if (r < 0) {
                 free(s);

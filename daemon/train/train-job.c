@@ -3,10 +3,14 @@
 #include <math.h>
 #include <pthread.h>
 
+#include "config.h"
 #include "core/context.h"
 #include "images.h"
+#include "model-history.h"
 #include "jobs/runner.h"
 #include "services/backbone.h"
+#include "services/refresh.h"
+#include "services/taste-history.h"
 #include "services/taste.h"
 #include "store.h"
 #include "train/train-cnn.h"
@@ -66,6 +70,10 @@ struct TrainJob {
         uint64_t time_budget_s, seed;
         unsigned patience;
         TrainTowers towers;
+        bool install, automatic;
+        StoreLabelled *dataset; /* owned: the labels it trains on, for the history */
+        size_t n_dataset;
+        char *model_path;      /* owned; the new model's file until the history takes it */
         TrainWork *work;       /* borrowed from the work item until done() or forget */
         sd_event_source *poll; /* owned */
         uint64_t started_usec;
@@ -311,6 +319,11 @@ static void train_free(void *userdata)
         if (!t)
                 return;
         train_stop(t);
+        /* a model the history did not take (failed, cancelled, the daemon stopping) */
+        if (t->model_path)
+                (void)unlink(t->model_path);
+        free(t->model_path);
+        free(t->dataset);
         free(t);
 }
 
@@ -390,6 +403,7 @@ static void train_finish(TrainJob *t, int r, const char *fmt, ...)
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
+        refresh_record_train(t->ctx->store, t->automatic, r, m);
         job_finish(t->job, r, "%s", m ?: "");
 }
 
@@ -413,21 +427,46 @@ static void on_train_done(void *userdata, int r)
                 train_finish(t, r, "Training failed: %s", w->error ?: strerror(-r));
                 return;
         }
-        r = taste_service_replace(t->taste, w->model);
-        if (r < 0) {
-                train_finish(t, r, "Failed to load the new model: %s", strerror(-r));
-                return;
-        }
-        w->model = NULL;
-        events_emit(d->events, EVENT_MODEL_CHANGED, NULL);
-        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f.",
-                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc);
-        _cleanup_free_ char *left_out = NULL, *tuned = NULL;
-        const ModelTail *tail = t->taste->model ? t->taste->model->tail : NULL;
+        _cleanup_free_ char *tuned = NULL;
+        const ModelTail *tail = w->model->tail;
         if (tail &&
             asprintf(&tuned, " Fine-tuned %s: validation ROC AUC %.3f with the head alone, %.3f tuned.",
                      tail->node, tail->auc_head, tail->auc_tuned) < 0)
                 tuned = NULL;
+        TasteHistoryAdd add = {
+                .trigger = t->automatic ? "automatic" : "manual",
+                .towers = train_towers_to_string(t->towers),
+                .ablation = t->towers != TRAIN_TOWERS_BOTH,
+                .force_install = t->install,
+                .margin = d->config->model_install_margin,
+                .keep = d->config->model_keep,
+                .dataset = t->dataset,
+                .n_dataset = t->n_dataset,
+        };
+        TasteHistoryResult res;
+        Error e = {};
+        r = taste_history_add(t->taste, d->store, t->model_path, TAKE_PTR(w->model), &add, &res, &e);
+        if (r < 0) {
+                train_finish(t, r, "Failed to keep the new model: %s", error_message(&e, r));
+                return;
+        }
+        free(t->model_path); /* the history's file now */
+        t->model_path = NULL;
+        if (res.installed)
+                events_emit(d->events, EVENT_MODEL_CHANGED, NULL);
+        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f; %s model %" PRIu64
+                 "%s%s.",
+                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc,
+                 res.installed ? "installed as" : "kept aside as", res.id, res.installed ? "" : ": ",
+                 res.reason);
+        _cleanup_free_ char *kept = NULL;
+        if (res.installed ? asprintf(&kept, " Installed as model %" PRIu64 ".", res.id) < 0
+                          : asprintf(&kept,
+                                     " Kept aside as model %" PRIu64 " (%s); the installed model stays. "
+                                     "Install it anyway with \"fluffctl model use %" PRIu64 "\".",
+                                     res.id, res.reason, res.id) < 0)
+                kept = NULL;
+        _cleanup_free_ char *left_out = NULL;
         if (t->n_no_embedding > 0 &&
             asprintf(&left_out, "; %zu posts without an image embedding left out", t->n_no_embedding) < 0)
                 left_out = NULL;
@@ -436,10 +475,10 @@ static void on_train_done(void *userdata, int r)
         train_finish(t, 0,
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
-                     "%u+%u validation posts, %zu tags in the vocabulary.%s",
+                     "%u+%u validation posts, %zu tags in the vocabulary.%s%s",
                      t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), mt->roc_auc, mt->accuracy,
                      mt->balanced_accuracy, mt->precision_at_10, mt->precision_at_50, mt->threshold,
-                     mt->n_pos, mt->n_neg, w->vocab_size, strempty(tuned));
+                     mt->n_pos, mt->n_neg, w->vocab_size, strempty(tuned), strempty(kept));
 }
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
@@ -454,6 +493,12 @@ static int collect(TrainJob *t, TrainWork *w)
         r = store_dataset_list(st, &list, &n_list);
         if (r < 0)
                 return r;
+        /* the history keeps the labels as they were now */
+        t->dataset = malloc(MAX(n_list, (size_t)1) * sizeof(StoreLabelled));
+        if (!t->dataset)
+                return -ENOMEM;
+        memcpy(t->dataset, list, n_list * sizeof(StoreLabelled));
+        t->n_dataset = n_list;
         w->posts = calloc(MAX(n_list, (size_t)1), sizeof(Post *));
         w->labels = calloc(MAX(n_list, (size_t)1), sizeof(int8_t));
         if (!w->posts || !w->labels)
@@ -539,7 +584,12 @@ static int train_start(Job *j)
         w->patience = t->patience;
         w->towers = t->towers;
         w->stage = MODEL_STAGE_PREPARE;
-        w->model_path = strdup(t->taste->path);
+        r = model_history_new_path(t->taste->models_dir, &t->model_path);
+        if (r < 0) {
+                train_work_free(w);
+                return r;
+        }
+        w->model_path = strdup(t->model_path);
         if (t->backbone->current) {
                 w->backbone_id = strdup(backbone_service_id(t->backbone));
                 w->handle = bb_handle_ref(t->backbone->current);
@@ -606,12 +656,16 @@ static int train_start(Job *j)
                 train_work_free(w);
                 return r;
         }
-        r = work_pool_submit(d->work, t, train_run, on_train_done, train_work_free, w);
+        /* an automatic retraining must not be noticed: a thread of its own at nice 19, idle I/O */
+        r = (t->automatic ? work_pool_submit_background
+                          : work_pool_submit)(d->work, t, train_run, on_train_done, train_work_free, w);
         if (r < 0) {
                 train_work_free(w);
                 return r;
         }
         t->work = w;
+        if (t->automatic)
+                refresh_record_train(d->store, true, 1, NULL); /* a kill leaves this behind */
         return 0;
 }
 
@@ -650,6 +704,8 @@ int train_job_create(Context *ctx, BackboneService *backbone, TasteService *tast
         t->seed = o->seed;
         t->patience = o->patience;
         t->towers = o->towers;
+        t->install = o->install;
+        t->automatic = o->automatic;
         r = job_runner_add(runner, &train_ops, t, &t->job, error);
         if (r < 0) {
                 free(t);

@@ -5,6 +5,7 @@
  * posts, on a worker, within a time budget; tags plus the backbone's
  * embeddings, or without a backbone tags plus the small CNN (train-cnn.c). */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fluff/error.h"
@@ -39,8 +40,22 @@ typedef struct TrainJobOptions {
         unsigned patience; /* epochs without a better validation AUC before stopping; 0: the library's
                               default */
         TrainTowers towers;
+        bool install;   /* install the model whatever its metrics (an ablation too) */
+        bool automatic; /* started by the refresh: low priority, "automatic" in the history */
 } TrainJobOptions;
-/* A new, queued Train job. When its model is saved, it replaces the loaded
- * one and EVENT_MODEL_CHANGED goes out. */
+/* A new, queued Train job. Its model joins the history
+ * (services/taste-history.h); when it is installed it replaces the loaded one
+ * and EVENT_MODEL_CHANGED goes out. What it did is recorded for status
+ * (services/refresh.h). */
 int train_job_create(Context *ctx, BackboneService *backbone, TasteService *taste, JobRunner *runner,
                      const TrainJobOptions *o, Job **ret, Error *error);
+
+/* The automatic retraining (auto.c): when config.auto_retrain is on, enough
+ * labels changed since the installed model was trained
+ * (refresh_retrain_check), no job runs, and the machine is not on battery
+ * (unless config.retrain_on_battery), a Train job with
+ * config.retrain_budget_s starts at low priority, its model installed only
+ * if it is not worse (taste-history.h). *ret is NULL and reason says why
+ * when none started (returns 0 then too). */
+int train_auto_start(Context *ctx, BackboneService *backbone, TasteService *taste, JobRunner *runner,
+                     bool on_battery, Job **ret, char *reason, size_t reason_size, Error *error);

@@ -321,7 +321,15 @@ static int create_device(VkEngine *e)
         return 0;
 }
 
-/* Leaves *ret VK_NULL_HANDLE on failure, so a half-built engine frees cleanly. */
+/* Leaves *ret VK_NULL_HANDLE on failure, so a half-built engine frees cleanly.
+ *
+ * lavapipe's vector width (LP_NATIVE_VECTOR_WIDTH, read when the instance is
+ * created) is left to the user on purpose: at 512 bits on the AVX-512 EPYC
+ * this project measures on, subgroups have 16 lanes but every kernel class of
+ * the MobileNetV2 forward pass cost 1.3-2× the CPU time it costs at 256 (bb-tool
+ * profile, GEMM tiles 16×8×4 and 16×4×8 tried), so choosing 512 here would make
+ * fluffd slower. Revisit with kernels tiled for 16 lanes or a CPU whose 512-bit
+ * FMAs are not split in two. */
 static int create_instance(VkInstance *ret)
 {
         VkResult vr;

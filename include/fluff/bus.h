@@ -16,7 +16,13 @@
  *       remember: $XDG_CONFIG_HOME/fluff/credentials (0600); without it any saved
  *       login is deleted and the key lives in memory only.
  *   Logout(b forget)                          cancels a running sync; forget deletes the file.
- *   Sync(a{sv} options) -> o job              no options yet (unknown ones: InvalidArgs);
+ *   Sync(a{sv} options) -> o job              options: mode s ("full", the default:
+ *       every list to its end, removed votes are seen; "incremental": each
+ *       list newest first, stopping at the first page that reaches a post
+ *       already known in it, nothing dropped; "auto": full when the last
+ *       full sync is older than the config's full_sync_interval, else
+ *       incremental), automatic b (the timer's refresh; recorded as its
+ *       trigger). Unknown keys or modes: InvalidArgs.
  *       Error.NotLoggedIn, Error.Busy when a sync runs.
  *   Train(a{sv} options) -> o job             time_budget_s (u or t, 5…86400, default 300),
  *       seed (u or t), patience (u, epochs without a better validation AUC
@@ -30,8 +36,41 @@
  *       a crop); with one, posts without a cached embedding are left out and
  *       counted, and a budget of 90 s or more also fine-tunes the backbone's
  *       top layer with the head on augmented views (kept only when validation
- *       AUC rises). The model file (models/taste.safetensors) is replaced
- *       only when a run finishes; cancel or a crash keeps the previous one.
+ *       AUC rises). install (b, default false). Every finished run's
+ *       model joins the history (models/history/<id>.safetensors); it is
+ *       installed (models/taste.safetensors, one rename) unless its ROC AUC
+ *       is below the installed model's by more than the config's
+ *       model_install_margin or it is a towers ablation, then it is kept
+ *       aside with the reason (install overrides both). The job's Message
+ *       says which ("Installed as model 7." / "Kept aside as model 7 (...)").
+ *       Cancel or a crash keeps the installed model and leaves no file.
+ *   ListModels() -> a(tttsssstttdss) models   the history, newest first: id,
+ *       created_usec, installed_usec (last installed, 0 never), state
+ *       ("installed", "previous": installed before, "aside": never), trigger
+ *       ("manual", "automatic", "before the history"), towers, backbone id
+ *       ("" none), labels, liked, disliked (the dataset it was trained on),
+ *       ROC AUC (NaN unknown), reason (why aside, ""), its ModelInfo JSON.
+ *       The newest config model_keep models are kept, the installed one always.
+ *   UseModel(t id)                            installs model id (e.g. a rollback);
+ *       Error.NotFound when unknown; the model must load.
+ *   RemoveModel(t id)                         deletes model id and its file;
+ *       Error.Busy for the installed one, Error.NotFound when unknown.
+ *   AutoRetrain(a{sv} options) -> o job, s reason
+ *       what each refresh asks: a Train job (the config's retrain_budget,
+ *       worker at nice 19 and the idle I/O class, trigger "automatic")
+ *       starts when auto_retrain is on, at least retrain_changes labels or
+ *       retrain_fraction of the installed model's dataset changed since it
+ *       was trained (new, flipped or removed), no job runs, and UPower's
+ *       OnBattery is not true (unless retrain_on_battery). Otherwise job is
+ *       "/" and reason says why. No options yet.
+ *   RefreshInfo() -> s info                   JSON: auto_sync, auto_retrain;
+ *       sync {last_usec, mode, trigger, result, message, last_full_usec,
+ *       next_full_usec, full_interval_s}; train {last_usec, trigger, result,
+ *       message}; retrain {installed_model, changed, base, need_changes,
+ *       need_fraction, due, interrupted (an automatic training never
+ *       finished: a kill), budget_s, on_battery_too}; feedback {days (30),
+ *       announced (watch posts and predicted likes shown in that time),
+ *       liked, disliked, unanswered, precision (null before any vote)}.
  *   properties: ModelInfo s (model_describe_json of the loaded model, "" when
  *       none), HasModel b (both emit PropertiesChanged).
  *   Predict(s tags, u count, a{sv} options) -> o job
@@ -96,6 +135,15 @@
  *       row, closest to the loaded model's threshold first (ties: higher
  *       score first); rows as in GetPredictions. Empty when there is nothing
  *       to review.
+ *   ClassifyImage(s path) -> a(sd) classes    the backbone's five classes for an
+ *       image file named by an absolute path (kept for older clients; fluffd
+ *       opens it without blocking and reads a regular file only).
+ *   ClassifyImageFd(h file) -> a(sd) classes  the same for a file the caller
+ *       opened (added in Fluff 0.1 for issue 15, fluffctl uses it): no path
+ *       the daemon must resolve in its own (private) /tmp. Anything but a
+ *       regular file is Error.InvalidArgument at once; the file is read from
+ *       its start with the limits of a downloaded image (magic bytes,
+ *       max_image_bytes-like default, pixel count before decoding).
  *
  * /io/github/fluffml/Fluff1/job/N, io.github.fluffml.Fluff1.Job
  *   Cancel()                                  Error.InvalidArgument once finished.

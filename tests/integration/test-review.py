@@ -204,10 +204,12 @@ class Review(SyncedCase):
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("backbone", r.stderr)
         self.assertEqual(self.d.status()["model"]["towers"], "both")  # the failed run replaced nothing
+        # an ablation is kept aside: the installed model stays, unless --install
         r = self.ctl("train", "--towers", "image", "--time", "10s")
         self.assertEqual(r.returncode, 0, r)
-        self.assertEqual(self.d.status()["model"]["towers"], "image")
-        r = self.ctl("train", "--towers", "tags", "--time", "5s")
+        self.assertIn("Kept aside", r.stdout + r.stderr)
+        self.assertEqual(self.d.status()["model"]["towers"], "both")
+        r = self.ctl("train", "--towers", "tags", "--time", "5s", "--install")
         self.assertEqual(r.returncode, 0, r)
         self.assertEqual(self.d.status()["model"]["towers"], "tags")
 

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/* The taste model's history (see taste-history.h). */
+#include <inttypes.h>
+#include <math.h>
+#include <sys/stat.h>
+
+#include "model-history.h"
+#include "model.h"
+#include "services/taste-history.h"
+#include "services/taste.h"
+
+static int describe(const Model *m, char **ret)
+{
+        return model_describe_json(m, ret);
+}
+
+/* The installed model's ROC AUC as recorded; NaN when none is installed. */
+static double installed_auc(Store *store)
+{
+        StoreModel cur = {};
+        uint64_t id;
+        double auc = NAN;
+
+        if (store_model_installed(store, &id) >= 0 && store_model_get(store, id, &cur) >= 0)
+                auc = cur.auc;
+        store_model_done(&cur);
+        return auc;
+}
+
+static unsigned prune(TasteService *t, Store *store, unsigned keep)
+{
+        _cleanup_free_ uint64_t *ids = NULL;
+        size_t n = 0;
+        unsigned pruned = 0;
+
+        if (store_model_expired(store, keep, &ids, &n) < 0) {
+                log_warning("Failed to list old models, ignoring: %s", store_error(store));
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                /* the record first: a file without one is cleaned at the next start */
+                if (store_model_remove(store, ids[i]) < 0) {
+                        log_warning("Failed to forget model %" PRIu64 ", ignoring: %s", ids[i],
+                                    store_error(store));
+                        continue;
+                }
+                int r = model_history_remove(t->models_dir, ids[i]);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to delete the file of model %" PRIu64 ", ignoring: %m",
+                                          ids[i]);
+                pruned++;
+        }
+        return pruned;
+}
+
+int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
+                      const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e)
+{
+        _cleanup_(model_freep) Model *model = m;
+        _cleanup_free_ char *info = NULL, *reason = NULL;
+        TasteHistoryResult res = {};
+        uint64_t id;
+        int r;
+
+        r = describe(model, &info);
+        if (r < 0)
+                return error_set_errno(e, r);
+        double cur = installed_auc(store);
+        r = model_history_decide(model->metrics.roc_auc, cur, o->margin, o->ablation, o->force_install,
+                                 &reason);
+        if (r < 0)
+                return error_set_errno(e, r);
+        bool install = r > 0;
+
+        size_t n_pos = 0;
+        for (size_t i = 0; i < o->n_dataset; i++)
+                n_pos += o->dataset[i].label > 0;
+        /* Recorded aside first: it is installed only once its file is in place. */
+        StoreModel rec = {
+                .state = STORE_MODEL_ASIDE,
+                .reason = install ? (char *)"being installed" : reason,
+                .trigger = (char *)o->trigger,
+                .towers = (char *)o->towers,
+                .backbone = model->backbone,
+                .n_labels = o->n_dataset,
+                .n_pos = n_pos,
+                .n_neg = o->n_dataset - n_pos,
+                .auc = model->metrics.roc_auc,
+                .info = info,
+        };
+        r = store_model_add(store, &rec, o->dataset, o->n_dataset, &id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to record the new model: %s", store_error(store));
+        r = model_history_adopt(t->models_dir, new_path, id);
+        if (r < 0) {
+                (void)store_model_remove(store, id);
+                return error_setf(e, r, "Failed to keep the new model's file: %s", strerror(-r));
+        }
+        res.id = id;
+        if (install) {
+                r = model_history_install(t->models_dir, id);
+                if (r < 0)
+                        return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));
+                r = store_model_install(store, id);
+                if (r < 0)
+                        return error_setf(e, r, "Failed to record model %" PRIu64 " as installed: %s", id,
+                                          store_error(store));
+                r = taste_service_replace(t, model);
+                if (r < 0)
+                        return error_set_errno(e, r);
+                TAKE_PTR(model);
+                t->installed_id = id;
+                res.installed = true;
+        } else
+                (void)snprintf(res.reason, sizeof(res.reason), "%s", strempty(reason));
+        res.pruned = prune(t, store, o->keep);
+        *ret = res;
+        return 0;
+}
+
+int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
+{
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_free_ char *path = NULL, *error = NULL;
+        StoreModel rec = {};
+        int r;
+
+        r = store_model_get(store, id, &rec);
+        store_model_done(&rec);
+        if (r == -ENOENT)
+                return error_setf(
+                        e, r, "There is no model %" PRIu64 " in the history; see \"fluffctl model list\".",
+                        id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to read the model history: %s", store_error(store));
+        r = model_history_path(t->models_dir, id, &path);
+        if (r < 0)
+                return error_set_errno(e, r);
+        /* it must load before it replaces a working model */
+        r = model_load(path, &m, &error);
+        if (r < 0)
+                return error_setf(e, r, "Model %" PRIu64 " does not load: %s", id, error ?: strerror(-r));
+        r = model_history_install(t->models_dir, id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));
+        r = store_model_install(store, id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to record model %" PRIu64 " as installed: %s", id,
+                                  store_error(store));
+        r = taste_service_replace(t, m);
+        if (r < 0)
+                return error_set_errno(e, r);
+        TAKE_PTR(m);
+        t->installed_id = id;
+        return 0;
+}
+
+int taste_history_remove(TasteService *t, Store *store, uint64_t id, Error *e)
+{
+        int r = store_model_remove(store, id);
+        if (r == -EBUSY)
+                return error_setf(e, r,
+                                  "Model %" PRIu64 " is the installed one; install another first "
+                                  "(\"fluffctl model use ID\").",
+                                  id);
+        if (r == -ENOENT)
+                return error_setf(e, r, "There is no model %" PRIu64 " in the history.", id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to forget model %" PRIu64 ": %s", id, store_error(store));
+        r = model_history_remove(t->models_dir, id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to delete the file of model %" PRIu64 ": %s", id,
+                                  strerror(-r));
+        return 0;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+        struct stat x, y;
+        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* A model installed before there was a history becomes its first entry. */
+static int adopt_installed(TasteService *t, Store *store)
+{
+        _cleanup_free_ char *info = NULL, *path = NULL, *fresh = NULL;
+        _cleanup_free_ StoreLabelled *ds = NULL;
+        size_t n = 0, n_pos = 0;
+        uint64_t id;
+        int r;
+
+        r = describe(t->model, &info);
+        if (r < 0)
+                return r;
+        /* its own dataset is not known: the current one is the best guess,
+         * so an upgrade does not retrain at once */
+        r = store_dataset_list(store, &ds, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                n_pos += ds[i].label > 0;
+        StoreModel rec = {.state = STORE_MODEL_ASIDE,
+                          .reason = (char *)"being installed",
+                          .trigger = (char *)"before the history",
+                          .towers = (char *)model_towers(t->model),
+                          .backbone = t->model->backbone,
+                          .n_labels = n,
+                          .n_pos = n_pos,
+                          .n_neg = n - n_pos,
+                          .auc = t->model->metrics.roc_auc,
+                          .info = info};
+        r = store_model_add(store, &rec, ds, n, &id);
+        if (r < 0)
+                return r;
+        r = model_history_path(t->models_dir, id, &path);
+        if (r >= 0)
+                r = model_history_new_path(t->models_dir, &fresh);
+        if (r >= 0 && unlink(fresh) >= 0 && link(t->path, fresh) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = model_history_adopt(t->models_dir, fresh, id);
+        if (r >= 0)
+                r = store_model_install(store, id);
+        if (r < 0) {
+                (void)store_model_remove(store, id);
+                return r;
+        }
+        t->installed_id = id;
+        log_info("The installed taste model is model %" PRIu64 " of the history now.", id);
+        return 0;
+}
+
+int taste_history_reconcile(TasteService *t, Store *store)
+{
+        _cleanup_free_ uint64_t *on_disk = NULL, *keep = NULL;
+        StoreModel *list = NULL;
+        size_t n_disk = 0, n = 0, n_keep = 0;
+        uint64_t installed = 0;
+        int r;
+
+        r = store_model_list(store, &list, &n);
+        if (r < 0)
+                return r;
+        r = model_history_scan(t->models_dir, &on_disk, &n_disk);
+        if (r < 0)
+                goto out;
+        keep = calloc(MAX(n, (size_t)1), sizeof(uint64_t));
+        if (!keep) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                bool have = false;
+                for (size_t k = 0; k < n_disk; k++)
+                        have = have || on_disk[k] == list[i].id;
+                if (!have && list[i].state != STORE_MODEL_INSTALLED) {
+                        log_info("Model %" PRIu64 " has no file any more; forgetting it.", list[i].id);
+                        (void)store_model_remove(store, list[i].id);
+                        continue;
+                }
+                keep[n_keep++] = list[i].id;
+                if (have && model_history_path(t->models_dir, list[i].id, &path) >= 0 &&
+                    same_file(path, t->path))
+                        installed = list[i].id;
+        }
+        r = model_history_clean(t->models_dir, keep, n_keep);
+        if (r > 0)
+                log_info("Removed %d unfinished model files of a stopped training.", r);
+
+        uint64_t recorded = 0;
+        (void)store_model_installed(store, &recorded);
+        if (installed != 0 && installed != recorded) {
+                /* the rename happened, the store update did not */
+                log_info("Model %" PRIu64 " is the installed file; recording it so.", installed);
+                r = store_model_install(store, installed);
+                if (r < 0)
+                        goto out;
+                recorded = installed;
+        }
+        t->installed_id = recorded;
+        r = 0;
+        if (recorded == 0 && t->model)
+                r = adopt_installed(t, store);
+out:
+        store_model_array_free(list, n);
+        return r;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The taste model's history: every training's model is kept (the newest
+ * config.model_keep of them, the installed one always), with its date, data
+ * size, towers, backbone and metrics (the store's record) and its file
+ * (model-history.h). A new model is installed only when it is not worse than
+ * the installed one by more than config.model_install_margin of ROC AUC and
+ * is not an ablation; otherwise it is kept aside, with the reason, and can
+ * still be installed by hand (UseModel). Installing is one rename on disk
+ * and then one store update; taste_history_reconcile() mends a crash
+ * between the two on the next start. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fluff/error.h"
+#include "store.h"
+
+typedef struct Model Model;
+typedef struct TasteService TasteService;
+
+typedef struct TasteHistoryAdd {
+        const char *trigger;          /* "manual", "automatic" */
+        const char *towers;           /* "both", "tags", "image" */
+        bool ablation;                /* a training on some towers only */
+        bool force_install;           /* install whatever its metrics (train --install) */
+        double margin;                /* config.model_install_margin */
+        unsigned keep;                /* config.model_keep */
+        const StoreLabelled *dataset; /* the dataset it was trained on (its labels), n_dataset rows */
+        size_t n_dataset;
+} TasteHistoryAdd;
+
+typedef struct TasteHistoryResult {
+        uint64_t id;
+        bool installed;
+        char reason[512]; /* why it was kept aside, "" when installed */
+        unsigned pruned;  /* older models dropped from the history */
+} TasteHistoryResult;
+
+/* Records the model that a training wrote to new_path (a
+ * model_history_new_path() name) and installs it, or keeps it aside. Takes m
+ * (loaded from new_path) in every case. */
+int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
+                      const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e);
+/* Installs model id of the history (a rollback, or one kept aside).
+ * -ENOENT when there is no such model. */
+int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e);
+/* Deletes model id; -EBUSY for the installed one. */
+int taste_history_remove(TasteService *t, Store *store, uint64_t id, Error *e);
+/* On start: the installed file decides which model is installed (a crash
+ * between the rename and the store update), a model installed before the
+ * history existed joins it (with the current dataset as its own), records
+ * without a file and files without a record (a killed training) go. */
+int taste_history_reconcile(TasteService *t, Store *store);
