@@ -3,7 +3,7 @@
 # prediction and the model file run on the Vulkan engine (vulkan, lavapipe in CI).
 fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
 fluff_add_c_test(test-model-quality SOURCES test-model-quality.c LIBS fluff-model LABELS unit)
-fluff_add_c_test(test-model-cv SOURCES test-model-cv.c vk-test.c LIBS fluff-model LABELS vulkan TIMEOUT 300)
+fluff_add_c_test(test-model-cv SOURCES test-model-cv.c vk-test.c LIBS fluff-model LABELS vulkan TIMEOUT 600)
 fluff_add_c_test(test-model-history SOURCES test-model-history.c LIBS fluff-model-history LABELS unit)
 fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan TIMEOUT 120)
 fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan)
