@@ -271,6 +271,30 @@ TEST(errno_mapping)
         ASSERT_EQ(sqlite_to_errno(SQLITE_IOERR_WRITE), -EIO);
 }
 
+TEST(full_disk_names_the_folder)
+{
+        /* SQLite's own limit stands in for a full disk: the same SQLITE_FULL. */
+        _cleanup_free_ char *dir = NULL, *folder = NULL;
+        Store *s = test_store(&dir, NULL);
+        ASSERT_TRUE(asprintf(&folder, "%s/data/fluff", dir) > 0); /* where test_store puts it */
+        int64_t pages = 0;
+        sqlite3_stmt *st = NULL;
+        ASSERT_EQ(sqlite3_prepare_v2(s->db, "PRAGMA page_count", -1, &st, NULL), SQLITE_OK);
+        ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+        pages = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count = %" PRId64, pages);
+        ASSERT_OK(store_exec(s, sql));
+        ASSERT_ERROR(store_exec(s, "CREATE TABLE filler(x); INSERT INTO filler VALUES (zeroblob(1000000))"),
+                     ENOSPC);
+        ASSERT_TRUE(strstr(store_error(s), "no space left in ") != NULL);
+        ASSERT_TRUE(strstr(store_error(s), folder) != NULL);
+        ASSERT_TRUE(strstr(store_error(s), "/fluff.db") == NULL); /* the folder, not the file */
+        store_free(s);
+        test_rm_rf(dir);
+}
+
 TEST(unwritable_folder)
 {
         if (geteuid() == 0) {

@@ -170,6 +170,12 @@ static void on_fetched(void *userdata, uint64_t post_id, const char *md5, const 
         PredictPass *p = userdata;
 
         /* The images are in picked order: find this one's slot by its path. */
+        /* A full disk is not this post's fault: every later crop would fail
+         * the same way, and "34 whose image failed" would hide why. */
+        if (r == -ENOSPC || r == -EDQUOT)
+                return pass_finish(p, r, NULL,
+                                   "No space left in %s for the crops: free some space there and try again.",
+                                   p->dir);
         for (size_t i = 0; i < p->n_picked; i++)
                 if (p->paths[i] && streq(p->paths[i], path)) {
                         if (r < 0)

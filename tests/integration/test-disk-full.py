@@ -154,11 +154,6 @@ class DiskFull(unittest.TestCase):
         self.ok("predict", "--count", "5", "--", "-no_such_tag")
         self.ok("train", "--time", "5s")
 
-    # Fails today: a prediction whose crops cannot be written counts those
-    # posts as "whose image failed" and succeeds with fewer posts, without
-    # saying that the cache folder is full. The fix belongs in daemon/predict
-    # (issue 16, after the layering of issue 12 lands); then drop this line.
-    @unittest.expectedFailure
     def test_3_prediction(self):
         cache = os.path.join(self.mounts[1], "fluff")
         os.makedirs(cache, exist_ok=True)

@@ -257,7 +257,8 @@ class Test:
         step("watch + new posts -> timer -> fluff-notify -> Like")
         self.systemctl("start", "fluff-watch.timer")
         r = self.ctl("watch", "add", "--json", "--threshold", "0", "--max", "2", "--", "-no_such_tag")
-        wid = int(r.stdout)
+        out = json.loads(r.stdout)
+        wid = out["id"] if isinstance(out, dict) else int(out)
         # The timer's first run of the new watch announces the best posts it finds.
         first = wait_for(lambda: self.standin_calls(), 60, "the timer's first watch run to notify")
         runs = self.journal("fluff-watch.service")
@@ -313,6 +314,24 @@ class Test:
         check("Serving" not in warn, f"journalctl -p warning shows info lines:\n{warn}")
 
 
+def missing_libraries(root, binaries):
+    """The shared libraries (as the host's ldd finds them) that the root lacks."""
+    missing = set()
+    for b in binaries:
+        out = subprocess.run(["ldd", b], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            parts = line.split("=>")
+            if len(parts) != 2 or not parts[1].strip().startswith("/"):
+                continue
+            lib = parts[1].split()[0]
+            name = os.path.basename(lib)
+            if not any(os.path.exists(os.path.join(root, d.lstrip("/"), name))
+                       for d in ("/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", os.path.dirname(lib),
+                                 "/usr" + os.path.dirname(lib))):
+                missing.add(name)
+    return sorted(missing)
+
+
 def main():
     if os.environ.get("FLUFF_SANITIZE") == "1":
         skip("a sanitizer build: its runtime libraries are not in the container")
@@ -326,6 +345,12 @@ def main():
     check(r.returncode == 0, f"build-root.sh failed ({r.returncode})")
     root = r.stdout.strip()
     step(f"root {root}")
+
+    missing = missing_libraries(root, [os.path.join(BUILD, p) for p in
+                                       ("daemon/fluffd", "client/fluffctl", "client/fluff-notify",
+                                        "tests/notify-standin")])
+    check(not missing, "the container root lacks libraries the binaries link: "
+          f"{', '.join(missing)}; add their Debian packages to tests/system/packages.txt")
 
     tmp = tempfile.mkdtemp(prefix="fluff-system-")
     stage = os.path.join(tmp, "stage")
