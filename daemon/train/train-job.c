@@ -398,6 +398,13 @@ static void train_finish(TrainJob *t, int r, const char *fmt, ...)
         if (t->stopped)
                 return;
         train_stop(t);
+        /* A file the history did not take (failed, cancelled) goes now, not
+         * when the job is freed: a full disk must get its space back. */
+        if (t->model_path) {
+                (void)unlink(t->model_path);
+                free(t->model_path);
+                t->model_path = NULL;
+        }
         backbone_service_used(t->backbone);
         va_start(ap, fmt);
         if (vasprintf(&m, fmt, ap) < 0)
