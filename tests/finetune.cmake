@@ -12,7 +12,7 @@ if(FLUFF_SANITIZE)
 endif()
 
 # The views with the real backbone (fetched with npm as in backbone.cmake; 77 without it).
-fluff_add_c_test(test-finetune-views SOURCES test-finetune-views.c vk-test.c LIBS fluff-finetune LABELS vulkan
+fluff_add_c_test(test-finetune-views SOURCES test-finetune-views.c vk-test.c LIBS fluff-finetune PkgConfig::VIPS LABELS vulkan
                  TIMEOUT 300)
 target_compile_definitions(test-finetune-views PRIVATE
     FLUFF_FETCH_BACKBONE="${PROJECT_SOURCE_DIR}/tools/fetch-backbone.sh"

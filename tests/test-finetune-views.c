@@ -18,6 +18,9 @@
 #include "views.h"
 #include "vk-test.h"
 
+/* after fluff/util.h: glib redefines MIN/MAX/CLAMP the same way */
+#include <vips/vips.h>
+
 #define N_IMAGES 5
 
 static char *paths[N_IMAGES + 1];
@@ -26,6 +29,7 @@ static void write_images(const char *dir)
 {
         _cleanup_free_ uint8_t *px = malloc(BACKBONE_INPUT_FLOATS);
         ASSERT_TRUE(px);
+        ASSERT_OK(VIPS_INIT("test-finetune-views") == 0 ? 0 : -EIO);
         for (unsigned i = 0; i < N_IMAGES; i++) {
                 /* a disc off-centre on stripes: crops and flips move it */
                 vkt_seed(i + 3);
@@ -39,12 +43,15 @@ static void write_images(const char *dir)
                                                 in ? (c == i % 3 ? 240 : 20)
                                                    : (uint8_t)(128 + 100 * ((x / (8 + i)) % 2) - 40 * c);
                                 }
-                ASSERT_TRUE(asprintf(&paths[i], "%s/%u.ppm", dir, i) > 0);
-                FILE *f = fopen(paths[i], "we");
-                ASSERT_TRUE(f);
-                fprintf(f, "P6\n224 224\n255\n");
-                ASSERT_EQ(fwrite(px, 1, BACKBONE_INPUT_FLOATS, f), (size_t)BACKBONE_INPUT_FLOATS);
-                ASSERT_OK(fclose(f) == 0 ? 0 : -errno);
+                /* PNG: lossless like the old PPM, and a type the image
+                 * intake accepts (it checks the magic bytes, as for downloads) */
+                ASSERT_TRUE(asprintf(&paths[i], "%s/%u.png", dir, i) > 0);
+                VipsImage *im = vips_image_new_from_memory(px, BACKBONE_INPUT_FLOATS, 224, 224, 3,
+                                                           VIPS_FORMAT_UCHAR);
+                ASSERT_TRUE(im);
+                int r = vips_pngsave(im, paths[i], NULL);
+                g_object_unref(im);
+                ASSERT_OK(r == 0 ? 0 : -EIO);
         }
 }
 
