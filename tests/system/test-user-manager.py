@@ -212,8 +212,9 @@ class Test:
 
     def stop_in_time(self):
         step("systemctl --user stop fluffd")
-        # The timer's service wants fluffd: it would start it again.
-        self.systemctl("stop", "fluff-watch.timer")
+        # The timer's service wants fluffd: it would start it again, and a
+        # refresh it runs now (sync, watches, a retrain) would cancel the stop.
+        self.systemctl("stop", "fluff-watch.timer", "fluff-watch.service")
         limit = self.prop("fluffd.service", "TimeoutStopUSec")
         t = time.monotonic()
         self.systemctl("stop", "fluffd.service")
