@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fluff/util.h"
 
@@ -361,4 +363,14 @@ int xdg_fluff_dir(const char *kind, char **ret)
                 return n < 0 ? -ENOMEM : 0;
         }
         return -EINVAL;
+}
+
+unsigned cpus_available(void)
+{
+        cpu_set_t set;
+
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+                return (unsigned)CPU_COUNT(&set);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned)n : 1;
 }

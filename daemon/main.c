@@ -181,6 +181,15 @@ int main(int argc, char *argv[])
         (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
+        /* lavapipe starts a thread per online CPU and makes them meet after
+         * every dispatch: in a container or under CPUAffinity= that lets
+         * fluffd run on 2 of 64 CPUs, 64 threads took turns on 2 and
+         * training and embedding ran several times slower. The user's own
+         * LP_NUM_THREADS wins. */
+        char cpus[16];
+        snprintf(cpus, sizeof(cpus), "%u", cpus_available());
+        (void)setenv("LP_NUM_THREADS", cpus, 0);
+
         log_set_prefix("fluffd");
         log_parse_environment();
         r = parse_argv(argc, argv);

@@ -1,9 +1,29 @@
 /* SPDX-License-Identifier: MIT */
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "fluff/util.h"
 #include "tests.h"
+
+/* fluffd sizes its pools (and lavapipe's) by the CPUs it may use, not those
+ * online: pinned to one CPU, it counts one. */
+TEST(cpus_available)
+{
+        cpu_set_t all, one;
+
+        ASSERT_OK(sched_getaffinity(0, sizeof(all), &all));
+        ASSERT_EQ(cpus_available(), (unsigned)CPU_COUNT(&all));
+        CPU_ZERO(&one);
+        for (int c = 0; c < CPU_SETSIZE; c++)
+                if (CPU_ISSET(c, &all)) {
+                        CPU_SET(c, &one);
+                        break;
+                }
+        ASSERT_OK(sched_setaffinity(0, sizeof(one), &one));
+        ASSERT_EQ(cpus_available(), 1u);
+        ASSERT_OK(sched_setaffinity(0, sizeof(all), &all));
+}
 
 TEST(parse_duration)
 {

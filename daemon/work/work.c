@@ -133,8 +133,7 @@ int work_pool_new(sd_event *event, unsigned n_threads, WorkPool **ret)
         int r;
 
         if (n_threads == 0) {
-                long n = sysconf(_SC_NPROCESSORS_ONLN);
-                n_threads = CLAMP(n, 1, 8);
+                n_threads = CLAMP(cpus_available(), 1u, 8u);
         }
 
         p = calloc(1, sizeof(WorkPool));

@@ -150,6 +150,10 @@ bool utf8_is_valid(const char *s, size_t len);
 
 /* ---- time ---- */
 uint64_t now_usec(int clock); /* CLOCK_MONOTONIC, CLOCK_REALTIME, ... */
+
+/* The CPUs this process may run on (its affinity mask, as nproc counts),
+ * which a container or CPUAffinity= can make far fewer than are online. */
+unsigned cpus_available(void);
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 
