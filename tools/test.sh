@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The test command: installs what is missing, builds with -Werror, runs every
-# ctest label (unit, vulkan, integration), then the same suite built with
-# AddressSanitizer + UndefinedBehaviorSanitizer (skip that with FLUFF_TEST_SANITIZE=0).
+# ctest label (unit, vulkan, integration), then the unit, vulkan and a few
+# integration tests again built with AddressSanitizer + UndefinedBehaviorSanitizer
+# (skip that with FLUFF_TEST_SANITIZE=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,13 +19,12 @@ tools/setup.sh
 if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
     FLUFF_BUILD_DIR=build-asan tools/setup.sh -DFLUFF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     # LeakSanitizer trips over the Vulkan loader's and Mesa's process-lifetime allocations.
-    # The acceptance test measures the model's quality, which the first pass
-    # already did; its code paths run under the sanitizers in test-train-backbone,
-    # test-predict-backbone and test-review. Tests labelled "timed" assert what
-    # a training reaches within a time budget (test-model-train's feature-set
-    # selection), which the much slower sanitizer build does not reach; they
-    # run in the first pass, and the same code under the sanitizers in
-    # test-model-head, test-model-file and test-model-cv.
+    # The unit and vulkan tests and the integration tests labelled "sanitize"
+    # (tests/CMakeLists.txt says which and why). Tests labelled "timed" assert
+    # what a training reaches within a time budget, which the much slower
+    # sanitizer build does not reach; the same code runs under the
+    # sanitizers in test-model-head, test-model-file and test-model-cv.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --output-on-failure --timeout 900 -j"$(nproc)" -LE 'acceptance|timed' "${retry[@]}")
+        ctest --output-on-failure --timeout 900 -j"$(nproc)" -L 'unit|vulkan|sanitize' -LE 'acceptance|timed' \
+        "${retry[@]}")
 fi
