@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 # (liborc in libvips, now switched off) is gone. Remove it then. A test that
 # fails twice still fails.
 retry=(--repeat until-pass:2)
+# Twice the CPUs: the tests that compute count for two (tests/CMakeLists.txt).
+jobs=$((2 * $(nproc)))
 
 tools/setup.sh
-(cd build && ctest --output-on-failure --timeout 900 -j"$(nproc)" "${retry[@]}")
+(cd build && ctest --output-on-failure --timeout 900 -j"$jobs" "${retry[@]}")
 
 if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
     FLUFF_BUILD_DIR=build-asan tools/setup.sh -DFLUFF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
@@ -25,6 +27,6 @@ if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
     # sanitizer build does not reach; the same code runs under the
     # sanitizers in test-model-head, test-model-file and test-model-cv.
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        ctest --output-on-failure --timeout 900 -j"$(nproc)" -L 'unit|vulkan|sanitize' -LE 'acceptance|timed' \
+        ctest --output-on-failure --timeout 900 -j"$jobs" -L 'unit|vulkan|sanitize' -LE 'acceptance|timed' \
         "${retry[@]}")
 fi
