@@ -17,7 +17,8 @@ typedef struct ImportJob {
 typedef struct ImportWork {
         ImportJob *import; /* borrowed; only read on the loop */
         char *src, *dest;  /* owned */
-        char *id, *error;  /* owned; written by the worker */
+        char *id;          /* owned; written by the worker */
+        Error error;       /* written by the worker */
 } ImportWork;
 
 static void import_free(void *userdata)
@@ -36,7 +37,6 @@ static void import_work_free(void *userdata)
         free(w->src);
         free(w->dest);
         free(w->id);
-        free(w->error);
         free(w);
 }
 
@@ -53,19 +53,19 @@ static void on_imported(void *userdata, int r)
         Embed *embed = i->embed;
         Context *d = embed->ctx;
         BackboneService *bb = embed->backbone;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         char old_id[65];
 
         if (r < 0) {
                 job_finish(i->job, r == -ENOMEM ? r : -EINVAL, "Failed to import \"%s\": %s", i->src,
-                           w->error ?: strerror(-r));
+                           error_message(&w->error, r));
                 return;
         }
         snprintf(old_id, sizeof(old_id), "%s", backbone_service_id(bb));
         r = backbone_service_reload(bb, &error);
         if (r < 0) {
                 job_finish(i->job, r, "Imported, but the new weight file does not load: %s",
-                           error ?: strerror(-r));
+                           error_message(&error, r));
                 return;
         }
         /* Its embeddings belong to weights that are gone; the next embed
