@@ -49,10 +49,10 @@ static inline void sqlite3_finalizep(sqlite3_stmt **st)
 #define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 
 char *store_column_strdup(sqlite3_stmt *st, int col); /* NULL for NULL (and on OOM: check the column type) */
-uint64_t store_now(void);                               /* CLOCK_REALTIME µs */
+uint64_t store_now(void);                             /* CLOCK_REALTIME µs */
 
 /* The feedback record's part of store_prediction_add() (store-feedback.c). */
 int store_feedback_record(Store *s, uint64_t run_id, const PredictionRow *row);
 
 /* Opens at an exact older schema version: only for tests of migrations. */
-int store_open_version(const char *path, unsigned version, Store **ret, char **ret_error);
+int store_open_version(const char *path, unsigned version, Store **ret, Error *error);
