@@ -4,7 +4,9 @@
 daemon/ and fails on one that runs up a layer or sideways between two feature
 folders, unless the table ALLOWED below names that edge with its reason. It
 also fails when sd-bus calls (`sd_bus_`) appear in a .c file of daemon/
-outside dbus/, unless SD_BUS_CLIENTS names the file.
+outside dbus/, unless SD_BUS_CLIENTS names the file, and when a retired way
+of passing an error message (RETIRED) comes back in daemon/, common/,
+include/ or tests/.
 
     tests/test-layering.py [ROOT]     (ROOT: the source tree, default ..)
 """
@@ -36,6 +38,16 @@ ALLOWED = {
 
 # Files outside dbus/ that call another service over D-Bus as a client -> why.
 SD_BUS_CLIENTS = {}
+
+# The ways of carrying an error message up that the common Error
+# (include/fluff/error.h) replaced -> what to use instead. One way, so a
+# message reaches the user the same from every library.
+RETIRED = {
+    r"\bchar\s*\*\*\s*ret_error\b": "a malloc'd message out-parameter: take an Error * (NULL when unread)",
+    r"\bImportError\b": "the importer's own message type: use Error",
+    r"\bimport_error\s*\(": "the importer's setter: use error_setf()",
+    r"\bmodel_set_error\s*\(": "the model library's setter: use error_setf()",
+}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -133,6 +145,23 @@ def sd_bus_outside_dbus():
     return bad
 
 
+def retired_errors():
+    bad = []
+    for top in ("daemon", "common", "include", "tests"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                if not f.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(d, f)
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    text = fh.read()
+                for pattern, instead in RETIRED.items():
+                    for m in re.finditer(pattern, text):
+                        line = text.count("\n", 0, m.start()) + 1
+                        bad.append(f"{os.path.relpath(path, ROOT)}:{line}: {m.group(0)!r}: {instead}")
+    return bad
+
+
 class LayeringTest(unittest.TestCase):
     def test_includes_run_down(self):
         bad = violations()
@@ -141,6 +170,19 @@ class LayeringTest(unittest.TestCase):
     def test_sd_bus_only_in_dbus(self):
         bad = sd_bus_outside_dbus()
         self.assertEqual(bad, [], "\n" + "\n".join(bad))
+
+    def test_one_error_mechanism(self):
+        bad = retired_errors()
+        self.assertEqual(bad, [], "\n" + "\n".join(bad))
+
+    def test_retired_patterns_match(self):
+        # The patterns must catch what they retire, or the check passes on nothing.
+        samples = ("int f(char **ret_error);", "ImportError e = {};", "return import_error(e, r, \"x\");",
+                   "model_set_error(ret_error, \"x\");")
+        for sample, pattern in zip(samples, RETIRED):
+            self.assertRegex(sample, pattern)
+        self.assertNotRegex("int method_x(sd_bus_message *m, void *u, sd_bus_error *ret_error);",
+                            "|".join(RETIRED))
 
     def test_table_is_used(self):
         # An exception nobody needs any more is a hole for the next one.

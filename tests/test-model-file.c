@@ -69,14 +69,14 @@ TEST(save_load_identical)
         _cleanup_(model_freep) Model *m = trained(ds), *l = NULL;
         static float p1[N], p2[N];
         static ModelExplanation t1[N], t2[N];
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         struct stat st;
 
         ASSERT_TRUE(mkdtemp(tmpdir) != NULL);
         ASSERT_OK(model_save(m, path_in_tmp("model.safetensors")));
         ASSERT_OK(stat(path_in_tmp("model.safetensors"), &st));
         ASSERT_OK(model_load(path_in_tmp("model.safetensors"), &l, &error));
-        ASSERT_TRUE(error == NULL);
+        ASSERT_TRUE(!error_is_set(&error));
         predict(m, ds, p1, t1);
         predict(l, ds, p2, t2);
         ASSERT_TRUE(memcmp(p1, p2, sizeof(p1)) == 0);
@@ -136,12 +136,12 @@ TEST(save_load_identical)
 static void expect_refused(const uint8_t *data, size_t size, const char *what)
 {
         Model *m = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         int r = model_load_from_memory(data, size, &m, &error);
         if (r != -EBADMSG)
                 TEST_FAIL("%s: expected -EBADMSG, got %d", what, r);
         ASSERT_TRUE(m == NULL);
-        ASSERT_TRUE(error && strlen(error) > 0);
+        ASSERT_TRUE(error_is_set(&error));
 }
 
 static void replace_once(char *hdr, size_t len, const char *from, const char *to)
@@ -155,7 +155,8 @@ static void replace_once(char *hdr, size_t len, const char *from, const char *to
 
 TEST(corrupt_files_refused)
 {
-        _cleanup_free_ char *data = NULL, *error = NULL;
+        _cleanup_free_ char *data = NULL;
+        Error error = {};
         size_t size;
         Model *m = NULL;
 
@@ -205,7 +206,7 @@ TEST(corrupt_files_refused)
         /* a truncated file on disk is refused, and an atomic save replaces it */
         ASSERT_OK(write_file_atomic(path_in_tmp("model.safetensors"), data, size / 2, 0644));
         ASSERT_ERROR(model_load(path_in_tmp("model.safetensors"), &m, &error), EBADMSG);
-        fprintf(stderr, "  truncated file: %s\n", error);
+        fprintf(stderr, "  truncated file: %s\n", error.message);
         (void)unlink(path_in_tmp("model.safetensors"));
         (void)rmdir(tmpdir);
 }

@@ -43,7 +43,8 @@ TEST(posts_to_named_pushes)
         _cleanup_(vocab_freep) Vocab *v = NULL, *v2 = NULL;
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
         _cleanup_(model_freep) Model *m = NULL, *l = NULL;
-        _cleanup_free_ char *json = NULL, *error = NULL;
+        _cleanup_free_ char *json = NULL;
+        Error error = {};
         char path[] = "/tmp/fluff-test-model-vocab-XXXXXX";
         uint32_t ids[64];
         size_t n_ids;

@@ -5,6 +5,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "fluff/text.h"
 #include "output.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
@@ -67,9 +68,9 @@ static int vote(int argc, char *argv[], int score, sd_bus *bus)
                 return log_oom();
         for (int i = 1; i < argc; i++)
                 if (parse_post_ref(argv[i], &ids[i]) < 0) {
-                        log_error("\"%.64s\" is not a post id or a post's address (e.g. 12345, or "
+                        log_error("\"%.*s\" is not a post id or a post's address (e.g. 12345, or "
                                   "https://HOST/posts/12345).",
-                                  argv[i]);
+                                  (int)utf8_prefix_len(argv[i], 64), argv[i]);
                         return VERB_USAGE_ERROR;
                 }
         for (int i = 1; i < argc; i++) {

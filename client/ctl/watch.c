@@ -7,6 +7,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "fluff/text.h"
 #include "output.h"
 
 /* As the daemon checks it (daemon/watch/watch.h): a typo is a usage error. */
@@ -51,7 +52,8 @@ static int parse_watch_id(const char *arg, uint64_t *ret)
 
         if (isempty(arg) || strspn(arg, "0123456789") != strlen(arg) || safe_atou64(arg, &id) < 0 ||
             id == 0) {
-                log_error("\"%.64s\" is not a watch id (\"fluffctl watch list\" shows them).", arg);
+                log_error("\"%.*s\" is not a watch id (\"fluffctl watch list\" shows them).",
+                          (int)utf8_prefix_len(arg, 64), arg);
                 return VERB_USAGE_ERROR;
         }
         *ret = id;
@@ -391,6 +393,7 @@ int verb_watch(int argc, char *argv[], sd_bus *bus)
                 return watch_list(argc, argv, bus);
         if (streq(argv[1], "run"))
                 return watch_run(argc, argv, bus);
-        log_error("Unknown watch command \"%.64s\": use add, list, remove or run.", argv[1]);
+        log_error("Unknown watch command \"%.*s\": use add, list, remove or run.",
+                  (int)utf8_prefix_len(argv[1], 64), argv[1]);
         return VERB_USAGE_ERROR;
 }

@@ -68,6 +68,7 @@ int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int property_get_outbox(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error);
 int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_import_backbone_fd(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_classify_image(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_classify_image_fd(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_embed(sd_bus_message *m, void *userdata, sd_bus_error *error);

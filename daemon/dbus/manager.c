@@ -128,6 +128,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("VulkanDeviceType", "s", property_get_backbone, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("ImportBackbone", SD_BUS_ARGS("s", path), SD_BUS_RESULT("o", job),
                                 method_import_backbone, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* the same for a package the caller opened: no path, no FIFO to wait on */
+        SD_BUS_METHOD_WITH_ARGS("ImportBackboneFd", SD_BUS_ARGS("h", file), SD_BUS_RESULT("o", job),
+                                method_import_backbone_fd, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClassifyImage", SD_BUS_ARGS("s", path), SD_BUS_RESULT("a(sd)", classes),
                                 method_classify_image, SD_BUS_VTABLE_UNPRIVILEGED),
         /* the same for a file the caller opened: no path the daemon must resolve */

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 #include "metrics.h"
 #include "quality.h"
@@ -260,12 +261,12 @@ typedef struct ModelTrainOptions {
  * and its validation metrics; -ENODATA when either class has fewer than
  * min_per_class posts (the message tells the user to like or dislike more);
  * -ECANCELED when cancelled; -EINVAL for bad options; engine errors. On
- * failure *ret_error (when non-NULL) gets a sentence for the user.
+ * failure error (may be NULL) gets a sentence for the user.
  * With opts->finetune, the head stages leave budget_share of the time to
  * fine-tuning the backbone's last layer jointly with the head; the model
  * keeps the tuned layer (Model.tail) only if it raises the validation AUC. */
 int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *opts, Model **ret_model,
-                ModelMetrics *ret_metrics, char **ret_error);
+                ModelMetrics *ret_metrics, Error *error);
 
 /* The stratified train/validation split model_train() makes of ds with o's
  * seed and val_fraction, so a tower trained before the head (cnn.h) holds out
@@ -327,8 +328,8 @@ int model_describe_json(const Model *m, char **ret);
 /* Written atomically (temporary file, fsync, rename). */
 int model_save(const Model *m, const char *path);
 /* Validates everything; -EBADMSG for a corrupt or truncated file (logged at
- * debug with the reason; ret_error gets it for the user when non-NULL),
+ * debug with the reason; error gets it for the user when non-NULL),
  * -EFBIG when larger than the limit, -ENOENT etc. from the file system. */
-int model_load(const char *path, Model **ret, char **ret_error);
+int model_load(const char *path, Model **ret, Error *error);
 /* The same from memory (tests, and files read by the caller). */
-int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, char **ret_error);
+int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, Error *error);

@@ -124,7 +124,7 @@ int predict_score_run(void *userdata)
         PredictScore *s = userdata;
         _cleanup_(model_freep) Model *m = NULL;
         _cleanup_vocab_free_ Vocab *v = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         _cleanup_free_ float *features = NULL;
         _cleanup_free_ uint32_t *offsets = NULL, *ids = NULL;
         _cleanup_free_ int *status = NULL;
@@ -134,7 +134,7 @@ int predict_score_run(void *userdata)
         r = model_load(s->model_path, &m, &error);
         if (r < 0)
                 return set_error(s, r, "The model file \"%s\" does not load: %s", s->model_path,
-                                 error ?: strerror(-r));
+                                 error_message(&error, r));
         if (!m->vocabulary)
                 return set_error(s, -EBADMSG, "The model file carries no tag vocabulary: train again.");
         r = vocab_from_json(m->vocabulary, strlen(m->vocabulary), &v);

@@ -121,7 +121,8 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
 {
         _cleanup_(model_freep) Model *m = NULL;
-        _cleanup_free_ char *path = NULL, *error = NULL;
+        _cleanup_free_ char *path = NULL;
+        Error error = {};
         StoreModel rec = {};
         int r;
 
@@ -139,7 +140,7 @@ int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
         /* it must load before it replaces a working model */
         r = model_load(path, &m, &error);
         if (r < 0)
-                return error_setf(e, r, "Model %" PRIu64 " does not load: %s", id, error ?: strerror(-r));
+                return error_setf(e, r, "Model %" PRIu64 " does not load: %s", id, error_message(&error, r));
         r = model_history_install(t->models_dir, id);
         if (r < 0)
                 return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));

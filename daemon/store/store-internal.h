@@ -59,4 +59,4 @@ uint64_t store_now(void);                             /* CLOCK_REALTIME µs */
 int store_feedback_record(Store *s, uint64_t run_id, const PredictionRow *row);
 
 /* Opens at an exact older schema version: only for tests of migrations. */
-int store_open_version(const char *path, unsigned version, Store **ret, char **ret_error);
+int store_open_version(const char *path, unsigned version, Store **ret, Error *error);

@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 #include "post.h"
 
@@ -55,8 +56,8 @@ typedef struct Store Store;
  * database and migrates it to STORE_SCHEMA_VERSION, each step in its own
  * transaction. A database from a NEWER fluff (user_version above ours) is left
  * untouched: -EPROTONOSUPPORT. A file that is not SQLite or is corrupt:
- * -EBADMSG. ret_error (optional) gets a sentence naming the path. */
-int store_open(const char *path, Store **ret, char **ret_error);
+ * -EBADMSG. error (may be NULL) gets a sentence naming the path. */
+int store_open(const char *path, Store **ret, Error *error);
 Store *store_free(Store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 #define _cleanup_store_free_ _cleanup_(store_freep)

@@ -221,7 +221,8 @@ static int train_run(void *userdata)
 {
         TrainWork *w = userdata;
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
-        _cleanup_free_ char *vocab_json = NULL, *error = NULL;
+        _cleanup_free_ char *vocab_json = NULL;
+        Error error = {};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         _cleanup_(model_cnn_freep) ModelCnn *cnn = NULL;
         VkEngine *engine;
@@ -271,8 +272,8 @@ static int train_run(void *userdata)
         }
         pthread_mutex_unlock(&w->backbone->lock);
         if (r < 0) {
-                if (error)
-                        (void)set_error(w, r, "%s", error);
+                if (error_is_set(&error))
+                        (void)set_error(w, r, "%s", error.message);
                 return r;
         }
 
@@ -296,7 +297,7 @@ static int train_run(void *userdata)
         r = model_load(w->model_path, &loaded, &error);
         if (r < 0)
                 return set_error(w, r, "The model file \"%s\" just written does not load: %s", w->model_path,
-                                 error ?: strerror(-r));
+                                 error_message(&error, r));
         model_free(w->model);
         w->model = TAKE_PTR(loaded);
         return 0;

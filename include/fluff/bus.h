@@ -154,6 +154,21 @@
  *       to review.
  *   Review2(u count) -> a(tdssssa{sv}) predictions   the same, rows as in
  *       GetPredictions2.
+ *   ImportBackbone(s path) -> o job           imports the nsfwjs package (the
+ *       tarball `npm pack nsfwjs@4.4.0` writes, or its unpacked folder) named
+ *       by an absolute path (InvalidArgs otherwise; kept for older clients):
+ *       converts it into the weight file and loads it; the previous weights
+ *       stay on any failure (the job fails with Error.InvalidArgument and one
+ *       sentence). fluffd opens the path without blocking and reads a
+ *       regular file or a folder only. Cancel() stops the job soon, also
+ *       while the package is decompressed; it then ends cancelled.
+ *   ImportBackboneFd(h file) -> o job         the same for a package tarball
+ *       the caller opened (added in Fluff 0.1 for issue 15, fluffctl uses
+ *       it): no path the daemon must resolve in its own (private) /tmp, no
+ *       FIFO to wait on. Anything but a regular file is Error.
+ *       InvalidArgument at once; the file is read from its start with the
+ *       package reader's limits (gzip or tar by its bytes, at most 1 GiB
+ *       unpacked, 64 MiB per file kept, 64 KiB after the archive's end).
  *   ClassifyImage(s path) -> a(sd) classes    the backbone's five classes for an
  *       image file named by an absolute path (kept for older clients; fluffd
  *       opens it without blocking and reads a regular file only).
