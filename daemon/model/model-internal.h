@@ -14,6 +14,17 @@ static inline double model_now_s(void)
         return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
 }
 
+/* How a training that ended with r (< 0) says so, unless a closer cause
+ * already did: cancelled, or failed with r's meaning. r unchanged; 0 is left alone. */
+static inline int model_train_error(Error *error, int r)
+{
+        if (r == -ECANCELED)
+                return error_setf(error, r, "Training was cancelled.");
+        if (r < 0)
+                return error_setf(error, r, "Training failed: %s.", strerror(-r));
+        return r;
+}
+
 typedef struct Model Model;
 typedef struct ModelDataset ModelDataset;
 typedef struct ModelTrainOptions ModelTrainOptions;

@@ -479,10 +479,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         *ret_model = TAKE_PTR(m);
         r = 0;
 finish:
-        if (r == -ECANCELED)
-                (void)error_setf(error, r, "Training was cancelled.");
-        else if (r < 0)
-                (void)error_setf(error, r, "Training failed: %s.", strerror(-r));
+        (void)model_train_error(error, r);
         cv_done(&cv);
         return r;
 }

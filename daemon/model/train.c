@@ -611,10 +611,7 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
         *ret_model = TAKE_PTR(best);
         r = 0;
 finish:
-        if (r == -ECANCELED)
-                (void)error_setf(error, r, "Training was cancelled.");
-        else if (r < 0)
-                (void)error_setf(error, r, "Training failed: %s.", strerror(-r));
+        (void)model_train_error(error, r);
         trainer_done(&t);
         return r;
 }
