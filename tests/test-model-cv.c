@@ -115,8 +115,7 @@ static Model *train(const ModelDataset *ds, uint64_t seed, bool features)
 
 static void predict(const Model *m, const ModelDataset *ds, float *p)
 {
-        ASSERT_OK(
-                model_predict(m, vkt_engine(), ds->features, ds->tag_offsets, ds->tags, ds->n, p, NULL, 0));
+        ASSERT_OK(model_predict(m, vkt_engine(), ds->features, ds->tag_offsets, ds->tags, ds->n, p, NULL));
 }
 
 TEST(cross_validated_model)

@@ -130,11 +130,16 @@ static int make_tile(const Prediction *p, size_t rank, VipsImage *scope, VipsIma
                        VIPS_EXTEND_BACKGROUND, "background", frame_c, NULL) < 0)
                 goto finish;
         tag_line(p->top_tags, tags, sizeof(tags));
+        /* the picture's and the tags' shares of the logit (bias is the rest) */
+        char why[96] = "";
+        if (p->why.present)
+                snprintf(why, sizeof(why), "  <span size=\"small\">img %+.2f \302\267 tags %+.2f</span>",
+                         p->why.image, p->why.tags);
         snprintf(caption, sizeof(caption),
                  "<b>#%zu</b>  <span foreground=\"#%02x%02x%02x\"><b>%.3f %s</b></span>\nid %" PRIu64
-                 "\n<span size=\"small\">%s</span>",
+                 "%s\n<span size=\"small\">%s</span>",
                  rank, (unsigned)frame[0], (unsigned)frame[1], (unsigned)frame[2], p->score,
-                 strempty(p->label), p->id, tags);
+                 strempty(p->label), p->id, why, tags);
         if (text_image(caption, TILE + 2 * FRAME - 8, 96, scope, &t[5]) < 0 ||
             vips_embed(t[5], &t[6], 4, 4, TILE + 2 * FRAME, CAPTION_H, "extend", VIPS_EXTEND_BACKGROUND,
                        "background", bg_c, NULL) < 0 ||

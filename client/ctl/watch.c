@@ -303,7 +303,7 @@ static int print_heard(const Heard *h)
                 if (r >= 0)
                         r = prediction_rows_read(m, &rows, &n);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to read a NewPredictions signal: %m");
+                        return log_error_errno(r, "Failed to read a NewPredictions2 signal: %m");
                 posts += n;
                 if (a) {
                         json_object *o = json_object_new_object();
@@ -354,10 +354,11 @@ static int watch_run(int argc, char *argv[], sd_bus *bus)
                 r = sd_bus_message_close_container(call);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the RunWatches call: %m");
-        /* The posts come as NewPredictions while the job runs: listen first. */
+        /* The posts come as NewPredictions2 (the rows with their explanations)
+         * while the job runs: listen first. */
         if (!arg_no_wait) {
                 r = sd_bus_match_signal(bus, &slot, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                        "NewPredictions", on_new_predictions, &heard);
+                                        "NewPredictions2", on_new_predictions, &heard);
                 if (r < 0)
                         return log_error_errno(r, "Failed to listen for new predictions: %m");
         }

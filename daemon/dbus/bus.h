@@ -47,8 +47,15 @@ int bus_job_subscribe(BusServer *s);
 int bus_manager_register(BusServer *s);
 int bus_manager_subscribe(BusServer *s);
 
-/* Appends one a(tdssss) row set (post id, probability, label, top tags, image, URL). */
-int bus_append_prediction_rows(BusServer *s, sd_bus_message *m, const PredictionRow *rows, size_t n);
+/* Appends one a(tdssss) row set (post id, probability, label, top tags, image,
+ * URL), or with explained a(tdssssa{sv}): the same and the explanation, whose
+ * keys are logit, bias, image, tags (d: logit = bias + image + tags),
+ * calibration (s: "none" or "platt": score = σ(logit); "isotonic": score is
+ * the calibrator's monotone map of logit), tags_up and tags_down (a(sd): the
+ * tags that pushed most towards like, towards dislike, strongest first). An
+ * empty a{sv} for a row scored before explanations. */
+int bus_append_prediction_rows(BusServer *s, sd_bus_message *m, const PredictionRow *rows, size_t n,
+                               bool explained);
 /* The query checks of Predict and AddWatch: normalised into *ret, or an
  * InvalidArgs error in words. */
 int bus_normalise_tags(const char *tags, char **ret, sd_bus_error *error);
@@ -74,11 +81,13 @@ int property_get_has_model(sd_bus *bus, const char *path, const char *interface,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error);
 int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_get_predictions(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_get_predictions2(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_add_watch(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_remove_watch(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_list_watches(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_run_watches(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int method_review2(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_list_models(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_use_model(sd_bus_message *m, void *userdata, sd_bus_error *error);
 int method_remove_model(sd_bus_message *m, void *userdata, sd_bus_error *error);

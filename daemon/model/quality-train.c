@@ -139,7 +139,7 @@ static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, doub
         prob = malloc(MAX(te->n, (size_t)1) * sizeof(float));
         if (!prob)
                 return -ENOMEM;
-        r = model_predict(m, cv->engine, te->features, te->tag_offsets, te->tags, te->n, prob, NULL, 0);
+        r = model_predict(m, cv->engine, te->features, te->tag_offsets, te->tags, te->n, prob, NULL);
         if (r < 0)
                 return r;
         /* model_predict gives σ(raw logit) for a head without a combination */

@@ -151,13 +151,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 return predict_finish(p, -ENOMEM, "Out of memory.");
         for (size_t i = 0; i < s->n; i++) {
                 bool like = s->probs[i] >= s->threshold;
-                rows[i] = (PredictionRow){
-                        .post_id = s->posts[i]->id,
-                        .score = s->probs[i],
-                        .label = like ? 1 : -1,
-                        .top_tags = s->top_tags[i],
-                        .image_path = s->paths[i],
-                };
+                rows[i] = predict_score_row(s, i, s->threshold);
                 likes += like;
         }
         qsort(rows, s->n, sizeof(PredictionRow), predict_row_compare);

@@ -37,8 +37,6 @@ typedef struct Predictor {
 #define PREDICT_COUNT_DEFAULT 20u
 /* Search pages walked at most, so a rare tag or a heavily filtered query ends. */
 #define PREDICT_PAGES_MAX 10u
-/* Tags shown per post. */
-#define PREDICT_TOP_TAGS 3u
 
 typedef struct PredictJobOptions {
         const char *tags; /* the query as typed on the site, already validated */
@@ -66,6 +64,7 @@ typedef struct BbHandle BbHandle;
 typedef struct BackboneService BackboneService;
 typedef struct Blacklist Blacklist;
 typedef struct Post Post;
+typedef struct ModelExplanation ModelExplanation;
 
 typedef struct PredictScore {
         void *owner;               /* the PredictJob; read only on the loop, in done() */
@@ -77,8 +76,10 @@ typedef struct PredictScore {
         size_t n;
 
         /* results */
-        float *probs;    /* n */
-        char **top_tags; /* n, owned strings */
+        float *probs;                /* n */
+        char **top_tags;             /* n, owned strings: the strongest pushes up, then down */
+        ModelExplanation *explain;   /* n (model.h) */
+        char **tags_up, **tags_down; /* n, owned strings, "" when none */
         double threshold;
         /* time spent in each phase, for the log (tests/bench/bench-predict.py) */
         uint64_t images_usec, embed_usec, score_usec;
@@ -88,6 +89,9 @@ typedef struct PredictScore {
 
 int predict_score_run(void *userdata);
 void predict_score_free(void *userdata);
+/* Post i of a finished scoring as a stored row (its strings borrowed from s);
+ * label by threshold. */
+PredictionRow predict_score_row(const PredictScore *s, size_t i, double threshold);
 
 /* ---- one query searched, filtered, cropped and scored (predict-pass.c) ---- */
 

@@ -30,7 +30,11 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
 int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...);
 /* 1 when a row is ready, 0 when done, negative errno on failure. */
 int store_step(Store *s, sqlite3_stmt *st);
-/* Steps st, a SELECT of post_id, score, label, top_tags, image_path, to its end. */
+/* The columns store_prediction_rows_read() reads, in its order. */
+#define PREDICTION_ROW_COLUMNS(p)                                                                           \
+        p "post_id, " p "score, " p "label, " p "top_tags, " p "image_path, " p "logit, " p "bias, " p      \
+          "image, " p "tags, " p "calibration, " p "tags_up, " p "tags_down"
+/* Steps st, a SELECT of PREDICTION_ROW_COLUMNS, to its end. */
 int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, size_t *ret_n);
 /* Prepares, binds, runs to completion; returns the number of changed rows. */
 int store_run(Store *s, const char *sql, const char *fmt, ...);

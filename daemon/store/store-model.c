@@ -164,6 +164,8 @@ void prediction_row_array_free(PredictionRow *a, size_t n)
         for (size_t i = 0; a && i < n; i++) {
                 free(a[i].top_tags);
                 free(a[i].image_path);
+                free(a[i].tags_up);
+                free(a[i].tags_down);
         }
         free(a);
 }
@@ -195,15 +197,22 @@ int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const Predict
         int r = store_savepoint(s);
         if (r < 0)
                 return r;
-        r = store_run(
-                s,
-                "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        static const char sql[] =
+                "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path,"
+                "  logit, bias, image, tags, calibration, tags_up, tags_down)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, post_id) DO UPDATE SET rank = excluded.rank,"
                 "  score = excluded.score, label = excluded.label, top_tags = excluded.top_tags,"
-                "  image_path = excluded.image_path",
-                "uuiditt", run_id, row->post_id, (int64_t)rank, row->score, (int64_t)row->label,
-                row->top_tags, row->image_path);
+                "  image_path = excluded.image_path, logit = excluded.logit, bias = excluded.bias,"
+                "  image = excluded.image, tags = excluded.tags, calibration = excluded.calibration,"
+                "  tags_up = excluded.tags_up, tags_down = excluded.tags_down";
+        if (row->explained)
+                r = store_run(s, sql, "uuidittddddttt", run_id, row->post_id, (int64_t)rank, row->score,
+                              (int64_t)row->label, row->top_tags, row->image_path, row->logit, row->bias,
+                              row->image, row->tags, row->calibration, row->tags_up, row->tags_down);
+        else /* NULLs, as the rows from before explanations */
+                r = store_run(s, sql, "uuidittnnnnnnn", run_id, row->post_id, (int64_t)rank, row->score,
+                              (int64_t)row->label, row->top_tags, row->image_path);
         if (r >= 0)
                 r = store_feedback_record(s, run_id, row);
         r = store_savepoint_end(s, r < 0 ? r : 0);
@@ -252,10 +261,28 @@ int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, 
                                        .score = sqlite3_column_double(st, 1),
                                        .label = sqlite3_column_int(st, 2)};
                 n++;
+                PredictionRow *row = &a[n - 1];
                 if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
-                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
+                     !(row->top_tags = store_column_strdup(st, 3))) ||
                     (sqlite3_column_type(st, 4) != SQLITE_NULL &&
-                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
+                     !(row->image_path = store_column_strdup(st, 4)))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                row->explained = sqlite3_column_type(st, 5) != SQLITE_NULL;
+                if (!row->explained)
+                        continue;
+                row->logit = sqlite3_column_double(st, 5);
+                row->bias = sqlite3_column_double(st, 6);
+                row->image = sqlite3_column_double(st, 7);
+                row->tags = sqlite3_column_double(st, 8);
+                if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+                        (void)snprintf(row->calibration, sizeof(row->calibration), "%s",
+                                       (const char *)sqlite3_column_text(st, 9));
+                if ((sqlite3_column_type(st, 10) != SQLITE_NULL &&
+                     !(row->tags_up = store_column_strdup(st, 10))) ||
+                    (sqlite3_column_type(st, 11) != SQLITE_NULL &&
+                     !(row->tags_down = store_column_strdup(st, 11)))) {
                         r = -ENOMEM;
                         break;
                 }
@@ -291,8 +318,8 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
                 return -ENOMEM;
 
         r = store_prepare(s,
-                          "SELECT post_id, score, label, top_tags, image_path FROM prediction_posts"
-                          " WHERE run_id = ? ORDER BY rank, post_id",
+                          "SELECT " PREDICTION_ROW_COLUMNS("") " FROM prediction_posts"
+                                                               " WHERE run_id = ? ORDER BY rank, post_id",
                           &st);
         if (r >= 0)
                 r = store_bind(s, st, "u", run_id);

@@ -62,12 +62,13 @@ int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **
          * Any label row, a cleared vote included, means the user has seen it. */
         r = store_prepare(
                 s,
-                "SELECT p.post_id, p.score, p.label, p.top_tags, p.image_path FROM prediction_posts p"
-                " WHERE p.run_id = (SELECT MAX(q.run_id) FROM prediction_posts q"
-                "                   WHERE q.post_id = p.post_id)"
-                "  AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.post_id = p.post_id)"
-                "  AND NOT EXISTS (SELECT 1 FROM skipped k WHERE k.post_id = p.post_id)"
-                " ORDER BY abs(p.score - ?) ASC, p.score DESC, p.post_id ASC LIMIT ?",
+                "SELECT " PREDICTION_ROW_COLUMNS(
+                        "p.") " FROM prediction_posts p"
+                              " WHERE p.run_id = (SELECT MAX(q.run_id) FROM prediction_posts q"
+                              "                   WHERE q.post_id = p.post_id)"
+                              "  AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.post_id = p.post_id)"
+                              "  AND NOT EXISTS (SELECT 1 FROM skipped k WHERE k.post_id = p.post_id)"
+                              " ORDER BY abs(p.score - ?) ASC, p.score DESC, p.post_id ASC LIMIT ?",
                 &st);
         if (r >= 0)
                 r = store_bind(s, st, "di", threshold,

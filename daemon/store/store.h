@@ -44,7 +44,7 @@
 #include "fluff/util.h"
 #include "post.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* Transient image failures are retried on later syncs, at most this often. */
 #define STORE_IMAGE_MAX_ATTEMPTS 5
 
@@ -271,6 +271,13 @@ typedef struct PredictionRow {
         int label;        /* +1 / −1 by the model's threshold */
         char *top_tags;   /* owned; e.g. "blue_eyes +0.31, ..." as the model writes it */
         char *image_path; /* owned; crop in the cache folder, NULL when none */
+        /* Why it scored so (model.h's ModelExplanation): logit = bias + image +
+         * tags; the score is σ(logit), or the isotonic calibration of it.
+         * Rows stored before explanations (schema 5) have explained false. */
+        bool explained;
+        double logit, bias, image, tags;
+        char calibration[16];      /* "none", "platt", "isotonic" */
+        char *tags_up, *tags_down; /* owned; "blue_eyes +0.310012, ...", strongest first; NULL none */
 } PredictionRow;
 void prediction_row_array_free(PredictionRow *a, size_t n);
 

@@ -191,13 +191,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 }
                 for (size_t i = 0; i < s->n; i++)
                         if (s->probs[i] >= x->threshold)
-                                rows[n++] = (PredictionRow){
-                                        .post_id = s->posts[i]->id,
-                                        .score = s->probs[i],
-                                        .label = s->probs[i] >= s->threshold ? 1 : -1,
-                                        .top_tags = s->top_tags[i],
-                                        .image_path = s->paths[i],
-                                };
+                                rows[n++] = predict_score_row(s, i, s->threshold);
                 qsort(rows, n, sizeof(PredictionRow), predict_row_compare);
                 n = MIN(n, (size_t)x->max_per_run);
                 w->posts_scored += s->n;

@@ -91,7 +91,20 @@
  *       run's id also works while it is kept. Per post, by score descending: id, probability of a like
  *       (0…1), label "like" or "dislike" (by the model's threshold), the tags
  *       that pushed the score most ("tag +0.31, other -0.12"), crop path,
- *       post page URL.
+ *       post page URL. The tags are the strongest pushes up, then down.
+ *   GetPredictions2(u run) -> t run, s tags, a(tdssssa{sv}) predictions
+ *       version 2 of GetPredictions: the same rows, each with its explanation as a{sv}:
+ *         logit d, bias d, image d, tags d   logit = bias + image + tags
+ *             exactly (to float rounding): bias is the constant terms (with
+ *             the hidden units' biases of the units this post switches on),
+ *             image the picture's share (its features through the head),
+ *             tags the sum of every known tag's push (head and tag tower);
+ *         calibration s   "none" or "platt": score = σ(logit); "isotonic":
+ *             score is a monotone map of logit (no logit of its own);
+ *         tags_up a(sd), tags_down a(sd)   the (at most 3) tags that pushed
+ *             most towards like / towards dislike, strongest first.
+ *       A row scored before explanations has an empty a{sv}. New keys may
+ *       be added; a client ignores keys it does not know.
  *   AddWatch(s tags, a{sv} options) -> t id   tags checked as for Predict;
  *       options: threshold d (0…1, default the model's like threshold, 0.5
  *       without a model), max_per_run u or t (1…320, default the config's
@@ -120,6 +133,10 @@
  *       emitted ONLY by RunWatches: one per watch that found at least one
  *       new post at or above its threshold; tags is the watch's query; rows
  *       as in GetPredictions, by score descending.
+ *   signal NewPredictions2(t watch_id, s tags, a(tdssssa{sv}) predictions)
+ *       sent just before each NewPredictions, the rows as in
+ *       GetPredictions2. A client that knows it may ignore NewPredictions
+ *       from a sender that sent NewPredictions2.
  *   properties: Version s, Site s (const); LoggedIn b, Username s, Jobs ao,
  *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
  *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all
@@ -135,6 +152,8 @@
  *       row, closest to the loaded model's threshold first (ties: higher
  *       score first); rows as in GetPredictions. Empty when there is nothing
  *       to review.
+ *   Review2(u count) -> a(tdssssa{sv}) predictions   the same, rows as in
+ *       GetPredictions2.
  *   ImportBackbone(s path) -> o job           imports the nsfwjs package (the
  *       tarball `npm pack nsfwjs@4.4.0` writes, or its unpacked folder) named
  *       by an absolute path (InvalidArgs otherwise; kept for older clients):

@@ -10,7 +10,9 @@ fluffd on a private bus and the fake site (tags only: no backbone):
   another command refused, 75 where the user must act (not logged in), 130 on
   Ctrl-C while a job runs;
 - "--" ends the options: a negated tag after it, "--count" after it a tag;
-- tables fit $COLUMNS and cut the tag list between tags;
+- tables fit $COLUMNS and cut the tag list between tags; their IMAGE, TAGS
+  and BIAS add up to LOGIT; a prediction's explanation adds up in --json
+  and on the --html page;
 - predict --sheet and --html: the sheet's size follows its grid, the page is
   self-contained and, in headless Chromium, shows the thumbnails (a
   screenshot of the page against one with the images taken out);
@@ -135,6 +137,18 @@ class Ctl(SyncedCase):
             self.assertObject(t, "tag push")
             self.assertIsInstance(t["push"], (int, float))
             self.assertIsInstance(t["tag"], str)
+        e = p["explanation"]
+        self.assertObject(e, "explanation")
+        for k in ("logit", "bias", "image", "tags"):
+            self.assertIsInstance(e[k], (int, float), (k, e))
+        self.assertLessEqual(abs(e["bias"] + e["image"] + e["tags"] - e["logit"]),
+                             2.5e-4 + 1e-5 * (abs(e["bias"]) + abs(e["image"]) + abs(e["tags"])), e)
+        self.assertIn(e["calibration"], ("none", "platt", "isotonic"))
+        for key, sign in (("tags_up", 1), ("tags_down", -1)):
+            self.assertIsInstance(e[key], list)
+            for t in e[key]:
+                self.assertObject(t, "tag push")
+                self.assertGreaterEqual(sign * t["push"], 0, e)  # to 1e-4: the smallest may read 0
 
     def assertJob(self, j):
         self.assertObject(j, "job")
@@ -290,12 +304,22 @@ class Ctl(SyncedCase):
             r = subprocess.run([FLUFFCTL, "predictions"], capture_output=True, text=True, env=env, timeout=60)
             self.assertEqual(r.returncode, 0, r)
             lines = r.stdout.splitlines()
-            self.assertTrue(lines[0].split()[:4] == ["RANK", "ID", "SCORE", "LABEL"], lines[0])
+            headers = re.split(r"\s{2,}", lines[0].strip())
+            # IMAGE TAGS BIAS LOGIT: as many as fit, dropped from the right on a narrow terminal
+            self.assertEqual(headers[:4], ["RANK", "ID", "SCORE", "LABEL"], lines[0])
+            parts = headers[4:headers.index("TOP TAGS")]
+            self.assertEqual(parts, ["IMAGE", "TAGS", "BIAS", "LOGIT"][:len(parts)], lines[0])
+            self.assertEqual(len(parts), 4 if columns >= 100 else len(parts), lines[0])
+            self.assertGreaterEqual(len(parts), 1, lines[0])
             table = [line for line in lines[1:] if re.match(r"\s*\d+\s+\d+\s+0\.\d{3}\s", line)]
             self.assertEqual(len(table), 8, r.stdout)
             for line in table:
                 self.assertLessEqual(len(line), columns, line)
-                tags = re.split(r"\s{2,}", line.strip())[4]
+                cells = re.split(r"\s{2,}", line.strip())
+                if len(parts) == 4:  # IMAGE + TAGS + BIAS = LOGIT, each to two decimals
+                    image, tags_share, bias, logit = (float(c) for c in cells[4:8])
+                    self.assertLessEqual(abs(image + tags_share + bias - logit), 0.02, line)
+                tags = cells[4 + len(parts)]
                 # whole "tag +0.12" items, then "…" where cut
                 for item in tags.split(", "):
                     self.assertRegex(item, r"^(\S+ [+-]\d\.\d\d|…)$", line)
@@ -323,6 +347,15 @@ class Ctl(SyncedCase):
             self.assertIn(f'{p["score"]:.3f} {p["label"]}', html)
             for t in p["top_tags"]:
                 self.assertIn(t["tag"], html)
+        # each tile says what its score is made of: the parts, which add up
+        whys = re.findall(r'id="post-(\d+)".*?<div class="why" data-image="([^"]+)" data-tags="([^"]+)" '
+                          r'data-bias="([^"]+)" data-logit="([^"]+)">image [+-]\d+\.\d\d \+ tags [+-]\d+\.\d\d '
+                          r'\+ bias [+-]\d+\.\d\d = logit [+-]\d+\.\d\d</div>', html, re.S)
+        self.assertEqual([int(w[0]) for w in whys], [p["id"] for p in rows], html)
+        for w, p in zip(whys, rows):
+            image, tags_share, bias, logit = (float(x) for x in w[1:])
+            self.assertLessEqual(abs(image + tags_share + bias - logit), 2e-4, w)
+            self.assertAlmostEqual(logit, p["explanation"]["logit"], delta=1e-3)
 
         # a missing folder: one clear line, exit 1
         bad = self.ctl("predictions", "--sheet", "/nonexistent/dir/x.png")
