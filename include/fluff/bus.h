@@ -146,7 +146,10 @@
  *       kept prediction run (manual or watch) moves its crop into
  *       $XDG_DATA_HOME/fluff/images/<md5>.jpg (recorded ok, the runs' rows
  *       re-pointed at it, an Embed job started); a dataset image already
- *       there is kept. A clear moves nothing.
+ *       there is kept. A clear moves nothing. A like or dislike of a post
+ *       fluffd does not know fetches it first (GET /posts/<id>.json, once:
+ *       it is stored) and replies when it is recorded; Error.NotFound when
+ *       the site does not have it or deleted it.
  *   Review(u count) -> a(tdssss) predictions  count 1…1000 (0: 10). Posts of the
  *       kept prediction runs without any label, each once with its newest
  *       row, closest to the loaded model's threshold first (ties: higher
