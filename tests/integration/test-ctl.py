@@ -16,7 +16,10 @@ fluffd on a private bus and the fake site (tags only: no backbone):
 - predict --sheet and --html: the sheet's size follows its grid, the page is
   self-contained and, in headless Chromium, shows the thumbnails (a
   screenshot of the page against one with the images taken out);
-- the bash completion offers commands, options and live watch and job ids."""
+- the bash completion offers commands, options and live watch and job ids;
+- `jobs` shows a running job's current progress (the images counted as
+  they arrive, never backwards), when it started and how long it has run,
+  and a finished job's summary and final time."""
 import json
 import os
 import re
@@ -546,6 +549,60 @@ class Ctl(SyncedCase):
         self.assertEqual(after["id"], before + 1, after)
         self.assertEqual(after["path"].rsplit("/", 1)[1], str(after["id"]))
         self.assertEqual([j["id"] for j in self.json_of("jobs", "--json")], [after["id"]])
+
+    def jobs_row(self, job_id):
+        """The job's line of `fluffctl jobs`, parsed: state, done, total, started, seconds, message."""
+        env = dict(self.d.env(), COLUMNS="250")
+        r = subprocess.run([FLUFFCTL, "jobs"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r)
+        for line in r.stdout.splitlines()[1:]:
+            m = re.match(r"^\s*(\d+)\s+\S+\s+(\w+)\s+(?:(\d+)% (\d+)/(\d+)\s+|(\d+)\s+)?(\d\d:\d\d:\d\d)\s+"
+                         r"(?:(\d+)\.(\d)s|(\d+)m (\d\d)s|(\d+)h (\d\d)m)\s+(.*)$", line)
+            self.assertTrue(m, line)
+            if int(m.group(1)) != job_id:
+                continue
+            g = m.groups()
+            if g[2] is not None:
+                self.assertEqual(int(g[2]), int(g[3]) * 100 // int(g[4]), line)
+            secs = (int(g[7]) + int(g[8]) / 10 if g[7] is not None else
+                    int(g[9]) * 60 + int(g[10]) if g[9] is not None else int(g[11]) * 3600 + int(g[12]) * 60)
+            return {"state": g[1], "done": int(g[3] or g[5] or 0), "total": int(g[4] or 0),
+                    "started": g[6], "secs": secs, "message": g[13], "line": line}
+        self.fail(f"job {job_id} not in\n{r.stdout}")
+
+    def test_y_jobs_show_current_progress_and_times(self):
+        # Slow images: the predict job's download phase takes seconds, 4 at a time.
+        self.site.fault("slow", delay_ms=1500, path=r"^/data/")
+        try:
+            job = self.json_of("predict", "--count", "8", "--no-wait", "--json", "--", QUERY)
+            created = job["created_usec"] / 1e6
+            running = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                row = self.jobs_row(job["id"])
+                now = time.time()
+                if row["state"] not in ("queued", "running"):
+                    break
+                running.append((now, row))
+                time.sleep(0.2)
+        finally:
+            self.site.clear_faults()
+        self.assertEqual(row["state"], "done", row)
+        # started: the job's own creation time; elapsed: the time since, at each look
+        self.assertEqual(row["started"], time.strftime("%H:%M:%S", time.localtime(created)))
+        self.assertGreaterEqual(len(running), 3, running)
+        for now, r in running:
+            self.assertLessEqual(abs(r["secs"] - (now - created)), 1.5, r)
+        self.assertGreater(running[-1][1]["secs"], running[0][1]["secs"])
+        # progress as it is now: the images counted while they come in, never backwards
+        images = [r for _, r in running if r["total"] == 8]
+        counts = [r["done"] for r in images]
+        self.assertEqual(counts, sorted(counts), running)
+        self.assertTrue(any(0 < c < 8 for c in counts), [r["line"] for _, r in running])
+        # finished: the time stops and the message is the summary
+        again = self.jobs_row(job["id"])
+        self.assertEqual(again["secs"], row["secs"])
+        self.assertIn("Predicted 8 posts", row["message"])
 
     def test_z_ctrl_c_130_and_not_logged_in_75(self):
         self.site.fault("slow", delay_ms=1500, path=r"^/posts\.json")
