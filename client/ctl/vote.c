@@ -91,9 +91,9 @@ static int check_hosts(sd_bus *bus, int argc, char *argv[])
                                 return log_oom();
                 }
                 if (!streq(host, site_host)) {
-                        log_error("\"%.200s\" is a post on %s, not on %s, the site fluffd votes on: give "
+                        log_error("\"%.*s\" is a post on %s, not on %s, the site fluffd votes on: give "
                                   "its id or an address on %s.",
-                                  argv[i], host, site_host, site_host);
+                                  (int)utf8_prefix_len(argv[i], 200), argv[i], host, site_host, site_host);
                         return VERB_USAGE_ERROR;
                 }
         }

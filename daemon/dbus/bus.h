@@ -10,13 +10,16 @@
 #include "dbus/server.h"
 #include "fluff/bus.h"
 #include "fluff/error.h"
+#include "predict/predict.h"
 
 typedef struct Job Job;
 typedef struct PredictionRow PredictionRow;
 
 struct BusServer {
         BusFeatures f;
-        sd_bus *bus;                                          /* owned */
+        Predictor predictor; /* f's core, backbone and taste model: what Predict and RunWatches hand their
+                                job */
+        sd_bus *bus;         /* owned */
         sd_bus_slot *manager_slot, *job_slot, *job_enum_slot; /* owned */
         sd_bus_slot *filter_slot;                             /* owned */
 };
@@ -28,6 +31,10 @@ int bus_caller_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 
 /* A feature's refusal as the bus error its errno names. */
 int bus_error_from(sd_bus_error *error, int r, const Error *e);
+/* A method whose one argument is an id ("t") and whose reply is empty: f
+ * does the work, its refusal becomes the bus error. */
+int bus_method_on_id(sd_bus_message *m, BusServer *s, int (*f)(BusServer *s, uint64_t id, Error *e),
+                     sd_bus_error *error);
 /* Replies with the new job's path, then starts it (in that order, so the
  * caller knows the path before the first change). */
 int bus_reply_job(sd_bus_message *m, Job *j);

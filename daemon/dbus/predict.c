@@ -48,15 +48,8 @@ int bus_normalise_tags(const char *tags, char **ret, sd_bus_error *error)
         return 0;
 }
 
-static int parse_include_animated(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
-{
-        PredictJobOptions *o = options;
-
-        return bus_read_bool_variant(m, key, &o->include_animated, error);
-}
-
 static const BusOption predict_options[] = {
-        {"include_animated", parse_include_animated},
+        {"include_animated", bus_option_bool, offsetof(PredictJobOptions, include_animated)},
         {},
 };
 
@@ -87,8 +80,7 @@ int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         o.tags = tags;
         o.count = count;
-        r = predict_job_create(&(Predictor){.ctx = s->f.ctx, .backbone = s->f.backbone, .taste = s->f.taste},
-                               s->f.runner, &o, &j, &e);
+        r = predict_job_create(&s->predictor, s->f.runner, &o, &j, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);
         return bus_reply_job(m, j);

@@ -26,15 +26,9 @@ static int parse_mode(sd_bus_message *m, const char *key, void *options, sd_bus_
         return 0;
 }
 
-static int parse_automatic(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
-{
-        SyncJobOptions *o = options;
-        return bus_read_bool_variant(m, key, &o->automatic, error);
-}
-
 static const BusOption sync_options[] = {
         {"mode", parse_mode},
-        {"automatic", parse_automatic},
+        {"automatic", bus_option_bool, offsetof(SyncJobOptions, automatic)},
         {},
 };
 

@@ -19,18 +19,31 @@
 #include "store.h"
 
 typedef struct BackboneService BackboneService;
+typedef struct Config Config;
 typedef struct Context Context;
+typedef struct Counts Counts;
+typedef struct E621Client E621Client;
+typedef struct Events Events;
 typedef struct Job Job;
 typedef struct JobRunner JobRunner;
 typedef struct TasteService TasteService;
+typedef struct WorkPool WorkPool;
 
-/* What predicting needs (all borrowed): the core, the loaded backbone (may
- * have none) and the taste model. Predict and the watches share it. */
+/* What predicting needs (all borrowed), and no more: Predict and the watches
+ * share it, and their jobs hold it instead of the whole Context. */
 typedef struct Predictor {
-        Context *ctx;
-        BackboneService *backbone;
+        Store *store;
+        WorkPool *work;            /* scoring and crops run there */
+        E621Client *e621;          /* the search and the images */
+        const Config *config;      /* image size, limits */
+        Counts *counts;            /* refreshed after a run is stored */
+        Events *events;            /* EVENT_PREDICTIONS_ANNOUNCED */
+        BackboneService *backbone; /* may have none loaded */
         TasteService *taste;
 } Predictor;
+
+/* The Predictor of the core ctx and the two services. */
+Predictor predictor_make(Context *ctx, BackboneService *backbone, TasteService *taste);
 
 #define PREDICT_COUNT_MIN 1u
 #define PREDICT_COUNT_MAX 320u

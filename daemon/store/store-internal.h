@@ -28,6 +28,8 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
  * (stored as a signed 64-bit integer), 'd' double, 't' const char * (NULL
  * binds NULL), 'b' const void *, size_t (a blob), 'n' NULL. */
 int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...);
+/* store_prepare() and store_bind() in one: *ret ready to step. */
+int store_query(Store *s, sqlite3_stmt **ret, const char *sql, const char *fmt, ...);
 /* 1 when a row is ready, 0 when done, negative errno on failure. */
 int store_step(Store *s, sqlite3_stmt *st);
 /* The columns store_prediction_rows_read() reads, in its order. */
@@ -40,6 +42,23 @@ int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, 
 int store_run(Store *s, const char *sql, const char *fmt, ...);
 /* A single integer from a query; -ENOENT when it returns no row. */
 int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ...);
+
+/* Room for one more row in the array a holding n of cap, doubling from
+ * initial: the row loops' growth. 0, or -ENOMEM with a left as it was. */
+#define STORE_ROWS_GROW(a, n, cap, initial)                                                                 \
+        ({                                                                                                  \
+                int _r_ = 0;                                                                                \
+                if ((n) == (cap)) {                                                                         \
+                        size_t _c_ = (cap) ? (cap)*2 : (initial);                                           \
+                        __typeof__(a) _b_ = reallocarray((a), _c_, sizeof *(a));                            \
+                        if (_b_) {                                                                          \
+                                (a) = _b_;                                                                  \
+                                (cap) = _c_;                                                                \
+                        } else                                                                              \
+                                _r_ = -ENOMEM;                                                              \
+                }                                                                                           \
+                _r_;                                                                                        \
+        })
 
 /* Savepoints make every multi-statement call atomic, inside a batch or not. */
 int store_savepoint(Store *s);

@@ -73,27 +73,17 @@ int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **re
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_prepare(s,
-                          "SELECT id, post_id, score, favourite, state, attempts, next_try, created_at,"
-                          " coalesce(sent_at, 0), last_error FROM vote_outbox"
-                          " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "ui", now_usec,
-                               limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
+        r = store_query(s, &st,
+                        "SELECT id, post_id, score, favourite, state, attempts, next_try, created_at,"
+                        " coalesce(sent_at, 0), last_error FROM vote_outbox"
+                        " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
+                        "ui", now_usec, limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 16;
-                        OutboxEntry *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 16);
+                if (r < 0)
+                        break;
                 a[n] = (OutboxEntry){
                         .id = (uint64_t)sqlite3_column_int64(st, 0),
                         .post_id = (uint64_t)sqlite3_column_int64(st, 1),
@@ -247,16 +237,9 @@ int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, 
         int r;
 
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 32;
-                        PredictionRow *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 32);
+                if (r < 0)
+                        break;
                 a[n] = (PredictionRow){.post_id = (uint64_t)sqlite3_column_int64(st, 0),
                                        .score = sqlite3_column_double(st, 1),
                                        .label = sqlite3_column_int(st, 2)};
@@ -304,9 +287,7 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         size_t n = 0;
         int r;
 
-        r = store_prepare(s, "SELECT tags FROM prediction_runs WHERE id = ?", &run);
-        if (r >= 0)
-                r = store_bind(s, run, "u", run_id);
+        r = store_query(s, &run, "SELECT tags FROM prediction_runs WHERE id = ?", "u", run_id);
         if (r >= 0)
                 r = store_step(s, run);
         if (r < 0)
@@ -317,12 +298,10 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         if (!tags)
                 return -ENOMEM;
 
-        r = store_prepare(s,
-                          "SELECT " PREDICTION_ROW_COLUMNS("") " FROM prediction_posts"
-                                                               " WHERE run_id = ? ORDER BY rank, post_id",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", run_id);
+        r = store_query(s, &st,
+                        "SELECT " PREDICTION_ROW_COLUMNS("") " FROM prediction_posts"
+                                                             " WHERE run_id = ? ORDER BY rank, post_id",
+                        "u", run_id);
         if (r < 0)
                 return r;
         r = store_prediction_rows_read(s, st, &a, &n);
@@ -359,25 +338,17 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_prepare(
-                s,
+        r = store_query(
+                s, &st,
                 "SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL AND (created_at < ? OR id NOT IN"
                 " (SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL ORDER BY id DESC LIMIT ?))"
                 " ORDER BY id",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
+                "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 16;
-                        uint64_t *b = reallocarray(a, c, sizeof *a);
-                        if (!b)
-                                return -ENOMEM;
-                        a = b;
-                        cap = c;
-                }
+                if (STORE_ROWS_GROW(a, n, cap, 16) < 0)
+                        return -ENOMEM;
                 a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
         }
         if (r < 0)
@@ -454,16 +425,9 @@ static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Wat
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 8;
-                        Watch *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 8);
+                if (r < 0)
+                        break;
                 a[n] = (Watch){.id = (uint64_t)sqlite3_column_int64(st, 0),
                                .tags = store_column_strdup(st, 1),
                                .threshold = sqlite3_column_double(st, 2),
@@ -540,11 +504,10 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
                         float **ret, size_t *ret_n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(
-                s, "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "ttt", backbone, feature_set, md5);
+        int r = store_query(
+                s, &st,
+                "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?", "ttt",
+                backbone, feature_set, md5);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)

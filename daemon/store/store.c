@@ -221,13 +221,9 @@ int store_state_get(Store *s, const char *key, char **ret_value)
 
         if (isempty(key))
                 return -EINVAL;
-        r = store_prepare(s, "SELECT value FROM sync_state WHERE key = ?", &st);
-        if (r < 0)
-                return r;
-        r = store_bind(s, st, "t", key);
-        if (r < 0)
-                return r;
-        r = store_step(s, st);
+        r = store_query(s, &st, "SELECT value FROM sync_state WHERE key = ?", "t", key);
+        if (r >= 0)
+                r = store_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0)

@@ -129,6 +129,12 @@ class Hostile(SyncedCase):
             self.assert_clean(r.stderr)
             self.assertIn(("x" + "é" * 31).encode(), r.stderr, r)
             self.assertNotIn(("x" + "é" * 33).encode(), r.stderr, r)
+        # a post's address on another host is quoted up to 200 bytes
+        url = "https://other.example/posts/12345?q=x"
+        r = self.run_ctl("like", url + "é" * 150)
+        self.assertEqual(r.returncode, 2, r)
+        self.assert_clean(r.stderr)
+        self.assertIn((url + "é" * 81 + '"').encode(), r.stderr, r)
 
     def jobs(self):
         r = self.d.ctl("jobs", "--json")
