@@ -333,7 +333,7 @@ static void on_scored(void *userdata, int r)
         PredictPass *p = s->owner;
 
         if (r < 0)
-                return pass_finish(p, r, NULL, "%s", s->error ?: strerror(-r));
+                return pass_finish(p, r, NULL, "%s", error_message(&s->error, r));
         pass_finish(p, 0, s, NULL);
 }
 

@@ -35,21 +35,7 @@ void predict_score_free(void *userdata)
         free(s->probs);
         free(s->model_path);
         bb_handle_unref(s->handle);
-        free(s->error);
         free(s);
-}
-
-static int set_error(PredictScore *s, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(PredictScore *s, int r, const char *fmt, ...)
-{
-        va_list ap;
-
-        free(s->error);
-        va_start(ap, fmt);
-        if (vasprintf(&s->error, fmt, ap) < 0)
-                s->error = NULL;
-        va_end(ap);
-        return r;
 }
 
 /* "blue_eyes +0.31, canine -0.12" (digits decimals; 0: six significant
@@ -133,13 +119,15 @@ int predict_score_run(void *userdata)
 
         r = model_load(s->model_path, &m, &error);
         if (r < 0)
-                return set_error(s, r, "The model file \"%s\" does not load: %s", s->model_path,
-                                 error_message(&error, r));
+                return error_setf(&s->error, r, "The model file \"%s\" does not load: %s", s->model_path,
+                                  error_message(&error, r));
         if (!m->vocabulary)
-                return set_error(s, -EBADMSG, "The model file carries no tag vocabulary: train again.");
+                return error_setf(&s->error, -EBADMSG,
+                                  "The model file carries no tag vocabulary: train again.");
         r = vocab_from_json(m->vocabulary, strlen(m->vocabulary), &v);
         if (r < 0)
-                return set_error(s, r, "The model's tag vocabulary does not read: %s", strerror(-r));
+                return error_setf(&s->error, r, "The model's tag vocabulary does not read: %s",
+                                  strerror(-r));
         s->threshold = m->threshold;
 
         features = calloc(MAX(s->n, (size_t)1) * m->dim, sizeof(float));
@@ -156,8 +144,8 @@ int predict_score_run(void *userdata)
 
         if (!isempty(m->backbone)) {
                 if (!s->handle || m->dim != BACKBONE_EMBED_DIM)
-                        return set_error(
-                                s, -ENOMEDIUM,
+                        return error_setf(
+                                &s->error, -ENOMEDIUM,
                                 "The model was trained on image embeddings of backbone %.12s, which "
                                 "is not loaded: import it (\"fluffctl backbone import\") or train "
                                 "again.",
@@ -173,12 +161,13 @@ int predict_score_run(void *userdata)
                                                  features, NULL, status);
                 s->embed_usec = now_usec(CLOCK_MONOTONIC) - t0;
                 if (r < 0)
-                        return set_error(s, r, "Failed to embed the images: %s", strerror(-r));
+                        return error_setf(&s->error, r, "Failed to embed the images: %s", strerror(-r));
                 for (size_t i = 0; i < s->n; i++)
                         if (status[i] < 0)
                                 /* Zeros would score as a real image: say so rather than guess. */
-                                return set_error(s, status[i], "The crop \"%s\" could not be embedded: %s",
-                                                 s->paths[i], strerror(-status[i]));
+                                return error_setf(&s->error, status[i],
+                                                  "The crop \"%s\" could not be embedded: %s", s->paths[i],
+                                                  strerror(-status[i]));
         }
 
         for (size_t i = 0; i < s->n; i++)
@@ -190,8 +179,8 @@ int predict_score_run(void *userdata)
                 size_t k = 0;
                 r = vocab_encode_post(v, s->posts[i], ids + n_ids, cap - n_ids, &k);
                 if (r < 0)
-                        return set_error(s, r, "Failed to encode the tags of post %" PRIu64 ": %s",
-                                         s->posts[i]->id, strerror(-r));
+                        return error_setf(&s->error, r, "Failed to encode the tags of post %" PRIu64 ": %s",
+                                          s->posts[i]->id, strerror(-r));
                 n_ids += MIN(k, (size_t)MODEL_TAGS_PER_POST_MAX);
                 offsets[i + 1] = (uint32_t)n_ids;
         }
@@ -215,20 +204,22 @@ int predict_score_run(void *userdata)
         pthread_mutex_unlock(&s->backbone->lock);
         s->score_usec = now_usec(CLOCK_MONOTONIC) - t0;
         if (!engine)
-                return set_error(s, -ENODEV,
-                                 "No Vulkan device to score on. %s, or install the Mesa lavapipe "
-                                 "driver.",
-                                 VK_NO_DEVICE_HINT);
+                return error_setf(&s->error, -ENODEV,
+                                  "No Vulkan device to score on. %s, or install the Mesa lavapipe "
+                                  "driver.",
+                                  VK_NO_DEVICE_HINT);
         if (bad != SIZE_MAX)
                 /* Zeros would score as a real image: say so rather than guess. */
-                return set_error(s, r, "The crop \"%s\" could not be read: %s", s->paths[bad], strerror(-r));
+                return error_setf(&s->error, r, "The crop \"%s\" could not be read: %s", s->paths[bad],
+                                  strerror(-r));
         if (r < 0)
-                return set_error(s, r, "Scoring failed: %s", strerror(-r));
+                return error_setf(&s->error, r, "Scoring failed: %s", strerror(-r));
 
         for (size_t i = 0; i < s->n; i++) {
                 if (!isfinite(s->probs[i]))
-                        return set_error(s, -EDOM, "The model gave post %" PRIu64 " no finite score.",
-                                         s->posts[i]->id);
+                        return error_setf(&s->error, -EDOM,
+                                          "The model gave post %" PRIu64 " no finite score.",
+                                          s->posts[i]->id);
                 r = format_explanation(v, &s->explain[i], &s->top_tags[i], &s->tags_up[i], &s->tags_down[i]);
                 if (r < 0)
                         return r;

@@ -96,7 +96,7 @@ typedef struct PredictScore {
         double threshold;
         /* time spent in each phase, for the log (tests/bench/bench-predict.py) */
         uint64_t images_usec, embed_usec, score_usec;
-        char *error;     /* owned; a sentence for the user */
+        Error error;     /* a sentence for the user */
         bool keep_crops; /* the run was stored: its crops stay (else they are deleted on free) */
 } PredictScore;
 

@@ -58,7 +58,7 @@ typedef struct TrainWork {
         /* results, read on the loop after run() */
         Model *model;
         ModelMetrics metrics;
-        char *error;
+        Error error; /* a sentence for the user */
         size_t vocab_size;
 } TrainWork;
 
@@ -104,7 +104,6 @@ static void train_work_free(void *userdata)
         free(w->backbone_id);
         free(w->model_path);
         model_free(w->model);
-        free(w->error);
         pthread_mutex_destroy(&w->lock);
         free(w);
 }
@@ -125,19 +124,6 @@ static int on_progress(ModelStage stage, unsigned epoch, double loss, double val
         return 0;
 }
 
-static int set_error(TrainWork *w, int r, const char *fmt, ...) _printf_(3, 4);
-static int set_error(TrainWork *w, int r, const char *fmt, ...)
-{
-        va_list ap;
-
-        free(w->error);
-        va_start(ap, fmt);
-        if (vasprintf(&w->error, fmt, ap) < 0)
-                w->error = NULL;
-        va_end(ap);
-        return r;
-}
-
 /* On the worker: vocabulary, dataset, training, the file. */
 static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_json)
 {
@@ -152,11 +138,11 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
 
         r = vocab_build(w->posts, w->n, VOCAB_MIN_COUNT_DEFAULT, &v);
         if (r < 0)
-                return set_error(w, r, "Failed to build the tag vocabulary: %s", strerror(-r));
+                return error_setf(&w->error, r, "Failed to build the tag vocabulary: %s", strerror(-r));
         w->vocab_size = vocab_size(v);
         r = vocab_to_json(v, &json);
         if (r < 0)
-                return set_error(w, r, "Failed to store the tag vocabulary: %s", strerror(-r));
+                return error_setf(&w->error, r, "Failed to store the tag vocabulary: %s", strerror(-r));
 
         if (w->features) {
                 for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
@@ -174,7 +160,7 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                 r = model_dataset_new(1, (uint32_t)MAX(vocab_size(v), (size_t)1), &none, 1, &ds);
         }
         if (r < 0)
-                return set_error(w, r, "Failed to set up the dataset: %s", strerror(-r));
+                return error_setf(&w->error, r, "Failed to set up the dataset: %s", strerror(-r));
 
         for (size_t i = 0; i < w->n; i++)
                 max_tags = MAX(max_tags, w->posts[i]->n_tags);
@@ -250,9 +236,9 @@ static int train_run(void *userdata)
         pthread_mutex_lock(&w->backbone->lock);
         engine = backbone_service_engine_locked(w->backbone);
         if (!engine)
-                r = set_error(w, -ENODEV,
-                              "No Vulkan device to train on. %s, or install the Mesa lavapipe driver.",
-                              VK_NO_DEVICE_HINT);
+                r = error_setf(&w->error, -ENODEV,
+                               "No Vulkan device to train on. %s, or install the Mesa lavapipe driver.",
+                               VK_NO_DEVICE_HINT);
         else if (w->crops) {
                 r = train_cnn_run(engine, ds, &o, w->crops, &cnn, &error);
                 if (r >= 0)
@@ -273,7 +259,7 @@ static int train_run(void *userdata)
         pthread_mutex_unlock(&w->backbone->lock);
         if (r < 0) {
                 if (error_is_set(&error))
-                        (void)set_error(w, r, "%s", error.message);
+                        (void)error_setf(&w->error, r, "%s", error.message);
                 return r;
         }
 
@@ -288,16 +274,16 @@ static int train_run(void *userdata)
         if (r >= 0)
                 r = model_save(w->model, w->model_path);
         if (r < 0)
-                return set_error(w, r, "Failed to write the model file \"%s\": %s", w->model_path,
-                                 strerror(-r));
+                return error_setf(&w->error, r, "Failed to write the model file \"%s\": %s", w->model_path,
+                                  strerror(-r));
 
         /* Serve what is on disk, exactly as the next start will load it (the
          * file rounds some numbers), and check it reads back. */
         _cleanup_(model_freep) Model *loaded = NULL;
         r = model_load(w->model_path, &loaded, &error);
         if (r < 0)
-                return set_error(w, r, "The model file \"%s\" just written does not load: %s", w->model_path,
-                                 error_message(&error, r));
+                return error_setf(&w->error, r, "The model file \"%s\" just written does not load: %s",
+                                  w->model_path, error_message(&error, r));
         model_free(w->model);
         w->model = TAKE_PTR(loaded);
         return 0;
@@ -428,11 +414,13 @@ static void on_train_done(void *userdata, int r)
                 return;
         }
         if (r == -ENODATA) {
-                train_finish(t, r, "%s", w->error ?: "Not enough liked and disliked posts to train on.");
+                train_finish(t, r, "%s",
+                             error_is_set(&w->error) ? w->error.message
+                                                     : "Not enough liked and disliked posts to train on.");
                 return;
         }
         if (r < 0) {
-                train_finish(t, r, "Training failed: %s", w->error ?: strerror(-r));
+                train_finish(t, r, "Training failed: %s", error_message(&w->error, r));
                 return;
         }
         _cleanup_free_ char *tuned = NULL;
