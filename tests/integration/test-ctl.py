@@ -467,6 +467,8 @@ class Ctl(SyncedCase):
         text = out.decode(errors="replace")
         for p in before:
             self.assertIn(f"id {p['id']}", text)
+            # with the picture's and the tags' shares of its score
+            self.assertRegex(text, rf"id {p['id']}  score \d\.\d{{3}} \(image [+-]\d+\.\d, tags [+-]\d+\.\d\)")
         self.assertIn("Reviewed 3 of 3 posts: 1 liked, 1 disliked, 1 skipped.", text)
         self.assertRegex(text, "\x1b\\[38;2;\\d+;\\d+;\\d+m")  # the picture in truecolour symbols
         st1 = self.json_of("status", "--json")["counts"]
