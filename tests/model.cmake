@@ -28,3 +28,8 @@ fluff_add_c_test(test-model-vocab SOURCES test-model-vocab.c vk-test.c LIBS fluf
 if(FLUFF_SANITIZE)
     set_property(TEST test-model-vocab APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endif()
+# the explanation's parts add up to the logit (trains three small models, ~1 s)
+fluff_add_c_test(test-model-explain SOURCES test-model-explain.c vk-test.c LIBS fluff-model LABELS unit vulkan)
+if(FLUFF_SANITIZE)
+    set_property(TEST test-model-explain APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()

@@ -3,7 +3,7 @@
 # org.freedesktop.Notifications stand-in, and the end-to-end and D-Bus
 # activation tests on private buses.
 fluff_add_c_test(test-notify-text SOURCES test-notify-text.c ${PROJECT_SOURCE_DIR}/client/notify/batch.c
-                 ${PROJECT_SOURCE_DIR}/client/notify/shown.c LIBS fluff-notify-text LABELS unit)
+                 ${PROJECT_SOURCE_DIR}/client/notify/shown.c LIBS fluff-notify-text fluff-client LABELS unit)
 target_include_directories(test-notify-text PRIVATE ${PROJECT_SOURCE_DIR}/client/notify)
 
 add_executable(notify-standin notify/notify-standin.c)

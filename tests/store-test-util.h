@@ -45,11 +45,12 @@ static inline void test_upsert(Store *s, uint64_t id)
 
 static inline Store *test_store(char **ret_dir, char **ret_path)
 {
-        char *dir = test_tmpdir(), *path = NULL, *err = NULL;
+        char *dir = test_tmpdir(), *path = NULL;
+        Error err = {};
         Store *s = NULL;
         ASSERT_TRUE(asprintf(&path, "%s/data/fluff/fluff.db", dir) > 0);
         if (store_open(path, &s, &err) < 0)
-                TEST_FAIL("store_open: %s", err);
+                TEST_FAIL("store_open: %s", err.message);
         *ret_dir = dir;
         if (ret_path)
                 *ret_path = path;

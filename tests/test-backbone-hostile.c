@@ -47,16 +47,17 @@ static char *craft(const char *kase, long trailer)
 /* Imports a crafted package: it must fail with a clean sentence naming want. */
 static void expect_refused(const char *kase, long trailer, const char *want)
 {
-        _cleanup_free_ char *pkg = craft(kase, trailer), *dest = NULL, *err = NULL, *id = NULL;
+        _cleanup_free_ char *pkg = craft(kase, trailer), *dest = NULL, *id = NULL;
+        Error err = {};
 
         ASSERT_TRUE(asprintf(&dest, "%s/out.safetensors", tmp) > 0);
         int r = backbone_import(pkg, dest, &id, &err);
-        fprintf(stderr, "  %s: %s\n", kase, err ? err : "(no message)");
+        fprintf(stderr, "  %s: %s\n", kase, err.message);
         ASSERT_TRUE(r < 0);
-        ASSERT_TRUE(err && !id);
-        ASSERT_TRUE(text_is_clean(err, strlen(err), 0));
-        if (!strstr(err, want))
-                TEST_FAIL("\"%s\" does not mention \"%s\"", err, want);
+        ASSERT_TRUE(error_is_set(&err) && !id);
+        ASSERT_TRUE(text_is_clean(err.message, strlen(err.message), 0));
+        if (!strstr(err.message, want))
+                TEST_FAIL("\"%s\" does not mention \"%s\"", err.message, want);
         ASSERT_TRUE(access(dest, F_OK) < 0);
 }
 
@@ -85,17 +86,18 @@ TEST(nothing_decompressed_after_the_end)
 
 TEST(cancel_and_file_kinds)
 {
-        _cleanup_free_ char *pkg = craft("plain", 0), *fifo = NULL, *dest = NULL, *err = NULL;
+        _cleanup_free_ char *pkg = craft("plain", 0), *fifo = NULL, *dest = NULL;
+        Error err = {};
         static const char *const wanted[] = {"package.json"};
         PkgBlob b[1];
-        ImportError e = {};
+        Error e = {};
         atomic_bool cancel = true;
 
         _cleanup_close_ int fd = open(pkg, O_RDONLY | O_CLOEXEC);
         ASSERT_TRUE(fd >= 0);
         ASSERT_ERROR(pkg_read_fd(fd, "crafted", wanted, 1, &cancel, b, &e), ECANCELED);
         atomic_store(&cancel, false);
-        e = (ImportError){};
+        e = (Error){};
         ASSERT_OK(pkg_read_fd(fd, "crafted", wanted, 1, &cancel, b, &e));
         ASSERT_TRUE(strstr(b[0].data, "nsfwjs"));
         pkg_blobs_free(b, 1);
@@ -106,8 +108,8 @@ TEST(cancel_and_file_kinds)
         ASSERT_TRUE(asprintf(&dest, "%s/out.safetensors", tmp) > 0);
         alarm(20);
         ASSERT_TRUE(backbone_import(fifo, dest, NULL, &err) < 0);
-        fprintf(stderr, "  fifo: %s\n", err);
-        ASSERT_TRUE(strstr(err, "not a regular file"));
+        fprintf(stderr, "  fifo: %s\n", err.message);
+        ASSERT_TRUE(strstr(err.message, "not a regular file"));
         _cleanup_close_ int ffd = open(fifo, O_RDWR | O_CLOEXEC);
         ASSERT_TRUE(ffd >= 0);
         ASSERT_ERROR(backbone_import_fd(ffd, "fifo", dest, NULL, NULL, NULL), EBADF);
@@ -125,9 +127,9 @@ TEST(key_at_the_very_end)
         char *s = m + page - (sizeof js - 1);
         memcpy(s, js, sizeof js - 1);
         _cleanup_free_ char *json = NULL;
-        ImportError e = {};
+        Error e = {};
         ASSERT_ERROR(jsobj_extract_json(s, sizeof js - 1, "a", &json, &e), EBADMSG);
-        fprintf(stderr, "  %s\n", e.msg);
+        fprintf(stderr, "  %s\n", e.message);
         (void)munmap(m, 2 * (size_t)page);
 }
 
@@ -144,11 +146,11 @@ TEST(dense_input_wraps_32_bits)
                 "\"k\":1,\"stride\":1,\"h\":1,\"w\":1,\"c\":5,\"cin\":16777216,\"block\":0,\"in\":[0],"
                 "\"pad\":[0,0,0,0]}]";
         BbGraph *g = calloc(1, sizeof(BbGraph));
-        ImportError e = {};
+        Error e = {};
         ASSERT_TRUE(g);
         ASSERT_ERROR(bb_graph_from_json(graph, g, &e), EBADMSG);
-        fprintf(stderr, "  %s\n", e.msg);
-        ASSERT_TRUE(strstr(e.msg, "Dense"));
+        fprintf(stderr, "  %s\n", e.message);
+        ASSERT_TRUE(strstr(e.message, "Dense"));
         free(g);
 }
 
@@ -161,7 +163,7 @@ TEST(safetensors_dtype_null)
         StFile f;
         const float *p;
         uint64_t dims[1] = {2};
-        ImportError e = {};
+        Error e = {};
 
         ASSERT_OK(st_build(&t, 1, NULL, &buf, &size));
         char *dt = memmem(buf, size, "\"F32\"", 5);
@@ -169,21 +171,21 @@ TEST(safetensors_dtype_null)
         memcpy(dt, "null ", 5); /* same length: the header stays well-formed */
         ASSERT_OK(st_parse(TAKE_PTR(buf), size, &f, &e));
         ASSERT_ERROR(st_tensor(&f, "w", dims, 1, &p, &e), EBADMSG);
-        fprintf(stderr, "  %s\n", e.msg);
+        fprintf(stderr, "  %s\n", e.message);
         st_file_done(&f);
 }
 
 TEST(messages_are_clean_text)
 {
-        ImportError e = {};
+        Error e = {};
         /* a layer name from a file: Latin-1, an escape, and a cut mid-character */
         char name[600];
         memset(name, 'x', sizeof name);
         memcpy(name + 490, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8);
         name[sizeof name - 1] = '\0';
-        (void)import_error(&e, -EBADMSG, "Layer \"\x1b[2J\xe9%s\"", name);
-        ASSERT_TRUE(utf8_is_valid(e.msg, strlen(e.msg)));
-        ASSERT_TRUE(text_is_clean(e.msg, strlen(e.msg), 0));
+        (void)error_setf(&e, -EBADMSG, "Layer \"\x1b[2J\xe9%s\"", name);
+        ASSERT_TRUE(utf8_is_valid(e.message, strlen(e.message)));
+        ASSERT_TRUE(text_is_clean(e.message, strlen(e.message), 0));
 }
 
 TEST(cleanup)

@@ -26,17 +26,18 @@ static void run(const char *fmt, ...)
 /* Imports src over the good weight file and expects failure with msg_part. */
 static void expect_fail(const char *src, const char *msg_part)
 {
-        _cleanup_free_ char *id = NULL, *err = NULL, *after = NULL;
+        _cleanup_free_ char *id = NULL, *after = NULL;
+        Error err = {};
         size_t size;
 
         int r = backbone_import(src, good, &id, &err);
         if (r >= 0)
                 TEST_FAIL("Import of broken \"%s\" succeeded", src);
-        ASSERT_TRUE(err);
+        ASSERT_TRUE(error_is_set(&err));
         ASSERT_TRUE(!id);
-        fprintf(stderr, "  expected error: %s\n", err);
-        if (!strstr(err, msg_part))
-                TEST_FAIL("Error \"%s\" does not mention \"%s\"", err, msg_part);
+        fprintf(stderr, "  expected error: %s\n", err.message);
+        if (!strstr(err.message, msg_part))
+                TEST_FAIL("Error \"%s\" does not mention \"%s\"", err.message, msg_part);
         ASSERT_OK(read_file_full(good, 1u << 30, &after, &size));
         ASSERT_EQ(size, good_size);
         ASSERT_TRUE(memcmp(after, good_bytes, size) == 0);
@@ -47,7 +48,7 @@ TEST(js_literal)
         static const char js[] =
                 "x={a:!0,b:!1,c:.5,d:-.03,e:1e-5,\"f\":'x\"y\\x41',g:[1,2,],h:void 0,i:5.,j:-0}";
         _cleanup_free_ char *json = NULL;
-        ImportError e = {};
+        Error e = {};
 
         ASSERT_OK(jsobj_extract_json(js, strlen(js), "a", &json, &e));
         ASSERT_STREQ(json,
@@ -57,7 +58,7 @@ TEST(js_literal)
         static const char bad[] = "{a:foo()}";
         free(TAKE_PTR(json));
         ASSERT_ERROR(jsobj_extract_json(bad, strlen(bad), "a", &json, &e), EBADMSG);
-        ASSERT_TRUE(strstr(e.msg, "unsupported value"));
+        ASSERT_TRUE(strstr(e.message, "unsupported value"));
         static const char cut[] = "{a:[1,2";
         ASSERT_ERROR(jsobj_extract_json(cut, strlen(cut), "a", &json, &e), EBADMSG);
 }
@@ -81,7 +82,8 @@ TEST(base64)
 
 TEST(import_real_package)
 {
-        _cleanup_free_ char *id = NULL, *id2 = NULL, *err = NULL, *unpacked = NULL, *second = NULL;
+        _cleanup_free_ char *id = NULL, *id2 = NULL, *unpacked = NULL, *second = NULL;
+        Error err = {};
         _cleanup_(backbone_freep) Backbone *bb = NULL;
 
         pkg_tgz = bbt_fetch_package();
@@ -90,7 +92,7 @@ TEST(import_real_package)
 
         int r = backbone_import(pkg_tgz, good, &id, &err);
         if (r < 0)
-                TEST_FAIL("import failed: %s", err);
+                TEST_FAIL("import failed: %s", err.message);
         ASSERT_TRUE(is_hex_digest(id, 64));
         ASSERT_OK(read_file_full(good, 1u << 30, &good_bytes, &good_size));
         /* 2.26 M backbone + head parameters as float32, plus the header */
@@ -234,13 +236,14 @@ TEST(broken_packages)
         expect_fail(dir, "not nsfwjs");
 
         /* a bad weight file is refused on load, not run */
-        _cleanup_free_ char *wf = NULL, *err = NULL;
+        _cleanup_free_ char *wf = NULL;
+        Error err = {};
         Backbone *bb = NULL;
         ASSERT_TRUE(asprintf(&wf, "%s/cut.safetensors", tmp) > 0);
         run("head -c 5000000 '%s' > '%s'", good, wf);
         ASSERT_TRUE(backbone_load(wf, &bb, &err) < 0);
         ASSERT_TRUE(!bb);
-        fprintf(stderr, "  expected load error: %s\n", err);
+        fprintf(stderr, "  expected load error: %s\n", err.message);
 
         run("rm -rf '%s'", tmp);
 }

@@ -24,11 +24,11 @@ static const char *write_config(const char *text)
 static Config *load_ok(const char *text)
 {
         Config *c = NULL;
-        char *err = NULL;
+        Error err = {};
         const char *path = write_config(text);
         if (config_load(path, &c, &err) < 0)
-                TEST_FAIL("config_load: %s", err);
-        ASSERT_TRUE(err == NULL);
+                TEST_FAIL("config_load: %s", err.message);
+        ASSERT_TRUE(!error_is_set(&err));
         return c;
 }
 
@@ -36,15 +36,16 @@ static Config *load_ok(const char *text)
 static void load_bad(const char *text, unsigned line, const char *key)
 {
         Config *c = NULL;
-        _cleanup_free_ char *err = NULL, *want = NULL;
+        _cleanup_free_ char *want = NULL;
+        Error err = {};
         const char *path = write_config(text);
         ASSERT_ERROR(config_load(path, &c, &err), EINVAL);
         ASSERT_TRUE(c == NULL);
-        ASSERT_TRUE(err);
-        fprintf(stderr, "  %s\n", err);
+        ASSERT_TRUE(error_is_set(&err));
+        fprintf(stderr, "  %s\n", err.message);
         ASSERT_TRUE(asprintf(&want, "%s:%u: %s", path, line, key) > 0);
-        if (!strstr(err, want))
-                TEST_FAIL("error \"%s\" does not start with \"%s\"", err, want);
+        if (!strstr(err.message, want))
+                TEST_FAIL("error \"%s\" does not start with \"%s\"", err.message, want);
 }
 
 TEST(defaults)
@@ -313,7 +314,7 @@ TEST(sites)
 TEST(fluff_site_environment)
 {
         Config *c = NULL;
-        _cleanup_free_ char *err = NULL;
+        Error err = {};
         const char *path = write_config("site = https://e926.net\n");
         ASSERT_EQ(setenv("FLUFF_SITE", "http://127.0.0.1:4321/", 1), 0);
         ASSERT_OK(config_load(path, &c, NULL));
@@ -322,8 +323,8 @@ TEST(fluff_site_environment)
 
         ASSERT_EQ(setenv("FLUFF_SITE", "http://example.com", 1), 0);
         ASSERT_ERROR(config_load(path, &c, &err), EINVAL);
-        fprintf(stderr, "  %s\n", err);
-        ASSERT_TRUE(strstr(err, "FLUFF_SITE"));
+        fprintf(stderr, "  %s\n", err.message);
+        ASSERT_TRUE(strstr(err.message, "FLUFF_SITE"));
         ASSERT_TRUE(c == NULL);
 
         ASSERT_EQ(setenv("FLUFF_SITE", "", 1), 0); /* empty: ignored */
@@ -368,25 +369,24 @@ TEST(malformed_lines)
 TEST(not_a_config_file)
 {
         Config *c = NULL;
-        _cleanup_free_ char *err = NULL, *big = malloc(70000);
+        _cleanup_free_ char *big = malloc(70000);
+        Error err = {};
         memset(big, 'a', 69999);
         big[69999] = 0;
         const char *path = write_config(big);
         ASSERT_ERROR(config_load(path, &c, &err), EFBIG);
-        ASSERT_TRUE(strstr(err, path));
-        free(err);
-        err = NULL;
+        ASSERT_TRUE(strstr(err.message, path));
+        err = (Error){};
         ASSERT_OK(write_file_atomic(path, "crop = centre\n\0site = x\n", 24, 0644));
         ASSERT_ERROR(config_load(path, &c, &err), EINVAL);
-        ASSERT_TRUE(strstr(err, "NUL"));
-        free(err);
-        err = NULL;
+        ASSERT_TRUE(strstr(err.message, "NUL"));
+        err = (Error){};
         /* a folder where the file should be */
         _cleanup_free_ char *sub = NULL;
         ASSERT_TRUE(asprintf(&sub, "%s/folder", dir) > 0);
         ASSERT_EQ(mkdir(sub, 0700), 0);
         ASSERT_TRUE(config_load(sub, &c, &err) < 0);
-        ASSERT_TRUE(err && strstr(err, sub));
+        ASSERT_TRUE(strstr(err.message, sub));
         ASSERT_EQ(rmdir(sub), 0);
 }
 

@@ -26,7 +26,7 @@ static char *path_in(const char *name)
 
 /* Runs credentials_load with stderr captured, and checks neither the error
  * nor anything logged contains the key. */
-static int load_quietly(const char *path, Credentials **ret, char **ret_error, char **ret_log)
+static int load_quietly(const char *path, Credentials **ret, Error *error, char **ret_log)
 {
         _cleanup_free_ char *logpath = path_in("stderr.log");
         fflush(stderr);
@@ -35,7 +35,7 @@ static int load_quietly(const char *path, Credentials **ret, char **ret_error, c
         ASSERT_TRUE(saved >= 0 && fd >= 0);
         ASSERT_TRUE(dup2(fd, STDERR_FILENO) >= 0);
         close(fd);
-        int r = credentials_load(path, ret, ret_error);
+        int r = credentials_load(path, ret, error);
         fflush(stderr);
         ASSERT_TRUE(dup2(saved, STDERR_FILENO) >= 0);
         close(saved);
@@ -45,10 +45,10 @@ static int load_quietly(const char *path, Credentials **ret, char **ret_error, c
         (void)unlink(logpath);
         if (strstr(log, KEY))
                 TEST_FAIL("the key was logged: %s", log);
-        if (ret_error && *ret_error && strstr(*ret_error, KEY))
-                TEST_FAIL("the key is in the error: %s", *ret_error);
-        if (ret_error && *ret_error && strstr(*ret_error, KEY + 4))
-                TEST_FAIL("part of the key is in the error: %s", *ret_error);
+        if (error && strstr(error->message, KEY))
+                TEST_FAIL("the key is in the error: %s", error->message);
+        if (error && strstr(error->message, KEY + 4))
+                TEST_FAIL("part of the key is in the error: %s", error->message);
         if (ret_log)
                 *ret_log = log;
         else
@@ -91,7 +91,8 @@ TEST(validation)
 
 TEST(round_trip_mode_and_atomicity)
 {
-        _cleanup_free_ char *p = NULL, *err = NULL;
+        _cleanup_free_ char *p = NULL;
+        Error err = {};
         _cleanup_(credentials_freep) Credentials *c = NULL, *back = NULL;
         struct stat st;
 
@@ -174,7 +175,8 @@ TEST(too_open_permissions_are_fixed)
 
 TEST(untrusted_files_refused)
 {
-        _cleanup_free_ char *real = path_in("real-creds"), *link = path_in("link-creds"), *err = NULL;
+        _cleanup_free_ char *real = path_in("real-creds"), *link = path_in("link-creds");
+        Error err = {};
         _cleanup_(credentials_freep) Credentials *c = NULL;
         Credentials *back = NULL;
 
@@ -182,15 +184,14 @@ TEST(untrusted_files_refused)
         ASSERT_OK(credentials_save(real, c));
         ASSERT_EQ(symlink(real, link), 0);
         ASSERT_ERROR(load_quietly(link, &back, &err, NULL), EPERM);
-        fprintf(stderr, "  %s\n", err);
-        ASSERT_TRUE(strstr(err, "symbolic link"));
-        free(err);
-        err = NULL;
+        fprintf(stderr, "  %s\n", err.message);
+        ASSERT_TRUE(strstr(err.message, "symbolic link"));
+        err = (Error){};
 
         _cleanup_free_ char *fifo = path_in("fifo-creds");
         ASSERT_EQ(mkfifo(fifo, 0600), 0);
         ASSERT_ERROR(load_quietly(fifo, &back, &err, NULL), EPERM);
-        fprintf(stderr, "  %s\n", err);
+        fprintf(stderr, "  %s\n", err.message);
         ASSERT_TRUE(back == NULL);
 }
 
@@ -211,26 +212,25 @@ TEST(malformed_files)
         _cleanup_free_ char *p = path_in("bad-creds");
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                _cleanup_free_ char *err = NULL;
+                Error err = {};
                 Credentials *c = NULL;
                 ASSERT_OK(write_file_atomic(p, bad[i], strlen(bad[i]), 0600));
                 int r = load_quietly(p, &c, &err, NULL);
                 if (r != -EBADMSG)
                         TEST_FAIL("case %zu: expected -EBADMSG, got %d", i, r);
                 ASSERT_TRUE(c == NULL);
-                ASSERT_TRUE(err && strstr(err, p));
-                fprintf(stderr, "  %s\n", err);
+                ASSERT_TRUE(strstr(err.message, p));
+                fprintf(stderr, "  %s\n", err.message);
         }
 
         /* binary junk with a NUL, and a huge file */
         char junk[64] = "username = u\napi_key = " KEY "\n";
         junk[5] = 0;
         ASSERT_OK(write_file_atomic(p, junk, sizeof junk, 0600));
-        _cleanup_free_ char *err = NULL;
+        Error err = {};
         Credentials *c = NULL;
         ASSERT_ERROR(load_quietly(p, &c, &err, NULL), EBADMSG);
-        free(err);
-        err = NULL;
+        err = (Error){};
         _cleanup_free_ char *big = malloc(10000);
         memset(big, 'k', 10000);
         ASSERT_OK(write_file_atomic(p, big, 10000, 0600));
@@ -268,10 +268,10 @@ TEST(bound_to_their_site)
         ASSERT_ERROR(credentials_set_site(c, "https://e621.net\nx"), EINVAL);
         const char bad[] = "site = http://example.org\nusername = u\napi_key = " KEY "\n";
         ASSERT_OK(write_file_atomic(p, bad, sizeof bad - 1, 0600));
-        _cleanup_free_ char *err = NULL;
+        Error err = {};
         Credentials *none = NULL;
         ASSERT_ERROR(load_quietly(p, &none, &err, NULL), EBADMSG);
-        ASSERT_TRUE(strstr(err, ":1:"));
+        ASSERT_TRUE(strstr(err.message, ":1:"));
 
         /* a file from before sites were recorded belongs to the real site */
         const char old[] = "username = u\napi_key = " KEY "\n";

@@ -20,12 +20,6 @@
 #include "ref-conv.h"
 #include "vk-test.h"
 
-static char *mfree_str(char *s)
-{
-        free(s);
-        return NULL;
-}
-
 static void random_params(ModelCnn *c, uint64_t seed)
 {
         CnnParam p[CNN_PARAMS_MAX];
@@ -234,7 +228,7 @@ TEST(learns_a_pixel_only_pattern)
         static float logits[NL], features[NL * 32];
         size_t n_train = 0, n_val = 0;
         _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         CnnTrainOptions o = CNN_TRAIN_OPTIONS_DEFAULT;
 
         ASSERT_TRUE(rgb);
@@ -366,18 +360,19 @@ static void outside(json_object *hdr)
 static void refused(const uint8_t *data, size_t size, const char *what)
 {
         _cleanup_(model_freep) Model *l = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
 
         ASSERT_ERROR(model_load_from_memory(data, size, &l, &error), EBADMSG);
-        ASSERT_TRUE(error != NULL);
-        fprintf(stderr, "  %s: \"%s\"\n", what, error);
-        ASSERT_TRUE(strstr(error, "CNN") != NULL);
+        ASSERT_TRUE(error_is_set(&error));
+        fprintf(stderr, "  %s: \"%s\"\n", what, error.message);
+        ASSERT_TRUE(strstr(error.message, "CNN") != NULL);
 }
 
 TEST(file_round_trip_and_damage)
 {
         _cleanup_(model_freep) Model *m = model_with_cnn(), *l = NULL;
-        _cleanup_free_ char *error = NULL, *info = NULL;
+        _cleanup_free_ char *info = NULL;
+        Error error = {};
         size_t size, n2;
 
         _cleanup_free_ uint8_t *data = save_to_memory(m, &size);
@@ -447,7 +442,7 @@ TEST(crops_from_files)
         static uint8_t img[SIDE * SIDE * 3];
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
         _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         ModelFeatureSet set = {.name = CNN_FEATURE_SET, .offset = 0, .dim = cnn_feature_dim(&a)};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
@@ -507,11 +502,11 @@ TEST(crops_from_files)
                 ASSERT_OK(model_dataset_add(ds2, zeros, NULL, 0, i % 2 == 0 ? 1 : -1));
         char *saved = paths[5];
         paths[5] = paths[NJ];
-        error = mfree_str(error);
+        error = (Error){};
         ASSERT_ERROR(
                 cnn_train_dataset(vkt_engine(), &a, ds2, (const char *const *)paths, &o, 3.0, &c2, &error),
                 EBADMSG);
-        ASSERT_TRUE(error && strstr(error, "corrupt.jpg"));
+        ASSERT_TRUE(strstr(error.message, "corrupt.jpg"));
         paths[5] = saved;
 
         for (int i = 0; i < NJ + 2; i++) {

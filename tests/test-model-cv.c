@@ -57,7 +57,7 @@ static ModelDataset *make_dataset(uint64_t seed, size_t n, uint8_t *truth)
 static Model *train(const ModelDataset *ds, uint64_t seed, bool features)
 {
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         ModelMetrics mt;
         Model *m = NULL;
         /* epochs, not the clock, end each head (a loaded machine must not
@@ -72,7 +72,7 @@ static Model *train(const ModelDataset *ds, uint64_t seed, bool features)
         (void)vkt_engine(); /* the device's start-up is not the first fold's */
         int r = model_train(vkt_engine(), ds, &o, &m, &mt, &error);
         if (r < 0)
-                fprintf(stderr, "  %s\n", error);
+                fprintf(stderr, "  %s\n", error.message);
         ASSERT_OK(r);
         const ModelQuality *q = &m->quality;
         fprintf(stderr,
@@ -115,8 +115,7 @@ static Model *train(const ModelDataset *ds, uint64_t seed, bool features)
 
 static void predict(const Model *m, const ModelDataset *ds, float *p)
 {
-        ASSERT_OK(
-                model_predict(m, vkt_engine(), ds->features, ds->tag_offsets, ds->tags, ds->n, p, NULL, 0));
+        ASSERT_OK(model_predict(m, vkt_engine(), ds->features, ds->tag_offsets, ds->tags, ds->n, p, NULL));
 }
 
 TEST(cross_validated_model)
@@ -127,7 +126,7 @@ TEST(cross_validated_model)
         _cleanup_(model_freep) Model *m1 = train(ds, 1, true), *m2 = train(ds, 1, true),
                                      *m3 = train(ds, 2, true), *loaded = NULL;
         static float p1[N_NEW], p2[N_NEW], p3[N_NEW], pl[N_NEW];
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
 
         /* the image part is there: the model beats the tags-only baseline */
         ASSERT_TRUE(m1->quality.model.roc_auc > m1->quality.baseline.roc_auc + 0.05);

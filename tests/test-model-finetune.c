@@ -171,7 +171,7 @@ TEST(bad_options_refused)
         Synth *s = make_synth();
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         Model *m = NULL;
 
         o.time_budget_s = 1;

@@ -33,13 +33,13 @@ static Model *small_model(bool with_tail)
         return m;
 }
 
-static int save_and_load(Model *m, Model **ret, char **ret_error)
+static int save_and_load(Model *m, Model **ret, Error *error)
 {
         char dir[] = "/tmp/fluff-test-ft-file-XXXXXX", path[128];
         ASSERT_TRUE(mkdtemp(dir) != NULL);
         snprintf(path, sizeof(path), "%s/model.safetensors", dir);
         ASSERT_OK(model_save(m, path));
-        int r = model_load(path, ret, ret_error);
+        int r = model_load(path, ret, error);
         ASSERT_OK(unlink(path));
         ASSERT_OK(rmdir(dir));
         return r;
@@ -81,10 +81,10 @@ TEST(misfit_tail_refused)
 {
         /* a layer of 4 outputs cannot compute the 16 floats of "b16_project" */
         _cleanup_(model_freep) Model *m = small_model(true), *back = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         strcpy(m->tail->set, "b16_project");
         ASSERT_EQ(save_and_load(m, &back, &error), -EBADMSG);
-        ASSERT_TRUE(error && strstr(error, "fine-tuned layer"));
+        ASSERT_TRUE(strstr(error.message, "fine-tuned layer"));
         strcpy(m->tail->set, "nowhere");
         ASSERT_EQ(save_and_load(m, &back, NULL), -EBADMSG);
         ASSERT_TRUE(back == NULL);
@@ -93,7 +93,8 @@ TEST(misfit_tail_refused)
 static void expect_edit_refused(const Model *m, const char *from, const char *to)
 {
         char dir[] = "/tmp/fluff-test-ft-file-XXXXXX", path[128];
-        _cleanup_free_ char *data = NULL, *error = NULL;
+        _cleanup_free_ char *data = NULL;
+        Error error = {};
         _cleanup_(model_freep) Model *back = NULL;
         size_t size;
 
@@ -107,8 +108,8 @@ static void expect_edit_refused(const Model *m, const char *from, const char *to
         ASSERT_TRUE(at != NULL && strlen(from) == strlen(to));
         memcpy(at, to, strlen(to));
         ASSERT_EQ(model_load_from_memory((const uint8_t *)data, size, &back, &error), -EBADMSG);
-        ASSERT_TRUE(error != NULL);
-        fprintf(stderr, "  %s → %s: %s\n", from, to, error);
+        ASSERT_TRUE(error_is_set(&error));
+        fprintf(stderr, "  %s → %s: %s\n", from, to, error.message);
 }
 
 TEST(damaged_tail_refused)

@@ -94,7 +94,7 @@ static double train_auc(ModelDataset *ds, bool features, bool tags, double budge
 {
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         ModelMetrics mt;
         Progress p = {};
         Model *m;
@@ -197,15 +197,15 @@ TEST(feature_set_selection)
 TEST(too_few_labels)
 {
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(2, 200, 19);
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         Model *m = NULL;
 
         ASSERT_ERROR(model_train(vkt_engine(), ds, &o, &m, NULL, &error), ENODATA);
         ASSERT_TRUE(m == NULL);
-        ASSERT_TRUE(error && strstr(error, "19 liked") && strstr(error, "Like or dislike more"));
-        fprintf(stderr, "  %s\n", error);
+        ASSERT_TRUE(strstr(error.message, "19 liked") && strstr(error.message, "Like or dislike more"));
+        fprintf(stderr, "  %s\n", error.message);
         /* the threshold is the caller's: 19 is enough when it says so */
         o.min_per_class = 19;
         o.time_budget_s = 0.5;
@@ -307,7 +307,7 @@ static void *cancel_later(void *ud)
 TEST(cancel)
 {
         _cleanup_(model_dataset_freep) ModelDataset *ds = make_dataset(4, 800, SIZE_MAX);
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
         Canceller c = {};
@@ -323,7 +323,7 @@ TEST(cancel)
         ASSERT_ERROR(model_train(vkt_engine(), ds, &o, &m, NULL, &error), ECANCELED);
         double late = (double)now_usec(CLOCK_MONOTONIC) / 1e6 - c.set_at;
         ASSERT_EQ(pthread_join(th, NULL), 0);
-        fprintf(stderr, "  stopped %.3f s after the cancel: %s\n", late, error);
+        fprintf(stderr, "  stopped %.3f s after the cancel: %s\n", late, error.message);
         ASSERT_TRUE(m == NULL);
         ASSERT_TRUE(late < 0.5);
 }

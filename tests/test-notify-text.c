@@ -75,6 +75,26 @@ TEST(single_plain_with_actions)
         batch_free(b);
 }
 
+TEST(single_explained)
+{
+        /* a NewPredictions2 row: the parts of the logit, then the tags */
+        Batch *b = batch(2, "wolf", "canine +0.31, feral -0.12");
+        for (size_t i = 0; i < 2; i++) {
+                b->posts[i].explained = true;
+                b->posts[i].image_share = 1.204;
+                b->posts[i].tags_share = 0.19;
+                b->posts[i].bias = -0.4;
+                b->posts[i].logit = 0.994;
+        }
+        _cleanup_free_ char *summary = NULL, *body = NULL, *gs = NULL, *gb = NULL;
+        ASSERT_OK(text_single(b, false, true, &summary, &body));
+        ASSERT_STREQ(body, "New on \xe2\x80\x9cwolf\xe2\x80\x9d\n"
+                           "image +1.20 + tags +0.19 + bias -0.40 = logit +0.99\ncanine +0.31, feral -0.12");
+        ASSERT_OK(text_group(b, false, true, &gs, &gb));
+        ASSERT_TRUE(strstr(gb, "100: 90% (image +1.2, tags +0.2), canine +0.31, feral -0.12\n"));
+        batch_free(b);
+}
+
 TEST(single_markup_without_actions)
 {
         Batch *b = batch(1, "a&b", "<i>tag</i> +0.5");

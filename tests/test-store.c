@@ -67,7 +67,8 @@ TEST(create_from_nothing)
 TEST(migrate_from_each_older_version)
 {
         for (unsigned from = 0; from < STORE_SCHEMA_VERSION; from++) {
-                _cleanup_free_ char *dir = test_tmpdir(), *path = NULL, *err = NULL;
+                _cleanup_free_ char *dir = test_tmpdir(), *path = NULL;
+                Error err = {};
                 Store *s = NULL;
                 ASSERT_TRUE(asprintf(&path, "%s/fluff.db", dir) > 0);
                 ASSERT_OK(store_open_version(path, from, &s, &err));
@@ -83,7 +84,7 @@ TEST(migrate_from_each_older_version)
                 ASSERT_EQ(raw_i64(path, "PRAGMA user_version"), from);
 
                 if (store_open(path, &s, &err) < 0)
-                        TEST_FAIL("migrating from %u: %s", from, err);
+                        TEST_FAIL("migrating from %u: %s", from, err.message);
                 ASSERT_EQ(raw_i64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
                 ASSERT_OK(store_check_integrity(s));
                 if (from >= 1) {
@@ -97,8 +98,11 @@ TEST(migrate_from_each_older_version)
                 uint64_t id;
                 ASSERT_OK(store_outbox_add(s, 42, 1, 1, &id));
                 ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &id));
-                StoreModel m = {.state = STORE_MODEL_INSTALLED, .trigger = "manual", .towers = "both",
-                                .info = "{}", .auc = 0.8};
+                StoreModel m = {.state = STORE_MODEL_INSTALLED,
+                                .trigger = "manual",
+                                .towers = "both",
+                                .info = "{}",
+                                .auc = 0.8};
                 StoreLabelled l = {.post_id = 42, .label = 1};
                 ASSERT_OK(store_model_add(s, &m, &l, 1, &id));
                 ASSERT_OK(store_model_installed(s, &id));
@@ -109,7 +113,8 @@ TEST(migrate_from_each_older_version)
 
 TEST(newer_version_is_left_untouched)
 {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *before = NULL, *after = NULL, *err = NULL;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *before = NULL, *after = NULL;
+        Error err = {};
         size_t nb, na;
         Store *s = test_store(&dir, &path);
         test_upsert(s, 1);
@@ -118,8 +123,8 @@ TEST(newer_version_is_left_untouched)
         ASSERT_OK(read_file_full(path, 1 << 24, &before, &nb));
 
         ASSERT_ERROR(store_open(path, &s, &err), EPROTONOSUPPORT);
-        fprintf(stderr, "  %s\n", err);
-        ASSERT_TRUE(strstr(err, path) && strstr(err, "newer"));
+        fprintf(stderr, "  %s\n", err.message);
+        ASSERT_TRUE(strstr(err.message, path) && strstr(err.message, "newer"));
         ASSERT_OK(read_file_full(path, 1 << 24, &after, &na));
         ASSERT_EQ(na, nb);
         ASSERT_TRUE(memcmp(before, after, nb) == 0);
@@ -129,7 +134,8 @@ TEST(newer_version_is_left_untouched)
 
 TEST(not_a_database)
 {
-        _cleanup_free_ char *dir = test_tmpdir(), *path = NULL, *err = NULL, *after = NULL;
+        _cleanup_free_ char *dir = test_tmpdir(), *path = NULL, *after = NULL;
+        Error err = {};
         Store *s = NULL;
         ASSERT_TRUE(asprintf(&path, "%s/fluff.db", dir) > 0);
         char junk[8192];
@@ -137,15 +143,14 @@ TEST(not_a_database)
                 junk[i] = (char)(i * 131 + 7);
         ASSERT_OK(write_file_atomic(path, junk, sizeof junk, 0600));
         ASSERT_ERROR(store_open(path, &s, &err), EBADMSG);
-        fprintf(stderr, "  %s\n", err);
-        ASSERT_TRUE(strstr(err, path) && strstr(err, "not a SQLite database"));
+        fprintf(stderr, "  %s\n", err.message);
+        ASSERT_TRUE(strstr(err.message, path) && strstr(err.message, "not a SQLite database"));
         size_t n;
         ASSERT_OK(read_file_full(path, 1 << 20, &after, &n));
         ASSERT_TRUE(n == sizeof junk && memcmp(after, junk, n) == 0);
 
         /* a text file, e.g. a config written to the wrong name */
-        free(err);
-        err = NULL;
+        err = (Error){};
         const char text[] = "site = https://e621.net\nrate_limit = 1\n";
         ASSERT_OK(write_file_atomic(path, text, sizeof text - 1, 0600));
         ASSERT_ERROR(store_open(path, &s, &err), EBADMSG);
@@ -154,7 +159,8 @@ TEST(not_a_database)
 
 static void corrupt_and_open(size_t from_eighth)
 {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL, *err = NULL;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL;
+        Error err = {};
         Store *s = test_store(&dir, &path);
         ASSERT_OK(store_begin(s));
         for (uint64_t id = 1; id <= 600; id++)
@@ -177,7 +183,7 @@ static void corrupt_and_open(size_t from_eighth)
                 fprintf(stderr, "  integrity check: %s\n", store_error(s));
                 store_free(s);
         } else
-                fprintf(stderr, "  open: %s\n", err);
+                fprintf(stderr, "  open: %s\n", err.message);
         ASSERT_EQ(r, -EBADMSG);
         test_rm_rf(dir);
 }
@@ -302,12 +308,13 @@ TEST(unwritable_folder)
                 fprintf(stderr, "  (root ignores folder permissions: not checked)\n");
                 return;
         }
-        _cleanup_free_ char *dir = test_tmpdir(), *path = NULL, *err = NULL;
+        _cleanup_free_ char *dir = test_tmpdir(), *path = NULL;
+        Error err = {};
         Store *s = NULL;
         ASSERT_EQ(chmod(dir, 0500), 0);
         ASSERT_TRUE(asprintf(&path, "%s/sub/fluff.db", dir) > 0);
         ASSERT_TRUE(store_open(path, &s, &err) < 0);
-        ASSERT_TRUE(err && strstr(err, path));
+        ASSERT_TRUE(strstr(err.message, path));
         ASSERT_EQ(chmod(dir, 0700), 0);
         test_rm_rf(dir);
 }

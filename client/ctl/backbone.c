@@ -43,14 +43,23 @@ void backbone_status_json(const ManagerInfo *m, struct json_object *o)
         json_object_object_add(o, "backbone", b);
 }
 
-/* The daemon does not share our working directory. */
-static int absolute(const char *arg, char **ret)
+/* Opens a file the user named, to pass it to fluffd as a descriptor: fluffd
+ * (with another /tmp, maybe) reads exactly the file meant, and never waits on
+ * a FIFO. what says what the file should be. */
+static int open_regular(const char *arg, const char *what)
 {
-        char *p = realpath(arg, NULL);
-        if (!p)
-                return log_error_errno(errno, "Cannot use \"%s\": %m", arg);
-        *ret = p;
-        return 0;
+        _cleanup_close_ int fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        struct stat st;
+
+        if (fd < 0)
+                return log_error_errno(errno, "Cannot open \"%s\": %m", arg);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "Cannot read \"%s\": %m", arg);
+        if (S_ISDIR(st.st_mode))
+                return log_error_errno(EISDIR, "\"%s\" is a folder, not %s.", arg, what);
+        if (!S_ISREG(st.st_mode))
+                return log_error_errno(EINVAL, "\"%s\" is not a regular file (%s).", arg, what);
+        return TAKE_FD(fd);
 }
 
 static int backbone_classify(sd_bus *bus, const char *arg)
@@ -62,16 +71,9 @@ static int backbone_classify(sd_bus *bus, const char *arg)
         double p;
         int r;
 
-        /* Opened here and passed as a descriptor: fluffd (another /tmp, maybe)
-         * reads exactly the file meant, and never waits on a FIFO. */
-        _cleanup_close_ int fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        struct stat st;
+        _cleanup_close_ int fd = open_regular(arg, "a JPEG, PNG, GIF or WebP image");
         if (fd < 0)
-                return log_error_errno(errno, "Cannot open \"%s\": %m", arg);
-        if (fstat(fd, &st) < 0)
-                return log_error_errno(errno, "Cannot read \"%s\": %m", arg);
-        if (!S_ISREG(st.st_mode))
-                return log_error_errno(EINVAL, "\"%s\" is not a regular file.", arg);
+                return fd;
         r = sd_bus_message_new_method_call(bus, &m, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
                                            "ClassifyImageFd");
         if (r >= 0)
@@ -134,17 +136,32 @@ static int backbone_status(sd_bus *bus)
         return 0;
 }
 
-int verb_backbone(int argc, char *argv[], sd_bus *bus)
+static int backbone_import(sd_bus *bus, const char *arg)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_free_ char *what = NULL;
         int r;
 
-        if (streq(argv[1], "import") && argc == 3) {
-                r = absolute(argv[2], &path);
-                if (r < 0)
-                        return r;
-                return job_call_and_wait(bus, "ImportBackbone", "import the backbone", path);
-        }
+        _cleanup_close_ int fd =
+                open_regular(arg, "the package tarball (the .tgz \"npm pack nsfwjs@4.4.0\" writes)");
+        if (fd < 0)
+                return fd;
+        r = sd_bus_message_new_method_call(bus, &m, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                                           "ImportBackboneFd");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "h", fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the ImportBackboneFd call: %m");
+        /* fluffd knows only a descriptor: the message names the file */
+        if (asprintf(&what, "import \"%s\"", arg) < 0)
+                return log_oom();
+        return job_call_message_and_wait(bus, m, what);
+}
+
+int verb_backbone(int argc, char *argv[], sd_bus *bus)
+{
+        if (streq(argv[1], "import") && argc == 3)
+                return backbone_import(bus, argv[2]);
         if (streq(argv[1], "classify") && argc == 3)
                 return backbone_classify(bus, argv[2]);
         if (streq(argv[1], "status") && argc == 2)

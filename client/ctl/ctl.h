@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <systemd/sd-bus.h>
 
+#include "explain.h"
 #include "fluff/util.h"
 
 extern bool arg_json;
@@ -111,19 +112,22 @@ extern char *arg_sheet;    /* --sheet FILE */
 int parse_count_arg(const char *s);
 int verb_predict(int argc, char *argv[], sd_bus *bus);
 int verb_predictions(int argc, char *argv[], sd_bus *bus);
-/* A row of a(tdssss), as GetPredictions, NewPredictions and Review carry them. */
+/* A row of a(tdssss), as GetPredictions, NewPredictions and Review carry them,
+ * or of a(tdssssa{sv}) (GetPredictions2, NewPredictions2) with its explanation. */
 typedef struct Prediction {
         uint64_t id;
         double score;
         const char *label, *top_tags, *image, *url; /* borrowed from the message */
+        Explanation why;                            /* .present false: none sent */
 } Prediction;
-/* Reads the a(tdssss) at the message's position. */
+/* Reads the a(tdssss) or a(tdssssa{sv}) at the message's position. */
 int prediction_rows_read(sd_bus_message *m, Prediction **ret, size_t *ret_n);
 /* The table (a header line, one line per post); returns the likely likes. */
 size_t prediction_rows_print(const Prediction *rows, size_t n, const char *label_header);
 struct json_object *prediction_rows_json(const Prediction *rows, size_t n);
-/* That array of {rank, id, score, label, top_tags: [{tag, push}], image, url}
- * on standard output. */
+/* That array of {rank, id, score, label, top_tags: [{tag, push}], image, url,
+ * explanation: {logit, bias, image, tags, calibration, tags_up: [{tag, push}],
+ * tags_down: [...]} or null} on standard output. */
 void prediction_rows_print_json(const Prediction *rows, size_t n);
 
 /* Watches: "watch add|list|remove|run". */

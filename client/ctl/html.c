@@ -77,6 +77,7 @@ static const char STYLE[] =
         ".cap{padding:8px 10px;color:#e8eaed}"
         ".cap .head{display:flex;justify-content:space-between;font-weight:bold}"
         ".cap .id a{color:#8ab4f8}"
+        ".cap .why{font-size:12px;color:#bdc1c6;margin-top:4px}"
         ".tags{margin:6px 0 0;padding:0;list-style:none;font-size:13px}"
         ".tags li{display:flex;justify-content:space-between;gap:8px}"
         ".tags .up{color:#34a853}.tags .down{color:#d9483c}";
@@ -147,7 +148,20 @@ int html_page_write(const char *out, const RunHeading *h, const Prediction *rows
                         "<span class=\"%s\">%.3f %s</span></div>\n<div class=\"id\"><a href=\"",
                         i + 1, cls, p->score, cls);
                 put_escaped(f, p->url);
-                fprintf(f, "\">post %" PRIu64 "</a></div>\n<ul class=\"tags\">", p->id);
+                fprintf(f, "\">post %" PRIu64 "</a></div>\n", p->id);
+                if (p->why.present) {
+                        /* the parts of the score's logit, which add up */
+                        char why[160];
+                        explanation_parts(&p->why, why, sizeof(why));
+                        fprintf(f,
+                                "<div class=\"why\" data-image=\"%.4f\" data-tags=\"%.4f\" "
+                                "data-bias=\"%.4f\" "
+                                "data-logit=\"%.4f\">",
+                                p->why.image, p->why.tags, p->why.bias, p->why.logit);
+                        put_escaped(f, why);
+                        fputs("</div>\n", f);
+                }
+                fputs("<ul class=\"tags\">", f);
                 (void)tag_pushes_parse(p->top_tags, &tags, &n_tags);
                 for (size_t j = 0; j < n_tags; j++) {
                         fputs("<li><span>", f);

@@ -5,6 +5,7 @@
 
 #include "bus-util.h"
 #include "ctl.h"
+#include "fluff/text.h"
 
 bool arg_json;
 bool arg_quiet;
@@ -404,15 +405,16 @@ static int dispatch(int argc, char *argv[])
                         return EXIT_SUCCESS;
                 }
                 if (argc > 1)
-                        log_error("Unknown command \"%s %.64s\"; see \"%s --help\".", argv[0], argv[1],
-                                  program_invocation_short_name);
+                        log_error("Unknown command \"%s %.*s\"; see \"%s --help\".", argv[0],
+                                  (int)utf8_prefix_len(argv[1], 64), argv[1], program_invocation_short_name);
                 else
                         log_error("\"%s\" needs a sub-command; see \"%s --help\".", argv[0],
                                   program_invocation_short_name);
                 return EXIT_USAGE;
         }
         if (!v) {
-                (void)usage_error(NULL, "Unknown command \"%.64s\"", argv[0]);
+                (void)usage_error(NULL, "Unknown command \"%.*s\"", (int)utf8_prefix_len(argv[0], 64),
+                                  argv[0]);
                 return EXIT_USAGE;
         }
         /* The sub-command is the options' argv[0]; the verb keeps seeing both. */
@@ -428,8 +430,10 @@ static int dispatch(int argc, char *argv[])
                 return EXIT_USAGE;
         }
         if (n > v->max_args) {
-                (void)usage_error(v, "Too many arguments for \"%s%s%s\": \"%.64s\"", v->name,
-                                  v->sub ? " " : "", strempty(v->sub), argv[first + v->max_args]);
+                (void)usage_error(v, "Too many arguments for \"%s%s%s\": \"%.*s\"", v->name,
+                                  v->sub ? " " : "", strempty(v->sub),
+                                  (int)utf8_prefix_len(argv[first + v->max_args], 64),
+                                  argv[first + v->max_args]);
                 return EXIT_USAGE;
         }
 

@@ -157,7 +157,7 @@ void table_print(const Table *t, unsigned width)
         for (size_t i = 0; i < n; i++)
                 total += w[i] + (i + 1 < n ? GAP : 0);
         if (width > 0 && total > width) {
-                /* first the list shrinks, down to its header; then URLs go */
+                /* first the list shrinks, down to its header; then URLs go, then optional columns */
                 if (list != SIZE_MAX) {
                         size_t min = text_width(t->headers[list]) + 6, over = total - width;
                         size_t cut = MIN(over, w[list] > min ? w[list] - min : 0);
@@ -169,7 +169,13 @@ void table_print(const Table *t, unsigned width)
                                 shown[i] = false;
                                 total -= w[i] + GAP;
                         }
-                /* what the URLs left, the list gets back */
+                /* then the optional columns, from the right */
+                for (size_t i = n; i-- > 0 && total > width;)
+                        if (t->flags[i] & COLUMN_OPTIONAL) {
+                                shown[i] = false;
+                                total -= w[i] + GAP;
+                        }
+                /* what the dropped columns left, the list gets back */
                 if (list != SIZE_MAX && total < width) {
                         size_t full = text_width(t->headers[list]);
                         for (size_t r = 0; r < t->n_rows; r++)

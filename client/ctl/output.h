@@ -24,9 +24,10 @@ void json_print(struct json_object *o);
 unsigned output_columns(void);
 
 typedef enum ColumnFlags {
-        COLUMN_RIGHT = 1u << 0, /* numbers */
-        COLUMN_LIST = 1u << 1,  /* a ", "-separated list: shrinks first, cut between items with "…" */
-        COLUMN_URL = 1u << 2,   /* dropped whole when there is no room left, never cut */
+        COLUMN_RIGHT = 1u << 0,    /* numbers */
+        COLUMN_LIST = 1u << 1,     /* a ", "-separated list: shrinks first, cut between items with "…" */
+        COLUMN_URL = 1u << 2,      /* dropped whole when there is no room left, never cut */
+        COLUMN_OPTIONAL = 1u << 3, /* dropped whole after the URLs, from the right */
 } ColumnFlags;
 
 typedef struct Table Table;

@@ -175,9 +175,13 @@ static void show_post(const Terminal *t, const Prediction *p, size_t i, size_t n
 {
         _cleanup_free_ char *tags = list_fit(p->top_tags, t->cols > 20 ? t->cols - 12 : 8);
 
+        /* the picture's and the tags' shares of the score (fluffctl(1), EXPLANATIONS) */
+        char why[64] = "";
+        if (p->why.present)
+                snprintf(why, sizeof(why), " (image %+.1f, tags %+.1f)", p->why.image, p->why.tags);
         fputs("\033[H\033[2J", stdout);
-        printf("\033[1mPost %zu of %zu\033[0m  id %" PRIu64 "  score %.3f, guess: %s\r\n", i + 1, n, p->id,
-               p->score, p->label);
+        printf("\033[1mPost %zu of %zu\033[0m  id %" PRIu64 "  score %.3f%s, guess: %s\r\n", i + 1, n, p->id,
+               p->score, why, p->label);
         printf("Top tags: %s\r\n", strempty(tags));
         draw_image(t, p->image);
         printf("\033[1m[l]\033[0mike  \033[1m[d]\033[0mislike  \033[1m[s]\033[0mkip  "

@@ -32,8 +32,14 @@ int verb_review(int argc, char *argv[], sd_bus *bus)
                         "\"review --interactive\" takes keys, not --json; see \"fluffctl review --help\".");
                 return VERB_USAGE_ERROR;
         }
-        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Review",
+        r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Review2",
                                &error, &reply, "u", (uint32_t)arg_count);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                /* a fluffd from before explanations */
+                sd_bus_error_free(&error);
+                r = sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                                       "Review", &error, &reply, "u", (uint32_t)arg_count);
+        }
         if (r < 0)
                 return bus_log_call_error("read the posts to review", &error, r);
         r = prediction_rows_read(reply, &rows, &n);

@@ -22,42 +22,51 @@ static gssize cut_at(const char *s, size_t max)
         return (gssize)max;
 }
 
+/* One tag in its colour, cut to fit half a tile. */
+static void tag_span(const char *tag, const char *colour, const char *arrow, char *buf, size_t size)
+{
+        gchar *e = g_markup_escape_text(tag, cut_at(tag, 10));
+        /* a no-break space: the arrow never ends a line without its tag */
+        snprintf(buf, size, "<span foreground=\"%s\">%s\302\240%s%s</span>", colour, arrow, e,
+                 strlen(tag) > 10 ? "\342\200\246" : "");
+        g_free(e);
+}
+
 /* The tag that pushed hardest towards like and towards dislike, in their
- * colours, each cut to fit half a tile. */
-static void tag_line(const char *top_tags, char *buf, size_t size)
+ * colours: from the explanation when there is one (exact pushes), else
+ * from the top tags (two decimals, so a push under 0.005 reads as none). */
+static void tag_line(const Prediction *p, char *buf, size_t size)
 {
         TagPush *t = NULL;
         size_t n = 0, up = SIZE_MAX, down = SIZE_MAX;
-        char a[64] = "", b[64] = "";
+        const char *up_tag = NULL, *down_tag = NULL;
+        char a[96] = "", b[96] = "";
 
         buf[0] = 0;
-        if (tag_pushes_parse(top_tags, &t, &n) < 0)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                if (t[i].push > 0 && (up == SIZE_MAX || t[i].push > t[up].push))
-                        up = i;
-                if (t[i].push < 0 && (down == SIZE_MAX || t[i].push < t[down].push))
-                        down = i;
+        if (p->why.present) {
+                up_tag = p->why.n_up > 0 ? p->why.up[0].tag : NULL;
+                down_tag = p->why.n_down > 0 ? p->why.down[0].tag : NULL;
+        } else if (tag_pushes_parse(p->top_tags, &t, &n) >= 0) {
+                for (size_t i = 0; i < n; i++) {
+                        if (t[i].push > 0 && (up == SIZE_MAX || t[i].push > t[up].push))
+                                up = i;
+                        if (t[i].push < 0 && (down == SIZE_MAX || t[i].push < t[down].push))
+                                down = i;
+                }
+                up_tag = up != SIZE_MAX ? t[up].tag : NULL;
+                down_tag = down != SIZE_MAX ? t[down].tag : NULL;
         }
-        if (up != SIZE_MAX) {
-                gchar *e = g_markup_escape_text(t[up].tag, cut_at(t[up].tag, 13));
-                snprintf(a, sizeof(a), "<span foreground=\"#34a853\">\342\226\262 %s%s</span>", e,
-                         strlen(t[up].tag) > 13 ? "\342\200\246" : "");
-                g_free(e);
-        }
-        if (down != SIZE_MAX) {
-                gchar *e = g_markup_escape_text(t[down].tag, cut_at(t[down].tag, 13));
-                snprintf(b, sizeof(b), "<span foreground=\"#d9483c\">\342\226\274 %s%s</span>", e,
-                         strlen(t[down].tag) > 13 ? "\342\200\246" : "");
-                g_free(e);
-        }
+        if (up_tag)
+                tag_span(up_tag, "#34a853", "\342\226\262", a, sizeof(a));
+        if (down_tag)
+                tag_span(down_tag, "#d9483c", "\342\226\274", b, sizeof(b));
         snprintf(buf, size, "%s%s%s", a, *a && *b ? "  " : "", b);
         tag_pushes_free(t, n);
 }
 
 #define TILE 192
 #define FRAME 6
-#define CAPTION_H 62
+#define CAPTION_H 80 /* four lines: rank and score, id, the shares, the tags */
 #define GAP 10
 #define MARGIN 16
 #define COLUMNS_MAX 6
@@ -129,12 +138,17 @@ static int make_tile(const Prediction *p, size_t rank, VipsImage *scope, VipsIma
             vips_embed(t[3], &t[4], FRAME, FRAME, TILE + 2 * FRAME, TILE + 2 * FRAME, "extend",
                        VIPS_EXTEND_BACKGROUND, "background", frame_c, NULL) < 0)
                 goto finish;
-        tag_line(p->top_tags, tags, sizeof(tags));
+        tag_line(p, tags, sizeof(tags));
+        /* the picture's and the tags' shares of the logit (bias is the rest) */
+        char why[96] = "";
+        if (p->why.present)
+                snprintf(why, sizeof(why), "\n<span size=\"small\">image %+.2f \302\267 tags %+.2f</span>",
+                         p->why.image, p->why.tags);
         snprintf(caption, sizeof(caption),
                  "<b>#%zu</b>  <span foreground=\"#%02x%02x%02x\"><b>%.3f %s</b></span>\nid %" PRIu64
-                 "\n<span size=\"small\">%s</span>",
+                 "%s\n<span size=\"small\">%s</span>",
                  rank, (unsigned)frame[0], (unsigned)frame[1], (unsigned)frame[2], p->score,
-                 strempty(p->label), p->id, tags);
+                 strempty(p->label), p->id, why, tags);
         if (text_image(caption, TILE + 2 * FRAME - 8, 96, scope, &t[5]) < 0 ||
             vips_embed(t[5], &t[6], 4, 4, TILE + 2 * FRAME, CAPTION_H, "extend", VIPS_EXTEND_BACKGROUND,
                        "background", bg_c, NULL) < 0 ||

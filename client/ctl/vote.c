@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "fluff/text.h"
 #include "output.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
@@ -47,6 +49,57 @@ int parse_post_ref(const char *arg, uint64_t *ret)
         return parse_digits(p, strcspn(p, "/?#"), ret);
 }
 
+/* "HOST[:PORT]" of an http(s) address, lower case, without user info; NULL
+ * when arg is not one. */
+static char *url_host(const char *arg)
+{
+        const char *p = strstr(strempty(arg), "://");
+        if (!p || (!strneq(arg, "https://", 8) && !strneq(arg, "http://", 7)))
+                return NULL;
+        p += 3;
+        size_t n = strcspn(p, "/?#");
+        const char *at = memchr(p, '@', n);
+        if (at) {
+                n -= (size_t)(at + 1 - p);
+                p = at + 1;
+        }
+        char *h = strndup(p, n);
+        for (char *c = h; c && *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        return h;
+}
+
+/* A post's address must be on the site fluffd votes on: the same post id on
+ * another site is another post. */
+static int check_hosts(sd_bus *bus, int argc, char *argv[])
+{
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *site = NULL, *site_host = NULL;
+        int r;
+
+        for (int i = 1; i < argc; i++) {
+                _cleanup_free_ char *host = url_host(argv[i]);
+                if (!host)
+                        continue;
+                if (!site) {
+                        r = sd_bus_get_property_string(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH,
+                                                       FLUFF_BUS_MANAGER_IFACE, "Site", &error, &site);
+                        if (r < 0)
+                                return bus_log_call_error("read the site fluffd uses", &error, r);
+                        site_host = url_host(site);
+                        if (!site_host)
+                                return log_oom();
+                }
+                if (!streq(host, site_host)) {
+                        log_error("\"%.*s\" is a post on %s, not on %s, the site fluffd votes on: give "
+                                  "its id or an address on %s.",
+                                  (int)utf8_prefix_len(argv[i], 200), argv[i], host, site_host, site_host);
+                        return VERB_USAGE_ERROR;
+                }
+        }
+        return 0;
+}
+
 static int vote_one(sd_bus *bus, uint64_t id, int score, sd_bus_error *error)
 {
         return sd_bus_call_method(bus, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "Vote",
@@ -67,11 +120,14 @@ static int vote(int argc, char *argv[], int score, sd_bus *bus)
                 return log_oom();
         for (int i = 1; i < argc; i++)
                 if (parse_post_ref(argv[i], &ids[i]) < 0) {
-                        log_error("\"%.64s\" is not a post id or a post's address (e.g. 12345, or "
+                        log_error("\"%.*s\" is not a post id or a post's address (e.g. 12345, or "
                                   "https://HOST/posts/12345).",
-                                  argv[i]);
+                                  (int)utf8_prefix_len(argv[i], 64), argv[i]);
                         return VERB_USAGE_ERROR;
                 }
+        r = check_hosts(bus, argc, argv);
+        if (r < 0)
+                return r;
         for (int i = 1; i < argc; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 r = vote_one(bus, ids[i], score, &error);

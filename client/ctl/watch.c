@@ -7,6 +7,7 @@
 #include "bus-util.h"
 #include "ctl.h"
 #include "fluff/bus.h"
+#include "fluff/text.h"
 #include "output.h"
 
 /* As the daemon checks it (daemon/watch/watch.h): a typo is a usage error. */
@@ -51,7 +52,8 @@ static int parse_watch_id(const char *arg, uint64_t *ret)
 
         if (isempty(arg) || strspn(arg, "0123456789") != strlen(arg) || safe_atou64(arg, &id) < 0 ||
             id == 0) {
-                log_error("\"%.64s\" is not a watch id (\"fluffctl watch list\" shows them).", arg);
+                log_error("\"%.*s\" is not a watch id (\"fluffctl watch list\" shows them).",
+                          (int)utf8_prefix_len(arg, 64), arg);
                 return VERB_USAGE_ERROR;
         }
         *ret = id;
@@ -301,7 +303,7 @@ static int print_heard(const Heard *h)
                 if (r >= 0)
                         r = prediction_rows_read(m, &rows, &n);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to read a NewPredictions signal: %m");
+                        return log_error_errno(r, "Failed to read a NewPredictions2 signal: %m");
                 posts += n;
                 if (a) {
                         json_object *o = json_object_new_object();
@@ -352,10 +354,11 @@ static int watch_run(int argc, char *argv[], sd_bus *bus)
                 r = sd_bus_message_close_container(call);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the RunWatches call: %m");
-        /* The posts come as NewPredictions while the job runs: listen first. */
+        /* The posts come as NewPredictions2 (the rows with their explanations)
+         * while the job runs: listen first. */
         if (!arg_no_wait) {
                 r = sd_bus_match_signal(bus, &slot, FLUFF_BUS_NAME, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
-                                        "NewPredictions", on_new_predictions, &heard);
+                                        "NewPredictions2", on_new_predictions, &heard);
                 if (r < 0)
                         return log_error_errno(r, "Failed to listen for new predictions: %m");
         }
@@ -390,6 +393,7 @@ int verb_watch(int argc, char *argv[], sd_bus *bus)
                 return watch_list(argc, argv, bus);
         if (streq(argv[1], "run"))
                 return watch_run(argc, argv, bus);
-        log_error("Unknown watch command \"%.64s\": use add, list, remove or run.", argv[1]);
+        log_error("Unknown watch command \"%.*s\": use add, list, remove or run.",
+                  (int)utf8_prefix_len(argv[1], 64), argv[1]);
         return VERB_USAGE_ERROR;
 }

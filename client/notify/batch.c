@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
 
+#include "explain.h"
 #include "notify.h"
 
 static void post_done(NotifyPost *p)
@@ -59,17 +60,32 @@ int batch_read(sd_bus_message *m, Batch **ret)
         b->posts = calloc(NOTIFY_MAX_POSTS, sizeof(NotifyPost));
         if (!b->query || !b->posts)
                 return -ENOMEM;
-        r = sd_bus_message_enter_container(m, 'a', "(tdssss)");
+        bool explained = sd_bus_message_has_signature(m, "tsa(tdssssa{sv})");
+        r = sd_bus_message_enter_container(m, 'a', explained ? "(tdssssa{sv})" : "(tdssss)");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_read(m, "(tdssss)", &id, &score, &label, &tags, &image, &url)) > 0) {
+        while ((r = sd_bus_message_enter_container(m, 'r', explained ? "tdssssa{sv}" : "tdssss")) > 0) {
+                Explanation e = {};
+                r = sd_bus_message_read(m, "tdssss", &id, &score, &label, &tags, &image, &url);
+                if (r >= 0 && explained)
+                        r = explanation_read(m, &e);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
                 if (b->n_posts >= NOTIFY_MAX_POSTS) {
                         skipped++;
                         continue;
                 }
-                r = post_copy(&b->posts[b->n_posts], id, score, label, tags, image, url);
+                NotifyPost *p = &b->posts[b->n_posts];
+                r = post_copy(p, id, score, label, tags, image, url);
                 if (r < 0)
                         return r;
+                p->explained = e.present;
+                p->logit = e.logit;
+                p->bias = e.bias;
+                p->image_share = e.image;
+                p->tags_share = e.tags;
                 b->n_posts++;
         }
         if (r < 0)
@@ -101,6 +117,11 @@ int batch_pick(const Batch *b, size_t i, Batch **ret)
         r = post_copy(&n->posts[0], p->id, p->score, p->label, p->tags, p->image, p->url);
         if (r < 0)
                 return r;
+        n->posts[0].explained = p->explained;
+        n->posts[0].logit = p->logit;
+        n->posts[0].bias = p->bias;
+        n->posts[0].image_share = p->image_share;
+        n->posts[0].tags_share = p->tags_share;
         n->n_posts = 1;
         *ret = TAKE_PTR(n);
         return 0;

@@ -80,16 +80,25 @@ static int on_new_predictions(sd_bus_message *m, void *userdata, sd_bus_error *r
 {
         Context *c = userdata;
         const char *sender = sd_bus_message_get_sender(m);
+        bool v2 = streq(strempty(sd_bus_message_get_member(m)), "NewPredictions2");
+        const char *want = v2 ? "tsa(tdssssa{sv})" : "tsa(tdssss)";
         Batch *b = NULL;
         int r;
 
         /* Only fluffd's own signal counts, not one sent by another client. */
         if (!c->fluffd_owner || !sender || !streq(sender, c->fluffd_owner))
                 return 0;
-        if (!sd_bus_message_has_signature(m, "tsa(tdssss)")) {
-                log_warning("fluffd sent NewPredictions with the signature \"%s\", not \"tsa(tdssss)\"; "
+        /* A fluffd with explanations sends NewPredictions2 first, then the
+         * same rows as NewPredictions for older clients: show them once. */
+        if (v2)
+                c->fluffd_v2 = true;
+        else if (c->fluffd_v2)
+                return 0;
+        if (!sd_bus_message_has_signature(m, want)) {
+                log_warning("fluffd sent %s with the signature \"%s\", not \"%s\"; "
                             "fluff-notify and fluffd are of different versions.",
-                            strempty(sd_bus_message_get_signature(m, true)));
+                            sd_bus_message_get_member(m), strempty(sd_bus_message_get_signature(m, true)),
+                            want);
                 return 0;
         }
         r = batch_read(m, &b);
@@ -107,6 +116,7 @@ void fluffd_owner_changed(Context *c, const char *new_owner)
 
         free(c->fluffd_owner);
         c->fluffd_owner = isempty(new_owner) ? NULL : strdup(new_owner);
+        c->fluffd_v2 = false; /* another fluffd may be of another version */
         if (!isempty(new_owner) && !c->fluffd_owner)
                 log_oom();
         /* Notifications already up stay valid: votes go to the name, not to a process. */
@@ -124,6 +134,11 @@ int fluffd_init(Context *c)
                              "type='signal',path='" FLUFF_BUS_PATH "',interface='" FLUFF_BUS_MANAGER_IFACE
                              "',member='NewPredictions'",
                              on_new_predictions);
+        if (r >= 0)
+                r = notify_add_match(c,
+                                     "type='signal',path='" FLUFF_BUS_PATH
+                                     "',interface='" FLUFF_BUS_MANAGER_IFACE "',member='NewPredictions2'",
+                                     on_new_predictions);
         if (r < 0)
                 return r;
         return notify_track_owner(c, FLUFF_BUS_NAME, fluffd_owner_changed);

@@ -28,6 +28,9 @@ typedef struct NotifyPost {
         uint64_t id;
         double score;
         char *label, *tags, *image, *url;
+        /* the score's parts (NewPredictions2): logit = bias + image + tags */
+        bool explained;
+        double logit, bias, image_share, tags_share;
 } NotifyPost;
 
 /* One NewPredictions signal: a watch's new posts, best first. */
@@ -40,7 +43,8 @@ typedef struct Batch {
 
 Batch *batch_free(Batch *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Batch *, batch_free);
-/* Reads "t s a(tdssss)" from m; keeps at most NOTIFY_MAX_POSTS rows. */
+/* Reads "t s a(tdssss)" (NewPredictions) or "t s a(tdssssa{sv})"
+ * (NewPredictions2, with explanations) from m; keeps at most NOTIFY_MAX_POSTS rows. */
 int batch_read(sd_bus_message *m, Batch **ret);
 /* A new batch with one post of b (copied). */
 int batch_pick(const Batch *b, size_t i, Batch **ret);
@@ -72,6 +76,7 @@ struct Context {
         sd_bus *bus;
 
         char *fluffd_owner; /* unique name; NULL while fluffd is not on the bus */
+        bool fluffd_v2;     /* that fluffd sent NewPredictions2: its NewPredictions are copies */
         char *server_owner; /* unique name of the notification server, or NULL */
         /* Bumped whenever the server changes hands: answers from an older
          * one carry ids that mean nothing now. */

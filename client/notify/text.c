@@ -155,6 +155,10 @@ int text_single(const Batch *b, bool markup, bool actions, char **ret_summary, c
         if (!f)
                 return -ENOMEM;
         fprintf(f, "New on \xe2\x80\x9c%s\xe2\x80\x9d", query);
+        /* why: the picture's and the tags' shares of the score's logit, which add up */
+        if (p->explained)
+                fprintf(f, "\nimage %+.2f + tags %+.2f + bias %+.2f = logit %+.2f", p->image_share,
+                        p->tags_share, p->bias, p->logit);
         if (!isempty(tags))
                 fprintf(f, "\n%s", tags);
         if (!actions)
@@ -191,8 +195,12 @@ int text_group(const Batch *b, bool markup, bool actions, char **ret_summary, ch
                         body = NULL;
                         return -ENOMEM;
                 }
-                fprintf(f, "%s%" PRIu64 ": %d%%%s%s", i > 0 ? "\n" : "", b->posts[i].id,
-                        percent(b->posts[i].score), isempty(tags) ? "" : ", ", tags);
+                char why[64] = "";
+                if (b->posts[i].explained)
+                        snprintf(why, sizeof(why), " (image %+.1f, tags %+.1f)", b->posts[i].image_share,
+                                 b->posts[i].tags_share);
+                fprintf(f, "%s%" PRIu64 ": %d%%%s%s%s", i > 0 ? "\n" : "", b->posts[i].id,
+                        percent(b->posts[i].score), why, isempty(tags) ? "" : ", ", tags);
         }
         if (b->n_posts > listed)
                 fprintf(f, "\nand %zu more", b->n_posts - listed);

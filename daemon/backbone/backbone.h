@@ -16,6 +16,7 @@
 
 #include <stdatomic.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 
 #define BACKBONE_INPUT_SIZE 224u
@@ -51,18 +52,18 @@ extern const char *const backbone_class_names[BACKBONE_N_CLASSES]; /* Drawing, H
  * or its unpacked folder), checks and converts it, and writes the weight file
  * to dest_path atomically (the previous file stays untouched on any failure).
  * ret_id (optional) gets the backbone id: SHA-256 hex of the source weights and
- * topology. On failure ret_error (optional) gets one sentence naming what is
+ * topology. On failure error (may be NULL) gets one sentence naming what is
  * wrong with the package; nothing is logged above debug level. */
-int backbone_import(const char *src_path, const char *dest_path, char **ret_id, char **ret_error);
+int backbone_import(const char *src_path, const char *dest_path, char **ret_id, Error *error);
 /* The same for a package tarball a caller opened (fd, not closed; a regular
  * file, else -EBADF); name is how messages call it. cancel (may be NULL) is
  * polled while the archive is decompressed: once true the import stops with
  * -ECANCELED. */
 int backbone_import_fd(int fd, const char *name, const char *dest_path, const atomic_bool *cancel,
-                       char **ret_id, char **ret_error);
+                       char **ret_id, Error *error);
 
 /* Loads and checks a weight file written by backbone_import(). */
-int backbone_load(const char *path, Backbone **ret, char **ret_error);
+int backbone_load(const char *path, Backbone **ret, Error *error);
 Backbone *backbone_free(Backbone *bb);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Backbone *, backbone_free);
 const char *backbone_id(const Backbone *bb);

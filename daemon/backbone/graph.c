@@ -73,16 +73,16 @@ static int conv_out(unsigned in, unsigned k, unsigned s, unsigned p0, unsigned p
         return 0;
 }
 
-int bb_graph_validate(const BbGraph *g, ImportError *e)
+int bb_graph_validate(const BbGraph *g, Error *e)
 {
         if (g->n_nodes < 2 || g->nodes[0].op != BB_OP_INPUT)
-                return import_error(e, -EBADMSG, "The graph has no input node");
+                return error_setf(e, -EBADMSG, "The graph has no input node");
         for (unsigned i = 1; i < g->n_nodes; i++) {
                 const BbNode *n = &g->nodes[i];
                 unsigned need = n->op == BB_OP_ADD ? 2 : 1;
                 for (unsigned j = 0; j < 2; j++)
                         if ((j < need) != (n->in[j] >= 0) || n->in[j] >= (int)i)
-                                return import_error(e, -EBADMSG, "Node \"%s\" has bad inputs", n->name);
+                                return error_setf(e, -EBADMSG, "Node \"%s\" has bad inputs", n->name);
                 const BbNode *a = &g->nodes[n->in[0]];
                 unsigned h = 0, w = 0, c = 0;
                 switch (n->op) {
@@ -91,15 +91,14 @@ int bb_graph_validate(const BbGraph *g, ImportError *e)
                         if (n->k == 0 || n->k > 15 || a->op == BB_OP_GAP || a->op == BB_OP_DENSE ||
                             conv_out(a->h, n->k, n->stride, n->pad[0], n->pad[1], &h) < 0 ||
                             conv_out(a->w, n->k, n->stride, n->pad[2], n->pad[3], &w) < 0 || n->cin != a->c)
-                                return import_error(e, -EBADMSG, "Node \"%s\" has a bad convolution shape",
-                                                    n->name);
+                                return error_setf(e, -EBADMSG, "Node \"%s\" has a bad convolution shape",
+                                                  n->name);
                         c = n->op == BB_OP_CONV ? n->c : a->c;
                         break;
                 case BB_OP_ADD: {
                         const BbNode *b = &g->nodes[n->in[1]];
                         if (a->h != b->h || a->w != b->w || a->c != b->c)
-                                return import_error(e, -EBADMSG, "Add \"%s\" sees different shapes",
-                                                    n->name);
+                                return error_setf(e, -EBADMSG, "Add \"%s\" sees different shapes", n->name);
                         h = a->h, w = a->w, c = a->c;
                         break;
                 }
@@ -110,21 +109,21 @@ int bb_graph_validate(const BbGraph *g, ImportError *e)
                         /* h·w·c of a 4096×4096×65536 map does not fit 32 bits */
                         uint64_t in = (uint64_t)a->h * a->w * a->c;
                         if ((uint64_t)n->cin != in)
-                                return import_error(e, -EBADMSG,
-                                                    "Dense \"%s\" has %u inputs, its input has %llu",
-                                                    n->name, n->cin, (unsigned long long)in);
+                                return error_setf(e, -EBADMSG,
+                                                  "Dense \"%s\" has %u inputs, its input has %llu", n->name,
+                                                  n->cin, (unsigned long long)in);
                         h = w = 1, c = n->c;
                         break;
                 }
                 default:
-                        return import_error(e, -EBADMSG, "Node \"%s\" has a bad op", n->name);
+                        return error_setf(e, -EBADMSG, "Node \"%s\" has a bad op", n->name);
                 }
                 if (n->h != h || n->w != w || n->c != c || c == 0 || c > 65536)
-                        return import_error(e, -EBADMSG, "Node \"%s\" has shape %ux%ux%u, expected %ux%ux%u",
-                                            n->name, n->h, n->w, n->c, h, w, c);
+                        return error_setf(e, -EBADMSG, "Node \"%s\" has shape %ux%ux%u, expected %ux%ux%u",
+                                          n->name, n->h, n->w, n->c, h, w, c);
                 if (n->act == BB_ACT_SOFTMAX && n->op != BB_OP_DENSE)
-                        return import_error(e, -EBADMSG, "Node \"%s\": softmax only after a dense layer",
-                                            n->name);
+                        return error_setf(e, -EBADMSG, "Node \"%s\": softmax only after a dense layer",
+                                          n->name);
         }
         return 0;
 }
@@ -253,7 +252,7 @@ static int node_from_json(json_object *o, unsigned idx, BbNode *n)
         return 0;
 }
 
-int bb_graph_from_json(const char *s, BbGraph *g, ImportError *e)
+int bb_graph_from_json(const char *s, BbGraph *g, Error *e)
 {
         json_object *arr = json_tokener_parse(s);
         int r = 0;
@@ -261,12 +260,12 @@ int bb_graph_from_json(const char *s, BbGraph *g, ImportError *e)
         if (!arr || !json_object_is_type(arr, json_type_array) ||
             json_object_array_length(arr) > BB_MAX_NODES) {
                 json_object_put(arr);
-                return import_error(e, -EBADMSG, "The weight file's graph is not a JSON array of nodes");
+                return error_setf(e, -EBADMSG, "The weight file's graph is not a JSON array of nodes");
         }
         g->n_nodes = (unsigned)json_object_array_length(arr);
         for (unsigned i = 0; i < g->n_nodes && r >= 0; i++)
                 if (node_from_json(json_object_array_get_idx(arr, i), i, &g->nodes[i]) < 0)
-                        r = import_error(e, -EBADMSG, "The weight file's graph node %u is malformed", i);
+                        r = error_setf(e, -EBADMSG, "The weight file's graph node %u is malformed", i);
         json_object_put(arr);
         if (r < 0)
                 return r;

@@ -16,7 +16,7 @@
 
 #include <json-c/json.h>
 
-#include "import-error.h"
+#include "fluff/error.h"
 
 typedef enum BbOp {
         BB_OP_INPUT,
@@ -79,11 +79,11 @@ size_t bb_node_bias_count(const BbNode *n);
 
 /* Checks the graph is consistent: inputs precede their users, shapes follow
  * from kernel/stride/padding, adds see equal shapes. */
-int bb_graph_validate(const BbGraph *g, ImportError *e);
+int bb_graph_validate(const BbGraph *g, Error *e);
 
 /* Compact JSON for the weight file's metadata, and back. */
 int bb_graph_to_json(const BbGraph *g, char **ret);
-int bb_graph_from_json(const char *s, BbGraph *g, ImportError *e);
+int bb_graph_from_json(const char *s, BbGraph *g, Error *e);
 
 /* The node whose output (after activation) carries this Keras layer name. */
 int bb_graph_find(const BbGraph *g, const char *out_name);

@@ -19,7 +19,7 @@ typedef struct Walk {
         const IwSet *w;
         Alias *alias;
         size_t n_alias;
-        ImportError *e;
+        Error *e;
 } Walk;
 
 void keras_graph_free_weights(BbGraph *g)
@@ -88,10 +88,10 @@ static int layer_inputs(Walk *w, json_object *layer, const char *name, Alias **r
 {
         json_object *in = cfg_get(layer, "inbound_nodes");
         if (!in || !json_object_is_type(in, json_type_array) || json_object_array_length(in) != 1)
-                return import_error(w->e, -EBADMSG, "Layer \"%s\" must be called exactly once", name);
+                return error_setf(w->e, -EBADMSG, "Layer \"%s\" must be called exactly once", name);
         json_object *calls = json_object_array_get_idx(in, 0);
         if (!json_object_is_type(calls, json_type_array) || json_object_array_length(calls) != n_want)
-                return import_error(w->e, -EBADMSG, "Layer \"%s\" must have %u input(s)", name, n_want);
+                return error_setf(w->e, -EBADMSG, "Layer \"%s\" must have %u input(s)", name, n_want);
         for (unsigned i = 0; i < n_want; i++) {
                 json_object *c = json_object_array_get_idx(calls, i);
                 json_object *s0 = json_object_is_type(c, json_type_array) && json_object_array_length(c) > 0
@@ -101,10 +101,10 @@ static int layer_inputs(Walk *w, json_object *layer, const char *name, Alias **r
                         json_object_is_type(s0, json_type_string) ? json_object_get_string(s0) : NULL;
                 ret[i] = src ? alias_find(w, src) : NULL;
                 if (!ret[i])
-                        return import_error(w->e, -EBADMSG, "Layer \"%s\" reads an unknown layer \"%s\"",
-                                            name, src ? src : "?");
+                        return error_setf(w->e, -EBADMSG, "Layer \"%s\" reads an unknown layer \"%s\"", name,
+                                          src ? src : "?");
                 if (ret[i]->node < 0)
-                        return import_error(
+                        return error_setf(
                                 w->e, -EOPNOTSUPP,
                                 "Layer \"%s\" reads \"%s\", which was folded into the layer after it", name,
                                 src);
@@ -116,7 +116,7 @@ static int layer_inputs(Walk *w, json_object *layer, const char *name, Alias **r
 static int new_node(Walk *w, const char *name, BbOp op, BbNode **ret)
 {
         if (w->g->n_nodes >= BB_MAX_NODES)
-                return import_error(w->e, -E2BIG, "The model has more than %u nodes", BB_MAX_NODES);
+                return error_setf(w->e, -E2BIG, "The model has more than %u nodes", BB_MAX_NODES);
         BbNode *n = &w->g->nodes[w->g->n_nodes++];
         *n = (BbNode){.op = op, .in = {-1, -1}, .k = 1, .stride = 1, .block = block_of(name)};
         (void)snprintf(n->name, sizeof(n->name), "%s", name);
@@ -132,17 +132,16 @@ static int weight_copy(Walk *w, const char *layer, const char *what, const unsig
         (void)snprintf(key, sizeof(key), "%s/%s", layer, what);
         const IwTensor *t = iw_find(w->w, key);
         if (!t)
-                return import_error(w->e, -EBADMSG, "The weights have no \"%s\"", key);
+                return error_setf(w->e, -EBADMSG, "The weights have no \"%s\"", key);
         bool ok = t->n_dims == n_dims;
         for (unsigned d = 0; ok && d < n_dims; d++)
                 ok = t->dims[d] == dims[d];
         if (!ok)
-                return import_error(w->e, -EBADMSG,
-                                    "Weight \"%s\" has a shape that does not match layer \"%s\"", key,
-                                    layer);
+                return error_setf(w->e, -EBADMSG,
+                                  "Weight \"%s\" has a shape that does not match layer \"%s\"", key, layer);
         float *p = malloc(t->count * sizeof(float));
         if (!p)
-                return import_error(w->e, -ENOMEM, "Out of memory");
+                return error_setf(w->e, -ENOMEM, "Out of memory");
         memcpy(p, t->data, t->count * sizeof(float));
         *ret = p;
         return 0;
@@ -163,17 +162,16 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
         if (cfg_pair(cfg, "kernel_size", ks) < 0 || cfg_pair(cfg, "strides", st) < 0 || ks[0] != ks[1] ||
             st[0] != st[1] || !padding ||
             (cfg_get(cfg, "dilation_rate") && cfg_pair(cfg, "dilation_rate", dil) < 0))
-                return import_error(w->e, -EBADMSG, "Layer \"%s\" has a bad kernel, stride or padding",
-                                    name);
+                return error_setf(w->e, -EBADMSG, "Layer \"%s\" has a bad kernel, stride or padding", name);
         if (dil[0] != 1 || dil[1] != 1)
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" uses dilation, which is not supported",
-                                    name);
+                return error_setf(w->e, -EOPNOTSUPP, "Layer \"%s\" uses dilation, which is not supported",
+                                  name);
         if (!act || !streq(act, "linear"))
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has an unsupported activation", name);
+                return error_setf(w->e, -EOPNOTSUPP, "Layer \"%s\" has an unsupported activation", name);
         if (depthwise && cfg_get(cfg, "depth_multiplier") &&
             json_object_get_int(cfg_get(cfg, "depth_multiplier")) != 1)
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has a depth multiplier other than 1",
-                                    name);
+                return error_setf(w->e, -EOPNOTSUPP, "Layer \"%s\" has a depth multiplier other than 1",
+                                  name);
 
         r = new_node(w, name, depthwise ? BB_OP_DWCONV : BB_OP_CONV, &n);
         if (r < 0)
@@ -185,7 +183,7 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
         n->cin = a->c;
         if (src->has_pad) {
                 if (!streq(padding, "valid"))
-                        return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" pads twice", name);
+                        return error_setf(w->e, -EOPNOTSUPP, "Layer \"%s\" pads twice", name);
                 memcpy(n->pad, src->pad, sizeof(n->pad));
         } else if (streq(padding, "same")) {
                 /* TF "same": output ceil(in/stride), the odd pixel of padding at the bottom/right */
@@ -199,12 +197,12 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
                         n->pad[2 * d + 1] = (unsigned)total - (unsigned)total / 2;
                 }
         } else if (!streq(padding, "valid"))
-                return import_error(w->e, -EOPNOTSUPP, "Layer \"%s\" has unknown padding \"%s\"", name,
-                                    padding);
+                return error_setf(w->e, -EOPNOTSUPP, "Layer \"%s\" has unknown padding \"%s\"", name,
+                                  padding);
         n->h = (a->h + n->pad[0] + n->pad[1] - n->k) / n->stride + 1;
         n->w = (a->w + n->pad[2] + n->pad[3] - n->k) / n->stride + 1;
         if (a->h + n->pad[0] + n->pad[1] < n->k || a->w + n->pad[2] + n->pad[3] < n->k)
-                return import_error(w->e, -EBADMSG, "Layer \"%s\" has a kernel larger than its input", name);
+                return error_setf(w->e, -EBADMSG, "Layer \"%s\" has a kernel larger than its input", name);
 
         if (depthwise) {
                 unsigned dims[4] = {n->k, n->k, n->cin, 1};
@@ -214,7 +212,7 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
                 json_object *f = cfg_get(cfg, "filters");
                 int filters = f ? json_object_get_int(f) : 0;
                 if (filters <= 0 || filters > 65536)
-                        return import_error(w->e, -EBADMSG, "Layer \"%s\" has a bad filter count", name);
+                        return error_setf(w->e, -EBADMSG, "Layer \"%s\" has a bad filter count", name);
                 n->c = (unsigned)filters;
                 unsigned dims[4] = {n->k, n->k, n->cin, n->c};
                 r = weight_copy(w, name, "kernel", dims, 4, &n->weight);
@@ -228,7 +226,7 @@ static int add_conv(Walk *w, json_object *layer, const char *name, bool depthwis
         } else {
                 n->bias = calloc(n->c, sizeof(float));
                 if (!n->bias)
-                        r = import_error(w->e, -ENOMEM, "Out of memory");
+                        r = error_setf(w->e, -ENOMEM, "Out of memory");
         }
         if (r < 0)
                 return r;
@@ -247,17 +245,15 @@ static int fold_bn(Walk *w, json_object *layer, const char *name, Alias *src)
 
         if ((n->op != BB_OP_CONV && n->op != BB_OP_DWCONV) || n->act != BB_ACT_LINEAR || src->uses != 1 ||
             !streq(src->name, n->out_name) || !streq(n->out_name, n->name))
-                return import_error(w->e, -EOPNOTSUPP,
-                                    "BatchNormalization \"%s\" does not directly follow a convolution",
-                                    name);
+                return error_setf(w->e, -EOPNOTSUPP,
+                                  "BatchNormalization \"%s\" does not directly follow a convolution", name);
         v = cfg_get(cfg, "axis");
         if (v && json_object_get_int(v) != -1 && json_object_get_int(v) != 3)
-                return import_error(w->e, -EOPNOTSUPP, "BatchNormalization \"%s\" is not over channels",
-                                    name);
+                return error_setf(w->e, -EOPNOTSUPP, "BatchNormalization \"%s\" is not over channels", name);
         v = cfg_get(cfg, "epsilon");
         double eps = v ? json_object_get_double(v) : 1e-3;
         if (!(eps >= 0 && eps < 1))
-                return import_error(w->e, -EBADMSG, "BatchNormalization \"%s\" has a bad epsilon", name);
+                return error_setf(w->e, -EBADMSG, "BatchNormalization \"%s\" has a bad epsilon", name);
         v = cfg_get(cfg, "scale");
         bool has_scale = !v || json_object_get_boolean(v);
         v = cfg_get(cfg, "center");
@@ -274,8 +270,8 @@ static int fold_bn(Walk *w, json_object *layer, const char *name, Alias *src)
         size_t per_out = bb_node_weight_count(n) / n->c;
         for (unsigned c = 0; c < n->c; c++) {
                 if (!(var[c] + eps > 0))
-                        return import_error(w->e, -EBADMSG,
-                                            "BatchNormalization \"%s\" has a negative variance", name);
+                        return error_setf(w->e, -EBADMSG,
+                                          "BatchNormalization \"%s\" has a negative variance", name);
                 double s = (gamma ? gamma[c] : 1.0) / sqrt((double)var[c] + eps);
                 /* channel is the innermost index in both conv and dwconv layouts */
                 for (size_t i = 0; i < per_out; i++)
@@ -291,8 +287,8 @@ static int set_act(Walk *w, json_object *layer, const char *name, Alias *src, Bb
         BbNode *n = &w->g->nodes[src->node];
         if (n->op == BB_OP_INPUT || n->act != BB_ACT_LINEAR || src->uses != 1 ||
             !streq(src->name, n->out_name))
-                return import_error(w->e, -EOPNOTSUPP, "Activation \"%s\" cannot be fused into \"%s\"", name,
-                                    n->name);
+                return error_setf(w->e, -EOPNOTSUPP, "Activation \"%s\" cannot be fused into \"%s\"", name,
+                                  n->name);
         n->act = act;
         (void)snprintf(n->out_name, sizeof(n->out_name), "%s", name);
         return src->node;
@@ -305,17 +301,17 @@ static int add_relu(Walk *w, json_object *layer, const char *name, Alias *src)
 
         v = cfg_get(cfg, "negative_slope");
         if (v && json_object_get_double(v) != 0)
-                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" is leaky, which is not supported", name);
+                return error_setf(w->e, -EOPNOTSUPP, "ReLU \"%s\" is leaky, which is not supported", name);
         v = cfg_get(cfg, "threshold");
         if (v && json_object_get_double(v) != 0)
-                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" has a threshold, which is not supported",
-                                    name);
+                return error_setf(w->e, -EOPNOTSUPP, "ReLU \"%s\" has a threshold, which is not supported",
+                                  name);
         v = cfg_get(cfg, "max_value");
         if (v && !json_object_is_type(v, json_type_null))
                 maxv = json_object_get_double(v);
         if (maxv >= 0 && maxv != 6)
-                return import_error(w->e, -EOPNOTSUPP, "ReLU \"%s\" caps at %g; only 6 is supported", name,
-                                    maxv);
+                return error_setf(w->e, -EOPNOTSUPP, "ReLU \"%s\" caps at %g; only 6 is supported", name,
+                                  maxv);
         return set_act(w, layer, name, src, maxv == 6 ? BB_ACT_RELU6 : BB_ACT_RELU);
 }
 
@@ -325,7 +321,7 @@ static int add_zero_padding(Walk *w, json_object *layer, const char *name, Alias
         unsigned pad[4];
 
         if (src->has_pad)
-                return import_error(w->e, -EOPNOTSUPP, "ZeroPadding2D \"%s\" follows another padding", name);
+                return error_setf(w->e, -EOPNOTSUPP, "ZeroPadding2D \"%s\" follows another padding", name);
         if (p && json_object_is_type(p, json_type_int)) {
                 for (unsigned i = 0; i < 4; i++)
                         pad[i] = (unsigned)json_object_get_int(p);
@@ -340,14 +336,14 @@ static int add_zero_padding(Walk *w, json_object *layer, const char *name, Alias
                                 pad[2 * d + 1] =
                                         (unsigned)json_object_get_int(json_object_array_get_idx(x, 1));
                         } else
-                                return import_error(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding",
-                                                    name);
+                                return error_setf(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding",
+                                                  name);
                 }
         } else
-                return import_error(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding", name);
+                return error_setf(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding", name);
         for (unsigned i = 0; i < 4; i++)
                 if (pad[i] > 15)
-                        return import_error(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding", name);
+                        return error_setf(w->e, -EBADMSG, "ZeroPadding2D \"%s\" has bad padding", name);
         out->has_pad = true;
         memcpy(out->pad, pad, sizeof(pad));
         return src->node;
@@ -366,8 +362,8 @@ static int add_simple(Walk *w, const char *name, BbOp op, Alias **src)
         if (op == BB_OP_ADD) {
                 const BbNode *b = &w->g->nodes[src[1]->node];
                 if (a->h != b->h || a->w != b->w || a->c != b->c)
-                        return import_error(w->e, -EBADMSG, "Add \"%s\" adds tensors of different shapes",
-                                            name);
+                        return error_setf(w->e, -EBADMSG, "Add \"%s\" adds tensors of different shapes",
+                                          name);
                 n->in[1] = src[1]->node;
                 n->h = a->h, n->w = a->w;
         } else
@@ -388,19 +384,19 @@ static int add_dense(Walk *w, json_object *layer, const char *name, Alias *src)
         const BbNode *a = &w->g->nodes[src->node];
         v = cfg_get(cfg, "units");
         if (!v || json_object_get_int(v) <= 0 || json_object_get_int(v) > 65536)
-                return import_error(w->e, -EBADMSG, "Dense \"%s\" has a bad unit count", name);
+                return error_setf(w->e, -EBADMSG, "Dense \"%s\" has a bad unit count", name);
         n->in[0] = src->node;
         uint64_t cin = (uint64_t)a->h * a->w * a->c;
         if (cin > (1u << 24))
-                return import_error(w->e, -EBADMSG, "Dense \"%s\" has %llu inputs, more than supported",
-                                    name, (unsigned long long)cin);
+                return error_setf(w->e, -EBADMSG, "Dense \"%s\" has %llu inputs, more than supported", name,
+                                  (unsigned long long)cin);
         n->cin = (unsigned)cin;
         n->c = (unsigned)json_object_get_int(v);
         n->h = n->w = 1;
         n->act = bb_act_from_string(act);
         if (!act || ((int)n->act < 0 || n->act == BB_ACT_RELU6))
-                return import_error(w->e, -EOPNOTSUPP, "Dense \"%s\" has an unsupported activation \"%s\"",
-                                    name, act ? act : "?");
+                return error_setf(w->e, -EOPNOTSUPP, "Dense \"%s\" has an unsupported activation \"%s\"",
+                                  name, act ? act : "?");
         unsigned kd[2] = {n->cin, n->c}, bd[1] = {n->c};
         r = weight_copy(w, name, "kernel", kd, 2, &n->weight);
         if (r < 0)
@@ -409,7 +405,7 @@ static int add_dense(Walk *w, json_object *layer, const char *name, Alias *src)
         if (!v || json_object_get_boolean(v))
                 r = weight_copy(w, name, "bias", bd, 1, &n->bias);
         else if (!(n->bias = calloc(n->c, sizeof(float))))
-                r = import_error(w->e, -ENOMEM, "Out of memory");
+                r = error_setf(w->e, -ENOMEM, "Out of memory");
         return r < 0 ? r : (int)(n - w->g->nodes);
 }
 
@@ -420,14 +416,14 @@ static int add_input(Walk *w, json_object *layer, const char *name)
         int r;
 
         if (w->g->n_nodes != 0)
-                return import_error(w->e, -EOPNOTSUPP, "The model has more than one input");
+                return error_setf(w->e, -EOPNOTSUPP, "The model has more than one input");
         if (!shape || !json_object_is_type(shape, json_type_array) || json_object_array_length(shape) != 4)
-                return import_error(w->e, -EBADMSG, "Input \"%s\" has no NHWC shape", name);
+                return error_setf(w->e, -EBADMSG, "Input \"%s\" has no NHWC shape", name);
         unsigned d[3];
         for (unsigned i = 0; i < 3; i++) {
                 int x = json_object_get_int(json_object_array_get_idx(shape, i + 1));
                 if (x <= 0 || x > 4096)
-                        return import_error(w->e, -EBADMSG, "Input \"%s\" has a bad shape", name);
+                        return error_setf(w->e, -EBADMSG, "Input \"%s\" has a bad shape", name);
                 d[i] = (unsigned)x;
         }
         r = new_node(w, name, BB_OP_INPUT, &n);
@@ -462,13 +458,12 @@ static int walk_layer(Walk *w, json_object *layer, Alias *out)
         int r;
 
         if (!cls || !name || strlen(name) >= BB_NAME_MAX)
-                return import_error(w->e, -EBADMSG, "A layer has no class or name");
+                return error_setf(w->e, -EBADMSG, "A layer has no class or name");
         if (alias_find(w, name))
-                return import_error(w->e, -EBADMSG, "Two layers are called \"%s\"", name);
+                return error_setf(w->e, -EBADMSG, "Two layers are called \"%s\"", name);
         (void)snprintf(out->name, sizeof(out->name), "%s", name);
         if (!strv_contains((char **)known_layers, cls))
-                return import_error(w->e, -EOPNOTSUPP, "Unknown layer type \"%s\" (layer \"%s\")", cls,
-                                    name);
+                return error_setf(w->e, -EOPNOTSUPP, "Unknown layer type \"%s\" (layer \"%s\")", cls, name);
 
         if (streq(cls, "InputLayer"))
                 return add_input(w, layer, name);
@@ -481,7 +476,7 @@ static int walk_layer(Walk *w, json_object *layer, Alias *out)
                 return r;
         if (!streq(cls, "ZeroPadding2D") && !streq(cls, "Conv2D") && !streq(cls, "DepthwiseConv2D") &&
             src[0]->has_pad)
-                return import_error(w->e, -EOPNOTSUPP, "Padding before \"%s\" is not supported", name);
+                return error_setf(w->e, -EOPNOTSUPP, "Padding before \"%s\" is not supported", name);
 
         if (streq(cls, "Conv2D") || streq(cls, "DepthwiseConv2D")) {
                 Alias *dummy;
@@ -503,7 +498,7 @@ static int walk_layer(Walk *w, json_object *layer, Alias *out)
                 else if (a && (streq(a, "relu") || streq(a, "softmax")))
                         r = set_act(w, layer, name, src[0], bb_act_from_string(a));
                 else
-                        return import_error(w->e, -EOPNOTSUPP, "Activation \"%s\" is not supported", name);
+                        return error_setf(w->e, -EOPNOTSUPP, "Activation \"%s\" is not supported", name);
                 if (r >= 0)
                         src[0]->node = -1;
                 return r;
@@ -519,26 +514,26 @@ static int walk_layer(Walk *w, json_object *layer, Alias *out)
                 if (cfg_pair(cfg, "pool_size", ps) < 0 ||
                     (cfg_get(cfg, "strides") && cfg_pair(cfg, "strides", st) < 0) || ps[0] != a->h ||
                     ps[1] != a->w || !pad || !streq(pad, "valid"))
-                        return import_error(w->e, -EOPNOTSUPP,
-                                            "AveragePooling2D \"%s\" is not over the whole %ux%u map", name,
-                                            a->h, a->w);
+                        return error_setf(w->e, -EOPNOTSUPP,
+                                          "AveragePooling2D \"%s\" is not over the whole %ux%u map", name,
+                                          a->h, a->w);
                 return add_simple(w, name, BB_OP_GAP, src);
         }
         if (streq(cls, "Flatten")) {
                 const BbNode *a = &w->g->nodes[src[0]->node];
                 if (a->h != 1 || a->w != 1)
-                        return import_error(w->e, -EOPNOTSUPP,
-                                            "Flatten \"%s\" of a spatial map is not supported", name);
+                        return error_setf(w->e, -EOPNOTSUPP,
+                                          "Flatten \"%s\" of a spatial map is not supported", name);
                 return src[0]->node;
         }
         if (streq(cls, "Dropout"))
                 return src[0]->node;
         if (streq(cls, "Dense"))
                 return add_dense(w, layer, name, src[0]);
-        return import_error(w->e, -EOPNOTSUPP, "Unknown layer type \"%s\" (layer \"%s\")", cls, name);
+        return error_setf(w->e, -EOPNOTSUPP, "Unknown layer type \"%s\" (layer \"%s\")", cls, name);
 }
 
-int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, ImportError *e)
+int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, Error *e)
 {
         json_object *cfg = cfg_get(cfg_get(topology, "model_config"), "config");
         json_object *layers = cfg_get(cfg, "layers"), *outs = cfg_get(cfg, "output_layers");
@@ -549,11 +544,11 @@ int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, I
         if (!json_object_is_type(topology, json_type_object) ||
             !json_object_is_type(layers, json_type_array) || json_object_array_length(layers) == 0 ||
             json_object_array_length(layers) > 4 * BB_MAX_NODES)
-                return import_error(e, -EBADMSG, "The model topology has no layer list");
+                return error_setf(e, -EBADMSG, "The model topology has no layer list");
         size_t n = json_object_array_length(layers);
         alias = calloc(n, sizeof(Alias));
         if (!alias)
-                return import_error(e, -ENOMEM, "Out of memory");
+                return error_setf(e, -ENOMEM, "Out of memory");
         Walk w = {.g = g, .w = weights, .alias = alias, .e = e};
         for (size_t i = 0; i < n && r >= 0; i++) {
                 Alias *a = &alias[w.n_alias];
@@ -568,15 +563,15 @@ int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *g, I
         if (r >= 0 && (!json_object_is_type(outs, json_type_array) || json_object_array_length(outs) != 1 ||
                        !json_object_is_type(json_object_array_get_idx(outs, 0), json_type_array) ||
                        json_object_array_length(json_object_array_get_idx(outs, 0)) < 1))
-                r = import_error(e, -EOPNOTSUPP, "The model must have exactly one output");
+                r = error_setf(e, -EOPNOTSUPP, "The model must have exactly one output");
         if (r >= 0) {
                 json_object *on = json_object_array_get_idx(json_object_array_get_idx(outs, 0), 0);
                 const char *oname =
                         json_object_is_type(on, json_type_string) ? json_object_get_string(on) : NULL;
                 Alias *o = oname ? alias_find(&w, oname) : NULL;
                 if (!o || o->node != (int)g->n_nodes - 1)
-                        r = import_error(e, -EOPNOTSUPP, "The model's output \"%s\" is not its last layer",
-                                         oname ? oname : "?");
+                        r = error_setf(e, -EOPNOTSUPP, "The model's output \"%s\" is not its last layer",
+                                       oname ? oname : "?");
         }
         if (r >= 0)
                 r = bb_graph_validate(g, e);

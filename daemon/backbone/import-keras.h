@@ -9,5 +9,5 @@
 #include "graph.h"
 #include "import-weights.h"
 
-int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *ret, ImportError *e);
+int keras_build_graph(json_object *topology, const IwSet *weights, BbGraph *ret, Error *e);
 void keras_graph_free_weights(BbGraph *g);

@@ -31,21 +31,20 @@ static int get_number(json_object *o, const char *key, double *ret)
         return isfinite(*ret) ? 0 : -EBADMSG;
 }
 
-static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t *off, IwTensor *t,
-                      ImportError *e)
+static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t *off, IwTensor *t, Error *e)
 {
         json_object *v, *shape, *q = NULL;
         const char *dtype;
         size_t elem;
 
         if (!json_object_object_get_ex(w, "name", &v) || !json_object_is_type(v, json_type_string))
-                return import_error(e, -EBADMSG, "A weight in the manifest has no name");
+                return error_setf(e, -EBADMSG, "A weight in the manifest has no name");
         t->name = strdup(json_object_get_string(v));
         if (!t->name)
-                return import_error(e, -ENOMEM, "Out of memory");
+                return error_setf(e, -ENOMEM, "Out of memory");
         if (!json_object_object_get_ex(w, "shape", &shape) || !json_object_is_type(shape, json_type_array) ||
             json_object_array_length(shape) > IW_MAX_DIMS)
-                return import_error(e, -EBADMSG, "Weight \"%s\" has a bad shape", t->name);
+                return error_setf(e, -EBADMSG, "Weight \"%s\" has a bad shape", t->name);
         t->n_dims = (unsigned)json_object_array_length(shape);
         t->count = 1;
         for (unsigned d = 0; d < t->n_dims; d++) {
@@ -53,14 +52,14 @@ static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t 
                 int64_t n = json_object_get_int64(x);
                 if (!json_object_is_type(x, json_type_int) || n <= 0 || n > (1 << 24) ||
                     t->count > ((size_t)1 << 28) / (size_t)n)
-                        return import_error(e, -EBADMSG, "Weight \"%s\" has a bad shape", t->name);
+                        return error_setf(e, -EBADMSG, "Weight \"%s\" has a bad shape", t->name);
                 t->dims[d] = (unsigned)n;
                 t->count *= (size_t)n;
         }
 
         (void)json_object_object_get_ex(w, "quantization", &q);
         if (!json_object_object_get_ex(q ? q : w, "dtype", &v) || !json_object_is_type(v, json_type_string))
-                return import_error(e, -EBADMSG, "Weight \"%s\" has no dtype", t->name);
+                return error_setf(e, -EBADMSG, "Weight \"%s\" has no dtype", t->name);
         dtype = json_object_get_string(v);
         if (q && streq(dtype, "uint8"))
                 elem = 1;
@@ -69,22 +68,22 @@ static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t 
         else if (!q && streq(dtype, "float32"))
                 elem = 4;
         else
-                return import_error(e, -EOPNOTSUPP, "Weight \"%s\" has an unsupported dtype \"%s\"", t->name,
-                                    dtype);
+                return error_setf(e, -EOPNOTSUPP, "Weight \"%s\" has an unsupported dtype \"%s\"", t->name,
+                                  dtype);
 
         double min = 0, scale = 1;
         if (q && (get_number(q, "min", &min) < 0 || get_number(q, "scale", &scale) < 0))
-                return import_error(e, -EBADMSG, "Weight \"%s\" has no quantisation min/scale", t->name);
+                return error_setf(e, -EBADMSG, "Weight \"%s\" has no quantisation min/scale", t->name);
 
         if (*off > size || t->count * elem > size - *off)
-                return import_error(
+                return error_setf(
                         e, -EBADMSG,
                         "The weight data is too short: weight \"%s\" needs bytes %zu..%zu, the shard "
                         "has %zu",
                         t->name, *off, *off + t->count * elem, size);
         t->data = malloc(t->count * sizeof(float));
         if (!t->data)
-                return import_error(e, -ENOMEM, "Out of memory");
+                return error_setf(e, -ENOMEM, "Out of memory");
         const uint8_t *p = bytes + *off;
         for (size_t i = 0; i < t->count; i++) {
                 if (elem == 1)
@@ -95,8 +94,8 @@ static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t 
                         float f;
                         memcpy(&f, p + 4 * i, 4);
                         if (!isfinite(f))
-                                return import_error(e, -EBADMSG, "Weight \"%s\" holds NaN or infinity",
-                                                    t->name);
+                                return error_setf(e, -EBADMSG, "Weight \"%s\" holds NaN or infinity",
+                                                  t->name);
                         t->data[i] = f;
                 }
         }
@@ -104,29 +103,29 @@ static int decode_one(json_object *w, const uint8_t *bytes, size_t size, size_t 
         return 0;
 }
 
-int iw_decode(json_object *manifest, const uint8_t *bytes, size_t size, IwSet *ret, ImportError *e)
+int iw_decode(json_object *manifest, const uint8_t *bytes, size_t size, IwSet *ret, Error *e)
 {
         IwSet s = {};
         size_t off = 0, total = 0;
         int r = 0;
 
         if (!json_object_is_type(manifest, json_type_array) || json_object_array_length(manifest) != 1)
-                return import_error(e, -EBADMSG, "The weight manifest must have exactly one group");
+                return error_setf(e, -EBADMSG, "The weight manifest must have exactly one group");
         json_object *group = json_object_array_get_idx(manifest, 0), *weights;
         if (!json_object_object_get_ex(group, "weights", &weights) ||
             !json_object_is_type(weights, json_type_array))
-                return import_error(e, -EBADMSG, "The weight manifest has no weights");
+                return error_setf(e, -EBADMSG, "The weight manifest has no weights");
         total = json_object_array_length(weights);
         if (total == 0 || total > 4096)
-                return import_error(e, -EBADMSG, "The weight manifest lists %zu weights", total);
+                return error_setf(e, -EBADMSG, "The weight manifest lists %zu weights", total);
         s.t = calloc(total, sizeof(IwTensor));
         if (!s.t)
-                return import_error(e, -ENOMEM, "Out of memory");
+                return error_setf(e, -ENOMEM, "Out of memory");
         for (s.n = 0; s.n < total && r >= 0; s.n++)
                 r = decode_one(json_object_array_get_idx(weights, s.n), bytes, size, &off, &s.t[s.n], e);
         if (r >= 0 && off != size)
-                r = import_error(e, -EBADMSG, "The weight data has %zu bytes, the manifest describes %zu",
-                                 size, off);
+                r = error_setf(e, -EBADMSG, "The weight data has %zu bytes, the manifest describes %zu",
+                               size, off);
         if (r < 0) {
                 iw_set_done(&s);
                 return r;

@@ -6,7 +6,7 @@
 
 #include <json-c/json.h>
 
-#include "import-error.h"
+#include "fluff/error.h"
 
 #define IW_MAX_DIMS 4
 
@@ -26,6 +26,6 @@ typedef struct IwSet {
 /* Decodes every tensor of the manifest from the shard bytes (value = min +
  * scale·q for uint8/uint16, float32 as is). The bytes must match the manifest
  * exactly. */
-int iw_decode(json_object *manifest, const uint8_t *bytes, size_t size, IwSet *ret, ImportError *e);
+int iw_decode(json_object *manifest, const uint8_t *bytes, size_t size, IwSet *ret, Error *e);
 void iw_set_done(IwSet *s);
 const IwTensor *iw_find(const IwSet *s, const char *name);

@@ -37,13 +37,13 @@ typedef struct Lexer {
         const char *s;
         size_t len, pos;
         Buf out;
-        ImportError *e;
+        Error *e;
 } Lexer;
 
 static int lex_fail(Lexer *l, const char *what)
 {
-        return import_error(l->e, -EBADMSG, "Model topology is not a valid object literal: %s at offset %zu",
-                            what, l->pos);
+        return error_setf(l->e, -EBADMSG, "Model topology is not a valid object literal: %s at offset %zu",
+                          what, l->pos);
 }
 
 static void skip_ws(Lexer *l)
@@ -258,7 +258,7 @@ static int lex_value(Lexer *l, unsigned depth)
         return lex_fail(l, "unsupported value (only literals are understood)");
 }
 
-int jsobj_to_json(const char *js, size_t len, char **ret_json, size_t *ret_end, ImportError *e)
+int jsobj_to_json(const char *js, size_t len, char **ret_json, size_t *ret_end, Error *e)
 {
         Lexer l = {.s = js, .len = len, .e = e};
         int r;
@@ -266,7 +266,7 @@ int jsobj_to_json(const char *js, size_t len, char **ret_json, size_t *ret_end, 
         r = lex_value(&l, 0);
         if (r < 0) {
                 free(l.out.p);
-                return r == -ENOMEM ? import_error(e, r, "Out of memory") : r;
+                return r == -ENOMEM ? error_setf(e, r, "Out of memory") : r;
         }
         *ret_json = l.out.p;
         if (ret_end)
@@ -274,7 +274,7 @@ int jsobj_to_json(const char *js, size_t len, char **ret_json, size_t *ret_end, 
         return 0;
 }
 
-int jsobj_extract_json(const char *js, size_t len, const char *key, char **ret_json, ImportError *e)
+int jsobj_extract_json(const char *js, size_t len, const char *key, char **ret_json, Error *e)
 {
         char pat[2][128];
 
@@ -285,7 +285,7 @@ int jsobj_extract_json(const char *js, size_t len, const char *key, char **ret_j
                 if (p)
                         return jsobj_to_json(p, len - (size_t)(p - js), ret_json, NULL, e);
         }
-        return import_error(e, -EBADMSG, "No object with \"%s\" found in the model bundle", key);
+        return error_setf(e, -EBADMSG, "No object with \"%s\" found in the model bundle", key);
 }
 
 static int b64_value(unsigned char c)
@@ -338,20 +338,20 @@ int base64_decode(const char *s, size_t len, uint8_t **ret_data, size_t *ret_siz
         return 0;
 }
 
-int jsobj_extract_base64(const char *js, size_t len, uint8_t **ret_data, size_t *ret_size, ImportError *e)
+int jsobj_extract_base64(const char *js, size_t len, uint8_t **ret_data, size_t *ret_size, Error *e)
 {
         static const char pat[] = ".exports=\"";
         const char *p = memmem(js, len, pat, strlen(pat));
         if (!p)
-                return import_error(e, -EBADMSG, "No exported weight string found in the weight bundle");
+                return error_setf(e, -EBADMSG, "No exported weight string found in the weight bundle");
         p += strlen(pat);
         const char *end = memchr(p, '"', len - (size_t)(p - js));
         if (!end)
-                return import_error(e, -EBADMSG, "The weight string in the weight bundle is truncated");
+                return error_setf(e, -EBADMSG, "The weight string in the weight bundle is truncated");
         int r = base64_decode(p, (size_t)(end - p), ret_data, ret_size);
         if (r == -EBADMSG)
-                return import_error(e, r, "The weight string in the weight bundle is not valid base64");
+                return error_setf(e, r, "The weight string in the weight bundle is not valid base64");
         if (r < 0)
-                return import_error(e, r, "Out of memory decoding the weights");
+                return error_setf(e, r, "Out of memory decoding the weights");
         return 0;
 }

@@ -29,7 +29,7 @@ const struct BbGraph *backbone_graph(const Backbone *bb)
         return &bb->graph;
 }
 
-static int bind_weights(Backbone *bb, ImportError *e)
+static int bind_weights(Backbone *bb, Error *e)
 {
         for (unsigned i = 0; i < bb->graph.n_nodes; i++) {
                 BbNode *n = &bb->graph.nodes[i];
@@ -63,7 +63,7 @@ static int bind_weights(Backbone *bb, ImportError *e)
         return 0;
 }
 
-static int load_internal(const char *path, Backbone *bb, ImportError *e)
+static int load_internal(const char *path, Backbone *bb, Error *e)
 {
         char *buf = NULL;
         size_t size;
@@ -72,60 +72,57 @@ static int load_internal(const char *path, Backbone *bb, ImportError *e)
 
         r = read_file_full(path, BACKBONE_MAX_FILE, &buf, &size);
         if (r < 0)
-                return import_error(e, r, "Cannot read the backbone weights \"%s\": %s", path, strerror(-r));
+                return error_setf(e, r, "Cannot read the backbone weights \"%s\": %s", path, strerror(-r));
         r = st_parse(buf, size, &bb->file, e);
         if (r < 0)
                 return r;
         s = st_meta(&bb->file, "format");
         if (!s || !streq(s, "fluff-backbone-1"))
-                return import_error(e, -EBADMSG, "\"%s\" is not a Fluff backbone weight file", path);
+                return error_setf(e, -EBADMSG, "\"%s\" is not a Fluff backbone weight file", path);
         s = st_meta(&bb->file, "backbone_id");
         if (!s || !is_hex_digest(s, 64))
-                return import_error(e, -EBADMSG, "\"%s\" has no backbone id", path);
+                return error_setf(e, -EBADMSG, "\"%s\" has no backbone id", path);
         memcpy(bb->id, s, 65);
         s = st_meta(&bb->file, "source_version");
         /* shown by status over the bus: clean text, cut on a character boundary */
         _cleanup_free_ char *version = text_sanitize(s ?: "", strlen(s ?: ""), TEXT_DROP_CONTROLS);
         if (!version)
-                return import_error(e, -ENOMEM, "Out of memory");
+                return error_setf(e, -ENOMEM, "Out of memory");
         (void)snprintf(bb->version, sizeof(bb->version), "%.*s",
                        (int)utf8_prefix_len(version, sizeof(bb->version) - 1), version);
         s = st_meta(&bb->file, "graph");
         if (!s)
-                return import_error(e, -EBADMSG, "\"%s\" has no graph", path);
+                return error_setf(e, -EBADMSG, "\"%s\" has no graph", path);
         r = bb_graph_from_json(s, &bb->graph, e);
         if (r < 0)
                 return r;
         const BbNode *in = &bb->graph.nodes[0], *out = &bb->graph.nodes[bb->graph.n_nodes - 1];
         if (in->h != BACKBONE_INPUT_SIZE || in->w != BACKBONE_INPUT_SIZE || in->c != 3 ||
             out->c != BACKBONE_N_CLASSES || out->act != BB_ACT_SOFTMAX)
-                return import_error(e, -EBADMSG, "\"%s\" is not a 224×224 RGB → 5-class network", path);
+                return error_setf(e, -EBADMSG, "\"%s\" is not a 224×224 RGB → 5-class network", path);
         for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
                 const BackboneFeatureInfo *fi = backbone_feature_info((BackboneFeatureSet)f);
                 int idx = bb_graph_find(&bb->graph, fi->layer);
                 if (idx < 0 || bb->graph.nodes[idx].h != fi->h || bb->graph.nodes[idx].w != fi->w ||
                     bb->graph.nodes[idx].c != fi->c)
-                        return import_error(e, -EBADMSG, "\"%s\" has no layer \"%s\" for feature set \"%s\"",
-                                            path, fi->layer, fi->name);
+                        return error_setf(e, -EBADMSG, "\"%s\" has no layer \"%s\" for feature set \"%s\"",
+                                          path, fi->layer, fi->name);
                 bb->feat_node[f] = idx;
         }
         return bind_weights(bb, e);
 }
 
-int backbone_load(const char *path, Backbone **ret, char **ret_error)
+int backbone_load(const char *path, Backbone **ret, Error *error)
 {
         _cleanup_(backbone_freep) Backbone *bb = calloc(1, sizeof(Backbone));
-        ImportError e = {};
         int r;
 
         if (!bb)
                 return -ENOMEM;
-        r = load_internal(path, bb, &e);
+        r = load_internal(path, bb, error);
         if (r < 0) {
-                log_debug_errno(r, "Loading \"%s\" failed: %s", path, e.msg);
-                if (ret_error)
-                        *ret_error = strdup(e.msg[0] ? e.msg : strerror(-r));
-                return r;
+                log_debug_errno(r, "Loading \"%s\" failed: %s", path, error_message(error, r));
+                return error_is_set(error) ? r : error_set_errno(error, r);
         }
         *ret = TAKE_PTR(bb);
         return 0;

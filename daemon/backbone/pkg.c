@@ -24,23 +24,22 @@ static void gzclosep(gzFile *gz)
 
 /* zlib's message starts with the descriptor ("<fd:3>: "), which means nothing
  * to a user. */
-static int gz_fail(gzFile gz, const char *src, ImportError *e)
+static int gz_fail(gzFile gz, const char *src, Error *e)
 {
         int zr = Z_OK;
         const char *m = gzerror(gz, &zr), *colon = m ? strstr(m, ": ") : NULL;
 
         if (zr == Z_OK || zr == Z_BUF_ERROR)
-                return import_error(e, -EBADMSG, "Package \"%s\" is truncated (the archive ends early)",
-                                    src);
-        return import_error(e, -EBADMSG, "Package \"%s\" is not a valid gzip archive: %s", src,
-                            colon     ? colon + 2
-                            : m && *m ? m
-                                      : "read error");
+                return error_setf(e, -EBADMSG, "Package \"%s\" is truncated (the archive ends early)", src);
+        return error_setf(e, -EBADMSG, "Package \"%s\" is not a valid gzip archive: %s", src,
+                          colon     ? colon + 2
+                          : m && *m ? m
+                                    : "read error");
 }
 
 /* Reads exactly n bytes; a short read is a truncated archive, a zlib error a
  * corrupt one. */
-static int gz_read_exact(gzFile gz, void *buf, size_t n, const char *src, ImportError *e)
+static int gz_read_exact(gzFile gz, void *buf, size_t n, const char *src, Error *e)
 {
         size_t got = 0;
 
@@ -118,7 +117,7 @@ static bool cancelled(const atomic_bool *cancel)
 
 /* src names the package in messages; fd is ours (closed here). */
 static int read_tar(const char *src, int fd, const char *const *wanted, size_t n_wanted,
-                    const atomic_bool *cancel, PkgBlob *ret, ImportError *e)
+                    const atomic_bool *cancel, PkgBlob *ret, Error *e)
 {
         _cleanup_(gzclosep) gzFile gz = NULL;
         unsigned char h[TAR_BLOCK];
@@ -129,7 +128,7 @@ static int read_tar(const char *src, int fd, const char *const *wanted, size_t n
         gz = gzdopen(fd, "rb");
         if (!gz) {
                 (void)close(fd);
-                return import_error(e, -ENOMEM, "Cannot read package \"%s\": out of memory", src);
+                return error_setf(e, -ENOMEM, "Cannot read package \"%s\": out of memory", src);
         }
 
         for (;;) {
@@ -137,25 +136,25 @@ static int read_tar(const char *src, int fd, const char *const *wanted, size_t n
                 char name[sizeof(longname)];
 
                 if (cancelled(cancel))
-                        return import_error(e, -ECANCELED, "The import was cancelled");
+                        return error_setf(e, -ECANCELED, "The import was cancelled");
                 r = gz_read_exact(gz, h, sizeof(h), src, e);
                 if (r < 0)
                         return r;
                 if (block_is_zero(h))
                         break;
                 if (!tar_checksum_ok(h))
-                        return import_error(
+                        return error_setf(
                                 e, -EBADMSG,
                                 "Package \"%s\" is not a tar archive (or it is corrupt): bad header "
                                 "checksum",
                                 src);
                 if (parse_octal((const char *)h + 124, 12, &size) < 0)
-                        return import_error(e, -EBADMSG, "Package \"%s\" has a tar header with a bad size",
-                                            src);
+                        return error_setf(e, -EBADMSG, "Package \"%s\" has a tar header with a bad size",
+                                          src);
                 total += size;
                 if (total > PKG_MAX_TOTAL)
-                        return import_error(e, -EFBIG, "Package \"%s\" unpacks to more than %llu bytes", src,
-                                            (unsigned long long)PKG_MAX_TOTAL);
+                        return error_setf(e, -EFBIG, "Package \"%s\" unpacks to more than %llu bytes", src,
+                                          (unsigned long long)PKG_MAX_TOTAL);
 
                 char type = (char)h[156];
                 if (longname[0]) {
@@ -179,12 +178,12 @@ static int read_tar(const char *src, int fd, const char *const *wanted, size_t n
                 }
                 if (idx >= 0) {
                         if (size > PKG_MAX_FILE)
-                                return import_error(e, -EFBIG, "File \"%s\" in package \"%s\" is too large",
-                                                    name, src);
+                                return error_setf(e, -EFBIG, "File \"%s\" in package \"%s\" is too large",
+                                                  name, src);
                         free(ret[idx].data);
                         ret[idx].data = malloc((size_t)padded + 1);
                         if (!ret[idx].data)
-                                return import_error(e, -ENOMEM, "Out of memory reading \"%s\"", name);
+                                return error_setf(e, -ENOMEM, "Out of memory reading \"%s\"", name);
                         r = gz_read_exact(gz, ret[idx].data, (size_t)padded, src, e);
                         if (r < 0)
                                 return r;
@@ -197,7 +196,7 @@ static int read_tar(const char *src, int fd, const char *const *wanted, size_t n
                         char buf[16384];
                         size_t n = (size_t)MIN(left, (uint64_t)sizeof(buf));
                         if (cancelled(cancel))
-                                return import_error(e, -ECANCELED, "The import was cancelled");
+                                return error_setf(e, -ECANCELED, "The import was cancelled");
                         r = gz_read_exact(gz, buf, n, src, e);
                         if (r < 0)
                                 return r;
@@ -216,11 +215,10 @@ static int read_tar(const char *src, int fd, const char *const *wanted, size_t n
                         break;
                 after += (size_t)k;
                 if (after > PKG_MAX_TRAILER)
-                        return import_error(
-                                e, -EBADMSG,
-                                "Package \"%s\" has more than %u KiB of data after the end of its "
-                                "archive",
-                                src, PKG_MAX_TRAILER >> 10);
+                        return error_setf(e, -EBADMSG,
+                                          "Package \"%s\" has more than %u KiB of data after the end of its "
+                                          "archive",
+                                          src, PKG_MAX_TRAILER >> 10);
         }
         int zr;
         (void)gzerror(gz, &zr);
@@ -229,8 +227,7 @@ static int read_tar(const char *src, int fd, const char *const *wanted, size_t n
         return 0;
 }
 
-static int read_dir(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
-                    ImportError *e)
+static int read_dir(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, Error *e)
 {
         /* the folder `tar xzf` leaves ("package/") or that folder's parent */
         static const char *const prefixes[] = {"", "package/"};
@@ -240,22 +237,22 @@ static int read_dir(const char *src, const char *const *wanted, size_t n_wanted,
                 for (size_t p = 0; p < ELEMENTSOF(prefixes) && r == -ENOENT; p++) {
                         _cleanup_free_ char *path = NULL;
                         if (asprintf(&path, "%s/%s%s", src, prefixes[p], wanted[i]) < 0)
-                                return import_error(e, -ENOMEM, "Out of memory");
+                                return error_setf(e, -ENOMEM, "Out of memory");
                         r = read_file_full(path, PKG_MAX_FILE, &ret[i].data, &ret[i].size);
                         if (r < 0 && r != -ENOENT)
-                                return import_error(e, r, "Cannot read \"%s\": %s", path, strerror(-r));
+                                return error_setf(e, r, "Cannot read \"%s\": %s", path, strerror(-r));
                 }
         }
         return 0;
 }
 
-int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, ImportError *e)
+int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, Error *e)
 {
         struct stat st;
         int r;
 
         if (stat(src, &st) < 0)
-                return import_error(e, -errno, "Cannot open package \"%s\": %s", src, strerror(errno));
+                return error_setf(e, -errno, "Cannot open package \"%s\": %s", src, strerror(errno));
         for (size_t i = 0; i < n_wanted; i++)
                 ret[i] = (PkgBlob){};
         if (S_ISDIR(st.st_mode))
@@ -263,21 +260,19 @@ int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, 
         else {
                 int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
                 if (fd < 0)
-                        return import_error(e, -errno, "Cannot open package \"%s\": %s", src,
-                                            strerror(errno));
+                        return error_setf(e, -errno, "Cannot open package \"%s\": %s", src, strerror(errno));
                 /* a FIFO or a device would block or never end */
                 if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                         (void)close(fd);
-                        return import_error(e, -EBADF, "Package \"%s\" is not a regular file or folder",
-                                            src);
+                        return error_setf(e, -EBADF, "Package \"%s\" is not a regular file or folder", src);
                 }
                 r = read_tar(src, fd, wanted, n_wanted, NULL, ret, e);
         }
         if (r >= 0)
                 for (size_t i = 0; i < n_wanted; i++)
                         if (!ret[i].data) {
-                                r = import_error(e, -ENOENT, "Package \"%s\" has no file \"%s\"", src,
-                                                 wanted[i]);
+                                r = error_setf(e, -ENOENT, "Package \"%s\" has no file \"%s\"", src,
+                                               wanted[i]);
                                 break;
                         }
         if (r < 0)
@@ -286,7 +281,7 @@ int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, 
 }
 
 int pkg_read_fd(int fd, const char *name, const char *const *wanted, size_t n_wanted,
-                const atomic_bool *cancel, PkgBlob *ret, ImportError *e)
+                const atomic_bool *cancel, PkgBlob *ret, Error *e)
 {
         struct stat st;
         int r;
@@ -294,24 +289,24 @@ int pkg_read_fd(int fd, const char *name, const char *const *wanted, size_t n_wa
         for (size_t i = 0; i < n_wanted; i++)
                 ret[i] = (PkgBlob){};
         if (fstat(fd, &st) < 0)
-                return import_error(e, -errno, "Cannot read package \"%s\": %s", name, strerror(errno));
+                return error_setf(e, -errno, "Cannot read package \"%s\": %s", name, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return import_error(e, -EBADF, "Package \"%s\" is not a regular file", name);
+                return error_setf(e, -EBADF, "Package \"%s\" is not a regular file", name);
         /* zlib reads through its own descriptor and closes it */
         int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (copy < 0)
-                return import_error(e, -errno, "Cannot read package \"%s\": %s", name, strerror(errno));
+                return error_setf(e, -errno, "Cannot read package \"%s\": %s", name, strerror(errno));
         if (lseek(copy, 0, SEEK_SET) < 0) {
                 r = -errno;
                 (void)close(copy);
-                return import_error(e, r, "Cannot read package \"%s\": %s", name, strerror(-r));
+                return error_setf(e, r, "Cannot read package \"%s\": %s", name, strerror(-r));
         }
         r = read_tar(name, copy, wanted, n_wanted, cancel, ret, e);
         if (r >= 0)
                 for (size_t i = 0; i < n_wanted; i++)
                         if (!ret[i].data) {
-                                r = import_error(e, -ENOENT, "Package \"%s\" has no file \"%s\"", name,
-                                                 wanted[i]);
+                                r = error_setf(e, -ENOENT, "Package \"%s\" has no file \"%s\"", name,
+                                               wanted[i]);
                                 break;
                         }
         if (r < 0)

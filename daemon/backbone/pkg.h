@@ -6,7 +6,7 @@
 
 #include <stdatomic.h>
 
-#include "import-error.h"
+#include "fluff/error.h"
 
 typedef struct PkgBlob {
         char *data; /* owned, NUL-terminated */
@@ -26,11 +26,10 @@ typedef struct PkgBlob {
  * success every ret[i] is filled; a missing file is -ENOENT naming it. A
  * tarball is read to its end, so a truncated or corrupt one is refused even
  * when the wanted files come early. */
-int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret,
-                   ImportError *e);
+int pkg_read_files(const char *src, const char *const *wanted, size_t n_wanted, PkgBlob *ret, Error *e);
 /* The same from an open regular file (fd is not closed; a folder cannot be
  * passed this way); name is what messages call it. cancel (may be NULL) is
  * read between blocks: once true the read stops with -ECANCELED. */
 int pkg_read_fd(int fd, const char *name, const char *const *wanted, size_t n_wanted,
-                const atomic_bool *cancel, PkgBlob *ret, ImportError *e);
+                const atomic_bool *cancel, PkgBlob *ret, Error *e);
 void pkg_blobs_free(PkgBlob *b, size_t n);

@@ -72,20 +72,20 @@ void st_file_done(StFile *f)
         *f = (StFile){};
 }
 
-int st_parse(char *buf, size_t size, StFile *ret, ImportError *e)
+int st_parse(char *buf, size_t size, StFile *ret, Error *e)
 {
         StFile f = {.buf = buf, .size = size};
         uint64_t hlen;
 
         if (size < 8) {
                 st_file_done(&f);
-                return import_error(e, -EBADMSG, "Weight file is too short");
+                return error_setf(e, -EBADMSG, "Weight file is too short");
         }
         memcpy(&hlen, buf, 8);
         hlen = le64toh(hlen);
         if (hlen > ST_MAX_HEADER || hlen > size - 8) {
                 st_file_done(&f);
-                return import_error(e, -EBADMSG, "Weight file has a bad header length");
+                return error_setf(e, -EBADMSG, "Weight file has a bad header length");
         }
         json_tokener *tok = json_tokener_new();
         if (!tok) {
@@ -96,12 +96,12 @@ int st_parse(char *buf, size_t size, StFile *ret, ImportError *e)
         json_tokener_free(tok);
         if (!f.header || !json_object_is_type(f.header, json_type_object)) {
                 st_file_done(&f);
-                return import_error(e, -EBADMSG, "Weight file header is not a JSON object");
+                return error_setf(e, -EBADMSG, "Weight file header is not a JSON object");
         }
         /* our writer pads the header to 8 bytes, so the floats are aligned */
         if ((8 + hlen) % 8 != 0) {
                 st_file_done(&f);
-                return import_error(e, -EBADMSG, "Weight file data is not 8-byte aligned");
+                return error_setf(e, -EBADMSG, "Weight file data is not 8-byte aligned");
         }
         f.data = buf + 8 + hlen;
         f.data_size = size - 8 - (size_t)hlen;
@@ -119,35 +119,35 @@ const char *st_meta(const StFile *f, const char *key)
 }
 
 int st_tensor(const StFile *f, const char *name, const uint64_t *dims, unsigned n_dims, const float **ret,
-              ImportError *e)
+              Error *e)
 {
         json_object *o, *v;
         uint64_t count = 1;
 
         if (!json_object_object_get_ex(f->header, name, &o))
-                return import_error(e, -ENOENT, "Weight file has no tensor \"%s\"", name);
+                return error_setf(e, -ENOENT, "Weight file has no tensor \"%s\"", name);
         if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "dtype", &v) ||
             !json_object_is_type(v, json_type_string) || !streq(json_object_get_string(v), "F32"))
-                return import_error(e, -EBADMSG, "Tensor \"%s\" is not F32", name);
+                return error_setf(e, -EBADMSG, "Tensor \"%s\" is not F32", name);
         if (!json_object_object_get_ex(o, "shape", &v) || !json_object_is_type(v, json_type_array) ||
             json_object_array_length(v) != n_dims)
-                return import_error(e, -EBADMSG, "Tensor \"%s\" has the wrong rank", name);
+                return error_setf(e, -EBADMSG, "Tensor \"%s\" has the wrong rank", name);
         for (unsigned d = 0; d < n_dims; d++) {
                 json_object *x = json_object_array_get_idx(v, d);
                 if (!json_object_is_type(x, json_type_int) || (uint64_t)json_object_get_int64(x) != dims[d])
-                        return import_error(e, -EBADMSG, "Tensor \"%s\" has the wrong shape", name);
+                        return error_setf(e, -EBADMSG, "Tensor \"%s\" has the wrong shape", name);
                 count *= dims[d];
         }
         if (!json_object_object_get_ex(o, "data_offsets", &v) || !json_object_is_type(v, json_type_array) ||
             json_object_array_length(v) != 2)
-                return import_error(e, -EBADMSG, "Tensor \"%s\" has no data offsets", name);
+                return error_setf(e, -EBADMSG, "Tensor \"%s\" has no data offsets", name);
         json_object *vb = json_object_array_get_idx(v, 0), *ve = json_object_array_get_idx(v, 1);
         int64_t b = json_object_get_int64(vb);
         int64_t en = json_object_get_int64(ve);
         if (!json_object_is_type(vb, json_type_int) || !json_object_is_type(ve, json_type_int) || b < 0 ||
             en < b || (uint64_t)en > f->data_size || (uint64_t)(en - b) != count * sizeof(float) ||
             b % (int64_t)sizeof(float) != 0)
-                return import_error(e, -EBADMSG, "Tensor \"%s\" has bad data offsets", name);
+                return error_setf(e, -EBADMSG, "Tensor \"%s\" has bad data offsets", name);
         *ret = (const float *)(const void *)(f->data + b);
         return 0;
 }

@@ -8,7 +8,7 @@
 
 #include <json-c/json.h>
 
-#include "import-error.h"
+#include "fluff/error.h"
 
 #define ST_MAX_DIMS 4
 #define ST_MAX_HEADER (16u << 20)
@@ -31,10 +31,10 @@ typedef struct StFile {
         size_t data_size;
 } StFile;
 
-int st_parse(char *buf, size_t size, StFile *ret, ImportError *e); /* takes buf, also on failure */
+int st_parse(char *buf, size_t size, StFile *ret, Error *e); /* takes buf, also on failure */
 void st_file_done(StFile *f);
 /* A metadata string, or NULL. */
 const char *st_meta(const StFile *f, const char *key);
 /* The tensor's floats after checking its dtype and shape; -ENOENT if absent. */
 int st_tensor(const StFile *f, const char *name, const uint64_t *dims, unsigned n_dims, const float **ret,
-              ImportError *e);
+              Error *e);

@@ -92,18 +92,6 @@ static int reasonf(char **ret, const char *fmt, ...)
 }
 
 /* Sets *ret (when ret is not NULL) to a formatted sentence. */
-static void errorf(char **ret, const char *fmt, ...) _printf_(2, 3);
-static void errorf(char **ret, const char *fmt, ...)
-{
-        va_list ap;
-        if (!ret)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-}
-
 static bool host_is_loopback(const char *host)
 {
         struct in_addr a4;
@@ -517,7 +505,7 @@ static char *unquote_and_uncomment(char *v, bool *ret_bad_quote)
         return strip(v);
 }
 
-static int parse_text(Config *c, const char *path, char *text, char **ret_error)
+static int parse_text(Config *c, const char *path, char *text, Error *error)
 {
         _cleanup_strv_free_ char **warned = NULL;
         unsigned line = 0;
@@ -532,20 +520,19 @@ static int parse_text(Config *c, const char *path, char *text, char **ret_error)
                         continue;
                 char *eq = strchr(s, '=');
                 if (!eq) {
-                        errorf(ret_error, "%s:%u: expected \"key = value\"", path, line);
-                        return -EINVAL;
+                        return error_setf(error, -EINVAL, "%s:%u: expected \"key = value\"", path, line);
                 }
                 *eq = 0;
                 char *key = strip(s);
                 bool bad_quote;
                 char *value = unquote_and_uncomment(strip(eq + 1), &bad_quote);
                 if (!*key) {
-                        errorf(ret_error, "%s:%u: a line has no key before \"=\"", path, line);
-                        return -EINVAL;
+                        return error_setf(error, -EINVAL, "%s:%u: a line has no key before \"=\"", path,
+                                          line);
                 }
                 if (bad_quote) {
-                        errorf(ret_error, "%s:%u: %s: unbalanced or misplaced quote", path, line, key);
-                        return -EINVAL;
+                        return error_setf(error, -EINVAL, "%s:%u: %s: unbalanced or misplaced quote", path,
+                                          line, key);
                 }
 
                 size_t i;
@@ -567,8 +554,8 @@ static int parse_text(Config *c, const char *path, char *text, char **ret_error)
                 char *reason = NULL;
                 int r = config_keys[i].parse(c, value, &reason);
                 if (r < 0) {
-                        errorf(ret_error, "%s:%u: %s = %s: %s", path, line, key, value,
-                               reason ? reason : strerror(-r));
+                        (void)error_setf(error, -EINVAL, "%s:%u: %s = %s: %s", path, line, key, value,
+                                         reason ? reason : strerror(-r));
                         free(reason);
                         return r == -ENOMEM ? r : -EINVAL;
                 }
@@ -576,19 +563,17 @@ static int parse_text(Config *c, const char *path, char *text, char **ret_error)
         return 0;
 }
 
-int config_load(const char *path, Config **ret, char **ret_error)
+int config_load(const char *path, Config **ret, Error *error)
 {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_free_ char *default_path = NULL, *text = NULL;
         int r;
 
-        if (ret_error)
-                *ret_error = NULL;
         if (!path) {
                 r = config_default_path(&default_path);
                 if (r < 0) {
-                        errorf(ret_error, "Cannot find the configuration folder: %s", strerror(-r));
-                        return r;
+                        return error_setf(error, r, "Cannot find the configuration folder: %s",
+                                          strerror(-r));
                 }
                 path = default_path;
         }
@@ -599,23 +584,21 @@ int config_load(const char *path, Config **ret, char **ret_error)
         size_t size = 0;
         r = read_file_full(path, CONFIG_FILE_MAX, &text, &size);
         if (r == -EFBIG) {
-                errorf(ret_error, "%s: larger than %d KiB, not a configuration file", path,
-                       CONFIG_FILE_MAX / 1024);
-                return r;
+                return error_setf(error, r, "%s: larger than %d KiB, not a configuration file", path,
+                                  CONFIG_FILE_MAX / 1024);
         }
         if (r < 0 && r != -ENOENT) {
-                errorf(ret_error, "Cannot read %s: %s", path, strerror(-r));
-                return r;
+                return error_setf(error, r, "Cannot read %s: %s", path, strerror(-r));
         }
         if (r >= 0) {
                 if (strlen(text) != size) {
-                        errorf(ret_error, "%s: contains a NUL byte, not a configuration file", path);
-                        return -EINVAL;
+                        return error_setf(error, -EINVAL,
+                                          "%s: contains a NUL byte, not a configuration file", path);
                 }
                 c->path = strdup(path);
                 if (!c->path)
                         return -ENOMEM;
-                r = parse_text(c, path, text, ret_error);
+                r = parse_text(c, path, text, error);
                 if (r < 0)
                         return r;
         }
@@ -625,7 +608,8 @@ int config_load(const char *path, Config **ret, char **ret_error)
                 char *reason = NULL;
                 r = parse_site_key(c, env, &reason);
                 if (r < 0) {
-                        errorf(ret_error, "FLUFF_SITE=%s: %s", env, reason ? reason : strerror(-r));
+                        (void)error_setf(error, -EINVAL, "FLUFF_SITE=%s: %s", env,
+                                         reason ? reason : strerror(-r));
                         free(reason);
                         return r == -ENOMEM ? r : -EINVAL;
                 }

@@ -53,6 +53,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 #include "images.h"
 
@@ -98,10 +99,10 @@ int config_default_path(char **ret);
  * A missing file is not an error. Warnings are logged at warning level and kept
  * in Config.warnings. On failure returns a negative errno (-EINVAL for a bad
  * value or line, -EFBIG for a file over 64 KiB, the open/read error otherwise)
- * and, when ret_error is not NULL, one sentence for a person such as
+ * and, when error is not NULL, one sentence for a person such as
  * "/home/u/.config/fluff/config:3: rate_limit = 5: must be more than 0 and at
  * most 2 requests per second"; nothing is logged for errors. */
-int config_load(const char *path, Config **ret, char **ret_error);
+int config_load(const char *path, Config **ret, Error *error);
 
 /* The rules behind site, for callers that take a site from elsewhere.
  * Returns the normalised URL, or -EINVAL with a reason (no "file:line"). When

@@ -94,15 +94,11 @@ int credentials_default_path(char **ret)
 
 /* Every message names the file and, at most, a line number: the content may
  * be the key itself (a key pasted on a line of its own, a typo in "api_key"). */
-static int fail(char **ret_error, int r, const char *path, unsigned line, const char *what)
+static int fail(Error *error, int r, const char *path, unsigned line, const char *what)
 {
-        if (ret_error) {
-                int k = line > 0 ? asprintf(ret_error, "%s:%u: %s", path, line, what)
-                                 : asprintf(ret_error, "%s: %s", path, what);
-                if (k < 0)
-                        *ret_error = NULL;
-        }
-        return r;
+        if (line > 0)
+                return error_setf(error, r, "%s:%u: %s", path, line, what);
+        return error_setf(error, r, "%s: %s", path, what);
 }
 
 static char *strip(char *s)
@@ -115,7 +111,7 @@ static char *strip(char *s)
         return s;
 }
 
-static int parse(const char *path, char *text, Credentials **ret, char **ret_error)
+static int parse(const char *path, char *text, Credentials **ret, Error *error)
 {
         const char *user = NULL, *key = NULL, *site = NULL;
         unsigned line = 0;
@@ -130,39 +126,39 @@ static int parse(const char *path, char *text, Credentials **ret, char **ret_err
                         continue;
                 char *eq = strchr(s, '=');
                 if (!eq)
-                        return fail(ret_error, -EBADMSG, path, line,
+                        return fail(error, -EBADMSG, path, line,
                                     "expected \"username = …\" or \"api_key = …\"");
                 *eq = 0;
                 char *k = strip(s), *v = strip(eq + 1);
                 if (streq(k, "username")) {
                         if (user)
-                                return fail(ret_error, -EBADMSG, path, line, "the username is given twice");
+                                return fail(error, -EBADMSG, path, line, "the username is given twice");
                         if (!credentials_username_valid(v))
-                                return fail(ret_error, -EBADMSG, path, line,
+                                return fail(error, -EBADMSG, path, line,
                                             "the username is empty or not valid");
                         user = v;
                 } else if (streq(k, "api_key")) {
                         if (key)
-                                return fail(ret_error, -EBADMSG, path, line, "the API key is given twice");
+                                return fail(error, -EBADMSG, path, line, "the API key is given twice");
                         if (!credentials_api_key_valid(v))
-                                return fail(ret_error, -EBADMSG, path, line,
+                                return fail(error, -EBADMSG, path, line,
                                             "the API key is empty or not valid");
                         key = v;
                 } else if (streq(k, "site")) {
                         if (site)
-                                return fail(ret_error, -EBADMSG, path, line, "the site is given twice");
+                                return fail(error, -EBADMSG, path, line, "the site is given twice");
                         if (!site_valid(v))
-                                return fail(ret_error, -EBADMSG, path, line,
+                                return fail(error, -EBADMSG, path, line,
                                             "the site is not a valid https:// address");
                         site = v;
                 } else
-                        return fail(ret_error, -EBADMSG, path, line,
+                        return fail(error, -EBADMSG, path, line,
                                     "unknown key (expected \"site\", \"username\" or \"api_key\")");
         }
         if (!user)
-                return fail(ret_error, -EBADMSG, path, 0, "no username in the file");
+                return fail(error, -EBADMSG, path, 0, "no username in the file");
         if (!key)
-                return fail(ret_error, -EBADMSG, path, 0, "no api_key in the file");
+                return fail(error, -EBADMSG, path, 0, "no api_key in the file");
         _cleanup_(credentials_freep) Credentials *c = NULL;
         int r = credentials_new(user, key, &c);
         if (r < 0)
@@ -186,7 +182,7 @@ static void erase_file_bufferp(char **p)
         }
 }
 
-int credentials_load(const char *path, Credentials **ret, char **ret_error)
+int credentials_load(const char *path, Credentials **ret, Error *error)
 {
         _cleanup_free_ char *default_path = NULL;
         _cleanup_(erase_file_bufferp) char *text = NULL;
@@ -194,8 +190,6 @@ int credentials_load(const char *path, Credentials **ret, char **ret_error)
         size_t have = 0;
         int r;
 
-        if (ret_error)
-                *ret_error = NULL;
         if (!path) {
                 r = credentials_default_path(&default_path);
                 if (r < 0)
@@ -208,28 +202,27 @@ int credentials_load(const char *path, Credentials **ret, char **ret_error)
                 if (errno == ENOENT)
                         return -ENOENT;
                 if (errno == ELOOP)
-                        return fail(ret_error, -EPERM, path, 0,
+                        return fail(error, -EPERM, path, 0,
                                     "is a symbolic link; refusing to read a login from it");
                 r = -errno;
-                return fail(ret_error, r, path, 0, strerror(-r));
+                return fail(error, r, path, 0, strerror(-r));
         }
         if (fstat(fd, &st) < 0) {
                 r = -errno;
-                return fail(ret_error, r, path, 0, strerror(-r));
+                return fail(error, r, path, 0, strerror(-r));
         }
         if (!S_ISREG(st.st_mode))
-                return fail(ret_error, -EPERM, path, 0,
+                return fail(error, -EPERM, path, 0,
                             "is not a regular file; refusing to read a login from it");
         if (st.st_uid != geteuid())
-                return fail(ret_error, -EPERM, path, 0,
+                return fail(error, -EPERM, path, 0,
                             "belongs to another user; refusing to read a login from it");
         if (st.st_mode & 0077) {
                 /* Fixed rather than refused: the file is ours, and refusing would
                  * only log the user out. Others may have read it meanwhile. */
                 if (fchmod(fd, 0600) < 0) {
                         r = -errno;
-                        return fail(ret_error, r, path, 0,
-                                    "is readable by others and its mode cannot be fixed");
+                        return fail(error, r, path, 0, "is readable by others and its mode cannot be fixed");
                 }
                 log_warning("Credentials file %s was accessible to other users (mode %03o); its mode is now "
                             "0600. "
@@ -237,7 +230,7 @@ int credentials_load(const char *path, Credentials **ret, char **ret_error)
                             path, (unsigned)(st.st_mode & 0777));
         }
         if (st.st_size > CREDENTIALS_FILE_MAX)
-                return fail(ret_error, -EBADMSG, path, 0, "is too large to be a credentials file");
+                return fail(error, -EBADMSG, path, 0, "is too large to be a credentials file");
 
         text = calloc(1, CREDENTIALS_FILE_MAX + 2);
         if (!text)
@@ -248,17 +241,17 @@ int credentials_load(const char *path, Credentials **ret, char **ret_error)
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
-                        return fail(ret_error, r, path, 0, strerror(-r));
+                        return fail(error, r, path, 0, strerror(-r));
                 }
                 if (n == 0)
                         break;
                 have += (size_t)n;
                 if (have > CREDENTIALS_FILE_MAX)
-                        return fail(ret_error, -EBADMSG, path, 0, "is too large to be a credentials file");
+                        return fail(error, -EBADMSG, path, 0, "is too large to be a credentials file");
         }
         if (strlen(text) != have)
-                return fail(ret_error, -EBADMSG, path, 0, "contains a NUL byte");
-        return parse(path, text, ret, ret_error);
+                return fail(error, -EBADMSG, path, 0, "contains a NUL byte");
+        return parse(path, text, ret, error);
 }
 
 int credentials_save(const char *path, const Credentials *c)

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 
 typedef struct Credentials {
@@ -57,10 +58,10 @@ int credentials_default_path(char **ret);
 
 /* path NULL: the default path. -ENOENT when there is no file (not logged: the
  * usual "not remembered" case). Other errors: negative errno and, when
- * ret_error is not NULL, a sentence naming the path (never the content);
+ * error is not NULL, a sentence naming the path (never the content);
  * -EBADMSG for a malformed file, -EPERM for a file we must not trust.
  * Fixing too-open permissions is logged at warning level. */
-int credentials_load(const char *path, Credentials **ret, char **ret_error);
+int credentials_load(const char *path, Credentials **ret, Error *error);
 
 /* Creates the folder (0700) when needed, writes atomically with mode 0600. */
 int credentials_save(const char *path, const Credentials *c);

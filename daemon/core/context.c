@@ -11,14 +11,15 @@
 
 static int context_load_state(Context *c)
 {
-        _cleanup_free_ char *error = NULL, *db = NULL;
+        _cleanup_free_ char *db = NULL;
+        Error error = {};
         _cleanup_(credentials_freep) Credentials *creds = NULL;
         E621Config ec;
         int r;
 
         r = config_load(NULL, &c->config, &error);
         if (r < 0)
-                return log_error_errno(r, "%s", error ?: "Failed to read the configuration.");
+                return log_error_errno(r, "%s", error_message(&error, r));
         c->site = strdup(c->config->site);
         if (!c->site)
                 return log_oom();
@@ -40,10 +41,9 @@ static int context_load_state(Context *c)
         r = store_default_path(&db);
         if (r < 0)
                 return log_error_errno(r, "Failed to find the database path: %m");
-        error = NULL;
         r = store_open(db, &c->store, &error);
         if (r < 0)
-                return log_error_errno(r, "%s", error ?: "Failed to open the database.");
+                return log_error_errno(r, "%s", error_message(&error, r));
         c->counts.store = c->store;
         (void)store_counts(c->store, &c->counts.now);
 
@@ -61,7 +61,7 @@ static int context_load_state(Context *c)
         if (r == -ENOENT)
                 return 0;
         if (r < 0) {
-                log_warning_errno(r, "%s Starting logged out.", error ?: "Failed to read the saved login.");
+                log_warning_errno(r, "%s Starting logged out.", error_message(&error, r));
                 return 0;
         }
         /* The key belongs to the site it was made for: pointing site= or

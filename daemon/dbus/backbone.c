@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Manager.ImportBackbone, ClassifyImage, Embed and the Backbone*, Vulkan*
+/* Manager.ImportBackbone(Fd), ClassifyImage(Fd), Embed and the Backbone*, Vulkan*
  * and EmbeddedCount properties. */
 #include "dbus/bus.h"
 #include "dbus/options.h"
@@ -19,6 +19,22 @@ int method_import_backbone(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
         r = import_job_create(s->f.embed, path, &j, &e);
+        if (r < 0)
+                return bus_error_from(error, r, &e);
+        return bus_reply_job(m, j);
+}
+
+int method_import_backbone_fd(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        BusServer *s = userdata;
+        Error e = {};
+        Job *j;
+        int fd, r;
+
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+        r = import_job_create_fd(s->f.embed, fd, &j, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);
         return bus_reply_job(m, j);

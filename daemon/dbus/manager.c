@@ -128,6 +128,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("VulkanDeviceType", "s", property_get_backbone, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("ImportBackbone", SD_BUS_ARGS("s", path), SD_BUS_RESULT("o", job),
                                 method_import_backbone, SD_BUS_VTABLE_UNPRIVILEGED),
+        /* the same for a package the caller opened: no path, no FIFO to wait on */
+        SD_BUS_METHOD_WITH_ARGS("ImportBackboneFd", SD_BUS_ARGS("h", file), SD_BUS_RESULT("o", job),
+                                method_import_backbone_fd, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ClassifyImage", SD_BUS_ARGS("s", path), SD_BUS_RESULT("a(sd)", classes),
                                 method_classify_image, SD_BUS_VTABLE_UNPRIVILEGED),
         /* the same for a file the caller opened: no path the daemon must resolve */
@@ -148,6 +151,12 @@ static const sd_bus_vtable manager_vtable[] = {
                                 method_get_predictions, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("NewPredictions",
                                 SD_BUS_ARGS("t", watch_id, "s", tags, "a(tdssss)", predictions), 0),
+        /* version 2 of both: each row with its explanation (bus.h); the above stay for older clients */
+        SD_BUS_METHOD_WITH_ARGS("GetPredictions2", SD_BUS_ARGS("u", run),
+                                SD_BUS_RESULT("t", run, "s", tags, "a(tdssssa{sv})", predictions),
+                                method_get_predictions2, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("NewPredictions2",
+                                SD_BUS_ARGS("t", watch_id, "s", tags, "a(tdssssa{sv})", predictions), 0),
         /* watch/ */
         SD_BUS_METHOD_WITH_ARGS("AddWatch", SD_BUS_ARGS("s", tags, "a{sv}", options), SD_BUS_RESULT("t", id),
                                 method_add_watch, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -160,6 +169,9 @@ static const sd_bus_vtable manager_vtable[] = {
         /* review/ */
         SD_BUS_METHOD_WITH_ARGS("Review", SD_BUS_ARGS("u", count), SD_BUS_RESULT("a(tdssss)", predictions),
                                 method_review, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Review2", SD_BUS_ARGS("u", count),
+                                SD_BUS_RESULT("a(tdssssa{sv})", predictions), method_review2,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         /* the model history and what runs by itself (dbus/models.c) */
         SD_BUS_METHOD_WITH_ARGS("ListModels", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(tttsssstttdss)", models),
                                 method_list_models, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -234,22 +246,27 @@ static void on_changed(EventKind kind, const void *payload, void *userdata)
 
 static void on_predictions(EventKind kind, const void *payload, void *userdata)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         const EventPredictions *p = payload;
         BusServer *s = userdata;
         int r;
 
         if (!s->bus)
                 return;
-        r = sd_bus_message_new_signal(s->bus, &m, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE, "NewPredictions");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "ts", p->watch_id, strempty(p->tags));
-        if (r >= 0)
-                r = bus_append_prediction_rows(s, m, p->rows, p->n);
-        if (r >= 0)
-                r = sd_bus_send(s->bus, m, NULL);
-        if (r < 0)
-                log_debug_errno(r, "Failed to announce the new predictions, ignoring: %m");
+        /* NewPredictions2 first: a client that knows both takes it and then
+         * ignores NewPredictions from the same sender */
+        for (int v = 2; v >= 1; v--) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                r = sd_bus_message_new_signal(s->bus, &m, FLUFF_BUS_PATH, FLUFF_BUS_MANAGER_IFACE,
+                                              v == 2 ? "NewPredictions2" : "NewPredictions");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "ts", p->watch_id, strempty(p->tags));
+                if (r >= 0)
+                        r = bus_append_prediction_rows(s, m, p->rows, p->n, v == 2);
+                if (r >= 0)
+                        r = sd_bus_send(s->bus, m, NULL);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to announce the new predictions, ignoring: %m");
+        }
 }
 
 int bus_manager_subscribe(BusServer *s)

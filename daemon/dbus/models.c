@@ -48,37 +48,27 @@ int method_list_models(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int use_model(BusServer *s, uint64_t id, Error *e)
+{
+        int r = taste_history_use(s->f.taste, s->f.ctx->store, id, e);
+        if (r >= 0)
+                events_emit(s->f.ctx->events, EVENT_MODEL_CHANGED, NULL);
+        return r;
+}
+
 int method_use_model(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        BusServer *s = userdata;
-        Error e = {};
-        uint64_t id;
-        int r;
+        return bus_method_on_id(m, userdata, use_model, error);
+}
 
-        r = sd_bus_message_read(m, "t", &id);
-        if (r < 0)
-                return r;
-        r = taste_history_use(s->f.taste, s->f.ctx->store, id, &e);
-        if (r < 0)
-                return bus_error_from(error, r, &e);
-        events_emit(s->f.ctx->events, EVENT_MODEL_CHANGED, NULL);
-        return sd_bus_reply_method_return(m, NULL);
+static int remove_model(BusServer *s, uint64_t id, Error *e)
+{
+        return taste_history_remove(s->f.taste, s->f.ctx->store, id, e);
 }
 
 int method_remove_model(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        BusServer *s = userdata;
-        Error e = {};
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "t", &id);
-        if (r < 0)
-                return r;
-        r = taste_history_remove(s->f.taste, s->f.ctx->store, id, &e);
-        if (r < 0)
-                return bus_error_from(error, r, &e);
-        return sd_bus_reply_method_return(m, NULL);
+        return bus_method_on_id(m, userdata, remove_model, error);
 }
 
 /* UPower's OnBattery on the system bus; false when there is no UPower (a

@@ -27,7 +27,7 @@ int bus_read_options(sd_bus_message *m, const char *what, const BusOption *optio
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                  "Unknown %s option \"%.*s\".", what,
                                                  (int)utf8_prefix_len(key, 64), key);
-                r = o->parse(m, key, options, error);
+                r = o->parse(m, key, (char *)options + o->offset, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -71,4 +71,9 @@ int bus_read_bool_variant(sd_bus_message *m, const char *key, bool *ret, sd_bus_
                                          "Option \"%s\" must be a boolean.", key);
         *ret = b;
         return 0;
+}
+
+int bus_option_bool(sd_bus_message *m, const char *key, void *field, sd_bus_error *error)
+{
+        return bus_read_bool_variant(m, key, field, error);
 }

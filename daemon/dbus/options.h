@@ -5,6 +5,7 @@
  * place so every method refuses unknown keys and wrong types the same way. */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
@@ -15,6 +16,7 @@ typedef int (*BusOptionParse)(sd_bus_message *m, const char *key, void *options,
 typedef struct BusOption {
         const char *key;
         BusOptionParse parse;
+        size_t offset; /* parse gets options + offset: the field, for the generic readers below */
 } BusOption;
 
 /* For a method that takes no options yet. */
@@ -29,3 +31,6 @@ int bus_read_options(sd_bus_message *m, const char *what, const BusOption *optio
 int bus_read_uint_variant(sd_bus_message *m, const char *key, uint64_t *ret, sd_bus_error *error);
 /* A "b" variant. */
 int bus_read_bool_variant(sd_bus_message *m, const char *key, bool *ret, sd_bus_error *error);
+
+/* A BusOption parse for a bool field: {"key", bus_option_bool, offsetof(Options, field)}. */
+int bus_option_bool(sd_bus_message *m, const char *key, void *field, sd_bus_error *error);

@@ -48,15 +48,8 @@ int bus_normalise_tags(const char *tags, char **ret, sd_bus_error *error)
         return 0;
 }
 
-static int parse_include_animated(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
-{
-        PredictJobOptions *o = options;
-
-        return bus_read_bool_variant(m, key, &o->include_animated, error);
-}
-
 static const BusOption predict_options[] = {
-        {"include_animated", parse_include_animated},
+        {"include_animated", bus_option_bool, offsetof(PredictJobOptions, include_animated)},
         {},
 };
 
@@ -87,18 +80,67 @@ int method_predict(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         o.tags = tags;
         o.count = count;
-        r = predict_job_create(&(Predictor){.ctx = s->f.ctx, .backbone = s->f.backbone, .taste = s->f.taste},
-                               s->f.runner, &o, &j, &e);
+        r = predict_job_create(&s->predictor, s->f.runner, &o, &j, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);
         return bus_reply_job(m, j);
 }
 
-int bus_append_prediction_rows(BusServer *s, sd_bus_message *m, const PredictionRow *rows, size_t n)
+/* "blue_eyes +0.310012, canine -3.1e-05" (as predict-score.c writes it; tag
+ * names hold no spaces) as a(sd). */
+static int append_pushes(sd_bus_message *m, const char *key, const char *list)
 {
+        _cleanup_free_ char *copy = strdup(strempty(list));
+        char *save = NULL;
         int r;
 
-        r = sd_bus_message_open_container(m, 'a', "(tdssss)");
+        if (!copy)
+                return -ENOMEM;
+        r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(sd)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(sd)");
+        for (char *t = strtok_r(copy, ",", &save); r >= 0 && t; t = strtok_r(NULL, ",", &save)) {
+                t += strspn(t, " ");
+                char *space = strrchr(t, ' ');
+                if (!space)
+                        continue;
+                *space = '\0';
+                r = sd_bus_message_append(m, "(sd)", t, strtod(space + 1, NULL));
+        }
+        for (int i = 0; r >= 0 && i < 3; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+/* A row's explanation as a{sv} (see bus.h); empty for a row stored before. */
+static int append_explanation(sd_bus_message *m, const PredictionRow *row)
+{
+        int r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0 || !row->explained)
+                return r < 0 ? r : sd_bus_message_close_container(m);
+        r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}", "logit", "d", row->logit, "bias", "d",
+                                  row->bias, "image", "d", row->image, "tags", "d", row->tags, "calibration",
+                                  "s", isempty(row->calibration) ? "none" : row->calibration);
+        if (r >= 0)
+                r = append_pushes(m, "tags_up", row->tags_up);
+        if (r >= 0)
+                r = append_pushes(m, "tags_down", row->tags_down);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+int bus_append_prediction_rows(BusServer *s, sd_bus_message *m, const PredictionRow *rows, size_t n,
+                               bool explained)
+{
+        const char *row = explained ? "(tdssssa{sv})" : "(tdssss)";
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', row);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -106,16 +148,24 @@ int bus_append_prediction_rows(BusServer *s, sd_bus_message *m, const Prediction
                 r = e621_post_page_url(s->f.ctx->e621, rows[i].post_id, &url);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_append(m, "(tdssss)", rows[i].post_id, rows[i].score,
-                                          rows[i].label > 0 ? "like" : "dislike", strempty(rows[i].top_tags),
-                                          strempty(rows[i].image_path), url);
+                r = sd_bus_message_open_container(m, 'r', explained ? "tdssssa{sv}" : "tdssss");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "tdssss", rows[i].post_id, rows[i].score,
+                                                  rows[i].label > 0 ? "like" : "dislike",
+                                                  strempty(rows[i].top_tags), strempty(rows[i].image_path),
+                                                  url);
+                if (r >= 0 && explained)
+                        r = append_explanation(m, &rows[i]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
                 if (r < 0)
                         return r;
         }
         return sd_bus_message_close_container(m);
 }
 
-int method_get_predictions(sd_bus_message *m, void *userdata, sd_bus_error *error)
+/* GetPredictions (a(tdssss)) and GetPredictions2 (the rows with their explanation). */
+static int get_predictions(sd_bus_message *m, void *userdata, sd_bus_error *error, bool explained)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         BusServer *s = userdata;
@@ -137,9 +187,19 @@ int method_get_predictions(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (r >= 0)
                 r = sd_bus_message_append(reply, "ts", run, strempty(tags));
         if (r >= 0)
-                r = bus_append_prediction_rows(s, reply, rows, n);
+                r = bus_append_prediction_rows(s, reply, rows, n, explained);
         prediction_row_array_free(rows, n);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+int method_get_predictions(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        return get_predictions(m, userdata, error, false);
+}
+
+int method_get_predictions2(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        return get_predictions(m, userdata, error, true);
 }

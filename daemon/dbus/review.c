@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Manager.Review. */
+/* Manager.Review and Review2 (the rows with their explanations). */
 #include <inttypes.h>
 
 #include "dbus/bus.h"
 #include "review/review.h"
 #include "store.h"
 
-int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int review(sd_bus_message *m, void *userdata, sd_bus_error *error, bool explained)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         BusServer *s = userdata;
@@ -27,9 +27,19 @@ int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return bus_error_from(error, r, &e);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = bus_append_prediction_rows(s, reply, rows, n);
+                r = bus_append_prediction_rows(s, reply, rows, n, explained);
         prediction_row_array_free(rows, n);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+int method_review(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        return review(m, userdata, error, false);
+}
+
+int method_review2(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        return review(m, userdata, error, true);
 }

@@ -13,6 +13,7 @@ int bus_server_new(const BusFeatures *f, BusServer **ret)
         if (!s)
                 return -ENOMEM;
         s->f = *f;
+        s->predictor = predictor_make(f->ctx, f->backbone, f->taste);
         r = bus_manager_subscribe(s);
         if (r >= 0)
                 r = bus_job_subscribe(s);

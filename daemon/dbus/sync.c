@@ -4,6 +4,7 @@
 #include "dbus/options.h"
 #include "services/refresh.h"
 #include "sync/sync.h"
+#include "fluff/text.h"
 
 static int parse_mode(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
@@ -17,22 +18,17 @@ static int parse_mode(sd_bus_message *m, const char *key, void *options, sd_bus_
                                          key);
         o->mode = sync_mode_from_string(s);
         if (o->mode < 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Sync mode \"%.64s\" is not known: give \"full\", \"incremental\" or "
-                                         "\"auto\".",
-                                         s);
+                return sd_bus_error_setf(
+                        error, SD_BUS_ERROR_INVALID_ARGS,
+                        "Sync mode \"%.*s\" is not known: give \"full\", \"incremental\" or "
+                        "\"auto\".",
+                        (int)utf8_prefix_len(s, 64), s);
         return 0;
-}
-
-static int parse_automatic(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
-{
-        SyncJobOptions *o = options;
-        return bus_read_bool_variant(m, key, &o->automatic, error);
 }
 
 static const BusOption sync_options[] = {
         {"mode", parse_mode},
-        {"automatic", parse_automatic},
+        {"automatic", bus_option_bool, offsetof(SyncJobOptions, automatic)},
         {},
 };
 

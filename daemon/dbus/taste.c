@@ -68,14 +68,8 @@ static int parse_towers(sd_bus_message *m, const char *key, void *options, sd_bu
         return 0;
 }
 
-static int parse_install(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
-{
-        TrainJobOptions *o = options;
-        return bus_read_bool_variant(m, key, &o->install, error);
-}
-
 static const BusOption train_options[] = {
-        {"install", parse_install},
+        {"install", bus_option_bool, offsetof(TrainJobOptions, install)},
         {"time_budget_s", parse_time_budget},
         {"seed", parse_seed},
         {"patience", parse_patience},

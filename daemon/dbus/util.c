@@ -93,3 +93,19 @@ int bus_check_count(uint32_t *count, unsigned def, unsigned max, sd_bus_error *e
                                          max);
         return 0;
 }
+
+int bus_method_on_id(sd_bus_message *m, BusServer *s, int (*f)(BusServer *s, uint64_t id, Error *e),
+                     sd_bus_error *error)
+{
+        Error e = {};
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "t", &id);
+        if (r < 0)
+                return r;
+        r = f(s, id, &e);
+        if (r < 0)
+                return bus_error_from(error, r, &e);
+        return sd_bus_reply_method_return(m, NULL);
+}

@@ -7,6 +7,21 @@
 #include "services/outbox.h"
 #include "vote/vote.h"
 
+/* A vote that waited for the site to send the post: the reply goes out now. */
+static void vote_fetched(int r, const Error *e, void *userdata)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = userdata;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        if (r < 0) {
+                (void)bus_error_from(&error, r, e);
+                r = sd_bus_reply_method_error(m, &error);
+        } else
+                r = sd_bus_reply_method_return(m, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to reply to a vote, ignoring: %m");
+}
+
 int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         BusServer *s = userdata;
@@ -25,9 +40,13 @@ int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (post_id == 0 || post_id > INT64_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%" PRIu64 " is not a post id.",
                                          post_id);
-        r = vote_record(s->f.ctx, s->f.outbox, post_id, score, &e);
+        r = vote_record_any(s->f.ctx, s->f.outbox, post_id, score, vote_fetched, sd_bus_message_ref(m), &e);
+        if (r != 1) /* not waiting for the site: the callback will not come */
+                sd_bus_message_unref(m);
         if (r < 0)
                 return bus_error_from(error, r, &e);
+        if (r == 1)
+                return 1; /* the reply comes with the post */
         return sd_bus_reply_method_return(m, NULL);
 }
 

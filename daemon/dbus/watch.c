@@ -76,20 +76,14 @@ int method_add_watch(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return sd_bus_reply_method_return(m, "t", id);
 }
 
+static int remove_watch(BusServer *s, uint64_t id, Error *e)
+{
+        return watch_remove(s->f.ctx, id, e);
+}
+
 int method_remove_watch(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        BusServer *s = userdata;
-        Error e = {};
-        uint64_t id;
-        int r;
-
-        r = sd_bus_message_read(m, "t", &id);
-        if (r < 0)
-                return r;
-        r = watch_remove(s->f.ctx, id, &e);
-        if (r < 0)
-                return bus_error_from(error, r, &e);
-        return sd_bus_reply_method_return(m, NULL);
+        return bus_method_on_id(m, userdata, remove_watch, error);
 }
 
 int method_list_watches(sd_bus_message *m, void *userdata, sd_bus_error *error)
@@ -134,16 +128,9 @@ static int parse_watch(sd_bus_message *m, const char *key, void *options, sd_bus
         return 0;
 }
 
-static int parse_include_animated(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
-{
-        WatchJobOptions *o = options;
-
-        return bus_read_bool_variant(m, key, &o->include_animated, error);
-}
-
 static const BusOption run_watches_options[] = {
         {"watch", parse_watch},
-        {"include_animated", parse_include_animated},
+        {"include_animated", bus_option_bool, offsetof(WatchJobOptions, include_animated)},
         {},
 };
 
@@ -158,8 +145,7 @@ int method_run_watches(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_read_options(m, "RunWatches", run_watches_options, &o, error);
         if (r < 0)
                 return r;
-        r = watch_job_create(&(Predictor){.ctx = s->f.ctx, .backbone = s->f.backbone, .taste = s->f.taste},
-                             s->f.runner, &o, &j, &e);
+        r = watch_job_create(&s->predictor, s->f.runner, &o, &j, &e);
         if (r < 0)
                 return bus_error_from(error, r, &e);
         return bus_reply_job(m, j);

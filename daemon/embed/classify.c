@@ -41,6 +41,27 @@ static int classify_run(void *userdata)
         return backbone_service_run(c->service, c->handle, paths, 1, NULL, c->probs, &c->status);
 }
 
+/* What went wrong with the image, as the end of a sentence: the errnos the
+ * image intake returns (images.h) read badly as strerror() ("Bad message",
+ * "Wrong medium type"). NULL for anything else. */
+static const char *image_problem(int r)
+{
+        switch (r) {
+        case -EMEDIUMTYPE:
+                return "is not a JPEG, PNG, GIF or WebP image";
+        case -EBADMSG:
+                return "is damaged or not an image that can be decoded";
+        case -EFBIG:
+                return "is larger than an image may be (bytes or pixels)";
+        case -EBADF:
+                return "is not a regular file";
+        case -ENOENT:
+                return "does not exist";
+        default:
+                return NULL;
+        }
+}
+
 static void on_classified(void *userdata, int r)
 {
         Classify *c = userdata;
@@ -48,8 +69,15 @@ static void on_classified(void *userdata, int r)
 
         backbone_service_used(c->service);
         if (r >= 0 && c->status < 0) {
-                (void)snprintf(m, sizeof(m), "Failed to read \"%.*s\" as an image: %s",
-                               (int)utf8_prefix_len(c->name, 256), c->name, strerror(-c->status));
+                const char *problem = image_problem(c->status);
+                int n = (int)utf8_prefix_len(c->name, 256);
+                if (c->fd >= 0 && problem) /* the caller knows its name; we do not */
+                        (void)snprintf(m, sizeof(m), "The file %s.", problem);
+                else if (problem)
+                        (void)snprintf(m, sizeof(m), "\"%.*s\" %s.", n, c->name, problem);
+                else
+                        (void)snprintf(m, sizeof(m), "Failed to read \"%.*s\" as an image: %s", n, c->name,
+                                       strerror(-c->status));
                 c->done(c->userdata, -EINVAL, m, NULL);
                 return;
         }

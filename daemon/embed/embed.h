@@ -34,7 +34,13 @@ typedef struct Embed {
 int embed_new(Context *ctx, BackboneService *backbone, JobRunner *runner, Embed **ret);
 Embed *embed_free(Embed *embed);
 
+/* Imports the package at src_path (absolute; a tarball or its unpacked folder). */
 int import_job_create(Embed *embed, const char *src_path, Job **ret, Error *error);
+/* The same for a package tarball a caller opened (ImportBackboneFd): fd is
+ * borrowed (fluffd keeps its own copy); anything but a regular file is
+ * -EINVAL at once. Either import stops soon on Cancel, also while the package
+ * is being decompressed. */
+int import_job_create_fd(Embed *embed, int fd, Job **ret, Error *error);
 int embed_job_create(Embed *embed, Job **ret, Error *error);
 
 /* Recounts the embedded images and announces a change (EVENT_BACKBONE_CHANGED). */

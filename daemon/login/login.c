@@ -11,8 +11,12 @@
 
 typedef struct LoginRequest LoginRequest;
 
+/* Holds what logging in and out touches, not the whole Context. */
 struct Login {
-        Context *ctx;          /* borrowed */
+        E621Client *e621;      /* borrowed; gets the key being checked, then kept */
+        const char *site;      /* borrowed; the credentials file records it */
+        Session *session;      /* borrowed */
+        Events *events;        /* borrowed; EVENT_SESSION_CHANGED */
         Outbox *outbox;        /* borrowed; kicked after a login, stopped at logout */
         JobRunner *runner;     /* borrowed; a sync ends with its session */
         LoginRequest *pending; /* owned; the check in progress, if any */
@@ -50,7 +54,7 @@ static LoginRequest *login_request_free(LoginRequest *l)
 static void login_restore(LoginRequest *l)
 {
         /* The old session, or anonymous: never leave the refused key in use. */
-        E621Client *e621 = l->login->ctx->e621;
+        E621Client *e621 = l->login->e621;
         int r = e621_client_set_credentials(e621, l->old_username, l->old_api_key);
         if (r < 0)
                 (void)e621_client_set_credentials(e621, NULL, NULL);
@@ -61,14 +65,13 @@ static void login_restore(LoginRequest *l)
 static int login_accept(Login *login, const char *username, const char *api_key, bool remember)
 {
         _cleanup_(credentials_freep) Credentials *creds = NULL;
-        Context *ctx = login->ctx;
         int r;
 
         r = credentials_new(username, api_key, &creds);
         if (r < 0)
                 return r;
         /* remembered for this site only (see credentials_match_site) */
-        r = credentials_set_site(creds, ctx->site);
+        r = credentials_set_site(creds, login->site);
         if (r < 0)
                 return r;
         /* Without remember the user asked for the key to die with fluffd:
@@ -76,11 +79,11 @@ static int login_accept(Login *login, const char *username, const char *api_key,
         r = remember ? credentials_save(NULL, creds) : credentials_remove(NULL);
         if (r < 0)
                 return r;
-        r = e621_client_set_credentials(ctx->e621, username, api_key);
+        r = e621_client_set_credentials(login->e621, username, api_key);
         if (r < 0)
                 return r;
         log_info("Logged in as \"%s\"%s.", username, remember ? ", remembered" : ", until fluffd stops");
-        r = session_set(&ctx->session, username, api_key);
+        r = session_set(login->session, username, api_key);
         if (r < 0)
                 return r;
         outbox_kick(login->outbox);
@@ -91,13 +94,13 @@ static void on_user(int error, const char *message, const E621User *user, void *
 {
         LoginRequest *l = userdata;
         Login *login = l->login;
-        const char *site = login->ctx->site;
+        const char *site = login->site;
         char m[ERROR_MESSAGE_MAX];
         int r = 0;
 
         l->request = NULL;
         login->pending = NULL;
-        login->ctx->session.checking = false;
+        login->session->checking = false;
 
         switch (error) {
         case 0:
@@ -141,7 +144,6 @@ static void on_user(int error, const char *message, const E621User *user, void *
 int login_start(Login *login, const char *username, const char *api_key, bool remember, LoginDone done,
                 void (*destroy)(void *userdata), void *userdata, Error *error)
 {
-        Context *ctx = login->ctx;
         LoginRequest *l;
         int r;
 
@@ -170,9 +172,9 @@ int login_start(Login *login, const char *username, const char *api_key, bool re
         l->remember = remember;
         l->username = strdup(username);
         l->api_key = strdup(api_key);
-        if (session_logged_in(&ctx->session)) {
-                l->old_username = strdup(ctx->session.username);
-                l->old_api_key = strdup(ctx->session.api_key);
+        if (session_logged_in(login->session)) {
+                l->old_username = strdup(login->session->username);
+                l->old_api_key = strdup(login->session->api_key);
                 if (!l->old_username || !l->old_api_key) {
                         login_request_free(l);
                         return error_set_errno(error, -ENOMEM);
@@ -183,9 +185,9 @@ int login_start(Login *login, const char *username, const char *api_key, bool re
                 return error_set_errno(error, -ENOMEM);
         }
 
-        r = e621_client_set_credentials(ctx->e621, username, api_key);
+        r = e621_client_set_credentials(login->e621, username, api_key);
         if (r >= 0)
-                r = e621_get_user(ctx->e621, username, on_user, l, &l->request);
+                r = e621_get_user(login->e621, username, on_user, l, &l->request);
         /* A person waits on this: one retry for a hiccup, then say so. */
         if (r >= 0)
                 (void)e621_request_set_max_attempts(l->request, 2);
@@ -199,13 +201,12 @@ int login_start(Login *login, const char *username, const char *api_key, bool re
         l->destroy = destroy;
         l->userdata = userdata;
         login->pending = l;
-        ctx->session.checking = true;
+        login->session->checking = true;
         return 0;
 }
 
 int login_logout(Login *login, bool forget, Error *error)
 {
-        Context *ctx = login->ctx;
         bool was;
         Job *sync;
         int r = 0;
@@ -214,15 +215,15 @@ int login_logout(Login *login, bool forget, Error *error)
         sync = job_runner_find_active(login->runner, "sync");
         if (sync)
                 job_cancel(sync);
-        was = session_logged_in(&ctx->session);
-        session_done(&ctx->session);
+        was = session_logged_in(login->session);
+        session_done(login->session);
         outbox_stop(login->outbox);
-        (void)e621_client_set_credentials(ctx->e621, NULL, NULL);
+        (void)e621_client_set_credentials(login->e621, NULL, NULL);
         if (forget)
                 r = credentials_remove(NULL);
         if (was) {
                 log_info("Logged out%s.", forget ? " and forgot the saved login" : "");
-                events_emit(ctx->events, EVENT_SESSION_CHANGED, NULL);
+                events_emit(login->events, EVENT_SESSION_CHANGED, NULL);
         }
         if (r < 0)
                 return error_setf(error, r, "Failed to forget the saved credentials: %s", strerror(-r));
@@ -234,7 +235,12 @@ int login_new(Context *ctx, Outbox *outbox, JobRunner *runner, Login **ret)
         Login *l = calloc(1, sizeof(Login));
         if (!l)
                 return -ENOMEM;
-        *l = (Login){.ctx = ctx, .outbox = outbox, .runner = runner};
+        *l = (Login){.e621 = ctx->e621,
+                     .site = ctx->site,
+                     .session = &ctx->session,
+                     .events = ctx->events,
+                     .outbox = outbox,
+                     .runner = runner};
         *ret = l;
         return 0;
 }

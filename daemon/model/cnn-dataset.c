@@ -19,7 +19,7 @@ static int relay(ModelStage stage, unsigned epoch, double loss, double val_auc, 
 }
 
 int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const char *const *crops,
-                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret, char **ret_error)
+                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret, Error *error)
 {
         _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
         _cleanup_free_ uint8_t *rgb = NULL;
@@ -38,15 +38,13 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
                 return -ENOMEM;
         r = cnn_images_load(crops, ds->n, a->stored, rgb, status);
         if (r < 0) {
-                model_set_error(ret_error, "libvips cannot start to read the crops.");
-                return r;
+                return error_setf(error, r, "libvips cannot start to read the crops.");
         }
         for (size_t i = 0; i < ds->n; i++)
                 if (status[i] < 0) {
                         /* zeros would be a real (black) picture to the CNN */
-                        model_set_error(ret_error, "The crop \"%s\" does not read: %s.", strna(crops[i]),
-                                  strerror(-status[i]));
-                        return status[i];
+                        return error_setf(error, status[i], "The crop \"%s\" does not read: %s.",
+                                          strna(crops[i]), strerror(-status[i]));
                 }
         r = model_split(ds, o, &train, &n_train, &val, &n_val);
         if (r < 0)
@@ -61,7 +59,7 @@ int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const cha
         }
         co.cancel = o->cancel;
         uint8_t *labels = ds->labels;
-        r = cnn_train(e, a, rgb, labels, ds->n, &(CnnSplit){train, val, n_train, n_val}, &co, &c, ret_error);
+        r = cnn_train(e, a, rgb, labels, ds->n, &(CnnSplit){train, val, n_train, n_val}, &co, &c, error);
         if (r < 0)
                 return r;
         r = cnn_features(e, c, rgb, ds->n, ds->features, NULL);

@@ -43,17 +43,15 @@ int model_cnn_save_metadata(const ModelCnn *c, json_object *meta)
         return 0;
 }
 
-_printf_(2, 3) static int fail(char **error, const char *fmt, ...)
+_printf_(2, 3) static int fail(Error *error, const char *fmt, ...)
 {
+        char buf[ERROR_MESSAGE_MAX];
         va_list ap;
 
-        if (!*error) {
-                va_start(ap, fmt);
-                if (vasprintf(error, fmt, ap) < 0)
-                        *error = NULL;
-                va_end(ap);
-        }
-        return -EBADMSG;
+        va_start(ap, fmt);
+        (void)vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        return error_setf(error, -EBADMSG, "%s", buf);
 }
 
 static int get_u32(json_object *o, const char *key, uint32_t max, uint32_t *ret)
@@ -70,7 +68,7 @@ static int get_u32(json_object *o, const char *key, uint32_t max, uint32_t *ret)
         return 0;
 }
 
-static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, char **error)
+static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, Error *error)
 {
         json_object *v, *ch;
         const char *s;
@@ -104,7 +102,7 @@ static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, char **err
 }
 
 static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, const CnnParam *p, float *dst,
-                      char **error)
+                      Error *error)
 {
         json_object *t, *dt, *shape, *offs;
         uint32_t dims[2], b, e;
@@ -145,7 +143,7 @@ static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, co
 }
 
 int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
-                   size_t *ret_bytes, char **ret_error)
+                   size_t *ret_bytes, Error *error)
 {
         _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
         json_object *meta = NULL, *v;
@@ -169,22 +167,21 @@ int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint3
                 return 0;
         }
         if (!meta || !json_object_is_type(meta, json_type_object))
-                return fail(ret_error, "the metadata are missing");
-        r = parse_arch(meta, &a, &auc, ret_error);
+                return fail(error, "the metadata are missing");
+        r = parse_arch(meta, &a, &auc, error);
         if (r < 0)
                 return r;
         if (cnn_feature_dim(&a) != dim)
-                return fail(ret_error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a),
-                            dim);
+                return fail(error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a), dim);
         n = cnn_param_layout(&a, p);
         if (n_tensors != n)
-                return fail(ret_error, "the file holds %zu CNN tensors, its description %zu", n_tensors, n);
+                return fail(error, "the file holds %zu CNN tensors, its description %zu", n_tensors, n);
         r = model_cnn_new(&a, &c);
         if (r < 0)
                 return r;
         c->val_auc = auc;
         for (size_t i = 0; i < n; i++) {
-                r = read_param(hdr, data, data_len, &p[i], c->params + p[i].offset, ret_error);
+                r = read_param(hdr, data, data_len, &p[i], c->params + p[i].offset, error);
                 if (r < 0)
                         return r;
         }

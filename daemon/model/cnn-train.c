@@ -61,7 +61,7 @@ static int evaluate(CnnNet *net, const CnnArch *a, const uint8_t *rgb, const uin
 }
 
 int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *labels, size_t n,
-              const CnnSplit *sp, const CnnTrainOptions *o, ModelCnn **ret, char **ret_error)
+              const CnnSplit *sp, const CnnTrainOptions *o, ModelCnn **ret, Error *error)
 {
         _cleanup_(model_cnn_freep) ModelCnn *best = NULL;
         _cleanup_(cnn_net_freep) CnnNet *net = NULL;
@@ -96,8 +96,8 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
         init_params(best, o->seed);
         r = cnn_net_new(e, a, MAX(bs, CNN_EVAL_BATCH), &net);
         if (r < 0) {
-                model_set_error(ret_error, "Failed to set up the small CNN on the device: %s.", strerror(-r));
-                return r;
+                return error_setf(error, r, "Failed to set up the small CNN on the device: %s.",
+                                  strerror(-r));
         }
         if ((r = cnn_net_upload(net, best->params)) < 0)
                 return r;
@@ -161,8 +161,7 @@ int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *
                         break;
         }
         if (best_auc < 0) {
-                model_set_error(ret_error, "The small CNN did not finish one epoch.");
-                return -ETIME;
+                return error_setf(error, -ETIME, "The small CNN did not finish one epoch.");
         }
         best->val_auc = best_auc;
         *ret = TAKE_PTR(best);

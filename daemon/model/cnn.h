@@ -121,7 +121,7 @@ typedef struct CnnTrainOptions {
  * weights of the epoch with the best validation AUC, -ECANCELED, -ETIME when
  * not one epoch fit the budget, -EINVAL for a bad split or options. */
 int cnn_train(VkEngine *e, const CnnArch *a, const uint8_t *rgb, const uint8_t *labels, size_t n,
-              const CnnSplit *split, const CnnTrainOptions *o, ModelCnn **ret, char **ret_error);
+              const CnnSplit *split, const CnnTrainOptions *o, ModelCnn **ret, Error *error);
 
 /* n × cnn_feature_dim() features of n images (centre windows, no flip),
  * batched on the device. ret_logits: NULL or n logits of the tower's own
@@ -138,9 +138,9 @@ int model_cnn_save_metadata(const ModelCnn *c, json_object *meta);
  * "cnn" metadata nor cnn.* tensors; otherwise every tensor must be there with
  * its shape and finite values, and the head's dim features must be the
  * CNN's. ret_bytes: the tensor bytes it covers.
- * -EBADMSG with *ret_error set for anything else. */
+ * -EBADMSG with error set for anything else. */
 int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
-                   size_t *ret_bytes, char **ret_error);
+                   size_t *ret_bytes, Error *error);
 /* What `status` says the image tower is: the backbone, the CNN or nothing. */
 const char *model_image_tower(const Model *m);
 
@@ -151,9 +151,9 @@ const char *model_image_tower(const Model *m);
  * overwritten here) and crops[i] is post i's crop. Loads the crops, trains
  * the CNN on the split model_split(ds, o) gives, for at most budget_s
  * seconds, and writes every post's features into ds. -EBADMSG (with
- * *ret_error naming the file) when a crop does not decode. */
+ * error naming the file) when a crop does not decode. */
 int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const char *const *crops,
-                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret, char **ret_error);
+                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret, Error *error);
 
 /* Features of image files for prediction: n × cnn_feature_dim(). status[i]
  * gets 0 or the image's negative errno (its features are then zeros). */

@@ -18,20 +18,18 @@ typedef struct Loader {
         const uint8_t *data; /* tensor bytes */
         size_t data_len;
         json_object *hdr;
-        char *error;
+        Error error; /* what is wrong with the file */
 } Loader;
 
 _printf_(2, 3) static int fail(Loader *l, const char *fmt, ...)
 {
+        char buf[ERROR_MESSAGE_MAX];
         va_list ap;
 
-        if (!l->error) {
-                va_start(ap, fmt);
-                if (vasprintf(&l->error, fmt, ap) < 0)
-                        l->error = NULL;
-                va_end(ap);
-        }
-        return -EBADMSG;
+        va_start(ap, fmt);
+        (void)vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        return error_setf(&l->error, -EBADMSG, "%s", buf);
 }
 
 static void json_object_putp(json_object **o)
@@ -436,7 +434,7 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         return 0;
 }
 
-int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, char **ret_error)
+int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, Error *error)
 {
         Loader l = {};
         int r;
@@ -445,17 +443,14 @@ int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, char *
         if (l.hdr)
                 json_object_put(l.hdr);
         if (r == -EBADMSG) {
-                log_debug("Refusing model file: %s", l.error ? l.error : "corrupt");
-                if (ret_error) {
-                        free(*ret_error);
-                        *ret_error = TAKE_PTR(l.error);
-                }
+                log_debug("Refusing model file: %s", error_is_set(&l.error) ? l.error.message : "corrupt");
+                if (error_is_set(&l.error))
+                        (void)error_setf(error, r, "%s", l.error.message);
         }
-        free(l.error);
         return r;
 }
 
-int model_load(const char *path, Model **ret, char **ret_error)
+int model_load(const char *path, Model **ret, Error *error)
 {
         _cleanup_free_ char *data = NULL;
         size_t size;
@@ -464,5 +459,5 @@ int model_load(const char *path, Model **ret, char **ret_error)
         r = read_file_full(path, MODEL_FILE_MAX, &data, &size);
         if (r < 0)
                 return r;
-        return model_load_from_memory((const uint8_t *)data, size, ret, ret_error);
+        return model_load_from_memory((const uint8_t *)data, size, ret, error);
 }

@@ -157,21 +157,6 @@ const char *model_towers(const Model *m)
         return tags ? "both" : "image";
 }
 
-void model_set_error(char **ret_error, const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
-}
-
 double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags)
 {
         double z = m->tag_lr_bias;

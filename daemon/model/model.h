@@ -22,7 +22,7 @@
  *     _cleanup_free_ char *error = NULL;
  *     r = model_train(engine, ds, &o, &m, &metrics, &error); // -ENODATA: too few likes/dislikes
  *     r = model_save(m, path);  r = model_load(path, &m, &error);
- *     r = model_predict(m, engine, features, tag_offsets, tag_ids, n, probs, pushes, k);
+ *     r = model_predict(m, engine, features, tag_offsets, tag_ids, n, probs, explain);
  *
  * Threads: one thread at a time per engine (the worker); the progress
  * callback runs on that thread; `cancel` may be set from any thread. */
@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 #include "metrics.h"
 #include "quality.h"
@@ -260,12 +261,12 @@ typedef struct ModelTrainOptions {
  * and its validation metrics; -ENODATA when either class has fewer than
  * min_per_class posts (the message tells the user to like or dislike more);
  * -ECANCELED when cancelled; -EINVAL for bad options; engine errors. On
- * failure *ret_error (when non-NULL) gets a sentence for the user.
+ * failure error (may be NULL) gets a sentence for the user.
  * With opts->finetune, the head stages leave budget_share of the time to
  * fine-tuning the backbone's last layer jointly with the head; the model
  * keeps the tuned layer (Model.tail) only if it raises the validation AUC. */
 int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *opts, Model **ret_model,
-                ModelMetrics *ret_metrics, char **ret_error);
+                ModelMetrics *ret_metrics, Error *error);
 
 /* The stratified train/validation split model_train() makes of ds with o's
  * seed and val_fraction, so a tower trained before the head (cnn.h) holds out
@@ -275,21 +276,43 @@ int model_split(const ModelDataset *ds, const ModelTrainOptions *o, uint32_t **r
 
 /* ---- prediction ---------------------------------------------------------------------- */
 
-/* Per post, the tags that pushed the score most: gradient × input of the tag
- * tower at the post's own hidden activations (exact for the first-order
- * change of the logit when the tag is removed from the mean, up to the
- * re-normalisation of the mean). push > 0: towards like. */
+/* A tag's share of a post's logit (logit units; > 0: towards like). */
 typedef struct ModelTagPush {
         uint32_t tag;
-        float push; /* logit units */
+        float push;
 } ModelTagPush;
 
+#define MODEL_EXPLAIN_TAGS 3 /* tags kept per direction */
+
+/* Why a post scored as it did, in parts that add up:
+ *
+ *     logit = bias + image + tags,   tags = Σ over the post's known tags of their push
+ *
+ * exactly (up to float rounding), because the head is linear once it is known
+ * which hidden units a post switches on: with g = 1[h > 0] ⊙ w2,
+ * the head's logit is b2 + g·b1 (bias) + x·W1x·g (image) + Σ_s E[s]·W1t·g / |S|
+ * (tags). The tag tower (z_tags) is linear already, and the combination and
+ * Platt's calibration are affine, so each part is scaled the same way and the
+ * constants go to bias. logit is the device's forward pass, not this sum, so a
+ * test can check one against the other.
+ *
+ * The score (P(like)) is σ(logit), except with isotonic calibration, which has
+ * no logit: then logit is the combined logit before calibration and the score
+ * is the calibrator's monotone map of it (calibration "isotonic").
+ * bias includes the biases of the hidden units this post switched on. */
+typedef struct ModelExplanation {
+        double logit, bias, image, tags;
+        const char *calibration; /* static: "none", "platt" or "isotonic" */
+        /* the largest pushes towards like (descending) and towards dislike
+         * (most negative first), padded with tag UINT32_MAX */
+        ModelTagPush up[MODEL_EXPLAIN_TAGS], down[MODEL_EXPLAIN_TAGS];
+} ModelExplanation;
+
 /* features: n×D; tags of post i: tag_ids[tag_offsets[i] … tag_offsets[i+1]),
- * ids ≥ vocab are ignored (unknown tags of new posts). out_prob: n. pushes:
- * NULL, or n×k entries (per post the k tags with the largest |push|, padded
- * with tag UINT32_MAX). Batched on the device. */
+ * ids ≥ vocab are ignored (unknown tags of new posts). out_prob: n.
+ * explain: NULL, or n explanations. Batched on the device. */
 int model_predict(const Model *m, VkEngine *engine, const float *features, const uint32_t *tag_offsets,
-                  const uint32_t *tag_ids, size_t n, float *out_prob, ModelTagPush *pushes, size_t k);
+                  const uint32_t *tag_ids, size_t n, float *out_prob, ModelExplanation *explain);
 
 /* ---- file: safetensors layout -------------------------------------------------------- */
 
@@ -305,8 +328,8 @@ int model_describe_json(const Model *m, char **ret);
 /* Written atomically (temporary file, fsync, rename). */
 int model_save(const Model *m, const char *path);
 /* Validates everything; -EBADMSG for a corrupt or truncated file (logged at
- * debug with the reason; ret_error gets it for the user when non-NULL),
+ * debug with the reason; error gets it for the user when non-NULL),
  * -EFBIG when larger than the limit, -ENOENT etc. from the file system. */
-int model_load(const char *path, Model **ret, char **ret_error);
+int model_load(const char *path, Model **ret, Error *error);
 /* The same from memory (tests, and files read by the caller). */
-int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, char **ret_error);
+int model_load_from_memory(const uint8_t *data, size_t size, Model **ret, Error *error);

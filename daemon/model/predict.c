@@ -6,56 +6,95 @@
 
 #define PREDICT_BATCH 256u
 
-/* Per post: g = ∂logit/∂t = W1t · (1[h > 0] ⊙ w2); tag s's push is E[s]·g / |S|,
- * its share of the tag tower's first-order contribution to the logit. With
- * a combination (ModelCombine) the push is on the calibrated logit:
- * a·(w_head·head push + w_tags·tag_lr[s]) with Platt's slope a (1 for
- * isotonic calibration, which has no single slope), exact for the tag tower's part. */
-static void tag_pushes(const Model *m, const float *hid, const uint32_t *tags, uint32_t n_tags, float *g,
-                       ModelTagPush *out, size_t k)
+/* Keeps t among the k largest pushes of its direction (up: > 0, down: < 0). */
+static void keep_push(ModelTagPush *list, ModelTagPush t, bool up)
 {
-        for (size_t i = 0; i < k; i++)
-                out[i] = (ModelTagPush){.tag = UINT32_MAX, .push = 0};
-        if (n_tags == 0 || k == 0 || (!m->use_tags && !m->tag_lr))
-                return;
-        for (uint32_t j = 0; j < m->tag_dim; j++) {
-                double s = 0;
-                for (uint32_t q = 0; q < m->hidden; q++)
-                        if (hid[q] > 0)
-                                s += (double)m->w1t[(size_t)j * m->hidden + q] * m->w2[q];
-                g[j] = (float)s;
-        }
-        for (uint32_t a = 0; a < n_tags; a++) {
-                const float *e = m->emb + (size_t)tags[a] * m->tag_dim;
-                double p = 0;
-                for (uint32_t j = 0; j < m->tag_dim; j++)
-                        p += (double)e[j] * g[j];
-                double push = m->use_tags ? p / n_tags : 0;
-                if (!isempty(m->combine.kind))
-                        push *= m->head_a;
-                if (!isempty(m->combine.kind))
-                        push = (streq(m->combine.cal.method, "platt") ? m->combine.cal.a : 1.0) *
-                               (m->combine.w_head * push +
-                                (m->tag_lr ? m->combine.w_tags * m->tag_lr[tags[a]] : 0));
-                ModelTagPush cur = {.tag = tags[a], .push = (float)push};
-                /* insertion into the k largest |push| */
-                for (size_t i = 0; i < k; i++) {
-                        if (out[i].tag == UINT32_MAX || fabsf(cur.push) > fabsf(out[i].push)) {
-                                ModelTagPush t = out[i];
-                                out[i] = cur;
-                                cur = t;
-                                if (cur.tag == UINT32_MAX)
-                                        break;
-                        }
+        for (size_t i = 0; i < MODEL_EXPLAIN_TAGS; i++) {
+                if (list[i].tag == UINT32_MAX || (up ? t.push > list[i].push : t.push < list[i].push)) {
+                        ModelTagPush o = list[i];
+                        list[i] = t;
+                        t = o;
+                        if (t.tag == UINT32_MAX)
+                                break;
                 }
         }
 }
 
+/* One post's parts (see ModelExplanation), from its standardised features x,
+ * its known tags and its hidden activations hid (only which are > 0 is read).
+ * z_head and z_tags are the device's logits, which the parts must add up to.
+ * gw (hidden) and g (tag_dim) are scratch. */
+static void explain_post(const Model *m, const float *x, const uint32_t *tags, uint32_t n_tags,
+                         const float *hid, double z_head, double z_tags, float *gw, float *g,
+                         ModelExplanation *out)
+{
+        const bool combined = !isempty(m->combine.kind);
+        const bool platt = combined && streq(m->combine.cal.method, "platt");
+        const bool isotonic = combined && streq(m->combine.cal.method, "isotonic");
+        /* the affine maps after the head and the tag tower:
+         * logit = cs·(c.bias + w_tags·z_tags + w_head·(head_a·z_head + head_b)) + cb */
+        const double cs = platt ? m->combine.cal.a : 1, cb = platt ? m->combine.cal.b : 0;
+        const double sh = combined ? cs * m->combine.w_head * m->head_a : 1;
+        const double st = combined ? cs * m->combine.w_tags : 0;
+        double bias_head = m->b2[0], image_head = 0;
+
+        *out = (ModelExplanation){.calibration = platt ? "platt" : isotonic ? "isotonic" : "none"};
+        for (size_t i = 0; i < MODEL_EXPLAIN_TAGS; i++)
+                out->up[i] = out->down[i] = (ModelTagPush){.tag = UINT32_MAX};
+
+        /* the hidden units this post switched on, each weighted by its output weight */
+        for (uint32_t q = 0; q < m->hidden; q++) {
+                gw[q] = hid[q] > 0 ? m->w2[q] : 0;
+                bias_head += (double)gw[q] * m->b1[q];
+        }
+        for (uint32_t d = 0; d < m->dim; d++) {
+                if (x[d] == 0)
+                        continue; /* unused feature sets are standardised to 0 */
+                const float *w = m->w1x + (size_t)d * m->hidden;
+                double s = 0;
+                for (uint32_t q = 0; q < m->hidden; q++)
+                        s += (double)w[q] * gw[q];
+                image_head += (double)x[d] * s;
+        }
+        for (uint32_t j = 0; j < m->tag_dim; j++) {
+                double s = 0;
+                for (uint32_t q = 0; q < m->hidden; q++)
+                        s += (double)m->w1t[(size_t)j * m->hidden + q] * gw[q];
+                g[j] = (float)s;
+        }
+
+        out->image = sh * image_head;
+        out->bias = sh * bias_head + cb;
+        if (combined)
+                out->bias += cs * (m->combine.bias + m->combine.w_tags * (m->tag_lr ? m->tag_lr_bias : 0) +
+                                   m->combine.w_head * m->head_b);
+        for (uint32_t a = 0; a < n_tags; a++) {
+                double head = 0;
+                if (m->use_tags) {
+                        const float *e = m->emb + (size_t)tags[a] * m->tag_dim;
+                        for (uint32_t j = 0; j < m->tag_dim; j++)
+                                head += (double)e[j] * g[j];
+                        head /= n_tags; /* the bag is a mean */
+                }
+                double push = sh * head + (m->tag_lr ? st * m->tag_lr[tags[a]] : 0);
+                out->tags += push;
+                ModelTagPush t = {.tag = tags[a], .push = (float)push};
+                if (push > 0)
+                        keep_push(out->up, t, true);
+                else if (push < 0)
+                        keep_push(out->down, t, false);
+        }
+        out->logit = combined ? cs * (m->combine.bias + m->combine.w_tags * z_tags +
+                                      m->combine.w_head * (m->head_a * z_head + m->head_b)) +
+                                        cb
+                              : z_head;
+}
+
 int model_predict(const Model *m, VkEngine *engine, const float *features, const uint32_t *tag_offsets,
-                  const uint32_t *tag_ids, size_t n, float *out_prob, ModelTagPush *pushes, size_t k)
+                  const uint32_t *tag_ids, size_t n, float *out_prob, ModelExplanation *explain)
 {
         _cleanup_(head_freep) Head *h = NULL;
-        _cleanup_free_ float *x = NULL, *z = NULL, *hid = NULL, *g = NULL;
+        _cleanup_free_ float *x = NULL, *z = NULL, *hid = NULL, *g = NULL, *gw = NULL;
         _cleanup_free_ uint32_t *offs = NULL, *none = NULL, *tags = NULL;
         uint32_t max_tags = 0;
         int r;
@@ -74,12 +113,13 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
 
         x = malloc((size_t)PREDICT_BATCH * m->dim * sizeof(float));
         z = malloc(PREDICT_BATCH * sizeof(float));
-        hid = pushes ? malloc((size_t)PREDICT_BATCH * m->hidden * sizeof(float)) : NULL;
-        g = malloc(m->tag_dim * sizeof(float));
+        hid = explain ? malloc((size_t)PREDICT_BATCH * m->hidden * sizeof(float)) : NULL;
+        g = malloc(MAX(m->tag_dim, 1u) * sizeof(float));
+        gw = malloc(MAX(m->hidden, 1u) * sizeof(float));
         offs = malloc((PREDICT_BATCH + 1) * sizeof(uint32_t));
         none = malloc((PREDICT_BATCH + 1) * sizeof(uint32_t));
         tags = malloc(MAX(max_nnz, 1) * sizeof(uint32_t));
-        if (!x || !z || (pushes && !hid) || !g || !offs || !none || !tags)
+        if (!x || !z || (explain && !hid) || !g || !gw || !offs || !none || !tags)
                 return -ENOMEM;
 
         r = head_new(engine, m, PREDICT_BATCH, (uint32_t)max_nnz, &h);
@@ -111,9 +151,10 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
                         /* the tag tower sees every known tag, even when the head's are off */
                         double zt = model_tag_logit(m, tags + offs[b], offs[b + 1] - offs[b]);
                         out_prob[i + b] = (float)model_combine_prob(m, zt, z[b]);
-                        if (pushes)
-                                tag_pushes(m, hid + (size_t)b * m->hidden, tags + offs[b],
-                                           offs[b + 1] - offs[b], g, pushes + (i + b) * k, k);
+                        if (explain)
+                                explain_post(m, x + (size_t)b * m->dim, tags + offs[b],
+                                             offs[b + 1] - offs[b], hid + (size_t)b * m->hidden, z[b], zt,
+                                             gw, g, explain + i + b);
                 }
         }
         return 0;

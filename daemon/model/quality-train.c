@@ -117,7 +117,7 @@ static int subset(const ModelDataset *ds, const uint8_t *flag, ModelDataset **re
 /* The head trained on rows with train[i], its logits for rows with test[i]
  * written to out[i]. */
 static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, double budget, float *out,
-                         char **ret_error)
+                         Error *error)
 {
         const ModelDataset *ds = cv->ds;
         _cleanup_(model_dataset_freep) ModelDataset *tr = NULL, *te = NULL;
@@ -133,13 +133,13 @@ static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, doub
         o.min_per_class = 2;
         o.progress = cv->o->progress ? progress_overall : NULL;
         o.userdata = cv;
-        r = model_train_head(cv->engine, tr, &o, &m, NULL, ret_error);
+        r = model_train_head(cv->engine, tr, &o, &m, NULL, error);
         if (r < 0)
                 return r;
         prob = malloc(MAX(te->n, (size_t)1) * sizeof(float));
         if (!prob)
                 return -ENOMEM;
-        r = model_predict(m, cv->engine, te->features, te->tag_offsets, te->tags, te->n, prob, NULL, 0);
+        r = model_predict(m, cv->engine, te->features, te->tag_offsets, te->tags, te->n, prob, NULL);
         if (r < 0)
                 return r;
         /* model_predict gives σ(raw logit) for a head without a combination */
@@ -226,7 +226,7 @@ static int scores_of_logits(const float *logits, const uint8_t *labels, size_t n
 }
 
 /* Step 6: oldest 80 % → newest 20 %, the model's combination and calibration. */
-static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality *q, char **ret_error)
+static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality *q, Error *error)
 {
         const ModelDataset *ds = cv->ds;
         size_t n = ds->n, n_test = (size_t)lround(QUALITY_TIME_TEST_FRACTION * (double)n),
@@ -260,17 +260,12 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
                 zt[i] = (float)logreg_logit(&lr, &cv->ld, i);
         logreg_done(&lr);
         if (c->w_head != 0) {
-                _cleanup_free_ char *error = NULL;
-                r = head_held_out(cv, old, new, budget, zh, &error);
+                Error held_out_error = {};
+                r = head_held_out(cv, old, new, budget, zh, &held_out_error);
                 if (r == -ETIME)
                         return 0; /* no time left for it: the check is left out, not the training */
-                if (r < 0) {
-                        if (ret_error) {
-                                free(*ret_error);
-                                *ret_error = TAKE_PTR(error);
-                        }
-                        return r;
-                }
+                if (r < 0)
+                        return error_setf(error, r, "%s", error_message(&held_out_error, r));
         }
         for (size_t i = n_old; i < n; i++) {
                 size_t j = i - n_old;
@@ -288,7 +283,7 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
 }
 
 int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *o, Model **ret_model,
-                ModelMetrics *ret_metrics, char **ret_error)
+                ModelMetrics *ret_metrics, Error *error)
 {
         _cleanup_(model_freep) Model *m = NULL;
         _cleanup_free_ float *prob = NULL;
@@ -306,7 +301,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         if (o->folds < 2 || likes < 2 * (size_t)o->folds || dislikes < 2 * (size_t)o->folds ||
             likes < MAX(o->min_per_class, 2u) || dislikes < MAX(o->min_per_class, 2u) ||
             !(o->time_budget_s > 0))
-                return model_train_head(engine, ds, o, ret_model, ret_metrics, ret_error);
+                return model_train_head(engine, ds, o, ret_model, ret_metrics, error);
         cv.end = start + o->time_budget_s;
 
         cv.fold = malloc(n);
@@ -358,7 +353,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         train[i] = cv.fold[i] != f;
                         test[i] = cv.fold[i] == f;
                 }
-                _cleanup_free_ char *fold_error = NULL;
+                Error fold_error = {};
                 double until = start + (double)(f + 1) * per;
                 /* never less than half a share: the first fold also pays for the device's start */
                 r = head_held_out(&cv, train, test, MAX(until - model_now_s(), per / 2), cv.oof_head,
@@ -369,7 +364,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         ModelTrainOptions ho = *o;
                         ho.time_budget_s = MAX(cv.end - model_now_s(), 0.05);
                         cv_done(&cv);
-                        return model_train_head(engine, ds, &ho, ret_model, ret_metrics, ret_error);
+                        return model_train_head(engine, ds, &ho, ret_model, ret_metrics, error);
                 }
                 if (r == -ETIME) {
                         /* too little time for the head per fold: the tag tower alone */
@@ -378,10 +373,8 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                         r = 0;
                 }
                 if (r < 0) {
-                        if (ret_error && fold_error) {
-                                free(*ret_error);
-                                *ret_error = TAKE_PTR(fold_error);
-                        }
+                        if (error_is_set(&fold_error))
+                                (void)error_setf(error, r, "%s", fold_error.message);
                         goto finish;
                 }
         }
@@ -413,7 +406,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 goto finish;
 
         /* 6. the newest fifth */
-        if ((r = time_check(&cv, &c, start + (double)(cv.k + 1) * per - model_now_s(), &q, ret_error)) < 0)
+        if ((r = time_check(&cv, &c, start + (double)(cv.k + 1) * per - model_now_s(), &q, error)) < 0)
                 goto finish;
 
         /* 7. the final towers */
@@ -421,7 +414,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         /* what is left, and at least a quarter of a share on a busy machine */
         fo.time_budget_s = MAX(cv.end - model_now_s(), per / 4);
         if (c.w_head != 0 || !cv.have_tags) {
-                r = model_train_head(engine, ds, &fo, &m, NULL, ret_error);
+                r = model_train_head(engine, ds, &fo, &m, NULL, error);
                 if (r < 0)
                         goto finish;
         } else {
@@ -486,10 +479,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         *ret_model = TAKE_PTR(m);
         r = 0;
 finish:
-        if (r == -ECANCELED)
-                model_set_error(ret_error, "Training was cancelled.");
-        else if (r < 0 && ret_error && !*ret_error)
-                model_set_error(ret_error, "Training failed: %s.", strerror(-r));
+        (void)model_train_error(error, r);
         cv_done(&cv);
         return r;
 }

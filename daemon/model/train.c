@@ -441,7 +441,7 @@ static int check_options(const ModelTrainOptions *o)
 }
 
 int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *o, Model **ret_model,
-                     ModelMetrics *ret_metrics, char **ret_error)
+                     ModelMetrics *ret_metrics, Error *error)
 {
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
         _cleanup_free_ float *tuned_features = NULL;
@@ -456,19 +456,17 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
         t.deadline = start + o->time_budget_s * (1 - (o->finetune ? o->finetune->budget_share : 0));
         r = check_options(o);
         if (r < 0) {
-                model_set_error(ret_error, "Invalid training options.");
-                return r;
+                return error_setf(error, r, "Invalid training options.");
         }
         model_dataset_counts(ds, &likes, &dislikes);
         if (likes < MAX(o->min_per_class, 2u) || dislikes < MAX(o->min_per_class, 2u)) {
-                model_set_error(
-                        ret_error,
+                return error_setf(
+                        error, -ENODATA,
                         "Not enough labelled posts to train: %zu liked and %zu disliked, at least %u of "
                         "each "
                         "are needed. Like or dislike more posts (e.g. vote on a prediction run), then train "
                         "again.",
                         likes, dislikes, MAX(o->min_per_class, 2u));
-                return -ENODATA;
         }
         if (o->progress && o->progress(MODEL_STAGE_PREPARE, 0, NAN, NAN, o->time_budget_s, o->userdata))
                 return -ECANCELED;
@@ -566,9 +564,8 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
                 }
         }
         if (best_auc < 0) {
-                model_set_error(ret_error,
-                                "The time budget ended before the first epoch; give training more time.");
-                r = -ETIME;
+                r = error_setf(error, -ETIME,
+                               "The time budget ended before the first epoch; give training more time.");
                 goto finish;
         }
 
@@ -614,10 +611,7 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
         *ret_model = TAKE_PTR(best);
         r = 0;
 finish:
-        if (r == -ECANCELED)
-                model_set_error(ret_error, "Training was cancelled.");
-        else if (r < 0 && ret_error && !*ret_error)
-                model_set_error(ret_error, "Training failed: %s.", strerror(-r));
+        (void)model_train_error(error, r);
         trainer_done(&t);
         return r;
 }

@@ -4,7 +4,8 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
-#include "core/context.h"
+#include "core/counts.h"
+#include "core/events.h"
 #include "jobs/runner.h"
 #include "predict/predict.h"
 #include "store.h"
@@ -84,7 +85,7 @@ bool predict_path_is_ours(const char *dir, const char *path)
 static void delete_previous(void *userdata)
 {
         PredictJob *p = userdata;
-        Store *st = p->pr.ctx->store;
+        Store *st = p->pr.store;
         uint64_t run;
 
         if (store_prediction_latest_run(st, &run) < 0)
@@ -107,7 +108,7 @@ static void delete_previous(void *userdata)
 /* On the loop: the run goes into the store, the old runs out. */
 static int store_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint64_t *ret_run)
 {
-        Store *st = p->pr.ctx->store;
+        Store *st = p->pr.store;
         uint64_t run;
         int r;
 
@@ -151,20 +152,13 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 return predict_finish(p, -ENOMEM, "Out of memory.");
         for (size_t i = 0; i < s->n; i++) {
                 bool like = s->probs[i] >= s->threshold;
-                rows[i] = (PredictionRow){
-                        .post_id = s->posts[i]->id,
-                        .score = s->probs[i],
-                        .label = like ? 1 : -1,
-                        .top_tags = s->top_tags[i],
-                        .image_path = s->paths[i],
-                };
+                rows[i] = predict_score_row(s, i, s->threshold);
                 likes += like;
         }
         qsort(rows, s->n, sizeof(PredictionRow), predict_row_compare);
         r = store_run(p, s, rows, &run);
         if (r < 0)
-                return predict_finish(p, r, "Failed to store the predictions: %s",
-                                      store_error(p->pr.ctx->store));
+                return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->pr.store));
         s->keep_crops = true;
         /* No NewPredictions: the user sees these in the terminal, and a
          * 320-post run must not flood the desktop (watches announce). */
@@ -172,7 +166,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                  "scoring %.3f s.",
                  run, s->n, (double)s->images_usec / USEC_PER_SEC, (double)s->embed_usec / USEC_PER_SEC,
                  (double)s->score_usec / USEC_PER_SEC);
-        counts_refresh(&p->pr.ctx->counts);
+        counts_refresh(p->pr.counts);
         if (s->n < p->count)
                 predict_finish(p, 0,
                                "Only %zu of %u posts to predict for \"%s\" (the site ran out or the search "
@@ -189,7 +183,7 @@ static int predict_start(Job *j)
         PredictJob *p = j->data;
         int r;
 
-        r = predict_blacklist_load(p->pr.ctx->store, &p->blacklist);
+        r = predict_blacklist_load(p->pr.store, &p->blacklist);
         if (r < 0) {
                 predict_finish(p, r, "Failed to read the blacklist: %s", strerror(-r));
                 return 0;

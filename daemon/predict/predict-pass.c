@@ -44,7 +44,7 @@ static void pass_stop(PredictPass *p)
         p->stopped = true;
         p->request = e621_request_cancel(p->request);
         image_fetch_stop(p->fetch);
-        work_pool_forget(p->pr.ctx->work, p);
+        work_pool_forget(p->pr.work, p);
 }
 
 /* Crops of a pass that never got scored: nothing would know to delete them.
@@ -224,7 +224,7 @@ static void images_begin(PredictPass *p)
                         return pass_finish(p, r, NULL, "Post %" PRIu64 " has a malformed md5.",
                                            p->picked[i]->id);
         }
-        r = image_fetch_new(p->pr.ctx->work, p->pr.ctx->e621, p->pr.ctx->config, on_fetched, p, &p->fetch);
+        r = image_fetch_new(p->pr.work, p->pr.e621, p->pr.config, on_fetched, p, &p->fetch);
         if (r < 0)
                 return pass_finish(p, r, NULL, "Out of memory.");
         r = mkdir_parents(p->dir, 0700);
@@ -252,7 +252,7 @@ static bool want_post(PredictPass *p, const Post *q)
         /* In the dataset or voted on (a cleared vote too), or voted on the
          * site since the last sync: the user has seen it. */
         if (q->own_vote != 0 || q->is_favorited ||
-            store_post_label(p->pr.ctx->store, q->id, &label, &conflict) >= 0) {
+            store_post_label(p->pr.store, q->id, &label, &conflict) >= 0) {
                 p->stats.dropped_known++;
                 return false;
         }
@@ -262,7 +262,7 @@ static bool want_post(PredictPass *p, const Post *q)
         }
         /* Another watch announced it already: once is enough, and its crop is
          * that run's. */
-        if (p->skip_announced && store_prediction_in_watch_run(p->pr.ctx->store, q->id)) {
+        if (p->skip_announced && store_prediction_in_watch_run(p->pr.store, q->id)) {
                 p->stats.dropped_announced++;
                 return false;
         }
@@ -322,8 +322,8 @@ static int search_next(PredictPass *p, uint64_t below)
 
         if (below > 0)
                 snprintf(page, sizeof(page), "b%" PRIu64, below);
-        return e621_search_posts(p->pr.ctx->e621, p->tags, E621_POSTS_LIMIT_MAX, below > 0 ? page : NULL,
-                                 on_page, p, &p->request);
+        return e621_search_posts(p->pr.e621, p->tags, E621_POSTS_LIMIT_MAX, below > 0 ? page : NULL, on_page,
+                                 p, &p->request);
 }
 
 static void on_scored(void *userdata, int r)
@@ -333,7 +333,7 @@ static void on_scored(void *userdata, int r)
         PredictPass *p = s->owner;
 
         if (r < 0)
-                return pass_finish(p, r, NULL, "%s", s->error ?: strerror(-r));
+                return pass_finish(p, r, NULL, "%s", error_message(&s->error, r));
         pass_finish(p, 0, s, NULL);
 }
 
@@ -376,12 +376,24 @@ static void score_begin(PredictPass *p)
         }
         (void)job_set_phase(p->job, "scoring", "Scoring the posts");
         s->images_usec = now_usec(CLOCK_MONOTONIC) - p->images_usec;
-        r = work_pool_submit(d->ctx->work, p, predict_score_run, on_scored, predict_score_free, s);
+        r = work_pool_submit(d->work, p, predict_score_run, on_scored, predict_score_free, s);
         if (r < 0) {
                 predict_score_free(s);
                 return pass_finish(p, r, NULL, "Failed to hand the scoring to a worker thread: %s",
                                    strerror(-r));
         }
+}
+
+Predictor predictor_make(Context *ctx, BackboneService *backbone, TasteService *taste)
+{
+        return (Predictor){.store = ctx->store,
+                           .work = ctx->work,
+                           .e621 = ctx->e621,
+                           .config = ctx->config,
+                           .counts = &ctx->counts,
+                           .events = ctx->events,
+                           .backbone = backbone,
+                           .taste = taste};
 }
 
 int predict_pass_start(const Predictor *pr, Job *job, const PredictPassOptions *o, PredictPassDone done,

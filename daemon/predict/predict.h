@@ -19,26 +19,37 @@
 #include "store.h"
 
 typedef struct BackboneService BackboneService;
+typedef struct Config Config;
 typedef struct Context Context;
+typedef struct Counts Counts;
+typedef struct E621Client E621Client;
+typedef struct Events Events;
 typedef struct Job Job;
 typedef struct JobRunner JobRunner;
 typedef struct TasteService TasteService;
+typedef struct WorkPool WorkPool;
 
-/* What predicting needs (all borrowed): the core, the loaded backbone (may
- * have none) and the taste model. Predict and the watches share it. */
+/* What predicting needs (all borrowed), and no more: Predict and the watches
+ * share it, and their jobs hold it instead of the whole Context. */
 typedef struct Predictor {
-        Context *ctx;
-        BackboneService *backbone;
+        Store *store;
+        WorkPool *work;            /* scoring and crops run there */
+        E621Client *e621;          /* the search and the images */
+        const Config *config;      /* image size, limits */
+        Counts *counts;            /* refreshed after a run is stored */
+        Events *events;            /* EVENT_PREDICTIONS_ANNOUNCED */
+        BackboneService *backbone; /* may have none loaded */
         TasteService *taste;
 } Predictor;
+
+/* The Predictor of the core ctx and the two services. */
+Predictor predictor_make(Context *ctx, BackboneService *backbone, TasteService *taste);
 
 #define PREDICT_COUNT_MIN 1u
 #define PREDICT_COUNT_MAX 320u
 #define PREDICT_COUNT_DEFAULT 20u
 /* Search pages walked at most, so a rare tag or a heavily filtered query ends. */
 #define PREDICT_PAGES_MAX 10u
-/* Tags shown per post. */
-#define PREDICT_TOP_TAGS 3u
 
 typedef struct PredictJobOptions {
         const char *tags; /* the query as typed on the site, already validated */
@@ -66,6 +77,7 @@ typedef struct BbHandle BbHandle;
 typedef struct BackboneService BackboneService;
 typedef struct Blacklist Blacklist;
 typedef struct Post Post;
+typedef struct ModelExplanation ModelExplanation;
 
 typedef struct PredictScore {
         void *owner;               /* the PredictJob; read only on the loop, in done() */
@@ -77,17 +89,22 @@ typedef struct PredictScore {
         size_t n;
 
         /* results */
-        float *probs;    /* n */
-        char **top_tags; /* n, owned strings */
+        float *probs;                /* n */
+        char **top_tags;             /* n, owned strings: the strongest pushes up, then down */
+        ModelExplanation *explain;   /* n (model.h) */
+        char **tags_up, **tags_down; /* n, owned strings, "" when none */
         double threshold;
         /* time spent in each phase, for the log (tests/bench/bench-predict.py) */
         uint64_t images_usec, embed_usec, score_usec;
-        char *error;     /* owned; a sentence for the user */
+        Error error;     /* a sentence for the user */
         bool keep_crops; /* the run was stored: its crops stay (else they are deleted on free) */
 } PredictScore;
 
 int predict_score_run(void *userdata);
 void predict_score_free(void *userdata);
+/* Post i of a finished scoring as a stored row (its strings borrowed from s);
+ * label by threshold. */
+PredictionRow predict_score_row(const PredictScore *s, size_t i, double threshold);
 
 /* ---- one query searched, filtered, cropped and scored (predict-pass.c) ---- */
 

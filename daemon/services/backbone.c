@@ -27,12 +27,12 @@ BbHandle *bb_handle_unref(BbHandle *h)
         return NULL;
 }
 
-static int load(const char *path, BbHandle **ret, char **ret_error)
+static int load(const char *path, BbHandle **ret, Error *error)
 {
         _cleanup_(backbone_freep) Backbone *bb = NULL;
         int r;
 
-        r = backbone_load(path, &bb, ret_error);
+        r = backbone_load(path, &bb, error);
         if (r < 0)
                 return r;
         BbHandle *h = calloc(1, sizeof(BbHandle));
@@ -49,7 +49,7 @@ static int load(const char *path, BbHandle **ret, char **ret_error)
 int backbone_service_new(sd_event *event, const char *data_dir, BackboneService **ret)
 {
         _cleanup_(backbone_service_freep) BackboneService *s = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         int r;
 
         s = calloc(1, sizeof(BackboneService));
@@ -70,7 +70,7 @@ int backbone_service_new(sd_event *event, const char *data_dir, BackboneService 
                         r,
                         "Ignoring the backbone \"%s\": %s Import it again with \"fluffctl backbone "
                         "import PATH\".",
-                        s->path, error ?: "it could not be loaded.");
+                        s->path, error_message(&error, r));
         else
                 log_info("Loaded backbone %.12s (%s).", backbone_id(s->current->bb), s->current->info);
         *ret = TAKE_PTR(s);
@@ -94,12 +94,12 @@ BackboneService *backbone_service_free(BackboneService *s)
         return NULL;
 }
 
-int backbone_service_reload(BackboneService *s, char **ret_error)
+int backbone_service_reload(BackboneService *s, Error *error)
 {
         BbHandle *h = NULL;
         int r;
 
-        r = load(s->path, &h, ret_error);
+        r = load(s->path, &h, error);
         if (r < 0)
                 return r;
         bb_handle_unref(s->current);

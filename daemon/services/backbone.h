@@ -50,7 +50,7 @@ BackboneService *backbone_service_free(BackboneService *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneService *, backbone_service_free);
 
 /* Re-reads the weight file (after an import). On failure the loaded one stays. */
-int backbone_service_reload(BackboneService *s, char **ret_error);
+int backbone_service_reload(BackboneService *s, Error *error);
 const char *backbone_service_id(const BackboneService *s); /* "" without a backbone */
 const char *backbone_service_info(const BackboneService *s);
 /* Probes the device once, on the first ask with a backbone loaded; "" when

@@ -53,6 +53,27 @@ static unsigned prune(TasteService *t, Store *store, unsigned keep)
         return pruned;
 }
 
+/* Model id becomes the one served: its file, its record, the loaded model
+ * (*model, taken on success). */
+static int install_model(TasteService *t, Store *store, uint64_t id, Model **model, Error *e)
+{
+        int r;
+
+        r = model_history_install(t->models_dir, id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));
+        r = store_model_install(store, id);
+        if (r < 0)
+                return error_setf(e, r, "Failed to record model %" PRIu64 " as installed: %s", id,
+                                  store_error(store));
+        r = taste_service_replace(t, *model);
+        if (r < 0)
+                return error_set_errno(e, r);
+        *model = NULL;
+        t->installed_id = id;
+        return 0;
+}
+
 int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
                       const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e)
 {
@@ -98,18 +119,9 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
         }
         res.id = id;
         if (install) {
-                r = model_history_install(t->models_dir, id);
+                r = install_model(t, store, id, &model, e);
                 if (r < 0)
-                        return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));
-                r = store_model_install(store, id);
-                if (r < 0)
-                        return error_setf(e, r, "Failed to record model %" PRIu64 " as installed: %s", id,
-                                          store_error(store));
-                r = taste_service_replace(t, model);
-                if (r < 0)
-                        return error_set_errno(e, r);
-                TAKE_PTR(model);
-                t->installed_id = id;
+                        return r;
                 res.installed = true;
         } else
                 (void)snprintf(res.reason, sizeof(res.reason), "%s", strempty(reason));
@@ -121,7 +133,8 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
 {
         _cleanup_(model_freep) Model *m = NULL;
-        _cleanup_free_ char *path = NULL, *error = NULL;
+        _cleanup_free_ char *path = NULL;
+        Error error = {};
         StoreModel rec = {};
         int r;
 
@@ -139,20 +152,8 @@ int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
         /* it must load before it replaces a working model */
         r = model_load(path, &m, &error);
         if (r < 0)
-                return error_setf(e, r, "Model %" PRIu64 " does not load: %s", id, error ?: strerror(-r));
-        r = model_history_install(t->models_dir, id);
-        if (r < 0)
-                return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));
-        r = store_model_install(store, id);
-        if (r < 0)
-                return error_setf(e, r, "Failed to record model %" PRIu64 " as installed: %s", id,
-                                  store_error(store));
-        r = taste_service_replace(t, m);
-        if (r < 0)
-                return error_set_errno(e, r);
-        TAKE_PTR(m);
-        t->installed_id = id;
-        return 0;
+                return error_setf(e, r, "Model %" PRIu64 " does not load: %s", id, error_message(&error, r));
+        return install_model(t, store, id, &m, e);
 }
 
 int taste_history_remove(TasteService *t, Store *store, uint64_t id, Error *e)

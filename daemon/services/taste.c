@@ -24,7 +24,7 @@ static int describe(TasteService *t)
 int taste_service_new(const char *data_dir, TasteService **ret)
 {
         _cleanup_(taste_service_freep) TasteService *t = NULL;
-        _cleanup_free_ char *error = NULL;
+        Error error = {};
         int r;
 
         t = calloc(1, sizeof(TasteService));
@@ -44,7 +44,7 @@ int taste_service_new(const char *data_dir, TasteService **ret)
                 /* The user keeps a working daemon; the next training writes a good file. */
                 log_warning_errno(r,
                                   "Ignoring the taste model \"%s\": %s Train again with \"fluffctl train\".",
-                                  t->path, error ?: "it could not be loaded.");
+                                  t->path, error_message(&error, r));
         else
                 log_info("Loaded the taste model of %s (validation ROC AUC %.3f).", strna(t->model->created),
                          t->model->metrics.roc_auc);

@@ -169,12 +169,21 @@ static const char migration_4[] =
         "  announced_at INTEGER NOT NULL);"
         "CREATE INDEX announcements_at ON announcements(announced_at);";
 
+static const char migration_5[] =
+        /* Each prediction's explanation: the parts its logit is made of
+         * (bias + image + tags) and the tags that pushed it most each way.
+         * NULL for rows scored before. */
+        "ALTER TABLE prediction_posts ADD COLUMN logit REAL;"
+        "ALTER TABLE prediction_posts ADD COLUMN bias REAL;"
+        "ALTER TABLE prediction_posts ADD COLUMN image REAL;"
+        "ALTER TABLE prediction_posts ADD COLUMN tags REAL;"
+        "ALTER TABLE prediction_posts ADD COLUMN calibration TEXT;"
+        "ALTER TABLE prediction_posts ADD COLUMN tags_up TEXT;"
+        "ALTER TABLE prediction_posts ADD COLUMN tags_down TEXT;";
+
 const char *const store_migrations[] = {
         NULL, /* version 0: an empty file */
-        migration_1,
-        migration_2,
-        migration_3,
-        migration_4,
+        migration_1, migration_2, migration_3, migration_4, migration_5,
 };
 
 _Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) == STORE_SCHEMA_VERSION + 1,

@@ -133,6 +133,30 @@ int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...)
         return r;
 }
 
+static int query_va(Store *s, sqlite3_stmt **ret, const char *sql, const char *fmt, va_list ap)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        r = bind_va(s, st, fmt, ap);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(st);
+        return 0;
+}
+
+int store_query(Store *s, sqlite3_stmt **ret, const char *sql, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = query_va(s, ret, sql, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
 int store_step(Store *s, sqlite3_stmt *st)
 {
         int rc = sqlite3_step(st);
@@ -149,11 +173,8 @@ int store_run(Store *s, const char *sql, const char *fmt, ...)
         va_list ap;
         int r;
 
-        r = store_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
         va_start(ap, fmt);
-        r = bind_va(s, st, fmt, ap);
+        r = query_va(s, &st, sql, fmt, ap);
         va_end(ap);
         if (r < 0)
                 return r;
@@ -171,15 +192,11 @@ int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ..
         va_list ap;
         int r;
 
-        r = store_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
         va_start(ap, fmt);
-        r = bind_va(s, st, fmt, ap);
+        r = query_va(s, &st, sql, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        r = store_step(s, st);
+        if (r >= 0)
+                r = store_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)

@@ -12,14 +12,12 @@ int store_embedding_missing(Store *s, const char *backbone, const char *done_set
         size_t n = 0;
         int r;
 
-        r = store_prepare(s,
-                          "SELECT md5 FROM images i WHERE i.state = 'ok' AND NOT EXISTS ("
-                          " SELECT 1 FROM embeddings e WHERE e.backbone = ? AND e.md5 = i.md5"
-                          "  AND e.feature_set IN (?, '" STORE_EMBEDDING_FAILED "'))"
-                          " ORDER BY i.md5 LIMIT ?",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "tti", backbone, done_set, (int64_t)limit);
+        r = store_query(s, &st,
+                        "SELECT md5 FROM images i WHERE i.state = 'ok' AND NOT EXISTS ("
+                        " SELECT 1 FROM embeddings e WHERE e.backbone = ? AND e.md5 = i.md5"
+                        "  AND e.feature_set IN (?, '" STORE_EMBEDDING_FAILED "'))"
+                        " ORDER BY i.md5 LIMIT ?",
+                        "tti", backbone, done_set, (int64_t)limit);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {

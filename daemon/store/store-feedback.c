@@ -40,14 +40,12 @@ int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret)
 
         /* announced as a like: everything a watch announced (above its
          * threshold), and what Predict labelled a like */
-        r = store_prepare(s,
-                          "SELECT COUNT(*),"
-                          "  COALESCE(SUM(l.value = 1), 0), COALESCE(SUM(l.value = -1), 0)"
-                          " FROM announcements a LEFT JOIN post_labels l ON l.post_id = a.post_id"
-                          " WHERE a.announced_at >= ? AND (a.source = 'watch' OR a.label = 1)",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", since_usec);
+        r = store_query(s, &st,
+                        "SELECT COUNT(*),"
+                        "  COALESCE(SUM(l.value = 1), 0), COALESCE(SUM(l.value = -1), 0)"
+                        " FROM announcements a LEFT JOIN post_labels l ON l.post_id = a.post_id"
+                        " WHERE a.announced_at >= ? AND (a.source = 'watch' OR a.label = 1)",
+                        "u", since_usec);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)
@@ -66,9 +64,8 @@ int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret)
 int store_feedback_get(Store *s, uint64_t post_id, double *ret_score, int *ret_label, char **ret_source)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, "SELECT score, label, source FROM announcements WHERE post_id = ?", &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", post_id);
+        int r = store_query(s, &st, "SELECT score, label, source FROM announcements WHERE post_id = ?", "u",
+                            post_id);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)

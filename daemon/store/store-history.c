@@ -176,9 +176,7 @@ int store_model_list(Store *s, StoreModel **ret, size_t *ret_n)
 int store_model_get(Store *s, uint64_t id, StoreModel *ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?", &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", id);
+        int r = store_query(s, &st, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?", "u", id);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)
@@ -243,12 +241,10 @@ int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n)
         size_t n = 0;
         int r;
 
-        r = store_prepare(s,
-                          "SELECT id FROM models WHERE state <> 'installed' AND id NOT IN"
-                          " (SELECT id FROM models ORDER BY id DESC LIMIT ?) ORDER BY id",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "i", (int64_t)MIN(keep, (size_t)INT64_MAX));
+        r = store_query(s, &st,
+                        "SELECT id FROM models WHERE state <> 'installed' AND id NOT IN"
+                        " (SELECT id FROM models ORDER BY id DESC LIMIT ?) ORDER BY id",
+                        "i", (int64_t)MIN(keep, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {

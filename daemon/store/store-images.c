@@ -19,31 +19,22 @@ int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded
         /* "An image on disk is never downloaded again": a row in state ok
          * ends the story; a permanent failure too; a transient one waits for
          * the next generation and gives up after STORE_IMAGE_MAX_ATTEMPTS. */
-        r = store_prepare(s,
-                          "SELECT p.id, p.md5, p.image_url FROM dataset d JOIN posts p ON p.id = d.post_id"
-                          " WHERE p.md5 IS NOT NULL AND p.image_url IS NOT NULL"
-                          "  AND NOT EXISTS (SELECT 1 FROM images i WHERE i.md5 = p.md5 AND"
-                          "   (i.state = 'ok' OR NOT i.transient OR i.generation >= ? OR i.attempts >= ?))"
-                          " ORDER BY p.id DESC LIMIT ?",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "uii", generation, (int64_t)STORE_IMAGE_MAX_ATTEMPTS,
-                               limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
+        r = store_query(s, &st,
+                        "SELECT p.id, p.md5, p.image_url FROM dataset d JOIN posts p ON p.id = d.post_id"
+                        " WHERE p.md5 IS NOT NULL AND p.image_url IS NOT NULL"
+                        "  AND NOT EXISTS (SELECT 1 FROM images i WHERE i.md5 = p.md5 AND"
+                        "   (i.state = 'ok' OR NOT i.transient OR i.generation >= ? OR i.attempts >= ?))"
+                        " ORDER BY p.id DESC LIMIT ?",
+                        "uii", generation, (int64_t)STORE_IMAGE_MAX_ATTEMPTS,
+                        limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 64;
-                        ImageNeeded *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 64);
+                if (r < 0)
+                        break;
                 ImageNeeded *e = &a[n];
-                *e = (ImageNeeded){ .post_id = (uint64_t)sqlite3_column_int64(st, 0) };
+                *e = (ImageNeeded){.post_id = (uint64_t)sqlite3_column_int64(st, 0)};
                 (void)snprintf(e->md5, sizeof e->md5, "%s", (const char *)sqlite3_column_text(st, 1));
                 e->url = store_column_strdup(st, 2);
                 if (!e->url) {

@@ -28,14 +28,37 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
  * (stored as a signed 64-bit integer), 'd' double, 't' const char * (NULL
  * binds NULL), 'b' const void *, size_t (a blob), 'n' NULL. */
 int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...);
+/* store_prepare() and store_bind() in one: *ret ready to step. */
+int store_query(Store *s, sqlite3_stmt **ret, const char *sql, const char *fmt, ...);
 /* 1 when a row is ready, 0 when done, negative errno on failure. */
 int store_step(Store *s, sqlite3_stmt *st);
-/* Steps st, a SELECT of post_id, score, label, top_tags, image_path, to its end. */
+/* The columns store_prediction_rows_read() reads, in its order. */
+#define PREDICTION_ROW_COLUMNS(p)                                                                           \
+        p "post_id, " p "score, " p "label, " p "top_tags, " p "image_path, " p "logit, " p "bias, " p      \
+          "image, " p "tags, " p "calibration, " p "tags_up, " p "tags_down"
+/* Steps st, a SELECT of PREDICTION_ROW_COLUMNS, to its end. */
 int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, size_t *ret_n);
 /* Prepares, binds, runs to completion; returns the number of changed rows. */
 int store_run(Store *s, const char *sql, const char *fmt, ...);
 /* A single integer from a query; -ENOENT when it returns no row. */
 int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ...);
+
+/* Room for one more row in the array a holding n of cap, doubling from
+ * initial: the row loops' growth. 0, or -ENOMEM with a left as it was. */
+#define STORE_ROWS_GROW(a, n, cap, initial)                                                                 \
+        ({                                                                                                  \
+                int _r_ = 0;                                                                                \
+                if ((n) == (cap)) {                                                                         \
+                        size_t _c_ = (cap) ? (cap)*2 : (initial);                                           \
+                        __typeof__(a) _b_ = reallocarray((a), _c_, sizeof *(a));                            \
+                        if (_b_) {                                                                          \
+                                (a) = _b_;                                                                  \
+                                (cap) = _c_;                                                                \
+                        } else                                                                              \
+                                _r_ = -ENOMEM;                                                              \
+                }                                                                                           \
+                _r_;                                                                                        \
+        })
 
 /* Savepoints make every multi-statement call atomic, inside a batch or not. */
 int store_savepoint(Store *s);
@@ -49,10 +72,10 @@ static inline void sqlite3_finalizep(sqlite3_stmt **st)
 #define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 
 char *store_column_strdup(sqlite3_stmt *st, int col); /* NULL for NULL (and on OOM: check the column type) */
-uint64_t store_now(void);                               /* CLOCK_REALTIME µs */
+uint64_t store_now(void);                             /* CLOCK_REALTIME µs */
 
 /* The feedback record's part of store_prediction_add() (store-feedback.c). */
 int store_feedback_record(Store *s, uint64_t run_id, const PredictionRow *row);
 
 /* Opens at an exact older schema version: only for tests of migrations. */
-int store_open_version(const char *path, unsigned version, Store **ret, char **ret_error);
+int store_open_version(const char *path, unsigned version, Store **ret, Error *error);

@@ -73,27 +73,17 @@ int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **re
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_prepare(s,
-                          "SELECT id, post_id, score, favourite, state, attempts, next_try, created_at,"
-                          " coalesce(sent_at, 0), last_error FROM vote_outbox"
-                          " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "ui", now_usec,
-                               limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
+        r = store_query(s, &st,
+                        "SELECT id, post_id, score, favourite, state, attempts, next_try, created_at,"
+                        " coalesce(sent_at, 0), last_error FROM vote_outbox"
+                        " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
+                        "ui", now_usec, limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 16;
-                        OutboxEntry *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 16);
+                if (r < 0)
+                        break;
                 a[n] = (OutboxEntry){
                         .id = (uint64_t)sqlite3_column_int64(st, 0),
                         .post_id = (uint64_t)sqlite3_column_int64(st, 1),
@@ -164,6 +154,8 @@ void prediction_row_array_free(PredictionRow *a, size_t n)
         for (size_t i = 0; a && i < n; i++) {
                 free(a[i].top_tags);
                 free(a[i].image_path);
+                free(a[i].tags_up);
+                free(a[i].tags_down);
         }
         free(a);
 }
@@ -195,15 +187,22 @@ int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const Predict
         int r = store_savepoint(s);
         if (r < 0)
                 return r;
-        r = store_run(
-                s,
-                "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        static const char sql[] =
+                "INSERT INTO prediction_posts (run_id, post_id, rank, score, label, top_tags, image_path,"
+                "  logit, bias, image, tags, calibration, tags_up, tags_down)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, post_id) DO UPDATE SET rank = excluded.rank,"
                 "  score = excluded.score, label = excluded.label, top_tags = excluded.top_tags,"
-                "  image_path = excluded.image_path",
-                "uuiditt", run_id, row->post_id, (int64_t)rank, row->score, (int64_t)row->label,
-                row->top_tags, row->image_path);
+                "  image_path = excluded.image_path, logit = excluded.logit, bias = excluded.bias,"
+                "  image = excluded.image, tags = excluded.tags, calibration = excluded.calibration,"
+                "  tags_up = excluded.tags_up, tags_down = excluded.tags_down";
+        if (row->explained)
+                r = store_run(s, sql, "uuidittddddttt", run_id, row->post_id, (int64_t)rank, row->score,
+                              (int64_t)row->label, row->top_tags, row->image_path, row->logit, row->bias,
+                              row->image, row->tags, row->calibration, row->tags_up, row->tags_down);
+        else /* NULLs, as the rows from before explanations */
+                r = store_run(s, sql, "uuidittnnnnnnn", run_id, row->post_id, (int64_t)rank, row->score,
+                              (int64_t)row->label, row->top_tags, row->image_path);
         if (r >= 0)
                 r = store_feedback_record(s, run_id, row);
         r = store_savepoint_end(s, r < 0 ? r : 0);
@@ -238,24 +237,35 @@ int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, 
         int r;
 
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 32;
-                        PredictionRow *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 32);
+                if (r < 0)
+                        break;
                 a[n] = (PredictionRow){.post_id = (uint64_t)sqlite3_column_int64(st, 0),
                                        .score = sqlite3_column_double(st, 1),
                                        .label = sqlite3_column_int(st, 2)};
                 n++;
+                PredictionRow *row = &a[n - 1];
                 if ((sqlite3_column_type(st, 3) != SQLITE_NULL &&
-                     !(a[n - 1].top_tags = store_column_strdup(st, 3))) ||
+                     !(row->top_tags = store_column_strdup(st, 3))) ||
                     (sqlite3_column_type(st, 4) != SQLITE_NULL &&
-                     !(a[n - 1].image_path = store_column_strdup(st, 4)))) {
+                     !(row->image_path = store_column_strdup(st, 4)))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                row->explained = sqlite3_column_type(st, 5) != SQLITE_NULL;
+                if (!row->explained)
+                        continue;
+                row->logit = sqlite3_column_double(st, 5);
+                row->bias = sqlite3_column_double(st, 6);
+                row->image = sqlite3_column_double(st, 7);
+                row->tags = sqlite3_column_double(st, 8);
+                if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+                        (void)snprintf(row->calibration, sizeof(row->calibration), "%s",
+                                       (const char *)sqlite3_column_text(st, 9));
+                if ((sqlite3_column_type(st, 10) != SQLITE_NULL &&
+                     !(row->tags_up = store_column_strdup(st, 10))) ||
+                    (sqlite3_column_type(st, 11) != SQLITE_NULL &&
+                     !(row->tags_down = store_column_strdup(st, 11)))) {
                         r = -ENOMEM;
                         break;
                 }
@@ -277,9 +287,7 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         size_t n = 0;
         int r;
 
-        r = store_prepare(s, "SELECT tags FROM prediction_runs WHERE id = ?", &run);
-        if (r >= 0)
-                r = store_bind(s, run, "u", run_id);
+        r = store_query(s, &run, "SELECT tags FROM prediction_runs WHERE id = ?", "u", run_id);
         if (r >= 0)
                 r = store_step(s, run);
         if (r < 0)
@@ -290,12 +298,10 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         if (!tags)
                 return -ENOMEM;
 
-        r = store_prepare(s,
-                          "SELECT post_id, score, label, top_tags, image_path FROM prediction_posts"
-                          " WHERE run_id = ? ORDER BY rank, post_id",
-                          &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", run_id);
+        r = store_query(s, &st,
+                        "SELECT " PREDICTION_ROW_COLUMNS("") " FROM prediction_posts"
+                                                             " WHERE run_id = ? ORDER BY rank, post_id",
+                        "u", run_id);
         if (r < 0)
                 return r;
         r = store_prediction_rows_read(s, st, &a, &n);
@@ -332,25 +338,17 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_prepare(
-                s,
+        r = store_query(
+                s, &st,
                 "SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL AND (created_at < ? OR id NOT IN"
                 " (SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL ORDER BY id DESC LIMIT ?))"
                 " ORDER BY id",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
+                "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 16;
-                        uint64_t *b = reallocarray(a, c, sizeof *a);
-                        if (!b)
-                                return -ENOMEM;
-                        a = b;
-                        cap = c;
-                }
+                if (STORE_ROWS_GROW(a, n, cap, 16) < 0)
+                        return -ENOMEM;
                 a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
         }
         if (r < 0)
@@ -427,16 +425,9 @@ static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Wat
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 8;
-                        Watch *b = reallocarray(a, c, sizeof *a);
-                        if (!b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        a = b;
-                        cap = c;
-                }
+                r = STORE_ROWS_GROW(a, n, cap, 8);
+                if (r < 0)
+                        break;
                 a[n] = (Watch){.id = (uint64_t)sqlite3_column_int64(st, 0),
                                .tags = store_column_strdup(st, 1),
                                .threshold = sqlite3_column_double(st, 2),
@@ -513,11 +504,10 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
                         float **ret, size_t *ret_n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(
-                s, "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "ttt", backbone, feature_set, md5);
+        int r = store_query(
+                s, &st,
+                "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?", "ttt",
+                backbone, feature_set, md5);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)

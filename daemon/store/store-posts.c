@@ -3,12 +3,8 @@
 #include "store-internal.h"
 
 static const char *const skip_reason_table[_SKIP_REASON_MAX] = {
-        [SKIP_NONE] = "none",
-        [SKIP_DELETED] = "deleted",
-        [SKIP_NO_URL] = "no-url",
-        [SKIP_ANIMATED] = "animated",
-        [SKIP_UNSUPPORTED] = "unsupported",
-        [SKIP_TOO_LARGE] = "too-large",
+        [SKIP_NONE] = "none",         [SKIP_DELETED] = "deleted",         [SKIP_NO_URL] = "no-url",
+        [SKIP_ANIMATED] = "animated", [SKIP_UNSUPPORTED] = "unsupported", [SKIP_TOO_LARGE] = "too-large",
 };
 
 const char *skip_reason_to_string(SkipReason r)
@@ -102,7 +98,7 @@ static int upsert_tags(Store *s, const Post *p)
 int store_post_upsert(Store *s, const Post *p)
 {
         uint64_t now = store_now();
-        char rating[2] = { p ? p->rating : 0, 0 };
+        char rating[2] = {p ? p->rating : 0, 0};
         int r;
 
         if (!p || p->id == 0 || p->id > INT64_MAX)
@@ -165,14 +161,11 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret)
         _cleanup_post_free_ Post *p = NULL;
         int r;
 
-        r = store_prepare(
-                s,
-                "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url, sample_url,"
-                " sample_width, sample_height, preview_url, score_up, score_down, score_total,"
-                " fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", post_id);
+        r = store_query(s, &st,
+                        "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url,"
+                        " sample_url, sample_width, sample_height, preview_url, score_up, score_down,"
+                        " score_total, fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
+                        "u", post_id);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)
@@ -204,12 +197,10 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret)
         p->pending = sqlite3_column_int(st, 18);
         p->flagged = sqlite3_column_int(st, 19);
 
-        r = store_prepare(s,
-                          "SELECT t.name, t.category FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
-                          " WHERE pt.post_id = ? ORDER BY t.category, t.name",
-                          &tags);
-        if (r >= 0)
-                r = store_bind(s, tags, "u", post_id);
+        r = store_query(s, &tags,
+                        "SELECT t.name, t.category FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
+                        " WHERE pt.post_id = ? ORDER BY t.category, t.name",
+                        "u", post_id);
         if (r < 0)
                 return r;
         while ((r = store_step(s, tags)) > 0) {
@@ -301,9 +292,8 @@ int store_label_set_app(Store *s, uint64_t post_id, int value)
 int store_post_label(Store *s, uint64_t post_id, int *ret_value, bool *ret_conflict)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, "SELECT value, conflict FROM post_labels WHERE post_id = ?", &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", post_id);
+        int r = store_query(s, &st, "SELECT value, conflict FROM post_labels WHERE post_id = ?", "u",
+                            post_id);
         if (r >= 0)
                 r = store_step(s, st);
         if (r < 0)
@@ -320,9 +310,7 @@ int store_post_label_sources(Store *s, uint64_t post_id, unsigned *ret_mask)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         unsigned mask = 0;
-        int r = store_prepare(s, "SELECT source FROM labels WHERE post_id = ?", &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", post_id);
+        int r = store_query(s, &st, "SELECT source FROM labels WHERE post_id = ?", "u", post_id);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
@@ -351,18 +339,12 @@ int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n)
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
-                if (n == cap) {
-                        size_t c = cap ? cap * 2 : 256;
-                        StoreLabelled *b = reallocarray(a, c, sizeof *a);
-                        if (!b)
-                                return -ENOMEM;
-                        a = b;
-                        cap = c;
-                }
+                if (STORE_ROWS_GROW(a, n, cap, 256) < 0)
+                        return -ENOMEM;
                 StoreLabelled *l = &a[n++];
-                *l = (StoreLabelled){ .post_id = (uint64_t)sqlite3_column_int64(st, 0),
-                                      .label = sqlite3_column_int(st, 2),
-                                      .has_image = sqlite3_column_int(st, 3) == 1 };
+                *l = (StoreLabelled){.post_id = (uint64_t)sqlite3_column_int64(st, 0),
+                                     .label = sqlite3_column_int(st, 2),
+                                     .has_image = sqlite3_column_int(st, 3) == 1};
                 const unsigned char *md5 = sqlite3_column_text(st, 1);
                 if (md5)
                         (void)snprintf(l->md5, sizeof l->md5, "%s", (const char *)md5);

@@ -14,13 +14,11 @@ int store_prediction_images(Store *s, uint64_t post_id, char ***ret_paths)
         int r;
 
         /* Newest run first: its crop is the one most likely still on disk. */
-        r = store_prepare(
-                s,
+        r = store_query(
+                s, &st,
                 "SELECT image_path FROM prediction_posts WHERE post_id = ? AND image_path IS NOT NULL"
                 " GROUP BY image_path ORDER BY MAX(run_id) DESC",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "u", post_id);
+                "u", post_id);
         if (r < 0)
                 return r;
         while ((r = store_step(s, st)) > 0) {
@@ -60,18 +58,16 @@ int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **
                 return store_set_error(s, -EINVAL, "the threshold is not a probability");
         /* A post shown by several runs counts once, with its newest score.
          * Any label row, a cleared vote included, means the user has seen it. */
-        r = store_prepare(
-                s,
-                "SELECT p.post_id, p.score, p.label, p.top_tags, p.image_path FROM prediction_posts p"
-                " WHERE p.run_id = (SELECT MAX(q.run_id) FROM prediction_posts q"
-                "                   WHERE q.post_id = p.post_id)"
-                "  AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.post_id = p.post_id)"
-                "  AND NOT EXISTS (SELECT 1 FROM skipped k WHERE k.post_id = p.post_id)"
-                " ORDER BY abs(p.score - ?) ASC, p.score DESC, p.post_id ASC LIMIT ?",
-                &st);
-        if (r >= 0)
-                r = store_bind(s, st, "di", threshold,
-                               limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
+        r = store_query(
+                s, &st,
+                "SELECT " PREDICTION_ROW_COLUMNS(
+                        "p.") " FROM prediction_posts p"
+                              " WHERE p.run_id = (SELECT MAX(q.run_id) FROM prediction_posts q"
+                              "                   WHERE q.post_id = p.post_id)"
+                              "  AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.post_id = p.post_id)"
+                              "  AND NOT EXISTS (SELECT 1 FROM skipped k WHERE k.post_id = p.post_id)"
+                              " ORDER BY abs(p.score - ?) ASC, p.score DESC, p.post_id ASC LIMIT ?",
+                "di", threshold, limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
         if (r < 0)
                 return r;
         return store_prediction_rows_read(s, st, ret, ret_n);

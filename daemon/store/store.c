@@ -34,11 +34,9 @@ const char *store_error(Store *s)
         return s ? s->error : "";
 }
 
-static int open_error(char **ret_error, int r, const char *path, const char *what)
+static int open_error(Error *error, int r, const char *path, const char *what)
 {
-        if (ret_error && asprintf(ret_error, "Cannot open the database \"%s\": %s", path, what) < 0)
-                *ret_error = NULL;
-        return r;
+        return error_setf(error, r, "Cannot open the database \"%s\": %s", path, what);
 }
 
 static int migrate(Store *s, unsigned from, unsigned to)
@@ -74,7 +72,7 @@ static int migrate(Store *s, unsigned from, unsigned to)
         return 0;
 }
 
-int store_open_version(const char *path, unsigned version, Store **ret, char **ret_error)
+int store_open_version(const char *path, unsigned version, Store **ret, Error *error)
 {
         _cleanup_(store_freep) Store *s = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -92,7 +90,7 @@ int store_open_version(const char *path, unsigned version, Store **ret, char **r
                 *slash = 0;
                 r = mkdir_parents(dir, 0700);
                 if (r < 0)
-                        return open_error(ret_error, r, path, strerror(-r));
+                        return open_error(error, r, path, strerror(-r));
         }
 
         s = calloc(1, sizeof *s);
@@ -105,7 +103,7 @@ int store_open_version(const char *path, unsigned version, Store **ret, char **r
                              NULL);
         if (rc != SQLITE_OK) {
                 r = store_sql_error(s, rc, "open");
-                return open_error(ret_error, r, path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                return open_error(error, r, path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         }
         (void)sqlite3_extended_result_codes(s->db, 1);
         (void)sqlite3_busy_timeout(s->db, 5000);
@@ -116,16 +114,16 @@ int store_open_version(const char *path, unsigned version, Store **ret, char **r
         if (r >= 0)
                 r = store_exec(s, "SELECT count(*) FROM sqlite_master");
         if (r == -EBADMSG)
-                return open_error(ret_error, r, path, "it is not a SQLite database, or it is corrupt");
+                return open_error(error, r, path, "it is not a SQLite database, or it is corrupt");
         if (r < 0)
-                return open_error(ret_error, r, path, s->error);
+                return open_error(error, r, path, s->error);
         if (have < 0 || have > STORE_SCHEMA_VERSION) {
                 char what[160];
                 (void)snprintf(what, sizeof what,
                                "it was written by a newer Fluff (schema version %" PRId64
                                ", this one knows up to %d); it was left untouched",
                                have, STORE_SCHEMA_VERSION);
-                return open_error(ret_error, -EPROTONOSUPPORT, path, what);
+                return open_error(error, -EPROTONOSUPPORT, path, what);
         }
 
         r = store_exec(s, "PRAGMA journal_mode = WAL");
@@ -137,7 +135,7 @@ int store_open_version(const char *path, unsigned version, Store **ret, char **r
         if (r >= 0 && (unsigned)have < version)
                 r = migrate(s, (unsigned)have, version);
         if (r < 0)
-                return open_error(ret_error, r, path, s->error);
+                return open_error(error, r, path, s->error);
         (void)chmod(path, 0600);
 
         s->error[0] = 0;
@@ -145,9 +143,9 @@ int store_open_version(const char *path, unsigned version, Store **ret, char **r
         return 0;
 }
 
-int store_open(const char *path, Store **ret, char **ret_error)
+int store_open(const char *path, Store **ret, Error *error)
 {
-        return store_open_version(path, STORE_SCHEMA_VERSION, ret, ret_error);
+        return store_open_version(path, STORE_SCHEMA_VERSION, ret, error);
 }
 
 int store_begin(Store *s)
@@ -223,13 +221,9 @@ int store_state_get(Store *s, const char *key, char **ret_value)
 
         if (isempty(key))
                 return -EINVAL;
-        r = store_prepare(s, "SELECT value FROM sync_state WHERE key = ?", &st);
-        if (r < 0)
-                return r;
-        r = store_bind(s, st, "t", key);
-        if (r < 0)
-                return r;
-        r = store_step(s, st);
+        r = store_query(s, &st, "SELECT value FROM sync_state WHERE key = ?", "t", key);
+        if (r >= 0)
+                r = store_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0)

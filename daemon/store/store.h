@@ -40,10 +40,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fluff/error.h"
 #include "fluff/util.h"
 #include "post.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* Transient image failures are retried on later syncs, at most this often. */
 #define STORE_IMAGE_MAX_ATTEMPTS 5
 
@@ -55,8 +56,8 @@ typedef struct Store Store;
  * database and migrates it to STORE_SCHEMA_VERSION, each step in its own
  * transaction. A database from a NEWER fluff (user_version above ours) is left
  * untouched: -EPROTONOSUPPORT. A file that is not SQLite or is corrupt:
- * -EBADMSG. ret_error (optional) gets a sentence naming the path. */
-int store_open(const char *path, Store **ret, char **ret_error);
+ * -EBADMSG. error (may be NULL) gets a sentence naming the path. */
+int store_open(const char *path, Store **ret, Error *error);
 Store *store_free(Store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 #define _cleanup_store_free_ _cleanup_(store_freep)
@@ -176,8 +177,8 @@ int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n);
 /* ---- counts (fluffctl status) ---- */
 
 typedef struct StoreCounts {
-        uint64_t posts;          /* every post known, predictions included */
-        uint64_t liked;          /* in the dataset (not skipped, no conflict) */
+        uint64_t posts; /* every post known, predictions included */
+        uint64_t liked; /* in the dataset (not skipped, no conflict) */
         uint64_t disliked;
         uint64_t conflicts;      /* liked and disliked at once, left out */
         uint64_t images_ok;      /* dataset posts whose crop is on disk */
@@ -266,10 +267,17 @@ int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool perm
 
 typedef struct PredictionRow {
         uint64_t post_id;
-        double score;   /* probability of a like */
-        int label;      /* +1 / −1 by the model's threshold */
-        char *top_tags; /* owned; e.g. "blue_eyes +0.31, ..." as the model writes it */
+        double score;     /* probability of a like */
+        int label;        /* +1 / −1 by the model's threshold */
+        char *top_tags;   /* owned; e.g. "blue_eyes +0.31, ..." as the model writes it */
         char *image_path; /* owned; crop in the cache folder, NULL when none */
+        /* Why it scored so (model.h's ModelExplanation): logit = bias + image +
+         * tags; the score is σ(logit), or the isotonic calibration of it.
+         * Rows stored before explanations (schema 5) have explained false. */
+        bool explained;
+        double logit, bias, image, tags;
+        char calibration[16];      /* "none", "platt", "isotonic" */
+        char *tags_up, *tags_down; /* owned; "blue_eyes +0.310012, ...", strongest first; NULL none */
 } PredictionRow;
 void prediction_row_array_free(PredictionRow *a, size_t n);
 
@@ -379,13 +387,13 @@ typedef struct StoreModel {
         uint64_t created_usec;   /* CLOCK_REALTIME µs */
         uint64_t installed_usec; /* last time it was installed, 0 never */
         StoreModelState state;
-        char *reason;   /* owned; why it is aside, NULL otherwise */
-        char *trigger;  /* owned; what started the training: "manual", "automatic", ... */
-        char *towers;   /* owned; "both", "tags", "image" */
-        char *backbone; /* owned; NULL without */
+        char *reason;                    /* owned; why it is aside, NULL otherwise */
+        char *trigger;                   /* owned; what started the training: "manual", "automatic", ... */
+        char *towers;                    /* owned; "both", "tags", "image" */
+        char *backbone;                  /* owned; NULL without */
         uint64_t n_labels, n_pos, n_neg; /* the dataset it was trained on */
-        double auc;     /* the ROC AUC that decides installing (cross-validated); NaN unknown */
-        char *info;     /* owned; the model's own description (JSON) */
+        double auc; /* the ROC AUC that decides installing (cross-validated); NaN unknown */
+        char *info; /* owned; the model's own description (JSON) */
 } StoreModel;
 void store_model_done(StoreModel *m); /* frees the owned fields */
 void store_model_array_free(StoreModel *a, size_t n);

@@ -46,14 +46,14 @@ int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret)
 }
 
 int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret,
-                  char **ret_error)
+                  Error *error)
 {
         CnnArch a = CNN_ARCH_DEFAULT;
         double start = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
         int r;
 
         r = cnn_train_dataset(e, &a, ds, (const char *const *)crops, o, TRAIN_CNN_SHARE * o->time_budget_s,
-                              ret, ret_error);
+                              ret, error);
         if (r < 0)
                 return r;
         double used = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC - start;

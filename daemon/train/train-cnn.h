@@ -24,4 +24,4 @@ int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret);
 /* Trains the CNN within its share of o->time_budget_s, writes every post's
  * features into ds and lowers o->time_budget_s to what is left for the head. */
 int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret,
-                  char **ret_error);
+                  Error *error);

@@ -27,6 +27,16 @@ typedef struct Outbox Outbox;
  * not know, and for a clear of a post that has no label at all. */
 int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error);
 
+/* The same for any post on the site: one Fluff does not know yet is fetched
+ * first (GET /posts/<id>.json, once: afterwards it is stored) and then voted
+ * on. Returns 0 when recorded at once (a known post, or a refusal that needs
+ * no fetch: logged out, a clear), 1 when the fetch started: done() then gets
+ * vote_record()'s result, or -ENOENT for a post the site does not have or
+ * deleted, with a sentence in error. < 0 with error set when it failed at once. */
+typedef void (*VoteFetchDone)(int r, const Error *error, void *userdata);
+int vote_record_any(Context *ctx, Outbox *outbox, uint64_t post_id, int score, VoteFetchDone done,
+                    void *userdata, Error *error);
+
 /* After a like or dislike of post_id: brings its prediction crop into the
  * dataset as described above. 1 when moved, 0 when there was nothing to do
  * (not predicted, no crop left on disk, or the dataset already has a good

@@ -3,7 +3,8 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
-#include "core/context.h"
+#include "core/counts.h"
+#include "core/events.h"
 #include "jobs/runner.h"
 #include "predict/predict.h"
 #include "store.h"
@@ -85,7 +86,7 @@ static void unlink_ours(const char *dir, const char *path)
  * named <md5>.jpg there are touched. */
 static void prune(WatchJob *w)
 {
-        Store *st = w->pr.ctx->store;
+        Store *st = w->pr.store;
         _cleanup_free_ uint64_t *old = NULL;
         DIR *dir;
         uint64_t now = now_usec(CLOCK_REALTIME), age = (uint64_t)WATCH_RUNS_KEEP_DAYS * 24 * 3600 * 1000000;
@@ -142,7 +143,7 @@ static void watch_failed(WatchJob *w, const Watch *x, int r, const char *message
 static int commit_run(WatchJob *w, const Watch *x, PredictScore *s, const PredictionRow *rows, size_t n,
                       uint64_t newest_id, uint64_t *ret_run)
 {
-        Store *st = w->pr.ctx->store;
+        Store *st = w->pr.store;
         uint64_t run = 0;
         int r;
 
@@ -191,13 +192,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 }
                 for (size_t i = 0; i < s->n; i++)
                         if (s->probs[i] >= x->threshold)
-                                rows[n++] = (PredictionRow){
-                                        .post_id = s->posts[i]->id,
-                                        .score = s->probs[i],
-                                        .label = s->probs[i] >= s->threshold ? 1 : -1,
-                                        .top_tags = s->top_tags[i],
-                                        .image_path = s->paths[i],
-                                };
+                                rows[n++] = predict_score_row(s, i, s->threshold);
                 qsort(rows, n, sizeof(PredictionRow), predict_row_compare);
                 n = MIN(n, (size_t)x->max_per_run);
                 w->posts_scored += s->n;
@@ -209,7 +204,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 goto next;
         }
         if (r < 0) {
-                watch_failed(w, x, r, store_error(w->pr.ctx->store));
+                watch_failed(w, x, r, store_error(w->pr.store));
                 goto next;
         }
         if (s) {
@@ -224,7 +219,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 }
         }
         if (n > 0) {
-                events_emit(w->pr.ctx->events, EVENT_PREDICTIONS_ANNOUNCED,
+                events_emit(w->pr.events, EVENT_PREDICTIONS_ANNOUNCED,
                             &(EventPredictions){.watch_id = x->id, .tags = x->tags, .rows = rows, .n = n});
                 w->watches_with_news++;
                 w->posts_announced += n;
@@ -245,7 +240,7 @@ static void next_watch(WatchJob *w)
                 return;
         job_set_progress(w->job, w->current, w->n_watches);
         if (w->current >= w->n_watches) {
-                counts_refresh(&w->pr.ctx->counts);
+                counts_refresh(w->pr.counts);
                 if (w->watches_failed > 0)
                         return watch_finish(
                                 w, w->first_error,
@@ -285,7 +280,7 @@ static void next_watch(WatchJob *w)
 static int watch_job_start(Job *j)
 {
         WatchJob *w = j->data;
-        Context *d = w->pr.ctx;
+        const Predictor *d = &w->pr;
         int r;
 
         if (w->options.watch > 0) {
@@ -345,7 +340,7 @@ int watch_job_create(const Predictor *pr, JobRunner *runner, const WatchJobOptio
         int r;
 
         if (o->watch > 0) {
-                r = store_watch_get(pr->ctx->store, o->watch, &one);
+                r = store_watch_get(pr->store, o->watch, &one);
                 if (r == -ENOENT)
                         return error_setf(error, r,
                                           "There is no watch %" PRIu64
@@ -353,7 +348,7 @@ int watch_job_create(const Predictor *pr, JobRunner *runner, const WatchJobOptio
                                           o->watch);
                 if (r < 0)
                         return error_setf(error, r, "Failed to read watch %" PRIu64 ": %s", o->watch,
-                                          store_error(pr->ctx->store));
+                                          store_error(pr->store));
                 free(one.tags);
         }
         w = calloc(1, sizeof(WatchJob));

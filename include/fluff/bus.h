@@ -91,7 +91,20 @@
  *       run's id also works while it is kept. Per post, by score descending: id, probability of a like
  *       (0…1), label "like" or "dislike" (by the model's threshold), the tags
  *       that pushed the score most ("tag +0.31, other -0.12"), crop path,
- *       post page URL.
+ *       post page URL. The tags are the strongest pushes up, then down.
+ *   GetPredictions2(u run) -> t run, s tags, a(tdssssa{sv}) predictions
+ *       version 2 of GetPredictions: the same rows, each with its explanation as a{sv}:
+ *         logit d, bias d, image d, tags d   logit = bias + image + tags
+ *             exactly (to float rounding): bias is the constant terms (with
+ *             the hidden units' biases of the units this post switches on),
+ *             image the picture's share (its features through the head),
+ *             tags the sum of every known tag's push (head and tag tower);
+ *         calibration s   "none" or "platt": score = σ(logit); "isotonic":
+ *             score is a monotone map of logit (no logit of its own);
+ *         tags_up a(sd), tags_down a(sd)   the (at most 3) tags that pushed
+ *             most towards like / towards dislike, strongest first.
+ *       A row scored before explanations has an empty a{sv}. New keys may
+ *       be added; a client ignores keys it does not know.
  *   AddWatch(s tags, a{sv} options) -> t id   tags checked as for Predict;
  *       options: threshold d (0…1, default the model's like threshold, 0.5
  *       without a model), max_per_run u or t (1…320, default the config's
@@ -120,6 +133,10 @@
  *       emitted ONLY by RunWatches: one per watch that found at least one
  *       new post at or above its threshold; tags is the watch's query; rows
  *       as in GetPredictions, by score descending.
+ *   signal NewPredictions2(t watch_id, s tags, a(tdssssa{sv}) predictions)
+ *       sent just before each NewPredictions, the rows as in
+ *       GetPredictions2. A client that knows it may ignore NewPredictions
+ *       from a sender that sent NewPredictions2.
  *   properties: Version s, Site s (const); LoggedIn b, Username s, Jobs ao,
  *       Busy b, PostCount t, LikedCount t, DislikedCount t, ConflictCount t,
  *       ImageCount t, FailedCount t, MissingImageCount t, SkippedCount t (all
@@ -129,12 +146,32 @@
  *       kept prediction run (manual or watch) moves its crop into
  *       $XDG_DATA_HOME/fluff/images/<md5>.jpg (recorded ok, the runs' rows
  *       re-pointed at it, an Embed job started); a dataset image already
- *       there is kept. A clear moves nothing.
+ *       there is kept. A clear moves nothing. A like or dislike of a post
+ *       fluffd does not know fetches it first (GET /posts/<id>.json, once:
+ *       it is stored) and replies when it is recorded; Error.NotFound when
+ *       the site does not have it or deleted it.
  *   Review(u count) -> a(tdssss) predictions  count 1…1000 (0: 10). Posts of the
  *       kept prediction runs without any label, each once with its newest
  *       row, closest to the loaded model's threshold first (ties: higher
  *       score first); rows as in GetPredictions. Empty when there is nothing
  *       to review.
+ *   Review2(u count) -> a(tdssssa{sv}) predictions   the same, rows as in
+ *       GetPredictions2.
+ *   ImportBackbone(s path) -> o job           imports the nsfwjs package (the
+ *       tarball `npm pack nsfwjs@4.4.0` writes, or its unpacked folder) named
+ *       by an absolute path (InvalidArgs otherwise; kept for older clients):
+ *       converts it into the weight file and loads it; the previous weights
+ *       stay on any failure (the job fails with Error.InvalidArgument and one
+ *       sentence). fluffd opens the path without blocking and reads a
+ *       regular file or a folder only. Cancel() stops the job soon, also
+ *       while the package is decompressed; it then ends cancelled.
+ *   ImportBackboneFd(h file) -> o job         the same for a package tarball
+ *       the caller opened (added in Fluff 0.1 for issue 15, fluffctl uses
+ *       it): no path the daemon must resolve in its own (private) /tmp, no
+ *       FIFO to wait on. Anything but a regular file is Error.
+ *       InvalidArgument at once; the file is read from its start with the
+ *       package reader's limits (gzip or tar by its bytes, at most 1 GiB
+ *       unpacked, 64 MiB per file kept, 64 KiB after the archive's end).
  *   ClassifyImage(s path) -> a(sd) classes    the backbone's five classes for an
  *       image file named by an absolute path (kept for older clients; fluffd
  *       opens it without blocking and reads a regular file only).

@@ -15,7 +15,8 @@ typedef struct Error {
         char message[ERROR_MESSAGE_MAX];
 } Error;
 
-/* Sets e's message (unless e is NULL or already set); returns -abs(r). */
+/* Sets e's message (unless e is NULL or already set), made valid UTF-8
+ * without control characters; returns -abs(r). */
 int error_setf(Error *e, int r, const char *fmt, ...) _printf_(3, 4);
 int error_set_errno(Error *e, int r); /* the message is strerror(r) */
 bool error_is_set(const Error *e);

@@ -32,12 +32,13 @@ static inline char *bbt_fetch_package(void)
 /* Imports the package into dir/backbone.safetensors and loads it. */
 static inline Backbone *bbt_load(const char *dir)
 {
-        _cleanup_free_ char *pkg = bbt_fetch_package(), *dest = NULL, *err = NULL;
+        _cleanup_free_ char *pkg = bbt_fetch_package(), *dest = NULL;
+        Error err = {};
         Backbone *bb = NULL;
 
         ASSERT_TRUE(asprintf(&dest, "%s/backbone.safetensors", dir) > 0);
         if (backbone_import(pkg, dest, NULL, &err) < 0)
-                TEST_FAIL("import failed: %s", err);
+                TEST_FAIL("import failed: %s", err.message);
         ASSERT_OK(backbone_load(dest, &bb, NULL));
         return bb;
 }

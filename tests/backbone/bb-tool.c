@@ -19,10 +19,11 @@
 
 static int cmd_import(char **argv)
 {
-        _cleanup_free_ char *id = NULL, *err = NULL;
+        _cleanup_free_ char *id = NULL;
+        Error err = {};
         int r = backbone_import(argv[0], argv[1], &id, &err);
         if (r < 0) {
-                fprintf(stderr, "import failed: %s\n", err ?: strerror(-r));
+                fprintf(stderr, "import failed: %s\n", error_message(&err, r));
                 return 1;
         }
         printf("%s\n", id);
@@ -31,10 +32,10 @@ static int cmd_import(char **argv)
 
 static int load(const char *path, Backbone **bb)
 {
-        _cleanup_free_ char *err = NULL;
+        Error err = {};
         int r = backbone_load(path, bb, &err);
         if (r < 0)
-                fprintf(stderr, "load failed: %s\n", err ?: strerror(-r));
+                fprintf(stderr, "load failed: %s\n", error_message(&err, r));
         return r;
 }
 

@@ -6,7 +6,11 @@ the importer's hostile-input tests (issue 15):
     craft-pkg.py OUT.tgz CASE [--trailer BYTES]
 
 CASE picks what is wrong with it; --trailer appends that many zero bytes after
-the tar end marker inside the gzip stream (a gzip bomb costs CPU there)."""
+the tar end marker inside the gzip stream (a gzip bomb costs CPU there).
+CASE "slow" is the plain package behind a 1008 MiB file of zeros, inside the
+reader's bounds but seconds of decompression: what Cancel must interrupt. It
+is written as concatenated gzip members (which gzip readers join), so it
+takes a fraction of a second and 1 MiB on disk."""
 import base64
 import gzip
 import io
@@ -55,13 +59,28 @@ def files_for(case):
         topo["model_config"]["config"]["output_layers"] = ["input_1"]
     elif case == "topology-null":
         topo = None
-    elif case != "plain":
+    elif case not in ("plain", "slow"):
         raise SystemExit("unknown case " + case)
     return {
         "package/package.json": json.dumps(pkg).encode(),
         MODEL: model_js(topo, manifest).encode(),
         SHARD: shard_js(struct.pack("<f", 0.5)).encode(),
     }
+
+
+SLOW_CHUNK = 16 << 20
+SLOW_CHUNKS = 63
+
+
+def write_slow(out, raw):
+    junk = tarfile.TarInfo("package/junk.bin")
+    junk.size = SLOW_CHUNK * SLOW_CHUNKS
+    zeros = gzip.compress(b"\0" * SLOW_CHUNK, compresslevel=9)
+    with open(out, "wb") as f:
+        f.write(gzip.compress(junk.tobuf(format=tarfile.USTAR_FORMAT)))
+        for _ in range(SLOW_CHUNKS):
+            f.write(zeros)
+        f.write(gzip.compress(raw, compresslevel=9))
 
 
 def main():
@@ -73,6 +92,9 @@ def main():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
+    if case == "slow":
+        write_slow(out, raw.getvalue())
+        return
     with gzip.open(out, "wb", compresslevel=9) as g:
         g.write(raw.getvalue())
         chunk = b"\0" * (1 << 20)

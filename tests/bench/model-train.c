@@ -168,12 +168,12 @@ int main(int argc, char *argv[])
         fprintf(stderr, "vulkan (%s): %u epochs in %.1f s, best val AUC %.4f, within 0.01 after %.2f s\n",
                 vk_engine_device_name(e), c.n, c.n ? c.t[c.n - 1] : 0, best, t_within);
 
-        /* Predict: 320 posts (a prediction run), probabilities and the 5 tags
-         * that pushed each most; the model's upload to the device included. */
+        /* Predict: 320 posts (a prediction run), probabilities and each
+         * one's explanation; the model's upload to the device included. */
         static float prob[320];
-        static ModelTagPush push[320 * 5];
+        static ModelExplanation explain[320];
         double tp = now();
-        r = model_predict(m, e, ds->features, ds->tag_offsets, ds->tags, 320, prob, push, 5);
+        r = model_predict(m, e, ds->features, ds->tag_offsets, ds->tags, 320, prob, explain);
         if (r < 0)
                 return EXIT_FAILURE;
         tp = now() - tp;

@@ -10,11 +10,16 @@ fluffd on a private bus and the fake site (tags only: no backbone):
   another command refused, 75 where the user must act (not logged in), 130 on
   Ctrl-C while a job runs;
 - "--" ends the options: a negated tag after it, "--count" after it a tag;
-- tables fit $COLUMNS and cut the tag list between tags;
+- tables fit $COLUMNS and cut the tag list between tags; their IMAGE, TAGS
+  and BIAS add up to LOGIT; a prediction's explanation adds up in --json
+  and on the --html page;
 - predict --sheet and --html: the sheet's size follows its grid, the page is
   self-contained and, in headless Chromium, shows the thumbnails (a
   screenshot of the page against one with the images taken out);
-- the bash completion offers commands, options and live watch and job ids."""
+- the bash completion offers commands, options and live watch and job ids;
+- `jobs` shows a running job's current progress (the images counted as
+  they arrive, never backwards), when it started and how long it has run,
+  and a finished job's summary and final time."""
 import json
 import os
 import re
@@ -135,6 +140,18 @@ class Ctl(SyncedCase):
             self.assertObject(t, "tag push")
             self.assertIsInstance(t["push"], (int, float))
             self.assertIsInstance(t["tag"], str)
+        e = p["explanation"]
+        self.assertObject(e, "explanation")
+        for k in ("logit", "bias", "image", "tags"):
+            self.assertIsInstance(e[k], (int, float), (k, e))
+        self.assertLessEqual(abs(e["bias"] + e["image"] + e["tags"] - e["logit"]),
+                             2.5e-4 + 1e-5 * (abs(e["bias"]) + abs(e["image"]) + abs(e["tags"])), e)
+        self.assertIn(e["calibration"], ("none", "platt", "isotonic"))
+        for key, sign in (("tags_up", 1), ("tags_down", -1)):
+            self.assertIsInstance(e[key], list)
+            for t in e[key]:
+                self.assertObject(t, "tag push")
+                self.assertGreaterEqual(sign * t["push"], 0, e)  # to 1e-4: the smallest may read 0
 
     def assertJob(self, j):
         self.assertObject(j, "job")
@@ -290,12 +307,22 @@ class Ctl(SyncedCase):
             r = subprocess.run([FLUFFCTL, "predictions"], capture_output=True, text=True, env=env, timeout=60)
             self.assertEqual(r.returncode, 0, r)
             lines = r.stdout.splitlines()
-            self.assertTrue(lines[0].split()[:4] == ["RANK", "ID", "SCORE", "LABEL"], lines[0])
+            headers = re.split(r"\s{2,}", lines[0].strip())
+            # IMAGE TAGS BIAS LOGIT: as many as fit, dropped from the right on a narrow terminal
+            self.assertEqual(headers[:4], ["RANK", "ID", "SCORE", "LABEL"], lines[0])
+            parts = headers[4:headers.index("TOP TAGS")]
+            self.assertEqual(parts, ["IMAGE", "TAGS", "BIAS", "LOGIT"][:len(parts)], lines[0])
+            self.assertEqual(len(parts), 4 if columns >= 100 else len(parts), lines[0])
+            self.assertGreaterEqual(len(parts), 1, lines[0])
             table = [line for line in lines[1:] if re.match(r"\s*\d+\s+\d+\s+0\.\d{3}\s", line)]
             self.assertEqual(len(table), 8, r.stdout)
             for line in table:
                 self.assertLessEqual(len(line), columns, line)
-                tags = re.split(r"\s{2,}", line.strip())[4]
+                cells = re.split(r"\s{2,}", line.strip())
+                if len(parts) == 4:  # IMAGE + TAGS + BIAS = LOGIT, each to two decimals
+                    image, tags_share, bias, logit = (float(c) for c in cells[4:8])
+                    self.assertLessEqual(abs(image + tags_share + bias - logit), 0.02, line)
+                tags = cells[4 + len(parts)]
                 # whole "tag +0.12" items, then "…" where cut
                 for item in tags.split(", "):
                     self.assertRegex(item, r"^(\S+ [+-]\d\.\d\d|…)$", line)
@@ -323,6 +350,15 @@ class Ctl(SyncedCase):
             self.assertIn(f'{p["score"]:.3f} {p["label"]}', html)
             for t in p["top_tags"]:
                 self.assertIn(t["tag"], html)
+        # each tile says what its score is made of: the parts, which add up
+        whys = re.findall(r'id="post-(\d+)".*?<div class="why" data-image="([^"]+)" data-tags="([^"]+)" '
+                          r'data-bias="([^"]+)" data-logit="([^"]+)">image [+-]\d+\.\d\d \+ tags [+-]\d+\.\d\d '
+                          r'\+ bias [+-]\d+\.\d\d = logit [+-]\d+\.\d\d</div>', html, re.S)
+        self.assertEqual([int(w[0]) for w in whys], [p["id"] for p in rows], html)
+        for w, p in zip(whys, rows):
+            image, tags_share, bias, logit = (float(x) for x in w[1:])
+            self.assertLessEqual(abs(image + tags_share + bias - logit), 2e-4, w)
+            self.assertAlmostEqual(logit, p["explanation"]["logit"], delta=1e-3)
 
         # a missing folder: one clear line, exit 1
         bad = self.ctl("predictions", "--sheet", "/nonexistent/dir/x.png")
@@ -431,6 +467,8 @@ class Ctl(SyncedCase):
         text = out.decode(errors="replace")
         for p in before:
             self.assertIn(f"id {p['id']}", text)
+            # with the picture's and the tags' shares of its score
+            self.assertRegex(text, rf"id {p['id']}  score \d\.\d{{3}} \(image [+-]\d+\.\d, tags [+-]\d+\.\d\)")
         self.assertIn("Reviewed 3 of 3 posts: 1 liked, 1 disliked, 1 skipped.", text)
         self.assertRegex(text, "\x1b\\[38;2;\\d+;\\d+;\\d+m")  # the picture in truecolour symbols
         st1 = self.json_of("status", "--json")["counts"]
@@ -513,6 +551,60 @@ class Ctl(SyncedCase):
         self.assertEqual(after["id"], before + 1, after)
         self.assertEqual(after["path"].rsplit("/", 1)[1], str(after["id"]))
         self.assertEqual([j["id"] for j in self.json_of("jobs", "--json")], [after["id"]])
+
+    def jobs_row(self, job_id):
+        """The job's line of `fluffctl jobs`, parsed: state, done, total, started, seconds, message."""
+        env = dict(self.d.env(), COLUMNS="250")
+        r = subprocess.run([FLUFFCTL, "jobs"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r)
+        for line in r.stdout.splitlines()[1:]:
+            m = re.match(r"^\s*(\d+)\s+\S+\s+(\w+)\s+(?:(\d+)% (\d+)/(\d+)\s+|(\d+)\s+)?(\d\d:\d\d:\d\d)\s+"
+                         r"(?:(\d+)\.(\d)s|(\d+)m (\d\d)s|(\d+)h (\d\d)m)\s+(.*)$", line)
+            self.assertTrue(m, line)
+            if int(m.group(1)) != job_id:
+                continue
+            g = m.groups()
+            if g[2] is not None:
+                self.assertEqual(int(g[2]), int(g[3]) * 100 // int(g[4]), line)
+            secs = (int(g[7]) + int(g[8]) / 10 if g[7] is not None else
+                    int(g[9]) * 60 + int(g[10]) if g[9] is not None else int(g[11]) * 3600 + int(g[12]) * 60)
+            return {"state": g[1], "done": int(g[3] or g[5] or 0), "total": int(g[4] or 0),
+                    "started": g[6], "secs": secs, "message": g[13], "line": line}
+        self.fail(f"job {job_id} not in\n{r.stdout}")
+
+    def test_y_jobs_show_current_progress_and_times(self):
+        # Slow images: the predict job's download phase takes seconds, 4 at a time.
+        self.site.fault("slow", delay_ms=1500, path=r"^/data/")
+        try:
+            job = self.json_of("predict", "--count", "8", "--no-wait", "--json", "--", QUERY)
+            created = job["created_usec"] / 1e6
+            running = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                row = self.jobs_row(job["id"])
+                now = time.time()
+                if row["state"] not in ("queued", "running"):
+                    break
+                running.append((now, row))
+                time.sleep(0.2)
+        finally:
+            self.site.clear_faults()
+        self.assertEqual(row["state"], "done", row)
+        # started: the job's own creation time; elapsed: the time since, at each look
+        self.assertEqual(row["started"], time.strftime("%H:%M:%S", time.localtime(created)))
+        self.assertGreaterEqual(len(running), 3, running)
+        for now, r in running:
+            self.assertLessEqual(abs(r["secs"] - (now - created)), 1.5, r)
+        self.assertGreater(running[-1][1]["secs"], running[0][1]["secs"])
+        # progress as it is now: the images counted while they come in, never backwards
+        images = [r for _, r in running if r["total"] == 8]
+        counts = [r["done"] for r in images]
+        self.assertEqual(counts, sorted(counts), running)
+        self.assertTrue(any(0 < c < 8 for c in counts), [r["line"] for _, r in running])
+        # finished: the time stops and the message is the summary
+        again = self.jobs_row(job["id"])
+        self.assertEqual(again["secs"], row["secs"])
+        self.assertIn("Predicted 8 posts", row["message"])
 
     def test_z_ctrl_c_130_and_not_logged_in_75(self):
         self.site.fault("slow", delay_ms=1500, path=r"^/posts\.json")

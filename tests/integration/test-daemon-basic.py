@@ -72,6 +72,12 @@ class DaemonBasics(unittest.TestCase):
                 ".AddWatch": ("method", "sa{sv}"), ".RemoveWatch": ("method", "t"),
                 ".ListWatches": ("method", "-"), ".RunWatches": ("method", "a{sv}"),
                 ".NewPredictions": ("signal", "tsa(tdssss)"),
+                # issue 15: a file the caller opened, beside the older path methods
+                ".ImportBackbone": ("method", "s"), ".ImportBackboneFd": ("method", "h"),
+                ".ClassifyImage": ("method", "s"), ".ClassifyImageFd": ("method", "h"),
+                # version 2 beside version 1: the rows with their explanations
+                ".GetPredictions": ("method", "u"), ".GetPredictions2": ("method", "u"),
+                ".NewPredictions2": ("signal", "tsa(tdssssa{sv})"),
             }
             for name, (kind, sig) in want.items():
                 self.assertIn(name, members)

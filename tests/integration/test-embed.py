@@ -184,9 +184,15 @@ class Embed(unittest.TestCase):
         self.assertEqual([line.split()[0] for line in r.stdout.splitlines()], CLASSES)
         # The stored embeddings are the reference pass's too.
         self.check_against_reference(bb["id"], jpegs[:2])
-        # Not an image: an error naming the file, fluffd goes on.
+        # Not an image: an error naming the file and saying what is wrong in
+        # a sentence (it was strerror's "Bad message"), fluffd goes on.
         r = self.ctl_fails("backbone", "classify", os.path.join(HERE, "test-embed.py"))
         self.assertIn("test-embed.py", r.stderr)
+        self.assertIn("is not a JPEG, PNG, GIF or WebP image", r.stderr)
+        self.assertNotIn("Bad message", r.stderr)
+        self.assertNotIn("medium type", r.stderr)
+        r = bus_call("ClassifyImage", os.path.join(HERE, "test-embed.py"))
+        self.assertIn("test-embed.py\" is not a JPEG, PNG, GIF or WebP image", r.stderr + r.stdout, r)
         # A FIFO (issue 15): refused at once, not a worker blocked for ever; more
         # of them than there are workers, then a real image still classifies.
         fifo = os.path.join(self.tmp.name, "fifo.jpg")

@@ -8,8 +8,10 @@ acts as the user.
 - Two hits: one notification each, with the actions like/Like,
   dislike/Dislike and default, an image-path hint (a file:// URI of the
   watch's crop, which exists and is a JPEG), the post id and score in the
-  summary and the watch's query and top tags in the body (escaped, since
-  the stand-in has body-markup). Like on one: the notification is replaced
+  summary and the watch's query, the score's parts ("image … + tags … +
+  bias … = logit …", which add up) and top tags in the body (escaped, since
+  the stand-in has body-markup); each post once, although fluffd sends both
+  NewPredictions2 and NewPredictions. Like on one: the notification is replaced
   by a confirmation, and the fake site counts exactly one vote (+1) and one
   favourite for that post. Default on the other runs xdg-open (a recording
   script on PATH) with the post's page as its one argument.
@@ -179,6 +181,12 @@ class Notify(unittest.TestCase):
         # body-markup: the query's markup characters arrive escaped
         self.assertIn("&lt;b&gt;&amp;", n["body"])
         self.assertNotIn("<b>", n["body"])
+        # why (NewPredictions2): the logit's parts, which add up (each shown to 0.01)
+        m = re.search(r"^image ([+-]\d+\.\d\d) \+ tags ([+-]\d+\.\d\d) \+ bias ([+-]\d+\.\d\d) "
+                      r"= logit ([+-]\d+\.\d\d)$", n["body"], re.M)
+        self.assertTrue(m, n["body"])
+        image, tags, bias, logit = (float(x) for x in m.groups())
+        self.assertLessEqual(abs(image + tags + bias - logit), 0.02, n["body"])
         return pid
 
     # ---- tests ----

@@ -9,9 +9,14 @@ threshold and a square crop on disk; when the site runs out it says so; the
 ROC AUC of the scores against the site's hidden truth is printed and clearly
 above chance; a second predict deletes the previous run's crops and only
 them and emits no NewPredictions (only watches do); `--json` and `predictions --json` parse; `--sheet` draws a PNG.
+Each score is explained: bias + image + tags = its logit (σ(logit) = score
+unless calibrated isotonically), the tags named pushed it up (> 0, strongest
+first) or down and are the post's own, the picture's share is not zero, and
+the stored row adds up too; the table shows IMAGE, TAGS, BIAS and LOGIT.
 Bad input that must be survived: --count 0 or 321 and more than 40 tags
 (usage errors, nothing sent), an empty tag, unknown Predict options and a
 query nothing matches (a clear failure)."""
+import math
 import os
 import re
 import subprocess
@@ -82,9 +87,36 @@ class Predict(SyncedCase):
             self.assertEqual(row["label"], "like" if row["score"] >= threshold - 1e-6 else "dislike", row)
             self.assertTrue(row["url"].endswith(f"/posts/{row['id']}"), row)
             self.assertEqual(os.path.dirname(row["image"]), pred_dir(), row)
+            self.check_explanation(row, post)
             with open(row["image"], "rb") as f:
                 w, h = image_size(f.read())
             self.assertEqual((w, h), (IMAGE_SIZE, IMAGE_SIZE), row)
+
+    def check_explanation(self, row, post):
+        """The score's parts add up to its logit, and the tags named are the post's."""
+        e = row["explanation"]
+        self.assertEqual(set(e), {"logit", "bias", "image", "tags", "calibration", "tags_up", "tags_down"}, e)
+        parts = (e["bias"], e["image"], e["tags"])
+        # JSON gives each to 1e-4 (six significant digits at most)
+        tol = 1e-5 * (sum(abs(x) for x in parts) + abs(e["logit"])) + 2.5e-4
+        self.assertLessEqual(abs(sum(parts) - e["logit"]), tol, row)
+        self.assertIn(e["calibration"], ("none", "platt", "isotonic"), row)
+        if e["calibration"] != "isotonic":
+            self.assertAlmostEqual(1 / (1 + math.exp(-e["logit"])), row["score"], delta=1e-4, msg=row)
+        names = {t for ts in post["tags"].values() for t in ts}
+        ups, downs = [t["push"] for t in e["tags_up"]], [t["push"] for t in e["tags_down"]]
+        # (JSON gives pushes to 1e-4: the smallest may read 0)
+        self.assertTrue(all(p >= 0 for p in ups) and ups == sorted(ups, reverse=True), row)
+        self.assertTrue(all(p <= 0 for p in downs) and downs == sorted(downs), row)
+        for t in e["tags_up"] + e["tags_down"]:
+            self.assertIn(t["tag"], names, row)
+        # top_tags (what older clients read) is the same lists, up then down
+        self.assertEqual([t["tag"] for t in row["top_tags"]], [t["tag"] for t in e["tags_up"] + e["tags_down"]])
+        # stored with the run
+        stored = db_query("SELECT logit, bias + image + tags FROM prediction_posts WHERE post_id = ? "
+                          "ORDER BY run_id DESC LIMIT 1", (row["id"],))
+        # the device's logit in float against the parts in double
+        self.assertAlmostEqual(stored[0][0], stored[0][1], delta=1e-5 + 1e-5 * abs(stored[0][0]))
 
     def test_1_no_model_and_bad_input(self):
         r = self.ctl("predict", "canine")
@@ -137,6 +169,11 @@ class Predict(SyncedCase):
         print(f"predict of {len(rows)} posts (download included): {secs:.1f}s", file=sys.stderr)
         self.assertGreater(len(rows), 100)
         self.check_rows(rows)
+        # the small CNN looks at the pictures: their share is part of the scores
+        self.assertGreater(max(abs(r["explanation"]["image"]) for r in rows), 0.01)
+        self.assertTrue(any(r["explanation"]["tags_up"] for r in rows) and
+                        any(r["explanation"]["tags_down"] for r in rows))
+        self.assertRegex(r.stdout, r"SCORE\s+LABEL\s+IMAGE\s+TAGS\s+BIAS\s+LOGIT\s+TOP TAGS")
 
         truth = self.site.truth()["posts"]
         auc = roc_auc([r["score"] for r in rows], [truth[str(r["id"])]["like"] for r in rows])

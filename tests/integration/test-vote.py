@@ -7,8 +7,11 @@ a like's favourite back; like_favourites = false leaves favourites alone;
 kill -9 while the vote is in flight, then a restart, sends nothing twice
 (fluffd asks the site first); a 503 is retried with backoff; a 422 fails with the site's message in
 status; the key appears in no log.
+Any post can be voted on, by id or address, several at a time: one the sync
+never saw is fetched from the site once, stored with its tags and labelled.
 Bad input that must be survived: ids that are not numbers, 0, a score of 2
-over the bus, a post Fluff does not know, voting while logged out."""
+over the bus, a post the site does not have, an address on another site
+(refused, exit 2), voting while logged out."""
 import json
 import os
 import subprocess
@@ -319,6 +322,49 @@ class Vote(SyncedCase):
         self.assertEqual(self.d.status()["counts"]["disliked"], liked0 + 1)
         self.assertEqual(len(self.site_votes(pid)), 1)
 
+    def fetches(self):
+        return self.site.stats()["requests"].get("GET /posts/<id>.json", 0)
+
+    def test_vote_any_post(self):
+        # Posts the sync never saw (not in the user's lists): by address and by id, in one call.
+        known = {row[0] for row in db_query("SELECT id FROM posts")}
+        others = sorted(int(p) for p in self.site.truth()["posts"] if int(p) not in known)
+        self.assertGreaterEqual(len(others), 3, "the world has no posts outside the user's lists")
+        a, b = others[:2]
+        before = self.fetches()
+        r = self.d.ctl("like", f"{self.site.url}/posts/{a}?q=wolf#top", str(b))
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        self.assertIn(f"post {a}", r.stdout)
+        self.assertIn(f"post {b}", r.stdout)
+        # each fetched once from the site and stored with its tags, then labelled
+        self.assertEqual(self.fetches() - before, 2)
+        for pid in (a, b):
+            self.assertEqual(self.app_label(pid), 1)
+            tags = db_query("SELECT COUNT(*) FROM post_tags WHERE post_id = ?", (pid,))[0][0]
+            self.assertGreater(tags, 0, pid)
+            self.wait_settled(pid)
+            self.assertEqual(self.site_votes(pid), [{"post_id": pid, "score": 1, "no_unvote": True,
+                                                     "method": "POST"}])
+        # known now: a change of mind asks the site for nothing more
+        before = self.fetches()
+        self.vote("dislike", a)
+        self.assertEqual(self.app_label(a), -1)
+        self.assertEqual(self.fetches(), before)
+        # a post the site does not have: one clear line naming it, nothing stored
+        r = self.d.ctl("like", "987654321")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("Post 987654321 is not on", r.stderr)
+        self.assertEqual(db_query("SELECT COUNT(*) FROM posts WHERE id = 987654321"), [(0,)])
+        # an address on another site names the post of another site: refused before anything is sent
+        c = others[2]
+        before = self.fetches()
+        r = self.d.ctl("like", str(c), f"https://elsewhere.example/posts/{c}")
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("elsewhere.example", r.stderr)
+        self.assertIn("not on", r.stderr)
+        self.assertEqual(self.fetches(), before)
+        self.assertIsNone(self.app_label(c))
+
     def test_bad_input(self):
         for bad in ("abc", "0", "-5", "12x", "+7", "0x10", "", "99999999999999999999999"):
             r = self.d.ctl("like", "--", bad)
@@ -329,11 +375,11 @@ class Vote(SyncedCase):
         r = self.d.ctl("like", "987654321", "987654322")
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("987654322", r.stderr)
-        # A post Fluff has never seen.
+        # A post neither Fluff nor the site has.
         r = self.d.ctl("like", "987654321")
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("987654321", r.stderr)
-        self.assertIn("sync", r.stderr)
+        self.assertIn("is not on", r.stderr)
         # A score the interface does not know, straight over the bus.
         pid = self.pool["up_only"][0]
         r = subprocess.run(["busctl", "--user", "call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
