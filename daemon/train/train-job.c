@@ -62,8 +62,14 @@ typedef struct TrainWork {
         size_t vocab_size;
 } TrainWork;
 
+/* Holds what training touches, not the whole Context. */
 struct TrainJob {
-        Context *ctx;              /* borrowed */
+        sd_event *event;           /* borrowed; the progress poll */
+        Store *store;              /* borrowed */
+        const Config *config;      /* borrowed; install margin, history size */
+        Events *events;            /* borrowed; EVENT_MODEL_CHANGED */
+        WorkPool *pool;            /* borrowed; the training runs there */
+        const char *images_dir;    /* borrowed; the dataset's crops */
         BackboneService *backbone; /* borrowed */
         TasteService *taste;       /* borrowed */
         Job *job;                  /* borrowed: the job owns us */
@@ -297,7 +303,7 @@ static void train_stop(TrainJob *t)
                 atomic_store(&t->work->cancel, true);
                 t->work = NULL;
         }
-        work_pool_forget(t->ctx->work, t);
+        work_pool_forget(t->pool, t);
 }
 
 static void train_free(void *userdata)
@@ -397,7 +403,7 @@ static void train_finish(TrainJob *t, int r, const char *fmt, ...)
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
-        refresh_record_train(t->ctx->store, t->automatic, r, m);
+        refresh_record_train(t->store, t->automatic, r, m);
         job_finish(t->job, r, "%s", m ?: "");
 }
 
@@ -405,7 +411,6 @@ static void on_train_done(void *userdata, int r)
 {
         TrainWork *w = userdata;
         TrainJob *t = w->train;
-        Context *d = t->ctx;
         const ModelMetrics *mt = &w->metrics;
 
         t->work = NULL;
@@ -434,14 +439,14 @@ static void on_train_done(void *userdata, int r)
                 .towers = train_towers_to_string(t->towers),
                 .ablation = t->towers != TRAIN_TOWERS_BOTH,
                 .force_install = t->install,
-                .margin = d->config->model_install_margin,
-                .keep = d->config->model_keep,
+                .margin = t->config->model_install_margin,
+                .keep = t->config->model_keep,
                 .dataset = t->dataset,
                 .n_dataset = t->n_dataset,
         };
         TasteHistoryResult res;
         Error e = {};
-        r = taste_history_add(t->taste, d->store, t->model_path, TAKE_PTR(w->model), &add, &res, &e);
+        r = taste_history_add(t->taste, t->store, t->model_path, TAKE_PTR(w->model), &add, &res, &e);
         if (r < 0) {
                 train_finish(t, r, "Failed to keep the new model: %s", error_message(&e, r));
                 return;
@@ -449,7 +454,7 @@ static void on_train_done(void *userdata, int r)
         free(t->model_path); /* the history's file now */
         t->model_path = NULL;
         if (res.installed)
-                events_emit(d->events, EVENT_MODEL_CHANGED, NULL);
+                events_emit(t->events, EVENT_MODEL_CHANGED, NULL);
         log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f; %s model %" PRIu64
                  "%s%s.",
                  t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc,
@@ -481,7 +486,7 @@ static void on_train_done(void *userdata, int r)
  * and (with a backbone) their cached embeddings into w. */
 static int collect(TrainJob *t, TrainWork *w)
 {
-        Store *st = t->ctx->store;
+        Store *st = t->store;
         _cleanup_free_ StoreLabelled *list = NULL;
         size_t n_list;
         int r;
@@ -536,7 +541,7 @@ static int collect(TrainJob *t, TrainWork *w)
                         }
                 }
                 _cleanup_free_ char *path = NULL;
-                if (w->paths && (r = image_path_for_md5(t->ctx->images_dir, list[i].md5, &path)) < 0)
+                if (w->paths && (r = image_path_for_md5(t->images_dir, list[i].md5, &path)) < 0)
                         return r;
                 r = store_post_get(st, list[i].post_id, &w->posts[w->n]);
                 if (r == -ENOENT)
@@ -544,7 +549,7 @@ static int collect(TrainJob *t, TrainWork *w)
                 if (r < 0)
                         return r;
                 if (w->crops && !isempty(list[i].md5) && list[i].has_image &&
-                    image_path_for_md5(t->ctx->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
+                    image_path_for_md5(t->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
                     access(w->crops[w->n], R_OK) < 0) {
                         /* deleted since the sync: the next one fetches it again */
                         free(w->crops[w->n]);
@@ -564,7 +569,6 @@ static int collect(TrainJob *t, TrainWork *w)
 static int train_start(Job *j)
 {
         TrainJob *t = j->data;
-        Context *d = t->ctx;
         TrainWork *w;
         int r;
 
@@ -600,7 +604,7 @@ static int train_start(Job *j)
         r = collect(t, w);
         if (r < 0) {
                 train_work_free(w);
-                train_finish(t, r, "Failed to read the dataset: %s", store_error(d->store));
+                train_finish(t, r, "Failed to read the dataset: %s", store_error(t->store));
                 return 0;
         }
         if (w->crops) {
@@ -644,7 +648,7 @@ static int train_start(Job *j)
                                          : "Preparing (image embeddings and tags)");
         t->started_usec = now_usec(CLOCK_MONOTONIC);
         job_set_progress(j, 0, t->time_budget_s);
-        r = sd_event_add_time_relative(d->event, &t->poll, CLOCK_MONOTONIC, POLL_USEC, 10 * USEC_PER_MSEC,
+        r = sd_event_add_time_relative(t->event, &t->poll, CLOCK_MONOTONIC, POLL_USEC, 10 * USEC_PER_MSEC,
                                        on_poll, t);
         if (r >= 0)
                 r = sd_event_source_set_enabled(t->poll, SD_EVENT_ON);
@@ -654,14 +658,14 @@ static int train_start(Job *j)
         }
         /* an automatic retraining must not be noticed: a thread of its own at nice 19, idle I/O */
         r = (t->automatic ? work_pool_submit_background
-                          : work_pool_submit)(d->work, t, train_run, on_train_done, train_work_free, w);
+                          : work_pool_submit)(t->pool, t, train_run, on_train_done, train_work_free, w);
         if (r < 0) {
                 train_work_free(w);
                 return r;
         }
         t->work = w;
         if (t->automatic)
-                refresh_record_train(d->store, true, 1, NULL); /* a kill leaves this behind */
+                refresh_record_train(t->store, true, 1, NULL); /* a kill leaves this behind */
         return 0;
 }
 
@@ -693,7 +697,12 @@ int train_job_create(Context *ctx, BackboneService *backbone, TasteService *tast
         t = calloc(1, sizeof(TrainJob));
         if (!t)
                 return error_set_errno(error, -ENOMEM);
-        t->ctx = ctx;
+        t->event = ctx->event;
+        t->store = ctx->store;
+        t->config = ctx->config;
+        t->events = ctx->events;
+        t->pool = ctx->work;
+        t->images_dir = ctx->images_dir;
         t->backbone = backbone;
         t->taste = taste;
         t->time_budget_s = o->time_budget_s;
