@@ -11,13 +11,16 @@
 #include "dbus/server.h"
 #include "embed/embed.h"
 #include "fluff/util.h"
+#include "images.h"
 #include "jobs/runner.h"
 #include "login/login.h"
+#include "predict/predict.h"
 #include "services/backbone.h"
 #include "services/outbox.h"
 #include "services/taste-history.h"
 #include "services/taste.h"
 #include "vk.h"
+#include "watch/watch.h"
 #include "work/work.h"
 
 static bool arg_self_test;
@@ -110,6 +113,14 @@ static int fluffd_build(Fluffd *f)
         if (r < 0)
                 return r;
         ctx = f->ctx;
+        /* A kill -9 while a crop was written leaves its temporary: the context
+         * sweeps the images folder, the crop folders are swept here, so none
+         * waits for the next prediction or watch run. */
+        for (int i = 0; i < 2; i++) {
+                _cleanup_free_ char *dir = NULL;
+                if ((i == 0 ? predict_dir(&dir) : watch_dir(&dir)) >= 0)
+                        (void)images_remove_temporaries(dir);
+        }
 
         r = backbone_service_new(ctx->event, ctx->data_dir, &f->backbone);
         if (r < 0)

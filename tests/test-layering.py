@@ -54,12 +54,12 @@ RETIRED = {
 # feature object holds the pointers it uses (predict's and watch's jobs hold a
 # Predictor: store, work pool, site client, config, counts, events, backbone,
 # taste model; Login its site client, site, session and events; the train job
-# the loop, store, config, events, work pool and images folder); this table
+# the loop, store, config, events, work pool and images folder; Embed its
+# store, work pool, counts, events and images folder); this table
 # only shrinks.
 CONTEXT_HOLDERS = {
     "sync/sync-internal.h": "the sync job uses most of the core (store, site client, session, config, "
                             "images folder, counts, events, work pool): not narrowed yet",
-    "embed/embed.h": "Embed serves the embed and import jobs and Classify: not narrowed yet",
     "vote/vote-fetch.c": "a vote on a post Fluff has not stored fetches it, then runs vote_record(), which "
                          "takes the Context: not narrowed yet",
 }

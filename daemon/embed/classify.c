@@ -121,8 +121,7 @@ static int classify_start(Embed *embed, const char *path, const char *name, int 
         c->userdata = userdata;
         /* Owned by the service: a request outlives no daemon, and the pool
          * drops or finishes it before the service goes. */
-        r = work_pool_submit(embed->ctx->work, embed->backbone, classify_run, on_classified, classify_free,
-                             c);
+        r = work_pool_submit(embed->work, embed->backbone, classify_run, on_classified, classify_free, c);
         if (r < 0) {
                 c->destroy = NULL; /* the caller keeps userdata on failure */
                 classify_free(c);

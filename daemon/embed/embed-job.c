@@ -50,7 +50,7 @@ static void embed_job_free(void *userdata)
         EmbedJob *e = userdata;
         if (!e)
                 return;
-        work_pool_forget(e->embed->ctx->work, e);
+        work_pool_forget(e->embed->work, e);
         bb_handle_unref(e->handle);
         free(e);
 }
@@ -64,14 +64,14 @@ static void embed_finish(EmbedJob *e, int r, const char *fmt, ...)
         if (e->stopped)
                 return;
         e->stopped = true;
-        work_pool_forget(e->embed->ctx->work, e);
+        work_pool_forget(e->embed->work, e);
         va_start(ap, fmt);
         if (vasprintf(&m, fmt, ap) < 0)
                 m = NULL;
         va_end(ap);
         embed_refresh_embedded(e->embed);
         if (e->forgotten > 0)
-                counts_refresh(&e->embed->ctx->counts);
+                counts_refresh(e->embed->counts);
         job_finish(e->job, r, "%s", m ?: "");
 }
 
@@ -86,7 +86,7 @@ static void embed_step(EmbedJob *e);
 
 static int batch_store(EmbedJob *e, EmbedBatch *b)
 {
-        Store *st = e->embed->ctx->store;
+        Store *st = e->embed->store;
         int r;
 
         r = store_begin(st);
@@ -152,7 +152,7 @@ static void on_batch_done(void *userdata, int r)
         r = batch_store(e, b);
         if (r < 0) {
                 embed_finish(e, r, "Failed to store embeddings in the database: %s",
-                             store_error(e->embed->ctx->store));
+                             store_error(e->embed->store));
                 return;
         }
         e->done += b->n;
@@ -186,7 +186,7 @@ static int batch_new(EmbedJob *e, char **md5, size_t n, EmbedBatch **ret)
                 return -ENOMEM;
         }
         for (size_t i = 0; i < n; i++) {
-                int r = image_path_for_md5(e->embed->ctx->images_dir, md5[i], &b->paths[i]);
+                int r = image_path_for_md5(e->embed->images_dir, md5[i], &b->paths[i]);
                 if (r < 0) {
                         batch_free(b);
                         return r;
@@ -204,10 +204,9 @@ static void embed_step(EmbedJob *e)
         size_t n;
         int r;
 
-        r = store_embedding_missing(e->embed->ctx->store, e->id, done_set, EMBED_BATCH, &md5, &n);
+        r = store_embedding_missing(e->embed->store, e->id, done_set, EMBED_BATCH, &md5, &n);
         if (r < 0) {
-                embed_finish(e, r, "Failed to list the images to embed: %s",
-                             store_error(e->embed->ctx->store));
+                embed_finish(e, r, "Failed to list the images to embed: %s", store_error(e->embed->store));
                 return;
         }
         if (n == 0) {
@@ -223,7 +222,7 @@ static void embed_step(EmbedJob *e)
         }
         r = batch_new(e, md5, n, &b);
         if (r >= 0) {
-                r = work_pool_submit(e->embed->ctx->work, e, batch_run, on_batch_done, batch_free, b);
+                r = work_pool_submit(e->embed->work, e, batch_run, on_batch_done, batch_free, b);
                 if (r < 0)
                         batch_free(b);
         }
@@ -238,10 +237,10 @@ static int embed_start(Job *j)
         int r;
 
         /* Left by a run that was still going when another backbone came in. */
-        r = store_embedding_prune(e->embed->ctx->store, e->id);
+        r = store_embedding_prune(e->embed->store, e->id);
         if (r > 0)
                 log_info("Dropped %d embeddings of an earlier backbone.", r);
-        r = store_embedding_counts(e->embed->ctx->store, e->id, done_set, NULL, &e->total);
+        r = store_embedding_counts(e->embed->store, e->id, done_set, NULL, &e->total);
         if (r < 0)
                 return r;
         (void)job_set_phase(j, "embedding", "Embedding images");
@@ -309,12 +308,12 @@ void embed_refresh_embedded(Embed *embed)
         uint64_t n = 0;
 
         if (bb->current &&
-            store_embedding_counts(embed->ctx->store, backbone_service_id(bb), done_set, &n, NULL) < 0)
+            store_embedding_counts(embed->store, backbone_service_id(bb), done_set, &n, NULL) < 0)
                 return;
         if (n == bb->embedded)
                 return;
         bb->embedded = n;
-        events_emit(embed->ctx->events, EVENT_BACKBONE_CHANGED, NULL);
+        events_emit(embed->events, EVENT_BACKBONE_CHANGED, NULL);
 }
 
 int embed_new(Context *ctx, BackboneService *backbone, JobRunner *runner, Embed **ret)
@@ -325,7 +324,13 @@ int embed_new(Context *ctx, BackboneService *backbone, JobRunner *runner, Embed 
         embed = calloc(1, sizeof(Embed));
         if (!embed)
                 return -ENOMEM;
-        *embed = (Embed){.ctx = ctx, .backbone = backbone, .runner = runner};
+        *embed = (Embed){.store = ctx->store,
+                         .work = ctx->work,
+                         .counts = &ctx->counts,
+                         .events = ctx->events,
+                         .images_dir = ctx->images_dir,
+                         .backbone = backbone,
+                         .runner = runner};
         r = events_subscribe(ctx->events, EVENT_IMAGES_ADDED, on_images_added, embed);
         if (r < 0)
                 return r;

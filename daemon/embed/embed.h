@@ -21,11 +21,20 @@
 
 typedef struct BackboneService BackboneService;
 typedef struct Context Context;
+typedef struct Counts Counts;
+typedef struct Events Events;
 typedef struct Job Job;
 typedef struct JobRunner JobRunner;
+typedef struct Store Store;
+typedef struct WorkPool WorkPool;
 
+/* What embedding, importing and classifying touch, not the whole Context. */
 typedef struct Embed {
-        Context *ctx;              /* borrowed */
+        Store *store;              /* borrowed */
+        WorkPool *work;            /* borrowed; batches, imports and classifications run there */
+        Counts *counts;            /* borrowed; refreshed as embeddings land */
+        Events *events;            /* borrowed; EVENT_BACKBONE_CHANGED */
+        const char *images_dir;    /* borrowed; the dataset's crops */
         BackboneService *backbone; /* borrowed */
         JobRunner *runner;         /* borrowed */
 } Embed;

@@ -42,7 +42,7 @@ static void import_free(void *userdata)
         /* fluffd stops: the worker need not read the rest of the package */
         if (i->work)
                 atomic_store(&i->work->cancel, true);
-        work_pool_forget(i->embed->ctx->work, i);
+        work_pool_forget(i->embed->work, i);
         free(i->src);
         if (i->fd >= 0)
                 (void)close(i->fd);
@@ -83,7 +83,6 @@ static void on_imported(void *userdata, int r)
         ImportWork *w = userdata;
         ImportJob *i = w->import;
         Embed *embed = i->embed;
-        Context *d = embed->ctx;
         BackboneService *bb = embed->backbone;
         Error error = {};
         char old_id[65];
@@ -115,15 +114,15 @@ static void on_imported(void *userdata, int r)
         if (running && !streq(old_id, backbone_service_id(bb)))
                 job_cancel(running);
         /* Embeddings of other weights can never be used again. */
-        r = store_embedding_prune(d->store, backbone_service_id(bb));
+        r = store_embedding_prune(embed->store, backbone_service_id(bb));
         if (r > 0)
                 log_info("Dropped %d embeddings of an earlier backbone.", r);
         else if (r < 0)
                 log_warning_errno(r, "Failed to drop embeddings of an earlier backbone, ignoring: %s",
-                                  store_error(d->store));
+                                  store_error(embed->store));
         bb->embedded = UINT64_MAX; /* force the announcement */
         embed_refresh_embedded(embed);
-        events_emit(d->events, EVENT_BACKBONE_CHANGED, NULL);
+        events_emit(embed->events, EVENT_BACKBONE_CHANGED, NULL);
         job_finish(i->job, 0, "Imported backbone %.12s (%s).", backbone_service_id(bb),
                    backbone_service_info(bb));
 }
@@ -156,7 +155,7 @@ static int import_start(Job *j)
                 import_work_free(w);
                 return r;
         }
-        r = work_pool_submit(i->embed->ctx->work, i, import_run, on_imported, import_work_free, w);
+        r = work_pool_submit(i->embed->work, i, import_run, on_imported, import_work_free, w);
         if (r < 0) {
                 import_work_free(w);
                 return r;
