@@ -9,3 +9,6 @@ target_link_libraries(fluff-conv-ref PUBLIC fluff-vk ${MATH_LIBRARY})
 foreach(t test-op-conv2d test-op-dwconv test-op-gpool test-op-preprocess test-vk-cnn)
     target_link_libraries(${t} PRIVATE fluff-conv-ref)
 endforeach()
+# Finite differences over every odd shape: about 60 s alone under the
+# sanitizers, and past vk.cmake's 120 s beside other tests.
+set_tests_properties(test-op-conv2d test-op-dwconv PROPERTIES TIMEOUT 600)
