@@ -193,9 +193,9 @@ int main(int argc, char *argv[])
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
         /* lavapipe starts a thread per online CPU and makes them meet after
-         * every dispatch: in a container or under CPUAffinity= that lets
-         * fluffd run on 2 of 64 CPUs, 64 threads took turns on 2 and
-         * training and embedding ran several times slower. The user's own
+         * every dispatch: in a container or under CPUAffinity= that allows
+         * fewer CPUs than are online, the extra threads only take turns and
+         * each dispatch waits for the last of them. The user's own
          * LP_NUM_THREADS wins. */
         char cpus[16];
         snprintf(cpus, sizeof(cpus), "%u", cpus_available());

@@ -25,7 +25,8 @@ if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
     # (tests/CMakeLists.txt says which and why). Tests labelled "timed" assert
     # what a training reaches within a time budget, which the much slower
     # sanitizer build does not reach; the same code runs under the
-    # sanitizers in test-model-head, test-model-file and test-model-cv.
+    # sanitizers in test-model-head, -file and -cv (fine-tuning's in
+    # test-model-ft-tail and -ft-file).
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure --timeout 900 -j"$jobs" -L 'unit|vulkan|sanitize' -LE 'acceptance|timed' \
         "${retry[@]}")

@@ -132,9 +132,8 @@ int work_pool_new(sd_event *event, unsigned n_threads, WorkPool **ret)
         _cleanup_(work_pool_freep) WorkPool *p = NULL;
         int r;
 
-        if (n_threads == 0) {
+        if (n_threads == 0)
                 n_threads = CLAMP(cpus_available(), 1u, 8u);
-        }
 
         p = calloc(1, sizeof(WorkPool));
         if (!p)
