@@ -167,7 +167,10 @@ TEST(feature_set_selection)
         Stages st = {};
         Model *m;
 
-        o.time_budget_s = 3;
+        /* the head must stop early to leave time: under load it ran all of a
+         * 3 s budget at the default patience (64 epochs, no set tried) */
+        o.time_budget_s = 6;
+        o.patience = 20;
         o.use_tags = false;
         o.progress = count_stages;
         o.userdata = &st;

@@ -203,7 +203,14 @@ class Test:
         check(r.returncode == 0, f"login: {r}\n{self.fluffd_log()}")
         r = self.ctl("sync", check=False, timeout=300)
         check(r.returncode == 0, f"sync: {r.stdout}{r.stderr}\n{self.fluffd_log()}")
-        r = self.ctl("train", "--time", "10s", check=False, timeout=300)
+        # fluff-watch.timer, enabled above, may start a refresh (a sync) at any
+        # moment: train refuses with 75 while it runs, and a user tries again.
+        deadline = time.monotonic() + 300
+        while True:
+            r = self.ctl("train", "--time", "10s", check=False, timeout=300)
+            if r.returncode != 75 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
         check(r.returncode == 0, f"train: {r.stdout}{r.stderr}\n{self.fluffd_log()}")
         status = json.loads(self.ctl("status", "--json").stdout)
         step(f"status: counts {status.get('counts')}")
