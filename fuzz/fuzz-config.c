@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         Config *c = NULL;
         Credentials *cr = NULL;
-        char *err = NULL;
+        Error err = {};
 
         (void)unsetenv("FLUFF_SITE");
         const char *path = fuzz_file("config", data, size);
@@ -20,8 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         fuzz_check_text(*h);
                 config_free(c);
         }
-        free(err);
-        err = NULL;
+        err = (Error){};
         path = fuzz_file("credentials", data, size);
         if (credentials_load(path, &cr, &err) >= 0) {
                 FUZZ_CHECK(credentials_username_valid(cr->username));
@@ -29,7 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 credentials_free(cr);
         }
         /* the content may be a key: an error names the file and a line only */
-        FUZZ_CHECK(!err || strncmp(err, path, strlen(path)) == 0);
-        free(err);
+        FUZZ_CHECK(!error_is_set(&err) || strncmp(err.message, path, strlen(path)) == 0);
         return 0;
 }

@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t shard_len = cut ? size - model_len - (sizeof sep - 1) : 0;
         uint8_t *tar = NULL;
         size_t len = 0;
-        char dest[128], *id = NULL, *err = NULL;
+        char dest[128], *id = NULL;
+        Error err = {};
 
         tar_add(&tar, &len, "package/package.json", pkg_json, sizeof pkg_json - 1);
         tar_add(&tar, &len, "package/dist/models/mobilenet_v2/model.min.js", data, model_len);
@@ -50,9 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)snprintf(dest, sizeof dest, "%s/backbone.safetensors", fuzz_dir());
         if (backbone_import_fd(fd, "fuzz", dest, NULL, &id, &err) >= 0)
                 FUZZ_CHECK(id && is_hex_digest(id, 64));
-        fuzz_check_text(err);
+        fuzz_check_text(err.message);
         free(id);
-        free(err);
         free(tar);
         (void)close(fd);
         return 0;

@@ -5,7 +5,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        ImportError e = {};
+        Error e = {};
         char *json = NULL;
         size_t end;
 
@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(end <= size);
                 free(json);
         }
-        fuzz_check_text(e.msg);
-        e = (ImportError){};
+        fuzz_check_text(e.message);
+        e = (Error){};
         if (jsobj_extract_json((const char *)data, size, "modelTopology", &json, &e) >= 0)
                 free(json);
         uint8_t *b = NULL;

@@ -6,11 +6,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         Model *m = NULL;
-        char *err = NULL;
+        Error err = {};
 
         if (model_load_from_memory(data, size, &m, &err) >= 0)
                 model_free(m);
-        fuzz_check_text(err);
-        free(err);
+        fuzz_check_text(err.message);
         return 0;
 }

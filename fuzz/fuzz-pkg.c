@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static const char *const wanted[] = {"package.json", "dist/models/mobilenet_v2/model.min.js",
                                              "dist/models/mobilenet_v2/group1-shard1of1.min.js"};
         PkgBlob b[3];
-        ImportError e = {};
+        Error e = {};
         atomic_bool cancel = false;
         int fd = fuzz_memfd(data, size);
 
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         FUZZ_CHECK(b[i].data && b[i].size <= PKG_MAX_FILE && b[i].data[b[i].size] == '\0');
                 pkg_blobs_free(b, 3);
         }
-        fuzz_check_text(e.msg);
+        fuzz_check_text(e.message);
         (void)close(fd);
         return 0;
 }

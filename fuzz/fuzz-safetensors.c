@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         Backbone *bb = NULL;
-        char *err = NULL;
+        Error err = {};
         const char *path = fuzz_file("backbone.safetensors", data, size);
 
         if (backbone_load(path, &bb, &err) >= 0) {
@@ -15,7 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(is_hex_digest(backbone_id(bb), 64));
                 backbone_free(bb);
         }
-        fuzz_check_text(err);
-        free(err);
+        fuzz_check_text(err.message);
         return 0;
 }
