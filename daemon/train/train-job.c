@@ -226,6 +226,7 @@ static int train_run(void *userdata)
 
         o.time_budget_s = (double)w->time_budget_s;
         o.seed = w->seed;
+        o.folds = QUALITY_FOLDS_DEFAULT; /* pooled cross-validation, baseline, calibration (quality-train.c) */
         if (w->patience > 0)
                 o.patience = w->patience;
         /* An ablation keeps the same posts (those with an image) and switches
