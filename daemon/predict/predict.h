@@ -82,6 +82,7 @@ typedef struct ModelExplanation ModelExplanation;
 typedef struct PredictScore {
         void *owner;               /* the PredictJob; read only on the loop, in done() */
         char *model_path;          /* owned */
+        double like_threshold;     /* config like_threshold, for a calibrated model */
         BackboneService *backbone; /* borrowed; outlives the work pool */
         BbHandle *handle;          /* owned reference; NULL without a backbone */
         Post **posts;              /* owned, n: the job may go away while this runs */

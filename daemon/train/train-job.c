@@ -226,7 +226,9 @@ static int train_run(void *userdata)
 
         o.time_budget_s = (double)w->time_budget_s;
         o.seed = w->seed;
-        o.folds = QUALITY_FOLDS_DEFAULT; /* pooled cross-validation, baseline, calibration (quality-train.c) */
+        /* pooled cross-validation, the baseline beside it, calibration
+         * (quality-train.c); fewer folds when a class is small */
+        o.folds = QUALITY_FOLDS_DEFAULT;
         if (w->patience > 0)
                 o.patience = w->patience;
         /* An ablation keeps the same posts (those with an image) and switches
@@ -447,6 +449,7 @@ static void on_train_done(void *userdata, int r)
         };
         TasteHistoryResult res;
         Error e = {};
+        const ModelQuality q = w->model->quality; /* the history takes the model */
         r = taste_history_add(t->taste, t->store, t->model_path, TAKE_PTR(w->model), &add, &res, &e);
         if (r < 0) {
                 train_finish(t, r, "Failed to keep the new model: %s", error_message(&e, r));
@@ -456,11 +459,10 @@ static void on_train_done(void *userdata, int r)
         t->model_path = NULL;
         if (res.installed)
                 events_emit(t->events, EVENT_MODEL_CHANGED, NULL);
-        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f; %s model %" PRIu64
-                 "%s%s.",
-                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc,
-                 res.installed ? "installed as" : "kept aside as", res.id, res.installed ? "" : ": ",
-                 res.reason);
+        log_info("Trained a taste model on %zu posts (%s): %s ROC AUC %.3f; %s model %" PRIu64 "%s%s.",
+                 t->n_likes + t->n_dislikes, trained_on(t), q.version > 0 ? "cross-validated" : "validation",
+                 mt->roc_auc, res.installed ? "installed as" : "kept aside as", res.id,
+                 res.installed ? "" : ": ", res.reason);
         _cleanup_free_ char *kept = NULL;
         if (res.installed ? asprintf(&kept, " Installed as model %" PRIu64 ".", res.id) < 0
                           : asprintf(&kept,
@@ -474,6 +476,19 @@ static void on_train_done(void *userdata, int r)
                 left_out = NULL;
         if (t->n_no_crop > 0 && asprintf(&left_out, "; %zu posts without a crop left out", t->n_no_crop) < 0)
                 left_out = NULL;
+        if (q.version > 0) {
+                /* cross-validated: every number pooled out of fold, beside the baseline's */
+                train_finish(t, 0,
+                             "Trained on %zu liked and %zu disliked posts (%s%s): %u-fold cross-validated "
+                             "ROC AUC %.3f (tags-only baseline %.3f), towers combined: %s; the score is "
+                             "P(like), calibrated (%s, calibration error %.3f), like at %.2f and above; "
+                             "%zu tags in the vocabulary.%s%s",
+                             t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), q.folds,
+                             q.model.roc_auc, q.baseline.roc_auc, q.combination, q.calibration.method,
+                             q.calibration.ece, t->taste->like_threshold, w->vocab_size, strempty(tuned),
+                             strempty(kept));
+                return;
+        }
         train_finish(t, 0,
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "

@@ -113,8 +113,12 @@ class Train(SyncedCase):
         self.assertEqual(info["feature_sets"][0]["name"], "cnn")
         self.assertTrue(info["feature_sets"][0]["used"])
         self.assertTrue(info["use_tags"])
-        self.assertEqual(info["metrics"]["n_pos"] + info["metrics"]["n_neg"] + info["metrics"]["n_train"],
-                         self.d.status()["counts"]["liked"] + self.d.status()["counts"]["disliked"])
+        # Cross-validated: every labelled post is trained on and also scored out of fold.
+        labelled = self.d.status()["counts"]["liked"] + self.d.status()["counts"]["disliked"]
+        self.assertEqual(info["metrics"]["n_pos"] + info["metrics"]["n_neg"], labelled)
+        self.assertEqual(info["metrics"]["n_train"], labelled)
+        self.assertEqual(info["quality"]["folds"], 5)
+        self.assertEqual(info["threshold"], 0.5)
         st = self.d.status()
         self.assertEqual(st["model"]["created"], info["created"])
         out = self.ctl("status", check=True).stdout
