@@ -126,7 +126,8 @@ int method_refresh_info(sd_bus_message *m, void *userdata, sd_bus_error *error)
         _cleanup_free_ char *info = NULL;
         int r;
 
-        r = refresh_info_json(s->f.ctx->store, s->f.ctx->config, s->f.taste->installed_id, &info);
+        r = refresh_info_json(s->f.ctx->store, &s->f.ctx->counts, s->f.ctx->config, s->f.taste->installed_id,
+                              &info);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read what ran by itself: %s",
                                                store_error(s->f.ctx->store));

@@ -93,22 +93,18 @@ void refresh_record_train(Store *store, bool automatic, int r, const char *messa
                 set(store, "refresh.auto_train_running", NULL);
 }
 
-int refresh_retrain_check(Store *store, const Config *config, uint64_t installed_id, RetrainCheck *ret)
+int refresh_retrain_check(Store *store, Counts *counts, const Config *config, uint64_t installed_id,
+                          RetrainCheck *ret)
 {
         RetrainCheck c = {.need_changes = config->retrain_changes};
         int r;
 
         if (installed_id != 0) {
-                r = store_model_labels_changed(store, installed_id, &c.changed, &c.base);
+                r = counts_labels_changed(counts, installed_id, &c.changed, &c.base);
                 if (r < 0)
                         return r;
-        } else {
-                StoreCounts counts;
-                r = store_counts(store, &counts);
-                if (r < 0)
-                        return r;
-                c.changed = counts.liked + counts.disliked;
-        }
+        } else
+                c.changed = counts->now.liked + counts->now.disliked;
         if (c.base > 0)
                 c.need_fraction = (uint64_t)ceil(config->retrain_fraction * (double)c.base);
         c.due = c.changed > 0 &&
@@ -130,7 +126,7 @@ static json_object *json_state_string(Store *store, const char *key)
         return store_state_get(store, key, &v) >= 0 ? json_object_new_string(v) : NULL;
 }
 
-int refresh_info_json(Store *store, const Config *config, uint64_t installed_id, char **ret)
+int refresh_info_json(Store *store, Counts *counts, const Config *config, uint64_t installed_id, char **ret)
 {
         json_object *o = json_object_new_object(), *sync = json_object_new_object(),
                     *train = json_object_new_object(), *retrain = json_object_new_object(),
@@ -166,7 +162,7 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         json_object_object_add(o, "train", train);
         train = NULL;
 
-        r = refresh_retrain_check(store, config, installed_id, &c);
+        r = refresh_retrain_check(store, counts, config, installed_id, &c);
         if (r < 0)
                 goto fail;
         json_object_object_add(retrain, "installed_model",

@@ -29,6 +29,11 @@ int store_default_path(char **ret)
         return asprintf(ret, "%s/fluff.db", dir) < 0 ? -ENOMEM : 0;
 }
 
+const char *store_path(Store *s)
+{
+        return s->path;
+}
+
 const char *store_error(Store *s)
 {
         return s ? s->error : "";

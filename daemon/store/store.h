@@ -64,6 +64,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 
 /* "$XDG_DATA_HOME/fluff/fluff.db". */
 int store_default_path(char **ret);
+/* The file it was opened from: a second connection (another thread's) opens it too. */
+const char *store_path(Store *s);
 
 /* The last error in words ("" when none); valid until the next call. */
 const char *store_error(Store *s);

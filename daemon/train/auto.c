@@ -31,7 +31,7 @@ int train_auto_start(Context *ctx, BackboneService *backbone, TasteService *tast
                                "automatic retraining is turned off (auto_retrain = false)");
                 return 0;
         }
-        r = refresh_retrain_check(ctx->store, cfg, taste->installed_id, &c);
+        r = refresh_retrain_check(ctx->store, &ctx->counts, cfg, taste->installed_id, &c);
         if (r < 0)
                 return error_setf(error, r, "Failed to count the changed labels: %s",
                                   store_error(ctx->store));
