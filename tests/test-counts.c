@@ -46,7 +46,7 @@ static void label(Store *s, uint64_t from, uint64_t to, int value)
 {
         for (uint64_t i = from; i <= to; i++) {
                 test_upsert(s, i);
-                ASSERT_OK(store_label_set_app(s, i, value));
+                ASSERT_OK(store_label_set_app(s, i, value, NULL));
         }
 }
 
@@ -109,7 +109,7 @@ TEST(counts_off_the_loop)
         StoreLabelled *ds = NULL;
         size_t n;
         uint64_t id;
-        ASSERT_OK(store_dataset_list(s, &ds, &n));
+        ASSERT_OK(store_dataset_list(s, &ds, &n, NULL));
         StoreModel m = {.state = STORE_MODEL_INSTALLED,
                         .trigger = "manual",
                         .towers = "both",
@@ -118,22 +118,22 @@ TEST(counts_off_the_loop)
                         .n_neg = 25,
                         .auc = 0.8,
                         .info = "{}"};
-        ASSERT_OK(store_model_add(s, &m, ds, n, &id));
+        ASSERT_OK(store_model_add(s, &m, ds, n, &id, NULL));
         free(ds);
-        ASSERT_OK(counts_labels_changed(&c, id, &changed, &base));
+        ASSERT_OK(counts_labels_changed(&c, id, &changed, &base, NULL));
         ASSERT_EQ(changed, 0u);
         ASSERT_EQ(base, 65u);
-        ASSERT_OK(store_label_set_app(s, 1, -1)); /* flipped */
-        label(s, 66, 67, 1);                      /* new */
+        ASSERT_OK(store_label_set_app(s, 1, -1, NULL)); /* flipped */
+        label(s, 66, 67, 1);                            /* new */
         counts_refresh_soon(&c);
         run_until_idle(e, &c);
-        ASSERT_OK(counts_labels_changed(&c, id, &changed, &base));
+        ASSERT_OK(counts_labels_changed(&c, id, &changed, &base, NULL));
         ASSERT_EQ(changed, 3u);
-        ASSERT_OK(store_label_set_app(s, 2, -1));
+        ASSERT_OK(store_label_set_app(s, 2, -1, NULL));
         counts_refresh(&c);
-        ASSERT_OK(counts_labels_changed(&c, id, &changed, &base));
+        ASSERT_OK(counts_labels_changed(&c, id, &changed, &base, NULL));
         ASSERT_EQ(changed, 4u);
-        ASSERT_ERROR(counts_labels_changed(&c, 404, &changed, &base), ENOENT);
+        ASSERT_ERROR(counts_labels_changed(&c, 404, &changed, &base, NULL), ENOENT);
 
         pool = work_pool_free(pool);
         counts_done(&c);

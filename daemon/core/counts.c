@@ -12,11 +12,12 @@ typedef struct CountsWork {
         uint64_t changed, base;
 } CountsWork;
 
-static int count(Store *s, uint64_t model_id, StoreCounts *n, uint64_t *changed, uint64_t *base)
+static int count(Store *s, uint64_t model_id, StoreCounts *n, uint64_t *changed, uint64_t *base,
+                 Error *error)
 {
-        int r = store_counts(s, n);
+        int r = store_counts(s, n, error);
         if (r >= 0 && model_id != 0)
-                r = store_model_labels_changed(s, model_id, changed, base);
+                r = store_model_labels_changed(s, model_id, changed, base, error);
         return r;
 }
 
@@ -34,16 +35,18 @@ void counts_refresh(Counts *c)
 {
         StoreCounts n;
         uint64_t changed = 0, base = 0;
+        Error db = {};
         int r;
 
         c->generation++;
-        r = count(c->store, c->model_id, &n, &changed, &base);
+        r = count(c->store, c->model_id, &n, &changed, &base, &db);
         if (r == -ENOENT && c->model_id != 0) {
                 c->model_id = 0; /* removed from the history */
-                r = store_counts(c->store, &n);
+                db = (Error){};
+                r = store_counts(c->store, &n, &db);
         }
         if (r < 0) {
-                log_debug_errno(r, "Failed to count the dataset, ignoring: %s", store_error(c->store));
+                log_debug_errno(r, "Failed to count the dataset, ignoring: %s", error_message(&db, r));
                 return;
         }
         apply(c, &n, changed, base);
@@ -53,18 +56,18 @@ static int work_run(void *userdata)
 {
         CountsWork *w = userdata;
         Counts *c = w->c;
+        Error error = {};
         int r;
 
         /* Only this item uses the reader: one runs at a time. */
         if (!c->reader) {
-                Error error = {};
                 r = store_open(store_path(c->store), &c->reader, &error);
                 if (r < 0)
                         return log_debug_errno(r, "%s", error_message(&error, r));
         }
-        r = count(c->reader, w->model_id, &w->n, &w->changed, &w->base);
+        r = count(c->reader, w->model_id, &w->n, &w->changed, &w->base, &error);
         if (r < 0)
-                log_debug_errno(r, "Failed to count the dataset off the loop: %s", store_error(c->reader));
+                log_debug_errno(r, "Failed to count the dataset off the loop: %s", error_message(&error, r));
         return r;
 }
 
@@ -107,11 +110,12 @@ void counts_refresh_soon(Counts *c)
         c->running = true;
 }
 
-int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, uint64_t *ret_base)
+int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, uint64_t *ret_base,
+                          Error *error)
 {
         if (model_id != c->model_id) {
                 uint64_t changed, base;
-                int r = store_model_labels_changed(c->store, model_id, &changed, &base);
+                int r = store_model_labels_changed(c->store, model_id, &changed, &base, error);
                 if (r < 0)
                         return r;
                 c->generation++; /* a worker's count for the old model is stale */

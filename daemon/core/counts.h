@@ -12,6 +12,7 @@
  * (counts_refresh_soon); the loop counts itself only where a caller must see
  * the new numbers at once — a job's end, a vote (counts_refresh). */
 
+#include "fluff/error.h"
 #include "store.h"
 
 typedef struct Events Events;
@@ -38,6 +39,7 @@ void counts_refresh_soon(Counts *c);
 /* Labels changed since model_id was trained, and the model's label count:
  * kept up to date by every refresh once asked for, so only the first call
  * for a model counts on the loop. -ENOENT: no such model. */
-int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, uint64_t *ret_base);
+int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, uint64_t *ret_base,
+                          Error *error);
 /* Waits for nothing: call after the work pool has finished its items. */
 void counts_done(Counts *c);

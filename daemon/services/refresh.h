@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/counts.h"
+#include "fluff/error.h"
 #include "fluff/util.h"
 
 typedef struct Config Config;
@@ -48,8 +49,9 @@ typedef struct RetrainCheck {
 /* Whether enough labels changed since installed_id (0: no model yet, so
  * every label is new) was trained. */
 int refresh_retrain_check(Store *store, Counts *counts, const Config *config, uint64_t installed_id,
-                          RetrainCheck *ret);
+                          RetrainCheck *ret, Error *error);
 
 /* The RefreshInfo property: what ran by itself, when, why, and what is due
  * (JSON, see dbus/manager.c). busy: another job runs now. */
-int refresh_info_json(Store *store, Counts *counts, const Config *config, uint64_t installed_id, char **ret);
+int refresh_info_json(Store *store, Counts *counts, const Config *config, uint64_t installed_id, char **ret,
+                      Error *error);
