@@ -38,7 +38,12 @@ void sync_refresh_counts(SyncJob *s, bool force)
         if (!force && now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
                 return;
         s->last_counts_usec = now;
-        counts_refresh(s->counts);
+        /* progress is counted off the loop; the end, which a client reads
+         * at once, on it */
+        if (force)
+                counts_refresh(s->counts);
+        else
+                counts_refresh_soon(s->counts);
 }
 
 /* Stops everything in flight: nothing of this job runs after it. */
