@@ -5,7 +5,9 @@
  * sync-images.c fetches and crops the images. */
 
 #include "config.h"
-#include "core/context.h"
+#include "core/counts.h"
+#include "core/events.h"
+#include "core/session.h"
 #include "e621.h"
 #include "images.h"
 #include "jobs/runner.h"
@@ -13,10 +15,20 @@
 #include "store.h"
 
 typedef struct ImageFetch ImageFetch;
+typedef struct WorkPool WorkPool;
 
 typedef struct SyncJob {
-        Context *ctx; /* borrowed */
-        Job *job;     /* borrowed: the job owns us */
+        /* What a sync touches, borrowed from the core, not the whole Context. */
+        Store *store;
+        E621Client *e621;       /* the lists, the account and the images */
+        const Config *config;   /* page size, skip rules, image size */
+        const Session *session; /* whose lists are walked */
+        Counts *counts;         /* refreshed as pages and images land */
+        Events *events;         /* EVENT_IMAGES_ADDED when done */
+        WorkPool *work;         /* the crops run there */
+        const char *images_dir; /* the dataset's crops */
+
+        Job *job; /* borrowed: the job owns us */
         uint64_t generation;
         bool generation_open, lists_complete, stopped;
         unsigned list;        /* index into the lists being walked */
@@ -37,7 +49,8 @@ typedef struct SyncJob {
 
 /* Ends the job once (later calls do nothing), stopping all it has in flight. */
 void sync_finish(SyncJob *s, int r, const char *fmt, ...) _printf_(3, 4);
-void sync_finish_store_error(SyncJob *s, int r, const char *what);
+/* "Failed to <what> in the database: <the store's reason>". */
+void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *what);
 /* Ends the job as done, with a summary of the dataset. */
 void sync_summary(SyncJob *s);
 /* Re-reads the counts for the manager, at most once a second unless forced. */

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/context.h"
 #include "sync/sync-internal.h"
 #include "sync/sync.h"
 
@@ -37,7 +38,12 @@ void sync_refresh_counts(SyncJob *s, bool force)
         if (!force && now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
                 return;
         s->last_counts_usec = now;
-        counts_refresh(&s->ctx->counts);
+        /* progress is counted off the loop; the end, which a client reads
+         * at once, on it */
+        if (force)
+                counts_refresh(s->counts);
+        else
+                counts_refresh_soon(s->counts);
 }
 
 /* Stops everything in flight: nothing of this job runs after it. */
@@ -64,29 +70,31 @@ void sync_finish(SyncJob *s, int r, const char *fmt, ...)
         if (s->generation_open) {
                 /* a stopped incremental walk closes its generation: a full
                  * sync must not count its marks as its own */
-                int k = s->mode == SYNC_MODE_INCREMENTAL ? store_sync_close(s->ctx->store, s->generation)
-                                                         : store_sync_end(s->ctx->store, s->generation, false);
+                Error db = {};
+                int k = s->mode == SYNC_MODE_INCREMENTAL
+                                ? store_sync_close(s->store, s->generation, &db)
+                                : store_sync_end(s->store, s->generation, false, &db);
                 if (k < 0)
                         log_warning_errno(k, "Failed to close the sync generation, ignoring: %s",
-                                          store_error(s->ctx->store));
+                                          error_message(&db, k));
                 s->generation_open = false;
         }
         sync_refresh_counts(s, true);
-        refresh_record_sync(s->ctx->store, s->mode, s->automatic, r, m);
+        refresh_record_sync(s->store, s->mode, s->automatic, r, m);
         job_finish(s->job, r, "%s", m ?: "");
         /* Downloads and crops leave freed memory in the workers' malloc
          * arenas; an idle daemon should give it back. */
         (void)malloc_trim(0);
 }
 
-void sync_finish_store_error(SyncJob *s, int r, const char *what)
+void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *what)
 {
-        sync_finish(s, r, "Failed to %s in the database: %s", what, store_error(s->ctx->store));
+        sync_finish(s, r, "Failed to %s in the database: %s", what, error_message(db, r));
 }
 
 void sync_summary(SyncJob *s)
 {
-        const StoreCounts *c = &s->ctx->counts.now;
+        const StoreCounts *c = &s->counts->now;
 
         sync_refresh_counts(s, true);
 
@@ -98,7 +106,7 @@ void sync_summary(SyncJob *s)
                     s->images_failed);
         /* New images are worth little to the model until they are embedded:
          * the embed feature listens for this. */
-        events_emit(s->ctx->events, EVENT_IMAGES_ADDED, NULL);
+        events_emit(s->events, EVENT_IMAGES_ADDED, NULL);
 }
 
 /* ---- lists ---- */
@@ -120,47 +128,48 @@ static SkipReason post_skip_reason(const Post *p, const Config *cfg)
         return SKIP_NONE;
 }
 
-static int store_page(SyncJob *s, E621PostList *page)
+static int store_page(SyncJob *s, E621PostList *page, Error *error)
 {
-        Store *st = s->ctx->store;
+        Store *st = s->store;
         LabelSource source = lists[s->list].source;
         int r;
 
-        r = store_begin(st);
+        r = store_begin(st, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < page->n_posts; i++) {
                 const Post *p = page->posts[i];
                 if (!p)
                         continue;
-                SkipReason why = post_skip_reason(p, s->ctx->config);
+                SkipReason why = post_skip_reason(p, s->config);
                 if (s->mode == SYNC_MODE_INCREMENTAL && store_label_known(st, p->id, source))
                         s->list_known = true;
-                r = store_post_upsert(st, p);
+                r = store_post_upsert(st, p, error);
                 if (r >= 0)
-                        r = store_post_set_skip(st, p->id, why);
+                        r = store_post_set_skip(st, p->id, why, error);
                 if (r >= 0)
-                        r = store_label_seen(st, p->id, source, s->generation);
+                        r = store_label_seen(st, p->id, source, s->generation, error);
                 if (r < 0) {
-                        (void)store_rollback(st);
+                        (void)store_rollback(st, NULL);
                         return r;
                 }
                 if (why != SKIP_NONE)
                         s->skipped++;
         }
-        return store_commit(st);
+        return store_commit(st, error);
 }
 
 static int on_page(E621PostList *page, void *userdata)
 {
         SyncJob *s = userdata;
+        Error db = {};
         int r;
 
-        r = store_page(s, page);
+        r = store_page(s, page, &db);
         if (r < 0) {
                 free(s->page_error);
                 if (asprintf(&s->page_error, "Failed to store a page of %s in the database: %s",
-                             lists[s->list].phase, store_error(s->ctx->store)) < 0)
+                             lists[s->list].phase, error_message(&db, r)) < 0)
                         s->page_error = NULL;
                 return r;
         }
@@ -180,6 +189,7 @@ static int on_page(E621PostList *page, void *userdata)
 static void on_list_done(int error, const char *message, void *userdata)
 {
         SyncJob *s = userdata;
+        Error db = {};
         int r;
 
         s->request = NULL;
@@ -187,7 +197,7 @@ static void on_list_done(int error, const char *message, void *userdata)
                 if (s->page_error)
                         return sync_finish(s, error, "%s", s->page_error);
                 return sync_finish(s, error, "Fetching the %s of \"%s\" failed: %s", lists[s->list].phase,
-                                   s->ctx->session.username, message ?: strerror(-error));
+                                   s->session->username, message ?: strerror(-error));
         }
 
         if (s->mode == SYNC_MODE_INCREMENTAL) {
@@ -195,18 +205,18 @@ static void on_list_done(int error, const char *message, void *userdata)
                 if (++s->list < ELEMENTSOF(lists))
                         return list_begin(s);
                 s->lists_complete = true;
-                r = store_sync_close(s->ctx->store, s->generation);
+                r = store_sync_close(s->store, s->generation, &db);
                 if (r < 0)
-                        return sync_finish_store_error(s, r, "close the sync");
+                        return sync_finish_store_error(s, r, &db, "close the sync");
                 s->generation_open = false;
                 sync_refresh_counts(s, true);
                 return sync_images_begin(s);
         }
 
         /* The whole list was walked: what is not in it any more lost its label. */
-        r = store_labels_drop_unseen(s->ctx->store, lists[s->list].source, s->generation);
+        r = store_labels_drop_unseen(s->store, lists[s->list].source, s->generation, &db);
         if (r < 0)
-                return sync_finish_store_error(s, r, "drop labels removed on the site");
+                return sync_finish_store_error(s, r, &db, "drop labels removed on the site");
         if (r > 0)
                 log_info("%d %s removed on the site since the last sync.", r, lists[s->list].phase);
         s->dropped += (uint64_t)r;
@@ -215,9 +225,9 @@ static void on_list_done(int error, const char *message, void *userdata)
                 return list_begin(s);
 
         s->lists_complete = true;
-        r = store_sync_end(s->ctx->store, s->generation, true);
+        r = store_sync_end(s->store, s->generation, true, &db);
         if (r < 0)
-                return sync_finish_store_error(s, r, "close the sync");
+                return sync_finish_store_error(s, r, &db, "close the sync");
         s->generation_open = false;
         sync_refresh_counts(s, true);
         sync_images_begin(s);
@@ -234,9 +244,9 @@ static void list_begin(SyncJob *s)
         job_set_progress(s->job, 0, 0);
         /* status:any, or the site leaves deleted posts out and their labels
          * would look removed; they are kept and counted as skipped. */
-        if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->ctx->session.username) < 0)
+        if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->session->username) < 0)
                 return sync_finish(s, -ENOMEM, "Out of memory.");
-        r = e621_walk_posts(s->ctx->e621, query, s->ctx->config->sync_page_size, on_page, on_list_done, s,
+        r = e621_walk_posts(s->e621, query, s->config->sync_page_size, on_page, on_list_done, s,
                             &s->request);
         if (r < 0)
                 return sync_finish(s, r, "Failed to start fetching the %s: %s", lists[s->list].phase,
@@ -245,7 +255,7 @@ static void list_begin(SyncJob *s)
 
 /* ---- blacklist ---- */
 
-static int blacklist_store(SyncJob *s, const char *text)
+static int blacklist_store(SyncJob *s, const char *text, Error *error)
 {
         _cleanup_strv_free_ char **rules = NULL;
         _cleanup_free_ char *copy = NULL;
@@ -272,12 +282,13 @@ static int blacklist_store(SyncJob *s, const char *text)
                                 return r;
                 }
         }
-        return store_blacklist_set(s->ctx->store, rules);
+        return store_blacklist_set(s->store, rules, error);
 }
 
 static void on_user(int error, const char *message, const E621User *user, void *userdata)
 {
         SyncJob *s = userdata;
+        Error db = {};
         int r;
 
         s->request = NULL;
@@ -286,17 +297,17 @@ static void on_user(int error, const char *message, const E621User *user, void *
                         s, error,
                         "The site rejected the login of \"%s\"; the API key may have been revoked. "
                         "Log in again with \"fluffctl login %s\".",
-                        s->ctx->session.username, s->ctx->session.username);
+                        s->session->username, s->session->username);
         if (error < 0)
                 return sync_finish(s, error, "Fetching the account of \"%s\" failed: %s",
-                                   s->ctx->session.username, message ?: strerror(-error));
+                                   s->session->username, message ?: strerror(-error));
         if (!user->blacklisted_tags)
                 log_notice("The site did not send the blacklist of \"%s\"; keeping the stored one.",
-                           s->ctx->session.username);
+                           s->session->username);
         else {
-                r = blacklist_store(s, user->blacklisted_tags);
+                r = blacklist_store(s, user->blacklisted_tags, &db);
                 if (r < 0)
-                        return sync_finish_store_error(s, r, "store the blacklist");
+                        return sync_finish_store_error(s, r, &db, "store the blacklist");
         }
         list_begin(s);
 }
@@ -306,32 +317,32 @@ static void on_user(int error, const char *message, const E621User *user, void *
 static int sync_start(Job *j)
 {
         SyncJob *s = j->data;
+        Error db = {};
         int r;
 
-        r = store_sync_begin(s->ctx->store, &s->generation);
+        r = store_sync_begin(s->store, &s->generation, &db);
         if (r < 0) {
-                sync_finish_store_error(s, r, "start the sync");
+                sync_finish_store_error(s, r, &db, "start the sync");
                 return 0;
         }
         s->generation_open = true;
         /* Crops deleted by hand are fetched again; partial files go. */
-        r = images_remove_temporaries(s->ctx->images_dir);
+        r = images_remove_temporaries(s->images_dir);
         if (r > 0)
                 log_info("Removed %d partial crops of an interrupted sync.", r);
-        r = store_images_verify(s->ctx->store, s->ctx->images_dir);
+        r = store_images_verify(s->store, s->images_dir, &db);
         if (r < 0) {
-                sync_finish_store_error(s, r, "check the crops on disk");
+                sync_finish_store_error(s, r, &db, "check the crops on disk");
                 return 0;
         }
         if (r > 0)
-                log_info("%d crops are missing from \"%s\" and will be fetched again.", r,
-                         s->ctx->images_dir);
-        s->mode = refresh_sync_mode(s->ctx->store, s->ctx->config, s->mode);
+                log_info("%d crops are missing from \"%s\" and will be fetched again.", r, s->images_dir);
+        s->mode = refresh_sync_mode(s->store, s->config, s->mode);
         log_info("%s sync of \"%s\" started (generation %" PRIu64 ").",
-                 s->mode == SYNC_MODE_INCREMENTAL ? "Incremental" : "Full", s->ctx->session.username,
+                 s->mode == SYNC_MODE_INCREMENTAL ? "Incremental" : "Full", s->session->username,
                  s->generation);
         (void)job_set_phase(j, "account", "Fetching the account and blacklist");
-        r = e621_get_user(s->ctx->e621, s->ctx->session.username, on_user, s, &s->request);
+        r = e621_get_user(s->e621, s->session->username, on_user, s, &s->request);
         if (r < 0)
                 sync_finish(s, r, "Failed to ask the site for the account: %s", strerror(-r));
         return 0;
@@ -359,7 +370,16 @@ int sync_job_create(Context *ctx, JobRunner *runner, const SyncJobOptions *o, Jo
         s = calloc(1, sizeof(SyncJob));
         if (!s)
                 return error_set_errno(e, -ENOMEM);
-        s->ctx = ctx;
+        *s = (SyncJob){
+                .store = ctx->store,
+                .e621 = ctx->e621,
+                .config = ctx->config,
+                .session = &ctx->session,
+                .counts = &ctx->counts,
+                .events = ctx->events,
+                .work = ctx->work,
+                .images_dir = ctx->images_dir,
+        };
         s->mode = o->mode;
         s->automatic = o->automatic;
         r = job_runner_add(runner, &sync_ops, s, &s->job, e);
