@@ -34,8 +34,8 @@
  *   like_threshold        0.5                0.01..0.99: P(like) at or above which a post counts as a like
  *                                            (the score is a calibrated probability, so 0.5 means
  *                                            "more likely liked than not")
- *   artist_cap            3                  0..320 posts of one artist a list (predict, a watch run) shows before the
- *                                            others get their turn (0: plain score order)
+ *   artist_cap            3                  0..320 posts of one artist a list (predict, a watch run)
+ *                                            shows before the others get their turn (0: plain order)
  * The model's life on its own (README "What runs by itself"):
  *   model_keep            10                 1..1000 trained models kept in the history
  *   model_install_margin  0.02               0..1: a new model is installed unless its cross-validated
