@@ -17,7 +17,35 @@ so 80 layer × pooling cells take minutes, not hours, at thousands of dims.)
     tests/with-session.sh tests/backbone/probe-hard.py [--seed 5] [--layers a,b,...]
 
 The crops and labels are kept in $FLUFF_BUILD_DIR/probe-hard-SEED, so a second
-run skips the sync. Needs numpy (Debian python3-numpy)."""
+run skips the sync. Needs numpy (Debian python3-numpy).
+
+Measured (seed 5, 668 history crops that show an object, 89–130 per class,
+nsfwjs 4.4.0's MobileNetV2; accuracy, chance 0.167):
+
+    layer                 h×w×c      mean   max    mean+max  2×2 mean
+    block_2_add           56×56×24   0.207  0.249  0.262     0.186
+    block_4_add           28×28×32   0.204  0.205  0.214     0.213
+    block_5_add           28×28×32   0.211  0.216  0.240     0.196
+    block_6_expand_relu   28×28×192  0.407  0.323  0.376     0.302
+    block_6_project_BN    14×14×64   0.293  0.257  0.320     0.250
+    block_7_add           14×14×64   0.349  0.317  0.376     0.259
+    block_8_add           14×14×64   0.322  0.310  0.338     0.250
+    block_9_expand_relu   14×14×384  0.451  0.416  0.440     0.341
+    block_9_add           14×14×64   0.338  0.347  0.373     0.287
+    block_10_expand_relu  14×14×384  0.501  0.427  0.446     0.332
+    block_10_project_BN   14×14×96   0.446  0.403  0.422     0.407
+    block_11_expand_relu  14×14×576  0.539  0.515  0.457     0.404
+    block_12_add (b12_out)      14×14×96   0.457  0.400  0.494  0.424
+    block_13_expand_relu (b13_expand) 14×14×576 0.555 0.427 0.467 0.449
+    block_16_project_BN (b16_project) 7×7×320   0.510 0.400 0.463 0.419
+    out_relu (final)      7×7×1280   0.298  0.272  0.311     0.331
+
+Layers together (--combos, their means): block_11_expand + block_13_expand
+0.609 (1152 dims), + block_10_expand 0.590, block_13_expand + block_16_project
+0.557; all four embedded sets, mean+max as the head gets them, 0.457 (4544).
+The object is there from block 9 on and best at block 13's expansion, which
+the embedding already keeps (b13_expand); no lower (ImageNet-only) layer
+probes better, and "final", tuned to nsfwjs's classes, probes worst."""
 import argparse
 import json
 import os
@@ -107,6 +135,10 @@ def main():
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--layers", default=",".join(LAYERS))
     ap.add_argument("--weights", help="an imported backbone (default: import the package)")
+    ap.add_argument("--combos", default="block_10_expand_relu+block_11_expand_relu+block_13_expand_relu,"
+                    "block_11_expand_relu+block_13_expand_relu,block_13_expand_relu+block_16_project_BN,"
+                    "block_12_add+block_13_expand_relu+block_16_project_BN+out_relu",
+                    help="layers probed together (their means), comma-separated groups of a+b")
     args = ap.parse_args()
     dest = os.path.join(BUILD, f"probe-hard-{args.seed}")
     if not os.path.exists(os.path.join(dest, "labels.json")):
@@ -130,6 +162,7 @@ def main():
         shapes = [line.split() for line in r.stdout.splitlines()]
         total = sum(6 * int(s[3]) for s in shapes)
         a = np.fromfile(out, dtype=np.float32).reshape(len(paths), total)
+        np.save(os.path.join(dest, "layers.npy"), a)
     print(f"{len(ids)} crops with an object ({np.bincount(y, minlength=6).tolist()} per class), "
           f"C reference pass {time.monotonic() - t:.0f}s; chance {1 / 6:.3f}")
     print(f"{'layer':24s} {'h×w×c':>11s} | {'mean':>11s} {'max':>11s} {'mean+max':>11s} {'2×2 mean':>11s} "
@@ -144,6 +177,19 @@ def main():
         row = [f"{ridge_probe(v, y):.3f} ({v.shape[1]})" for _, v in cells]
         print(f"{name:24s} {h + '×' + w + '×' + str(c):>11s} | " + " ".join(f"{s:>11s}" for s in row),
               flush=True)
+    # layers together: their means side by side, and their means and maxes
+    where, off = {}, 0
+    for name, h, w, c in shapes:
+        where[name] = (off, int(c))
+        off += 6 * int(c)
+    for group in filter(None, args.combos.split(",")):
+        names = group.split("+")
+        if not all(n in where for n in names):
+            continue
+        mean = np.hstack([a[:, where[n][0]:where[n][0] + where[n][1]] for n in names])
+        both = np.hstack([a[:, where[n][0]:where[n][0] + 2 * where[n][1]] for n in names])
+        print(f"{group}: mean {ridge_probe(mean, y):.3f} ({mean.shape[1]}), "
+              f"mean+max {ridge_probe(both, y):.3f} ({both.shape[1]})", flush=True)
     return 0
 
 
