@@ -40,7 +40,7 @@ static inline Post *test_post(uint64_t id)
 static inline void test_upsert(Store *s, uint64_t id)
 {
         _cleanup_post_free_ Post *p = test_post(id);
-        ASSERT_OK(store_post_upsert(s, p));
+        ASSERT_OK(store_post_upsert(s, p, NULL));
 }
 
 static inline Store *test_store(char **ret_dir, char **ret_path)

@@ -84,7 +84,7 @@ static void rig_close(Rig *r)
 static StoreCounts counts(Rig *r)
 {
         StoreCounts c;
-        ASSERT_OK(store_counts(r->store, &c));
+        ASSERT_OK(store_counts(r->store, &c, NULL));
         return c;
 }
 
@@ -116,7 +116,7 @@ static void add_post(Store *s, uint64_t id)
         Post p = {.id = id, .rating = 's', .width = 10, .height = 10};
         p.md5 = (char *)"0123456789abcdef0123456789abcdef";
         p.ext = (char *)"jpg";
-        ASSERT_OK(store_post_upsert(s, &p));
+        ASSERT_OK(store_post_upsert(s, &p, NULL));
 }
 
 static char *db_path(const char *name)
@@ -151,12 +151,12 @@ TEST(sent_once)
 
         rig_open(&r, db);
         add_post(r.store, post);
-        ASSERT_OK(store_outbox_add(r.store, post, 1, 1, NULL));
+        ASSERT_OK(store_outbox_add(r.store, post, 1, 1, NULL, NULL));
         outbox_kick(r.outbox);
         run_until_changed(&r, 1, 15);
         ASSERT_EQ(counts(&r).outbox_sent, 1u);
         ASSERT_EQ(counts(&r).outbox_pending, 0u);
-        ASSERT_ERROR(store_outbox_next_due(r.store, &when), ENOENT);
+        ASSERT_ERROR(store_outbox_next_due(r.store, &when, NULL), ENOENT);
         ASSERT_STREQ(outbox_last_error(r.outbox), "");
         ASSERT_EQ(site_count("votes", post), 1u);
         ASSERT_EQ(site_count("favorites", post), 1u);
@@ -171,7 +171,7 @@ TEST(server_error_then_retry)
 
         rig_open(&r, db);
         add_post(r.store, post);
-        ASSERT_OK(store_outbox_add(r.store, post, -1, 0, NULL));
+        ASSERT_OK(store_outbox_add(r.store, post, -1, 0, NULL, NULL));
         fake_site_reset_stats(&site);
         /* both of the request's own attempts fail: the outbox takes over */
         fake_site_fault(&site, "503", 2, VOTES_PATH, 0);
@@ -204,7 +204,7 @@ TEST(refused_for_good)
 
         rig_open(&r, db);
         add_post(r.store, NOT_ON_SITE);
-        ASSERT_OK(store_outbox_add(r.store, NOT_ON_SITE, 1, 0, NULL));
+        ASSERT_OK(store_outbox_add(r.store, NOT_ON_SITE, 1, 0, NULL, NULL));
         fake_site_reset_stats(&site);
         outbox_kick(r.outbox);
         run_until_changed(&r, 1, 15);
@@ -212,7 +212,7 @@ TEST(refused_for_good)
         ASSERT_EQ(counts(&r).outbox_failed, 1u);
         ASSERT_EQ(counts(&r).outbox_pending, 0u);
         ASSERT_TRUE(strstr(outbox_last_error(r.outbox), "(not retried)"));
-        ASSERT_ERROR(store_outbox_next_due(r.store, &when), ENOENT); /* no timer left */
+        ASSERT_ERROR(store_outbox_next_due(r.store, &when, NULL), ENOENT); /* no timer left */
         /* a 404 is an answer, not trouble on the way: asked once */
         ASSERT_EQ(fake_site_stat(&site, "requests", VOTES_ENDPOINT), 1);
         rig_close(&r);
@@ -229,8 +229,8 @@ _noreturn_ static void killed_child(const char *db, pid_t parent)
         rig_open(&r, db);
         add_post(r.store, post_ids[2]);
         add_post(r.store, post_ids[3]);
-        ASSERT_OK(store_outbox_add(r.store, post_ids[2], 1, 0, NULL));
-        ASSERT_OK(store_outbox_add(r.store, post_ids[3], 1, 0, NULL));
+        ASSERT_OK(store_outbox_add(r.store, post_ids[2], 1, 0, NULL, NULL));
+        ASSERT_OK(store_outbox_add(r.store, post_ids[3], 1, 0, NULL, NULL));
         outbox_kick(r.outbox);
         for (;;)
                 (void)sd_event_run(r.event, UINT64_MAX);

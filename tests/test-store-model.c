@@ -17,17 +17,17 @@ TEST(outbox)
 
         for (uint64_t i = 1; i <= 3; i++)
                 test_upsert(s, i);
-        ASSERT_ERROR(store_outbox_next_due(s, &next), ENOENT);
-        ASSERT_OK(store_outbox_add(s, 1, 1, 1, &a));
-        ASSERT_OK(store_outbox_add(s, 2, -1, 0, &b));
-        ASSERT_ERROR(store_outbox_add(s, 3, 2, 0, NULL), EINVAL);
-        ASSERT_ERROR(store_outbox_add(s, 404, 1, 0, NULL), ENOENT);
+        ASSERT_ERROR(store_outbox_next_due(s, &next, NULL), ENOENT);
+        ASSERT_OK(store_outbox_add(s, 1, 1, 1, &a, NULL));
+        ASSERT_OK(store_outbox_add(s, 2, -1, 0, &b, NULL));
+        ASSERT_ERROR(store_outbox_add(s, 3, 2, 0, NULL, NULL), EINVAL);
+        ASSERT_ERROR(store_outbox_add(s, 404, 1, 0, NULL, NULL), ENOENT);
         /* a second vote on post 2 before the first went out replaces it */
-        ASSERT_OK(store_outbox_add(s, 2, 1, 1, &c));
+        ASSERT_OK(store_outbox_add(s, 2, 1, 1, &c, NULL));
         ASSERT_TRUE(c != b);
 
         uint64_t now = UINT64_C(4000000000000000);
-        ASSERT_OK(store_outbox_due(s, now, 0, &e, &n));
+        ASSERT_OK(store_outbox_due(s, now, 0, &e, &n, NULL));
         ASSERT_EQ(n, 2);
         ASSERT_EQ(e[0].id, a);
         ASSERT_EQ(e[0].score, 1);
@@ -37,24 +37,24 @@ TEST(outbox)
         ASSERT_EQ(e[1].post_id, 2);
         outbox_entry_array_free(e, n);
 
-        ASSERT_OK(store_outbox_mark_sent(s, a));
-        ASSERT_ERROR(store_outbox_mark_sent(s, a), ENOENT); /* sent exactly once */
-        ASSERT_ERROR(store_outbox_mark_sent(s, b), ENOENT); /* replaced */
-        ASSERT_OK(store_outbox_mark_failed(s, c, "503", false, now + 60 * USEC_PER_SEC));
-        ASSERT_OK(store_outbox_due(s, now, 0, &e, &n));
+        ASSERT_OK(store_outbox_mark_sent(s, a, NULL));
+        ASSERT_ERROR(store_outbox_mark_sent(s, a, NULL), ENOENT); /* sent exactly once */
+        ASSERT_ERROR(store_outbox_mark_sent(s, b, NULL), ENOENT); /* replaced */
+        ASSERT_OK(store_outbox_mark_failed(s, c, "503", false, now + 60 * USEC_PER_SEC, NULL));
+        ASSERT_OK(store_outbox_due(s, now, 0, &e, &n, NULL));
         ASSERT_EQ(n, 0);
         free(e);
-        ASSERT_OK(store_outbox_next_due(s, &next));
+        ASSERT_OK(store_outbox_next_due(s, &next, NULL));
         ASSERT_EQ(next, now + 60 * USEC_PER_SEC);
-        ASSERT_OK(store_outbox_due(s, next, 1, &e, &n));
+        ASSERT_OK(store_outbox_due(s, next, 1, &e, &n, NULL));
         ASSERT_EQ(n, 1);
         ASSERT_EQ(e[0].attempts, 1);
         ASSERT_STREQ(e[0].last_error, "503");
         outbox_entry_array_free(e, n);
 
-        ASSERT_OK(store_outbox_mark_failed(s, c, "422 locked", true, 0));
+        ASSERT_OK(store_outbox_mark_failed(s, c, "422 locked", true, 0, NULL));
         StoreCounts cnt;
-        ASSERT_OK(store_counts(s, &cnt));
+        ASSERT_OK(store_counts(s, &cnt, NULL));
         ASSERT_EQ(cnt.outbox_pending, 0);
         ASSERT_EQ(cnt.outbox_sent, 1);
         ASSERT_EQ(cnt.outbox_failed, 1);
@@ -71,24 +71,23 @@ TEST(predictions)
         PredictionRow *rows = NULL;
         size_t n;
 
-        ASSERT_ERROR(store_prediction_latest_run(s, &latest), ENOENT);
+        ASSERT_ERROR(store_prediction_latest_run(s, &latest, NULL), ENOENT);
         for (uint64_t i = 1; i <= 4; i++)
                 test_upsert(s, i);
-        ASSERT_OK(store_prediction_run_new(s, "wolf rating:s", &run1));
+        ASSERT_OK(store_prediction_run_new(s, "wolf rating:s", &run1, NULL));
         PredictionRow r1 = {
-                .post_id = 1, .score = 0.9, .label = 1, .top_tags = "solo +0.4", .image_path = "/c/a.jpg"
-        };
-        PredictionRow r2 = { .post_id = 2, .score = 0.2, .label = -1 };
-        ASSERT_OK(store_prediction_add(s, run1, 1, &r2));
-        ASSERT_OK(store_prediction_add(s, run1, 0, &r1));
-        PredictionRow bad = { .post_id = 404 };
-        ASSERT_ERROR(store_prediction_add(s, run1, 2, &bad), ENOENT);
-        ASSERT_OK(store_prediction_run_new(s, "fox", &run2));
-        ASSERT_OK(store_prediction_add(s, run2, 0, &r2));
-        ASSERT_OK(store_prediction_latest_run(s, &latest));
+                .post_id = 1, .score = 0.9, .label = 1, .top_tags = "solo +0.4", .image_path = "/c/a.jpg"};
+        PredictionRow r2 = {.post_id = 2, .score = 0.2, .label = -1};
+        ASSERT_OK(store_prediction_add(s, run1, 1, &r2, NULL));
+        ASSERT_OK(store_prediction_add(s, run1, 0, &r1, NULL));
+        PredictionRow bad = {.post_id = 404};
+        ASSERT_ERROR(store_prediction_add(s, run1, 2, &bad, NULL), ENOENT);
+        ASSERT_OK(store_prediction_run_new(s, "fox", &run2, NULL));
+        ASSERT_OK(store_prediction_add(s, run2, 0, &r2, NULL));
+        ASSERT_OK(store_prediction_latest_run(s, &latest, NULL));
         ASSERT_EQ(latest, run2);
 
-        ASSERT_OK(store_prediction_list(s, run1, &tags, &rows, &n));
+        ASSERT_OK(store_prediction_list(s, run1, &tags, &rows, &n, NULL));
         ASSERT_STREQ(tags, "wolf rating:s");
         ASSERT_EQ(n, 2);
         ASSERT_EQ(rows[0].post_id, 1);
@@ -98,12 +97,12 @@ TEST(predictions)
         ASSERT_TRUE(rows[1].image_path == NULL);
         prediction_row_array_free(rows, n);
 
-        ASSERT_OK(store_prediction_prune(s, run2));
-        ASSERT_ERROR(store_prediction_list(s, run1, NULL, &rows, &n), ENOENT);
-        ASSERT_OK(store_prediction_list(s, run2, NULL, &rows, &n));
+        ASSERT_OK(store_prediction_prune(s, run2, NULL));
+        ASSERT_ERROR(store_prediction_list(s, run1, NULL, &rows, &n, NULL), ENOENT);
+        ASSERT_OK(store_prediction_list(s, run2, NULL, &rows, &n, NULL));
         ASSERT_EQ(n, 1);
         prediction_row_array_free(rows, n);
-        ASSERT_OK(store_check_integrity(s));
+        ASSERT_OK(store_check_integrity(s, NULL));
         store_free(s);
         test_rm_rf(dir);
 }
@@ -120,48 +119,48 @@ TEST(prediction_watch_runs)
 
         for (uint64_t i = 1; i <= 4; i++)
                 test_upsert(s, i);
-        ASSERT_ERROR(store_prediction_run_new_watch(s, 0, "wolf", &w1), EINVAL);
-        ASSERT_OK(store_prediction_run_new_watch(s, 7, "wolf", &w1));
-        PredictionRow r1 = { .post_id = 1, .score = 0.9, .label = 1, .image_path = "/w/a.jpg" };
-        ASSERT_OK(store_prediction_add(s, w1, 0, &r1));
+        ASSERT_ERROR(store_prediction_run_new_watch(s, 0, "wolf", &w1, NULL), EINVAL);
+        ASSERT_OK(store_prediction_run_new_watch(s, 7, "wolf", &w1, NULL));
+        PredictionRow r1 = {.post_id = 1, .score = 0.9, .label = 1, .image_path = "/w/a.jpg"};
+        ASSERT_OK(store_prediction_add(s, w1, 0, &r1, NULL));
         ASSERT_FALSE(store_prediction_in_watch_run(s, 2));
         ASSERT_TRUE(store_prediction_in_watch_run(s, 1));
-        ASSERT_ERROR(store_prediction_latest_run(s, &latest), ENOENT);
-        ASSERT_OK(store_prediction_run_new(s, "fox", &manual));
-        PredictionRow r2 = { .post_id = 2, .score = 0.2, .label = -1, .image_path = "/p/b.jpg" };
-        ASSERT_OK(store_prediction_add(s, manual, 0, &r2));
+        ASSERT_ERROR(store_prediction_latest_run(s, &latest, NULL), ENOENT);
+        ASSERT_OK(store_prediction_run_new(s, "fox", &manual, NULL));
+        PredictionRow r2 = {.post_id = 2, .score = 0.2, .label = -1, .image_path = "/p/b.jpg"};
+        ASSERT_OK(store_prediction_add(s, manual, 0, &r2, NULL));
         ASSERT_FALSE(store_prediction_in_watch_run(s, 2));
-        ASSERT_OK(store_prediction_run_new_watch(s, 8, "cat", &w2));
-        ASSERT_OK(store_prediction_run_new_watch(s, 7, "wolf", &w3));
-        ASSERT_OK(store_prediction_latest_run(s, &latest));
+        ASSERT_OK(store_prediction_run_new_watch(s, 8, "cat", &w2, NULL));
+        ASSERT_OK(store_prediction_run_new_watch(s, 7, "wolf", &w3, NULL));
+        ASSERT_OK(store_prediction_latest_run(s, &latest, NULL));
         ASSERT_EQ(latest, manual);
-        ASSERT_OK(store_prediction_run_watch(s, w2, &watch));
+        ASSERT_OK(store_prediction_run_watch(s, w2, &watch, NULL));
         ASSERT_EQ(watch, 8);
-        ASSERT_OK(store_prediction_run_watch(s, manual, &watch));
+        ASSERT_OK(store_prediction_run_watch(s, manual, &watch, NULL));
         ASSERT_EQ(watch, 0);
-        ASSERT_ERROR(store_prediction_run_watch(s, 999, &watch), ENOENT);
+        ASSERT_ERROR(store_prediction_run_watch(s, 999, &watch, NULL), ENOENT);
 
-        ASSERT_OK(store_prediction_prune(s, 0));
-        ASSERT_ERROR(store_prediction_latest_run(s, &latest), ENOENT);
+        ASSERT_OK(store_prediction_prune(s, 0, NULL));
+        ASSERT_ERROR(store_prediction_latest_run(s, &latest, NULL), ENOENT);
         ASSERT_TRUE(store_prediction_in_watch_run(s, 1));
         ASSERT_TRUE(store_prediction_image_in_use(s, "/w/a.jpg"));
         ASSERT_FALSE(store_prediction_image_in_use(s, "/p/b.jpg"));
 
-        ASSERT_OK(store_prediction_watch_runs_expired(s, 0, 10, &old, &n));
+        ASSERT_OK(store_prediction_watch_runs_expired(s, 0, 10, &old, &n, NULL));
         ASSERT_EQ(n, 0);
         free(TAKE_PTR(old));
-        ASSERT_OK(store_prediction_watch_runs_expired(s, 0, 1, &old, &n));
+        ASSERT_OK(store_prediction_watch_runs_expired(s, 0, 1, &old, &n, NULL));
         ASSERT_EQ(n, 2);
         ASSERT_EQ(old[0], w1);
         ASSERT_EQ(old[1], w2);
         free(TAKE_PTR(old));
-        ASSERT_OK(store_prediction_watch_runs_expired(s, UINT64_MAX / 2, 10, &old, &n));
+        ASSERT_OK(store_prediction_watch_runs_expired(s, UINT64_MAX / 2, 10, &old, &n, NULL));
         ASSERT_EQ(n, 3);
-        ASSERT_OK(store_prediction_run_delete(s, w1));
-        ASSERT_ERROR(store_prediction_run_delete(s, w1), ENOENT);
+        ASSERT_OK(store_prediction_run_delete(s, w1, NULL));
+        ASSERT_ERROR(store_prediction_run_delete(s, w1, NULL), ENOENT);
         ASSERT_FALSE(store_prediction_in_watch_run(s, 1));
         ASSERT_FALSE(store_prediction_image_in_use(s, "/w/a.jpg"));
-        ASSERT_OK(store_check_integrity(s));
+        ASSERT_OK(store_check_integrity(s, NULL));
         store_free(s);
         test_rm_rf(dir);
 }
@@ -174,29 +173,29 @@ TEST(watches)
         size_t n;
         uint64_t a, b;
 
-        ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &a));
-        ASSERT_OK(store_watch_add(s, "fox solo", 0.5, 3, &b));
-        ASSERT_ERROR(store_watch_add(s, "", 0.5, 3, NULL), EINVAL);
-        ASSERT_ERROR(store_watch_add(s, "x", 1.5, 3, NULL), EINVAL);
-        ASSERT_ERROR(store_watch_add(s, "x", 0.5, 0, NULL), EINVAL);
-        ASSERT_OK(store_watch_ran(s, a, 500, 1000));
-        ASSERT_OK(store_watch_ran(s, a, 400, 2000)); /* never backwards */
-        ASSERT_OK(store_watch_get(s, a, &one));
+        ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &a, NULL));
+        ASSERT_OK(store_watch_add(s, "fox solo", 0.5, 3, &b, NULL));
+        ASSERT_ERROR(store_watch_add(s, "", 0.5, 3, NULL, NULL), EINVAL);
+        ASSERT_ERROR(store_watch_add(s, "x", 1.5, 3, NULL, NULL), EINVAL);
+        ASSERT_ERROR(store_watch_add(s, "x", 0.5, 0, NULL, NULL), EINVAL);
+        ASSERT_OK(store_watch_ran(s, a, 500, 1000, NULL));
+        ASSERT_OK(store_watch_ran(s, a, 400, 2000, NULL)); /* never backwards */
+        ASSERT_OK(store_watch_get(s, a, &one, NULL));
         ASSERT_EQ(one.last_seen_id, 500);
         ASSERT_EQ(one.last_run_usec, 2000);
         ASSERT_STREQ(one.tags, "wolf");
         free(one.tags);
-        ASSERT_OK(store_watch_list(s, &w, &n));
+        ASSERT_OK(store_watch_list(s, &w, &n, NULL));
         ASSERT_EQ(n, 2);
         ASSERT_STREQ(w[1].tags, "fox solo");
         ASSERT_EQ(w[1].max_per_run, 3);
         watch_array_free(w, n);
-        ASSERT_OK(store_watch_remove(s, a));
-        ASSERT_ERROR(store_watch_remove(s, a), ENOENT);
-        ASSERT_ERROR(store_watch_get(s, a, &one), ENOENT);
-        ASSERT_ERROR(store_watch_ran(s, a, 1, 1), ENOENT);
+        ASSERT_OK(store_watch_remove(s, a, NULL));
+        ASSERT_ERROR(store_watch_remove(s, a, NULL), ENOENT);
+        ASSERT_ERROR(store_watch_get(s, a, &one, NULL), ENOENT);
+        ASSERT_ERROR(store_watch_ran(s, a, 1, 1, NULL), ENOENT);
         StoreCounts c;
-        ASSERT_OK(store_counts(s, &c));
+        ASSERT_OK(store_counts(s, &c, NULL));
         ASSERT_EQ(c.watches, 1);
         store_free(s);
         test_rm_rf(dir);
@@ -212,18 +211,18 @@ TEST(embeddings)
 
         for (size_t i = 0; i < ELEMENTSOF(v); i++)
                 v[i] = (float)i * 0.25f - 100.0f;
-        ASSERT_ERROR(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n), ENOENT);
-        ASSERT_OK(store_embedding_put(s, "mnv2-abc", "mid+late", md5, v, ELEMENTSOF(v)));
-        ASSERT_OK(store_embedding_put(s, "mnv2-abc", "mid+late", md5, v, ELEMENTSOF(v)));
-        ASSERT_OK(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n));
+        ASSERT_ERROR(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n, NULL), ENOENT);
+        ASSERT_OK(store_embedding_put(s, "mnv2-abc", "mid+late", md5, v, ELEMENTSOF(v), NULL));
+        ASSERT_OK(store_embedding_put(s, "mnv2-abc", "mid+late", md5, v, ELEMENTSOF(v), NULL));
+        ASSERT_OK(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n, NULL));
         ASSERT_EQ(n, ELEMENTSOF(v));
         ASSERT_TRUE(memcmp(got, v, sizeof v) == 0);
         free(got);
-        ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", "nothex", v, 4), EINVAL);
-        ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", md5, v, 0), EINVAL);
-        ASSERT_OK(store_embedding_put(s, "other", "x", md5, v, 4));
-        ASSERT_EQ(store_embedding_prune(s, "mnv2-abc"), 1);
-        ASSERT_ERROR(store_embedding_get(s, "other", "x", md5, &got, &n), ENOENT);
+        ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", "nothex", v, 4, NULL), EINVAL);
+        ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", md5, v, 0, NULL), EINVAL);
+        ASSERT_OK(store_embedding_put(s, "other", "x", md5, v, 4, NULL));
+        ASSERT_EQ(store_embedding_prune(s, "mnv2-abc", NULL), 1);
+        ASSERT_ERROR(store_embedding_get(s, "other", "x", md5, &got, &n, NULL), ENOENT);
         store_free(s);
         test_rm_rf(dir);
 }

@@ -44,7 +44,7 @@ TEST(create_from_nothing)
         ASSERT_EQ(st.st_mode & 0777, 0700);
         ASSERT_EQ(stat(path, &st), 0);
         ASSERT_EQ(st.st_mode & 0077, 0);
-        ASSERT_OK(store_check_integrity(s));
+        ASSERT_OK(store_check_integrity(s, NULL));
         store_free(s);
 
         ASSERT_EQ(raw_i64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
@@ -59,7 +59,7 @@ TEST(create_from_nothing)
 
         /* reopening an up-to-date file changes nothing */
         ASSERT_OK(store_open(path, &s, NULL));
-        ASSERT_OK(store_check_integrity(s));
+        ASSERT_OK(store_check_integrity(s, NULL));
         store_free(s);
         test_rm_rf(dir);
 }
@@ -76,9 +76,9 @@ TEST(migrate_from_each_older_version)
                         /* data written by the old schema must come through */
                         uint64_t gen;
                         test_upsert(s, 42);
-                        ASSERT_OK(store_sync_begin(s, &gen));
-                        ASSERT_OK(store_label_seen(s, 42, LABEL_SOURCE_UPVOTE, gen));
-                        ASSERT_OK(store_image_ok(s, "0123456789abcdef0123456789abcdef", 42, 1000));
+                        ASSERT_OK(store_sync_begin(s, &gen, NULL));
+                        ASSERT_OK(store_label_seen(s, 42, LABEL_SOURCE_UPVOTE, gen, NULL));
+                        ASSERT_OK(store_image_ok(s, "0123456789abcdef0123456789abcdef", 42, 1000, NULL));
                 }
                 store_free(s);
                 ASSERT_EQ(raw_i64(path, "PRAGMA user_version"), from);
@@ -86,26 +86,26 @@ TEST(migrate_from_each_older_version)
                 if (store_open(path, &s, &err) < 0)
                         TEST_FAIL("migrating from %u: %s", from, err.message);
                 ASSERT_EQ(raw_i64(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-                ASSERT_OK(store_check_integrity(s));
+                ASSERT_OK(store_check_integrity(s, NULL));
                 if (from >= 1) {
                         int v;
-                        ASSERT_OK(store_post_label(s, 42, &v, NULL));
+                        ASSERT_OK(store_post_label(s, 42, &v, NULL, NULL));
                         ASSERT_EQ(v, 1);
                         ASSERT_TRUE(store_image_is_ok(s, "0123456789abcdef0123456789abcdef"));
                 } else
                         test_upsert(s, 42);
                 /* the newest tables work */
                 uint64_t id;
-                ASSERT_OK(store_outbox_add(s, 42, 1, 1, &id));
-                ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &id));
+                ASSERT_OK(store_outbox_add(s, 42, 1, 1, &id, NULL));
+                ASSERT_OK(store_watch_add(s, "wolf", 0.8, 10, &id, NULL));
                 StoreModel m = {.state = STORE_MODEL_INSTALLED,
                                 .trigger = "manual",
                                 .towers = "both",
                                 .info = "{}",
                                 .auc = 0.8};
                 StoreLabelled l = {.post_id = 42, .label = 1};
-                ASSERT_OK(store_model_add(s, &m, &l, 1, &id));
-                ASSERT_OK(store_model_installed(s, &id));
+                ASSERT_OK(store_model_add(s, &m, &l, 1, &id, NULL));
+                ASSERT_OK(store_model_installed(s, &id, NULL));
                 store_free(s);
                 test_rm_rf(dir);
         }
@@ -162,10 +162,10 @@ static void corrupt_and_open(size_t from_eighth)
         _cleanup_free_ char *dir = NULL, *path = NULL, *data = NULL;
         Error err = {};
         Store *s = test_store(&dir, &path);
-        ASSERT_OK(store_begin(s));
+        ASSERT_OK(store_begin(s, NULL));
         for (uint64_t id = 1; id <= 600; id++)
                 test_upsert(s, id);
-        ASSERT_OK(store_commit(s));
+        ASSERT_OK(store_commit(s, NULL));
         store_free(s);
         raw_exec(path, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE");
 
@@ -179,8 +179,9 @@ static void corrupt_and_open(size_t from_eighth)
 
         int r = store_open(path, &s, &err);
         if (r >= 0) {
-                r = store_check_integrity(s);
-                fprintf(stderr, "  integrity check: %s\n", store_error(s));
+                Error check = {};
+                r = store_check_integrity(s, &check);
+                fprintf(stderr, "  integrity check: %s\n", check.message);
                 store_free(s);
         } else
                 fprintf(stderr, "  open: %s\n", err.message);
@@ -200,38 +201,39 @@ TEST(batch_rollback_keeps_earlier_commits)
         Store *s = test_store(&dir, NULL);
         uint64_t gen;
 
-        ASSERT_OK(store_sync_begin(s, &gen));
-        ASSERT_OK(store_begin(s));
+        ASSERT_OK(store_sync_begin(s, &gen, NULL));
+        ASSERT_OK(store_begin(s, NULL));
         test_upsert(s, 1);
-        ASSERT_OK(store_label_seen(s, 1, LABEL_SOURCE_FAVOURITE, gen));
-        ASSERT_OK(store_commit(s));
+        ASSERT_OK(store_label_seen(s, 1, LABEL_SOURCE_FAVOURITE, gen, NULL));
+        ASSERT_OK(store_commit(s, NULL));
 
-        ASSERT_OK(store_begin(s));
-        ASSERT_ERROR(store_begin(s), EBUSY);
+        ASSERT_OK(store_begin(s, NULL));
+        ASSERT_ERROR(store_begin(s, NULL), EBUSY);
         test_upsert(s, 2);
-        ASSERT_OK(store_label_seen(s, 2, LABEL_SOURCE_FAVOURITE, gen));
+        ASSERT_OK(store_label_seen(s, 2, LABEL_SOURCE_FAVOURITE, gen, NULL));
         /* a malformed post in the page: the whole page is rolled back */
         _cleanup_post_free_ Post *bad = test_post(3);
         free(bad->md5);
         bad->md5 = strdup("../../etc/passwd00000000000000000");
-        ASSERT_ERROR(store_post_upsert(s, bad), EINVAL);
-        ASSERT_TRUE(strlen(store_error(s)) > 0);
+        Error bad_error = {};
+        ASSERT_ERROR(store_post_upsert(s, bad, &bad_error), EINVAL);
+        ASSERT_TRUE(strlen(bad_error.message) > 0);
         /* a label for a post that was never stored */
-        ASSERT_ERROR(store_label_seen(s, 999, LABEL_SOURCE_UPVOTE, gen), ENOENT);
-        ASSERT_OK(store_rollback(s));
-        ASSERT_OK(store_rollback(s));
+        ASSERT_ERROR(store_label_seen(s, 999, LABEL_SOURCE_UPVOTE, gen, NULL), ENOENT);
+        ASSERT_OK(store_rollback(s, NULL));
+        ASSERT_OK(store_rollback(s, NULL));
 
         ASSERT_TRUE(store_post_exists(s, 1));
         ASSERT_FALSE(store_post_exists(s, 2));
         ASSERT_FALSE(store_post_exists(s, 3));
         StoreCounts c;
-        ASSERT_OK(store_counts(s, &c));
+        ASSERT_OK(store_counts(s, &c, NULL));
         ASSERT_EQ(c.liked, 1);
         ASSERT_EQ(c.posts, 1);
-        ASSERT_OK(store_check_integrity(s));
+        ASSERT_OK(store_check_integrity(s, NULL));
 
         /* a batch left open when the store is freed (a crash) is not committed */
-        ASSERT_OK(store_begin(s));
+        ASSERT_OK(store_begin(s, NULL));
         test_upsert(s, 4);
         store_free(s);
         _cleanup_free_ char *path = NULL;
@@ -249,17 +251,17 @@ TEST(state)
         Store *s = test_store(&dir, NULL);
         uint64_t u;
 
-        ASSERT_ERROR(store_state_get(s, "cursor.fav", &v), ENOENT);
-        ASSERT_OK(store_state_set(s, "cursor.fav", "b12345"));
-        ASSERT_OK(store_state_get(s, "cursor.fav", &v));
+        ASSERT_ERROR(store_state_get(s, "cursor.fav", &v, NULL), ENOENT);
+        ASSERT_OK(store_state_set(s, "cursor.fav", "b12345", NULL));
+        ASSERT_OK(store_state_get(s, "cursor.fav", &v, NULL));
         ASSERT_STREQ(v, "b12345");
-        ASSERT_OK(store_state_set_u64(s, "n", UINT64_C(18446744073709551615)));
-        ASSERT_OK(store_state_get_u64(s, "n", &u));
+        ASSERT_OK(store_state_set_u64(s, "n", UINT64_C(18446744073709551615), NULL));
+        ASSERT_OK(store_state_get_u64(s, "n", &u, NULL));
         ASSERT_EQ(u == UINT64_MAX, 1);
-        ASSERT_ERROR(store_state_get_u64(s, "cursor.fav", &u), EINVAL);
-        ASSERT_OK(store_state_set(s, "cursor.fav", NULL));
-        ASSERT_ERROR(store_state_get(s, "cursor.fav", &v), ENOENT);
-        ASSERT_ERROR(store_state_set(s, "", "x"), EINVAL);
+        ASSERT_ERROR(store_state_get_u64(s, "cursor.fav", &u, NULL), EINVAL);
+        ASSERT_OK(store_state_set(s, "cursor.fav", NULL, NULL));
+        ASSERT_ERROR(store_state_get(s, "cursor.fav", &v, NULL), ENOENT);
+        ASSERT_ERROR(store_state_set(s, "", "x", NULL), EINVAL);
         store_free(s);
         test_rm_rf(dir);
 }
@@ -291,12 +293,14 @@ TEST(full_disk_names_the_folder)
         sqlite3_finalize(st);
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA max_page_count = %" PRId64, pages);
-        ASSERT_OK(store_exec(s, sql));
-        ASSERT_ERROR(store_exec(s, "CREATE TABLE filler(x); INSERT INTO filler VALUES (zeroblob(1000000))"),
+        ASSERT_OK(store_exec(s, NULL, sql));
+        Error full = {};
+        ASSERT_ERROR(store_exec(s, &full,
+                                "CREATE TABLE filler(x); INSERT INTO filler VALUES (zeroblob(1000000))"),
                      ENOSPC);
-        ASSERT_TRUE(strstr(store_error(s), "no space left in ") != NULL);
-        ASSERT_TRUE(strstr(store_error(s), folder) != NULL);
-        ASSERT_TRUE(strstr(store_error(s), "/fluff.db") == NULL); /* the folder, not the file */
+        ASSERT_TRUE(strstr(full.message, "no space left in ") != NULL);
+        ASSERT_TRUE(strstr(full.message, folder) != NULL);
+        ASSERT_TRUE(strstr(full.message, "/fluff.db") == NULL); /* the folder, not the file */
         store_free(s);
         test_rm_rf(dir);
 }

@@ -38,7 +38,7 @@ static void add_post(Store *st, uint64_t id, const char *md5)
         Post p = {.id = id, .rating = 's', .width = 100, .height = 100};
         p.md5 = (char *)md5;
         p.ext = (char *)"jpg";
-        ASSERT_OK(store_post_upsert(st, &p));
+        ASSERT_OK(store_post_upsert(st, &p, NULL));
 }
 
 /* A real crop of the configured size where a prediction run keeps it. */
@@ -102,7 +102,7 @@ TEST(vote_record)
         /* Logged out: nothing is recorded. */
         ASSERT_ERROR(vote_record(ctx, outbox, 8, 1, &e), ENOKEY);
         ASSERT_TRUE(strstr(e.message, "Not logged in") == e.message);
-        ASSERT_ERROR(store_post_label(ctx->store, 8, &label, NULL), ENOENT);
+        ASSERT_ERROR(store_post_label(ctx->store, 8, &label, NULL, NULL), ENOENT);
 
         ASSERT_OK(session_set(&ctx->session, "someone", "key"));
         e = (Error){};
@@ -115,10 +115,10 @@ TEST(vote_record)
         ASSERT_TRUE(ctx->config->like_favourites);
         seen = (Seen){};
         ASSERT_OK(vote_record(ctx, outbox, 8, 1, NULL));
-        ASSERT_OK(store_post_label(ctx->store, 8, &label, NULL));
+        ASSERT_OK(store_post_label(ctx->store, 8, &label, NULL, NULL));
         ASSERT_EQ(label, 1);
         ASSERT_OK(store_outbox_due(ctx->store, now_usec(CLOCK_REALTIME) + 3600 * USEC_PER_SEC, 0, &due,
-                                   &n_due));
+                                   &n_due, NULL));
         ASSERT_TRUE(find_entry(due, n_due, 8, 1) != NULL);
         ASSERT_EQ(find_entry(due, n_due, 8, 1)->favourite, 1);
         ASSERT_EQ(seen.outbox, 1u);
@@ -130,10 +130,10 @@ TEST(vote_record)
         /* A dislike of a predicted post: its crop moves into the dataset,
          * the run points at it, and embedding is asked for once. */
         crop = write_prediction_crop(ctx);
-        ASSERT_OK(store_prediction_run_new(ctx->store, "canine", &run));
+        ASSERT_OK(store_prediction_run_new(ctx->store, "canine", &run, NULL));
         row = (PredictionRow){
                 .post_id = 7, .score = 0.8, .label = 1, .top_tags = (char *)"", .image_path = crop};
-        ASSERT_OK(store_prediction_add(ctx->store, run, 0, &row));
+        ASSERT_OK(store_prediction_add(ctx->store, run, 0, &row, NULL));
         seen = (Seen){};
         ASSERT_OK(vote_record(ctx, outbox, 7, -1, NULL));
         ASSERT_EQ(seen.images, 1u);
@@ -141,7 +141,7 @@ TEST(vote_record)
         ASSERT_OK(image_check_crop(dst, ctx->config->image_size));
         ASSERT_TRUE(stat(crop, &st) < 0 && errno == ENOENT);
         ASSERT_TRUE(store_image_is_ok(ctx->store, MD5_PREDICTED));
-        ASSERT_OK(store_prediction_list(ctx->store, run, &tags, &rows, &n));
+        ASSERT_OK(store_prediction_list(ctx->store, run, &tags, &rows, &n, NULL));
         ASSERT_EQ(n, (size_t)1);
         ASSERT_STREQ(rows[0].image_path, dst);
         prediction_row_array_free(rows, n);
@@ -154,7 +154,7 @@ TEST(vote_record)
         ASSERT_OK(vote_record(ctx, outbox, 8, 0, NULL));
         ASSERT_EQ(seen.images, 0u);
         ASSERT_OK(store_outbox_due(ctx->store, now_usec(CLOCK_REALTIME) + 3600 * USEC_PER_SEC, 0, &due,
-                                   &n_due));
+                                   &n_due, NULL));
         ASSERT_TRUE(find_entry(due, n_due, 8, 0) != NULL);
         ASSERT_EQ(find_entry(due, n_due, 8, 0)->favourite, -1);
         ASSERT_TRUE(find_entry(due, n_due, 7, -1) != NULL);

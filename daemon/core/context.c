@@ -45,7 +45,7 @@ static int context_load_state(Context *c)
         if (r < 0)
                 return log_error_errno(r, "%s", error_message(&error, r));
         c->counts.store = c->store;
-        (void)store_counts(c->store, &c->counts.now);
+        (void)store_counts(c->store, &c->counts.now, NULL);
 
         e621_config_init(&ec);
         ec.site = c->config->site;

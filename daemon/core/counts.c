@@ -6,11 +6,12 @@
 void counts_refresh(Counts *c)
 {
         StoreCounts n;
+        Error db = {};
         int r;
 
-        r = store_counts(c->store, &n);
+        r = store_counts(c->store, &n, &db);
         if (r < 0) {
-                log_debug_errno(r, "Failed to count the dataset, ignoring: %s", store_error(c->store));
+                log_debug_errno(r, "Failed to count the dataset, ignoring: %s", error_message(&db, r));
                 return;
         }
         if (memcmp(&n, &c->now, sizeof(n)) == 0)

@@ -23,12 +23,13 @@ int method_list_models(sd_bus_message *m, void *userdata, sd_bus_error *error)
         Store *st = s->f.ctx->store;
         StoreModel *list = NULL;
         size_t n = 0;
+        Error db = {};
         int r;
 
-        r = store_model_list(st, &list, &n);
+        r = store_model_list(st, &list, &n, &db);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read the model history: %s",
-                                               store_error(st));
+                                               error_message(&db, r));
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(tttsssstttdss)");
@@ -124,11 +125,12 @@ int method_refresh_info(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         BusServer *s = userdata;
         _cleanup_free_ char *info = NULL;
+        Error db = {};
         int r;
 
-        r = refresh_info_json(s->f.ctx->store, s->f.ctx->config, s->f.taste->installed_id, &info);
+        r = refresh_info_json(s->f.ctx->store, s->f.ctx->config, s->f.taste->installed_id, &info, &db);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read what ran by itself: %s",
-                                               store_error(s->f.ctx->store));
+                                               error_message(&db, r));
         return sd_bus_reply_method_return(m, "s", info);
 }

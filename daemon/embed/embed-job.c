@@ -84,12 +84,12 @@ static int batch_run(void *userdata)
 
 static void embed_step(EmbedJob *e);
 
-static int batch_store(EmbedJob *e, EmbedBatch *b)
+static int batch_store(EmbedJob *e, EmbedBatch *b, Error *error)
 {
         Store *st = e->embed->store;
         int r;
 
-        r = store_begin(st);
+        r = store_begin(st, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < b->n; i++) {
@@ -98,7 +98,7 @@ static int batch_store(EmbedJob *e, EmbedBatch *b)
                         /* The crop vanished from disk: the next sync fetches it again. */
                         log_warning("The image %s is gone from disk; the next sync fetches it again.",
                                     b->md5[i]);
-                        r = store_image_forget(st, b->md5[i]);
+                        r = store_image_forget(st, b->md5[i], error);
                         if (r < 0)
                                 break;
                         e->forgotten++;
@@ -107,7 +107,7 @@ static int batch_store(EmbedJob *e, EmbedBatch *b)
                 if (b->status[i] < 0) {
                         log_warning_errno(b->status[i], "Failed to embed image %s, not trying it again: %m",
                                           b->md5[i]);
-                        r = store_embedding_failed(st, e->id, b->md5[i], b->status[i]);
+                        r = store_embedding_failed(st, e->id, b->md5[i], b->status[i], error);
                         if (r < 0)
                                 break;
                         e->failed++;
@@ -117,7 +117,8 @@ static int batch_store(EmbedJob *e, EmbedBatch *b)
                 for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
                         const BackboneFeatureInfo *fi = backbone_feature_info(f);
                         r = store_embedding_put(st, e->id, fi->name, b->md5[i],
-                                                b->embed_out + i * BACKBONE_EMBED_DIM + fi->offset, fi->dim);
+                                                b->embed_out + i * BACKBONE_EMBED_DIM + fi->offset, fi->dim,
+                                                error);
                         if (r < 0)
                                 break;
                 }
@@ -126,10 +127,10 @@ static int batch_store(EmbedJob *e, EmbedBatch *b)
                 e->computed++;
         }
         if (r < 0) {
-                (void)store_rollback(st);
+                (void)store_rollback(st, NULL);
                 return r;
         }
-        return store_commit(st);
+        return store_commit(st, error);
 }
 
 static void on_batch_done(void *userdata, int r)
@@ -149,10 +150,10 @@ static void on_batch_done(void *userdata, int r)
                         embed_finish(e, -ENOMEM, "Out of memory while embedding images.");
                         return;
                 }
-        r = batch_store(e, b);
+        Error db = {};
+        r = batch_store(e, b, &db);
         if (r < 0) {
-                embed_finish(e, r, "Failed to store embeddings in the database: %s",
-                             store_error(e->embed->store));
+                embed_finish(e, r, "Failed to store embeddings in the database: %s", error_message(&db, r));
                 return;
         }
         e->done += b->n;
@@ -202,11 +203,12 @@ static void embed_step(EmbedJob *e)
         char **md5 = NULL;
         EmbedBatch *b;
         size_t n;
+        Error db = {};
         int r;
 
-        r = store_embedding_missing(e->embed->store, e->id, done_set, EMBED_BATCH, &md5, &n);
+        r = store_embedding_missing(e->embed->store, e->id, done_set, EMBED_BATCH, &md5, &n, &db);
         if (r < 0) {
-                embed_finish(e, r, "Failed to list the images to embed: %s", store_error(e->embed->store));
+                embed_finish(e, r, "Failed to list the images to embed: %s", error_message(&db, r));
                 return;
         }
         if (n == 0) {
@@ -237,10 +239,10 @@ static int embed_start(Job *j)
         int r;
 
         /* Left by a run that was still going when another backbone came in. */
-        r = store_embedding_prune(e->embed->store, e->id);
+        r = store_embedding_prune(e->embed->store, e->id, NULL);
         if (r > 0)
                 log_info("Dropped %d embeddings of an earlier backbone.", r);
-        r = store_embedding_counts(e->embed->store, e->id, done_set, NULL, &e->total);
+        r = store_embedding_counts(e->embed->store, e->id, done_set, NULL, &e->total, NULL);
         if (r < 0)
                 return r;
         (void)job_set_phase(j, "embedding", "Embedding images");
@@ -308,7 +310,7 @@ void embed_refresh_embedded(Embed *embed)
         uint64_t n = 0;
 
         if (bb->current &&
-            store_embedding_counts(embed->store, backbone_service_id(bb), done_set, &n, NULL) < 0)
+            store_embedding_counts(embed->store, backbone_service_id(bb), done_set, &n, NULL, NULL) < 0)
                 return;
         if (n == bb->embedded)
                 return;

@@ -114,12 +114,13 @@ static void on_imported(void *userdata, int r)
         if (running && !streq(old_id, backbone_service_id(bb)))
                 job_cancel(running);
         /* Embeddings of other weights can never be used again. */
-        r = store_embedding_prune(embed->store, backbone_service_id(bb));
+        Error db = {};
+        r = store_embedding_prune(embed->store, backbone_service_id(bb), &db);
         if (r > 0)
                 log_info("Dropped %d embeddings of an earlier backbone.", r);
         else if (r < 0)
                 log_warning_errno(r, "Failed to drop embeddings of an earlier backbone, ignoring: %s",
-                                  store_error(embed->store));
+                                  error_message(&db, r));
         bb->embedded = UINT64_MAX; /* force the announcement */
         embed_refresh_embedded(embed);
         events_emit(embed->events, EVENT_BACKBONE_CHANGED, NULL);

@@ -75,7 +75,7 @@ int job_new(JobRunner *runner, const JobOps *ops, void *data, Job **ret)
         j->id = ++runner->next_job_id;
         if (runner->store) {
                 /* a lost write only risks an id used again after a restart */
-                int k = store_state_set_u64(runner->store, STATE_LAST_JOB_ID, j->id);
+                int k = store_state_set_u64(runner->store, STATE_LAST_JOB_ID, j->id, NULL);
                 if (k < 0)
                         log_debug_errno(k, "Failed to remember job id %" PRIu64 ", ignoring: %m", j->id);
         }
@@ -324,7 +324,7 @@ int job_runner_new(sd_event *event, Events *events, const Session *session, cons
 int job_runner_persist_ids(JobRunner *r, Store *store)
 {
         uint64_t last = 0;
-        int k = store_state_get_u64(store, STATE_LAST_JOB_ID, &last);
+        int k = store_state_get_u64(store, STATE_LAST_JOB_ID, &last, NULL);
         if (k < 0 && k != -ENOENT)
                 return k;
         r->store = store;

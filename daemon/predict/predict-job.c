@@ -88,12 +88,12 @@ static void delete_previous(void *userdata)
         Store *st = p->pr.store;
         uint64_t run;
 
-        if (store_prediction_latest_run(st, &run) < 0)
+        if (store_prediction_latest_run(st, &run, NULL) < 0)
                 return;
         _cleanup_free_ char *tags = NULL;
         PredictionRow *rows = NULL;
         size_t n = 0;
-        if (store_prediction_list(st, run, &tags, &rows, &n) < 0)
+        if (store_prediction_list(st, run, &tags, &rows, &n, NULL) < 0)
                 return;
         for (size_t i = 0; i < n; i++) {
                 if (!predict_path_is_ours(p->dir, rows[i].image_path))
@@ -106,26 +106,26 @@ static void delete_previous(void *userdata)
 }
 
 /* On the loop: the run goes into the store, the old runs out. */
-static int store_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint64_t *ret_run)
+static int record_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint64_t *ret_run, Error *error)
 {
         Store *st = p->pr.store;
         uint64_t run;
         int r;
 
         for (size_t i = 0; i < s->n; i++) {
-                r = store_post_upsert(st, s->posts[i]);
+                r = store_post_upsert(st, s->posts[i], error);
                 if (r < 0)
                         return r;
         }
-        r = store_prediction_run_new(st, p->tags, &run);
+        r = store_prediction_run_new(st, p->tags, &run, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < s->n; i++) {
-                r = store_prediction_add(st, run, (unsigned)i, &rows[i]);
+                r = store_prediction_add(st, run, (unsigned)i, &rows[i], error);
                 if (r < 0)
                         return r;
         }
-        r = store_prediction_prune(st, run);
+        r = store_prediction_prune(st, run, error);
         if (r < 0)
                 return r;
         *ret_run = run;
@@ -156,9 +156,10 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 likes += like;
         }
         qsort(rows, s->n, sizeof(PredictionRow), predict_row_compare);
-        r = store_run(p, s, rows, &run);
+        Error db = {};
+        r = record_run(p, s, rows, &run, &db);
         if (r < 0)
-                return predict_finish(p, r, "Failed to store the predictions: %s", store_error(p->pr.store));
+                return predict_finish(p, r, "Failed to store the predictions: %s", error_message(&db, r));
         s->keep_crops = true;
         /* No NewPredictions: the user sees these in the terminal, and a
          * 320-post run must not flood the desktop (watches announce). */

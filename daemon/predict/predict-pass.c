@@ -132,9 +132,10 @@ int predict_blacklist_load(Store *store, Blacklist **ret)
         Blacklist *b;
         int r;
 
-        r = store_blacklist_get(store, &rules);
+        Error db = {};
+        r = store_blacklist_get(store, &rules, &db);
         if (r < 0)
-                return log_error_errno(r, "Failed to read the blacklist: %s", store_error(store));
+                return log_error_errno(r, "Failed to read the blacklist: %s", error_message(&db, r));
         text = strdup("");
         for (size_t i = 0; text && rules && rules[i]; i++) {
                 char *t;
@@ -252,7 +253,7 @@ static bool want_post(PredictPass *p, const Post *q)
         /* In the dataset or voted on (a cleared vote too), or voted on the
          * site since the last sync: the user has seen it. */
         if (q->own_vote != 0 || q->is_favorited ||
-            store_post_label(p->pr.store, q->id, &label, &conflict) >= 0) {
+            store_post_label(p->pr.store, q->id, &label, &conflict, NULL) >= 0) {
                 p->stats.dropped_known++;
                 return false;
         }

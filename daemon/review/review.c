@@ -10,11 +10,12 @@ int review_list(Context *ctx, const TasteService *taste, unsigned count, Predict
         /* The current model's threshold: the scores may be older, but it is
          * the line the next prediction will draw. */
         double threshold = taste->model ? taste->model->threshold : 0.5;
+        Error db = {};
         int r;
 
-        r = store_review_list(ctx->store, threshold, count, ret_rows, ret_n);
+        r = store_review_list(ctx->store, threshold, count, ret_rows, ret_n, &db);
         if (r < 0)
                 return error_setf(error, r, "Failed to read the predictions to review: %s",
-                                  store_error(ctx->store));
+                                  error_message(&db, r));
         return 0;
 }

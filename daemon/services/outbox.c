@@ -54,7 +54,7 @@ static void outbox_load_last_error(Outbox *o)
 {
         Store *s = o->store;
 
-        if (store_state_get(s, STATE_LAST_ERROR, &o->last_error) < 0)
+        if (store_state_get(s, STATE_LAST_ERROR, &o->last_error, NULL) < 0)
                 o->last_error = NULL;
         /* stored by an older fluffd that kept a site's raw text: repaired, or
          * the OutboxLastError property (and status) could never be sent */
@@ -65,7 +65,7 @@ static void outbox_load_last_error(Outbox *o)
                         o->last_error = clean;
                 }
         }
-        if (store_state_get_u64(s, STATE_LAST_ERROR_POST, &o->last_error_post) < 0)
+        if (store_state_get_u64(s, STATE_LAST_ERROR_POST, &o->last_error_post, NULL) < 0)
                 o->last_error_post = 0;
 }
 
@@ -124,24 +124,27 @@ static void outbox_set_last_error(Outbox *o, uint64_t post_id, const char *error
         free(o->last_error);
         o->last_error = copy;
         o->last_error_post = error ? post_id : 0;
-        r = store_state_set(s, STATE_LAST_ERROR, copy);
+        Error db = {};
+        r = store_state_set(s, STATE_LAST_ERROR, copy, &db);
         if (r >= 0)
-                r = error ? store_state_set_u64(s, STATE_LAST_ERROR_POST, post_id)
-                          : store_state_set(s, STATE_LAST_ERROR_POST, NULL);
+                r = error ? store_state_set_u64(s, STATE_LAST_ERROR_POST, post_id, &db)
+                          : store_state_set(s, STATE_LAST_ERROR_POST, NULL, &db);
         if (r < 0)
-                log_debug_errno(r, "Failed to keep the outbox's last error, ignoring: %s", store_error(s));
+                log_debug_errno(r, "Failed to keep the outbox's last error, ignoring: %s",
+                                error_message(&db, r));
 }
 
 static void outbox_set_in_flight(Outbox *o, uint64_t entry_id)
 {
         Store *s = o->store;
+        Error db = {};
         int r;
 
-        r = entry_id ? store_state_set_u64(s, STATE_IN_FLIGHT, entry_id)
-                     : store_state_set(s, STATE_IN_FLIGHT, NULL);
+        r = entry_id ? store_state_set_u64(s, STATE_IN_FLIGHT, entry_id, &db)
+                     : store_state_set(s, STATE_IN_FLIGHT, NULL, &db);
         if (r < 0)
                 /* Without the mark a kill may resend the entry: harmless, see outbox.h. */
-                log_debug_errno(r, "Failed to mark the vote in flight, ignoring: %s", store_error(s));
+                log_debug_errno(r, "Failed to mark the vote in flight, ignoring: %s", error_message(&db, r));
 }
 
 static void outbox_changed(Outbox *o)
@@ -155,14 +158,15 @@ static void outbox_done(Outbox *o)
         Store *s = o->store;
         int r;
 
-        r = store_outbox_mark_sent(s, o->entry.id);
+        Error db = {};
+        r = store_outbox_mark_sent(s, o->entry.id, &db);
         if (r == -ENOENT)
                 /* A newer vote on the post replaced it meanwhile; that one goes next. */
                 log_debug("Vote %" PRIu64 " was replaced while it was being sent.", o->entry.id);
         else if (r < 0)
                 /* The site has it; resending it later is harmless. */
                 log_warning_errno(r, "Failed to record vote %" PRIu64 " as sent, it will be sent again: %s",
-                                  o->entry.id, store_error(s));
+                                  o->entry.id, error_message(&db, r));
         else
                 log_info("Sent the %s of post %" PRIu64 " to the site.",
                          o->entry.score > 0   ? "like"
@@ -210,13 +214,14 @@ static void outbox_failed(Outbox *o, int error, const char *message)
                 log_notice("Sending the vote on post %" PRIu64 " failed, retrying in %" PRIu64 " s: %s",
                            o->entry.post_id, (next - now_usec(CLOCK_REALTIME)) / USEC_PER_SEC,
                            message ?: strerror(-error));
-        r = store_outbox_mark_failed(s, o->entry.id, text ?: "unknown error", permanent, next);
+        Error db = {};
+        r = store_outbox_mark_failed(s, o->entry.id, text ?: "unknown error", permanent, next, &db);
         if (r == -ENOENT)
                 /* A newer vote on the post replaced it meanwhile: its failure no longer matters. */
                 log_debug("Vote %" PRIu64 " was replaced while it was being sent.", o->entry.id);
         else if (r < 0)
                 log_warning_errno(r, "Failed to record the failed vote %" PRIu64 ": %s", o->entry.id,
-                                  store_error(s));
+                                  error_message(&db, r));
         if (r != -ENOENT)
                 outbox_set_last_error(o, o->entry.post_id, text ?: "unknown error");
         outbox_set_in_flight(o, 0);
@@ -353,15 +358,16 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static void outbox_arm(Outbox *o)
 {
         uint64_t when;
+        Error db = {};
         int r;
 
-        r = store_outbox_next_due(o->store, &when);
+        r = store_outbox_next_due(o->store, &when, &db);
         if (r == -ENOENT) {
                 (void)sd_event_source_set_enabled(o->timer, SD_EVENT_OFF);
                 return;
         }
         if (r < 0) {
-                log_warning_errno(r, "Failed to read the vote outbox: %s", store_error(o->store));
+                log_warning_errno(r, "Failed to read the vote outbox: %s", error_message(&db, r));
                 return;
         }
         if (!o->timer) {
@@ -385,13 +391,14 @@ static void outbox_send_next(Outbox *o)
         OutboxEntry *due = NULL;
         uint64_t in_flight = 0;
         size_t n = 0;
+        Error db = {};
         int r;
 
         if (o->request || !session_logged_in(o->session))
                 return;
-        r = store_outbox_due(o->store, now_usec(CLOCK_REALTIME), 1, &due, &n);
+        r = store_outbox_due(o->store, now_usec(CLOCK_REALTIME), 1, &due, &n, &db);
         if (r < 0) {
-                log_warning_errno(r, "Failed to read the vote outbox: %s", store_error(o->store));
+                log_warning_errno(r, "Failed to read the vote outbox: %s", error_message(&db, r));
                 return;
         }
         if (n == 0) {
@@ -402,8 +409,8 @@ static void outbox_send_next(Outbox *o)
         o->entry = due[0];
         free(due); /* the entry's last_error moved into o->entry */
         o->step = STEP_VOTE;
-        o->verify =
-                store_state_get_u64(o->store, STATE_IN_FLIGHT, &in_flight) >= 0 && in_flight == o->entry.id;
+        o->verify = store_state_get_u64(o->store, STATE_IN_FLIGHT, &in_flight, NULL) >= 0 &&
+                    in_flight == o->entry.id;
         outbox_set_in_flight(o, o->entry.id);
         r = outbox_start_step(o);
         if (r < 0)

@@ -33,7 +33,7 @@ SyncMode sync_mode_from_string(const char *s)
 static uint64_t state_u64(Store *store, const char *key)
 {
         uint64_t v = 0;
-        (void)store_state_get_u64(store, key, &v);
+        (void)store_state_get_u64(store, key, &v, NULL);
         return v;
 }
 
@@ -56,14 +56,18 @@ static const char *result_string(int r)
 /* The record is what status shows: a failure to write it costs only that. */
 static void set(Store *store, const char *key, const char *value)
 {
-        if (store_state_set(store, key, value) < 0)
-                log_debug("Failed to record %s, ignoring: %s", key, store_error(store));
+        Error db = {};
+        int r = store_state_set(store, key, value, &db);
+        if (r < 0)
+                log_debug("Failed to record %s, ignoring: %s", key, error_message(&db, r));
 }
 
 static void set_u64(Store *store, const char *key, uint64_t value)
 {
-        if (store_state_set_u64(store, key, value) < 0)
-                log_debug("Failed to record %s, ignoring: %s", key, store_error(store));
+        Error db = {};
+        int r = store_state_set_u64(store, key, value, &db);
+        if (r < 0)
+                log_debug("Failed to record %s, ignoring: %s", key, error_message(&db, r));
 }
 
 void refresh_record_sync(Store *store, SyncMode mode, bool automatic, int r, const char *message)
@@ -93,18 +97,19 @@ void refresh_record_train(Store *store, bool automatic, int r, const char *messa
                 set(store, "refresh.auto_train_running", NULL);
 }
 
-int refresh_retrain_check(Store *store, const Config *config, uint64_t installed_id, RetrainCheck *ret)
+int refresh_retrain_check(Store *store, const Config *config, uint64_t installed_id, RetrainCheck *ret,
+                          Error *error)
 {
         RetrainCheck c = {.need_changes = config->retrain_changes};
         int r;
 
         if (installed_id != 0) {
-                r = store_model_labels_changed(store, installed_id, &c.changed, &c.base);
+                r = store_model_labels_changed(store, installed_id, &c.changed, &c.base, error);
                 if (r < 0)
                         return r;
         } else {
                 StoreCounts counts;
-                r = store_counts(store, &counts);
+                r = store_counts(store, &counts, error);
                 if (r < 0)
                         return r;
                 c.changed = counts.liked + counts.disliked;
@@ -114,7 +119,7 @@ int refresh_retrain_check(Store *store, const Config *config, uint64_t installed
         c.due = c.changed > 0 &&
                 (c.changed >= c.need_changes || (c.need_fraction > 0 && c.changed >= c.need_fraction));
         _cleanup_free_ char *running = NULL;
-        c.interrupted = store_state_get(store, "refresh.auto_train_running", &running) >= 0;
+        c.interrupted = store_state_get(store, "refresh.auto_train_running", &running, NULL) >= 0;
         *ret = c;
         return 0;
 }
@@ -127,10 +132,10 @@ static json_object *json_usec(uint64_t usec)
 static json_object *json_state_string(Store *store, const char *key)
 {
         _cleanup_free_ char *v = NULL;
-        return store_state_get(store, key, &v) >= 0 ? json_object_new_string(v) : NULL;
+        return store_state_get(store, key, &v, NULL) >= 0 ? json_object_new_string(v) : NULL;
 }
 
-int refresh_info_json(Store *store, const Config *config, uint64_t installed_id, char **ret)
+int refresh_info_json(Store *store, const Config *config, uint64_t installed_id, char **ret, Error *error)
 {
         json_object *o = json_object_new_object(), *sync = json_object_new_object(),
                     *train = json_object_new_object(), *retrain = json_object_new_object(),
@@ -166,7 +171,7 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         json_object_object_add(o, "train", train);
         train = NULL;
 
-        r = refresh_retrain_check(store, config, installed_id, &c);
+        r = refresh_retrain_check(store, config, installed_id, &c, error);
         if (r < 0)
                 goto fail;
         json_object_object_add(retrain, "installed_model",
@@ -185,7 +190,7 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         retrain = NULL;
 
         uint64_t now = now_usec(CLOCK_REALTIME), window = (uint64_t)FEEDBACK_DAYS * 86400 * USEC_PER_SEC;
-        r = store_feedback(store, now > window ? now - window : 0, &f);
+        r = store_feedback(store, now > window ? now - window : 0, &f, NULL);
         if (r < 0)
                 goto fail;
         json_object_object_add(feedback, "days", json_object_new_int(FEEDBACK_DAYS));

@@ -21,7 +21,7 @@ static double installed_auc(Store *store)
         uint64_t id;
         double auc = NAN;
 
-        if (store_model_installed(store, &id) >= 0 && store_model_get(store, id, &cur) >= 0)
+        if (store_model_installed(store, &id, NULL) >= 0 && store_model_get(store, id, &cur, NULL) >= 0)
                 auc = cur.auc;
         store_model_done(&cur);
         return auc;
@@ -32,19 +32,24 @@ static unsigned prune(TasteService *t, Store *store, unsigned keep)
         _cleanup_free_ uint64_t *ids = NULL;
         size_t n = 0;
         unsigned pruned = 0;
+        Error db = {};
+        int r;
 
-        if (store_model_expired(store, keep, &ids, &n) < 0) {
-                log_warning("Failed to list old models, ignoring: %s", store_error(store));
+        r = store_model_expired(store, keep, &ids, &n, &db);
+        if (r < 0) {
+                log_warning("Failed to list old models, ignoring: %s", error_message(&db, r));
                 return 0;
         }
         for (size_t i = 0; i < n; i++) {
+                Error rm = {};
                 /* the record first: a file without one is cleaned at the next start */
-                if (store_model_remove(store, ids[i]) < 0) {
+                r = store_model_remove(store, ids[i], &rm);
+                if (r < 0) {
                         log_warning("Failed to forget model %" PRIu64 ", ignoring: %s", ids[i],
-                                    store_error(store));
+                                    error_message(&rm, r));
                         continue;
                 }
-                int r = model_history_remove(t->models_dir, ids[i]);
+                r = model_history_remove(t->models_dir, ids[i]);
                 if (r < 0)
                         log_warning_errno(r, "Failed to delete the file of model %" PRIu64 ", ignoring: %m",
                                           ids[i]);
@@ -62,10 +67,11 @@ static int install_model(TasteService *t, Store *store, uint64_t id, Model **mod
         r = model_history_install(t->models_dir, id);
         if (r < 0)
                 return error_setf(e, r, "Failed to install model %" PRIu64 ": %s", id, strerror(-r));
-        r = store_model_install(store, id);
+        Error db = {};
+        r = store_model_install(store, id, &db);
         if (r < 0)
                 return error_setf(e, r, "Failed to record model %" PRIu64 " as installed: %s", id,
-                                  store_error(store));
+                                  error_message(&db, r));
         r = taste_service_replace(t, *model);
         if (r < 0)
                 return error_set_errno(e, r);
@@ -109,12 +115,13 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
                 .auc = model->metrics.roc_auc,
                 .info = info,
         };
-        r = store_model_add(store, &rec, o->dataset, o->n_dataset, &id);
+        Error db = {};
+        r = store_model_add(store, &rec, o->dataset, o->n_dataset, &id, &db);
         if (r < 0)
-                return error_setf(e, r, "Failed to record the new model: %s", store_error(store));
+                return error_setf(e, r, "Failed to record the new model: %s", error_message(&db, r));
         r = model_history_adopt(t->models_dir, new_path, id);
         if (r < 0) {
-                (void)store_model_remove(store, id);
+                (void)store_model_remove(store, id, NULL);
                 return error_setf(e, r, "Failed to keep the new model's file: %s", strerror(-r));
         }
         res.id = id;
@@ -136,16 +143,17 @@ int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
         _cleanup_free_ char *path = NULL;
         Error error = {};
         StoreModel rec = {};
+        Error db = {};
         int r;
 
-        r = store_model_get(store, id, &rec);
+        r = store_model_get(store, id, &rec, &db);
         store_model_done(&rec);
         if (r == -ENOENT)
                 return error_setf(
                         e, r, "There is no model %" PRIu64 " in the history; see \"fluffctl model list\".",
                         id);
         if (r < 0)
-                return error_setf(e, r, "Failed to read the model history: %s", store_error(store));
+                return error_setf(e, r, "Failed to read the model history: %s", error_message(&db, r));
         r = model_history_path(t->models_dir, id, &path);
         if (r < 0)
                 return error_set_errno(e, r);
@@ -158,7 +166,8 @@ int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)
 
 int taste_history_remove(TasteService *t, Store *store, uint64_t id, Error *e)
 {
-        int r = store_model_remove(store, id);
+        Error db = {};
+        int r = store_model_remove(store, id, &db);
         if (r == -EBUSY)
                 return error_setf(e, r,
                                   "Model %" PRIu64 " is the installed one; install another first "
@@ -167,7 +176,7 @@ int taste_history_remove(TasteService *t, Store *store, uint64_t id, Error *e)
         if (r == -ENOENT)
                 return error_setf(e, r, "There is no model %" PRIu64 " in the history.", id);
         if (r < 0)
-                return error_setf(e, r, "Failed to forget model %" PRIu64 ": %s", id, store_error(store));
+                return error_setf(e, r, "Failed to forget model %" PRIu64 ": %s", id, error_message(&db, r));
         r = model_history_remove(t->models_dir, id);
         if (r < 0)
                 return error_setf(e, r, "Failed to delete the file of model %" PRIu64 ": %s", id,
@@ -195,7 +204,7 @@ static int adopt_installed(TasteService *t, Store *store)
                 return r;
         /* its own dataset is not known: the current one is the best guess,
          * so an upgrade does not retrain at once */
-        r = store_dataset_list(store, &ds, &n);
+        r = store_dataset_list(store, &ds, &n, NULL);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
@@ -210,7 +219,7 @@ static int adopt_installed(TasteService *t, Store *store)
                           .n_neg = n - n_pos,
                           .auc = t->model->metrics.roc_auc,
                           .info = info};
-        r = store_model_add(store, &rec, ds, n, &id);
+        r = store_model_add(store, &rec, ds, n, &id, NULL);
         if (r < 0)
                 return r;
         r = model_history_path(t->models_dir, id, &path);
@@ -221,9 +230,9 @@ static int adopt_installed(TasteService *t, Store *store)
         if (r >= 0)
                 r = model_history_adopt(t->models_dir, fresh, id);
         if (r >= 0)
-                r = store_model_install(store, id);
+                r = store_model_install(store, id, NULL);
         if (r < 0) {
-                (void)store_model_remove(store, id);
+                (void)store_model_remove(store, id, NULL);
                 return r;
         }
         t->installed_id = id;
@@ -239,7 +248,7 @@ int taste_history_reconcile(TasteService *t, Store *store)
         uint64_t installed = 0;
         int r;
 
-        r = store_model_list(store, &list, &n);
+        r = store_model_list(store, &list, &n, NULL);
         if (r < 0)
                 return r;
         r = model_history_scan(t->models_dir, &on_disk, &n_disk);
@@ -257,7 +266,7 @@ int taste_history_reconcile(TasteService *t, Store *store)
                         have = have || on_disk[k] == list[i].id;
                 if (!have && list[i].state != STORE_MODEL_INSTALLED) {
                         log_info("Model %" PRIu64 " has no file any more; forgetting it.", list[i].id);
-                        (void)store_model_remove(store, list[i].id);
+                        (void)store_model_remove(store, list[i].id, NULL);
                         continue;
                 }
                 keep[n_keep++] = list[i].id;
@@ -270,11 +279,11 @@ int taste_history_reconcile(TasteService *t, Store *store)
                 log_info("Removed %d unfinished model files of a stopped training.", r);
 
         uint64_t recorded = 0;
-        (void)store_model_installed(store, &recorded);
+        (void)store_model_installed(store, &recorded, NULL);
         if (installed != 0 && installed != recorded) {
                 /* the rename happened, the store update did not */
                 log_info("Model %" PRIu64 " is the installed file; recording it so.", installed);
-                r = store_model_install(store, installed);
+                r = store_model_install(store, installed, NULL);
                 if (r < 0)
                         goto out;
                 recorded = installed;

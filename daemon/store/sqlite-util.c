@@ -43,17 +43,7 @@ int sqlite_to_errno(int rc)
         }
 }
 
-int store_set_error(Store *s, int r, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(s->error, sizeof s->error, fmt, ap);
-        va_end(ap);
-        log_debug("store: %s", s->error);
-        return r;
-}
-
-int store_sql_error(Store *s, int rc, const char *what)
+int store_sql_error(Store *s, Error *error, int rc, const char *what)
 {
         int r = sqlite_to_errno(rc);
         if (r == 0)
@@ -63,29 +53,29 @@ int store_sql_error(Store *s, int rc, const char *what)
                  * name the folder, so the user knows what to clear. */
                 const char *slash = strrchr(s->path, '/');
                 int dir_len = slash ? (int)(slash - s->path) : (int)strlen(s->path);
-                return store_set_error(s, r, "%s: no space left in %.*s (%s)", what, dir_len, s->path,
-                                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                return error_setf(error, r, "%s: no space left in %.*s (%s)", what, dir_len, s->path,
+                                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         }
-        return store_set_error(s, r, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        return error_setf(error, r, "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
-int store_exec(Store *s, const char *sql)
+int store_exec(Store *s, Error *error, const char *sql)
 {
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
-                return store_sql_error(s, rc, "Failed to run a statement");
+                return store_sql_error(s, error, rc, "Failed to run a statement");
         return 0;
 }
 
-int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret)
+int store_prepare(Store *s, Error *error, const char *sql, sqlite3_stmt **ret)
 {
         int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
         if (rc != SQLITE_OK)
-                return store_sql_error(s, rc, "Failed to prepare a statement");
+                return store_sql_error(s, error, rc, "Failed to prepare a statement");
         return 0;
 }
 
-static int bind_va(Store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
+static int bind_va(Store *s, Error *error, sqlite3_stmt *st, const char *fmt, va_list ap)
 {
         int i = 1, rc = SQLITE_OK;
 
@@ -116,87 +106,87 @@ static int bind_va(Store *s, sqlite3_stmt *st, const char *fmt, va_list ap)
                         rc = sqlite3_bind_null(st, i);
                         break;
                 default:
-                        return store_set_error(s, -EINVAL, "Unknown bind format '%c'", *f);
+                        return error_setf(error, -EINVAL, "Unknown bind format '%c'", *f);
                 }
         }
         if (rc != SQLITE_OK)
-                return store_sql_error(s, rc, "Failed to bind a value");
+                return store_sql_error(s, error, rc, "Failed to bind a value");
         return 0;
 }
 
-int store_bind(Store *s, sqlite3_stmt *st, const char *fmt, ...)
+int store_bind(Store *s, Error *error, sqlite3_stmt *st, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        int r = bind_va(s, st, fmt, ap);
+        int r = bind_va(s, error, st, fmt, ap);
         va_end(ap);
         return r;
 }
 
-static int query_va(Store *s, sqlite3_stmt **ret, const char *sql, const char *fmt, va_list ap)
+static int query_va(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt, va_list ap)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = store_prepare(s, sql, &st);
+        r = store_prepare(s, error, sql, &st);
         if (r < 0)
                 return r;
-        r = bind_va(s, st, fmt, ap);
+        r = bind_va(s, error, st, fmt, ap);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(st);
         return 0;
 }
 
-int store_query(Store *s, sqlite3_stmt **ret, const char *sql, const char *fmt, ...)
+int store_query(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        int r = query_va(s, ret, sql, fmt, ap);
+        int r = query_va(s, error, ret, sql, fmt, ap);
         va_end(ap);
         return r;
 }
 
-int store_step(Store *s, sqlite3_stmt *st)
+int store_step(Store *s, Error *error, sqlite3_stmt *st)
 {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 return 1;
         if (rc == SQLITE_DONE)
                 return 0;
-        return store_sql_error(s, rc, "Failed to run a statement");
+        return store_sql_error(s, error, rc, "Failed to run a statement");
 }
 
-int store_run(Store *s, const char *sql, const char *fmt, ...)
+int store_run(Store *s, Error *error, const char *sql, const char *fmt, ...)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = query_va(s, &st, sql, fmt, ap);
+        r = query_va(s, error, &st, sql, fmt, ap);
         va_end(ap);
         if (r < 0)
                 return r;
         do
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         while (r > 0);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db);
 }
 
-int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ...)
+int store_query_i64(Store *s, Error *error, int64_t *ret, const char *sql, const char *fmt, ...)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = query_va(s, &st, sql, fmt, ap);
+        r = query_va(s, error, &st, sql, fmt, ap);
         va_end(ap);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         if (r == 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)
@@ -205,22 +195,28 @@ int store_query_i64(Store *s, int64_t *ret, const char *sql, const char *fmt, ..
         return 0;
 }
 
-int store_savepoint(Store *s)
+int store_savepoint(Store *s, Error *error)
 {
-        return store_exec(s, "SAVEPOINT store_op");
+        return store_exec(s, error, "SAVEPOINT store_op");
 }
 
-int store_savepoint_end(Store *s, int r)
+int store_savepoint_end(Store *s, Error *error, int r)
 {
         if (r >= 0) {
-                int k = store_exec(s, "RELEASE store_op");
+                int k = store_exec(s, error, "RELEASE store_op");
                 return k < 0 ? k : r;
         }
-        /* keep the first error's message: it says what went wrong */
-        char saved[sizeof s->error];
-        memcpy(saved, s->error, sizeof saved);
+        /* error keeps the first failure's message: it says what went wrong */
         (void)sqlite3_exec(s->db, "ROLLBACK TO store_op; RELEASE store_op", NULL, NULL, NULL);
-        memcpy(s->error, saved, sizeof saved);
+        return r;
+}
+
+int store_post_missing(Store *s, Error *error, int r, const Error *cause, uint64_t post_id)
+{
+        if (r == -EINVAL && !store_post_exists(s, post_id))
+                return error_setf(error, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
+        if (r < 0)
+                return error_setf(error, r, "%s", error_message(cause, r));
         return r;
 }
 

@@ -5,14 +5,14 @@
 #include "store-internal.h"
 
 int store_embedding_missing(Store *s, const char *backbone, const char *done_set, size_t limit, char ***ret,
-                            size_t *ret_n)
+                            size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_strv_free_ char **l = NULL;
         size_t n = 0;
         int r;
 
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT md5 FROM images i WHERE i.state = 'ok' AND NOT EXISTS ("
                         " SELECT 1 FROM embeddings e WHERE e.backbone = ? AND e.md5 = i.md5"
                         "  AND e.feature_set IN (?, '" STORE_EMBEDDING_FAILED "'))"
@@ -20,7 +20,7 @@ int store_embedding_missing(Store *s, const char *backbone, const char *done_set
                         "tti", backbone, done_set, (int64_t)limit);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 char *md5 = store_column_strdup(st, 0);
                 if (!md5)
                         return -ENOMEM;
@@ -37,17 +37,17 @@ int store_embedding_missing(Store *s, const char *backbone, const char *done_set
 }
 
 int store_embedding_counts(Store *s, const char *backbone, const char *done_set, uint64_t *ret_done,
-                           uint64_t *ret_missing)
+                           uint64_t *ret_missing, Error *error)
 {
         int64_t done, missing;
         int r;
 
-        r = store_query_i64(s, &done,
+        r = store_query_i64(s, error, &done,
                             "SELECT count(*) FROM embeddings e JOIN images i ON i.md5 = e.md5"
                             " WHERE i.state = 'ok' AND e.backbone = ? AND e.feature_set = ?",
                             "tt", backbone, done_set);
         if (r >= 0)
-                r = store_query_i64(s, &missing,
+                r = store_query_i64(s, error, &missing,
                                     "SELECT count(*) FROM images i WHERE i.state = 'ok' AND NOT EXISTS ("
                                     " SELECT 1 FROM embeddings e WHERE e.backbone = ? AND e.md5 = i.md5"
                                     "  AND e.feature_set IN (?, '" STORE_EMBEDDING_FAILED "'))",
@@ -61,8 +61,8 @@ int store_embedding_counts(Store *s, const char *backbone, const char *done_set,
         return 0;
 }
 
-int store_embedding_failed(Store *s, const char *backbone, const char *md5, int error)
+int store_embedding_failed(Store *s, const char *backbone, const char *md5, int errno_failed, Error *error)
 {
-        float e = (float)error;
-        return store_embedding_put(s, backbone, STORE_EMBEDDING_FAILED, md5, &e, 1);
+        float e = (float)errno_failed;
+        return store_embedding_put(s, backbone, STORE_EMBEDDING_FAILED, md5, &e, 1, error);
 }

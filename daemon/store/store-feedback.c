@@ -8,21 +8,21 @@
 #include "store-internal.h"
 
 /* Called by store_prediction_add() for every row it keeps. */
-int store_feedback_record(Store *s, uint64_t run_id, const PredictionRow *row)
+int store_feedback_record(Store *s, Error *error, uint64_t run_id, const PredictionRow *row)
 {
         int64_t watch = 0;
         int r;
 
         if (row->label != 1 && row->label != -1)
                 return 0; /* not a prediction the record can judge */
-        r = store_query_i64(s, &watch, "SELECT watch_id IS NOT NULL FROM prediction_runs WHERE id = ?", "u",
-                            run_id);
+        r = store_query_i64(s, error, &watch,
+                            "SELECT watch_id IS NOT NULL FROM prediction_runs WHERE id = ?", "u", run_id);
         if (r < 0)
                 return r;
         /* The latest showing is the one a vote answers. The installed model
          * (if the history knows it) is remembered with it. */
         r = store_run(
-                s,
+                s, error,
                 "INSERT INTO announcements (post_id, source, run_id, score, label, model_id, announced_at)"
                 " VALUES (?, ?, ?, ?, ?, (SELECT id FROM models WHERE state = 'installed'), ?)"
                 " ON CONFLICT (post_id) DO UPDATE SET source = excluded.source, run_id = excluded.run_id,"
@@ -33,21 +33,21 @@ int store_feedback_record(Store *s, uint64_t run_id, const PredictionRow *row)
         return r < 0 ? r : 0;
 }
 
-int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret)
+int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r;
 
         /* announced as a like: everything a watch announced (above its
          * threshold), and what Predict labelled a like */
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT COUNT(*),"
                         "  COALESCE(SUM(l.value = 1), 0), COALESCE(SUM(l.value = -1), 0)"
                         " FROM announcements a LEFT JOIN post_labels l ON l.post_id = a.post_id"
                         " WHERE a.announced_at >= ? AND (a.source = 'watch' OR a.label = 1)",
                         "u", since_usec);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         StoreFeedback f = {
@@ -61,17 +61,19 @@ int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret)
         return 0;
 }
 
-int store_feedback_get(Store *s, uint64_t post_id, double *ret_score, int *ret_label, char **ret_source)
+int store_feedback_get(Store *s, uint64_t post_id, double *ret_score, int *ret_label, char **ret_source,
+                       Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_query(s, &st, "SELECT score, label, source FROM announcements WHERE post_id = ?", "u",
+        int r = store_query(s, error, &st,
+                            "SELECT score, label, source FROM announcements WHERE post_id = ?", "u",
                             post_id);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         if (r == 0)
-                return store_set_error(s, -ENOENT, "post %" PRIu64 " was never announced", post_id);
+                return error_setf(error, -ENOENT, "post %" PRIu64 " was never announced", post_id);
         if (ret_source) {
                 char *src = store_column_strdup(st, 2);
                 if (!src)

@@ -45,41 +45,42 @@ void store_model_array_free(StoreModel *a, size_t n)
 }
 
 /* The installed model, if any, becomes previous. */
-static int uninstall_current(Store *s)
+static int uninstall_current(Store *s, Error *error)
 {
-        int r = store_run(s, "UPDATE models SET state = 'previous' WHERE state = 'installed'", NULL);
+        int r = store_run(s, error, "UPDATE models SET state = 'previous' WHERE state = 'installed'", NULL);
         return r < 0 ? r : 0;
 }
 
-static int add_labels(Store *s, uint64_t id, const StoreLabelled *dataset, size_t n)
+static int add_labels(Store *s, Error *error, uint64_t id, const StoreLabelled *dataset, size_t n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, "INSERT INTO model_labels (model_id, post_id, label) VALUES (?, ?, ?)",
-                              &st);
+        int r = store_prepare(s, error,
+                              "INSERT INTO model_labels (model_id, post_id, label) VALUES (?, ?, ?)", &st);
 
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 if (dataset[i].label != 1 && dataset[i].label != -1)
-                        return store_set_error(s, -EINVAL, "a dataset label is +1 or -1");
+                        return error_setf(error, -EINVAL, "a dataset label is +1 or -1");
                 (void)sqlite3_reset(st);
-                r = store_bind(s, st, "uui", id, dataset[i].post_id, (int64_t)dataset[i].label);
+                r = store_bind(s, error, st, "uui", id, dataset[i].post_id, (int64_t)dataset[i].label);
                 if (r >= 0)
-                        r = store_step(s, st);
+                        r = store_step(s, error, st);
         }
         return r < 0 ? r : 0;
 }
 
-static int model_add(Store *s, const StoreModel *m, const StoreLabelled *dataset, size_t n, uint64_t *ret_id)
+static int model_add(Store *s, Error *error, const StoreModel *m, const StoreLabelled *dataset, size_t n,
+                     uint64_t *ret_id)
 {
         uint64_t now = store_now(), id;
         int r;
 
         if (m->state == STORE_MODEL_INSTALLED) {
-                r = uninstall_current(s);
+                r = uninstall_current(s, error);
                 if (r < 0)
                         return r;
         }
         r = store_run(
-                s,
+                s, error,
                 "INSERT INTO models (created_at, state, installed_at, reason, trigger, towers, backbone,"
                 " n_labels, n_pos, n_neg, auc, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 "ututtttuuudt", m->created_usec ? m->created_usec : now,
@@ -89,7 +90,7 @@ static int model_add(Store *s, const StoreModel *m, const StoreLabelled *dataset
         if (r < 0)
                 return r;
         id = (uint64_t)sqlite3_last_insert_rowid(s->db);
-        r = add_labels(s, id, dataset, n);
+        r = add_labels(s, error, id, dataset, n);
         if (r < 0)
                 return r;
         if (ret_id)
@@ -98,19 +99,19 @@ static int model_add(Store *s, const StoreModel *m, const StoreLabelled *dataset
 }
 
 int store_model_add(Store *s, const StoreModel *m, const StoreLabelled *dataset, size_t n_dataset,
-                    uint64_t *ret_id)
+                    uint64_t *ret_id, Error *error)
 {
         int r;
 
         if (!m || m->state < 0 || m->state >= _STORE_MODEL_STATE_MAX || isempty(m->trigger) ||
             isempty(m->towers) || !m->info || (n_dataset > 0 && !dataset))
-                return store_set_error(s, -EINVAL, "a model needs a state, a trigger, towers and its info");
+                return error_setf(error, -EINVAL, "a model needs a state, a trigger, towers and its info");
         if ((m->state == STORE_MODEL_ASIDE) != !isempty(m->reason))
-                return store_set_error(s, -EINVAL, "a model kept aside needs a reason, and only that one");
-        r = store_savepoint(s);
+                return error_setf(error, -EINVAL, "a model kept aside needs a reason, and only that one");
+        r = store_savepoint(s, error);
         if (r < 0)
                 return r;
-        return store_savepoint_end(s, model_add(s, m, dataset, n_dataset, ret_id));
+        return store_savepoint_end(s, error, model_add(s, error, m, dataset, n_dataset, ret_id));
 }
 
 #define MODEL_COLUMNS                                                                                       \
@@ -142,17 +143,17 @@ static int model_read(sqlite3_stmt *st, StoreModel *ret)
         return 0;
 }
 
-int store_model_list(Store *s, StoreModel **ret, size_t *ret_n)
+int store_model_list(Store *s, StoreModel **ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         StoreModel *a = NULL;
         size_t n = 0;
         int r;
 
-        r = store_prepare(s, "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC", &st);
+        r = store_prepare(s, error, "SELECT " MODEL_COLUMNS " FROM models ORDER BY id DESC", &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 StoreModel *b = reallocarray(a, n + 1, sizeof *a);
                 if (!b) {
                         r = -ENOMEM;
@@ -173,81 +174,81 @@ int store_model_list(Store *s, StoreModel **ret, size_t *ret_n)
         return 0;
 }
 
-int store_model_get(Store *s, uint64_t id, StoreModel *ret)
+int store_model_get(Store *s, uint64_t id, StoreModel *ret, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_query(s, &st, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?", "u", id);
+        int r = store_query(s, error, &st, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?", "u", id);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         if (r == 0)
-                return store_set_error(s, -ENOENT, "no model %" PRIu64 " in the history", id);
+                return error_setf(error, -ENOENT, "no model %" PRIu64 " in the history", id);
         return model_read(st, ret);
 }
 
-int store_model_installed(Store *s, uint64_t *ret_id)
+int store_model_installed(Store *s, uint64_t *ret_id, Error *error)
 {
         int64_t v;
-        int r = store_query_i64(s, &v, "SELECT id FROM models WHERE state = 'installed'", NULL);
+        int r = store_query_i64(s, error, &v, "SELECT id FROM models WHERE state = 'installed'", NULL);
         if (r == -ENOENT)
-                return store_set_error(s, r, "no model is installed");
+                return error_setf(error, r, "no model is installed");
         if (r < 0)
                 return r;
         *ret_id = (uint64_t)v;
         return 0;
 }
 
-static int model_install(Store *s, uint64_t id)
+static int model_install(Store *s, Error *error, uint64_t id)
 {
-        int r = uninstall_current(s);
+        int r = uninstall_current(s, error);
         if (r < 0)
                 return r;
-        r = store_run(s,
+        r = store_run(s, error,
                       "UPDATE models SET state = 'installed', installed_at = ?, reason = NULL WHERE id = ?",
                       "uu", store_now(), id);
         if (r == 0)
-                return store_set_error(s, -ENOENT, "no model %" PRIu64 " in the history", id);
+                return error_setf(error, -ENOENT, "no model %" PRIu64 " in the history", id);
         return r < 0 ? r : 0;
 }
 
-int store_model_install(Store *s, uint64_t id)
+int store_model_install(Store *s, uint64_t id, Error *error)
 {
-        int r = store_savepoint(s);
+        int r = store_savepoint(s, error);
         if (r < 0)
                 return r;
-        return store_savepoint_end(s, model_install(s, id));
+        return store_savepoint_end(s, error, model_install(s, error, id));
 }
 
-int store_model_remove(Store *s, uint64_t id)
+int store_model_remove(Store *s, uint64_t id, Error *error)
 {
         int64_t installed;
-        int r = store_query_i64(s, &installed, "SELECT state = 'installed' FROM models WHERE id = ?", "u",
-                                id);
+        int r = store_query_i64(s, error, &installed, "SELECT state = 'installed' FROM models WHERE id = ?",
+                                "u", id);
         if (r == -ENOENT)
-                return store_set_error(s, r, "no model %" PRIu64 " in the history", id);
+                return error_setf(error, r, "no model %" PRIu64 " in the history", id);
         if (r < 0)
                 return r;
         if (installed)
-                return store_set_error(s, -EBUSY, "model %" PRIu64 " is the installed one", id);
-        r = store_run(s, "DELETE FROM models WHERE id = ?", "u", id);
+                return error_setf(error, -EBUSY, "model %" PRIu64 " is the installed one", id);
+        r = store_run(s, error, "DELETE FROM models WHERE id = ?", "u", id);
         return r < 0 ? r : 0;
 }
 
-int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n)
+int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ uint64_t *a = NULL;
         size_t n = 0;
         int r;
 
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT id FROM models WHERE state <> 'installed' AND id NOT IN"
                         " (SELECT id FROM models ORDER BY id DESC LIMIT ?) ORDER BY id",
                         "i", (int64_t)MIN(keep, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 uint64_t *b = reallocarray(a, n + 1, sizeof *a);
                 if (!b)
                         return -ENOMEM;
@@ -263,28 +264,29 @@ int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n)
         return 0;
 }
 
-int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base)
+int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base,
+                               Error *error)
 {
         int64_t exists, added, removed, base;
         int r;
 
-        r = store_query_i64(s, &exists, "SELECT 1 FROM models WHERE id = ?", "u", id);
+        r = store_query_i64(s, error, &exists, "SELECT 1 FROM models WHERE id = ?", "u", id);
         if (r == -ENOENT)
-                return store_set_error(s, r, "no model %" PRIu64 " in the history", id);
+                return error_setf(error, r, "no model %" PRIu64 " in the history", id);
         /* new or relabelled posts, then posts no longer in the dataset */
         if (r >= 0)
-                r = store_query_i64(s, &added,
+                r = store_query_i64(s, error, &added,
                                     "SELECT COUNT(*) FROM (SELECT post_id, label FROM dataset"
                                     " EXCEPT SELECT post_id, label FROM model_labels WHERE model_id = ?)",
                                     "u", id);
         if (r >= 0)
-                r = store_query_i64(s, &removed,
+                r = store_query_i64(s, error, &removed,
                                     "SELECT COUNT(*) FROM model_labels m WHERE m.model_id = ?"
                                     " AND NOT EXISTS (SELECT 1 FROM dataset d WHERE d.post_id = m.post_id)",
                                     "u", id);
         if (r >= 0)
-                r = store_query_i64(s, &base, "SELECT COUNT(*) FROM model_labels WHERE model_id = ?", "u",
-                                    id);
+                r = store_query_i64(s, error, &base, "SELECT COUNT(*) FROM model_labels WHERE model_id = ?",
+                                    "u", id);
         if (r < 0)
                 return r;
         *ret_changed = (uint64_t)(added + removed);

@@ -9,7 +9,8 @@ void image_needed_array_free(ImageNeeded *a, size_t n)
         free(a);
 }
 
-int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded **ret, size_t *ret_n)
+int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded **ret, size_t *ret_n,
+                        Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         ImageNeeded *a = NULL;
@@ -19,7 +20,7 @@ int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded
         /* "An image on disk is never downloaded again": a row in state ok
          * ends the story; a permanent failure too; a transient one waits for
          * the next generation and gives up after STORE_IMAGE_MAX_ATTEMPTS. */
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT p.id, p.md5, p.image_url FROM dataset d JOIN posts p ON p.id = d.post_id"
                         " WHERE p.md5 IS NOT NULL AND p.image_url IS NOT NULL"
                         "  AND NOT EXISTS (SELECT 1 FROM images i WHERE i.md5 = p.md5 AND"
@@ -29,7 +30,7 @@ int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded
                         limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : (int64_t)-1);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 r = STORE_ROWS_GROW(a, n, cap, 64);
                 if (r < 0)
                         break;
@@ -52,12 +53,12 @@ int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded
         return 0;
 }
 
-int store_image_ok(Store *s, const char *md5, uint64_t post_id, uint64_t size)
+int store_image_ok(Store *s, const char *md5, uint64_t post_id, uint64_t size, Error *error)
 {
         if (!is_hex_digest(md5, 32))
-                return store_set_error(s, -EINVAL, "not an md5");
+                return error_setf(error, -EINVAL, "not an md5");
         int r = store_run(
-                s,
+                s, error,
                 "INSERT INTO images (md5, post_id, state, reason, transient, size, attempts, generation,"
                 "  updated_at) VALUES (?, ?, 'ok', NULL, 0, ?, 1, 0, ?)"
                 " ON CONFLICT (md5) DO UPDATE SET post_id = excluded.post_id, state = 'ok', reason = NULL,"
@@ -68,13 +69,13 @@ int store_image_ok(Store *s, const char *md5, uint64_t post_id, uint64_t size)
 }
 
 int store_image_failed(Store *s, const char *md5, uint64_t post_id, const char *reason, bool transient,
-                       uint64_t generation)
+                       uint64_t generation, Error *error)
 {
         if (!is_hex_digest(md5, 32))
-                return store_set_error(s, -EINVAL, "not an md5");
+                return error_setf(error, -EINVAL, "not an md5");
         /* a crop already on disk stays: a later failure cannot unmake it */
         int r = store_run(
-                s,
+                s, error,
                 "INSERT INTO images (md5, post_id, state, reason, transient, attempts, generation,"
                 "  updated_at) VALUES (?, ?, 'failed', ?, ?, 1, ?, ?)"
                 " ON CONFLICT (md5) DO UPDATE SET post_id = excluded.post_id, state = 'failed',"
@@ -86,11 +87,11 @@ int store_image_failed(Store *s, const char *md5, uint64_t post_id, const char *
         return r < 0 ? r : 0;
 }
 
-int store_image_forget(Store *s, const char *md5)
+int store_image_forget(Store *s, const char *md5, Error *error)
 {
         if (!is_hex_digest(md5, 32))
-                return store_set_error(s, -EINVAL, "not an md5");
-        int r = store_run(s, "DELETE FROM images WHERE md5 = ?", "t", md5);
+                return error_setf(error, -EINVAL, "not an md5");
+        int r = store_run(s, error, "DELETE FROM images WHERE md5 = ?", "t", md5);
         return r < 0 ? r : 0;
 }
 
@@ -98,11 +99,11 @@ bool store_image_is_ok(Store *s, const char *md5)
 {
         int64_t one;
         return is_hex_digest(md5, 32) &&
-               store_query_i64(s, &one, "SELECT 1 FROM images WHERE md5 = ? AND state = 'ok'", "t", md5) >=
-                       0;
+               store_query_i64(s, NULL, &one, "SELECT 1 FROM images WHERE md5 = ? AND state = 'ok'", "t",
+                               md5) >= 0;
 }
 
-int store_images_verify(Store *s, const char *images_dir)
+int store_images_verify(Store *s, const char *images_dir, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_strv_free_ char **gone = NULL;
@@ -110,10 +111,10 @@ int store_images_verify(Store *s, const char *images_dir)
 
         if (isempty(images_dir))
                 return -EINVAL;
-        r = store_prepare(s, "SELECT md5 FROM images WHERE state = 'ok'", &st);
+        r = store_prepare(s, error, "SELECT md5 FROM images WHERE state = 'ok'", &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 const char *md5 = (const char *)sqlite3_column_text(st, 0);
                 _cleanup_free_ char *path = NULL;
                 if (!md5 || asprintf(&path, "%s/%s.jpg", images_dir, md5) < 0)
@@ -126,30 +127,30 @@ int store_images_verify(Store *s, const char *images_dir)
         }
         if (r < 0)
                 return r;
-        r = store_savepoint(s);
+        r = store_savepoint(s, error);
         if (r < 0)
                 return r;
         for (char **m = gone; r >= 0 && m && *m; m++, n++)
-                r = store_image_forget(s, *m);
-        r = store_savepoint_end(s, r < 0 ? r : 0);
+                r = store_image_forget(s, *m, error);
+        r = store_savepoint_end(s, error, r < 0 ? r : 0);
         return r < 0 ? r : n;
 }
 
 /* ---- blacklist ---- */
 
-int store_blacklist_set(Store *s, char *const *rules)
+int store_blacklist_set(Store *s, char *const *rules, Error *error)
 {
-        int r = store_savepoint(s);
+        int r = store_savepoint(s, error);
         if (r < 0)
                 return r;
-        r = store_run(s, "DELETE FROM blacklist", NULL);
+        r = store_run(s, error, "DELETE FROM blacklist", NULL);
         for (size_t i = 0; r >= 0 && rules && rules[i]; i++)
-                r = store_run(s, "INSERT INTO blacklist (position, rule) VALUES (?, ?)", "it", (int64_t)i,
-                              rules[i]);
-        return store_savepoint_end(s, r < 0 ? r : 0);
+                r = store_run(s, error, "INSERT INTO blacklist (position, rule) VALUES (?, ?)", "it",
+                              (int64_t)i, rules[i]);
+        return store_savepoint_end(s, error, r < 0 ? r : 0);
 }
 
-int store_blacklist_get(Store *s, char ***ret_rules)
+int store_blacklist_get(Store *s, char ***ret_rules, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
@@ -157,10 +158,10 @@ int store_blacklist_get(Store *s, char ***ret_rules)
 
         if (!l)
                 return -ENOMEM;
-        r = store_prepare(s, "SELECT rule FROM blacklist ORDER BY position", &st);
+        r = store_prepare(s, error, "SELECT rule FROM blacklist ORDER BY position", &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 char *rule = store_column_strdup(st, 0);
                 if (!rule)
                         return -ENOMEM;

@@ -22,13 +22,6 @@ static OutboxState outbox_state_from_string(const char *s)
         return _OUTBOX_STATE_INVALID;
 }
 
-static int not_found_if_no_post(Store *s, int r, uint64_t post_id)
-{
-        if (r == -EINVAL && !store_post_exists(s, post_id))
-                return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
-        return r;
-}
-
 /* ---- vote outbox ---- */
 
 void outbox_entry_array_free(OutboxEntry *a, size_t n)
@@ -38,27 +31,29 @@ void outbox_entry_array_free(OutboxEntry *a, size_t n)
         free(a);
 }
 
-int store_outbox_add(Store *s, uint64_t post_id, int score, int favourite, uint64_t *ret_id)
+int store_outbox_add(Store *s, uint64_t post_id, int score, int favourite, uint64_t *ret_id, Error *error)
 {
         uint64_t now = store_now();
+        Error e = {};
         int r;
 
         if (score < -1 || score > 1 || favourite < -1 || favourite > 1)
-                return store_set_error(s, -EINVAL, "a vote is +1, -1 or 0");
-        r = store_savepoint(s);
+                return error_setf(error, -EINVAL, "a vote is +1, -1 or 0");
+        r = store_savepoint(s, error);
         if (r < 0)
                 return r;
         /* only the latest intent goes out: an earlier one not yet sent is moot */
-        r = store_run(s, "DELETE FROM vote_outbox WHERE post_id = ? AND state = 'pending'", "u", post_id);
+        r = store_run(s, &e, "DELETE FROM vote_outbox WHERE post_id = ? AND state = 'pending'", "u",
+                      post_id);
         if (r >= 0)
                 r = store_run(
-                        s,
+                        s, &e,
                         "INSERT INTO vote_outbox (post_id, score, favourite, state, next_try, created_at)"
                         " VALUES (?, ?, ?, 'pending', ?, ?)",
                         "uiiuu", post_id, (int64_t)score, (int64_t)favourite, now, now);
-        r = not_found_if_no_post(s, r, post_id);
+        r = store_post_missing(s, error, r, &e, post_id);
         uint64_t id = (uint64_t)sqlite3_last_insert_rowid(s->db);
-        r = store_savepoint_end(s, r < 0 ? r : 0);
+        r = store_savepoint_end(s, error, r < 0 ? r : 0);
         if (r < 0)
                 return r;
         if (ret_id)
@@ -66,21 +61,22 @@ int store_outbox_add(Store *s, uint64_t post_id, int score, int favourite, uint6
         return 0;
 }
 
-int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **ret, size_t *ret_n)
+int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **ret, size_t *ret_n,
+                     Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         OutboxEntry *a = NULL;
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT id, post_id, score, favourite, state, attempts, next_try, created_at,"
                         " coalesce(sent_at, 0), last_error FROM vote_outbox"
                         " WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT ?",
                         "ui", now_usec, limit > 0 ? (int64_t)MIN(limit, (size_t)INT64_MAX) : -1);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 r = STORE_ROWS_GROW(a, n, cap, 16);
                 if (r < 0)
                         break;
@@ -111,40 +107,39 @@ int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **re
         return 0;
 }
 
-int store_outbox_next_due(Store *s, uint64_t *ret_usec)
+int store_outbox_next_due(Store *s, uint64_t *ret_usec, Error *error)
 {
         int64_t v;
-        int r = store_query_i64(s, &v, "SELECT MIN(next_try) FROM vote_outbox WHERE state = 'pending'",
-                                NULL);
+        int r = store_query_i64(s, error, &v,
+                                "SELECT MIN(next_try) FROM vote_outbox WHERE state = 'pending'", NULL);
         if (r < 0)
                 return r;
         *ret_usec = (uint64_t)v;
         return 0;
 }
 
-int store_outbox_mark_sent(Store *s, uint64_t id)
+int store_outbox_mark_sent(Store *s, uint64_t id, Error *error)
 {
-        int r = store_run(s,
+        int r = store_run(s, error,
                           "UPDATE vote_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
                           " last_error = NULL WHERE id = ? AND state = 'pending'",
                           "uu", store_now(), id);
         if (r < 0)
                 return r;
-        return r == 0 ? store_set_error(s, -ENOENT, "no pending vote %" PRIu64, id) : 0;
+        return r == 0 ? error_setf(error, -ENOENT, "no pending vote %" PRIu64, id) : 0;
 }
 
-int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent,
-                             uint64_t next_try_usec)
+int store_outbox_mark_failed(Store *s, uint64_t id, const char *why, bool permanent, uint64_t next_try_usec,
+                             Error *error)
 {
         int r = store_run(
-                s,
+                s, error,
                 "UPDATE vote_outbox SET state = ?, attempts = attempts + 1, last_error = ?, next_try = ?"
                 " WHERE id = ? AND state = 'pending'",
-                "ttuu", permanent ? "failed" : "pending", error ? error : "unknown error", next_try_usec,
-                id);
+                "ttuu", permanent ? "failed" : "pending", why ? why : "unknown error", next_try_usec, id);
         if (r < 0)
                 return r;
-        return r == 0 ? store_set_error(s, -ENOENT, "no pending vote %" PRIu64, id) : 0;
+        return r == 0 ? error_setf(error, -ENOENT, "no pending vote %" PRIu64, id) : 0;
 }
 
 /* ---- prediction runs ---- */
@@ -160,9 +155,9 @@ void prediction_row_array_free(PredictionRow *a, size_t n)
         free(a);
 }
 
-int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id)
+int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id, Error *error)
 {
-        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at) VALUES (?, ?)", "tu",
+        int r = store_run(s, error, "INSERT INTO prediction_runs (tags, created_at) VALUES (?, ?)", "tu",
                           tags ? tags : "", store_now());
         if (r < 0)
                 return r;
@@ -170,21 +165,24 @@ int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id)
         return 0;
 }
 
-int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags, uint64_t *ret_run_id)
+int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags, uint64_t *ret_run_id,
+                                   Error *error)
 {
         if (watch_id == 0)
-                return store_set_error(s, -EINVAL, "a watch run needs a watch");
-        int r = store_run(s, "INSERT INTO prediction_runs (tags, created_at, watch_id) VALUES (?, ?, ?)",
-                          "tuu", tags ? tags : "", store_now(), watch_id);
+                return error_setf(error, -EINVAL, "a watch run needs a watch");
+        int r = store_run(s, error,
+                          "INSERT INTO prediction_runs (tags, created_at, watch_id) VALUES (?, ?, ?)", "tuu",
+                          tags ? tags : "", store_now(), watch_id);
         if (r < 0)
                 return r;
         *ret_run_id = (uint64_t)sqlite3_last_insert_rowid(s->db);
         return 0;
 }
 
-int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row)
+int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row, Error *error)
 {
-        int r = store_savepoint(s);
+        Error e = {};
+        int r = store_savepoint(s, error);
         if (r < 0)
                 return r;
         static const char sql[] =
@@ -197,46 +195,47 @@ int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const Predict
                 "  image = excluded.image, tags = excluded.tags, calibration = excluded.calibration,"
                 "  tags_up = excluded.tags_up, tags_down = excluded.tags_down";
         if (row->explained)
-                r = store_run(s, sql, "uuidittddddttt", run_id, row->post_id, (int64_t)rank, row->score,
+                r = store_run(s, &e, sql, "uuidittddddttt", run_id, row->post_id, (int64_t)rank, row->score,
                               (int64_t)row->label, row->top_tags, row->image_path, row->logit, row->bias,
                               row->image, row->tags, row->calibration, row->tags_up, row->tags_down);
         else /* NULLs, as the rows from before explanations */
-                r = store_run(s, sql, "uuidittnnnnnnn", run_id, row->post_id, (int64_t)rank, row->score,
+                r = store_run(s, &e, sql, "uuidittnnnnnnn", run_id, row->post_id, (int64_t)rank, row->score,
                               (int64_t)row->label, row->top_tags, row->image_path);
         if (r >= 0)
-                r = store_feedback_record(s, run_id, row);
-        r = store_savepoint_end(s, r < 0 ? r : 0);
-        return not_found_if_no_post(s, r, row->post_id);
+                r = store_feedback_record(s, &e, run_id, row);
+        r = store_savepoint_end(s, &e, r < 0 ? r : 0);
+        return store_post_missing(s, error, r, &e, row->post_id);
 }
 
-int store_prediction_latest_run(Store *s, uint64_t *ret_run_id)
+int store_prediction_latest_run(Store *s, uint64_t *ret_run_id, Error *error)
 {
         int64_t v;
-        int r = store_query_i64(s, &v, "SELECT MAX(id) FROM prediction_runs WHERE watch_id IS NULL", NULL);
+        int r = store_query_i64(s, error, &v, "SELECT MAX(id) FROM prediction_runs WHERE watch_id IS NULL",
+                                NULL);
         if (r < 0)
                 return r;
         *ret_run_id = (uint64_t)v;
         return 0;
 }
 
-int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id)
+int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id, Error *error)
 {
         int64_t v;
-        int r = store_query_i64(s, &v, "SELECT IFNULL(watch_id, 0) FROM prediction_runs WHERE id = ?", "u",
-                                run_id);
+        int r = store_query_i64(s, error, &v, "SELECT IFNULL(watch_id, 0) FROM prediction_runs WHERE id = ?",
+                                "u", run_id);
         if (r < 0)
                 return r;
         *ret_watch_id = (uint64_t)v;
         return 0;
 }
 
-int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, size_t *ret_n)
+int store_prediction_rows_read(Store *s, Error *error, sqlite3_stmt *st, PredictionRow **ret, size_t *ret_n)
 {
         PredictionRow *a = NULL;
         size_t n = 0, cap = 0;
         int r;
 
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 r = STORE_ROWS_GROW(a, n, cap, 32);
                 if (r < 0)
                         break;
@@ -279,7 +278,8 @@ int store_prediction_rows_read(Store *s, sqlite3_stmt *st, PredictionRow **ret, 
         return 0;
 }
 
-int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, PredictionRow **ret, size_t *ret_n)
+int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, PredictionRow **ret, size_t *ret_n,
+                          Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *run = NULL, *st = NULL;
         _cleanup_free_ char *tags = NULL;
@@ -287,9 +287,9 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         size_t n = 0;
         int r;
 
-        r = store_query(s, &run, "SELECT tags FROM prediction_runs WHERE id = ?", "u", run_id);
+        r = store_query(s, error, &run, "SELECT tags FROM prediction_runs WHERE id = ?", "u", run_id);
         if (r >= 0)
-                r = store_step(s, run);
+                r = store_step(s, error, run);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -298,13 +298,13 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         if (!tags)
                 return -ENOMEM;
 
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT " PREDICTION_ROW_COLUMNS("") " FROM prediction_posts"
                                                              " WHERE run_id = ? ORDER BY rank, post_id",
                         "u", run_id);
         if (r < 0)
                 return r;
-        r = store_prediction_rows_read(s, st, &a, &n);
+        r = store_prediction_rows_read(s, error, st, &a, &n);
         if (r < 0)
                 return r;
         if (ret_tags)
@@ -314,9 +314,9 @@ int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, Prediction
         return 0;
 }
 
-int store_prediction_prune(Store *s, uint64_t keep_run_id)
+int store_prediction_prune(Store *s, uint64_t keep_run_id, Error *error)
 {
-        int r = store_run(s, "DELETE FROM prediction_runs WHERE id <> ? AND watch_id IS NULL", "u",
+        int r = store_run(s, error, "DELETE FROM prediction_runs WHERE id <> ? AND watch_id IS NULL", "u",
                           keep_run_id);
         return r < 0 ? r : 0;
 }
@@ -324,14 +324,14 @@ int store_prediction_prune(Store *s, uint64_t keep_run_id)
 bool store_prediction_in_watch_run(Store *s, uint64_t post_id)
 {
         int64_t v;
-        return store_query_i64(s, &v,
+        return store_query_i64(s, NULL, &v,
                                "SELECT 1 FROM prediction_posts p JOIN prediction_runs r ON r.id = p.run_id"
                                " WHERE p.post_id = ? AND r.watch_id IS NOT NULL LIMIT 1",
                                "u", post_id) >= 0;
 }
 
 int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size_t keep_runs, uint64_t **ret,
-                                        size_t *ret_n)
+                                        size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ uint64_t *a = NULL;
@@ -339,14 +339,14 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
         int r;
 
         r = store_query(
-                s, &st,
+                s, error, &st,
                 "SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL AND (created_at < ? OR id NOT IN"
                 " (SELECT id FROM prediction_runs WHERE watch_id IS NOT NULL ORDER BY id DESC LIMIT ?))"
                 " ORDER BY id",
                 "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 if (STORE_ROWS_GROW(a, n, cap, 16) < 0)
                         return -ENOMEM;
                 a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
@@ -358,20 +358,20 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
         return 0;
 }
 
-int store_prediction_run_delete(Store *s, uint64_t run_id)
+int store_prediction_run_delete(Store *s, uint64_t run_id, Error *error)
 {
-        int r = store_run(s, "DELETE FROM prediction_runs WHERE id = ?", "u", run_id);
+        int r = store_run(s, error, "DELETE FROM prediction_runs WHERE id = ?", "u", run_id);
         if (r < 0)
                 return r;
-        return r == 0 ? store_set_error(s, -ENOENT, "no prediction run %" PRIu64, run_id) : 0;
+        return r == 0 ? error_setf(error, -ENOENT, "no prediction run %" PRIu64, run_id) : 0;
 }
 
 bool store_prediction_image_in_use(Store *s, const char *image_path)
 {
         int64_t v;
         return image_path &&
-               store_query_i64(s, &v, "SELECT 1 FROM prediction_posts WHERE image_path = ? LIMIT 1", "t",
-                               image_path) >= 0;
+               store_query_i64(s, NULL, &v, "SELECT 1 FROM prediction_posts WHERE image_path = ? LIMIT 1",
+                               "t", image_path) >= 0;
 }
 
 /* ---- watches ---- */
@@ -383,13 +383,15 @@ void watch_array_free(Watch *a, size_t n)
         free(a);
 }
 
-int store_watch_add(Store *s, const char *tags, double threshold, unsigned max_per_run, uint64_t *ret_id)
+int store_watch_add(Store *s, const char *tags, double threshold, unsigned max_per_run, uint64_t *ret_id,
+                    Error *error)
 {
         if (isempty(tags) || !(threshold >= 0.0 && threshold <= 1.0) || max_per_run == 0)
-                return store_set_error(s, -EINVAL, "a watch needs tags, a threshold in 0..1 and a limit");
+                return error_setf(error, -EINVAL, "a watch needs tags, a threshold in 0..1 and a limit");
         int r = store_run(
-                s, "INSERT INTO watches (tags, threshold, max_per_run, created_at) VALUES (?, ?, ?, ?)",
-                "tdiu", tags, threshold, (int64_t)max_per_run, store_now());
+                s, error,
+                "INSERT INTO watches (tags, threshold, max_per_run, created_at) VALUES (?, ?, ?, ?)", "tdiu",
+                tags, threshold, (int64_t)max_per_run, store_now());
         if (r < 0)
                 return r;
         if (ret_id)
@@ -397,15 +399,16 @@ int store_watch_add(Store *s, const char *tags, double threshold, unsigned max_p
         return 0;
 }
 
-int store_watch_remove(Store *s, uint64_t id)
+int store_watch_remove(Store *s, uint64_t id, Error *error)
 {
-        int r = store_run(s, "DELETE FROM watches WHERE id = ?", "u", id);
+        int r = store_run(s, error, "DELETE FROM watches WHERE id = ?", "u", id);
         if (r < 0)
                 return r;
-        return r == 0 ? store_set_error(s, -ENOENT, "no watch %" PRIu64, id) : 0;
+        return r == 0 ? error_setf(error, -ENOENT, "no watch %" PRIu64, id) : 0;
 }
 
-static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Watch **ret, size_t *ret_n)
+static int watch_query(Store *s, Error *error, const char *where, bool by_id, uint64_t id, Watch **ret,
+                       size_t *ret_n)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *sql = NULL;
@@ -419,12 +422,12 @@ static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Wat
                      " %s ORDER BY id",
                      where) < 0)
                 return -ENOMEM;
-        r = store_prepare(s, sql, &st);
+        r = store_prepare(s, error, sql, &st);
         if (r >= 0 && by_id)
-                r = store_bind(s, st, "u", id);
+                r = store_bind(s, error, st, "u", id);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 r = STORE_ROWS_GROW(a, n, cap, 8);
                 if (r < 0)
                         break;
@@ -449,16 +452,16 @@ static int watch_query(Store *s, const char *where, bool by_id, uint64_t id, Wat
         return 0;
 }
 
-int store_watch_list(Store *s, Watch **ret, size_t *ret_n)
+int store_watch_list(Store *s, Watch **ret, size_t *ret_n, Error *error)
 {
-        return watch_query(s, "", false, 0, ret, ret_n);
+        return watch_query(s, error, "", false, 0, ret, ret_n);
 }
 
-int store_watch_get(Store *s, uint64_t id, Watch *ret)
+int store_watch_get(Store *s, uint64_t id, Watch *ret, Error *error)
 {
         Watch *a = NULL;
         size_t n = 0;
-        int r = watch_query(s, "WHERE id = ?", true, id, &a, &n);
+        int r = watch_query(s, error, "WHERE id = ?", true, id, &a, &n);
         if (r < 0)
                 return r;
         if (n == 0) {
@@ -470,14 +473,15 @@ int store_watch_get(Store *s, uint64_t id, Watch *ret)
         return 0;
 }
 
-int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_usec)
+int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_usec, Error *error)
 {
         int r = store_run(
-                s, "UPDATE watches SET last_seen_id = MAX(last_seen_id, ?), last_run_at = ? WHERE id = ?",
+                s, error,
+                "UPDATE watches SET last_seen_id = MAX(last_seen_id, ?), last_run_at = ? WHERE id = ?",
                 "uuu", last_seen_id, run_usec, id);
         if (r < 0)
                 return r;
-        return r == 0 ? store_set_error(s, -ENOENT, "no watch %" PRIu64, id) : 0;
+        return r == 0 ? error_setf(error, -ENOENT, "no watch %" PRIu64, id) : 0;
 }
 
 /* ---- cached embeddings ---- */
@@ -485,12 +489,12 @@ int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_u
 #define EMBEDDING_MAX_FLOATS (UINT64_C(1) << 24)
 
 int store_embedding_put(Store *s, const char *backbone, const char *feature_set, const char *md5,
-                        const float *data, size_t n)
+                        const float *data, size_t n, Error *error)
 {
         if (isempty(backbone) || isempty(feature_set) || !is_hex_digest(md5, 32) || !data || n == 0 ||
             n > EMBEDDING_MAX_FLOATS)
-                return store_set_error(s, -EINVAL, "bad embedding");
-        int r = store_run(s,
+                return error_setf(error, -EINVAL, "bad embedding");
+        int r = store_run(s, error,
                           "INSERT INTO embeddings (backbone, feature_set, md5, dim, data, created_at)"
                           " VALUES (?, ?, ?, ?, ?, ?)"
                           " ON CONFLICT (backbone, feature_set, md5) DO UPDATE SET dim = excluded.dim,"
@@ -501,15 +505,15 @@ int store_embedding_put(Store *s, const char *backbone, const char *feature_set,
 }
 
 int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5,
-                        float **ret, size_t *ret_n)
+                        float **ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = store_query(
-                s, &st,
+                s, error, &st,
                 "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?", "ttt",
                 backbone, feature_set, md5);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -519,7 +523,7 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
         size_t bytes = (size_t)sqlite3_column_bytes(st, 1);
         if (dim <= 0 || (uint64_t)dim > EMBEDDING_MAX_FLOATS || bytes != (size_t)dim * sizeof(float) ||
             !blob)
-                return store_set_error(s, -EBADMSG, "cached embedding of %s has the wrong size", md5);
+                return error_setf(error, -EBADMSG, "cached embedding of %s has the wrong size", md5);
         float *f = malloc(bytes);
         if (!f)
                 return -ENOMEM;
@@ -529,8 +533,8 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
         return 0;
 }
 
-int store_embedding_prune(Store *s, const char *keep_backbone)
+int store_embedding_prune(Store *s, const char *keep_backbone, Error *error)
 {
-        return store_run(s, "DELETE FROM embeddings WHERE backbone <> ?", "t",
+        return store_run(s, error, "DELETE FROM embeddings WHERE backbone <> ?", "t",
                          keep_backbone ? keep_backbone : "");
 }

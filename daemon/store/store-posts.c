@@ -45,26 +45,26 @@ static bool valid_rating(char r)
         return r == 's' || r == 'q' || r == 'e';
 }
 
-static int upsert_tags(Store *s, const Post *p)
+static int upsert_tags(Store *s, Error *error, const Post *p)
 {
         _cleanup_stmt_ sqlite3_stmt *tag = NULL, *id = NULL, *link = NULL;
         int r;
 
-        r = store_run(s, "DELETE FROM post_tags WHERE post_id = ?", "u", p->id);
+        r = store_run(s, error, "DELETE FROM post_tags WHERE post_id = ?", "u", p->id);
         if (r < 0)
                 return r;
         if (p->n_tags == 0)
                 return 0;
-        r = store_prepare(s,
+        r = store_prepare(s, error,
                           "INSERT INTO tags (name, category) VALUES (?, ?)"
                           " ON CONFLICT (name) DO UPDATE SET category = excluded.category"
                           " WHERE category <> excluded.category",
                           &tag);
         if (r >= 0)
-                r = store_prepare(s, "SELECT id FROM tags WHERE name = ?", &id);
+                r = store_prepare(s, error, "SELECT id FROM tags WHERE name = ?", &id);
         if (r >= 0)
-                r = store_prepare(s, "INSERT OR IGNORE INTO post_tags (post_id, tag_id) VALUES (?, ?)",
-                                  &link);
+                r = store_prepare(s, error,
+                                  "INSERT OR IGNORE INTO post_tags (post_id, tag_id) VALUES (?, ?)", &link);
         if (r < 0)
                 return r;
 
@@ -75,43 +75,43 @@ static int upsert_tags(Store *s, const Post *p)
                 (void)sqlite3_reset(tag);
                 (void)sqlite3_reset(id);
                 (void)sqlite3_reset(link);
-                r = store_bind(s, tag, "tt", t->name, isempty(t->category) ? "general" : t->category);
+                r = store_bind(s, error, tag, "tt", t->name, isempty(t->category) ? "general" : t->category);
                 if (r >= 0)
-                        r = store_step(s, tag);
+                        r = store_step(s, error, tag);
                 if (r >= 0)
-                        r = store_bind(s, id, "t", t->name);
+                        r = store_bind(s, error, id, "t", t->name);
                 if (r >= 0)
-                        r = store_step(s, id);
+                        r = store_step(s, error, id);
                 if (r == 0)
-                        r = store_set_error(s, -EIO, "tag vanished while being stored");
+                        r = error_setf(error, -EIO, "tag vanished while being stored");
                 if (r < 0)
                         return r;
-                r = store_bind(s, link, "ui", p->id, (int64_t)sqlite3_column_int64(id, 0));
+                r = store_bind(s, error, link, "ui", p->id, (int64_t)sqlite3_column_int64(id, 0));
                 if (r >= 0)
-                        r = store_step(s, link);
+                        r = store_step(s, error, link);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-int store_post_upsert(Store *s, const Post *p)
+int store_post_upsert(Store *s, const Post *p, Error *error)
 {
         uint64_t now = store_now();
         char rating[2] = {p ? p->rating : 0, 0};
         int r;
 
         if (!p || p->id == 0 || p->id > INT64_MAX)
-                return store_set_error(s, -EINVAL, "a post needs an id");
+                return error_setf(error, -EINVAL, "a post needs an id");
         /* the md5 becomes a file name later: only well-formed ones are kept */
         if (p->md5 && !is_hex_digest(p->md5, 32))
-                return store_set_error(s, -EINVAL, "post %" PRIu64 " has a malformed md5", p->id);
+                return error_setf(error, -EINVAL, "post %" PRIu64 " has a malformed md5", p->id);
 
-        r = store_savepoint(s);
+        r = store_savepoint(s, error);
         if (r < 0)
                 return r;
         r = store_run(
-                s,
+                s, error,
                 "INSERT INTO posts (id, md5, ext, rating, created_at, width, height, file_size,"
                 "  file_url, sample_url, sample_width, sample_height, preview_url, image_url,"
                 "  score_up, score_down, score_total, fav_count, deleted, pending, flagged,"
@@ -137,14 +137,14 @@ int store_post_upsert(Store *s, const Post *p)
                 (int64_t)p->score_up, (int64_t)p->score_down, (int64_t)p->score_total, (int64_t)p->fav_count,
                 (int64_t)p->deleted, (int64_t)p->pending, (int64_t)p->flagged, now, now);
         if (r >= 0)
-                r = upsert_tags(s, p);
-        return store_savepoint_end(s, r < 0 ? r : 0);
+                r = upsert_tags(s, error, p);
+        return store_savepoint_end(s, error, r < 0 ? r : 0);
 }
 
 bool store_post_exists(Store *s, uint64_t post_id)
 {
         int64_t one;
-        return store_query_i64(s, &one, "SELECT 1 FROM posts WHERE id = ?", "u", post_id) >= 0;
+        return store_query_i64(s, NULL, &one, "SELECT 1 FROM posts WHERE id = ?", "u", post_id) >= 0;
 }
 
 static int dup_column(sqlite3_stmt *st, int col, char **ret)
@@ -155,19 +155,19 @@ static int dup_column(sqlite3_stmt *st, int col, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-int store_post_get(Store *s, uint64_t post_id, Post **ret)
+int store_post_get(Store *s, uint64_t post_id, Post **ret, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL, *tags = NULL;
         _cleanup_post_free_ Post *p = NULL;
         int r;
 
-        r = store_query(s, &st,
+        r = store_query(s, error, &st,
                         "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url,"
                         " sample_url, sample_width, sample_height, preview_url, score_up, score_down,"
                         " score_total, fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
                         "u", post_id);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -197,13 +197,13 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret)
         p->pending = sqlite3_column_int(st, 18);
         p->flagged = sqlite3_column_int(st, 19);
 
-        r = store_query(s, &tags,
+        r = store_query(s, error, &tags,
                         "SELECT t.name, t.category FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
                         " WHERE pt.post_id = ? ORDER BY t.category, t.name",
                         "u", post_id);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, tags)) > 0) {
+        while ((r = store_step(s, error, tags)) > 0) {
                 r = post_add_tag(p, (const char *)sqlite3_column_text(tags, 0),
                                  (const char *)sqlite3_column_text(tags, 1));
                 if (r < 0)
@@ -215,23 +215,23 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret)
         return 0;
 }
 
-int store_post_set_skip(Store *s, uint64_t post_id, SkipReason reason)
+int store_post_set_skip(Store *s, uint64_t post_id, SkipReason reason, Error *error)
 {
+        Error e = {};
         int r;
 
         if (reason < 0 || reason >= _SKIP_REASON_MAX)
                 return -EINVAL;
         if (reason == SKIP_NONE)
-                r = store_run(s, "DELETE FROM skipped WHERE post_id = ?", "u", post_id);
+                r = store_run(s, &e, "DELETE FROM skipped WHERE post_id = ?", "u", post_id);
         else
                 r = store_run(
-                        s,
+                        s, &e,
                         "INSERT INTO skipped (post_id, reason, since) VALUES (?, ?, ?)"
                         " ON CONFLICT (post_id) DO UPDATE SET reason = excluded.reason,"
                         "  since = CASE WHEN reason = excluded.reason THEN since ELSE excluded.since END",
                         "utu", post_id, skip_reason_to_string(reason), store_now());
-        if (r == -EINVAL && !store_post_exists(s, post_id))
-                return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
+        r = store_post_missing(s, error, r, &e, post_id);
         return r < 0 ? r : 0;
 }
 
@@ -242,18 +242,18 @@ static int source_value(LabelSource src)
         return src == LABEL_SOURCE_DOWNVOTE ? -1 : 1;
 }
 
-int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t generation)
+int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t generation, Error *error)
 {
+        Error e = {};
         if (source < 0 || source >= _LABEL_SOURCE_MAX || source == LABEL_SOURCE_APP || generation == 0)
-                return store_set_error(s, -EINVAL, "not a site label source or generation");
+                return error_setf(error, -EINVAL, "not a site label source or generation");
         int r = store_run(
-                s,
+                s, &e,
                 "INSERT INTO labels (post_id, source, value, generation, set_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (post_id, source) DO UPDATE SET generation = excluded.generation",
                 "utiuu", post_id, label_source_to_string(source), (int64_t)source_value(source), generation,
                 store_now());
-        if (r == -EINVAL && !store_post_exists(s, post_id))
-                return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
+        r = store_post_missing(s, error, r, &e, post_id);
         return r < 0 ? r : 0;
 }
 
@@ -262,40 +262,40 @@ bool store_label_known(Store *s, uint64_t post_id, LabelSource source)
         int64_t v;
         if (source < 0 || source >= _LABEL_SOURCE_MAX)
                 return false;
-        return store_query_i64(s, &v, "SELECT 1 FROM labels WHERE post_id = ? AND source = ?", "ut", post_id,
-                               label_source_to_string(source)) >= 0;
+        return store_query_i64(s, NULL, &v, "SELECT 1 FROM labels WHERE post_id = ? AND source = ?", "ut",
+                               post_id, label_source_to_string(source)) >= 0;
 }
 
-int store_labels_drop_unseen(Store *s, LabelSource source, uint64_t generation)
+int store_labels_drop_unseen(Store *s, LabelSource source, uint64_t generation, Error *error)
 {
         if (source < 0 || source >= _LABEL_SOURCE_MAX || source == LABEL_SOURCE_APP || generation == 0)
-                return store_set_error(s, -EINVAL, "not a site label source or generation");
-        return store_run(s, "DELETE FROM labels WHERE source = ? AND generation < ?", "tu",
+                return error_setf(error, -EINVAL, "not a site label source or generation");
+        return store_run(s, error, "DELETE FROM labels WHERE source = ? AND generation < ?", "tu",
                          label_source_to_string(source), generation);
 }
 
-int store_label_set_app(Store *s, uint64_t post_id, int value)
+int store_label_set_app(Store *s, uint64_t post_id, int value, Error *error)
 {
+        Error e = {};
         if (value < -1 || value > 1)
-                return store_set_error(s, -EINVAL, "a vote is +1, -1 or 0");
+                return error_setf(error, -EINVAL, "a vote is +1, -1 or 0");
         int r = store_run(
-                s,
+                s, &e,
                 "INSERT INTO labels (post_id, source, value, generation, set_at) VALUES (?, 'app', ?, 0, ?)"
                 " ON CONFLICT (post_id, source) DO UPDATE SET value = excluded.value,"
                 "  set_at = excluded.set_at",
                 "uiu", post_id, (int64_t)value, store_now());
-        if (r == -EINVAL && !store_post_exists(s, post_id))
-                return store_set_error(s, -ENOENT, "post %" PRIu64 " is not in the store", post_id);
+        r = store_post_missing(s, error, r, &e, post_id);
         return r < 0 ? r : 0;
 }
 
-int store_post_label(Store *s, uint64_t post_id, int *ret_value, bool *ret_conflict)
+int store_post_label(Store *s, uint64_t post_id, int *ret_value, bool *ret_conflict, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_query(s, &st, "SELECT value, conflict FROM post_labels WHERE post_id = ?", "u",
+        int r = store_query(s, error, &st, "SELECT value, conflict FROM post_labels WHERE post_id = ?", "u",
                             post_id);
         if (r >= 0)
-                r = store_step(s, st);
+                r = store_step(s, error, st);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -306,14 +306,14 @@ int store_post_label(Store *s, uint64_t post_id, int *ret_value, bool *ret_confl
         return 0;
 }
 
-int store_post_label_sources(Store *s, uint64_t post_id, unsigned *ret_mask)
+int store_post_label_sources(Store *s, uint64_t post_id, unsigned *ret_mask, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         unsigned mask = 0;
-        int r = store_query(s, &st, "SELECT source FROM labels WHERE post_id = ?", "u", post_id);
+        int r = store_query(s, error, &st, "SELECT source FROM labels WHERE post_id = ?", "u", post_id);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 LabelSource src = label_source_from_string((const char *)sqlite3_column_text(st, 0));
                 if (src >= 0)
                         mask |= 1u << src;
@@ -324,21 +324,21 @@ int store_post_label_sources(Store *s, uint64_t post_id, unsigned *ret_mask)
         return 0;
 }
 
-int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n)
+int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ StoreLabelled *a = NULL;
         size_t n = 0, cap = 0;
         int r;
 
-        r = store_prepare(s,
+        r = store_prepare(s, error,
                           "SELECT d.post_id, p.md5, d.label, i.state = 'ok' FROM dataset d"
                           " JOIN posts p ON p.id = d.post_id LEFT JOIN images i ON i.md5 = p.md5"
                           " ORDER BY d.post_id",
                           &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 if (STORE_ROWS_GROW(a, n, cap, 256) < 0)
                         return -ENOMEM;
                 StoreLabelled *l = &a[n++];
@@ -356,10 +356,10 @@ int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n)
         return 0;
 }
 
-static int count(Store *s, uint64_t *ret, const char *sql)
+static int count(Store *s, Error *error, uint64_t *ret, const char *sql)
 {
         int64_t v = 0;
-        int r = store_query_i64(s, &v, sql, NULL);
+        int r = store_query_i64(s, error, &v, sql, NULL);
         if (r == -ENOENT)
                 v = 0;
         else if (r < 0)
@@ -368,37 +368,37 @@ static int count(Store *s, uint64_t *ret, const char *sql)
         return 0;
 }
 
-int store_counts(Store *s, StoreCounts *ret)
+int store_counts(Store *s, StoreCounts *ret, Error *error)
 {
         StoreCounts c = {};
         _cleanup_stmt_ sqlite3_stmt *st = NULL, *ob = NULL;
         int r;
 
-        if ((r = count(s, &c.posts, "SELECT count(*) FROM posts")) < 0 ||
-            (r = count(s, &c.liked, "SELECT count(*) FROM dataset WHERE label > 0")) < 0 ||
-            (r = count(s, &c.disliked, "SELECT count(*) FROM dataset WHERE label < 0")) < 0 ||
-            (r = count(s, &c.conflicts, "SELECT count(*) FROM conflicts")) < 0 ||
-            (r = count(s, &c.images_ok,
+        if ((r = count(s, error, &c.posts, "SELECT count(*) FROM posts")) < 0 ||
+            (r = count(s, error, &c.liked, "SELECT count(*) FROM dataset WHERE label > 0")) < 0 ||
+            (r = count(s, error, &c.disliked, "SELECT count(*) FROM dataset WHERE label < 0")) < 0 ||
+            (r = count(s, error, &c.conflicts, "SELECT count(*) FROM conflicts")) < 0 ||
+            (r = count(s, error, &c.images_ok,
                        "SELECT count(*) FROM dataset d JOIN posts p ON p.id = d.post_id"
                        " JOIN images i ON i.md5 = p.md5 WHERE i.state = 'ok'")) < 0 ||
-            (r = count(s, &c.images_failed,
+            (r = count(s, error, &c.images_failed,
                        "SELECT count(*) FROM dataset d JOIN posts p ON p.id = d.post_id"
                        " JOIN images i ON i.md5 = p.md5 WHERE i.state = 'failed'")) < 0 ||
-            (r = count(s, &c.images_missing,
+            (r = count(s, error, &c.images_missing,
                        "SELECT count(*) FROM dataset d JOIN posts p ON p.id = d.post_id"
                        " WHERE p.md5 IS NULL OR NOT EXISTS (SELECT 1 FROM images i WHERE i.md5 = p.md5)")) <
                     0 ||
-            (r = count(s, &c.watches, "SELECT count(*) FROM watches")) < 0)
+            (r = count(s, error, &c.watches, "SELECT count(*) FROM watches")) < 0)
                 return r;
 
         r = store_prepare(
-                s,
+                s, error,
                 "SELECT reason, count(*) FROM skipped k"
                 " WHERE EXISTS (SELECT 1 FROM labels l WHERE l.post_id = k.post_id) GROUP BY reason",
                 &st);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, st)) > 0) {
+        while ((r = store_step(s, error, st)) > 0) {
                 SkipReason why = skip_reason_from_string((const char *)sqlite3_column_text(st, 0));
                 uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
                 if (why > SKIP_NONE)
@@ -408,10 +408,10 @@ int store_counts(Store *s, StoreCounts *ret)
         if (r < 0)
                 return r;
 
-        r = store_prepare(s, "SELECT state, count(*) FROM vote_outbox GROUP BY state", &ob);
+        r = store_prepare(s, error, "SELECT state, count(*) FROM vote_outbox GROUP BY state", &ob);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, ob)) > 0) {
+        while ((r = store_step(s, error, ob)) > 0) {
                 const char *state = (const char *)sqlite3_column_text(ob, 0);
                 uint64_t n = (uint64_t)sqlite3_column_int64(ob, 1);
                 if (streq(state, "pending"))

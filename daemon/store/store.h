@@ -14,8 +14,10 @@
  * PERM → -EROFS/-EACCES, SQLITE_CANTOPEN → -ENOENT, others → -EIO. A call
  * about a post that is not in the store (a label, a skip, a vote, a
  * prediction row) gives -ENOENT.
- * store_error() then says what went wrong in words. Nothing here logs above
- * debug level: the caller decides.
+ * Every call that can fail ends in an Error * (include/fluff/error.h; NULL
+ * when the caller will not read it), which then says what went wrong in
+ * words; the first message set is kept. Nothing here logs above debug
+ * level: the caller decides.
  *
  * Labels: a post's label comes from its sources — favourite (+1), upvote (+1),
  * downvote (−1) seen on the site, and app (+1, −1 or 0) from Fluff's own Vote.
@@ -65,34 +67,31 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 /* "$XDG_DATA_HOME/fluff/fluff.db". */
 int store_default_path(char **ret);
 
-/* The last error in words ("" when none); valid until the next call. */
-const char *store_error(Store *s);
+int store_begin(Store *s, Error *error);
+int store_commit(Store *s, Error *error);
+int store_rollback(Store *s, Error *error); /* 0 also when no batch is open */
 
-int store_begin(Store *s);
-int store_commit(Store *s);
-int store_rollback(Store *s); /* 0 also when no batch is open */
-
-/* "ok" from PRAGMA integrity_check → 0; otherwise -EBADMSG and store_error()
- * holds the first problem. */
-int store_check_integrity(Store *s);
+/* "ok" from PRAGMA integrity_check → 0; otherwise -EBADMSG and error holds
+ * the first problem. */
+int store_check_integrity(Store *s, Error *error);
 
 /* ---- key/value state (sync cursors, generations, model info, ...) ----
  * Keys starting with "sync." are the store's own (generations). */
 
 /* -ENOENT when the key is unset. */
-int store_state_get(Store *s, const char *key, char **ret_value);
-int store_state_get_u64(Store *s, const char *key, uint64_t *ret_value);
-int store_state_set(Store *s, const char *key, const char *value); /* value NULL: unset */
-int store_state_set_u64(Store *s, const char *key, uint64_t value);
+int store_state_get(Store *s, const char *key, char **ret_value, Error *error);
+int store_state_get_u64(Store *s, const char *key, uint64_t *ret_value, Error *error);
+int store_state_set(Store *s, const char *key, const char *value, Error *error); /* value NULL: unset */
+int store_state_set_u64(Store *s, const char *key, uint64_t value, Error *error);
 
 /* ---- posts ---- */
 
 /* Inserts or updates the post's metadata and replaces its tags (tag categories
  * updated as the site reports them). first_seen is kept, last_seen set to now.
  * Idempotent. The image URL kept is post_image_url(p). */
-int store_post_upsert(Store *s, const Post *p);
+int store_post_upsert(Store *s, const Post *p, Error *error);
 /* The post with its tags, as stored; -ENOENT when unknown. */
-int store_post_get(Store *s, uint64_t post_id, Post **ret);
+int store_post_get(Store *s, uint64_t post_id, Post **ret, Error *error);
 bool store_post_exists(Store *s, uint64_t post_id);
 
 typedef enum SkipReason {
@@ -111,7 +110,7 @@ SkipReason skip_reason_from_string(const char *s);
 
 /* Skipped posts stay in the store (their labels too) but are not in the
  * dataset and get no image. The post must exist. */
-int store_post_set_skip(Store *s, uint64_t post_id, SkipReason reason);
+int store_post_set_skip(Store *s, uint64_t post_id, SkipReason reason, Error *error);
 
 /* ---- labels ---- */
 
@@ -130,40 +129,40 @@ LabelSource label_source_from_string(const char *s);
  * is the generation to pass to the calls below. Resuming keeps the labels
  * seen so far and makes the transient image failures of the stopped run due
  * again. */
-int store_sync_begin(Store *s, uint64_t *ret_generation);
+int store_sync_begin(Store *s, uint64_t *ret_generation, Error *error);
 /* Ends it. complete: every list was walked to its end (then app labels already
  * sent to the site are dropped, see above). Not complete (failed, cancelled):
  * the generation stays open and the next store_sync_begin() resumes it.
  * -ESTALE when generation is not the open one. */
-int store_sync_end(Store *s, uint64_t generation, bool complete);
+int store_sync_end(Store *s, uint64_t generation, bool complete, Error *error);
 
 /* Ends a sync that walked only part of each list (an incremental one): the
  * generation closes without dropping anything, so the next sync starts a
  * fresh one and a full walk then judges every label by what it sees itself.
  * -ESTALE when generation is not the open one. */
-int store_sync_close(Store *s, uint64_t generation);
+int store_sync_close(Store *s, uint64_t generation, Error *error);
 
 /* The post (already upserted) appeared in the site list of source
  * (FAVOURITE, UPVOTE or DOWNVOTE) during this generation. */
-int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t generation);
+int store_label_seen(Store *s, uint64_t post_id, LabelSource source, uint64_t generation, Error *error);
 /* Whether the post already holds a label of source: an incremental sync walks
  * a list newest first and stops at the first page with such a post. False
  * also on errors. */
 bool store_label_known(Store *s, uint64_t post_id, LabelSource source);
 /* After a COMPLETE walk of source's list: drops its labels not seen in this
  * generation. Returns the number dropped (≥ 0). */
-int store_labels_drop_unseen(Store *s, LabelSource source, uint64_t generation);
+int store_labels_drop_unseen(Store *s, LabelSource source, uint64_t generation, Error *error);
 
 /* Fluff's own vote: value +1, −1, or 0 (cleared). Decides the post's label at
  * once (see above). The post must exist. */
-int store_label_set_app(Store *s, uint64_t post_id, int value);
+int store_label_set_app(Store *s, uint64_t post_id, int value, Error *error);
 
 /* The effective label: *ret_value +1/−1, or 0 (unlabelled, cleared or a
  * conflict); *ret_conflict (optional) true for a conflict. -ENOENT when the
  * post has no label row at all. */
-int store_post_label(Store *s, uint64_t post_id, int *ret_value, bool *ret_conflict);
+int store_post_label(Store *s, uint64_t post_id, int *ret_value, bool *ret_conflict, Error *error);
 /* Which sources hold a label for the post, as a bit mask of 1 << LabelSource. */
-int store_post_label_sources(Store *s, uint64_t post_id, unsigned *ret_mask);
+int store_post_label_sources(Store *s, uint64_t post_id, unsigned *ret_mask, Error *error);
 
 typedef struct StoreLabelled {
         uint64_t post_id;
@@ -172,7 +171,7 @@ typedef struct StoreLabelled {
         bool has_image; /* images/<md5>.jpg recorded as ok */
 } StoreLabelled;
 /* The dataset: labelled, not conflicting, not skipped posts, by id ascending. */
-int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n);
+int store_dataset_list(Store *s, StoreLabelled **ret, size_t *ret_n, Error *error);
 
 /* ---- counts (fluffctl status) ---- */
 
@@ -189,7 +188,7 @@ typedef struct StoreCounts {
         uint64_t outbox_pending, outbox_sent, outbox_failed;
         uint64_t watches;
 } StoreCounts;
-int store_counts(Store *s, StoreCounts *ret);
+int store_counts(Store *s, StoreCounts *ret, Error *error);
 
 /* ---- images ---- */
 
@@ -204,27 +203,28 @@ void image_needed_array_free(ImageNeeded *a, size_t n);
  * excluding permanent failures, transient failures already tried in this
  * generation, and those tried STORE_IMAGE_MAX_ATTEMPTS times. Newest first, at
  * most limit (0: no limit). Recording each result then moves the list on. */
-int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded **ret, size_t *ret_n);
+int store_images_needed(Store *s, uint64_t generation, size_t limit, ImageNeeded **ret, size_t *ret_n,
+                        Error *error);
 
 /* The crop images/<md5>.jpg is on disk (size in bytes). */
-int store_image_ok(Store *s, const char *md5, uint64_t post_id, uint64_t size);
+int store_image_ok(Store *s, const char *md5, uint64_t post_id, uint64_t size, Error *error);
 /* Download or crop failed; reason in words; transient: worth another try on a
  * later sync. attempts is counted. */
 int store_image_failed(Store *s, const char *md5, uint64_t post_id, const char *reason, bool transient,
-                       uint64_t generation);
+                       uint64_t generation, Error *error);
 /* Forgets the record (e.g. the file vanished from disk), so it is fetched again. */
-int store_image_forget(Store *s, const char *md5);
+int store_image_forget(Store *s, const char *md5, Error *error);
 /* True when images/<md5>.jpg is recorded as ok. */
 bool store_image_is_ok(Store *s, const char *md5);
 /* Forgets every ok record whose images_dir/<md5>.jpg is gone (the user
  * deleted the folder), so the next sync fetches them again. Returns the
  * number forgotten (≥ 0). */
-int store_images_verify(Store *s, const char *images_dir);
+int store_images_verify(Store *s, const char *images_dir, Error *error);
 
 /* ---- blacklist (the user's rules, one per line, as the site gives them) ---- */
 
-int store_blacklist_set(Store *s, char *const *rules); /* replaces all; NULL or empty: none */
-int store_blacklist_get(Store *s, char ***ret_rules);  /* empty strv when none */
+int store_blacklist_set(Store *s, char *const *rules, Error *error); /* replaces all; NULL or empty: none */
+int store_blacklist_get(Store *s, char ***ret_rules, Error *error);  /* empty strv when none */
 
 /* ---- vote outbox ---- */
 
@@ -252,16 +252,17 @@ void outbox_entry_array_free(OutboxEntry *a, size_t n);
 
 /* Queues a vote. A still pending entry for the same post is replaced (only the
  * latest intent is sent). *ret_id optional. */
-int store_outbox_add(Store *s, uint64_t post_id, int score, int favourite, uint64_t *ret_id);
+int store_outbox_add(Store *s, uint64_t post_id, int score, int favourite, uint64_t *ret_id, Error *error);
 /* Pending entries with next_try_usec ≤ now_usec, oldest first, at most limit (0: all). */
-int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **ret, size_t *ret_n);
+int store_outbox_due(Store *s, uint64_t now_usec, size_t limit, OutboxEntry **ret, size_t *ret_n,
+                     Error *error);
 /* Earliest next_try_usec of a pending entry; -ENOENT when none (to arm a timer). */
-int store_outbox_next_due(Store *s, uint64_t *ret_usec);
-int store_outbox_mark_sent(Store *s, uint64_t id);
+int store_outbox_next_due(Store *s, uint64_t *ret_usec, Error *error);
+int store_outbox_mark_sent(Store *s, uint64_t id, Error *error);
 /* Another attempt failed. permanent: give up (state failed); else stays
  * pending until next_try_usec. attempts is counted. */
-int store_outbox_mark_failed(Store *s, uint64_t id, const char *error, bool permanent,
-                             uint64_t next_try_usec);
+int store_outbox_mark_failed(Store *s, uint64_t id, const char *why, bool permanent, uint64_t next_try_usec,
+                             Error *error);
 
 /* ---- prediction runs ---- */
 
@@ -282,29 +283,31 @@ typedef struct PredictionRow {
 void prediction_row_array_free(PredictionRow *a, size_t n);
 
 /* A new manual run for a query; its rows follow with store_prediction_add. */
-int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id);
+int store_prediction_run_new(Store *s, const char *tags, uint64_t *ret_run_id, Error *error);
 /* A new run of watch watch_id (the watch's query as tags). */
-int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags, uint64_t *ret_run_id);
+int store_prediction_run_new_watch(Store *s, uint64_t watch_id, const char *tags, uint64_t *ret_run_id,
+                                   Error *error);
 /* The post must exist (upsert it first). rank is the position in the run. */
-int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row);
+int store_prediction_add(Store *s, uint64_t run_id, unsigned rank, const PredictionRow *row, Error *error);
 /* The newest manual run (watch runs are not "the latest predictions");
  * -ENOENT when none. */
-int store_prediction_latest_run(Store *s, uint64_t *ret_run_id);
+int store_prediction_latest_run(Store *s, uint64_t *ret_run_id, Error *error);
 /* *ret_watch_id: the run's watch, 0 for a manual run; -ENOENT when no such run. */
-int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id);
+int store_prediction_run_watch(Store *s, uint64_t run_id, uint64_t *ret_watch_id, Error *error);
 /* Rows of a run by rank; *ret_tags (optional) the query. */
-int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, PredictionRow **ret, size_t *ret_n);
+int store_prediction_list(Store *s, uint64_t run_id, char **ret_tags, PredictionRow **ret, size_t *ret_n,
+                          Error *error);
 /* Deletes every manual run but keep_run_id (0: all) and their rows; watch
  * runs are left alone. */
-int store_prediction_prune(Store *s, uint64_t keep_run_id);
+int store_prediction_prune(Store *s, uint64_t keep_run_id, Error *error);
 /* Whether the post is in some kept watch run (already announced). */
 bool store_prediction_in_watch_run(Store *s, uint64_t post_id);
 /* Watch runs to drop: those created before older_than_usec and those beyond
  * the keep_runs newest, oldest first (a malloc'ed array, maybe empty). */
 int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size_t keep_runs, uint64_t **ret,
-                                        size_t *ret_n);
+                                        size_t *ret_n, Error *error);
 /* Deletes one run and its rows; -ENOENT when unknown. */
-int store_prediction_run_delete(Store *s, uint64_t run_id);
+int store_prediction_run_delete(Store *s, uint64_t run_id, Error *error);
 /* Whether some kept run (manual or watch) shows image_path. */
 bool store_prediction_image_in_use(Store *s, const char *image_path);
 
@@ -320,51 +323,53 @@ typedef struct Watch {
 } Watch;
 void watch_array_free(Watch *a, size_t n);
 
-int store_watch_add(Store *s, const char *tags, double threshold, unsigned max_per_run, uint64_t *ret_id);
-int store_watch_remove(Store *s, uint64_t id); /* -ENOENT when unknown */
-int store_watch_list(Store *s, Watch **ret, size_t *ret_n);
-int store_watch_get(Store *s, uint64_t id, Watch *ret); /* ret fields owned by the caller */
+int store_watch_add(Store *s, const char *tags, double threshold, unsigned max_per_run, uint64_t *ret_id,
+                    Error *error);
+int store_watch_remove(Store *s, uint64_t id, Error *error); /* -ENOENT when unknown */
+int store_watch_list(Store *s, Watch **ret, size_t *ret_n, Error *error);
+int store_watch_get(Store *s, uint64_t id, Watch *ret, Error *error); /* ret fields owned by the caller */
 /* Records a run: last_seen_id only moves forward. */
-int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_usec);
+int store_watch_ran(Store *s, uint64_t id, uint64_t last_seen_id, uint64_t run_usec, Error *error);
 
 /* ---- cached embeddings ---- */
 
 /* Keyed by backbone id (e.g. the weight file's digest), feature set name and
  * image md5; data is n floats, stored as raw host-order bytes. */
 int store_embedding_put(Store *s, const char *backbone, const char *feature_set, const char *md5,
-                        const float *data, size_t n);
+                        const float *data, size_t n, Error *error);
 /* -ENOENT when not cached. *ret is malloc'ed. */
 int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5,
-                        float **ret, size_t *ret_n);
+                        float **ret, size_t *ret_n, Error *error);
 /* Drops every embedding of other backbones (after a backbone change). Returns
  * the number deleted. */
-int store_embedding_prune(Store *s, const char *keep_backbone);
+int store_embedding_prune(Store *s, const char *keep_backbone, Error *error);
 
 /* The marker of an image whose embedding failed (its errno as one float). */
 #define STORE_EMBEDDING_FAILED "_failed"
 /* Up to limit md5s of images in state ok with neither done_set nor the
  * failure marker for this backbone, in md5 order (a NULL-terminated strv). */
 int store_embedding_missing(Store *s, const char *backbone, const char *done_set, size_t limit, char ***ret,
-                            size_t *ret_n);
+                            size_t *ret_n, Error *error);
 /* Images in state ok with done_set, and those still missing (as above). */
 int store_embedding_counts(Store *s, const char *backbone, const char *done_set, uint64_t *ret_done,
-                           uint64_t *ret_missing);
-int store_embedding_failed(Store *s, const char *backbone, const char *md5, int error);
+                           uint64_t *ret_missing, Error *error);
+int store_embedding_failed(Store *s, const char *backbone, const char *md5, int errno_failed, Error *error);
 
 /* ---- predicted posts the user votes on or reviews (store-review.c) ---- */
 
 /* The distinct crop paths the post has in the kept prediction runs (manual
  * and watch), newest run first, as a NULL-terminated strv (empty when none).
  * Returns their number. */
-int store_prediction_images(Store *s, uint64_t post_id, char ***ret_paths);
+int store_prediction_images(Store *s, uint64_t post_id, char ***ret_paths, Error *error);
 /* Points every prediction row of the post at path (e.g. after its crop moved
  * into the dataset), so the runs keep showing an image that exists. */
-int store_prediction_set_image(Store *s, uint64_t post_id, const char *path);
+int store_prediction_set_image(Store *s, uint64_t post_id, const char *path, Error *error);
 /* Posts of the kept prediction runs that have no label (no vote, not even a
  * cleared one) and are not skipped, each once with its newest row, ordered by
  * |score − threshold| ascending (the model's least sure first), then score
  * descending, then id; at most limit (0: all). */
-int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **ret, size_t *ret_n);
+int store_review_list(Store *s, double threshold, size_t limit, PredictionRow **ret, size_t *ret_n,
+                      Error *error);
 
 /* ---- model history (store-history.c) ----
  * One row per trained model file; the file itself is the model library's
@@ -402,24 +407,25 @@ void store_model_array_free(StoreModel *a, size_t n);
  * NULL, 0 for none known). m->state INSTALLED makes it the installed one (the
  * one before becomes previous); ASIDE needs a reason. *ret_id optional. */
 int store_model_add(Store *s, const StoreModel *m, const StoreLabelled *dataset, size_t n_dataset,
-                    uint64_t *ret_id);
+                    uint64_t *ret_id, Error *error);
 /* Newest first. */
-int store_model_list(Store *s, StoreModel **ret, size_t *ret_n);
-int store_model_get(Store *s, uint64_t id, StoreModel *ret); /* -ENOENT when unknown */
+int store_model_list(Store *s, StoreModel **ret, size_t *ret_n, Error *error);
+int store_model_get(Store *s, uint64_t id, StoreModel *ret, Error *error); /* -ENOENT when unknown */
 /* -ENOENT when none is installed. */
-int store_model_installed(Store *s, uint64_t *ret_id);
+int store_model_installed(Store *s, uint64_t *ret_id, Error *error);
 /* Makes id the installed model (e.g. a rollback); -ENOENT when unknown. */
-int store_model_install(Store *s, uint64_t id);
+int store_model_install(Store *s, uint64_t id, Error *error);
 /* Forgets a model; -EBUSY for the installed one, -ENOENT when unknown. */
-int store_model_remove(Store *s, uint64_t id);
+int store_model_remove(Store *s, uint64_t id, Error *error);
 /* The models beyond the keep newest, never the installed one, oldest first
  * (a malloc'ed array, maybe empty): the history to prune. */
-int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n);
+int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n, Error *error);
 /* How the dataset moved since model id was trained: *ret_changed counts the
  * posts labelled since, relabelled, or no longer labelled; *ret_base the
  * posts it was trained on. A model recorded without its dataset counts
  * every post of the dataset as new. -ENOENT when unknown. */
-int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base);
+int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base,
+                               Error *error);
 
 /* ---- feedback record (store-feedback.c) ----
  * store_prediction_add() remembers every post a watch announced or Predict
@@ -434,7 +440,8 @@ typedef struct StoreFeedback {
         double precision;    /* liked / (liked + disliked); NaN when neither */
 } StoreFeedback;
 /* The announcements made at or after since_usec. */
-int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret);
+int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret, Error *error);
 /* The score, label and source ("watch" or "predict") a post was announced
  * with; -ENOENT when never. */
-int store_feedback_get(Store *s, uint64_t post_id, double *ret_score, int *ret_label, char **ret_source);
+int store_feedback_get(Store *s, uint64_t post_id, double *ret_score, int *ret_label, char **ret_source,
+                       Error *error);

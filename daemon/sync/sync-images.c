@@ -28,13 +28,14 @@ static void images_step(SyncJob *s);
 
 static int record_failure(SyncJob *s, const char *md5, uint64_t post_id, const char *reason, bool transient)
 {
+        Error db = {};
         int r;
 
         log_debug("Image of post %" PRIu64 " failed%s: %s", post_id, transient ? " (will retry)" : "",
                   reason);
-        r = store_image_failed(s->ctx->store, md5, post_id, reason, transient, s->generation);
+        r = store_image_failed(s->ctx->store, md5, post_id, reason, transient, s->generation, &db);
         if (r < 0) {
-                sync_finish_store_error(s, r, "record a failed image");
+                sync_finish_store_error(s, r, &db, "record a failed image");
                 return r;
         }
         s->images_failed++;
@@ -45,14 +46,15 @@ static int record_failure(SyncJob *s, const char *md5, uint64_t post_id, const c
 static int record_ok(SyncJob *s, const char *md5, uint64_t post_id, const char *path, bool found)
 {
         struct stat st;
+        Error db = {};
         int r;
 
         if (stat(path, &st) < 0)
                 return record_failure(s, md5, post_id, "the crop vanished from disk after it was written",
                                       true);
-        r = store_image_ok(s->ctx->store, md5, post_id, (uint64_t)st.st_size);
+        r = store_image_ok(s->ctx->store, md5, post_id, (uint64_t)st.st_size, &db);
         if (r < 0) {
-                sync_finish_store_error(s, r, "record an image");
+                sync_finish_store_error(s, r, &db, "record an image");
                 return r;
         }
         if (found)
@@ -113,6 +115,7 @@ static int image_start(SyncJob *s, const ImageNeeded *n)
 
 static void images_step(SyncJob *s)
 {
+        Error db = {};
         int r;
 
         for (;;) {
@@ -132,10 +135,10 @@ static void images_step(SyncJob *s)
                 image_needed_array_free(s->needed, s->n_needed);
                 s->needed = NULL;
                 s->n_needed = s->next_needed = 0;
-                r = store_images_needed(s->ctx->store, s->generation, IMAGES_BATCH, &s->needed,
-                                        &s->n_needed);
+                r = store_images_needed(s->ctx->store, s->generation, IMAGES_BATCH, &s->needed, &s->n_needed,
+                                        &db);
                 if (r < 0)
-                        return sync_finish_store_error(s, r, "list the missing images");
+                        return sync_finish_store_error(s, r, &db, "list the missing images");
                 if (s->n_needed == 0)
                         return sync_summary(s);
                 if (s->images_total < s->images_done + s->n_needed)

@@ -37,7 +37,8 @@ typedef struct SyncJob {
 
 /* Ends the job once (later calls do nothing), stopping all it has in flight. */
 void sync_finish(SyncJob *s, int r, const char *fmt, ...) _printf_(3, 4);
-void sync_finish_store_error(SyncJob *s, int r, const char *what);
+/* "Failed to <what> in the database: <the store's reason>". */
+void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *what);
 /* Ends the job as done, with a summary of the dataset. */
 void sync_summary(SyncJob *s);
 /* Re-reads the counts for the manager, at most once a second unless forced. */

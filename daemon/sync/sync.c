@@ -64,11 +64,13 @@ void sync_finish(SyncJob *s, int r, const char *fmt, ...)
         if (s->generation_open) {
                 /* a stopped incremental walk closes its generation: a full
                  * sync must not count its marks as its own */
-                int k = s->mode == SYNC_MODE_INCREMENTAL ? store_sync_close(s->ctx->store, s->generation)
-                                                         : store_sync_end(s->ctx->store, s->generation, false);
+                Error db = {};
+                int k = s->mode == SYNC_MODE_INCREMENTAL
+                                ? store_sync_close(s->ctx->store, s->generation, &db)
+                                : store_sync_end(s->ctx->store, s->generation, false, &db);
                 if (k < 0)
                         log_warning_errno(k, "Failed to close the sync generation, ignoring: %s",
-                                          store_error(s->ctx->store));
+                                          error_message(&db, k));
                 s->generation_open = false;
         }
         sync_refresh_counts(s, true);
@@ -79,9 +81,9 @@ void sync_finish(SyncJob *s, int r, const char *fmt, ...)
         (void)malloc_trim(0);
 }
 
-void sync_finish_store_error(SyncJob *s, int r, const char *what)
+void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *what)
 {
-        sync_finish(s, r, "Failed to %s in the database: %s", what, store_error(s->ctx->store));
+        sync_finish(s, r, "Failed to %s in the database: %s", what, error_message(db, r));
 }
 
 void sync_summary(SyncJob *s)
@@ -120,13 +122,13 @@ static SkipReason post_skip_reason(const Post *p, const Config *cfg)
         return SKIP_NONE;
 }
 
-static int store_page(SyncJob *s, E621PostList *page)
+static int store_page(SyncJob *s, E621PostList *page, Error *error)
 {
         Store *st = s->ctx->store;
         LabelSource source = lists[s->list].source;
         int r;
 
-        r = store_begin(st);
+        r = store_begin(st, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < page->n_posts; i++) {
@@ -136,31 +138,32 @@ static int store_page(SyncJob *s, E621PostList *page)
                 SkipReason why = post_skip_reason(p, s->ctx->config);
                 if (s->mode == SYNC_MODE_INCREMENTAL && store_label_known(st, p->id, source))
                         s->list_known = true;
-                r = store_post_upsert(st, p);
+                r = store_post_upsert(st, p, error);
                 if (r >= 0)
-                        r = store_post_set_skip(st, p->id, why);
+                        r = store_post_set_skip(st, p->id, why, error);
                 if (r >= 0)
-                        r = store_label_seen(st, p->id, source, s->generation);
+                        r = store_label_seen(st, p->id, source, s->generation, error);
                 if (r < 0) {
-                        (void)store_rollback(st);
+                        (void)store_rollback(st, NULL);
                         return r;
                 }
                 if (why != SKIP_NONE)
                         s->skipped++;
         }
-        return store_commit(st);
+        return store_commit(st, error);
 }
 
 static int on_page(E621PostList *page, void *userdata)
 {
         SyncJob *s = userdata;
+        Error db = {};
         int r;
 
-        r = store_page(s, page);
+        r = store_page(s, page, &db);
         if (r < 0) {
                 free(s->page_error);
                 if (asprintf(&s->page_error, "Failed to store a page of %s in the database: %s",
-                             lists[s->list].phase, store_error(s->ctx->store)) < 0)
+                             lists[s->list].phase, error_message(&db, r)) < 0)
                         s->page_error = NULL;
                 return r;
         }
@@ -180,6 +183,7 @@ static int on_page(E621PostList *page, void *userdata)
 static void on_list_done(int error, const char *message, void *userdata)
 {
         SyncJob *s = userdata;
+        Error db = {};
         int r;
 
         s->request = NULL;
@@ -195,18 +199,18 @@ static void on_list_done(int error, const char *message, void *userdata)
                 if (++s->list < ELEMENTSOF(lists))
                         return list_begin(s);
                 s->lists_complete = true;
-                r = store_sync_close(s->ctx->store, s->generation);
+                r = store_sync_close(s->ctx->store, s->generation, &db);
                 if (r < 0)
-                        return sync_finish_store_error(s, r, "close the sync");
+                        return sync_finish_store_error(s, r, &db, "close the sync");
                 s->generation_open = false;
                 sync_refresh_counts(s, true);
                 return sync_images_begin(s);
         }
 
         /* The whole list was walked: what is not in it any more lost its label. */
-        r = store_labels_drop_unseen(s->ctx->store, lists[s->list].source, s->generation);
+        r = store_labels_drop_unseen(s->ctx->store, lists[s->list].source, s->generation, &db);
         if (r < 0)
-                return sync_finish_store_error(s, r, "drop labels removed on the site");
+                return sync_finish_store_error(s, r, &db, "drop labels removed on the site");
         if (r > 0)
                 log_info("%d %s removed on the site since the last sync.", r, lists[s->list].phase);
         s->dropped += (uint64_t)r;
@@ -215,9 +219,9 @@ static void on_list_done(int error, const char *message, void *userdata)
                 return list_begin(s);
 
         s->lists_complete = true;
-        r = store_sync_end(s->ctx->store, s->generation, true);
+        r = store_sync_end(s->ctx->store, s->generation, true, &db);
         if (r < 0)
-                return sync_finish_store_error(s, r, "close the sync");
+                return sync_finish_store_error(s, r, &db, "close the sync");
         s->generation_open = false;
         sync_refresh_counts(s, true);
         sync_images_begin(s);
@@ -245,7 +249,7 @@ static void list_begin(SyncJob *s)
 
 /* ---- blacklist ---- */
 
-static int blacklist_store(SyncJob *s, const char *text)
+static int blacklist_store(SyncJob *s, const char *text, Error *error)
 {
         _cleanup_strv_free_ char **rules = NULL;
         _cleanup_free_ char *copy = NULL;
@@ -272,12 +276,13 @@ static int blacklist_store(SyncJob *s, const char *text)
                                 return r;
                 }
         }
-        return store_blacklist_set(s->ctx->store, rules);
+        return store_blacklist_set(s->ctx->store, rules, error);
 }
 
 static void on_user(int error, const char *message, const E621User *user, void *userdata)
 {
         SyncJob *s = userdata;
+        Error db = {};
         int r;
 
         s->request = NULL;
@@ -294,9 +299,9 @@ static void on_user(int error, const char *message, const E621User *user, void *
                 log_notice("The site did not send the blacklist of \"%s\"; keeping the stored one.",
                            s->ctx->session.username);
         else {
-                r = blacklist_store(s, user->blacklisted_tags);
+                r = blacklist_store(s, user->blacklisted_tags, &db);
                 if (r < 0)
-                        return sync_finish_store_error(s, r, "store the blacklist");
+                        return sync_finish_store_error(s, r, &db, "store the blacklist");
         }
         list_begin(s);
 }
@@ -306,11 +311,12 @@ static void on_user(int error, const char *message, const E621User *user, void *
 static int sync_start(Job *j)
 {
         SyncJob *s = j->data;
+        Error db = {};
         int r;
 
-        r = store_sync_begin(s->ctx->store, &s->generation);
+        r = store_sync_begin(s->ctx->store, &s->generation, &db);
         if (r < 0) {
-                sync_finish_store_error(s, r, "start the sync");
+                sync_finish_store_error(s, r, &db, "start the sync");
                 return 0;
         }
         s->generation_open = true;
@@ -318,9 +324,9 @@ static int sync_start(Job *j)
         r = images_remove_temporaries(s->ctx->images_dir);
         if (r > 0)
                 log_info("Removed %d partial crops of an interrupted sync.", r);
-        r = store_images_verify(s->ctx->store, s->ctx->images_dir);
+        r = store_images_verify(s->ctx->store, s->ctx->images_dir, &db);
         if (r < 0) {
-                sync_finish_store_error(s, r, "check the crops on disk");
+                sync_finish_store_error(s, r, &db, "check the crops on disk");
                 return 0;
         }
         if (r > 0)

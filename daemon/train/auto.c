@@ -31,10 +31,10 @@ int train_auto_start(Context *ctx, BackboneService *backbone, TasteService *tast
                                "automatic retraining is turned off (auto_retrain = false)");
                 return 0;
         }
-        r = refresh_retrain_check(ctx->store, cfg, taste->installed_id, &c);
+        Error db = {};
+        r = refresh_retrain_check(ctx->store, cfg, taste->installed_id, &c, &db);
         if (r < 0)
-                return error_setf(error, r, "Failed to count the changed labels: %s",
-                                  store_error(ctx->store));
+                return error_setf(error, r, "Failed to count the changed labels: %s", error_message(&db, r));
         if (!c.due) {
                 (void)snprintf(reason, reason_size,
                                "%" PRIu64

@@ -484,14 +484,14 @@ static void on_train_done(void *userdata, int r)
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
  * and (with a backbone) their cached embeddings into w. */
-static int collect(TrainJob *t, TrainWork *w)
+static int collect(TrainJob *t, TrainWork *w, Error *error)
 {
         Store *st = t->store;
         _cleanup_free_ StoreLabelled *list = NULL;
         size_t n_list;
         int r;
 
-        r = store_dataset_list(st, &list, &n_list);
+        r = store_dataset_list(st, &list, &n_list, error);
         if (r < 0)
                 return r;
         /* the history keeps the labels as they were now */
@@ -527,7 +527,8 @@ static int collect(TrainJob *t, TrainWork *w)
                                 const BackboneFeatureInfo *fi = backbone_feature_info(f);
                                 _cleanup_free_ float *e = NULL;
                                 size_t n_e;
-                                r = store_embedding_get(st, w->backbone_id, fi->name, list[i].md5, &e, &n_e);
+                                r = store_embedding_get(st, w->backbone_id, fi->name, list[i].md5, &e, &n_e,
+                                                        error);
                                 if (r == -ENOENT || (r >= 0 && n_e != fi->dim))
                                         ok = false;
                                 else if (r < 0)
@@ -543,7 +544,7 @@ static int collect(TrainJob *t, TrainWork *w)
                 _cleanup_free_ char *path = NULL;
                 if (w->paths && (r = image_path_for_md5(t->images_dir, list[i].md5, &path)) < 0)
                         return r;
-                r = store_post_get(st, list[i].post_id, &w->posts[w->n]);
+                r = store_post_get(st, list[i].post_id, &w->posts[w->n], error);
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)
@@ -601,10 +602,11 @@ static int train_start(Job *j)
         t->tags_only = !w->backbone_id;
 
         (void)job_set_phase(j, "collecting", "Reading the labelled posts");
-        r = collect(t, w);
+        Error db = {};
+        r = collect(t, w, &db);
         if (r < 0) {
                 train_work_free(w);
-                train_finish(t, r, "Failed to read the dataset: %s", store_error(t->store));
+                train_finish(t, r, "Failed to read the dataset: %s", error_message(&db, r));
                 return 0;
         }
         if (w->crops) {

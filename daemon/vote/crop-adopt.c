@@ -20,10 +20,10 @@ int vote_adopt_crop(Context *d, uint64_t post_id)
         struct stat st;
         int r;
 
-        r = store_prediction_images(d->store, post_id, &paths);
+        r = store_prediction_images(d->store, post_id, &paths, NULL);
         if (r <= 0)
                 return r;
-        r = store_post_get(d->store, post_id, &p);
+        r = store_post_get(d->store, post_id, &p, NULL);
         if (r < 0)
                 return r;
         /* The md5 came from the site: it becomes a path only once checked. */
@@ -36,7 +36,7 @@ int vote_adopt_crop(Context *d, uint64_t post_id)
                 /* Already in the dataset (or left by a killed sync): kept, and
                  * recorded in case it was not. */
                 if (!store_image_is_ok(d->store, p->md5) && stat(dst, &st) >= 0)
-                        (void)store_image_ok(d->store, p->md5, post_id, (uint64_t)st.st_size);
+                        (void)store_image_ok(d->store, p->md5, post_id, (uint64_t)st.st_size, NULL);
                 return 0;
         }
         r = xdg_fluff_dir("CACHE", &cache);
@@ -66,16 +66,16 @@ int vote_adopt_crop(Context *d, uint64_t post_id)
                         return log_debug_errno(r, "Failed to move \"%s\" to \"%s\": %m", *src, dst);
                 if (stat(dst, &st) < 0)
                         return -errno;
-                r = store_begin(d->store);
+                r = store_begin(d->store, NULL);
                 if (r < 0)
                         return r;
-                r = store_image_ok(d->store, p->md5, post_id, (uint64_t)st.st_size);
+                r = store_image_ok(d->store, p->md5, post_id, (uint64_t)st.st_size, NULL);
                 if (r >= 0)
-                        r = store_prediction_set_image(d->store, post_id, dst);
+                        r = store_prediction_set_image(d->store, post_id, dst, NULL);
                 if (r >= 0)
-                        r = store_commit(d->store);
+                        r = store_commit(d->store, NULL);
                 if (r < 0) {
-                        (void)store_rollback(d->store);
+                        (void)store_rollback(d->store, NULL);
                         return r;
                 }
                 log_debug("Moved the crop of post %" PRIu64 " into the dataset: \"%s\".", post_id, dst);

@@ -34,10 +34,11 @@ static void on_post(int error, const char *message, E621PostList *list, void *us
                 r = error_setf(&e, -ENOENT, "Post %" PRIu64 " was deleted from the site: it takes no votes.",
                                f->post_id);
         else {
-                r = store_post_upsert(f->ctx->store, list->posts[0]);
+                Error db = {};
+                r = store_post_upsert(f->ctx->store, list->posts[0], &db);
                 if (r < 0)
                         r = error_setf(&e, r, "Failed to store post %" PRIu64 ": %s", f->post_id,
-                                       store_error(f->ctx->store));
+                                       error_message(&db, r));
         }
         if (r >= 0) {
                 log_info("Fetched post %" PRIu64 " from the site for a vote.", f->post_id);

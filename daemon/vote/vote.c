@@ -26,6 +26,7 @@ static int favourite_change(const Config *config, int score, int previous)
 int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error)
 {
         Store *s = ctx->store;
+        Error db = {}; /* the store's reason, quoted after ours */
         int previous = 0, favourite, r;
 
         if (!session_logged_in(&ctx->session))
@@ -41,7 +42,7 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
                                   "sync\" or a prediction that shows it first.",
                                   post_id);
 
-        r = store_post_label(s, post_id, &previous, NULL);
+        r = store_post_label(s, post_id, &previous, NULL, &db);
         if (r == -ENOENT && score == 0)
                 /* never liked or disliked, here or on the site: a clear would
                  * only send the site a removal of nothing */
@@ -55,16 +56,16 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
 
         /* The label and its outbox entry land together or not at all: a
          * label the site never hears of would silently disagree with it. */
-        r = store_begin(s);
+        r = store_begin(s, &db);
         if (r < 0)
                 goto fail;
-        r = store_label_set_app(s, post_id, score);
+        r = store_label_set_app(s, post_id, score, &db);
         if (r >= 0)
-                r = store_outbox_add(s, post_id, score, favourite, NULL);
+                r = store_outbox_add(s, post_id, score, favourite, NULL, &db);
         if (r >= 0)
-                r = store_commit(s);
+                r = store_commit(s, &db);
         if (r < 0) {
-                (void)store_rollback(s);
+                (void)store_rollback(s, NULL);
                 goto fail;
         }
         log_info("Recorded a %s of post %" PRIu64 "; queued for the site.", score_name(score), post_id);
@@ -90,7 +91,7 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
 
 fail:
         log_warning_errno(r, "Failed to record the %s of post %" PRIu64 ": %s", score_name(score), post_id,
-                          store_error(s));
+                          error_message(&db, r));
         return error_setf(error, r, "Failed to record the %s of post %" PRIu64 ": %s", score_name(score),
-                          post_id, store_error(s));
+                          post_id, error_message(&db, r));
 }

@@ -91,20 +91,23 @@ static void prune(WatchJob *w)
         DIR *dir;
         uint64_t now = now_usec(CLOCK_REALTIME), age = (uint64_t)WATCH_RUNS_KEEP_DAYS * 24 * 3600 * 1000000;
         size_t n = 0;
+        Error db = {};
         int r;
 
-        r = store_prediction_watch_runs_expired(st, now > age ? now - age : 0, WATCH_RUNS_KEEP, &old, &n);
+        r = store_prediction_watch_runs_expired(st, now > age ? now - age : 0, WATCH_RUNS_KEEP, &old, &n,
+                                                &db);
         if (r < 0)
-                log_warning_errno(r, "Failed to find old watch runs, ignoring: %s", store_error(st));
+                log_warning_errno(r, "Failed to find old watch runs, ignoring: %s", error_message(&db, r));
         for (size_t i = 0; i < n; i++) {
                 PredictionRow *rows = NULL;
                 size_t k = 0;
-                if (store_prediction_list(st, old[i], NULL, &rows, &k) < 0)
+                if (store_prediction_list(st, old[i], NULL, &rows, &k, NULL) < 0)
                         k = 0;
-                r = store_prediction_run_delete(st, old[i]);
+                Error del = {};
+                r = store_prediction_run_delete(st, old[i], &del);
                 if (r < 0 && r != -ENOENT)
                         log_warning_errno(r, "Failed to delete watch run %" PRIu64 ", ignoring: %s", old[i],
-                                          store_error(st));
+                                          error_message(&del, r));
                 for (size_t j = 0; r >= 0 && j < k; j++)
                         if (!store_prediction_image_in_use(st, rows[j].image_path))
                                 unlink_ours(w->dir, rows[j].image_path);
@@ -141,31 +144,31 @@ static void watch_failed(WatchJob *w, const Watch *x, int r, const char *message
 /* One transaction: the kept posts, their run and the watch's new
  * last_seen_id, so a crash either keeps all three or none. */
 static int commit_run(WatchJob *w, const Watch *x, PredictScore *s, const PredictionRow *rows, size_t n,
-                      uint64_t newest_id, uint64_t *ret_run)
+                      uint64_t newest_id, uint64_t *ret_run, Error *error)
 {
         Store *st = w->pr.store;
         uint64_t run = 0;
         int r;
 
-        r = store_begin(st);
+        r = store_begin(st, error);
         if (r < 0)
                 return r;
         for (size_t i = 0; r >= 0 && i < n; i++)
                 for (size_t j = 0; j < s->n; j++)
                         if (s->posts[j]->id == rows[i].post_id) {
-                                r = store_post_upsert(st, s->posts[j]);
+                                r = store_post_upsert(st, s->posts[j], error);
                                 break;
                         }
         if (r >= 0 && n > 0)
-                r = store_prediction_run_new_watch(st, x->id, x->tags, &run);
+                r = store_prediction_run_new_watch(st, x->id, x->tags, &run, error);
         for (size_t i = 0; r >= 0 && i < n; i++)
-                r = store_prediction_add(st, run, (unsigned)i, &rows[i]);
+                r = store_prediction_add(st, run, (unsigned)i, &rows[i], error);
         if (r >= 0)
-                r = store_watch_ran(st, x->id, newest_id, now_usec(CLOCK_REALTIME));
+                r = store_watch_ran(st, x->id, newest_id, now_usec(CLOCK_REALTIME), error);
         if (r >= 0)
-                r = store_commit(st);
+                r = store_commit(st, error);
         if (r < 0) {
-                (void)store_rollback(st);
+                (void)store_rollback(st, NULL);
                 return r;
         }
         *ret_run = run;
@@ -179,6 +182,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
         uint64_t newest = predict_pass_stats(w->pass)->newest_id, run = 0;
         _cleanup_free_ PredictionRow *rows = NULL;
         size_t n = 0;
+        Error db = {};
 
         if (r < 0) {
                 watch_failed(w, x, r, message);
@@ -197,14 +201,14 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 n = MIN(n, (size_t)x->max_per_run);
                 w->posts_scored += s->n;
         }
-        r = commit_run(w, x, s, rows, n, newest, &run);
+        r = commit_run(w, x, s, rows, n, newest, &run, &db);
         if (r == -ENOENT) {
                 /* Removed while it ran: nothing to keep (its crops go with s). */
                 log_info("Watch %" PRIu64 " was removed while it ran; its results are dropped.", x->id);
                 goto next;
         }
         if (r < 0) {
-                watch_failed(w, x, r, store_error(w->pr.store));
+                watch_failed(w, x, r, error_message(&db, r));
                 goto next;
         }
         if (s) {
@@ -281,22 +285,23 @@ static int watch_job_start(Job *j)
 {
         WatchJob *w = j->data;
         const Predictor *d = &w->pr;
+        Error db = {};
         int r;
 
         if (w->options.watch > 0) {
                 w->watches = calloc(1, sizeof(Watch));
                 if (!w->watches)
                         return -ENOMEM;
-                r = store_watch_get(d->store, w->options.watch, w->watches);
+                r = store_watch_get(d->store, w->options.watch, w->watches, &db);
                 if (r == -ENOENT) {
                         watch_finish(w, -ENOENT, "There is no watch %" PRIu64 ".", w->options.watch);
                         return 0;
                 }
                 w->n_watches = r >= 0;
         } else
-                r = store_watch_list(d->store, &w->watches, &w->n_watches);
+                r = store_watch_list(d->store, &w->watches, &w->n_watches, &db);
         if (r < 0) {
-                watch_finish(w, r, "Failed to read the watches: %s", store_error(d->store));
+                watch_finish(w, r, "Failed to read the watches: %s", error_message(&db, r));
                 return 0;
         }
         r = predict_blacklist_load(d->store, &w->blacklist);
@@ -340,7 +345,8 @@ int watch_job_create(const Predictor *pr, JobRunner *runner, const WatchJobOptio
         int r;
 
         if (o->watch > 0) {
-                r = store_watch_get(pr->store, o->watch, &one);
+                Error db = {};
+                r = store_watch_get(pr->store, o->watch, &one, &db);
                 if (r == -ENOENT)
                         return error_setf(error, r,
                                           "There is no watch %" PRIu64
@@ -348,7 +354,7 @@ int watch_job_create(const Predictor *pr, JobRunner *runner, const WatchJobOptio
                                           o->watch);
                 if (r < 0)
                         return error_setf(error, r, "Failed to read watch %" PRIu64 ": %s", o->watch,
-                                          store_error(pr->store));
+                                          error_message(&db, r));
                 free(one.tags);
         }
         w = calloc(1, sizeof(WatchJob));

@@ -19,9 +19,10 @@ int watch_add(Context *ctx, const TasteService *taste, const char *tags, double 
                 threshold = taste->model ? taste->model->threshold : 0.5;
         if (max_per_run == 0)
                 max_per_run = ctx->config->watch_max_per_run;
-        r = store_watch_add(ctx->store, tags, threshold, max_per_run, &id);
+        Error db = {};
+        r = store_watch_add(ctx->store, tags, threshold, max_per_run, &id, &db);
         if (r < 0)
-                return error_setf(error, r, "Failed to store the watch: %s", store_error(ctx->store));
+                return error_setf(error, r, "Failed to store the watch: %s", error_message(&db, r));
         log_info("Watching \"%s\" (watch %" PRIu64 ", threshold %.3f, at most %u posts a run).", tags, id,
                  threshold, max_per_run);
         counts_refresh(&ctx->counts);
@@ -33,13 +34,14 @@ int watch_remove(Context *ctx, uint64_t id, Error *error)
 {
         int r;
 
-        r = store_watch_remove(ctx->store, id);
+        Error db = {};
+        r = store_watch_remove(ctx->store, id, &db);
         if (r == -ENOENT)
                 return error_setf(error, r,
                                   "There is no watch %" PRIu64 "; \"fluffctl watch list\" shows them.", id);
         if (r < 0)
                 return error_setf(error, r, "Failed to remove watch %" PRIu64 ": %s", id,
-                                  store_error(ctx->store));
+                                  error_message(&db, r));
         counts_refresh(&ctx->counts);
         return 0;
 }
@@ -48,8 +50,9 @@ int watch_list(Context *ctx, Watch **ret, size_t *ret_n, Error *error)
 {
         int r;
 
-        r = store_watch_list(ctx->store, ret, ret_n);
+        Error db = {};
+        r = store_watch_list(ctx->store, ret, ret_n, &db);
         if (r < 0)
-                return error_setf(error, r, "Failed to read the watches: %s", store_error(ctx->store));
+                return error_setf(error, r, "Failed to read the watches: %s", error_message(&db, r));
         return 0;
 }

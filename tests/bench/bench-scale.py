@@ -117,7 +117,8 @@ def main():
         print(f"site up in {time.monotonic() - t0:.0f} s: {args.liked} liked, {args.disliked} disliked", flush=True)
         config = {"rate_limit": 2, "image_size": args.image_size, "download_concurrency": 8}
         with Fluffd(site=site.url, config=config) as d:
-            assert d.login(site.user, site.api_key).returncode == 0
+            # remembered, so the restart after a cut-off step keeps the session
+            assert d.login(site.user, site.api_key, remember=True).returncode == 0
             idle = Probe(d)
             idle.start()
             time.sleep(5)
