@@ -3,6 +3,8 @@
 # against the fake site as integration tests.
 fluff_add_py_test(test-daemon-basic SCRIPT integration/test-daemon-basic.py LABELS integration SESSION TIMEOUT 120)
 fluff_add_c_test(test-work SOURCES test-work.c LIBS fluff-work LABELS unit)
+fluff_add_c_test(test-counts SOURCES test-counts.c LIBS fluff-core LABELS unit)
+target_include_directories(test-counts PRIVATE ${PROJECT_SOURCE_DIR}/daemon)
 fluff_add_py_test(test-login SCRIPT integration/test-login.py LABELS integration SESSION TIMEOUT 300)
 fluff_add_py_test(test-sync SCRIPT integration/test-sync.py LABELS integration SESSION TIMEOUT 600)
 fluff_add_py_test(test-sync-crash SCRIPT integration/test-sync-crash.py LABELS integration SESSION TIMEOUT 600)

@@ -95,18 +95,19 @@ TEST(vote_record)
                              &outbox));
         for (EventKind k = 0; k < _EVENT_MAX; k++)
                 ASSERT_OK(events_subscribe(ctx->events, k, on_event, &seen));
+        Voter voter = voter_make(ctx, outbox);
 
         add_post(ctx->store, 7, MD5_PREDICTED);
         add_post(ctx->store, 8, MD5_SYNCED);
 
         /* Logged out: nothing is recorded. */
-        ASSERT_ERROR(vote_record(ctx, outbox, 8, 1, &e), ENOKEY);
+        ASSERT_ERROR(vote_record(&voter, 8, 1, &e), ENOKEY);
         ASSERT_TRUE(strstr(e.message, "Not logged in") == e.message);
         ASSERT_ERROR(store_post_label(ctx->store, 8, &label, NULL, NULL), ENOENT);
 
         ASSERT_OK(session_set(&ctx->session, "someone", "key"));
         e = (Error){};
-        ASSERT_ERROR(vote_record(ctx, outbox, 99, 1, &e), ENOENT);
+        ASSERT_ERROR(vote_record(&voter, 99, 1, &e), ENOENT);
         ASSERT_TRUE(strstr(e.message, "Post 99 is not in Fluff's dataset") == e.message);
 
         /* A like of a synced post: label and entry (with the favourite the
@@ -114,7 +115,7 @@ TEST(vote_record)
          * image moved. */
         ASSERT_TRUE(ctx->config->like_favourites);
         seen = (Seen){};
-        ASSERT_OK(vote_record(ctx, outbox, 8, 1, NULL));
+        ASSERT_OK(vote_record(&voter, 8, 1, NULL));
         ASSERT_OK(store_post_label(ctx->store, 8, &label, NULL, NULL));
         ASSERT_EQ(label, 1);
         ASSERT_OK(store_outbox_due(ctx->store, now_usec(CLOCK_REALTIME) + 3600 * USEC_PER_SEC, 0, &due,
@@ -135,7 +136,7 @@ TEST(vote_record)
                 .post_id = 7, .score = 0.8, .label = 1, .top_tags = (char *)"", .image_path = crop};
         ASSERT_OK(store_prediction_add(ctx->store, run, 0, &row, NULL));
         seen = (Seen){};
-        ASSERT_OK(vote_record(ctx, outbox, 7, -1, NULL));
+        ASSERT_OK(vote_record(&voter, 7, -1, NULL));
         ASSERT_EQ(seen.images, 1u);
         ASSERT_OK(image_path_for_md5(ctx->images_dir, MD5_PREDICTED, &dst));
         ASSERT_OK(image_check_crop(dst, ctx->config->image_size));
@@ -151,7 +152,7 @@ TEST(vote_record)
                 free(due[i].last_error);
         free(due);
         seen = (Seen){};
-        ASSERT_OK(vote_record(ctx, outbox, 8, 0, NULL));
+        ASSERT_OK(vote_record(&voter, 8, 0, NULL));
         ASSERT_EQ(seen.images, 0u);
         ASSERT_OK(store_outbox_due(ctx->store, now_usec(CLOCK_REALTIME) + 3600 * USEC_PER_SEC, 0, &due,
                                    &n_due, NULL));

@@ -18,8 +18,10 @@ int bus_connect_user(sd_bus **ret)
 int bus_log_call_error(const char *what, const sd_bus_error *error, int r)
 {
         if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
-                return log_error_errno(r, "Failed to %s: fluffd is not running on the session bus "
-                                          "(start it with \"systemctl --user start fluffd\").", what);
+                return log_error_errno(r,
+                                       "Failed to %s: fluffd is not running on the session bus "
+                                       "(start it with \"systemctl --user start fluffd\").",
+                                       what);
         if (sd_bus_error_is_set(error) && !isempty(error->message))
                 return log_error_errno(r, "Failed to %s: %s", what, error->message);
         return log_error_errno(r, "Failed to %s: %m", what);
@@ -104,34 +106,20 @@ static int map_one(sd_bus_message *m, const BusPropertyMap *p, const char *conte
         }
 }
 
-int bus_message_map_properties(sd_bus_message *m, const BusPropertyMap map[], void *userdata)
+int bus_message_read_dict(sd_bus_message *m, int (*f)(sd_bus_message *m, const char *key, void *userdata),
+                          void *userdata)
 {
-        const char *name, *contents;
+        const char *key;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read_basic(m, 's', &name);
+                r = sd_bus_message_read_basic(m, 's', &key);
                 if (r < 0)
                         return r;
-                const BusPropertyMap *p = NULL;
-                for (const BusPropertyMap *q = map; q->name; q++)
-                        if (streq(q->name, name)) {
-                                p = q;
-                                break;
-                        }
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return r;
-                r = p ? map_one(m, p, contents, userdata) : sd_bus_message_skip(m, contents);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
+                r = f(m, key, userdata);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(m);
@@ -141,6 +129,40 @@ int bus_message_map_properties(sd_bus_message *m, const BusPropertyMap map[], vo
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
+}
+
+typedef struct MapWalk {
+        const BusPropertyMap *map;
+        void *userdata;
+} MapWalk;
+
+static int map_entry(sd_bus_message *m, const char *name, void *userdata)
+{
+        const MapWalk *w = userdata;
+        const BusPropertyMap *p = NULL;
+        const char *contents;
+        int r;
+
+        for (const BusPropertyMap *q = w->map; q->name; q++)
+                if (streq(q->name, name)) {
+                        p = q;
+                        break;
+                }
+        r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r < 0)
+                return r;
+        r = p ? map_one(m, p, contents, w->userdata) : sd_bus_message_skip(m, contents);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+int bus_message_map_properties(sd_bus_message *m, const BusPropertyMap map[], void *userdata)
+{
+        return bus_message_read_dict(m, map_entry, &(MapWalk){.map = map, .userdata = userdata});
 }
 
 int bus_get_properties(sd_bus *bus, const char *path, const char *interface, const BusPropertyMap map[],

@@ -15,10 +15,16 @@ int bus_connect_user(sd_bus **ret);
  * explaining the usual cause (fluffd not running). Returns r. */
 int bus_log_call_error(const char *what, const sd_bus_error *error, int r);
 
+/* Walks the a{sv} at the message's position: for each entry, f gets its key
+ * with the message at the entry's variant, which f reads or skips. A
+ * negative return of f stops the walk. */
+int bus_message_read_dict(sd_bus_message *m, int (*f)(sd_bus_message *m, const char *key, void *userdata),
+                          void *userdata);
+
 typedef struct BusPropertyMap {
         const char *name;
         const char *signature; /* "s", "o", "b", "t", "u", "ao" or "as" */
-        size_t offset;         /* char * for s/o, bool for b, uint64_t for t, unsigned for u, char ** for ao/as */
+        size_t offset; /* char * for s/o, bool for b, uint64_t for t, unsigned for u, char ** for ao/as */
 } BusPropertyMap;
 
 /* Reads a{sv} at the message's position into userdata through the map;

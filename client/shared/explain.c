@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus-util.h"
 #include "explain.h"
 #include "fluff/util.h"
 
@@ -41,48 +42,42 @@ static int read_tags(sd_bus_message *m, ExplainTag *list, size_t *ret_n)
         return r;
 }
 
+static int read_part(sd_bus_message *m, const char *key, void *userdata)
+{
+        Explanation *e = userdata;
+        const char *s;
+        double *d;
+        int r;
+
+        d = streq(key, "logit")   ? &e->logit
+            : streq(key, "bias")  ? &e->bias
+            : streq(key, "image") ? &e->image
+            : streq(key, "tags")  ? &e->tags
+                                  : NULL;
+        if (d)
+                r = sd_bus_message_read(m, "v", "d", d);
+        else if (streq(key, "calibration")) {
+                r = sd_bus_message_read(m, "v", "s", &s);
+                if (r >= 0)
+                        copy_cut(e->calibration, sizeof(e->calibration), s);
+        } else if (streq(key, "tags_up"))
+                r = read_tags(m, e->up, &e->n_up);
+        else if (streq(key, "tags_down"))
+                r = read_tags(m, e->down, &e->n_down);
+        else
+                r = sd_bus_message_skip(m, "v");
+        if (r < 0)
+                return r;
+        e->present = e->present || d != NULL;
+        return 0;
+}
+
 int explanation_read(sd_bus_message *m, Explanation *ret)
 {
         Explanation e = {};
         int r;
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key, *s;
-                double *d = NULL;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                d = streq(key, "logit")   ? &e.logit
-                    : streq(key, "bias")  ? &e.bias
-                    : streq(key, "image") ? &e.image
-                    : streq(key, "tags")  ? &e.tags
-                                          : NULL;
-                if (d)
-                        r = sd_bus_message_read(m, "v", "d", d);
-                else if (streq(key, "calibration")) {
-                        r = sd_bus_message_read(m, "v", "s", &s);
-                        if (r >= 0)
-                                copy_cut(e.calibration, sizeof(e.calibration), s);
-                } else if (streq(key, "tags_up"))
-                        r = read_tags(m, e.up, &e.n_up);
-                else if (streq(key, "tags_down"))
-                        r = read_tags(m, e.down, &e.n_down);
-                else
-                        r = sd_bus_message_skip(m, "v");
-                if (r < 0)
-                        return r;
-                e.present = e.present || d != NULL;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
+        r = bus_message_read_dict(m, read_part, &e);
         if (r < 0)
                 return r;
         *ret = e;

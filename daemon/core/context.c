@@ -45,6 +45,7 @@ static int context_load_state(Context *c)
         if (r < 0)
                 return log_error_errno(r, "%s", error_message(&error, r));
         c->counts.store = c->store;
+        c->counts.work = c->work;
         (void)store_counts(c->store, &c->counts.now, NULL);
 
         e621_config_init(&ec);
@@ -142,6 +143,7 @@ Context *context_free(Context *c)
         if (!c)
                 return NULL;
         c->work = work_pool_free(c->work);
+        counts_done(&c->counts);
         c->e621 = e621_client_free(c->e621);
         c->store = store_free(c->store);
         c->config = config_free(c->config);

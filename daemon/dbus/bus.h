@@ -11,6 +11,7 @@
 #include "fluff/bus.h"
 #include "fluff/error.h"
 #include "predict/predict.h"
+#include "vote/vote.h"
 
 typedef struct Job Job;
 typedef struct PredictionRow PredictionRow;
@@ -19,6 +20,7 @@ struct BusServer {
         BusFeatures f;
         Predictor predictor; /* f's core, backbone and taste model: what Predict and RunWatches hand their
                                 job */
+        Voter voter;         /* f's core and outbox: what Vote records with */
         sd_bus *bus;         /* owned */
         sd_bus_slot *manager_slot, *job_slot, *job_enum_slot; /* owned */
         sd_bus_slot *filter_slot;                             /* owned */

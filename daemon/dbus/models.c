@@ -128,7 +128,8 @@ int method_refresh_info(sd_bus_message *m, void *userdata, sd_bus_error *error)
         Error db = {};
         int r;
 
-        r = refresh_info_json(s->f.ctx->store, s->f.ctx->config, s->f.taste->installed_id, &info, &db);
+        r = refresh_info_json(s->f.ctx->store, &s->f.ctx->counts, s->f.ctx->config, s->f.taste->installed_id,
+                              &info, &db);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to read what ran by itself: %s",
                                                error_message(&db, r));

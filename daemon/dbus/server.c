@@ -14,6 +14,7 @@ int bus_server_new(const BusFeatures *f, BusServer **ret)
                 return -ENOMEM;
         s->f = *f;
         s->predictor = predictor_make(f->ctx, f->backbone, f->taste);
+        s->voter = voter_make(f->ctx, f->outbox);
         r = bus_manager_subscribe(s);
         if (r >= 0)
                 r = bus_job_subscribe(s);

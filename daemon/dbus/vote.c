@@ -40,7 +40,7 @@ int method_vote(sd_bus_message *m, void *userdata, sd_bus_error *error)
         if (post_id == 0 || post_id > INT64_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "%" PRIu64 " is not a post id.",
                                          post_id);
-        r = vote_record_any(s->f.ctx, s->f.outbox, post_id, score, vote_fetched, sd_bus_message_ref(m), &e);
+        r = vote_record_any(&s->voter, post_id, score, vote_fetched, sd_bus_message_ref(m), &e);
         if (r != 1) /* not waiting for the site: the callback will not come */
                 sd_bus_message_unref(m);
         if (r < 0)

@@ -97,23 +97,18 @@ void refresh_record_train(Store *store, bool automatic, int r, const char *messa
                 set(store, "refresh.auto_train_running", NULL);
 }
 
-int refresh_retrain_check(Store *store, const Config *config, uint64_t installed_id, RetrainCheck *ret,
-                          Error *error)
+int refresh_retrain_check(Store *store, Counts *counts, const Config *config, uint64_t installed_id,
+                          RetrainCheck *ret, Error *error)
 {
         RetrainCheck c = {.need_changes = config->retrain_changes};
         int r;
 
         if (installed_id != 0) {
-                r = store_model_labels_changed(store, installed_id, &c.changed, &c.base, error);
+                r = counts_labels_changed(counts, installed_id, &c.changed, &c.base, error);
                 if (r < 0)
                         return r;
-        } else {
-                StoreCounts counts;
-                r = store_counts(store, &counts, error);
-                if (r < 0)
-                        return r;
-                c.changed = counts.liked + counts.disliked;
-        }
+        } else
+                c.changed = counts->now.liked + counts->now.disliked;
         if (c.base > 0)
                 c.need_fraction = (uint64_t)ceil(config->retrain_fraction * (double)c.base);
         c.due = c.changed > 0 &&
@@ -135,7 +130,8 @@ static json_object *json_state_string(Store *store, const char *key)
         return store_state_get(store, key, &v, NULL) >= 0 ? json_object_new_string(v) : NULL;
 }
 
-int refresh_info_json(Store *store, const Config *config, uint64_t installed_id, char **ret, Error *error)
+int refresh_info_json(Store *store, Counts *counts, const Config *config, uint64_t installed_id, char **ret,
+                      Error *error)
 {
         json_object *o = json_object_new_object(), *sync = json_object_new_object(),
                     *train = json_object_new_object(), *retrain = json_object_new_object(),
@@ -171,7 +167,7 @@ int refresh_info_json(Store *store, const Config *config, uint64_t installed_id,
         json_object_object_add(o, "train", train);
         train = NULL;
 
-        r = refresh_retrain_check(store, config, installed_id, &c, error);
+        r = refresh_retrain_check(store, counts, config, installed_id, &c, error);
         if (r < 0)
                 goto fail;
         json_object_object_add(retrain, "installed_model",

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/counts.h"
 #include "fluff/error.h"
 #include "fluff/util.h"
 
@@ -47,9 +48,10 @@ typedef struct RetrainCheck {
 } RetrainCheck;
 /* Whether enough labels changed since installed_id (0: no model yet, so
  * every label is new) was trained. */
-int refresh_retrain_check(Store *store, const Config *config, uint64_t installed_id, RetrainCheck *ret,
-                          Error *error);
+int refresh_retrain_check(Store *store, Counts *counts, const Config *config, uint64_t installed_id,
+                          RetrainCheck *ret, Error *error);
 
 /* The RefreshInfo property: what ran by itself, when, why, and what is due
  * (JSON, see dbus/manager.c). busy: another job runs now. */
-int refresh_info_json(Store *store, const Config *config, uint64_t installed_id, char **ret, Error *error);
+int refresh_info_json(Store *store, Counts *counts, const Config *config, uint64_t installed_id, char **ret,
+                      Error *error);

@@ -267,29 +267,38 @@ int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n, Er
 int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base,
                                Error *error)
 {
-        int64_t exists, added, removed, base;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int64_t exists, n = 0, matched = 0, same = 0, base = 0;
         int r;
 
         r = store_query_i64(s, error, &exists, "SELECT 1 FROM models WHERE id = ?", "u", id);
         if (r == -ENOENT)
                 return error_setf(error, r, "no model %" PRIu64 " in the history", id);
-        /* new or relabelled posts, then posts no longer in the dataset */
+        /* One pass over the dataset (status asks for this, and at 100,000
+         * labelled posts every pass costs the loop a tenth of a second):
+         * changed = posts whose label is new or different (n − same) plus the
+         * model's posts no longer in the dataset (base − matched). */
         if (r >= 0)
-                r = store_query_i64(s, error, &added,
-                                    "SELECT COUNT(*) FROM (SELECT post_id, label FROM dataset"
-                                    " EXCEPT SELECT post_id, label FROM model_labels WHERE model_id = ?)",
-                                    "u", id);
+                r = store_query(s, error, &st,
+                                "SELECT count(*), coalesce(sum(m.label IS NOT NULL), 0),"
+                                "       coalesce(sum(m.label = d.label), 0)"
+                                " FROM dataset d LEFT JOIN model_labels m ON m.model_id = ? AND m.post_id = "
+                                "d.post_id",
+                                "u", id);
         if (r >= 0)
-                r = store_query_i64(s, error, &removed,
-                                    "SELECT COUNT(*) FROM model_labels m WHERE m.model_id = ?"
-                                    " AND NOT EXISTS (SELECT 1 FROM dataset d WHERE d.post_id = m.post_id)",
-                                    "u", id);
-        if (r >= 0)
+                r = store_step(s, error, st);
+        if (r == 0)
+                r = error_setf(error, -EIO, "counting the changed labels gave no row");
+        if (r > 0) {
+                n = sqlite3_column_int64(st, 0);
+                matched = sqlite3_column_int64(st, 1);
+                same = sqlite3_column_int64(st, 2);
                 r = store_query_i64(s, error, &base, "SELECT COUNT(*) FROM model_labels WHERE model_id = ?",
                                     "u", id);
+        }
         if (r < 0)
                 return r;
-        *ret_changed = (uint64_t)(added + removed);
+        *ret_changed = (uint64_t)((n - same) + (base - matched));
         *ret_base = (uint64_t)base;
         return 0;
 }

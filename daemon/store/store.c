@@ -20,6 +20,11 @@ Store *store_free(Store *s)
         return NULL;
 }
 
+const char *store_path(Store *s)
+{
+        return s->path;
+}
+
 int store_default_path(char **ret)
 {
         _cleanup_free_ char *dir = NULL;

@@ -66,6 +66,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Store *, store_free);
 
 /* "$XDG_DATA_HOME/fluff/fluff.db". */
 int store_default_path(char **ret);
+/* The file it was opened from: a second connection (another thread's) opens it too. */
+const char *store_path(Store *s);
 
 int store_begin(Store *s, Error *error);
 int store_commit(Store *s, Error *error);

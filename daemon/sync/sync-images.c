@@ -33,7 +33,7 @@ static int record_failure(SyncJob *s, const char *md5, uint64_t post_id, const c
 
         log_debug("Image of post %" PRIu64 " failed%s: %s", post_id, transient ? " (will retry)" : "",
                   reason);
-        r = store_image_failed(s->ctx->store, md5, post_id, reason, transient, s->generation, &db);
+        r = store_image_failed(s->store, md5, post_id, reason, transient, s->generation, &db);
         if (r < 0) {
                 sync_finish_store_error(s, r, &db, "record a failed image");
                 return r;
@@ -52,7 +52,7 @@ static int record_ok(SyncJob *s, const char *md5, uint64_t post_id, const char *
         if (stat(path, &st) < 0)
                 return record_failure(s, md5, post_id, "the crop vanished from disk after it was written",
                                       true);
-        r = store_image_ok(s->ctx->store, md5, post_id, (uint64_t)st.st_size, &db);
+        r = store_image_ok(s->store, md5, post_id, (uint64_t)st.st_size, &db);
         if (r < 0) {
                 sync_finish_store_error(s, r, &db, "record an image");
                 return r;
@@ -87,13 +87,13 @@ static int image_start(SyncJob *s, const ImageNeeded *n)
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = image_path_for_md5(s->ctx->images_dir, n->md5, &path);
+        r = image_path_for_md5(s->images_dir, n->md5, &path);
         if (r < 0)
                 return record_failure(s, n->md5, n->post_id,
                                       "the site gave an md5 that is not 32 hex digits", false);
         /* A crop written just before a kill (or by an earlier sync) is adopted;
          * one of another size or damaged is replaced. */
-        r = image_check_crop(path, s->ctx->config->image_size);
+        r = image_check_crop(path, s->config->image_size);
         if (r >= 0)
                 return record_ok(s, n->md5, n->post_id, path, true);
         if (r != -ENOENT && unlink(path) < 0 && errno != ENOENT)
@@ -135,7 +135,7 @@ static void images_step(SyncJob *s)
                 image_needed_array_free(s->needed, s->n_needed);
                 s->needed = NULL;
                 s->n_needed = s->next_needed = 0;
-                r = store_images_needed(s->ctx->store, s->generation, IMAGES_BATCH, &s->needed, &s->n_needed,
+                r = store_images_needed(s->store, s->generation, IMAGES_BATCH, &s->needed, &s->n_needed,
                                         &db);
                 if (r < 0)
                         return sync_finish_store_error(s, r, &db, "list the missing images");
@@ -148,8 +148,7 @@ static void images_step(SyncJob *s)
 
 void sync_images_begin(SyncJob *s)
 {
-        if (!s->fetch &&
-            image_fetch_new(s->ctx->work, s->ctx->e621, s->ctx->config, on_fetched, s, &s->fetch) < 0)
+        if (!s->fetch && image_fetch_new(s->work, s->e621, s->config, on_fetched, s, &s->fetch) < 0)
                 return sync_finish(s, -ENOMEM, "Out of memory.");
         (void)job_set_phase(s->job, "images", "Downloading images");
         job_set_progress(s->job, 0, 0);

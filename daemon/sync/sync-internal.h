@@ -5,7 +5,9 @@
  * sync-images.c fetches and crops the images. */
 
 #include "config.h"
-#include "core/context.h"
+#include "core/counts.h"
+#include "core/events.h"
+#include "core/session.h"
 #include "e621.h"
 #include "images.h"
 #include "jobs/runner.h"
@@ -13,10 +15,20 @@
 #include "store.h"
 
 typedef struct ImageFetch ImageFetch;
+typedef struct WorkPool WorkPool;
 
 typedef struct SyncJob {
-        Context *ctx; /* borrowed */
-        Job *job;     /* borrowed: the job owns us */
+        /* What a sync touches, borrowed from the core, not the whole Context. */
+        Store *store;
+        E621Client *e621;       /* the lists, the account and the images */
+        const Config *config;   /* page size, skip rules, image size */
+        const Session *session; /* whose lists are walked */
+        Counts *counts;         /* refreshed as pages and images land */
+        Events *events;         /* EVENT_IMAGES_ADDED when done */
+        WorkPool *work;         /* the crops run there */
+        const char *images_dir; /* the dataset's crops */
+
+        Job *job; /* borrowed: the job owns us */
         uint64_t generation;
         bool generation_open, lists_complete, stopped;
         unsigned list;        /* index into the lists being walked */

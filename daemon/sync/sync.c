@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/context.h"
 #include "sync/sync-internal.h"
 #include "sync/sync.h"
 
@@ -37,7 +38,12 @@ void sync_refresh_counts(SyncJob *s, bool force)
         if (!force && now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
                 return;
         s->last_counts_usec = now;
-        counts_refresh(&s->ctx->counts);
+        /* progress is counted off the loop; the end, which a client reads
+         * at once, on it */
+        if (force)
+                counts_refresh(s->counts);
+        else
+                counts_refresh_soon(s->counts);
 }
 
 /* Stops everything in flight: nothing of this job runs after it. */
@@ -66,15 +72,15 @@ void sync_finish(SyncJob *s, int r, const char *fmt, ...)
                  * sync must not count its marks as its own */
                 Error db = {};
                 int k = s->mode == SYNC_MODE_INCREMENTAL
-                                ? store_sync_close(s->ctx->store, s->generation, &db)
-                                : store_sync_end(s->ctx->store, s->generation, false, &db);
+                                ? store_sync_close(s->store, s->generation, &db)
+                                : store_sync_end(s->store, s->generation, false, &db);
                 if (k < 0)
                         log_warning_errno(k, "Failed to close the sync generation, ignoring: %s",
                                           error_message(&db, k));
                 s->generation_open = false;
         }
         sync_refresh_counts(s, true);
-        refresh_record_sync(s->ctx->store, s->mode, s->automatic, r, m);
+        refresh_record_sync(s->store, s->mode, s->automatic, r, m);
         job_finish(s->job, r, "%s", m ?: "");
         /* Downloads and crops leave freed memory in the workers' malloc
          * arenas; an idle daemon should give it back. */
@@ -88,7 +94,7 @@ void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *wha
 
 void sync_summary(SyncJob *s)
 {
-        const StoreCounts *c = &s->ctx->counts.now;
+        const StoreCounts *c = &s->counts->now;
 
         sync_refresh_counts(s, true);
 
@@ -100,7 +106,7 @@ void sync_summary(SyncJob *s)
                     s->images_failed);
         /* New images are worth little to the model until they are embedded:
          * the embed feature listens for this. */
-        events_emit(s->ctx->events, EVENT_IMAGES_ADDED, NULL);
+        events_emit(s->events, EVENT_IMAGES_ADDED, NULL);
 }
 
 /* ---- lists ---- */
@@ -124,7 +130,7 @@ static SkipReason post_skip_reason(const Post *p, const Config *cfg)
 
 static int store_page(SyncJob *s, E621PostList *page, Error *error)
 {
-        Store *st = s->ctx->store;
+        Store *st = s->store;
         LabelSource source = lists[s->list].source;
         int r;
 
@@ -135,7 +141,7 @@ static int store_page(SyncJob *s, E621PostList *page, Error *error)
                 const Post *p = page->posts[i];
                 if (!p)
                         continue;
-                SkipReason why = post_skip_reason(p, s->ctx->config);
+                SkipReason why = post_skip_reason(p, s->config);
                 if (s->mode == SYNC_MODE_INCREMENTAL && store_label_known(st, p->id, source))
                         s->list_known = true;
                 r = store_post_upsert(st, p, error);
@@ -191,7 +197,7 @@ static void on_list_done(int error, const char *message, void *userdata)
                 if (s->page_error)
                         return sync_finish(s, error, "%s", s->page_error);
                 return sync_finish(s, error, "Fetching the %s of \"%s\" failed: %s", lists[s->list].phase,
-                                   s->ctx->session.username, message ?: strerror(-error));
+                                   s->session->username, message ?: strerror(-error));
         }
 
         if (s->mode == SYNC_MODE_INCREMENTAL) {
@@ -199,7 +205,7 @@ static void on_list_done(int error, const char *message, void *userdata)
                 if (++s->list < ELEMENTSOF(lists))
                         return list_begin(s);
                 s->lists_complete = true;
-                r = store_sync_close(s->ctx->store, s->generation, &db);
+                r = store_sync_close(s->store, s->generation, &db);
                 if (r < 0)
                         return sync_finish_store_error(s, r, &db, "close the sync");
                 s->generation_open = false;
@@ -208,7 +214,7 @@ static void on_list_done(int error, const char *message, void *userdata)
         }
 
         /* The whole list was walked: what is not in it any more lost its label. */
-        r = store_labels_drop_unseen(s->ctx->store, lists[s->list].source, s->generation, &db);
+        r = store_labels_drop_unseen(s->store, lists[s->list].source, s->generation, &db);
         if (r < 0)
                 return sync_finish_store_error(s, r, &db, "drop labels removed on the site");
         if (r > 0)
@@ -219,7 +225,7 @@ static void on_list_done(int error, const char *message, void *userdata)
                 return list_begin(s);
 
         s->lists_complete = true;
-        r = store_sync_end(s->ctx->store, s->generation, true, &db);
+        r = store_sync_end(s->store, s->generation, true, &db);
         if (r < 0)
                 return sync_finish_store_error(s, r, &db, "close the sync");
         s->generation_open = false;
@@ -238,9 +244,9 @@ static void list_begin(SyncJob *s)
         job_set_progress(s->job, 0, 0);
         /* status:any, or the site leaves deleted posts out and their labels
          * would look removed; they are kept and counted as skipped. */
-        if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->ctx->session.username) < 0)
+        if (asprintf(&query, "%s%s status:any", lists[s->list].prefix, s->session->username) < 0)
                 return sync_finish(s, -ENOMEM, "Out of memory.");
-        r = e621_walk_posts(s->ctx->e621, query, s->ctx->config->sync_page_size, on_page, on_list_done, s,
+        r = e621_walk_posts(s->e621, query, s->config->sync_page_size, on_page, on_list_done, s,
                             &s->request);
         if (r < 0)
                 return sync_finish(s, r, "Failed to start fetching the %s: %s", lists[s->list].phase,
@@ -276,7 +282,7 @@ static int blacklist_store(SyncJob *s, const char *text, Error *error)
                                 return r;
                 }
         }
-        return store_blacklist_set(s->ctx->store, rules, error);
+        return store_blacklist_set(s->store, rules, error);
 }
 
 static void on_user(int error, const char *message, const E621User *user, void *userdata)
@@ -291,13 +297,13 @@ static void on_user(int error, const char *message, const E621User *user, void *
                         s, error,
                         "The site rejected the login of \"%s\"; the API key may have been revoked. "
                         "Log in again with \"fluffctl login %s\".",
-                        s->ctx->session.username, s->ctx->session.username);
+                        s->session->username, s->session->username);
         if (error < 0)
                 return sync_finish(s, error, "Fetching the account of \"%s\" failed: %s",
-                                   s->ctx->session.username, message ?: strerror(-error));
+                                   s->session->username, message ?: strerror(-error));
         if (!user->blacklisted_tags)
                 log_notice("The site did not send the blacklist of \"%s\"; keeping the stored one.",
-                           s->ctx->session.username);
+                           s->session->username);
         else {
                 r = blacklist_store(s, user->blacklisted_tags, &db);
                 if (r < 0)
@@ -314,30 +320,29 @@ static int sync_start(Job *j)
         Error db = {};
         int r;
 
-        r = store_sync_begin(s->ctx->store, &s->generation, &db);
+        r = store_sync_begin(s->store, &s->generation, &db);
         if (r < 0) {
                 sync_finish_store_error(s, r, &db, "start the sync");
                 return 0;
         }
         s->generation_open = true;
         /* Crops deleted by hand are fetched again; partial files go. */
-        r = images_remove_temporaries(s->ctx->images_dir);
+        r = images_remove_temporaries(s->images_dir);
         if (r > 0)
                 log_info("Removed %d partial crops of an interrupted sync.", r);
-        r = store_images_verify(s->ctx->store, s->ctx->images_dir, &db);
+        r = store_images_verify(s->store, s->images_dir, &db);
         if (r < 0) {
                 sync_finish_store_error(s, r, &db, "check the crops on disk");
                 return 0;
         }
         if (r > 0)
-                log_info("%d crops are missing from \"%s\" and will be fetched again.", r,
-                         s->ctx->images_dir);
-        s->mode = refresh_sync_mode(s->ctx->store, s->ctx->config, s->mode);
+                log_info("%d crops are missing from \"%s\" and will be fetched again.", r, s->images_dir);
+        s->mode = refresh_sync_mode(s->store, s->config, s->mode);
         log_info("%s sync of \"%s\" started (generation %" PRIu64 ").",
-                 s->mode == SYNC_MODE_INCREMENTAL ? "Incremental" : "Full", s->ctx->session.username,
+                 s->mode == SYNC_MODE_INCREMENTAL ? "Incremental" : "Full", s->session->username,
                  s->generation);
         (void)job_set_phase(j, "account", "Fetching the account and blacklist");
-        r = e621_get_user(s->ctx->e621, s->ctx->session.username, on_user, s, &s->request);
+        r = e621_get_user(s->e621, s->session->username, on_user, s, &s->request);
         if (r < 0)
                 sync_finish(s, r, "Failed to ask the site for the account: %s", strerror(-r));
         return 0;
@@ -365,7 +370,16 @@ int sync_job_create(Context *ctx, JobRunner *runner, const SyncJobOptions *o, Jo
         s = calloc(1, sizeof(SyncJob));
         if (!s)
                 return error_set_errno(e, -ENOMEM);
-        s->ctx = ctx;
+        *s = (SyncJob){
+                .store = ctx->store,
+                .e621 = ctx->e621,
+                .config = ctx->config,
+                .session = &ctx->session,
+                .counts = &ctx->counts,
+                .events = ctx->events,
+                .work = ctx->work,
+                .images_dir = ctx->images_dir,
+        };
         s->mode = o->mode;
         s->automatic = o->automatic;
         r = job_runner_add(runner, &sync_ops, s, &s->job, e);

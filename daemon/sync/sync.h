@@ -20,7 +20,9 @@ typedef struct SyncJobOptions {
         bool automatic; /* asked for by the timer's refresh */
 } SyncJobOptions;
 
-/* A new, queued Sync job (job_runner_check()'s refusals in e). When it is
+/* A new, queued Sync job (job_runner_check()'s refusals in e); it keeps the
+ * parts of ctx it uses (store, site client, config, session, counts, events,
+ * work pool, images folder), not ctx. When it is
  * done it announces EVENT_IMAGES_ADDED. An incremental sync walks each list
  * newest first and stops at the first page that reaches a post it already
  * holds in that list: new votes on new posts in a page or two, but removed

@@ -32,7 +32,7 @@ int train_auto_start(Context *ctx, BackboneService *backbone, TasteService *tast
                 return 0;
         }
         Error db = {};
-        r = refresh_retrain_check(ctx->store, cfg, taste->installed_id, &c, &db);
+        r = refresh_retrain_check(ctx->store, &ctx->counts, cfg, taste->installed_id, &c, &db);
         if (r < 0)
                 return error_setf(error, r, "Failed to count the changed labels: %s", error_message(&db, r));
         if (!c.due) {

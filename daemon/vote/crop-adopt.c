@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include "config.h"
-#include "core/context.h"
 #include "images.h"
 #include "store.h"
 #include "vote/vote.h"
@@ -11,7 +10,7 @@
 /* A crop is a few dozen kilobytes; anything far larger is not ours. */
 #define CROP_MAX_BYTES (UINT64_C(64) * 1024 * 1024)
 
-int vote_adopt_crop(Context *d, uint64_t post_id)
+int vote_adopt_crop(const Voter *d, uint64_t post_id)
 {
         _cleanup_post_free_ Post *p = NULL;
         _cleanup_strv_free_ char **paths = NULL;

@@ -23,13 +23,28 @@ static int favourite_change(const Config *config, int score, int previous)
         return previous > 0 ? -1 : 0;
 }
 
-int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error)
+Voter voter_make(Context *ctx, Outbox *outbox)
 {
-        Store *s = ctx->store;
+        return (Voter){
+                .store = ctx->store,
+                .e621 = ctx->e621,
+                .site = ctx->site,
+                .config = ctx->config,
+                .session = &ctx->session,
+                .counts = &ctx->counts,
+                .events = ctx->events,
+                .images_dir = ctx->images_dir,
+                .outbox = outbox,
+        };
+}
+
+int vote_record(const Voter *v, uint64_t post_id, int score, Error *error)
+{
+        Store *s = v->store;
         Error db = {}; /* the store's reason, quoted after ours */
         int previous = 0, favourite, r;
 
-        if (!session_logged_in(&ctx->session))
+        if (!session_logged_in(v->session))
                 return error_setf(error, -ENOKEY,
                                   "Not logged in: run \"fluffctl login USERNAME\" first, so the vote can "
                                   "reach the site.");
@@ -52,7 +67,7 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
                 previous = 0;
         else if (r < 0)
                 goto fail;
-        favourite = favourite_change(ctx->config, score, previous);
+        favourite = favourite_change(v->config, score, previous);
 
         /* The label and its outbox entry land together or not at all: a
          * label the site never hears of would silently disagree with it. */
@@ -73,7 +88,7 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
          * there before the reply, so whoever looks next finds it. A clear
          * takes the post out of the dataset and leaves the files alone. */
         if (score != 0) {
-                r = vote_adopt_crop(ctx, post_id);
+                r = vote_adopt_crop(v, post_id);
                 if (r < 0)
                         log_warning_errno(r,
                                           "Failed to move the crop of post %" PRIu64
@@ -81,12 +96,12 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
                                           post_id);
                 else if (r > 0)
                         /* Embedded now, the post counts in the very next training. */
-                        events_emit(ctx->events, EVENT_IMAGES_ADDED, NULL);
+                        events_emit(v->events, EVENT_IMAGES_ADDED, NULL);
         }
 
-        counts_refresh(&ctx->counts);
-        events_emit(ctx->events, EVENT_OUTBOX_CHANGED, NULL);
-        outbox_kick(outbox);
+        counts_refresh(v->counts);
+        events_emit(v->events, EVENT_OUTBOX_CHANGED, NULL);
+        outbox_kick(v->outbox);
         return 0;
 
 fail:

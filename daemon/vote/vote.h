@@ -16,8 +16,30 @@
 
 #include "fluff/error.h"
 
+typedef struct Config Config;
 typedef struct Context Context;
+typedef struct Counts Counts;
+typedef struct E621Client E621Client;
+typedef struct Events Events;
 typedef struct Outbox Outbox;
+typedef struct Session Session;
+typedef struct Store Store;
+
+/* What a vote touches (all borrowed), not the whole Context. */
+typedef struct Voter {
+        Store *store;
+        E621Client *e621;       /* fetches a post Fluff has not stored */
+        const char *site;       /* named when the site does not have the post */
+        const Config *config;   /* like_favourites, the crops' size */
+        const Session *session; /* a vote needs a login */
+        Counts *counts;         /* refreshed after a vote */
+        Events *events;         /* EVENT_IMAGES_ADDED, EVENT_OUTBOX_CHANGED */
+        const char *images_dir; /* where an adopted crop goes */
+        Outbox *outbox;         /* kicked after a vote: the site hears of it */
+} Voter;
+
+/* The Voter of the core ctx and the outbox. */
+Voter voter_make(Context *ctx, Outbox *outbox);
 
 /* score: 1 like, -1 dislike, 0 clear; post_id 1…INT64_MAX (the caller
  * checks both). The label and its outbox entry land in one transaction; then
@@ -25,7 +47,7 @@ typedef struct Outbox Outbox;
  * image), the counts are refreshed, EVENT_OUTBOX_CHANGED goes out and the
  * outbox is kicked. -ENOKEY when logged out, -ENOENT for a post Fluff does
  * not know, and for a clear of a post that has no label at all. */
-int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error *error);
+int vote_record(const Voter *v, uint64_t post_id, int score, Error *error);
 
 /* The same for any post on the site: one Fluff does not know yet is fetched
  * first (GET /posts/<id>.json, once: afterwards it is stored) and then voted
@@ -34,15 +56,15 @@ int vote_record(Context *ctx, Outbox *outbox, uint64_t post_id, int score, Error
  * vote_record()'s result, or -ENOENT for a post the site does not have or
  * deleted, with a sentence in error. < 0 with error set when it failed at once. */
 typedef void (*VoteFetchDone)(int r, const Error *error, void *userdata);
-int vote_record_any(Context *ctx, Outbox *outbox, uint64_t post_id, int score, VoteFetchDone done,
-                    void *userdata, Error *error);
+int vote_record_any(const Voter *v, uint64_t post_id, int score, VoteFetchDone done, void *userdata,
+                    Error *error);
 
 /* After a like or dislike of post_id: brings its prediction crop into the
  * dataset as described above. 1 when moved, 0 when there was nothing to do
  * (not predicted, no crop left on disk, or the dataset already has a good
  * image, which is kept), < 0 on failure (the label stands regardless; the
  * next sync fetches the image). Logs at debug only. */
-int vote_adopt_crop(Context *ctx, uint64_t post_id);
+int vote_adopt_crop(const Voter *v, uint64_t post_id);
 
 /* Whether path is <cache>/predictions/<md5>.jpg or <cache>/watches/<md5>.jpg
  * for this md5: the only prediction crops a vote moves. */
