@@ -12,10 +12,19 @@ typedef struct Shape {
 } Shape;
 
 static const Shape shapes[] = {
-        { 1, 1, 1 },   { 13, 13, 13 }, { 127, 1, 13 }, { 1, 127, 127 }, { 64, 64, 64 },
-        { 127, 129, 33 }, { 13, 4099, 7 }, { 4097, 13, 5 }, { 9, 11, 4100 },
+        {1, 1, 1},
+        {13, 13, 13},
+        {127, 1, 13},
+        {1, 127, 127},
+        {64, 64, 64},
+        {127, 129, 33},
+        {13, 4099, 7},
+        {4097, 13, 5},
+        {9, 11, 4100},
         /* n % 4 == 0 takes the vec4-B kernels (partial column groups, odd m and k) */
-        { 1, 4, 1 },   { 13, 132, 127 }, { 5, 4100, 9 },
+        {1, 4, 1},
+        {13, 132, 127},
+        {5, 4100, 9},
 };
 
 static void reference(const float *a, const float *b, const float *bias, const float *c0, float *c,
@@ -67,9 +76,9 @@ static void run(OpGemm *op, const OpGemmParams *p, bool with_bias, bool with_nan
         float *got = vkt_download(c, nc);
 
         char what[128];
-        snprintf(what, sizeof(what), "gemm %ux%ux%u%s%s act=%d%s%s%s", p->m, p->n, p->k, p->trans_a ? " Aᵀ" : "",
-                 p->trans_b ? " Bᵀ" : "", p->act, with_bias ? " bias" : "", p->accumulate ? " acc" : "",
-                 with_nan ? " NaN" : "");
+        snprintf(what, sizeof(what), "gemm %ux%ux%u%s%s act=%d%s%s%s", p->m, p->n, p->k,
+                 p->trans_a ? " Aᵀ" : "", p->trans_b ? " Bᵀ" : "", p->act, with_bias ? " bias" : "",
+                 p->accumulate ? " acc" : "", with_nan ? " NaN" : "");
         vkt_compare(what, got, want, nc, 1e-9);
         vkt_check_guard(c, nc);
         free(got);
@@ -92,8 +101,8 @@ TEST(shapes_and_transposes)
         ASSERT_OK(op_gemm_new(vkt_engine(), &op));
         for (size_t s = 0; s < ELEMENTSOF(shapes); s++)
                 for (unsigned t = 0; t < 4; t++) {
-                        OpGemmParams p = { shapes[s].m, shapes[s].n, shapes[s].k, .trans_a = t & 2,
-                                           .trans_b = t & 1 };
+                        OpGemmParams p = {shapes[s].m, shapes[s].n, shapes[s].k, .trans_a = t & 2,
+                                          .trans_b = t & 1};
                         run(op, &p, false, false);
                 }
 }
@@ -106,7 +115,7 @@ TEST(bias_activation_accumulate)
         ASSERT_OK(op_gemm_new(vkt_engine(), &op));
         for (int act = 0; act < _VK_ACTIVATION_MAX; act++)
                 for (int acc = 0; acc < 2; acc++) {
-                        OpGemmParams p = { 37, 45, 29, .trans_a = acc, .act = act, .accumulate = acc };
+                        OpGemmParams p = {37, 45, 29, .trans_a = acc, .act = act, .accumulate = acc};
                         run(op, &p, true, false);
                 }
 }
@@ -117,8 +126,23 @@ TEST(nan_propagates)
 
         vkt_seed(12);
         ASSERT_OK(op_gemm_new(vkt_engine(), &op));
-        run(op, &(OpGemmParams){ 21, 19, 17, .act = VK_ACTIVATION_RELU }, true, true);
-        run(op, &(OpGemmParams){ 21, 19, 17, .trans_a = true, .trans_b = true }, false, true);
+        run(op, &(OpGemmParams){21, 19, 17, .act = VK_ACTIVATION_RELU}, true, true);
+        run(op, &(OpGemmParams){21, 19, 17, .trans_a = true, .trans_b = true}, false, true);
+}
+
+TEST(packed_b)
+{
+        /* k·n ≥ 256 K floats packs B into panels first (gemm_pack.comp): a partial
+         * last panel, k not a multiple of the subgroup, every transpose; then a
+         * larger B, which grows the op's packing buffer. */
+        _cleanup_(op_gemm_freep) OpGemm *op = NULL;
+
+        vkt_seed(14);
+        ASSERT_OK(op_gemm_new(vkt_engine(), &op));
+        for (int t = 0; t < 4; t++)
+                run(op, &(OpGemmParams){7, 516, 509, .trans_a = t & 2, .trans_b = t & 1, .act = t % 3},
+                    t & 1, t == 3);
+        run(op, &(OpGemmParams){3, 1028, 300, .accumulate = true}, true, false);
 }
 
 TEST(other_tiles)
@@ -126,18 +150,19 @@ TEST(other_tiles)
         /* The tile sizes are specialization constants: other shapes must be as correct. */
         VkEngine *e = vkt_engine();
         uint32_t sg = vk_engine_subgroup_size(e);
-        const OpGemmTiles tiles[] = { { sg, 1, 1 }, { sg, 3, 5 }, { sg, 16, 2 }, { sg, 5, 4 } };
+        const OpGemmTiles tiles[] = {{sg, 1, 1}, {sg, 3, 5}, {sg, 16, 2}, {sg, 5, 4}};
 
         vkt_seed(13);
         for (size_t i = 0; i < ELEMENTSOF(tiles); i++) {
                 _cleanup_(op_gemm_freep) OpGemm *op = NULL;
                 ASSERT_OK(op_gemm_new_tiled(e, &tiles[i], &op));
-                run(op, &(OpGemmParams){ 45, 77, 31, .trans_b = true, .act = VK_ACTIVATION_RELU6 }, true, false);
-                run(op, &(OpGemmParams){ 45, 76, 31, .act = VK_ACTIVATION_RELU }, true, false);
+                run(op, &(OpGemmParams){45, 77, 31, .trans_b = true, .act = VK_ACTIVATION_RELU6}, true,
+                    false);
+                run(op, &(OpGemmParams){45, 76, 31, .act = VK_ACTIVATION_RELU}, true, false);
         }
         OpGemm *bad = NULL;
-        ASSERT_ERROR(op_gemm_new_tiled(e, &(OpGemmTiles){ sg, 0 + 33, 1 }, &bad), EINVAL);
-        ASSERT_ERROR(op_gemm_new_tiled(e, &(OpGemmTiles){ sg + 1, 1, 1 }, &bad), EINVAL);
+        ASSERT_ERROR(op_gemm_new_tiled(e, &(OpGemmTiles){sg, 0 + 33, 1}, &bad), EINVAL);
+        ASSERT_ERROR(op_gemm_new_tiled(e, &(OpGemmTiles){sg + 1, 1, 1}, &bad), EINVAL);
 }
 
 TEST(invalid_shapes)
@@ -149,10 +174,10 @@ TEST(invalid_shapes)
 
         ASSERT_OK(op_gemm_new(e, &op));
         ASSERT_OK(vk_recorder_begin(rec));
-        ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, &(OpGemmParams){ 0, 1, 1 }), EINVAL);
-        ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, &(OpGemmParams){ 11, 11, 11 }), EINVAL);
-        ASSERT_ERROR(op_gemm_record(op, rec, a, a, a, a, &(OpGemmParams){ 10, 200, 1 }), EINVAL);
-        ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, &(OpGemmParams){ 2, 2, 2, .act = 7 }), EINVAL);
+        ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, &(OpGemmParams){0, 1, 1}), EINVAL);
+        ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, &(OpGemmParams){11, 11, 11}), EINVAL);
+        ASSERT_ERROR(op_gemm_record(op, rec, a, a, a, a, &(OpGemmParams){10, 200, 1}), EINVAL);
+        ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, &(OpGemmParams){2, 2, 2, .act = 7}), EINVAL);
         ASSERT_ERROR(op_gemm_record(op, rec, a, a, NULL, a, NULL), EINVAL);
         ASSERT_EQ(vk_recorder_n_dispatches(rec), 0);
         ASSERT_OK(vk_recorder_submit_and_wait(rec));

@@ -9,10 +9,54 @@ typedef struct GemmPush {
 } GemmPush;
 _Static_assert(sizeof(GemmPush) == 24, "must match shaders/gemm.comp");
 
+typedef struct PackPush {
+        uint32_t n, k, n_pad;
+} PackPush;
+_Static_assert(sizeof(PackPush) == 12, "must match shaders/gemm_pack.comp");
+
+/* B packs into panels (gemm_pack.comp) from this many floats on: below, it
+ * stays in L2 whatever its stride and the extra pass does not pay. */
+#define PACK_MIN_FLOATS (256u * 1024u)
+#define PACK_LOCAL 64u
+
+/* The variants of shaders/gemm.comp (its specialization constants). */
+typedef struct GemmVariant {
+        bool trans_a, trans_b;
+        bool vec4_b; /* B read 4 columns per fetch, C stored 4 per store: n % 4 == 0 */
+        bool packed; /* B read from its packed panels (implies vec4_b) */
+        bool vec4_a; /* A fetched 4 k-steps at a time, the same in every lane: !trans_a, k % 4 == 0 */
+} GemmVariant;
+
+enum {
+        K_PLAIN,               /* [trans_a·2 + trans_b] */
+        K_VEC4 = K_PLAIN + 4,  /* [trans_a] */
+        K_PACKED = K_VEC4 + 2, /* [trans_a] */
+        K_VEC4_A = K_PACKED + 2,
+        K_PACKED_A,
+        _K_MAX,
+};
+
+static const GemmVariant variants[_K_MAX] = {
+        [K_PLAIN + 1] = {.trans_b = true},
+        [K_PLAIN + 2] = {.trans_a = true},
+        [K_PLAIN + 3] = {.trans_a = true, .trans_b = true},
+        [K_VEC4] = {.vec4_b = true},
+        [K_VEC4 + 1] = {.trans_a = true, .vec4_b = true},
+        [K_PACKED] = {.vec4_b = true, .packed = true},
+        [K_PACKED + 1] = {.trans_a = true, .vec4_b = true, .packed = true},
+        [K_VEC4_A] = {.vec4_b = true, .vec4_a = true},
+        [K_PACKED_A] = {.vec4_b = true, .packed = true, .vec4_a = true},
+};
+
 struct OpGemm {
-        VkEngine *engine;     /* borrowed */
-        VkKernel *kernel[4];  /* [trans_a·2 + trans_b], owned by the engine */
-        VkKernel *vec4[2];    /* [trans_a], B read as vec4s: n % 4 == 0, !trans_b */
+        VkEngine *engine;         /* borrowed */
+        VkKernel *kernel[_K_MAX]; /* owned by the engine; the vec4 ones NULL where cols % 4 != 0 */
+        VkKernel *pack[2];        /* [trans_b], gemm_pack.comp */
+        /* The packed B. A larger one replaces it; the old ones stay until the op is
+         * freed, since a recording not yet submitted may still read them. */
+        VkTensor *scratch;
+        VkTensor **retired;
+        size_t n_retired;
         OpGemmTiles tiles;
         uint64_t max_texels;
 };
@@ -26,7 +70,7 @@ static void default_tiles(VkEngine *e, OpGemmTiles *t)
                 if (t->lanes == 0)
                         t->lanes = sg;
                 if (t->rows == 0)
-                        t->rows = 8;
+                        t->rows = 16;
                 if (t->cols == 0)
                         t->cols = 8;
         } else {
@@ -55,12 +99,13 @@ int op_gemm_new_tiled(VkEngine *e, const OpGemmTiles *tiles, OpGemm **ret)
         /* The shader broadcasts across the workgroup: it must be exactly one subgroup. */
         if (!vk_engine_has_subgroup_ops(e))
                 return log_debug_errno(EOPNOTSUPP, "GEMM needs subgroup operations.");
-        if (t->lanes != vk_engine_subgroup_size(e) || t->rows < 1 || t->rows > 32 || t->cols < 1 || t->cols > 16)
+        if (t->lanes != vk_engine_subgroup_size(e) || t->rows < 1 || t->rows > 32 || t->cols < 1 ||
+            t->cols > 16)
                 return -EINVAL;
 
-        for (unsigned v = 0; v < 6; v++) {
-                bool vec4 = v >= 4, trans_a = vec4 ? v & 1 : v >> 1, trans_b = vec4 ? 0 : v & 1;
-                if (vec4 && t->cols % 4 != 0)
+        for (unsigned v = 0; v < _K_MAX; v++) {
+                const GemmVariant *g = &variants[v];
+                if (g->vec4_b && t->cols % 4 != 0)
                         break;
                 r = vk_kernel_get(e,
                                   &(VkKernelInfo){
@@ -68,13 +113,29 @@ int op_gemm_new_tiled(VkEngine *e, const OpGemmTiles *tiles, OpGemm **ret)
                                           .n_bindings = 4,
                                           .write_mask = 1u << 3,
                                           .texel_mask = 3,
-                                          .texel4_mask = vec4 ? 2 : 0,
+                                          .texel4_mask = (g->vec4_a ? 1 : 0) | (g->vec4_b ? 2 : 0),
                                           .push_size = sizeof(GemmPush),
-                                          .n_spec = 6,
-                                          .spec = { t->lanes, t->rows, t->cols, trans_a, trans_b, vec4 },
+                                          .n_spec = 8,
+                                          .spec = {t->lanes, t->rows, t->cols, g->trans_a, g->trans_b,
+                                                   g->vec4_b, g->packed, g->vec4_a},
                                           .full_subgroups = true,
                                   },
-                                  vec4 ? &op->vec4[v - 4] : &op->kernel[v]);
+                                  &op->kernel[v]);
+                if (r < 0)
+                        return r;
+        }
+        for (unsigned v = 0; op->kernel[K_PACKED] && v < 2; v++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){
+                                          .shader = "gemm_pack",
+                                          .n_bindings = 2,
+                                          .write_mask = 1u << 1,
+                                          .texel_mask = 1,
+                                          .push_size = sizeof(PackPush),
+                                          .n_spec = 3,
+                                          .spec = {PACK_LOCAL, t->lanes * t->cols, v},
+                                  },
+                                  &op->pack[v]);
                 if (r < 0)
                         return r;
         }
@@ -89,6 +150,12 @@ int op_gemm_new(VkEngine *e, OpGemm **ret)
 
 OpGemm *op_gemm_free(OpGemm *op)
 {
+        if (!op)
+                return NULL;
+        for (size_t i = 0; i < op->n_retired; i++)
+                vk_tensor_free(op->retired[i]);
+        free(op->retired);
+        vk_tensor_free(op->scratch);
         free(op);
         return NULL;
 }
@@ -96,6 +163,40 @@ OpGemm *op_gemm_free(OpGemm *op)
 void op_gemm_get_tiles(const OpGemm *op, OpGemmTiles *ret)
 {
         *ret = op->tiles;
+}
+
+/* Records the packing of op(B) into op->scratch, grown as needed. */
+static int record_pack(OpGemm *op, VkRecorder *r, VkTensor *b, const OpGemmParams *p, uint32_t width)
+{
+        uint64_t n_pad = ((uint64_t)p->n + width - 1) / width * width;
+        uint64_t floats = n_pad * p->k;
+        int q;
+
+        if (n_pad > UINT32_MAX || floats > UINT32_MAX)
+                return -E2BIG;
+        if (floats > op->max_texels)
+                return -E2BIG;
+        if (!op->scratch || op->scratch->count < floats) {
+                _cleanup_(vk_tensor_freep) VkTensor *t = NULL;
+                q = vk_tensor_new(op->engine, VK_DTYPE_F32, 1, (uint32_t[]){(uint32_t)floats}, &t);
+                if (q < 0)
+                        return q;
+                if (op->scratch) {
+                        VkTensor **v = reallocarray(op->retired, op->n_retired + 1, sizeof(*v));
+                        if (!v)
+                                return -ENOMEM;
+                        op->retired = v;
+                        op->retired[op->n_retired++] = op->scratch;
+                }
+                op->scratch = TAKE_PTR(t);
+        }
+        PackPush push = {.n = p->n, .k = p->k, .n_pad = (uint32_t)n_pad};
+        uint64_t gy = p->k;
+        if (gy > UINT32_MAX)
+                return -EINVAL;
+        return vk_recorder_dispatch(r, op->pack[p->trans_b], (VkTensor *[]){b, op->scratch}, &push,
+                                    (uint32_t)(n_pad / PACK_LOCAL + (n_pad % PACK_LOCAL != 0)), (uint32_t)gy,
+                                    1);
 }
 
 int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor *bias, VkTensor *c,
@@ -125,9 +226,23 @@ int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor
                 .act = (uint32_t)p->act,
                 .accumulate = p->accumulate,
         };
-        VkKernel *k = op->kernel[p->trans_a * 2 + p->trans_b];
-        if (!p->trans_b && p->n % 4 == 0 && op->vec4[p->trans_a] && b->offset % 16 == 0)
-                k = op->vec4[p->trans_a];
-        return vk_recorder_dispatch(r, k, (VkTensor *[]){ a, b, bias ?: c, c }, &push, (uint32_t)gx, (uint32_t)gy,
-                                    1);
+        unsigned v = K_PLAIN + p->trans_a * 2 + p->trans_b;
+        /* The vec4 kernels store C and read the bias 4 columns at a time. */
+        bool vec4_c = op->kernel[K_VEC4] && p->n % 4 == 0 && c->offset % 16 == 0 &&
+                      (!bias || bias->offset % 16 == 0);
+        bool vec4_a = !p->trans_a && p->k % 4 == 0 && a->offset % 16 == 0;
+        if (vec4_c && (uint64_t)p->k * p->n >= PACK_MIN_FLOATS) {
+                int q = record_pack(op, r, b, p, (uint32_t)cols_per_group);
+                if (q < 0 && q != -E2BIG)
+                        return q;
+                if (q >= 0) {
+                        v = vec4_a ? K_PACKED_A : K_PACKED + p->trans_a;
+                        b = op->scratch;
+                }
+        }
+        if (vec4_c && v < K_VEC4 && !p->trans_b && b->offset % 16 == 0)
+                v = vec4_a ? K_VEC4_A : K_VEC4 + p->trans_a;
+        VkKernel *k = op->kernel[v];
+        return vk_recorder_dispatch(r, k, (VkTensor *[]){a, b, bias ?: c, c}, &push, (uint32_t)gx,
+                                    (uint32_t)gy, 1);
 }

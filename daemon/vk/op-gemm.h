@@ -17,7 +17,13 @@
  * When n % 4 == 0 (and !trans_b) B is read 4 columns per fetch: keep layer
  * widths multiples of 4 where you can. Two inputs without a concat:
  * Y = X1·W1 + X2·W2 is a GEMM then a second with accumulate. Needs subgroup
- * operations (op_gemm_new: -EOPNOTSUPP without them). */
+ * operations (op_gemm_new: -EOPNOTSUPP without them).
+ *
+ * On a CPU device the fastest path wants n % 4 == 0, k % 4 == 0 and 16-byte
+ * aligned tensors (C and bias stored 4 columns at a time, A fetched 4 k-steps
+ * at a time). A B of k·n ≥ 256 K floats is first packed into column panels in
+ * a buffer the op owns (grown as needed, the old one kept until the op is
+ * freed): so an OpGemm serves one recorder at a time, as every op does. */
 
 #include "vk.h"
 
