@@ -132,4 +132,30 @@ TEST(refuses_what_it_cannot_fit)
         knn_free(m);
 }
 
+TEST(keeps_the_newest_posts)
+{
+        /* a long history: the model keeps the newest KNN_MAX_REF posts only */
+        const size_t n = KNN_MAX_REF + 301;
+        _cleanup_free_ float *x = malloc(n * 2 * sizeof(float));
+        _cleanup_free_ uint8_t *y = malloc(n), *use = malloc(n);
+        _cleanup_(knn_freep) Knn *m = NULL;
+        for (size_t i = 0; i < n; i++) {
+                y[i] = i % 2;
+                use[i] = i % 3 != 0;
+                x[2 * i] = (float)i;
+                x[2 * i + 1] = y[i] ? 1.f : -1.f;
+        }
+        ASSERT_OK(knn_fit(x, 2, y, NULL, n, 3, 1, NULL, &m));
+        ASSERT_EQ(m->n, KNN_MAX_REF);
+        /* the standardisation is the kept posts': their first feature's mean */
+        ASSERT_NEAR(m->mean[0], (double)(n - 1) - (KNN_MAX_REF - 1) / 2.0, 1e-2);
+        m = knn_free(m);
+        size_t used = 0;
+        for (size_t i = 0; i < n; i++)
+                used += use[i];
+        ASSERT_OK(knn_fit(x, 2, y, use, n, 3, 1, NULL, &m));
+        ASSERT_EQ(m->n, (uint32_t)MIN(used, (size_t)KNN_MAX_REF));
+        ASSERT_EQ(m->label[m->n - 1], (float)y[n - 1]); /* the newest used post last */
+}
+
 TEST_MAIN()

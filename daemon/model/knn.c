@@ -81,12 +81,21 @@ int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const ui
                 return -ENOMEM;
         if (!features || !labels || dim == 0 || k == 0)
                 return -EINVAL;
+        /* the newest KNN_MAX_REF rows: skip the first ones beyond it */
+        size_t first = 0, total = 0;
         for (size_t i = 0; i < n; i++)
+                total += !use || use[i];
+        for (size_t i = 0, seen = 0; i < n && seen < total - MIN(total, (size_t)KNN_MAX_REF); i++)
+                if (!use || use[i]) {
+                        seen++;
+                        first = i + 1;
+                }
+        for (size_t i = first; i < n; i++)
                 if (!use || use[i]) {
                         used++;
                         pos += labels[i] != 0;
                 }
-        if (pos == 0 || pos == used || used > UINT32_MAX)
+        if (pos == 0 || pos == used)
                 return -EINVAL;
         *m = (Knn){.k = k, .dim = dim, .n = (uint32_t)used, .seed = seed};
         m->mean = calloc(dim, sizeof(float));
@@ -98,7 +107,7 @@ int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const ui
         scratch = malloc(dim * sizeof(float));
         if (!m->mean || !m->inv_std || !m->ref || !m->label || !sum || !sq || !scratch)
                 return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = first; i < n; i++)
                 if (!use || use[i])
                         for (uint32_t d = 0; d < dim; d++) {
                                 double v = features[i * dim + d];
@@ -113,7 +122,7 @@ int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const ui
         }
         if ((r = knn_build_projection(m)) < 0)
                 return r;
-        for (size_t i = 0, j = 0; i < n; i++)
+        for (size_t i = first, j = 0; i < n; i++)
                 if (!use || use[i]) {
                         project(m, features + i * dim, m->ref + j * KNN_PROJ_DIM, scratch);
                         m->label[j++] = labels[i] ? 1.f : 0.f;

@@ -22,6 +22,10 @@
 #include "fluff/util.h"
 
 #define KNN_PROJ_DIM 256u
+/* At most this many reference posts (the newest: rows come in upload order),
+ * so scoring a post costs at most KNN_MAX_REF·KNN_PROJ_DIM multiply-adds and
+ * the model file at most 2 MB for them however long the history grows. */
+#define KNN_MAX_REF 2000u
 
 typedef struct Knn {
         uint32_t k;   /* neighbours per side */
@@ -37,8 +41,8 @@ typedef struct Knn {
 Knn *knn_free(Knn *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Knn *, knn_free);
 
-/* Fits on the rows with use[i] (all rows when use is NULL) of features
- * (n × dim) and labels (n, 1 like). weight (dim, may be NULL: all 1)
+/* Fits on the rows with use[i] (all rows when use is NULL; of those the
+ * last KNN_MAX_REF) of features (n × dim) and labels (n, 1 like). weight (dim, may be NULL: all 1)
  * multiplies each standardised feature, so that feature sets of different
  * sizes can count alike; it is kept folded into inv_std. -EINVAL without a
  * liked and a disliked row, k = 0 or dim = 0. */
