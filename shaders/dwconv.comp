@@ -36,6 +36,12 @@ layout(set = 0, binding = 0) uniform samplerBuffer x_tex;
 layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+// With VEC4 the bias and outputs go 4 channels per access too (needs 16-byte
+// aligned bias and y): lavapipe stores to a storage buffer lane by lane in a
+// loop, so 4 float stores cost about 4 times one vec4 store, and at 9 FMAs per
+// output those loops cost more than the arithmetic.
+layout(std430, set = 0, binding = 2) readonly buffer Bias4 { vec4 bias4[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y4 { vec4 y4[]; };
 
 vec4 load_x(uint base, uint c)
 {
@@ -88,6 +94,20 @@ void main()
                 }
         }
 
+        if (VEC4) {
+                const vec4 b4 = (p.flags & 1u) != 0u ? bias4[c] : vec4(0.0);
+                for (uint i = 0; i < TH; i++) {
+                        for (uint t = 0; t < TW; t++) {
+                                if (oh0 + i < p.oh && ow0 + t < p.ow && c_raw < groups && s_raw == s) {
+                                        const uint o = ((nimg * p.oh + oh0 + i) * p.ow) + ow0 + t;
+                                        const vec4 v = acc[i * TW + t] + b4;
+                                        y4[o * groups + c] = vec4(conv_act(v.x), conv_act(v.y), conv_act(v.z),
+                                                                  conv_act(v.w));
+                                }
+                        }
+                }
+                return;
+        }
         float b[CW];
         for (uint e = 0; e < CW; e++)
                 b[e] = (p.flags & 1u) != 0u ? bias[c * CW + e] : 0.0;

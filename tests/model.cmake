@@ -3,6 +3,7 @@
 # prediction and the model file run on the Vulkan engine (vulkan, lavapipe in CI).
 fluff_add_c_test(test-model-metrics SOURCES test-model-metrics.c LIBS fluff-model LABELS unit vulkan)
 fluff_add_c_test(test-model-quality SOURCES test-model-quality.c LIBS fluff-model LABELS unit)
+fluff_add_c_test(test-model-knn SOURCES test-model-knn.c LIBS fluff-model LABELS unit)
 fluff_add_c_test(test-model-cv SOURCES test-model-cv.c vk-test.c LIBS fluff-model LABELS vulkan TIMEOUT 600)
 fluff_add_c_test(test-model-history SOURCES test-model-history.c LIBS fluff-model-history LABELS unit)
 # label "timed": its feature-set selection needs the head to stop early inside a

@@ -97,7 +97,8 @@ static void pool_mean_max(const BbNode *n, const float *x, float *ret)
         }
 }
 
-static int forward_one(const Backbone *bb, const float *pixels, float *ret_probs, float *ret_embed)
+static int forward_one(const Backbone *bb, const float *pixels, float *ret_probs, float *ret_embed,
+                       BbTap tap, void *userdata)
 {
         const BbGraph *g = &bb->graph;
         float *act[BB_MAX_NODES] = {};
@@ -149,6 +150,8 @@ static int forward_one(const Backbone *bb, const float *pixels, float *ret_probs
                 if (r < 0)
                         break;
                 activate(n->act, act[i], count);
+                if (tap)
+                        tap(n, act[i], userdata);
                 for (int f = 0; ret_embed && f < _BACKBONE_FEAT_MAX; f++)
                         if (bb->feat_node[f] == (int)i)
                                 pool_mean_max(n, act[i],
@@ -175,11 +178,16 @@ int backbone_forward_ref(const Backbone *bb, const float *pixels, size_t n, floa
         for (size_t i = 0; i < n; i++) {
                 int r = forward_one(bb, pixels + i * BACKBONE_INPUT_FLOATS,
                                     ret_probs ? ret_probs + i * BACKBONE_N_CLASSES : NULL,
-                                    ret_embed ? ret_embed + i * BACKBONE_EMBED_DIM : NULL);
+                                    ret_embed ? ret_embed + i * BACKBONE_EMBED_DIM : NULL, NULL, NULL);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+int backbone_forward_ref_tap(const Backbone *bb, const float *pixels, BbTap tap, void *userdata)
+{
+        return forward_one(bb, pixels, NULL, NULL, tap, userdata);
 }
 
 int backbone_classify_ref(const Backbone *bb, const float *pixels, size_t n, float *ret_probs)

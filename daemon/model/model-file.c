@@ -17,7 +17,7 @@ typedef struct TensorDesc {
         uint32_t rows, cols; /* cols 0: one-dimensional */
 } TensorDesc;
 
-static size_t describe(const Model *m, TensorDesc d[11])
+static size_t describe(const Model *m, TensorDesc d[15])
 {
         size_t n = 0;
         d[n++] = (TensorDesc){"feature_mean", m->mean, m->dim, 0};
@@ -34,6 +34,12 @@ static size_t describe(const Model *m, TensorDesc d[11])
         }
         if (m->tag_lr)
                 d[n++] = (TensorDesc){"tag_logreg", m->tag_lr, m->vocab, 0};
+        if (m->knn) {
+                d[n++] = (TensorDesc){"knn_mean", m->knn->mean, m->knn->dim, 0};
+                d[n++] = (TensorDesc){"knn_inv_std", m->knn->inv_std, m->knn->dim, 0};
+                d[n++] = (TensorDesc){"knn_ref", m->knn->ref, m->knn->n, KNN_PROJ_DIM};
+                d[n++] = (TensorDesc){"knn_label", m->knn->label, m->knn->n, 0};
+        }
         return n;
 }
 
@@ -130,6 +136,13 @@ static json_object *combine_to_json(const Model *m)
         json_object_object_add(o, "w_tags", json_object_new_double(c->w_tags));
         json_object_object_add(o, "w_head", json_object_new_double(c->w_head));
         json_object_object_add(o, "bias", json_object_new_double(c->bias));
+        if (m->knn) {
+                /* the similarity input: the projection is rebuilt from the seed */
+                json_object_object_add(o, "w_knn", json_object_new_double(c->w_knn));
+                json_object_object_add(o, "knn_k", json_object_new_int64(m->knn->k));
+                json_object_object_add(o, "knn_seed", json_object_new_int64((int64_t)m->knn->seed));
+                json_object_object_add(o, "knn_dim", json_object_new_int64(KNN_PROJ_DIM));
+        }
         json_object_object_add(o, "calibration", json_object_new_string(c->cal.method));
         json_object_object_add(o, "cal_a", json_object_new_double(c->cal.a));
         json_object_object_add(o, "cal_b", json_object_new_double(c->cal.b));
@@ -185,8 +198,8 @@ int model_describe_json(const Model *m, char **ret)
 
 int model_save(const Model *m, const char *path)
 {
-        TensorDesc
-                d[11 + CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the tag tower, the CNN's */
+        TensorDesc d[15 + CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the tag tower, the
+                                              similarity's 4, the CNN's */
         CnnParam cp[CNN_PARAMS_MAX];
         size_t n = describe(m, d), offset = 0;
         for (size_t i = 0, k = m->cnn ? cnn_param_layout(&m->cnn->arch, cp) : 0; i < k; i++)

@@ -215,6 +215,51 @@ static int parse_metadata(Loader *l, Model *m)
         return 0;
 }
 
+/* The similarity input (knn.h), when the combination weighs it: its k,
+ * seed and four tensors; the projection is rebuilt from the seed. */
+static int load_knn(Loader *l, Model *m, json_object *o, size_t *ret_tensors, size_t *ret_bytes)
+{
+        json_object *v;
+        uint32_t dims[2] = {};
+        size_t b, e;
+        int r;
+
+        m->combine.w_knn = json_object_object_get_ex(o, "w_knn", &v) ? json_double(o, "w_knn") : 0;
+        if (!isfinite(m->combine.w_knn))
+                return fail(l, "the similarity input's weight is not a number");
+        if (m->combine.w_knn == 0)
+                return 0;
+        double k = json_double(o, "knn_k"), seed = json_double(o, "knn_seed"),
+               pd = json_double(o, "knn_dim");
+        if (!(k >= 1 && k <= 1000 && k == floor(k)) || !(seed >= 0 && seed <= 9007199254740992.0) ||
+            pd != KNN_PROJ_DIM)
+                return fail(l, "the similarity input's k, seed or projection is malformed");
+        if ((r = tensor_shape(l, "knn_ref", 2, dims, &b, &e)) < 0)
+                return r;
+        if (dims[0] == 0 || dims[1] != KNN_PROJ_DIM)
+                return fail(l, "tensor \"knn_ref\" has a shape inconsistent with the others");
+        m->knn = calloc(1, sizeof(Knn));
+        if (!m->knn)
+                return -ENOMEM;
+        *m->knn = (Knn){.k = (uint32_t)k, .dim = m->dim, .n = dims[0], .seed = (uint64_t)seed};
+        m->knn->mean = malloc(m->dim * sizeof(float));
+        m->knn->inv_std = malloc(m->dim * sizeof(float));
+        m->knn->ref = malloc((size_t)dims[0] * KNN_PROJ_DIM * sizeof(float));
+        m->knn->label = malloc((size_t)dims[0] * sizeof(float));
+        if (!m->knn->mean || !m->knn->inv_std || !m->knn->ref || !m->knn->label)
+                return -ENOMEM;
+        if ((r = read_tensor(l, "knn_mean", m->knn->mean, m->dim, 0)) < 0 ||
+            (r = read_tensor(l, "knn_inv_std", m->knn->inv_std, m->dim, 0)) < 0 ||
+            (r = read_tensor(l, "knn_ref", m->knn->ref, m->knn->n, KNN_PROJ_DIM)) < 0 ||
+            (r = read_tensor(l, "knn_label", m->knn->label, m->knn->n, 0)) < 0)
+                return r;
+        if ((r = knn_build_projection(m->knn)) < 0)
+                return r;
+        *ret_tensors = 4;
+        *ret_bytes = ((size_t)2 * m->dim + (size_t)m->knn->n * (KNN_PROJ_DIM + 1)) * 4;
+        return 0;
+}
+
 /* The towers' combination (ModelCombine) and the cross-validated quality,
  * when the file has them (files from before have neither), and the tag
  * tower's tensor, which the combination needs when it weighs tags. */
@@ -279,6 +324,9 @@ static int load_combine(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_by
                 }
         } else if (!streq(c->cal.method, "platt"))
                 return fail(l, "unknown calibration \"%s\"", c->cal.method);
+        int r = load_knn(l, m, o, ret_tensors, ret_bytes);
+        if (r < 0)
+                return r;
         json_object *t;
         if (!json_object_object_get_ex(l->hdr, "tag_logreg", &t)) {
                 if (c->w_tags != 0)
@@ -288,11 +336,11 @@ static int load_combine(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_by
         m->tag_lr = calloc(m->vocab, sizeof(float));
         if (!m->tag_lr)
                 return -ENOMEM;
-        int r = read_tensor(l, "tag_logreg", m->tag_lr, m->vocab, 0);
+        r = read_tensor(l, "tag_logreg", m->tag_lr, m->vocab, 0);
         if (r < 0)
                 return r;
-        *ret_tensors = 1;
-        *ret_bytes = (size_t)m->vocab * 4;
+        *ret_tensors += 1;
+        *ret_bytes += (size_t)m->vocab * 4;
         return 0;
 }
 

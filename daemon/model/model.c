@@ -79,6 +79,7 @@ Model *model_free(Model *m)
         free(m->fluff_version);
         model_tail_free(m->tail);
         free(m->tag_lr);
+        knn_free(m->knn);
         free(m);
         return NULL;
 }
@@ -173,11 +174,12 @@ double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags)
         return z;
 }
 
-double model_combine_prob(const Model *m, double z_tags, double z_head)
+double model_combine_prob(const Model *m, double z_tags, double z_head, double z_knn)
 {
         const ModelCombine *c = &m->combine;
         if (isempty(c->kind))
                 return z_head >= 0 ? 1 / (1 + exp(-z_head)) : exp(z_head) / (1 + exp(z_head));
         z_head = m->head_a * z_head + m->head_b;
-        return quality_calibrator_apply(&c->cal, c->bias + c->w_tags * z_tags + c->w_head * z_head);
+        return quality_calibrator_apply(&c->cal, c->bias + c->w_tags * z_tags + c->w_head * z_head +
+                                                         c->w_knn * z_knn);
 }

@@ -34,6 +34,7 @@
 
 #include "fluff/error.h"
 #include "fluff/util.h"
+#include "knn.h"
 #include "metrics.h"
 #include "quality.h"
 #include "vk.h"
@@ -105,13 +106,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ModelTail *, model_tail_free);
  *
  *     z_tags = tag_lr_bias + Σ tag_lr[tag]      the tag tower, an L2 logistic regression
  *     z_head = head_a·(the head's logit above) + head_b   (its validation Platt scaling)
- *     s = bias + w_tags·z_tags + w_head·z_head,  P(like) = cal(s)   (Platt or isotonic)
+ *     z_knn = knn_scores(…)                     the similarity to liked and disliked posts (knn.h)
+ *     s = bias + w_tags·z_tags + w_head·z_head + w_knn·z_knn,  P(like) = cal(s)   (Platt or isotonic)
  *
  * kind "tags" is w_head = 0, "head" w_tags = 0, "stack" both. kind "" (files
  * from before the combination): P = σ(z_head), not calibrated. */
 typedef struct ModelCombine {
         char kind[16];
         double w_tags, w_head, bias;
+        double w_knn;          /* the similarity input's weight (knn.h; Model.knn), 0 without it */
         QualityCalibrator cal; /* fitted on out-of-fold predictions */
 } ModelCombine;
 
@@ -141,12 +144,13 @@ typedef struct Model {
         float *tag_lr; /* vocab: the tag tower's weights (NULL: no tag tower) */
         double tag_lr_bias;
         ModelCombine combine;
+        Knn *knn; /* the labelled posts' projected embeddings when combine.w_knn ≠ 0, else NULL */
         double head_a, head_b; /* with a combination, z_head is head_a·(the head's logit) + head_b */
         ModelQuality quality;  /* cross-validated metrics beside the baseline's (quality.h) */
 } Model;
 
 /* P(like) from the towers' logits (see ModelCombine). */
-double model_combine_prob(const Model *m, double z_tags, double z_head);
+double model_combine_prob(const Model *m, double z_tags, double z_head, double z_knn);
 /* The tag tower's logit of a post (0 without one); ids ≥ vocab are ignored. */
 double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags);
 

@@ -25,7 +25,7 @@ static void keep_push(ModelTagPush *list, ModelTagPush t, bool up)
  * z_head and z_tags are the device's logits, which the parts must add up to.
  * gw (hidden) and g (tag_dim) are scratch. */
 static void explain_post(const Model *m, const float *x, const uint32_t *tags, uint32_t n_tags,
-                         const float *hid, double z_head, double z_tags, float *gw, float *g,
+                         const float *hid, double z_head, double z_tags, double z_knn, float *gw, float *g,
                          ModelExplanation *out)
 {
         const bool combined = !isempty(m->combine.kind);
@@ -63,7 +63,8 @@ static void explain_post(const Model *m, const float *x, const uint32_t *tags, u
                 g[j] = (float)s;
         }
 
-        out->image = sh * image_head;
+        /* the similarity to liked and disliked pictures is the image's part too */
+        out->image = sh * image_head + (combined ? cs * m->combine.w_knn * z_knn : 0);
         out->bias = sh * bias_head + cb;
         if (combined)
                 out->bias += cs * (m->combine.bias + m->combine.w_tags * (m->tag_lr ? m->tag_lr_bias : 0) +
@@ -85,7 +86,8 @@ static void explain_post(const Model *m, const float *x, const uint32_t *tags, u
                         keep_push(out->down, t, false);
         }
         out->logit = combined ? cs * (m->combine.bias + m->combine.w_tags * z_tags +
-                                      m->combine.w_head * (m->head_a * z_head + m->head_b)) +
+                                      m->combine.w_head * (m->head_a * z_head + m->head_b) +
+                                      m->combine.w_knn * z_knn) +
                                         cb
                               : z_head;
 }
@@ -94,7 +96,7 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
                   const uint32_t *tag_ids, size_t n, float *out_prob, ModelExplanation *explain)
 {
         _cleanup_(head_freep) Head *h = NULL;
-        _cleanup_free_ float *x = NULL, *z = NULL, *hid = NULL, *g = NULL, *gw = NULL;
+        _cleanup_free_ float *x = NULL, *z = NULL, *zk = NULL, *hid = NULL, *g = NULL, *gw = NULL;
         _cleanup_free_ uint32_t *offs = NULL, *none = NULL, *tags = NULL;
         uint32_t max_tags = 0;
         int r;
@@ -113,13 +115,14 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
 
         x = malloc((size_t)PREDICT_BATCH * m->dim * sizeof(float));
         z = malloc(PREDICT_BATCH * sizeof(float));
+        zk = calloc(PREDICT_BATCH, sizeof(float));
         hid = explain ? malloc((size_t)PREDICT_BATCH * m->hidden * sizeof(float)) : NULL;
         g = malloc(MAX(m->tag_dim, 1u) * sizeof(float));
         gw = malloc(MAX(m->hidden, 1u) * sizeof(float));
         offs = malloc((PREDICT_BATCH + 1) * sizeof(uint32_t));
         none = malloc((PREDICT_BATCH + 1) * sizeof(uint32_t));
         tags = malloc(MAX(max_nnz, 1) * sizeof(uint32_t));
-        if (!x || !z || (explain && !hid) || !g || !gw || !offs || !none || !tags)
+        if (!x || !z || !zk || (explain && !hid) || !g || !gw || !offs || !none || !tags)
                 return -ENOMEM;
 
         r = head_new(engine, m, PREDICT_BATCH, (uint32_t)max_nnz, &h);
@@ -147,14 +150,17 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
                 r = head_forward(h, &batch, z, hid);
                 if (r < 0)
                         return r;
+                if (m->knn && m->combine.w_knn != 0 &&
+                    (r = knn_scores(m->knn, features + i * m->dim, bn, zk)) < 0)
+                        return r;
                 for (uint32_t b = 0; b < bn; b++) {
                         /* the tag tower sees every known tag, even when the head's are off */
                         double zt = model_tag_logit(m, tags + offs[b], offs[b + 1] - offs[b]);
-                        out_prob[i + b] = (float)model_combine_prob(m, zt, z[b]);
+                        out_prob[i + b] = (float)model_combine_prob(m, zt, z[b], zk[b]);
                         if (explain)
                                 explain_post(m, x + (size_t)b * m->dim, tags + offs[b],
                                              offs[b + 1] - offs[b], hid + (size_t)b * m->hidden, z[b], zt,
-                                             gw, g, explain + i + b);
+                                             zk[b], gw, g, explain + i + b);
                 }
         }
         return 0;

@@ -13,11 +13,16 @@
  *  3. The head (train.c, image features and/or tags as the options say) once
  *     per fold on the other folds: its out-of-fold logits. Fine-tuning is
  *     left to the final model (the folds would need the tuned activations).
+ *  3b. The similarity input (knn.h): each post's similarity to its
+ *     nearest liked minus its nearest disliked posts in the image embedding,
+ *     out of fold (neighbours only from the other folds), k by the folds'
+ *     ROC AUC. Each feature set counts alike (its features weighted by
+ *     1/√its size), so the 2560 floats of "final" do not drown the others.
  *  4. Combinations of the towers' out-of-fold logits — tags alone, head
- *     alone, a logistic-regression stack of both — scored by out-of-fold ROC
- *     AUC (the stack's own weights cross-validated on the same folds); the
- *     best is kept, so the whole is never worse than its best part on these
- *     folds.
+ *     alone, a logistic-regression stack of both, and the stack with the
+ *     similarity as a third input — scored by out-of-fold ROC AUC (the
+ *     stack's own weights cross-validated on the same folds); the best is
+ *     kept, so the whole is never worse than its best part on these folds.
  *  5. Calibration of the chosen combination's out-of-fold logits, so the
  *     score is P(like) and the default threshold 0.5: Platt scaling or
  *     isotonic regression, whichever has the lower Brier score when each is
@@ -45,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "knn.h"
 #include "logreg.h"
 #include "model-internal.h"
 #include "model.h"
@@ -68,6 +74,9 @@ typedef struct Cv {
         double lambda;
         float *oof_tags, *oof_head, *oof; /* logits: the tag tower, the head, the chosen combination */
         bool have_tags, have_head;
+        float *oof_knn, *knn_weight; /* the similarity input (step 3b), its features' weights */
+        uint32_t knn_k;
+        bool have_knn;
 } Cv;
 
 static void cv_done(Cv *cv)
@@ -77,6 +86,8 @@ static void cv_done(Cv *cv)
         free(cv->oof_tags);
         free(cv->oof_head);
         free(cv->oof);
+        free(cv->oof_knn);
+        free(cv->knn_weight);
 }
 
 static int progress_overall(ModelStage stage, unsigned epoch, double loss, double val_auc, double left,
@@ -174,11 +185,65 @@ static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, doub
         return 0;
 }
 
-static int fit_stack(const Cv *cv, const uint32_t *rows, size_t n_rows, Logreg *ret, float *dense)
+static int fit_stack(const Cv *cv, const uint32_t *rows, size_t n_rows, Logreg *ret, float *dense,
+                     uint32_t n_dense)
 {
-        /* dense: n × 2 (tag tower, head) out-of-fold logits */
-        LogregData d = {.n = cv->ds->n, .labels = cv->ds->labels, .dense = dense, .n_dense = 2};
+        /* dense: n × n_dense out-of-fold logits (tag tower, head[, similarity]) */
+        LogregData d = {.n = cv->ds->n, .labels = cv->ds->labels, .dense = dense, .n_dense = n_dense};
         return logreg_fit(&d, rows, n_rows, STACK_LAMBDA, ret);
+}
+
+/* The stack's out-of-fold logits (out), its weights fitted on the folds. */
+static int stack_oof(const Cv *cv, float *dense, uint32_t n_dense, uint32_t *rows, float *out)
+{
+        size_t n = cv->ds->n;
+        LogregData d = {.n = n, .labels = cv->ds->labels, .dense = dense, .n_dense = n_dense};
+        int r;
+
+        for (unsigned f = 0; f < cv->k; f++) {
+                size_t nr = 0;
+                Logreg m = {0};
+                for (size_t i = 0; i < n; i++)
+                        if (cv->fold[i] != f)
+                                rows[nr++] = (uint32_t)i;
+                if ((r = fit_stack(cv, rows, nr, &m, dense, n_dense)) < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++)
+                        if (cv->fold[i] == f)
+                                out[i] = (float)logreg_logit(&m, &d, i);
+                logreg_done(&m);
+        }
+        return 0;
+}
+
+/* Step 3b: the similarity input's out-of-fold scores and k. */
+static int knn_cross_validate(Cv *cv)
+{
+        const ModelDataset *ds = cv->ds;
+        int r;
+
+        if (!cv->o->use_features || ds->dim == 0)
+                return 0;
+        cv->oof_knn = malloc(ds->n * sizeof(float));
+        cv->knn_weight = malloc(ds->dim * sizeof(float));
+        if (!cv->oof_knn || !cv->knn_weight)
+                return -ENOMEM;
+        for (uint32_t d = 0; d < ds->dim; d++)
+                cv->knn_weight[d] = 1.f;
+        for (size_t s = 0; s < ds->n_sets; s++)
+                for (uint32_t d = ds->sets[s].offset;
+                     d < ds->sets[s].offset + ds->sets[s].dim && d < ds->dim; d++)
+                        cv->knn_weight[d] = 1.f / sqrtf((float)ds->sets[s].dim);
+        r = knn_cv(ds->features, ds->dim, ds->labels, ds->n, cv->fold, cv->k, knn_k_grid, knn_k_grid_n,
+                   cv->o->seed & 0xffffffffu, cv->knn_weight, &cv->knn_k, cv->oof_knn);
+        if (r == -EINVAL)
+                return 0; /* a fold without both classes: no similarity input */
+        if (r < 0)
+                return r;
+        cv->have_knn = true;
+        log_debug("Similarity input: k %u, out-of-fold ROC AUC %.4f", cv->knn_k,
+                  metrics_roc_auc(cv->oof_knn, ds->labels, ds->n));
+        return 0;
 }
 
 /* Step 4: the combination by out-of-fold ROC AUC; cv->oof gets its logits. */
@@ -187,11 +252,12 @@ static int choose_combination(Cv *cv, ModelCombine *c)
         const ModelDataset *ds = cv->ds;
         size_t n = ds->n;
         _cleanup_free_ float *dense = malloc(2 * n * sizeof(float)), *stack = malloc(n * sizeof(float));
+        _cleanup_free_ float *dense3 = malloc(3 * n * sizeof(float)), *stack3 = malloc(n * sizeof(float));
         _cleanup_free_ uint32_t *rows = malloc(n * sizeof(uint32_t));
-        double auc_tags = -1, auc_head = -1, auc_stack = -1;
+        double auc_tags = -1, auc_head = -1, auc_stack = -1, auc_stack3 = -1;
         int r;
 
-        if (!dense || !stack || !rows)
+        if (!dense || !stack || !dense3 || !stack3 || !rows)
                 return -ENOMEM;
         if (cv->have_tags)
                 auc_tags = metrics_roc_auc(cv->oof_tags, ds->labels, n);
@@ -202,27 +268,37 @@ static int choose_combination(Cv *cv, ModelCombine *c)
                         dense[2 * i] = cv->oof_tags[i];
                         dense[2 * i + 1] = cv->oof_head[i];
                 }
-                LogregData d = {.n = n, .labels = ds->labels, .dense = dense, .n_dense = 2};
-                for (unsigned f = 0; f < cv->k; f++) {
-                        size_t nr = 0;
-                        Logreg m = {0};
-                        for (size_t i = 0; i < n; i++)
-                                if (cv->fold[i] != f)
-                                        rows[nr++] = (uint32_t)i;
-                        if ((r = fit_stack(cv, rows, nr, &m, dense)) < 0)
-                                return r;
-                        for (size_t i = 0; i < n; i++)
-                                if (cv->fold[i] == f)
-                                        stack[i] = (float)logreg_logit(&m, &d, i);
-                        logreg_done(&m);
-                }
+                if ((r = stack_oof(cv, dense, 2, rows, stack)) < 0)
+                        return r;
                 auc_stack = metrics_roc_auc(stack, ds->labels, n);
+        }
+        if (cv->have_knn && (cv->have_tags || cv->have_head)) {
+                /* the similarity as one more input beside the towers there are */
+                for (size_t i = 0; i < n; i++) {
+                        dense3[3 * i] = cv->have_tags ? cv->oof_tags[i] : 0;
+                        dense3[3 * i + 1] = cv->have_head ? cv->oof_head[i] : 0;
+                        dense3[3 * i + 2] = cv->oof_knn[i];
+                }
+                if ((r = stack_oof(cv, dense3, 3, rows, stack3)) < 0)
+                        return r;
+                auc_stack3 = metrics_roc_auc(stack3, ds->labels, n);
         }
         /* the simpler one wins ties */
         *c = (ModelCombine){0};
-        if (auc_stack > auc_tags && auc_stack > auc_head) {
+        if (auc_stack3 > auc_tags && auc_stack3 > auc_head && auc_stack3 > auc_stack) {
                 Logreg m = {0};
-                if ((r = fit_stack(cv, NULL, 0, &m, dense)) < 0)
+                if ((r = fit_stack(cv, NULL, 0, &m, dense3, 3)) < 0)
+                        return r;
+                *c = (ModelCombine){.kind = "stack",
+                                    .w_tags = cv->have_tags ? m.w[0] : 0,
+                                    .w_head = cv->have_head ? m.w[1] : 0,
+                                    .w_knn = m.w[2],
+                                    .bias = m.bias};
+                logreg_done(&m);
+                memcpy(cv->oof, stack3, n * sizeof(float));
+        } else if (auc_stack > auc_tags && auc_stack > auc_head) {
+                Logreg m = {0};
+                if ((r = fit_stack(cv, NULL, 0, &m, dense, 2)) < 0)
                         return r;
                 *c = (ModelCombine){.kind = "stack", .w_tags = m.w[0], .w_head = m.w[1], .bias = m.bias};
                 logreg_done(&m);
@@ -234,8 +310,9 @@ static int choose_combination(Cv *cv, ModelCombine *c)
                 *c = (ModelCombine){.kind = "head", .w_head = 1};
                 memcpy(cv->oof, cv->oof_head, n * sizeof(float));
         }
-        log_debug("Cross-validated ROC AUC: tags %.4f, head %.4f, stack %.4f: %s", auc_tags, auc_head,
-                  auc_stack, c->kind);
+        log_debug("Cross-validated ROC AUC: tags %.4f, head %.4f, stack %.4f, stack with similarity %.4f: "
+                  "%s",
+                  auc_tags, auc_head, auc_stack, auc_stack3, c->kind);
         return 0;
 }
 
@@ -258,12 +335,13 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
                n_old = n - n_test;
         _cleanup_free_ uint8_t *old = calloc(n, 1), *new = calloc(n, 1), *ylab = malloc(n);
         _cleanup_free_ uint32_t *rows = malloc(n * sizeof(uint32_t));
+        _cleanup_free_ float *zk = calloc(n, sizeof(float));
         _cleanup_free_ float *zt = calloc(n, sizeof(float)), *zh = calloc(n, sizeof(float)),
                              *pb = malloc(n * sizeof(float)), *pm = malloc(n * sizeof(float));
         size_t pos_old = 0, pos_new = 0;
         int r;
 
-        if (!old || !new || !ylab || !rows || !zt || !zh || !pb || !pm)
+        if (!old || !new || !ylab || !rows || !zk || !zt || !zh || !pb || !pm)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 old[i] = i < n_old;
@@ -292,9 +370,16 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
                 if (r < 0)
                         return error_setf(error, r, "%s", error_message(&held_out_error, r));
         }
+        if (c->w_knn != 0) {
+                _cleanup_(knn_freep) Knn *kn = NULL;
+                if ((r = knn_fit(ds->features, ds->dim, ds->labels, old, n, cv->knn_k,
+                                 cv->o->seed & 0xffffffffu, cv->knn_weight, &kn)) < 0 ||
+                    (r = knn_scores(kn, ds->features + n_old * ds->dim, n_test, zk + n_old)) < 0)
+                        return r;
+        }
         for (size_t i = n_old; i < n; i++) {
                 size_t j = i - n_old;
-                double s = c->bias + c->w_tags * zt[i] + c->w_head * zh[i];
+                double s = c->bias + c->w_tags * zt[i] + c->w_head * zh[i] + c->w_knn * zk[i];
                 pb[j] = (float)sigmoid(zt[i]);
                 pm[j] = (float)quality_calibrator_apply(&c->cal, s);
                 ylab[j] = ds->labels[i];
@@ -343,6 +428,9 @@ static int measure(Cv *cv, ModelCombine *c, ModelQuality *q, float *prob, double
                 q->tower_tags = q->baseline;
         if (cv->have_head &&
             (r = scores_of_logits(cv->oof_head, ds->labels, n, o->seed, &q->tower_head)) < 0)
+                return r;
+        /* the similarity score is not a logit, but AUC and PR AUC only rank */
+        if (cv->have_knn && (r = scores_of_logits(cv->oof_knn, ds->labels, n, o->seed, &q->tower_knn)) < 0)
                 return r;
         /* 6. the newest fifth */
         return time_check(cv, c, time_budget, q, error);
@@ -457,6 +545,10 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 stage_took("a fold's head", &mark);
         }
 
+        /* 3b. the similarity input */
+        if ((r = knn_cross_validate(&cv)) < 0)
+                goto finish;
+
         /* 4.–6. */
         if ((r = measure(&cv, &c, &q, prob, t0 + (double)(cv.k + 1) * per - model_now_s(), error)) < 0)
                 goto finish;
@@ -519,6 +611,9 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 m->tag_lr_bias = lr.bias;
                 logreg_done(&lr);
         }
+        if (c.w_knn != 0 && (r = knn_fit(ds->features, ds->dim, ds->labels, NULL, n, cv.knn_k,
+                                         o->seed & 0xffffffffu, cv.knn_weight, &m->knn)) < 0)
+                goto finish;
         m->combine = c;
         stage_took("the final towers", &mark);
 

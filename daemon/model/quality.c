@@ -515,6 +515,8 @@ json_object *model_quality_to_json(const ModelQuality *q)
                 json_object_object_add(towers, "tags", scores_to_json(&q->tower_tags));
         if (measured(&q->tower_head))
                 json_object_object_add(towers, "head", scores_to_json(&q->tower_head));
+        if (measured(&q->tower_knn))
+                json_object_object_add(towers, "knn", scores_to_json(&q->tower_knn));
         json_object_object_add(cv, "towers", towers);
         json_object_object_add(o, "cv", cv);
 
@@ -640,6 +642,7 @@ int model_quality_from_json(json_object *o, ModelQuality *q)
         scores_from_json(get_obj(cv, "baseline"), &q->baseline);
         scores_from_json(get_obj(get_obj(cv, "towers"), "tags"), &q->tower_tags);
         scores_from_json(get_obj(get_obj(cv, "towers"), "head"), &q->tower_head);
+        scores_from_json(get_obj(get_obj(cv, "towers"), "knn"), &q->tower_knn);
         if ((tm = get_obj(o, "time"))) {
                 q->time_n_train = get_u32(tm, "n_train");
                 q->time_n_test = get_u32(tm, "n_test");

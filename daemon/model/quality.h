@@ -16,7 +16,7 @@
  *    "threshold": 0.5,                 like when P(like) ≥ this
  *    "combination": "stack",           which of the towers' combinations CV chose:
  *                                      "tags", "head" or "stack"
- *    "cv": {"model": S, "baseline": S, "towers": {"tags": S, "head": S}},
+ *    "cv": {"model": S, "baseline": S, "towers": {"tags": S, "head": S, "knn": S}},
  *    "time": {"n_train": 848, "n_test": 212, "model": S, "baseline": S},
  *    "calibration": {"method": "platt" or "isotonic", "a": 1.02, "b": -0.03,
  *                    "brier": 0.21, "ece": 0.03, "brier_platt": 0.21, "brier_isotonic": 0.22,
@@ -92,6 +92,7 @@ typedef struct ModelQuality {
         double threshold;
         char combination[16];
         QualityScores model, baseline, tower_tags, tower_head;
+        QualityScores tower_knn; /* the similarity input alone (knn.h), when measured */
         uint32_t time_n_train, time_n_test;
         QualityScores time_model, time_baseline;
         QualityCalibration calibration;

@@ -128,8 +128,9 @@ static int check(const OpDwconv *op, const ConvShape *s, const VkTensor *x, cons
 static int record_tiled(OpDwconv *op, VkRecorder *r, uint32_t stride, bool flip, VkTensor *const *tensors,
                         ConvPush *p, uint32_t n, uint32_t oh, uint32_t ow, uint32_t c)
 {
-        bool vec4 =
-                !op->scalar && c % 4 == 0 && tensors[0]->offset % 16 == 0 && tensors[1]->offset % 16 == 0;
+        bool vec4 = !op->scalar && c % 4 == 0 && tensors[0]->offset % 16 == 0 &&
+                    tensors[1]->offset % 16 == 0 && tensors[2]->offset % 16 == 0 &&
+                    tensors[3]->offset % 16 == 0;
         VkKernel *k = vec4 ? (flip ? op->fwd4_flip : op->fwd4[stride - 1])
                            : (flip ? op->fwd_flip : op->fwd[stride - 1]);
         uint32_t lx = vec4 ? op->t.lx4 : op->t.lx, th = vec4 ? op->t.th4 : op->t.th,

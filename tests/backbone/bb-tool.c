@@ -7,6 +7,11 @@
  *   bb-tool pixels OUT.rgb IMAGE...          decoded 224×224×3 uint8 RGB, back to back
  *   bb-tool dump WEIGHTS PIXELS.rgb OUT.json probabilities and embeddings as JSON
  *   bb-tool embed WEIGHTS OUT.f32 IMAGE...   embeddings, BACKBONE_EMBED_DIM floats per image
+ *   bb-tool layers WEIGHTS OUT.f32 L1,L2,.. IMAGE...
+ *                                            per image and layer (Keras output names, as
+ *                                            "block_6_add"): the mean over h×w of every channel,
+ *                                            the max, and the means of the four quadrants (2×2),
+ *                                            6·c floats; prints "layer h w c" per layer first
  *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS [SUBMIT_BATCH]
  *                                            embedding throughput as one JSON line */
 #include <errno.h>
@@ -161,6 +166,110 @@ static int cmd_embed(int argc, char **argv)
                 /* per image: the embedding, then the 5 class probabilities */
                 if (fwrite(emb, sizeof(float), BACKBONE_EMBED_DIM + BACKBONE_N_CLASSES, f) !=
                     BACKBONE_EMBED_DIM + BACKBONE_N_CLASSES)
+                        return 1;
+        }
+        return fflush(f) == 0 ? 0 : 1;
+}
+
+typedef struct LayerTap {
+        char **names;
+        size_t n;
+        float *out; /* 6·c floats per layer, back to back in the order of names */
+        size_t *offset;
+        bool *seen;
+} LayerTap;
+
+static void pool_layer(const BbNode *n, const float *x, float *ret)
+{
+        const unsigned c = n->c;
+        for (unsigned ch = 0; ch < c; ch++) {
+                double sum = 0, q[4] = {};
+                unsigned qn[4] = {};
+                float m = -INFINITY;
+                for (unsigned y = 0; y < n->h; y++)
+                        for (unsigned xx = 0; xx < n->w; xx++) {
+                                float v = x[((size_t)y * n->w + xx) * c + ch];
+                                unsigned k = (y * 2 >= n->h) * 2 + (xx * 2 >= n->w);
+                                sum += v;
+                                m = MAX(m, v);
+                                q[k] += v;
+                                qn[k]++;
+                        }
+                ret[ch] = (float)(sum / ((double)n->h * n->w));
+                ret[c + ch] = m;
+                for (unsigned k = 0; k < 4; k++)
+                        ret[(2 + k) * c + ch] = qn[k] ? (float)(q[k] / qn[k]) : 0.f;
+        }
+}
+
+static void layer_tap(const BbNode *n, const float *act, void *userdata)
+{
+        LayerTap *t = userdata;
+        for (size_t i = 0; i < t->n; i++)
+                if (streq(n->out_name, t->names[i])) {
+                        pool_layer(n, act, t->out + t->offset[i]);
+                        t->seen[i] = true;
+                }
+}
+
+static int cmd_layers(int argc, char **argv)
+{
+        _cleanup_(backbone_freep) Backbone *bb = NULL;
+        _cleanup_free_ float *px = malloc(BACKBONE_INPUT_FLOATS * sizeof(float));
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ size_t *offset = NULL;
+        _cleanup_free_ bool *seen = NULL;
+        _cleanup_free_ float *out = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t n, total = 0;
+
+        if (!px || load(argv[0], &bb) < 0)
+                return 1;
+        for (const char *p = argv[2]; *p;) {
+                size_t len = strcspn(p, ",");
+                if (len > 0 && strv_push(&names, strndup(p, len)) < 0)
+                        return 1;
+                p += len + (p[len] == ',');
+        }
+        if (!names)
+                return 1;
+        n = strv_length(names);
+        offset = calloc(n, sizeof(size_t));
+        seen = calloc(n, sizeof(bool));
+        if (!offset || !seen)
+                return 1;
+        const BbGraph *g = backbone_graph(bb);
+        for (size_t i = 0; i < n; i++) {
+                const BbNode *found = NULL;
+                for (unsigned j = 0; j < g->n_nodes; j++)
+                        if (streq(g->nodes[j].out_name, names[i]))
+                                found = &g->nodes[j];
+                if (!found) {
+                        fprintf(stderr, "no layer %s\n", names[i]);
+                        return 1;
+                }
+                printf("%s %u %u %u\n", names[i], found->h, found->w, found->c);
+                offset[i] = total;
+                total += 6 * (size_t)found->c;
+        }
+        out = malloc(total * sizeof(float));
+        f = fopen(argv[1], "we");
+        if (!out || !f)
+                return 1;
+        LayerTap t = {names, n, out, offset, seen};
+        for (int i = 3; i < argc; i++) {
+                int r = backbone_image_load(argv[i], px);
+                memset(seen, 0, n * sizeof(bool));
+                if (r >= 0)
+                        r = backbone_forward_ref_tap(bb, px, layer_tap, &t);
+                for (size_t k = 0; r >= 0 && k < n; k++)
+                        if (!seen[k])
+                                r = -ENOENT;
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", argv[i], strerror(-r));
+                        return 1;
+                }
+                if (fwrite(out, sizeof(float), total, f) != total)
                         return 1;
         }
         return fflush(f) == 0 ? 0 : 1;
@@ -361,10 +470,12 @@ int main(int argc, char **argv)
                 return cmd_dump(argv + 2);
         if (argc >= 5 && streq(argv[1], "embed"))
                 return cmd_embed(argc - 2, argv + 2);
+        if (argc >= 6 && streq(argv[1], "layers"))
+                return cmd_layers(argc - 2, argv + 2);
         if ((argc == 6 || argc == 7) && streq(argv[1], "bench"))
                 return cmd_bench(argv + 2);
         if (argc == 5 && streq(argv[1], "profile"))
                 return cmd_profile(argv + 2);
-        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|bench|profile ...\n");
+        fprintf(stderr, "usage: bb-tool import|classify|pixels|dump|embed|layers|bench|profile ...\n");
         return 2;
 }

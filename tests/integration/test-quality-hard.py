@@ -111,7 +111,8 @@ class HardWorldQuality(unittest.TestCase):
         self.fail(f"jobs still running after {timeout}s\n{d.log()[-3000:]}")
 
     def train(self, d, towers=None):
-        args = ["train", "--json", "--time", BUDGET] + (["--towers", towers] if towers else [])
+        # an ablation is installed only when asked, and its unseen posts need it installed
+        args = ["train", "--json", "--time", BUDGET] + (["--towers", towers, "--install"] if towers else [])
         t = time.monotonic()
         r = d.ctl(*args, timeout=3600)
         self.assertEqual(r.returncode, 0, f"{r!r}\n{d.log()[-3000:]}")
