@@ -201,8 +201,10 @@ int run_heading_get(sd_bus *bus, const char *query, RunHeading *ret)
         _cleanup_(json_object_putp) json_object *o = parse_info(&m);
         if (o) {
                 ret->threshold = get_double(o, "threshold");
-                snprintf(ret->model, sizeof(ret->model), "trained %s, validation ROC AUC %.3f, %s",
+                json_object *q = json_object_object_get(o, "quality");
+                snprintf(ret->model, sizeof(ret->model), "trained %s, %s ROC AUC %.3f, %s",
                          strna(get_string(o, "created")),
+                         q && json_object_is_type(q, json_type_object) ? "cross-validated" : "validation",
                          get_double(json_object_object_get(o, "metrics"), "roc_auc"),
                          model_source(o, buf, sizeof(buf)));
         } else

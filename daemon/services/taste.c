@@ -48,7 +48,8 @@ int taste_service_new(const char *data_dir, double like_threshold, TasteService 
                                   "Ignoring the taste model \"%s\": %s Train again with \"fluffctl train\".",
                                   t->path, error_message(&error, r));
         else
-                log_info("Loaded the taste model of %s (validation ROC AUC %.3f).", strna(t->model->created),
+                log_info("Loaded the taste model of %s (%s ROC AUC %.3f).", strna(t->model->created),
+                         t->model->quality.version > 0 ? "cross-validated" : "validation",
                          t->model->metrics.roc_auc);
         r = describe(t);
         if (r < 0)
