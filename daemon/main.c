@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
+#include "config.h"
 #include "core/context.h"
 #include "dbus/server.h"
 #include "embed/embed.h"
@@ -125,7 +126,7 @@ static int fluffd_build(Fluffd *f)
         r = backbone_service_new(ctx->event, ctx->data_dir, &f->backbone);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the backbone: %m");
-        r = taste_service_new(ctx->data_dir, &f->taste);
+        r = taste_service_new(ctx->data_dir, ctx->config->like_threshold, &f->taste);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the taste model: %m");
         r = taste_history_reconcile(f->taste, ctx->store);

@@ -195,6 +195,23 @@ TEST(image_hosts)
         load_bad("image_hosts = caf\xc3\xa9.example\n", 1, "image_hosts");
 }
 
+TEST(score_and_list_keys)
+{
+        Config *c = load_ok("");
+        ASSERT_NEAR(c->like_threshold, 0.5, 0);
+        ASSERT_EQ(c->artist_cap, 3);
+        config_free(c);
+        c = load_ok("like_threshold = 0.7\nartist_cap = 0\n");
+        ASSERT_NEAR(c->like_threshold, 0.7, 1e-12);
+        ASSERT_EQ(c->artist_cap, 0);
+        config_free(c);
+        load_bad("like_threshold = 1\n", 1, "like_threshold");
+        load_bad("like_threshold = 0\n", 1, "like_threshold");
+        load_bad("like_threshold = nan\n", 1, "like_threshold");
+        load_bad("artist_cap = 321\n", 1, "artist_cap");
+        load_bad("artist_cap = -1\n", 1, "artist_cap");
+}
+
 TEST(lifecycle_keys)
 {
         Config *c = load_ok("");

@@ -99,7 +99,7 @@ static void fixture_init(Fixture *f)
         ASSERT_OK(sd_event_new(&f->event));
         ASSERT_OK(events_new(&f->events));
         f->session.events = f->events;
-        ASSERT_OK(taste_service_new(f->dir, &f->taste));
+        ASSERT_OK(taste_service_new(f->dir, 0.5, &f->taste));
         ASSERT_OK(backbone_service_new(f->event, f->dir, &f->backbone));
         ASSERT_TRUE(!f->taste->model && !f->backbone->current);
         ASSERT_OK(job_runner_new(f->event, f->events, &f->session, f->taste, f->backbone, &f->runner));

@@ -133,7 +133,7 @@ TEST(logreg_cv_out_of_fold)
         float *oof = malloc(s.n * sizeof(float));
         double lambda;
         ASSERT_OK(quality_folds(s.labels, s.n, 5, 1, fold));
-        ASSERT_OK(logreg_cv(&d, fold, 5, logreg_lambda_grid, logreg_lambda_grid_n, &lambda, oof));
+        ASSERT_OK(logreg_cv(&d, fold, 5, logreg_lambda_grid, logreg_lambda_grid_n, INFINITY, &lambda, oof));
         ASSERT_TRUE(lambda < 0.3); /* the strongest penalty flattens a strong signal */
         double auc = metrics_roc_auc(oof, s.labels, s.n);
         ASSERT_TRUE(auc > 0.78); /* a weak signal: about 0.4 telling tags per post */
@@ -147,7 +147,7 @@ TEST(logreg_cv_out_of_fold)
         /* rare tags left out: with use_sparse all 0 the model is the prior */
         uint8_t none[200] = {0};
         d.use_sparse = none;
-        ASSERT_OK(logreg_cv(&d, fold, 5, logreg_lambda_grid, logreg_lambda_grid_n, &lambda, oof));
+        ASSERT_OK(logreg_cv(&d, fold, 5, logreg_lambda_grid, logreg_lambda_grid_n, INFINITY, &lambda, oof));
         ASSERT_TRUE(fabs(metrics_roc_auc(oof, s.labels, s.n) - 0.5) < 0.1);
         logreg_done(&m);
         free(ins);

@@ -176,6 +176,12 @@ static void print_quality(json_object *q)
                 }
                 printf("\n");
         }
+        json_object *st = json_object_object_get(q, "stability");
+        if (st && json_object_is_type(st, json_type_object))
+                printf("Stability:          %.1f %% of %" PRId64 " labelled posts change label against the "
+                       "model installed before (trained %s)\n",
+                       100 * get_double(st, "flip_rate"), get_int(st, "posts"),
+                       strna(get_string(st, "against")));
 }
 
 int run_heading_get(sd_bus *bus, const char *query, RunHeading *ret)

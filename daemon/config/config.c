@@ -41,6 +41,8 @@ int config_new_default(Config **ret)
                 .watch_max_per_run = 10,
                 .model_keep = 10,
                 .model_install_margin = 0.02,
+                .like_threshold = 0.5,
+                .artist_cap = 3,
                 .auto_sync = true,
                 .full_sync_interval_s = 86400,
                 .sync_page_size = 320,
@@ -363,6 +365,20 @@ static int parse_image_hosts(Config *c, const char *v, char **reason)
         return 0;
 }
 
+static int parse_like_threshold(Config *c, const char *v, char **reason)
+{
+        double d;
+        if (safe_atod(v, &d) < 0 || !isfinite(d) || d < 0.01 || d > 0.99)
+                return reasonf(reason, "must be a probability from 0.01 to 0.99 (e.g. 0.5)");
+        c->like_threshold = d;
+        return 0;
+}
+
+static int parse_artist_cap(Config *c, const char *v, char **reason)
+{
+        return parse_uint_range(v, 0, 320, &c->artist_cap, reason);
+}
+
 static int parse_model_keep(Config *c, const char *v, char **reason)
 {
         return parse_uint_range(v, 1, 1000, &c->model_keep, reason);
@@ -459,6 +475,8 @@ static const struct {
         {"watch_max_per_run", parse_watch_max_per_run},
         {"model_keep", parse_model_keep},
         {"model_install_margin", parse_model_install_margin},
+        {"like_threshold", parse_like_threshold},
+        {"artist_cap", parse_artist_cap},
         {"auto_sync", parse_auto_sync},
         {"full_sync_interval", parse_full_sync_interval},
         {"sync_page_size", parse_sync_page_size},

@@ -30,6 +30,12 @@
  *                                            images may come from over https besides the site
  *                                            itself; "none" for the site alone. Default:
  *                                            static1.e621.net static1.e926.net.
+ * The score and the lists (issues 13 and 14):
+ *   like_threshold        0.5                0.01..0.99: P(like) at or above which a post counts as a like
+ *                                            (the score is a calibrated probability, so 0.5 means
+ *                                            "more likely liked than not")
+ *   artist_cap            3                  0..320 posts of one artist a list (predict, a watch run)
+ *                                            shows before the others get their turn (0: plain order)
  * The model's life on its own (README "What runs by itself"):
  *   model_keep            10                 1..1000 trained models kept in the history
  *   model_install_margin  0.02               0..1: a new model is installed unless its cross-validated
@@ -73,6 +79,8 @@ typedef struct Config {
         uint64_t max_image_pixels;
         unsigned watch_max_per_run;    /* 1..320: AddWatch's default */
         char **image_hosts;            /* owned strv; NULL: the real site's image hosts, empty: none */
+        double like_threshold;         /* 0.01..0.99 of P(like) */
+        unsigned artist_cap;           /* 0..320; 0: no cap */
         unsigned model_keep;           /* 1..1000 models in the history */
         double model_install_margin;   /* 0..1 of ROC AUC */
         bool auto_sync;                /* the timer run syncs first */

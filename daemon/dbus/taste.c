@@ -48,6 +48,23 @@ static int parse_patience(sd_bus_message *m, const char *key, void *options, sd_
         return 0;
 }
 
+static int parse_max_epochs(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+{
+        TrainJobOptions *o = options;
+        uint64_t v;
+        int r;
+
+        r = bus_read_uint_variant(m, key, &v, error);
+        if (r < 0)
+                return r;
+        if (v < 1 || v > TRAIN_PATIENCE_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Max epochs %" PRIu64 " is out of range: give 1 to %u.", v,
+                                         TRAIN_PATIENCE_MAX);
+        o->max_epochs = (unsigned)v;
+        return 0;
+}
+
 static int parse_towers(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
         TrainJobOptions *o = options;
@@ -73,6 +90,7 @@ static const BusOption train_options[] = {
         {"time_budget_s", parse_time_budget},
         {"seed", parse_seed},
         {"patience", parse_patience},
+        {"max_epochs", parse_max_epochs},
         {"towers", parse_towers},
         {},
 };

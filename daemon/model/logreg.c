@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "logreg.h"
 
@@ -78,6 +79,12 @@ static double gradient(const LogregData *d, const uint32_t *rows, size_t n_rows,
 
 int logreg_fit(const LogregData *d, const uint32_t *rows, size_t n_rows, double lambda, Logreg *ret)
 {
+        return logreg_fit_from(d, rows, n_rows, lambda, NULL, ret);
+}
+
+int logreg_fit_from(const LogregData *d, const uint32_t *rows, size_t n_rows, double lambda,
+                    const Logreg *init, Logreg *ret)
+{
         size_t nw = (size_t)d->n_sparse + d->n_dense;
         _cleanup_free_ double *w = NULL, *v = NULL, *g = NULL, *prev = NULL;
         double curv = 1.0; /* ‖x‖² + 1 (the intercept), largest over the rows */
@@ -113,6 +120,11 @@ int logreg_fit(const LogregData *d, const uint32_t *rows, size_t n_rows, double 
                 pos += d->labels[rows ? rows[r] : r] != 0;
         if (pos > 0 && pos < n_rows)
                 b = vb = prevb = log((double)pos / (double)(n_rows - pos));
+        if (init && init->w && init->n_sparse == d->n_sparse && init->n_dense == d->n_dense) {
+                memcpy(w, init->w, nw * sizeof(double));
+                memcpy(v, init->w, nw * sizeof(double));
+                b = vb = prevb = init->bias;
+        }
 
         for (unsigned it = 0; it < LOGREG_MAX_ITER; it++) {
                 double f = gradient(d, rows, n_rows, lambda, v, vb, g, &gb);
@@ -144,19 +156,33 @@ int logreg_fit(const LogregData *d, const uint32_t *rows, size_t n_rows, double 
         return 0;
 }
 
+static double now_s(void)
+{
+        return (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
+}
+
 int logreg_cv(const LogregData *d, const uint8_t *fold, unsigned k, const double *grid, size_t n_grid,
-              double *ret_lambda, float *oof)
+              double deadline, double *ret_lambda, float *oof)
 {
         _cleanup_free_ uint32_t *rows = malloc(MAX(d->n, (size_t)1) * sizeof(uint32_t));
         _cleanup_free_ float *cur = malloc(MAX(d->n, (size_t)1) * sizeof(float));
+        /* each fold's fit at the previous λ: the next one starts there */
+        _cleanup_free_ Logreg *warm = calloc(MAX(k, 1u), sizeof(Logreg));
         double best = INFINITY, best_lambda = NAN;
-        int r;
+        int r = 0;
 
-        if (!rows || !cur)
+        if (!rows || !cur || !warm)
                 return -ENOMEM;
         if (k < 2 || n_grid == 0)
                 return -EINVAL;
         for (size_t gi = 0; gi < n_grid; gi++) {
+                /* the first λ always; the others while time is left (the grid
+                 * goes from strong to weak regularisation: the weak end costs
+                 * the most iterations and matters least on a few hundred posts) */
+                if (gi > 0 && now_s() >= deadline) {
+                        log_debug("logreg: λ search stopped at %zu of %zu values: out of time", gi, n_grid);
+                        break;
+                }
                 double loss = 0;
                 size_t scored = 0;
                 for (size_t i = 0; i < d->n; i++)
@@ -167,11 +193,13 @@ int logreg_cv(const LogregData *d, const uint8_t *fold, unsigned k, const double
                         for (size_t i = 0; i < d->n; i++)
                                 if (fold[i] < k && fold[i] != f)
                                         rows[nr++] = (uint32_t)i;
-                        if (nr == 0)
-                                return -EINVAL;
-                        r = logreg_fit(d, rows, nr, grid[gi], &m);
+                        if (nr == 0) {
+                                r = -EINVAL;
+                                goto finish;
+                        }
+                        r = logreg_fit_from(d, rows, nr, grid[gi], &warm[f], &m);
                         if (r < 0)
-                                return r;
+                                goto finish;
                         for (size_t i = 0; i < d->n; i++)
                                 if (fold[i] == f) {
                                         double z = logreg_logit(&m, d, i), p = sigmoid(z);
@@ -180,7 +208,8 @@ int logreg_cv(const LogregData *d, const uint8_t *fold, unsigned k, const double
                                         loss -= d->labels[i] ? log(p) : log(1 - p);
                                         scored++;
                                 }
-                        logreg_done(&m);
+                        logreg_done(&warm[f]);
+                        warm[f] = m;
                 }
                 loss /= (double)MAX(scored, (size_t)1);
                 /* strictly better only: among equals the first (larger) λ stays */
@@ -191,5 +220,8 @@ int logreg_cv(const LogregData *d, const uint8_t *fold, unsigned k, const double
                 }
         }
         *ret_lambda = best_lambda;
-        return 0;
+finish:
+        for (unsigned f = 0; f < k; f++)
+                logreg_done(&warm[f]);
+        return r;
 }

@@ -55,6 +55,11 @@ int model_new(uint32_t dim, uint32_t vocab, uint32_t tag_dim, uint32_t hidden, M
         return 0;
 }
 
+double model_like_threshold(const Model *m, double configured)
+{
+        return m->combine.kind[0] && !isempty(m->combine.cal.method) ? configured : m->threshold;
+}
+
 Model *model_free(Model *m)
 {
         if (!m)

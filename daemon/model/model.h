@@ -154,6 +154,13 @@ double model_combine_prob(const Model *m, double z_tags, double z_head, double z
 /* The tag tower's logit of a post (0 without one); ids ≥ vocab are ignored. */
 double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags);
 
+/* The probability at or above which m labels a post a like: a calibrated
+ * model's score is P(like) on one scale for every training, so its
+ * threshold is the one the user configured (like_threshold, default 0.5);
+ * a model from before calibration (combine.kind "") keeps the threshold it
+ * was trained with, which is on its own scale. */
+double model_like_threshold(const Model *m, double configured);
+
 /* Which towers the model uses: "both", "tags" (no image feature set used) or
  * "image" (tags off). */
 const char *model_towers(const Model *m);

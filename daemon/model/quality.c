@@ -557,6 +557,13 @@ json_object *model_quality_to_json(const ModelQuality *q)
         json_object_object_add(base, "tags", json_object_new_int64(q->baseline_tags));
         json_object_object_add(base, "lambda", num(q->baseline_lambda));
         json_object_object_add(o, "baseline", base);
+        if (q->flip_posts > 0) {
+                json_object *st = json_object_new_object();
+                json_object_object_add(st, "flip_rate", num(q->flip_rate));
+                json_object_object_add(st, "posts", json_object_new_int64(q->flip_posts));
+                json_object_object_add(st, "against", json_object_new_string(q->flip_against));
+                json_object_object_add(o, "stability", st);
+        }
         return o;
 }
 
@@ -669,5 +676,10 @@ int model_quality_from_json(json_object *o, ModelQuality *q)
         q->baseline_min_count = get_u32(base, "min_count");
         q->baseline_tags = get_u32(base, "tags");
         q->baseline_lambda = get_num(base, "lambda");
+        json_object *st = get_obj(o, "stability");
+        q->flip_rate = get_num(st, "flip_rate");
+        q->flip_posts = isfinite(q->flip_rate) ? get_u32(st, "posts") : 0;
+        if (st && json_object_object_get_ex(st, "against", &v) && json_object_is_type(v, json_type_string))
+                snprintf(q->flip_against, sizeof(q->flip_against), "%s", json_object_get_string(v));
         return 0;
 }

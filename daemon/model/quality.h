@@ -22,7 +22,13 @@
  *                    "brier": 0.21, "ece": 0.03, "brier_platt": 0.21, "brier_isotonic": 0.22,
  *                    "bins": [{"lo": 0, "hi": 0.1, "n": 12, "mean_prob": 0.07,
  *                              "frac_like": 0.08}, … 10 bins]},
- *    "baseline": {"kind": "tags-l2-logreg", "min_count": 2, "tags": 467, "lambda": 0.01}}
+ *    "baseline": {"kind": "tags-l2-logreg", "min_count": 2, "tags": 467, "lambda": 0.01},
+ *    "stability": {"flip_rate": 0.03, "posts": 1060, "against": "2026-12-05T23:00:00Z"}}
+ *
+ * "stability" (only when measured: the train job, against the model that
+ * was installed when it started): the share of the labelled posts whose
+ * like/dislike label (at each model's like threshold) differs between that
+ * model and this one, and the installed model's creation date.
  *
  * where each S (scores of out-of-fold, calibrated probabilities) is
  *
@@ -92,6 +98,9 @@ typedef struct ModelQuality {
         QualityCalibration calibration;
         uint32_t baseline_min_count, baseline_tags;
         double baseline_lambda;
+        uint32_t flip_posts; /* 0: stability not measured */
+        double flip_rate;
+        char flip_against[32]; /* the other model's creation date */
 } ModelQuality;
 
 /* Stratified: fold[i] ∈ 0…k−1, each fold with the same share of each class

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
+#include "config.h"
 #include "core/counts.h"
 #include "core/events.h"
 #include "jobs/runner.h"
@@ -136,6 +137,7 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
 {
         PredictJob *p = userdata;
         _cleanup_free_ PredictionRow *rows = NULL;
+        _cleanup_free_ uint32_t *order = NULL;
         size_t likes = 0;
         uint64_t run;
         char buf[256];
@@ -148,14 +150,19 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                                       "No posts to predict for \"%s\" (%s). Try other or broader tags.",
                                       p->tags, buf);
         rows = calloc(MAX(s->n, (size_t)1), sizeof(PredictionRow));
-        if (!rows)
+        order = calloc(MAX(s->n, (size_t)1), sizeof(uint32_t));
+        if (!rows || !order)
                 return predict_finish(p, -ENOMEM, "Out of memory.");
-        for (size_t i = 0; i < s->n; i++) {
+        /* best first, no artist more than artist_cap times before the others had their turn */
+        r = predict_artist_order(s->posts, s->probs, s->n, p->pr.config->artist_cap, order);
+        if (r < 0)
+                return predict_finish(p, r, "Failed to order the predictions: %s", strerror(-r));
+        for (size_t k = 0; k < s->n; k++) {
+                size_t i = order[k];
                 bool like = s->probs[i] >= s->threshold;
-                rows[i] = predict_score_row(s, i, s->threshold);
+                rows[k] = predict_score_row(s, i, s->threshold);
                 likes += like;
         }
-        qsort(rows, s->n, sizeof(PredictionRow), predict_row_compare);
         Error db = {};
         r = record_run(p, s, rows, &run, &db);
         if (r < 0)

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <inttypes.h>
 
+#include "config.h"
 #include "blacklist.h"
 #include "core/context.h"
 #include "e621.h"
@@ -354,6 +355,7 @@ static void score_begin(PredictPass *p)
         s->owner = p;
         s->backbone = d->backbone;
         s->model_path = strdup(d->taste->path);
+        s->like_threshold = d->config->like_threshold;
         s->posts = calloc(MAX(p->n_picked, (size_t)1), sizeof(Post *));
         s->paths = calloc(MAX(p->n_picked, (size_t)1), sizeof(char *));
         if (!s->model_path || !s->posts || !s->paths) {

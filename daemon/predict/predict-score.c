@@ -128,7 +128,7 @@ int predict_score_run(void *userdata)
         if (r < 0)
                 return error_setf(&s->error, r, "The model's tag vocabulary does not read: %s",
                                   strerror(-r));
-        s->threshold = m->threshold;
+        s->threshold = model_like_threshold(m, s->like_threshold);
 
         features = calloc(MAX(s->n, (size_t)1) * m->dim, sizeof(float));
         offsets = calloc(s->n + 1, sizeof(uint32_t));

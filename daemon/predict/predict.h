@@ -82,6 +82,7 @@ typedef struct ModelExplanation ModelExplanation;
 typedef struct PredictScore {
         void *owner;               /* the PredictJob; read only on the loop, in done() */
         char *model_path;          /* owned */
+        double like_threshold;     /* config like_threshold, for a calibrated model */
         BackboneService *backbone; /* borrowed; outlives the work pool */
         BbHandle *handle;          /* owned reference; NULL without a backbone */
         Post **posts;              /* owned, n: the job may go away while this runs */
@@ -105,6 +106,14 @@ void predict_score_free(void *userdata);
 /* Post i of a finished scoring as a stored row (its strings borrowed from s);
  * label by threshold. */
 PredictionRow predict_score_row(const PredictScore *s, size_t i, double threshold);
+
+/* The order to list posts[0…n) in: best score first, and with cap > 0 no
+ * more than cap posts of one artist (their "artist" tags, less the site's
+ * placeholders such as "unknown_artist") before every post that fits has
+ * its place; the ones held back follow in score order, so nothing is
+ * dropped (model/diversify.h). order gets n indices into posts. cap 0:
+ * plain score order. The config's artist_cap. */
+int predict_artist_order(Post *const *posts, const float *scores, size_t n, unsigned cap, uint32_t *order);
 
 /* ---- one query searched, filtered, cropped and scored (predict-pass.c) ---- */
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "config.h"
 #include "core/context.h"
 #include "review/review.h"
 #include "services/taste.h"
@@ -9,7 +10,7 @@ int review_list(Context *ctx, const TasteService *taste, unsigned count, Predict
 {
         /* The current model's threshold: the scores may be older, but it is
          * the line the next prediction will draw. */
-        double threshold = taste->model ? taste->model->threshold : 0.5;
+        double threshold = taste->model ? taste->model->threshold : ctx->config->like_threshold;
         Error db = {};
         int r;
 

@@ -8,6 +8,7 @@ static int describe(TasteService *t)
         int r;
 
         if (t->model) {
+                t->model->threshold = model_like_threshold(t->model, t->like_threshold);
                 r = model_describe_json(t->model, &info);
                 if (r < 0)
                         return r;
@@ -21,7 +22,7 @@ static int describe(TasteService *t)
         return 0;
 }
 
-int taste_service_new(const char *data_dir, TasteService **ret)
+int taste_service_new(const char *data_dir, double like_threshold, TasteService **ret)
 {
         _cleanup_(taste_service_freep) TasteService *t = NULL;
         Error error = {};
@@ -30,6 +31,7 @@ int taste_service_new(const char *data_dir, TasteService **ret)
         t = calloc(1, sizeof(TasteService));
         if (!t)
                 return -ENOMEM;
+        t->like_threshold = like_threshold;
         if (asprintf(&t->models_dir, "%s/models", data_dir) < 0) {
                 t->models_dir = NULL;
                 return -ENOMEM;

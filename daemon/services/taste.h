@@ -13,11 +13,15 @@ typedef struct TasteService {
         char *models_dir;      /* owned; $XDG_DATA_HOME/fluff/models, with history/ (taste-history.h) */
         uint64_t installed_id; /* the installed model in the history, 0 when unknown */
         char *path;            /* owned; the model file */
-        Model *model; /* owned; NULL without a model */
-        char *info;   /* owned; model_describe_json() of model, "" without one */
+        Model *model;          /* owned; NULL without a model */
+        char *info;            /* owned; model_describe_json() of model, "" without one */
+        double like_threshold; /* config like_threshold: a calibrated model's threshold */
 } TasteService;
 
-int taste_service_new(const char *data_dir, TasteService **ret);
+/* like_threshold: the configured P(like) at or above which a post is a like;
+ * the loaded model's threshold is model_like_threshold() of it, so what
+ * watches, review and ModelInfo read is on the calibrated scale. */
+int taste_service_new(const char *data_dir, double like_threshold, TasteService **ret);
 TasteService *taste_service_free(TasteService *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TasteService *, taste_service_free);
 

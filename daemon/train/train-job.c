@@ -32,14 +32,17 @@ typedef struct TrainWork {
         BackboneService *backbone; /* borrowed; outlives the work pool */
         char *model_path;          /* owned */
         uint64_t time_budget_s, seed;
-        unsigned patience;
+        unsigned patience, max_epochs;
         TrainTowers towers;
         char *backbone_id; /* owned; NULL: tags only */
 
-        Post **posts;    /* owned, n */
-        int8_t *labels;  /* owned, n: +1 / -1 */
-        float *features; /* owned, n × BACKBONE_EMBED_DIM; NULL: tags only */
-        char **crops;    /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
+        Post **posts;          /* owned, n */
+        uint32_t *row_post;    /* owned: the dataset's row → its index in posts */
+        char *installed_path;  /* owned; the installed model's file when training started, or NULL */
+        double like_threshold; /* config like_threshold */
+        int8_t *labels;        /* owned, n: +1 / -1 */
+        float *features;       /* owned, n × BACKBONE_EMBED_DIM; NULL: tags only */
+        char **crops;          /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
         size_t n;
 
         /* fine-tuning the backbone's last layer (daemon/finetune), with a backbone */
@@ -74,7 +77,7 @@ struct TrainJob {
         TasteService *taste;       /* borrowed */
         Job *job;                  /* borrowed: the job owns us */
         uint64_t time_budget_s, seed;
-        unsigned patience;
+        unsigned patience, max_epochs;
         TrainTowers towers;
         bool install, automatic;
         StoreLabelled *dataset; /* owned: the labels it trains on, for the history */
@@ -97,6 +100,8 @@ static void train_work_free(void *userdata)
         for (size_t i = 0; i < w->n; i++)
                 post_free(w->posts[i]);
         free(w->posts);
+        free(w->row_post);
+        free(w->installed_path);
         free(w->labels);
         free(w->features);
         for (size_t i = 0; w->crops && i < w->n; i++)
@@ -173,6 +178,9 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
         if (!ids)
                 return -ENOMEM;
+        w->row_post = calloc(MAX(w->n, (size_t)1), sizeof(uint32_t));
+        if (!w->row_post)
+                return -ENOMEM;
         if (w->paths) {
                 w->ds_paths = calloc(MAX(w->n, (size_t)1), sizeof(char *));
                 if (!w->ds_paths)
@@ -192,8 +200,11 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                 if (r < 0)
                         /* One odd post (e.g. a non-finite embedding) must not stop the run. */
                         log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->posts[i]->id);
-                else if (w->ds_paths)
-                        w->ds_paths[ds->n - 1] = w->paths[i];
+                else {
+                        w->row_post[ds->n - 1] = (uint32_t)i;
+                        if (w->ds_paths)
+                                w->ds_paths[ds->n - 1] = w->paths[i];
+                }
                 if (w->crops) {
                         /* keep crops[row] the crop of the dataset's row */
                         char *c = w->crops[i];
@@ -206,6 +217,89 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         }
         *ret_ds = TAKE_PTR(ds);
         *ret_vocab_json = TAKE_PTR(json);
+        return 0;
+}
+
+/* How stable the score is for the user (issue 14): the share of the
+ * labelled posts whose like/dislike label differs between the model that was
+ * installed when this training started and the new one, each at its like
+ * threshold, kept in the new model's quality. On the worker, the engine
+ * locked. Left unmeasured where the two cannot be run on the same posts: a
+ * fine-tuned layer (its features are not the dataset's), another backbone,
+ * a small CNN without the crops. */
+static int measure_flips(TrainWork *w, VkEngine *engine, const ModelDataset *ds)
+{
+        Model *m = w->model;
+        _cleanup_(model_freep) Model *old = NULL;
+        _cleanup_vocab_free_ Vocab *v = NULL;
+        _cleanup_free_ float *features = NULL, *p_new = NULL, *p_old = NULL;
+        _cleanup_free_ uint32_t *offsets = NULL, *ids = NULL;
+        _cleanup_free_ int *status = NULL;
+        const float *x = NULL;
+        size_t n = ds->n, n_ids = 0, max_tags = 0;
+        int r;
+
+        if (!w->installed_path || n == 0 || m->quality.version == 0 || m->tail)
+                return 0;
+        r = model_load(w->installed_path, &old, NULL);
+        if (r < 0 || old->tail || !old->vocabulary)
+                return 0;
+        r = vocab_from_json(old->vocabulary, strlen(old->vocabulary), &v);
+        if (r < 0)
+                return 0;
+        if (old->cnn) {
+                if (!w->crops)
+                        return 0;
+                features = calloc(n * old->dim, sizeof(float));
+                status = calloc(n, sizeof(int));
+                if (!features || !status)
+                        return -ENOMEM;
+                r = cnn_features_of_files(engine, old->cnn, (const char *const *)w->crops, n, features,
+                                          status);
+                if (r < 0)
+                        return r;
+                x = features;
+        } else if (!isempty(old->backbone)) {
+                if (!w->features || !w->backbone_id || !streq(old->backbone, w->backbone_id) ||
+                    old->dim != ds->dim)
+                        return 0;
+                x = ds->features;
+        } else {
+                /* tags only: its one feature is switched off */
+                features = calloc(n * old->dim, sizeof(float));
+                if (!features)
+                        return -ENOMEM;
+                x = features;
+        }
+        for (size_t i = 0; i < n; i++)
+                max_tags += w->posts[w->row_post[i]]->n_tags;
+        offsets = calloc(n + 1, sizeof(uint32_t));
+        ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
+        p_new = calloc(n, sizeof(float));
+        p_old = calloc(n, sizeof(float));
+        if (!offsets || !ids || !p_new || !p_old)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                size_t k;
+                r = vocab_encode_post(v, w->posts[w->row_post[i]], ids + n_ids, max_tags - n_ids, &k);
+                if (r < 0)
+                        return r;
+                n_ids += k;
+                offsets[i + 1] = (uint32_t)n_ids;
+        }
+        if ((r = model_predict(m, engine, ds->features, ds->tag_offsets, ds->tags, n, p_new, NULL)) < 0 ||
+            (r = model_predict(old, engine, x, offsets, ids, n, p_old, NULL)) < 0)
+                return r;
+        double t_new = model_like_threshold(m, w->like_threshold),
+               t_old = model_like_threshold(old, w->like_threshold);
+        size_t flips = 0;
+        for (size_t i = 0; i < n; i++)
+                flips += (p_new[i] >= t_new) != (p_old[i] >= t_old);
+        m->quality.flip_rate = (double)flips / (double)n;
+        m->quality.flip_posts = (uint32_t)n;
+        snprintf(m->quality.flip_against, sizeof(m->quality.flip_against), "%s", strempty(old->created));
+        log_info("Labels that changed against the installed model: %zu of %zu posts (%.1f %%).", flips, n,
+                 100.0 * m->quality.flip_rate);
         return 0;
 }
 
@@ -226,8 +320,12 @@ static int train_run(void *userdata)
 
         o.time_budget_s = (double)w->time_budget_s;
         o.seed = w->seed;
+        /* pooled cross-validation, the baseline beside it, calibration
+         * (quality-train.c); fewer folds when a class is small */
+        o.folds = QUALITY_FOLDS_DEFAULT;
         if (w->patience > 0)
                 o.patience = w->patience;
+        o.max_epochs = w->max_epochs; /* 0: time and patience end training */
         /* An ablation keeps the same posts (those with an image) and switches
          * a tower off, so its metrics compare with "both". */
         o.use_features = (w->features || w->crops) && w->towers != TRAIN_TOWERS_TAGS;
@@ -249,6 +347,8 @@ static int train_run(void *userdata)
                 r = train_cnn_run(engine, ds, &o, w->crops, &cnn, &error);
                 if (r >= 0)
                         r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
+                if (r >= 0)
+                        w->model->cnn = TAKE_PTR(cnn);
         } else {
                 /* with a long enough budget, views for fine-tuning first, out of the same budget */
                 _cleanup_(ft_views_freep) FtViews *views = NULL;
@@ -262,14 +362,19 @@ static int train_run(void *userdata)
                 }
                 r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
         }
+        if (r >= 0) {
+                /* a measurement, not a reason to lose the training */
+                int k = measure_flips(w, engine, ds);
+                if (k < 0)
+                        log_warning_errno(
+                                k, "Failed to compare the new model with the installed one, ignoring: %m");
+        }
         pthread_mutex_unlock(&w->backbone->lock);
         if (r < 0) {
                 if (error_is_set(&error))
                         (void)error_setf(&w->error, r, "%s", error.message);
                 return r;
         }
-
-        w->model->cnn = TAKE_PTR(cnn);
 
         /* The loaded model stays until this file is complete on disk. */
         _cleanup_free_ char *dir = strdup(w->model_path);
@@ -446,6 +551,7 @@ static void on_train_done(void *userdata, int r)
         };
         TasteHistoryResult res;
         Error e = {};
+        const ModelQuality q = w->model->quality; /* the history takes the model */
         r = taste_history_add(t->taste, t->store, t->model_path, TAKE_PTR(w->model), &add, &res, &e);
         if (r < 0) {
                 train_finish(t, r, "Failed to keep the new model: %s", error_message(&e, r));
@@ -455,11 +561,10 @@ static void on_train_done(void *userdata, int r)
         t->model_path = NULL;
         if (res.installed)
                 events_emit(t->events, EVENT_MODEL_CHANGED, NULL);
-        log_info("Trained a taste model on %zu posts (%s): validation ROC AUC %.3f; %s model %" PRIu64
-                 "%s%s.",
-                 t->n_likes + t->n_dislikes, trained_on(t), mt->roc_auc,
-                 res.installed ? "installed as" : "kept aside as", res.id, res.installed ? "" : ": ",
-                 res.reason);
+        log_info("Trained a taste model on %zu posts (%s): %s ROC AUC %.3f; %s model %" PRIu64 "%s%s.",
+                 t->n_likes + t->n_dislikes, trained_on(t), q.version > 0 ? "cross-validated" : "validation",
+                 mt->roc_auc, res.installed ? "installed as" : "kept aside as", res.id,
+                 res.installed ? "" : ": ", res.reason);
         _cleanup_free_ char *kept = NULL;
         if (res.installed ? asprintf(&kept, " Installed as model %" PRIu64 ".", res.id) < 0
                           : asprintf(&kept,
@@ -473,6 +578,19 @@ static void on_train_done(void *userdata, int r)
                 left_out = NULL;
         if (t->n_no_crop > 0 && asprintf(&left_out, "; %zu posts without a crop left out", t->n_no_crop) < 0)
                 left_out = NULL;
+        if (q.version > 0) {
+                /* cross-validated: every number pooled out of fold, beside the baseline's */
+                train_finish(t, 0,
+                             "Trained on %zu liked and %zu disliked posts (%s%s): %u-fold cross-validated "
+                             "ROC AUC %.3f (tags-only baseline %.3f), towers combined: %s; the score is "
+                             "P(like), calibrated (%s, calibration error %.3f), like at %.2f and above; "
+                             "%zu tags in the vocabulary.%s%s",
+                             t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), q.folds,
+                             q.model.roc_auc, q.baseline.roc_auc, q.combination, q.calibration.method,
+                             q.calibration.ece, t->taste->like_threshold, w->vocab_size, strempty(tuned),
+                             strempty(kept));
+                return;
+        }
         train_finish(t, 0,
                      "Trained on %zu liked and %zu disliked posts (%s%s): validation ROC AUC %.3f, accuracy "
                      "%.3f, balanced accuracy %.3f, precision@10 %.2f, precision@50 %.2f, threshold %.3f, "
@@ -583,8 +701,14 @@ static int train_start(Job *j)
         w->time_budget_s = t->time_budget_s;
         w->seed = t->seed;
         w->patience = t->patience;
+        w->max_epochs = t->max_epochs;
         w->towers = t->towers;
         w->stage = MODEL_STAGE_PREPARE;
+        w->like_threshold = t->taste->like_threshold;
+        if (t->taste->model && !(w->installed_path = strdup(t->taste->path))) {
+                train_work_free(w);
+                return -ENOMEM;
+        }
         r = model_history_new_path(t->taste->models_dir, &t->model_path);
         if (r < 0) {
                 train_work_free(w);
@@ -694,7 +818,8 @@ int train_job_create(Context *ctx, BackboneService *backbone, TasteService *tast
         int r;
 
         if (o->time_budget_s < TRAIN_BUDGET_MIN_S || o->time_budget_s > TRAIN_BUDGET_MAX_S ||
-            o->patience > TRAIN_PATIENCE_MAX || o->towers < 0 || o->towers >= _TRAIN_TOWERS_MAX)
+            o->patience > TRAIN_PATIENCE_MAX || o->max_epochs > TRAIN_PATIENCE_MAX || o->towers < 0 ||
+            o->towers >= _TRAIN_TOWERS_MAX)
                 return error_setf(error, -EINVAL, "Failed to create the train job: %s", strerror(EINVAL));
         t = calloc(1, sizeof(TrainJob));
         if (!t)
@@ -710,6 +835,7 @@ int train_job_create(Context *ctx, BackboneService *backbone, TasteService *tast
         t->time_budget_s = o->time_budget_s;
         t->seed = o->seed;
         t->patience = o->patience;
+        t->max_epochs = o->max_epochs;
         t->towers = o->towers;
         t->install = o->install;
         t->automatic = o->automatic;

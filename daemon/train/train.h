@@ -37,8 +37,11 @@ TrainTowers train_towers_from_string(const char *s);
 typedef struct TrainJobOptions {
         uint64_t time_budget_s; /* TRAIN_BUDGET_MIN_S…TRAIN_BUDGET_MAX_S */
         uint64_t seed;
-        unsigned patience; /* epochs without a better validation AUC before stopping; 0: the library's
-                              default */
+        unsigned patience;   /* epochs without a better validation AUC before stopping; 0: the library's
+                                default */
+        unsigned max_epochs; /* 0…TRAIN_PATIENCE_MAX epochs of each network at most; 0: no limit but time
+                                and patience (a fixed amount of work, for tests that must not depend on
+                                the machine's speed) */
         TrainTowers towers;
         bool install;   /* install the model whatever its metrics (an ablation too) */
         bool automatic; /* started by the refresh: low priority, "automatic" in the history */

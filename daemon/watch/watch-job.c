@@ -3,6 +3,7 @@
 #include <inttypes.h>
 
 #include "blacklist.h"
+#include "config.h"
 #include "core/counts.h"
 #include "core/events.h"
 #include "jobs/runner.h"
@@ -189,15 +190,31 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                 goto next;
         }
         if (s) {
+                _cleanup_free_ Post **above = calloc(MAX(s->n, (size_t)1), sizeof(Post *));
+                _cleanup_free_ float *scores = calloc(MAX(s->n, (size_t)1), sizeof(float));
+                _cleanup_free_ uint32_t *index = calloc(MAX(s->n, (size_t)1), sizeof(uint32_t)),
+                                        *order = calloc(MAX(s->n, (size_t)1), sizeof(uint32_t));
                 rows = calloc(MAX(s->n, (size_t)1), sizeof(PredictionRow));
-                if (!rows) {
+                if (!rows || !above || !scores || !index || !order) {
                         watch_failed(w, x, -ENOMEM, "Out of memory.");
                         goto next;
                 }
+                size_t n_above = 0;
                 for (size_t i = 0; i < s->n; i++)
-                        if (s->probs[i] >= x->threshold)
-                                rows[n++] = predict_score_row(s, i, s->threshold);
-                qsort(rows, n, sizeof(PredictionRow), predict_row_compare);
+                        if (s->probs[i] >= x->threshold) {
+                                above[n_above] = s->posts[i];
+                                scores[n_above] = s->probs[i];
+                                index[n_above++] = (uint32_t)i;
+                        }
+                /* best first, no artist more than artist_cap times before the
+                 * others had their turn; then the watch's limit */
+                r = predict_artist_order(above, scores, n_above, w->pr.config->artist_cap, order);
+                if (r < 0) {
+                        watch_failed(w, x, r, "Failed to order the posts.");
+                        goto next;
+                }
+                for (size_t k = 0; k < n_above; k++)
+                        rows[n++] = predict_score_row(s, index[order[k]], s->threshold);
                 n = MIN(n, (size_t)x->max_per_run);
                 w->posts_scored += s->n;
         }

@@ -14,9 +14,11 @@ int watch_add(Context *ctx, const TasteService *taste, const char *tags, double 
         uint64_t id;
         int r;
 
-        /* What the model calls a like, unless the user says otherwise. */
+        /* What the model calls a like, unless the user says otherwise: the
+         * configured P(like) for a calibrated model (taste.h), a scale that
+         * stays when the model is retrained. */
         if (isnan(threshold))
-                threshold = taste->model ? taste->model->threshold : 0.5;
+                threshold = taste->model ? taste->model->threshold : ctx->config->like_threshold;
         if (max_per_run == 0)
                 max_per_run = ctx->config->watch_max_per_run;
         Error db = {};

@@ -26,7 +26,9 @@
  *       Error.NotLoggedIn, Error.Busy when a sync runs.
  *   Train(a{sv} options) -> o job             time_budget_s (u or t, 5…86400, default 300),
  *       seed (u or t), patience (u, epochs without a better validation AUC
- *       before stopping, 1…1000000; default 8), towers (s: "both" default,
+ *       before stopping, 1…1000000; default 8), max_epochs (u, 1…1000000:
+ *       each network trains at most that many epochs, a fixed amount of
+ *       work; default no limit but time and patience), towers (s: "both" default,
  *       "tags" or "image" alone, an ablation on the same posts; "image"
  *       with neither a backbone nor crops: the job fails with Error.NoModel).
  *       Bad values: InvalidArgs quoting them. Error.Busy while a sync or
