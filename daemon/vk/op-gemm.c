@@ -195,8 +195,7 @@ static int record_pack(OpGemm *op, VkRecorder *r, VkTensor *b, const OpGemmParam
         if (gy > UINT32_MAX)
                 return -EINVAL;
         return vk_recorder_dispatch(r, op->pack[p->trans_b], (VkTensor *[]){b, op->scratch}, &push,
-                                    (uint32_t)(n_pad / PACK_LOCAL + (n_pad % PACK_LOCAL != 0)), (uint32_t)gy,
-                                    1);
+                                    (uint32_t)((n_pad / 4 + PACK_LOCAL - 1) / PACK_LOCAL), (uint32_t)gy, 1);
 }
 
 int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor *bias, VkTensor *c,
