@@ -253,6 +253,15 @@ void model_status_json(const ManagerInfo *m, json_object *o)
         json_object_object_add(o, "model", model_json(m));
 }
 
+static void print_finetune(json_object *o)
+{
+        json_object *ft = json_object_object_get(o, "finetune");
+        if (ft && json_object_is_type(ft, json_type_object))
+                printf("Fine-tuned:         %s, validation ROC AUC %.3f with the head alone, %.3f tuned\n",
+                       strna(get_string(ft, "node")), get_double(ft, "auc_head"),
+                       get_double(ft, "auc_finetuned"));
+}
+
 static void print_metrics(const ManagerInfo *m)
 {
         _cleanup_(json_object_putp) json_object *o = model_json(m);
@@ -282,6 +291,7 @@ static void print_metrics(const ManagerInfo *m)
                 printf("Posts:              %" PRId64 " trained on, every one also scored out of fold\n",
                        get_int(mt, "n_train"));
                 printf("Vocabulary:         %" PRId64 " tags\n", get_int(o, "vocabulary_size"));
+                print_finetune(o);
                 return;
         }
         printf("ROC AUC:            %.3f (validation)\n", get_double(mt, "roc_auc"));
@@ -297,11 +307,7 @@ static void print_metrics(const ManagerInfo *m)
                " disliked held out for validation\n",
                get_int(mt, "n_train"), get_int(mt, "n_pos"), get_int(mt, "n_neg"));
         printf("Vocabulary:         %" PRId64 " tags\n", get_int(o, "vocabulary_size"));
-        json_object *ft = json_object_object_get(o, "finetune");
-        if (ft && json_object_is_type(ft, json_type_object))
-                printf("Fine-tuned:         %s, validation ROC AUC %.3f with the head alone, %.3f tuned\n",
-                       strna(get_string(ft, "node")), get_double(ft, "auc_head"),
-                       get_double(ft, "auc_finetuned"));
+        print_finetune(o);
 }
 
 int verb_train(int argc, char *argv[], sd_bus *bus)
