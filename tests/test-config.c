@@ -307,17 +307,19 @@ TEST(sites)
                 "",
         };
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                _cleanup_free_ char *site = NULL, *reason = NULL, *warning = NULL;
+                _cleanup_free_ char *site = NULL, *warning = NULL;
+                Error reason = {};
                 if (config_parse_site(good[i].in, &site, &reason, &warning) < 0)
-                        TEST_FAIL("%s: %s", good[i].in, reason);
+                        TEST_FAIL("%s: %s", good[i].in, reason.message);
                 ASSERT_STREQ(site, good[i].out);
                 ASSERT_EQ(warning != NULL, good[i].warn);
         }
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                _cleanup_free_ char *site = NULL, *reason = NULL;
+                _cleanup_free_ char *site = NULL;
+                Error reason = {};
                 if (config_parse_site(bad[i], &site, &reason, NULL) != -EINVAL)
                         TEST_FAIL("\"%s\" was accepted as %s", bad[i], site);
-                ASSERT_TRUE(reason && site == NULL);
+                ASSERT_TRUE(error_is_set(&reason) && site == NULL);
         }
         load_bad("# comment\nsite = http://e621.net\n", 2, "site");
 

@@ -49,6 +49,7 @@ RETIRED = {
     r"\bmodel_set_error\s*\(": "the model library's setter: use error_setf()",
     r"\bset_error\s*\(": "a file's own malloc'd-message setter: an Error field and error_setf()",
     r"\bstore_(set_)?error\s*\(": "the store's own last message: pass an Error * to the store's call",
+    r"\breasonf\s*\(|\bchar\s*\*\*\s*reason\b": "the config parsers' malloc'd reason: an Error *",
 }
 
 # Files of daemon/ whose structs hold the whole Context -> why. Every other
@@ -207,7 +208,7 @@ class LayeringTest(unittest.TestCase):
         # The patterns must catch what they retire, or the check passes on nothing.
         samples = ("int f(char **ret_error);", "ImportError e = {};", "return import_error(e, r, \"x\");",
                    "model_set_error(ret_error, \"x\");", "return set_error(w, r, \"x\");",
-                   "log_debug(\"%s\", store_error(s));")
+                   "log_debug(\"%s\", store_error(s));", "static int parse_x(Config *c, const char *v, char **reason)")
         for sample, pattern in zip(samples, RETIRED):
             self.assertRegex(sample, pattern)
         self.assertNotRegex("int method_x(sd_bus_message *m, void *u, sd_bus_error *ret_error);",

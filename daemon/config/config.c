@@ -80,20 +80,6 @@ int config_parse_bool(const char *v)
         return -EINVAL;
 }
 
-static int reasonf(char **ret, const char *fmt, ...) _printf_(2, 3);
-static int reasonf(char **ret, const char *fmt, ...)
-{
-        va_list ap;
-        if (!ret)
-                return -EINVAL;
-        va_start(ap, fmt);
-        if (vasprintf(ret, fmt, ap) < 0)
-                *ret = NULL;
-        va_end(ap);
-        return -EINVAL;
-}
-
-/* Sets *ret (when ret is not NULL) to a formatted sentence. */
 static bool host_is_loopback(const char *host)
 {
         struct in_addr a4;
@@ -127,40 +113,42 @@ static bool host_valid(const char *host)
         return true;
 }
 
-int config_parse_site(const char *value, char **ret_site, char **ret_reason, char **ret_warning)
+int config_parse_site(const char *value, char **ret_site, Error *ret_reason, char **ret_warning)
 {
         _cleanup_free_ char *url = NULL, *host = NULL;
         const char *rest;
         bool https;
 
         if (isempty(value))
-                return reasonf(ret_reason, "the site is empty");
+                return error_setf(ret_reason, -EINVAL, "the site is empty");
         if (strlen(value) > SITE_MAX)
-                return reasonf(ret_reason, "the site is longer than %d characters", SITE_MAX);
+                return error_setf(ret_reason, -EINVAL, "the site is longer than %d characters", SITE_MAX);
         if (strncasecmp(value, "https://", 8) == 0)
                 https = true, rest = value + 8;
         else if (strncasecmp(value, "http://", 7) == 0)
                 https = false, rest = value + 7;
         else
-                return reasonf(ret_reason,
-                               "the site must start with https:// (or http:// for this computer)");
+                return error_setf(ret_reason, -EINVAL,
+                                  "the site must start with https:// (or http:// for this computer)");
 
         size_t len = strlen(rest);
         if (len > 0 && rest[len - 1] == '/')
                 len--;
         if (len == 0)
-                return reasonf(ret_reason, "the site has no host name");
+                return error_setf(ret_reason, -EINVAL, "the site has no host name");
         host = strndup(rest, len);
         if (!host)
                 return -ENOMEM;
         for (char *c = host; *c; c++) {
                 if (*c == '/' || *c == '?' || *c == '#')
-                        return reasonf(ret_reason,
-                                       "the site must be just scheme://host[:port], without a path");
+                        return error_setf(ret_reason, -EINVAL,
+                                          "the site must be just scheme://host[:port], without a path");
                 if (*c == '@')
-                        return reasonf(ret_reason, "the site must not carry a user name or password");
+                        return error_setf(ret_reason, -EINVAL,
+                                          "the site must not carry a user name or password");
                 if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
-                        return reasonf(ret_reason, "the site contains a space or an unusual character");
+                        return error_setf(ret_reason, -EINVAL,
+                                          "the site contains a space or an unusual character");
                 *c = (char)tolower((unsigned char)*c);
         }
 
@@ -173,15 +161,16 @@ int config_parse_site(const char *value, char **ret_site, char **ret_reason, cha
                 *colon = 0;
                 port = colon + 1;
                 if (safe_atou(port, &p) < 0 || p == 0 || p > 65535 || !isdigit((unsigned char)port[0]))
-                        return reasonf(ret_reason, "the site's port is not a number from 1 to 65535");
+                        return error_setf(ret_reason, -EINVAL,
+                                          "the site's port is not a number from 1 to 65535");
         }
         if (!host_valid(host))
-                return reasonf(ret_reason, "the site's host name is not valid");
+                return error_setf(ret_reason, -EINVAL, "the site's host name is not valid");
         bool loopback = host_is_loopback(host);
         if (!https && !loopback)
-                return reasonf(ret_reason,
-                               "http:// is only allowed for this computer (127.0.0.1, ::1, localhost); "
-                               "use https://");
+                return error_setf(ret_reason, -EINVAL,
+                                  "http:// is only allowed for this computer (127.0.0.1, ::1, localhost); "
+                                  "use https://");
 
         if (asprintf(&url, "%s://%s%s%s", https ? "https" : "http", host, port ? ":" : "",
                      port ? port : "") < 0)
@@ -236,18 +225,18 @@ static int parse_size(const char *v, uint64_t base, uint64_t *ret)
         return 0;
 }
 
-static int parse_uint_range(const char *v, unsigned lo, unsigned hi, unsigned *ret, char **reason)
+static int parse_uint_range(const char *v, unsigned lo, unsigned hi, unsigned *ret, Error *reason)
 {
         unsigned u;
         if (safe_atou(v, &u) < 0 || u < lo || u > hi)
-                return reasonf(reason, "must be a whole number from %u to %u", lo, hi);
+                return error_setf(reason, -EINVAL, "must be a whole number from %u to %u", lo, hi);
         *ret = u;
         return 0;
 }
 
-typedef int (*ConfigParser)(Config *c, const char *value, char **reason);
+typedef int (*ConfigParser)(Config *c, const char *value, Error *reason);
 
-static int parse_site_key(Config *c, const char *v, char **reason)
+static int parse_site_key(Config *c, const char *v, Error *reason)
 {
         char *site = NULL, *warning = NULL;
         int r = config_parse_site(v, &site, reason, &warning);
@@ -260,81 +249,82 @@ static int parse_site_key(Config *c, const char *v, char **reason)
         return 0;
 }
 
-static int parse_rate_limit(Config *c, const char *v, char **reason)
+static int parse_rate_limit(Config *c, const char *v, Error *reason)
 {
         double d;
         /* rejected rather than clamped: a silently lowered rate would make the
          * user wonder why sync is slower than configured */
         if (safe_atod(v, &d) < 0 || !isfinite(d) || d <= 0.0 || d > CONFIG_RATE_LIMIT_MAX)
-                return reasonf(reason,
-                               "must be more than 0 and at most %g requests per second (the site's limit)",
-                               CONFIG_RATE_LIMIT_MAX);
+                return error_setf(
+                        reason, -EINVAL,
+                        "must be more than 0 and at most %g requests per second (the site's limit)",
+                        CONFIG_RATE_LIMIT_MAX);
         c->rate_limit = d;
         return 0;
 }
 
-static int parse_concurrency(Config *c, const char *v, char **reason)
+static int parse_concurrency(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 1, 16, &c->download_concurrency, reason);
 }
 
-static int parse_image_size(Config *c, const char *v, char **reason)
+static int parse_image_size(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 64, 2048, &c->image_size, reason);
 }
 
-static int parse_crop(Config *c, const char *v, char **reason)
+static int parse_crop(Config *c, const char *v, Error *reason)
 {
         CropMode m = crop_mode_from_string(v);
         if (m < 0)
-                return reasonf(reason, "must be centre, center or attention");
+                return error_setf(reason, -EINVAL, "must be centre, center or attention");
         c->crop = m;
         return 0;
 }
 
-static int parse_bool_into(bool *b, const char *v, char **reason)
+static int parse_bool_into(bool *b, const char *v, Error *reason)
 {
         int k = config_parse_bool(v);
         if (k < 0)
-                return reasonf(reason, "must be true or false (also yes/no, on/off, 1/0)");
+                return error_setf(reason, -EINVAL, "must be true or false (also yes/no, on/off, 1/0)");
         *b = k;
         return 0;
 }
 
-static int parse_include_animated(Config *c, const char *v, char **reason)
+static int parse_include_animated(Config *c, const char *v, Error *reason)
 {
         return parse_bool_into(&c->include_animated, v, reason);
 }
 
-static int parse_like_favourites(Config *c, const char *v, char **reason)
+static int parse_like_favourites(Config *c, const char *v, Error *reason)
 {
         return parse_bool_into(&c->like_favourites, v, reason);
 }
 
-static int parse_max_bytes(Config *c, const char *v, char **reason)
+static int parse_max_bytes(Config *c, const char *v, Error *reason)
 {
         uint64_t n;
         if (parse_size(v, 1024, &n) < 0 || n < (UINT64_C(1) << 20) || n > (UINT64_C(1) << 30))
-                return reasonf(reason, "must be a size from 1M to 1G bytes (e.g. 50M)");
+                return error_setf(reason, -EINVAL, "must be a size from 1M to 1G bytes (e.g. 50M)");
         c->max_image_bytes = n;
         return 0;
 }
 
-static int parse_max_pixels(Config *c, const char *v, char **reason)
+static int parse_max_pixels(Config *c, const char *v, Error *reason)
 {
         uint64_t n;
         if (parse_size(v, 1000, &n) < 0 || n < UINT64_C(1000000) || n > UINT64_C(1000000000))
-                return reasonf(reason, "must be a pixel count from 1M to 1G (e.g. 64M)");
+                return error_setf(reason, -EINVAL, "must be a pixel count from 1M to 1G (e.g. 64M)");
         c->max_image_pixels = n;
         return 0;
 }
 
-static int parse_watch_max_per_run(Config *c, const char *v, char **reason)
+static int parse_watch_max_per_run(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 1, 320, &c->watch_max_per_run, reason);
 }
 
-static int parse_image_hosts(Config *c, const char *v, char **reason)
+static int parse_image_hosts(Config *c, const char *v, Error *reason)
 {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
         _cleanup_free_ char *copy = strdup(v);
@@ -349,8 +339,9 @@ static int parse_image_hosts(Config *c, const char *v, char **reason)
                         struct in_addr a4;
                         if (!host_valid(h) || h[0] == '[' || host_is_loopback(h) || strlen(h) > 253 ||
                             inet_pton(AF_INET, h, &a4) == 1)
-                                return reasonf(reason, "\"%.*s\" is not a host name (e.g. static1.e621.net)",
-                                               (int)utf8_prefix_len(h, 64), h);
+                                return error_setf(reason, -EINVAL,
+                                                  "\"%.*s\" is not a host name (e.g. static1.e621.net)",
+                                                  (int)utf8_prefix_len(h, 64), h);
                         char *d = strdup(h);
                         if (!d)
                                 return -ENOMEM;
@@ -359,77 +350,78 @@ static int parse_image_hosts(Config *c, const char *v, char **reason)
                                 return r;
                 }
         if (strv_length(l) == 0 && !streq(v, "none"))
-                return reasonf(reason, "must name at least one host, or be \"none\"");
+                return error_setf(reason, -EINVAL, "must name at least one host, or be \"none\"");
         strv_free(c->image_hosts);
         c->image_hosts = TAKE_PTR(l);
         return 0;
 }
 
-static int parse_like_threshold(Config *c, const char *v, char **reason)
+static int parse_like_threshold(Config *c, const char *v, Error *reason)
 {
         double d;
         if (safe_atod(v, &d) < 0 || !isfinite(d) || d < 0.01 || d > 0.99)
-                return reasonf(reason, "must be a probability from 0.01 to 0.99 (e.g. 0.5)");
+                return error_setf(reason, -EINVAL, "must be a probability from 0.01 to 0.99 (e.g. 0.5)");
         c->like_threshold = d;
         return 0;
 }
 
-static int parse_artist_cap(Config *c, const char *v, char **reason)
+static int parse_artist_cap(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 0, 320, &c->artist_cap, reason);
 }
 
-static int parse_model_keep(Config *c, const char *v, char **reason)
+static int parse_model_keep(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 1, 1000, &c->model_keep, reason);
 }
 
-static int parse_model_install_margin(Config *c, const char *v, char **reason)
+static int parse_model_install_margin(Config *c, const char *v, Error *reason)
 {
         double d;
         if (safe_atod(v, &d) < 0 || !isfinite(d) || d < 0.0 || d > 1.0)
-                return reasonf(reason, "must be a ROC AUC difference from 0 to 1 (e.g. 0.02)");
+                return error_setf(reason, -EINVAL, "must be a ROC AUC difference from 0 to 1 (e.g. 0.02)");
         c->model_install_margin = d;
         return 0;
 }
 
-static int parse_auto_sync(Config *c, const char *v, char **reason)
+static int parse_auto_sync(Config *c, const char *v, Error *reason)
 {
         return parse_bool_into(&c->auto_sync, v, reason);
 }
 
 static int parse_duration_range(const char *v, uint64_t lo, uint64_t hi, uint64_t *ret, const char *range,
-                                char **reason)
+                                Error *reason)
 {
         uint64_t s;
         if (parse_duration_s(v, &s) < 0 || s < lo || s > hi)
-                return reasonf(reason, "must be a duration from %s (e.g. 90m, 1h30m, 1d)", range);
+                return error_setf(reason, -EINVAL, "must be a duration from %s (e.g. 90m, 1h30m, 1d)",
+                                  range);
         *ret = s;
         return 0;
 }
 
-static int parse_full_sync_interval(Config *c, const char *v, char **reason)
+static int parse_full_sync_interval(Config *c, const char *v, Error *reason)
 {
         return parse_duration_range(v, 3600, 30 * 86400, &c->full_sync_interval_s, "1h to 30d", reason);
 }
 
-static int parse_sync_page_size(Config *c, const char *v, char **reason)
+static int parse_sync_page_size(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 1, 320, &c->sync_page_size, reason);
 }
 
-static int parse_auto_retrain(Config *c, const char *v, char **reason)
+static int parse_auto_retrain(Config *c, const char *v, Error *reason)
 {
         return parse_bool_into(&c->auto_retrain, v, reason);
 }
 
-static int parse_retrain_changes(Config *c, const char *v, char **reason)
+static int parse_retrain_changes(Config *c, const char *v, Error *reason)
 {
         return parse_uint_range(v, 1, 1000000, &c->retrain_changes, reason);
 }
 
 /* "10%" or "0.1". */
-static int parse_retrain_fraction(Config *c, const char *v, char **reason)
+static int parse_retrain_fraction(Config *c, const char *v, Error *reason)
 {
         _cleanup_free_ char *num = strdup(v);
         double d;
@@ -444,17 +436,17 @@ static int parse_retrain_fraction(Config *c, const char *v, char **reason)
         else if (percent)
                 d /= 100.0;
         if (!(d >= 0.01 && d <= 1.0))
-                return reasonf(reason, "must be a share from 1%% to 100%% (or 0.01 to 1)");
+                return error_setf(reason, -EINVAL, "must be a share from 1%% to 100%% (or 0.01 to 1)");
         c->retrain_fraction = d;
         return 0;
 }
 
-static int parse_retrain_budget(Config *c, const char *v, char **reason)
+static int parse_retrain_budget(Config *c, const char *v, Error *reason)
 {
         return parse_duration_range(v, 5, 24 * 3600, &c->retrain_budget_s, "5s to 24h", reason);
 }
 
-static int parse_retrain_on_battery(Config *c, const char *v, char **reason)
+static int parse_retrain_on_battery(Config *c, const char *v, Error *reason)
 {
         return parse_bool_into(&c->retrain_on_battery, v, reason);
 }
@@ -569,12 +561,11 @@ static int parse_text(Config *c, const char *path, char *text, Error *error)
                                 return -ENOMEM;
                         continue;
                 }
-                char *reason = NULL;
+                Error reason = {};
                 int r = config_keys[i].parse(c, value, &reason);
                 if (r < 0) {
                         (void)error_setf(error, -EINVAL, "%s:%u: %s = %s: %s", path, line, key, value,
-                                         reason ? reason : strerror(-r));
-                        free(reason);
+                                         error_message(&reason, r));
                         return r == -ENOMEM ? r : -EINVAL;
                 }
         }
@@ -623,12 +614,11 @@ int config_load(const char *path, Config **ret, Error *error)
 
         const char *env = getenv("FLUFF_SITE");
         if (!isempty(env)) {
-                char *reason = NULL;
+                Error reason = {};
                 r = parse_site_key(c, env, &reason);
                 if (r < 0) {
                         (void)error_setf(error, -EINVAL, "FLUFF_SITE=%s: %s", env,
-                                         reason ? reason : strerror(-r));
-                        free(reason);
+                                         error_message(&reason, r));
                         return r == -ENOMEM ? r : -EINVAL;
                 }
         }

@@ -116,7 +116,7 @@ int config_load(const char *path, Config **ret, Error *error);
  * Returns the normalised URL, or -EINVAL with a reason (no "file:line"). When
  * ret_warning is not NULL and the site is accepted but unusual, it gets a
  * warning sentence (else NULL). */
-int config_parse_site(const char *value, char **ret_site, char **ret_reason, char **ret_warning);
+int config_parse_site(const char *value, char **ret_site, Error *ret_reason, char **ret_warning);
 
 /* "true"/"yes"/"on"/"1" → 1, "false"/"no"/"off"/"0" → 0, else -EINVAL. */
 int config_parse_bool(const char *value);
