@@ -169,4 +169,17 @@ TEST(decide)
         ASSERT_ERROR(model_history_decide(0.5, 0.87, NAN, false, false, NULL), EINVAL);
 }
 
+TEST(info_cross_validated)
+{
+        ASSERT_TRUE(model_history_info_cross_validated(
+                "{\"towers\":\"both\",\"quality\":{\"version\":1,\"folds\":5}}"));
+        /* a model trained before cross-validation, or on too few posts for folds */
+        ASSERT_FALSE(model_history_info_cross_validated("{\"towers\":\"both\",\"quality\":null}"));
+        ASSERT_FALSE(model_history_info_cross_validated("{\"towers\":\"both\"}"));
+        ASSERT_FALSE(model_history_info_cross_validated("{\"quality\":5}"));
+        ASSERT_FALSE(model_history_info_cross_validated("not json"));
+        ASSERT_FALSE(model_history_info_cross_validated("[1]"));
+        ASSERT_FALSE(model_history_info_cross_validated(NULL));
+}
+
 TEST_MAIN()

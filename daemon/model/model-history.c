@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The model history's files (see model-history.h). */
+#include <json-c/json.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -264,4 +265,13 @@ int model_history_decide(double new_auc, double current_auc, double margin, bool
         if (ret_reason)
                 *ret_reason = reason;
         return 0;
+}
+
+bool model_history_info_cross_validated(const char *info)
+{
+        json_object *o = info ? json_tokener_parse(info) : NULL, *q = NULL;
+        bool r = o && json_object_is_type(o, json_type_object) &&
+                 json_object_object_get_ex(o, "quality", &q) && json_object_is_type(q, json_type_object);
+        json_object_put(o);
+        return r;
 }
