@@ -19,7 +19,9 @@ tools/setup.sh
 (cd build && ctest --output-on-failure --timeout 900 -j"$jobs" "${retry[@]}")
 
 if [ "${FLUFF_TEST_SANITIZE:-1}" = 1 ]; then
-    FLUFF_BUILD_DIR=build-asan tools/setup.sh -DFLUFF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    # The shaders the first pass compiled, so LLVM does not compile them again under ASan's allocator.
+    FLUFF_BUILD_DIR=build-asan tools/setup.sh -DFLUFF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+        -DFLUFF_SHADER_CACHE_DIR="$PWD/build/mesa-shader-cache"
     # LeakSanitizer trips over the Vulkan loader's and Mesa's process-lifetime allocations.
     # The unit and vulkan tests and the integration tests labelled "sanitize"
     # (tests/CMakeLists.txt says which and why). Tests labelled "timed" assert
