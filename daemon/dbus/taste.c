@@ -31,9 +31,10 @@ static int parse_seed(sd_bus_message *m, const char *key, void *options, sd_bus_
         return bus_read_uint_variant(m, key, &o->seed, error);
 }
 
-static int parse_patience(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+/* An epoch count of 1…TRAIN_PATIENCE_MAX; what names it in the error. */
+static int read_epochs(sd_bus_message *m, const char *key, const char *what, const char *unit, unsigned *ret,
+                       sd_bus_error *error)
 {
-        TrainJobOptions *o = options;
         uint64_t v;
         int r;
 
@@ -42,27 +43,24 @@ static int parse_patience(sd_bus_message *m, const char *key, void *options, sd_
                 return r;
         if (v < 1 || v > TRAIN_PATIENCE_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Patience %" PRIu64 " is out of range: give 1 to %u epochs.", v,
-                                         TRAIN_PATIENCE_MAX);
-        o->patience = (unsigned)v;
+                                         "%s %" PRIu64 " is out of range: give 1 to %u%s.", what, v,
+                                         TRAIN_PATIENCE_MAX, unit);
+        *ret = (unsigned)v;
         return 0;
+}
+
+static int parse_patience(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
+{
+        TrainJobOptions *o = options;
+
+        return read_epochs(m, key, "Patience", " epochs", &o->patience, error);
 }
 
 static int parse_max_epochs(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
 {
         TrainJobOptions *o = options;
-        uint64_t v;
-        int r;
 
-        r = bus_read_uint_variant(m, key, &v, error);
-        if (r < 0)
-                return r;
-        if (v < 1 || v > TRAIN_PATIENCE_MAX)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "Max epochs %" PRIu64 " is out of range: give 1 to %u.", v,
-                                         TRAIN_PATIENCE_MAX);
-        o->max_epochs = (unsigned)v;
-        return 0;
+        return read_epochs(m, key, "Max epochs", "", &o->max_epochs, error);
 }
 
 static int parse_towers(sd_bus_message *m, const char *key, void *options, sd_bus_error *error)
