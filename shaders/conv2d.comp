@@ -26,14 +26,90 @@ layout(constant_id = 2) const uint TK = 4;
 // the input of pixel i and subgroupBroadcast hands it to every lane, one
 // gather per input step instead of TP.
 layout(constant_id = 3) const bool BCAST = false;
+// FIXED_C > 0 (the stem: few input channels, k % 4 == 0, a few hundred
+// weights): c, k, kh and kw are these constants, each lane owns one output
+// pixel and all FIXED_K channels, and a workgroup runs ROUNDS rows of LX
+// pixels. The weights are fetched once per workgroup at the same address in
+// every lane (so they arrive broadcast, 4 channels per fetch) and stay in
+// registers or on the stack for all rounds, each input value feeds FIXED_K
+// FMAs, and a pixel's outputs go out as vec4 stores: on lavapipe each
+// storage-buffer store is a loop over the lanes, and the general kernel's
+// weight gathers and subgroup broadcasts cost more than its FMAs. Needs the
+// weights bound as RGBA32F (w 16-byte aligned), y and bias 16-byte aligned.
+layout(constant_id = 4) const uint FIXED_C = 0;
+layout(constant_id = 5) const uint FIXED_K = 4;
+layout(constant_id = 6) const uint FIXED_KH = 1;
+layout(constant_id = 7) const uint FIXED_KW = 1;
+layout(constant_id = 8) const uint ROUNDS = 32;
 
 layout(set = 0, binding = 0) uniform samplerBuffer x_tex;
 layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
 layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Bias4 { vec4 bias4[]; };
+layout(std430, set = 0, binding = 3) writeonly buffer Y4 { vec4 y4[]; };
+
+vec4 conv_act4(vec4 v)
+{
+        return vec4(conv_act(v.x), conv_act(v.y), conv_act(v.z), conv_act(v.w));
+}
+
+void main_fixed()
+{
+        const uint LX = gl_WorkGroupSize.x;
+        const uint NX = FIXED_KH * FIXED_KW * FIXED_C; // inputs per output pixel
+        const uint K4 = FIXED_K / 4u;
+        const uint npix = p.n * p.oh * p.ow;
+
+        vec4 wv[NX * K4];
+        [[unroll]] for (uint i = 0; i < NX * K4; i++)
+                wv[i] = texelFetch(w_tex, int(i));
+        vec4 bv[K4];
+        [[unroll]] for (uint j = 0; j < K4; j++)
+                bv[j] = (p.flags & 1u) != 0u ? bias4[j] : vec4(0.0);
+
+        for (uint r = 0; r < ROUNDS; r++) {
+                const uint p0 = (CONV_GROUP_ROW() * ROUNDS + r) * LX;
+                if (p0 >= npix)
+                        break;
+                // Pixels past the end recompute the last one and are not stored.
+                const uint q = min(p0 + gl_LocalInvocationID.x, npix - 1u);
+                const uint t = fdiv(q, p.div_ow), nimg = fdiv(t, p.div_oh);
+                const int iw0 = int((q - t * p.ow) * p.sw) - int(p.pl);
+                const int ih0 = int((t - nimg * p.oh) * p.sh) - int(p.pt);
+
+                // Every fetch first: each is a call that spills the live registers.
+                float xv[NX];
+                [[unroll]] for (uint u = 0; u < FIXED_KH; u++) {
+                        [[unroll]] for (uint v = 0; v < FIXED_KW; v++) {
+                                const int ih = ih0 + int(u), iw = iw0 + int(v);
+                                const bool inside = ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
+                                const uint xb = ((nimg * p.h + uint(clamp(ih, 0, int(p.h) - 1))) * p.w +
+                                                 uint(clamp(iw, 0, int(p.w) - 1))) * FIXED_C;
+                                [[unroll]] for (uint c = 0; c < FIXED_C; c++) {
+                                        const float x = texelFetch(x_tex, int(xb + c)).x;
+                                        xv[(u * FIXED_KW + v) * FIXED_C + c] = inside ? x : 0.0;
+                                }
+                        }
+                }
+                vec4 acc[K4];
+                [[unroll]] for (uint j = 0; j < K4; j++)
+                        acc[j] = vec4(0.0);
+                [[unroll]] for (uint i = 0; i < NX; i++)
+                        [[unroll]] for (uint j = 0; j < K4; j++)
+                                acc[j] = fma(vec4(xv[i]), wv[i * K4 + j], acc[j]);
+                if (p0 + gl_LocalInvocationID.x < npix)
+                        [[unroll]] for (uint j = 0; j < K4; j++)
+                                y4[q * K4 + j] = conv_act4(acc[j] + bv[j]);
+        }
+}
 
 void main()
 {
+        if (FIXED_C > 0u) {
+                main_fixed();
+                return;
+        }
         const uint LX = gl_WorkGroupSize.x;
         const uint k0 = gl_WorkGroupID.x * LX * TK + gl_LocalInvocationID.x;
         const uint p0 = CONV_GROUP_ROW() * TP;

@@ -12,18 +12,20 @@
 
 /* fp32 accumulation against double: NMSE ~1e-13 here; an indexing mistake gives ~1. */
 static const OpConv2dTiles *tiles; /* NULL: the device's defaults */
-static const VktConvRef ref = { ref_conv2d_fwd, ref_conv2d_bwd_data, ref_conv2d_bwd_weight };
+static const VktConvRef ref = {ref_conv2d_fwd, ref_conv2d_bwd_data, ref_conv2d_bwd_weight};
 
-static void run_case(const char *name, const ConvShape *s, VkActivation act, bool bias, bool specials, uint64_t seed)
+static void run_case(const char *name, const ConvShape *s, VkActivation act, bool bias, bool specials,
+                     uint64_t seed)
 {
         VkRecorder *rec = vkt_recorder();
         _cleanup_(op_conv2d_freep) OpConv2d *op = NULL;
         _cleanup_(vkt_conv_case_done) VktConvCase c = {};
 
-        vkt_conv_case_init(&c, s, act, bias, specials, (size_t)s->kh * s->kw * s->c * s->k, s->k, 0.5f, seed);
-        fprintf(stderr, " %s: n%u %ux%ux%u → %ux%ux%u, k%ux%u s%u,%u pad %u,%u,%u,%u act %d%s\n", name, s->n, s->h,
-                s->w, s->c, c.oh, c.ow, s->k, s->kh, s->kw, s->stride_h, s->stride_w, s->pad_top, s->pad_left,
-                s->pad_bottom, s->pad_right, act, bias ? " bias" : "");
+        vkt_conv_case_init(&c, s, act, bias, specials, (size_t)s->kh * s->kw * s->c * s->k, s->k, 0.5f,
+                           seed);
+        fprintf(stderr, " %s: n%u %ux%ux%u → %ux%ux%u, k%ux%u s%u,%u pad %u,%u,%u,%u act %d%s\n", name, s->n,
+                s->h, s->w, s->c, c.oh, c.ow, s->k, s->kh, s->kw, s->stride_h, s->stride_w, s->pad_top,
+                s->pad_left, s->pad_bottom, s->pad_right, act, bias ? " bias" : "");
         ASSERT_OK(op_conv2d_new_tiled(vkt_engine(), tiles, &op));
         ASSERT_OK(vk_recorder_begin(rec));
         ASSERT_OK(op_conv2d_record(op, rec, s, act, c.tx, c.tw, bias ? c.tb : NULL, c.y));
@@ -37,39 +39,52 @@ static void run_case(const char *name, const ConvShape *s, VkActivation act, boo
 
 TEST(odd_shapes)
 {
-        run_case("3x3 pad1 relu6", &(ConvShape){ 2, 13, 13, 3, 5, 3, 3, 1, 1, 1, 1, 1, 1 }, VK_ACTIVATION_RELU6,
-                 true, false, 1);
-        run_case("3x3 s2 tf-same", &(ConvShape){ 2, 14, 14, 8, 13, 3, 3, 2, 2, 0, 0, 1, 1 }, VK_ACTIVATION_NONE,
-                 false, false, 2);
-        run_case("wide k", &(ConvShape){ 1, 7, 9, 13, 127, 3, 3, 1, 1, 1, 1, 1, 1 }, VK_ACTIVATION_RELU, true,
+        run_case("3x3 pad1 relu6", &(ConvShape){2, 13, 13, 3, 5, 3, 3, 1, 1, 1, 1, 1, 1},
+                 VK_ACTIVATION_RELU6, true, false, 1);
+        run_case("3x3 s2 tf-same", &(ConvShape){2, 14, 14, 8, 13, 3, 3, 2, 2, 0, 0, 1, 1},
+                 VK_ACTIVATION_NONE, false, false, 2);
+        run_case("wide k", &(ConvShape){1, 7, 9, 13, 127, 3, 3, 1, 1, 1, 1, 1, 1}, VK_ACTIVATION_RELU, true,
                  false, 3);
-        run_case("5x3 s2,1 uneven pad", &(ConvShape){ 3, 11, 6, 2, 7, 5, 3, 2, 1, 2, 1, 0, 2 },
+        run_case("5x3 s2,1 uneven pad", &(ConvShape){3, 11, 6, 2, 7, 5, 3, 2, 1, 2, 1, 0, 2},
                  VK_ACTIVATION_NONE, true, false, 4);
-        run_case("all ones", &(ConvShape){ 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0 }, VK_ACTIVATION_NONE, true,
+        run_case("all ones", &(ConvShape){1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_NONE, true,
                  false, 5);
-        run_case("1x1 s2", &(ConvShape){ 2, 9, 9, 6, 10, 1, 1, 2, 2, 0, 0, 0, 0 }, VK_ACTIVATION_RELU6, true, false,
-                 6);
+        run_case("1x1 s2", &(ConvShape){2, 9, 9, 6, 10, 1, 1, 2, 2, 0, 0, 0, 0}, VK_ACTIVATION_RELU6, true,
+                 false, 6);
+}
+
+TEST(fixed_shape_kernel)
+{
+        /* Few weights and k % 4 == 0 take the FIXED_C kernel on a CPU device (the
+         * stem): TF-same padding, more pixels than one workgroup's rounds with a
+         * partial last one, a 5×3 kernel on one channel, NaN and inf. */
+        run_case("stem 3->32 s2 tf-same", &(ConvShape){2, 33, 31, 3, 32, 3, 3, 2, 2, 0, 0, 1, 1},
+                 VK_ACTIVATION_RELU6, true, false, 50);
+        run_case("5x3 1->4 pad", &(ConvShape){3, 9, 7, 1, 4, 5, 3, 1, 1, 2, 1, 2, 1}, VK_ACTIVATION_NONE,
+                 false, false, 51);
+        run_case("stem specials", &(ConvShape){1, 11, 13, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1}, VK_ACTIVATION_RELU,
+                 true, true, 52);
 }
 
 TEST(pointwise)
 {
-        run_case("1x1 24->33", &(ConvShape){ 2, 5, 7, 24, 33, 1, 1, 1, 1, 0, 0, 0, 0 }, VK_ACTIVATION_RELU6, true,
-                 false, 7);
-        run_case("1x1 127->13", &(ConvShape){ 3, 4, 3, 127, 13, 1, 1, 1, 1, 0, 0, 0, 0 }, VK_ACTIVATION_NONE,
+        run_case("1x1 24->33", &(ConvShape){2, 5, 7, 24, 33, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_RELU6,
+                 true, false, 7);
+        run_case("1x1 127->13", &(ConvShape){3, 4, 3, 127, 13, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_NONE,
                  false, false, 8);
 }
 
 TEST(other_tiles)
 {
         /* The tiles a GPU gets, and lavapipe's without the subgroup broadcast. */
-        static const OpConv2dTiles other[] = { { 32, 2, 2 }, { 8, 4, 4 }, { 16, 16, 1 } };
+        static const OpConv2dTiles other[] = {{32, 2, 2}, {8, 4, 4}, {16, 16, 1}};
 
         for (size_t i = 0; i < ELEMENTSOF(other); i++) {
                 tiles = &other[i];
                 fprintf(stderr, " tiles %u,%u,%u\n", other[i].lanes, other[i].pixels, other[i].channels);
-                run_case("3x3 s2 tf-same", &(ConvShape){ 2, 14, 14, 8, 13, 3, 3, 2, 2, 0, 0, 1, 1 },
+                run_case("3x3 s2 tf-same", &(ConvShape){2, 14, 14, 8, 13, 3, 3, 2, 2, 0, 0, 1, 1},
                          VK_ACTIVATION_RELU6, true, false, 30 + i);
-                run_case("1x1 s2 specials", &(ConvShape){ 1, 6, 5, 4, 9, 1, 1, 2, 2, 0, 0, 0, 0 },
+                run_case("1x1 s2 specials", &(ConvShape){1, 6, 5, 4, 9, 1, 1, 2, 2, 0, 0, 0, 0},
                          VK_ACTIVATION_RELU6, true, true, 40 + i);
         }
         tiles = NULL;
@@ -78,7 +93,7 @@ TEST(other_tiles)
 TEST(pointwise_is_gemm)
 {
         _cleanup_(op_conv2d_freep) OpConv2d *op = NULL;
-        ConvShape pw = { 32, 56, 56, 24, 144, 1, 1, 1, 1, 0, 0, 0, 0 }, s2 = pw, k3 = pw;
+        ConvShape pw = {32, 56, 56, 24, 144, 1, 1, 1, 1, 0, 0, 0, 0}, s2 = pw, k3 = pw;
 
         ASSERT_OK(op_conv2d_new(vkt_engine(), &op));
         s2.stride_h = s2.stride_w = 2;
@@ -96,13 +111,13 @@ TEST(pointwise_is_gemm)
 
 TEST(nan_and_inf)
 {
-        run_case("3x3 specials", &(ConvShape){ 1, 6, 5, 4, 9, 3, 3, 1, 1, 1, 1, 1, 1 }, VK_ACTIVATION_RELU6, true,
-                 true, 9);
+        run_case("3x3 specials", &(ConvShape){1, 6, 5, 4, 9, 3, 3, 1, 1, 1, 1, 1, 1}, VK_ACTIVATION_RELU6,
+                 true, true, 9);
         /* More workgroup rows than a dispatch's y count may hold (they spill into z). */
-        run_case("600x1000 single channel", &(ConvShape){ 1, 600, 1000, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1 },
+        run_case("600x1000 single channel", &(ConvShape){1, 600, 1000, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},
                  VK_ACTIVATION_NONE, false, true, 11);
-        run_case("1x1 specials", &(ConvShape){ 1, 6, 5, 4, 9, 1, 1, 1, 1, 0, 0, 0, 0 }, VK_ACTIVATION_RELU6, true,
-                 true, 10);
+        run_case("1x1 specials", &(ConvShape){1, 6, 5, 4, 9, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_RELU6,
+                 true, true, 10);
 }
 
 TEST(invalid)
@@ -110,13 +125,13 @@ TEST(invalid)
         VkEngine *e = vkt_engine();
         VkRecorder *rec = vkt_recorder();
         _cleanup_(op_conv2d_freep) OpConv2d *op = NULL;
-        ConvShape s = { 1, 4, 4, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1 };
+        ConvShape s = {1, 4, 4, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1};
         _cleanup_(vk_tensor_freep) VkTensor *x = NULL, *w = NULL, *y = NULL, *u = NULL;
         ASSERT_OK(op_conv2d_new(e, &op));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ 32 }, &x));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ 54 }, &w));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ 48 }, &y));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_U32, 1, (uint32_t[]){ 48 }, &u));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){32}, &x));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){54}, &w));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){48}, &y));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_U32, 1, (uint32_t[]){48}, &u));
         ASSERT_OK(vk_recorder_begin(rec));
         ASSERT_OK(op_conv2d_record(op, rec, &s, VK_ACTIVATION_NONE, x, w, NULL, y));
         ASSERT_ERROR(op_conv2d_record(op, rec, &s, VK_ACTIVATION_NONE, x, w, NULL, u), EINVAL);
@@ -135,9 +150,9 @@ TEST(invalid)
         bad = s;
         bad.stride_w = 0;
         ASSERT_ERROR(op_conv2d_record(op, rec, &bad, VK_ACTIVATION_NONE, x, w, NULL, y), EINVAL);
-        bad = (ConvShape){ 1, 2, 2, 2, 3, 5, 5, 1, 1, 1, 1, 1, 1 };
+        bad = (ConvShape){1, 2, 2, 2, 3, 5, 5, 1, 1, 1, 1, 1, 1};
         ASSERT_ERROR(op_conv2d_record(op, rec, &bad, VK_ACTIVATION_NONE, x, w, NULL, y), EINVAL);
-        bad = (ConvShape){ 65536, 65536, 65536, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1 };
+        bad = (ConvShape){65536, 65536, 65536, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1};
         ASSERT_ERROR(op_conv2d_record(op, rec, &bad, VK_ACTIVATION_NONE, x, w, NULL, y), EINVAL);
         ASSERT_OK(vk_recorder_submit_and_wait(rec));
 }
@@ -146,13 +161,25 @@ TEST(fast_division)
 {
         /* The shaders divide by multiply-high and shifts (conv_div()); it must be
          * exact for every dividend, here the edges and a spread of others. */
-        static const uint32_t big[] = { 65535, 65536, 65537, 100352, 401408, 1u << 30, (1u << 31) - 1, 1u << 31 };
+        static const uint32_t big[] = {65535,  65536,    65537,          100352,
+                                       401408, 1u << 30, (1u << 31) - 1, 1u << 31};
 
         for (uint32_t i = 0; i < 3000 + ELEMENTSOF(big); i++) {
                 uint32_t d = i < 3000 ? i + 1 : big[i - 3000];
                 ConvDiv m = conv_div(d);
-                uint32_t qs[] = { 0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, UINT32_MAX, UINT32_MAX - 1,
-                                  UINT32_MAX / d * d, UINT32_MAX / d * d - 1, 12345678u, 3u * d + d / 2 };
+                uint32_t qs[] = {0,
+                                 1,
+                                 d - 1,
+                                 d,
+                                 d + 1,
+                                 2 * d - 1,
+                                 2 * d,
+                                 UINT32_MAX,
+                                 UINT32_MAX - 1,
+                                 UINT32_MAX / d * d,
+                                 UINT32_MAX / d * d - 1,
+                                 12345678u,
+                                 3u * d + d / 2};
                 for (size_t j = 0; j < ELEMENTSOF(qs); j++)
                         if (conv_div_apply(qs[j], m) != qs[j] / d)
                                 TEST_FAIL("%u / %u gave %u", qs[j], d, conv_div_apply(qs[j], m));

@@ -145,6 +145,24 @@ TEST(packed_b)
         run(op, &(OpGemmParams){3, 1028, 300, .accumulate = true}, true, false);
 }
 
+TEST(wide_tiles_only)
+{
+        /* By default a CPU device picks, per call, between the wide tiles and
+         * narrow ones (4 columns a lane) by the clamped columns each computes, so
+         * most odd n above take the narrow set: columns fixed by the caller keep
+         * the wide set alone on the odd, vec4 and packed paths. */
+        VkEngine *e = vkt_engine();
+        _cleanup_(op_gemm_freep) OpGemm *op = NULL;
+
+        vkt_seed(15);
+        ASSERT_OK(op_gemm_new_tiled(e, &(OpGemmTiles){.cols = 8}, &op));
+        for (int t = 0; t < 4; t++)
+                run(op, &(OpGemmParams){45, 100, 31, .trans_a = t & 2, .trans_b = t & 1, .act = t % 3},
+                    t & 1, t == 2);
+        run(op, &(OpGemmParams){13, 33, 7, .accumulate = true}, true, false);
+        run(op, &(OpGemmParams){7, 516, 509, .act = VK_ACTIVATION_RELU}, true, false);
+}
+
 TEST(other_tiles)
 {
         /* The tile sizes are specialization constants: other shapes must be as correct. */

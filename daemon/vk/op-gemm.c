@@ -48,16 +48,28 @@ static const GemmVariant variants[_K_MAX] = {
         [K_PACKED_A] = {.vec4_b = true, .packed = true, .vec4_a = true},
 };
 
-struct OpGemm {
-        VkEngine *engine;         /* borrowed */
-        VkKernel *kernel[_K_MAX]; /* owned by the engine; the vec4 ones NULL where cols % 4 != 0 */
+/* One tile shape and its kernels, built on first use: a layer calls one or two
+ * of the ten variants, and each pipeline costs a cold LLVM compile (seconds
+ * under the sanitizer's allocator). */
+typedef struct GemmTileSet {
+        OpGemmTiles t;
+        VkKernel *kernel[_K_MAX]; /* owned by the engine; NULL until first used */
         VkKernel *pack[2];        /* [trans_b], gemm_pack.comp */
+} GemmTileSet;
+
+struct OpGemm {
+        VkEngine *engine; /* borrowed */
+        /* [0] the tiles asked for (or the device's); [1] on a CPU device where the
+         * caller left the columns to us, 4 columns per lane (half as wide): a
+         * layer with 16, 24, 96 or 160 outputs computed a third to three quarters
+         * of clamped, thrown-away columns in the wide tile. */
+        GemmTileSet set[2];
+        unsigned n_sets;
         /* The packed B. A larger one replaces it; the old ones stay until the op is
          * freed, since a recording not yet submitted may still read them. */
         VkTensor *scratch;
         VkTensor **retired;
         size_t n_retired;
-        OpGemmTiles tiles;
         uint64_t max_texels;
 };
 
@@ -83,31 +95,49 @@ static void default_tiles(VkEngine *e, OpGemmTiles *t)
         }
 }
 
+static bool tiles_valid(VkEngine *e, const OpGemmTiles *t)
+{
+        return t->lanes == vk_engine_subgroup_size(e) && t->rows >= 1 && t->rows <= 32 && t->cols >= 1 &&
+               t->cols <= 16;
+}
+
 int op_gemm_new_tiled(VkEngine *e, const OpGemmTiles *tiles, OpGemm **ret)
 {
         _cleanup_(op_gemm_freep) OpGemm *op = NULL;
-        int r;
 
         op = calloc(1, sizeof(*op));
         if (!op)
                 return -ENOMEM;
         op->engine = e;
         op->max_texels = vk_engine_max_texel_elements(e);
-        op->tiles = tiles ? *tiles : (OpGemmTiles){};
-        default_tiles(e, &op->tiles);
-        const OpGemmTiles *t = &op->tiles;
+        OpGemmTiles asked = tiles ? *tiles : (OpGemmTiles){};
+        op->set[0].t = asked;
+        default_tiles(e, &op->set[0].t);
+        op->n_sets = 1;
         /* The shader broadcasts across the workgroup: it must be exactly one subgroup. */
         if (!vk_engine_has_subgroup_ops(e))
                 return log_debug_errno(EOPNOTSUPP, "GEMM needs subgroup operations.");
-        if (t->lanes != vk_engine_subgroup_size(e) || t->rows < 1 || t->rows > 32 || t->cols < 1 ||
-            t->cols > 16)
+        if (!tiles_valid(e, &op->set[0].t))
                 return -EINVAL;
+        /* Narrow tiles: as many accumulators (rows·cols) as the wide ones, measured
+         * about 0.85× their speed per FMA on lavapipe at N=1024. */
+        if (vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU && asked.cols == 0 && op->set[0].t.cols == 8) {
+                op->set[1].t = (OpGemmTiles){
+                        .lanes = op->set[0].t.lanes, .rows = MIN(32u, op->set[0].t.rows * 2), .cols = 4};
+                op->n_sets = 2;
+        }
+        *ret = TAKE_PTR(op);
+        return 0;
+}
 
-        for (unsigned v = 0; v < _K_MAX; v++) {
-                const GemmVariant *g = &variants[v];
-                if (g->vec4_b && t->cols % 4 != 0)
-                        break;
-                r = vk_kernel_get(e,
+static int get_kernel(OpGemm *op, GemmTileSet *s, unsigned v, VkKernel **ret)
+{
+        const GemmVariant *g = &variants[v];
+        const OpGemmTiles *t = &s->t;
+        int r;
+
+        if (!s->kernel[v]) {
+                r = vk_kernel_get(op->engine,
                                   &(VkKernelInfo){
                                           .shader = "gemm",
                                           .n_bindings = 4,
@@ -120,12 +150,20 @@ int op_gemm_new_tiled(VkEngine *e, const OpGemmTiles *tiles, OpGemm **ret)
                                                    g->vec4_b, g->packed, g->vec4_a},
                                           .full_subgroups = true,
                                   },
-                                  &op->kernel[v]);
+                                  &s->kernel[v]);
                 if (r < 0)
                         return r;
         }
-        for (unsigned v = 0; op->kernel[K_PACKED] && v < 2; v++) {
-                r = vk_kernel_get(e,
+        *ret = s->kernel[v];
+        return 0;
+}
+
+static int get_pack_kernel(OpGemm *op, GemmTileSet *s, bool trans_b, VkKernel **ret)
+{
+        int r;
+
+        if (!s->pack[trans_b]) {
+                r = vk_kernel_get(op->engine,
                                   &(VkKernelInfo){
                                           .shader = "gemm_pack",
                                           .n_bindings = 2,
@@ -133,13 +171,13 @@ int op_gemm_new_tiled(VkEngine *e, const OpGemmTiles *tiles, OpGemm **ret)
                                           .texel_mask = 1,
                                           .push_size = sizeof(PackPush),
                                           .n_spec = 3,
-                                          .spec = {PACK_LOCAL, t->lanes * t->cols, v},
+                                          .spec = {PACK_LOCAL, s->t.lanes * s->t.cols, trans_b},
                                   },
-                                  &op->pack[v]);
+                                  &s->pack[trans_b]);
                 if (r < 0)
                         return r;
         }
-        *ret = TAKE_PTR(op);
+        *ret = s->pack[trans_b];
         return 0;
 }
 
@@ -162,12 +200,13 @@ OpGemm *op_gemm_free(OpGemm *op)
 
 void op_gemm_get_tiles(const OpGemm *op, OpGemmTiles *ret)
 {
-        *ret = op->tiles;
+        *ret = op->set[0].t;
 }
 
 /* Records the packing of op(B) into op->scratch, grown as needed. */
-static int record_pack(OpGemm *op, VkRecorder *r, VkTensor *b, const OpGemmParams *p, uint32_t width)
+static int record_pack(OpGemm *op, GemmTileSet *s, VkRecorder *r, VkTensor *b, const OpGemmParams *p)
 {
+        uint32_t width = s->t.lanes * s->t.cols;
         uint64_t n_pad = ((uint64_t)p->n + width - 1) / width * width;
         uint64_t floats = n_pad * p->k;
         int q;
@@ -190,11 +229,15 @@ static int record_pack(OpGemm *op, VkRecorder *r, VkTensor *b, const OpGemmParam
                 }
                 op->scratch = TAKE_PTR(t);
         }
+        VkKernel *k;
+        q = get_pack_kernel(op, s, p->trans_b, &k);
+        if (q < 0)
+                return q;
         PackPush push = {.n = p->n, .k = p->k, .n_pad = (uint32_t)n_pad};
         uint64_t gy = p->k;
         if (gy > UINT32_MAX)
                 return -EINVAL;
-        return vk_recorder_dispatch(r, op->pack[p->trans_b], (VkTensor *[]){b, op->scratch}, &push,
+        return vk_recorder_dispatch(r, k, (VkTensor *[]){b, op->scratch}, &push,
                                     (uint32_t)((n_pad / 4 + PACK_LOCAL - 1) / PACK_LOCAL), (uint32_t)gy, 1);
 }
 
@@ -211,9 +254,18 @@ int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor
         if (MAX(a->count, b->count) > op->max_texels)
                 return -E2BIG;
 
-        uint64_t cols_per_group = (uint64_t)op->tiles.lanes * op->tiles.cols;
+        /* The set that computes the fewest clamped columns; the wide one on a tie. */
+        GemmTileSet *s = &op->set[0];
+        uint64_t cols_per_group = (uint64_t)s->t.lanes * s->t.cols;
+        for (unsigned i = 1; i < op->n_sets; i++) {
+                uint64_t w = (uint64_t)op->set[i].t.lanes * op->set[i].t.cols;
+                if ((p->n + w - 1) / w * w < (p->n + cols_per_group - 1) / cols_per_group * cols_per_group) {
+                        s = &op->set[i];
+                        cols_per_group = w;
+                }
+        }
         uint64_t gx = (p->n + cols_per_group - 1) / cols_per_group;
-        uint64_t gy = (p->m + op->tiles.rows - 1) / op->tiles.rows;
+        uint64_t gy = (p->m + s->t.rows - 1) / s->t.rows;
         if (gx > UINT32_MAX || gy > UINT32_MAX)
                 return -EINVAL;
 
@@ -227,11 +279,11 @@ int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor
         };
         unsigned v = K_PLAIN + p->trans_a * 2 + p->trans_b;
         /* The vec4 kernels store C and read the bias 4 columns at a time. */
-        bool vec4_c = op->kernel[K_VEC4] && p->n % 4 == 0 && c->offset % 16 == 0 &&
+        bool vec4_c = s->t.cols % 4 == 0 && p->n % 4 == 0 && c->offset % 16 == 0 &&
                       (!bias || bias->offset % 16 == 0);
         bool vec4_a = !p->trans_a && p->k % 4 == 0 && a->offset % 16 == 0;
         if (vec4_c && (uint64_t)p->k * p->n >= PACK_MIN_FLOATS) {
-                int q = record_pack(op, r, b, p, (uint32_t)cols_per_group);
+                int q = record_pack(op, s, r, b, p);
                 if (q < 0 && q != -E2BIG)
                         return q;
                 if (q >= 0) {
@@ -241,7 +293,10 @@ int op_gemm_record(OpGemm *op, VkRecorder *r, VkTensor *a, VkTensor *b, VkTensor
         }
         if (vec4_c && v < K_VEC4 && !p->trans_b && b->offset % 16 == 0)
                 v = vec4_a ? K_VEC4_A : K_VEC4 + p->trans_a;
-        VkKernel *k = op->kernel[v];
+        VkKernel *k;
+        int q = get_kernel(op, s, v, &k);
+        if (q < 0)
+                return q;
         return vk_recorder_dispatch(r, k, (VkTensor *[]){a, b, bias ?: c, c}, &push, (uint32_t)gx,
                                     (uint32_t)gy, 1);
 }

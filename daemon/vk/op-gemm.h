@@ -38,7 +38,11 @@ typedef struct OpGemmParams {
 
 /* Register tiling: a workgroup is one subgroup of `lanes` invocations (must be
  * the device's subgroup size) computing rows × (lanes·cols) of C; each lane
- * holds rows·cols accumulators. Zero fields take the device's defaults. */
+ * holds rows·cols accumulators. Zero fields take the device's defaults; with
+ * cols left zero on a CPU device each call also may take narrow tiles (4
+ * columns a lane, twice the rows) when they compute fewer clamped columns
+ * (n = 16, 24, 96, 160: MobileNetV2's narrow layers). Pipelines are built on
+ * first use. */
 typedef struct OpGemmTiles {
         uint32_t lanes, rows, cols;
 } OpGemmTiles;

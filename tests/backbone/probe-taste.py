@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""What the backbone's features are worth for the hard world's taste (a
+measurement, not a test; issue 13). It reuses probe-hard.py's crops
+($FLUFF_BUILD_DIR/probe-hard-SEED: run that first) and asks three questions:
+
+1. --taste: how well each candidate image input predicts the user's likes on
+   its own, by ridge regression (features standardised on each training fold,
+   λ by leave-one-out ROC AUC on it) under pooled 5-fold CV over every history
+   crop, beside the same ridge on the tags seen ≥ 2 times, and a ridge stack
+   of both towers' out-of-fold scores (itself out of fold). The "image → object
+   tag" route: a 6-class ridge on the posts whose tags name their object
+   (about a third of those that show one), its scores out of fold for them and
+   fitted on all of them for the rest, as 6 inputs to the taste.
+2. --views: object recognition (probe-hard.py's ridge probe on the crops that
+   show an object, chance 1/6) from several views of each crop: the full
+   crop, its mirror image, four corner windows of 60 % of the side and the
+   centre window (each resized to 224), pooled in different ways; block 13's
+   expansion, mean-pooled.
+3. Both print the true object's own worth beside, as the ceiling.
+
+    tests/with-session.sh tests/backbone/probe-taste.py [--seed 5] [--taste] [--views]
+
+Measured (seed 5, nsfwjs 4.4.0's MobileNetV2, 916 history crops, 553 liked;
+ROC AUC of pooled 5-fold CV; the three bb-tool passes take ~3 min for 916
+crops on the loaded 2-core machine, ~15 min for the 4,676 views):
+
+    taste (ROC AUC, CV)          image alone   tags + image stack
+    tags alone (ridge)           —             0.632
+    all four sets, mean+max,
+      balanced as the head has   0.497         0.625
+    b13_expand mean              0.550         0.609
+    b13_expand mean+max          0.540         0.632
+    b13_expand 2×2 means         0.496         0.625
+    b11+b13_expand means         0.531         0.627
+    b12+b13+b16 means            0.496         0.622
+    b16_project mean             0.521         0.627
+    final mean                   0.522         0.623
+    image → object tag (b13)     0.544         0.624 (tags + its 6 scores in one ridge: 0.639)
+    the true object (one-hot)    0.725         0.759
+
+(object recognition from 230 tagged posts: 0.443 out of fold, 0.420 on the
+untagged ones that show an object.) So the image carries ~0.05 AUC of taste
+on its own through these features, which the stack cannot use; the true
+object would carry 0.725. Recognition, not the head, is the bottleneck.
+
+    views (668 crops with an object; b13_expand means; accuracy, chance 0.167)
+    full crop                          0.555
+    full + mirror, averaged            0.618
+    4 corner windows, averaged         0.576
+    4 corner windows, max              0.542
+    full, windows' max side by side    0.527
+    full, windows' mean side by side   0.623
+    full, centre side by side          0.525
+    all 7 views averaged               0.654
+    b11+b13 full                       0.609
+
+Averaging the pooled features over views (test-time augmentation) is the one
+pooling change that helps: +0.06 with the mirror image alone, +0.10 with all
+seven views; side by side or max over windows does not.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import bbtest  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("probe_hard", os.path.join(HERE, "probe-hard.py"))
+probe_hard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(probe_hard)
+
+BUILD = os.environ.get("FLUFF_BUILD_DIR", "build")
+OBJECTS = probe_hard.OBJECTS
+OBJECT_TAGS = {"star_symbol": 0, "heart_symbol": 1, "cross_symbol": 2, "crescent": 3, "ring_(object)": 4,
+               "arrow_symbol": 5}
+LAYERS = [("block_11_expand_relu", 576), ("block_12_add", 96), ("block_13_expand_relu", 576),
+          ("block_16_project_BN", 320), ("out_relu", 1280)]
+VIEWS = ["flip", "t0", "t1", "t2", "t3", "centre"]
+
+
+def roc_auc(s, y):
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    ss = s[order]
+    i = 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and ss[j + 1] == ss[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j + 2) / 2
+        i = j + 1
+    p = y.sum()
+    return (ranks[y == 1].sum() - p * (p + 1) / 2) / (p * (len(y) - p))
+
+
+def folds_of(y, k=5, seed=1):
+    rng = np.random.default_rng(seed)
+    fold = np.zeros(len(y), dtype=int)
+    for c in (0, 1):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        fold[idx] = np.arange(len(idx)) % k
+    return fold
+
+
+def ridge_fit(a, t, lams, score):
+    """Kernel ridge on a (standardised), targets t (n or n×k); λ by the
+    leave-one-out score(pred) over lams. Returns the dual weights' map."""
+    tm = t.mean(axis=0)
+    tc = t - tm
+    s, u = np.linalg.eigh(a @ a.T)
+    s = np.maximum(s, 0)
+    uty = u.T @ tc
+    best = None
+    for lam in lams:
+        g = s / (s + lam)
+        h = (u * u) @ g
+        fit = u @ (g[:, None] * uty) if tc.ndim == 2 else u @ (g * uty)
+        hh = h[:, None] if tc.ndim == 2 else h
+        sc = score((fit - hh * tc) / (1 - hh) + tm)
+        if best is None or sc > best[0]:
+            best = (sc, lam)
+    dual = u @ (uty / ((s + best[1])[:, None] if tc.ndim == 2 else (s + best[1])))
+    return lambda b: b @ (a.T @ dual) + tm
+
+
+def standardise(tr, te):
+    mu, sd = tr.mean(axis=0), tr.std(axis=0) + 1e-6
+    return (tr - mu) / sd, (te - mu) / sd
+
+
+def taste_oof(x, y, fold, lams=np.logspace(-2, 4, 13), scale=True):
+    out = np.zeros(len(y))
+    for f in range(fold.max() + 1):
+        tr, te = fold != f, fold == f
+        a, b = standardise(x[tr], x[te]) if scale else (x[tr], x[te])
+        fit = ridge_fit(a, y[tr] * 2.0 - 1, lams * a.shape[1] / 100, lambda p: roc_auc(p, y[tr]))
+        out[te] = fit(b)
+    return out
+
+
+def object_scores(x, tagged_class):
+    """6 scores per post: out of fold on the posts whose tag names their
+    object, fitted on all of those for the others."""
+    tagged = np.flatnonzero(tagged_class >= 0)
+    scores = np.zeros((len(x), 6))
+    sub = np.random.default_rng(2).permutation(len(tagged)) % 5
+
+    def fit(tr, te):
+        a, b = standardise(x[tr], x[te])
+        ytr = tagged_class[tr]
+        f = ridge_fit(a, np.eye(6)[ytr] * 2 - 1, np.logspace(-1, 5, 13) * a.shape[1] / 100,
+                      lambda p: (p.argmax(axis=1) == ytr).mean())
+        return f(b)
+
+    for f in range(5):
+        scores[tagged[sub == f]] = fit(tagged[sub != f], tagged[sub == f])
+    rest = np.flatnonzero(tagged_class < 0)
+    scores[rest] = fit(tagged, rest)
+    return scores
+
+
+def taste_table(dest, tool, weights):
+    with open(os.path.join(dest, "taste.json")) as f:
+        taste = {int(k): v for k, v in json.load(f).items()}
+    ids = sorted(i for i in taste if os.path.exists(os.path.join(dest, f"{i}.jpg")))
+    y = np.array([taste[i]["like"] for i in ids])
+    cache = os.path.join(dest, "layers-all.npy")
+    if not os.path.exists(cache):
+        with tempfile.TemporaryDirectory(prefix="fluff-probe-taste-") as d:
+            out = os.path.join(d, "l.f32")
+            subprocess.run([tool, "layers", weights, out, ",".join(n for n, _ in LAYERS),
+                            *[os.path.join(dest, f"{i}.jpg") for i in ids]], check=True, stdout=subprocess.DEVNULL)
+            np.save(cache, np.fromfile(out, dtype=np.float32).reshape(len(ids), -1))
+    a = np.load(cache).astype(np.float64)
+    lay, off = {}, 0
+    for name, c in LAYERS:
+        x = a[:, off:off + 6 * c]
+        off += 6 * c
+        lay[name.split("_")[1] if name.startswith("block") else "final"] = (x[:, :c], x[:, c:2 * c], x[:, 2 * c:])
+    count = Counter(t for i in ids for t in taste[i]["tags"])
+    vocab = {t: k for k, t in enumerate(sorted(t for t, c in count.items() if c >= 2))}
+    tags = np.zeros((len(ids), len(vocab)))
+    tagged_class = np.full(len(ids), -1)
+    for r, i in enumerate(ids):
+        for t in taste[i]["tags"]:
+            if t in vocab:
+                tags[r, vocab[t]] = 1
+            if t in OBJECT_TAGS:
+                tagged_class[r] = OBJECT_TAGS[t]
+    truth = np.array([OBJECTS.index(taste[i]["object"]) if taste[i]["object"] else -1 for i in ids])
+    fold = folds_of(y)
+    z_tags = taste_oof(tags, y, fold, scale=False)
+
+    def stack(*cols):
+        return taste_oof(np.column_stack(cols), y, fold, lams=np.array([1e-3]))
+
+    print(f"{len(ids)} history crops, {y.sum()} liked; {len(vocab)} tags seen ≥ 2 times; "
+          f"{(tagged_class >= 0).sum()} posts tagged with their object")
+    print(f"{'image input':34s} {'alone':>6s} {'stack':>6s}   (tags alone {roc_auc(z_tags, y):.3f})")
+
+    def balanced(*xs):
+        return np.hstack([standardise(x, x)[0] / np.sqrt(x.shape[1]) for x in xs])
+
+    cands = {
+        "all four sets, mean+max, balanced": (balanced(*[np.hstack(lay[k][:2]) for k in ("12", "13", "16", "final")]),
+                                              False),
+        "b13_expand mean": (lay["13"][0], True),
+        "b13_expand mean+max": (np.hstack(lay["13"][:2]), True),
+        "b13_expand 2×2 means": (lay["13"][2], True),
+        "b11+b13_expand means": (np.hstack([lay["11"][0], lay["13"][0]]), True),
+        "b12+b13+b16 means": (np.hstack([lay["12"][0], lay["13"][0], lay["16"][0]]), True),
+        "b16_project mean": (lay["16"][0], True),
+        "final mean": (lay["final"][0], True),
+    }
+    for name, (x, scale) in cands.items():
+        z = taste_oof(x, y, fold, scale=scale)
+        print(f"{name:34s} {roc_auc(z, y):6.3f} {roc_auc(stack(z_tags, z), y):6.3f}", flush=True)
+    s = object_scores(lay["13"][0], tagged_class)
+    tg, shows = tagged_class >= 0, (tagged_class < 0) & (truth >= 0)
+    z = taste_oof(s, y, fold, lams=np.logspace(-2, 3, 11))
+    both = taste_oof(np.hstack([tags, s]), y, fold, scale=False)
+    print(f"{'image → object tag (b13 mean)':34s} {roc_auc(z, y):6.3f} {roc_auc(stack(z_tags, z), y):6.3f}   "
+          f"recognition {(s[tg].argmax(1) == tagged_class[tg]).mean():.3f} out of fold, "
+          f"{(s[shows].argmax(1) == truth[shows]).mean():.3f} untagged; tags + its scores in one ridge "
+          f"{roc_auc(both, y):.3f}")
+    one_hot = np.eye(7)[truth + 1]
+    z = taste_oof(one_hot, y, fold)
+    print(f"{'the true object (one-hot)':34s} {roc_auc(z, y):6.3f} {roc_auc(stack(z_tags, z), y):6.3f}")
+
+
+def views_table(dest, tool, weights):
+    from PIL import Image, ImageOps
+    with open(os.path.join(dest, "labels.json")) as f:
+        labels = {int(k): v for k, v in json.load(f).items()}
+    ids = sorted(i for i, o in labels.items() if o is not None)
+    y = np.array([OBJECTS.index(labels[i]) for i in ids])
+    cache = os.path.join(dest, "views.npy")
+    if not os.path.exists(cache):
+        with tempfile.TemporaryDirectory(prefix="fluff-probe-views-") as d:
+            paths = []
+            for i in ids:
+                im = Image.open(os.path.join(dest, f"{i}.jpg")).convert("RGB")
+                w = im.size[0]
+                s = int(w * 0.6)
+                views = [im] + [ImageOps.mirror(im)]
+                for x, yy in [(0, 0), (w - s, 0), (0, w - s), (w - s, w - s), ((w - s) // 2, (w - s) // 2)]:
+                    views.append(im.crop((x, yy, x + s, yy + s)).resize((224, 224), Image.BILINEAR))
+                for k, v in enumerate(views):
+                    paths.append(os.path.join(d, f"{i}-{k}.jpg"))
+                    v.save(paths[-1], quality=95)
+            out = os.path.join(d, "v.f32")
+            subprocess.run([tool, "layers", weights, out, "block_11_expand_relu,block_13_expand_relu", *paths],
+                           check=True, stdout=subprocess.DEVNULL)
+            np.save(cache, np.fromfile(out, dtype=np.float32).reshape(len(ids), 7, 2, 6 * 576)[..., :576])
+    v = np.load(cache).astype(np.float64)  # posts × (full, flip, t0…t3, centre) × (b11, b13) × 576 means
+    b11, b13 = v[:, :, 0], v[:, :, 1]
+    cands = {
+        "full crop": b13[:, 0],
+        "full + mirror, averaged": b13[:, :2].mean(1),
+        "4 corner windows, averaged": b13[:, 2:6].mean(1),
+        "4 corner windows, max": b13[:, 2:6].max(1),
+        "full, windows' max side by side": np.hstack([b13[:, 0], b13[:, 2:6].max(1)]),
+        "full, windows' mean side by side": np.hstack([b13[:, 0], b13[:, 2:6].mean(1)]),
+        "full, centre side by side": np.hstack([b13[:, 0], b13[:, 6]]),
+        "all 7 views averaged": b13.mean(1),
+        "b11+b13 full": np.hstack([b11[:, 0], b13[:, 0]]),
+        "b11+b13 full, windows' max": np.hstack([b11[:, 0], b13[:, 0], b11[:, 2:6].max(1), b13[:, 2:6].max(1)]),
+    }
+    print(f"{len(ids)} crops with an object, chance {1 / 6:.3f}; block 13 expansion means unless named")
+    for name, x in cands.items():
+        print(f"{name:34s} {probe_hard.ridge_probe(x, y):.3f} ({x.shape[1]})", flush=True)
+
+
+def write_taste(seed, dest):
+    """The likes and tags of the history posts, from the site (no fluffd)."""
+    from fakesite import FakeSite
+    with FakeSite(world="hard", seed=seed, liked=650, disliked=410, both=0, others=1100, rate_limit=0) as site:
+        me = site.user_state()
+        liked = set(me["favorites"]) | set(me["upvotes"])
+        truth = site.truth()["posts"]
+        out = {}
+        for i in sorted(liked | set(me["downvotes"])):
+            post = site.request("GET", f"/posts/{i}.json").json()["post"]
+            out[i] = {"like": int(i in liked), "tags": [t for c in post["tags"].values() for t in c],
+                      "object": truth[str(i)]["object"]}
+    with open(os.path.join(dest, "taste.json"), "w") as f:
+        json.dump(out, f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--taste", action="store_true")
+    ap.add_argument("--views", action="store_true")
+    args = ap.parse_args()
+    dest = os.path.join(BUILD, f"probe-hard-{args.seed}")
+    if not os.path.exists(os.path.join(dest, "labels.json")):
+        print(f"no crops in {dest}: run tests/backbone/probe-hard.py --seed {args.seed} first", file=sys.stderr)
+        return 1
+    if not os.path.exists(os.path.join(dest, "taste.json")):
+        write_taste(args.seed, dest)
+    tool = os.path.join(BUILD, "tests", "bb-tool")
+    with tempfile.TemporaryDirectory(prefix="fluff-probe-taste-") as d:
+        weights = os.path.join(d, "bb.safetensors")
+        subprocess.run([tool, "import", bbtest.fetch_package(), weights], check=True, stdout=subprocess.DEVNULL)
+        if args.taste or not args.views:
+            taste_table(dest, tool, weights)
+        if args.views:
+            views_table(dest, tool, weights)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
