@@ -26,21 +26,25 @@ layout(constant_id = 2) const uint TK = 4;
 // the input of pixel i and subgroupBroadcast hands it to every lane, one
 // gather per input step instead of TP.
 layout(constant_id = 3) const bool BCAST = false;
-// FIXED_C > 0 (the stem: few input channels, k % 4 == 0, a few hundred
-// weights): c, k, kh and kw are these constants, each lane owns one output
-// pixel and all FIXED_K channels, and a workgroup runs ROUNDS rows of LX
-// pixels. The weights are fetched once per workgroup at the same address in
-// every lane (so they arrive broadcast, 4 channels per fetch) and stay in
-// registers or on the stack for all rounds, each input value feeds FIXED_K
-// FMAs, and a pixel's outputs go out as vec4 stores: on lavapipe each
-// storage-buffer store is a loop over the lanes, and the general kernel's
-// weight gathers and subgroup broadcasts cost more than its FMAs. Needs the
+// FIXED_C > 0 (few input channels: the stem, the 1×1 layers with c ≤ 32):
+// c, kh and kw are these constants, each lane owns one output pixel and
+// FIXED_K of its channels (workgroup x picks which; k % 4 == 0), and a
+// workgroup runs ROUNDS rows of LX pixels. The weights are fetched once per
+// workgroup at the same address in every lane (so they arrive broadcast, 4
+// channels per fetch) and stay in registers or on the stack for all rounds,
+// each input value feeds FIXED_K FMAs, and a pixel's outputs go out as vec4
+// stores: on lavapipe each storage-buffer store is a loop over the lanes, and
+// the general kernel's weight gathers and subgroup broadcasts (or the GEMM's
+// per-row fetches of A, with k this small) cost more than the FMAs. Needs the
 // weights bound as RGBA32F (w 16-byte aligned), y and bias 16-byte aligned.
 layout(constant_id = 4) const uint FIXED_C = 0;
 layout(constant_id = 5) const uint FIXED_K = 4;
 layout(constant_id = 6) const uint FIXED_KH = 1;
 layout(constant_id = 7) const uint FIXED_KW = 1;
 layout(constant_id = 8) const uint ROUNDS = 32;
+// With FIXED_C % 4 == 0: x bound as RGBA32F too (16-byte aligned), a pixel's
+// channels 4 per fetch.
+layout(constant_id = 9) const bool X_VEC4 = false;
 
 layout(set = 0, binding = 0) uniform samplerBuffer x_tex;
 layout(set = 0, binding = 1) uniform samplerBuffer w_tex;
@@ -60,13 +64,16 @@ void main_fixed()
         const uint NX = FIXED_KH * FIXED_KW * FIXED_C; // inputs per output pixel
         const uint K4 = FIXED_K / 4u;
         const uint npix = p.n * p.oh * p.ow;
+        const uint k4 = gl_WorkGroupID.x * K4; // this workgroup's first channel / 4
+        const uint row4 = p.k / 4u;
 
         vec4 wv[NX * K4];
-        [[unroll]] for (uint i = 0; i < NX * K4; i++)
-                wv[i] = texelFetch(w_tex, int(i));
+        [[unroll]] for (uint i = 0; i < NX; i++)
+                [[unroll]] for (uint j = 0; j < K4; j++)
+                        wv[i * K4 + j] = texelFetch(w_tex, int(i * row4 + k4 + j));
         vec4 bv[K4];
         [[unroll]] for (uint j = 0; j < K4; j++)
-                bv[j] = (p.flags & 1u) != 0u ? bias4[j] : vec4(0.0);
+                bv[j] = (p.flags & 1u) != 0u ? bias4[k4 + j] : vec4(0.0);
 
         for (uint r = 0; r < ROUNDS; r++) {
                 const uint p0 = (CONV_GROUP_ROW() * ROUNDS + r) * LX;
@@ -86,9 +93,20 @@ void main_fixed()
                                 const bool inside = ih >= 0 && ih < int(p.h) && iw >= 0 && iw < int(p.w);
                                 const uint xb = ((nimg * p.h + uint(clamp(ih, 0, int(p.h) - 1))) * p.w +
                                                  uint(clamp(iw, 0, int(p.w) - 1))) * FIXED_C;
-                                [[unroll]] for (uint c = 0; c < FIXED_C; c++) {
-                                        const float x = texelFetch(x_tex, int(xb + c)).x;
-                                        xv[(u * FIXED_KW + v) * FIXED_C + c] = inside ? x : 0.0;
+                                const uint i0 = (u * FIXED_KW + v) * FIXED_C;
+                                if (X_VEC4) {
+                                        [[unroll]] for (uint c = 0; c < FIXED_C; c += 4u) {
+                                                const vec4 x = texelFetch(x_tex, int((xb + c) / 4u));
+                                                xv[i0 + c] = inside ? x.x : 0.0;
+                                                xv[i0 + c + 1u] = inside ? x.y : 0.0;
+                                                xv[i0 + c + 2u] = inside ? x.z : 0.0;
+                                                xv[i0 + c + 3u] = inside ? x.w : 0.0;
+                                        }
+                                } else {
+                                        [[unroll]] for (uint c = 0; c < FIXED_C; c++) {
+                                                const float x = texelFetch(x_tex, int(xb + c)).x;
+                                                xv[i0 + c] = inside ? x : 0.0;
+                                        }
                                 }
                         }
                 }
@@ -100,7 +118,7 @@ void main_fixed()
                                 acc[j] = fma(vec4(xv[i]), wv[i * K4 + j], acc[j]);
                 if (p0 + gl_LocalInvocationID.x < npix)
                         [[unroll]] for (uint j = 0; j < K4; j++)
-                                y4[q * K4 + j] = conv_act4(acc[j] + bv[j]);
+                                y4[q * row4 + k4 + j] = conv_act4(acc[j] + bv[j]);
         }
 }
 

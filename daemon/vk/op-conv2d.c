@@ -27,19 +27,27 @@ struct OpConv2d {
 };
 
 /* The FIXED_C path of shaders/conv2d.comp: shape in specialization constants,
- * weights held per workgroup (at most this many floats), ROUNDS rows of pixels
- * per workgroup. MobileNetV2's stem (3×3×3 → 32, 864 weights) on lavapipe,
- * CPU time per core: 4.3 GFLOPS with the general kernel. */
+ * a workgroup's weights held in registers (at most this many floats, at most
+ * FIXED_MAX_K channels), ROUNDS rows of pixels per workgroup. On lavapipe,
+ * CPU time per core: MobileNetV2's stem (3×3×3 → 32) 4.3 GFLOPS with the
+ * general kernel; its 1×1 layers with 16 to 32 inputs 5-9 on the GEMM. */
 #define FIXED_MAX_WEIGHTS 1024u
 #define FIXED_MAX_K 32u
+#define FIXED_MAX_POINTWISE_C 64u
 #define FIXED_ROUNDS 32u
 
-static bool fixed_fits(const OpConv2d *op, const ConvShape *s, const VkTensor *w, const VkTensor *b,
-                       const VkTensor *y)
+/* The channels per workgroup of the FIXED_C path for s, or 0 where it does not
+ * fit: the most (a multiple of 4, dividing k) whose weights fit. */
+static uint32_t fixed_channels(const OpConv2d *op, const ConvShape *s, const VkTensor *w, const VkTensor *b,
+                               const VkTensor *y)
 {
-        return op->fixed && s->k % 4 == 0 && s->k <= FIXED_MAX_K &&
-               (uint64_t)s->kh * s->kw * s->c * s->k <= FIXED_MAX_WEIGHTS && w->offset % 16 == 0 &&
-               y->offset % 16 == 0 && (!b || b->offset % 16 == 0);
+        if (!op->fixed || s->k % 4 != 0 || w->offset % 16 != 0 || y->offset % 16 != 0 ||
+            (b && b->offset % 16 != 0))
+                return 0;
+        for (uint32_t ck = MIN(s->k, FIXED_MAX_K); ck >= 4; ck -= 4)
+                if (s->k % ck == 0 && (uint64_t)s->kh * s->kw * s->c * ck <= FIXED_MAX_WEIGHTS)
+                        return ck;
+        return 0;
 }
 
 int op_conv2d_new(VkEngine *e, OpConv2d **ret)
@@ -133,7 +141,8 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
         q = check(s, x, w, b, y, &oh, &ow);
         if (q < 0)
                 return q;
-        if (op_conv2d_is_gemm(op, s)) {
+        uint32_t ck = fixed_channels(op, s, w, b, y);
+        if (op_conv2d_is_gemm(op, s) && !(ck > 0 && s->c <= FIXED_MAX_POINTWISE_C)) {
                 /* NHWC makes a pointwise layer Y[n·h·w, k] = X[n·h·w, c] · W[c, k]. A tensor
                  * too large for the GEMM's texel buffers (-E2BIG) takes the direct path. */
                 q = op_gemm_record(
@@ -146,16 +155,19 @@ int op_conv2d_record(OpConv2d *op, VkRecorder *r, const ConvShape *s, VkActivati
         if (MAX(x->count, w->count) > op->max_texels)
                 return -E2BIG;
         ConvPush p = conv_push(s, oh, ow, act, b);
-        if (fixed_fits(op, s, w, b, y)) {
-                /* Built on first use: one pipeline per shape, and only the stem has one. */
+        if (ck > 0) {
+                /* Built on first use: a pipeline per shape (MobileNetV2 has five). */
+                bool x4 = s->c % 4 == 0 && x->offset % 16 == 0;
                 VkKernel *k;
-                q = conv_kernel_get(op->engine, &(ConvKernelInfo){"conv2d", 4, 1u << 3, 3, 1u << 1, false},
-                                    (uint32_t[]){op->t.lx, op->t.tp, op->t.tk, false, s->c, s->k, s->kh,
-                                                 s->kw, FIXED_ROUNDS},
-                                    9, &k);
+                q = conv_kernel_get(
+                        op->engine,
+                        &(ConvKernelInfo){"conv2d", 4, 1u << 3, 3, (1u << 1) | (x4 ? 1u : 0), false},
+                        (uint32_t[]){op->t.lx, op->t.tp, op->t.tk, false, s->c, ck, s->kh, s->kw,
+                                     FIXED_ROUNDS, x4},
+                        10, &k);
                 if (q < 0)
                         return q;
-                return conv_dispatch(r, k, (VkTensor *[]){x, w, b ?: w, y}, &p, 1,
+                return conv_dispatch(r, k, (VkTensor *[]){x, w, b ?: w, y}, &p, s->k / ck,
                                      conv_div_up((uint64_t)s->n * oh * ow, op->t.lx * FIXED_ROUNDS));
         }
         return conv_dispatch(r, op->fwd, (VkTensor *[]){x, w, b ?: w, y}, &p,

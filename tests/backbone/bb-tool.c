@@ -439,6 +439,14 @@ static int cmd_profile(char **argv)
                 ctotal += best_cpu[i];
                 total_flop += f * batch;
         }
+        /* BB_PROFILE_NODES=1: every node first, to see which layers of a class cost. */
+        for (unsigned i = 0; getenv("BB_PROFILE_NODES") && i < g->n_nodes; i++) {
+                const BbNode *nd = &g->nodes[i];
+                double f;
+                (void)node_class(g, i, &f);
+                printf("%-28s %4ux%-4u %4u->%-4u k%u %8.2f ms CPU %7.2f GFLOPS/core\n", nd->name, nd->h, nd->w,
+                       nd->cin, nd->c, nd->k, best_cpu[i] * 1e3, f * batch / best_cpu[i] / 1e9);
+        }
         printf("%-20s %5s %7s %9s %9s %6s %8s %12s\n", "class", "nodes", "GFLOP", "wall ms", "CPU ms",
                "CPU %", "GFLOPS", "GFLOPS/core");
         for (int c = 0; c < CL_MAX; c++)
