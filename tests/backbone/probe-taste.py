@@ -19,7 +19,13 @@ measurement, not a test; issue 13). It reuses probe-hard.py's crops
    expansion, mean-pooled.
 3. Both print the true object's own worth beside, as the ceiling.
 
-    tests/with-session.sh tests/backbone/probe-taste.py [--seed 5] [--taste] [--views]
+    tests/with-session.sh tests/backbone/probe-taste.py [--seed 5] [--taste] [--views] [--inception N]
+
+4. --inception N: nsfwjs's InceptionV3 (probe-inception.js, TF.js in Node; the
+   issue's first candidate), its ImageNet layers mixed2…mixed5 mean-pooled,
+   against MobileNetV2 on the same N crops per class (the crops upsampled to
+   299). TF.js's pure-JavaScript backend takes ~15 s of CPU per crop, so N
+   stays small and the probe is coarse.
 
 Measured (seed 5, nsfwjs 4.4.0's MobileNetV2, 916 history crops, 553 liked;
 ROC AUC of pooled 5-fold CV; the three bb-tool passes take ~3 min for 916
@@ -319,6 +325,54 @@ def views_table(dest, tool, weights):
               flush=True)
 
 
+def inception_table(dest, per_class):
+    """nsfwjs's InceptionV3 up to mixed5 (probe-inception.js, TF.js in Node,
+    two processes) against MobileNetV2's b13_expand on the same few crops."""
+    from PIL import Image
+    import random
+    with open(os.path.join(dest, "labels.json")) as f:
+        labels = {int(k): v for k, v in json.load(f).items()}
+    cache = os.path.join(dest, f"inception-{per_class}.json")
+    layers = ["mixed2", "mixed3", "mixed4", "mixed5"]
+    if not os.path.exists(cache):
+        rng = random.Random(4)
+        ids = sorted(i for o in OBJECTS for i in rng.sample(sorted(i for i, v in labels.items() if v == o), per_class))
+        mods = bbtest.node_modules()
+        with tempfile.TemporaryDirectory(prefix="fluff-probe-inception-") as d:
+            procs, parts = [], [ids[0::2], ids[1::2]]
+            for k, part in enumerate(parts):
+                with open(os.path.join(d, f"{k}.rgb"), "wb") as f:
+                    for i in part:
+                        im = Image.open(os.path.join(dest, f"{i}.jpg")).convert("RGB")
+                        f.write(np.asarray(im.resize((299, 299), Image.BILINEAR), dtype=np.uint8).tobytes())
+                procs.append(subprocess.Popen(["node", os.path.join(HERE, "probe-inception.js"),
+                                               os.path.join(d, f"{k}.rgb"), os.path.join(d, f"{k}.json"),
+                                               ",".join(layers)], env=dict(os.environ, NODE_PATH=mods)))
+            if any(p.wait() != 0 for p in procs):
+                raise SystemExit("probe-inception.js failed")
+            rows = {}
+            for k, part in enumerate(parts):
+                with open(os.path.join(d, f"{k}.json")) as f:
+                    rows.update(zip(part, json.load(f)))
+        with open(cache, "w") as f:
+            json.dump({"ids": ids, "layers": layers, "rows": [rows[i] for i in ids]}, f)
+    with open(cache) as f:
+        c = json.load(f)
+    ids = c["ids"]
+    y = np.array([OBJECTS.index(labels[i]) for i in ids])
+    every = sorted(labels)
+    v = np.load(os.path.join(dest, "views-all.npy")).astype(np.float64)[[every.index(i) for i in ids]]
+    print(f"{len(ids)} crops with an object ({per_class} per class; chance {1 / 6:.3f}), the crops upsampled "
+          f"224 → 299 for InceptionV3")
+    cands = {"MobileNetV2 b13_expand": v[:, 0, 1], "MobileNetV2 b13_expand, 7 views": v[:, :, 1].mean(1),
+             "MobileNetV2 b11+b13_expand": np.hstack([v[:, 0, 0], v[:, 0, 1]])}
+    for k, name in enumerate(c["layers"]):
+        cands[f"InceptionV3 {name}"] = np.array([r[k] for r in c["rows"]])
+    cands["InceptionV3 mixed4+mixed5"] = np.hstack([cands["InceptionV3 mixed4"], cands["InceptionV3 mixed5"]])
+    for name, x in cands.items():
+        print(f"{name:34s} {probe_hard.ridge_probe(x, y):.3f} ({x.shape[1]})", flush=True)
+
+
 def write_taste(seed, dest):
     """The likes and tags of the history posts, from the site (no fluffd)."""
     from fakesite import FakeSite
@@ -340,6 +394,7 @@ def main():
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--taste", action="store_true")
     ap.add_argument("--views", action="store_true")
+    ap.add_argument("--inception", type=int, metavar="N", help="probe InceptionV3 on N crops per class")
     args = ap.parse_args()
     dest = os.path.join(BUILD, f"probe-hard-{args.seed}")
     if not os.path.exists(os.path.join(dest, "labels.json")):
@@ -351,10 +406,12 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fluff-probe-taste-") as d:
         weights = os.path.join(d, "bb.safetensors")
         subprocess.run([tool, "import", bbtest.fetch_package(), weights], check=True, stdout=subprocess.DEVNULL)
-        if args.taste or not args.views:
+        if args.taste or not (args.views or args.inception):
             taste_table(dest, tool, weights)
-        if args.views:
+        if args.views or (args.inception and not os.path.exists(os.path.join(dest, "views-all.npy"))):
             views_table(dest, tool, weights)
+        if args.inception:
+            inception_table(dest, args.inception)
     return 0
 
 
