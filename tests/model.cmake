@@ -10,6 +10,10 @@ fluff_add_c_test(test-model-history SOURCES test-model-history.c LIBS fluff-mode
 # time budget, which a sanitizer build on 2 cores does not reach (see tools/test.sh)
 fluff_add_c_test(test-model-train SOURCES test-model-train.c vk-test.c LIBS fluff-model Threads::Threads LABELS vulkan timed
                  TIMEOUT 120)
+# the bytes a training holds per post (two trainings at 4544 floats a post);
+# skipped in the sanitizer build, whose allocator mallinfo2() does not see
+fluff_add_c_test(test-model-memory SOURCES test-model-memory.c vk-test.c LIBS fluff-model LABELS vulkan
+                 TIMEOUT 120)
 # 15 s in the plain build, 74 s sanitized here (CI runs 2-5x slower)
 fluff_add_c_test(test-model-head SOURCES test-model-head.c vk-test.c LIBS fluff-model LABELS vulkan TIMEOUT 600)
 fluff_add_c_test(test-model-file SOURCES test-model-file.c vk-test.c LIBS fluff-model LABELS vulkan TIMEOUT 600)

@@ -225,6 +225,7 @@ TEST(lifecycle_keys)
         ASSERT_EQ(c->retrain_budget_s, 300);
         ASSERT_FALSE(c->retrain_on_battery);
         ASSERT_EQ(c->sync_page_size, 320);
+        ASSERT_EQ(c->train_image_posts, CONFIG_TRAIN_IMAGE_POSTS_DEFAULT);
         config_free(c);
 
         c = load_ok("sync_page_size = 16\n");
@@ -232,6 +233,12 @@ TEST(lifecycle_keys)
         config_free(c);
         load_bad("sync_page_size = 321\n", 1, "sync_page_size");
         load_bad("sync_page_size = 0\n", 1, "sync_page_size");
+
+        c = load_ok("train_image_posts = 100\n");
+        ASSERT_EQ(c->train_image_posts, 100);
+        config_free(c);
+        load_bad("train_image_posts = 99\n", 1, "train_image_posts");
+        load_bad("train_image_posts = 1000001\n", 1, "train_image_posts");
 
         c = load_ok(
                 "model_keep = 3\nmodel_install_margin = 0\nauto_sync = off\nfull_sync_interval = 6h\n"

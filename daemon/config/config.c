@@ -51,6 +51,7 @@ int config_new_default(Config **ret)
                 .retrain_fraction = 0.10,
                 .retrain_budget_s = 300,
                 .retrain_on_battery = false,
+                .train_image_posts = CONFIG_TRAIN_IMAGE_POSTS_DEFAULT,
         };
         if (!c->site)
                 return -ENOMEM;
@@ -451,6 +452,11 @@ static int parse_retrain_on_battery(Config *c, const char *v, Error *reason)
         return parse_bool_into(&c->retrain_on_battery, v, reason);
 }
 
+static int parse_train_image_posts(Config *c, const char *v, Error *reason)
+{
+        return parse_uint_range(v, 100, 1000000, &c->train_image_posts, reason);
+}
+
 static const struct {
         const char *key;
         ConfigParser parse;
@@ -477,6 +483,7 @@ static const struct {
         {"retrain_fraction", parse_retrain_fraction},
         {"retrain_budget", parse_retrain_budget},
         {"retrain_on_battery", parse_retrain_on_battery},
+        {"train_image_posts", parse_train_image_posts},
         {"image_hosts", parse_image_hosts},
 };
 

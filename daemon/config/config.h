@@ -50,6 +50,9 @@
  *                                            starts one, whichever of the two comes first
  *   retrain_budget        5m                 5s..24h, the automatic training's time budget
  *   retrain_on_battery    false              also retrain while UPower says the machine is on battery
+ *   train_image_posts     10000              100..1000000 labelled posts with an image a training
+ *                                            holds the embeddings of, the newest (each is 18 KB,
+ *                                            and training's memory grows with them)
  * Durations: a number of seconds or a sum like 1h30m (s, m, h, d).
  * Booleans: true/false, yes/no, on/off, 1/0.
  *
@@ -65,6 +68,7 @@
 
 #define CONFIG_SITE_DEFAULT "https://e621.net"
 #define CONFIG_RATE_LIMIT_MAX 2.0
+#define CONFIG_TRAIN_IMAGE_POSTS_DEFAULT 10000u
 
 typedef struct Config {
         char *path;                    /* owned; the file read, or NULL for pure defaults */
@@ -91,6 +95,7 @@ typedef struct Config {
         double retrain_fraction;   /* … or this share of its dataset, whichever first */
         uint64_t retrain_budget_s; /* 5 s … 24 h */
         bool retrain_on_battery;
+        unsigned train_image_posts; /* the newest labelled posts with an embedding a training holds */
         char **warnings; /* owned strv (may be NULL): unknown keys, unusual site; already logged */
 } Config;
 

@@ -109,13 +109,36 @@ int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *t
         if (r < 0)
                 return r;
 
-        memcpy(ds->features + ds->n * ds->dim, features, ds->dim * sizeof(float));
+        /* an adopted buffer's row moves down in place (the source is at or after it) */
+        memmove(ds->features + ds->n * ds->dim, features, ds->dim * sizeof(float));
         if (n_tags)
                 memcpy(ds->tags + ds->n_tags, tags, n_tags * sizeof(uint32_t));
         ds->n_tags += n_tags;
         ds->labels[ds->n] = label > 0;
         ds->n++;
         ds->tag_offsets[ds->n] = (uint32_t)ds->n_tags;
+        return 0;
+}
+
+int model_dataset_adopt_features(ModelDataset *ds, float *features, size_t n_rows)
+{
+        _cleanup_free_ float *f = features;
+
+        if (ds->n > 0 || (n_rows > 0 && !features))
+                return -EINVAL;
+        n_rows = MAX(n_rows, (size_t)1);
+        uint8_t *l = realloc(ds->labels, n_rows);
+        if (!l)
+                return -ENOMEM;
+        ds->labels = l;
+        uint32_t *o = realloc(ds->tag_offsets, (n_rows + 1) * sizeof(uint32_t));
+        if (!o)
+                return -ENOMEM;
+        ds->tag_offsets = o;
+        free(ds->features);
+        ds->features = TAKE_PTR(f);
+        /* a NULL buffer for 0 rows: the first add grows it as usual */
+        ds->n_alloc = ds->features ? n_rows : 0;
         return 0;
 }
 

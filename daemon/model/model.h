@@ -80,6 +80,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ModelDataset *, model_dataset_free);
  * a non-finite feature (nothing is added then). */
 int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags,
                       int label);
+/* Gives an empty dataset features, a malloc'd buffer of n_rows×D floats, to
+ * keep its rows in (the dataset owns it from here on, also on failure). A
+ * caller that read n_rows posts' features adds each with a pointer to its
+ * row in that buffer, and model_dataset_add() moves the row down in place
+ * (over a row it left out) instead of copying it: at 4544 floats a post, a
+ * second copy of the whole dataset would double training's memory. -EINVAL
+ * when the dataset is not empty. */
+int model_dataset_adopt_features(ModelDataset *ds, float *features, size_t n_rows);
 void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret_dislikes);
 
 /* ---- the trained model ----------------------------------------------------------- */
@@ -236,6 +244,10 @@ typedef struct ModelTrainOptions {
         const atomic_bool *cancel;         /* may be NULL */
         const char *vocabulary, *backbone; /* copied into the model */
         const ModelFinetuneData *finetune; /* NULL: the head only */
+        /* model_train_head() only: NULL trains on every row of ds; else only
+         * on the rows i with rows[i] set (split, validated and counted among
+         * themselves), so a fold's head needs no copy of its rows. */
+        const uint8_t *rows;
         /* Cross-validation folds (quality-train.c); 0: none, the head alone
          * with metrics on its validation split (the old way). */
         unsigned folds;

@@ -119,43 +119,70 @@ static double sigmoid(double z)
         return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
 
-/* rows with flag[i] set, as a new dataset */
-static int subset(const ModelDataset *ds, const uint8_t *flag, ModelDataset **ret)
+/* A held-out fold is predicted this many rows at a time, gathered from ds:
+ * a copy of the fold's rows would be a fifth of the dataset again (and
+ * each model_predict() call sets its head up on the device: not smaller). */
+#define PREDICT_CHUNK 1024
+
+/* m's probabilities for the rows with flag[i] set, written to prob[j] in
+ * row order. */
+static int predict_rows(const Model *m, VkEngine *engine, const ModelDataset *ds, const uint8_t *flag,
+                        float *prob)
 {
-        _cleanup_(model_dataset_freep) ModelDataset *s = NULL;
-        int r = model_dataset_new(ds->dim, ds->vocab, ds->sets, ds->n_sets, &s);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < ds->n; i++) {
-                if (!flag[i])
+        uint32_t max_tags = 0;
+        for (size_t i = 0; i < ds->n; i++)
+                max_tags = MAX(max_tags, ds->tag_offsets[i + 1] - ds->tag_offsets[i]);
+        _cleanup_free_ float *x = malloc((size_t)PREDICT_CHUNK * ds->dim * sizeof(float));
+        _cleanup_free_ uint32_t *offsets = malloc((PREDICT_CHUNK + 1) * sizeof(uint32_t)),
+                                *tags = malloc(MAX((size_t)max_tags * PREDICT_CHUNK, (size_t)1) *
+                                               sizeof(uint32_t));
+        size_t k = 0, done = 0;
+        int r;
+
+        if (!x || !offsets || !tags)
+                return -ENOMEM;
+        offsets[0] = 0;
+        for (size_t i = 0; i <= ds->n; i++) {
+                if (k == PREDICT_CHUNK || (i == ds->n && k > 0)) {
+                        r = model_predict(m, engine, x, offsets, tags, k, prob + done, NULL);
+                        if (r < 0)
+                                return r;
+                        done += k;
+                        k = 0;
+                }
+                if (i == ds->n || !flag[i])
                         continue;
-                r = model_dataset_add(s, ds->features + i * ds->dim, ds->tags + ds->tag_offsets[i],
-                                      ds->tag_offsets[i + 1] - ds->tag_offsets[i], ds->labels[i] ? 1 : -1);
-                if (r < 0)
-                        return r;
+                uint32_t a = ds->tag_offsets[i], e = ds->tag_offsets[i + 1];
+                memcpy(x + k * ds->dim, ds->features + i * ds->dim, ds->dim * sizeof(float));
+                if (e > a)
+                        memcpy(tags + offsets[k], ds->tags + a, (e - a) * sizeof(uint32_t));
+                offsets[k + 1] = offsets[k] + (e - a);
+                k++;
         }
-        *ret = TAKE_PTR(s);
         return 0;
 }
 
 /* The head trained on rows with train[i], its logits for rows with test[i]
- * written to out[i]. */
+ * written to out[i]. Neither fold is copied: the head trains on ds's rows
+ * in place (o.rows) and the test rows are gathered a chunk at a time. */
 static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, double budget, float *out,
                          Error *error)
 {
         const ModelDataset *ds = cv->ds;
-        _cleanup_(model_dataset_freep) ModelDataset *tr = NULL, *te = NULL;
         _cleanup_(model_freep) Model *m = NULL;
         _cleanup_free_ float *prob = NULL;
         ModelTrainOptions o = *cv->o;
         double mark = model_now_s(), t0 = mark;
+        size_t n_train = 0, n_test = 0;
         int r;
 
-        if ((r = subset(ds, train, &tr)) < 0 || (r = subset(ds, test, &te)) < 0)
-                return r;
-        stage_took("  copying the fold's rows", &mark);
+        for (size_t i = 0; i < ds->n; i++) {
+                n_train += train[i] != 0;
+                n_test += test[i] != 0;
+        }
         o.time_budget_s = MAX(budget, 0.05);
         o.finetune = NULL;
+        o.rows = train;
         /* A fold's head estimates the head's out-of-fold logits in a small
          * share of the budget: no averaged heads and no feature-set search
          * there (each would split that share and add a device set-up per
@@ -165,18 +192,18 @@ static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, doub
         o.min_per_class = 2;
         o.progress = cv->o->progress ? progress_overall : NULL;
         o.userdata = cv;
-        r = model_train_head(cv->engine, tr, &o, &m, NULL, error);
+        r = model_train_head(cv->engine, ds, &o, &m, NULL, error);
         if (r < 0)
                 return r;
         stage_took("  the fold's head", &mark);
-        prob = malloc(MAX(te->n, (size_t)1) * sizeof(float));
+        prob = malloc(MAX(n_test, (size_t)1) * sizeof(float));
         if (!prob)
                 return -ENOMEM;
-        r = model_predict(m, cv->engine, te->features, te->tag_offsets, te->tags, te->n, prob, NULL);
+        r = predict_rows(m, cv->engine, ds, test, prob);
         if (r < 0)
                 return r;
         stage_took("  predicting the held-out fold", &mark);
-        log_debug("cv: a head on %zu rows: %.2f s for a budget of %.2f s", tr->n, model_now_s() - t0,
+        log_debug("cv: a head on %zu rows: %.2f s for a budget of %.2f s", n_train, model_now_s() - t0,
                   o.time_budget_s);
         /* model_predict gives σ(raw logit) for a head without a combination */
         for (size_t i = 0, j = 0; i < ds->n; i++)

@@ -65,7 +65,11 @@ typedef struct Trainer {
         uint32_t max_batch, max_nnz; /* the head's sizes */
 
         /* per candidate */
-        float *xs; /* n×D standardised features */
+        /* The rows a batch reads, standardised as it is assembled by
+         * this model's mean and inv_std: a standardised copy of all n×D
+         * would be a second dataset in memory (18 KB a post). */
+        const float *x_src; /* n×D, borrowed: ds->features, or the tuned ones */
+        const Model *x_std; /* borrowed */
         Head *head;
 
         /* batch scratch */
@@ -81,7 +85,6 @@ static void trainer_done(Trainer *t)
         free(t->val);
         free(t->mean);
         free(t->std);
-        free(t->xs);
         head_free(t->head);
         free(t->bx);
         free(t->by);
@@ -109,7 +112,7 @@ static int split(Trainer *t)
         for (int c = 0; c < 2; c++) {
                 size_t k = 0;
                 for (size_t i = 0; i < ds->n; i++)
-                        if (ds->labels[i] == c)
+                        if (ds->labels[i] == c && (!t->o->rows || t->o->rows[i]))
                                 by_cls[k++] = (uint32_t)i;
                 shuffle(&t->rng, by_cls, k);
                 size_t nv = (size_t)lround(t->o->val_fraction * (double)k);
@@ -231,7 +234,7 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t p = idx[i];
                 float *x = t->bx + (size_t)i * ds->dim;
-                memcpy(x, t->xs + (size_t)p * ds->dim, ds->dim * sizeof(float));
+                model_standardise(t->x_std, t->x_src + (size_t)p * ds->dim, x, 1);
                 /* inverted dropout on the inputs: thousands of features, hundreds of posts */
                 if (feature_dropout > 0) {
                         float keep = 1.0f / (1.0f - feature_dropout);
@@ -290,7 +293,8 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                 return r;
         model_apply_candidate(m, t, c);
         init_weights(m, &t->rng);
-        model_standardise(m, ds->features, t->xs, ds->n);
+        t->x_src = ds->features;
+        t->x_std = m;
         r = head_upload(t->head, m);
         if (r < 0)
                 return r;
@@ -459,6 +463,14 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
                 return error_setf(error, r, "Invalid training options.");
         }
         model_dataset_counts(ds, &likes, &dislikes);
+        if (o->rows) {
+                likes = dislikes = 0;
+                for (size_t i = 0; i < ds->n; i++)
+                        if (o->rows[i]) {
+                                likes += ds->labels[i];
+                                dislikes += !ds->labels[i];
+                        }
+        }
         if (likes < MAX(o->min_per_class, 2u) || dislikes < MAX(o->min_per_class, 2u)) {
                 return error_setf(
                         error, -ENODATA,
@@ -486,14 +498,13 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
         if ((r = split(&t)) < 0 || (r = standardisation(&t)) < 0)
                 goto finish;
         r = -ENOMEM;
-        t.xs = malloc(ds->n * ds->dim * sizeof(float));
         t.bx = malloc((size_t)max_batch * ds->dim * sizeof(float));
         t.by = malloc(max_batch * sizeof(float));
         t.boffs = malloc((max_batch + 1) * sizeof(uint32_t));
         t.btags = malloc(MAX(max_nnz, 1) * sizeof(uint32_t));
         t.logits = malloc(t.n_val * sizeof(float));
         t.val_labels = malloc(t.n_val);
-        if (!t.xs || !t.bx || !t.by || !t.boffs || !t.btags || !t.logits || !t.val_labels)
+        if (!t.bx || !t.by || !t.boffs || !t.btags || !t.logits || !t.val_labels)
                 goto finish;
         for (size_t i = 0; i < t.n_val; i++)
                 t.val_labels[i] = ds->labels[t.val[i]];
@@ -575,7 +586,8 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
                 goto finish;
         }
         /* Final metrics with the best weights, on probabilities. */
-        model_standardise(best, tuned_features ?: ds->features, t.xs, ds->n);
+        t.x_src = tuned_features ?: ds->features;
+        t.x_std = best;
         if ((r = head_upload(t.head, best)) < 0 || (r = evaluate(&t, best, &best_auc)) < 0)
                 goto finish;
         /* The head's own logit scale, fitted on its validation posts: heads

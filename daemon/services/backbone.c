@@ -179,6 +179,12 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
         return s->vk;
 }
 
+void backbone_service_drop_forward_locked(BackboneService *s)
+{
+        s->vk = backbone_vk_free(s->vk);
+        s->vk_for = bb_handle_unref(s->vk_for);
+}
+
 int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n,
                          float *ret_embed, float *ret_probs, int *ret_status)
 {

@@ -74,6 +74,13 @@ int backbone_service_run_tuned(BackboneService *s, BbHandle *h, const char *laye
  * NULL when there is no device. */
 VkEngine *backbone_service_engine_locked(BackboneService *s);
 
+/* With s->lock held: frees the forward pass's buffers (a batch of 16
+ * images' activations, ~300 MB on lavapipe, kept for the next batch) but
+ * not the engine. A training calls it first: it needs the engine, not the
+ * pass, and both at once are more than fluffd's memory goal. The next run
+ * builds the pass again. */
+void backbone_service_drop_forward_locked(BackboneService *s);
+
 /* On the loop, after each run: the engine and its buffers (a batch's
  * activations are tens of MB) go back once the backbone was idle a while. */
 void backbone_service_used(BackboneService *s);

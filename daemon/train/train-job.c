@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -41,7 +42,8 @@ typedef struct TrainWork {
         char *installed_path;  /* owned; the installed model's file when training started, or NULL */
         double like_threshold; /* config like_threshold */
         int8_t *labels;        /* owned, n: +1 / -1 */
-        float *features;       /* owned, n × BACKBONE_EMBED_DIM; NULL: tags only */
+        float *features;       /* owned until the dataset adopts it, n × BACKBONE_EMBED_DIM */
+        bool image_features;   /* the backbone's embeddings (features, then the dataset's) */
         char **crops;          /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
         size_t n;
 
@@ -87,6 +89,7 @@ struct TrainJob {
         sd_event_source *poll; /* owned */
         uint64_t started_usec;
         size_t n_likes, n_dislikes, n_no_embedding;
+        size_t n_capped; /* older labelled posts beyond config train_image_posts, left out */
         bool tags_only, stopped;
         bool cnn;         /* no backbone: tags + the small CNN (train-cnn.h) */
         size_t n_no_crop; /* left out of a CNN run */
@@ -155,7 +158,7 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         if (r < 0)
                 return error_setf(&w->error, r, "Failed to store the tag vocabulary: %s", strerror(-r));
 
-        if (w->features) {
+        if (w->image_features) {
                 for (int f = 0; f < _BACKBONE_FEAT_MAX; f++) {
                         const BackboneFeatureInfo *fi = backbone_feature_info(f);
                         sets[f] = (ModelFeatureSet){.offset = fi->offset, .dim = fi->dim};
@@ -163,6 +166,9 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                 }
                 r = model_dataset_new(BACKBONE_EMBED_DIM, (uint32_t)MAX(vocab_size(v), (size_t)1), sets,
                                       _BACKBONE_FEAT_MAX, &ds);
+                /* the rows collect() read become the dataset's: no second copy */
+                if (r >= 0)
+                        r = model_dataset_adopt_features(ds, TAKE_PTR(w->features), w->n);
         } else if (w->crops)
                 r = train_cnn_dataset_new((uint32_t)MAX(vocab_size(v), (size_t)1), &ds);
         else {
@@ -195,8 +201,8 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                                               w->labels[i]);
                 else if (r >= 0)
                         r = model_dataset_add(
-                                ds, w->features ? w->features + i * BACKBONE_EMBED_DIM : &no_feature, ids,
-                                MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX), w->labels[i]);
+                                ds, w->image_features ? ds->features + i * BACKBONE_EMBED_DIM : &no_feature,
+                                ids, MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX), w->labels[i]);
                 if (r < 0)
                         /* One odd post (e.g. a non-finite embedding) must not stop the run. */
                         log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->posts[i]->id);
@@ -260,7 +266,7 @@ static int measure_flips(TrainWork *w, VkEngine *engine, const ModelDataset *ds)
                         return r;
                 x = features;
         } else if (!isempty(old->backbone)) {
-                if (!w->features || !w->backbone_id || !streq(old->backbone, w->backbone_id) ||
+                if (!w->image_features || !w->backbone_id || !streq(old->backbone, w->backbone_id) ||
                     old->dim != ds->dim)
                         return 0;
                 x = ds->features;
@@ -328,7 +334,7 @@ static int train_run(void *userdata)
         o.max_epochs = w->max_epochs; /* 0: time and patience end training */
         /* An ablation keeps the same posts (those with an image) and switches
          * a tower off, so its metrics compare with "both". */
-        o.use_features = (w->features || w->crops) && w->towers != TRAIN_TOWERS_TAGS;
+        o.use_features = (w->image_features || w->crops) && w->towers != TRAIN_TOWERS_TAGS;
         o.use_tags = w->towers != TRAIN_TOWERS_IMAGE;
         o.progress = on_progress;
         o.userdata = w;
@@ -338,6 +344,7 @@ static int train_run(void *userdata)
 
         /* One thread at a time on the engine: an embed batch waits for us. */
         pthread_mutex_lock(&w->backbone->lock);
+        backbone_service_drop_forward_locked(w->backbone);
         engine = backbone_service_engine_locked(w->backbone);
         if (!engine)
                 r = error_setf(&w->error, -ENODEV,
@@ -370,6 +377,11 @@ static int train_run(void *userdata)
                                 k, "Failed to compare the new model with the installed one, ignoring: %m");
         }
         pthread_mutex_unlock(&w->backbone->lock);
+        /* The dataset, the folds and the views were freed into this
+         * thread's arena: hand the pages back, or fluffd stays at
+         * training's peak until it restarts. */
+        ds = model_dataset_free(ds);
+        (void)malloc_trim(0);
         if (r < 0) {
                 if (error_is_set(&error))
                         (void)error_setf(&w->error, r, "%s", error.message);
@@ -578,6 +590,14 @@ static void on_train_done(void *userdata, int r)
                 left_out = NULL;
         if (t->n_no_crop > 0 && asprintf(&left_out, "; %zu posts without a crop left out", t->n_no_crop) < 0)
                 left_out = NULL;
+        if (t->n_capped > 0) {
+                char *both = NULL;
+                if (asprintf(&both, "%s; %zu older posts beyond train_image_posts left out",
+                             strempty(left_out), t->n_capped) >= 0) {
+                        free(left_out);
+                        left_out = both;
+                }
+        }
         if (q.version > 0) {
                 /* cross-validated: every number pooled out of fold, beside the baseline's */
                 train_finish(t, 0,
@@ -606,7 +626,7 @@ static int collect(TrainJob *t, TrainWork *w, Error *error)
 {
         Store *st = t->store;
         _cleanup_free_ StoreLabelled *list = NULL;
-        size_t n_list;
+        size_t n_list, from = 0, n_rows;
         int r;
 
         r = store_dataset_list(st, &list, &n_list, error);
@@ -618,22 +638,37 @@ static int collect(TrainJob *t, TrainWork *w, Error *error)
                 return -ENOMEM;
         memcpy(t->dataset, list, n_list * sizeof(StoreLabelled));
         t->n_dataset = n_list;
-        w->posts = calloc(MAX(n_list, (size_t)1), sizeof(Post *));
-        w->labels = calloc(MAX(n_list, (size_t)1), sizeof(int8_t));
-        if (!w->posts || !w->labels)
-                return -ENOMEM;
+        n_rows = n_list;
         if (w->backbone_id) {
-                w->features = calloc(MAX(n_list, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
-                w->paths = calloc(MAX(n_list, (size_t)1), sizeof(char *));
+                /* At most train_image_posts posts' embeddings, the newest
+                 * (the list is by id): each holds BACKBONE_EMBED_DIM floats,
+                 * and a time budget gets through only so many anyway. */
+                size_t k = 0;
+                for (from = n_list; from > 0 && k < t->config->train_image_posts; from--)
+                        k += !isempty(list[from - 1].md5) && list[from - 1].has_image;
+                n_rows = k;
+                t->n_capped = from;
+                w->image_features = true;
+                w->features = calloc(MAX(n_rows, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
+                w->paths = calloc(MAX(n_rows, (size_t)1), sizeof(char *));
                 if (!w->features || !w->paths)
                         return -ENOMEM;
+                if (from > 0)
+                        log_info("Training on the newest %zu labelled posts with an image; %zu older ones "
+                                 "are "
+                                 "left out (config train_image_posts = %u).",
+                                 n_rows, from, t->config->train_image_posts);
         } else if (w->towers != TRAIN_TOWERS_TAGS) {
                 w->crops = calloc(MAX(n_list, (size_t)1), sizeof(char *));
                 if (!w->crops)
                         return -ENOMEM;
         }
 
-        for (size_t i = 0; i < n_list; i++) {
+        w->posts = calloc(MAX(n_rows, (size_t)1), sizeof(Post *));
+        w->labels = calloc(MAX(n_rows, (size_t)1), sizeof(int8_t));
+        if (!w->posts || !w->labels)
+                return -ENOMEM;
+        for (size_t i = from; i < n_list; i++) {
                 float *row = w->features ? w->features + w->n * BACKBONE_EMBED_DIM : NULL;
                 bool ok = true;
 
