@@ -23,6 +23,8 @@
 /* The worker reports after every epoch; the loop looks this often and the
  * job's own throttle keeps the bus at ~10 changes a second. */
 #define POLL_USEC (200 * USEC_PER_MSEC)
+/* posts read per loop iteration: a few ms of SQLite */
+#define COLLECT_CHUNK 64
 
 /* Everything the worker needs, owned by the work item: the job may go away
  * (daemon stopping) while the worker still runs. */
@@ -90,6 +92,11 @@ struct TrainJob {
         uint64_t started_usec;
         size_t n_likes, n_dislikes, n_no_embedding;
         size_t n_capped; /* older labelled posts beyond config train_image_posts, left out */
+        /* Reading the dataset, a chunk per loop iteration (the store is the
+         * loop's): 10,000 posts at once would hold up every bus call. */
+        TrainWork *collecting;    /* owned while reading */
+        sd_event_source *collect; /* owned */
+        size_t collect_next;      /* the next index into dataset */
         bool tags_only, stopped;
         bool cnn;         /* no backbone: tags + the small CNN (train-cnn.h) */
         size_t n_no_crop; /* left out of a CNN run */
@@ -415,6 +422,9 @@ static int train_run(void *userdata)
 static void train_stop(TrainJob *t)
 {
         t->stopped = true;
+        t->collect = sd_event_source_disable_unref(t->collect);
+        train_work_free(t->collecting);
+        t->collecting = NULL;
         t->poll = sd_event_source_disable_unref(t->poll);
         if (t->work) {
                 atomic_store(&t->work->cancel, true);
@@ -622,22 +632,18 @@ static void on_train_done(void *userdata, int r)
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
  * and (with a backbone) their cached embeddings into w. */
-static int collect(TrainJob *t, TrainWork *w, Error *error)
+static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
 {
-        Store *st = t->store;
-        _cleanup_free_ StoreLabelled *list = NULL;
+        StoreLabelled *list;
         size_t n_list, from = 0, n_rows;
         int r;
 
-        r = store_dataset_list(st, &list, &n_list, error);
+        /* the history keeps the labels as they were now */
+        r = store_dataset_list(t->store, &t->dataset, &t->n_dataset, error);
         if (r < 0)
                 return r;
-        /* the history keeps the labels as they were now */
-        t->dataset = malloc(MAX(n_list, (size_t)1) * sizeof(StoreLabelled));
-        if (!t->dataset)
-                return -ENOMEM;
-        memcpy(t->dataset, list, n_list * sizeof(StoreLabelled));
-        t->n_dataset = n_list;
+        list = t->dataset;
+        n_list = t->n_dataset;
         n_rows = n_list;
         if (w->backbone_id) {
                 /* At most train_image_posts posts' embeddings, the newest
@@ -668,7 +674,19 @@ static int collect(TrainJob *t, TrainWork *w, Error *error)
         w->labels = calloc(MAX(n_rows, (size_t)1), sizeof(int8_t));
         if (!w->posts || !w->labels)
                 return -ENOMEM;
-        for (size_t i = from; i < n_list; i++) {
+        t->collect_next = from;
+        return 0;
+}
+
+/* The next COLLECT_CHUNK posts of the list into w: > 0 when all are read. */
+static int collect_some(TrainJob *t, TrainWork *w, Error *error)
+{
+        Store *st = t->store;
+        const StoreLabelled *list = t->dataset;
+        size_t n_list = t->n_dataset, end = MIN(n_list, t->collect_next + COLLECT_CHUNK);
+        int r;
+
+        for (size_t i = t->collect_next; i < end; i++) {
                 float *row = w->features ? w->features + w->n * BACKBONE_EMBED_DIM : NULL;
                 bool ok = true;
 
@@ -717,6 +735,36 @@ static int collect(TrainJob *t, TrainWork *w, Error *error)
                 else
                         t->n_dislikes++;
         }
+        t->collect_next = end;
+        return end == n_list;
+}
+
+static int train_start_work(TrainJob *t, TrainWork *w);
+
+static int on_collect(sd_event_source *s, void *userdata)
+{
+        TrainJob *t = userdata;
+        TrainWork *w = t->collecting;
+        Error db = {};
+        int r;
+
+        if (t->job->cancel_requested) {
+                train_finish(t, -ECANCELED, "Training cancelled; the previous model stays.");
+                return 0;
+        }
+        r = collect_some(t, w, &db);
+        if (r < 0) {
+                train_finish(t, r, "Failed to read the dataset: %s", error_message(&db, r));
+                return 0;
+        }
+        if (r == 0)
+                return 0; /* the next chunk on the next iteration */
+        t->collect = sd_event_source_disable_unref(t->collect);
+        t->collecting = NULL;
+        (void)job_set_phase(t->job, "collecting", "Read the labelled posts");
+        r = train_start_work(t, w); /* takes w */
+        if (r < 0)
+                train_finish(t, r, "Failed to start training: %s", strerror(-r));
         return 0;
 }
 
@@ -762,12 +810,32 @@ static int train_start(Job *j)
 
         (void)job_set_phase(j, "collecting", "Reading the labelled posts");
         Error db = {};
-        r = collect(t, w, &db);
+        r = collect_begin(t, w, &db);
         if (r < 0) {
                 train_work_free(w);
                 train_finish(t, r, "Failed to read the dataset: %s", error_message(&db, r));
                 return 0;
         }
+        /* below the bus's priority: a status call goes first */
+        r = sd_event_add_defer(t->event, &t->collect, on_collect, t);
+        if (r >= 0)
+                r = sd_event_source_set_priority(t->collect, SD_EVENT_PRIORITY_IDLE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(t->collect, SD_EVENT_ON);
+        if (r < 0) {
+                train_work_free(w);
+                return r;
+        }
+        t->collecting = w;
+        return 0;
+}
+
+/* On the loop, once the dataset is read: checks it and hands it to a worker. */
+static int train_start_work(TrainJob *t, TrainWork *w)
+{
+        Job *j = t->job;
+        int r;
+
         if (w->crops) {
                 t->n_no_crop = train_cnn_select(w->posts, w->labels, w->crops, &w->n,
                                                 MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class, &t->n_likes,
