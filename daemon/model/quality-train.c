@@ -182,6 +182,7 @@ static int head_held_out(Cv *cv, const uint8_t *train, const uint8_t *test, doub
         }
         o.time_budget_s = MAX(budget, 0.05);
         o.finetune = NULL;
+        o.oof_prob = NULL;
         o.rows = train;
         /* A fold's head estimates the head's out-of-fold logits in a small
          * share of the budget: no averaged heads and no feature-set search
@@ -477,6 +478,9 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         double start = model_now_s(), mark = start;
         int r;
 
+        if (o->oof_prob)
+                for (size_t i = 0; i < n; i++)
+                        o->oof_prob[i] = NAN;
         model_dataset_counts(ds, &likes, &dislikes);
         /* at least two of each class in every fold: fewer folds for a small
          * class; fewer than two folds, or no folds asked: the head alone, as before */
@@ -665,6 +669,8 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         m->threshold = 0.5;
         m->n_train = (uint32_t)n;
         log_debug("cv: %.2f s of a %.2f s budget", model_now_s() - start, o->time_budget_s);
+        if (o->oof_prob)
+                memcpy(o->oof_prob, prob, n * sizeof(float));
         if (ret_metrics)
                 *ret_metrics = m->metrics;
         *ret_model = TAKE_PTR(m);

@@ -422,6 +422,9 @@ int store_model_remove(Store *s, uint64_t id, Error *error);
 /* The models beyond the keep newest, never the installed one, oldest first
  * (a malloc'ed array, maybe empty): the history to prune. */
 int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n, Error *error);
+/* The posts model id was trained on, by id ascending (a malloc'ed array,
+ * maybe empty: a model recorded without its dataset). -ENOENT when unknown. */
+int store_model_trained_on(Store *s, uint64_t id, uint64_t **ret, size_t *ret_n, Error *error);
 /* How the dataset moved since model id was trained: *ret_changed counts the
  * posts labelled since, relabelled, or no longer labelled; *ret_base the
  * posts it was trained on. A model recorded without its dataset counts
