@@ -81,13 +81,14 @@ static Model *train(const ModelDataset *ds, uint64_t seed, bool features)
         fprintf(stderr,
                 "  seed %llu features %d: %s; out of fold ROC AUC %.3f [%.3f, %.3f] (baseline %.3f [%.3f, "
                 "%.3f]), "
-                "towers tags %.3f head %.3f; PR AUC %.3f (baseline %.3f); Brier %.3f ECE %.3f; "
+                "towers tags %.3f head %.3f; PR AUC %.3f (baseline %.3f); Brier %.3f ECE %.3f (noise floor "
+                "%.3f); "
                 "newest %u: %.3f (baseline %.3f); Platt a %.3f b %.3f\n",
                 (unsigned long long)seed, features, q->combination, q->model.roc_auc, q->model.roc_auc_lo,
                 q->model.roc_auc_hi, q->baseline.roc_auc, q->baseline.roc_auc_lo, q->baseline.roc_auc_hi,
                 q->tower_tags.roc_auc, q->tower_head.roc_auc, q->model.pr_auc, q->baseline.pr_auc,
-                q->calibration.brier, q->calibration.ece, q->time_n_test, q->time_model.roc_auc,
-                q->time_baseline.roc_auc, q->calibration.a, q->calibration.b);
+                q->calibration.brier, q->calibration.ece, q->calibration.ece_floor, q->time_n_test,
+                q->time_model.roc_auc, q->time_baseline.roc_auc, q->calibration.a, q->calibration.b);
         ASSERT_EQ(q->version, (uint32_t)QUALITY_VERSION);
         ASSERT_EQ(q->folds, 5u);
         ASSERT_EQ(q->n, (uint32_t)ds->n);

@@ -3,8 +3,8 @@
  * folds that are stratified and cover every post, a logistic regression that
  * finds planted weights and whose CV picks a sensible λ, Platt scaling that
  * recovers a known miscalibration, a reliability table and ECE that agree
- * with their definitions, bootstrap CIs that contain the point estimate and
- * narrow with more data, and the JSON stored in the model file round-trip. */
+ * with their definitions, an ECE noise floor that matches its closed form, bootstrap CIs that contain the
+ * point estimate and narrow with more data, and the JSON stored in the model file round-trip. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -247,6 +247,84 @@ TEST(reliability_by_hand)
         ASSERT_EQ(bins[9].n, 1u);
 }
 
+static double ece_of(const float *p, const uint8_t *y, size_t n)
+{
+        QualityBin bins[QUALITY_BINS];
+        double ece;
+        quality_reliability(p, y, n, bins, &ece);
+        return ece;
+}
+
+TEST(ece_floor_by_hand)
+{
+        double floor;
+        /* probabilities of 0 and 1 are certain: a perfectly calibrated score shows no error */
+        ASSERT_OK(quality_ece_floor((float[]){0, 1, 0, 1}, 4, 1, &floor));
+        ASSERT_NEAR(floor, 0, 1e-12);
+        /* one post at 0.3: |0.3 − y| is 0.7 with P 0.3 and 0.3 with P 0.7 → 0.42 */
+        ASSERT_OK(quality_ece_floor((float[]){0.3f}, 1, 1, &floor));
+        ASSERT_NEAR(floor, 0.42, 0.04);
+        ASSERT_ERROR(quality_ece_floor((float[]){NAN}, 1, 1, &floor), EINVAL);
+        ASSERT_ERROR(quality_ece_floor(NULL, 0, 1, &floor), EINVAL);
+}
+
+/* The floor is what a perfectly calibrated score shows: ≈ √(2/π)·Σ n_b/n·
+ * √(p(1−p)/n_b), shrinking as 1/√n; a calibrated score's ECE lies near it,
+ * a miscalibrated one's far above it, and 0.05 is a bar that 1,000 posts can
+ * hold a calibrated score to and 263 cannot. */
+TEST(ece_noise_floor)
+{
+        size_t n = 4000;
+        float *p = malloc(n * sizeof(float)), *over = malloc(n * sizeof(float)),
+              *half = malloc(n * sizeof(float));
+        uint8_t *y = malloc(n);
+        double floor, floor_over, f1000 = 0, f263 = 0, e1000 = 0, e263 = 0;
+        for (size_t i = 0; i < n; i++) {
+                double z = 1.5 * gauss();
+                p[i] = (float)(1 / (1 + exp(-z)));
+                over[i] = (float)(1 / (1 + exp(-2.5 * z))); /* overconfident */
+                half[i] = 0.5f;
+                y[i] = unif() < p[i];
+        }
+        /* p = ½ everywhere, one bin: E|Binomial(400, ½) − 200|/400 ≈ √(2/π)·½/√400 */
+        ASSERT_OK(quality_ece_floor(half, 400, 3, &floor));
+        ASSERT_NEAR(floor, sqrt(2 / M_PI) * 0.5 / 20, 0.002);
+
+        double ece = ece_of(p, y, n), ece_over = ece_of(over, y, n);
+        ASSERT_OK(quality_ece_floor(p, n, 3, &floor));
+        ASSERT_OK(quality_ece_floor(over, n, 3, &floor_over));
+        fprintf(stderr, "4000 posts: calibrated ECE %.4f (floor %.4f), overconfident %.4f (floor %.4f)\n",
+                ece, floor, ece_over, floor_over);
+        ASSERT_TRUE(ece < 2 * floor);
+        ASSERT_TRUE(ece_over > 5 * floor_over);
+        /* 1/√n: 15 slices of 263 posts and 4 of 1,000, each its own sample */
+        for (size_t k = 0; k < 15; k++) {
+                double f;
+                ASSERT_OK(quality_ece_floor(p + 263 * k, 263, 3, &f));
+                e263 += ece_of(p + 263 * k, y + 263 * k, 263) / 15;
+                f263 += f / 15;
+        }
+        for (size_t k = 0; k < 4; k++) {
+                double f;
+                ASSERT_OK(quality_ece_floor(p + 1000 * k, 1000, 3, &f));
+                e1000 += ece_of(p + 1000 * k, y + 1000 * k, 1000) / 4;
+                f1000 += f / 4;
+        }
+        fprintf(stderr,
+                "mean ECE of a calibrated score: 263 posts %.4f (floor %.4f), 1,000 posts %.4f (floor "
+                "%.4f)\n",
+                e263, f263, e1000, f1000);
+        ASSERT_NEAR(f263 / f1000, sqrt(1000.0 / 263.0), 0.25);
+        ASSERT_NEAR(e263, f263, 0.3 * f263);
+        ASSERT_NEAR(e1000, f1000, 0.3 * f1000);
+        ASSERT_TRUE(f263 > 0.05);   /* 0.05 is within the noise of 263 posts */
+        ASSERT_TRUE(f1000 < 0.035); /* and above the noise of 1,000 */
+        free(p);
+        free(over);
+        free(half);
+        free(y);
+}
+
 TEST(scores_and_bootstrap)
 {
         size_t n = 400;
@@ -291,8 +369,10 @@ TEST(json_round_trip)
                           .time_n_train = 80,
                           .time_n_test = 20};
         snprintf(q.combination, sizeof(q.combination), "stack");
-        q.model = (QualityScores){0.71, 0.65, 0.77, 0.8, 0.75, 0.85, 0.2, 0.6, 0.03, 0.9, NAN, 60, 40};
-        q.baseline = (QualityScores){0.65, 0.6, 0.7, 0.75, 0.7, 0.8, 0.22, 0.64, 0.04, 0.8, NAN, 60, 40};
+        q.model =
+                (QualityScores){0.71, 0.65, 0.77, 0.8, 0.75, 0.85, 0.2, 0.6, 0.03, 0.025, 0.9, NAN, 60, 40};
+        q.baseline =
+                (QualityScores){0.65, 0.6, 0.7, 0.75, 0.7, 0.8, 0.22, 0.64, 0.04, 0.025, 0.8, NAN, 60, 40};
         q.tower_tags = q.baseline;
         q.time_model = q.model;
         q.time_baseline = q.baseline;
@@ -316,6 +396,9 @@ TEST(json_round_trip)
         ASSERT_EQ(r.tower_head.n_pos, 0u); /* not measured */
         ASSERT_EQ(r.time_n_test, 20u);
         ASSERT_NEAR(r.calibration.a, q.calibration.a, 1e-9);
+        ASSERT_NEAR(r.model.ece_floor, 0.025, 1e-12);
+        ASSERT_TRUE(q.calibration.ece_floor > 0);
+        ASSERT_NEAR(r.calibration.ece_floor, q.calibration.ece_floor, 1e-9);
         ASSERT_EQ(r.calibration.bins[9].n, q.calibration.bins[9].n);
         ASSERT_EQ(r.baseline_tags, 33u);
         json_object_put(back);

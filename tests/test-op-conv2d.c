@@ -64,14 +64,16 @@ TEST(fixed_shape_kernel)
                  false, false, 51);
         run_case("stem specials", &(ConvShape){1, 11, 13, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1}, VK_ACTIVATION_RELU,
                  true, true, 52);
-        /* 1×1 with few inputs: channels split over workgroups (3 of 32, 6 of 24, 5 of 4), x read 4 channels
-         * per fetch where c % 4 == 0 and one at a time where not, stride 2, NaN. */
+        /* 1×1 with few inputs: channels split over workgroups (3 of 32, 6 of 24, 5 of 4, 2 of 12), x read 4
+         * channels per fetch where c % 4 == 0 and one at a time where not, stride 2, NaN. */
         run_case("1x1 16->96", &(ConvShape){2, 9, 11, 16, 96, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_RELU6,
                  true, false, 53);
         run_case("1x1 24->144 s2", &(ConvShape){1, 13, 10, 24, 144, 1, 1, 2, 2, 0, 0, 0, 0},
                  VK_ACTIVATION_NONE, true, false, 54);
         run_case("1x1 5->12", &(ConvShape){3, 7, 5, 5, 12, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_NONE,
                  false, false, 55);
+        run_case("1x1 144->24", &(ConvShape){2, 5, 6, 144, 24, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_NONE,
+                 true, false, 57);
         run_case("1x1 64->20 specials", &(ConvShape){1, 5, 7, 64, 20, 1, 1, 1, 1, 0, 0, 0, 0},
                  VK_ACTIVATION_RELU, true, true, 56);
 }

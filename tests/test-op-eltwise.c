@@ -5,7 +5,8 @@
 #include "op-eltwise.h"
 #include "vk-test.h"
 
-static const size_t sizes[] = { 1, 13, 127, 4097, 100003 };
+/* n % 4 == 0 takes the 4-floats-per-invocation kernel. */
+static const size_t sizes[] = {1, 4, 13, 127, 4096, 4097, 100003, 100004};
 
 static void run_case(size_t n, int mode)
 {
@@ -79,7 +80,7 @@ TEST(invalid_sizes)
         VkEngine *e = vkt_engine();
         VkRecorder *rec = vkt_recorder();
         _cleanup_(op_eltwise_freep) OpEltwise *op = NULL;
-        VkTensor *a = vkt_tensor(e, 10, NULL), *u = vkt_tensor_u32(e, 64, (uint32_t[64]){ 0 });
+        VkTensor *a = vkt_tensor(e, 10, NULL), *u = vkt_tensor_u32(e, 64, (uint32_t[64]){0});
 
         ASSERT_OK(op_eltwise_new(e, &op));
         ASSERT_OK(vk_recorder_begin(rec));

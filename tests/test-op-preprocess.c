@@ -37,7 +37,7 @@ static void run_case(const char *name, const PreprocShape *p, uint64_t seed)
         _cleanup_free_ float *want = calloc(out, sizeof(float));
         ASSERT_TRUE(want);
         ASSERT_OK(op_preprocess_new(e, &op));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_U8, 1, (uint32_t[]){ (uint32_t)in }, &src));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_U8, 1, (uint32_t[]){(uint32_t)in}, &src));
         ASSERT_OK(vk_tensor_upload(src, img, in));
         _cleanup_(vk_tensor_freep) VkTensor *dst = vkt_tensor(e, out, NULL);
 
@@ -50,37 +50,91 @@ static void run_case(const char *name, const PreprocShape *p, uint64_t seed)
         vkt_compare(name, got, want, out, NMSE_BOUND);
 }
 
-#define TFJS_SCALE .scale = { 1.0f / 127.5f, 1.0f / 127.5f, 1.0f / 127.5f }, .offset = { -1.0f, -1.0f, -1.0f }
+#define TFJS_SCALE .scale = {1.0f / 127.5f, 1.0f / 127.5f, 1.0f / 127.5f}, .offset = {-1.0f, -1.0f, -1.0f}
 
 TEST(resize_and_normalise)
 {
         run_case("448→224 centre, x/127.5-1",
-                 &(PreprocShape){ .n = 2, .src_h = 448, .src_w = 448, .crop_h = 448, .crop_w = 448, .out_h = 224,
-                                  .out_w = 224, .scale = { 1 / 255.f, 1 / 255.f, 1 / 255.f } },
+                 &(PreprocShape){.n = 2,
+                                 .src_h = 448,
+                                 .src_w = 448,
+                                 .crop_h = 448,
+                                 .crop_w = 448,
+                                 .out_h = 224,
+                                 .out_w = 224,
+                                 .scale = {1 / 255.f, 1 / 255.f, 1 / 255.f}},
                  1);
         run_case("13x17 window of 31x29 → 7x5, half pixel, NCHW",
-                 &(PreprocShape){ .n = 3, .src_h = 31, .src_w = 29, .crop_h = 13, .crop_w = 17, .crop_y = 18,
-                                  .crop_x = 12, .out_h = 7, .out_w = 5, .flags = PREPROC_HALF_PIXEL | PREPROC_NCHW,
-                                  TFJS_SCALE },
+                 &(PreprocShape){.n = 3,
+                                 .src_h = 31,
+                                 .src_w = 29,
+                                 .crop_h = 13,
+                                 .crop_w = 17,
+                                 .crop_y = 18,
+                                 .crop_x = 12,
+                                 .out_h = 7,
+                                 .out_w = 5,
+                                 .flags = PREPROC_HALF_PIXEL | PREPROC_NCHW,
+                                 TFJS_SCALE},
                  2);
         run_case("upscale 5x5 → 13x13, ImageNet mean/std",
-                 &(PreprocShape){ .n = 1, .src_h = 5, .src_w = 5, .crop_h = 5, .crop_w = 5, .out_h = 13, .out_w = 13,
-                                  .scale = { 1 / (255 * .229f), 1 / (255 * .224f), 1 / (255 * .225f) },
-                                  .offset = { -.485f / .229f, -.456f / .224f, -.406f / .225f } },
+                 &(PreprocShape){.n = 1,
+                                 .src_h = 5,
+                                 .src_w = 5,
+                                 .crop_h = 5,
+                                 .crop_w = 5,
+                                 .out_h = 13,
+                                 .out_w = 13,
+                                 .scale = {1 / (255 * .229f), 1 / (255 * .224f), 1 / (255 * .225f)},
+                                 .offset = {-.485f / .229f, -.456f / .224f, -.406f / .225f}},
                  3);
-        run_case("1x1", &(PreprocShape){ .n = 1, .src_h = 1, .src_w = 1, .crop_h = 1, .crop_w = 1, .out_h = 1,
-                                         .out_w = 1, TFJS_SCALE },
+        run_case("1x1",
+                 &(PreprocShape){.n = 1,
+                                 .src_h = 1,
+                                 .src_w = 1,
+                                 .crop_h = 1,
+                                 .crop_w = 1,
+                                 .out_h = 1,
+                                 .out_w = 1,
+                                 TFJS_SCALE},
                  4);
+        /* The same size, whole image, NHWC: the identity path (4 pixels per invocation). */
+        run_case("identity",
+                 &(PreprocShape){.n = 3,
+                                 .src_h = 7,
+                                 .src_w = 12,
+                                 .crop_h = 7,
+                                 .crop_w = 12,
+                                 .out_h = 7,
+                                 .out_w = 12,
+                                 .flags = PREPROC_HALF_PIXEL,
+                                 TFJS_SCALE},
+                 6);
         run_case("flip all",
-                 &(PreprocShape){ .n = 2, .src_h = 9, .src_w = 10, .crop_h = 9, .crop_w = 10, .out_h = 9,
-                                  .out_w = 10, .flags = PREPROC_FLIP, TFJS_SCALE },
+                 &(PreprocShape){.n = 2,
+                                 .src_h = 9,
+                                 .src_w = 10,
+                                 .crop_h = 9,
+                                 .crop_w = 10,
+                                 .out_h = 9,
+                                 .out_w = 10,
+                                 .flags = PREPROC_FLIP,
+                                 TFJS_SCALE},
                  5);
 }
 
 TEST(augment)
 {
-        PreprocShape p = { .n = 16, .src_h = 40, .src_w = 36, .crop_h = 32, .crop_w = 30, .out_h = 16, .out_w = 15,
-                           .flags = PREPROC_RANDOM_CROP | PREPROC_RANDOM_FLIP, .seed = 1234, TFJS_SCALE };
+        PreprocShape p = {.n = 16,
+                          .src_h = 40,
+                          .src_w = 36,
+                          .crop_h = 32,
+                          .crop_w = 30,
+                          .out_h = 16,
+                          .out_w = 15,
+                          .flags = PREPROC_RANDOM_CROP | PREPROC_RANDOM_FLIP,
+                          .seed = 1234,
+                          TFJS_SCALE};
         unsigned flips = 0, origins = 0;
         uint32_t y0, x0, f0;
 
@@ -106,13 +160,19 @@ TEST(invalid)
         VkEngine *e = vkt_engine();
         VkRecorder *rec = vkt_recorder();
         _cleanup_(op_preprocess_freep) OpPreprocess *op = NULL;
-        PreprocShape ok = { .n = 1, .src_h = 4, .src_w = 4, .crop_h = 4, .crop_w = 4, .out_h = 2, .out_w = 2,
-                            TFJS_SCALE };
+        PreprocShape ok = {.n = 1,
+                           .src_h = 4,
+                           .src_w = 4,
+                           .crop_h = 4,
+                           .crop_w = 4,
+                           .out_h = 2,
+                           .out_w = 2,
+                           TFJS_SCALE};
         _cleanup_(vk_tensor_freep) VkTensor *src = NULL, *dst = NULL, *f = NULL;
         ASSERT_OK(op_preprocess_new(e, &op));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_U8, 1, (uint32_t[]){ 48 }, &src));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ 12 }, &dst));
-        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){ 48 }, &f));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_U8, 1, (uint32_t[]){48}, &src));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){12}, &dst));
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){48}, &f));
         ASSERT_OK(vk_recorder_begin(rec));
         ASSERT_OK(op_preprocess_record(op, rec, &ok, src, dst));
         PreprocShape bad = ok;

@@ -168,12 +168,26 @@ TEST(history_labels_changed)
         ASSERT_OK(store_model_labels_changed(s, id, &changed, &base, NULL));
         ASSERT_EQ(changed, 2);
 
+        /* what it was trained on: the 8 posts then, not post 9 labelled since */
+        _cleanup_free_ uint64_t *seen = NULL;
+        size_t n_seen;
+        ASSERT_OK(store_model_trained_on(s, id, &seen, &n_seen, NULL));
+        ASSERT_EQ(n_seen, 8);
+        for (size_t i = 1; i < n_seen; i++)
+                ASSERT_TRUE(seen[i] > seen[i - 1]);
+        for (size_t i = 0; i < n_seen; i++)
+                ASSERT_TRUE(seen[i] != 9);
+
         /* a model recorded without its dataset: everything is new */
         uint64_t bare = add_model(s, STORE_MODEL_ASIDE, "ablation", 0.7, NULL, 0);
         ASSERT_OK(store_model_labels_changed(s, bare, &changed, &base, NULL));
         ASSERT_EQ(changed, 8);
         ASSERT_EQ(base, 0);
         ASSERT_ERROR(store_model_labels_changed(s, 404, &changed, &base, NULL), ENOENT);
+        _cleanup_free_ uint64_t *none = NULL;
+        ASSERT_OK(store_model_trained_on(s, bare, &none, &n_seen, NULL));
+        ASSERT_EQ(n_seen, 0);
+        ASSERT_ERROR(store_model_trained_on(s, 404, &none, &n_seen, NULL), ENOENT);
 
         /* removing a model drops its dataset too */
         ASSERT_OK(store_model_remove(s, bare, NULL));

@@ -362,8 +362,11 @@ void refresh_status_print(sd_bus *bus)
                        frac > 0 ? MIN(need, frac) : need,
                        info_bool(retrain, "interrupted") ? " (the last automatic one was stopped)" : "");
         const char *msg = json_str(train, "message");
+        /* why the last model was kept aside or installed: what was weighed (the end of the message) */
         if (msg && strstr(msg, "Kept aside"))
                 printf("              %s\n", strstr(msg, "Kept aside"));
+        else if (msg && strstr(msg, "Weighed "))
+                printf("              %s\n", strstr(msg, "Weighed "));
         json_object *p = json_object_object_get(feedback, "precision");
         int64_t liked = json_object_get_int64(json_object_object_get(feedback, "liked")),
                 disliked = json_object_get_int64(json_object_object_get(feedback, "disliked")),

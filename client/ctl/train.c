@@ -163,8 +163,13 @@ static void print_quality(json_object *q)
                 printf("  Tower %-11s %s ROC AUC alone\n", name, with_ci(s, "roc_auc", a, sizeof(a)));
         if (cal) {
                 printf("Score:              P(like), calibrated (%s); like at 0.5 and above; Brier %.3f, "
-                       "calibration error %.3f\n",
+                       "calibration error %.3f",
                        strna(get_string(cal, "method")), get_double(cal, "brier"), get_double(cal, "ece"));
+                /* the floor: what sampling noise alone gives on this many posts */
+                if (json_object_object_get(cal, "ece_floor"))
+                        printf(" (out of fold, %" PRId64 " bins; noise alone gives %.3f)",
+                               get_int(cal, "ece_bins"), get_double(cal, "ece_floor"));
+                printf("\n");
                 json_object *bins = json_object_object_get(cal, "bins");
                 printf("  Reliability:      ");
                 for (size_t i = 0; bins && i < json_object_array_length(bins); i++) {

@@ -38,8 +38,10 @@
  *                                            shows before the others get their turn (0: plain order)
  * The model's life on its own (README "What runs by itself"):
  *   model_keep            10                 1..1000 trained models kept in the history
- *   model_install_margin  0.02               0..1: a new model is installed unless its cross-validated
- *                                            ROC AUC is below the installed one's by more than this
+ *   model_install_margin  0.02               0..1: a new model is installed unless its ROC AUC is below
+ *                                            the installed one's by more than this, both on the posts
+ *                                            labelled since the installed one was trained
+ *                                            (services/taste-history.h)
  *   auto_sync             true               each timer run syncs (newest first, stopping at known
  *                                            posts) before it runs the watches
  *   full_sync_interval    1d                 1h..30d between full syncs (they see removed votes)

@@ -251,6 +251,11 @@ typedef struct ModelTrainOptions {
         /* Cross-validation folds (quality-train.c); 0: none, the head alone
          * with metrics on its validation split (the old way). */
         unsigned folds;
+        /* Optional, ds->n floats: each row's out-of-fold P(like) (the
+         * cross-fitted calibrated probabilities the metrics are of), for a
+         * caller that weighs the model on some rows against another; NaN
+         * everywhere when the model is not cross-validated. */
+        float *oof_prob;
 } ModelTrainOptions;
 
 #define MODEL_TRAIN_OPTIONS_DEFAULT                                                                         \

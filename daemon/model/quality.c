@@ -86,6 +86,13 @@ double quality_pr_auc(const float *scores, const uint8_t *labels, size_t n)
         return ap;
 }
 
+/* the reliability table's bin of p */
+static int bin_of(float p)
+{
+        int b = (int)(p * QUALITY_BINS);
+        return CLAMP(b, 0, QUALITY_BINS - 1);
+}
+
 void quality_reliability(const float *prob, const uint8_t *labels, size_t n, QualityBin bins[QUALITY_BINS],
                          double *ret_ece)
 {
@@ -96,8 +103,7 @@ void quality_reliability(const float *prob, const uint8_t *labels, size_t n, Qua
         for (size_t i = 0; i < n; i++) {
                 if (isnan(prob[i]))
                         continue;
-                int b = (int)(prob[i] * QUALITY_BINS);
-                b = CLAMP(b, 0, QUALITY_BINS - 1);
+                int b = bin_of(prob[i]);
                 sp[b] += prob[i];
                 sy[b] += labels[i] != 0;
                 cnt[b]++;
@@ -114,6 +120,34 @@ void quality_reliability(const float *prob, const uint8_t *labels, size_t n, Qua
         }
         if (ret_ece)
                 *ret_ece = used ? ece : NAN;
+}
+
+int quality_ece_floor(const float *prob, size_t n, uint64_t seed, double *ret_floor)
+{
+        uint64_t s = seed ^ 0x2545f4914f6cdd1dULL;
+        double total = 0;
+        size_t used = 0;
+
+        for (size_t i = 0; i < n; i++)
+                used += !isnan(prob[i]);
+        if (used == 0)
+                return -EINVAL;
+        for (unsigned d = 0; d < QUALITY_ECE_DRAWS; d++) {
+                /* Σ_b n_b/n·|mean_prob_b − frac_like_b| = Σ_b |Σ_{i∈b} (p_i − y_i)| / n */
+                double diff[QUALITY_BINS] = {0}, e = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (isnan(prob[i]))
+                                continue;
+                        double p = CLAMP((double)prob[i], 0.0, 1.0),
+                               u = (double)(next(&s) >> 11) * 0x1.0p-53;
+                        diff[bin_of(prob[i])] += p - (u < p);
+                }
+                for (int b = 0; b < QUALITY_BINS; b++)
+                        e += fabs(diff[b]);
+                total += e / (double)used;
+        }
+        *ret_floor = total / QUALITY_ECE_DRAWS;
+        return 0;
 }
 
 static void percentile_ci(double *v, size_t n, double *lo, double *hi)
@@ -158,6 +192,9 @@ int quality_scores(const float *prob, const uint8_t *labels, size_t n, unsigned 
         q.roc_auc = metrics_roc_auc(prob, labels, n);
         q.pr_auc = quality_pr_auc(prob, labels, n);
         quality_reliability(prob, labels, n, bins, &q.ece);
+        int r = quality_ece_floor(prob, n, seed, &q.ece_floor);
+        if (r < 0)
+                return r;
         q.precision_at_10 = 10 <= n / 4 ? metrics_precision_at(prob, labels, n, 10) : NAN;
         q.precision_at_50 = 50 <= n / 4 ? metrics_precision_at(prob, labels, n, 50) : NAN;
 
@@ -433,7 +470,7 @@ int quality_calibrate(const float *logits, const uint8_t *labels, size_t n, cons
         memcpy(prob, pp, n * sizeof(float));
         c->brier = brier_of(prob, labels, n);
         quality_reliability(prob, labels, n, c->bins, &c->ece);
-        return 0;
+        return quality_ece_floor(prob, n, 0, &c->ece_floor);
 }
 
 double quality_flip_rate(const float *p1, const float *p2, size_t n, double threshold)
@@ -479,6 +516,7 @@ static json_object *scores_to_json(const QualityScores *s)
         json_object_object_add(o, "brier", num(s->brier));
         json_object_object_add(o, "log_loss", num(s->log_loss));
         json_object_object_add(o, "ece", num(s->ece));
+        json_object_object_add(o, "ece_floor", num(s->ece_floor));
         if (isfinite(s->precision_at_10))
                 json_object_object_add(at, "10", json_object_new_double(s->precision_at_10));
         if (isfinite(s->precision_at_50))
@@ -536,6 +574,9 @@ json_object *model_quality_to_json(const ModelQuality *q)
         json_object_object_add(cal, "b", num(q->calibration.b));
         json_object_object_add(cal, "brier", num(q->calibration.brier));
         json_object_object_add(cal, "ece", num(q->calibration.ece));
+        json_object_object_add(cal, "ece_floor", num(q->calibration.ece_floor));
+        if (isfinite(q->calibration.ece_floor))
+                json_object_object_add(cal, "ece_bins", json_object_new_int64(QUALITY_BINS));
         json_object_object_add(cal, "brier_platt", num(q->calibration.brier_platt));
         json_object_object_add(cal, "brier_isotonic", num(q->calibration.brier_isotonic));
         for (int i = 0; i < QUALITY_BINS; i++) {
@@ -614,6 +655,7 @@ static void scores_from_json(json_object *o, QualityScores *s)
         s->brier = get_num(o, "brier");
         s->log_loss = get_num(o, "log_loss");
         s->ece = get_num(o, "ece");
+        s->ece_floor = get_num(o, "ece_floor");
         s->precision_at_10 = get_num(at, "10");
         s->precision_at_50 = get_num(at, "50");
         s->n_pos = get_u32(o, "n_pos");
@@ -656,6 +698,7 @@ int model_quality_from_json(json_object *o, ModelQuality *q)
         q->calibration.b = get_num(cal, "b");
         q->calibration.brier = get_num(cal, "brier");
         q->calibration.ece = get_num(cal, "ece");
+        q->calibration.ece_floor = get_num(cal, "ece_floor");
         q->calibration.brier_platt = get_num(cal, "brier_platt");
         q->calibration.brier_isotonic = get_num(cal, "brier_isotonic");
         if (!streq(q->calibration.method, "platt") && !streq(q->calibration.method, "isotonic") &&

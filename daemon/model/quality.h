@@ -19,7 +19,8 @@
  *    "cv": {"model": S, "baseline": S, "towers": {"tags": S, "head": S, "knn": S}},
  *    "time": {"n_train": 848, "n_test": 212, "model": S, "baseline": S},
  *    "calibration": {"method": "platt" or "isotonic", "a": 1.02, "b": -0.03,
- *                    "brier": 0.21, "ece": 0.03, "brier_platt": 0.21, "brier_isotonic": 0.22,
+ *                    "brier": 0.21, "ece": 0.03, "ece_floor": 0.025, "ece_bins": 10,
+ *                    "brier_platt": 0.21, "brier_isotonic": 0.22,
  *                    "bins": [{"lo": 0, "hi": 0.1, "n": 12, "mean_prob": 0.07,
  *                              "frac_like": 0.08}, … 10 bins]},
  *    "baseline": {"kind": "tags-l2-logreg", "min_count": 2, "tags": 467, "lambda": 0.01},
@@ -33,8 +34,13 @@
  * where each S (scores of out-of-fold, calibrated probabilities) is
  *
  *   {"roc_auc": 0.71, "roc_auc_ci": [0.68, 0.74], "pr_auc": 0.78,
- *    "pr_auc_ci": [0.75, 0.81], "brier": 0.21, "log_loss": 0.61, "ece": 0.03,
+ *    "pr_auc_ci": [0.75, 0.81], "brier": 0.21, "log_loss": 0.61, "ece": 0.03, "ece_floor": 0.025,
  *    "precision_at": {"10": 0.9, "50": 0.8}, "n_pos": 650, "n_neg": 410}
+ *
+ * "ece" is over the reliability table's "ece_bins" equal-width bins, with
+ * its sampling-noise floor beside it (quality_ece_floor: the ECE a perfectly
+ * calibrated score would show on these posts). Files written before
+ * "ece_floor" carry none.
  *
  * CIs are 95 % percentile bootstrap intervals over posts; precision@k is
  * present only for k ≤ a quarter of the posts scored; a missing number
@@ -49,6 +55,9 @@
 #define QUALITY_FOLDS_DEFAULT 5
 #define QUALITY_BOOTSTRAP 200
 #define QUALITY_BINS 10
+/* The sampling-noise floor of the calibration error (ECE) is the mean over
+ * this many simulated label sets (quality_ece_floor). */
+#define QUALITY_ECE_DRAWS 200
 #define QUALITY_TIME_TEST_FRACTION 0.2
 #define QUALITY_BASELINE_MIN_COUNT 2
 
@@ -57,6 +66,7 @@ typedef struct QualityScores {
         double roc_auc, roc_auc_lo, roc_auc_hi;
         double pr_auc, pr_auc_lo, pr_auc_hi; /* average precision */
         double brier, log_loss, ece;
+        double ece_floor; /* what ece a perfectly calibrated score would show here, on average */
         double precision_at_10, precision_at_50; /* NaN unless k ≤ n/4 */
         uint32_t n_pos, n_neg;                   /* 0 and 0: not measured */
 } QualityScores;
@@ -82,6 +92,7 @@ typedef struct QualityCalibration {
         char method[16];                    /* the chosen calibrator's method */
         double a, b;                        /* platt's numbers (also kept when isotonic was chosen) */
         double brier, ece;                  /* of the cross-fitted calibrated out-of-fold probabilities */
+        double ece_floor;                   /* quality_ece_floor() of those probabilities */
         double brier_platt, brier_isotonic; /* what chose the method */
         QualityBin bins[QUALITY_BINS];
 } QualityCalibration;
@@ -117,9 +128,22 @@ int quality_scores(const float *prob, const uint8_t *labels, size_t n, unsigned 
                    QualityScores *ret);
 
 /* Reliability table over QUALITY_BINS equal-width bins, and the expected
- * calibration error Σ n_b/n·|mean_prob_b − frac_like_b|. */
+ * calibration error Σ n_b/n·|mean_prob_b − frac_like_b| over those bins (what
+ * the table shows; quality_ece_floor() says how much of it noise alone gives). */
 void quality_reliability(const float *prob, const uint8_t *labels, size_t n, QualityBin bins[QUALITY_BINS],
                          double *ret_ece);
+
+/* The sampling-noise floor of quality_reliability()'s ECE for these
+ * probabilities: the mean ECE, over the same bins, of QUALITY_ECE_DRAWS label
+ * sets drawn as Bernoulli(prob[i]), i.e. what a perfectly calibrated score
+ * shows on this many posts. A binned ECE is never 0 on a finite sample: each
+ * bin's like fraction is a sample mean, off by about √(p(1−p)/n_b), so the
+ * floor is ≈ √(2/π)·Σ n_b/n·√(p_b(1−p_b)/n_b): about 0.05 for 263 posts,
+ * 0.025 for 1,000 spread over the middle bins (test-model-quality). An ECE
+ * can only be told apart from noise above it, and a bar (0.05) only tested
+ * on posts enough to hold the floor well under it. seed fixes the draws;
+ * NaN probabilities are left out. -EINVAL when none is left. */
+int quality_ece_floor(const float *prob, size_t n, uint64_t seed, double *ret_floor);
 
 /* Platt scaling: a, b of σ(a·logit + b) by maximum likelihood on (logit,
  * label) pairs, with Platt's target smoothing ((n₊+1)/(n₊+2) and

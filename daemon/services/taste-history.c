@@ -106,12 +106,46 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
         r = describe(model, &info);
         if (r < 0)
                 return error_set_errno(e, r);
-        double cur = installed_auc(store, model->quality.version != 0);
-        r = model_history_decide(model->metrics.roc_auc, cur, o->margin, o->ablation, o->force_install,
-                                 &reason);
+        const TasteHistoryFresh *f = o->fresh;
+        bool fresh = f && f->weighed;
+        double cur = fresh ? f->auc_installed : installed_auc(store, model->quality.version != 0);
+        r = model_history_decide(fresh ? f->auc_new : model->metrics.roc_auc, cur, o->margin, o->ablation,
+                                 o->force_install, &reason);
         if (r < 0)
                 return error_set_errno(e, r);
         bool install = r > 0;
+        if (fresh) {
+                (void)snprintf(res.basis, sizeof(res.basis),
+                               "Weighed on the %" PRIu32 " posts labelled since the installed model was "
+                               "trained: ROC AUC %.3f out of fold against its %.3f.",
+                               f->n, f->auc_new, f->auc_installed);
+                if (!install && !o->ablation) {
+                        free(reason);
+                        if (asprintf(&reason,
+                                     "on the %" PRIu32
+                                     " posts labelled since the installed model was trained, "
+                                     "its out-of-fold ROC AUC %.3f is worse than the installed model's %.3f "
+                                     "by more than %.3f",
+                                     f->n, f->auc_new, f->auc_installed, o->margin) < 0)
+                                return error_set_errno(e, -ENOMEM);
+                }
+        } else if (isfinite(cur)) {
+                if (f && f->why_not)
+                        (void)snprintf(res.basis, sizeof(res.basis),
+                                       "Weighed by each model's own cross-validated ROC AUC (on different "
+                                       "data): %s.",
+                                       f->why_not);
+                else
+                        (void)snprintf(res.basis, sizeof(res.basis),
+                                       "Weighed by each model's own cross-validated ROC AUC (on different "
+                                       "data): only %" PRIu32 " posts (%" PRIu32
+                                       " liked) were labelled since "
+                                       "the installed model was trained, %d with %d of each are needed to "
+                                       "weigh both on them.",
+                                       f ? f->n : 0, f ? f->n_pos : 0, TASTE_HISTORY_FRESH_MIN,
+                                       TASTE_HISTORY_FRESH_MIN_CLASS);
+                log_info("%s", res.basis);
+        }
 
         size_t n_pos = 0;
         for (size_t i = 0; i < o->n_dataset; i++)

@@ -5,11 +5,10 @@
  * config.model_keep of them, the installed one always), with its date, data
  * size, towers, backbone and metrics (the store's record) and its file
  * (model-history.h). A new model is installed only when it is not worse than
- * the installed one by more than config.model_install_margin of ROC AUC and
- * is not an ablation; otherwise it is kept aside, with the reason, and can
- * still be installed by hand (UseModel). Installing is one rename on disk
- * and then one store update; taste_history_reconcile() mends a crash
- * between the two on the next start. */
+ * the installed one by more than config.model_install_margin of ROC AUC on
+ * the current data (TasteHistoryFresh) and is not an ablation; otherwise it is kept aside, with the reason,
+ * and can still be installed by hand (UseModel). Installing is one rename on disk and then one store update;
+ * taste_history_reconcile() mends a crash between the two on the next start. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +19,24 @@
 typedef struct Model Model;
 typedef struct TasteService TasteService;
 
+/* The new model weighed against the installed one on the posts labelled
+ * since the installed one was trained (it never saw them): the installed
+ * model's ROC AUC there beside the new model's out-of-fold one on exactly
+ * those posts, so the two numbers come from the same, current data. With
+ * fewer than TASTE_HISTORY_FRESH_MIN such posts (or fewer than
+ * TASTE_HISTORY_FRESH_MIN_CLASS likes or dislikes among them) the two are
+ * too noisy to weigh and each model's own cross-validated ROC AUC decides,
+ * as before, and the train job's message says so. */
+#define TASTE_HISTORY_FRESH_MIN 50
+#define TASTE_HISTORY_FRESH_MIN_CLASS 10
+
+typedef struct TasteHistoryFresh {
+        bool weighed;                  /* auc_new and auc_installed are the comparison */
+        uint32_t n, n_pos;             /* the posts the installed model never saw (also when too few) */
+        double auc_new, auc_installed; /* ROC AUC on them: out of fold, and the installed model's */
+        const char *why_not;           /* static; why they could not be scored (NULL: none, or too few) */
+} TasteHistoryFresh;
+
 typedef struct TasteHistoryAdd {
         const char *trigger;          /* "manual", "automatic" */
         const char *towers;           /* "both", "tags", "image" */
@@ -29,6 +46,7 @@ typedef struct TasteHistoryAdd {
         unsigned keep;                /* config.model_keep */
         const StoreLabelled *dataset; /* the dataset it was trained on (its labels), n_dataset rows */
         size_t n_dataset;
+        const TasteHistoryFresh *fresh; /* NULL: not measured */
 } TasteHistoryAdd;
 
 typedef struct TasteHistoryResult {
@@ -36,6 +54,7 @@ typedef struct TasteHistoryResult {
         bool installed;
         char reason[512]; /* why it was kept aside, "" when installed */
         unsigned pruned;  /* older models dropped from the history */
+        char basis[256];  /* which numbers were weighed, a sentence ("" for no installed model) */
 } TasteHistoryResult;
 
 /* Records the model that a training wrote to new_path (a

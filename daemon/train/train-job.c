@@ -23,6 +23,8 @@
 /* The worker reports after every epoch; the loop looks this often and the
  * job's own throttle keeps the bus at ~10 changes a second. */
 #define POLL_USEC (200 * USEC_PER_MSEC)
+/* posts read per loop iteration: a few ms of SQLite */
+#define COLLECT_CHUNK 64
 
 /* Everything the worker needs, owned by the work item: the job may go away
  * (daemon stopping) while the worker still runs. */
@@ -37,9 +39,12 @@ typedef struct TrainWork {
         TrainTowers towers;
         char *backbone_id; /* owned; NULL: tags only */
 
-        Post **posts;          /* owned, n */
-        uint32_t *row_post;    /* owned: the dataset's row → its index in posts */
-        char *installed_path;  /* owned; the installed model's file when training started, or NULL */
+        Post **posts;         /* owned, n */
+        uint32_t *row_post;   /* owned: the dataset's row → its index in posts */
+        char *installed_path; /* owned; the installed model's file when training started, or NULL */
+        uint64_t *
+                seen_ids; /* owned: the posts the installed model was trained on, ascending; NULL: unknown */
+        size_t n_seen_ids;
         double like_threshold; /* config like_threshold */
         int8_t *labels;        /* owned, n: +1 / -1 */
         float *features;       /* owned until the dataset adopts it, n × BACKBONE_EMBED_DIM */
@@ -65,6 +70,7 @@ typedef struct TrainWork {
         ModelMetrics metrics;
         Error error; /* a sentence for the user */
         size_t vocab_size;
+        TasteHistoryFresh against; /* the new model against the installed one on the posts it never saw */
 } TrainWork;
 
 /* Holds what training touches, not the whole Context. */
@@ -90,6 +96,11 @@ struct TrainJob {
         uint64_t started_usec;
         size_t n_likes, n_dislikes, n_no_embedding;
         size_t n_capped; /* older labelled posts beyond config train_image_posts, left out */
+        /* Reading the dataset, a chunk per loop iteration (the store is the
+         * loop's): 10,000 posts at once would hold up every bus call. */
+        TrainWork *collecting;    /* owned while reading */
+        sd_event_source *collect; /* owned */
+        size_t collect_next;      /* the next index into dataset */
         bool tags_only, stopped;
         bool cnn;         /* no backbone: tags + the small CNN (train-cnn.h) */
         size_t n_no_crop; /* left out of a CNN run */
@@ -105,6 +116,7 @@ static void train_work_free(void *userdata)
         free(w->posts);
         free(w->row_post);
         free(w->installed_path);
+        free(w->seen_ids);
         free(w->labels);
         free(w->features);
         for (size_t i = 0; w->crops && i < w->n; i++)
@@ -226,34 +238,41 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         return 0;
 }
 
-/* How stable the score is for the user (issue 14): the share of the
- * labelled posts whose like/dislike label differs between the model that was
- * installed when this training started and the new one, each at its like
- * threshold, kept in the new model's quality. On the worker, the engine
- * locked. Left unmeasured where the two cannot be run on the same posts: a
- * fine-tuned layer (its features are not the dataset's), another backbone,
- * a small CNN without the crops. */
-static int measure_flips(TrainWork *w, VkEngine *engine, const ModelDataset *ds)
+static int cmp_u64(const void *a, const void *b)
 {
-        Model *m = w->model;
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return (x > y) - (x < y);
+}
+
+/* The installed model's predictions for the dataset's rows (p_old, n), or 0
+ * with *why set where it cannot be run on them: a fine-tuned layer (its
+ * features are not the dataset's), another backbone, a small CNN without the
+ * crops. On the worker, the engine locked. */
+static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset *ds, float *p_old,
+                             Model **ret_old, const char **why)
+{
         _cleanup_(model_freep) Model *old = NULL;
         _cleanup_vocab_free_ Vocab *v = NULL;
-        _cleanup_free_ float *features = NULL, *p_new = NULL, *p_old = NULL;
+        _cleanup_free_ float *features = NULL;
         _cleanup_free_ uint32_t *offsets = NULL, *ids = NULL;
         _cleanup_free_ int *status = NULL;
         const float *x = NULL;
         size_t n = ds->n, n_ids = 0, max_tags = 0;
         int r;
 
-        if (!w->installed_path || n == 0 || m->quality.version == 0 || m->tail)
-                return 0;
+        *why = "the installed model does not load";
         r = model_load(w->installed_path, &old, NULL);
-        if (r < 0 || old->tail || !old->vocabulary)
+        if (r < 0 || !old->vocabulary)
+                return 0;
+        *why = "the installed model has a fine-tuned layer, which the stored features lack";
+        if (old->tail)
                 return 0;
         r = vocab_from_json(old->vocabulary, strlen(old->vocabulary), &v);
+        *why = "the installed model's vocabulary does not load";
         if (r < 0)
                 return 0;
         if (old->cnn) {
+                *why = "the installed model has a small CNN and this training has no crops";
                 if (!w->crops)
                         return 0;
                 features = calloc(n * old->dim, sizeof(float));
@@ -266,6 +285,7 @@ static int measure_flips(TrainWork *w, VkEngine *engine, const ModelDataset *ds)
                         return r;
                 x = features;
         } else if (!isempty(old->backbone)) {
+                *why = "the installed model uses another image backbone";
                 if (!w->image_features || !w->backbone_id || !streq(old->backbone, w->backbone_id) ||
                     old->dim != ds->dim)
                         return 0;
@@ -281,9 +301,7 @@ static int measure_flips(TrainWork *w, VkEngine *engine, const ModelDataset *ds)
                 max_tags += w->posts[w->row_post[i]]->n_tags;
         offsets = calloc(n + 1, sizeof(uint32_t));
         ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
-        p_new = calloc(n, sizeof(float));
-        p_old = calloc(n, sizeof(float));
-        if (!offsets || !ids || !p_new || !p_old)
+        if (!offsets || !ids)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 size_t k;
@@ -293,19 +311,103 @@ static int measure_flips(TrainWork *w, VkEngine *engine, const ModelDataset *ds)
                 n_ids += k;
                 offsets[i + 1] = (uint32_t)n_ids;
         }
-        if ((r = model_predict(m, engine, ds->features, ds->tag_offsets, ds->tags, n, p_new, NULL)) < 0 ||
-            (r = model_predict(old, engine, x, offsets, ids, n, p_old, NULL)) < 0)
+        r = model_predict(old, engine, x, offsets, ids, n, p_old, NULL);
+        if (r < 0)
                 return r;
-        double t_new = model_like_threshold(m, w->like_threshold),
-               t_old = model_like_threshold(old, w->like_threshold);
-        size_t flips = 0;
-        for (size_t i = 0; i < n; i++)
-                flips += (p_new[i] >= t_new) != (p_old[i] >= t_old);
-        m->quality.flip_rate = (double)flips / (double)n;
-        m->quality.flip_posts = (uint32_t)n;
-        snprintf(m->quality.flip_against, sizeof(m->quality.flip_against), "%s", strempty(old->created));
-        log_info("Labels that changed against the installed model: %zu of %zu posts (%.1f %%).", flips, n,
-                 100.0 * m->quality.flip_rate);
+        *why = NULL;
+        *ret_old = TAKE_PTR(old);
+        return 1;
+}
+
+/* Issue 14, two comparisons with the model that was installed when this
+ * training started, kept for the history and the new model's quality:
+ *
+ * How stable the score is for the user: the share of the labelled posts
+ * whose like/dislike label differs between the two, each at its like
+ * threshold.
+ *
+ * Whether the new model is better on the current data: both are scored on
+ * the posts labelled since the installed model was trained (it never saw
+ * them), the installed model by its predictions, the new one by its
+ * out-of-fold predictions (oof, from the folds that left each post out), so
+ * neither has seen the posts it is scored on and both face the same data.
+ * The alternative, refitting the installed model's configuration on these
+ * folds, would cost a second training. Posts whose label changed since are
+ * left out: the installed model was fitted to their old label, so they are
+ * neither seen nor unseen for it. */
+static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDataset *ds, const float *oof)
+{
+        Model *m = w->model;
+        _cleanup_(model_freep) Model *old = NULL;
+        _cleanup_free_ float *p_new = NULL, *p_old = NULL, *fo = NULL, *fn = NULL;
+        _cleanup_free_ uint8_t *fy = NULL;
+        size_t n = ds->n;
+        int r;
+
+        w->against = (TasteHistoryFresh){.why_not = "no model was installed"};
+        if (!w->installed_path || n == 0)
+                return 0;
+        p_old = calloc(n, sizeof(float));
+        if (!p_old)
+                return -ENOMEM;
+        r = predict_installed(w, engine, ds, p_old, &old, &w->against.why_not);
+        if (r <= 0)
+                return r;
+
+        if (m->quality.version != 0 && !m->tail) {
+                p_new = calloc(n, sizeof(float));
+                if (!p_new)
+                        return -ENOMEM;
+                r = model_predict(m, engine, ds->features, ds->tag_offsets, ds->tags, n, p_new, NULL);
+                if (r < 0)
+                        return r;
+                double t_new = model_like_threshold(m, w->like_threshold),
+                       t_old = model_like_threshold(old, w->like_threshold);
+                size_t flips = 0;
+                for (size_t i = 0; i < n; i++)
+                        flips += (p_new[i] >= t_new) != (p_old[i] >= t_old);
+                m->quality.flip_rate = (double)flips / (double)n;
+                m->quality.flip_posts = (uint32_t)n;
+                snprintf(m->quality.flip_against, sizeof(m->quality.flip_against), "%s",
+                         strempty(old->created));
+                log_info("Labels that changed against the installed model: %zu of %zu posts (%.1f %%).",
+                         flips, n, 100.0 * m->quality.flip_rate);
+        }
+
+        if (!w->seen_ids) {
+                w->against.why_not = "the installed model's dataset is not recorded";
+                return 0;
+        }
+        if (m->quality.version == 0 || isnan(oof[0])) {
+                w->against.why_not = "the new model is not cross-validated";
+                return 0;
+        }
+        fo = malloc(n * sizeof(float));
+        fn = malloc(n * sizeof(float));
+        fy = malloc(n);
+        if (!fo || !fn || !fy)
+                return -ENOMEM;
+        uint32_t k = 0, pos = 0;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t id = w->posts[w->row_post[i]]->id;
+                if (bsearch(&id, w->seen_ids, w->n_seen_ids, sizeof(uint64_t), cmp_u64))
+                        continue;
+                fo[k] = p_old[i];
+                fn[k] = oof[i];
+                fy[k] = ds->labels[i] != 0;
+                pos += fy[k++];
+        }
+        w->against.n = k;
+        w->against.n_pos = pos;
+        if (k < TASTE_HISTORY_FRESH_MIN || pos < TASTE_HISTORY_FRESH_MIN_CLASS ||
+            k - pos < TASTE_HISTORY_FRESH_MIN_CLASS)
+                return 0;
+        w->against.auc_new = metrics_roc_auc(fn, fy, k);
+        w->against.auc_installed = metrics_roc_auc(fo, fy, k);
+        w->against.weighed = isfinite(w->against.auc_new) && isfinite(w->against.auc_installed);
+        log_info("On the %" PRIu32 " posts labelled since the installed model was trained: ROC AUC %.3f "
+                 "out of fold, the installed model's %.3f.",
+                 k, w->against.auc_new, w->against.auc_installed);
         return 0;
 }
 
@@ -317,12 +419,17 @@ static int train_run(void *userdata)
         Error error = {};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         _cleanup_(model_cnn_freep) ModelCnn *cnn = NULL;
+        _cleanup_free_ float *oof = NULL;
         VkEngine *engine;
         int r;
 
         r = build_dataset(w, &ds, &vocab_json);
         if (r < 0)
                 return r;
+        oof = malloc(MAX(ds->n, (size_t)1) * sizeof(float));
+        if (!oof)
+                return -ENOMEM;
+        oof[0] = NAN;
 
         o.time_budget_s = (double)w->time_budget_s;
         o.seed = w->seed;
@@ -341,6 +448,7 @@ static int train_run(void *userdata)
         o.cancel = &w->cancel;
         o.vocabulary = vocab_json;
         o.backbone = w->backbone_id;
+        o.oof_prob = oof;
 
         /* One thread at a time on the engine: an embed batch waits for us. */
         pthread_mutex_lock(&w->backbone->lock);
@@ -371,7 +479,7 @@ static int train_run(void *userdata)
         }
         if (r >= 0) {
                 /* a measurement, not a reason to lose the training */
-                int k = measure_flips(w, engine, ds);
+                int k = compare_with_installed(w, engine, ds, oof);
                 if (k < 0)
                         log_warning_errno(
                                 k, "Failed to compare the new model with the installed one, ignoring: %m");
@@ -415,6 +523,9 @@ static int train_run(void *userdata)
 static void train_stop(TrainJob *t)
 {
         t->stopped = true;
+        t->collect = sd_event_source_disable_unref(t->collect);
+        train_work_free(t->collecting);
+        t->collecting = NULL;
         t->poll = sd_event_source_disable_unref(t->poll);
         if (t->work) {
                 atomic_store(&t->work->cancel, true);
@@ -560,6 +671,7 @@ static void on_train_done(void *userdata, int r)
                 .keep = t->config->model_keep,
                 .dataset = t->dataset,
                 .n_dataset = t->n_dataset,
+                .fresh = &w->against,
         };
         TasteHistoryResult res;
         Error e = {};
@@ -578,11 +690,13 @@ static void on_train_done(void *userdata, int r)
                  mt->roc_auc, res.installed ? "installed as" : "kept aside as", res.id,
                  res.installed ? "" : ": ", res.reason);
         _cleanup_free_ char *kept = NULL;
-        if (res.installed ? asprintf(&kept, " Installed as model %" PRIu64 ".", res.id) < 0
-                          : asprintf(&kept,
-                                     " Kept aside as model %" PRIu64 " (%s); the installed model stays. "
-                                     "Install it anyway with \"fluffctl model use %" PRIu64 "\".",
-                                     res.id, res.reason, res.id) < 0)
+        if (res.installed
+                    ? asprintf(&kept, " Installed as model %" PRIu64 ".%s%s", res.id,
+                               isempty(res.basis) ? "" : " ", res.basis) < 0
+                    : asprintf(&kept,
+                               " Kept aside as model %" PRIu64 " (%s); the installed model stays. "
+                               "Install it anyway with \"fluffctl model use %" PRIu64 "\".%s%s",
+                               res.id, res.reason, res.id, isempty(res.basis) ? "" : " ", res.basis) < 0)
                 kept = NULL;
         _cleanup_free_ char *left_out = NULL;
         if (t->n_no_embedding > 0 &&
@@ -603,12 +717,13 @@ static void on_train_done(void *userdata, int r)
                 train_finish(t, 0,
                              "Trained on %zu liked and %zu disliked posts (%s%s): %u-fold cross-validated "
                              "ROC AUC %.3f (tags-only baseline %.3f), towers combined: %s; the score is "
-                             "P(like), calibrated (%s, calibration error %.3f), like at %.2f and above; "
+                             "P(like), calibrated (%s, calibration error %.3f, noise alone %.3f), like at "
+                             "%.2f and above; "
                              "%zu tags in the vocabulary.%s%s",
                              t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), q.folds,
                              q.model.roc_auc, q.baseline.roc_auc, q.combination, q.calibration.method,
-                             q.calibration.ece, t->taste->like_threshold, w->vocab_size, strempty(tuned),
-                             strempty(kept));
+                             q.calibration.ece, q.calibration.ece_floor, t->taste->like_threshold,
+                             w->vocab_size, strempty(tuned), strempty(kept));
                 return;
         }
         train_finish(t, 0,
@@ -622,22 +737,32 @@ static void on_train_done(void *userdata, int r)
 
 /* On the loop: the store belongs to it. Reads the labelled posts, their tags
  * and (with a backbone) their cached embeddings into w. */
-static int collect(TrainJob *t, TrainWork *w, Error *error)
+static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
 {
-        Store *st = t->store;
-        _cleanup_free_ StoreLabelled *list = NULL;
+        StoreLabelled *list;
         size_t n_list, from = 0, n_rows;
         int r;
 
-        r = store_dataset_list(st, &list, &n_list, error);
+        /* the history keeps the labels as they were now */
+        r = store_dataset_list(t->store, &t->dataset, &t->n_dataset, error);
         if (r < 0)
                 return r;
-        /* the history keeps the labels as they were now */
-        t->dataset = malloc(MAX(n_list, (size_t)1) * sizeof(StoreLabelled));
-        if (!t->dataset)
-                return -ENOMEM;
-        memcpy(t->dataset, list, n_list * sizeof(StoreLabelled));
-        t->n_dataset = n_list;
+        /* what the installed model was trained on: the posts labelled since are new to it */
+        if (t->taste->model && t->taste->installed_id != 0) {
+                Error db = {};
+                r = store_model_trained_on(t->store, t->taste->installed_id, &w->seen_ids, &w->n_seen_ids,
+                                           &db);
+                if (r < 0)
+                        log_warning("Failed to read the installed model's dataset, ignoring: %s",
+                                    error_message(&db, r));
+                if (r >= 0 && w->n_seen_ids == 0) {
+                        /* recorded without its dataset: unknown */
+                        free(w->seen_ids);
+                        w->seen_ids = NULL;
+                }
+        }
+        list = t->dataset;
+        n_list = t->n_dataset;
         n_rows = n_list;
         if (w->backbone_id) {
                 /* At most train_image_posts posts' embeddings, the newest
@@ -668,7 +793,19 @@ static int collect(TrainJob *t, TrainWork *w, Error *error)
         w->labels = calloc(MAX(n_rows, (size_t)1), sizeof(int8_t));
         if (!w->posts || !w->labels)
                 return -ENOMEM;
-        for (size_t i = from; i < n_list; i++) {
+        t->collect_next = from;
+        return 0;
+}
+
+/* The next COLLECT_CHUNK posts of the list into w: > 0 when all are read. */
+static int collect_some(TrainJob *t, TrainWork *w, Error *error)
+{
+        Store *st = t->store;
+        const StoreLabelled *list = t->dataset;
+        size_t n_list = t->n_dataset, end = MIN(n_list, t->collect_next + COLLECT_CHUNK);
+        int r;
+
+        for (size_t i = t->collect_next; i < end; i++) {
                 float *row = w->features ? w->features + w->n * BACKBONE_EMBED_DIM : NULL;
                 bool ok = true;
 
@@ -717,6 +854,36 @@ static int collect(TrainJob *t, TrainWork *w, Error *error)
                 else
                         t->n_dislikes++;
         }
+        t->collect_next = end;
+        return end == n_list;
+}
+
+static int train_start_work(TrainJob *t, TrainWork *w);
+
+static int on_collect(sd_event_source *s, void *userdata)
+{
+        TrainJob *t = userdata;
+        TrainWork *w = t->collecting;
+        Error db = {};
+        int r;
+
+        if (t->job->cancel_requested) {
+                train_finish(t, -ECANCELED, "Training cancelled; the previous model stays.");
+                return 0;
+        }
+        r = collect_some(t, w, &db);
+        if (r < 0) {
+                train_finish(t, r, "Failed to read the dataset: %s", error_message(&db, r));
+                return 0;
+        }
+        if (r == 0)
+                return 0; /* the next chunk on the next iteration */
+        t->collect = sd_event_source_disable_unref(t->collect);
+        t->collecting = NULL;
+        (void)job_set_phase(t->job, "collecting", "Read the labelled posts");
+        r = train_start_work(t, w); /* takes w */
+        if (r < 0)
+                train_finish(t, r, "Failed to start training: %s", strerror(-r));
         return 0;
 }
 
@@ -762,12 +929,32 @@ static int train_start(Job *j)
 
         (void)job_set_phase(j, "collecting", "Reading the labelled posts");
         Error db = {};
-        r = collect(t, w, &db);
+        r = collect_begin(t, w, &db);
         if (r < 0) {
                 train_work_free(w);
                 train_finish(t, r, "Failed to read the dataset: %s", error_message(&db, r));
                 return 0;
         }
+        /* below the bus's priority: a status call goes first */
+        r = sd_event_add_defer(t->event, &t->collect, on_collect, t);
+        if (r >= 0)
+                r = sd_event_source_set_priority(t->collect, SD_EVENT_PRIORITY_IDLE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(t->collect, SD_EVENT_ON);
+        if (r < 0) {
+                train_work_free(w);
+                return r;
+        }
+        t->collecting = w;
+        return 0;
+}
+
+/* On the loop, once the dataset is read: checks it and hands it to a worker. */
+static int train_start_work(TrainJob *t, TrainWork *w)
+{
+        Job *j = t->job;
+        int r;
+
         if (w->crops) {
                 t->n_no_crop = train_cnn_select(w->posts, w->labels, w->crops, &w->n,
                                                 MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class, &t->n_likes,

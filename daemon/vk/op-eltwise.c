@@ -12,8 +12,8 @@ typedef struct EltwisePush {
 _Static_assert(sizeof(EltwisePush) == 16, "must match shaders/eltwise.comp");
 
 struct OpEltwise {
-        VkEngine *engine; /* borrowed */
-        VkKernel *kernel; /* owned by the engine */
+        VkEngine *engine;    /* borrowed */
+        VkKernel *kernel[2]; /* owned by the engine; [1]: 4 floats per invocation */
 };
 
 int op_eltwise_new(VkEngine *e, OpEltwise **ret)
@@ -25,9 +25,18 @@ int op_eltwise_new(VkEngine *e, OpEltwise **ret)
         if (!op)
                 return -ENOMEM;
         op->engine = e;
-        r = vk_kernel_get_1d(e, "eltwise", 3, 1u << 2, sizeof(EltwisePush), LOCAL, &op->kernel);
-        if (r < 0)
-                return r;
+        for (unsigned v = 0; v < 2; v++) {
+                r = vk_kernel_get(e,
+                                  &(VkKernelInfo){.shader = "eltwise",
+                                                  .n_bindings = 3,
+                                                  .write_mask = 1u << 2,
+                                                  .push_size = sizeof(EltwisePush),
+                                                  .n_spec = 2,
+                                                  .spec = {LOCAL, v}},
+                                  &op->kernel[v]);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(op);
         return 0;
 }
@@ -38,17 +47,18 @@ OpEltwise *op_eltwise_free(OpEltwise *op)
         return NULL;
 }
 
-static int record(OpEltwise *op, VkRecorder *r, float alpha, VkTensor *a, float beta, VkTensor *b, VkTensor *c,
-                  size_t n, bool in_place)
+static int record(OpEltwise *op, VkRecorder *r, float alpha, VkTensor *a, float beta, VkTensor *b,
+                  VkTensor *c, size_t n, bool in_place)
 {
         uint32_t gx, gy;
 
         if (n > UINT32_MAX || !vk_tensor_holds_f32(a, n) || !vk_tensor_holds_f32(b, n) ||
             !vk_tensor_holds_f32(c, n))
                 return -EINVAL;
-        vk_engine_groups_1d(op->engine, n, LOCAL, &gx, &gy);
-        EltwisePush p = { .n = (uint32_t)n, .alpha = alpha, .beta = beta, .in_place = in_place };
-        return vk_recorder_dispatch(r, op->kernel, (VkTensor *[]){ a, b, c }, &p, gx, gy, 1);
+        bool vec4 = n % 4 == 0 && a->offset % 16 == 0 && b->offset % 16 == 0 && c->offset % 16 == 0;
+        vk_engine_groups_1d(op->engine, vec4 ? n / 4 : n, LOCAL, &gx, &gy);
+        EltwisePush p = {.n = (uint32_t)n, .alpha = alpha, .beta = beta, .in_place = in_place};
+        return vk_recorder_dispatch(r, op->kernel[vec4], (VkTensor *[]){a, b, c}, &p, gx, gy, 1);
 }
 
 int op_eltwise_record(OpEltwise *op, VkRecorder *r, float alpha, VkTensor *a, float beta, VkTensor *b,

@@ -16,6 +16,8 @@ enum {
         PREPROC_HALF_PIXEL = 1u << 3,  /* half-pixel centres; off = TF.js resizeBilinear's default */
         PREPROC_FLIP = 1u << 4,        /* flip every image */
         _PREPROC_FLAGS_ALL = (1u << 5) - 1,
+        /* Not for callers (refused): op_preprocess_record() sets it on the identity. */
+        PREPROC_IDENTITY = 1u << 5,
 };
 
 typedef struct PreprocShape {
@@ -45,7 +47,9 @@ static inline void preproc_draw(const PreprocShape *p, uint32_t i, uint32_t *ret
 {
         uint32_t h = preproc_hash(p->seed ^ preproc_hash(i));
 
-        *ret_y = p->flags & PREPROC_RANDOM_CROP ? preproc_hash(h + 1) % (p->src_h - p->crop_h + 1) : p->crop_y;
-        *ret_x = p->flags & PREPROC_RANDOM_CROP ? preproc_hash(h + 2) % (p->src_w - p->crop_w + 1) : p->crop_x;
+        *ret_y = p->flags & PREPROC_RANDOM_CROP ? preproc_hash(h + 1) % (p->src_h - p->crop_h + 1)
+                                                : p->crop_y;
+        *ret_x = p->flags & PREPROC_RANDOM_CROP ? preproc_hash(h + 2) % (p->src_w - p->crop_w + 1)
+                                                : p->crop_x;
         *ret_flip = p->flags & PREPROC_RANDOM_FLIP ? preproc_hash(h + 3) & 1u : !!(p->flags & PREPROC_FLIP);
 }

@@ -42,9 +42,12 @@
  *       model joins the history (models/history/<id>.safetensors); it is
  *       installed (models/taste.safetensors, one rename) unless its ROC AUC
  *       is below the installed model's by more than the config's
- *       model_install_margin or it is a towers ablation, then it is kept
- *       aside with the reason (install overrides both). The job's Message
- *       says which ("Installed as model 7." / "Kept aside as model 7 (...)").
+ *       model_install_margin (both on the posts labelled since the
+ *       installed one was trained, or each model's own cross-validated one
+ *       with fewer than 50 of those) or it is a towers ablation, then it is
+ *       kept aside with the reason (install overrides both). The job's
+ *       Message says which ("Installed as model 7. Weighed on the 62 posts
+ *       ..." / "Kept aside as model 7 (...)").
  *       Cancel or a crash keeps the installed model and leaves no file.
  *   ListModels() -> a(tttsssstttdss) models   the history, newest first: id,
  *       created_usec, installed_usec (last installed, 0 never), state

@@ -12,6 +12,10 @@ the fake site, with fluff-watch.service's command (`fluffctl refresh`):
   and its model is installed;
 - a deliberately worse model (labels flipped on the site, then a full sync) is
   kept aside with the reason in `status`, the old one stays; an ablation too;
+- the install margin weighs both models on the posts labelled since the
+  installed one was trained (a taste that turned: the new model is installed
+  where the old numbers would have kept it aside), and says when too few new
+  posts make it fall back to each model's own number;
 - `model use` rolls back, `model remove` refuses the installed one;
 - nothing runs twice at once (a refresh while a sync runs, an automatic
   retraining while a training runs);
@@ -23,6 +27,7 @@ the fake site, with fluff-watch.service's command (`fluffctl refresh`):
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -276,6 +281,60 @@ class Lifecycle(SyncedCase):
         finally:
             p.kill()
             p.wait()
+
+    def test_9b_weighed_on_the_current_data(self):
+        """The install margin weighs both models on the same, current data:
+        the posts labelled since the installed model was trained, which it
+        never saw, scored by it and by the new model out of fold. Here the
+        user's taste turned: every new post is voted against the old taste.
+        The installed model's own cross-validated ROC AUC came from the old
+        data; the new one's, over old and new posts, is far lower, so the old
+        rule (one model's number on its data against the other's on other
+        data) kept the new model aside and served a model that is wrong on
+        everything the user voted lately. On the new posts the new model is
+        the better one, and it is installed."""
+        # The default margin, and the history's best-rated model installed:
+        # its own number comes from the clean labels before test_4 flipped half.
+        self.d.config["model_install_margin"] = margin = 0.02
+        self.d.restart()
+        best = max((m for m in self.models().values() if m["towers"] == "both" and m["roc_auc"] is not None),
+                   key=lambda m: m["roc_auc"])
+        self.assertEqual(self.ctl("model", "use", str(best["id"])).returncode, 0)
+        installed = self.installed()
+        new = self.site.add_voted_posts(120)
+        up = set(self.site.user_state()["upvotes"])
+        for i in new:
+            self.site.user_vote(i, -1 if i in up else 1)
+        self.assertEqual(self.ctl("sync").returncode, 0)
+        r = self.ctl("train", "--time", "10s")
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        ms = self.models()
+        newest = ms[max(ms)]
+        m = re.search(r"Weighed on the (\d+) posts labelled since the installed model was trained: "
+                      r"ROC AUC ([0-9.]+) out of fold against its ([0-9.]+)\.", r.stdout)
+        print(f"taste turned on {len(new)} new posts: installed model {installed['id']} (own cross-validated "
+              f"ROC AUC {installed['roc_auc']:.3f}), new model {newest['id']} ({newest['roc_auc']:.3f}); "
+              f"{m.group(0) if m else r.stdout}", file=sys.stderr)
+        self.assertIsNotNone(m, r.stdout)
+        n, auc_new, auc_old = int(m.group(1)), float(m.group(2)), float(m.group(3))
+        self.assertGreaterEqual(n, 100)  # a few new posts are animated: skipped
+        # the old rule would have decided wrongly: the recorded numbers are more than the margin apart
+        self.assertLess(newest["roc_auc"], installed["roc_auc"] - margin)
+        # on the same posts the new model is the better one, and it is installed
+        self.assertGreater(auc_new, auc_old)
+        self.assertEqual(newest["state"], "installed", ms)
+        self.assertIn("Weighed on the", self.ctl("status").stdout)
+
+    def test_9c_too_few_new_posts(self):
+        """With fewer than 50 posts new to the installed model, their ROC AUC
+        is too noisy to weigh: each model's own cross-validated number decides,
+        and the message says so."""
+        self.site.add_voted_posts(5)
+        self.assertEqual(self.ctl("sync").returncode, 0)
+        r = self.ctl("train", "--time", "5s")
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        self.assertIn("Weighed by each model's own cross-validated ROC AUC (on different data): only ", r.stdout)
+        self.assertIn("50 with 10 of each are needed", r.stdout)
 
 
 if __name__ == "__main__":

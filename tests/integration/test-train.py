@@ -25,7 +25,6 @@ from synced import SyncedCase  # noqa: E402
 from fluffd import Fluffd, data_dir, fresh_state, site_cache_dir  # noqa: E402
 
 SEED = 23
-EPOCHS = 30  # per network in test_4's fixed-work trainings
 IMAGE_SIZE = 64
 MODEL = lambda: os.path.join(data_dir(), "models", "taste.safetensors")  # noqa: E731
 
@@ -205,41 +204,6 @@ class Train(SyncedCase):
         # on how far the time budget let training go.
         new, old = json.loads(model_info())["metrics"], json.loads(first_info)["metrics"]
         self.assertEqual([new[k] for k in ("n_train", "n_pos", "n_neg")], [old[k] for k in ("n_train", "n_pos", "n_neg")])
-
-    def test_4_two_trainings_agree(self):
-        """Issue 14's acceptance: two trainings of the same data, from
-        different seeds, a fixed number of epochs each (so the machine's speed
-        does not change what is compared; the budget is only a ceiling):
-        the second reports the share of the labelled posts whose label at
-        the default threshold flipped against the first, and it is under
-        10 %; the score is calibrated out of fold. On the tags alone: the
-        small CNN's epochs take tens of seconds each here, too long for a
-        fixed-work run in CI."""
-        runs = []
-        for seed in (1, 2):
-            r = busctl("call", "io.github.fluffml.Fluff1", "/io/github/fluffml/Fluff1",
-                       "io.github.fluffml.Fluff1.Manager", "Train", "a{sv}", "5", "time_budget_s", "u", "600",
-                       "seed", "u", str(seed), "max_epochs", "u", str(EPOCHS), "install", "b", "true",
-                       "towers", "s", "tags")
-            self.assertEqual(r.returncode, 0, r)
-            t = time.monotonic()
-            j = self.wait_state(r.stdout.split('"')[1], ("done", "failed", "cancelled"), timeout=300)
-            self.assertEqual(j["state"], "done", f"{j}\n{self.d.log()[-3000:]}")
-            runs.append(time.monotonic() - t)
-        info = json.loads(model_info())
-        q, labelled = info["quality"], self.d.status()["counts"]["liked"] + self.d.status()["counts"]["disliked"]
-        shown = self.ctl("status", check=True).stdout
-        print(f"two trainings ({EPOCHS} epochs, seeds 1 and 2, {runs[0]:.1f}s and {runs[1]:.1f}s): "
-              f"{100 * q['stability']['flip_rate']:.1f} % of {q['stability']['posts']} labels flipped at 0.5; "
-              f"out-of-fold ECE {q['calibration']['ece']:.3f} ({q['calibration']['method']}, Brier "
-              f"{q['calibration']['brier']:.3f}), combination {q['combination']}, ROC AUC "
-              f"{q['cv']['model']['roc_auc']:.3f} (tags-only baseline {q['cv']['baseline']['roc_auc']:.3f})",
-              file=sys.stderr)
-        self.assertIn("tags-only baseline", shown)
-        self.assertEqual(info["threshold"], 0.5)
-        self.assertEqual(q["threshold"], 0.5)
-        self.assertEqual(q["stability"]["posts"], labelled)
-        self.assertLess(q["stability"]["flip_rate"], 0.10)
 
     def test_2_bad_input(self):
         for bad in ("abc", "0s", "4s", "25h", "-5s", ""):
