@@ -103,7 +103,7 @@ TEST(min_count)
         ASSERT_EQ(vocab_size(all), 10);
         ASSERT_EQ(vocab_size(one), 10);
         ASSERT_EQ(vocab_size(many), 0);
-        ASSERT_EQ(vocab_size(dflt), 4);
+        ASSERT_EQ(vocab_size(dflt), 7);
         ASSERT_OK(vocab_lookup(all, "artist", "carol"));
         ASSERT_ERROR(vocab_lookup(many, "general", "fox"), ENOENT);
 }

@@ -16,7 +16,9 @@
 #include "fluff/util.h"
 #include "post.h"
 
-#define VOCAB_MIN_COUNT_DEFAULT 3u
+/* Twice, as the tags-only baseline counts (quality.h): a tag on one post only
+ * teaches nothing another post can use, one on two already does. */
+#define VOCAB_MIN_COUNT_DEFAULT 2u
 #define VOCAB_SIZE_MAX (1u << 20)         /* entries */
 #define VOCAB_BUILDER_MAX (16u << 20)     /* distinct pairs counted before min_count */
 #define VOCAB_NAME_MAX 256                /* bytes of a name or category */
