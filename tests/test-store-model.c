@@ -227,4 +227,49 @@ TEST(embeddings)
         test_rm_rf(dir);
 }
 
+TEST(embeddings_missing)
+{
+        _cleanup_free_ char *dir = NULL;
+        Store *s = test_store(&dir, NULL);
+        char md5[4][33];
+        float v = 1;
+        char **l = NULL;
+        size_t n;
+        uint64_t done, missing;
+
+        /* test_post's md5s grow with the id */
+        for (size_t i = 0; i < ELEMENTSOF(md5); i++) {
+                _cleanup_post_free_ Post *p = test_post(i + 1);
+                test_upsert(s, i + 1);
+                snprintf(md5[i], sizeof(md5[i]), "%s", p->md5);
+                ASSERT_OK(store_image_ok(s, md5[i], i + 1, 100, NULL));
+        }
+        ASSERT_OK(store_embedding_put(s, "bb", "done", md5[1], &v, 1, NULL));
+        ASSERT_OK(store_embedding_failed(s, "bb", md5[2], -EIO, NULL));
+        /* in md5 order, done and failed ones left out, from the first or after a cursor */
+        ASSERT_OK(store_embedding_missing(s, "bb", "done", NULL, 10, &l, &n, NULL));
+        ASSERT_EQ(n, 2);
+        ASSERT_STREQ(l[0], md5[0]);
+        ASSERT_STREQ(l[1], md5[3]);
+        strv_free(l);
+        ASSERT_OK(store_embedding_missing(s, "bb", "done", md5[0], 1, &l, &n, NULL));
+        ASSERT_EQ(n, 1);
+        ASSERT_STREQ(l[0], md5[3]);
+        strv_free(l);
+        ASSERT_OK(store_embedding_missing(s, "bb", "done", md5[3], 10, &l, &n, NULL));
+        ASSERT_EQ(n, 0);
+        strv_free(l);
+        ASSERT_OK(store_embedding_counts(s, "bb", "done", &done, &missing, NULL));
+        ASSERT_EQ(done, 1);
+        ASSERT_EQ(missing, 2);
+        /* one count alone */
+        missing = 99;
+        ASSERT_OK(store_embedding_counts(s, "bb", "done", &done, NULL, NULL));
+        ASSERT_EQ(done, 1);
+        ASSERT_OK(store_embedding_counts(s, "bb", "done", NULL, &missing, NULL));
+        ASSERT_EQ(missing, 2);
+        store_free(s);
+        test_rm_rf(dir);
+}
+
 TEST_MAIN()

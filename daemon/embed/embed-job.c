@@ -32,6 +32,7 @@ struct EmbedJob {
         char id[65];
         uint64_t done, total, computed, failed, forgotten;
         bool stopped;
+        char after[33]; /* the last md5 handed out: the next batch starts after it */
 };
 
 static void batch_free(void *userdata)
@@ -151,6 +152,7 @@ static void on_batch_done(void *userdata, int r)
                         return;
                 }
         Error db = {};
+        uint64_t computed = e->computed;
         r = batch_store(e, b, &db);
         if (r < 0) {
                 embed_finish(e, r, "Failed to store embeddings in the database: %s", error_message(&db, r));
@@ -158,7 +160,11 @@ static void on_batch_done(void *userdata, int r)
         }
         e->done += b->n;
         job_set_progress(e->job, e->done, MAX(e->done, e->total));
-        embed_refresh_embedded(e->embed);
+        /* counted, not recounted: a count walks every image (embed_finish recounts) */
+        if (e->computed > computed) {
+                e->embed->backbone->embedded += e->computed - computed;
+                events_emit(e->embed->events, EVENT_BACKBONE_CHANGED, NULL);
+        }
         if (e->job->cancel_requested) {
                 embed_finish(e, -ECANCELED, "Cancelled after %" PRIu64 " of %" PRIu64 " images.", e->done,
                              e->total);
@@ -206,7 +212,14 @@ static void embed_step(EmbedJob *e)
         Error db = {};
         int r;
 
-        r = store_embedding_missing(e->embed->store, e->id, done_set, EMBED_BATCH, &md5, &n, &db);
+        r = store_embedding_missing(e->embed->store, e->id, done_set, e->after, EMBED_BATCH, &md5, &n, &db);
+        if (r >= 0 && n == 0 && e->after[0]) {
+                /* once more from the first: images added behind the cursor meanwhile */
+                strv_free(md5);
+                e->after[0] = 0;
+                r = store_embedding_missing(e->embed->store, e->id, done_set, NULL, EMBED_BATCH, &md5, &n,
+                                            &db);
+        }
         if (r < 0) {
                 embed_finish(e, r, "Failed to list the images to embed: %s", error_message(&db, r));
                 return;
@@ -222,6 +235,7 @@ static void embed_step(EmbedJob *e)
                              e->computed, e->failed, e->forgotten, e->embed->backbone->embedded, e->id);
                 return;
         }
+        snprintf(e->after, sizeof(e->after), "%s", md5[n - 1]);
         r = batch_new(e, md5, n, &b);
         if (r >= 0) {
                 r = work_pool_submit(e->embed->work, e, batch_run, on_batch_done, batch_free, b);

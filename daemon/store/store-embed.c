@@ -4,8 +4,8 @@
  * STORE_EMBEDDING_FAILED) so it is not tried again with the same weights. */
 #include "store-internal.h"
 
-int store_embedding_missing(Store *s, const char *backbone, const char *done_set, size_t limit, char ***ret,
-                            size_t *ret_n, Error *error)
+int store_embedding_missing(Store *s, const char *backbone, const char *done_set, const char *after,
+                            size_t limit, char ***ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_strv_free_ char **l = NULL;
@@ -13,11 +13,11 @@ int store_embedding_missing(Store *s, const char *backbone, const char *done_set
         int r;
 
         r = store_query(s, error, &st,
-                        "SELECT md5 FROM images i WHERE i.state = 'ok' AND NOT EXISTS ("
+                        "SELECT md5 FROM images i WHERE i.md5 > ? AND i.state = 'ok' AND NOT EXISTS ("
                         " SELECT 1 FROM embeddings e WHERE e.backbone = ? AND e.md5 = i.md5"
                         "  AND e.feature_set IN (?, '" STORE_EMBEDDING_FAILED "'))"
                         " ORDER BY i.md5 LIMIT ?",
-                        "tti", backbone, done_set, (int64_t)limit);
+                        "ttti", strempty(after), backbone, done_set, (int64_t)limit);
         if (r < 0)
                 return r;
         while ((r = store_step(s, error, st)) > 0) {
@@ -39,14 +39,15 @@ int store_embedding_missing(Store *s, const char *backbone, const char *done_set
 int store_embedding_counts(Store *s, const char *backbone, const char *done_set, uint64_t *ret_done,
                            uint64_t *ret_missing, Error *error)
 {
-        int64_t done, missing;
-        int r;
+        int64_t done = 0, missing = 0;
+        int r = 0;
 
-        r = store_query_i64(s, error, &done,
-                            "SELECT count(*) FROM embeddings e JOIN images i ON i.md5 = e.md5"
-                            " WHERE i.state = 'ok' AND e.backbone = ? AND e.feature_set = ?",
-                            "tt", backbone, done_set);
-        if (r >= 0)
+        if (ret_done)
+                r = store_query_i64(s, error, &done,
+                                    "SELECT count(*) FROM embeddings e JOIN images i ON i.md5 = e.md5"
+                                    " WHERE i.state = 'ok' AND e.backbone = ? AND e.feature_set = ?",
+                                    "tt", backbone, done_set);
+        if (r >= 0 && ret_missing)
                 r = store_query_i64(s, error, &missing,
                                     "SELECT count(*) FROM images i WHERE i.state = 'ok' AND NOT EXISTS ("
                                     " SELECT 1 FROM embeddings e WHERE e.backbone = ? AND e.md5 = i.md5"

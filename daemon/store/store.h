@@ -349,10 +349,14 @@ int store_embedding_prune(Store *s, const char *keep_backbone, Error *error);
 /* The marker of an image whose embedding failed (its errno as one float). */
 #define STORE_EMBEDDING_FAILED "_failed"
 /* Up to limit md5s of images in state ok with neither done_set nor the
- * failure marker for this backbone, in md5 order (a NULL-terminated strv). */
-int store_embedding_missing(Store *s, const char *backbone, const char *done_set, size_t limit, char ***ret,
-                            size_t *ret_n, Error *error);
-/* Images in state ok with done_set, and those still missing (as above). */
+ * failure marker for this backbone, in md5 order (a NULL-terminated strv),
+ * after the md5 `after` (NULL: from the first): a caller walking all of
+ * them passes the last one it got, so a batch does not step over every
+ * image already done (at 100,000 images that was ~100 ms on the loop). */
+int store_embedding_missing(Store *s, const char *backbone, const char *done_set, const char *after,
+                            size_t limit, char ***ret, size_t *ret_n, Error *error);
+/* Images in state ok with done_set, and those still missing (as above);
+ * each count is only taken when its ret_ is not NULL (each walks all images). */
 int store_embedding_counts(Store *s, const char *backbone, const char *done_set, uint64_t *ret_done,
                            uint64_t *ret_missing, Error *error);
 int store_embedding_failed(Store *s, const char *backbone, const char *md5, int errno_failed, Error *error);

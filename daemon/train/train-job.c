@@ -453,6 +453,8 @@ static int train_run(void *userdata)
         /* One thread at a time on the engine: an embed batch waits for us. */
         pthread_mutex_lock(&w->backbone->lock);
         backbone_service_drop_forward_locked(w->backbone);
+        /* and hand its freed pages back before the dataset's come */
+        (void)malloc_trim(0);
         engine = backbone_service_engine_locked(w->backbone);
         if (!engine)
                 r = error_setf(&w->error, -ENODEV,

@@ -83,6 +83,23 @@ So view averaging is worth building only beside a recogniser that gets most
 objects right: at 50 % recognition the image adds <= 0.015 to the tags, and
 issue 13's image-alone 0.65 needs recognition of roughly 75 % or more (the
 true object, 100 %, gives 0.725 over all history posts).
+
+InceptionV3 (--inception 10: 60 crops, 10 per class, upsampled 224 → 299;
+chance 0.167; at 60 crops a probe's standard error is about 0.06, so only a
+large gap would mean anything):
+
+    MobileNetV2 b13_expand             0.283
+    MobileNetV2 b13_expand, 7 views    0.400
+    MobileNetV2 b11+b13_expand         0.333
+    InceptionV3 mixed2                 0.200
+    InceptionV3 mixed3                 0.350
+    InceptionV3 mixed4                 0.317
+    InceptionV3 mixed5                 0.333
+    InceptionV3 mixed4+mixed5          0.317
+
+No large gain: InceptionV3's ImageNet layers recognise these shapes about as
+well as MobileNetV2's, at ~6x the multiply-adds; not worth a C import on this
+evidence (~17 s of CPU per crop in TF.js, so the probe stayed small).
 """
 import argparse
 import importlib.util
