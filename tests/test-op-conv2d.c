@@ -64,8 +64,9 @@ TEST(fixed_shape_kernel)
                  false, false, 51);
         run_case("stem specials", &(ConvShape){1, 11, 13, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1}, VK_ACTIVATION_RELU,
                  true, true, 52);
-        /* 1×1 with few inputs: channels split over workgroups (3 of 32, 6 of 24, 5 of 4, 2 of 12), x read 4
-         * channels per fetch where c % 4 == 0 and one at a time where not, stride 2, NaN. */
+        /* 1×1 with few inputs: channels split over workgroups (3 of 32, 6 of 24, 1 of 12, 5 of 4; 144 inputs
+         * take the GEMM), x read 4 channels per fetch where c % 4 == 0 and one at a time where not, stride
+         * 2, NaN. */
         run_case("1x1 16->96", &(ConvShape){2, 9, 11, 16, 96, 1, 1, 1, 1, 0, 0, 0, 0}, VK_ACTIVATION_RELU6,
                  true, false, 53);
         run_case("1x1 24->144 s2", &(ConvShape){1, 13, 10, 24, 144, 1, 1, 2, 2, 0, 0, 0, 0},

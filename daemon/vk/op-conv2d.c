@@ -30,12 +30,14 @@ struct OpConv2d {
  * a workgroup's weights held in registers (at most this many floats, at most
  * FIXED_MAX_K channels), ROUNDS rows of pixels per workgroup. On lavapipe,
  * CPU time per core: MobileNetV2's stem (3×3×3 → 32) 4.3 GFLOPS with the
- * general kernel; its 1×1 layers with 16 to 32 inputs 5-9 on the GEMM, 96 or
- * 144 inputs to 24 or 32 outputs 16-23 (31-32 here); with 160 inputs both
- * paths measured about 30. */
-#define FIXED_MAX_WEIGHTS 2048u
+ * general kernel; its 1×1 layers with 16 to 32 inputs 5-9 on the GEMM. With
+ * 2048 weights and up to 160 inputs the projects from 96 or 144 inputs ran
+ * 23-32 against the GEMM's 16-23, but the forward gained only 1-2% and the
+ * larger unrolled pipelines took 5 s more CPU to compile cold (9.4 -> 14.7 s
+ * for the whole forward), which every fresh cache and the sanitizer pass pay. */
+#define FIXED_MAX_WEIGHTS 1024u
 #define FIXED_MAX_K 32u
-#define FIXED_MAX_POINTWISE_C 160u
+#define FIXED_MAX_POINTWISE_C 64u
 #define FIXED_ROUNDS 32u
 
 /* The channels per workgroup of the FIXED_C path for s, or 0 where it does not
