@@ -42,12 +42,15 @@ static void wait_worker(sd_event *e)
                 ASSERT_TRUE(sd_event_wait(e, 20 * USEC_PER_SEC) > 0);
 }
 
+/* In one transaction: a count running beside it sees all of them or none. */
 static void label(Store *s, uint64_t from, uint64_t to, int value)
 {
+        ASSERT_OK(store_begin(s, NULL));
         for (uint64_t i = from; i <= to; i++) {
                 test_upsert(s, i);
                 ASSERT_OK(store_label_set_app(s, i, value, NULL));
         }
+        ASSERT_OK(store_commit(s, NULL));
 }
 
 TEST(counts_off_the_loop)

@@ -368,7 +368,7 @@ static int count(Store *s, Error *error, uint64_t *ret, const char *sql)
         return 0;
 }
 
-int store_counts(Store *s, StoreCounts *ret, Error *error)
+static int counts_read(Store *s, StoreCounts *ret, Error *error)
 {
         StoreCounts c = {};
         _cleanup_stmt_ sqlite3_stmt *ls = NULL, *st = NULL, *ob = NULL;
@@ -441,4 +441,18 @@ int store_counts(Store *s, StoreCounts *ret, Error *error)
                 return r;
         *ret = c;
         return 0;
+}
+
+int store_counts(Store *s, StoreCounts *ret, Error *error)
+{
+        int r;
+
+        /* One read transaction, so the numbers are of one moment: a writer
+         * committing between two of the queries gave more labelled posts
+         * than posts, and a count that changed twice for one change. */
+        r = store_savepoint(s, error);
+        if (r < 0)
+                return r;
+        r = counts_read(s, ret, error);
+        return store_savepoint_end(s, error, r);
 }
