@@ -220,6 +220,26 @@ int store_post_missing(Store *s, Error *error, int r, const Error *cause, uint64
         return r;
 }
 
+int store_step_ids(Store *s, Error *error, sqlite3_stmt *st, uint64_t **ret, size_t *ret_n)
+{
+        _cleanup_free_ uint64_t *a = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        while ((r = store_step(s, error, st)) > 0) {
+                if (STORE_ROWS_GROW(a, n, cap, 16) < 0)
+                        return -ENOMEM;
+                a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+        }
+        if (r < 0)
+                return r;
+        if (!a && !(a = malloc(sizeof *a)))
+                return -ENOMEM;
+        *ret = TAKE_PTR(a);
+        *ret_n = n;
+        return 0;
+}
+
 char *store_column_strdup(sqlite3_stmt *st, int col)
 {
         const unsigned char *t = sqlite3_column_text(st, col);

@@ -238,8 +238,6 @@ int store_model_remove(Store *s, uint64_t id, Error *error)
 int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ uint64_t *a = NULL;
-        size_t n = 0;
         int r;
 
         r = store_query(s, error, &st,
@@ -248,27 +246,12 @@ int store_model_expired(Store *s, size_t keep, uint64_t **ret, size_t *ret_n, Er
                         "i", (int64_t)MIN(keep, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
-        while ((r = store_step(s, error, st)) > 0) {
-                uint64_t *b = reallocarray(a, n + 1, sizeof *a);
-                if (!b)
-                        return -ENOMEM;
-                a = b;
-                a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
-        }
-        if (r < 0)
-                return r;
-        if (!a && !(a = malloc(sizeof *a)))
-                return -ENOMEM;
-        *ret = TAKE_PTR(a);
-        *ret_n = n;
-        return 0;
+        return store_step_ids(s, error, st, ret, ret_n);
 }
 
 int store_model_trained_on(Store *s, uint64_t id, uint64_t **ret, size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ uint64_t *a = NULL;
-        size_t n = 0, cap = 0;
         int64_t exists;
         int r;
 
@@ -281,22 +264,7 @@ int store_model_trained_on(Store *s, uint64_t id, uint64_t **ret, size_t *ret_n,
                                 id);
         if (r < 0)
                 return r;
-        while ((r = store_step(s, error, st)) > 0) {
-                if (n == cap) {
-                        uint64_t *b = reallocarray(a, cap = MAX(2 * cap, (size_t)256), sizeof *a);
-                        if (!b)
-                                return -ENOMEM;
-                        a = b;
-                }
-                a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
-        }
-        if (r < 0)
-                return r;
-        if (!a && !(a = malloc(sizeof *a)))
-                return -ENOMEM;
-        *ret = TAKE_PTR(a);
-        *ret_n = n;
-        return 0;
+        return store_step_ids(s, error, st, ret, ret_n);
 }
 
 int store_model_labels_changed(Store *s, uint64_t id, uint64_t *ret_changed, uint64_t *ret_base,

@@ -70,6 +70,8 @@ static inline void sqlite3_finalizep(sqlite3_stmt **st)
 }
 #define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 
+/* Column 0 of every row st yields, as integers; *ret is never NULL on success. */
+int store_step_ids(Store *s, Error *error, sqlite3_stmt *st, uint64_t **ret, size_t *ret_n);
 char *store_column_strdup(sqlite3_stmt *st, int col); /* NULL for NULL (and on OOM: check the column type) */
 uint64_t store_now(void);                             /* CLOCK_REALTIME µs */
 

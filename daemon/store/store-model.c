@@ -334,8 +334,6 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
                                         size_t *ret_n, Error *error)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_free_ uint64_t *a = NULL;
-        size_t n = 0, cap = 0;
         int r;
 
         r = store_query(
@@ -346,16 +344,7 @@ int store_prediction_watch_runs_expired(Store *s, uint64_t older_than_usec, size
                 "ui", older_than_usec, (int64_t)MIN(keep_runs, (size_t)INT64_MAX));
         if (r < 0)
                 return r;
-        while ((r = store_step(s, error, st)) > 0) {
-                if (STORE_ROWS_GROW(a, n, cap, 16) < 0)
-                        return -ENOMEM;
-                a[n++] = (uint64_t)sqlite3_column_int64(st, 0);
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(a);
-        *ret_n = n;
-        return 0;
+        return store_step_ids(s, error, st, ret, ret_n);
 }
 
 int store_prediction_run_delete(Store *s, uint64_t run_id, Error *error)
