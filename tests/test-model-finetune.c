@@ -111,6 +111,31 @@ static int on_progress(ModelStage stage, unsigned epoch, double loss, double val
         return 0;
 }
 
+/* Untimed trainings with fine-tuning whose results are not checked, until one
+ * has run an epoch of it: the first run on these shapes builds the head's and
+ * the tuned layer's pipelines (seconds of LLVM on a cold shader cache, as on
+ * a fresh CI machine), which would otherwise eat the 6 s budget before
+ * fine-tuning's first epoch. */
+static void warm_up(Synth *s)
+{
+        ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        Seen seen = {};
+
+        o.folds = 0;
+        o.time_budget_s = 2;
+        o.max_epochs = 1;
+        o.use_tags = false;
+        o.finetune = &s->fd;
+        o.progress = on_progress;
+        o.userdata = &seen;
+        for (int i = 0; i < 5 && seen.finetune < 2; i++) {
+                Model *m;
+                seen.finetune = 0;
+                ASSERT_OK(model_train(vkt_engine(), s->ds, &o, &m, NULL, NULL));
+                model_free(m);
+        }
+}
+
 static Model *train(Synth *s, float lr)
 {
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
@@ -119,6 +144,7 @@ static Model *train(Synth *s, float lr)
         Model *m;
 
         s->fd.lr = lr;
+        warm_up(s);
         o.time_budget_s = 6;
         o.use_tags = false;
         o.finetune = &s->fd;
