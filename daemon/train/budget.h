@@ -19,8 +19,9 @@
 #include <stddef.h>
 
 #define TRAIN_DATA_BUDGET ((size_t)224 << 20)
-/* A held post besides its image row: the Post and its tags (~30 tags at
- * ~80 bytes each), the image path, the label, the dataset's tag ids. */
+/* A held post besides its image row: the packed Post (post_pack(): 1.2 KB
+ * with 30 tags, test-vocab; e621's posts have more), the image path, the
+ * label, the dataset's tag ids, with room to spare. */
 #define TRAIN_POST_BYTES ((size_t)4096)
 
 /* The most posts with an image row of row_bytes a training holds: the

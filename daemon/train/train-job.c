@@ -853,8 +853,13 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
                 r = store_post_get(st, list[i].post_id, &w->posts[w->n], error);
                 if (r == -ENOENT)
                         continue;
-                if (r < 0)
+                if (r >= 0)
+                        /* tags-only holds every labelled post: a third of the heap each */
+                        r = post_pack(w->posts[w->n]);
+                if (r < 0) {
+                        w->posts[w->n] = post_free(w->posts[w->n]);
                         return r;
+                }
                 if (w->crops && !isempty(list[i].md5) && list[i].has_image &&
                     image_path_for_md5(t->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
                     access(w->crops[w->n], R_OK) < 0) {
