@@ -74,6 +74,22 @@ int backbone_service_run_tuned(BackboneService *s, BbHandle *h, const char *laye
  * NULL when there is no device. */
 VkEngine *backbone_service_engine_locked(BackboneService *s);
 
+/* On a CPU device (lavapipe) device memory is fluffd's own RSS: the
+ * embedding's and prediction's forward pass keeps what grows with its
+ * batch (activations, input, features) within this. MobileNetV2 needs
+ * ~8.4 MB an image, 132 MB for its batch of 16, which stays (embedding
+ * peaks at 420 MB, bench-scale); a backbone with larger activations gets
+ * a smaller batch. 80 MB (batches of 8 to 9) would save ~60 MB more, at a
+ * price measured on a loaded 2-core machine (noisy) of 5.1 images/s in
+ * batches of 8 against 6.1 in batches of 16. */
+#define BACKBONE_FORWARD_HOST_BYTES ((uint64_t)160 << 20)
+
+/* The batch for a forward pass whose batch-dependent bytes are batch_bytes
+ * at batch images: batch itself on a GPU (host_memory false) or within the
+ * budget, else the most images that fit BACKBONE_FORWARD_HOST_BYTES, at
+ * least one. */
+uint32_t backbone_service_batch(uint64_t batch_bytes, uint32_t batch, bool host_memory);
+
 /* With s->lock held: frees the forward pass's buffers (a batch of 16
  * images' activations, ~300 MB on lavapipe, kept for the next batch) but
  * not the engine. A training calls it first: it needs the engine, not the
@@ -83,11 +99,11 @@ void backbone_service_drop_forward_locked(BackboneService *s);
 
 /* With s->lock held: frees the whole engine (the forward pass, every
  * compiled pipeline, the device memory) and trims the heap; the next
- * backbone_service_engine_locked() makes a new one. On lavapipe the
- * pipelines another job compiled are ~150 MB of fluffd's RSS (bench-scale:
- * 474 MB with the engine, 158 MB once it was released): a training starts
- * and ends with this, so it never carries the embedding's pipelines and
- * the next job never carries the training's. Costs a second or two. */
+ * backbone_service_engine_locked() makes a new one. The idle timer's
+ * release. Not worth doing between jobs: each engine freed and made again
+ * left ~50 MB more resident on lavapipe (bench-scale at 3,424 posts: 262
+ * MB idle after two more engines, 158 MB without), more than the other
+ * job's pipelines cost. */
 void backbone_service_release_engine_locked(BackboneService *s);
 
 /* On the loop, after each run: the engine and its buffers (a batch's
