@@ -94,6 +94,38 @@ TEST(vulkan_matches_reference)
         (void)rmdir(dir);
 }
 
+/* What a forward pass holds grows with its batch, and
+ * backbone_vk_batch_bytes() says how much: fluffd sizes the batch from it
+ * on a CPU device, where device memory is its own RSS (services/backbone.h). */
+TEST(batch_bytes)
+{
+        VkEngine *e = vkt_engine();
+        _cleanup_free_ char *dir = test_tmpdir(), *w = NULL;
+        _cleanup_(backbone_freep) Backbone *bb = bbt_load(dir);
+        BackboneVk *v;
+        uint64_t m0, m2, m4, b2, b4;
+
+        vk_engine_memory(e, &m0, NULL);
+        ASSERT_OK(backbone_vk_new(e, bb, 2, BACKBONE_VK_KEEP_NONE, &v));
+        vk_engine_memory(e, &m2, NULL);
+        b2 = backbone_vk_batch_bytes(v);
+        v = backbone_vk_free(v);
+        ASSERT_OK(backbone_vk_new(e, bb, 4, BACKBONE_VK_KEEP_NONE, &v));
+        vk_engine_memory(e, &m4, NULL);
+        b4 = backbone_vk_batch_bytes(v);
+        v = backbone_vk_free(v);
+        fprintf(stderr, "  forward pass: %.1f MB an image, %.1f MB besides\n",
+                (double)(b4 - b2) / 2 / (1 << 20), (double)(m4 - m0 - b4) / (1 << 20));
+        /* everything else is the weights: the same for both batches */
+        ASSERT_EQ(m2 - m0 - b2, m4 - m0 - b4);
+        /* and the bytes that grow, grow with the images (up to rounding) */
+        ASSERT_TRUE(b4 > b2 && b4 - b2 <= b2 && b2 - (b4 - b2) <= 256);
+
+        ASSERT_TRUE(asprintf(&w, "%s/backbone.safetensors", dir) > 0);
+        (void)unlink(w);
+        (void)rmdir(dir);
+}
+
 /* Fine-tuning runs the last blocks on cached activations: the pass from a
  * kept activation must give what the whole pass gave. */
 TEST(forward_from_cached_activation)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The training's memory budget (train/budget.h): however large config
+/* The memory caps of issue 16. The training's budget (train/budget.h): however large config
  * train_image_posts is and however many posts are labelled, the image rows
  * a training holds and the fine-tuning views beside them stay within
  * TRAIN_DATA_BUDGET; the defaults keep their meaning (10,000 posts fit, so
@@ -11,6 +11,7 @@
 #include "cnn.h"
 #include "config.h"
 #include "finetune/views.h"
+#include "services/backbone.h"
 #include "tests.h"
 #include "train/budget.h"
 #include "train/train-cnn.h"
@@ -65,6 +66,24 @@ TEST(views)
         /* monotone: more rows never leave the views more */
         for (size_t n = 0; n < 20000; n += 500)
                 ASSERT_TRUE(train_budget_views(n + 500, row) <= train_budget_views(n, row));
+}
+
+/* The embedding's forward pass on a CPU device: its batch shrinks to the
+ * budget, a GPU's does not (its memory is not fluffd's). */
+TEST(forward_batch)
+{
+        /* MobileNetV2's bytes an image, as test-backbone-vk measures them: its 16 stay */
+        uint64_t mobilenet = (uint64_t)8400 << 10;
+        ASSERT_EQ(backbone_service_batch(16 * mobilenet, 16, true), 16u);
+
+        /* an image twice as large: as many as fit, no fewer */
+        uint64_t per_image = 2 * mobilenet;
+        uint32_t b = backbone_service_batch(16 * per_image, 16, true);
+        ASSERT_TRUE(b >= 1 && b < 16);
+        ASSERT_TRUE(b * per_image <= BACKBONE_FORWARD_HOST_BYTES);
+        ASSERT_TRUE((b + 1) * per_image > BACKBONE_FORWARD_HOST_BYTES);
+        ASSERT_EQ(backbone_service_batch(16 * per_image, 16, false), 16u);
+        ASSERT_EQ(backbone_service_batch(UINT64_C(1) << 40, 16, true), 1u);
 }
 
 TEST_MAIN()

@@ -38,6 +38,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(BackboneVk *, backbone_vk_free);
 /* The batch actually recorded per submit: max_batch, or less where the
  * device cannot address a batch's largest activation in one binding. */
 uint32_t backbone_vk_max_batch(const BackboneVk *v);
+/* Device bytes that grow with the batch (activations, input, features,
+ * staging), for max_batch images; the weights come on top. */
+uint64_t backbone_vk_batch_bytes(const BackboneVk *v);
 
 /* n images of BACKBONE_INPUT_FLOATS bytes each (any n: split into batches).
  * ret_probs (n×5) and ret_embed (n×BACKBONE_EMBED_DIM) may each be NULL. */

@@ -199,6 +199,17 @@ int backbone_vk_new(VkEngine *e, const Backbone *bb, uint32_t max_batch, int kee
         return 0;
 }
 
+uint64_t backbone_vk_batch_bytes(const BackboneVk *v)
+{
+        uint64_t bytes = v->src->bytes + v->argmax->bytes + vk_recorder_staging_size(v->rec);
+
+        for (unsigned s = 0; s < v->n_slots; s++)
+                bytes += v->slot[s]->bytes;
+        for (int f = 0; f < _BACKBONE_FEAT_MAX; f++)
+                bytes += v->mean[f]->bytes + v->max[f]->bytes;
+        return bytes;
+}
+
 uint32_t backbone_vk_max_batch(const BackboneVk *v)
 {
         return v->max_batch;

@@ -158,6 +158,14 @@ VkEngine *backbone_service_engine_locked(BackboneService *s)
         return s->engine;
 }
 
+uint32_t backbone_service_batch(uint64_t batch_bytes, uint32_t batch, bool host_memory)
+{
+        if (!host_memory || batch_bytes <= BACKBONE_FORWARD_HOST_BYTES || batch <= 1)
+                return batch;
+        /* the bytes grow with the batch: the most images that fit, at least one */
+        return (uint32_t)MAX((uint64_t)batch * BACKBONE_FORWARD_HOST_BYTES / batch_bytes, (uint64_t)1);
+}
+
 /* Under s->lock. NULL when the C reference has to run. */
 static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
 {
@@ -171,6 +179,16 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
                 s->vk_for = bb_handle_unref(s->vk_for);
                 vk_engine_memory(s->engine, &before, NULL);
                 r = backbone_vk_new(s->engine, h->bb, VK_MAX_BATCH, BACKBONE_VK_KEEP_NONE, &s->vk);
+                if (r >= 0) {
+                        /* a CPU device's memory is fluffd's own: a smaller batch within the budget */
+                        uint32_t b = backbone_service_batch(
+                                backbone_vk_batch_bytes(s->vk), backbone_vk_max_batch(s->vk),
+                                vk_engine_device_kind(s->engine) == VK_DEVICE_KIND_CPU);
+                        if (b < backbone_vk_max_batch(s->vk)) {
+                                s->vk = backbone_vk_free(s->vk);
+                                r = backbone_vk_new(s->engine, h->bb, b, BACKBONE_VK_KEEP_NONE, &s->vk);
+                        }
+                }
                 if (r < 0) {
                         log_warning_errno(
                                 r, "Failed to set the backbone up on %s, using the C reference pass: %m",

@@ -66,7 +66,6 @@ int vk_kernel_descriptor_set(VkKernel *k, VkTensor *const *tensors, VkDescriptor
 void vk_kernels_free(VkEngine *e);
 /* Drops the cached descriptor sets that reference buffer (it is being destroyed). */
 void vk_kernels_forget_buffer(VkEngine *e, VkBuffer buffer);
-size_t vk_recorder_staging_size(const VkRecorder *r);
 /* Shape → element count and bytes, checked against the device limits. */
 int vk_tensor_layout(VkEngine *e, VkDType dtype, unsigned ndim, const uint32_t *shape, size_t *ret_count,
                      VkDeviceSize *ret_bytes);

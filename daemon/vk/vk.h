@@ -217,6 +217,8 @@ int vk_kernel_get_1d(VkEngine *e, const char *shader, unsigned n_bindings, uint3
 
 /* staging_bytes: room for all uploads and downloads of one recording. */
 int vk_recorder_new(VkEngine *e, size_t staging_bytes, VkRecorder **ret);
+/* Bytes of its staging buffer (host memory the recorder holds). */
+size_t vk_recorder_staging_size(const VkRecorder *r);
 VkRecorder *vk_recorder_free(VkRecorder *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(VkRecorder *, vk_recorder_free);
 
