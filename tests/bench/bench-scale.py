@@ -10,6 +10,19 @@ and the latency of `fluffctl status` while each job runs (goal p99 < 50 ms).
 
     python3 tests/bench/bench-scale.py --extrapolate SMALL.json LARGE.json [--to 100000]
 
+The 100,000-post run itself, on a quiet machine (the status latency is
+only worth judging there; the idle reference says how quiet):
+
+    FLUFF_BUILD_DIR=build tests/with-session.sh nice -n 10 python3 \
+        tests/bench/bench-scale.py --step-limit 10800 --json /tmp/scale-100k.json
+
+It needs ~25 GB free: the fake site keeps ~225 KB of JPEGs a post in
+build/fake-site-cache (2.7 GB at 12,000 posts) and fluffd's store ~23 KB
+of embeddings an image. Measured at 12,000 posts on a loaded 2-core
+machine: sync 19 posts/s with a cold site cache, embedding 4-9 images/s
+(40-50 quiet); so ~85 min of sync and 3 h of embedding loaded, about
+1.5-2 h in all quiet; training is its --train-time plus reading.
+
 Not part of CI (hours on a small machine). Each step is timed; a step that
 runs past --step-limit seconds is cut off (fluffd restarted), the report
 says how far it got, and the next step works on what is there. The embedding step needs the nsfwjs package
