@@ -453,7 +453,8 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         {
                 (void)val;
                 if (streq(key, "__metadata__") ||
-                    strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
+                    strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0 ||
+                    strncmp(key, CNN_B_TENSOR_PREFIX, strlen(CNN_B_TENSOR_PREFIX)) == 0)
                         continue;
                 n_tensors++;
         }
@@ -464,7 +465,7 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
                           4 +
                   tail_bytes;
         size_t cnn_bytes;
-        r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &cnn_bytes, &l->error);
+        r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &m->cnn_b, &cnn_bytes, &l->error);
         if (r < 0)
                 return r;
         covered += cnn_bytes;

@@ -75,6 +75,7 @@ Model *model_free(Model *m)
         free(m->vocabulary);
         free(m->backbone);
         model_cnn_free(m->cnn);
+        model_cnn_free(m->cnn_b);
         free(m->created);
         free(m->fluff_version);
         model_tail_free(m->tail);

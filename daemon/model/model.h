@@ -145,6 +145,8 @@ typedef struct Model {
         char *vocabulary; /* opaque to this library (vocab's JSON), may be NULL */
         char *backbone;   /* backbone id, may be NULL */
         ModelCnn *cnn;    /* owned; the image tower without a backbone (cnn.h), may be NULL */
+        ModelCnn *cnn_b;  /* owned; its cross-fitted twin (cnn.h): the head's feature is their mean
+                             logit. NULL in files from before, whose head takes cnn's features */
         char *created;    /* ISO 8601 UTC */
         char *fluff_version;
         ModelTail *tail; /* NULL: the backbone's features as they are */

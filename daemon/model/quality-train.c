@@ -47,19 +47,24 @@
  * predictions they are scored on (three choices among a handful of options
  * for a thousand posts).
  *
- * A larger one without a backbone: the small CNN (train/train-cnn.h) is
- * trained once, on the labelled posts, before these folds, so its features
- * are in-sample for every fold's head, and the head's out-of-fold logits
- * (and the stack's trust in them) are flattered. Measured by
- * tests/bench/bench-cnn-insample.py on test-train-cnn's world (256 posts,
- * 86 unseen against the site's truth, --time 40s, three runs): the CNN
- * model's cross-validated ROC AUC is 0.08-0.10 further above its unseen
- * AUC than the tags-only model's is (0.693-0.735 reported against
- * 0.773-0.811 unseen, where tags give 0.644 against 0.817; ±0.05 from the
- * 86 unseen posts). Cross-fitting the CNN (one per fold and the final one)
- * would cost six CNN trainings where one takes 60 % of the budget: six times
- * the time, or a sixth of it each. Left as it is, and said here; a
- * backbone's embeddings are fixed and have no such leak. */
+ * Without a backbone the image features come from the small CNN trained on
+ * these very posts (train/train-cnn.h), so it is cross-fitted before these
+ * folds (cnn.h): two networks, each trained on one stratified half of the
+ * labelled posts in half of the CNN's time, and the head's one image
+ * feature of a post is the logit of the network that did not see it. The
+ * folds, the stack, the similarity input, the calibration and the time
+ * check therefore only ever see out-of-sample CNN outputs, as they see a
+ * backbone's fixed embeddings; the final model feeds a new post the mean of
+ * both networks' logits. (Before, one CNN trained on the posts' own 80 %
+ * split gave every fold's head in-sample features: measured by
+ * tests/bench/bench-cnn-insample.py on test-train-cnn's world, the CNN
+ * model's cross-validated ROC AUC stood 0.08-0.12 further above its AUC on
+ * 86 unseen posts than the tags-only model's did.) What is left: a fold's
+ * training rows carry logits of the network that trained on its held-out
+ * posts (of the other half), the second-order leak every stacked
+ * out-of-fold input has, the similarity's included; and the time check's
+ * newest posts were seen by the network of the other half, which had
+ * newer posts than the check's own training rows. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

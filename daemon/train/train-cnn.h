@@ -18,10 +18,12 @@
 size_t train_cnn_select(Post **posts, int8_t *labels, char **crops, size_t *n, unsigned min, size_t *likes,
                         size_t *dislikes, bool *ret_cnn);
 
-/* An empty dataset with the CNN's feature set. */
+/* An empty dataset with the CNN's feature set (CNN_HEAD_DIM floats: the
+ * cross-fitted logit, cnn.h). */
 int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret);
 
-/* Trains the CNN within its share of o->time_budget_s, writes every post's
- * features into ds and lowers o->time_budget_s to what is left for the head. */
-int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret,
-                  Error *error);
+/* Trains the two cross-fitted CNNs within their share of o->time_budget_s,
+ * writes every post's out-of-fold logit into ds and lowers
+ * o->time_budget_s to what is left for the head. */
+int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret_a,
+                  ModelCnn **ret_b, Error *error);
