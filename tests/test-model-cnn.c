@@ -295,6 +295,11 @@ static Model *model_with_twins(void)
         ASSERT_OK(model_cnn_new(&t->cnn->arch, &t->cnn_b));
         random_params(t->cnn_b, 6);
         t->cnn_b->val_auc = 0.65;
+        /* the stack takes their logit as an input of its own */
+        t->combine = (ModelCombine){.kind = "stack", .w_cnn = 2.0, .bias = -0.5};
+        snprintf(t->combine.cal.method, sizeof(t->combine.cal.method), "platt");
+        t->combine.cal.a = 1;
+        t->head_a = 1;
         model_free(m);
         return t;
 }
@@ -389,20 +394,35 @@ static void twin_channels(json_object *hdr)
                                json_object_new_string("{\"input\":16,\"stored\":20,\"channels\":[4,7]}"));
 }
 
-static void drop_first(json_object *hdr)
+/* Removes every tensor whose name starts with prefix. */
+static void drop_prefixed(json_object *hdr, const char *prefix)
 {
-        json_object *meta = json_object_object_get(hdr, "__metadata__");
-        json_object_object_del(meta, "cnn");
-        const char *keys[CNN_PARAMS_MAX];
+        char *keys[2 * CNN_PARAMS_MAX];
         size_t n = 0;
         json_object_object_foreach(hdr, key, val)
         {
                 (void)val;
-                if (strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0 && n < CNN_PARAMS_MAX)
-                        keys[n++] = key;
+                if (strncmp(key, prefix, strlen(prefix)) == 0 && n < ELEMENTSOF(keys))
+                        ASSERT_TRUE((keys[n++] = strdup(key)));
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 json_object_object_del(hdr, keys[i]);
+                free(keys[i]);
+        }
+}
+
+static void drop_first(json_object *hdr)
+{
+        json_object_object_del(json_object_object_get(hdr, "__metadata__"), "cnn");
+        drop_prefixed(hdr, CNN_TENSOR_PREFIX);
+}
+
+/* Both networks gone, the combination's weight for their logit left. */
+static void weight_without_twins(json_object *hdr)
+{
+        drop_first(hdr);
+        drop_twin_description(hdr);
+        drop_prefixed(hdr, CNN_B_TENSOR_PREFIX);
 }
 
 static void refused(const uint8_t *data, size_t size, const char *what)
@@ -465,15 +485,31 @@ TEST(file_round_trip_and_damage)
         ASSERT_TRUE(memcmp(tl->cnn->params, tw->cnn->params, tw->cnn->n_params * sizeof(float)) == 0);
         ASSERT_TRUE(memcmp(tl->cnn_b->params, tw->cnn_b->params, tw->cnn_b->n_params * sizeof(float)) == 0);
         ASSERT_NEAR(tl->cnn_b->val_auc, 0.65, 1e-9);
+        ASSERT_NEAR(tl->combine.w_cnn, 2.0, 1e-12);
+        ASSERT_STREQ(model_towers(tl), "image"); /* no tag tower here: the CNN alone */
+        /* scored on the device: the logit (the post's one feature) enters the
+         * combination as it is, and is the image's part of the explanation */
+        static const float z[3] = {-1.5f, 0.f, 2.25f};
+        static const uint32_t offs[4] = {0, 0, 0, 0};
+        float prob[3];
+        ModelExplanation ex[3];
+        ASSERT_OK(model_predict(tl, vkt_engine(), z, offs, NULL, 3, prob, ex));
+        for (int i = 0; i < 3; i++) {
+                ASSERT_NEAR(prob[i], 1 / (1 + exp(-(2.0 * z[i] - 0.5))), 1e-6);
+                ASSERT_NEAR(ex[i].image, 2.0 * z[i], 1e-6);
+                ASSERT_NEAR(ex[i].logit, ex[i].bias + ex[i].image + ex[i].tags, 1e-5);
+        }
         free(info);
         ASSERT_OK(model_describe_json(tl, &info));
         json_object *desc = json_tokener_parse(info), *auc;
         ASSERT_TRUE(desc && json_object_object_get_ex(desc, "cnn_val_auc", &auc));
         ASSERT_NEAR(json_object_get_double(auc), 0.70, 1e-9); /* the mean of 0.75 and 0.65 */
         json_object_put(desc);
-        void (*tedits[])(json_object *) = {drop_twin_bias, drop_twin_description, twin_channels, drop_first};
+        void (*tedits[])(json_object *) = {drop_twin_bias, drop_twin_description, twin_channels, drop_first,
+                                           weight_without_twins};
         const char *tnames[] = {"the twin's tensor missing", "the twin undescribed",
-                                "the twins' architectures differ", "the twin without the first"};
+                                "the twins' architectures differ", "the twin without the first",
+                                "a weight for CNNs the file lacks"};
         for (size_t i = 0; i < ELEMENTSOF(tedits); i++) {
                 size_t en;
                 _cleanup_free_ uint8_t *e = edit_header(twins, tn, tedits[i], &en);

@@ -16,14 +16,16 @@
  *
  * Cross-fitted (issue 14): a training run trains two networks, A on one
  * stratified half of the labelled posts and B on the other, each in half
- * of the CNN's time. The head's one image feature (feature set "cnn",
- * CNN_HEAD_DIM floats) is a post's logit from the network that did not
- * train on it, so the folds, the stack and the calibration of
- * quality-train.c only ever see out-of-sample CNN outputs, as they do a
- * fixed backbone's. A post to predict was seen by neither: its feature is
- * the mean of A's and B's logits. Two networks' features are not aligned,
- * so only their logits can share one head. Files from before (one CNN, its
- * 2·C features the head's) still load and predict as they did.
+ * of the CNN's time. A post's one image feature (feature set "cnn",
+ * CNN_HEAD_DIM floats) is its logit from the network that did not train on
+ * it; quality-train.c gives it to the head (beside the tags) and to the
+ * stack as an input of its own (ModelCombine.w_cnn), so the folds, the
+ * stack and the calibration only ever see out-of-sample CNN outputs, as
+ * they do a fixed backbone's. A post to predict was seen by neither: its
+ * feature is the mean of A's and B's logits. Two networks' features are
+ * not aligned, so only their logits can share one head. Files from before
+ * (one CNN, its 2·C features the head's) still load and predict as they
+ * did.
  *
  *     r = cnn_images_load(paths, n, arch.stored, rgb, status);     // libvips
  *     r = cnn_train(engine, &arch, rgb, labels, n, &split, &opts, &cnn, &error);

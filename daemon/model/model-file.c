@@ -90,7 +90,10 @@ static json_object *metrics_to_json(const Model *m)
         return o;
 }
 
-static json_object *sets_to_json(const Model *m)
+/* described: for `status`, where a set the combination weighs directly
+ * (the cross-fitted CNN's logit) counts as used; the file keeps the head's
+ * own mask. */
+static json_object *sets_to_json(const Model *m, bool described)
 {
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < m->n_sets; i++) {
@@ -100,7 +103,8 @@ static json_object *sets_to_json(const Model *m)
                 json_object_object_add(s, "name", json_object_new_string(m->sets[i].name));
                 json_object_object_add(s, "offset", json_object_new_int64(m->sets[i].offset));
                 json_object_object_add(s, "dim", json_object_new_int64(m->sets[i].dim));
-                json_object_object_add(s, "used", json_object_new_boolean(!!(m->set_mask & (1u << i))));
+                bool used = (m->set_mask & (1u << i)) || (described && m->combine.w_cnn != 0);
+                json_object_object_add(s, "used", json_object_new_boolean(used));
                 json_object_array_add(a, s);
         }
         return a;
@@ -136,6 +140,8 @@ static json_object *combine_to_json(const Model *m)
         json_object_object_add(o, "w_tags", json_object_new_double(c->w_tags));
         json_object_object_add(o, "w_head", json_object_new_double(c->w_head));
         json_object_object_add(o, "bias", json_object_new_double(c->bias));
+        if (c->w_cnn != 0)
+                json_object_object_add(o, "w_cnn", json_object_new_double(c->w_cnn));
         if (m->knn) {
                 /* the similarity input: the projection is rebuilt from the seed */
                 json_object_object_add(o, "w_knn", json_object_new_double(c->w_knn));
@@ -175,7 +181,7 @@ int model_describe_json(const Model *m, char **ret)
                                m->fluff_version ? json_object_new_string(m->fluff_version) : NULL);
         json_object_object_add(o, "threshold", json_object_new_double(m->threshold));
         json_object_object_add(o, "metrics", metrics_to_json(m));
-        json_object_object_add(o, "feature_sets", sets_to_json(m));
+        json_object_object_add(o, "feature_sets", sets_to_json(m, true));
         json_object_object_add(o, "use_tags", json_object_new_boolean(m->use_tags));
         json_object_object_add(o, "towers", json_object_new_string(model_towers(m)));
         json_object_object_add(o, "features", json_object_new_int64(m->dim));
@@ -229,7 +235,7 @@ int model_save(const Model *m, const char *path)
             (r = add_string(meta, "vocabulary", m->vocabulary)) < 0 ||
             (r = add_string(meta, "threshold", num)) < 0 ||
             (r = add_json_string(meta, "metrics", metrics_to_json(m))) < 0 ||
-            (r = add_json_string(meta, "feature_sets", sets_to_json(m))) < 0 ||
+            (r = add_json_string(meta, "feature_sets", sets_to_json(m, false))) < 0 ||
             (r = add_string(meta, "use_tags", m->use_tags ? "true" : "false")) < 0 ||
             /* Said outright for other readers; the loader derives it from the two above. */
             (r = add_string(meta, "towers", model_towers(m))) < 0 ||

@@ -355,10 +355,25 @@ static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDat
                 return r;
 
         if (m->quality.version != 0 && !m->tail) {
+                _cleanup_free_ float *x = NULL;
+                _cleanup_free_ int *status = NULL;
                 p_new = calloc(n, sizeof(float));
                 if (!p_new)
                         return -ENOMEM;
-                r = model_predict(m, engine, ds->features, ds->tag_offsets, ds->tags, n, p_new, NULL);
+                if (m->cnn_b && w->crops) {
+                        /* the dataset holds each post's out-of-fold logit; the
+                         * score the user will see is the two networks' mean */
+                        x = calloc(n * m->dim, sizeof(float));
+                        status = calloc(n, sizeof(int));
+                        if (!x || !status)
+                                return -ENOMEM;
+                        r = model_cnn_features_of_files(engine, m, (const char *const *)w->crops, n, x,
+                                                        status);
+                        if (r < 0)
+                                return r;
+                }
+                r = model_predict(m, engine, x ? x : ds->features, ds->tag_offsets, ds->tags, n, p_new,
+                                  NULL);
                 if (r < 0)
                         return r;
                 double t_new = model_like_threshold(m, w->like_threshold),

@@ -62,8 +62,12 @@ class Lifecycle(SyncedCase):
     SEED = 31
     SITE = dict(liked=60, disliked=60, both=0, others=30, rate_limit=0)
     REMEMBER = True  # a kill -9 and restart keep the login
+    # The margin lies between what a retraining on a few more posts may lose
+    # by chance (test 3 installs it) and what half the labels flipped cost
+    # (test 4 keeps it aside): on these 120 posts an honest cross-validated
+    # ROC AUC is about 0.66, so a model of coin flips is only 0.16 worse.
     CONFIG = {"rate_limit": 2, "image_size": 64, "sync_page_size": PAGE, "retrain_changes": 10,
-              "retrain_budget": "20s", "model_install_margin": 0.15}
+              "retrain_budget": "20s", "model_install_margin": 0.10}
 
     def models(self):
         return {m["id"]: m for m in self.ctl("model", "list", "--json", check=True).json()}
