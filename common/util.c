@@ -42,6 +42,25 @@ int strv_push(char ***l, char *value)
         return 0;
 }
 
+char *strv_join(char *const *l, const char *sep)
+{
+        size_t n = 0, k = strlen(sep);
+        char *s, *p;
+
+        for (size_t i = 0; l && l[i]; i++)
+                n += strlen(l[i]) + (i > 0 ? k : 0);
+        s = p = malloc(n + 1);
+        if (!s)
+                return NULL;
+        for (size_t i = 0; l && l[i]; i++) {
+                if (i > 0)
+                        p = stpcpy(p, sep);
+                p = stpcpy(p, l[i]);
+        }
+        *p = 0;
+        return s;
+}
+
 bool strv_contains(char *const *l, const char *s)
 {
         for (size_t i = 0; l && l[i]; i++)
@@ -334,7 +353,7 @@ int mkdir_parents(const char *path, mode_t mode)
         return 0;
 }
 
-int xdg_fluff_dir(const char *kind, char **ret)
+int xdg_fluff_dir(const char *kind, const char *name, char **ret)
 {
         static const struct {
                 const char *kind, *fallback;
@@ -353,12 +372,13 @@ int xdg_fluff_dir(const char *kind, char **ret)
                 int n;
                 /* the XDG spec says relative values are invalid and must be ignored */
                 if (!isempty(e) && e[0] == '/')
-                        n = asprintf(ret, "%s/fluff", e);
+                        n = asprintf(ret, "%s/fluff%s%s", e, name ? "/" : "", strempty(name));
                 else {
                         const char *home = getenv("HOME");
                         if (isempty(home) || home[0] != '/')
                                 return -ENXIO;
-                        n = asprintf(ret, "%s/%s/fluff", home, table[i].fallback);
+                        n = asprintf(ret, "%s/%s/fluff%s%s", home, table[i].fallback, name ? "/" : "",
+                                     strempty(name));
                 }
                 return n < 0 ? -ENOMEM : 0;
         }

@@ -73,6 +73,10 @@ TEST(other_tiles)
                 {8, 1, 8},
                 {64, 3, 5},
                 {0, 0, 0, .scalar = true},
+                /* bands of 4 rows (the loop over rows goes 3 at a time) and bands
+                 * taller than the image */
+                {8, 4, 3},
+                {8, 100, 2},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(other); i++) {
@@ -93,9 +97,12 @@ TEST(nan_and_inf)
 {
         run_case("s1 specials", &(ConvShape){1, 6, 7, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1}, VK_ACTIVATION_RELU6,
                  true, true, 18);
-        /* More workgroup rows than a dispatch's y count may hold (they spill into z). */
+        /* More workgroup rows than a dispatch's y count may hold (they spill into z):
+         * 800 bands of 2 rows × 200 strips of 7. */
+        tiles = &(OpDwconvTiles){0, 2, 7};
         run_case("1600x1400 single channel", &(ConvShape){1, 1600, 1400, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1},
                  VK_ACTIVATION_RELU6, true, true, 20);
+        tiles = NULL;
         run_case("s2 specials", &(ConvShape){1, 6, 7, 5, 5, 3, 3, 2, 2, 0, 0, 1, 1}, VK_ACTIVATION_NONE,
                  true, true, 19);
         run_case("s1 specials 8ch", &(ConvShape){1, 6, 7, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1}, VK_ACTIVATION_RELU6,

@@ -83,6 +83,13 @@ TEST(strv)
         ASSERT_EQ(strv_length(l), 2);
         ASSERT_TRUE(strv_contains(l, "b"));
         ASSERT_FALSE(strv_contains(l, "c"));
+
+        _cleanup_free_ char *ab = strv_join(l, " "), *none = strv_join(NULL, " ");
+        char *one[] = {"rating:s", NULL};
+        _cleanup_free_ char *single = strv_join(one, ", ");
+        ASSERT_STREQ(ab, "a b");
+        ASSERT_STREQ(none, "");
+        ASSERT_STREQ(single, "rating:s");
 }
 
 TEST(write_file_atomic)
@@ -110,16 +117,21 @@ TEST(write_file_atomic)
 
 TEST(xdg_dirs)
 {
-        _cleanup_free_ char *a = NULL, *b = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
 
         ASSERT_OK(setenv("XDG_DATA_HOME", "/x/data", 1));
-        ASSERT_OK(xdg_fluff_dir("DATA", &a));
+        ASSERT_OK(xdg_fluff_dir("DATA", NULL, &a));
         ASSERT_STREQ(a, "/x/data/fluff");
+        ASSERT_OK(xdg_fluff_dir("DATA", "fluff.db", &c));
+        ASSERT_STREQ(c, "/x/data/fluff/fluff.db");
+        ASSERT_ERROR(xdg_fluff_dir("STATE", NULL, &d), EINVAL);
         /* relative values are invalid per the XDG spec and fall back to $HOME */
         ASSERT_OK(setenv("XDG_CACHE_HOME", "relative", 1));
         ASSERT_OK(setenv("HOME", "/home/u", 1));
-        ASSERT_OK(xdg_fluff_dir("CACHE", &b));
-        ASSERT_STREQ(b, "/home/u/.cache/fluff");
+        ASSERT_OK(xdg_fluff_dir("CACHE", "predictions", &b));
+        ASSERT_STREQ(b, "/home/u/.cache/fluff/predictions");
+        ASSERT_OK(setenv("HOME", "home", 1)); /* relative: no usable home */
+        ASSERT_ERROR(xdg_fluff_dir("CACHE", NULL, &d), ENXIO);
 }
 
 TEST_MAIN()

@@ -117,6 +117,36 @@ TEST(arena)
         ASSERT_TRUE(memcmp(in, out, sizeof(in)) == 0);
 }
 
+/* What vk_engine_memory() counts: a memory cap is checked against it. */
+TEST(memory_accounting)
+{
+        VkEngine *e = vkt_engine();
+        VkTensor *t = NULL;
+        VkArena *a = NULL;
+        VkRecorder *rec = NULL;
+        uint64_t base, now, peak;
+
+        vk_engine_memory(e, &base, NULL);
+        vk_engine_memory_reset_peak(e);
+        ASSERT_OK(vk_tensor_new(e, VK_DTYPE_F32, 1, (uint32_t[]){1u << 18}, &t));
+        vk_engine_memory(e, &now, &peak);
+        ASSERT_EQ(now, base + (1u << 20));
+        ASSERT_OK(vk_arena_new(e, 3u << 20, &a));
+        ASSERT_OK(vk_recorder_new(e, 1u << 20, &rec));
+        vk_engine_memory(e, &now, &peak);
+        ASSERT_EQ(now, base + (5u << 20));
+        ASSERT_EQ(peak, now);
+        t = vk_tensor_free(t);
+        a = vk_arena_free(a);
+        rec = vk_recorder_free(rec);
+        vk_engine_memory(e, &now, &peak);
+        ASSERT_EQ(now, base); /* every free counted back */
+        ASSERT_EQ(peak, base + (5u << 20));
+        vk_engine_memory_reset_peak(e);
+        vk_engine_memory(e, NULL, &peak);
+        ASSERT_EQ(peak, base);
+}
+
 TEST(barriers)
 {
         VkEngine *e = vkt_engine();

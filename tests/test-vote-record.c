@@ -44,14 +44,13 @@ static void add_post(Store *st, uint64_t id, const char *md5)
 /* A real crop of the configured size where a prediction run keeps it. */
 static char *write_prediction_crop(Context *ctx)
 {
-        _cleanup_free_ char *cache = NULL, *dir = NULL;
+        _cleanup_free_ char *dir = NULL;
         VipsImage *black = NULL;
         void *buf = NULL;
         size_t len = 0;
         char *path;
 
-        ASSERT_OK(xdg_fluff_dir("CACHE", &cache));
-        ASSERT_TRUE(asprintf(&dir, "%s/predictions", cache) > 0);
+        ASSERT_OK(xdg_fluff_dir("CACHE", "predictions", &dir));
         ASSERT_OK(mkdir_parents(dir, 0700));
         ASSERT_OK(image_path_for_md5(dir, MD5_PREDICTED, &path));
         ASSERT_OK(vips_black(&black, 32, 24, "bands", 3, NULL));

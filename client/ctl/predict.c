@@ -264,16 +264,9 @@ static int show_run(sd_bus *bus, uint32_t run)
 int verb_predict(int argc, char *argv[], sd_bus *bus)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        _cleanup_free_ char *tags = strdup("");
+        _cleanup_free_ char *tags = strv_join(argv + 1, " ");
         int r;
 
-        for (int i = 1; tags && i < argc; i++) {
-                char *t;
-                if (asprintf(&t, "%s%s%s", tags, i > 1 ? " " : "", argv[i]) < 0)
-                        return log_oom();
-                free(tags);
-                tags = t;
-        }
         if (!tags)
                 return log_oom();
         r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,

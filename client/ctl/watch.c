@@ -122,7 +122,7 @@ static int watch_add(int argc, char *argv[], sd_bus *bus)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
-        _cleanup_free_ char *tags = strdup("");
+        _cleanup_free_ char *tags = NULL;
         uint64_t id;
         int r;
 
@@ -130,13 +130,7 @@ static int watch_add(int argc, char *argv[], sd_bus *bus)
                 log_error("Give the tags to watch: \"fluffctl watch add TAGS...\".");
                 return VERB_USAGE_ERROR;
         }
-        for (int i = 2; tags && i < argc; i++) {
-                char *t;
-                if (asprintf(&t, "%s%s%s", tags, i > 2 ? " " : "", argv[i]) < 0)
-                        return log_oom();
-                free(tags);
-                tags = t;
-        }
+        tags = strv_join(argv + 2, " ");
         if (!tags)
                 return log_oom();
         r = sd_bus_message_new_method_call(bus, &call, FLUFF_BUS_NAME, FLUFF_BUS_PATH,

@@ -61,11 +61,7 @@ int config_new_default(Config **ret)
 
 int config_default_path(char **ret)
 {
-        _cleanup_free_ char *dir = NULL;
-        int r = xdg_fluff_dir("CONFIG", &dir);
-        if (r < 0)
-                return r;
-        return asprintf(ret, "%s/config", dir) < 0 ? -ENOMEM : 0;
+        return xdg_fluff_dir("CONFIG", "config", ret);
 }
 
 int config_parse_bool(const char *v)

@@ -85,11 +85,7 @@ bool credentials_match_site(const Credentials *c, const char *site)
 
 int credentials_default_path(char **ret)
 {
-        _cleanup_free_ char *dir = NULL;
-        int r = xdg_fluff_dir("CONFIG", &dir);
-        if (r < 0)
-                return r;
-        return asprintf(ret, "%s/credentials", dir) < 0 ? -ENOMEM : 0;
+        return xdg_fluff_dir("CONFIG", "credentials", ret);
 }
 
 /* Every message names the file and, at most, a line number: the content may

@@ -24,7 +24,7 @@ static int context_load_state(Context *c)
         if (!c->site)
                 return log_oom();
 
-        r = xdg_fluff_dir("DATA", &c->data_dir);
+        r = xdg_fluff_dir("DATA", NULL, &c->data_dir);
         if (r < 0)
                 return log_error_errno(r, "Failed to find the data folder: %m");
         if (asprintf(&c->images_dir, "%s/images", c->data_dir) < 0) {

@@ -58,17 +58,7 @@ static void predict_finish(PredictJob *p, int r, const char *fmt, ...)
 
 int predict_dir(char **ret)
 {
-        _cleanup_free_ char *cache = NULL;
-        char *d;
-        int r;
-
-        r = xdg_fluff_dir("CACHE", &cache);
-        if (r < 0)
-                return r;
-        if (asprintf(&d, "%s/predictions", cache) < 0)
-                return -ENOMEM;
-        *ret = d;
-        return 0;
+        return xdg_fluff_dir("CACHE", "predictions", ret);
 }
 
 bool predict_path_is_ours(const char *dir, const char *path)

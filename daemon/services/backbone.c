@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <malloc.h>
 #include <sys/stat.h>
 
@@ -165,8 +166,10 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
         if (!backbone_service_engine_locked(s))
                 return NULL;
         if (s->vk_for != h) {
+                uint64_t before, after;
                 s->vk = backbone_vk_free(s->vk);
                 s->vk_for = bb_handle_unref(s->vk_for);
+                vk_engine_memory(s->engine, &before, NULL);
                 r = backbone_vk_new(s->engine, h->bb, VK_MAX_BATCH, BACKBONE_VK_KEEP_NONE, &s->vk);
                 if (r < 0) {
                         log_warning_errno(
@@ -174,6 +177,10 @@ static BackboneVk *engine_for(BackboneService *s, BbHandle *h)
                                 vk_engine_device_name(s->engine));
                         return NULL;
                 }
+                vk_engine_memory(s->engine, &after, NULL);
+                log_debug("The backbone's forward pass holds %" PRIu64
+                          " MB of device memory (batches of %u).",
+                          (after - before) >> 20, backbone_vk_max_batch(s->vk));
                 s->vk_for = bb_handle_ref(h);
         }
         return s->vk;

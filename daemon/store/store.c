@@ -27,11 +27,7 @@ const char *store_path(Store *s)
 
 int store_default_path(char **ret)
 {
-        _cleanup_free_ char *dir = NULL;
-        int r = xdg_fluff_dir("DATA", &dir);
-        if (r < 0)
-                return r;
-        return asprintf(ret, "%s/fluff.db", dir) < 0 ? -ENOMEM : 0;
+        return xdg_fluff_dir("DATA", "fluff.db", ret);
 }
 
 static int open_error(Error *error, int r, const char *path, const char *what)

@@ -132,6 +132,8 @@ int vk_alloc_buffer(VkEngine *e, VkDeviceSize size, uint32_t type_index, bool ma
         *ret_memory = mem;
         if (ret_mapped)
                 *ret_mapped = mapped;
+        e->memory_bytes += size;
+        e->memory_peak = MAX(e->memory_peak, e->memory_bytes);
         return 0;
 fail:
         vkDestroyBuffer(e->device, buf, NULL);
@@ -147,15 +149,29 @@ static void tensor_init(VkTensor *t, VkEngine *e, VkDType dtype, unsigned ndim, 
         memcpy(t->shape, shape, ndim * sizeof(uint32_t));
 }
 
-/* Frees what vk_alloc_buffer() made (either may be null in a half-built owner). */
-static void buffer_free(VkEngine *e, VkBuffer buffer, VkDeviceMemory memory)
+void vk_free_buffer(VkEngine *e, VkDeviceSize size, VkBuffer buffer, VkDeviceMemory memory)
 {
         if (buffer) {
                 vk_kernels_forget_buffer(e, buffer);
                 vkDestroyBuffer(e->device, buffer, NULL);
         }
-        if (memory)
+        if (memory) {
                 vkFreeMemory(e->device, memory, NULL);
+                e->memory_bytes -= MIN(size, e->memory_bytes);
+        }
+}
+
+void vk_engine_memory(const VkEngine *e, uint64_t *ret_now, uint64_t *ret_peak)
+{
+        if (ret_now)
+                *ret_now = e ? e->memory_bytes : 0;
+        if (ret_peak)
+                *ret_peak = e ? e->memory_peak : 0;
+}
+
+void vk_engine_memory_reset_peak(VkEngine *e)
+{
+        e->memory_peak = e->memory_bytes;
 }
 
 int vk_tensor_new(VkEngine *e, VkDType dtype, unsigned ndim, const uint32_t *shape, VkTensor **ret)
@@ -184,7 +200,7 @@ VkTensor *vk_tensor_free(VkTensor *t)
 {
         if (!t)
                 return NULL;
-        buffer_free(t->engine, t->buffer, t->own_memory);
+        vk_free_buffer(t->engine, t->bytes, t->buffer, t->own_memory);
         free(t);
         return NULL;
 }
@@ -298,7 +314,7 @@ VkArena *vk_arena_free(VkArena *a)
 {
         if (!a)
                 return NULL;
-        buffer_free(a->engine, a->buffer, a->memory);
+        vk_free_buffer(a->engine, a->size, a->buffer, a->memory);
         while (a->blocks) {
                 ArenaBlock *b = a->blocks;
                 a->blocks = b->next;

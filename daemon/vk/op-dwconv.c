@@ -10,7 +10,14 @@
  * With 4 channels per lane (a vec4 fetch is one 128-bit load per lane, not 4
  * gathers) a tile holds 4× the accumulators: 2×7 tiles, 8 lanes (= 32
  * channels, as before); all MobileNetV2 depthwise layers together went from
- * 1.9–2.5 to 3.2–3.9 GFLOPS per core (bb-tool profile, same runs). */
+ * 1.9–2.5 to 3.2–3.9 GFLOPS per core (bb-tool profile, same runs).
+ * Since the kernel walks a band of rows down with its window in registers,
+ * the rows cost no registers: bands of 28 rows (14 and 56 no better). What
+ * costs is live registers across the stores and texel fetches (each a loop or
+ * a call that spills them): 2 columns a lane beat 4 and 7 (CPU ms of the
+ * 144@56² s1 / s2 layers at batch 32: 33 / 13 against 36 / 16 and 40 / 18;
+ * the 2×7 tiles before: 42–46 / 19–22; all 17 depthwise layers at batch 27:
+ * 165 ms against 207–218). */
 typedef struct DwTiles {
         uint32_t lx;            /* workgroup: lanes along channels */
         uint32_t tw;            /* forward: output columns per tile */
@@ -23,7 +30,7 @@ typedef struct DwTiles {
 } DwTiles;
 
 static const DwTiles tiles_cpu = {
-        .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .wtw = 7, .wth = 4, .th = 4, .lx4 = 8, .th4 = 2, .tw4 = 7};
+        .lx = 32, .tw = 7, .dtw = 4, .wlx = 8, .wtw = 7, .wth = 4, .th = 28, .lx4 = 8, .th4 = 28, .tw4 = 2};
 static const DwTiles tiles_gpu = {
         .lx = 32, .tw = 4, .dtw = 1, .wlx = 64, .wtw = 4, .wth = 1, .th = 2, .lx4 = 32, .th4 = 1, .tw4 = 4};
 
@@ -58,12 +65,18 @@ int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret)
         op->max_texels = vk_engine_max_texel_elements(e);
         op->t = vk_engine_device_kind(e) == VK_DEVICE_KIND_CPU ? tiles_cpu : tiles_gpu;
         if (tiles) {
+                uint32_t one = 1;
+
+                /* Registers hold 3 window rows of a tile's columns and one output row: the
+                 * rows (a band walked down) cost none, so only the columns are checked. */
                 op->scalar = tiles->scalar;
-                if ((r = conv_tiles_override(&op->t.lx, &op->t.th, &op->t.tw, tiles->lanes, tiles->rows,
-                                             tiles->cols)) < 0 ||
-                    (r = conv_tiles_override(&op->t.lx4, &op->t.th4, &op->t.tw4, tiles->lanes, tiles->rows,
-                                             tiles->cols)) < 0)
+                if ((r = conv_tiles_override(&op->t.lx, &one, &op->t.tw, tiles->lanes, 1, tiles->cols)) <
+                            0 ||
+                    (r = conv_tiles_override(&op->t.lx4, &one, &op->t.tw4, tiles->lanes, 1, tiles->cols)) <
+                            0)
                         return r;
+                if (tiles->rows)
+                        op->t.th = op->t.th4 = tiles->rows;
         }
 
         /* spec: lanes, columns, stride, rows, flipped, 4 channels per lane */

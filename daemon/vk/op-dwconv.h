@@ -14,9 +14,9 @@
 typedef struct OpDwconv OpDwconv;
 
 /* Tiles of the forward kernel: a workgroup of `lanes` invocations along
- * channels, each owning a tile of `rows` × `cols` outputs of one channel, or
- * of 4 adjacent channels where c % 4 == 0 (then the same tile for both).
- * Zero fields take the device's defaults. */
+ * channels, each walking a band of `rows` output rows down, `cols` outputs of
+ * one channel a row, or of 4 adjacent channels where c % 4 == 0 (then the
+ * same tile for both). Zero fields take the device's defaults. */
 typedef struct OpDwconvTiles {
         uint32_t lanes, rows, cols;
         bool scalar; /* one channel per lane even where 4 would fit (c % 4 == 0): tests, benchmarks */
@@ -24,7 +24,7 @@ typedef struct OpDwconvTiles {
 
 int op_dwconv_new(VkEngine *e, OpDwconv **ret);
 /* With explicit tiles (benchmarks and tuning); -EINVAL for tiles out of range
- * (lanes 1…256, rows·cols 1…128). */
+ * (lanes 1…256, cols 1…128; the rows cost no registers). */
 int op_dwconv_new_tiled(VkEngine *e, const OpDwconvTiles *tiles, OpDwconv **ret);
 OpDwconv *op_dwconv_free(OpDwconv *op);
 DEFINE_TRIVIAL_CLEANUP_FUNC(OpDwconv *, op_dwconv_free);

@@ -82,10 +82,11 @@ VkRecorder *vk_recorder_free(VkRecorder *r)
         if (!r)
                 return NULL;
         VkDevice d = r->engine->device;
+        /* never bound to a kernel: no descriptor set to forget */
         if (r->staging)
                 vkDestroyBuffer(d, r->staging, NULL);
-        if (r->staging_memory)
-                vkFreeMemory(d, r->staging_memory, NULL);
+        r->staging = VK_NULL_HANDLE;
+        vk_free_buffer(r->engine, r->staging_size, VK_NULL_HANDLE, r->staging_memory);
         if (r->fence)
                 vkDestroyFence(d, r->fence, NULL);
         if (r->pool)

@@ -25,6 +25,7 @@ struct VkEngine {
         uint32_t host_memory_type;   /* for staging: host-visible, coherent, cached if possible */
         bool device_memory_mapped;   /* device_memory_type is host-visible and coherent */
         VkDeviceSize device_heap_size;
+        uint64_t memory_bytes, memory_peak; /* vk_engine_memory() */
 
         VkPipelineCache pipeline_cache;
         VkKernel *kernels; /* owned: a list, the cache of vk_kernel_get() */
@@ -57,6 +58,9 @@ struct VkKernel {
  * buffer bound to it; maps it when map is true. */
 int vk_alloc_buffer(VkEngine *e, VkDeviceSize size, uint32_t type_index, bool map, VkBuffer *ret_buffer,
                     VkDeviceMemory *ret_memory, void **ret_mapped);
+/* Frees what vk_alloc_buffer() made for size bytes (either handle may be
+ * null in a half-built owner; the count drops only with the memory). */
+void vk_free_buffer(VkEngine *e, VkDeviceSize size, VkBuffer buffer, VkDeviceMemory memory);
 /* The descriptor set of k for these tensors, from the cache or newly written. */
 int vk_kernel_descriptor_set(VkKernel *k, VkTensor *const *tensors, VkDescriptorSet *ret);
 void vk_kernels_free(VkEngine *e);

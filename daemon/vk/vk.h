@@ -103,6 +103,12 @@ bool vk_engine_has_subgroup_ops(const VkEngine *e);
 uint64_t vk_engine_max_tensor_bytes(const VkEngine *e);
 /* Most elements a texel-buffer binding (VkKernelInfo.texel_mask) may address. */
 uint64_t vk_engine_max_texel_elements(const VkEngine *e);
+/* Bytes of device memory the engine's tensors, arenas and staging buffers
+ * hold now, and the most they held since the engine was made or the peak
+ * was last reset. On a CPU device (lavapipe) this is host memory in
+ * fluffd's RSS, so a memory cap can be checked against it. */
+void vk_engine_memory(const VkEngine *e, uint64_t *ret_now, uint64_t *ret_peak);
+void vk_engine_memory_reset_peak(VkEngine *e);
 
 /* VkResult → negative errno; the name for debug logs. */
 int vk_result_to_errno(VkResult r);

@@ -38,7 +38,7 @@ int vote_adopt_crop(const Voter *d, uint64_t post_id)
                         (void)store_image_ok(d->store, p->md5, post_id, (uint64_t)st.st_size, NULL);
                 return 0;
         }
-        r = xdg_fluff_dir("CACHE", &cache);
+        r = xdg_fluff_dir("CACHE", NULL, &cache);
         if (r < 0)
                 return r;
         for (char **src = paths; *src; src++) {

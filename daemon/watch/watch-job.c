@@ -33,17 +33,7 @@ typedef struct WatchJob {
 
 int watch_dir(char **ret)
 {
-        _cleanup_free_ char *cache = NULL;
-        char *d;
-        int r;
-
-        r = xdg_fluff_dir("CACHE", &cache);
-        if (r < 0)
-                return r;
-        if (asprintf(&d, "%s/watches", cache) < 0)
-                return -ENOMEM;
-        *ret = d;
-        return 0;
+        return xdg_fluff_dir("CACHE", "watches", ret);
 }
 
 static void watch_job_free(void *userdata)

@@ -89,6 +89,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 int strv_push(char ***l, char *value);  /* takes value, also on failure */
 bool strv_contains(char *const *l, const char *s);
+char *strv_join(char *const *l, const char *sep); /* "" for an empty list; NULL: out of memory */
 
 /* Wipes memory that held a secret before it is released. */
 void erase_and_free(char *s);
@@ -163,5 +164,6 @@ unsigned cpus_available(void);
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 int read_file_full(const char *path, size_t max_size, char **ret_data, size_t *ret_size);
 int mkdir_parents(const char *path, mode_t mode); /* creates every missing directory of path itself */
-/* $XDG_<kind>_HOME/fluff (kind: "DATA", "CONFIG", "CACHE"), with the usual defaults. */
-int xdg_fluff_dir(const char *kind, char **ret);
+/* $XDG_<kind>_HOME/fluff (kind: "DATA", "CONFIG", "CACHE"), with the usual
+ * defaults, and /name below it unless name is NULL. */
+int xdg_fluff_dir(const char *kind, const char *name, char **ret);

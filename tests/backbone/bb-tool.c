@@ -13,7 +13,8 @@
  *                                            the max, and the means of the four quadrants (2×2),
  *                                            6·c floats; prints "layer h w c" per layer first
  *   bb-tool bench WEIGHTS vulkan|ref BATCH SECONDS [SUBMIT_BATCH]
- *                                            embedding throughput as one JSON line */
+ *                                            embedding throughput as one JSON line, with the
+ *                                            most device memory the engine held */
 #include <errno.h>
 #include <math.h>
 #include <time.h>
@@ -334,10 +335,13 @@ static int cmd_bench(char **argv)
                         break;
         }
         double dt = now_s() - t0;
+        uint64_t device_bytes = 0;
+        vk_engine_memory(e, NULL, &device_bytes);
         printf("{\"engine\":\"%s\",\"device\":\"%s\",\"batch\":%u,\"batches\":%u,\"seconds\":%.3f,"
-               "\"first_batch_s\":%.3f,\"images_per_s\":%.3f,\"submit_batch\":%u}\n",
+               "\"first_batch_s\":%.3f,\"images_per_s\":%.3f,\"submit_batch\":%u,\"device_mb\":%.1f}\n",
                vk ? "vulkan" : "c-reference", vk ? vk_engine_device_name(e) : "CPU, 1 thread", batch, iters,
-               dt, setup, iters * batch / dt, v ? backbone_vk_max_batch(v) : batch);
+               dt, setup, iters * batch / dt, v ? backbone_vk_max_batch(v) : batch,
+               (double)device_bytes / (1 << 20));
         return 0;
 }
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """100,000 labelled posts: sync, embedding, training and prediction on a
-fake-site user that big, with fluffd's peak RSS (goal <= 500 MB) and the
-latency of `fluffctl status` while each job runs (goal p99 < 50 ms).
+fake-site user that big, with fluffd's peak RSS per step (goal <= 500 MB)
+and the latency of `fluffctl status` while each job runs (goal p99 < 50 ms).
 
-    tests/with-session.sh nice -n 10 python3 tests/bench/bench-scale.py \
-        [--liked 50000 --disliked 50000] [--image-size 64] [--step-limit 3600]
+    tests/with-session.sh nice -n 10 python3 tests/bench/bench-scale.py \\
+        [--liked 50000 --disliked 50000] [--image-size 64] [--step-limit 3600] \\
+        [--json OUT.json]
+
+    python3 tests/bench/bench-scale.py --extrapolate SMALL.json LARGE.json [--to 100000]
 
 Not part of CI (hours on a small machine). Each step is timed; a step that
 runs past --step-limit seconds is cut off (fluffd restarted), the report
@@ -13,7 +16,20 @@ says how far it got, and the next step works on what is there. The embedding ste
 (tools/fetch-backbone.sh); without it the step is skipped. The reference for
 the status latency is the same command against an idle fluffd, measured
 first in the same run. The site's JPEGs go to the build tree's
-fake-site-cache, so a second run does not render them again."""
+fake-site-cache, so a second run does not render them again.
+
+Each step's peak RSS is the kernel's own high-water mark (VmHWM), reset
+before the step (/proc/PID/clear_refs 5), so it is exact, not sampled;
+beside it the sampled peaks of anonymous memory (heap, device memory of
+lavapipe, compiled pipelines) and of mapped files (libLLVM, libvulkan's
+code). After the last step the script waits past the engine's idle release
+(60 s) and reports what fluffd keeps while idle.
+
+--extrapolate reads two runs' --json files (measured at two sizes) and
+projects each step's peak to --to posts along the straight line through
+them. That is an extrapolation, labelled so: a step whose memory is capped
+(a training holds train_image_posts embeddings at most) grows slower than
+the line once the cap holds, so the line is an upper bound there."""
 import argparse
 import json
 import os
@@ -29,6 +45,9 @@ from fakesite import FakeSite  # noqa: E402
 from fluffd import FLUFFCTL, Fluffd, fresh_state, site_cache_dir  # noqa: E402
 
 SEED = 100
+GOAL_RSS_MB = 500
+GOAL_P99_MS = 50
+IDLE_RELEASE_S = 60  # daemon/services/backbone.c IDLE_RELEASE_USEC
 
 
 def rss_kb(pid, field):
@@ -42,12 +61,24 @@ def rss_kb(pid, field):
     return 0
 
 
+def reset_hwm(pid):
+    """The kernel's peak RSS (VmHWM) starts again from the current RSS."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 class Probe(threading.Thread):
-    """`fluffctl status --json` in a loop (its wall time each), and fluffd's RSS."""
+    """`fluffctl status --json` in a loop (its wall time each), and fluffd's
+    RSS, anonymous and file-backed, sampled."""
 
     def __init__(self, d):
         super().__init__(daemon=True)
-        self.d, self.times, self.rss_peak, self.stop_flag = d, [], 0, False
+        self.d, self.times, self.stop_flag = d, [], False
+        self.rss_peak = self.anon_peak = self.file_peak = 0
 
     def run(self):
         while not self.stop_flag:
@@ -55,19 +86,39 @@ class Probe(threading.Thread):
             r = subprocess.run([FLUFFCTL, "status", "--json"], capture_output=True, env=self.d.env(), timeout=60)
             if r.returncode == 0:
                 self.times.append((time.monotonic() - t) * 1000)
-            self.rss_peak = max(self.rss_peak, rss_kb(self.d.pid, "VmRSS"))
+            pid = self.d.pid
+            self.rss_peak = max(self.rss_peak, rss_kb(pid, "VmRSS"))
+            self.anon_peak = max(self.anon_peak, rss_kb(pid, "RssAnon"))
+            self.file_peak = max(self.file_peak, rss_kb(pid, "RssFile"))
             time.sleep(0.2)
+
+    def p99(self):
+        ts = sorted(self.times)
+        return ts[min(len(ts) - 1, int(len(ts) * 0.99))] if ts else None
+
+    def summary(self):
+        ts = sorted(self.times)
+        return {
+            "status_n": len(ts),
+            "status_median_ms": statistics.median(ts) if ts else None,
+            "status_p99_ms": self.p99(),
+            "status_max_ms": ts[-1] if ts else None,
+            "rss_sampled_peak_mb": self.rss_peak / 1024,
+            "anon_sampled_peak_mb": self.anon_peak / 1024,
+            "file_sampled_peak_mb": self.file_peak / 1024,
+        }
 
     def report(self):
         if not self.times:
             return "no status answers"
-        ts = sorted(self.times)
-        p99 = ts[min(len(ts) - 1, int(len(ts) * 0.99))]
-        return (f"status n={len(ts)} median {statistics.median(ts):.1f} ms p99 {p99:.1f} ms max {ts[-1]:.1f} ms; "
-                f"RSS peak seen {self.rss_peak / 1024:.0f} MB")
+        s = self.summary()
+        return (f"status n={s['status_n']} median {s['status_median_ms']:.1f} ms p99 {s['status_p99_ms']:.1f} ms "
+                f"max {s['status_max_ms']:.1f} ms; sampled peaks: RSS {s['rss_sampled_peak_mb']:.0f} MB "
+                f"(anonymous {s['anon_sampled_peak_mb']:.0f}, files {s['file_sampled_peak_mb']:.0f})")
 
 
 def step(d, name, args, limit, results):
+    exact = reset_hwm(d.pid)
     probe = Probe(d)
     probe.start()
     t = time.monotonic()
@@ -83,20 +134,60 @@ def step(d, name, args, limit, results):
     took = time.monotonic() - t
     probe.stop_flag = True
     probe.join()
+    hwm = rss_kb(d.pid, "VmHWM") / 1024
+    after = rss_kb(d.pid, "VmRSS") / 1024
     st = json.loads(subprocess.run([FLUFFCTL, "status", "--json"], capture_output=True, text=True,
                                    env=d.env()).stdout or "{}")
     jobs = [j for j in st.get("jobs", []) if j.get("state") == "running"]
     where = f"; running job at {jobs[0]['done']}/{jobs[0]['total']} ({jobs[0]['phase']})" if jobs else ""
-    line = (f"{name}: rc {rc} in {took:.0f} s{where}; {probe.report()}; VmHWM {rss_kb(d.pid, 'VmHWM') / 1024:.0f} MB; "
-            f"counts {st.get('counts')}; {err.strip()[-200:]!r}")
+    peak_kind = "VmHWM since the step began" if exact else "VmHWM of the process (clear_refs refused)"
+    line = (f"{name}: rc {rc} in {took:.0f} s{where}; {probe.report()}; peak RSS {hwm:.0f} MB ({peak_kind}), "
+            f"{after:.0f} MB after; counts {st.get('counts')}; {err.strip()[-200:]!r}")
     print(line, flush=True)
-    results.append(line)
+    results.append(dict(step=name, rc=rc if isinstance(rc, int) else str(rc), seconds=took, peak_rss_mb=hwm,
+                        peak_exact=exact, rss_after_mb=after, **probe.summary()))
     if rc != 0:
         # A cut-off job goes on inside fluffd: a restart ends it, and the
         # next step works on what this one got done.
         d.stop()
         d.start()
     return rc == 0
+
+
+def table(results, reference_p99):
+    print(f"\n| step | time | peak RSS (goal <= {GOAL_RSS_MB} MB) | status p99 (goal < {GOAL_P99_MS} ms; "
+          f"idle reference {reference_p99:.1f} ms) |")
+    print("|---|---|---|---|")
+    for r in results:
+        p99 = r["status_p99_ms"]
+        print(f"| {r['step']} | {r['seconds']:.0f} s | {r['peak_rss_mb']:.0f} MB | "
+              f"{'-' if p99 is None else f'{p99:.1f} ms'} |")
+
+
+def extrapolate(paths, to):
+    runs = []
+    for p in paths:
+        with open(p) as f:
+            runs.append(json.load(f))
+    runs.sort(key=lambda r: r["posts"])
+    a, b = runs[0], runs[-1]
+    if a["posts"] == b["posts"]:
+        sys.exit("--extrapolate needs two runs of different sizes")
+    print(f"measured at {a['posts']} and {b['posts']} labelled posts; extrapolated (straight line) to {to}:")
+    print("| step | peak RSS measured | peak RSS extrapolated | time measured | time extrapolated |")
+    print("|---|---|---|---|---|")
+    steps_b = {r["step"]: r for r in b["steps"]}
+    for ra in a["steps"]:
+        rb = steps_b.get(ra["step"])
+        if not rb:
+            continue
+        k = (to - a["posts"]) / (b["posts"] - a["posts"])
+        rss = ra["peak_rss_mb"] + k * (rb["peak_rss_mb"] - ra["peak_rss_mb"])
+        secs = ra["seconds"] + k * (rb["seconds"] - ra["seconds"])
+        print(f"| {ra['step']} | {ra['peak_rss_mb']:.0f} / {rb['peak_rss_mb']:.0f} MB | {rss:.0f} MB | "
+              f"{ra['seconds']:.0f} / {rb['seconds']:.0f} s | {secs:.0f} s |")
+    print("A training's time is its budget (--train-time), not a function of the posts; the line is an "
+          "upper bound for a step whose memory is capped.")
 
 
 def main():
@@ -108,7 +199,14 @@ def main():
     ap.add_argument("--step-limit", type=float, default=3600)
     ap.add_argument("--train-time", default="5m")
     ap.add_argument("--no-embed", action="store_true", help="skip the backbone (tags and the small CNN only)")
+    ap.add_argument("--no-idle-wait", action="store_true", help="do not wait for the engine's idle release")
+    ap.add_argument("--json", help="write the measurements here (for --extrapolate)")
+    ap.add_argument("--extrapolate", nargs=2, metavar="RUN.json", help="project two runs' figures to --to posts")
+    ap.add_argument("--to", type=int, default=100000)
     args = ap.parse_args()
+    if args.extrapolate:
+        extrapolate(args.extrapolate, args.to)
+        return
     fresh_state()
     results = []
     t0 = time.monotonic()
@@ -130,13 +228,26 @@ def main():
                                   os.path.join(os.path.dirname(os.path.dirname(HERE)), ".cache", "backbone")],
                                  capture_output=True, text=True).stdout.strip()
             if pkg:
-                step(d, "embedding (backbone import + embed)", ["backbone", "import", pkg], args.step_limit, results)
+                step(d, "backbone import", ["backbone", "import", pkg], args.step_limit, results)
                 step(d, "embed", ["embed", "--quiet"], args.step_limit, results)
             else:
                 print("embedding: skipped (--no-embed, or no nsfwjs package)", flush=True)
             step(d, "train", ["train", "--time", args.train_time], args.step_limit, results)
             step(d, "predict", ["predict", "--count", "320", "--", "-no_such_tag"], args.step_limit, results)
-            print(f"fluffd VmHWM (peak RSS) {rss_kb(d.pid, 'VmHWM') / 1024:.0f} MB (goal <= 500 MB)", flush=True)
+            idle_mb = None
+            if not args.no_idle_wait:
+                time.sleep(IDLE_RELEASE_S + 10)
+                idle_mb = rss_kb(d.pid, "VmRSS") / 1024
+                print(f"idle {IDLE_RELEASE_S + 10} s after the last job (engine released): RSS {idle_mb:.0f} MB",
+                      flush=True)
+            hwm_all = max(r["peak_rss_mb"] for r in results)
+            print(f"fluffd peak RSS over every step {hwm_all:.0f} MB (goal <= {GOAL_RSS_MB} MB)", flush=True)
+            table(results, idle.p99() or 0.0)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(dict(posts=args.liked + args.disliked, image_size=args.image_size,
+                                   train_time=args.train_time, idle_reference=idle.summary(),
+                                   idle_after_mb=idle_mb, steps=results), f, indent=1)
 
 
 if __name__ == "__main__":
