@@ -10,13 +10,62 @@ Post *post_free(Post *p)
         free(p->file_url);
         free(p->sample_url);
         free(p->preview_url);
-        for (size_t i = 0; i < p->n_tags; i++) {
+        for (size_t i = 0; !p->packed && i < p->n_tags; i++) {
                 free(p->tags[i].name);
                 free(p->tags[i].category);
         }
         free(p->tags);
         free(p);
         return NULL;
+}
+
+/* The index of the first tag before i with i's category, or i. */
+static size_t first_with_category(const Post *p, size_t i)
+{
+        for (size_t j = 0; j < i; j++)
+                if (streq(p->tags[j].category, p->tags[i].category))
+                        return j;
+        return i;
+}
+
+int post_pack(Post *p)
+{
+        size_t bytes = p->n_tags * sizeof(PostTag);
+
+        if (p->packed)
+                return 0;
+        for (size_t i = 0; i < p->n_tags; i++) {
+                bytes += strlen(p->tags[i].name) + 1;
+                if (first_with_category(p, i) == i)
+                        bytes += strlen(p->tags[i].category) + 1;
+        }
+        PostTag *t = malloc(MAX(bytes, (size_t)1));
+        if (!t)
+                return -ENOMEM;
+        char *s = (char *)(t + p->n_tags);
+        for (size_t i = 0; i < p->n_tags; i++) {
+                size_t j = first_with_category(p, i);
+                t[i].name = s;
+                s = stpcpy(s, p->tags[i].name) + 1;
+                if (j < i)
+                        t[i].category = t[j].category;
+                else {
+                        t[i].category = s;
+                        s = stpcpy(s, p->tags[i].category) + 1;
+                }
+        }
+        for (size_t i = 0; i < p->n_tags; i++) {
+                free(p->tags[i].name);
+                free(p->tags[i].category);
+        }
+        free(p->tags);
+        p->tags = t;
+        p->packed = true;
+        free(p->file_url);
+        free(p->sample_url);
+        free(p->preview_url);
+        p->file_url = p->sample_url = p->preview_url = NULL;
+        return 0;
 }
 
 void post_array_free(Post **posts, size_t n)
@@ -28,6 +77,8 @@ void post_array_free(Post **posts, size_t n)
 
 int post_add_tag(Post *p, const char *name, const char *category)
 {
+        if (p->packed)
+                return -EPERM;
         PostTag *t = realloc(p->tags, sizeof(PostTag) * (p->n_tags + 1));
         if (!t)
                 return -ENOMEM;

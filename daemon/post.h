@@ -33,6 +33,7 @@ typedef struct Post {
         int own_vote;      /* -1, 0, +1 for the logged-in user, when the site says */
         PostTag *tags;
         size_t n_tags;
+        bool packed; /* post_pack(): tags and their strings in one block, read-only */
 } Post;
 
 Post *post_free(Post *p);
@@ -42,8 +43,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Post *, post_free);
 /* Frees every post of an array and the array. */
 void post_array_free(Post **posts, size_t n);
 
-/* Adds a tag; the strings are copied. */
+/* Adds a tag; the strings are copied. -EPERM on a packed post. */
 int post_add_tag(Post *p, const char *name, const char *category);
+
+/* For a holder of very many posts (a training reads every labelled post):
+ * moves the tags and their strings into one allocation, each category
+ * once, and drops the URLs (post_image_url() is NULL after). A post of 30
+ * tags goes from ~3 KB of heap to ~1 KB. The tags are read-only after. */
+int post_pack(Post *p);
 bool post_has_tag(const Post *p, const char *name);
 
 /* Video, Flash or an animated GIF/PNG (by extension or the "animated" tag). */

@@ -24,3 +24,6 @@ fluff_add_py_test(test-disk-full SCRIPT integration/test-disk-full.py LABELS int
 fluff_add_py_test(test-layering SCRIPT test-layering.py LABELS unit)
 # The middle of fluffd as libraries: the job runner without D-Bus.
 fluff_add_c_test(test-job-runner SOURCES test-job-runner.c LIBS fluff-jobs LABELS unit)
+# The training's memory budget (issue 16): the caps that keep it at 100,000 posts.
+fluff_add_c_test(test-train-budget SOURCES test-train-budget.c LIBS fluff-train LABELS unit)
+target_include_directories(test-train-budget PRIVATE ${PROJECT_SOURCE_DIR}/daemon)

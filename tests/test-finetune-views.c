@@ -169,8 +169,24 @@ TEST(views)
         ASSERT_TRUE(memcmp(one->features, plain, BACKBONE_EMBED_DIM * sizeof(float)) == 0 ||
                     vkt_nmse(one->features, plain, BACKBONE_EMBED_DIM) < 1e-12);
 
+        /* a memory bound of two views of every image (and a byte short of
+         * three): two rounds, however much time is left */
+        size_t per_view = (size_t)one->hw * one->cin * sizeof(uint16_t) + BACKBONE_EMBED_DIM * sizeof(float);
+        FtViews *two = NULL;
+        ASSERT_OK(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3,
+                                   3 * N_IMAGES * per_view - 1, 7, UINT64_MAX, UINT64_MAX, NULL, &two,
+                                   NULL));
+        ASSERT_EQ(two->n_views, 2u);
+        two = ft_views_free(two);
+
         /* a broken image, a memory bound below one view, plain views that cannot finish in time */
         FtViews *none = NULL;
+        ModelFinetuneData fd;
+        /* the train job's budget leaves the views less than one plain round: not computed */
+        ASSERT_EQ(ft_prepare(e, bb, (const char *const *)paths, N_IMAGES, 2 * FT_MIN_BUDGET_S,
+                             N_IMAGES * per_view - 1, 7, NULL, &none, &fd),
+                  -E2BIG);
+        ASSERT_TRUE(none == NULL);
         ASSERT_EQ(ft_views_compute(e, bb, (const char *const *)paths, N_IMAGES, 3, SIZE_MAX, 7, 0, 0, NULL,
                                    &none, NULL),
                   -ETIME);

@@ -53,8 +53,9 @@
  *   retrain_budget        5m                 5s..24h, the automatic training's time budget
  *   retrain_on_battery    false              also retrain while UPower says the machine is on battery
  *   train_image_posts     10000              100..1000000 labelled posts with an image a training
- *                                            holds the embeddings of, the newest (each is 18 KB,
- *                                            and training's memory grows with them)
+ *                                            holds the image rows of, the newest (each is 16-18 KB,
+ *                                            and training's memory grows with them; train/budget.h
+ *                                            caps it further)
  * Durations: a number of seconds or a sum like 1h30m (s, m, h, d).
  * Booleans: true/false, yes/no, on/off, 1/0.
  *

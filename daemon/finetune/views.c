@@ -186,7 +186,8 @@ int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, 
 }
 
 int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, double budget_s,
-               uint32_t seed, const atomic_bool *cancel, FtViews **ret_views, ModelFinetuneData *ret_fd)
+               size_t max_bytes, uint32_t seed, const atomic_bool *cancel, FtViews **ret_views,
+               ModelFinetuneData *ret_fd)
 {
         _cleanup_(ft_views_freep) FtViews *v = NULL;
         size_t bad = SIZE_MAX;
@@ -197,8 +198,14 @@ int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t
         uint64_t now = now_usec(CLOCK_MONOTONIC),
                  share = (uint64_t)(budget_s * FT_VIEWS_SHARE * USEC_PER_SEC),
                  plain = (uint64_t)(budget_s * FT_PLAIN_SHARE * USEC_PER_SEC);
-        r = ft_views_compute(e, bb, paths, n, FT_MAX_VIEWS, FT_VIEWS_MAX_BYTES, seed, now + share,
-                             now + plain, cancel, &v, &bad);
+        max_bytes = MIN(max_bytes, FT_VIEWS_MAX_BYTES);
+        r = ft_views_compute(e, bb, paths, n, FT_MAX_VIEWS, max_bytes, seed, now + share, now + plain,
+                             cancel, &v, &bad);
+        if (r == -E2BIG)
+                return log_info_errno(r,
+                                      "Not fine-tuning: the plain views of %zu images take more than the "
+                                      "%zu MB the training's memory budget leaves them.",
+                                      n, max_bytes >> 20);
         if (r == -EIO)
                 return log_info_errno(r, "Not fine-tuning: the image %s does not decode.", paths[bad]);
         if (r == -ETIME)

@@ -50,10 +50,12 @@ int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, 
 /* What the Train job calls: with a budget of at least FT_MIN_BUDGET_S, the
  * views of paths (one per dataset post, in the dataset's order): the plain
  * round within FT_PLAIN_SHARE of the budget, augmented rounds while they
- * fit in FT_VIEWS_SHARE, and ret_fd filled to point into them (the
- * caller gives model_train the rest of the budget). -EOPNOTSUPP for a short
- * budget, -ETIME when the plain views alone do not fit, -EIO for an image
- * that does not decode (each logged); ret_fd borrows from *ret_views and bb. */
+ * fit in FT_VIEWS_SHARE and in max_bytes (at most FT_VIEWS_MAX_BYTES), and
+ * ret_fd filled to point into them (the caller gives model_train the rest
+ * of the budget). -EOPNOTSUPP for a short budget, -ETIME when the plain
+ * views alone do not fit the time, -E2BIG when they do not fit max_bytes
+ * (nothing is computed then), -EIO for an image that does not decode (each
+ * logged); ret_fd borrows from *ret_views and bb. */
 #define FT_MIN_BUDGET_S 90.0
 #define FT_VIEWS_SHARE 0.3
 #define FT_PLAIN_SHARE 0.4
@@ -63,4 +65,5 @@ int ft_views_compute(VkEngine *e, const Backbone *bb, const char *const *paths, 
 #define FT_LR 2e-4f
 #define FT_PATIENCE 20u
 int ft_prepare(VkEngine *e, const Backbone *bb, const char *const *paths, size_t n, double budget_s,
-               uint32_t seed, const atomic_bool *cancel, FtViews **ret_views, ModelFinetuneData *ret_fd);
+               size_t max_bytes, uint32_t seed, const atomic_bool *cancel, FtViews **ret_views,
+               ModelFinetuneData *ret_fd);

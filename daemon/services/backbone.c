@@ -192,6 +192,14 @@ void backbone_service_drop_forward_locked(BackboneService *s)
         s->vk_for = bb_handle_unref(s->vk_for);
 }
 
+void backbone_service_release_engine_locked(BackboneService *s)
+{
+        backbone_service_drop_forward_locked(s);
+        s->engine = vk_engine_free(s->engine);
+        /* the pipelines and device memory went back to the heap: hand the pages back */
+        (void)malloc_trim(0);
+}
+
 int backbone_service_run(BackboneService *s, BbHandle *h, const char *const *paths, size_t n,
                          float *ret_embed, float *ret_probs, int *ret_status)
 {
@@ -245,14 +253,11 @@ static int on_idle(sd_event_source *source, uint64_t usec, void *userdata)
                 return 0;
         }
         if (s->engine) {
-                s->vk = backbone_vk_free(s->vk);
-                s->vk_for = bb_handle_unref(s->vk_for);
-                s->engine = vk_engine_free(s->engine);
+                backbone_service_release_engine_locked(s);
                 log_debug("Released the Vulkan engine after %u s idle.",
                           (unsigned)(IDLE_RELEASE_USEC / USEC_PER_SEC));
         }
         pthread_mutex_unlock(&s->lock);
-        (void)malloc_trim(0);
         return 0;
 }
 

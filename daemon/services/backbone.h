@@ -81,6 +81,15 @@ VkEngine *backbone_service_engine_locked(BackboneService *s);
  * builds the pass again. */
 void backbone_service_drop_forward_locked(BackboneService *s);
 
+/* With s->lock held: frees the whole engine (the forward pass, every
+ * compiled pipeline, the device memory) and trims the heap; the next
+ * backbone_service_engine_locked() makes a new one. On lavapipe the
+ * pipelines another job compiled are ~150 MB of fluffd's RSS (bench-scale:
+ * 474 MB with the engine, 158 MB once it was released): a training starts
+ * and ends with this, so it never carries the embedding's pipelines and
+ * the next job never carries the training's. Costs a second or two. */
+void backbone_service_release_engine_locked(BackboneService *s);
+
 /* On the loop, after each run: the engine and its buffers (a batch's
  * activations are tens of MB) go back once the backbone was idle a while. */
 void backbone_service_used(BackboneService *s);

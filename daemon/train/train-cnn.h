@@ -11,6 +11,10 @@
  * the rest of this share when the CNN stops early). */
 #define TRAIN_CNN_SHARE 0.6
 
+/* What a post's crop holds while the CNN trains: the decoded crop
+ * (CNN_ARCH_DEFAULT's stored side, RGB) and its features in the dataset. */
+#define TRAIN_CNN_ROW_BYTES ((size_t)72 * 72 * 3 + 2 * 64 * sizeof(float))
+
 /* With at least min likes and min dislikes that have a crop (crops[i] not
  * NULL), posts without one are left out (freed; arrays compacted, *n and the
  * counts updated) and *ret_cnn is true; otherwise the crops are freed and

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <limits.h>
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include "services/taste-history.h"
 #include "services/taste.h"
 #include "store.h"
+#include "train/budget.h"
 #include "train/train-cnn.h"
 #include "train/train.h"
 #include "views.h"
@@ -465,11 +467,13 @@ static int train_run(void *userdata)
         o.backbone = w->backbone_id;
         o.oof_prob = oof;
 
-        /* One thread at a time on the engine: an embed batch waits for us. */
+        /* One thread at a time on the engine: an embed batch waits for us.
+         * A fresh engine: the one an embedding or prediction left holds
+         * their forward pass and pipelines, which a training does not use
+         * and cannot afford beside its dataset (released with the pages
+         * before the dataset's come). */
         pthread_mutex_lock(&w->backbone->lock);
-        backbone_service_drop_forward_locked(w->backbone);
-        /* and hand its freed pages back before the dataset's come */
-        (void)malloc_trim(0);
+        backbone_service_release_engine_locked(w->backbone);
         engine = backbone_service_engine_locked(w->backbone);
         if (!engine)
                 r = error_setf(&w->error, -ENODEV,
@@ -489,8 +493,9 @@ static int train_run(void *userdata)
                 ModelFinetuneData fd;
                 uint64_t t0 = now_usec(CLOCK_MONOTONIC);
                 if (w->handle && w->ds_paths &&
-                    ft_prepare(engine, w->handle->bb, w->ds_paths, ds->n, o.time_budget_s, (uint32_t)w->seed,
-                               &w->cancel, &views, &fd) >= 0) {
+                    ft_prepare(engine, w->handle->bb, w->ds_paths, ds->n, o.time_budget_s,
+                               train_budget_views(ds->n, BACKBONE_EMBED_DIM * sizeof(float)),
+                               (uint32_t)w->seed, &w->cancel, &views, &fd) >= 0) {
                         o.finetune = &fd;
                         o.time_budget_s -= (double)(now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_SEC;
                 }
@@ -503,6 +508,8 @@ static int train_run(void *userdata)
                         log_warning_errno(
                                 k, "Failed to compare the new model with the installed one, ignoring: %m");
         }
+        /* and the training's pipelines do not stay for the next job */
+        backbone_service_release_engine_locked(w->backbone);
         pthread_mutex_unlock(&w->backbone->lock);
         /* The dataset, the folds and the views were freed into this
          * thread's arena: hand the pages back, or fluffd stays at
@@ -783,27 +790,34 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
         list = t->dataset;
         n_list = t->n_dataset;
         n_rows = n_list;
-        if (w->backbone_id) {
-                /* At most train_image_posts posts' embeddings, the newest
-                 * (the list is by id): each holds BACKBONE_EMBED_DIM floats,
-                 * and a time budget gets through only so many anyway. */
-                size_t k = 0;
-                for (from = n_list; from > 0 && k < t->config->train_image_posts; from--)
+        if (w->backbone_id || w->towers != TRAIN_TOWERS_TAGS) {
+                /* At most so many posts with an image, the newest (the list
+                 * is by id): each holds an image row (BACKBONE_EMBED_DIM
+                 * floats, or the small CNN's crop), config train_image_posts
+                 * or fewer where the memory budget ends (budget.h), and a
+                 * time budget gets through only so many anyway. */
+                size_t row = w->backbone_id ? BACKBONE_EMBED_DIM * sizeof(float) : TRAIN_CNN_ROW_BYTES,
+                       cap = train_budget_image_posts(t->config->train_image_posts, row), k = 0;
+                for (from = n_list; from > 0 && k < cap; from--)
                         k += !isempty(list[from - 1].md5) && list[from - 1].has_image;
-                n_rows = k;
+                /* with a backbone only the posts with an embedding are read;
+                 * the CNN's reading keeps the rest for its choice */
+                n_rows = w->backbone_id ? k : n_list - from;
                 t->n_capped = from;
+                if (from > 0)
+                        log_info("Training on the newest %zu labelled posts with an image; %zu older ones "
+                                 "are left out (config train_image_posts = %u, memory for %zu).",
+                                 k, from, t->config->train_image_posts,
+                                 train_budget_image_posts(UINT_MAX, row));
+        }
+        if (w->backbone_id) {
                 w->image_features = true;
                 w->features = calloc(MAX(n_rows, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
                 w->paths = calloc(MAX(n_rows, (size_t)1), sizeof(char *));
                 if (!w->features || !w->paths)
                         return -ENOMEM;
-                if (from > 0)
-                        log_info("Training on the newest %zu labelled posts with an image; %zu older ones "
-                                 "are "
-                                 "left out (config train_image_posts = %u).",
-                                 n_rows, from, t->config->train_image_posts);
         } else if (w->towers != TRAIN_TOWERS_TAGS) {
-                w->crops = calloc(MAX(n_list, (size_t)1), sizeof(char *));
+                w->crops = calloc(MAX(n_rows, (size_t)1), sizeof(char *));
                 if (!w->crops)
                         return -ENOMEM;
         }
@@ -856,8 +870,13 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
                 r = store_post_get(st, list[i].post_id, &w->posts[w->n], error);
                 if (r == -ENOENT)
                         continue;
-                if (r < 0)
+                if (r >= 0)
+                        /* tags-only holds every labelled post: a third of the heap each */
+                        r = post_pack(w->posts[w->n]);
+                if (r < 0) {
+                        w->posts[w->n] = post_free(w->posts[w->n]);
                         return r;
+                }
                 if (w->crops && !isempty(list[i].md5) && list[i].has_image &&
                     image_path_for_md5(t->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
                     access(w->crops[w->n], R_OK) < 0) {

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What a training may hold in memory. fluffd's goal is 500 MB resident at
+ * 100,000 labelled posts (issue 16), and a training is its peak: measured
+ * on lavapipe (tests/bench/bench-scale.py), fluffd's libraries and heap are
+ * ~160 MB, and a fresh engine with the training's pipelines and the
+ * fine-tuning views' forward pass ~100-150 MB more. The rest is the data,
+ * TRAIN_DATA_BUDGET, and every part of the data that grows with the posts
+ * is sized from it:
+ *
+ *   - the image rows (a backbone embedding, 18 KB, or a small CNN crop,
+ *     16 KB) with their Post: at most train_budget_image_posts() posts,
+ *     the newest, however large config train_image_posts is;
+ *   - the fine-tuning views (49 KB a post and view): what the rows leave,
+ *     train_budget_views(); when that is less than one plain view of every
+ *     row, the training does not fine-tune (the head alone). */
+
+#include <stddef.h>
+
+#define TRAIN_DATA_BUDGET ((size_t)224 << 20)
+/* A held post besides its image row: the packed Post (post_pack(): 1.2 KB
+ * with 30 tags, test-vocab; e621's posts have more), the image path, the
+ * label, the dataset's tag ids, with room to spare. */
+#define TRAIN_POST_BYTES ((size_t)4096)
+
+/* The most posts with an image row of row_bytes a training holds: the
+ * configured train_image_posts, or fewer where the budget ends first. */
+size_t train_budget_image_posts(unsigned configured, size_t row_bytes);
+
+/* Bytes the fine-tuning views may take beside n posts' rows of row_bytes
+ * (0 when the rows take the whole budget). */
+size_t train_budget_views(size_t n, size_t row_bytes);
