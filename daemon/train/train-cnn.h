@@ -12,8 +12,9 @@
 #define TRAIN_CNN_SHARE 0.6
 
 /* What a post's crop holds while the CNN trains: the decoded crop
- * (CNN_ARCH_DEFAULT's stored side, RGB) and its features in the dataset. */
-#define TRAIN_CNN_ROW_BYTES ((size_t)72 * 72 * 3 + 2 * 64 * sizeof(float))
+ * (CNN_ARCH_DEFAULT's stored side, RGB), its out-of-fold logit in the
+ * dataset (CNN_HEAD_DIM), a network's logit of it and its half (cnn.h). */
+#define TRAIN_CNN_ROW_BYTES ((size_t)72 * 72 * 3 + 2 * sizeof(float) + 1)
 
 /* With at least min likes and min dislikes that have a crop (crops[i] not
  * NULL), posts without one are left out (freed; arrays compacted, *n and the
