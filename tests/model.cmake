@@ -40,3 +40,7 @@ fluff_add_c_test(test-model-explain SOURCES test-model-explain.c vk-test.c LIBS 
 if(FLUFF_SANITIZE)
     set_property(TEST test-model-explain APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endif()
+
+# fluff-bench-ft-step: not a test (see tests/bench/ft-step.c, tests/bench/bench-ft-step.py).
+add_executable(fluff-bench-ft-step bench/ft-step.c)
+target_link_libraries(fluff-bench-ft-step PRIVATE fluff-model)
