@@ -283,6 +283,27 @@ static Model *model_with_cnn(void)
         return m;
 }
 
+/* The same with the cross-fitted twin: the head's one feature is their logit. */
+static Model *model_with_twins(void)
+{
+        Model *m = model_with_cnn(), *t;
+
+        ASSERT_OK(model_new(CNN_HEAD_DIM, 5, 3, 4, &t));
+        t->sets[0] = (ModelFeatureSet){.name = CNN_FEATURE_SET, .offset = 0, .dim = CNN_HEAD_DIM};
+        ASSERT_OK(model_set_string(&t->vocabulary, "{}"));
+        t->cnn = TAKE_PTR(m->cnn);
+        ASSERT_OK(model_cnn_new(&t->cnn->arch, &t->cnn_b));
+        random_params(t->cnn_b, 6);
+        t->cnn_b->val_auc = 0.65;
+        /* the stack takes their logit as an input of its own */
+        t->combine = (ModelCombine){.kind = "stack", .w_cnn = 2.0, .bias = -0.5};
+        snprintf(t->combine.cal.method, sizeof(t->combine.cal.method), "platt");
+        t->combine.cal.a = 1;
+        t->head_a = 1;
+        model_free(m);
+        return t;
+}
+
 static uint8_t *save_to_memory(const Model *m, size_t *ret_size)
 {
         char path[] = "/tmp/fluff-test-cnn-XXXXXX";
@@ -357,6 +378,53 @@ static void outside(json_object *hdr)
         json_object_array_put_idx(offs, 1, json_object_new_int64(INT64_C(1) << 40));
 }
 
+static void drop_twin_bias(json_object *hdr)
+{
+        json_object_object_del(hdr, CNN_B_TENSOR_PREFIX "fc.bias");
+}
+
+static void drop_twin_description(json_object *hdr)
+{
+        json_object_object_del(json_object_object_get(hdr, "__metadata__"), CNN_B_METADATA);
+}
+
+static void twin_channels(json_object *hdr)
+{
+        json_object_object_add(json_object_object_get(hdr, "__metadata__"), CNN_B_METADATA,
+                               json_object_new_string("{\"input\":16,\"stored\":20,\"channels\":[4,7]}"));
+}
+
+/* Removes every tensor whose name starts with prefix. */
+static void drop_prefixed(json_object *hdr, const char *prefix)
+{
+        char *keys[2 * CNN_PARAMS_MAX];
+        size_t n = 0;
+        json_object_object_foreach(hdr, key, val)
+        {
+                (void)val;
+                if (strncmp(key, prefix, strlen(prefix)) == 0 && n < ELEMENTSOF(keys))
+                        ASSERT_TRUE((keys[n++] = strdup(key)));
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object_object_del(hdr, keys[i]);
+                free(keys[i]);
+        }
+}
+
+static void drop_first(json_object *hdr)
+{
+        json_object_object_del(json_object_object_get(hdr, "__metadata__"), "cnn");
+        drop_prefixed(hdr, CNN_TENSOR_PREFIX);
+}
+
+/* Both networks gone, the combination's weight for their logit left. */
+static void weight_without_twins(json_object *hdr)
+{
+        drop_first(hdr);
+        drop_twin_description(hdr);
+        drop_prefixed(hdr, CNN_B_TENSOR_PREFIX);
+}
+
 static void refused(const uint8_t *data, size_t size, const char *what)
 {
         _cleanup_(model_freep) Model *l = NULL;
@@ -406,6 +474,53 @@ TEST(file_round_trip_and_damage)
                 _cleanup_free_ uint8_t *e = edit_header(data, size, edits[i], &en);
                 refused(e, en, names[i]);
         }
+        /* the cross-fitted pair: both networks come back; the head's one
+         * feature is their logit. Damaged: refused, naming the CNN. */
+        _cleanup_(model_freep) Model *tw = model_with_twins(), *tl = NULL;
+        size_t tn;
+        _cleanup_free_ uint8_t *twins = save_to_memory(tw, &tn);
+        ASSERT_OK(model_load_from_memory(twins, tn, &tl, &error));
+        ASSERT_TRUE(tl->cnn && tl->cnn_b);
+        ASSERT_EQ(tl->dim, CNN_HEAD_DIM);
+        ASSERT_TRUE(memcmp(tl->cnn->params, tw->cnn->params, tw->cnn->n_params * sizeof(float)) == 0);
+        ASSERT_TRUE(memcmp(tl->cnn_b->params, tw->cnn_b->params, tw->cnn_b->n_params * sizeof(float)) == 0);
+        ASSERT_NEAR(tl->cnn_b->val_auc, 0.65, 1e-9);
+        ASSERT_NEAR(tl->combine.w_cnn, 2.0, 1e-12);
+        ASSERT_STREQ(model_towers(tl), "image"); /* no tag tower here: the CNN alone */
+        /* scored on the device: the logit (the post's one feature) enters the
+         * combination as it is, and is the image's part of the explanation */
+        static const float z[3] = {-1.5f, 0.f, 2.25f};
+        static const uint32_t offs[4] = {0, 0, 0, 0};
+        float prob[3];
+        ModelExplanation ex[3];
+        ASSERT_OK(model_predict(tl, vkt_engine(), z, offs, NULL, 3, prob, ex));
+        for (int i = 0; i < 3; i++) {
+                ASSERT_NEAR(prob[i], 1 / (1 + exp(-(2.0 * z[i] - 0.5))), 1e-6);
+                ASSERT_NEAR(ex[i].image, 2.0 * z[i], 1e-6);
+                ASSERT_NEAR(ex[i].logit, ex[i].bias + ex[i].image + ex[i].tags, 1e-5);
+        }
+        free(info);
+        ASSERT_OK(model_describe_json(tl, &info));
+        json_object *desc = json_tokener_parse(info), *auc;
+        ASSERT_TRUE(desc && json_object_object_get_ex(desc, "cnn_val_auc", &auc));
+        ASSERT_NEAR(json_object_get_double(auc), 0.70, 1e-9); /* the mean of 0.75 and 0.65 */
+        json_object_put(desc);
+        void (*tedits[])(json_object *) = {drop_twin_bias, drop_twin_description, twin_channels, drop_first,
+                                           weight_without_twins};
+        const char *tnames[] = {"the twin's tensor missing", "the twin undescribed",
+                                "the twins' architectures differ", "the twin without the first",
+                                "a weight for CNNs the file lacks"};
+        for (size_t i = 0; i < ELEMENTSOF(tedits); i++) {
+                size_t en;
+                _cleanup_free_ uint8_t *e = edit_header(twins, tn, tedits[i], &en);
+                refused(e, en, tnames[i]);
+        }
+        /* a head of the old width beside two networks: their logit is one feature */
+        _cleanup_(model_freep) Model *wide = model_with_cnn();
+        ASSERT_OK(model_cnn_new(&wide->cnn->arch, &wide->cnn_b));
+        _cleanup_free_ uint8_t *wd = save_to_memory(wide, &tn);
+        refused(wd, tn, "two networks, a head of their features' width");
+
         /* a NaN in the last CNN tensor (the last 4 bytes of the file) */
         _cleanup_free_ uint8_t *nan_data = malloc(size);
         ASSERT_TRUE(nan_data);
@@ -441,12 +556,15 @@ TEST(crops_from_files)
         static char *paths[NJ + 2];
         static uint8_t img[SIDE * SIDE * 3];
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
-        _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
+        _cleanup_(model_cnn_freep) ModelCnn *c = NULL, *c_b = NULL;
         Error error = {};
-        ModelFeatureSet set = {.name = CNN_FEATURE_SET, .offset = 0, .dim = cnn_feature_dim(&a)};
+        ModelFeatureSet set = {.name = CNN_FEATURE_SET, .offset = 0, .dim = CNN_HEAD_DIM};
+        static uint8_t half[NJ];
+        static float za[NJ + 2], zb[NJ + 2];
+        size_t F = cnn_feature_dim(&a);
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
         o.folds = 0; /* the head alone: cross-validation is test-model-cv's */
-        static float zeros[16], features[(NJ + 2) * 16], again[(NJ + 2) * 16];
+        static float zeros[16], features[(NJ + 2) * 16], again[(NJ + 2) * 16], logits[NJ + 2];
         static int status[NJ + 2];
 
         ASSERT_TRUE(VIPS_INIT("test") == 0);
@@ -474,38 +592,65 @@ TEST(crops_from_files)
         ASSERT_EQ(status[NJ + 1], -ENOENT);
         ASSERT_ERROR(cnn_images_load((const char *const *)paths, 1, CNN_INPUT_MAX + 1, rgb, status), EINVAL);
 
-        /* the whole tower for a run: trains, fills the dataset's features */
+        /* the whole tower for a run: two networks, one per stratified half;
+         * every post's feature is the logit of the network that did not
+         * train on it (issue 14: the folds must never see in-sample CNN
+         * output) */
         o.seed = 3;
-        ASSERT_OK(cnn_train_dataset(vkt_engine(), &a, ds, (const char *const *)paths, &o, 3.0, &c, &error));
-        double nonzero = 0;
-        for (size_t i = 0; i < ds->n * set.dim; i++)
-                nonzero += ds->features[i] != 0;
-        ASSERT_TRUE(nonzero > 0);
-        fprintf(stderr, "  CNN on %d JPEG crops: validation ROC AUC %.3f\n", NJ, c->val_auc);
+        ASSERT_OK(cnn_train_dataset(vkt_engine(), &a, ds, (const char *const *)paths, &o, 3.0, &c, &c_b,
+                                    &error));
+        ASSERT_TRUE(c && c_b);
+        ASSERT_OK(cnn_crossfit_halves(ds->labels, NJ, o.seed, half));
+        size_t per[2][2] = {};
+        for (int i = 0; i < NJ; i++)
+                per[half[i]][ds->labels[i]]++;
+        ASSERT_EQ(per[0][0], per[1][0]);
+        ASSERT_EQ(per[0][1], per[1][1]);
+        ASSERT_OK(cnn_features(vkt_engine(), c, rgb, NJ, NULL, za));
+        ASSERT_OK(cnn_features(vkt_engine(), c_b, rgb, NJ, NULL, zb));
+        size_t differ = 0;
+        for (int i = 0; i < NJ; i++) {
+                ASSERT_TRUE(ds->features[i] == (half[i] == 0 ? zb[i] : za[i]));
+                differ += za[i] != zb[i];
+        }
+        ASSERT_TRUE(differ > NJ / 2); /* two networks, not one twice */
+        fprintf(stderr, "  two CNNs on %d JPEG crops: ROC AUC on the half each did not see %.3f, %.3f\n", NJ,
+                c->val_auc, c_b->val_auc);
 
         /* prediction's path gives the same features, zeros for the bad files */
         ASSERT_OK(cnn_features_of_files(vkt_engine(), c, (const char *const *)paths, NJ + 2, features,
                                         status));
         ASSERT_EQ(status[NJ], -EBADMSG);
         ASSERT_EQ(status[NJ + 1], -ENOENT);
-        vkt_compare("features from files", features, ds->features, NJ * set.dim, 1e-12);
-        for (uint32_t j = 0; j < 2 * set.dim; j++)
-                ASSERT_TRUE(features[NJ * set.dim + j] == 0);
+        for (uint32_t j = 0; j < 2 * F; j++)
+                ASSERT_TRUE(features[NJ * F + j] == 0);
         ASSERT_OK(cnn_features(vkt_engine(), c, rgb, NJ, again, NULL));
-        vkt_compare("features from memory", again, ds->features, NJ * set.dim, 1e-12);
+        vkt_compare("features from files and from memory", features, again, NJ * F, 1e-12);
+
+        /* a model's feature for a new post: the mean of the two logits */
+        _cleanup_(model_freep) Model *m = NULL;
+        ASSERT_OK(model_new(CNN_HEAD_DIM, 1, 3, 4, &m));
+        m->cnn = TAKE_PTR(c);
+        m->cnn_b = TAKE_PTR(c_b);
+        ASSERT_OK(model_cnn_features_of_files(vkt_engine(), m, (const char *const *)paths, NJ + 2, logits,
+                                              status));
+        ASSERT_EQ(status[NJ], -EBADMSG);
+        for (int i = 0; i < NJ; i++)
+                ASSERT_NEAR(logits[i], 0.5f * (za[i] + zb[i]), 1e-5);
+        ASSERT_TRUE(logits[NJ] == 0 && logits[NJ + 1] == 0);
 
         /* a crop that does not decode stops the run with its name, rather than training on zeros */
         _cleanup_(model_dataset_freep) ModelDataset *ds2 = NULL;
-        _cleanup_(model_cnn_freep) ModelCnn *c2 = NULL;
+        _cleanup_(model_cnn_freep) ModelCnn *c2 = NULL, *c2_b = NULL;
         ASSERT_OK(model_dataset_new(set.dim, 1, &set, 1, &ds2));
         for (int i = 0; i < NJ; i++)
                 ASSERT_OK(model_dataset_add(ds2, zeros, NULL, 0, i % 2 == 0 ? 1 : -1));
         char *saved = paths[5];
         paths[5] = paths[NJ];
         error = (Error){};
-        ASSERT_ERROR(
-                cnn_train_dataset(vkt_engine(), &a, ds2, (const char *const *)paths, &o, 3.0, &c2, &error),
-                EBADMSG);
+        ASSERT_ERROR(cnn_train_dataset(vkt_engine(), &a, ds2, (const char *const *)paths, &o, 3.0, &c2,
+                                       &c2_b, &error),
+                     EBADMSG);
         ASSERT_TRUE(strstr(error.message, "corrupt.jpg"));
         paths[5] = saved;
 

@@ -9,7 +9,7 @@
 
 #include "cnn.h"
 
-int model_cnn_save_metadata(const ModelCnn *c, json_object *meta)
+static int save_one(const ModelCnn *c, const char *key, json_object *meta)
 {
         json_object *o, *ch, *s;
         const char *str;
@@ -35,7 +35,19 @@ int model_cnn_save_metadata(const ModelCnn *c, json_object *meta)
         json_object_put(o);
         if (!s)
                 return -ENOMEM;
-        json_object_object_add(meta, "cnn", s);
+        json_object_object_add(meta, key, s);
+        return 0;
+}
+
+int model_cnn_save_metadata(const ModelCnn *c, const ModelCnn *c_b, json_object *meta)
+{
+        json_object *s;
+        int r;
+
+        if (!c)
+                return 0;
+        if ((r = save_one(c, "cnn", meta)) < 0 || (c_b && (r = save_one(c_b, CNN_B_METADATA, meta)) < 0))
+                return r;
         s = json_object_new_string(CNN_IMAGE_TOWER);
         if (!s)
                 return -ENOMEM;
@@ -68,14 +80,14 @@ static int get_u32(json_object *o, const char *key, uint32_t max, uint32_t *ret)
         return 0;
 }
 
-static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, Error *error)
+static int parse_arch(json_object *meta, const char *key, CnnArch *a, double *ret_auc, Error *error)
 {
         json_object *v, *ch;
         const char *s;
 
-        if (!json_object_object_get_ex(meta, "cnn", &v) || !json_object_is_type(v, json_type_string))
+        if (!json_object_object_get_ex(meta, key, &v) || !json_object_is_type(v, json_type_string))
                 return fail(error,
-                            "the CNN's tensors are there but its description (metadata \"cnn\") is not");
+                            "the CNN's tensors are there but its description (metadata \"%s\") is not", key);
         s = json_object_get_string(v);
         json_object *o = json_tokener_parse(s);
         int r = 0;
@@ -104,6 +116,7 @@ static int parse_arch(json_object *meta, CnnArch *a, double *ret_auc, Error *err
 static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, const CnnParam *p, float *dst,
                       Error *error)
 {
+        /* p->name is already under the network's prefix */
         json_object *t, *dt, *shape, *offs;
         uint32_t dims[2], b, e;
         unsigned rank = p->cols ? 2 : 1;
@@ -142,50 +155,92 @@ static int read_param(json_object *hdr, const uint8_t *data, size_t data_len, co
         return 0;
 }
 
-int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
-                   size_t *ret_bytes, Error *error)
+static size_t count_prefixed(json_object *hdr, const char *prefix)
 {
-        _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
-        json_object *meta = NULL, *v;
-        CnnParam p[CNN_PARAMS_MAX];
-        size_t n_tensors = 0, n;
-        CnnArch a;
-        double auc = NAN;
-        int r;
-
+        size_t n = 0;
         json_object_object_foreach(hdr, key, val)
         {
                 (void)val;
-                if (strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
-                        n_tensors++;
+                if (strncmp(key, prefix, strlen(prefix)) == 0)
+                        n++;
         }
-        (void)json_object_object_get_ex(hdr, "__metadata__", &meta);
-        bool described = meta && json_object_object_get_ex(meta, "cnn", &v);
-        if (n_tensors == 0 && !described) {
-                *ret = NULL;
-                *ret_bytes = 0;
-                return 0;
-        }
-        if (!meta || !json_object_is_type(meta, json_type_object))
-                return fail(error, "the metadata are missing");
-        r = parse_arch(meta, &a, &auc, error);
+        return n;
+}
+
+/* One network: its description under key, its tensors under prefix. */
+static int load_one(json_object *hdr, json_object *meta, const uint8_t *data, size_t data_len,
+                    const char *key, const char *prefix, size_t n_tensors, ModelCnn **ret, Error *error)
+{
+        _cleanup_(model_cnn_freep) ModelCnn *c = NULL;
+        CnnParam p[CNN_PARAMS_MAX];
+        CnnArch a;
+        double auc = NAN;
+        size_t n;
+        int r;
+
+        r = parse_arch(meta, key, &a, &auc, error);
         if (r < 0)
                 return r;
-        if (cnn_feature_dim(&a) != dim)
-                return fail(error, "the CNN gives %u features, the head takes %u", cnn_feature_dim(&a), dim);
         n = cnn_param_layout(&a, p);
         if (n_tensors != n)
-                return fail(error, "the file holds %zu CNN tensors, its description %zu", n_tensors, n);
+                return fail(error, "the file holds %zu CNN tensors named %s*, its description %zu",
+                            n_tensors, prefix, n);
         r = model_cnn_new(&a, &c);
         if (r < 0)
                 return r;
         c->val_auc = auc;
         for (size_t i = 0; i < n; i++) {
+                char name[sizeof(p[i].name)];
+                snprintf(name, sizeof(name), "%s%s", prefix, p[i].name + strlen(CNN_TENSOR_PREFIX));
+                memcpy(p[i].name, name, sizeof(name));
                 r = read_param(hdr, data, data_len, &p[i], c->params + p[i].offset, error);
                 if (r < 0)
                         return r;
         }
-        *ret_bytes = c->n_params * sizeof(float);
         *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
+                   ModelCnn **ret_b, size_t *ret_bytes, Error *error)
+{
+        _cleanup_(model_cnn_freep) ModelCnn *c = NULL, *c_b = NULL;
+        json_object *meta = NULL, *v;
+        size_t n_a = count_prefixed(hdr, CNN_TENSOR_PREFIX), n_b = count_prefixed(hdr, CNN_B_TENSOR_PREFIX);
+        int r;
+
+        (void)json_object_object_get_ex(hdr, "__metadata__", &meta);
+        bool has_meta = meta && json_object_is_type(meta, json_type_object);
+        bool described = has_meta && json_object_object_get_ex(meta, "cnn", &v),
+             described_b = has_meta && json_object_object_get_ex(meta, CNN_B_METADATA, &v);
+        if (n_a == 0 && !described) {
+                if (n_b > 0 || described_b)
+                        return fail(error, "the second CNN is there without the first");
+                *ret = *ret_b = NULL;
+                *ret_bytes = 0;
+                return 0;
+        }
+        if (!has_meta)
+                return fail(error, "the metadata are missing");
+        if ((r = load_one(hdr, meta, data, data_len, "cnn", CNN_TENSOR_PREFIX, n_a, &c, error)) < 0)
+                return r;
+        if (n_b == 0 && !described_b) {
+                /* from before the cross-fitting: the head takes the CNN's features */
+                if (cnn_feature_dim(&c->arch) != dim)
+                        return fail(error, "the CNN gives %u features, the head takes %u",
+                                    cnn_feature_dim(&c->arch), dim);
+        } else {
+                if ((r = load_one(hdr, meta, data, data_len, CNN_B_METADATA, CNN_B_TENSOR_PREFIX, n_b, &c_b,
+                                  error)) < 0)
+                        return r;
+                if (memcmp(&c->arch, &c_b->arch, sizeof(CnnArch)) != 0)
+                        return fail(error, "the two cross-fitted CNNs differ in architecture");
+                if (dim != CNN_HEAD_DIM)
+                        return fail(error, "the cross-fitted CNNs give %u feature, the head takes %u",
+                                    CNN_HEAD_DIM, dim);
+        }
+        *ret_bytes = (c->n_params + (c_b ? c_b->n_params : 0)) * sizeof(float);
+        *ret = TAKE_PTR(c);
+        *ret_b = TAKE_PTR(c_b);
         return 0;
 }

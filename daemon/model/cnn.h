@@ -8,15 +8,28 @@
  *        → window of input × input (random + flipped while training, centre
  *          otherwise), scaled to [-1, 1]
  *        → n_layers × (conv 3×3 stride 2, TF "same" padding, ReLU)
- *        → global mean and max pool → 2·C features (the head's feature set "cnn")
- *        → linear → logit (only while training the tower)
+ *        → global mean and max pool → 2·C features
+ *        → linear → logit
  *
- * trained with class-balanced BCE and AdamW on the head's own stratified
- * train split, early-stopped on the validation ROC AUC.
+ * trained with class-balanced BCE and AdamW on a stratified train split,
+ * early-stopped on the validation ROC AUC.
+ *
+ * Cross-fitted (issue 14): a training run trains two networks, A on one
+ * stratified half of the labelled posts and B on the other, each in half
+ * of the CNN's time. A post's one image feature (feature set "cnn",
+ * CNN_HEAD_DIM floats) is its logit from the network that did not train on
+ * it; quality-train.c gives it to the head (beside the tags) and to the
+ * stack as an input of its own (ModelCombine.w_cnn), so the folds, the
+ * stack and the calibration only ever see out-of-sample CNN outputs, as
+ * they do a fixed backbone's. A post to predict was seen by neither: its
+ * feature is the mean of A's and B's logits. Two networks' features are
+ * not aligned, so only their logits can share one head. Files from before
+ * (one CNN, its 2·C features the head's) still load and predict as they
+ * did.
  *
  *     r = cnn_images_load(paths, n, arch.stored, rgb, status);     // libvips
- *     r = cnn_train(engine, &arch, rgb, labels, n, &split, &opts, &cnn, &auc, &error);
- *     r = cnn_features(engine, cnn, rgb, n, features);              // n × cnn_feature_dim()
+ *     r = cnn_train(engine, &arch, rgb, labels, n, &split, &opts, &cnn, &error);
+ *     r = cnn_features(engine, cnn, rgb, n, features, logits);      // n × cnn_feature_dim(), n
  *
  * Threads: as model.h (one thread at a time per engine). */
 
@@ -36,6 +49,11 @@
 /* Name of the head's feature set and prefix of the file's tensors. */
 #define CNN_FEATURE_SET "cnn"
 #define CNN_TENSOR_PREFIX "cnn."
+/* The second (cross-fitted) network's tensors and metadata key. */
+#define CNN_B_TENSOR_PREFIX "cnn_b."
+#define CNN_B_METADATA "cnn_b"
+/* Features the head gets from the cross-fitted pair: the out-of-fold logit. */
+#define CNN_HEAD_DIM 1u
 #define CNN_IMAGE_TOWER "small CNN from scratch"
 
 typedef struct CnnArch {
@@ -132,30 +150,44 @@ int cnn_features(VkEngine *e, const ModelCnn *c, const uint8_t *rgb, size_t n, f
 /* ---- model file hooks (cnn-file.c) ------------------------------------------------- */
 
 typedef struct json_object json_object;
-/* Adds the metadata "image_tower" and "cnn" (the architecture as JSON) to meta. */
-int model_cnn_save_metadata(const ModelCnn *c, json_object *meta);
-/* Reads the CNN of a parsed file: none (ret NULL, 0 bytes) when it has neither
- * "cnn" metadata nor cnn.* tensors; otherwise every tensor must be there with
- * its shape and finite values, and the head's dim features must be the
- * CNN's. ret_bytes: the tensor bytes it covers.
- * -EBADMSG with error set for anything else. */
+/* Adds the metadata "image_tower" and "cnn" (the architecture as JSON) to
+ * meta, and a second network's "cnn_b" (NULL: none). */
+int model_cnn_save_metadata(const ModelCnn *c, const ModelCnn *c_b, json_object *meta);
+/* Reads the CNNs of a parsed file: none (both NULL, 0 bytes) when it has
+ * neither "cnn" metadata nor cnn.* tensors; otherwise every tensor must be
+ * there with its shape and finite values. One CNN (a file from before the
+ * cross-fitting): the head's dim features must be its features; two (cnn.*
+ * and cnn_b.*): the head's CNN_HEAD_DIM feature is their logit.
+ * ret_bytes: the tensor bytes they cover. -EBADMSG with error set for
+ * anything else. */
 int model_cnn_load(json_object *hdr, const uint8_t *data, size_t data_len, uint32_t dim, ModelCnn **ret,
-                   size_t *ret_bytes, Error *error);
+                   ModelCnn **ret_b, size_t *ret_bytes, Error *error);
 /* What `status` says the image tower is: the backbone, the CNN or nothing. */
 const char *model_image_tower(const Model *m);
 
 /* ---- the whole tower for a training run (cnn-dataset.c) ----------------------------- */
 
 /* For model_train() without a backbone: ds has the one feature set
- * CNN_FEATURE_SET of cnn_feature_dim(a) features per post (their values are
- * overwritten here) and crops[i] is post i's crop. Loads the crops, trains
- * the CNN on the split model_split(ds, o) gives, for at most budget_s
- * seconds, and writes every post's features into ds. -EBADMSG (with
- * error naming the file) when a crop does not decode. */
+ * CNN_FEATURE_SET of CNN_HEAD_DIM features per post (overwritten here) and
+ * crops[i] is post i's crop. Loads the crops, splits the posts into the
+ * halves cnn_crossfit_halves() gives, trains network A on half 0 and B on
+ * half 1 (each on its own train/validation split of its half, val_fraction
+ * of each class, for half of budget_s seconds), and writes each post's
+ * logit from the network of the other half into ds. Each network's val_auc
+ * is its ROC AUC on the half it did not see. -EBADMSG (with error naming
+ * the file) when a crop does not decode. */
 int cnn_train_dataset(VkEngine *e, const CnnArch *a, ModelDataset *ds, const char *const *crops,
-                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret, Error *error);
+                      const ModelTrainOptions *o, double budget_s, ModelCnn **ret_a, ModelCnn **ret_b,
+                      Error *error);
+/* The stratified halves (half[i] 0 or 1) of n labelled posts for seed. */
+int cnn_crossfit_halves(const uint8_t *labels, size_t n, uint64_t seed, uint8_t *half);
 
 /* Features of image files for prediction: n × cnn_feature_dim(). status[i]
  * gets 0 or the image's negative errno (its features are then zeros). */
 int cnn_features_of_files(VkEngine *e, const ModelCnn *c, const char *const *paths, size_t n,
                           float *ret_features, int *status);
+/* The head's image features of files for model m (m->cnn set): n × m->dim,
+ * the mean of its two networks' logits or, for a file from before the
+ * cross-fitting, its one CNN's features. status as above. */
+int model_cnn_features_of_files(VkEngine *e, const Model *m, const char *const *paths, size_t n,
+                                float *ret_features, int *status);

@@ -90,7 +90,10 @@ static json_object *metrics_to_json(const Model *m)
         return o;
 }
 
-static json_object *sets_to_json(const Model *m)
+/* described: for `status`, where a set the combination weighs directly
+ * (the cross-fitted CNN's logit) counts as used; the file keeps the head's
+ * own mask. */
+static json_object *sets_to_json(const Model *m, bool described)
 {
         json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < m->n_sets; i++) {
@@ -100,7 +103,8 @@ static json_object *sets_to_json(const Model *m)
                 json_object_object_add(s, "name", json_object_new_string(m->sets[i].name));
                 json_object_object_add(s, "offset", json_object_new_int64(m->sets[i].offset));
                 json_object_object_add(s, "dim", json_object_new_int64(m->sets[i].dim));
-                json_object_object_add(s, "used", json_object_new_boolean(!!(m->set_mask & (1u << i))));
+                bool used = (m->set_mask & (1u << i)) || (described && m->combine.w_cnn != 0);
+                json_object_object_add(s, "used", json_object_new_boolean(used));
                 json_object_array_add(a, s);
         }
         return a;
@@ -136,6 +140,8 @@ static json_object *combine_to_json(const Model *m)
         json_object_object_add(o, "w_tags", json_object_new_double(c->w_tags));
         json_object_object_add(o, "w_head", json_object_new_double(c->w_head));
         json_object_object_add(o, "bias", json_object_new_double(c->bias));
+        if (c->w_cnn != 0)
+                json_object_object_add(o, "w_cnn", json_object_new_double(c->w_cnn));
         if (m->knn) {
                 /* the similarity input: the projection is rebuilt from the seed */
                 json_object_object_add(o, "w_knn", json_object_new_double(c->w_knn));
@@ -175,13 +181,17 @@ int model_describe_json(const Model *m, char **ret)
                                m->fluff_version ? json_object_new_string(m->fluff_version) : NULL);
         json_object_object_add(o, "threshold", json_object_new_double(m->threshold));
         json_object_object_add(o, "metrics", metrics_to_json(m));
-        json_object_object_add(o, "feature_sets", sets_to_json(m));
+        json_object_object_add(o, "feature_sets", sets_to_json(m, true));
         json_object_object_add(o, "use_tags", json_object_new_boolean(m->use_tags));
         json_object_object_add(o, "towers", json_object_new_string(model_towers(m)));
         json_object_object_add(o, "features", json_object_new_int64(m->dim));
         json_object_object_add(o, "vocabulary_size", json_object_new_int64(m->vocab));
         json_object_object_add(o, "image_tower", json_object_new_string(model_image_tower(m)));
-        if (m->cnn && isfinite(m->cnn->val_auc))
+        if (m->cnn && m->cnn_b && isfinite(m->cnn->val_auc) && isfinite(m->cnn_b->val_auc))
+                /* the CNN alone: each network on the half it did not train on */
+                json_object_object_add(o, "cnn_val_auc",
+                                       json_object_new_double((m->cnn->val_auc + m->cnn_b->val_auc) / 2));
+        else if (m->cnn && isfinite(m->cnn->val_auc))
                 /* the image-only ablation: the CNN alone on the same validation posts */
                 json_object_object_add(o, "cnn_val_auc", json_object_new_double(m->cnn->val_auc));
         json_object_object_add(o, "finetune", m->tail ? tail_to_json(m->tail) : NULL);
@@ -198,12 +208,21 @@ int model_describe_json(const Model *m, char **ret)
 
 int model_save(const Model *m, const char *path)
 {
-        TensorDesc d[15 + CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the tag tower, the
-                                              similarity's 4, the CNN's */
-        CnnParam cp[CNN_PARAMS_MAX];
+        TensorDesc d[15 + 2 * CNN_PARAMS_MAX]; /* the head's 8, a fine-tuned tail's 2, the tag tower,
+                                                  the similarity's 4, the CNNs' */
+        CnnParam cp[CNN_PARAMS_MAX], cpb[CNN_PARAMS_MAX];
         size_t n = describe(m, d), offset = 0;
         for (size_t i = 0, k = m->cnn ? cnn_param_layout(&m->cnn->arch, cp) : 0; i < k; i++)
                 d[n++] = (TensorDesc){cp[i].name, m->cnn->params + cp[i].offset, cp[i].rows, cp[i].cols};
+        for (size_t i = 0, k = m->cnn && m->cnn_b ? cnn_param_layout(&m->cnn_b->arch, cpb) : 0; i < k; i++) {
+                /* the same names under the twin's prefix */
+                char name[sizeof(cpb[i].name)];
+                snprintf(name, sizeof(name), CNN_B_TENSOR_PREFIX "%s",
+                         cpb[i].name + strlen(CNN_TENSOR_PREFIX));
+                memcpy(cpb[i].name, name, sizeof(name));
+                d[n++] = (TensorDesc){cpb[i].name, m->cnn_b->params + cpb[i].offset, cpb[i].rows,
+                                      cpb[i].cols};
+        }
         json_object *hdr = json_object_new_object(), *meta = json_object_new_object();
         _cleanup_free_ uint8_t *buf = NULL;
         char num[64];
@@ -216,7 +235,7 @@ int model_save(const Model *m, const char *path)
             (r = add_string(meta, "vocabulary", m->vocabulary)) < 0 ||
             (r = add_string(meta, "threshold", num)) < 0 ||
             (r = add_json_string(meta, "metrics", metrics_to_json(m))) < 0 ||
-            (r = add_json_string(meta, "feature_sets", sets_to_json(m))) < 0 ||
+            (r = add_json_string(meta, "feature_sets", sets_to_json(m, false))) < 0 ||
             (r = add_string(meta, "use_tags", m->use_tags ? "true" : "false")) < 0 ||
             /* Said outright for other readers; the loader derives it from the two above. */
             (r = add_string(meta, "towers", model_towers(m))) < 0 ||
@@ -224,7 +243,7 @@ int model_save(const Model *m, const char *path)
             (r = add_string(meta, "created", m->created)) < 0 ||
             (r = add_string(meta, "fluff_version", m->fluff_version ? m->fluff_version : FLUFF_VERSION)) <
                     0 ||
-            (r = model_cnn_save_metadata(m->cnn, meta)) < 0 ||
+            (r = model_cnn_save_metadata(m->cnn, m->cnn ? m->cnn_b : NULL, meta)) < 0 ||
             (m->tail && (r = add_json_string(meta, "finetune", tail_to_json(m->tail))) < 0) ||
             (!isempty(m->combine.kind) && (r = add_json_string(meta, "combine", combine_to_json(m))) < 0) ||
             (m->quality.version &&

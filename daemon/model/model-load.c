@@ -290,6 +290,7 @@ static int load_combine(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_by
         c->w_tags = json_double(o, "w_tags");
         c->w_head = json_double(o, "w_head");
         c->bias = json_double(o, "bias");
+        c->w_cnn = json_object_object_get_ex(o, "w_cnn", &k) ? json_double(o, "w_cnn") : 0;
         c->cal.a = json_double(o, "cal_a");
         c->cal.b = json_double(o, "cal_b");
         m->tag_lr_bias = json_double(o, "tag_lr_bias");
@@ -297,8 +298,8 @@ static int load_combine(Loader *l, Model *m, size_t *ret_tensors, size_t *ret_by
         m->head_b = json_double(o, "head_b");
         if (!(m->head_a > 0) || !isfinite(m->head_a) || !isfinite(m->head_b))
                 return fail(l, "the head's scale is missing or not positive");
-        if (!isfinite(c->w_tags) || !isfinite(c->w_head) || !isfinite(c->bias) || !isfinite(c->cal.a) ||
-            !isfinite(c->cal.b) || !isfinite(m->tag_lr_bias))
+        if (!isfinite(c->w_tags) || !isfinite(c->w_head) || !isfinite(c->bias) || !isfinite(c->w_cnn) ||
+            !isfinite(c->cal.a) || !isfinite(c->cal.b) || !isfinite(m->tag_lr_bias))
                 return fail(l, "the towers' combination holds a missing or non-finite number");
         json_object *cm, *kx, *ky;
         if (!json_object_object_get_ex(o, "calibration", &cm) || !json_object_is_type(cm, json_type_string))
@@ -453,7 +454,8 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
         {
                 (void)val;
                 if (streq(key, "__metadata__") ||
-                    strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0)
+                    strncmp(key, CNN_TENSOR_PREFIX, strlen(CNN_TENSOR_PREFIX)) == 0 ||
+                    strncmp(key, CNN_B_TENSOR_PREFIX, strlen(CNN_B_TENSOR_PREFIX)) == 0)
                         continue;
                 n_tensors++;
         }
@@ -464,10 +466,12 @@ static int load(Loader *l, const uint8_t *data, size_t size, Model **ret)
                           4 +
                   tail_bytes;
         size_t cnn_bytes;
-        r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &cnn_bytes, &l->error);
+        r = model_cnn_load(l->hdr, l->data, l->data_len, m->dim, &m->cnn, &m->cnn_b, &cnn_bytes, &l->error);
         if (r < 0)
                 return r;
         covered += cnn_bytes;
+        if (m->combine.w_cnn != 0 && !m->cnn_b)
+                return fail(l, "the combination weighs a cross-fitted CNN the file does not hold");
         if (covered != l->data_len)
                 return fail(l, "the tensors cover %zu bytes of %zu (overlapping or trailing data)", covered,
                             l->data_len);

@@ -75,6 +75,7 @@ Model *model_free(Model *m)
         free(m->vocabulary);
         free(m->backbone);
         model_cnn_free(m->cnn);
+        model_cnn_free(m->cnn_b);
         free(m->created);
         free(m->fluff_version);
         model_tail_free(m->tail);
@@ -158,7 +159,8 @@ const char *model_towers(const Model *m)
         /* the head counts only when the combination weighs it */
         bool head = isempty(m->combine.kind) || m->combine.w_head != 0;
         bool tags = (head && m->use_tags) || (m->tag_lr && m->combine.w_tags != 0);
-        if (!head || m->set_mask == 0)
+        /* the cross-fitted CNN's logit may enter the combination directly */
+        if ((!head || m->set_mask == 0) && m->combine.w_cnn == 0)
                 return "tags";
         return tags ? "both" : "image";
 }
@@ -174,12 +176,12 @@ double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags)
         return z;
 }
 
-double model_combine_prob(const Model *m, double z_tags, double z_head, double z_knn)
+double model_combine_prob(const Model *m, double z_tags, double z_head, double z_knn, double z_cnn)
 {
         const ModelCombine *c = &m->combine;
         if (isempty(c->kind))
                 return z_head >= 0 ? 1 / (1 + exp(-z_head)) : exp(z_head) / (1 + exp(z_head));
         z_head = m->head_a * z_head + m->head_b;
         return quality_calibrator_apply(&c->cal, c->bias + c->w_tags * z_tags + c->w_head * z_head +
-                                                         c->w_knn * z_knn);
+                                                         c->w_knn * z_knn + c->w_cnn * z_cnn);
 }

@@ -115,7 +115,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ModelTail *, model_tail_free);
  *     z_tags = tag_lr_bias + Σ tag_lr[tag]      the tag tower, an L2 logistic regression
  *     z_head = head_a·(the head's logit above) + head_b   (its validation Platt scaling)
  *     z_knn = knn_scores(…)                     the similarity to liked and disliked posts (knn.h)
- *     s = bias + w_tags·z_tags + w_head·z_head + w_knn·z_knn,  P(like) = cal(s)   (Platt or isotonic)
+ *     z_cnn = the post's one feature            without a backbone: the cross-fitted CNN's logit (cnn.h)
+ *     s = bias + w_tags·z_tags + w_head·z_head + w_knn·z_knn + w_cnn·z_cnn,  P(like) = cal(s)
+ *                                               (Platt or isotonic)
  *
  * kind "tags" is w_head = 0, "head" w_tags = 0, "stack" both. kind "" (files
  * from before the combination): P = σ(z_head), not calibrated. */
@@ -123,6 +125,7 @@ typedef struct ModelCombine {
         char kind[16];
         double w_tags, w_head, bias;
         double w_knn;          /* the similarity input's weight (knn.h; Model.knn), 0 without it */
+        double w_cnn;          /* the cross-fitted CNN's logit's weight (Model.cnn_b), 0 without it */
         QualityCalibrator cal; /* fitted on out-of-fold predictions */
 } ModelCombine;
 
@@ -145,6 +148,8 @@ typedef struct Model {
         char *vocabulary; /* opaque to this library (vocab's JSON), may be NULL */
         char *backbone;   /* backbone id, may be NULL */
         ModelCnn *cnn;    /* owned; the image tower without a backbone (cnn.h), may be NULL */
+        ModelCnn *cnn_b;  /* owned; its cross-fitted twin (cnn.h): the head's feature is their mean
+                             logit. NULL in files from before, whose head takes cnn's features */
         char *created;    /* ISO 8601 UTC */
         char *fluff_version;
         ModelTail *tail; /* NULL: the backbone's features as they are */
@@ -158,7 +163,7 @@ typedef struct Model {
 } Model;
 
 /* P(like) from the towers' logits (see ModelCombine). */
-double model_combine_prob(const Model *m, double z_tags, double z_head, double z_knn);
+double model_combine_prob(const Model *m, double z_tags, double z_head, double z_knn, double z_cnn);
 /* The tag tower's logit of a post (0 without one); ids ≥ vocab are ignored. */
 double model_tag_logit(const Model *m, const uint32_t *tags, size_t n_tags);
 

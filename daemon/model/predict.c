@@ -25,8 +25,8 @@ static void keep_push(ModelTagPush *list, ModelTagPush t, bool up)
  * z_head and z_tags are the device's logits, which the parts must add up to.
  * gw (hidden) and g (tag_dim) are scratch. */
 static void explain_post(const Model *m, const float *x, const uint32_t *tags, uint32_t n_tags,
-                         const float *hid, double z_head, double z_tags, double z_knn, float *gw, float *g,
-                         ModelExplanation *out)
+                         const float *hid, double z_head, double z_tags, double z_knn, double z_cnn,
+                         float *gw, float *g, ModelExplanation *out)
 {
         const bool combined = !isempty(m->combine.kind);
         const bool platt = combined && streq(m->combine.cal.method, "platt");
@@ -64,7 +64,8 @@ static void explain_post(const Model *m, const float *x, const uint32_t *tags, u
         }
 
         /* the similarity to liked and disliked pictures is the image's part too */
-        out->image = sh * image_head + (combined ? cs * m->combine.w_knn * z_knn : 0);
+        out->image = sh * image_head +
+                     (combined ? cs * (m->combine.w_knn * z_knn + m->combine.w_cnn * z_cnn) : 0);
         out->bias = sh * bias_head + cb;
         if (combined)
                 out->bias += cs * (m->combine.bias + m->combine.w_tags * (m->tag_lr ? m->tag_lr_bias : 0) +
@@ -87,7 +88,7 @@ static void explain_post(const Model *m, const float *x, const uint32_t *tags, u
         }
         out->logit = combined ? cs * (m->combine.bias + m->combine.w_tags * z_tags +
                                       m->combine.w_head * (m->head_a * z_head + m->head_b) +
-                                      m->combine.w_knn * z_knn) +
+                                      m->combine.w_knn * z_knn + m->combine.w_cnn * z_cnn) +
                                         cb
                               : z_head;
 }
@@ -156,11 +157,13 @@ int model_predict(const Model *m, VkEngine *engine, const float *features, const
                 for (uint32_t b = 0; b < bn; b++) {
                         /* the tag tower sees every known tag, even when the head's are off */
                         double zt = model_tag_logit(m, tags + offs[b], offs[b + 1] - offs[b]);
-                        out_prob[i + b] = (float)model_combine_prob(m, zt, z[b], zk[b]);
+                        /* the cross-fitted CNN's logit is the post's one feature, as it is */
+                        double zc = m->combine.w_cnn != 0 ? features[(i + b) * m->dim] : 0;
+                        out_prob[i + b] = (float)model_combine_prob(m, zt, z[b], zk[b], zc);
                         if (explain)
                                 explain_post(m, x + (size_t)b * m->dim, tags + offs[b],
                                              offs[b + 1] - offs[b], hid + (size_t)b * m->hidden, z[b], zt,
-                                             zk[b], gw, g, explain + i + b);
+                                             zk[b], zc, gw, g, explain + i + b);
                 }
         }
         return 0;

@@ -191,8 +191,8 @@ int predict_score_run(void *userdata)
         VkEngine *engine = backbone_service_engine_locked(s->backbone);
         if (engine && m->cnn && isempty(m->backbone)) {
                 /* no backbone: the image features come from the model's own small CNN */
-                r = cnn_features_of_files(engine, m->cnn, (const char *const *)s->paths, s->n, features,
-                                          status);
+                r = model_cnn_features_of_files(engine, m, (const char *const *)s->paths, s->n, features,
+                                                status);
                 for (size_t i = 0; r >= 0 && i < s->n; i++)
                         if (status[i] < 0) {
                                 bad = i;

@@ -39,21 +39,20 @@ size_t train_cnn_select(Post **posts, int8_t *labels, char **crops, size_t *n, u
 
 int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret)
 {
-        CnnArch a = CNN_ARCH_DEFAULT;
-        ModelFeatureSet set = {.name = CNN_FEATURE_SET, .offset = 0, .dim = cnn_feature_dim(&a)};
+        ModelFeatureSet set = {.name = CNN_FEATURE_SET, .offset = 0, .dim = CNN_HEAD_DIM};
 
         return model_dataset_new(set.dim, vocab, &set, 1, ret);
 }
 
-int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret,
-                  Error *error)
+int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret_a,
+                  ModelCnn **ret_b, Error *error)
 {
         CnnArch a = CNN_ARCH_DEFAULT;
         double start = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC;
         int r;
 
         r = cnn_train_dataset(e, &a, ds, (const char *const *)crops, o, TRAIN_CNN_SHARE * o->time_budget_s,
-                              ret, error);
+                              ret_a, ret_b, error);
         if (r < 0)
                 return r;
         double used = (double)now_usec(CLOCK_MONOTONIC) / USEC_PER_SEC - start;

@@ -12,8 +12,9 @@
 #define TRAIN_CNN_SHARE 0.6
 
 /* What a post's crop holds while the CNN trains: the decoded crop
- * (CNN_ARCH_DEFAULT's stored side, RGB) and its features in the dataset. */
-#define TRAIN_CNN_ROW_BYTES ((size_t)72 * 72 * 3 + 2 * 64 * sizeof(float))
+ * (CNN_ARCH_DEFAULT's stored side, RGB), its out-of-fold logit in the
+ * dataset (CNN_HEAD_DIM), a network's logit of it and its half (cnn.h). */
+#define TRAIN_CNN_ROW_BYTES ((size_t)72 * 72 * 3 + 2 * sizeof(float) + 1)
 
 /* With at least min likes and min dislikes that have a crop (crops[i] not
  * NULL), posts without one are left out (freed; arrays compacted, *n and the
@@ -22,10 +23,12 @@
 size_t train_cnn_select(Post **posts, int8_t *labels, char **crops, size_t *n, unsigned min, size_t *likes,
                         size_t *dislikes, bool *ret_cnn);
 
-/* An empty dataset with the CNN's feature set. */
+/* An empty dataset with the CNN's feature set (CNN_HEAD_DIM floats: the
+ * cross-fitted logit, cnn.h). */
 int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret);
 
-/* Trains the CNN within its share of o->time_budget_s, writes every post's
- * features into ds and lowers o->time_budget_s to what is left for the head. */
-int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret,
-                  Error *error);
+/* Trains the two cross-fitted CNNs within their share of o->time_budget_s,
+ * writes every post's out-of-fold logit into ds and lowers
+ * o->time_budget_s to what is left for the head. */
+int train_cnn_run(VkEngine *e, ModelDataset *ds, ModelTrainOptions *o, char *const *crops, ModelCnn **ret_a,
+                  ModelCnn **ret_b, Error *error);

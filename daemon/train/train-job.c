@@ -281,8 +281,8 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
                 status = calloc(n, sizeof(int));
                 if (!features || !status)
                         return -ENOMEM;
-                r = cnn_features_of_files(engine, old->cnn, (const char *const *)w->crops, n, features,
-                                          status);
+                r = model_cnn_features_of_files(engine, old, (const char *const *)w->crops, n, features,
+                                                status);
                 if (r < 0)
                         return r;
                 x = features;
@@ -357,10 +357,25 @@ static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDat
                 return r;
 
         if (m->quality.version != 0 && !m->tail) {
+                _cleanup_free_ float *x = NULL;
+                _cleanup_free_ int *status = NULL;
                 p_new = calloc(n, sizeof(float));
                 if (!p_new)
                         return -ENOMEM;
-                r = model_predict(m, engine, ds->features, ds->tag_offsets, ds->tags, n, p_new, NULL);
+                if (m->cnn_b && w->crops) {
+                        /* the dataset holds each post's out-of-fold logit; the
+                         * score the user will see is the two networks' mean */
+                        x = calloc(n * m->dim, sizeof(float));
+                        status = calloc(n, sizeof(int));
+                        if (!x || !status)
+                                return -ENOMEM;
+                        r = model_cnn_features_of_files(engine, m, (const char *const *)w->crops, n, x,
+                                                        status);
+                        if (r < 0)
+                                return r;
+                }
+                r = model_predict(m, engine, x ? x : ds->features, ds->tag_offsets, ds->tags, n, p_new,
+                                  NULL);
                 if (r < 0)
                         return r;
                 double t_new = model_like_threshold(m, w->like_threshold),
@@ -420,7 +435,7 @@ static int train_run(void *userdata)
         _cleanup_free_ char *vocab_json = NULL;
         Error error = {};
         ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
-        _cleanup_(model_cnn_freep) ModelCnn *cnn = NULL;
+        _cleanup_(model_cnn_freep) ModelCnn *cnn = NULL, *cnn_b = NULL;
         _cleanup_free_ float *oof = NULL;
         VkEngine *engine;
         int r;
@@ -465,11 +480,13 @@ static int train_run(void *userdata)
                                "No Vulkan device to train on. %s, or install the Mesa lavapipe driver.",
                                VK_NO_DEVICE_HINT);
         else if (w->crops) {
-                r = train_cnn_run(engine, ds, &o, w->crops, &cnn, &error);
+                r = train_cnn_run(engine, ds, &o, w->crops, &cnn, &cnn_b, &error);
                 if (r >= 0)
                         r = model_train(engine, ds, &o, &w->model, &w->metrics, &error);
-                if (r >= 0)
+                if (r >= 0) {
                         w->model->cnn = TAKE_PTR(cnn);
+                        w->model->cnn_b = TAKE_PTR(cnn_b);
+                }
         } else {
                 /* with a long enough budget, views for fine-tuning first, out of the same budget */
                 _cleanup_(ft_views_freep) FtViews *views = NULL;
