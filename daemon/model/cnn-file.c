@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The small CNN in the model file (model-file.c, model-load.c): tensors named
- * cnn.* beside the head's, the architecture in the metadata "cnn", and
- * "image_tower" saying what produced the image features. */
+ * cnn.* beside the head's, the architecture in the metadata "cnn", its
+ * cross-fitted twin's under cnn_b.* and "cnn_b" (cnn.h), and "image_tower"
+ * saying what produced the image features. */
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <math.h>

@@ -333,7 +333,12 @@ static int create_device(VkEngine *e)
  * tiles, A fetched 4 k-steps per call): N=1024 GEMM 0.24× OpenBLAS at 512 bits
  * against 0.37× at 256 (median of 3 alternating runs), and the forward pass
  * 14.1 images per CPU-second at 512 against 15.8 at 256 (median of 4, bb-tool
- * profile): still no reason to switch. */
+ * profile): still no reason to switch. Again with the band-walking depthwise
+ * kernel (2 alternating bb-tool profiles each, batch 27, CPU ms, 256 / 512):
+ * depthwise 182, 173 / 164, 186 (a wash), 1x1 project 290, 231 / 376, 400,
+ * the whole pass 33.3, 35.8 / 29.3, 26.9 images per CPU-second; the depthwise
+ * kernel with 16 lanes a workgroup at 512 bits was slower than with 8 (144@56²
+ * s1 / s2 at batch 32: 53 / 22 against 43 / 15 CPU ms). */
 static int create_instance(VkInstance *ret)
 {
         VkResult vr;
