@@ -2,12 +2,14 @@
 #pragma once
 
 /* What a training may hold in memory. fluffd's goal is 500 MB resident at
- * 100,000 labelled posts (issue 16), and a training is its peak: measured
- * on lavapipe (tests/bench/bench-scale.py), fluffd's libraries and heap are
- * ~160 MB, and a fresh engine with the training's pipelines and the
- * fine-tuning views' forward pass ~100-150 MB more. The rest is the data,
- * TRAIN_DATA_BUDGET, and every part of the data that grows with the posts
- * is sized from it:
+ * 100,000 labelled posts (issue 16), and a training is its peak. Measured
+ * on lavapipe (tests/bench/bench-scale.py): 488 MB with 3,424 image rows
+ * and 620 MB with 10,000, ~20 KB a row over ~420 MB of engine (pipelines,
+ * ~150 MB) and daemon; so the goal holds in training only up to about
+ * 4,000 rows (train_image_posts), and the default of 10,000 misses it. This
+ * budget bounds what grows with the posts, so no configured value or
+ * history size can take more, TRAIN_DATA_BUDGET, and every part of the
+ * data that grows with the posts is sized from it:
  *
  *   - the image rows (a backbone embedding, 18 KB, or a small CNN crop,
  *     16 KB) with their Post: at most train_budget_image_posts() posts,
