@@ -188,7 +188,13 @@ class Review(SyncedCase):
 
     def test_4_towers(self):
         info = self.d.status()["model"]
-        self.assertEqual(info["towers"], "both")  # no backbone: tags + the small CNN on the crops
+        # No backbone: the image tower is the small CNN on the crops. Whether
+        # the combination weighs it ("both") or keeps tags alone is the
+        # cross-validation's honest choice on these 80 posts (issue 14: the
+        # CNN is cross-fitted, so its logit no longer looks better than it is).
+        self.assertEqual(info["image_tower"], "small CNN from scratch")
+        self.assertIn(info["towers"], ("both", "tags"))
+        installed = (info["created"], info["towers"])
         self.assertEqual(self.ctl("train", "--towers", "pixels").returncode, 2)
         for bad, why in ((["s", "pixels"], 'Towers "pixels" are not known'), (["u", "1"], "must be a string")):
             r = subprocess.run(BUS + ["Train", "a{sv}", "1", "towers"] + bad, capture_output=True, text=True,
@@ -204,15 +210,20 @@ class Review(SyncedCase):
             os.rename(images_dir() + ".off", images_dir())
         self.assertEqual(r.returncode, 1, r)
         self.assertIn("backbone", r.stderr)
-        self.assertEqual(self.d.status()["model"]["towers"], "both")  # the failed run replaced nothing
+        info = self.d.status()["model"]
+        self.assertEqual((info["created"], info["towers"]), installed)  # the failed run replaced nothing
         # an ablation is kept aside: the installed model stays, unless --install
         r = self.ctl("train", "--towers", "image", "--time", "10s")
         self.assertEqual(r.returncode, 0, r)
         self.assertIn("Kept aside", r.stdout + r.stderr)
-        self.assertEqual(self.d.status()["model"]["towers"], "both")
+        info = self.d.status()["model"]
+        self.assertEqual((info["created"], info["towers"]), installed)
         r = self.ctl("train", "--towers", "tags", "--time", "5s", "--install")
         self.assertEqual(r.returncode, 0, r)
-        self.assertEqual(self.d.status()["model"]["towers"], "tags")
+        info = self.d.status()["model"]
+        self.assertEqual(info["towers"], "tags")
+        self.assertEqual(info["image_tower"], "none")
+        self.assertNotEqual(info["created"], installed[0])
 
 
 if __name__ == "__main__":
