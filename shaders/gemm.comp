@@ -24,6 +24,13 @@
 // - fma() compiles to vmulps + vaddps, not a fused FMA;
 // - B rows n·4 bytes apart with n a multiple of 1024 share cache sets and miss
 //   to L3: PACKED_B reads B from contiguous panels (gemm_pack.comp).
+// Tried and measured slower or no better (process CPU time, the two variants
+// alternating in one process, N = 512, 1024, 2048; 2026-12-06):
+// - A as a storage buffer read at the same index in every lane, to skip the
+//   texel call: 2× the CPU time (Mesa 22.3 loads it lane by lane all the same);
+// - A and B as storage texel buffers (imageLoad): 0.97-1.07×, the same cost;
+// - other tiles than 16 rows × 8 columns a lane: 32×8 0.85-1.0×, 16×16
+//   0.91-0.97×, 32×16 0.95-1.02×, 24×8 0.76-0.83× the speed.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_basic : require
