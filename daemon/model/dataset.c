@@ -77,24 +77,23 @@ int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *t
 
         if (label != 1 && label != -1)
                 return -EINVAL;
-        if (n_tags > MODEL_TAGS_PER_POST_MAX || (n_tags && !tags) || !features)
+        if (n_tags > MODEL_TAGS_PER_POST_MAX || (n_tags && !tags))
+                return -EINVAL;
+        /* rows without an image come first: the image rows stay one block */
+        if (!features && ds->n > ds->n_no_image)
                 return -EINVAL;
         for (size_t i = 0; i < n_tags; i++)
                 if (tags[i] >= ds->vocab || (i > 0 && tags[i] <= tags[i - 1]))
                         return -EINVAL;
-        for (uint32_t i = 0; i < ds->dim; i++)
+        for (uint32_t i = 0; features && i < ds->dim; i++)
                 if (!isfinite(features[i]))
                         return -EINVAL;
         if (ds->n_tags + n_tags > UINT32_MAX)
                 return -E2BIG;
 
-        /* features, labels and offsets grow together, keyed on n_alloc */
+        /* labels and offsets grow together, keyed on n_alloc; the image rows on their own */
         if (ds->n + 1 > ds->n_alloc) {
                 size_t n = MAX((size_t)64, ds->n_alloc * 2);
-                float *f = realloc(ds->features, n * ds->dim * sizeof(float));
-                if (!f)
-                        return -ENOMEM;
-                ds->features = f;
                 uint8_t *l = realloc(ds->labels, n);
                 if (!l)
                         return -ENOMEM;
@@ -105,12 +104,24 @@ int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *t
                 ds->tag_offsets = o;
                 ds->n_alloc = n;
         }
+        size_t row = ds->n - ds->n_no_image;
+        if (features && row + 1 > ds->n_features_alloc) {
+                size_t n = MAX((size_t)64, ds->n_features_alloc * 2);
+                float *f = realloc(ds->features, n * ds->dim * sizeof(float));
+                if (!f)
+                        return -ENOMEM;
+                ds->features = f;
+                ds->n_features_alloc = n;
+        }
         r = grow((void **)&ds->tags, &ds->n_tags_alloc, ds->n_tags + n_tags, sizeof(uint32_t));
         if (r < 0)
                 return r;
 
         /* an adopted buffer's row moves down in place (the source is at or after it) */
-        memmove(ds->features + ds->n * ds->dim, features, ds->dim * sizeof(float));
+        if (features)
+                memmove(ds->features + row * ds->dim, features, ds->dim * sizeof(float));
+        else
+                ds->n_no_image++;
         if (n_tags)
                 memcpy(ds->tags + ds->n_tags, tags, n_tags * sizeof(uint32_t));
         ds->n_tags += n_tags;
@@ -126,19 +137,10 @@ int model_dataset_adopt_features(ModelDataset *ds, float *features, size_t n_row
 
         if (ds->n > 0 || (n_rows > 0 && !features))
                 return -EINVAL;
-        n_rows = MAX(n_rows, (size_t)1);
-        uint8_t *l = realloc(ds->labels, n_rows);
-        if (!l)
-                return -ENOMEM;
-        ds->labels = l;
-        uint32_t *o = realloc(ds->tag_offsets, (n_rows + 1) * sizeof(uint32_t));
-        if (!o)
-                return -ENOMEM;
-        ds->tag_offsets = o;
         free(ds->features);
         ds->features = TAKE_PTR(f);
         /* a NULL buffer for 0 rows: the first add grows it as usual */
-        ds->n_alloc = ds->features ? n_rows : 0;
+        ds->n_features_alloc = ds->features ? MAX(n_rows, (size_t)1) : 0;
         return 0;
 }
 
@@ -152,4 +154,18 @@ void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret
                 *ret_likes = likes;
         if (ret_dislikes)
                 *ret_dislikes = ds->n - likes;
+}
+
+ModelDataset model_dataset_image_rows(const ModelDataset *ds)
+{
+        ModelDataset v = *ds;
+        size_t k = ds->n_no_image;
+
+        /* tag_offsets[k…n] still index ds->tags from its start */
+        v.n = ds->n - k;
+        v.n_alloc = v.n;
+        v.n_no_image = 0;
+        v.labels = ds->labels + k;
+        v.tag_offsets = ds->tag_offsets + k;
+        return v;
 }
