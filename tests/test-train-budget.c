@@ -41,7 +41,9 @@ static void check_rows(size_t row)
 
 TEST(backbone_rows)
 {
-        check_rows(BACKBONE_EMBED_DIM * sizeof(float));
+        /* held as half floats (rows.h): half the float embedding */
+        ASSERT_EQ(TRAIN_IMAGE_ROW_BYTES, BACKBONE_EMBED_DIM * sizeof(float) / 2);
+        check_rows(TRAIN_IMAGE_ROW_BYTES);
 }
 
 TEST(cnn_rows)
@@ -54,7 +56,7 @@ TEST(cnn_rows)
 
 TEST(views)
 {
-        size_t row = BACKBONE_EMBED_DIM * sizeof(float);
+        size_t row = TRAIN_IMAGE_ROW_BYTES;
 
         /* more rows than the budget holds: nothing left for views */
         ASSERT_EQ(train_budget_views(1000000, row), (size_t)0);

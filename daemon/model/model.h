@@ -37,6 +37,7 @@
 #include "knn.h"
 #include "metrics.h"
 #include "quality.h"
+#include "rows.h"
 #include "vk.h"
 
 #define MODEL_FEATURE_SET_NAME_MAX 64
@@ -69,7 +70,11 @@ typedef struct ModelDataset {
          * (model_dataset_image_rows()). features holds the others' rows. */
         size_t n_no_image;
         size_t n_features_alloc;
-        float *features;       /* (n − n_no_image)×D, owned */
+        float *features; /* (n − n_no_image)×D, owned; NULL when features_half holds them */
+        /* The same rows as half floats (rows.h), owned: a training's
+         * dataset after model_dataset_adopt_features_half(), half the
+         * memory; read through model_dataset_rows(). */
+        uint16_t *features_half;
         uint8_t *labels;       /* n: 1 like, 0 dislike, owned */
         uint32_t *tag_offsets; /* n+1, owned */
         uint32_t *tags;        /* tag_offsets[n], owned */
@@ -97,6 +102,14 @@ int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *t
  * second copy of the whole dataset would double training's memory. -EINVAL
  * when the dataset is not empty. */
 int model_dataset_adopt_features(ModelDataset *ds, float *features, size_t n_rows);
+/* The same with half floats: the dataset keeps its rows as half floats from
+ * here on (features stays NULL; model_dataset_add() converts a float row),
+ * and model_dataset_add_half() moves a row of the buffer down in place. */
+int model_dataset_adopt_features_half(ModelDataset *ds, uint16_t *features, size_t n_rows);
+int model_dataset_add_half(ModelDataset *ds, const uint16_t *features, const uint32_t *tags, size_t n_tags,
+                           int label);
+/* The image rows' features, as floats or half floats. */
+FeatureRows model_dataset_rows(const ModelDataset *ds);
 void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret_dislikes);
 /* The rows with an image, as a dataset of their own borrowing ds's arrays
  * (nothing is copied; valid while ds is and is not added to): ds itself

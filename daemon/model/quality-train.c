@@ -181,6 +181,7 @@ static int predict_rows(const Model *m, VkEngine *engine, const ModelDataset *ds
         _cleanup_free_ uint32_t *offsets = malloc((PREDICT_CHUNK + 1) * sizeof(uint32_t)),
                                 *tags = malloc(MAX((size_t)max_tags * PREDICT_CHUNK, (size_t)1) *
                                                sizeof(uint32_t));
+        FeatureRows rows = model_dataset_rows(ds);
         size_t k = 0, done = 0;
         int r;
 
@@ -198,7 +199,10 @@ static int predict_rows(const Model *m, VkEngine *engine, const ModelDataset *ds
                 if (i == ds->n || !flag[i])
                         continue;
                 uint32_t a = ds->tag_offsets[i], e = ds->tag_offsets[i + 1];
-                memcpy(x + k * ds->dim, ds->features + i * ds->dim, ds->dim * sizeof(float));
+                float *row = x + k * ds->dim;
+                const float *f = feature_row(&rows, i, row);
+                if (f != row)
+                        memcpy(row, f, ds->dim * sizeof(float));
                 if (e > a)
                         memcpy(tags + offsets[k], ds->tags + a, (e - a) * sizeof(uint32_t));
                 offsets[k + 1] = offsets[k] + (e - a);
@@ -309,8 +313,9 @@ static int knn_cross_validate(Cv *cv)
                 for (uint32_t d = ds->sets[s].offset;
                      d < ds->sets[s].offset + ds->sets[s].dim && d < ds->dim; d++)
                         cv->knn_weight[d] = 1.f / sqrtf((float)ds->sets[s].dim);
-        r = knn_cv(ds->features, ds->dim, ds->labels, ds->n, cv->fold, cv->k, knn_k_grid, knn_k_grid_n,
-                   cv->o->seed & 0xffffffffu, cv->knn_weight, &cv->knn_k, cv->oof_knn);
+        FeatureRows rows = model_dataset_rows(ds);
+        r = knn_cv_rows(&rows, ds->labels, ds->n, cv->fold, cv->k, knn_k_grid, knn_k_grid_n,
+                        cv->o->seed & 0xffffffffu, cv->knn_weight, &cv->knn_k, cv->oof_knn);
         if (r == -EINVAL)
                 return 0; /* a fold without both classes: no similarity input */
         if (r < 0)
@@ -477,9 +482,10 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
         }
         if (c->w_knn != 0) {
                 _cleanup_(knn_freep) Knn *kn = NULL;
-                if ((r = knn_fit(ds->features, ds->dim, ds->labels, old, n, cv->knn_k,
-                                 cv->o->seed & 0xffffffffu, cv->knn_weight, &kn)) < 0 ||
-                    (r = knn_scores(kn, ds->features + n_old * ds->dim, n_test, zk + n_old)) < 0)
+                FeatureRows all = model_dataset_rows(ds), newest = feature_rows_from(&all, n_old);
+                if ((r = knn_fit_rows(&all, ds->labels, old, n, cv->knn_k, cv->o->seed & 0xffffffffu,
+                                      cv->knn_weight, &kn)) < 0 ||
+                    (r = knn_scores_rows(kn, &newest, n_test, zk + n_old)) < 0)
                         return r;
         }
         for (size_t i = n_old; i < n; i++) {
@@ -735,8 +741,9 @@ int model_train(VkEngine *engine, const ModelDataset *all, const ModelTrainOptio
                 m->tag_lr_bias = lr.bias;
                 logreg_done(&lr);
         }
-        if (c.w_knn != 0 && (r = knn_fit(ds->features, ds->dim, ds->labels, NULL, n, cv.knn_k,
-                                         o->seed & 0xffffffffu, cv.knn_weight, &m->knn)) < 0)
+        FeatureRows rows = model_dataset_rows(ds);
+        if (c.w_knn != 0 && (r = knn_fit_rows(&rows, ds->labels, NULL, n, cv.knn_k, o->seed & 0xffffffffu,
+                                              cv.knn_weight, &m->knn)) < 0)
                 goto finish;
         m->combine = c;
         stage_took("the final towers", &mark);

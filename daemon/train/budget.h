@@ -19,8 +19,13 @@
  *     row, the training does not fine-tune (the head alone). */
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "backbone.h"
 
 #define TRAIN_DATA_BUDGET ((size_t)224 << 20)
+/* A backbone image row as the training holds it: half floats (rows.h). */
+#define TRAIN_IMAGE_ROW_BYTES (BACKBONE_EMBED_DIM * sizeof(uint16_t))
 /* A held post besides its image row: the packed Post (post_pack(): 1.2 KB
  * with 30 tags, test-vocab; e621's posts have more), the image path, the
  * label, the dataset's tag ids, with room to spare. */

@@ -62,9 +62,11 @@ typedef struct TrainWork {
         size_t n_seen_ids;
         double like_threshold; /* config like_threshold */
         int8_t *labels;        /* owned, n: +1 / -1 */
-        float *features;       /* owned until the dataset adopts it, n × BACKBONE_EMBED_DIM */
-        bool image_features;   /* the backbone's embeddings (features, then the dataset's) */
-        char **crops;          /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
+        /* owned until the dataset adopts it: n_image × BACKBONE_EMBED_DIM half
+         * floats (rows.h), 9 KB a post instead of 18 (issue 16) */
+        uint16_t *features;
+        bool image_features; /* the backbone's embeddings (features, then the dataset's) */
+        char **crops;        /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
         size_t n;
 
         /* fine-tuning the backbone's last layer (daemon/finetune), with a backbone */
@@ -218,7 +220,7 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                                       _BACKBONE_FEAT_MAX, &ds);
                 /* the rows collect() read become the dataset's: no second copy */
                 if (r >= 0)
-                        r = model_dataset_adopt_features(ds, TAKE_PTR(w->features), w->n_image);
+                        r = model_dataset_adopt_features_half(ds, TAKE_PTR(w->features), w->n_image);
         } else if (w->crops)
                 r = train_cnn_dataset_new((uint32_t)MAX(vocab_size(v), (size_t)1), &ds);
         else {
@@ -236,32 +238,33 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
         if (!ids || !w->row_post)
                 return -ENOMEM;
         if (old_map) {
-                w->old_offsets = calloc(w->n_image + 1, sizeof(uint32_t));
+                /* every row after those without an image (the CNN's and tags-only too) */
+                w->old_offsets = calloc(w->n - w->n_no_image + 1, sizeof(uint32_t));
                 w->old_tags = malloc(MAX((size_t)(w->tag_at[w->n] - w->tag_at[w->n_no_image]), (size_t)1) *
                                      sizeof(uint32_t));
                 if (!w->old_offsets || !w->old_tags)
                         return -ENOMEM;
         }
         if (w->paths) {
-                w->ds_paths = calloc(MAX(w->n_image, (size_t)1), sizeof(char *));
+                w->ds_paths = calloc(MAX(w->n - w->n_no_image, (size_t)1), sizeof(char *));
                 if (!w->ds_paths)
                         return -ENOMEM;
         }
-        float *rows = ds->features; /* the adopted buffer: image row j at j × D */
+        const uint16_t *rows = ds->features_half; /* the adopted buffer: image row j at j × D */
         for (size_t i = 0; i < w->n; i++) {
                 const uint32_t *entries = w->tag_entries + w->tag_at[i];
                 size_t n_entries = w->tag_at[i + 1] - w->tag_at[i], n_ids;
-                bool image = i >= w->n_no_image;
-                const float *x = w->crops             ? zeros
-                                 : !w->image_features ? &no_feature
-                                 : image              ? rows + (i - w->n_no_image) * BACKBONE_EMBED_DIM
-                                                      : NULL;
+                bool image = w->image_features && i >= w->n_no_image;
+                const float *x = w->crops ? zeros : !w->image_features ? &no_feature : NULL;
 
                 r = vocab_encode_entries(map, n_map, entries, n_entries, ids, &n_ids);
-                if (r >= 0)
+                n_ids = MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX);
+                if (r >= 0 && image)
+                        r = model_dataset_add_half(ds, rows + (i - w->n_no_image) * BACKBONE_EMBED_DIM, ids,
+                                                   n_ids, w->labels[i]);
+                else if (r >= 0)
                         /* with crops, a row per crop in order: the CNN fills the features in */
-                        r = model_dataset_add(ds, x, ids, MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX),
-                                              w->labels[i]);
+                        r = model_dataset_add(ds, x, ids, n_ids, w->labels[i]);
                 if (r < 0)
                         /* One odd post (e.g. a non-finite embedding) must not stop the run. */
                         log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->post_ids[i]);
@@ -306,6 +309,34 @@ static int cmp_u64(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
+/* m's predictions for img's rows, their tags at offsets (img->n + 1) in
+ * tags: the rows as floats a chunk at a time (the dataset holds half
+ * floats; a float copy of all would be the dataset twice over). */
+#define PREDICT_CHUNK 1024
+static int predict_image_rows(const Model *m, VkEngine *engine, const ModelDataset *img,
+                              const uint32_t *offsets, const uint32_t *tags, float *prob)
+{
+        FeatureRows rows = model_dataset_rows(img);
+        _cleanup_free_ float *x = NULL;
+        int r;
+
+        if (rows.f32)
+                return model_predict(m, engine, rows.f32, offsets, tags, img->n, prob, NULL);
+        x = malloc((size_t)PREDICT_CHUNK * img->dim * sizeof(float));
+        if (!x)
+                return -ENOMEM;
+        for (size_t a = 0; a < img->n; a += PREDICT_CHUNK) {
+                size_t k = MIN((size_t)PREDICT_CHUNK, img->n - a);
+                for (size_t i = 0; i < k; i++)
+                        for (uint32_t j = 0; j < img->dim; j++)
+                                x[i * img->dim + j] = half_to_float(rows.f16[(a + i) * img->dim + j]);
+                r = model_predict(m, engine, x, offsets + a, tags, k, prob + a, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* The installed model's predictions for the dataset's image rows (img,
  * p_old, img->n), or 0 with *why set where it cannot be run on them: a
  * fine-tuned layer (its features are not the dataset's), another backbone,
@@ -348,7 +379,7 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
                 if (!w->image_features || !w->backbone_id || !streq(old->backbone, w->backbone_id) ||
                     old->dim != img->dim)
                         return 0;
-                x = img->features;
+                x = NULL; /* the dataset's rows, converted a chunk at a time */
         } else {
                 /* tags only: its one feature is switched off */
                 features = calloc(n * old->dim, sizeof(float));
@@ -356,7 +387,8 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
                         return -ENOMEM;
                 x = features;
         }
-        r = model_predict(old, engine, x, w->old_offsets, w->old_tags, n, p_old, NULL);
+        r = x ? model_predict(old, engine, x, w->old_offsets, w->old_tags, n, p_old, NULL)
+              : predict_image_rows(old, engine, img, w->old_offsets, w->old_tags, p_old);
         if (r < 0)
                 return r;
         *why = NULL;
@@ -422,8 +454,8 @@ static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDat
                         if (r < 0)
                                 return r;
                 }
-                r = model_predict(m, engine, x ? x : ds->features, ds->tag_offsets, ds->tags, n, p_new,
-                                  NULL);
+                r = x ? model_predict(m, engine, x, ds->tag_offsets, ds->tags, n, p_new, NULL)
+                      : predict_image_rows(m, engine, ds, ds->tag_offsets, ds->tags, p_new);
                 if (r < 0)
                         return r;
                 double t_new = model_like_threshold(m, w->like_threshold),
@@ -547,8 +579,8 @@ static int train_run(void *userdata)
                 size_t n_image = ds->n - ds->n_no_image;
                 if (w->handle && w->ds_paths &&
                     ft_prepare(engine, w->handle->bb, w->ds_paths, n_image, o.time_budget_s,
-                               train_budget_views(n_image, BACKBONE_EMBED_DIM * sizeof(float)),
-                               (uint32_t)w->seed, &w->cancel, &views, &fd) >= 0) {
+                               train_budget_views(n_image, TRAIN_IMAGE_ROW_BYTES), (uint32_t)w->seed,
+                               &w->cancel, &views, &fd) >= 0) {
                         o.finetune = &fd;
                         o.time_budget_s -= (double)(now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_SEC;
                 }
@@ -847,7 +879,7 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
                  * floats, or the small CNN's crop), config train_image_posts
                  * or fewer where the memory budget ends (budget.h), and a
                  * time budget gets through only so many anyway. */
-                size_t row = w->backbone_id ? BACKBONE_EMBED_DIM * sizeof(float) : TRAIN_CNN_ROW_BYTES,
+                size_t row = w->backbone_id ? TRAIN_IMAGE_ROW_BYTES : TRAIN_CNN_ROW_BYTES,
                        cap = train_budget_image_posts(t->config->train_image_posts, row), k = 0;
                 for (from = n_list; from > 0 && k < cap; from--)
                         k += !isempty(list[from - 1].md5) && list[from - 1].has_image;
@@ -876,7 +908,7 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
         t->image_from = w->backbone_id ? from : 0;
         if (w->backbone_id) {
                 w->image_features = true;
-                w->features = calloc(MAX(n_image, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
+                w->features = calloc(MAX(n_image, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(uint16_t));
                 w->paths = calloc(MAX(n_rows, (size_t)1), sizeof(char *));
                 if (!w->features || !w->paths)
                         return -ENOMEM;
@@ -909,9 +941,9 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
 
         for (size_t i = t->collect_next; i < end; i++) {
                 /* with a backbone, the posts before image_from are their tags only */
-                float *row = w->features && i >= t->image_from
-                                     ? w->features + w->n_image * BACKBONE_EMBED_DIM
-                                     : NULL;
+                uint16_t *row = w->features && i >= t->image_from
+                                        ? w->features + w->n_image * BACKBONE_EMBED_DIM
+                                        : NULL;
                 bool ok = true;
 
                 if (row) {
@@ -929,7 +961,7 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
                                 else if (r < 0)
                                         return r;
                                 else
-                                        memcpy(row + fi->offset, e, fi->dim * sizeof(float));
+                                        floats_to_half(e, row + fi->offset, fi->dim);
                         }
                         if (!ok) {
                                 t->n_no_embedding++;
