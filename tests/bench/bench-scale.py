@@ -44,6 +44,12 @@ lavapipe, compiled pipelines) and of mapped files (libLLVM, libvulkan's
 code). After the last step the script waits past the engine's idle release
 (60 s) and reports what fluffd keeps while idle.
 
+--keep-state works on what an earlier run left in the same XDG folders
+(run without tests/with-session.sh, which removes them): the store, the
+backbone and its embeddings. With --steps train,predict it measures a
+changed training on the same 100,000 posts without syncing and embedding
+them again.
+
 --extrapolate reads two runs' --json files (measured at two sizes) and
 projects each step's peak to --to posts along the straight line through
 them. That is an extrapolation, labelled so: a step whose memory is capped
@@ -66,6 +72,7 @@ from fluffd import FLUFFCTL, Fluffd, fresh_state, site_cache_dir  # noqa: E402
 SEED = 100
 GOAL_RSS_MB = 500
 GOAL_P99_MS = 50
+STEPS = ("sync", "import", "embed", "train", "predict")
 IDLE_RELEASE_S = 60  # daemon/services/backbone.c IDLE_RELEASE_USEC
 
 
@@ -227,11 +234,20 @@ def main():
     ap.add_argument("--json", help="write the measurements here (for --extrapolate)")
     ap.add_argument("--extrapolate", nargs=2, metavar="RUN.json", help="project two runs' figures to --to posts")
     ap.add_argument("--to", type=int, default=100000)
+    ap.add_argument("--keep-state", action="store_true",
+                    help="keep what an earlier run left in these XDG folders (store, backbone, embeddings)")
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help=f"the steps to run, of {','.join(STEPS)} (default: all)")
     args = ap.parse_args()
     if args.extrapolate:
         extrapolate(args.extrapolate, args.to)
         return
-    fresh_state()
+    steps = args.steps.split(",")
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        sys.exit(f"--steps: no step {', '.join(sorted(unknown))} (the steps: {', '.join(STEPS)})")
+    if not args.keep_state:
+        fresh_state()
     results = []
     t0 = time.monotonic()
     with FakeSite(seed=SEED, liked=args.liked, disliked=args.disliked, both=0, others=args.others,
@@ -249,17 +265,22 @@ def main():
             idle.stop_flag = True
             idle.join()
             print(f"reference, idle fluffd: {idle.report()}", flush=True)
-            step(d, "sync", ["sync", "--quiet"], args.step_limit, results)
-            pkg = None if args.no_embed else subprocess.run([os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "fetch-backbone.sh"),
+            if "sync" in steps:
+                step(d, "sync", ["sync", "--quiet"], args.step_limit, results)
+            pkg = None if args.no_embed or not {"import", "embed"} & set(steps) else subprocess.run([os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "fetch-backbone.sh"),
                                   os.path.join(os.path.dirname(os.path.dirname(HERE)), ".cache", "backbone")],
                                  capture_output=True, text=True).stdout.strip()
             if pkg:
-                step(d, "backbone import", ["backbone", "import", pkg], args.step_limit, results)
-                step(d, "embed", ["embed", "--quiet"], args.step_limit, results)
-            else:
+                if "import" in steps:
+                    step(d, "backbone import", ["backbone", "import", pkg], args.step_limit, results)
+                if "embed" in steps:
+                    step(d, "embed", ["embed", "--quiet"], args.step_limit, results)
+            elif {"import", "embed"} & set(steps):
                 print("embedding: skipped (--no-embed, or no nsfwjs package)", flush=True)
-            step(d, "train", ["train", "--time", args.train_time], args.step_limit, results)
-            step(d, "predict", ["predict", "--count", "320", "--", "-no_such_tag"], args.step_limit, results)
+            if "train" in steps:
+                step(d, "train", ["train", "--time", args.train_time], args.step_limit, results)
+            if "predict" in steps:
+                step(d, "predict", ["predict", "--count", "320", "--", "-no_such_tag"], args.step_limit, results)
             idle_mb = None
             if not args.no_idle_wait:
                 time.sleep(IDLE_RELEASE_S + 10)

@@ -327,6 +327,46 @@ class Ctl(SyncedCase):
                 for item in tags.split(", "):
                     self.assertRegex(item, r"^(\S+ [+-]\d\.\d\d|…)$", line)
 
+    def test_drawing_module(self):
+        """Only the commands that draw load libvips and libchafa, from
+        fluffctl-images.so: a status answers without them (loading them cost
+        each status 60-160 ms on a busy machine). The module is found beside
+        a build tree's fluffctl and where `cmake --install` puts it (any
+        prefix); a fluffctl without it fails with one line naming it and
+        writes no sheet."""
+        loaded = dict(self.d.env(), LD_DEBUG="files")
+        r = subprocess.run([FLUFFCTL, "status", "--json"], capture_output=True, text=True, env=loaded, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertNotRegex(r.stderr, r"file=\S*(libvips|libchafa|fluffctl-images)")
+        sheet = os.path.join(self.tmp, "module-sheet.png")
+        r = subprocess.run([FLUFFCTL, "predictions", "--sheet", sheet], capture_output=True, text=True,
+                           env=loaded, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stderr, r"file=\S*fluffctl-images\.so")
+        self.assertRegex(r.stderr, r"file=\S*libvips")
+        self.assertGreater(os.path.getsize(sheet), 1000)
+
+        prefix = os.path.join(self.tmp, "prefix")
+        r = subprocess.run(["cmake", "--install", os.path.dirname(os.path.dirname(FLUFFCTL)), "--prefix", prefix],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r)
+        os.unlink(sheet)
+        r = subprocess.run([os.path.join(prefix, "bin", "fluffctl"), "predictions", "--sheet", sheet],
+                           capture_output=True, text=True, env=self.d.env(), timeout=120)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertGreater(os.path.getsize(sheet), 1000)
+
+        lone = os.path.join(self.tmp, "lone")
+        os.makedirs(lone)
+        shutil.copy(FLUFFCTL, lone)
+        os.unlink(sheet)
+        r = subprocess.run([os.path.join(lone, "fluffctl"), "predictions", "--sheet", sheet], capture_output=True,
+                           text=True, env=self.d.env(), timeout=120)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r)
+        self.assertIn("fluffctl-images.so is missing", r.stderr)
+        self.assertFalse(os.path.exists(sheet))
+
     def test_sheet_and_html(self):
         rows = self.json_of("predictions", "--json")
         sheet, page = os.path.join(self.tmp, "sheet.png"), os.path.join(self.tmp, "page.html")
