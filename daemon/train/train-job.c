@@ -579,7 +579,7 @@ static int train_run(void *userdata)
                 size_t n_image = ds->n - ds->n_no_image;
                 if (w->handle && w->ds_paths &&
                     ft_prepare(engine, w->handle->bb, w->ds_paths, n_image, o.time_budget_s,
-                               train_budget_views(n_image, TRAIN_IMAGE_ROW_BYTES), (uint32_t)w->seed,
+                               train_budget_views(n_image, TRAIN_IMAGE_ROW_BYTES, ds->n), (uint32_t)w->seed,
                                &w->cancel, &views, &fd) >= 0) {
                         o.finetune = &fd;
                         o.time_budget_s -= (double)(now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_SEC;
@@ -880,7 +880,7 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
                  * or fewer where the memory budget ends (budget.h), and a
                  * time budget gets through only so many anyway. */
                 size_t row = w->backbone_id ? TRAIN_IMAGE_ROW_BYTES : TRAIN_CNN_ROW_BYTES,
-                       cap = train_budget_image_posts(t->config->train_image_posts, row), k = 0;
+                       cap = train_budget_image_posts(t->config->train_image_posts, row, n_list), k = 0;
                 for (from = n_list; from > 0 && k < cap; from--)
                         k += !isempty(list[from - 1].md5) && list[from - 1].has_image;
                 t->n_capped = from;
@@ -893,7 +893,7 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
                                         "ones on their tags only (config train_image_posts = %u, memory "
                                         "for %zu).",
                                         k, from, t->config->train_image_posts,
-                                        train_budget_image_posts(UINT_MAX, row));
+                                        train_budget_image_posts(UINT_MAX, row, n_list));
                 } else {
                         /* the CNN's reading keeps the rest for its choice */
                         n_rows = n_list - from;
@@ -902,7 +902,7 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
                                         "Training on the newest %zu labelled posts with an image; %zu older "
                                         "ones are left out (config train_image_posts = %u, memory for %zu).",
                                         k, from, t->config->train_image_posts,
-                                        train_budget_image_posts(UINT_MAX, row));
+                                        train_budget_image_posts(UINT_MAX, row, n_list));
                 }
         }
         t->image_from = w->backbone_id ? from : 0;
