@@ -179,6 +179,76 @@ TEST(tags_only_reaches_the_baseline)
         ASSERT_TRUE(m->quality.model.roc_auc >= m->quality.baseline.roc_auc - 1e-6);
 }
 
+/* Issue 16: older posts beyond the image cap come without an image row,
+ * first. The tag tower learns from them: a tag seen only on them (always
+ * liked) gets its weight, which it cannot without them; the head, the
+ * scores and the out-of-fold probabilities are the image rows' alone. */
+#define N_OLD 600
+#define N_IMAGE 200
+#define OLD_TAG 150
+
+TEST(rows_without_an_image)
+{
+        _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
+        _cleanup_(model_freep) Model *m = NULL;
+        static float oof[N_OLD + N_IMAGE];
+        float x[DIM];
+        ModelTrainOptions o = MODEL_TRAIN_OPTIONS_DEFAULT;
+        ModelMetrics mt;
+        Error error = {};
+        size_t likes = 0;
+
+        ASSERT_OK(model_dataset_new(DIM, VOCAB, NULL, 0, &ds));
+        vkt_seed(21);
+        for (size_t i = 0; i < N_OLD + N_IMAGE; i++) {
+                uint32_t tags[3], t = 20 + vkt_u32() % 100;
+                float object = vkt_u32() % 2 ? 1.0f : -1.0f;
+                int loved = vkt_u32() % 3 == 0,
+                    label = object + (loved ? 1.5 : 0) + 0.5 * vkt_normal() > 0.5 ? 1 : -1;
+                size_t nt = 0;
+                for (int j = 0; j < DIM; j++)
+                        x[j] = (j < 16 ? 0.5f * object : 0) + vkt_normal();
+                if (loved)
+                        tags[nt++] = 3;
+                tags[nt++] = t;
+                if (i < N_OLD && label > 0 && vkt_u32() % 4 == 0)
+                        tags[nt++] = OLD_TAG;
+                ASSERT_OK(model_dataset_add(ds, i < N_OLD ? NULL : x, tags, nt, label));
+                likes += i >= N_OLD && label > 0;
+        }
+        ASSERT_EQ(ds->n, (size_t)(N_OLD + N_IMAGE));
+        ASSERT_EQ(ds->n_no_image, (size_t)N_OLD);
+        /* the image rows stay one block after them */
+        uint32_t one = 5;
+        ASSERT_EQ(model_dataset_add(ds, NULL, &one, 1, 1), -EINVAL);
+        ASSERT_EQ(ds->features[(N_IMAGE - 1) * DIM + DIM - 1], x[DIM - 1]);
+
+        o.time_budget_s = 600;
+        o.max_epochs = 10;
+        o.ensemble = 1;
+        o.seed = 1;
+        o.folds = 5;
+        o.vocabulary = "{}";
+        o.oof_prob = oof;
+        ASSERT_OK(model_train(vkt_engine(), ds, &o, &m, &mt, &error));
+        const ModelQuality *q = &m->quality;
+        fprintf(stderr,
+                "  %s: out-of-fold ROC AUC %.3f (baseline %.3f) on %u image rows; weight of the tag on "
+                "old posts only %.3f\n",
+                q->combination, q->model.roc_auc, q->baseline.roc_auc, q->n,
+                m->tag_lr ? m->tag_lr[OLD_TAG] : NAN);
+        ASSERT_EQ(q->n, (uint32_t)N_IMAGE);
+        ASSERT_EQ(q->model.n_pos, (uint32_t)likes);
+        ASSERT_EQ(mt.n_pos + mt.n_neg, (uint32_t)N_IMAGE);
+        ASSERT_EQ(m->n_train, (uint32_t)N_IMAGE);
+        for (size_t i = 0; i < N_OLD + N_IMAGE; i++)
+                ASSERT_TRUE(i < N_OLD ? isnan(oof[i]) : isfinite(oof[i]));
+        /* the tag tower took the old posts: their own tag is learned */
+        ASSERT_TRUE(m->tag_lr != NULL);
+        ASSERT_TRUE(m->tag_lr[OLD_TAG] > 0.5f);
+        ASSERT_TRUE(q->model.roc_auc > 0.7);
+}
+
 /* posts around 60 random centres, each centre liked or disliked: a taste a
  * small head learns slowly and the nearest neighbours know at once */
 static ModelDataset *make_clustered(uint64_t seed, size_t n, uint8_t *truth)

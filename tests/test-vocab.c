@@ -238,6 +238,81 @@ static size_t heap_in_use(void)
  * it takes at most half the heap of the same post unpacked: with 100,000
  * labelled posts the difference is ~200 MB of fluffd's 500 MB goal. */
 #define PACKED_POSTS 500
+/* A training holds each post as builder entries (4 bytes a tag) and encodes
+ * them after counting: the same vocabulary and the same ids as building
+ * from the posts and encoding their strings, repeats and bad tags
+ * included. */
+TEST(entries)
+{
+        static const char *const posts[] = {
+                "fox solo artist:alice species:fox",
+                "fox duo solo artist:alice species:fox",
+                "fox wolf solo artist:bob species:wolf",
+                "wolf duo artist:alice species:wolf fox",
+                "fox fox fox species:fox",
+                "cat artist:carol",
+                "lonely_tag_seen_once",
+        };
+        Post *p[ELEMENTSOF(posts)];
+        _cleanup_vocab_free_ Vocab *want = NULL, *got = NULL;
+        _cleanup_vocab_builder_free_ VocabBuilder *b = NULL;
+        _cleanup_free_ uint32_t *map = NULL;
+        uint32_t held[ELEMENTSOF(posts)][16], a[16], c[16];
+        size_t n_held[ELEMENTSOF(posts)], n_map, na, nc;
+        _cleanup_free_ char *json_want = NULL, *json_got = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(posts); i++)
+                p[i] = mkpost(i + 1, posts[i]);
+        ASSERT_OK(post_add_tag(p[1], "bad\x01name", "general")); /* skipped, never an entry */
+        ASSERT_OK(vocab_build(p, ELEMENTSOF(posts), 2, &want));
+        ASSERT_OK(vocab_builder_new(&b));
+        for (size_t i = 0; i < ELEMENTSOF(posts); i++) {
+                ASSERT_OK(vocab_builder_add_post_ids(b, p[i], held[i], 16, &n_held[i]));
+                /* each tag once, however often the post repeats it */
+                for (size_t j = 0; j < n_held[i]; j++)
+                        for (size_t k = 0; k < j; k++)
+                                ASSERT_TRUE(held[i][j] != held[i][k]);
+        }
+        ASSERT_EQ(n_held[4], (size_t)2); /* "fox fox fox species:fox" */
+        ASSERT_EQ(n_held[1], (size_t)5); /* the bad name left out */
+        {
+                _cleanup_vocab_builder_free_ VocabBuilder *small = NULL;
+                ASSERT_OK(vocab_builder_new(&small));
+                ASSERT_EQ(vocab_builder_add_post_ids(small, p[0], a, 2, &na), -ENOBUFS);
+        }
+        /* the entries as another vocabulary (an installed model's) numbers them */
+        {
+                _cleanup_vocab_free_ Vocab *other = build_sample(1, true);
+                _cleanup_free_ uint32_t *omap = NULL;
+                size_t n_omap;
+                ASSERT_OK(vocab_builder_map(b, other, &omap, &n_omap));
+                for (size_t i = 0; i < 6; i++) {
+                        ASSERT_OK(vocab_encode_post(other, p[i], a, 16, &na));
+                        ASSERT_OK(vocab_encode_entries(omap, n_omap, held[i], n_held[i], c, &nc));
+                        ASSERT_EQ(nc, na);
+                        ASSERT_TRUE(nc == 0 || memcmp(a, c, nc * sizeof(uint32_t)) == 0);
+                }
+                ASSERT_EQ(omap[held[6][0]], UINT32_MAX); /* not in the other one */
+        }
+        ASSERT_OK(vocab_builder_finish_map(b, 2, &got, &map, &n_map));
+        ASSERT_OK(vocab_to_json(want, &json_want));
+        ASSERT_OK(vocab_to_json(got, &json_got));
+        ASSERT_STREQ(json_got, json_want);
+        for (size_t i = 0; i < ELEMENTSOF(posts); i++) {
+                ASSERT_OK(vocab_encode_post(want, p[i], a, 16, &na));
+                ASSERT_OK(vocab_encode_entries(map, n_map, held[i], n_held[i], c, &nc));
+                ASSERT_EQ(nc, na);
+                ASSERT_TRUE(nc == 0 || memcmp(a, c, nc * sizeof(uint32_t)) == 0);
+        }
+        /* the seen-once tag is an entry that maps to nothing */
+        ASSERT_EQ(n_held[6], (size_t)1);
+        ASSERT_EQ(map[held[6][0]], UINT32_MAX);
+        uint32_t past = (uint32_t)n_map;
+        ASSERT_EQ(vocab_encode_entries(map, n_map, &past, 1, c, &nc), -EINVAL);
+        for (size_t i = 0; i < ELEMENTSOF(posts); i++)
+                post_free(p[i]);
+}
+
 TEST(packed_post)
 {
         _cleanup_vocab_free_ Vocab *v = build_sample(2, false);

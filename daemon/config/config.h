@@ -52,10 +52,10 @@
  *                                            starts one, whichever of the two comes first
  *   retrain_budget        5m                 5s..24h, the automatic training's time budget
  *   retrain_on_battery    false              also retrain while UPower says the machine is on battery
- *   train_image_posts     10000              100..1000000 labelled posts with an image a training
- *                                            holds the image rows of, the newest (each is 16-18 KB,
- *                                            and training's memory grows with them; train/budget.h
- *                                            caps it further)
+ *   train_image_posts     8000               100..1000000 labelled posts with an image a training
+ *                                            holds the image rows of, the newest (each is 9-16 KB,
+ *                                            and training's memory grows with them; the older ones
+ *                                            train on their tags; train/budget.h caps it further)
  * Durations: a number of seconds or a sum like 1h30m (s, m, h, d).
  * Booleans: true/false, yes/no, on/off, 1/0.
  *
@@ -71,7 +71,7 @@
 
 #define CONFIG_SITE_DEFAULT "https://e621.net"
 #define CONFIG_RATE_LIMIT_MAX 2.0
-#define CONFIG_TRAIN_IMAGE_POSTS_DEFAULT 10000u
+#define CONFIG_TRAIN_IMAGE_POSTS_DEFAULT 8000u
 
 typedef struct Config {
         char *path;                    /* owned; the file read, or NULL for pure defaults */

@@ -282,14 +282,18 @@ static int setup(Tuner *t, const Model *best, int s)
         return 0;
 }
 
-/* The tuned model's plain-view features of every post, for the final metrics. */
-static int all_features(Tuner *t, float *ret)
+/* The tuned model's plain-view features of every post, for the final
+ * metrics: half floats, as the dataset's own rows (rows.h), so the tuned
+ * copy costs what the rows cost. */
+static int all_features(Tuner *t, uint16_t *ret)
 {
         const ModelDataset *ds = t->ds;
         _cleanup_free_ uint32_t *idx = malloc(FT_BATCH * sizeof(uint32_t));
+        _cleanup_free_ float *conv = malloc(t->D * sizeof(float));
+        FeatureRows rows = model_dataset_rows(ds);
         int r;
 
-        if (!idx)
+        if (!idx || !conv)
                 return -ENOMEM;
         for (size_t i = 0; i < ds->n; i += FT_BATCH) {
                 uint32_t n = (uint32_t)MIN((size_t)FT_BATCH, ds->n - i);
@@ -298,15 +302,16 @@ static int all_features(Tuner *t, float *ret)
                 if ((r = batch_features(t, idx, n, false)) < 0)
                         return r;
                 for (uint32_t k = 0; k < n; k++) {
-                        memcpy(ret + (i + k) * t->D, ds->features + (i + k) * t->D, t->D * sizeof(float));
-                        memcpy(ret + (i + k) * t->D + t->set_off, t->xraw + (size_t)k * t->D + t->set_off,
-                               2 * t->cout * sizeof(float));
+                        uint16_t *out = ret + (i + k) * t->D;
+                        floats_to_half(feature_row(&rows, i + k, conv), out, t->D);
+                        floats_to_half(t->xraw + (size_t)k * t->D + t->set_off, out + t->set_off,
+                                       2 * t->cout);
                 }
         }
         return 0;
 }
 
-int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, double *ret_auc_before,
+int model_finetune(const FinetuneContext *c, Model **best, uint16_t *ret_features, double *ret_auc_before,
                    double *ret_auc_after)
 {
         const ModelFinetuneData *fd = c->o->finetune;
@@ -342,8 +347,8 @@ int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, 
         if ((r = evaluate(&t, &before)) < 0)
                 goto out;
         best_auc = before;
-        if (o->progress && o->progress(MODEL_STAGE_FINETUNE, 0, NAN, before, MAX(0.0, c->deadline - model_now_s()),
-                                       o->userdata)) {
+        if (o->progress && o->progress(MODEL_STAGE_FINETUNE, 0, NAN, before,
+                                       MAX(0.0, c->deadline - model_now_s()), o->userdata)) {
                 r = -ECANCELED;
                 goto out;
         }

@@ -22,9 +22,9 @@ typedef struct FinetuneContext {
 
 /* Trains the layer jointly with a copy of *best. When that raises the
  * validation AUC, *best becomes the tuned model (with its tail) and
- * ret_features (ds->n × D) gets every post's plain view through the tuned
- * layer, for the final metrics; otherwise both stay as they were. The AUC
+ * ret_features (ds->n × D half floats, rows.h) gets every post's plain
+ * view through the tuned layer, for the final metrics; otherwise both stay as they were. The AUC
  * before (the head alone, on the same views) and the best after are
  * returned either way. -ECANCELED when cancelled. */
-int model_finetune(const FinetuneContext *c, Model **best, float *ret_features, double *ret_auc_before,
+int model_finetune(const FinetuneContext *c, Model **best, uint16_t *ret_features, double *ret_auc_before,
                    double *ret_auc_after);

@@ -68,18 +68,19 @@ static void project(const Knn *m, const float *x, float *z, float *scratch)
                         z[j] = (float)(z[j] / sqrt(norm));
 }
 
-int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const uint8_t *use, size_t n,
-            uint32_t k, uint64_t seed, const float *weight, Knn **ret)
+int knn_fit_rows(const FeatureRows *x, const uint8_t *labels, const uint8_t *use, size_t n, uint32_t k,
+                 uint64_t seed, const float *weight, Knn **ret)
 {
         _cleanup_(knn_freep) Knn *m = calloc(1, sizeof(Knn));
         _cleanup_free_ double *sum = NULL, *sq = NULL;
-        _cleanup_free_ float *scratch = NULL;
+        _cleanup_free_ float *scratch = NULL, *conv = NULL;
+        uint32_t dim = x->dim;
         size_t used = 0, pos = 0;
         int r;
 
         if (!m)
                 return -ENOMEM;
-        if (!features || !labels || dim == 0 || k == 0)
+        if ((!x->f32 && !x->f16) || !labels || dim == 0 || k == 0)
                 return -EINVAL;
         /* the newest KNN_MAX_REF rows: skip the first ones beyond it */
         size_t first = 0, total = 0;
@@ -105,15 +106,18 @@ int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const ui
         sum = calloc(dim, sizeof(double));
         sq = calloc(dim, sizeof(double));
         scratch = malloc(dim * sizeof(float));
-        if (!m->mean || !m->inv_std || !m->ref || !m->label || !sum || !sq || !scratch)
+        conv = malloc(dim * sizeof(float));
+        if (!m->mean || !m->inv_std || !m->ref || !m->label || !sum || !sq || !scratch || !conv)
                 return -ENOMEM;
         for (size_t i = first; i < n; i++)
-                if (!use || use[i])
+                if (!use || use[i]) {
+                        const float *row = feature_row(x, i, conv);
                         for (uint32_t d = 0; d < dim; d++) {
-                                double v = features[i * dim + d];
+                                double v = row[d];
                                 sum[d] += v;
                                 sq[d] += v * v;
                         }
+                }
         for (uint32_t d = 0; d < dim; d++) {
                 double mu = sum[d] / (double)used, var = sq[d] / (double)used - mu * mu;
                 m->mean[d] = (float)mu;
@@ -124,11 +128,18 @@ int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const ui
                 return r;
         for (size_t i = first, j = 0; i < n; i++)
                 if (!use || use[i]) {
-                        project(m, features + i * dim, m->ref + j * KNN_PROJ_DIM, scratch);
+                        project(m, feature_row(x, i, conv), m->ref + j * KNN_PROJ_DIM, scratch);
                         m->label[j++] = labels[i] ? 1.f : 0.f;
                 }
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+int knn_fit(const float *features, uint32_t dim, const uint8_t *labels, const uint8_t *use, size_t n,
+            uint32_t k, uint64_t seed, const float *weight, Knn **ret)
+{
+        FeatureRows x = feature_rows_f32(features, dim);
+        return knn_fit_rows(&x, labels, use, n, k, seed, weight, ret);
 }
 
 /* Inserts s into top (descending, at most k kept, *len of them). */
@@ -154,18 +165,27 @@ static double mean_of(const float *top, uint32_t len)
         return len ? s / len : 0;
 }
 
-/* For each row: the kmax largest cosines to each side, into top (n × 2 × kmax, liked first). */
-static int nearest(const Knn *m, const float *features, size_t n, uint32_t kmax, float *top, uint32_t *len)
+/* For each row (those with fold[i] == f; every row when fold is NULL): the
+ * kmax largest cosines to each side, into top (n × 2 × kmax, liked first).
+ * The rows are read in place, one converted at a time: a copy of a fold's
+ * rows would be a fifth of the dataset again. */
+static int nearest(const Knn *m, const FeatureRows *x, size_t n, const uint8_t *fold, unsigned f,
+                   uint32_t kmax, float *top, uint32_t *len)
 {
         _cleanup_free_ float *z = malloc(KNN_PROJ_DIM * sizeof(float)),
-                             *scratch = malloc(m->dim * sizeof(float));
-        if (!z || !scratch)
+                             *scratch = malloc(m->dim * sizeof(float)),
+                             *conv = malloc(m->dim * sizeof(float));
+        if (!z || !scratch || !conv)
                 return -ENOMEM;
+        if (x->dim != m->dim)
+                return -EINVAL;
         for (size_t i = 0; i < n; i++) {
+                if (fold && fold[i] != f)
+                        continue;
                 float *tl = top + i * 2 * kmax, *td = tl + kmax;
                 uint32_t *ll = len + 2 * i, *ld = ll + 1;
                 *ll = *ld = 0;
-                project(m, features + i * m->dim, z, scratch);
+                project(m, feature_row(x, i, conv), z, scratch);
                 for (uint32_t j = 0; j < m->n; j++) {
                         const float *q = m->ref + (size_t)j * KNN_PROJ_DIM;
                         float s = 0;
@@ -180,7 +200,7 @@ static int nearest(const Knn *m, const float *features, size_t n, uint32_t kmax,
         return 0;
 }
 
-int knn_scores(const Knn *m, const float *features, size_t n, float *out)
+int knn_scores_rows(const Knn *m, const FeatureRows *x, size_t n, float *out)
 {
         _cleanup_free_ float *top = malloc(MAX(n, (size_t)1) * 2 * m->k * sizeof(float));
         _cleanup_free_ uint32_t *len = malloc(MAX(n, (size_t)1) * 2 * sizeof(uint32_t));
@@ -188,7 +208,7 @@ int knn_scores(const Knn *m, const float *features, size_t n, float *out)
                 return -ENOMEM;
         if (!m->proj)
                 return -EINVAL;
-        int r = nearest(m, features, n, m->k, top, len);
+        int r = nearest(m, x, n, NULL, 0, m->k, top, len);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -198,9 +218,23 @@ int knn_scores(const Knn *m, const float *features, size_t n, float *out)
         return 0;
 }
 
+int knn_scores(const Knn *m, const float *features, size_t n, float *out)
+{
+        FeatureRows x = feature_rows_f32(features, m->dim);
+        return knn_scores_rows(m, &x, n, out);
+}
+
 int knn_cv(const float *features, uint32_t dim, const uint8_t *labels, size_t n, const uint8_t *fold,
            unsigned n_folds, const uint32_t *grid, size_t n_grid, uint64_t seed, const float *weight,
            uint32_t *ret_k, float *oof)
+{
+        FeatureRows x = feature_rows_f32(features, dim);
+        return knn_cv_rows(&x, labels, n, fold, n_folds, grid, n_grid, seed, weight, ret_k, oof);
+}
+
+int knn_cv_rows(const FeatureRows *x, const uint8_t *labels, size_t n, const uint8_t *fold, unsigned n_folds,
+                const uint32_t *grid, size_t n_grid, uint64_t seed, const float *weight, uint32_t *ret_k,
+                float *oof)
 {
         uint32_t kmax = 0;
         for (size_t g = 0; g < n_grid; g++)
@@ -209,7 +243,6 @@ int knn_cv(const float *features, uint32_t dim, const uint8_t *labels, size_t n,
         _cleanup_free_ uint32_t *len = malloc(MAX(n, (size_t)1) * 2 * sizeof(uint32_t));
         _cleanup_free_ float *s = malloc(MAX(n, (size_t)1) * sizeof(float));
         _cleanup_free_ uint8_t *use = malloc(MAX(n, (size_t)1)), *lab = malloc(MAX(n, (size_t)1));
-        _cleanup_free_ float *rows = NULL;
         double best = -1;
         int r;
 
@@ -226,27 +259,10 @@ int knn_cv(const float *features, uint32_t dim, const uint8_t *labels, size_t n,
                 }
                 if (nt == 0)
                         continue;
-                if ((r = knn_fit(features, dim, labels, use, n, kmax, seed, weight, &m)) < 0)
+                if ((r = knn_fit_rows(x, labels, use, n, kmax, seed, weight, &m)) < 0)
                         return r;
-                free(rows);
-                rows = malloc(nt * dim * sizeof(float));
-                if (!rows)
-                        return -ENOMEM;
-                for (size_t i = 0, j = 0; i < n; i++)
-                        if (fold[i] == f)
-                                memcpy(rows + j++ * dim, features + i * dim, dim * sizeof(float));
-                _cleanup_free_ float *ft = malloc(nt * 2 * kmax * sizeof(float));
-                _cleanup_free_ uint32_t *fl = malloc(nt * 2 * sizeof(uint32_t));
-                if (!ft || !fl)
-                        return -ENOMEM;
-                if ((r = nearest(m, rows, nt, kmax, ft, fl)) < 0)
+                if ((r = nearest(m, x, n, fold, f, kmax, top, len)) < 0)
                         return r;
-                for (size_t i = 0, j = 0; i < n; i++)
-                        if (fold[i] == f) {
-                                memcpy(top + i * 2 * kmax, ft + j * 2 * kmax, 2 * kmax * sizeof(float));
-                                memcpy(len + 2 * i, fl + 2 * j, 2 * sizeof(uint32_t));
-                                j++;
-                        }
         }
         /* only the rows in a fold are scored */
         size_t nr = 0;

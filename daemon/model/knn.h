@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "fluff/util.h"
+#include "rows.h"
 
 #define KNN_PROJ_DIM 256u
 /* At most this many reference posts (the newest: rows come in upload order),
@@ -59,6 +60,14 @@ int knn_scores(const Knn *m, const float *features, size_t n, float *out);
 int knn_cv(const float *features, uint32_t dim, const uint8_t *labels, size_t n, const uint8_t *fold,
            unsigned n_folds, const uint32_t *grid, size_t n_grid, uint64_t seed, const float *weight,
            uint32_t *ret_k, float *oof);
+
+/* The same on rows of floats or half floats (rows.h), each read in place. */
+int knn_fit_rows(const FeatureRows *x, const uint8_t *labels, const uint8_t *use, size_t n, uint32_t k,
+                 uint64_t seed, const float *weight, Knn **ret);
+int knn_scores_rows(const Knn *m, const FeatureRows *x, size_t n, float *out);
+int knn_cv_rows(const FeatureRows *x, const uint8_t *labels, size_t n, const uint8_t *fold, unsigned n_folds,
+                const uint32_t *grid, size_t n_grid, uint64_t seed, const float *weight, uint32_t *ret_k,
+                float *oof);
 
 extern const uint32_t knn_k_grid[];
 extern const size_t knn_k_grid_n;

@@ -37,6 +37,7 @@
 #include "knn.h"
 #include "metrics.h"
 #include "quality.h"
+#include "rows.h"
 #include "vk.h"
 
 #define MODEL_FEATURE_SET_NAME_MAX 64
@@ -61,8 +62,19 @@ typedef struct ModelDataset {
         size_t n_sets;
         ModelFeatureSet sets[MODEL_FEATURE_SETS_MAX];
 
-        size_t n, n_alloc;     /* posts */
-        float *features;       /* n×D, owned */
+        size_t n, n_alloc; /* posts */
+        /* The first n_no_image rows are a post's tags and label without an
+         * image row (older posts beyond the image cap, issue 16): the tag
+         * tower and the baseline learn from them, the image towers, the
+         * stack and the scores see only the rows after them
+         * (model_dataset_image_rows()). features holds the others' rows. */
+        size_t n_no_image;
+        size_t n_features_alloc;
+        float *features; /* (n − n_no_image)×D, owned; NULL when features_half holds them */
+        /* The same rows as half floats (rows.h), owned: a training's
+         * dataset after model_dataset_adopt_features_half(), half the
+         * memory; read through model_dataset_rows(). */
+        uint16_t *features_half;
         uint8_t *labels;       /* n: 1 like, 0 dislike, owned */
         uint32_t *tag_offsets; /* n+1, owned */
         uint32_t *tags;        /* tag_offsets[n], owned */
@@ -77,7 +89,9 @@ ModelDataset *model_dataset_free(ModelDataset *ds);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ModelDataset *, model_dataset_free);
 /* label: +1 like, -1 dislike. tags: ids < vocab, strictly increasing (as
  * vocab_encode_post gives them). -EINVAL for a bad label, id, order, count or
- * a non-finite feature (nothing is added then). */
+ * a non-finite feature (nothing is added then). features NULL adds a row
+ * without an image (n_no_image), allowed only before the first row with
+ * one (-EINVAL after). */
 int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *tags, size_t n_tags,
                       int label);
 /* Gives an empty dataset features, a malloc'd buffer of n_rows×D floats, to
@@ -88,7 +102,19 @@ int model_dataset_add(ModelDataset *ds, const float *features, const uint32_t *t
  * second copy of the whole dataset would double training's memory. -EINVAL
  * when the dataset is not empty. */
 int model_dataset_adopt_features(ModelDataset *ds, float *features, size_t n_rows);
+/* The same with half floats: the dataset keeps its rows as half floats from
+ * here on (features stays NULL; model_dataset_add() converts a float row),
+ * and model_dataset_add_half() moves a row of the buffer down in place. */
+int model_dataset_adopt_features_half(ModelDataset *ds, uint16_t *features, size_t n_rows);
+int model_dataset_add_half(ModelDataset *ds, const uint16_t *features, const uint32_t *tags, size_t n_tags,
+                           int label);
+/* The image rows' features, as floats or half floats. */
+FeatureRows model_dataset_rows(const ModelDataset *ds);
 void model_dataset_counts(const ModelDataset *ds, size_t *ret_likes, size_t *ret_dislikes);
+/* The rows with an image, as a dataset of their own borrowing ds's arrays
+ * (nothing is copied; valid while ds is and is not added to): ds itself
+ * when it has no row without an image. */
+ModelDataset model_dataset_image_rows(const ModelDataset *ds);
 
 /* ---- the trained model ----------------------------------------------------------- */
 

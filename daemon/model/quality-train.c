@@ -43,6 +43,16 @@
  *     budget, fine-tuning included), combined with the stack's weights
  *     refitted on all out-of-fold logits and the calibration of step 5.
  *
+ * Posts without an image row (ds->n_no_image, the older posts beyond the
+ * train job's image cap, issue 16) come first in the dataset: the tag
+ * tower and the baseline (step 2, and the time check's and the final
+ * regression) learn from them too, with folds of their own (stratified
+ * among them) so every fold's regression leaves its own rows out; the
+ * head, the similarity, the stack, the calibration and every score are
+ * fitted and measured on the image rows only, where each post has every
+ * input, and the tag tower's out-of-fold logits there are honest as
+ * before. The quality's n is the image rows'.
+ *
  * Small optimism remains and is said here rather than hidden: λ, the
  * combination and Platt's two numbers are chosen on the same out-of-fold
  * predictions they are scored on (three choices among a handful of options
@@ -90,10 +100,17 @@
 
 typedef struct Cv {
         VkEngine *engine;
-        const ModelDataset *ds;
+        const ModelDataset *ds; /* the rows with an image (model_dataset_image_rows()) */
         const ModelTrainOptions *o;
         double end;
         unsigned k;
+        /* Every row, those without an image first (n0 of them): the tag
+         * tower (ld) learns from all, each fold leaving its own rows out,
+         * so its out-of-fold logits on the image rows are as honest as the
+         * head's. fold and oof_tags point at the image rows' part. */
+        size_t n0;
+        uint8_t *fold_all;
+        float *oof_tags_all;
         uint8_t *fold;
         uint8_t *use; /* tags seen ≥ QUALITY_BASELINE_MIN_COUNT times */
         uint32_t n_use;
@@ -109,9 +126,9 @@ typedef struct Cv {
 
 static void cv_done(Cv *cv)
 {
-        free(cv->fold);
+        free(cv->fold_all);
         free(cv->use);
-        free(cv->oof_tags);
+        free(cv->oof_tags_all);
         free(cv->oof_head);
         free(cv->oof);
         free(cv->oof_knn);
@@ -164,6 +181,7 @@ static int predict_rows(const Model *m, VkEngine *engine, const ModelDataset *ds
         _cleanup_free_ uint32_t *offsets = malloc((PREDICT_CHUNK + 1) * sizeof(uint32_t)),
                                 *tags = malloc(MAX((size_t)max_tags * PREDICT_CHUNK, (size_t)1) *
                                                sizeof(uint32_t));
+        FeatureRows rows = model_dataset_rows(ds);
         size_t k = 0, done = 0;
         int r;
 
@@ -181,7 +199,10 @@ static int predict_rows(const Model *m, VkEngine *engine, const ModelDataset *ds
                 if (i == ds->n || !flag[i])
                         continue;
                 uint32_t a = ds->tag_offsets[i], e = ds->tag_offsets[i + 1];
-                memcpy(x + k * ds->dim, ds->features + i * ds->dim, ds->dim * sizeof(float));
+                float *row = x + k * ds->dim;
+                const float *f = feature_row(&rows, i, row);
+                if (f != row)
+                        memcpy(row, f, ds->dim * sizeof(float));
                 if (e > a)
                         memcpy(tags + offsets[k], ds->tags + a, (e - a) * sizeof(uint32_t));
                 offsets[k + 1] = offsets[k] + (e - a);
@@ -292,8 +313,9 @@ static int knn_cross_validate(Cv *cv)
                 for (uint32_t d = ds->sets[s].offset;
                      d < ds->sets[s].offset + ds->sets[s].dim && d < ds->dim; d++)
                         cv->knn_weight[d] = 1.f / sqrtf((float)ds->sets[s].dim);
-        r = knn_cv(ds->features, ds->dim, ds->labels, ds->n, cv->fold, cv->k, knn_k_grid, knn_k_grid_n,
-                   cv->o->seed & 0xffffffffu, cv->knn_weight, &cv->knn_k, cv->oof_knn);
+        FeatureRows rows = model_dataset_rows(ds);
+        r = knn_cv_rows(&rows, ds->labels, ds->n, cv->fold, cv->k, knn_k_grid, knn_k_grid_n,
+                        cv->o->seed & 0xffffffffu, cv->knn_weight, &cv->knn_k, cv->oof_knn);
         if (r == -EINVAL)
                 return 0; /* a fold without both classes: no similarity input */
         if (r < 0)
@@ -417,9 +439,9 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
 {
         const ModelDataset *ds = cv->ds;
         size_t n = ds->n, n_test = (size_t)lround(QUALITY_TIME_TEST_FRACTION * (double)n),
-               n_old = n - n_test;
+               n_old = n - n_test, n0 = cv->n0;
         _cleanup_free_ uint8_t *old = calloc(n, 1), *new = calloc(n, 1), *ylab = malloc(n);
-        _cleanup_free_ uint32_t *rows = malloc(n * sizeof(uint32_t));
+        _cleanup_free_ uint32_t *rows = malloc((n0 + n) * sizeof(uint32_t));
         _cleanup_free_ float *zk = calloc(n, sizeof(float));
         _cleanup_free_ float *zt = calloc(n, sizeof(float)), *zh = calloc(n, sizeof(float)),
                              *pb = malloc(n * sizeof(float)), *pm = malloc(n * sizeof(float));
@@ -431,21 +453,24 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
         for (size_t i = 0; i < n; i++) {
                 old[i] = i < n_old;
                 new[i] = !old[i];
-                if (old[i]) {
-                        rows[i] = (uint32_t)i;
+                if (old[i])
                         pos_old += ds->labels[i] != 0;
-                } else
+                else
                         pos_new += ds->labels[i] != 0;
         }
+        /* the tag tower: every row older than the newest fifth, those
+         * without an image included (they are older still) */
+        for (size_t i = 0; i < n0 + n_old; i++)
+                rows[i] = (uint32_t)i;
         /* both classes on both sides, or there is nothing to measure */
         if (n_test < 10 || pos_old < 2 || pos_old + 2 > n_old || pos_new == 0 || pos_new == n_test)
                 return 0;
         Logreg lr = {0};
-        r = logreg_fit(&cv->ld, rows, n_old, cv->lambda, &lr);
+        r = logreg_fit(&cv->ld, rows, n0 + n_old, cv->lambda, &lr);
         if (r < 0)
                 return r;
         for (size_t i = n_old; i < n; i++)
-                zt[i] = (float)logreg_logit(&lr, &cv->ld, i);
+                zt[i] = (float)logreg_logit(&lr, &cv->ld, n0 + i);
         logreg_done(&lr);
         if (c->w_head != 0) {
                 Error held_out_error = {};
@@ -457,9 +482,10 @@ static int time_check(Cv *cv, const ModelCombine *c, double budget, ModelQuality
         }
         if (c->w_knn != 0) {
                 _cleanup_(knn_freep) Knn *kn = NULL;
-                if ((r = knn_fit(ds->features, ds->dim, ds->labels, old, n, cv->knn_k,
-                                 cv->o->seed & 0xffffffffu, cv->knn_weight, &kn)) < 0 ||
-                    (r = knn_scores(kn, ds->features + n_old * ds->dim, n_test, zk + n_old)) < 0)
+                FeatureRows all = model_dataset_rows(ds), newest = feature_rows_from(&all, n_old);
+                if ((r = knn_fit_rows(&all, ds->labels, old, n, cv->knn_k, cv->o->seed & 0xffffffffu,
+                                      cv->knn_weight, &kn)) < 0 ||
+                    (r = knn_scores_rows(kn, &newest, n_test, zk + n_old)) < 0)
                         return r;
         }
         for (size_t i = n_old; i < n; i++) {
@@ -522,14 +548,17 @@ static int measure(Cv *cv, ModelCombine *c, ModelQuality *q, float *prob, double
         return time_check(cv, c, time_budget, q, error);
 }
 
-int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOptions *o, Model **ret_model,
+int model_train(VkEngine *engine, const ModelDataset *all, const ModelTrainOptions *o, Model **ret_model,
                 ModelMetrics *ret_metrics, Error *error)
 {
+        /* the image rows: everything but the tag tower sees only these */
+        const ModelDataset img = model_dataset_image_rows(all);
+        const ModelDataset *ds = &img;
         _cleanup_(model_freep) Model *m = NULL;
         _cleanup_free_ float *prob = NULL;
         _cleanup_free_ uint8_t *train = NULL, *test = NULL;
         _cleanup_free_ uint32_t *count = NULL;
-        Cv cv = {.engine = engine, .ds = ds, .o = o, .k = o->folds};
+        Cv cv = {.engine = engine, .ds = ds, .o = o, .k = o->folds, .n0 = all->n_no_image};
         ModelQuality q = {.version = QUALITY_VERSION};
         ModelCombine c;
         size_t n = ds->n, likes, dislikes;
@@ -537,7 +566,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         int r;
 
         if (o->oof_prob)
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < all->n; i++)
                         o->oof_prob[i] = NAN;
         model_dataset_counts(ds, &likes, &dislikes);
         /* at least two of each class in every fold: fewer folds for a small
@@ -557,38 +586,46 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         }
         cv.end = start + o->time_budget_s;
 
-        cv.fold = malloc(n);
+        cv.fold_all = malloc(all->n);
         cv.use = calloc(MAX(ds->vocab, 1u), 1);
         count = calloc(MAX(ds->vocab, 1u), sizeof(uint32_t));
-        cv.oof_tags = malloc(n * sizeof(float));
+        cv.oof_tags_all = malloc(all->n * sizeof(float));
         cv.oof_head = malloc(n * sizeof(float));
         cv.oof = malloc(n * sizeof(float));
         prob = malloc(n * sizeof(float));
         train = malloc(n);
         test = malloc(n);
         r = -ENOMEM;
-        if (!cv.fold || !cv.use || !count || !cv.oof_tags || !cv.oof_head || !cv.oof || !prob || !train ||
-            !test)
+        if (!cv.fold_all || !cv.use || !count || !cv.oof_tags_all || !cv.oof_head || !cv.oof || !prob ||
+            !train || !test)
                 goto finish;
-        if ((r = quality_folds(ds->labels, n, cv.k, o->seed, cv.fold)) < 0)
+        cv.fold = cv.fold_all + cv.n0;
+        cv.oof_tags = cv.oof_tags_all + cv.n0;
+        /* stratified among the image rows, and among the others on their own */
+        if ((cv.n0 > 0 && (r = quality_folds(all->labels, cv.n0, cv.k, o->seed, cv.fold_all)) < 0) ||
+            (r = quality_folds(ds->labels, n, cv.k, o->seed, cv.fold)) < 0)
                 goto finish;
+        if (cv.n0 > 0)
+                log_info("The tag tower and the baseline learn from %zu more posts without an image row; "
+                         "the image towers and the scores from the %zu with one.",
+                         cv.n0, n);
 
-        /* 2. the baseline, which is also the tag tower */
-        for (size_t a = 0; a < ds->tag_offsets[n]; a++)
-                count[ds->tags[a]]++;
+        /* 2. the baseline, which is also the tag tower, on every row */
+        for (size_t a = 0; a < all->tag_offsets[all->n]; a++)
+                count[all->tags[a]]++;
         for (uint32_t t = 0; t < ds->vocab; t++)
                 if (count[t] >= QUALITY_BASELINE_MIN_COUNT) {
                         cv.use[t] = 1;
                         cv.n_use++;
                 }
-        cv.ld = (LogregData){.n = n,
-                             .labels = ds->labels,
-                             .offsets = ds->tag_offsets,
-                             .ids = ds->tags,
+        cv.ld = (LogregData){.n = all->n,
+                             .labels = all->labels,
+                             .offsets = all->tag_offsets,
+                             .ids = all->tags,
                              .n_sparse = ds->vocab,
                              .use_sparse = cv.use};
-        r = logreg_cv(&cv.ld, cv.fold, cv.k, logreg_lambda_grid, logreg_lambda_grid_n,
-                      start + LAMBDA_SHARE * o->time_budget_s, &cv.lambda, cv.oof_tags);
+        r = logreg_cv(&cv.ld, cv.fold_all, cv.k, logreg_lambda_grid, logreg_lambda_grid_n,
+                      start + LAMBDA_SHARE * o->time_budget_s, &cv.lambda, cv.oof_tags_all);
         if (r < 0)
                 goto finish;
         cv.have_tags = o->use_tags;
@@ -704,8 +741,9 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
                 m->tag_lr_bias = lr.bias;
                 logreg_done(&lr);
         }
-        if (c.w_knn != 0 && (r = knn_fit(ds->features, ds->dim, ds->labels, NULL, n, cv.knn_k,
-                                         o->seed & 0xffffffffu, cv.knn_weight, &m->knn)) < 0)
+        FeatureRows rows = model_dataset_rows(ds);
+        if (c.w_knn != 0 && (r = knn_fit_rows(&rows, ds->labels, NULL, n, cv.knn_k, o->seed & 0xffffffffu,
+                                              cv.knn_weight, &m->knn)) < 0)
                 goto finish;
         m->combine = c;
         stage_took("the final towers", &mark);
@@ -732,7 +770,7 @@ int model_train(VkEngine *engine, const ModelDataset *ds, const ModelTrainOption
         m->n_train = (uint32_t)n;
         log_debug("cv: %.2f s of a %.2f s budget", model_now_s() - start, o->time_budget_s);
         if (o->oof_prob)
-                memcpy(o->oof_prob, prob, n * sizeof(float));
+                memcpy(o->oof_prob + cv.n0, prob, n * sizeof(float));
         if (ret_metrics)
                 *ret_metrics = m->metrics;
         *ret_model = TAKE_PTR(m);

@@ -68,7 +68,7 @@ typedef struct Trainer {
         /* The rows a batch reads, standardised as it is assembled by
          * this model's mean and inv_std: a standardised copy of all n×D
          * would be a second dataset in memory (18 KB a post). */
-        const float *x_src; /* n×D, borrowed: ds->features, or the tuned ones */
+        FeatureRows x_src;  /* n×D, borrowed: ds's rows (floats or half floats), or the tuned ones */
         const Model *x_std; /* borrowed */
         Head *head;
 
@@ -158,13 +158,15 @@ static int standardisation(Trainer *t)
         const ModelDataset *ds = t->ds;
         uint32_t D = ds->dim;
         _cleanup_free_ double *s = calloc(D, sizeof(double)), *s2 = calloc(D, sizeof(double));
+        _cleanup_free_ float *conv = malloc(D * sizeof(float));
+        FeatureRows rows = model_dataset_rows(ds);
 
         t->mean = calloc(D, sizeof(float));
         t->std = calloc(D, sizeof(float));
-        if (!s || !s2 || !t->mean || !t->std)
+        if (!s || !s2 || !conv || !t->mean || !t->std)
                 return -ENOMEM;
         for (size_t i = 0; i < t->n_train; i++) {
-                const float *x = ds->features + (size_t)t->train[i] * D;
+                const float *x = feature_row(&rows, t->train[i], conv);
                 for (uint32_t j = 0; j < D; j++) {
                         s[j] += x[j];
                         s2[j] += (double)x[j] * x[j];
@@ -234,7 +236,8 @@ static void assemble(Trainer *t, const Model *m, const uint32_t *idx, uint32_t n
         for (uint32_t i = 0; i < n; i++) {
                 uint32_t p = idx[i];
                 float *x = t->bx + (size_t)i * ds->dim;
-                model_standardise(t->x_std, t->x_src + (size_t)p * ds->dim, x, 1);
+                /* a half-float row is converted into the batch, then standardised there */
+                model_standardise(t->x_std, feature_row(&t->x_src, p, x), x, 1);
                 /* inverted dropout on the inputs: thousands of features, hundreds of posts */
                 if (feature_dropout > 0) {
                         float keep = 1.0f / (1.0f - feature_dropout);
@@ -293,7 +296,7 @@ static int run_candidate(Trainer *t, const Candidate *c, ModelStage stage, doubl
                 return r;
         model_apply_candidate(m, t, c);
         init_weights(m, &t->rng);
-        t->x_src = ds->features;
+        t->x_src = model_dataset_rows(ds);
         t->x_std = m;
         r = head_upload(t->head, m);
         if (r < 0)
@@ -448,7 +451,7 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
                      ModelMetrics *ret_metrics, Error *error)
 {
         _cleanup_(model_freep) Model *best = NULL, *cand = NULL;
-        _cleanup_free_ float *tuned_features = NULL;
+        _cleanup_free_ uint16_t *tuned_features = NULL;
         Trainer t = {.engine = engine, .ds = ds, .o = o, .rng = {o->seed}};
         Candidate cands[1 + MODEL_FEATURE_SETS_MAX];
         size_t n_cands = 0, likes, dislikes, best_c = 0;
@@ -560,7 +563,7 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
                                       .max_nnz = t.max_nnz,
                                       .deadline = t.end,
                                       .seed = o->seed};
-                tuned_features = malloc(ds->n * ds->dim * sizeof(float));
+                tuned_features = malloc(ds->n * ds->dim * sizeof(uint16_t));
                 if (!tuned_features) {
                         r = -ENOMEM;
                         goto finish;
@@ -586,7 +589,8 @@ int model_train_head(VkEngine *engine, const ModelDataset *ds, const ModelTrainO
                 goto finish;
         }
         /* Final metrics with the best weights, on probabilities. */
-        t.x_src = tuned_features ?: ds->features;
+        t.x_src = tuned_features ? (FeatureRows){.f16 = tuned_features, .dim = ds->dim}
+                                 : model_dataset_rows(ds);
         t.x_std = best;
         if ((r = head_upload(t.head, best)) < 0 || (r = evaluate(&t, best, &best_auc)) < 0)
                 goto finish;

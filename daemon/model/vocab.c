@@ -121,9 +121,7 @@ int vocab_new_from_entries(VocabEntry *entries, size_t n, unsigned min_count, Vo
                 free(slots);
                 return -ENOMEM;
         }
-        *v = (Vocab){
-                .entries = entries, .n = n, .slots = slots, .n_slots = n_slots, .min_count = min_count
-        };
+        *v = (Vocab){.entries = entries, .n = n, .slots = slots, .n_slots = n_slots, .min_count = min_count};
         *ret = v;
         return 0;
 }
@@ -191,7 +189,10 @@ static int builder_grow(VocabBuilder *b)
         return 0;
 }
 
-int vocab_builder_add(VocabBuilder *b, const char *category, const char *name)
+/* Counts (category, name) for the current post; *ret_entry: its entry,
+ * *ret_repeat: whether the post had it already. */
+static int builder_add(VocabBuilder *b, const char *category, const char *name, uint32_t *ret_entry,
+                       bool *ret_repeat)
 {
         uint64_t hash;
         uint32_t *slot;
@@ -205,10 +206,12 @@ int vocab_builder_add(VocabBuilder *b, const char *category, const char *name)
         slot = find_slot(b->slots, b->n_slots, b->entries, hash, category, name);
         if (*slot != 0) {
                 size_t i = *slot - 1;
+                *ret_repeat = b->last_post[i] == b->post;
                 if (b->last_post[i] != b->post && b->entries[i].count < UINT_MAX) {
                         b->entries[i].count++;
                         b->last_post[i] = b->post;
                 }
+                *ret_entry = (uint32_t)i;
                 return 0;
         }
 
@@ -221,11 +224,49 @@ int vocab_builder_add(VocabBuilder *b, const char *category, const char *name)
         if (!key)
                 return -ENOMEM;
         b->entries[b->n] =
-                (VocabEntry){ .key = key, .name = key + strlen(category) + 1, .hash = hash, .count = 1 };
+                (VocabEntry){.key = key, .name = key + strlen(category) + 1, .hash = hash, .count = 1};
         b->last_post[b->n] = b->post;
         /* the table may have been rebuilt: look the free slot up again */
         slot = find_slot(b->slots, b->n_slots, b->entries, hash, category, name);
+        *ret_entry = (uint32_t)b->n;
+        *ret_repeat = false;
         *slot = (uint32_t)(++b->n);
+        return 0;
+}
+
+int vocab_builder_add(VocabBuilder *b, const char *category, const char *name)
+{
+        uint32_t entry;
+        bool repeat;
+
+        return builder_add(b, category, name, &entry, &repeat);
+}
+
+int vocab_builder_add_post_ids(VocabBuilder *b, const Post *p, uint32_t *ids, size_t max, size_t *ret_n)
+{
+        size_t n = 0;
+        int r;
+
+        vocab_builder_begin_post(b);
+        for (size_t i = 0; i < p->n_tags; i++) {
+                uint32_t e;
+                bool repeat;
+
+                r = builder_add(b, p->tags[i].category, p->tags[i].name, &e, &repeat);
+                if (r == -EINVAL) {
+                        log_debug("Post %" PRIu64 ": bad tag \"%s\", ignoring.", p->id,
+                                  p->tags[i].name ? p->tags[i].name : "(null)");
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                if (repeat)
+                        continue;
+                if (n == max)
+                        return -ENOBUFS;
+                ids[n++] = e;
+        }
+        *ret_n = n;
         return 0;
 }
 
@@ -278,6 +319,78 @@ int vocab_builder_finish(VocabBuilder *b, unsigned min_count, Vocab **ret)
                         free(b->entries[i].key);
         b->n = 0;
         memset(b->slots, 0, sizeof(uint32_t) * b->n_slots);
+        return 0;
+}
+
+static int cmp_u32(const void *a, const void *b);
+
+int vocab_builder_finish_map(VocabBuilder *b, unsigned min_count, Vocab **ret, uint32_t **ret_map,
+                             size_t *ret_n_map)
+{
+        _cleanup_(vocab_freep) Vocab *v = NULL;
+        _cleanup_free_ uint32_t *map = malloc(MAX(b->n, (size_t)1) * sizeof(uint32_t));
+        unsigned keep = MAX(min_count, 1u);
+        size_t n = b->n;
+        int r;
+
+        if (!map)
+                return -ENOMEM;
+        /* the entries' keys stay valid while the vocabulary holds the kept
+         * ones: look each up before the builder frees the others */
+        for (size_t i = 0; i < n; i++)
+                map[i] = UINT32_MAX;
+        _cleanup_free_ char **keys = malloc(MAX(n, (size_t)1) * sizeof(char *));
+        if (!keys)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                keys[i] = b->entries[i].count >= keep ? b->entries[i].key : NULL;
+        r = vocab_builder_finish(b, min_count, &v);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                if (keys[i]) {
+                        int id = vocab_lookup(v, keys[i], keys[i] + strlen(keys[i]) + 1);
+                        if (id < 0)
+                                return -EIO; /* cannot happen: every kept pair is in v */
+                        map[i] = (uint32_t)id;
+                }
+        *ret = TAKE_PTR(v);
+        *ret_map = TAKE_PTR(map);
+        *ret_n_map = n;
+        return 0;
+}
+
+int vocab_builder_map(const VocabBuilder *b, const Vocab *v, uint32_t **ret_map, size_t *ret_n_map)
+{
+        uint32_t *map = malloc(MAX(b->n, (size_t)1) * sizeof(uint32_t));
+
+        if (!map)
+                return -ENOMEM;
+        for (size_t i = 0; i < b->n; i++) {
+                int id = vocab_lookup(v, b->entries[i].key, b->entries[i].name);
+                map[i] = id < 0 ? UINT32_MAX : (uint32_t)id;
+        }
+        *ret_map = map;
+        *ret_n_map = b->n;
+        return 0;
+}
+
+int vocab_encode_entries(const uint32_t *map, size_t n_map, const uint32_t *ids, size_t n, uint32_t *out,
+                         size_t *ret_n)
+{
+        size_t k = 0, u = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                if (ids[i] >= n_map)
+                        return -EINVAL;
+                if (map[ids[i]] != UINT32_MAX)
+                        out[k++] = map[ids[i]];
+        }
+        qsort(out, k, sizeof(uint32_t), cmp_u32);
+        for (size_t i = 0; i < k; i++)
+                if (u == 0 || out[i] != out[u - 1])
+                        out[u++] = out[i];
+        *ret_n = u;
         return 0;
 }
 

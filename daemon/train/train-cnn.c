@@ -3,38 +3,27 @@
 
 #include "train/train-cnn.h"
 
-size_t train_cnn_select(Post **posts, int8_t *labels, char **crops, size_t *n, unsigned min, size_t *likes,
+size_t train_cnn_select(const int8_t *labels, char **crops, size_t n, unsigned min, size_t *likes,
                         size_t *dislikes, bool *ret_cnn)
 {
-        size_t with[2] = {}, kept = 0;
+        size_t with[2] = {};
 
-        for (size_t i = 0; i < *n; i++)
+        for (size_t i = 0; i < n; i++)
                 if (crops[i])
                         with[labels[i] > 0]++;
         if (with[1] < min || with[0] < min) {
                 /* too few crops (images not synced, or turned off): tags only */
-                for (size_t i = 0; i < *n; i++) {
+                for (size_t i = 0; i < n; i++) {
                         free(crops[i]);
                         crops[i] = NULL;
                 }
                 *ret_cnn = false;
                 return 0;
         }
-        for (size_t i = 0; i < *n; i++) {
-                if (!crops[i]) {
-                        post_free(posts[i]);
-                        continue;
-                }
-                posts[kept] = posts[i];
-                labels[kept] = labels[i];
-                crops[kept++] = crops[i];
-        }
-        size_t dropped = *n - kept;
-        *n = kept;
         *likes = with[1];
         *dislikes = with[0];
         *ret_cnn = true;
-        return dropped;
+        return n - with[0] - with[1];
 }
 
 int train_cnn_dataset_new(uint32_t vocab, ModelDataset **ret)

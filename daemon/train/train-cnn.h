@@ -17,10 +17,11 @@
 #define TRAIN_CNN_ROW_BYTES ((size_t)72 * 72 * 3 + 2 * sizeof(float) + 1)
 
 /* With at least min likes and min dislikes that have a crop (crops[i] not
- * NULL), posts without one are left out (freed; arrays compacted, *n and the
- * counts updated) and *ret_cnn is true; otherwise the crops are freed and
- * training uses tags only. Returns the number of posts left out. */
-size_t train_cnn_select(Post **posts, int8_t *labels, char **crops, size_t *n, unsigned min, size_t *likes,
+ * NULL), *ret_cnn is true, the counts become those with a crop, and the
+ * caller leaves the posts without one out; otherwise the crops are freed
+ * and training uses tags only. Returns the number of posts without a crop
+ * (0 for tags only). */
+size_t train_cnn_select(const int8_t *labels, char **crops, size_t n, unsigned min, size_t *likes,
                         size_t *dislikes, bool *ret_cnn);
 
 /* An empty dataset with the CNN's feature set (CNN_HEAD_DIM floats: the

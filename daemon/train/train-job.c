@@ -41,23 +41,38 @@ typedef struct TrainWork {
         TrainTowers towers;
         char *backbone_id; /* owned; NULL: tags only */
 
-        Post **posts;         /* owned, n */
-        uint32_t *row_post;   /* owned: the dataset's row → its index in posts */
+        /* Each post read: its id, label and tags, the tags as the
+         * counting builder's entries (4 bytes a tag, not the Post's
+         * strings: 100,000 posts hold ~20 MB, issue 16). The posts without
+         * an image row (n_no_image, the older ones beyond the image cap)
+         * come first, as the dataset wants them. */
+        uint64_t *post_ids; /* owned, n */
+        VocabBuilder *tags; /* owned: counts every post's tags until the dataset is built */
+        uint32_t *tag_at;   /* owned, n + 1: post i's entries are tag_entries[tag_at[i] … tag_at[i + 1]) */
+        uint32_t *tag_entries; /* owned */
+        size_t n_tag_entries, n_tag_entries_alloc;
+        size_t n_no_image, n_image;
+        /* the image rows' tags in the installed model's vocabulary (offsets
+         * per image row of the dataset), for comparing with it; NULL: none */
+        uint32_t *old_offsets, *old_tags;
+        uint32_t *row_post;   /* owned: the dataset's row → its index in post_ids */
         char *installed_path; /* owned; the installed model's file when training started, or NULL */
         uint64_t *
                 seen_ids; /* owned: the posts the installed model was trained on, ascending; NULL: unknown */
         size_t n_seen_ids;
         double like_threshold; /* config like_threshold */
         int8_t *labels;        /* owned, n: +1 / -1 */
-        float *features;       /* owned until the dataset adopts it, n × BACKBONE_EMBED_DIM */
-        bool image_features;   /* the backbone's embeddings (features, then the dataset's) */
-        char **crops;          /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
+        /* owned until the dataset adopts it: n_image × BACKBONE_EMBED_DIM half
+         * floats (rows.h), 9 KB a post instead of 18 (issue 16) */
+        uint16_t *features;
+        bool image_features; /* the backbone's embeddings (features, then the dataset's) */
+        char **crops;        /* owned, n: crop paths for the small CNN (no backbone); NULL: none */
         size_t n;
 
         /* fine-tuning the backbone's last layer (daemon/finetune), with a backbone */
         BbHandle *handle;      /* owned reference */
-        char **paths;          /* owned, n: each post's image */
-        const char **ds_paths; /* owned array, borrowed strings: the dataset's rows */
+        char **paths;          /* owned, n: each post's image (NULL without an image row) */
+        const char **ds_paths; /* owned array, borrowed strings: the dataset's image rows */
 
         atomic_bool cancel;
 
@@ -97,7 +112,8 @@ struct TrainJob {
         sd_event_source *poll; /* owned */
         uint64_t started_usec;
         size_t n_likes, n_dislikes, n_no_embedding;
-        size_t n_capped; /* older labelled posts beyond config train_image_posts, left out */
+        size_t n_capped;   /* older labelled posts beyond config train_image_posts: tags only, or left out */
+        size_t image_from; /* with a backbone: the list's first post with an image row */
         /* Reading the dataset, a chunk per loop iteration (the store is the
          * loop's): 10,000 posts at once would hold up every bus call. */
         TrainWork *collecting;    /* owned while reading */
@@ -113,9 +129,12 @@ static void train_work_free(void *userdata)
         TrainWork *w = userdata;
         if (!w)
                 return;
-        for (size_t i = 0; i < w->n; i++)
-                post_free(w->posts[i]);
-        free(w->posts);
+        free(w->post_ids);
+        vocab_builder_free(w->tags);
+        free(w->tag_at);
+        free(w->tag_entries);
+        free(w->old_offsets);
+        free(w->old_tags);
         free(w->row_post);
         free(w->installed_path);
         free(w->seen_ids);
@@ -152,21 +171,40 @@ static int on_progress(ModelStage stage, unsigned epoch, double loss, double val
         return 0;
 }
 
+/* The image rows' tags in the installed model's vocabulary, before the
+ * builder lets go of its entries: the new model is compared with it on
+ * them (compare_with_installed). Not knowing it only leaves that out. */
+static int installed_map(TrainWork *w, uint32_t **ret_map, size_t *ret_n)
+{
+        _cleanup_(model_freep) Model *old = NULL;
+        _cleanup_vocab_free_ Vocab *v = NULL;
+
+        *ret_map = NULL;
+        if (!w->installed_path || model_load(w->installed_path, &old, NULL) < 0 || !old->vocabulary ||
+            vocab_from_json(old->vocabulary, strlen(old->vocabulary), &v) < 0)
+                return 0;
+        return vocab_builder_map(w->tags, v, ret_map, ret_n);
+}
+
 /* On the worker: vocabulary, dataset, training, the file. */
 static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_json)
 {
         _cleanup_(model_dataset_freep) ModelDataset *ds = NULL;
         _cleanup_vocab_free_ Vocab *v = NULL;
         _cleanup_free_ char *json = NULL;
-        _cleanup_free_ uint32_t *ids = NULL;
+        _cleanup_free_ uint32_t *ids = NULL, *map = NULL, *old_map = NULL;
         ModelFeatureSet sets[_BACKBONE_FEAT_MAX];
         static const float no_feature = 0, zeros[2 * CNN_CHANNELS_MAX] = {};
-        size_t max_tags = 0;
+        size_t max_tags = 0, n_map = 0, n_old_map = 0, n_old = 0;
         int r;
 
-        r = vocab_build(w->posts, w->n, VOCAB_MIN_COUNT_DEFAULT, &v);
+        r = installed_map(w, &old_map, &n_old_map);
+        if (r < 0)
+                return r;
+        r = vocab_builder_finish_map(w->tags, VOCAB_MIN_COUNT_DEFAULT, &v, &map, &n_map);
         if (r < 0)
                 return error_setf(&w->error, r, "Failed to build the tag vocabulary: %s", strerror(-r));
+        w->tags = vocab_builder_free(w->tags);
         w->vocab_size = vocab_size(v);
         r = vocab_to_json(v, &json);
         if (r < 0)
@@ -182,7 +220,7 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                                       _BACKBONE_FEAT_MAX, &ds);
                 /* the rows collect() read become the dataset's: no second copy */
                 if (r >= 0)
-                        r = model_dataset_adopt_features(ds, TAKE_PTR(w->features), w->n);
+                        r = model_dataset_adopt_features_half(ds, TAKE_PTR(w->features), w->n_image);
         } else if (w->crops)
                 r = train_cnn_dataset_new((uint32_t)MAX(vocab_size(v), (size_t)1), &ds);
         else {
@@ -194,36 +232,56 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                 return error_setf(&w->error, r, "Failed to set up the dataset: %s", strerror(-r));
 
         for (size_t i = 0; i < w->n; i++)
-                max_tags = MAX(max_tags, w->posts[i]->n_tags);
+                max_tags = MAX(max_tags, (size_t)(w->tag_at[i + 1] - w->tag_at[i]));
         ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
-        if (!ids)
-                return -ENOMEM;
         w->row_post = calloc(MAX(w->n, (size_t)1), sizeof(uint32_t));
-        if (!w->row_post)
+        if (!ids || !w->row_post)
                 return -ENOMEM;
+        if (old_map) {
+                /* every row after those without an image (the CNN's and tags-only too) */
+                w->old_offsets = calloc(w->n - w->n_no_image + 1, sizeof(uint32_t));
+                w->old_tags = malloc(MAX((size_t)(w->tag_at[w->n] - w->tag_at[w->n_no_image]), (size_t)1) *
+                                     sizeof(uint32_t));
+                if (!w->old_offsets || !w->old_tags)
+                        return -ENOMEM;
+        }
         if (w->paths) {
-                w->ds_paths = calloc(MAX(w->n, (size_t)1), sizeof(char *));
+                w->ds_paths = calloc(MAX(w->n - w->n_no_image, (size_t)1), sizeof(char *));
                 if (!w->ds_paths)
                         return -ENOMEM;
         }
+        const uint16_t *rows = ds->features_half; /* the adopted buffer: image row j at j × D */
         for (size_t i = 0; i < w->n; i++) {
-                size_t n_ids;
-                r = vocab_encode_post(v, w->posts[i], ids, max_tags, &n_ids);
-                if (r >= 0 && w->crops)
-                        /* a row per crop, in order: the CNN fills the features in */
-                        r = model_dataset_add(ds, zeros, ids, MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX),
-                                              w->labels[i]);
+                const uint32_t *entries = w->tag_entries + w->tag_at[i];
+                size_t n_entries = w->tag_at[i + 1] - w->tag_at[i], n_ids;
+                bool image = w->image_features && i >= w->n_no_image;
+                const float *x = w->crops ? zeros : !w->image_features ? &no_feature : NULL;
+
+                r = vocab_encode_entries(map, n_map, entries, n_entries, ids, &n_ids);
+                n_ids = MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX);
+                if (r >= 0 && image)
+                        r = model_dataset_add_half(ds, rows + (i - w->n_no_image) * BACKBONE_EMBED_DIM, ids,
+                                                   n_ids, w->labels[i]);
                 else if (r >= 0)
-                        r = model_dataset_add(
-                                ds, w->image_features ? ds->features + i * BACKBONE_EMBED_DIM : &no_feature,
-                                ids, MIN(n_ids, (size_t)MODEL_TAGS_PER_POST_MAX), w->labels[i]);
+                        /* with crops, a row per crop in order: the CNN fills the features in */
+                        r = model_dataset_add(ds, x, ids, n_ids, w->labels[i]);
                 if (r < 0)
                         /* One odd post (e.g. a non-finite embedding) must not stop the run. */
-                        log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->posts[i]->id);
+                        log_debug_errno(r, "Leaving post %" PRIu64 " out of training: %m", w->post_ids[i]);
                 else {
-                        w->row_post[ds->n - 1] = (uint32_t)i;
-                        if (w->ds_paths)
-                                w->ds_paths[ds->n - 1] = w->paths[i];
+                        size_t row = ds->n - 1, img = row - ds->n_no_image;
+                        w->row_post[row] = (uint32_t)i;
+                        if (w->ds_paths && row >= ds->n_no_image)
+                                w->ds_paths[img] = w->paths[i];
+                        if (old_map && row >= ds->n_no_image) {
+                                size_t k = 0;
+                                r = vocab_encode_entries(old_map, n_old_map, entries, n_entries,
+                                                         w->old_tags + n_old, &k);
+                                if (r < 0)
+                                        return r;
+                                n_old += k;
+                                w->old_offsets[img + 1] = (uint32_t)n_old;
+                        }
                 }
                 if (w->crops) {
                         /* keep crops[row] the crop of the dataset's row */
@@ -235,6 +293,11 @@ static int build_dataset(TrainWork *w, ModelDataset **ret_ds, char **ret_vocab_j
                                 w->crops[ds->n - 1] = c;
                 }
         }
+        /* the dataset holds the tags now, in the new vocabulary */
+        free(w->tag_entries);
+        w->tag_entries = NULL;
+        free(w->tag_at);
+        w->tag_at = NULL;
         *ret_ds = TAKE_PTR(ds);
         *ret_vocab_json = TAKE_PTR(json);
         return 0;
@@ -246,20 +309,46 @@ static int cmp_u64(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-/* The installed model's predictions for the dataset's rows (p_old, n), or 0
- * with *why set where it cannot be run on them: a fine-tuned layer (its
- * features are not the dataset's), another backbone, a small CNN without the
- * crops. On the worker, the engine locked. */
-static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset *ds, float *p_old,
+/* m's predictions for img's rows, their tags at offsets (img->n + 1) in
+ * tags: the rows as floats a chunk at a time (the dataset holds half
+ * floats; a float copy of all would be the dataset twice over). */
+#define PREDICT_CHUNK 1024
+static int predict_image_rows(const Model *m, VkEngine *engine, const ModelDataset *img,
+                              const uint32_t *offsets, const uint32_t *tags, float *prob)
+{
+        FeatureRows rows = model_dataset_rows(img);
+        _cleanup_free_ float *x = NULL;
+        int r;
+
+        if (rows.f32)
+                return model_predict(m, engine, rows.f32, offsets, tags, img->n, prob, NULL);
+        x = malloc((size_t)PREDICT_CHUNK * img->dim * sizeof(float));
+        if (!x)
+                return -ENOMEM;
+        for (size_t a = 0; a < img->n; a += PREDICT_CHUNK) {
+                size_t k = MIN((size_t)PREDICT_CHUNK, img->n - a);
+                for (size_t i = 0; i < k; i++)
+                        for (uint32_t j = 0; j < img->dim; j++)
+                                x[i * img->dim + j] = half_to_float(rows.f16[(a + i) * img->dim + j]);
+                r = model_predict(m, engine, x, offsets + a, tags, k, prob + a, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The installed model's predictions for the dataset's image rows (img,
+ * p_old, img->n), or 0 with *why set where it cannot be run on them: a
+ * fine-tuned layer (its features are not the dataset's), another backbone,
+ * a small CNN without the crops. On the worker, the engine locked. */
+static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset *img, float *p_old,
                              Model **ret_old, const char **why)
 {
         _cleanup_(model_freep) Model *old = NULL;
-        _cleanup_vocab_free_ Vocab *v = NULL;
         _cleanup_free_ float *features = NULL;
-        _cleanup_free_ uint32_t *offsets = NULL, *ids = NULL;
         _cleanup_free_ int *status = NULL;
         const float *x = NULL;
-        size_t n = ds->n, n_ids = 0, max_tags = 0;
+        size_t n = img->n;
         int r;
 
         *why = "the installed model does not load";
@@ -269,9 +358,8 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
         *why = "the installed model has a fine-tuned layer, which the stored features lack";
         if (old->tail)
                 return 0;
-        r = vocab_from_json(old->vocabulary, strlen(old->vocabulary), &v);
         *why = "the installed model's vocabulary does not load";
-        if (r < 0)
+        if (!w->old_offsets) /* build_dataset() encoded the tags in it */
                 return 0;
         if (old->cnn) {
                 *why = "the installed model has a small CNN and this training has no crops";
@@ -289,9 +377,9 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
         } else if (!isempty(old->backbone)) {
                 *why = "the installed model uses another image backbone";
                 if (!w->image_features || !w->backbone_id || !streq(old->backbone, w->backbone_id) ||
-                    old->dim != ds->dim)
+                    old->dim != img->dim)
                         return 0;
-                x = ds->features;
+                x = NULL; /* the dataset's rows, converted a chunk at a time */
         } else {
                 /* tags only: its one feature is switched off */
                 features = calloc(n * old->dim, sizeof(float));
@@ -299,21 +387,8 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
                         return -ENOMEM;
                 x = features;
         }
-        for (size_t i = 0; i < n; i++)
-                max_tags += w->posts[w->row_post[i]]->n_tags;
-        offsets = calloc(n + 1, sizeof(uint32_t));
-        ids = calloc(MAX(max_tags, (size_t)1), sizeof(uint32_t));
-        if (!offsets || !ids)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                size_t k;
-                r = vocab_encode_post(v, w->posts[w->row_post[i]], ids + n_ids, max_tags - n_ids, &k);
-                if (r < 0)
-                        return r;
-                n_ids += k;
-                offsets[i + 1] = (uint32_t)n_ids;
-        }
-        r = model_predict(old, engine, x, offsets, ids, n, p_old, NULL);
+        r = x ? model_predict(old, engine, x, w->old_offsets, w->old_tags, n, p_old, NULL)
+              : predict_image_rows(old, engine, img, w->old_offsets, w->old_tags, p_old);
         if (r < 0)
                 return r;
         *why = NULL;
@@ -337,12 +412,17 @@ static int predict_installed(TrainWork *w, VkEngine *engine, const ModelDataset 
  * folds, would cost a second training. Posts whose label changed since are
  * left out: the installed model was fitted to their old label, so they are
  * neither seen nor unseen for it. */
-static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDataset *ds, const float *oof)
+static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDataset *all,
+                                  const float *oof_all)
 {
         Model *m = w->model;
         _cleanup_(model_freep) Model *old = NULL;
         _cleanup_free_ float *p_new = NULL, *p_old = NULL, *fo = NULL, *fn = NULL;
         _cleanup_free_ uint8_t *fy = NULL;
+        /* on the posts with an image row, where both models see every input */
+        const ModelDataset img = model_dataset_image_rows(all), *ds = &img;
+        const float *oof = oof_all + all->n_no_image;
+        const uint32_t *row_post = w->row_post + all->n_no_image;
         size_t n = ds->n;
         int r;
 
@@ -374,8 +454,8 @@ static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDat
                         if (r < 0)
                                 return r;
                 }
-                r = model_predict(m, engine, x ? x : ds->features, ds->tag_offsets, ds->tags, n, p_new,
-                                  NULL);
+                r = x ? model_predict(m, engine, x, ds->tag_offsets, ds->tags, n, p_new, NULL)
+                      : predict_image_rows(m, engine, ds, ds->tag_offsets, ds->tags, p_new);
                 if (r < 0)
                         return r;
                 double t_new = model_like_threshold(m, w->like_threshold),
@@ -406,7 +486,7 @@ static int compare_with_installed(TrainWork *w, VkEngine *engine, const ModelDat
                 return -ENOMEM;
         uint32_t k = 0, pos = 0;
         for (size_t i = 0; i < n; i++) {
-                uint64_t id = w->posts[w->row_post[i]]->id;
+                uint64_t id = w->post_ids[row_post[i]];
                 if (bsearch(&id, w->seen_ids, w->n_seen_ids, sizeof(uint64_t), cmp_u64))
                         continue;
                 fo[k] = p_old[i];
@@ -446,7 +526,8 @@ static int train_run(void *userdata)
         oof = malloc(MAX(ds->n, (size_t)1) * sizeof(float));
         if (!oof)
                 return -ENOMEM;
-        oof[0] = NAN;
+        for (size_t i = 0; i < ds->n; i++)
+                oof[i] = NAN;
 
         o.time_budget_s = (double)w->time_budget_s;
         o.seed = w->seed;
@@ -494,10 +575,12 @@ static int train_run(void *userdata)
                 _cleanup_(ft_views_freep) FtViews *views = NULL;
                 ModelFinetuneData fd;
                 uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+                /* the image rows only: the tuned features are theirs */
+                size_t n_image = ds->n - ds->n_no_image;
                 if (w->handle && w->ds_paths &&
-                    ft_prepare(engine, w->handle->bb, w->ds_paths, ds->n, o.time_budget_s,
-                               train_budget_views(ds->n, BACKBONE_EMBED_DIM * sizeof(float)),
-                               (uint32_t)w->seed, &w->cancel, &views, &fd) >= 0) {
+                    ft_prepare(engine, w->handle->bb, w->ds_paths, n_image, o.time_budget_s,
+                               train_budget_views(n_image, TRAIN_IMAGE_ROW_BYTES, ds->n), (uint32_t)w->seed,
+                               &w->cancel, &views, &fd) >= 0) {
                         o.finetune = &fd;
                         o.time_budget_s -= (double)(now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_SEC;
                 }
@@ -732,8 +815,8 @@ static void on_train_done(void *userdata, int r)
                 left_out = NULL;
         if (t->n_capped > 0) {
                 char *both = NULL;
-                if (asprintf(&both, "%s; %zu older posts beyond train_image_posts left out",
-                             strempty(left_out), t->n_capped) >= 0) {
+                if (asprintf(&both, "%s; %zu older posts beyond train_image_posts %s", strempty(left_out),
+                             t->n_capped, t->tags_only || t->cnn ? "left out" : "on their tags only") >= 0) {
                         free(left_out);
                         left_out = both;
                 }
@@ -766,7 +849,7 @@ static void on_train_done(void *userdata, int r)
 static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
 {
         StoreLabelled *list;
-        size_t n_list, from = 0, n_rows;
+        size_t n_list, from = 0, n_rows, n_image = 0;
         int r;
 
         /* the history keeps the labels as they were now */
@@ -796,35 +879,53 @@ static int collect_begin(TrainJob *t, TrainWork *w, Error *error)
                  * floats, or the small CNN's crop), config train_image_posts
                  * or fewer where the memory budget ends (budget.h), and a
                  * time budget gets through only so many anyway. */
-                size_t row = w->backbone_id ? BACKBONE_EMBED_DIM * sizeof(float) : TRAIN_CNN_ROW_BYTES,
-                       cap = train_budget_image_posts(t->config->train_image_posts, row), k = 0;
+                size_t row = w->backbone_id ? TRAIN_IMAGE_ROW_BYTES : TRAIN_CNN_ROW_BYTES,
+                       cap = train_budget_image_posts(t->config->train_image_posts, row, n_list), k = 0;
                 for (from = n_list; from > 0 && k < cap; from--)
                         k += !isempty(list[from - 1].md5) && list[from - 1].has_image;
-                /* with a backbone only the posts with an embedding are read;
-                 * the CNN's reading keeps the rest for its choice */
-                n_rows = w->backbone_id ? k : n_list - from;
                 t->n_capped = from;
-                if (from > 0)
-                        log_info("Training on the newest %zu labelled posts with an image; %zu older ones "
-                                 "are left out (config train_image_posts = %u, memory for %zu).",
-                                 k, from, t->config->train_image_posts,
-                                 train_budget_image_posts(UINT_MAX, row));
+                if (w->backbone_id) {
+                        /* the older ones train the tag tower on their tags (issue 16) */
+                        n_image = k;
+                        if (from > 0)
+                                log_info(
+                                        "Training on the newest %zu labelled posts with an image; %zu older "
+                                        "ones on their tags only (config train_image_posts = %u, memory "
+                                        "for %zu).",
+                                        k, from, t->config->train_image_posts,
+                                        train_budget_image_posts(UINT_MAX, row, n_list));
+                } else {
+                        /* the CNN's reading keeps the rest for its choice */
+                        n_rows = n_list - from;
+                        if (from > 0)
+                                log_info(
+                                        "Training on the newest %zu labelled posts with an image; %zu older "
+                                        "ones are left out (config train_image_posts = %u, memory for %zu).",
+                                        k, from, t->config->train_image_posts,
+                                        train_budget_image_posts(UINT_MAX, row, n_list));
+                }
         }
+        t->image_from = w->backbone_id ? from : 0;
         if (w->backbone_id) {
                 w->image_features = true;
-                w->features = calloc(MAX(n_rows, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(float));
+                w->features = calloc(MAX(n_image, (size_t)1) * BACKBONE_EMBED_DIM, sizeof(uint16_t));
                 w->paths = calloc(MAX(n_rows, (size_t)1), sizeof(char *));
                 if (!w->features || !w->paths)
                         return -ENOMEM;
+                from = 0;
         } else if (w->towers != TRAIN_TOWERS_TAGS) {
                 w->crops = calloc(MAX(n_rows, (size_t)1), sizeof(char *));
                 if (!w->crops)
                         return -ENOMEM;
         }
 
-        w->posts = calloc(MAX(n_rows, (size_t)1), sizeof(Post *));
+        r = vocab_builder_new(&w->tags);
+        if (r < 0)
+                return r;
+        w->post_ids = calloc(MAX(n_rows, (size_t)1), sizeof(uint64_t));
         w->labels = calloc(MAX(n_rows, (size_t)1), sizeof(int8_t));
-        if (!w->posts || !w->labels)
+        w->tag_at = calloc(n_rows + 1, sizeof(uint32_t));
+        if (!w->post_ids || !w->labels || !w->tag_at)
                 return -ENOMEM;
         t->collect_next = from;
         return 0;
@@ -839,7 +940,10 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
         int r;
 
         for (size_t i = t->collect_next; i < end; i++) {
-                float *row = w->features ? w->features + w->n * BACKBONE_EMBED_DIM : NULL;
+                /* with a backbone, the posts before image_from are their tags only */
+                uint16_t *row = w->features && i >= t->image_from
+                                        ? w->features + w->n_image * BACKBONE_EMBED_DIM
+                                        : NULL;
                 bool ok = true;
 
                 if (row) {
@@ -857,7 +961,7 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
                                 else if (r < 0)
                                         return r;
                                 else
-                                        memcpy(row + fi->offset, e, fi->dim * sizeof(float));
+                                        floats_to_half(e, row + fi->offset, fi->dim);
                         }
                         if (!ok) {
                                 t->n_no_embedding++;
@@ -865,18 +969,34 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
                         }
                 }
                 _cleanup_free_ char *path = NULL;
-                if (w->paths && (r = image_path_for_md5(t->images_dir, list[i].md5, &path)) < 0)
+                if (row && (r = image_path_for_md5(t->images_dir, list[i].md5, &path)) < 0)
                         return r;
-                r = store_post_get(st, list[i].post_id, &w->posts[w->n], error);
+                _cleanup_post_free_ Post *p = NULL;
+                r = store_post_get(st, list[i].post_id, &p, error);
                 if (r == -ENOENT)
                         continue;
-                if (r >= 0)
-                        /* tags-only holds every labelled post: a third of the heap each */
-                        r = post_pack(w->posts[w->n]);
-                if (r < 0) {
-                        w->posts[w->n] = post_free(w->posts[w->n]);
+                if (r < 0)
                         return r;
+                /* the tags as the builder's entries; the Post goes */
+                if (w->n_tag_entries + p->n_tags > UINT32_MAX)
+                        return -E2BIG;
+                if (w->n_tag_entries + p->n_tags > w->n_tag_entries_alloc) {
+                        size_t a = MAX(MAX(w->n_tag_entries_alloc * 2, (size_t)4096),
+                                       w->n_tag_entries + p->n_tags);
+                        uint32_t *e = realloc(w->tag_entries, a * sizeof(uint32_t));
+                        if (!e)
+                                return -ENOMEM;
+                        w->tag_entries = e;
+                        w->n_tag_entries_alloc = a;
                 }
+                size_t n_entries;
+                r = vocab_builder_add_post_ids(w->tags, p, w->tag_entries + w->n_tag_entries, p->n_tags,
+                                               &n_entries);
+                if (r < 0)
+                        return r;
+                w->n_tag_entries += n_entries;
+                w->tag_at[w->n + 1] = (uint32_t)w->n_tag_entries;
+                w->post_ids[w->n] = p->id;
                 if (w->crops && !isempty(list[i].md5) && list[i].has_image &&
                     image_path_for_md5(t->images_dir, list[i].md5, &w->crops[w->n]) >= 0 &&
                     access(w->crops[w->n], R_OK) < 0) {
@@ -886,6 +1006,10 @@ static int collect_some(TrainJob *t, TrainWork *w, Error *error)
                 }
                 if (w->paths)
                         w->paths[w->n] = TAKE_PTR(path);
+                if (row)
+                        w->n_image++;
+                else if (w->features)
+                        w->n_no_image++;
                 w->labels[w->n++] = (int8_t)list[i].label;
                 if (list[i].label > 0)
                         t->n_likes++;
@@ -987,6 +1111,27 @@ static int train_start(Job *j)
         return 0;
 }
 
+/* The small CNN trains on the posts with a crop: the others go, every
+ * per-post array compacted alike. */
+static void keep_posts_with_crops(TrainWork *w)
+{
+        size_t kept = 0, at = 0;
+
+        for (size_t i = 0; i < w->n; i++) {
+                uint32_t a = w->tag_at[i], e = w->tag_at[i + 1];
+                if (!w->crops[i])
+                        continue;
+                memmove(w->tag_entries + at, w->tag_entries + a, (e - a) * sizeof(uint32_t));
+                w->tag_at[kept] = (uint32_t)at;
+                at += e - a;
+                w->post_ids[kept] = w->post_ids[i];
+                w->labels[kept] = w->labels[i];
+                w->crops[kept++] = w->crops[i];
+        }
+        w->tag_at[kept] = (uint32_t)at;
+        w->n = kept;
+}
+
 /* On the loop, once the dataset is read: checks it and hands it to a worker. */
 static int train_start_work(TrainJob *t, TrainWork *w)
 {
@@ -994,9 +1139,11 @@ static int train_start_work(TrainJob *t, TrainWork *w)
         int r;
 
         if (w->crops) {
-                t->n_no_crop = train_cnn_select(w->posts, w->labels, w->crops, &w->n,
+                t->n_no_crop = train_cnn_select(w->labels, w->crops, w->n,
                                                 MODEL_TRAIN_OPTIONS_DEFAULT.min_per_class, &t->n_likes,
                                                 &t->n_dislikes, &t->cnn);
+                if (t->cnn)
+                        keep_posts_with_crops(w);
                 if (!t->cnn) {
                         free(w->crops);
                         w->crops = NULL;

@@ -16,11 +16,14 @@ only worth judging there; the idle reference says how quiet):
     FLUFF_BUILD_DIR=build tests/with-session.sh nice -n 10 python3 \
         tests/bench/bench-scale.py --step-limit 10800 --json /tmp/scale-100k.json
 
-The training holds the newest train_image_posts (10000) posts' image rows
-and peaked at 620 MB with them (12,000 posts, measured), at 488 MB with
-3,424: ~20 KB a row over ~420 MB of engine and daemon. The goal of 500 MB
-holds in training only with about 4,000 rows (--train-image-posts 4000,
-extrapolated from the two).
+The training holds every labelled post's tags (~0.5 KB a post) and the
+newest train_image_posts (8000) posts' image rows as half floats (9 KB),
+within a 96 MB budget (daemon/train/budget.h: ~4,600 rows at 100,000
+posts). Before that change (float rows, older posts left out) it peaked
+at 620 MB with 10,000 rows (12,000 posts, measured) and 488 MB with
+3,424: ~20 KB a row over ~420 MB of engine and daemon. After it, at
+2,572 posts with 1,000 image rows, the training's peak after embedding
+was 381 MB (391 MB without main.c's malloc settings).
 
 It needs ~25 GB free: the fake site keeps ~225 KB of JPEGs a post in
 build/fake-site-cache (2.7 GB at 12,000 posts) and fluffd's store ~23 KB
@@ -229,7 +232,7 @@ def main():
     ap.add_argument("--train-time", default="5m")
     ap.add_argument("--no-embed", action="store_true", help="skip the backbone (tags and the small CNN only)")
     ap.add_argument("--train-image-posts", type=int,
-                    help="config train_image_posts (default 10000: the training's peak grows ~20 KB a post)")
+                    help="config train_image_posts (default 8000; the memory budget caps it, daemon/train/budget.h)")
     ap.add_argument("--no-idle-wait", action="store_true", help="do not wait for the engine's idle release")
     ap.add_argument("--json", help="write the measurements here (for --extrapolate)")
     ap.add_argument("--extrapolate", nargs=2, metavar="RUN.json", help="project two runs' figures to --to posts")

@@ -8,6 +8,7 @@ Bad input that must be survived: training while some posts have no
 embedding yet (they are left out and counted, never given zeros)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -91,6 +92,26 @@ class TrainBackbone(unittest.TestCase):
             before = model_info()
             d.restart()
             self.assertEqual(model_info(), before)
+
+            # Issue 16: past train_image_posts the older posts still train
+            # the tag tower, on their tags; the image towers and the scores
+            # are the newest posts' with an image.
+            first = [int(x) for x in re.search(r"Trained on (\d+) liked and (\d+) disliked", r.stdout).groups()]
+            d.stop()
+            d.config["train_image_posts"] = 120
+            d.start()
+            r = d.ctl("train", "--time", "10s", "--install")
+            self.assertEqual(r.returncode, 0, f"{r!r}\n{d.log()[-3000:]}")
+            older = re.search(r"(\d+) older posts beyond train_image_posts on their tags only", r.stdout)
+            self.assertIsNotNone(older, r.stdout)
+            again = [int(x) for x in re.search(r"Trained on (\d+) liked and (\d+) disliked", r.stdout).groups()]
+            # every post trains (the one without an embedding too, when it is among the older)
+            self.assertGreaterEqual(sum(again), sum(first))
+            self.assertGreater(int(older.group(1)), 100)
+            info = json.loads(model_info())
+            self.assertLessEqual(info["quality"]["n"], 120, info["quality"])
+            self.assertEqual(sum(again) - info["quality"]["n"], int(older.group(1)), r.stdout)
+            self.assertIn("The tag tower and the baseline learn from", d.log())
 
 
 if __name__ == "__main__":
