@@ -51,7 +51,8 @@ code). After the last step the script waits past the engine's idle release
 (run without tests/with-session.sh, which removes them): the store, the
 backbone and its embeddings. With --steps train,predict it measures a
 changed training on the same 100,000 posts without syncing and embedding
-them again.
+them again; --steps predict,train,predict trains in a fluffd that holds
+the forward pass, as it does after embedding.
 
 --extrapolate reads two runs' --json files (measured at two sizes) and
 projects each step's peak to --to posts along the straight line through
@@ -68,6 +69,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 from fakesite import FakeSite  # noqa: E402
 from fluffd import FLUFFCTL, Fluffd, fresh_state, site_cache_dir  # noqa: E402
@@ -240,7 +242,7 @@ def main():
     ap.add_argument("--keep-state", action="store_true",
                     help="keep what an earlier run left in these XDG folders (store, backbone, embeddings)")
     ap.add_argument("--steps", default=",".join(STEPS),
-                    help=f"the steps to run, of {','.join(STEPS)} (default: all)")
+                    help=f"the steps to run, in this order, of {','.join(STEPS)} (default: all)")
     args = ap.parse_args()
     if args.extrapolate:
         extrapolate(args.extrapolate, args.to)
@@ -268,22 +270,26 @@ def main():
             idle.stop_flag = True
             idle.join()
             print(f"reference, idle fluffd: {idle.report()}", flush=True)
-            if "sync" in steps:
-                step(d, "sync", ["sync", "--quiet"], args.step_limit, results)
-            pkg = None if args.no_embed or not {"import", "embed"} & set(steps) else subprocess.run([os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools", "fetch-backbone.sh"),
-                                  os.path.join(os.path.dirname(os.path.dirname(HERE)), ".cache", "backbone")],
-                                 capture_output=True, text=True).stdout.strip()
-            if pkg:
-                if "import" in steps:
-                    step(d, "backbone import", ["backbone", "import", pkg], args.step_limit, results)
-                if "embed" in steps:
-                    step(d, "embed", ["embed", "--quiet"], args.step_limit, results)
-            elif {"import", "embed"} & set(steps):
-                print("embedding: skipped (--no-embed, or no nsfwjs package)", flush=True)
-            if "train" in steps:
-                step(d, "train", ["train", "--time", args.train_time], args.step_limit, results)
-            if "predict" in steps:
-                step(d, "predict", ["predict", "--count", "320", "--", "-no_such_tag"], args.step_limit, results)
+            pkg = None
+            if {"import", "embed"} & set(steps):
+                if not args.no_embed:
+                    pkg = subprocess.run([os.path.join(ROOT, "tools", "fetch-backbone.sh"),
+                                          os.path.join(ROOT, ".cache", "backbone")],
+                                         capture_output=True, text=True).stdout.strip()
+                if not pkg:
+                    print("embedding: skipped (--no-embed, or no nsfwjs package)", flush=True)
+            # in the order given: "predict,train" measures a training in a
+            # fluffd that holds the forward pass, as one that has just embedded
+            for name in steps:
+                if name in ("import", "embed") and not pkg:
+                    continue
+                step(d, "backbone import" if name == "import" else name, {
+                    "sync": ["sync", "--quiet"],
+                    "import": ["backbone", "import", pkg],
+                    "embed": ["embed", "--quiet"],
+                    "train": ["train", "--time", args.train_time],
+                    "predict": ["predict", "--count", "320", "--", "-no_such_tag"],
+                }[name], args.step_limit, results)
             idle_mb = None
             if not args.no_idle_wait:
                 time.sleep(IDLE_RELEASE_S + 10)
