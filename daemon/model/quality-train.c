@@ -326,90 +326,94 @@ static int knn_cross_validate(Cv *cv)
         return 0;
 }
 
-/* Step 4: the combination by out-of-fold ROC AUC; cv->oof gets its logits. */
+/* The stack's inputs, in the order the stacks add them: the tag tower, the
+ * head, the similarity, the cross-fitted CNN's logit (an input of its own
+ * beside the head, which sees it among the tags). NULL: not trained. */
+#define STACK_INPUTS 4
+static const float *stack_input(const Cv *cv, unsigned j)
+{
+        switch (j) {
+        case 0:
+                return cv->have_tags ? cv->oof_tags : NULL;
+        case 1:
+                return cv->have_head ? cv->oof_head : NULL;
+        case 2:
+                return cv->have_knn ? cv->oof_knn : NULL;
+        default:
+                return cv->oof_cnn;
+        }
+}
+
+/* The stack of the first k inputs is tried when its newest input exists
+ * beside a tower; a tower that is missing there is a column of zeros, so
+ * its weight is 0. The stack of the two towers needs both. */
+static bool stack_possible(const Cv *cv, unsigned k)
+{
+        if (k == 2)
+                return cv->have_tags && cv->have_head;
+        return (cv->have_tags || cv->have_head) && stack_input(cv, k - 1);
+}
+
+static void stack_fill(const Cv *cv, unsigned k, float *dense)
+{
+        for (unsigned j = 0; j < k; j++) {
+                const float *in = stack_input(cv, j);
+                for (size_t i = 0; i < cv->ds->n; i++)
+                        dense[k * i + j] = in ? in[i] : 0;
+        }
+}
+
+/* Step 4: the combination by out-of-fold ROC AUC; cv->oof gets its logits.
+ * The candidates, simplest first: each tower alone, then the stacks of 2,
+ * 3 and 4 inputs; one wins only by beating every simpler one. */
 static int choose_combination(Cv *cv, ModelCombine *c)
 {
         const ModelDataset *ds = cv->ds;
         size_t n = ds->n;
-        _cleanup_free_ float *dense = malloc(2 * n * sizeof(float)), *stack = malloc(n * sizeof(float));
-        _cleanup_free_ float *dense3 = malloc(3 * n * sizeof(float)), *stack3 = malloc(n * sizeof(float));
-        _cleanup_free_ float *dense4 = malloc(4 * n * sizeof(float)), *stack4 = malloc(n * sizeof(float));
+        _cleanup_free_ float *dense = malloc(STACK_INPUTS * n * sizeof(float)),
+                             *stack = malloc(n * sizeof(float));
         _cleanup_free_ uint32_t *rows = malloc(n * sizeof(uint32_t));
-        double auc_tags = -1, auc_head = -1, auc_stack = -1, auc_stack3 = -1, auc_stack4 = -1;
+        double auc_tags = -1, auc_head = -1, auc_stack[STACK_INPUTS + 1] = {-1, -1, -1, -1, -1};
+        unsigned best_k = 0;
         int r;
 
-        if (!dense || !stack || !dense3 || !stack3 || !dense4 || !stack4 || !rows)
+        if (!dense || !stack || !rows)
                 return -ENOMEM;
         if (cv->have_tags)
                 auc_tags = metrics_roc_auc(cv->oof_tags, ds->labels, n);
         if (cv->have_head)
                 auc_head = metrics_roc_auc(cv->oof_head, ds->labels, n);
-        if (cv->have_tags && cv->have_head) {
-                for (size_t i = 0; i < n; i++) {
-                        dense[2 * i] = cv->oof_tags[i];
-                        dense[2 * i + 1] = cv->oof_head[i];
-                }
-                if ((r = stack_oof(cv, dense, 2, rows, stack)) < 0)
+        double best = MAX(auc_tags, auc_head);
+        for (unsigned k = 2; k <= STACK_INPUTS; k++) {
+                if (!stack_possible(cv, k))
+                        continue;
+                stack_fill(cv, k, dense);
+                if ((r = stack_oof(cv, dense, k, rows, stack)) < 0)
                         return r;
-                auc_stack = metrics_roc_auc(stack, ds->labels, n);
-        }
-        if (cv->have_knn && (cv->have_tags || cv->have_head)) {
-                /* the similarity as one more input beside the towers there are */
-                for (size_t i = 0; i < n; i++) {
-                        dense3[3 * i] = cv->have_tags ? cv->oof_tags[i] : 0;
-                        dense3[3 * i + 1] = cv->have_head ? cv->oof_head[i] : 0;
-                        dense3[3 * i + 2] = cv->oof_knn[i];
+                auc_stack[k] = metrics_roc_auc(stack, ds->labels, n);
+                if (auc_stack[k] > best) {
+                        best = auc_stack[k];
+                        best_k = k;
+                        memcpy(cv->oof, stack, n * sizeof(float));
                 }
-                if ((r = stack_oof(cv, dense3, 3, rows, stack3)) < 0)
-                        return r;
-                auc_stack3 = metrics_roc_auc(stack3, ds->labels, n);
         }
-        if (cv->oof_cnn && (cv->have_tags || cv->have_head)) {
-                /* the cross-fitted CNN's logit as an input of its own beside
-                 * the towers (the head sees it too, among the tags) */
-                for (size_t i = 0; i < n; i++) {
-                        dense4[4 * i] = cv->have_tags ? cv->oof_tags[i] : 0;
-                        dense4[4 * i + 1] = cv->have_head ? cv->oof_head[i] : 0;
-                        dense4[4 * i + 2] = cv->have_knn ? cv->oof_knn[i] : 0;
-                        dense4[4 * i + 3] = cv->oof_cnn[i];
-                }
-                if ((r = stack_oof(cv, dense4, 4, rows, stack4)) < 0)
-                        return r;
-                auc_stack4 = metrics_roc_auc(stack4, ds->labels, n);
-        }
-        /* the simpler one wins ties */
+
         *c = (ModelCombine){0};
-        if (auc_stack4 > auc_tags && auc_stack4 > auc_head && auc_stack4 > auc_stack &&
-            auc_stack4 > auc_stack3) {
+        if (best_k > 0) {
                 Logreg m = {0};
-                if ((r = fit_stack(cv, NULL, 0, &m, dense4, 4)) < 0)
+                double w[STACK_INPUTS] = {0};
+                stack_fill(cv, best_k, dense);
+                if ((r = fit_stack(cv, NULL, 0, &m, dense, best_k)) < 0)
                         return r;
+                for (unsigned j = 0; j < best_k; j++)
+                        w[j] = stack_input(cv, j) ? m.w[j] : 0;
                 *c = (ModelCombine){.kind = "stack",
-                                    .w_tags = cv->have_tags ? m.w[0] : 0,
-                                    .w_head = cv->have_head ? m.w[1] : 0,
-                                    .w_knn = cv->have_knn ? m.w[2] : 0,
-                                    .w_cnn = m.w[3],
+                                    .w_tags = w[0],
+                                    .w_head = w[1],
+                                    .w_knn = w[2],
+                                    .w_cnn = w[3],
                                     .bias = m.bias};
                 logreg_done(&m);
-                memcpy(cv->oof, stack4, n * sizeof(float));
-        } else if (auc_stack3 > auc_tags && auc_stack3 > auc_head && auc_stack3 > auc_stack) {
-                Logreg m = {0};
-                if ((r = fit_stack(cv, NULL, 0, &m, dense3, 3)) < 0)
-                        return r;
-                *c = (ModelCombine){.kind = "stack",
-                                    .w_tags = cv->have_tags ? m.w[0] : 0,
-                                    .w_head = cv->have_head ? m.w[1] : 0,
-                                    .w_knn = m.w[2],
-                                    .bias = m.bias};
-                logreg_done(&m);
-                memcpy(cv->oof, stack3, n * sizeof(float));
-        } else if (auc_stack > auc_tags && auc_stack > auc_head) {
-                Logreg m = {0};
-                if ((r = fit_stack(cv, NULL, 0, &m, dense, 2)) < 0)
-                        return r;
-                *c = (ModelCombine){.kind = "stack", .w_tags = m.w[0], .w_head = m.w[1], .bias = m.bias};
-                logreg_done(&m);
-                memcpy(cv->oof, stack, n * sizeof(float));
         } else if (auc_tags >= auc_head) {
                 *c = (ModelCombine){.kind = "tags", .w_tags = 1};
                 memcpy(cv->oof, cv->oof_tags, n * sizeof(float));
@@ -419,7 +423,7 @@ static int choose_combination(Cv *cv, ModelCombine *c)
         }
         log_debug("Cross-validated ROC AUC: tags %.4f, head %.4f, stack %.4f, stack with similarity %.4f, "
                   "stack with the CNN's logit %.4f: %s (CNN's weight %.3f)",
-                  auc_tags, auc_head, auc_stack, auc_stack3, auc_stack4, c->kind, c->w_cnn);
+                  auc_tags, auc_head, auc_stack[2], auc_stack[3], auc_stack[4], c->kind, c->w_cnn);
         return 0;
 }
 
