@@ -28,7 +28,8 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
+
+from torchref import faster_layout, layout_name, timed
 
 
 class Torch:
@@ -43,30 +44,21 @@ class Torch:
         torch.set_num_threads(threads)
         self.batch, self.threads = batch, threads
         self.model = torchvision.models.mobilenet_v2().eval()
-        best = None
-        for fmt in (torch.contiguous_format, torch.channels_last):
-            self.fmt = fmt
-            ips = self.run(2.0)["images_per_s"]
-            if best is None or ips > best[0]:
-                best = (ips, fmt)
-        self.fmt = best[1]
+        self.fmt = faster_layout(torch, self._probe)
+
+    def _probe(self, fmt):
+        self.fmt = fmt
+        return self.run(2.0)["images_per_s"]
 
     def run(self, seconds):
         torch = self.torch
         m = self.model.to(memory_format=self.fmt)
         x = torch.rand(self.batch, 3, 224, 224).contiguous(memory_format=self.fmt)
         with torch.no_grad():
-            m(x)  # warm-up
-            n, t0 = 0, time.perf_counter()
-            while True:
-                m(x)
-                n += 1
-                if time.perf_counter() - t0 >= seconds:
-                    break
-            ips = n * self.batch / (time.perf_counter() - t0)
-        return {"engine": "pytorch", "version": torch.__version__,
-                "layout": "channels_last" if self.fmt == torch.channels_last else "NCHW",
-                "threads": self.threads, "batch": self.batch, "batches": n, "images_per_s": round(ips, 3)}
+            n, took = timed(lambda: m(x), seconds)
+        return {"engine": "pytorch", "version": torch.__version__, "layout": layout_name(torch, self.fmt),
+                "threads": self.threads, "batch": self.batch, "batches": n,
+                "images_per_s": round(n * self.batch / took, 3)}
 
 
 class Ort:

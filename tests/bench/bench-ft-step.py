@@ -19,7 +19,8 @@ import os
 import statistics
 import subprocess
 import sys
-import time
+
+from torchref import faster_layout, layout_name, timed
 
 
 class Torch:
@@ -31,13 +32,11 @@ class Torch:
         self.batch = batch
         self.conv = torch.nn.Conv2d(320, 1280, 1)
         self.opt = torch.optim.AdamW(self.conv.parameters())
-        self.best = None
-        for fmt in (torch.contiguous_format, torch.channels_last):
-            self.fmt = fmt
-            ips = self.run(1.5)["images_per_s"]
-            if self.best is None or ips > self.best[0]:
-                self.best = (ips, fmt)
-        self.fmt = self.best[1]
+        self.fmt = faster_layout(torch, self._probe)
+
+    def _probe(self, fmt):
+        self.fmt = fmt
+        return self.run(1.5)["images_per_s"]
 
     def step(self, x, gmean, gmax):
         y = self.torch.nn.functional.relu6(self.conv(x))
@@ -54,17 +53,9 @@ class Torch:
         x = (torch.rand(self.batch, 320, 7, 7) * 4 - 2).contiguous(memory_format=self.fmt)
         gmean = torch.rand(self.batch, 1280) * 0.01
         gmax = torch.rand(self.batch, 1280) * 0.01
-        self.step(x, gmean, gmax)  # warm-up
-        n, t0 = 0, time.perf_counter()
-        while True:
-            self.step(x, gmean, gmax)
-            n += 1
-            if time.perf_counter() - t0 >= seconds:
-                break
-        ips = n * self.batch / (time.perf_counter() - t0)
-        return {"engine": "pytorch", "version": torch.__version__,
-                "layout": "channels_last" if self.fmt == torch.channels_last else "NCHW",
-                "batch": self.batch, "steps": n, "images_per_s": round(ips, 2)}
+        n, took = timed(lambda: self.step(x, gmean, gmax), seconds)
+        return {"engine": "pytorch", "version": torch.__version__, "layout": layout_name(torch, self.fmt),
+                "batch": self.batch, "steps": n, "images_per_s": round(n * self.batch / took, 2)}
 
 
 def fluff(build, batch, seconds, threads):
