@@ -264,7 +264,9 @@ int vocab_builder_add_post_ids(VocabBuilder *b, const Post *p, uint32_t *ids, si
                         continue;
                 if (n == max)
                         return -ENOBUFS;
-                ids[n++] = e;
+                if (ids)
+                        ids[n] = e;
+                n++;
         }
         *ret_n = n;
         return 0;
@@ -272,20 +274,9 @@ int vocab_builder_add_post_ids(VocabBuilder *b, const Post *p, uint32_t *ids, si
 
 int vocab_builder_add_post(VocabBuilder *b, const Post *p)
 {
-        int r;
+        size_t n;
 
-        vocab_builder_begin_post(b);
-        for (size_t i = 0; i < p->n_tags; i++) {
-                r = vocab_builder_add(b, p->tags[i].category, p->tags[i].name);
-                if (r == -EINVAL) {
-                        log_debug("Post %" PRIu64 ": bad tag \"%s\", ignoring.", p->id,
-                                  p->tags[i].name ? p->tags[i].name : "(null)");
-                        continue;
-                }
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        return vocab_builder_add_post_ids(b, p, NULL, SIZE_MAX, &n);
 }
 
 int vocab_builder_finish(VocabBuilder *b, unsigned min_count, Vocab **ret)

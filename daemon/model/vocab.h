@@ -51,7 +51,7 @@ int vocab_builder_finish(VocabBuilder *b, unsigned min_count, Vocab **ret);
  * each valid tag (the entry, stable while the builder counts) to ids,
  * unique, in no order: 4 bytes a tag instead of the tag's strings.
  * -ENOBUFS when more than max would be written (max >= p->n_tags
- * suffices). */
+ * suffices). ids NULL: counts only (vocab_builder_add_post). */
 int vocab_builder_add_post_ids(VocabBuilder *b, const Post *p, uint32_t *ids, size_t max, size_t *ret_n);
 /* vocab_builder_finish(), and *ret_map (one per builder entry, malloc'd,
  * *ret_n_map of them) gives each entry's id in the vocabulary, or
