@@ -35,26 +35,36 @@ int store_feedback_record(Store *s, Error *error, uint64_t run_id, const Predict
 
 int store_feedback(Store *s, uint64_t since_usec, StoreFeedback *ret, Error *error)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *announced = NULL, *label = NULL;
+        StoreFeedback f = {};
         int r;
 
         /* announced as a like: everything a watch announced (above its
          * threshold), and what Predict labelled a like */
-        r = store_query(s, error, &st,
-                        "SELECT COUNT(*),"
-                        "  COALESCE(SUM(l.value = 1), 0), COALESCE(SUM(l.value = -1), 0)"
-                        " FROM announcements a LEFT JOIN post_labels l ON l.post_id = a.post_id"
-                        " WHERE a.announced_at >= ? AND (a.source = 'watch' OR a.label = 1)",
+        r = store_query(s, error, &announced,
+                        "SELECT post_id FROM announcements"
+                        " WHERE announced_at >= ? AND (source = 'watch' OR label = 1)",
                         "u", since_usec);
+        /* One post at a time: SQLite (3.40) finds a single post's label by
+         * the labels' key, but a join with post_labels first groups every
+         * label of the store, 0.1 s at 100,000 posts, and fluffctl status
+         * asks for this on every call. */
         if (r >= 0)
-                r = store_step(s, error, st);
+                r = store_prepare(s, error, "SELECT value FROM post_labels WHERE post_id = ?", &label);
+        while (r >= 0 && (r = store_step(s, error, announced)) > 0) {
+                f.announced++;
+                sqlite3_reset(label);
+                r = store_bind(s, error, label, "u", (uint64_t)sqlite3_column_int64(announced, 0));
+                if (r >= 0)
+                        r = store_step(s, error, label);
+                if (r > 0) {
+                        int value = sqlite3_column_int(label, 0);
+                        f.liked += value == 1;
+                        f.disliked += value == -1;
+                }
+        }
         if (r < 0)
                 return r;
-        StoreFeedback f = {
-                .announced = (uint64_t)sqlite3_column_int64(st, 0),
-                .liked = (uint64_t)sqlite3_column_int64(st, 1),
-                .disliked = (uint64_t)sqlite3_column_int64(st, 2),
-        };
         f.unanswered = f.announced - f.liked - f.disliked;
         f.precision = f.liked + f.disliked > 0 ? (double)f.liked / (double)(f.liked + f.disliked) : NAN;
         *ret = f;
