@@ -257,6 +257,13 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(*res, count=False)
             return
 
+        site.stats.begin()
+        try:
+            self._answer(site, method, path, query, form)
+        finally:
+            site.stats.end()
+
+    def _answer(self, site, method, path, query, form):
         is_image = path.startswith("/data/")
         ua = self.headers.get("User-Agent", "")
         key = site.world.user.api_key

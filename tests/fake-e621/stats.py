@@ -23,6 +23,7 @@ class Stats:
             self.votes = []
             self.favorites = []
             self.status_counts = collections.Counter()
+            self.in_progress = getattr(self, "in_progress", 0)
 
     def request(self, endpoint, ua, api, key_in_url_path=None):
         now = time.monotonic()
@@ -39,6 +40,16 @@ class Stats:
                 while w and w[0] <= now - 1.0:
                     w.popleft()
                 self.max_api_per_second = max(self.max_api_per_second, len(w))
+
+    def begin(self):
+        """A request is being answered: a test that kills the client can
+        wait until the site has finished what was already sent."""
+        with self.lock:
+            self.in_progress += 1
+
+    def end(self):
+        with self.lock:
+            self.in_progress -= 1
 
     def status(self, code):
         with self.lock:
@@ -70,4 +81,5 @@ class Stats:
                 "votes": list(self.votes),
                 "favorites": list(self.favorites),
                 "status_counts": dict(self.status_counts),
+                "in_progress": self.in_progress,
             }

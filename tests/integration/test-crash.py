@@ -172,8 +172,12 @@ class Crash(unittest.TestCase):
             if phase == "vote":
                 # The fake site records a held vote only when the hold ends,
                 # even after fluffd is gone: fluffd's check on restart ("did
-                # it arrive?") can only see what the site has finished.
-                time.sleep(max(0.0, self.vote_hold_s - delay) + 0.3)
+                # it arrive?") can only see what the site has finished. The
+                # hold starts when the vote arrives, which on a loaded machine
+                # can be well after the command: wait for the site itself.
+                time.sleep(0.3)
+                self.assertTrue(wait_for(lambda: self.site.stats()["in_progress"] == 0, 30),
+                                "the site is still answering a request 30 s after the kill")
             out, err = client.communicate(timeout=60)
             mid = client.returncode != 0
             print(f"round {rnd + 1:2}: {phase:7} kill after {delay:.2f}s: fluffctl {' '.join(args)} -> "
