@@ -4,7 +4,10 @@
  * once; one that a newer count on the loop overtook is dropped, so the
  * numbers never go back; calls while one runs fold into one more; and the
  * labels changed since a model are kept with every count, so RefreshInfo
- * reads them without a pass over the dataset. */
+ * reads them without a pass over the dataset. A job's end waits for a count
+ * off the loop (counts_refresh_then): it is told only once numbers counted
+ * after its call are announced, never by a count that read the store before
+ * its change, and never after it was forgotten. */
 #include <pthread.h>
 
 #include "core/counts.h"
@@ -141,6 +144,92 @@ TEST(counts_off_the_loop)
         pool = work_pool_free(pool);
         counts_done(&c);
         ASSERT_TRUE(!c.reader);
+        events = events_free(events);
+        store_free(s);
+        test_rm_rf(dir);
+}
+
+typedef struct Waiter {
+        Counts *c;
+        int calls;
+        uint64_t liked_seen; /* the counts when told */
+        bool again;          /* asks for one more count when told */
+} Waiter;
+
+static void on_counted(void *userdata)
+{
+        Waiter *w = userdata;
+        w->calls++;
+        w->liked_seen = w->c->now.liked;
+        if (w->again) {
+                w->again = false;
+                ASSERT_EQ(counts_refresh_then(w->c, on_counted, w), 1);
+        }
+}
+
+static void run_until_told(sd_event *e, const Waiter *w, int calls)
+{
+        _cleanup_(sd_event_source_unrefp) sd_event_source *t = NULL;
+        ASSERT_OK(
+                sd_event_add_time_relative(e, &t, CLOCK_MONOTONIC, 20 * USEC_PER_SEC, 0, on_timeout, NULL));
+        while (w->calls < calls)
+                ASSERT_OK(sd_event_run(e, UINT64_MAX));
+}
+
+TEST(counts_then)
+{
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        WorkPool *pool = NULL;
+        Events *events = NULL;
+        Store *s = test_store(&dir, NULL);
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(work_pool_new(e, 2, &pool));
+        ASSERT_OK(events_new(&events));
+        Counts c = {.store = s, .events = events, .work = pool};
+        Waiter a = {.c = &c}, b = {.c = &c}, gone = {.c = &c};
+
+        /* told later, on the loop, with the new numbers */
+        label(s, 1, 10, 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &a), 1);
+        ASSERT_EQ(a.calls, 0);
+        run_until_told(e, &a, 1);
+        ASSERT_EQ(a.liked_seen, 10u);
+
+        /* a count already read the store before the change: its answer must
+         * not end the wait, the next count's does */
+        counts_refresh_soon(&c);
+        wait_worker(e); /* it counted 10 likes */
+        label(s, 11, 15, 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &b), 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &gone), 1);
+        counts_forget(&c, &gone);
+        ASSERT_OK(sd_event_dispatch(e));
+        ASSERT_EQ(c.now.liked, 10u);
+        ASSERT_EQ(b.calls, 0);
+        run_until_told(e, &b, 1);
+        ASSERT_EQ(b.liked_seen, 15u);
+
+        /* a waiter may ask again from its call */
+        a.again = true;
+        label(s, 16, 17, 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &a), 1);
+        run_until_told(e, &a, 3);
+        ASSERT_EQ(a.liked_seen, 17u);
+        run_until_idle(e, &c);
+        ASSERT_EQ(gone.calls, 0);
+        ASSERT_EQ(c.n_waiters, 0u);
+
+        /* no workers: counted on the loop at once, and not told */
+        pool = work_pool_free(pool);
+        c.work = NULL;
+        label(s, 18, 18, 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &b), 0);
+        ASSERT_EQ(c.now.liked, 18u);
+        ASSERT_EQ(b.calls, 1);
+
+        counts_done(&c);
         events = events_free(events);
         store_free(s);
         test_rm_rf(dir);

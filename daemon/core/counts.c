@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/counts.h"
 #include "core/events.h"
 #include "fluff/error.h"
@@ -7,7 +10,7 @@
 
 typedef struct CountsWork {
         Counts *c;
-        uint64_t generation, model_id;
+        uint64_t generation, model_id, ticket;
         StoreCounts n;
         uint64_t changed, base;
 } CountsWork;
@@ -71,6 +74,25 @@ static int work_run(void *userdata)
         return r;
 }
 
+/* Calls the waiters that count `ticket` answers, one at a time, each taken
+ * off the list first: a waiter may ask for another count. */
+static void wake(Counts *c, uint64_t ticket)
+{
+        for (size_t i = 0; i < c->n_waiters;) {
+                CountsWaiter w = c->waiters[i];
+                if (w.ticket > ticket) {
+                        i++;
+                        continue;
+                }
+                memmove(c->waiters + i, c->waiters + i + 1, (c->n_waiters - i - 1) * sizeof(CountsWaiter));
+                c->n_waiters--;
+                w.done(w.userdata);
+                i = 0;
+        }
+}
+
+static int submit(Counts *c);
+
 static void work_done(void *userdata, int r)
 {
         CountsWork *w = userdata;
@@ -82,32 +104,75 @@ static void work_done(void *userdata, int r)
                 apply(c, &w->n, w->changed, w->base);
         if (c->again) {
                 c->again = false;
-                counts_refresh_soon(c);
+                if (submit(c) < 0)
+                        counts_refresh(c);
         }
+        /* a failed count leaves the numbers as they were; waiting longer
+         * would not mend them */
+        wake(c, w->ticket);
 }
 
-void counts_refresh_soon(Counts *c)
+static int submit(Counts *c)
 {
         CountsWork *w;
         int r;
 
-        if (c->running) {
-                c->again = true;
-                return;
-        }
         w = c->work ? calloc(1, sizeof(CountsWork)) : NULL;
-        if (!w) {
-                counts_refresh(c);
-                return;
-        }
-        *w = (CountsWork){.c = c, .generation = c->generation, .model_id = c->model_id};
+        if (!w)
+                return -ENOMEM;
+        *w = (CountsWork){
+                .c = c, .generation = c->generation, .model_id = c->model_id, .ticket = c->ticket + 1};
         r = work_pool_submit(c->work, c, work_run, work_done, free, w);
         if (r < 0) {
                 free(w);
-                counts_refresh(c);
-                return;
+                return r;
         }
+        c->ticket++;
         c->running = true;
+        return 0;
+}
+
+void counts_refresh_soon(Counts *c)
+{
+        if (c->running)
+                c->again = true;
+        else if (submit(c) < 0)
+                counts_refresh(c);
+}
+
+int counts_refresh_then(Counts *c, counts_done_t done, void *userdata)
+{
+        uint64_t ticket;
+
+        /* the running count may have read the store before the caller's
+         * change: the next one answers */
+        if (c->running) {
+                c->again = true;
+                ticket = c->ticket + 1;
+        } else if (submit(c) >= 0)
+                ticket = c->ticket;
+        else {
+                counts_refresh(c);
+                return 0;
+        }
+        CountsWaiter *a = reallocarray(c->waiters, c->n_waiters + 1, sizeof(CountsWaiter));
+        if (!a) {
+                counts_refresh(c);
+                return 0;
+        }
+        c->waiters = a;
+        c->waiters[c->n_waiters++] = (CountsWaiter){.done = done, .userdata = userdata, .ticket = ticket};
+        return 1;
+}
+
+void counts_forget(Counts *c, const void *userdata)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < c->n_waiters; i++)
+                if (c->waiters[i].userdata != userdata)
+                        c->waiters[k++] = c->waiters[i];
+        c->n_waiters = k;
 }
 
 int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, uint64_t *ret_base,
@@ -131,4 +196,7 @@ int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, u
 void counts_done(Counts *c)
 {
         c->reader = store_free(c->reader);
+        free(c->waiters);
+        c->waiters = NULL;
+        c->n_waiters = 0;
 }

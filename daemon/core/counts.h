@@ -10,13 +10,24 @@
  * sync runs (status answered in 160 ms at the median, 627 ms at p99). So a
  * job's progress counts are made off the loop, on a second connection
  * (counts_refresh_soon); the loop counts itself only where a caller must see
- * the new numbers at once — a job's end, a vote (counts_refresh). */
+ * the new numbers at once — a vote (counts_refresh). A job's end, which a
+ * client also reads at once, waits for a count off the loop before it
+ * finishes (counts_refresh_then): on the loop that count held status up for
+ * 0.3–0.9 s at every end. */
 
 #include "fluff/error.h"
 #include "store.h"
 
 typedef struct Events Events;
 typedef struct WorkPool WorkPool;
+
+typedef void (*counts_done_t)(void *userdata);
+
+typedef struct CountsWaiter {
+        counts_done_t done;
+        void *userdata;
+        uint64_t ticket; /* the first count that started after the call */
+} CountsWaiter;
 
 typedef struct Counts {
         StoreCounts now;        /* as last announced */
@@ -28,6 +39,9 @@ typedef struct Counts {
         Store *reader;          /* owned: the workers' connection, one refresh at a time */
         uint64_t generation;    /* bumped by each count on the loop; an older one from a worker is dropped */
         bool running, again;
+        uint64_t ticket;       /* counts started off the loop so far */
+        CountsWaiter *waiters; /* owned */
+        size_t n_waiters;
 } Counts;
 
 /* Counts now, on the loop, and announces the counts (EVENT_COUNTS_CHANGED)
@@ -36,6 +50,13 @@ void counts_refresh(Counts *c);
 /* The same on a worker thread; the announcement follows on the loop. Calls
  * while one runs fold into one more. */
 void counts_refresh_soon(Counts *c);
+/* Counts off the loop and calls done(userdata) on the loop once numbers
+ * counted after this call are announced. 1 when done follows; 0 when the
+ * count ran on the loop already (no worker could take it) and done will not
+ * be called. */
+int counts_refresh_then(Counts *c, counts_done_t done, void *userdata);
+/* Drops what counts_refresh_then() would still call for userdata. */
+void counts_forget(Counts *c, const void *userdata);
 /* Labels changed since model_id was trained, and the model's label count:
  * kept up to date by every refresh once asked for, so only the first call
  * for a model counts on the loop. -ENOENT: no such model. */
