@@ -22,6 +22,7 @@ struct PredictJob {
         Blacklist *blacklist; /* owned */
         char *dir;            /* owned; the predictions folder */
         PredictPass *pass;    /* owned */
+        char *message;        /* owned; the result, said once the counts include the run */
 };
 
 static void predict_stop(PredictJob *p)
@@ -36,6 +37,8 @@ static void predict_free(void *userdata)
         if (!p)
                 return;
         predict_stop(p);
+        counts_forget(p->pr.counts, p);
+        free(p->message);
         blacklist_free(p->blacklist);
         free(p->tags);
         free(p->dir);
@@ -123,6 +126,12 @@ static int record_run(PredictJob *p, PredictScore *s, PredictionRow *rows, uint6
         return 0;
 }
 
+static void on_counted(void *userdata)
+{
+        PredictJob *p = userdata;
+        predict_finish(p, 0, "%s", p->message);
+}
+
 static void on_pass_done(void *userdata, int r, const char *message, PredictScore *s)
 {
         PredictJob *p = userdata;
@@ -164,16 +173,22 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                  "scoring %.3f s.",
                  run, s->n, (double)s->images_usec / USEC_PER_SEC, (double)s->embed_usec / USEC_PER_SEC,
                  (double)s->score_usec / USEC_PER_SEC);
-        counts_refresh(p->pr.counts);
         if (s->n < p->count)
-                predict_finish(p, 0,
-                               "Only %zu of %u posts to predict for \"%s\" (the site ran out or the search "
-                               "stopped after %u pages): %zu likely likes; %s.",
-                               s->n, p->count, p->tags, predict_pass_stats(p->pass)->pages, likes, buf);
+                r = asprintf(&p->message,
+                             "Only %zu of %u posts to predict for \"%s\" (the site ran out or the search "
+                             "stopped after %u pages): %zu likely likes; %s.",
+                             s->n, p->count, p->tags, predict_pass_stats(p->pass)->pages, likes, buf);
         else
-                predict_finish(p, 0,
-                               "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.",
-                               s->n, p->tags, run, likes, buf);
+                r = asprintf(&p->message,
+                             "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.", s->n,
+                             p->tags, run, likes, buf);
+        if (r < 0) {
+                p->message = NULL;
+                return predict_finish(p, -ENOMEM, "Out of memory.");
+        }
+        /* the posts just stored count; a client reads the counts as soon as the job ends */
+        if (counts_refresh_then(p->pr.counts, on_counted, p) == 0)
+                on_counted(p);
 }
 
 static int predict_start(Job *j)

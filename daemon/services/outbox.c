@@ -91,6 +91,7 @@ Outbox *outbox_free(Outbox *o)
         if (!o)
                 return NULL;
         e621_request_cancel(o->request);
+        counts_forget(o->counts, o);
         sd_event_source_disable_unref(o->timer);
         entry_clear(o);
         free(o->last_error);
@@ -147,10 +148,17 @@ static void outbox_set_in_flight(Outbox *o, uint64_t entry_id)
                 log_debug_errno(r, "Failed to mark the vote in flight, ignoring: %s", error_message(&db, r));
 }
 
+static void on_counted(void *userdata)
+{
+        Outbox *o = userdata;
+        events_emit(o->events, EVENT_OUTBOX_CHANGED, NULL);
+}
+
+/* The Outbox* properties read the counts: announced once they are new. */
 static void outbox_changed(Outbox *o)
 {
-        counts_refresh(o->counts);
-        events_emit(o->events, EVENT_OUTBOX_CHANGED, NULL);
+        if (counts_refresh_then(o->counts, on_counted, o) == 0)
+                on_counted(o);
 }
 
 static void outbox_done(Outbox *o)

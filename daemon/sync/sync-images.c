@@ -77,7 +77,7 @@ static void on_fetched(void *userdata, uint64_t post_id, const char *md5, const 
         } else if (record_ok(s, md5, post_id, path, false) < 0)
                 return;
         job_set_progress(s->job, s->images_done, s->images_total);
-        sync_refresh_counts(s, false);
+        sync_refresh_counts(s);
         images_step(s);
 }
 

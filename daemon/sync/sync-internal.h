@@ -45,16 +45,22 @@ typedef struct SyncJob {
         ImageFetch *fetch; /* owned; the downloads and crops in flight */
         uint64_t images_done, images_total, images_new, images_failed, images_found;
         uint64_t last_counts_usec;
+
+        /* the end, said once the counts include it */
+        int result;
+        char *message; /* owned */
+        bool summarize;
 } SyncJob;
 
-/* Ends the job once (later calls do nothing), stopping all it has in flight. */
+/* Ends the job once (later calls do nothing), stopping all it has in flight;
+ * the job finishes when the counts include what it stored. */
 void sync_finish(SyncJob *s, int r, const char *fmt, ...) _printf_(3, 4);
 /* "Failed to <what> in the database: <the store's reason>". */
 void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *what);
 /* Ends the job as done, with a summary of the dataset. */
 void sync_summary(SyncJob *s);
-/* Re-reads the counts for the manager, at most once a second unless forced. */
-void sync_refresh_counts(SyncJob *s, bool force);
+/* Re-reads the counts for the manager off the loop, at most once a second. */
+void sync_refresh_counts(SyncJob *s);
 
 /* The image phase: starts it, stops what it has in flight, frees its memory. */
 void sync_images_begin(SyncJob *s);

@@ -28,22 +28,19 @@ static void sync_free(void *userdata)
                 return;
         e621_request_cancel(s->request);
         sync_images_free(s);
+        counts_forget(s->counts, s);
         free(s->page_error);
+        free(s->message);
         free(s);
 }
 
-void sync_refresh_counts(SyncJob *s, bool force)
+void sync_refresh_counts(SyncJob *s)
 {
         uint64_t now = now_usec(CLOCK_MONOTONIC);
-        if (!force && now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
+        if (now < s->last_counts_usec + COUNTS_INTERVAL_USEC)
                 return;
         s->last_counts_usec = now;
-        /* progress is counted off the loop; the end, which a client reads
-         * at once, on it */
-        if (force)
-                counts_refresh(s->counts);
-        else
-                counts_refresh_soon(s->counts);
+        counts_refresh_soon(s->counts);
 }
 
 /* Stops everything in flight: nothing of this job runs after it. */
@@ -54,19 +51,40 @@ static void sync_stop(SyncJob *s)
         sync_images_stop(s);
 }
 
-void sync_finish(SyncJob *s, int r, const char *fmt, ...)
+/* The job ends once the counts include all the sync stored: the summary
+ * quotes them, and a client reads them as soon as the job ends. */
+static void on_counted(void *userdata)
 {
-        _cleanup_free_ char *m = NULL;
-        va_list ap;
+        SyncJob *s = userdata;
+        const StoreCounts *c = &s->counts->now;
 
-        if (s->stopped)
-                return;
+        if (s->summarize) {
+                free(s->message);
+                if (asprintf(&s->message,
+                             "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64
+                             " in both lists left out, %" PRIu64 " skipped); %" PRIu64 " images on disk, %" PRIu64
+                             " new, %" PRIu64 " failed.",
+                             c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new,
+                             s->images_failed) < 0)
+                        s->message = NULL;
+        }
+        refresh_record_sync(s->store, s->mode, s->automatic, s->result, s->message);
+        job_finish(s->job, s->result, "%s", s->message ?: "");
+        /* Downloads and crops leave freed memory in the workers' malloc
+         * arenas; an idle daemon should give it back. */
+        (void)malloc_trim(0);
+        if (s->summarize)
+                /* New images are worth little to the model until they are
+                 * embedded: the embed feature listens for this. */
+                events_emit(s->events, EVENT_IMAGES_ADDED, NULL);
+}
+
+static void sync_end(SyncJob *s, int r, char *message, bool summarize)
+{
         sync_stop(s);
-        va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
-        va_end(ap);
-
+        s->result = r;
+        s->message = message;
+        s->summarize = summarize;
         if (s->generation_open) {
                 /* a stopped incremental walk closes its generation: a full
                  * sync must not count its marks as its own */
@@ -79,12 +97,22 @@ void sync_finish(SyncJob *s, int r, const char *fmt, ...)
                                           error_message(&db, k));
                 s->generation_open = false;
         }
-        sync_refresh_counts(s, true);
-        refresh_record_sync(s->store, s->mode, s->automatic, r, m);
-        job_finish(s->job, r, "%s", m ?: "");
-        /* Downloads and crops leave freed memory in the workers' malloc
-         * arenas; an idle daemon should give it back. */
-        (void)malloc_trim(0);
+        if (counts_refresh_then(s->counts, on_counted, s) == 0)
+                on_counted(s);
+}
+
+void sync_finish(SyncJob *s, int r, const char *fmt, ...)
+{
+        char *m;
+        va_list ap;
+
+        if (s->stopped)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        sync_end(s, r, m, false);
 }
 
 void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *what)
@@ -94,19 +122,8 @@ void sync_finish_store_error(SyncJob *s, int r, const Error *db, const char *wha
 
 void sync_summary(SyncJob *s)
 {
-        const StoreCounts *c = &s->counts->now;
-
-        sync_refresh_counts(s, true);
-
-        sync_finish(s, 0,
-                    "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64
-                    " in both lists left out, %" PRIu64 " skipped); %" PRIu64 " images on disk, %" PRIu64
-                    " new, %" PRIu64 " failed.",
-                    c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new,
-                    s->images_failed);
-        /* New images are worth little to the model until they are embedded:
-         * the embed feature listens for this. */
-        events_emit(s->events, EVENT_IMAGES_ADDED, NULL);
+        if (!s->stopped)
+                sync_end(s, 0, NULL, true);
 }
 
 /* ---- lists ---- */
@@ -182,7 +199,7 @@ static int on_page(E621PostList *page, void *userdata)
         if (s->list_known)
                 /* everything below is known already (or waits for the next full sync) */
                 return E621_WALK_STOP;
-        sync_refresh_counts(s, false);
+        sync_refresh_counts(s);
         return 0;
 }
 
@@ -209,7 +226,7 @@ static void on_list_done(int error, const char *message, void *userdata)
                 if (r < 0)
                         return sync_finish_store_error(s, r, &db, "close the sync");
                 s->generation_open = false;
-                sync_refresh_counts(s, true);
+                counts_refresh_soon(s->counts); /* the lists are in: worth showing now */
                 return sync_images_begin(s);
         }
 
@@ -229,7 +246,7 @@ static void on_list_done(int error, const char *message, void *userdata)
         if (r < 0)
                 return sync_finish_store_error(s, r, &db, "close the sync");
         s->generation_open = false;
-        sync_refresh_counts(s, true);
+        counts_refresh_soon(s->counts); /* the lists are in: worth showing now */
         sync_images_begin(s);
 }
 

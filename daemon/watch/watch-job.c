@@ -44,6 +44,7 @@ static void watch_job_free(void *userdata)
         w->stopped = true;
         predict_pass_free(w->pass);
         predict_pass_free(w->old_pass);
+        counts_forget(w->pr.counts, w);
         blacklist_free(w->blacklist);
         watch_array_free(w->watches, w->n_watches);
         free(w->first_message);
@@ -242,6 +243,20 @@ next:
         next_watch(w);
 }
 
+static void on_counted(void *userdata)
+{
+        WatchJob *w = userdata;
+
+        if (w->watches_failed > 0)
+                return watch_finish(w, w->first_error,
+                                    "%zu of %zu watches failed (%zu new posts above threshold from the "
+                                    "others); %s",
+                                    w->watches_failed, w->n_watches, (size_t)w->posts_announced,
+                                    strna(w->first_message));
+        watch_finish(w, 0, "%zu watch%s, %" PRIu64 " new post%s above threshold.", w->n_watches,
+                     w->n_watches == 1 ? "" : "es", w->posts_announced, w->posts_announced == 1 ? "" : "s");
+}
+
 static void next_watch(WatchJob *w)
 {
         char buf[256];
@@ -251,17 +266,10 @@ static void next_watch(WatchJob *w)
                 return;
         job_set_progress(w->job, w->current, w->n_watches);
         if (w->current >= w->n_watches) {
-                counts_refresh(w->pr.counts);
-                if (w->watches_failed > 0)
-                        return watch_finish(
-                                w, w->first_error,
-                                "%zu of %zu watches failed (%zu new posts above threshold from the "
-                                "others); %s",
-                                w->watches_failed, w->n_watches, (size_t)w->posts_announced,
-                                strna(w->first_message));
-                return watch_finish(w, 0, "%zu watch%s, %" PRIu64 " new post%s above threshold.",
-                                    w->n_watches, w->n_watches == 1 ? "" : "es", w->posts_announced,
-                                    w->posts_announced == 1 ? "" : "s");
+                /* the posts just stored count; a client reads the counts as soon as the job ends */
+                if (counts_refresh_then(w->pr.counts, on_counted, w) == 0)
+                        on_counted(w);
+                return;
         }
 
         const Watch *x = &w->watches[w->current];
