@@ -157,14 +157,63 @@ int store_step(Store *s, Error *error, sqlite3_stmt *st)
         return store_sql_error(s, error, rc, "Failed to run a statement");
 }
 
+int store_prepare_cached(Store *s, Error *error, const char *sql, sqlite3_stmt **ret)
+{
+        StoreCached *e;
+        int rc;
+
+        /* by address first: a freed string's address may come back with
+         * other SQL, so the text decides */
+        for (size_t i = 0; i < STORE_CACHE_SIZE; i++) {
+                e = &s->cache[i];
+                if (e->key == sql && e->st && streq(sqlite3_sql(e->st), sql)) {
+                        *ret = e->st;
+                        return 0;
+                }
+        }
+        e = &s->cache[s->cache_next];
+        s->cache_next = (s->cache_next + 1) % STORE_CACHE_SIZE;
+        if (e->st)
+                (void)sqlite3_finalize(e->st);
+        *e = (StoreCached){};
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &e->st, NULL);
+        if (rc != SQLITE_OK)
+                return store_sql_error(s, error, rc, "Failed to prepare a statement");
+        e->key = sql;
+        *ret = e->st;
+        return 0;
+}
+
+void store_cache_clear(Store *s)
+{
+        for (size_t i = 0; i < STORE_CACHE_SIZE; i++) {
+                if (s->cache[i].st)
+                        (void)sqlite3_finalize(s->cache[i].st);
+                s->cache[i] = (StoreCached){};
+        }
+}
+
+static int cached_va(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt, va_list ap)
+{
+        int r = store_prepare_cached(s, error, sql, ret);
+        if (r < 0)
+                return r;
+        r = bind_va(s, error, *ret, fmt, ap);
+        if (r < 0) {
+                sqlite3_resetp(ret);
+                *ret = NULL;
+        }
+        return r;
+}
+
 int store_run(Store *s, Error *error, const char *sql, const char *fmt, ...)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = query_va(s, error, &st, sql, fmt, ap);
+        r = cached_va(s, error, &st, sql, fmt, ap);
         va_end(ap);
         if (r < 0)
                 return r;
@@ -178,12 +227,12 @@ int store_run(Store *s, Error *error, const char *sql, const char *fmt, ...)
 
 int store_query_i64(Store *s, Error *error, int64_t *ret, const char *sql, const char *fmt, ...)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
         va_list ap;
         int r;
 
         va_start(ap, fmt);
-        r = query_va(s, error, &st, sql, fmt, ap);
+        r = cached_va(s, error, &st, sql, fmt, ap);
         va_end(ap);
         if (r >= 0)
                 r = store_step(s, error, st);
@@ -197,13 +246,14 @@ int store_query_i64(Store *s, Error *error, int64_t *ret, const char *sql, const
 
 int store_savepoint(Store *s, Error *error)
 {
-        return store_exec(s, error, "SAVEPOINT store_op");
+        int r = store_run(s, error, "SAVEPOINT store_op", NULL);
+        return r < 0 ? r : 0;
 }
 
 int store_savepoint_end(Store *s, Error *error, int r)
 {
         if (r >= 0) {
-                int k = store_exec(s, error, "RELEASE store_op");
+                int k = store_run(s, error, "RELEASE store_op", NULL);
                 return k < 0 ? k : r;
         }
         /* error keeps the first failure's message: it says what went wrong */

@@ -10,6 +10,7 @@ Store *store_free(Store *s)
 {
         if (!s)
                 return NULL;
+        store_cache_clear(s);
         if (s->db) {
                 if (s->in_batch)
                         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
