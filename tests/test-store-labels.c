@@ -65,6 +65,21 @@ TEST(upsert_is_idempotent)
                         meta = streq(p->tags[i].category, "meta");
         ASSERT_TRUE(meta);
 
+        /* only the difference is written: one tag goes, one comes, one named
+         * twice is linked once */
+        _cleanup_post_free_ Post *swap = calloc(1, sizeof(Post));
+        swap->id = 7;
+        ASSERT_OK(post_add_tag(swap, "red_eyes", "general"));
+        ASSERT_OK(post_add_tag(swap, "blue_eyes", "general"));
+        ASSERT_OK(post_add_tag(swap, "red_eyes", "general"));
+        ASSERT_OK(store_post_upsert(s, swap, NULL));
+        post_free(p);
+        p = NULL;
+        ASSERT_OK(store_post_get(s, 7, &p, NULL));
+        ASSERT_EQ(p->n_tags, 2);
+        ASSERT_TRUE(post_has_tag(p, "red_eyes"));
+        ASSERT_TRUE(post_has_tag(p, "blue_eyes"));
+
         /* a post with fewer tags loses the others */
         _cleanup_post_free_ Post *bare = calloc(1, sizeof(Post));
         bare->id = 7;
