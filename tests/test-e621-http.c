@@ -280,6 +280,96 @@ TEST(walk_stops_early)
         result_reset(&s.walk.end);
 }
 
+/* A page callback that pauses: it takes the page's posts, and a timer
+ * resumes the walk later with what it would have returned. */
+typedef struct PauseWalk {
+        Walk walk;
+        E621Request *request;
+        unsigned stop_on_page; /* resume with E621_WALK_STOP there (0: never) */
+        int fail;              /* resume with this error on the first page (0: none) */
+        unsigned paused;
+        sd_event_source *timer;
+} PauseWalk;
+
+static int on_resume(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        PauseWalk *p = userdata;
+        p->timer = sd_event_source_unref(p->timer);
+        if (p->fail)
+                e621_walk_resume(p->request, p->fail);
+        else
+                e621_walk_resume(p->request, p->walk.pages == p->stop_on_page ? E621_WALK_STOP : 0);
+        return 0;
+}
+
+static int on_page_pause(E621PostList *page, void *userdata)
+{
+        PauseWalk *p = userdata;
+        p->walk.pages++;
+        p->walk.ids = realloc(p->walk.ids, sizeof(uint64_t) * (p->walk.n + page->n_posts));
+        for (size_t i = 0; i < page->n_posts; i++) {
+                _cleanup_post_free_ Post *post = TAKE_PTR(page->posts[i]); /* ours now */
+                p->walk.ids[p->walk.n++] = post->id;
+        }
+        p->paused++;
+        ASSERT_OK(sd_event_add_time_relative(event, &p->timer, CLOCK_MONOTONIC, 50 * 1000, 0, on_resume, p));
+        return E621_WALK_PAUSE;
+}
+
+static void on_pause_walk_end(int error, const char *message, void *userdata)
+{
+        on_done(error, message, &((PauseWalk *)userdata)->walk.end);
+}
+
+TEST(walk_pauses)
+{
+        char tags[128];
+        PauseWalk p = {.stop_on_page = 3};
+
+        fixture(NULL);
+        (void)snprintf(tags, sizeof(tags), "fav:%s status:any", site.user);
+
+        /* paused after each page, no request goes out until it resumes */
+        fake_site_reset_stats(&site);
+        result_reset(&p.walk.end);
+        ASSERT_OK(e621_walk_posts(client, tags, 8, on_page_pause, on_pause_walk_end, &p, &p.request));
+        wait_result(&p.walk.end, 60);
+        ASSERT_OK(p.walk.end.error);
+        ASSERT_EQ(p.paused, 3);
+        ASSERT_EQ(p.walk.n, 24);
+        for (size_t i = 1; i < p.walk.n; i++)
+                ASSERT_TRUE(p.walk.ids[i] < p.walk.ids[i - 1]);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 3);
+        free(p.walk.ids);
+        result_reset(&p.walk.end);
+
+        /* an error given on resuming ends the walk with it */
+        p = (PauseWalk){.fail = -EIO};
+        result_reset(&p.walk.end);
+        ASSERT_OK(e621_walk_posts(client, tags, 8, on_page_pause, on_pause_walk_end, &p, &p.request));
+        wait_result(&p.walk.end, 60);
+        ASSERT_ERROR(p.walk.end.error, EIO);
+        ASSERT_EQ(p.walk.pages, 1);
+        free(p.walk.ids);
+        result_reset(&p.walk.end);
+
+        /* cancelled while paused: no callback, nothing more asked of the site */
+        p = (PauseWalk){};
+        result_reset(&p.walk.end);
+        fake_site_reset_stats(&site);
+        ASSERT_OK(e621_walk_posts(client, tags, 8, on_page_pause, on_pause_walk_end, &p, &p.request));
+        while (p.paused == 0)
+                ASSERT_OK(sd_event_run(event, UINT64_MAX));
+        p.timer = sd_event_source_disable_unref(p.timer);
+        (void)e621_request_cancel(p.request);
+        for (int i = 0; i < 20; i++)
+                ASSERT_OK(sd_event_run(event, 10 * 1000));
+        ASSERT_FALSE(p.walk.end.done);
+        ASSERT_EQ(fake_site_stat(&site, "api_requests", NULL), 1);
+        free(p.walk.ids);
+        result_reset(&p.walk.end);
+}
+
 TEST(token_bucket)
 {
         enum { N = 20 };

@@ -88,6 +88,9 @@ struct E621Request {
                 E621DoneCallback done_cb;
                 E621Request *current; /* the page request in flight (borrowed) */
                 bool in_callback, cancelled;
+                bool paused; /* the page callback said E621_WALK_PAUSE: e621_walk_resume() goes on */
+                size_t page_entries;
+                uint64_t page_min_id;
         } walk;
 };
 

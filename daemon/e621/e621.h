@@ -171,6 +171,10 @@ typedef void (*E621DownloadCallback)(int error, const char *message, E621Buffer 
  * first page that reaches posts it already knows. */
 typedef int (*E621PageCallback)(E621PostList *page, void *userdata);
 #define E621_WALK_STOP 1
+/* The page callback's work goes on after it returns (it takes the posts it
+ * needs from the page, which is freed): the walk waits for
+ * e621_walk_resume() with what the callback would have returned. */
+#define E621_WALK_PAUSE 2
 
 /* ---- API calls ----
  * ret_request may be NULL when the caller never cancels. */
@@ -197,6 +201,10 @@ int e621_get_post(E621Client *c, uint64_t post_id, E621PostsCallback cb, void *u
  * walk without either callback. */
 int e621_walk_posts(E621Client *c, const char *tags, unsigned limit, E621PageCallback page_cb,
                     E621DoneCallback done_cb, void *userdata, E621Request **ret_request);
+/* Goes on with a walk paused by its page callback: r as the callback would
+ * have returned it (< 0, 0 or E621_WALK_STOP). Not from inside a callback of
+ * the walk. */
+void e621_walk_resume(E621Request *walk, int r);
 
 /* POST /posts/<id>/votes.json score=±1 no_unvote=true. */
 int e621_vote(E621Client *c, uint64_t post_id, int score, E621VoteCallback cb, void *userdata,

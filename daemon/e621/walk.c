@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A whole search, page after page with page=b<lowest id seen>: numbered pages
  * end at 750 and shift while the list changes, the cursor does neither. */
+#include <assert.h>
 #include <inttypes.h>
 
 #include "e621-internal.h"
@@ -41,6 +42,29 @@ static int walk_next(E621Request *w)
         return r;
 }
 
+/* After a page: the next one, or the end. */
+static void walk_go_on(E621Request *w, int r)
+{
+        if (r < 0) {
+                /* the callback's owner has its own words for it; these are for the others */
+                walk_end(w, r, "the walk stopped while a page of results was handled");
+                return;
+        }
+        if (r == E621_WALK_STOP || w->walk.page_entries < w->walk.limit || w->walk.page_min_id == 0) {
+                walk_end(w, 0, NULL);
+                return;
+        }
+        /* a site that does not move the cursor down would loop forever */
+        if (w->walk.cursor > 0 && w->walk.page_min_id >= w->walk.cursor) {
+                walk_end(w, -EPROTO, "the site repeated posts while paging; stopping");
+                return;
+        }
+        w->walk.cursor = w->walk.page_min_id;
+        r = walk_next(w);
+        if (r < 0)
+                walk_end(w, r, "Fluff could not request the next page");
+}
+
 static void walk_on_page(int error, const char *message, E621PostList *list, void *userdata)
 {
         E621Request *w = userdata;
@@ -51,6 +75,8 @@ static void walk_on_page(int error, const char *message, E621PostList *list, voi
                 walk_end(w, error, message);
                 return;
         }
+        w->walk.page_entries = list->n_entries;
+        w->walk.page_min_id = list->min_id;
         w->walk.in_callback = true;
         r = w->walk.page_cb ? w->walk.page_cb(list, w->userdata) : 0;
         w->walk.in_callback = false;
@@ -58,23 +84,18 @@ static void walk_on_page(int error, const char *message, E621PostList *list, voi
                 request_free(w);
                 return;
         }
-        if (r < 0) {
-                walk_end(w, r, NULL);
+        if (r == E621_WALK_PAUSE) {
+                w->walk.paused = true;
                 return;
         }
-        if (r == E621_WALK_STOP || list->n_entries < w->walk.limit || list->min_id == 0) {
-                walk_end(w, 0, NULL);
-                return;
-        }
-        /* a site that does not move the cursor down would loop forever */
-        if (w->walk.cursor > 0 && list->min_id >= w->walk.cursor) {
-                walk_end(w, -EPROTO, "the site repeated posts while paging; stopping");
-                return;
-        }
-        w->walk.cursor = list->min_id;
-        r = walk_next(w);
-        if (r < 0)
-                walk_end(w, r, "Fluff could not request the next page");
+        walk_go_on(w, r);
+}
+
+void e621_walk_resume(E621Request *w, int r)
+{
+        assert(w && w->cls == REQUEST_WALK && w->walk.paused && !w->walk.in_callback);
+        w->walk.paused = false;
+        walk_go_on(w, r);
 }
 
 int e621_walk_posts(E621Client *c, const char *tags, unsigned limit, E621PageCallback page_cb,
