@@ -19,6 +19,7 @@ typedef struct WorkPool WorkPool;
 
 typedef struct SyncJob {
         /* What a sync touches, borrowed from the core, not the whole Context. */
+        sd_event *event; /* the page is stored a chunk a loop iteration */
         Store *store;
         E621Client *e621;       /* the lists, the account and the images */
         const Config *config;   /* page size, skip rules, image size */
@@ -34,6 +35,9 @@ typedef struct SyncJob {
         unsigned list;        /* index into the lists being walked */
         E621Request *request; /* borrowed handle of the API call in progress */
         char *page_error;     /* owned; why a page could not be stored */
+        Post **page;          /* owned: the page's posts, taken from the site's list */
+        size_t n_page, page_next;
+        sd_event_source *page_source; /* owned; stores the next chunk */
 
         SyncMode mode;   /* FULL or INCREMENTAL once started */
         bool automatic;  /* the timer's refresh, not the user */

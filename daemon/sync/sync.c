@@ -9,6 +9,9 @@
 #include "sync/sync.h"
 
 #define COUNTS_INTERVAL_USEC (1 * USEC_PER_SEC)
+#define SYNC_CHUNK 32
+
+static void page_free(SyncJob *s);
 
 static const struct {
         const char *prefix;
@@ -27,6 +30,7 @@ static void sync_free(void *userdata)
         if (!s)
                 return;
         e621_request_cancel(s->request);
+        page_free(s);
         sync_images_free(s);
         counts_forget(s->counts, s);
         free(s->page_error);
@@ -47,6 +51,7 @@ void sync_refresh_counts(SyncJob *s)
 static void sync_stop(SyncJob *s)
 {
         s->stopped = true;
+        page_free(s);
         s->request = e621_request_cancel(s->request);
         sync_images_stop(s);
 }
@@ -145,7 +150,9 @@ static SkipReason post_skip_reason(const Post *p, const Config *cfg)
         return SKIP_NONE;
 }
 
-static int store_page(SyncJob *s, E621PostList *page, Error *error)
+/* Stores posts [from, to) of the page taken from the site, in one
+ * transaction. */
+static int store_chunk(SyncJob *s, size_t from, size_t to, Error *error)
 {
         Store *st = s->store;
         LabelSource source = lists[s->list].source;
@@ -154,10 +161,8 @@ static int store_page(SyncJob *s, E621PostList *page, Error *error)
         r = store_begin(st, error);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < page->n_posts; i++) {
-                const Post *p = page->posts[i];
-                if (!p)
-                        continue;
+        for (size_t i = from; i < to; i++) {
+                const Post *p = s->page[i];
                 SkipReason why = post_skip_reason(p, s->config);
                 if (s->mode == SYNC_MODE_INCREMENTAL && store_label_known(st, p->id, source))
                         s->list_known = true;
@@ -176,31 +181,77 @@ static int store_page(SyncJob *s, E621PostList *page, Error *error)
         return store_commit(st, error);
 }
 
-static int on_page(E621PostList *page, void *userdata)
+static void page_free(SyncJob *s)
+{
+        s->page_source = sd_event_source_disable_unref(s->page_source);
+        for (size_t i = 0; i < s->n_page; i++)
+                post_free(s->page[i]);
+        free(s->page);
+        s->page = NULL;
+        s->n_page = s->page_next = 0;
+}
+
+/* A page is stored SYNC_CHUNK posts a loop iteration, between which the
+ * loop answers the bus: a 320-post page in one go held fluffctl status up
+ * for 40 ms and more at 100,000 posts. */
+static int on_page_chunk(sd_event_source *source, void *userdata)
 {
         SyncJob *s = userdata;
+        size_t to = MIN(s->n_page, s->page_next + SYNC_CHUNK);
         Error db = {};
         int r;
 
-        r = store_page(s, page, &db);
+        r = store_chunk(s, s->page_next, to, &db);
         if (r < 0) {
                 free(s->page_error);
                 if (asprintf(&s->page_error, "Failed to store a page of %s in the database: %s",
                              lists[s->list].phase, error_message(&db, r)) < 0)
                         s->page_error = NULL;
-                return r;
+                page_free(s);
+                e621_walk_resume(s->request, r);
+                return 0;
         }
-        s->list_posts += page->n_posts;
-        s->posts += page->n_posts;
+        s->list_posts += to - s->page_next;
+        s->posts += to - s->page_next;
+        s->page_next = to;
+        job_set_progress(s->job, s->list_posts, 0);
+        if (to < s->n_page)
+                return 0;
+        page_free(s);
+        if (s->list_known)
+                /* everything below is known already (or waits for the next full sync) */
+                r = E621_WALK_STOP;
+        else
+                sync_refresh_counts(s);
+        e621_walk_resume(s->request, r);
+        return 0;
+}
+
+static int on_page(E621PostList *page, void *userdata)
+{
+        SyncJob *s = userdata;
+        int r;
+
         if (page->n_invalid > 0)
                 log_warning("The site sent %zu malformed posts in the %s list, ignoring them.",
                             page->n_invalid, lists[s->list].phase);
-        job_set_progress(s->job, s->list_posts, 0);
-        if (s->list_known)
-                /* everything below is known already (or waits for the next full sync) */
-                return E621_WALK_STOP;
-        sync_refresh_counts(s);
-        return 0;
+        s->page = calloc(MAX(page->n_posts, (size_t)1), sizeof(Post *));
+        if (!s->page)
+                return -ENOMEM;
+        for (size_t i = 0; i < page->n_posts; i++)
+                if (page->posts[i])
+                        s->page[s->n_page++] = TAKE_PTR(page->posts[i]);
+        /* idle priority: anything else waiting on the loop goes first */
+        r = sd_event_add_defer(s->event, &s->page_source, on_page_chunk, s);
+        if (r >= 0)
+                r = sd_event_source_set_priority(s->page_source, SD_EVENT_PRIORITY_IDLE);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s->page_source, SD_EVENT_ON);
+        if (r < 0) {
+                page_free(s);
+                return r;
+        }
+        return E621_WALK_PAUSE;
 }
 
 static void on_list_done(int error, const char *message, void *userdata)
@@ -388,6 +439,7 @@ int sync_job_create(Context *ctx, JobRunner *runner, const SyncJobOptions *o, Jo
         if (!s)
                 return error_set_errno(e, -ENOMEM);
         *s = (SyncJob){
+                .event = ctx->event,
                 .store = ctx->store,
                 .e621 = ctx->e621,
                 .config = ctx->config,
