@@ -220,9 +220,14 @@ TEST(embeddings)
         free(got);
         ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", "nothex", v, 4, NULL), EINVAL);
         ASSERT_ERROR(store_embedding_put(s, "mnv2-abc", "x", md5, v, 0, NULL), EINVAL);
+        /* other backbones on both sides of the kept one in the key's order */
         ASSERT_OK(store_embedding_put(s, "other", "x", md5, v, 4, NULL));
-        ASSERT_EQ(store_embedding_prune(s, "mnv2-abc", NULL), 1);
+        ASSERT_OK(store_embedding_put(s, "a-older", "x", md5, v, 4, NULL));
+        ASSERT_EQ(store_embedding_prune(s, "mnv2-abc", NULL), 2);
         ASSERT_ERROR(store_embedding_get(s, "other", "x", md5, &got, &n, NULL), ENOENT);
+        ASSERT_ERROR(store_embedding_get(s, "a-older", "x", md5, &got, &n, NULL), ENOENT);
+        ASSERT_OK(store_embedding_get(s, "mnv2-abc", "mid+late", md5, &got, &n, NULL));
+        free(got);
         store_free(s);
         test_rm_rf(dir);
 }

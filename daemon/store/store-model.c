@@ -524,6 +524,9 @@ int store_embedding_get(Store *s, const char *backbone, const char *feature_set,
 
 int store_embedding_prune(Store *s, const char *keep_backbone, Error *error)
 {
-        return store_run(s, error, "DELETE FROM embeddings WHERE backbone <> ?", "t",
-                         keep_backbone ? keep_backbone : "");
+        const char *keep = keep_backbone ? keep_backbone : "";
+        /* two ranges of the (backbone, ...) key: "<>" read the whole table,
+         * 0.9 s at 85,000 images, at the start of every embedding */
+        return store_run(s, error, "DELETE FROM embeddings WHERE backbone < ? OR backbone > ?", "tt", keep,
+                         keep);
 }
