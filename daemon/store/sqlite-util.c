@@ -206,6 +206,15 @@ static int cached_va(Store *s, Error *error, sqlite3_stmt **ret, const char *sql
         return r;
 }
 
+int store_query_cached(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        int r = cached_va(s, error, ret, sql, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
 int store_run(Store *s, Error *error, const char *sql, const char *fmt, ...)
 {
         _cleanup_reset_ sqlite3_stmt *st = NULL;

@@ -40,6 +40,8 @@ int store_prepare(Store *s, Error *error, const char *sql, sqlite3_stmt **ret);
  * across another call that might use the same SQL. */
 int store_prepare_cached(Store *s, Error *error, const char *sql, sqlite3_stmt **ret);
 void store_cache_clear(Store *s);
+/* store_prepare_cached() and store_bind() in one: *ret ready to step, borrowed. */
+int store_query_cached(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt, ...);
 /* Binds arguments from position 1 by a format: 'i' int64_t, 'u' uint64_t
  * (stored as a signed 64-bit integer), 'd' double, 't' const char * (NULL
  * binds NULL), 'b' const void *, size_t (a blob), 'n' NULL. */

@@ -496,8 +496,8 @@ int store_embedding_put(Store *s, const char *backbone, const char *feature_set,
 int store_embedding_get(Store *s, const char *backbone, const char *feature_set, const char *md5,
                         float **ret, size_t *ret_n, Error *error)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_query(
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = store_query_cached(
                 s, error, &st,
                 "SELECT dim, data FROM embeddings WHERE backbone = ? AND feature_set = ? AND md5 = ?", "ttt",
                 backbone, feature_set, md5);

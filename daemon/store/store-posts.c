@@ -203,11 +203,11 @@ static int dup_column(sqlite3_stmt *st, int col, char **ret)
 
 int store_post_get(Store *s, uint64_t post_id, Post **ret, Error *error)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL, *tags = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL, *tags = NULL;
         _cleanup_post_free_ Post *p = NULL;
         int r;
 
-        r = store_query(s, error, &st,
+        r = store_query_cached(s, error, &st,
                         "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url,"
                         " sample_url, sample_width, sample_height, preview_url, score_up, score_down,"
                         " score_total, fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
@@ -243,7 +243,7 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret, Error *error)
         p->pending = sqlite3_column_int(st, 18);
         p->flagged = sqlite3_column_int(st, 19);
 
-        r = store_query(s, error, &tags,
+        r = store_query_cached(s, error, &tags,
                         "SELECT t.name, t.category FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
                         " WHERE pt.post_id = ? ORDER BY t.category, t.name",
                         "u", post_id);
