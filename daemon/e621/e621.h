@@ -197,8 +197,8 @@ int e621_get_post(E621Client *c, uint64_t post_id, E621PostsCallback cb, void *u
 /* Walks a whole search newest first with page=b<lowest id seen>, limit 320
  * (or limit when nonzero), until a short or empty page. page_cb gets every page
  * (each post exactly once: the cursor only moves down) and may end the walk
- * early (E621_WALK_STOP); done_cb gets the end (0) or the error that stopped it. Cancelling the returned handle stops the
- * walk without either callback. */
+ * early (E621_WALK_STOP); done_cb gets the end (0) or the error that stopped it. Cancelling the returned
+ * handle stops the walk without either callback. */
 int e621_walk_posts(E621Client *c, const char *tags, unsigned limit, E621PageCallback page_cb,
                     E621DoneCallback done_cb, void *userdata, E621Request **ret_request);
 /* Goes on with a walk paused by its page callback: r as the callback would

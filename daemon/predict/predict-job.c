@@ -180,8 +180,8 @@ static void on_pass_done(void *userdata, int r, const char *message, PredictScor
                              s->n, p->count, p->tags, predict_pass_stats(p->pass)->pages, likes, buf);
         else
                 r = asprintf(&p->message,
-                             "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.", s->n,
-                             p->tags, run, likes, buf);
+                             "Predicted %zu posts for \"%s\" as run %" PRIu64 ": %zu likely likes; %s.",
+                             s->n, p->tags, run, likes, buf);
         if (r < 0) {
                 p->message = NULL;
                 return predict_finish(p, -ENOMEM, "Out of memory.");

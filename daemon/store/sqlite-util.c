@@ -193,7 +193,8 @@ void store_cache_clear(Store *s)
         }
 }
 
-static int cached_va(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt, va_list ap)
+static int cached_va(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt,
+                     va_list ap)
 {
         int r = store_prepare_cached(s, error, sql, ret);
         if (r < 0)

@@ -125,11 +125,11 @@ static int upsert_tags(Store *s, Error *error, const Post *p)
                         continue;
                 }
                 if (j < n_have && (i >= n_want || have[j] < want[i]))
-                        r = store_run(s, error, "DELETE FROM post_tags WHERE post_id = ? AND tag_id = ?", "uu",
-                                      p->id, have[j++]);
+                        r = store_run(s, error, "DELETE FROM post_tags WHERE post_id = ? AND tag_id = ?",
+                                      "uu", p->id, have[j++]);
                 else if (i < n_want && (j >= n_have || want[i] < have[j]))
-                        r = store_run(s, error, "INSERT INTO post_tags (post_id, tag_id) VALUES (?, ?)", "uu",
-                                      p->id, want[i++]);
+                        r = store_run(s, error, "INSERT INTO post_tags (post_id, tag_id) VALUES (?, ?)",
+                                      "uu", p->id, want[i++]);
                 else {
                         i++; /* linked already */
                         j++;
@@ -208,10 +208,10 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret, Error *error)
         int r;
 
         r = store_query_cached(s, error, &st,
-                        "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url,"
-                        " sample_url, sample_width, sample_height, preview_url, score_up, score_down,"
-                        " score_total, fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
-                        "u", post_id);
+                               "SELECT id, md5, ext, rating, created_at, width, height, file_size, file_url,"
+                               " sample_url, sample_width, sample_height, preview_url, score_up, score_down,"
+                               " score_total, fav_count, deleted, pending, flagged FROM posts WHERE id = ?",
+                               "u", post_id);
         if (r >= 0)
                 r = store_step(s, error, st);
         if (r < 0)
@@ -244,9 +244,9 @@ int store_post_get(Store *s, uint64_t post_id, Post **ret, Error *error)
         p->flagged = sqlite3_column_int(st, 19);
 
         r = store_query_cached(s, error, &tags,
-                        "SELECT t.name, t.category FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
-                        " WHERE pt.post_id = ? ORDER BY t.category, t.name",
-                        "u", post_id);
+                               "SELECT t.name, t.category FROM post_tags pt JOIN tags t ON t.id = pt.tag_id"
+                               " WHERE pt.post_id = ? ORDER BY t.category, t.name",
+                               "u", post_id);
         if (r < 0)
                 return r;
         while ((r = store_step(s, error, tags)) > 0) {

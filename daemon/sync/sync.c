@@ -67,8 +67,8 @@ static void on_counted(void *userdata)
                 free(s->message);
                 if (asprintf(&s->message,
                              "Synced %" PRIu64 " liked and %" PRIu64 " disliked posts (%" PRIu64
-                             " in both lists left out, %" PRIu64 " skipped); %" PRIu64 " images on disk, %" PRIu64
-                             " new, %" PRIu64 " failed.",
+                             " in both lists left out, %" PRIu64 " skipped); %" PRIu64
+                             " images on disk, %" PRIu64 " new, %" PRIu64 " failed.",
                              c->liked, c->disliked, c->conflicts, c->skipped, c->images_ok, s->images_new,
                              s->images_failed) < 0)
                         s->message = NULL;

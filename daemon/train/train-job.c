@@ -884,7 +884,8 @@ static int list_run(void *userdata)
         Error db = {};
         r = store_model_trained_on(s, l->installed_id, &l->seen_ids, &l->n_seen_ids, &db);
         if (r < 0)
-                log_warning("Failed to read the installed model's dataset, ignoring: %s", error_message(&db, r));
+                log_warning("Failed to read the installed model's dataset, ignoring: %s",
+                            error_message(&db, r));
         if (r >= 0 && l->n_seen_ids == 0) {
                 /* recorded without its dataset: unknown */
                 free(l->seen_ids);
