@@ -221,13 +221,24 @@ TEST(counts_then)
         ASSERT_EQ(gone.calls, 0);
         ASSERT_EQ(c.n_waiters, 0u);
 
+        /* the next count cannot go to a worker: counted on the loop, and
+         * everyone waiting told */
+        label(s, 18, 18, 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &a), 1);
+        ASSERT_EQ(counts_refresh_then(&c, on_counted, &b), 1); /* waits for a count after the running one */
+        c.work = NULL;
+        run_until_told(e, &b, 2);
+        ASSERT_EQ(b.liked_seen, 18u);
+        ASSERT_EQ(c.n_waiters, 0u);
+        c.work = pool;
+
         /* no workers: counted on the loop at once, and not told */
         pool = work_pool_free(pool);
         c.work = NULL;
-        label(s, 18, 18, 1);
+        label(s, 19, 19, 1);
         ASSERT_EQ(counts_refresh_then(&c, on_counted, &b), 0);
-        ASSERT_EQ(c.now.liked, 18u);
-        ASSERT_EQ(b.calls, 1);
+        ASSERT_EQ(c.now.liked, 19u);
+        ASSERT_EQ(b.calls, 2);
 
         counts_done(&c);
         events = events_free(events);

@@ -104,8 +104,12 @@ static void work_done(void *userdata, int r)
                 apply(c, &w->n, w->changed, w->base);
         if (c->again) {
                 c->again = false;
-                if (submit(c) < 0)
+                if (submit(c) < 0) {
+                        /* counted on the loop, after every waiter's call */
                         counts_refresh(c);
+                        wake(c, UINT64_MAX);
+                        return;
+                }
         }
         /* a failed count leaves the numbers as they were; waiting longer
          * would not mend them */
