@@ -159,38 +159,35 @@ int store_step(Store *s, Error *error, sqlite3_stmt *st)
 
 int store_prepare_cached(Store *s, Error *error, const char *sql, sqlite3_stmt **ret)
 {
-        StoreCached *e;
+        sqlite3_stmt *st;
         int rc;
 
-        /* by address first: a freed string's address may come back with
-         * other SQL, so the text decides */
-        for (size_t i = 0; i < STORE_CACHE_SIZE; i++) {
-                e = &s->cache[i];
-                if (e->key == sql && e->st && streq(sqlite3_sql(e->st), sql)) {
-                        *ret = e->st;
+        /* by address, then by text: a freed string's address may come back
+         * with other SQL */
+        for (size_t i = 0; i < s->n_cache; i++)
+                if (s->cache[i].key == sql && streq(sqlite3_sql(s->cache[i].st), sql)) {
+                        *ret = s->cache[i].st;
                         return 0;
                 }
-        }
-        e = &s->cache[s->cache_next];
-        s->cache_next = (s->cache_next + 1) % STORE_CACHE_SIZE;
-        if (e->st)
-                (void)sqlite3_finalize(e->st);
-        *e = (StoreCached){};
-        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &e->st, NULL);
+        StoreCached *a = reallocarray(s->cache, s->n_cache + 1, sizeof(StoreCached));
+        if (!a)
+                return error_set_errno(error, -ENOMEM);
+        s->cache = a;
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
         if (rc != SQLITE_OK)
                 return store_sql_error(s, error, rc, "Failed to prepare a statement");
-        e->key = sql;
-        *ret = e->st;
+        s->cache[s->n_cache++] = (StoreCached){.key = sql, .st = st};
+        *ret = st;
         return 0;
 }
 
 void store_cache_clear(Store *s)
 {
-        for (size_t i = 0; i < STORE_CACHE_SIZE; i++) {
-                if (s->cache[i].st)
-                        (void)sqlite3_finalize(s->cache[i].st);
-                s->cache[i] = (StoreCached){};
-        }
+        for (size_t i = 0; i < s->n_cache; i++)
+                (void)sqlite3_finalize(s->cache[i].st);
+        free(s->cache);
+        s->cache = NULL;
+        s->n_cache = 0;
 }
 
 static int cached_va(Store *s, Error *error, sqlite3_stmt **ret, const char *sql, const char *fmt,

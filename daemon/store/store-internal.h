@@ -13,9 +13,8 @@
 
 /* Prepared statements kept for the SQL that runs once per post or tag: a
  * sync of 100,000 posts ran several statements per post and spent a sixth
- * of its loop time parsing them again. */
-#define STORE_CACHE_SIZE 32
-
+ * of its loop time parsing them again. One per SQL string of the code, for
+ * the connection's life: none is ever dropped while a caller may hold it. */
 typedef struct StoreCached {
         const char *key; /* the caller's SQL string, compared by address, then by text */
         sqlite3_stmt *st;
@@ -25,8 +24,8 @@ struct Store {
         sqlite3 *db;
         char *path;
         bool in_batch;
-        StoreCached cache[STORE_CACHE_SIZE];
-        unsigned cache_next; /* the entry a miss replaces, round the ring */
+        StoreCached *cache; /* owned */
+        size_t n_cache;
 };
 
 int sqlite_to_errno(int rc);
@@ -37,7 +36,8 @@ int store_exec(Store *s, Error *error, const char *sql);
 int store_prepare(Store *s, Error *error, const char *sql, sqlite3_stmt **ret);
 /* The store's own prepared statement for sql, reset and unbound: borrowed,
  * so it is released with _cleanup_reset_, never finalized, and not held
- * across another call that might use the same SQL. */
+ * across another call that might use the same SQL. sql is a string of the
+ * code (a literal): each one keeps a statement until the store is freed. */
 int store_prepare_cached(Store *s, Error *error, const char *sql, sqlite3_stmt **ret);
 void store_cache_clear(Store *s);
 /* store_prepare_cached() and store_bind() in one: *ret ready to step, borrowed. */
