@@ -5,15 +5,13 @@
  * properties read them), and how many labels changed since the installed
  * model was trained (RefreshInfo and the retrain trigger read that).
  *
- * Counting is a pass over every label: at 100,000 labelled posts that is
- * about a tenth of a second, too long for the loop to do once a second while a
- * sync runs (status answered in 160 ms at the median, 627 ms at p99). So a
- * job's progress counts are made off the loop, on a second connection
- * (counts_refresh_soon); the loop counts itself only where a caller must see
- * the new numbers at once — a vote (counts_refresh). A job's end, which a
- * client also reads at once, waits for a count off the loop before it
- * finishes (counts_refresh_then): on the loop that count held status up for
- * 0.3–0.9 s at every end. */
+ * Counting is a pass over every label: at 100,000 labelled posts that takes
+ * 0.3–0.9 s, too long for the loop while a job runs. So a job's progress
+ * counts are made off the loop, on a second connection
+ * (counts_refresh_soon), and a job's end, which a client reads at once,
+ * waits for such a count before it finishes (counts_refresh_then). The loop
+ * counts itself only where a bus call's reply must carry the new numbers: a
+ * vote, a watch added or removed (counts_refresh). */
 
 #include "fluff/error.h"
 #include "store.h"
