@@ -4,10 +4,11 @@
  * once; one that a newer count on the loop overtook is dropped, so the
  * numbers never go back; calls while one runs fold into one more; and the
  * labels changed since a model are kept with every count, so RefreshInfo
- * reads them without a pass over the dataset. A job's end waits for a count
- * off the loop (counts_refresh_then): it is told only once numbers counted
- * after its call are announced, never by a count that read the store before
- * its change, and never after it was forgotten. */
+ * reads them without a pass over the dataset; a model installed with its
+ * numbers counted elsewhere costs the loop no pass either. A job's end waits
+ * for a count off the loop (counts_refresh_then): it is told only once
+ * numbers counted after its call are announced, never by a count that read
+ * the store before its change, and never after it was forgotten. */
 #include <pthread.h>
 
 #include "core/counts.h"
@@ -140,6 +141,25 @@ TEST(counts_off_the_loop)
         ASSERT_OK(counts_labels_changed(&c, id, &changed, &base, NULL));
         ASSERT_EQ(changed, 4u);
         ASSERT_ERROR(counts_labels_changed(&c, 404, &changed, &base, NULL), ENOENT);
+
+        /* a model installed with its numbers counted off the loop: they are
+         * read as given (no pass on the loop), and the count that follows
+         * takes in a label changed after the installer counted */
+        uint64_t id2;
+        ASSERT_OK(store_dataset_list(s, &ds, &n, NULL));
+        m.n_labels = n;
+        ASSERT_OK(store_model_add(s, &m, ds, n, &id2, NULL));
+        free(ds);
+        ASSERT_OK(store_label_set_app(s, 3, -1, NULL));
+        counts_model_installed(&c, id2, 0, n);
+        ASSERT_OK(counts_labels_changed(&c, id2, &changed, &base, NULL));
+        ASSERT_EQ(changed, 0u);
+        ASSERT_EQ(base, n);
+        ASSERT_TRUE(c.running);
+        run_until_idle(e, &c);
+        ASSERT_OK(counts_labels_changed(&c, id2, &changed, &base, NULL));
+        ASSERT_EQ(changed, 1u);
+        ASSERT_EQ(base, n);
 
         pool = work_pool_free(pool);
         counts_done(&c);

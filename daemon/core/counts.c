@@ -197,6 +197,15 @@ int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, u
         return 0;
 }
 
+void counts_model_installed(Counts *c, uint64_t model_id, uint64_t changed, uint64_t base)
+{
+        c->generation++; /* a worker's count for the old model is stale */
+        c->model_id = model_id;
+        c->changed = changed;
+        c->base = base;
+        counts_refresh_soon(c);
+}
+
 void counts_done(Counts *c)
 {
         c->reader = store_free(c->reader);

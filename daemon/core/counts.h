@@ -60,5 +60,9 @@ void counts_forget(Counts *c, const void *userdata);
  * for a model counts on the loop. -ENOENT: no such model. */
 int counts_labels_changed(Counts *c, uint64_t model_id, uint64_t *ret_changed, uint64_t *ret_base,
                           Error *error);
+/* Model model_id is installed now, with changed and base counted for it off
+ * the loop (as counts_labels_changed() would count them), so the loop need
+ * not. A count follows on a worker for a label changed since. */
+void counts_model_installed(Counts *c, uint64_t model_id, uint64_t changed, uint64_t base);
 /* Waits for nothing: call after the work pool has finished its items. */
 void counts_done(Counts *c);

@@ -94,13 +94,19 @@ static int install_model(TasteService *t, Store *store, uint64_t id, Model **mod
         return 0;
 }
 
-int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
-                      const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e)
+void taste_history_record_done(TasteHistoryRecord *rec)
 {
-        _cleanup_(model_freep) Model *model = m;
+        if (!rec)
+                return;
+        free(rec->reason);
+        *rec = (TasteHistoryRecord){};
+}
+
+int taste_history_record(Store *store, const Model *model, const TasteHistoryAdd *o, TasteHistoryRecord *ret,
+                         Error *e)
+{
         _cleanup_free_ char *info = NULL, *reason = NULL;
-        TasteHistoryResult res = {};
-        uint64_t id;
+        TasteHistoryRecord rec = {};
         int r;
 
         r = describe(model, &info);
@@ -113,13 +119,13 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
                                  o->force_install, &reason);
         if (r < 0)
                 return error_set_errno(e, r);
-        bool install = r > 0;
+        rec.install = r > 0;
         if (fresh) {
-                (void)snprintf(res.basis, sizeof(res.basis),
+                (void)snprintf(rec.basis, sizeof(rec.basis),
                                "Weighed on the %" PRIu32 " posts labelled since the installed model was "
                                "trained: ROC AUC %.3f out of fold against its %.3f.",
                                f->n, f->auc_new, f->auc_installed);
-                if (!install && !o->ablation) {
+                if (!rec.install && !o->ablation) {
                         free(reason);
                         if (asprintf(&reason,
                                      "on the %" PRIu32
@@ -131,12 +137,12 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
                 }
         } else if (isfinite(cur)) {
                 if (f && f->why_not)
-                        (void)snprintf(res.basis, sizeof(res.basis),
+                        (void)snprintf(rec.basis, sizeof(rec.basis),
                                        "Weighed by each model's own cross-validated ROC AUC (on different "
                                        "data): %s.",
                                        f->why_not);
                 else
-                        (void)snprintf(res.basis, sizeof(res.basis),
+                        (void)snprintf(rec.basis, sizeof(rec.basis),
                                        "Weighed by each model's own cross-validated ROC AUC (on different "
                                        "data): only %" PRIu32 " posts (%" PRIu32
                                        " liked) were labelled since "
@@ -144,16 +150,16 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
                                        "weigh both on them.",
                                        f ? f->n : 0, f ? f->n_pos : 0, TASTE_HISTORY_FRESH_MIN,
                                        TASTE_HISTORY_FRESH_MIN_CLASS);
-                log_info("%s", res.basis);
+                log_info("%s", rec.basis);
         }
 
         size_t n_pos = 0;
         for (size_t i = 0; i < o->n_dataset; i++)
                 n_pos += o->dataset[i].label > 0;
         /* Recorded aside first: it is installed only once its file is in place. */
-        StoreModel rec = {
+        StoreModel row = {
                 .state = STORE_MODEL_ASIDE,
-                .reason = install ? (char *)"being installed" : reason,
+                .reason = rec.install ? (char *)"being installed" : reason,
                 .trigger = (char *)o->trigger,
                 .towers = (char *)o->towers,
                 .backbone = model->backbone,
@@ -164,25 +170,51 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
                 .info = info,
         };
         Error db = {};
-        r = store_model_add(store, &rec, o->dataset, o->n_dataset, &id, &db);
+        r = store_model_add(store, &row, o->dataset, o->n_dataset, &rec.id, &db);
         if (r < 0)
                 return error_setf(e, r, "Failed to record the new model: %s", error_message(&db, r));
-        r = model_history_adopt(t->models_dir, new_path, id);
+        if (!rec.install)
+                rec.reason = TAKE_PTR(reason);
+        *ret = rec;
+        return 0;
+}
+
+int taste_history_commit(TasteService *t, Store *store, const char *new_path, Model *m, unsigned keep,
+                         const TasteHistoryRecord *rec, TasteHistoryResult *ret, Error *e)
+{
+        _cleanup_(model_freep) Model *model = m;
+        TasteHistoryResult res = {.id = rec->id};
+        int r;
+
+        (void)snprintf(res.basis, sizeof(res.basis), "%s", rec->basis);
+        r = model_history_adopt(t->models_dir, new_path, rec->id);
         if (r < 0) {
-                (void)store_model_remove(store, id, NULL);
+                (void)store_model_remove(store, rec->id, NULL);
                 return error_setf(e, r, "Failed to keep the new model's file: %s", strerror(-r));
         }
-        res.id = id;
-        if (install) {
-                r = install_model(t, store, id, &model, e);
+        if (rec->install) {
+                r = install_model(t, store, rec->id, &model, e);
                 if (r < 0)
                         return r;
                 res.installed = true;
         } else
-                (void)snprintf(res.reason, sizeof(res.reason), "%s", strempty(reason));
-        res.pruned = prune(t, store, o->keep);
+                (void)snprintf(res.reason, sizeof(res.reason), "%s", strempty(rec->reason));
+        res.pruned = prune(t, store, keep);
         *ret = res;
         return 0;
+}
+
+int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
+                      const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e)
+{
+        _cleanup_(model_freep) Model *model = m;
+        _cleanup_(taste_history_record_done) TasteHistoryRecord rec = {};
+        int r;
+
+        r = taste_history_record(store, model, o, &rec, e);
+        if (r < 0)
+                return r;
+        return taste_history_commit(t, store, new_path, TAKE_PTR(model), o->keep, &rec, ret, e);
 }
 
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)

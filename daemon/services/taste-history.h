@@ -59,9 +59,32 @@ typedef struct TasteHistoryResult {
 
 /* Records the model that a training wrote to new_path (a
  * model_history_new_path() name) and installs it, or keeps it aside. Takes m
- * (loaded from new_path) in every case. */
+ * (loaded from new_path) in every case. taste_history_record() and then
+ * taste_history_commit(). */
 int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
                       const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e);
+
+/* A new model's row, recorded aside until its commit adopts the file and,
+ * when so decided, installs it. */
+typedef struct TasteHistoryRecord {
+        uint64_t id;
+        bool install;    /* decided: the commit installs it */
+        char *reason;    /* owned: why it stays aside; NULL when it is installed */
+        char basis[256]; /* as TasteHistoryResult's */
+} TasteHistoryRecord;
+
+void taste_history_record_done(TasteHistoryRecord *rec);
+/* Weighs m against the installed model and records it aside with its
+ * dataset. It reads m and writes only the store, so it may run on a worker
+ * with a connection of its own: at 100,000 labelled posts the dataset's rows
+ * take the loop a tenth of a second. A record never committed (a crash, the
+ * daemon stopping) has no file, and taste_history_reconcile() drops it. */
+int taste_history_record(Store *store, const Model *m, const TasteHistoryAdd *o, TasteHistoryRecord *ret,
+                         Error *e);
+/* On the loop: adopts new_path as rec's file, installs it when decided and
+ * prunes the history to keep models. Takes m in every case. */
+int taste_history_commit(TasteService *t, Store *store, const char *new_path, Model *m, unsigned keep,
+                         const TasteHistoryRecord *rec, TasteHistoryResult *ret, Error *e);
 /* Installs model id of the history (a rollback, or one kept aside).
  * -ENOENT when there is no such model. */
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e);

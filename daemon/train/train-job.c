@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "core/context.h"
+#include "core/counts.h"
 #include "images.h"
 #include "model-history.h"
 #include "jobs/runner.h"
@@ -96,6 +97,7 @@ struct TrainJob {
         Store *store;              /* borrowed */
         const Config *config;      /* borrowed; install margin, history size */
         Events *events;            /* borrowed; EVENT_MODEL_CHANGED */
+        Counts *counts;            /* borrowed; the installed model's changed labels */
         WorkPool *pool;            /* borrowed; the training runs there */
         const char *images_dir;    /* borrowed; the dataset's crops */
         BackboneService *backbone; /* borrowed */
@@ -744,56 +746,92 @@ static void train_finish(TrainJob *t, int r, const char *fmt, ...)
         job_finish(t->job, r, "%s", m ?: "");
 }
 
-static void on_train_done(void *userdata, int r)
-{
-        TrainWork *w = userdata;
-        TrainJob *t = w->train;
-        const ModelMetrics *mt = &w->metrics;
+/* The new model into the history, on a worker with a connection of its
+ * own: at 100,000 labelled posts its record writes a row per label (0.1-0.2
+ * s) and the retrain trigger's count of labels changed since reads every
+ * label (0.2 s), time the loop would not answer the bus. The loop then
+ * adopts the file and installs it (taste_history_commit). It owns all it
+ * reads: the job may go away (the daemon stopping) while it runs. */
+typedef struct KeepWork {
+        TrainJob *t;            /* borrowed; only in done() */
+        char *path;             /* owned: the store */
+        Model *model;           /* owned until the commit takes it */
+        StoreLabelled *dataset; /* owned: what it was trained on */
+        TasteHistoryAdd add;    /* dataset and fresh point into this item */
+        TasteHistoryFresh against;
+        TasteHistoryRecord rec;
+        bool counted; /* changed and base are the installed model's, counted after its record */
+        uint64_t changed, base;
+        ModelMetrics metrics;
+        ModelQuality quality;
+        size_t vocab_size;
+        char *tuned; /* owned: the fine-tuning's sentence, or NULL */
+        Error error;
+} KeepWork;
 
-        t->work = NULL;
-        if (r == -ECANCELED || (r < 0 && t->job->cancel_requested)) {
-                train_finish(t, -ECANCELED, "Training cancelled; the previous model stays.");
+static void keep_work_free(void *userdata)
+{
+        KeepWork *k = userdata;
+        model_free(k->model);
+        free(k->path);
+        free(k->dataset);
+        taste_history_record_done(&k->rec);
+        free(k->tuned);
+        free(k);
+}
+
+static int keep_run(void *userdata)
+{
+        KeepWork *k = userdata;
+        _cleanup_store_free_ Store *s = NULL;
+        int r;
+
+        r = store_open(k->path, &s, &k->error);
+        if (r < 0)
+                return r;
+        r = taste_history_record(s, k->model, &k->add, &k->rec, &k->error);
+        if (r < 0 || !k->rec.install)
+                return r;
+        Error db = {};
+        r = store_model_labels_changed(s, k->rec.id, &k->changed, &k->base, &db);
+        if (r < 0)
+                /* the loop counts them when they are asked for */
+                log_debug("Failed to count the labels changed since the new model's training, ignoring: %s",
+                          error_message(&db, r));
+        k->counted = r >= 0;
+        return 0;
+}
+
+static void on_kept(void *userdata, int r)
+{
+        KeepWork *k = userdata;
+        TrainJob *t = k->t;
+        const ModelMetrics *mt = &k->metrics;
+        const ModelQuality q = k->quality;
+
+        if (t->stopped)
                 return;
-        }
-        if (r == -ENODATA) {
-                train_finish(t, r, "%s",
-                             error_is_set(&w->error) ? w->error.message
-                                                     : "Not enough liked and disliked posts to train on.");
-                return;
-        }
         if (r < 0) {
-                train_finish(t, r, "Training failed: %s", error_message(&w->error, r));
+                train_finish(t, r, "Failed to keep the new model: %s", error_message(&k->error, r));
                 return;
         }
-        _cleanup_free_ char *tuned = NULL;
-        const ModelTail *tail = w->model->tail;
-        if (tail &&
-            asprintf(&tuned, " Fine-tuned %s: validation ROC AUC %.3f with the head alone, %.3f tuned.",
-                     tail->node, tail->auc_head, tail->auc_tuned) < 0)
-                tuned = NULL;
-        TasteHistoryAdd add = {
-                .trigger = t->automatic ? "automatic" : "manual",
-                .towers = train_towers_to_string(t->towers),
-                .ablation = t->towers != TRAIN_TOWERS_BOTH,
-                .force_install = t->install,
-                .margin = t->config->model_install_margin,
-                .keep = t->config->model_keep,
-                .dataset = t->dataset,
-                .n_dataset = t->n_dataset,
-                .fresh = &w->against,
-        };
         TasteHistoryResult res;
         Error e = {};
-        const ModelQuality q = w->model->quality; /* the history takes the model */
-        r = taste_history_add(t->taste, t->store, t->model_path, TAKE_PTR(w->model), &add, &res, &e);
+        r = taste_history_commit(t->taste, t->store, t->model_path, TAKE_PTR(k->model),
+                                 t->config->model_keep, &k->rec, &res, &e);
         if (r < 0) {
                 train_finish(t, r, "Failed to keep the new model: %s", error_message(&e, r));
                 return;
         }
         free(t->model_path); /* the history's file now */
         t->model_path = NULL;
-        if (res.installed)
+        if (res.installed) {
+                if (k->counted)
+                        counts_model_installed(t->counts, res.id, k->changed, k->base);
                 events_emit(t->events, EVENT_MODEL_CHANGED, NULL);
+        }
+        const char *tuned = k->tuned;
+        size_t vocab_size = k->vocab_size;
         log_info("Trained a taste model on %zu posts (%s): %s ROC AUC %.3f; %s model %" PRIu64 "%s%s.",
                  t->n_likes + t->n_dislikes, trained_on(t), q.version > 0 ? "cross-validated" : "validation",
                  mt->roc_auc, res.installed ? "installed as" : "kept aside as", res.id,
@@ -832,7 +870,7 @@ static void on_train_done(void *userdata, int r)
                              t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), q.folds,
                              q.model.roc_auc, q.baseline.roc_auc, q.combination, q.calibration.method,
                              q.calibration.ece, q.calibration.ece_floor, t->taste->like_threshold,
-                             w->vocab_size, strempty(tuned), strempty(kept));
+                             vocab_size, strempty(tuned), strempty(kept));
                 return;
         }
         train_finish(t, 0,
@@ -841,7 +879,65 @@ static void on_train_done(void *userdata, int r)
                      "%u+%u validation posts, %zu tags in the vocabulary.%s%s",
                      t->n_likes, t->n_dislikes, trained_on(t), strempty(left_out), mt->roc_auc, mt->accuracy,
                      mt->balanced_accuracy, mt->precision_at_10, mt->precision_at_50, mt->threshold,
-                     mt->n_pos, mt->n_neg, w->vocab_size, strempty(tuned), strempty(kept));
+                     mt->n_pos, mt->n_neg, vocab_size, strempty(tuned), strempty(kept));
+}
+
+static void on_train_done(void *userdata, int r)
+{
+        TrainWork *w = userdata;
+        TrainJob *t = w->train;
+
+        t->work = NULL;
+        if (r == -ECANCELED || (r < 0 && t->job->cancel_requested)) {
+                train_finish(t, -ECANCELED, "Training cancelled; the previous model stays.");
+                return;
+        }
+        if (r == -ENODATA) {
+                train_finish(t, r, "%s",
+                             error_is_set(&w->error) ? w->error.message
+                                                     : "Not enough liked and disliked posts to train on.");
+                return;
+        }
+        if (r < 0) {
+                train_finish(t, r, "Training failed: %s", error_message(&w->error, r));
+                return;
+        }
+        KeepWork *k = calloc(1, sizeof(KeepWork));
+        if (!k || !(k->path = strdup(store_path(t->store)))) {
+                free(k);
+                train_finish(t, -ENOMEM, "Failed to keep the new model: %s", strerror(ENOMEM));
+                return;
+        }
+        const ModelTail *tail = w->model->tail;
+        if (tail &&
+            asprintf(&k->tuned, " Fine-tuned %s: validation ROC AUC %.3f with the head alone, %.3f tuned.",
+                     tail->node, tail->auc_head, tail->auc_tuned) < 0)
+                k->tuned = NULL;
+        k->t = t;
+        k->metrics = w->metrics;
+        k->quality = w->model->quality;
+        k->vocab_size = w->vocab_size;
+        k->model = TAKE_PTR(w->model);
+        k->dataset = TAKE_PTR(t->dataset);
+        k->against = w->against;
+        k->add = (TasteHistoryAdd){
+                .trigger = t->automatic ? "automatic" : "manual",
+                .towers = train_towers_to_string(t->towers),
+                .ablation = t->towers != TRAIN_TOWERS_BOTH,
+                .force_install = t->install,
+                .margin = t->config->model_install_margin,
+                .keep = t->config->model_keep,
+                .dataset = k->dataset,
+                .n_dataset = t->n_dataset,
+                .fresh = &k->against,
+        };
+        (void)job_set_phase(t->job, "keeping", "Keeping the new model");
+        r = work_pool_submit(t->pool, t, keep_run, on_kept, keep_work_free, k);
+        if (r < 0) {
+                /* no thread to take it: the loop does it */
+                on_kept(k, keep_run(k));
+                keep_work_free(k);
+        }
 }
 
 /* The labelled posts (and what the installed model was trained on), read
@@ -1294,6 +1390,7 @@ int train_job_create(Context *ctx, BackboneService *backbone, TasteService *tast
         t->store = ctx->store;
         t->config = ctx->config;
         t->events = ctx->events;
+        t->counts = &ctx->counts;
         t->pool = ctx->work;
         t->images_dir = ctx->images_dir;
         t->backbone = backbone;

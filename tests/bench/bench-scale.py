@@ -109,14 +109,17 @@ class Probe(threading.Thread):
     def __init__(self, d):
         super().__init__(daemon=True)
         self.d, self.times, self.stop_flag = d, [], False
+        self.at = []  # seconds since the probe began, per answer: where in a job the slow ones fall
         self.rss_peak = self.anon_peak = self.file_peak = 0
 
     def run(self):
+        t0 = time.monotonic()
         while not self.stop_flag:
             t = time.monotonic()
             r = subprocess.run([FLUFFCTL, "status", "--json"], capture_output=True, env=self.d.env(), timeout=60)
             if r.returncode == 0:
                 self.times.append((time.monotonic() - t) * 1000)
+                self.at.append(t - t0)
             pid = self.d.pid
             self.rss_peak = max(self.rss_peak, rss_kb(pid, "VmRSS"))
             self.anon_peak = max(self.anon_peak, rss_kb(pid, "RssAnon"))
@@ -127,6 +130,11 @@ class Probe(threading.Thread):
         ts = sorted(self.times)
         return ts[min(len(ts) - 1, int(len(ts) * 0.99))] if ts else None
 
+    def slowest(self, k=8):
+        """The k slowest answers as (seconds into the step, ms), in time order."""
+        worst = sorted(zip(self.times, self.at), reverse=True)[:k]
+        return [(round(at, 1), round(ms, 1)) for ms, at in sorted(worst, key=lambda x: x[1])]
+
     def summary(self):
         ts = sorted(self.times)
         return {
@@ -134,6 +142,7 @@ class Probe(threading.Thread):
             "status_median_ms": statistics.median(ts) if ts else None,
             "status_p99_ms": self.p99(),
             "status_max_ms": ts[-1] if ts else None,
+            "status_slowest": self.slowest(),
             "rss_sampled_peak_mb": self.rss_peak / 1024,
             "anon_sampled_peak_mb": self.anon_peak / 1024,
             "file_sampled_peak_mb": self.file_peak / 1024,
@@ -144,7 +153,7 @@ class Probe(threading.Thread):
             return "no status answers"
         s = self.summary()
         return (f"status n={s['status_n']} median {s['status_median_ms']:.1f} ms p99 {s['status_p99_ms']:.1f} ms "
-                f"max {s['status_max_ms']:.1f} ms; sampled peaks: RSS {s['rss_sampled_peak_mb']:.0f} MB "
+                f"max {s['status_max_ms']:.1f} ms; slowest (s into the step, ms) {s['status_slowest']}; sampled peaks: RSS {s['rss_sampled_peak_mb']:.0f} MB "
                 f"(anonymous {s['anon_sampled_peak_mb']:.0f}, files {s['file_sampled_peak_mb']:.0f})")
 
 
