@@ -38,6 +38,36 @@ Voter voter_make(Context *ctx, Outbox *outbox)
         };
 }
 
+typedef struct VoteCount {
+        Events *events;
+        vote_counted_t done;
+        void *userdata;
+} VoteCount;
+
+/* The Outbox* properties read the counts: announced once they are new. */
+static void on_counted(void *userdata)
+{
+        VoteCount *c = userdata;
+        events_emit(c->events, EVENT_OUTBOX_CHANGED, NULL);
+        c->done(c->userdata);
+        free(c);
+}
+
+int vote_count(const Voter *v, vote_counted_t done, void *userdata)
+{
+        VoteCount *c = malloc(sizeof(VoteCount));
+
+        if (c) {
+                *c = (VoteCount){.events = v->events, .done = done, .userdata = userdata};
+                if (counts_refresh_then(v->counts, on_counted, c) > 0)
+                        return 1;
+                free(c); /* counted on the loop */
+        } else
+                counts_refresh(v->counts);
+        events_emit(v->events, EVENT_OUTBOX_CHANGED, NULL);
+        return 0;
+}
+
 int vote_record(const Voter *v, uint64_t post_id, int score, Error *error)
 {
         Store *s = v->store;
@@ -99,8 +129,6 @@ int vote_record(const Voter *v, uint64_t post_id, int score, Error *error)
                         events_emit(v->events, EVENT_IMAGES_ADDED, NULL);
         }
 
-        counts_refresh(v->counts);
-        events_emit(v->events, EVENT_OUTBOX_CHANGED, NULL);
         outbox_kick(v->outbox);
         return 0;
 
