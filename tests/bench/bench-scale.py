@@ -54,6 +54,11 @@ changed training on the same 100,000 posts without syncing and embedding
 them again; --steps predict,train,predict trains in a fluffd that holds
 the forward pass, as it does after embedding.
 
+The vote step likes 20 posts that are liked already, one after another
+(`fluffctl like ID...`): each vote is stored, queued for the site and
+counted, so the status latency there is what a person clicking Like in
+notifications makes everyone else wait.
+
 --extrapolate reads two runs' --json files (measured at two sizes) and
 projects each step's peak to --to posts along the straight line through
 them. That is an extrapolation, labelled so: a step whose memory is capped
@@ -72,12 +77,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 from fakesite import FakeSite  # noqa: E402
-from fluffd import FLUFFCTL, Fluffd, fresh_state, site_cache_dir  # noqa: E402
+from fluffd import FLUFFCTL, Fluffd, data_dir, fresh_state, site_cache_dir  # noqa: E402
 
 SEED = 100
 GOAL_RSS_MB = 500
 GOAL_P99_MS = 50
-STEPS = ("sync", "import", "embed", "train", "predict")
+STEPS = ("sync", "import", "embed", "train", "predict", "vote")
+VOTES = 20  # the vote step: likes of posts already liked, one after another
 IDLE_RELEASE_S = 60  # daemon/services/backbone.c IDLE_RELEASE_USEC
 
 
@@ -194,6 +200,18 @@ def step(d, name, args, limit, results):
     return rc == 0
 
 
+def liked_posts(n):
+    """The newest n liked posts of the store: likes of them change no label,
+    and each still goes through the whole vote (store, outbox, counts)."""
+    import sqlite3
+    db = sqlite3.connect(f"file:{os.path.join(data_dir(), 'fluff.db')}?mode=ro", uri=True)
+    try:
+        return [str(r[0]) for r in db.execute(
+            "SELECT post_id FROM post_labels WHERE value = 1 ORDER BY post_id DESC LIMIT ?", (n,))]
+    finally:
+        db.close()
+
+
 def table(results, reference_p99):
     print(f"\n| step | time | peak RSS (goal <= {GOAL_RSS_MB} MB) | status p99 (goal < {GOAL_P99_MS} ms; "
           f"idle reference {reference_p99:.1f} ms) |")
@@ -298,6 +316,7 @@ def main():
                     "embed": ["embed", "--quiet"],
                     "train": ["train", "--time", args.train_time],
                     "predict": ["predict", "--count", "320", "--", "-no_such_tag"],
+                    "vote": ["like", *liked_posts(VOTES)] if name == "vote" else [],
                 }[name], args.step_limit, results)
             idle_mb = None
             if not args.no_idle_wait:
