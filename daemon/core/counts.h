@@ -9,9 +9,9 @@
  * 0.3–0.9 s, too long for the loop while a job runs. So a job's progress
  * counts are made off the loop, on a second connection
  * (counts_refresh_soon), and a job's end, which a client reads at once,
- * waits for such a count before it finishes (counts_refresh_then). The loop
- * counts itself only where a bus call's reply must carry the new numbers: a
- * vote, a watch added or removed (counts_refresh). */
+ * waits for such a count before it finishes (counts_refresh_then), and so
+ * does a vote's reply. The loop counts itself (counts_refresh) only where no
+ * worker takes the count, and after an embedding job forgot images. */
 
 #include "fluff/error.h"
 #include "store.h"

@@ -420,8 +420,7 @@ static int counts_read(Store *s, StoreCounts *ret, Error *error)
         _cleanup_stmt_ sqlite3_stmt *ls = NULL, *st = NULL, *ob = NULL;
         int r;
 
-        if ((r = count(s, error, &c.posts, "SELECT count(*) FROM posts")) < 0 ||
-            (r = count(s, error, &c.watches, "SELECT count(*) FROM watches")) < 0)
+        if ((r = count(s, error, &c.posts, "SELECT count(*) FROM posts")) < 0)
                 return r;
 
         /* One pass over the labels: fluffd counts after every batch of a

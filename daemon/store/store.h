@@ -188,7 +188,6 @@ typedef struct StoreCounts {
         uint64_t skipped;        /* labelled posts left out, all reasons */
         uint64_t skipped_by_reason[_SKIP_REASON_MAX];
         uint64_t outbox_pending, outbox_sent, outbox_failed;
-        uint64_t watches;
 } StoreCounts;
 int store_counts(Store *s, StoreCounts *ret, Error *error);
 

@@ -27,7 +27,6 @@ int watch_add(Context *ctx, const TasteService *taste, const char *tags, double 
                 return error_setf(error, r, "Failed to store the watch: %s", error_message(&db, r));
         log_info("Watching \"%s\" (watch %" PRIu64 ", threshold %.3f, at most %u posts a run).", tags, id,
                  threshold, max_per_run);
-        counts_refresh(&ctx->counts);
         *ret_id = id;
         return 0;
 }
@@ -44,7 +43,6 @@ int watch_remove(Context *ctx, uint64_t id, Error *error)
         if (r < 0)
                 return error_setf(error, r, "Failed to remove watch %" PRIu64 ": %s", id,
                                   error_message(&db, r));
-        counts_refresh(&ctx->counts);
         return 0;
 }
 
