@@ -41,7 +41,7 @@ static double installed_auc(Store *store, bool new_cross_validated)
         return auc;
 }
 
-static unsigned prune(TasteService *t, Store *store, unsigned keep)
+unsigned taste_history_prune(const char *models_dir, Store *store, unsigned keep)
 {
         _cleanup_free_ uint64_t *ids = NULL;
         size_t n = 0;
@@ -63,7 +63,7 @@ static unsigned prune(TasteService *t, Store *store, unsigned keep)
                                     error_message(&rm, r));
                         continue;
                 }
-                r = model_history_remove(t->models_dir, ids[i]);
+                r = model_history_remove(models_dir, ids[i]);
                 if (r < 0)
                         log_warning_errno(r, "Failed to delete the file of model %" PRIu64 ", ignoring: %m",
                                           ids[i]);
@@ -179,7 +179,7 @@ int taste_history_record(Store *store, const Model *model, const TasteHistoryAdd
         return 0;
 }
 
-int taste_history_commit(TasteService *t, Store *store, const char *new_path, Model *m, unsigned keep,
+int taste_history_commit(TasteService *t, Store *store, const char *new_path, Model *m,
                          const TasteHistoryRecord *rec, TasteHistoryResult *ret, Error *e)
 {
         _cleanup_(model_freep) Model *model = m;
@@ -199,7 +199,6 @@ int taste_history_commit(TasteService *t, Store *store, const char *new_path, Mo
                 res.installed = true;
         } else
                 (void)snprintf(res.reason, sizeof(res.reason), "%s", strempty(rec->reason));
-        res.pruned = prune(t, store, keep);
         *ret = res;
         return 0;
 }
@@ -214,7 +213,11 @@ int taste_history_add(TasteService *t, Store *store, const char *new_path, Model
         r = taste_history_record(store, model, o, &rec, e);
         if (r < 0)
                 return r;
-        return taste_history_commit(t, store, new_path, TAKE_PTR(model), o->keep, &rec, ret, e);
+        r = taste_history_commit(t, store, new_path, TAKE_PTR(model), &rec, ret, e);
+        if (r < 0)
+                return r;
+        ret->pruned = taste_history_prune(t->models_dir, store, o->keep);
+        return 0;
 }
 
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e)

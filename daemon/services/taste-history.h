@@ -59,8 +59,8 @@ typedef struct TasteHistoryResult {
 
 /* Records the model that a training wrote to new_path (a
  * model_history_new_path() name) and installs it, or keeps it aside. Takes m
- * (loaded from new_path) in every case. taste_history_record() and then
- * taste_history_commit(). */
+ * (loaded from new_path) in every case. taste_history_record(),
+ * taste_history_commit() and taste_history_prune(). */
 int taste_history_add(TasteService *t, Store *store, const char *new_path, Model *m,
                       const TasteHistoryAdd *o, TasteHistoryResult *ret, Error *e);
 
@@ -81,10 +81,15 @@ void taste_history_record_done(TasteHistoryRecord *rec);
  * daemon stopping) has no file, and taste_history_reconcile() drops it. */
 int taste_history_record(Store *store, const Model *m, const TasteHistoryAdd *o, TasteHistoryRecord *ret,
                          Error *e);
-/* On the loop: adopts new_path as rec's file, installs it when decided and
- * prunes the history to keep models. Takes m in every case. */
-int taste_history_commit(TasteService *t, Store *store, const char *new_path, Model *m, unsigned keep,
+/* On the loop: adopts new_path as rec's file and installs it when decided.
+ * Takes m in every case. */
+int taste_history_commit(TasteService *t, Store *store, const char *new_path, Model *m,
                          const TasteHistoryRecord *rec, TasteHistoryResult *ret, Error *e);
+/* Forgets the models beyond the newest keep (never the installed one),
+ * records and files; how many. Only the store and the folder: a worker may
+ * run it (at 100,000 labels a record's rows take 0.1-0.2 s to delete).
+ * Failures are logged and skipped. */
+unsigned taste_history_prune(const char *models_dir, Store *store, unsigned keep);
 /* Installs model id of the history (a rollback, or one kept aside).
  * -ENOENT when there is no such model. */
 int taste_history_use(TasteService *t, Store *store, uint64_t id, Error *e);

@@ -748,13 +748,15 @@ static void train_finish(TrainJob *t, int r, const char *fmt, ...)
 
 /* The new model into the history, on a worker with a connection of its
  * own: at 100,000 labelled posts its record writes a row per label (0.1-0.2
- * s) and the retrain trigger's count of labels changed since reads every
- * label (0.2 s), time the loop would not answer the bus. The loop then
+ * s), pruning the oldest model deletes as many, and the retrain trigger's
+ * count of labels changed since reads every label (0.2 s), time the loop
+ * would not answer the bus. The loop then
  * adopts the file and installs it (taste_history_commit). It owns all it
  * reads: the job may go away (the daemon stopping) while it runs. */
 typedef struct KeepWork {
         TrainJob *t;            /* borrowed; only in done() */
         char *path;             /* owned: the store */
+        char *models_dir;       /* owned: the history's files, for the pruning */
         Model *model;           /* owned until the commit takes it */
         StoreLabelled *dataset; /* owned: what it was trained on */
         TasteHistoryAdd add;    /* dataset and fresh point into this item */
@@ -762,6 +764,7 @@ typedef struct KeepWork {
         TasteHistoryRecord rec;
         bool counted; /* changed and base are the installed model's, counted after its record */
         uint64_t changed, base;
+        unsigned pruned;
         ModelMetrics metrics;
         ModelQuality quality;
         size_t vocab_size;
@@ -774,6 +777,7 @@ static void keep_work_free(void *userdata)
         KeepWork *k = userdata;
         model_free(k->model);
         free(k->path);
+        free(k->models_dir);
         free(k->dataset);
         taste_history_record_done(&k->rec);
         free(k->tuned);
@@ -790,8 +794,13 @@ static int keep_run(void *userdata)
         if (r < 0)
                 return r;
         r = taste_history_record(s, k->model, &k->add, &k->rec, &k->error);
-        if (r < 0 || !k->rec.install)
+        if (r < 0)
                 return r;
+        /* The new record is the newest, and the installed model is never
+         * pruned: once the new one is installed, the old one is kept too. */
+        k->pruned = taste_history_prune(k->models_dir, s, k->add.keep);
+        if (!k->rec.install)
+                return 0;
         Error db = {};
         r = store_model_labels_changed(s, k->rec.id, &k->changed, &k->base, &db);
         if (r < 0)
@@ -817,8 +826,7 @@ static void on_kept(void *userdata, int r)
         }
         TasteHistoryResult res;
         Error e = {};
-        r = taste_history_commit(t->taste, t->store, t->model_path, TAKE_PTR(k->model),
-                                 t->config->model_keep, &k->rec, &res, &e);
+        r = taste_history_commit(t->taste, t->store, t->model_path, TAKE_PTR(k->model), &k->rec, &res, &e);
         if (r < 0) {
                 train_finish(t, r, "Failed to keep the new model: %s", error_message(&e, r));
                 return;
@@ -903,7 +911,10 @@ static void on_train_done(void *userdata, int r)
                 return;
         }
         KeepWork *k = calloc(1, sizeof(KeepWork));
-        if (!k || !(k->path = strdup(store_path(t->store)))) {
+        if (!k || !(k->path = strdup(store_path(t->store))) ||
+            !(k->models_dir = strdup(t->taste->models_dir))) {
+                if (k)
+                        free(k->path);
                 free(k);
                 train_finish(t, -ENOMEM, "Failed to keep the new model: %s", strerror(ENOMEM));
                 return;

@@ -16,7 +16,8 @@ the fake site, with fluff-watch.service's command (`fluffctl refresh`):
   installed one was trained (a taste that turned: the new model is installed
   where the old numbers would have kept it aside), and says when too few new
   posts make it fall back to each model's own number;
-- `model use` rolls back, `model remove` refuses the installed one;
+- `model use` rolls back, `model remove` refuses the installed one; past
+  model_keep the oldest go, never the installed one;
 - nothing runs twice at once (a refresh while a sync runs, an automatic
   retraining while a training runs);
 - kill -9 during an automatic retraining leaves the installed model in
@@ -344,6 +345,29 @@ class Lifecycle(SyncedCase):
         self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
         self.assertIn("Weighed by each model's own cross-validated ROC AUC (on different data): only ", r.stdout)
         self.assertIn("50 with 10 of each are needed", r.stdout)
+
+    def test_9d_prune(self):
+        """Past config model_keep a training's end forgets the oldest models,
+        records and files (on a worker: at 100,000 labels a record's rows take
+        0.1-0.2 s to delete), never the installed one. It prunes before the
+        new model is installed, so the model it replaces stays for a
+        rollback until the next training."""
+        before = sorted(self.models())
+        installed = self.installed()["id"]
+        self.assertGreater(len(before), 3)
+        self.d.config["model_keep"] = 2
+        self.d.restart()
+        r = self.ctl("train", "--time", "5s")
+        self.assertEqual(r.returncode, 0, f"{r!r}\n{self.d.log()[-3000:]}")
+        ms = self.models()
+        new = max(ms)
+        self.assertGreater(new, before[-1])
+        self.assertEqual(set(ms), {new, before[-1], installed}, ms)
+        for i in set(before) | {new}:
+            path = os.path.join(models_dir(), "history", f"{i}.safetensors")
+            self.assertEqual(os.path.exists(path), i in ms, path)
+        self.d.config.pop("model_keep")
+        self.d.restart()
 
 
 if __name__ == "__main__":
